@@ -1,0 +1,3 @@
+"""NetWarden: self-hosted network anomaly detection and response."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,179 @@
+"""Validation of the values parsers pull out of lines: addresses, ports, counters, timestamps.
+
+Every helper raises :class:`ParseError` with a precise reason, so a bad value quarantines its line
+with an explanation instead of storing nonsense or crashing.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from datetime import datetime, timedelta, timezone, tzinfo
+from functools import lru_cache
+
+from netwarden.parse.base import ParseError
+
+MAX_COUNTER = 2**63 - 1  # what a BIGINT column holds
+MISSING = frozenset({"", "-", "(empty)", "null", "None"})
+
+
+@lru_cache(maxsize=65536)
+def _normalise_ip(text: str) -> str:
+    addr = ipaddress.ip_address(text)
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        # ::ffff:a.b.c.d is the IPv4 host, written as IPv6 by dual-stack servers
+        return str(addr.ipv4_mapped)
+    return str(addr)
+
+
+def ip(text: str | None, what: str = "address", *, optional: bool = True) -> str | None:
+    """An IPv4 or IPv6 address in canonical form (IPv4-mapped IPv6 becomes IPv4)."""
+    if text is None or text in MISSING:
+        if optional:
+            return None
+        raise ParseError("missing_field", f"no {what}")
+    if len(text) > 64:
+        raise ParseError("bad_address", f"{what} too long")
+    candidate = text.strip("[]")
+    if "%" in candidate:  # fe80::1%eth0: the zone is not part of the address
+        candidate = candidate.split("%", 1)[0]
+    try:
+        return _normalise_ip(candidate)
+    except ValueError:
+        raise ParseError("bad_address", f"invalid {what} {text!r}") from None
+
+
+def port(text: str | int | None, what: str = "port") -> int | None:
+    """A TCP/UDP port 0..65535; hexadecimal (Argus writes ICMP types as 0x08) is accepted."""
+    if text is None or text in MISSING:
+        return None
+    try:
+        value = int(text, 0) if isinstance(text, str) and text.startswith("0x") else int(text)
+    except (TypeError, ValueError):
+        raise ParseError("bad_port", f"invalid {what} {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise ParseError("bad_port", f"{what} {value} out of range 0-65535")
+    return value
+
+
+def counter(text: str | int | float | None, what: str = "counter") -> int | None:
+    """A non-negative integer count (bytes, packets, status)."""
+    if text is None or text in MISSING:
+        return None
+    try:
+        value = int(text)
+    except (TypeError, ValueError):
+        try:
+            f = float(text)  # "12.0" in some CSV exports
+        except (TypeError, ValueError):
+            raise ParseError("bad_number", f"invalid {what} {text!r}") from None
+        if not math.isfinite(f) or f != int(f):
+            raise ParseError("bad_number", f"invalid {what} {text!r}") from None
+        value = int(f)
+    if not 0 <= value <= MAX_COUNTER:
+        raise ParseError("bad_number", f"{what} {value} out of range")
+    return value
+
+
+def seconds(text: str | float | None, what: str = "duration") -> float | None:
+    """A non-negative finite duration in seconds."""
+    if text is None or text in MISSING:
+        return None
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise ParseError("bad_number", f"invalid {what} {text!r}") from None
+    if not math.isfinite(value) or value < 0 or value > 10 * 365 * 86400:
+        raise ParseError("bad_number", f"{what} {text!r} out of range")
+    return value
+
+
+def epoch(text: str | float | None, what: str = "timestamp") -> datetime | None:
+    """A Unix time in seconds (fractions allowed) as an aware UTC datetime."""
+    if text is None or text in MISSING:
+        return None
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise ParseError("bad_timestamp", f"invalid {what} {text!r}") from None
+    if not math.isfinite(value) or not 0 <= value < 32503680000:  # year 3000
+        raise ParseError("bad_timestamp", f"{what} {text!r} out of range")
+    return datetime.fromtimestamp(value, timezone.utc)
+
+
+def iso_time(text: str | None, local_tz: tzinfo = timezone.utc, what: str = "timestamp") -> datetime | None:
+    """An ISO-8601 timestamp; one without a zone is taken in ``local_tz``."""
+    if text is None or text in MISSING:
+        return None
+    candidate = text.strip()
+    if candidate.endswith(("Z", "z")):
+        candidate = candidate[:-1] + "+00:00"
+    # Suricata writes +0200 (no colon); fromisoformat accepts it since 3.11
+    try:
+        value = datetime.fromisoformat(candidate)
+    except ValueError:
+        raise ParseError("bad_timestamp", f"invalid {what} {text!r}") from None
+    return aware(value, local_tz)
+
+
+def aware(value: datetime, local_tz: tzinfo) -> datetime:
+    """Attach ``local_tz`` to a naive datetime and convert to UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=local_tz)
+    return value.astimezone(timezone.utc)
+
+
+MONTHS = {m: i for i, m in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
+
+
+class YearlessClock:
+    """Gives a year to timestamps that have none (``Dec 10 06:55:46``), as a syslog reader must.
+
+    The first timestamp gets the reference time's year, or the year before if that would put it more
+    than a day in the future. Later timestamps follow the stream: a jump back of more than half a year
+    (December to January) moves into the next year.
+    """
+
+    def __init__(self, reference: datetime, local_tz: tzinfo) -> None:
+        self.reference = reference.astimezone(local_tz) if reference.tzinfo else reference.replace(tzinfo=local_tz)
+        self.local_tz = local_tz
+        self.year: int | None = None
+        self.last: datetime | None = None
+
+    def resolve(self, month: int, day: int, hour: int, minute: int, second: int,
+                microsecond: int = 0) -> datetime:
+        try:
+            if self.year is None:
+                year = self.reference.year
+                candidate = datetime(year, month, day, hour, minute, second, microsecond, tzinfo=self.local_tz)
+                if candidate - self.reference > timedelta(days=1):
+                    year -= 1
+                    candidate = _with_year(candidate, year, month, day)
+                self.year = year
+            else:
+                candidate = _with_year(
+                    datetime(2000, month, day, hour, minute, second, microsecond, tzinfo=self.local_tz),
+                    self.year, month, day)
+                if self.last is not None and self.last - candidate > timedelta(days=183):
+                    self.year += 1
+                    candidate = _with_year(candidate, self.year, month, day)
+        except ValueError as exc:
+            raise ParseError("bad_timestamp", str(exc)) from None
+        self.last = candidate
+        return candidate.astimezone(timezone.utc)
+
+
+def _with_year(value: datetime, year: int, month: int, day: int) -> datetime:
+    if month == 2 and day == 29:
+        # Feb 29 only exists in leap years; find the nearest earlier one
+        while not (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)):
+            year -= 1
+    return value.replace(year=year)
+
+
+def text(value: str | None, limit: int = 8192) -> str | None:
+    """A free-text field; ``-`` means absent. Over-long values are cut (the raw line keeps all of it)."""
+    if value is None or value in MISSING:
+        return None
+    return value if len(value) <= limit else value[:limit]
