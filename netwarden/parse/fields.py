@@ -49,7 +49,7 @@ def port(text: str | int | None, what: str = "port") -> int | None:
         return None
     try:
         value = int(text, 0) if isinstance(text, str) and text.startswith("0x") else int(text)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # int(float("inf")) overflows
         raise ParseError("bad_port", f"invalid {what} {text!r}") from None
     if not 0 <= value <= 65535:
         raise ParseError("bad_port", f"{what} {value} out of range 0-65535")
@@ -62,7 +62,7 @@ def counter(text: str | int | float | None, what: str = "counter") -> int | None
         return None
     try:
         value = int(text)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # int(float("inf")) overflows
         try:
             f = float(text)  # "12.0" in some CSV exports
         except (TypeError, ValueError):
