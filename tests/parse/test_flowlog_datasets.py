@@ -93,3 +93,28 @@ def test_zeek_relative_and_real_timestamps(datasets: Path) -> None:
     to_scanme = [e for e in vertical.events if e.dst_ip == "45.33.32.156"]  # the rest: DNS, one HTTPS
     assert len(to_scanme) == 46 and len({e.dst_port for e in to_scanme}) == 44
     assert Counter(e.extra["conn_state"] for e in vertical.events) == {"REJ": 43, "SF": 4, "RSTO": 3}
+
+
+# --- Suricata -----------------------------------------------------------------------------------------
+
+EVE_TYPES = {"flow": 3512, "alert": 745, "dns": 680, "http": 56, "fileinfo": 3, "anomaly": 3, "tls": 1}
+
+
+def test_suricata_eve_file(datasets: Path) -> None:
+    lines = _lines(datasets / "suricata-eve" / "test6-malicious.suricata.json.gz")
+    out = _run("suricata_eve", lines)
+    assert not out.quarantined, list(out.quarantined)[:5]
+    assert len(out.events) == 5000 and out.empty == 0
+    assert Counter(e.extra["event_type"] for e in out.events) == EVE_TYPES
+    alerts = [e for e in out.events if e.extra["event_type"] == "alert"]
+    assert {e.dst_ip for e in alerts} == {"192.168.1.129"}
+    assert {e.action for e in alerts} == {"alert"}
+    assert Counter(e.extra["category"] for e in alerts) == {
+        "Misc Attack": 581, "Potentially Bad Traffic": 151, "Attempted Information Leak": 9,
+        "Attempted Administrator Privilege Gain": 2, "Detection of a Network Scan": 2}
+    assert sum(e.message == "ET SCAN Suspicious inbound to MSSQL port 1433" for e in alerts) == 131
+    # logged 6-7 June 2021 at UTC+02:00; flows are dated by their start
+    assert {e.timestamp.date().isoformat() for e in out.events} <= {"2021-06-06", "2021-06-07"}
+    flows = [e for e in out.events if e.extra["event_type"] == "flow"]
+    assert all(e.duration is not None and e.bytes_out is not None and e.packets_in is not None for e in flows)
+    assert guess_format(lines[:50]).name == "suricata_eve"
