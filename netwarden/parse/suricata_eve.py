@@ -48,6 +48,12 @@ def _time(value: Any, local_tz: Any, what: str) -> datetime | None:
     return fields.iso_time(value, local_tz, what)
 
 
+def _is_eve(value: dict[str, Any] | None) -> bool:
+    # NetWarden's own JSON lines also have "timestamp", but never a top-level "event_type"
+    return (value is not None and isinstance(value.get("event_type"), str) and "timestamp" in value
+            and "source_kind" not in value)
+
+
 def _tcp_flags(hex_flags: Any) -> str | None:
     """Suricata's cumulative TCP flags ("1b") as names ("SYN,ACK,PSH,FIN")."""
     if not isinstance(hex_flags, str) or not 0 < len(hex_flags) <= 2:
@@ -83,13 +89,14 @@ class SuricataEve(Parser):
         decoded = objects(lines)
         if not decoded:
             return 0.0
-        hits = sum(1 for o in decoded if o is not None and isinstance(o.get("event_type"), str)
-                   and "timestamp" in o and "source_kind" not in o)
+        hits = sum(1 for o in decoded if _is_eve(o))
         if hits:
             return 0.97 * hits / len(decoded)
         # eve-log to syslog: "Jun  6 15:57:45 sensor suricata[812]: {"timestamp":...}"
-        prefixed = sum(1 for line in lines if _SYSLOG_MARK in line and '"event_type"' in line)
-        return 0.96 * prefixed / len(decoded)
+        prefixed = [line[line.find(_SYSLOG_MARK):] for line in lines
+                    if not line.lstrip().startswith("{") and line.find(_SYSLOG_MARK) > 0]
+        hits = sum(1 for o in objects(prefixed) if _is_eve(o))
+        return 0.96 * hits / len(decoded)
 
     def parse_line(self, line: str) -> Event | None:
         line = line.rstrip("\r\n")

@@ -118,3 +118,82 @@ def test_suricata_eve_file(datasets: Path) -> None:
     flows = [e for e in out.events if e.extra["event_type"] == "flow"]
     assert all(e.duration is not None and e.bytes_out is not None and e.packets_in is not None for e in flows)
     assert guess_format(lines[:50]).name == "suricata_eve"
+
+
+# --- Argus --------------------------------------------------------------------------------------------
+
+ARGUS_RECORDS = {  # data rows below the header line
+    "test11-portscan.binetflow": 66,
+    "test3-mixed.binetflow": 89,
+    "test4-malicious.binetflow": 394,
+    "test5-mixed.binetflow": 300,
+}
+
+
+@pytest.mark.parametrize("filename", sorted(ARGUS_RECORDS))
+def test_argus_files(datasets: Path, filename: str) -> None:
+    lines = _lines(datasets / "argus-flows" / filename)
+    out = _run("argus_binetflow", lines)
+    assert not out.quarantined, list(out.quarantined)[:5]
+    # test5's first row is an Argus management record: a row, but no event (see netwarden/parse/argus.py)
+    management = 1 if filename == "test5-mixed.binetflow" else 0
+    assert len(out.events) == ARGUS_RECORDS[filename] - management
+    assert out.empty == 1 + management  # the header line (+ the man record)
+    assert all(e.source_kind == "argus" and e.timestamp is not None for e in out.events)
+    assert guess_format(lines[:50]).name == "argus_binetflow"
+
+
+def test_argus_labels_and_quirks(datasets: Path) -> None:
+    test5 = _run("argus_binetflow", _lines(datasets / "argus-flows" / "test5-mixed.binetflow"))
+    labels = Counter(e.label for e in test5.events)
+    assert labels["flow=Malware-UDP-DNS"] == 197 and labels["flow=Malware-TCP"] == 80
+    assert sum(n for label, n in labels.items() if label.startswith("flow=Background")) == 21
+    assert labels == {"flow=Malware-UDP-DNS": 197, "flow=Malware-TCP": 80, "flow=Background-UDP-Attempt": 8,
+                      "flow=Background-UDP-DNS": 5, "flow=Background": 4, "flow=Background-ARP": 2,
+                      "flow=Background-UDP-Attempt-NetBIOS": 1, "flow=Background-ICMP": 1,
+                      "flow=TCP-Established-To-Microsoft-7": 1}
+    llc = [e for e in test5.events if e.transport == "llc"]
+    assert len(llc) == 1 and llc[0].src_ip is None and llc[0].extra["src_mac"] == "00:00:00:00:00:00"
+    for name in ("test11-portscan.binetflow", "test3-mixed.binetflow", "test4-malicious.binetflow"):
+        assert all(e.label is None for e in _run("argus_binetflow", _lines(datasets / "argus-flows" / name)).events)
+    scan = _run("argus_binetflow", _lines(datasets / "argus-flows" / "test11-portscan.binetflow")).events
+    syn = [e for e in scan if e.tcp_flags == "S0"]
+    assert len(syn) == 20 and {e.dst_ip for e in syn} == {"14.1.11.113"} and len({e.dst_port for e in syn}) == 20
+    echo = [e for e in scan if e.extra["state"] == "ECO"]
+    assert {e.src_port for e in echo} == {8}  # 0x0008, echo request
+    test4 = _run("argus_binetflow", _lines(datasets / "argus-flows" / "test4-malicious.binetflow")).events
+    assert all(e.packets_out is None and e.extra["tot_pkts"] > 0 for e in test4)  # no SrcPkts column
+    assert Counter(e.dst_port for e in test4 if e.transport == "tcp")[81] == 128
+    assert Counter(e.dst_port for e in test4 if e.transport == "tcp")[23] == 90
+
+
+# --- sniffing -----------------------------------------------------------------------------------------
+
+OTHER_FORMATS = {
+    "access_log": ['83.149.9.216 - - [17/May/2015:10:05:03 +0000] "GET / HTTP/1.1" 200 203023 "-" "Mozilla/5.0"'],
+    "syslog": ["Dec 10 06:55:46 LabSZ sshd[24200]: Invalid user webmaster from 173.234.31.186",
+               "<34>1 2026-01-01T00:00:00Z host app - - - message"],
+    "csv": ["srcip,sport,dstip,dsport,proto,state,dur,sbytes,dbytes", "59.166.0.0,1390,149.171.126.6,53,udp,CON,0.001,132,164"],
+    "cic_csv": ["Flow ID, Source IP, Source Port, Destination IP, Destination Port, Protocol, Timestamp",
+                "192.168.10.5-104.16.207.165-54865-443-6,104.16.207.165,443,192.168.10.5,54865,6,7/7/2017 3:30"],
+    "netwarden_jsonl": ['{"timestamp": "2026-01-01T00:00:00Z", "source_kind": "suricata", "src_ip": "10.0.0.1", '
+                        '"extra": {"event_type": "alert"}}'],
+    "generic_json": ['{"time": "2026-01-01T00:00:00Z", "level": "info", "msg": "started"}', '[1, 2, 3]'],
+    "zeek_dns_json": ['{"ts":1700828217.3,"uid":"C1","id.orig_h":"10.0.0.1","id.orig_p":5353,"id.resp_h":"10.0.0.2",'
+                      '"id.resp_p":53,"proto":"udp","query":"example.org"}'],
+}
+
+
+@pytest.mark.parametrize("sample", sorted(OTHER_FORMATS))
+@pytest.mark.parametrize("name", ["zeek_conn", "suricata_eve", "argus_binetflow"])
+def test_flow_parsers_do_not_claim_other_formats(name: str, sample: str) -> None:
+    assert get_parser(name).sniff(OTHER_FORMATS[sample]) < 0.5
+
+
+def test_zeek_and_eve_json_are_told_apart(datasets: Path) -> None:
+    zeek = _lines(datasets / "zeek-conn-logs" / "test9-mixed_conn.log")[:50]
+    eve = _lines(datasets / "suricata-eve" / "test6-malicious.suricata.json.gz")[:50]
+    assert get_parser("zeek_conn").sniff(zeek) > 0.9 and get_parser("suricata_eve").sniff(zeek) == 0
+    assert get_parser("suricata_eve").sniff(eve) > 0.9 and get_parser("zeek_conn").sniff(eve) == 0
+    tsv = _lines(datasets / "zeek-conn-logs" / "test10-mixed_conn.log")[:50]
+    assert get_parser("zeek_conn").sniff(tsv) == 1.0 and get_parser("argus_binetflow").sniff(tsv) < 0.5
