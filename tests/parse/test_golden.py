@@ -11,6 +11,9 @@ fed to one parser instance in order:
     #= quarantine bad_address
     999.1.1.1 - - [17/May/2015:10:05:03 +0000] "GET / HTTP/1.1" 200 203 "-" "curl/8"
 
+Message parsers (``netwarden.parse._messages``: sshd, netfilter, ...) live inside the syslog parser; each has
+``tests/data/golden/syslog.<message parser name>.log``, fed through the syslog parser like any golden file.
+
 An expectation is a subset of ``Event.to_dict()`` (``extra`` too is compared as a subset); ``null`` means
 the field must be empty. An input line with no annotation must be a header that yields no event, so
 every event-producing sample line is checked. A parser without a golden file fails the suite.
@@ -26,6 +29,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from netwarden.parse import ParseContext, ParseError, parsers
+from netwarden.parse._messages import message_parsers
 
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden"
 
@@ -100,16 +104,25 @@ def run_golden(name: str, path: Path) -> int:
     return checked
 
 
-@pytest.mark.parametrize("name", sorted(parsers()))
-def test_golden_sample(name: str) -> None:
-    path = GOLDEN / f"{name}.log"
-    assert path.exists(), f"parser {name!r} has no golden sample file {path}"
+def _check_golden(parser_name: str, path: Path, owner: str) -> None:
+    assert path.exists(), f"{owner} has no golden sample file {path}"
     text = path.read_text(encoding="utf-8")
     assert text.count("\n#= {") >= 3 or text.startswith("#= {"), \
         f"{path.name}: a golden file needs at least three annotated sample events"
-    assert run_golden(name, path) > 0
+    assert run_golden(parser_name, path) > 0
+
+
+@pytest.mark.parametrize("name", sorted(parsers()))
+def test_golden_sample(name: str) -> None:
+    _check_golden(name, GOLDEN / f"{name}.log", f"parser {name!r}")
+
+
+@pytest.mark.parametrize("name", sorted(message_parsers()))
+def test_golden_message_sample(name: str) -> None:
+    _check_golden("syslog", GOLDEN / f"syslog.{name}.log", f"syslog message parser {name!r}")
 
 
 def test_every_golden_file_has_a_parser() -> None:
-    orphans = {p.stem for p in GOLDEN.glob("*.log")} - set(parsers())
+    known = set(parsers()) | {f"syslog.{name}" for name in message_parsers()}
+    orphans = {p.stem for p in GOLDEN.glob("*.log")} - known
     assert not orphans, f"golden files without a parser: {sorted(orphans)}"

@@ -1,0 +1,171 @@
+"""OpenSSH server messages: logins, brute force, scanners. Programs ``sshd``, ``sshd-session`` (OpenSSH 9.8+
+splits each connection into its own binary), ``sshd-auth`` (10.0) and old Linux's ``sshd(pam_unix)``.
+
+Every sshd message becomes an ``auth`` event with an ``extra["ssh_event"]`` code; messages not known here
+are still events (``ssh_event`` ``other``). User names are the attacker's text: kept verbatim, never parsed.
+"""
+
+from __future__ import annotations
+
+import re
+
+from netwarden.parse import fields
+from netwarden.parse._messages import MessageParser, register_message
+from netwarden.parse.base import ParseError
+from netwarden.records import Event, SourceKind
+
+_ADDR = r"(?P<ip>\S+)"
+_PORT = r"(?: port (?P<port>\d{1,6}))?"
+# (ssh_event code, outcome, pattern) -- tried in order, the first match wins
+_RULES: list[tuple[str, str, re.Pattern[str]]] = [(code, outcome, re.compile(rx)) for code, outcome, rx in (
+    # the user is lazy and the tail anchored, so a user name that contains " from 1.2.3.4" cannot win
+    ("auth", "", r"^(?P<verdict>Failed|Accepted|Postponed) (?P<method>[a-z][a-z0-9-]{0,40}(?:/[a-z]{1,16})?) "
+                 r"for (?P<invalid>invalid user )?(?P<user>.*?) from " + _ADDR + _PORT +
+                 r"(?: (?P<proto>ssh[12]?))?(?:: (?P<info>.*))?$"),
+    ("invalid_user", "failure", r"^[Ii]nvalid user (?P<user>.*?) from " + _ADDR + _PORT + "$"),
+    ("invalid_user_request", "failure", r"^input_userauth_request: invalid user (?P<user>.*)$"),
+    ("break_in_attempt", "unknown", r"^reverse mapping checking getaddrinfo for (?P<name>\S+) \[(?P<ip>[^\]\s]+)\] "
+                                    r"failed(?: - POSSIBLE BREAK-IN ATTEMPT!?)?$"),
+    ("break_in_attempt", "unknown", r"^Address " + _ADDR + r" maps to (?P<name>\S+), but this does not map back "
+                                    r"to the address(?: - POSSIBLE BREAK-IN ATTEMPT!?)?$"),
+    ("pam_auth_failure", "failure", r"^(?:pam_unix\(sshd:auth\): )?authentication failure; (?P<kv>.*)$"),
+    ("pam_auth_failure", "failure", r"^(?:pam_unix\(sshd:auth\): |PAM )?(?P<count>\d{1,9}) more authentication "
+                                    r"failures?; (?P<kv>.*)$"),
+    ("pam_auth_failure", "failure", r"^PAM: [Aa]uthentication (?:failure|error) for (?:illegal user )?"
+                                    r"(?P<user>.*?) from " + _ADDR + r"(?: via \S+)?$"),
+    ("pam_user_unknown", "failure", r"^PAM: User not known to the underlying authentication module for "
+                                    r"(?:illegal user )?(?P<user>.*?) from " + _ADDR + "$"),
+    ("pam_check_pass", "unknown", r"^(?:pam_unix\(sshd:auth\): )?check pass; user (?P<user>.*)$"),
+    ("pam_max_retries", "failure", r"^(?:pam_unix\(sshd:auth\): |PAM )?service\(sshd\) ignoring max retries; "
+                                   r"(?P<count>\d{1,9}) > \d{1,9}$"),
+    ("session_opened", "success", r"^(?:pam_unix\(sshd:session\): )?session opened for user (?P<user>[^\s(]+)"
+                                  r"(?:\(uid=\d+\))?(?: by .*)?$"),
+    ("session_closed", "unknown", r"^(?:pam_unix\(sshd:session\): )?session closed for user (?P<user>[^\s(]+).*$"),
+    ("disconnect", "unknown", r"^Received disconnect from (?P<ip>\S+?)" + _PORT +
+                              r": ?(?P<code>\d{1,3}): (?P<reason>.*)$"),
+    ("disconnect", "unknown", r"^Disconnected from (?:(?P<kind>invalid|authenticating) )?(?:user (?P<user>.*?) )?"
+                              + _ADDR + _PORT + "$"),
+    ("connection_closed", "unknown", r"^Connection (?:closed|reset) by (?:(?P<kind>invalid|authenticating) user "
+                                     r"(?P<user>.*?) )?" + _ADDR + _PORT + "$"),
+    ("too_many_failures", "failure", r"^Disconnecting(?: (?P<kind>invalid|authenticating) user (?P<user>.*?) "
+                                     + _ADDR + _PORT + r")?: Too many authentication failures"
+                                     r"(?: for (?P<invalid>invalid user )?(?P<user2>.*))?$"),
+    ("disconnect", "unknown", r"^Disconnecting(?: (?P<kind>invalid|authenticating) user (?P<user>.*?) "
+                              + _ADDR + _PORT + r")?: (?P<reason>.*)$"),
+    ("max_auth_attempts", "failure", r"^maximum authentication attempts exceeded for (?P<invalid>invalid user )?"
+                                     r"(?P<user>.*?) from " + _ADDR + _PORT + r"(?: ssh2)?$"),
+    ("auth_timeout", "failure", r"^Timeout before authentication for (?:connection from " + _ADDR +
+                                r" to (?P<dst>[^\s,]+), pid = \d+|(?P<ip2>\S+?)" + _PORT + ")$"),
+    ("banner_exchange", "unknown", r"^banner exchange: Connection from (?P<ip>\S+?)" + _PORT + r": (?P<reason>.*)$"),
+    ("no_identification", "unknown", r"^Did not receive identification string from (?P<ip>\S+?)" + _PORT + "$"),
+    ("bad_protocol_version", "unknown", r"^Bad protocol version identification '.*' from " + _ADDR + _PORT + "$"),
+    ("negotiation_failed", "unknown", r"^Unable to negotiate with " + _ADDR + _PORT + r": (?P<reason>.*)$"),
+    ("kex_identification", "unknown", r"^kex_exchange_identification: (?P<reason>.*)$"),
+    ("connection", "unknown", r"^Connection from " + _ADDR + _PORT +
+                              r"(?: on (?P<dst>\S+) port (?P<dport>\d{1,6}))?(?: rdomain \S*)?$"),
+    ("user_not_allowed", "failure", r"^User (?P<user>\S+) from " + _ADDR + r" not allowed because (?P<reason>.*)$"),
+    ("root_login_refused", "failure", r"^ROOT LOGIN REFUSED FROM (?P<ip>\S+?)" + _PORT + "$"),
+)]
+_REPEATED = re.compile(r"^message repeated (\d{1,9}) times: \[ ?(.*)\]$")
+_LEVEL = re.compile(r"^(?:error|fatal): ")
+_KEY = re.compile(r"^(?P<type>[A-Z][A-Z0-9-]{1,31}) (?P<fp>[^\s,]+)")
+_KV = re.compile(r"(\w+)=(\S*)")
+_HOSTNAME = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9_.-]{1,253}$")
+
+
+def _address(event: Event, text: str | None) -> str | None:
+    """An IP address; a DNS name (sshd's UseDNS, PAM's rhost) goes to extra["rhost"] instead."""
+    if not text:
+        return None
+    try:
+        return fields.ip(text, "client address")
+    except ParseError:
+        if not _HOSTNAME.match(text):
+            raise
+        event.extra["rhost"] = text
+        return None
+
+
+@register_message
+class Sshd(MessageParser):
+    """OpenSSH server log messages."""
+
+    name = "sshd"
+    description = "OpenSSH server: logins, failures, invalid users, disconnects, scanner traces"
+    programs = frozenset({"sshd", "sshd-session", "sshd-auth", "sshd(pam_unix)"})
+
+    def fill(self, event: Event, program: str | None, message: str) -> None:
+        event.source_kind = SourceKind.AUTH
+        event.app_protocol = "ssh"
+        event.transport = "tcp"
+        extra = event.extra
+        text = message.rstrip()
+        if rep := _REPEATED.match(text):
+            extra["repeat_count"] = int(rep.group(1))
+            text = rep.group(2).rstrip()
+        text = _LEVEL.sub("", text, count=1)
+        if text.endswith(" [preauth]"):
+            extra["preauth"] = True
+            text = text[:-10]
+        for code, outcome, rx in _RULES:
+            m = rx.match(text)
+            if m is not None:
+                break
+        else:
+            extra["ssh_event"] = "other"
+            event.outcome = "unknown"
+            return
+        g = m.groupdict()
+        if code == "auth":
+            code, outcome = self._auth(event, g)
+        elif g.get("kv") is not None:
+            self._pam(event, g["kv"])
+        extra["ssh_event"] = code
+        event.outcome = outcome
+        event.src_ip = _address(event, g.get("ip") or g.get("ip2")) or event.src_ip
+        event.src_port = fields.port(g.get("port"), "client port")
+        user = g.get("user") or g.get("user2")
+        if code == "pam_check_pass" and user == "unknown":
+            extra["user_unknown"] = True  # PAM's words for "no such account", not a user name
+        elif user is not None and event.user is None:
+            event.user = fields.text(user, 256)
+        if g.get("invalid") or g.get("kind") == "invalid":
+            extra["invalid_user"] = True
+        if g.get("dst"):
+            event.dst_ip = fields.ip(g["dst"], "server address")
+        if g.get("dport"):
+            event.dst_port = fields.port(g["dport"], "server port")
+        if g.get("count"):
+            extra["count"] = int(g["count"])
+        if g.get("code"):
+            extra["disconnect_code"] = int(g["code"])
+        if g.get("reason"):
+            extra["reason"] = fields.text(g["reason"], 512)
+        if g.get("name"):
+            extra["rdns"] = g["name"][:253]
+
+    @staticmethod
+    def _auth(event: Event, g: dict) -> tuple[str, str]:
+        verdict, method = g["verdict"], g["method"]
+        event.extra["auth_method"] = method
+        info = g.get("info")
+        if info:
+            key = _KEY.match(info)
+            if key:
+                event.extra["key_type"] = key.group("type")
+                event.extra["key_fingerprint"] = key.group("fp")
+            else:
+                event.extra["auth_info"] = fields.text(info, 512)
+        outcome = {"Failed": "failure", "Accepted": "success"}.get(verdict, "unknown")
+        return f"{verdict.lower()}_{method.split('/')[0].replace('-', '_')}", outcome
+
+    @staticmethod
+    def _pam(event: Event, kv: str) -> None:
+        values = dict(_KV.findall(kv))
+        event.src_ip = _address(event, values.get("rhost"))
+        if values.get("user"):
+            event.user = fields.text(values["user"], 256)
+        if values.get("ruser"):
+            event.extra["ruser"] = values["ruser"][:256]
+        if values.get("tty"):
+            event.extra["tty"] = values["tty"][:64]

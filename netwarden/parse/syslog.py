@@ -1,0 +1,175 @@
+"""Syslog: the header of lines in /var/log/syslog, auth.log, messages, and of what a syslog server receives.
+
+Headers understood (``<PRI>`` optional in the first three)::
+
+    Dec 10 06:55:46 LabSZ sshd[24200]: msg                     RFC 3164 (the year comes from the context)
+    Dec 10 2025 06:55:46 host prog: msg                        RFC 3164 with a year
+    2026-11-21T10:00:00.123456+01:00 host prog[pid]: msg       rsyslog's high-precision format
+    <34>1 2026-11-21T10:00:00.003Z host app procid msgid [sd id="v"] msg    RFC 5424
+
+The host may be missing (some local daemons) and so may the program (RouterOS puts its topics there).
+The message then goes to the first message parser that claims it (see ``_messages``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime
+
+from netwarden.parse import fields
+from netwarden.parse._messages import MessageParser, message_parsers
+from netwarden.parse.base import ParseContext, ParseError, Parser, register
+from netwarden.records import Event, SourceKind
+
+FACILITIES = ("kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv",
+              "ftp", "ntp", "security", "console", "solaris-cron", "local0", "local1", "local2", "local3",
+              "local4", "local5", "local6", "local7")
+SEVERITIES = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
+
+_PRI = r"(?:<(?P<pri>\d{1,3})>)?"
+_BSD_TIME = (r"(?P<mon>[A-Za-z]{3}) {1,2}(?P<day>\d{1,2}) (?:(?P<year>\d{4}) )?"
+             r"(?P<hh>\d{2}):(?P<mi>\d{2}):(?P<ss>\d{2})(?:\.(?P<frac>\d{1,6}))?")
+_ISO_TIME = r"(?P<iso>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:?\d{2})?)"
+_HEADER = re.compile(rf"^{_PRI}(?:{_BSD_TIME}|{_ISO_TIME}) +(?P<rest>.*)$")
+# host, then program[pid]: -- the host is optional, the program must end in a colon
+_PROG = r"(?P<prog>[^\s\[\]:]{1,128})(?:\[(?P<pid>\d{1,10})\])?:(?: +(?P<msg>.*))?$"
+_HOST_PROG = re.compile(r"^(?:(?P<host>[^\s\[\]]{1,255}) +)?" + _PROG)
+_HOST_ONLY = re.compile(r"^(?P<host>[^\s\[\]]{1,255})(?: +(?P<msg>.*))?$")
+_RFC5424 = re.compile(
+    r'^<(?P<pri>\d{1,3})>(?P<ver>\d{1,2}) (?P<ts>\S+) (?P<host>\S+) (?P<app>\S+) (?P<procid>\S+) '
+    r'(?P<msgid>\S+) (?P<sd>-|(?:\[(?:[^"\]]|"(?:[^"\\]|\\.)*")*\])+)(?: (?P<msg>.*))?$')
+_SD_ELEMENT = re.compile(r'\[(?P<id>[^\s=\]"]{1,64})(?P<params>(?: [^\s=\]"]{1,64}="(?:[^"\\]|\\.)*")*) *\]')
+_SD_PARAM = re.compile(r'([^\s=\]"]{1,64})="((?:[^"\\]|\\.)*)"')
+_SD_ESCAPE = re.compile(r'\\(["\\\]])')
+
+
+def _pri(text: str | None, extra: dict) -> None:
+    if text is None:
+        return
+    value = int(text)
+    if value > 191:
+        raise ParseError("bad_priority", f"syslog priority <{text}> out of range 0-191")
+    extra["facility"] = FACILITIES[value >> 3]
+    extra["severity"] = SEVERITIES[value & 7]
+
+
+def _structured_data(text: str) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    pos = 0
+    while pos < len(text):
+        m = _SD_ELEMENT.match(text, pos)
+        if m is None:
+            raise ParseError("bad_structured_data", f"unreadable structured data at {text[pos:pos + 40]!r}")
+        out[m.group("id")] = {k: _SD_ESCAPE.sub(r"\1", v) for k, v in _SD_PARAM.findall(m.group("params"))}
+        pos = m.end()
+    return out
+
+
+@register
+class Syslog(Parser):
+    """Syslog lines (RFC 3164, rsyslog ISO, RFC 5424), with message parsers for what they carry."""
+
+    name = "syslog"
+    description = "syslog files and streams (RFC 3164, RFC 5424, rsyslog ISO timestamps)"
+    example = "Dec 10 06:55:46 LabSZ sshd[24200]: Invalid user webmaster from 173.234.31.186"
+    source_kind = SourceKind.SYSLOG
+
+    def __init__(self, context: ParseContext | None = None) -> None:
+        super().__init__(context)
+        self._clock = fields.YearlessClock(self.context.reference_time, self.context.local_tz)
+        self._last_bsd: tuple[str, datetime] | None = None  # lines come in bursts within one second
+        self._iso_cache: dict[str, datetime] = {}
+        self._messages: list[MessageParser] = [cls() for cls in message_parsers().values()]
+
+    @classmethod
+    def sniff(cls, lines: Sequence[str]) -> float:
+        hits = sum(1 for line in lines if _RFC5424.match(line) or _HEADER.match(line))
+        return 0.9 * hits / len(lines) if lines else 0.0
+
+    # -- timestamps ----------------------------------------------------------------------------------
+    def _bsd_time(self, m: re.Match) -> datetime:
+        key = m.string[m.start("mon"): m.end("ss") if m.group("frac") is None else m.end("frac")]
+        if self._last_bsd is not None and self._last_bsd[0] == key:
+            return self._last_bsd[1]
+        month = fields.MONTHS.get(m.group("mon").lower())
+        if month is None:
+            raise ParseError("bad_timestamp", f"unknown month {m.group('mon')!r}")
+        parts = (int(m.group("day")), int(m.group("hh")), int(m.group("mi")), int(m.group("ss")),
+                 int(m.group("frac").ljust(6, "0")) if m.group("frac") else 0)
+        if m.group("year"):
+            try:
+                value = fields.aware(datetime(int(m.group("year")), month, *parts), self.context.local_tz)
+            except ValueError as exc:
+                raise ParseError("bad_timestamp", str(exc)) from None
+        else:
+            value = self._clock.resolve(month, *parts)
+        self._last_bsd = (key, value)
+        return value
+
+    def _iso_time(self, text: str) -> datetime | None:
+        cached = self._iso_cache.get(text)
+        if cached is None:
+            cached = fields.iso_time(text, self.context.local_tz)
+            if len(self._iso_cache) > 4096:
+                self._iso_cache.clear()
+            self._iso_cache[text] = cached  # type: ignore[assignment]
+        return cached
+
+    # -- lines ---------------------------------------------------------------------------------------
+    def parse_line(self, line: str) -> Event | None:
+        line = line.rstrip("\r\n")
+        if not line.strip():
+            return None
+        extra: dict = {}
+        if line.startswith("<") and (m5 := _RFC5424.match(line)):
+            return self._rfc5424(line, m5, extra)
+        m = _HEADER.match(line)
+        if m is None:
+            raise ParseError("no_match", "not a syslog line (no <PRI>, timestamp and host)")
+        _pri(m.group("pri"), extra)
+        timestamp = self._iso_time(m.group("iso")) if m.group("iso") else self._bsd_time(m)
+        rest = m.group("rest")
+        hp = _HOST_PROG.match(rest)
+        if hp is not None:
+            host, program, pid, message = hp.group("host"), hp.group("prog"), hp.group("pid"), hp.group("msg")
+        else:
+            ho = _HOST_ONLY.match(rest)
+            if ho is None:
+                raise ParseError("no_match", "no host or program after the timestamp")
+            host, program, pid, message = ho.group("host"), None, None, ho.group("msg")
+        return self._event(line, timestamp, host, program, pid, message or "", extra)
+
+    def _rfc5424(self, line: str, m: re.Match, extra: dict) -> Event:
+        _pri(m.group("pri"), extra)
+        if m.group("ver") != "1":
+            raise ParseError("bad_version", f"RFC 5424 version {m.group('ver')} is not 1")
+        timestamp = None if m.group("ts") == "-" else self._iso_time(m.group("ts"))
+        nil = lambda v: None if v == "-" else v  # noqa: E731 - RFC 5424 writes "-" for absent fields
+        procid = nil(m.group("procid"))
+        if nil(m.group("msgid")):
+            extra["msgid"] = m.group("msgid")
+        if m.group("sd") != "-":
+            extra["structured_data"] = _structured_data(m.group("sd"))
+        message = (m.group("msg") or "").removeprefix("\ufeff")  # UTF-8 messages may start with a BOM
+        pid = procid if procid and procid.isdigit() and len(procid) <= 10 else None
+        if procid and pid is None:
+            extra["procid"] = procid
+        return self._event(line, timestamp, nil(m.group("host")), nil(m.group("app")), pid, message, extra)
+
+    def _event(self, line: str, timestamp: datetime | None, host: str | None, program: str | None,
+               pid: str | None, message: str, extra: dict) -> Event:
+        if host:
+            extra["host"] = host
+        if program:
+            extra["program"] = program
+        if pid is not None:
+            extra["pid"] = int(pid)
+        event = Event(timestamp=timestamp, source_kind=SourceKind.SYSLOG,
+                      observer=self.context.observer or host, message=fields.text(message), raw=line,
+                      extra=extra)
+        for parser in self._messages:
+            if parser.claims(program, message):
+                parser.fill(event, program, message)
+                break
+        return event
