@@ -79,7 +79,7 @@ class ArgusBinetflow(Parser):
         sample = [line.strip("\r\n") for line in lines if line.strip()]
         if not sample:
             return 0.0
-        if cls._is_header(sample[0].lstrip()) and "starttime" in sample[0].lower():
+        if any(cls._is_header(line.lstrip()) and "starttime" in line.lower() for line in sample[:5]):
             return 0.97
         # data rows without their header: recognisable, but columns cannot be named, so say so weakly
         rows = sum(1 for line in sample if _TIME.match(line) and ("->" in line or "<->" in line or " who" in line))

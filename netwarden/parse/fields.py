@@ -120,7 +120,10 @@ def aware(value: datetime, local_tz: tzinfo) -> datetime:
     """Attach ``local_tz`` to a naive datetime and convert to UTC."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=local_tz)
-    return value.astimezone(timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:  # 0001-01-01 east of UTC, 9999-12-31 west of it
+        raise ParseError("bad_timestamp", f"{value.isoformat()} is out of range in UTC") from None
 
 
 MONTHS = {m: i for i, m in enumerate(
