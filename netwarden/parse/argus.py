@@ -37,8 +37,8 @@ _MAC = re.compile(r"[0-9A-Fa-f]{1,2}(?::[0-9A-Fa-f]{1,2}){5}")
 _SEPARATORS = ("\t", ",", ";", "|")
 # header names (lower case) that are mapped onto Event fields; everything else goes to extra
 _MAPPED = frozenset({"starttime", "dur", "proto", "srcaddr", "sport", "dir", "dstaddr", "dport", "state",
-                     "stos", "dtos", "totpkts", "totbytes", "srcbytes", "srcpkts", "dstbytes", "dstpkts", "label",
-                     "srcmac", "dstmac"})
+                     "stos", "dtos", "totpkts", "totbytes", "srcbytes", "srcpkts", "dstbytes", "dstpkts",
+                     "label", "srcmac", "dstmac"})
 _MAX_UNKNOWN = 32
 
 
@@ -59,8 +59,8 @@ class ArgusBinetflow(Parser):
 
     name = "argus_binetflow"
     description = "Argus bidirectional flow CSV (.binetflow, CTU-13 style), comma or tab separated"
-    example = ("2019/04/04 16:24:47.672448,63.822830,tcp,10.8.0.69,56101,   ->,14.1.11.113,999,S0,0,0,31,8764,"
-               "1887,15,")
+    example = ("2019/04/04 16:24:47.672448,63.822830,tcp,10.8.0.69,56101,   ->,14.1.11.113,999,S0,"
+               "0,0,31,8764,1887,15,")
     source_kind = SourceKind.ARGUS
     keep_raw = False  # every column is mapped or kept in extra
 
@@ -82,7 +82,7 @@ class ArgusBinetflow(Parser):
         if any(cls._is_header(line.lstrip()) and "starttime" in line.lower() for line in sample[:5]):
             return 0.97
         # data rows without their header: recognisable, but columns cannot be named, so say so weakly
-        rows = sum(1 for line in sample if _TIME.match(line) and ("->" in line or "<->" in line or " who" in line))
+        rows = sum(1 for line in sample if _TIME.match(line) and ("->" in line or " who" in line))
         return 0.3 * rows / len(sample)
 
     def parse_line(self, line: str) -> Event | None:
@@ -160,6 +160,8 @@ class ArgusBinetflow(Parser):
         tot_bytes = fields.counter(get("totbytes"), "TotBytes")
         src_pkts = fields.counter(get("srcpkts"), "SrcPkts")
         src_bytes = fields.counter(get("srcbytes"), "SrcBytes")
+        dst_pkts = fields.counter(get("dstpkts"), "DstPkts")  # only some ra -s field lists have these
+        dst_bytes = fields.counter(get("dstbytes"), "DstBytes")
         if tot_pkts is not None:
             extra["tot_pkts"] = tot_pkts
         if tot_bytes is not None:
@@ -183,9 +185,9 @@ class ArgusBinetflow(Parser):
             dst_port=fields.port(get("dport"), "Dport"),
             transport=proto[:16] or None,
             bytes_out=src_bytes,
-            bytes_in=_split_counts(tot_bytes, src_bytes, fields.counter(get("dstbytes"), "DstBytes"), "Bytes"),
+            bytes_in=_split_counts(tot_bytes, src_bytes, dst_bytes, "Bytes"),
             packets_out=src_pkts,
-            packets_in=_split_counts(tot_pkts, src_pkts, fields.counter(get("dstpkts"), "DstPkts"), "Pkts"),
+            packets_in=_split_counts(tot_pkts, src_pkts, dst_pkts, "Pkts"),
             duration=fields.seconds(get("dur")),
             tcp_flags=state[:64] if state and proto == "tcp" else None,
             label=label[:256] if label else None,

@@ -29,7 +29,8 @@ from netwarden.parse.base import ParseError, Parser, register
 from netwarden.records import Event, SourceKind
 
 _APP_EVENT_TYPES = frozenset({"http", "dns", "tls", "ssh", "smtp", "ftp", "smb", "dhcp", "nfs", "tftp", "rdp",
-                              "sip", "snmp", "krb5", "ikev2", "mqtt", "http2", "quic", "rfb", "dnp3", "modbus"})
+                              "sip", "snmp", "krb5", "ikev2", "mqtt", "http2", "quic", "rfb", "dnp3",
+                              "modbus"})
 _TCP_FLAG_NAMES = ((0x02, "SYN"), (0x10, "ACK"), (0x08, "PSH"), (0x01, "FIN"), (0x04, "RST"), (0x20, "URG"),
                    (0x40, "ECE"), (0x80, "CWR"))
 _MAX_ANSWERS = 32
@@ -65,6 +66,14 @@ def _tcp_flags(hex_flags: Any) -> str | None:
     return ",".join(name for bit, name in _TCP_FLAG_NAMES if bits & bit) or None
 
 
+def _count(container: dict[str, Any], key: str) -> int | None:
+    return fields.counter(scalar(container.get(key), "bad_number", key), key)
+
+
+def _answer(rrtype: Any, rdata: Any) -> str:
+    return f"{string(rrtype, 16) or '?'} {string(rdata, 512) or ''}".rstrip()
+
+
 def _put(extra: dict[str, Any], key: str, value: Any) -> None:
     value = plain(value)
     if value is not None and value != "" and value != []:
@@ -77,10 +86,11 @@ class SuricataEve(Parser):
 
     name = "suricata_eve"
     description = "Suricata EVE JSON (eve.json): alert, flow, http, dns, tls, fileinfo, anomaly, ..."
-    example = ('{"timestamp":"2021-06-06T15:59:46.457984+0200","flow_id":1374195536821504,"event_type":"alert",'
-               '"src_ip":"78.36.196.213","src_port":51698,"dest_ip":"192.168.1.129","dest_port":445,"proto":"TCP",'
-               '"alert":{"action":"allowed","signature_id":2403388,"signature":"ET CINS Active Threat Intelligence '
-               'Poor Reputation IP group 89","category":"Misc Attack","severity":2}}')
+    example = ('{"timestamp":"2021-06-06T15:59:46.457984+0200","flow_id":1374195536821504,'
+               '"event_type":"alert","src_ip":"78.36.196.213","src_port":51698,"dest_ip":"192.168.1.129",'
+               '"dest_port":445,"proto":"TCP","alert":{"action":"allowed","signature_id":2403388,'
+               '"signature":"ET CINS Active Threat Intelligence Poor Reputation IP group 89",'
+               '"category":"Misc Attack","severity":2}}')
     source_kind = SourceKind.SURICATA
     keep_raw = True  # nested detail (alert metadata, JA3 strings, files) is not all mapped
 
@@ -164,10 +174,10 @@ class SuricataEve(Parser):
         return event
 
     def _flow(self, event: Event, flow: dict[str, Any], logged_at: datetime) -> None:
-        event.packets_out = fields.counter(scalar(flow.get("pkts_toserver"), "bad_number", "pkts"), "pkts_toserver")
-        event.packets_in = fields.counter(scalar(flow.get("pkts_toclient"), "bad_number", "pkts"), "pkts_toclient")
-        event.bytes_out = fields.counter(scalar(flow.get("bytes_toserver"), "bad_number", "bytes"), "bytes_toserver")
-        event.bytes_in = fields.counter(scalar(flow.get("bytes_toclient"), "bad_number", "bytes"), "bytes_toclient")
+        event.packets_out = _count(flow, "pkts_toserver")
+        event.packets_in = _count(flow, "pkts_toclient")
+        event.bytes_out = _count(flow, "bytes_toserver")
+        event.bytes_in = _count(flow, "bytes_toclient")
         start = _time(flow.get("start"), self.context.local_tz, "flow.start")
         end = _time(flow.get("end"), self.context.local_tz, "flow.end")
         if start is not None:
@@ -206,7 +216,7 @@ class SuricataEve(Parser):
         event.user_agent = fields.text(string(http.get("http_user_agent")))
         length = http.get("length")
         if event_type == "http" and length is not None:
-            event.bytes_in = fields.counter(scalar(length, "bad_number", "length"), "http length")  # response body
+            event.bytes_in = _count(http, "length")  # the response body, as in access logs
         extra = event.extra
         for key, name in (("hostname", "http_host"), ("http_port", "http_port"), ("protocol", "http_version"),
                           ("http_refer", "referrer"), ("http_content_type", "http_content_type"),
@@ -228,10 +238,9 @@ class SuricataEve(Parser):
         if isinstance(raw_answers, list):
             for answer in raw_answers[:_MAX_ANSWERS]:
                 if isinstance(answer, dict):
-                    answers.append(f"{string(answer.get('rrtype'), 16) or '?'} {string(answer.get('rdata'), 512) or ''}"
-                                   .rstrip())
+                    answers.append(_answer(answer.get("rrtype"), answer.get("rdata")))
         elif "rdata" in dns:  # EVE DNS v1: one answer per event
-            answers.append(f"{string(rrtype, 16) or '?'} {string(dns.get('rdata'), 512) or ''}".rstrip())
+            answers.append(_answer(rrtype, dns.get("rdata")))
         if answers:
             extra["dns_answers"] = answers
         parts = [string(dns.get("type"), 16) or "dns", string(rrname, 512) or "", string(rrtype, 16) or ""]
@@ -245,7 +254,8 @@ class SuricataEve(Parser):
     @staticmethod
     def _tls(event: Event, tls: dict[str, Any]) -> None:
         extra = event.extra
-        for key in ("sni", "version", "subject", "issuerdn", "serial", "fingerprint", "notbefore", "notafter"):
+        for key in ("sni", "version", "subject", "issuerdn", "serial", "fingerprint",
+                    "notbefore", "notafter"):
             _put(extra, f"tls_{key}", tls.get(key))
         for key in ("ja3", "ja3s"):
             _put(extra, f"tls_{key}", obj(tls, key).get("hash"))

@@ -73,8 +73,9 @@ class ZeekConn(Parser):
 
     name = "zeek_conn"
     description = "Zeek conn.log (TSV with #fields header, or JSON lines)"
-    example = ('{"ts":1700828217.314165,"uid":"CfykLO1IT1nVRJhLA3","id.orig_h":"192.168.1.9","id.orig_p":50820,'
-               '"id.resp_h":"45.33.32.156","id.resp_p":443,"proto":"tcp","conn_state":"REJ","history":"Sr"}')
+    example = ('{"ts":1700828217.314165,"uid":"CfykLO1IT1nVRJhLA3","id.orig_h":"192.168.1.9",'
+               '"id.orig_p":50820,"id.resp_h":"45.33.32.156","id.resp_p":443,"proto":"tcp",'
+               '"conn_state":"REJ","history":"Sr"}')
     source_kind = SourceKind.ZEEK
     keep_raw = False  # every column is mapped or kept in extra
 
@@ -232,7 +233,8 @@ class ZeekConn(Parser):
         parents = plain(rec.get("tunnel_parents"))
         if parents:
             extra["tunnel_parents"] = parents
-        detailed = _text(rec.get("detailedlabel") or rec.get("detailed-label") or rec.get("detailed_label"), 1024)
+        detailed = _text(rec.get("detailedlabel") or rec.get("detailed-label") or rec.get("detailed_label"),
+                         1024)
         if detailed is not None:
             extra["detailedlabel"] = detailed
         unknown = 0
