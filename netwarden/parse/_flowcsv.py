@@ -66,7 +66,7 @@ def nonneg_float(text: str, what: str) -> float:
 
 
 def number(text: str, what: str) -> int | float | None:
-    """Any number cell, negative allowed: int when written as one, else float.
+    """Any number cell, negative allowed: int when the value is whole (``3``, ``1024.0``), else float.
 
     ``Infinity``/``NaN`` (CICFlowMeter divides by a zero duration) and empty cells become ``None``:
     the row stays, the ML stage sees a missing value rather than a fake one.
@@ -77,11 +77,6 @@ def number(text: str, what: str) -> int | float | None:
         value = float(text)
     except ValueError:
         raise ParseError("bad_number", f"invalid {what} {text[:40]!r}") from None
-    if value != value or value in (_INF, -_INF):
+    if value - value != 0:  # inf or NaN
         return None
-    if "." in text or "e" in text or "E" in text:
-        return value
-    try:
-        return int(text)  # exact for large integers, where float would round
-    except ValueError:
-        return value
+    return int(value) if value.is_integer() else value

@@ -21,6 +21,7 @@ the verbatim text stays in ``extra["Timestamp"]``.
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Sequence
 from datetime import datetime
@@ -80,17 +81,21 @@ class _Header:
                 seen[name] = 0
             names.append(name)
         self.width = len(names)
-        self.columns: list[tuple[int, str, bool]] = []  # (index, name, is_text)
-        self.role: dict[str, int] = {}
+        self.columns: list[tuple[int, str, bool]] = []  # (index, name, is_text), named columns only
+        self.role: dict[str, str] = {}  # Event field -> column name
         for i, name in enumerate(names):
             if not name:  # an unnamed pandas index column: not a feature
                 continue
             key = _key(name)
             role = _ROLES.get(key)
             if role and role not in self.role:
-                self.role[role] = i
+                self.role[role] = name
             self.columns.append((i, name, role in _TEXT_ROLES or key in _TEXT_KEYS))
-        self.names = names
+        # precomputed for the fast path: which cells are numbers, where the text ones slot back in
+        self.ordered_names = [name for _, name, _ in self.columns]
+        self.numeric = [i for i, _, is_text in self.columns if not is_text]
+        self.take_numeric = operator.itemgetter(*self.numeric) if len(self.numeric) > 1 else None
+        self.text_slots = [(k, i, name) for k, (i, name, is_text) in enumerate(self.columns) if is_text]
 
 
 @register
@@ -124,7 +129,7 @@ class CicFlowMeter(Parser):
         if not line.strip():
             return None
         cells = split_row(line)
-        if _is_header(cells):
+        if "uration" in line and _is_header(cells):  # the substring test spares data rows the full check
             self._header = _Header(cells)  # also re-read when a file repeats it, or a second file follows
             return None
         header = self._header
@@ -134,26 +139,33 @@ class CicFlowMeter(Parser):
             if not line.strip(", \t"):  # CIC-IDS2017 files end in rows of bare commas: nothing there
                 return None
             raise ParseError("wrong_field_count", f"{len(cells)} fields, the header has {header.width}")
-        extra: dict[str, Any] = {}
-        for i, name, is_text in header.columns:
-            cell = cells[i]
-            if is_text:
-                cell = cell.strip()
-                if len(cell) > 256:
-                    raise ParseError("bad_value", f"{name} too long")
-                extra[name] = cell or None
-            else:
-                extra[name] = number(cell, name)
-        if all(v is None for v in extra.values()):
+        if not line.strip(", \t"):
             return None  # ",,,,": an empty row
-        return self._event(header, cells, extra)
+        values = self._numbers(header, cells)
+        for k, i, name in header.text_slots:  # few (Flow ID, addresses, Timestamp, Label): put them in place
+            cell = cells[i].strip()
+            if len(cell) > 256:
+                raise ParseError("bad_value", f"{name} too long")
+            values.insert(k, cell or None)
+        return self._event(header, dict(zip(header.ordered_names, values)))
 
-    def _event(self, header: _Header, cells: list[str], extra: dict[str, Any]) -> Event:
+    @staticmethod
+    def _numbers(header: _Header, cells: list[str]) -> list[int | float | None]:
+        """The numeric cells, in column order: whole values as int, others float, Infinity/NaN as None."""
+        texts = header.take_numeric(cells) if header.take_numeric else [cells[i] for i in header.numeric]
+        try:
+            floats = list(map(float, texts))  # C speed; blanks and junk take the careful path below
+        except ValueError:
+            return [number(cells[i], name) for i, name, is_text in header.columns if not is_text]
+        # f - f == 0 is false exactly for inf and NaN
+        return [int(f) if f.is_integer() else (f if f - f == 0 else None) for f in floats]
+
+    def _event(self, header: _Header, extra: dict[str, Any]) -> Event:
         role = header.role
 
         def value(field: str) -> Any:
-            i = role.get(field)
-            return None if i is None else extra.get(header.names[i])
+            name = role.get(field)
+            return None if name is None else extra.get(name)
 
         protocol = value("protocol")
         duration_us = value("duration")
@@ -165,9 +177,9 @@ class CicFlowMeter(Parser):
             source_kind=SourceKind.FLOW_CSV,
             observer=self.context.observer,
             src_ip=fields.ip(value("src_ip"), "source address"),
-            src_port=fields.port(value("src_port"), "source port"),
+            src_port=_port(value("src_port"), "source port"),
             dst_ip=fields.ip(value("dst_ip"), "destination address"),
-            dst_port=fields.port(value("dst_port"), "destination port"),
+            dst_port=_port(value("dst_port"), "destination port"),
             transport=IP_PROTOCOLS.get(protocol) if isinstance(protocol, int) else None,
             bytes_out=_count(value("bytes_out")),
             bytes_in=_count(value("bytes_in")),
@@ -209,6 +221,12 @@ class CicFlowMeter(Parser):
             self._times.clear()
         self._times[text] = value
         return value
+
+
+def _port(value: int | float | None, what: str) -> int | None:
+    if isinstance(value, float):  # 80.5 is no port (and fields.port would truncate it to 80)
+        raise ParseError("bad_port", f"{what} {value!r} is not a whole number")
+    return fields.port(value, what)
 
 
 def _count(value: int | float | None) -> int | None:

@@ -157,3 +157,48 @@ def test_argus_binetflow_is_none_of_ours(datasets: Path) -> None:
     for name in ("nsl_kdd", "unsw_nb15", "cicflowmeter", "netwarden"):
         if name in parsers():
             assert parsers()[name].sniff(lines) < 0.5, name
+
+
+CIC_2018_HEADER = ("Dst Port,Protocol,Timestamp,Flow Duration,Tot Fwd Pkts,Tot Bwd Pkts,TotLen Fwd Pkts,"
+                   "TotLen Bwd Pkts,Flow Byts/s,Flow Pkts/s,Init Bwd Win Byts,Label")
+
+
+@pytest.mark.parametrize("header", [
+    "Flow ID, Source IP, Source Port, Destination IP, Destination Port, Protocol, Timestamp, Flow Duration,"
+    " Total Fwd Packets, Total Backward Packets,Total Length of Fwd Packets, Total Length of Bwd Packets, Label",
+    " Destination Port, Flow Duration, Total Fwd Packets, Total Backward Packets,Total Length of Fwd Packets, Label",
+    CIC_2018_HEADER,
+    "src_ip,dst_ip,src_port,dst_port,protocol,timestamp,flow_duration,flow_byts_s,tot_fwd_pkts,tot_bwd_pkts",
+])
+def test_cic_headers_are_sniffed(header: str) -> None:
+    assert guess_format([header]).name == "cicflowmeter"
+    for name in ("nsl_kdd", "unsw_nb15", "netwarden"):
+        assert parsers()[name].sniff([header]) < 0.5
+
+
+def test_cic_local_time_rates_and_negative_values() -> None:
+    from zoneinfo import ZoneInfo
+
+    from netwarden.parse import ParseContext
+
+    # CIC-IDS2017/2018 were captured in New Brunswick: Atlantic time
+    parser = parsers()["cicflowmeter"](ParseContext(local_tz=ZoneInfo("America/Halifax")))
+    assert parser.parse_line(CIC_2018_HEADER) is None
+    event = parser.parse_line("50657,6,01/03/2018 09:56:59,0,2,0,0,0,NaN,Infinity,-1,Benign")
+    assert event.timestamp.isoformat() == "2018-03-01T13:56:59+00:00"  # AST is UTC-4
+    assert event.extra["Flow Byts/s"] is None and event.extra["Flow Pkts/s"] is None
+    assert event.extra["Init Bwd Win Byts"] == -1 and event.duration == 0.0
+    negative = parser.parse_line("443,6,01/03/2018 09:56:59,-12,2,0,0,0,0,0,-1,Benign")
+    assert negative.duration is None and negative.extra["Flow Duration"] == -12
+    blank = parser.parse_line("443,6,01/03/2018 09:56:59,12,2,,0,0,0.5,0,-1,Benign")
+    assert blank.packets_in is None and blank.extra["Tot Bwd Pkts"] is None and blank.extra["Flow Byts/s"] == 0.5
+
+
+def test_cic_pandas_index_and_duplicate_columns() -> None:
+    parser = parsers()["cicflowmeter"]()
+    parser.parse_line(",Flow ID,Src IP,Src Port,Dst IP,Dst Port,Protocol,Timestamp,Flow Duration,"
+                      "Fwd Header Length,Fwd Header Length,Label")
+    event = parser.parse_line("7,a-b,10.0.0.1,5000,10.0.0.2,80,6,2020-10-06 17:32:56,1000000,20,40,attack")
+    assert "" not in event.extra and event.extra["Fwd Header Length.1"] == 40
+    assert (event.src_ip, event.dst_port, event.duration, event.label) == ("10.0.0.1", 80, 1.0, "attack")
+    assert event.timestamp.isoformat() == "2020-10-06T17:32:56+00:00"
