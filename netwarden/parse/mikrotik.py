@@ -26,11 +26,11 @@ _IFACE = r"\([^()]{0,32}\)|.{1,128}?"  # "(unknown 0)" has a space; names seldom
 _BODY = re.compile(rf"^in:(?P<in>{_IFACE}) out:(?P<out>{_IFACE}),? (?P<rest>.*)$")
 _PACKET = re.compile(r"(?:^|, )proto (?P<proto>[A-Za-z0-9-]{1,16})(?: \((?P<info>[^)]{0,64})\))?, "
                      r"(?P<src>[^\s,>]{1,64}?)->(?P<dst>[^\s,>]{1,64})(?:, NAT (?P<nat>[^\s,]{1,200}))?, "
-                     r"len (?P<len>\d{1,9})")
+                     r"len (?P<len>\d{1,9})", re.ASCII)
 _MAC = re.compile(r"src-mac (?P<mac>[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5})")
 _STATE = re.compile(r"connection-state:(?P<state>[a-z-]{1,32}(?:,[a-z-]{1,32})*)")
-_ICMP = re.compile(r"^type (?P<type>\d{1,3}), code (?P<code>\d{1,3})$")
-_BRACKETED = re.compile(r"^\[(?P<ip>[^\]]{1,64})\](?::(?P<port>\d{1,6}))?$")
+_ICMP = re.compile(r"^type (?P<type>\d{1,3}), code (?P<code>\d{1,3})$", re.ASCII)
+_BRACKETED = re.compile(r"^\[(?P<ip>[^\]]{1,64})\](?::(?P<port>\d{1,6}))?$", re.ASCII)
 _SRCNAT = re.compile(r"^\((?P<orig>[^()]+?)->(?P<new>[^()]+)\)->(?P<dst>.+)$")
 _DSTNAT = re.compile(r"^(?P<src>[^()]+?)->\((?P<orig>[^()]+?)->(?P<new>[^()]+)\)$")
 _BOTHNAT = re.compile(r"^\((?P<orig>[^()]+?)->(?P<new>[^()]+)\)->\((?P<dorig>[^()]+?)->(?P<dnew>[^()]+)\)$")

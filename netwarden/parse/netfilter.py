@@ -18,7 +18,7 @@ from netwarden.parse.base import ParseError
 from netwarden.records import Event, SourceKind
 
 _START = re.compile(r"IN=\S* OUT=\S*")
-_UPTIME = re.compile(r"^\[ *\d+\.\d+\] ?")
+_UPTIME = re.compile(r"^\[ *\d+\.\d+\] ?", re.ASCII)
 _TCP_WORDS = frozenset({"SYN", "ACK", "FIN", "RST", "PSH", "URG", "ECE", "CWR"})
 _PROTO = re.compile(r"^[A-Za-z0-9-]{1,16}$")
 _PROGRAMS = frozenset({"kernel", "ulogd", "ulogd2"})

@@ -16,57 +16,74 @@ from netwarden.records import Event, SourceKind
 
 _ADDR = r"(?P<ip>\S+)"
 _PORT = r"(?: port (?P<port>\d{1,6}))?"
-# (ssh_event code, outcome, pattern) -- tried in order, the first match wins
-_RULES: list[tuple[str, str, re.Pattern[str]]] = [(code, outcome, re.compile(rx)) for code, outcome, rx in (
-    # the user is lazy and the tail anchored, so a user name that contains " from 1.2.3.4" cannot win
-    ("auth", "", r"^(?P<verdict>Failed|Accepted|Postponed) (?P<method>[a-z][a-z0-9-]{0,40}(?:/[a-z]{1,16})?) "
-                 r"for (?P<invalid>invalid user )?(?P<user>.*?) from " + _ADDR + _PORT +
-                 r"(?: (?P<proto>ssh[12]?))?(?:: (?P<info>.*))?$"),
+_PAM = r"(?:pam_unix\(sshd:auth\): |PAM )?"
+_KIND = r"(?P<kind>invalid|authenticating)"
+_BREAK_IN = r"(?: - POSSIBLE BREAK-IN ATTEMPT!?)?$"
+# (ssh_event code, outcome, pattern) -- tried in order, the first match wins. User names are lazy and the
+# tails anchored, so a user name that contains " from 1.2.3.4 port 22" cannot pose as the address.
+_RULE_TEXT: tuple[tuple[str, str, str], ...] = (
+    ("auth", "",
+     r"^(?P<verdict>Failed|Accepted|Postponed) (?P<method>[a-z][a-z0-9-]{0,40}(?:/[a-z]{1,16})?) for "
+     r"(?P<invalid>invalid user )?(?P<user>.*?) from " + _ADDR + _PORT
+     + r"(?: ssh[12]?)?(?:: (?P<info>.*))?$"),
     ("invalid_user", "failure", r"^[Ii]nvalid user (?P<user>.*?) from " + _ADDR + _PORT + "$"),
     ("invalid_user_request", "failure", r"^input_userauth_request: invalid user (?P<user>.*)$"),
-    ("break_in_attempt", "unknown", r"^reverse mapping checking getaddrinfo for (?P<name>\S+) \[(?P<ip>[^\]\s]+)\] "
-                                    r"failed(?: - POSSIBLE BREAK-IN ATTEMPT!?)?$"),
-    ("break_in_attempt", "unknown", r"^Address " + _ADDR + r" maps to (?P<name>\S+), but this does not map back "
-                                    r"to the address(?: - POSSIBLE BREAK-IN ATTEMPT!?)?$"),
-    ("pam_auth_failure", "failure", r"^(?:pam_unix\(sshd:auth\): )?authentication failure; (?P<kv>.*)$"),
-    ("pam_auth_failure", "failure", r"^(?:pam_unix\(sshd:auth\): |PAM )?(?P<count>\d{1,9}) more authentication "
-                                    r"failures?; (?P<kv>.*)$"),
-    ("pam_auth_failure", "failure", r"^PAM: [Aa]uthentication (?:failure|error) for (?:illegal user )?"
-                                    r"(?P<user>.*?) from " + _ADDR + r"(?: via \S+)?$"),
-    ("pam_user_unknown", "failure", r"^PAM: User not known to the underlying authentication module for "
-                                    r"(?:illegal user )?(?P<user>.*?) from " + _ADDR + "$"),
-    ("pam_check_pass", "unknown", r"^(?:pam_unix\(sshd:auth\): )?check pass; user (?P<user>.*)$"),
-    ("pam_max_retries", "failure", r"^(?:pam_unix\(sshd:auth\): |PAM )?service\(sshd\) ignoring max retries; "
-                                   r"(?P<count>\d{1,9}) > \d{1,9}$"),
-    ("session_opened", "success", r"^(?:pam_unix\(sshd:session\): )?session opened for user (?P<user>[^\s(]+)"
-                                  r"(?:\(uid=\d+\))?(?: by .*)?$"),
-    ("session_closed", "unknown", r"^(?:pam_unix\(sshd:session\): )?session closed for user (?P<user>[^\s(]+).*$"),
-    ("disconnect", "unknown", r"^Received disconnect from (?P<ip>\S+?)" + _PORT +
-                              r": ?(?P<code>\d{1,3}): (?P<reason>.*)$"),
-    ("disconnect", "unknown", r"^Disconnected from (?:(?P<kind>invalid|authenticating) )?(?:user (?P<user>.*?) )?"
-                              + _ADDR + _PORT + "$"),
-    ("connection_closed", "unknown", r"^Connection (?:closed|reset) by (?:(?P<kind>invalid|authenticating) user "
-                                     r"(?P<user>.*?) )?" + _ADDR + _PORT + "$"),
-    ("too_many_failures", "failure", r"^Disconnecting(?: (?P<kind>invalid|authenticating) user (?P<user>.*?) "
-                                     + _ADDR + _PORT + r")?: Too many authentication failures"
-                                     r"(?: for (?P<invalid>invalid user )?(?P<user2>.*))?$"),
-    ("disconnect", "unknown", r"^Disconnecting(?: (?P<kind>invalid|authenticating) user (?P<user>.*?) "
-                              + _ADDR + _PORT + r")?: (?P<reason>.*)$"),
-    ("max_auth_attempts", "failure", r"^maximum authentication attempts exceeded for (?P<invalid>invalid user )?"
-                                     r"(?P<user>.*?) from " + _ADDR + _PORT + r"(?: ssh2)?$"),
-    ("auth_timeout", "failure", r"^Timeout before authentication for (?:connection from " + _ADDR +
-                                r" to (?P<dst>[^\s,]+), pid = \d+|(?P<ip2>\S+?)" + _PORT + ")$"),
-    ("banner_exchange", "unknown", r"^banner exchange: Connection from (?P<ip>\S+?)" + _PORT + r": (?P<reason>.*)$"),
-    ("no_identification", "unknown", r"^Did not receive identification string from (?P<ip>\S+?)" + _PORT + "$"),
-    ("bad_protocol_version", "unknown", r"^Bad protocol version identification '.*' from " + _ADDR + _PORT + "$"),
-    ("negotiation_failed", "unknown", r"^Unable to negotiate with " + _ADDR + _PORT + r": (?P<reason>.*)$"),
+    ("break_in_attempt", "unknown",
+     r"^reverse mapping checking getaddrinfo for (?P<name>\S+) \[(?P<ip>[^\]\s]+)\] failed" + _BREAK_IN),
+    ("break_in_attempt", "unknown",
+     r"^Address " + _ADDR + r" maps to (?P<name>\S+), but this does not map back to the address" + _BREAK_IN),
+    ("pam_auth_failure", "failure", r"^" + _PAM + r"authentication failure; (?P<kv>.*)$"),
+    ("pam_auth_failure", "failure",
+     r"^" + _PAM + r"(?P<count>\d{1,9}) more authentication failures?; (?P<kv>.*)$"),
+    ("pam_auth_failure", "failure",
+     r"^PAM: [Aa]uthentication (?:failure|error) for (?:illegal user )?(?P<user>.*?) from " + _ADDR
+     + r"(?: via \S+)?$"),
+    ("pam_user_unknown", "failure",
+     r"^PAM: User not known to the underlying authentication module for (?:illegal user )?(?P<user>.*?) from "
+     + _ADDR + "$"),
+    ("pam_check_pass", "unknown", r"^" + _PAM + r"check pass; user (?P<user>.*)$"),
+    ("pam_max_retries", "failure",
+     r"^" + _PAM + r"service\(sshd\) ignoring max retries; (?P<count>\d{1,9}) > \d+$"),
+    ("session_opened", "success",
+     r"^(?:pam_unix\(sshd:session\): )?session opened for user (?P<user>[^\s(]+)(?:\(uid=\d+\))?"
+     r"(?: by .*)?$"),
+    ("session_closed", "unknown",
+     r"^(?:pam_unix\(sshd:session\): )?session closed for user (?P<user>[^\s(]+).*$"),
+    ("disconnect", "unknown",
+     r"^Received disconnect from (?P<ip>\S+?)" + _PORT + r": ?(?P<code>\d{1,3}): (?P<reason>.*)$"),
+    ("disconnect", "unknown",
+     r"^Disconnected from (?:" + _KIND + " )?(?:user (?P<user>.*?) )?" + _ADDR + _PORT + "$"),
+    ("connection_closed", "unknown",
+     r"^Connection (?:closed|reset) by (?:" + _KIND + r" user (?P<user>.*?) )?" + _ADDR + _PORT + "$"),
+    ("too_many_failures", "failure",
+     r"^Disconnecting(?: " + _KIND + r" user (?P<user>.*?) " + _ADDR + _PORT + r")?: "
+     r"Too many authentication failures(?: for (?P<invalid>invalid user )?(?P<user2>.*))?$"),
+    ("disconnect", "unknown",
+     r"^Disconnecting(?: " + _KIND + r" user (?P<user>.*?) " + _ADDR + _PORT + r")?: (?P<reason>.*)$"),
+    ("max_auth_attempts", "failure",
+     r"^maximum authentication attempts exceeded for (?P<invalid>invalid user )?(?P<user>.*?) from "
+     + _ADDR + _PORT + r"(?: ssh2)?$"),
+    ("auth_timeout", "failure",  # the OpenSSH 9.8+ listener names both ends and the child's pid
+     r"^Timeout before authentication for (?:connection from " + _ADDR + r" to (?P<dst>[^\s,]+), pid = \d+"
+     r"|(?P<ip2>\S+?)" + _PORT + ")$"),
+    ("banner_exchange", "unknown",
+     r"^banner exchange: Connection from (?P<ip>\S+?)" + _PORT + r": (?P<reason>.*)$"),
+    ("no_identification", "unknown",
+     r"^Did not receive identification string from (?P<ip>\S+?)" + _PORT + "$"),
+    ("bad_protocol_version", "unknown",
+     r"^Bad protocol version identification '.*' from " + _ADDR + _PORT + "$"),
+    ("negotiation_failed", "unknown",
+     r"^Unable to negotiate with " + _ADDR + _PORT + r": (?P<reason>.*)$"),
     ("kex_identification", "unknown", r"^kex_exchange_identification: (?P<reason>.*)$"),
-    ("connection", "unknown", r"^Connection from " + _ADDR + _PORT +
-                              r"(?: on (?P<dst>\S+) port (?P<dport>\d{1,6}))?(?: rdomain \S*)?$"),
-    ("user_not_allowed", "failure", r"^User (?P<user>\S+) from " + _ADDR + r" not allowed because (?P<reason>.*)$"),
+    ("connection", "unknown",  # the only message naming the server's own address and port
+     r"^Connection from " + _ADDR + _PORT
+     + r"(?: on (?P<dst>\S+) port (?P<dport>\d{1,6}))?(?: rdomain \S*)?$"),
+    ("user_not_allowed", "failure",
+     r"^User (?P<user>\S+) from " + _ADDR + r" not allowed because (?P<reason>.*)$"),
     ("root_login_refused", "failure", r"^ROOT LOGIN REFUSED FROM (?P<ip>\S+?)" + _PORT + "$"),
-)]
-_REPEATED = re.compile(r"^message repeated (\d{1,9}) times: \[ ?(.*)\]$")
+)
+_RULES = [(code, outcome, re.compile(rx, re.ASCII)) for code, outcome, rx in _RULE_TEXT]
+_REPEATED = re.compile(r"^message repeated (\d{1,9}) times: \[ ?(.*)\]$", re.ASCII)
 _LEVEL = re.compile(r"^(?:error|fatal): ")
 _KEY = re.compile(r"^(?P<type>[A-Z][A-Z0-9-]{1,31}) (?P<fp>[^\s,]+)")
 _KV = re.compile(r"(\w+)=(\S*)")

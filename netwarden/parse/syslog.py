@@ -31,14 +31,14 @@ _PRI = r"(?:<(?P<pri>\d{1,3})>)?"
 _BSD_TIME = (r"(?P<mon>[A-Za-z]{3}) {1,2}(?P<day>\d{1,2}) (?:(?P<year>\d{4}) )?"
              r"(?P<hh>\d{2}):(?P<mi>\d{2}):(?P<ss>\d{2})(?:\.(?P<frac>\d{1,6}))?")
 _ISO_TIME = r"(?P<iso>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:?\d{2})?)"
-_HEADER = re.compile(rf"^{_PRI}(?:{_BSD_TIME}|{_ISO_TIME}) +(?P<rest>.*)$")
+_HEADER = re.compile(rf"^{_PRI}(?:{_BSD_TIME}|{_ISO_TIME}) +(?P<rest>.*)$", re.ASCII)  # no exotic digits
 # host, then program[pid]: -- the host is optional, the program must end in a colon
 _PROG = r"(?P<prog>[^\s\[\]:]{1,128})(?:\[(?P<pid>\d{1,10})\])?:(?: +(?P<msg>.*))?$"
-_HOST_PROG = re.compile(r"^(?:(?P<host>[^\s\[\]]{1,255}) +)?" + _PROG)
+_HOST_PROG = re.compile(r"^(?:(?P<host>[^\s\[\]]{1,255}) +)?" + _PROG, re.ASCII)
 _HOST_ONLY = re.compile(r"^(?P<host>[^\s\[\]]{1,255})(?: +(?P<msg>.*))?$")
 _RFC5424 = re.compile(
     r'^<(?P<pri>\d{1,3})>(?P<ver>\d{1,2}) (?P<ts>\S+) (?P<host>\S+) (?P<app>\S+) (?P<procid>\S+) '
-    r'(?P<msgid>\S+) (?P<sd>-|(?:\[(?:[^"\]]|"(?:[^"\\]|\\.)*")*\])+)(?: (?P<msg>.*))?$')
+    r'(?P<msgid>\S+) (?P<sd>-|(?:\[(?:[^"\]]|"(?:[^"\\]|\\.)*")*\])+)(?: (?P<msg>.*))?$', re.ASCII)
 _SD_ELEMENT = re.compile(r'\[(?P<id>[^\s=\]"]{1,64})(?P<params>(?: [^\s=\]"]{1,64}="(?:[^"\\]|\\.)*")*) *\]')
 _SD_PARAM = re.compile(r'([^\s=\]"]{1,64})="((?:[^"\\]|\\.)*)"')
 _SD_ESCAPE = re.compile(r'\\(["\\\]])')
