@@ -44,7 +44,8 @@ _ROLES: dict[str, str] = {
     "flowduration": "duration",
     "totfwdpkts": "packets_out", "totalfwdpackets": "packets_out", "totalfwdpacket": "packets_out",
     "totbwdpkts": "packets_in", "totalbackwardpackets": "packets_in", "totalbwdpackets": "packets_in",
-    "totlenfwdpkts": "bytes_out", "totallengthoffwdpackets": "bytes_out", "totallengthoffwdpacket": "bytes_out",
+    "totlenfwdpkts": "bytes_out", "totallengthoffwdpackets": "bytes_out",
+    "totallengthoffwdpacket": "bytes_out",
     "totlenbwdpkts": "bytes_in", "totallengthofbwdpackets": "bytes_in", "totallengthofbwdpacket": "bytes_in",
     "label": "label",
 }
@@ -206,8 +207,9 @@ class CicFlowMeter(Parser):
                     raise ParseError("bad_timestamp", f"invalid 12-hour time {text!r}")
                 hh = hh % 12 + (12 if ampm.lower() == "pm" else 0)
             try:
-                value = fields.aware(datetime(int(year), int(month), int(day), hh, int(minute), int(second or 0),
-                                              int(frac.ljust(6, "0")) if frac else 0), self.context.local_tz)
+                naive = datetime(int(year), int(month), int(day), hh, int(minute), int(second or 0),
+                                 int(frac.ljust(6, "0")) if frac else 0)
+                value = fields.aware(naive, self.context.local_tz)
             except (ValueError, OverflowError):  # 31/02, or year 9999 pushed past the end by the zone
                 raise ParseError("bad_timestamp", f"impossible date {text!r}") from None
         elif len(text) >= 10 and text[4] == "-":

@@ -80,8 +80,11 @@ class NslKdd(Parser):
             return None
         cells = line.split(",")  # the files never quote: a quote would make the row wrong anyway
         n = len(cells)
+        if cells[0] == "duration" and n > 1 and cells[1] == "protocol_type":
+            return None  # a header row that CSV re-exports of the data set (pandas, Kaggle) add
         if n not in (42, 43):
-            raise ParseError("wrong_field_count", f"{n} fields, expected 42 or 43 (41 features, label [, difficulty])")
+            raise ParseError("wrong_field_count",
+                             f"{n} fields, expected 42 or 43 (41 features, label [, difficulty])")
         counts, rates = self._numbers(cells)
         extra = dict(zip(_NUMERIC_NAMES, counts + rates))
         protocol, service, flag = (cells[1].strip(), cells[2].strip(), cells[3].strip())

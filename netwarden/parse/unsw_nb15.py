@@ -10,7 +10,8 @@
 Columns are mapped by header name; a file without a header (a split-off chunk) gets the official layout
 that matches its field count. Every column goes into ``Event.extra`` under its own name (numbers as
 int/float, empty cells as ``None``) so the ML stage can rebuild the feature vector exactly.
-``Event.label`` is ``"normal"`` for ``label`` 0, otherwise the attack category (``Generic``, ``Exploits`` ...).
+``Event.label`` is ``"normal"`` for ``label`` 0, otherwise the attack category (``Generic``,
+``Exploits`` ...).
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ RAW_COLUMNS: tuple[str, ...] = (
 _LAYOUTS = {len(PARTITION_COLUMNS): PARTITION_COLUMNS, len(RAW_COLUMNS): RAW_COLUMNS}
 
 # column kinds, by lower-case name; every other column is a non-negative integer count
-_FLOATS = frozenset({"dur", "rate", "sload", "dload", "sinpkt", "dinpkt", "sintpkt", "dintpkt", "sjit", "djit",
-                     "tcprtt", "synack", "ackdat"})
+_FLOATS = frozenset({"dur", "rate", "sload", "dload", "sinpkt", "dinpkt", "sintpkt", "dintpkt", "sjit",
+                     "djit", "tcprtt", "synack", "ackdat"})
 _TEXT = frozenset({"proto", "service", "state", "attack_cat", "srcip", "dstip"})
 _PORTS = frozenset({"sport", "dsport"})
 
@@ -73,7 +74,8 @@ def _port(text: str, what: str) -> int | None:
     return fields.port(text.strip(), what)
 
 
-_CONVERTERS: dict[str, Callable[[str, str], Any]] = {"float": _float, "text": _text, "port": _port, "int": _count}
+_CONVERTERS: dict[str, Callable[[str, str], Any]] = {
+    "float": _float, "text": _text, "port": _port, "int": _count}
 
 
 def _kind(name: str) -> str:
@@ -163,7 +165,7 @@ class UnswNb15(Parser):
         layout = self._layout or _DEFAULT_LAYOUTS.get(len(cells))
         if layout is None:
             raise ParseError("wrong_field_count",
-                             f"{len(cells)} fields and no header; expected 45 (partition) or 49 (raw records)")
+                             f"{len(cells)} fields and no header; expected 45 (partition) or 49 (raw)")
         if len(cells) != layout.width:
             raise ParseError("wrong_field_count", f"{len(cells)} fields, the header has {layout.width}")
         extra = {name: convert(cells[i], name) for i, name, convert in layout.plan}

@@ -112,12 +112,12 @@ def test_unsw_official_file_shape_bom_and_crlf(datasets: Path) -> None:
 
 def test_unsw_headerless_chunks_use_the_official_layouts() -> None:
     parser = parsers()["unsw_nb15"]()
-    row = ("1,0.000011,udp,-,INT,2,0,496,0,90909.0902,254,0,180363632,0,0,0,0.011,0,0,0,0,0,0,0,0,0,0,248,0,0,0,"
-           "2,2,1,1,1,2,0,0,0,1,2,0,Normal,0")
+    row = ("1,0.000011,udp,-,INT,2,0,496,0,90909.0902,254,0,180363632,0,0,0,0.011,0,0,0,0,0,0,0,0,0,0,"
+           "248,0,0,0,2,2,1,1,1,2,0,0,0,1,2,0,Normal,0")
     event = parser.parse_line(row)
     assert list(event.extra) == list(PARTITION_COLUMNS) and event.label == "normal"
-    raw = ("59.166.0.0,1390,149.171.126.6,53,udp,CON,0.001055,132,164,31,29,0,0,dns,500473.9375,621800.9375,2,2,"
-           "0,0,0,0,66,82,0,0,0,0,1421927414,1421927414,0.017,0.013,0,0,0,0,0,0,0,0,3,7,1,3,1,1,1,,0")
+    raw = ("59.166.0.0,1390,149.171.126.6,53,udp,CON,0.001055,132,164,31,29,0,0,dns,500473.9375,621800.9375,"
+           "2,2,0,0,0,0,66,82,0,0,0,0,1421927414,1421927414,0.017,0.013,0,0,0,0,0,0,0,0,3,7,1,3,1,1,1,,0")
     event = parser.parse_line(raw)
     assert list(event.extra) == list(RAW_COLUMNS)
     assert (event.src_ip, event.dst_port, event.timestamp.year) == ("59.166.0.0", 53, 2015)
@@ -125,15 +125,16 @@ def test_unsw_headerless_chunks_use_the_official_layouts() -> None:
 
 def test_kdd_category_table_covers_the_test_set_attacks() -> None:
     test_only = ["apache2", "mailbomb", "processtable", "udpstorm", "mscan", "saint", "httptunnel", "named",
-                 "sendmail", "snmpgetattack", "snmpguess", "worm", "xlock", "xsnoop", "ps", "sqlattack", "xterm"]
+                 "sendmail", "snmpgetattack", "snmpguess", "worm", "xlock", "xsnoop", "ps", "sqlattack",
+                 "xterm"]
     assert all(name in ATTACK_CATEGORIES for name in test_only + list(KDD_TRAIN_LABELS))
     assert set(ATTACK_CATEGORIES.values()) == {"normal", "DoS", "Probe", "R2L", "U2R"}
 
 
 def test_kdd_crlf_and_events_serialise() -> None:
     parser = parsers()["nsl_kdd"]()
-    line = ("0,tcp,ftp_data,SF,491,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,2,2,0.00,0.00,0.00,0.00,1.00,0.00,0.00,150,25,"
-            "0.17,0.03,0.17,0.00,0.00,0.00,0.05,0.00,normal,20")
+    line = ("0,tcp,ftp_data,SF,491,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,2,2,0.00,0.00,0.00,0.00,1.00,0.00,0.00,"
+            "150,25,0.17,0.03,0.17,0.00,0.00,0.00,0.05,0.00,normal,20")
     event = parser.parse_line(line + "\r")
     assert event.extra["difficulty"] == 20
     assert json.loads(json.dumps(event.to_dict()))["extra"]["dst_host_rerror_rate"] == 0.05
@@ -141,12 +142,12 @@ def test_kdd_crlf_and_events_serialise() -> None:
 
 
 @pytest.mark.parametrize("name,lines", [
-    ("nsl_kdd", ["0,tcp,http,SF,181,5450,0,0,0,0,0,1,0,0,0,0,0,0,0,0,0,0,8,8,0.00,0.00,0.00,0.00,1.00,0.00,0.00,"
-                 "9,9,1.00,0.00,0.11,0.00,0.00,0.00,0.00,0.00,normal."]),
+    ("nsl_kdd", ["0,tcp,http,SF,181,5450,0,0,0,0,0,1,0,0,0,0,0,0,0,0,0,0,8,8,0.00,0.00,0.00,0.00,1.00,0.00,"
+                 "0.00,9,9,1.00,0.00,0.11,0.00,0.00,0.00,0.00,0.00,normal."]),
     ("unsw_nb15", [",".join(PARTITION_COLUMNS)]),
     ("unsw_nb15", ["59.166.0.0,1390,149.171.126.6,53,udp,CON,0.001055,132,164,31,29,0,0,dns,500473.9375,"
-                   "621800.9375,2,2,0,0,0,0,66,82,0,0,0,0,1421927414,1421927414,0.017,0.013,0,0,0,0,0,0,0,0,3,7,"
-                   "1,3,1,1,1,,0"]),
+                   "621800.9375,2,2,0,0,0,0,66,82,0,0,0,0,1421927414,1421927414,0.017,0.013,0,0,0,0,0,0,0,0,"
+                   "3,7,1,3,1,1,1,,0"]),
 ])
 def test_sniffing_tells_the_flow_formats_apart(name: str, lines: list[str]) -> None:
     assert guess_format(lines).name == name
@@ -165,8 +166,10 @@ CIC_2018_HEADER = ("Dst Port,Protocol,Timestamp,Flow Duration,Tot Fwd Pkts,Tot B
 
 @pytest.mark.parametrize("header", [
     "Flow ID, Source IP, Source Port, Destination IP, Destination Port, Protocol, Timestamp, Flow Duration,"
-    " Total Fwd Packets, Total Backward Packets,Total Length of Fwd Packets, Total Length of Bwd Packets, Label",
-    " Destination Port, Flow Duration, Total Fwd Packets, Total Backward Packets,Total Length of Fwd Packets, Label",
+    " Total Fwd Packets, Total Backward Packets,Total Length of Fwd Packets,"
+    " Total Length of Bwd Packets, Label",
+    " Destination Port, Flow Duration, Total Fwd Packets, Total Backward Packets,"
+    "Total Length of Fwd Packets, Label",
     CIC_2018_HEADER,
     "src_ip,dst_ip,src_port,dst_port,protocol,timestamp,flow_duration,flow_byts_s,tot_fwd_pkts,tot_bwd_pkts",
 ])
@@ -191,7 +194,8 @@ def test_cic_local_time_rates_and_negative_values() -> None:
     negative = parser.parse_line("443,6,01/03/2018 09:56:59,-12,2,0,0,0,0,0,-1,Benign")
     assert negative.duration is None and negative.extra["Flow Duration"] == -12
     blank = parser.parse_line("443,6,01/03/2018 09:56:59,12,2,,0,0,0.5,0,-1,Benign")
-    assert blank.packets_in is None and blank.extra["Tot Bwd Pkts"] is None and blank.extra["Flow Byts/s"] == 0.5
+    assert blank.packets_in is None and blank.extra["Tot Bwd Pkts"] is None
+    assert blank.extra["Flow Byts/s"] == 0.5
 
 
 def test_cic_pandas_index_and_duplicate_columns() -> None:

@@ -25,7 +25,8 @@ def test_roundtrip_of_an_event_with_every_field() -> None:
         source_kind=SourceKind.ACCESS_LOG, observer="web1", src_ip="2001:db8::7", src_port=51234,
         dst_ip="192.0.2.10", dst_port=443, transport="tcp", app_protocol="http", bytes_out=512, bytes_in=0,
         packets_out=4, packets_in=3, duration=0.25, tcp_flags="SYN,ACK", action="allowed", http_method="GET",
-        url="/index.php?id=1%27", http_status=500, user_agent='sqlmap/1.7 "quoted"', user="-", outcome="failure",
+        url="/index.php?id=1%27", http_status=500, user_agent='sqlmap/1.7 "quoted"', user="-",
+        outcome="failure",
         message="línea con ünïcode", raw="the original line", label="attack",
         extra={"nested": {"list": [1, 2.5, None, "x"]}, "flag": True},
     )
@@ -67,7 +68,8 @@ def test_sniffing_against_zeek_and_suricata_json(datasets: Path) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+                    lambda inner: (st.lists(inner, max_size=4)
+                                   | st.dictionaries(st.text(max_size=12), inner, max_size=4)),
                     max_leaves=12),
        st.sampled_from(EVENT_FIELDS))
 def test_any_json_value_in_any_field_is_an_event_or_a_parse_error(value: object, field: str) -> None:
