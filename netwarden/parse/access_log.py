@@ -13,7 +13,8 @@ from netwarden.parse import fields
 from netwarden.parse.base import ParseError, Parser, register
 from netwarden.records import Event, SourceKind
 
-_Q = r'"((?:[^"\\]|\\.)*)"'  # a quoted field; Apache escapes " as \" and nginx as \x22
+# a quoted field; Apache escapes " as \" and nginx as \x22. Unrolled, so most characters cost no alternation
+_Q = r'"([^"\\]*(?:\\.[^"\\]*)*)"'
 _LINE = re.compile(
     r'^(?:(?P<vhost>[^\s:]+):(?P<vport>\d+) )?'
     r'(?P<host>\S+) (?P<ident>\S+) (?P<user>\S+(?: \S+)*?) '
@@ -25,6 +26,9 @@ _LINE = re.compile(
 )
 _REQUEST = re.compile(r'^(?P<method>[A-Za-z_-]{1,32}) (?P<url>\S+)(?: (?P<protocol>[A-Za-z]+/[0-9.]+))?$')
 _TIME = re.compile(r'^(\d{2})/([A-Za-z]{3})/(\d{4}):(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(?: ([+-])(\d{2})(\d{2}))?$')
+
+
+_HOSTNAME = re.compile(r"[A-Za-z0-9.-]{1,253}")
 
 
 def _unescape(value: str) -> str:
@@ -44,6 +48,7 @@ class AccessLog(Parser):
     def __init__(self, context=None) -> None:
         super().__init__(context)
         self._time_cache: dict[str, datetime] = {}
+        self._day_cache: dict[str, float] = {}  # "17/May/2015 +0000" -> that day's midnight, Unix time
 
     @classmethod
     def sniff(cls, lines: Sequence[str]) -> float:
@@ -51,9 +56,31 @@ class AccessLog(Parser):
         return 0.95 * hits / len(lines)
 
     def _time(self, text: str) -> datetime:
+        # Fast path for the usual "17/May/2015:10:05:03 +0000": the day and zone part is looked up,
+        # the time of day added; everything else goes through the full parse.
+        if len(text) == 26:
+            base = self._day_cache.get(text[:11] + text[20:])
+            if base is not None and text[14] == ":" and text[17] == ":":
+                clock = text[12:14] + text[15:17] + text[18:20]
+                if clock.isdigit() and clock.isascii():
+                    seconds = int(clock[:2]) * 3600 + int(clock[2:4]) * 60 + int(clock[4:])
+                    if clock[:2] < "24" and clock[2] < "6" and clock[4] < "6":
+                        return datetime.fromtimestamp(base + seconds, timezone.utc)
         cached = self._time_cache.get(text)
         if cached is not None:
             return cached
+        value = self._parse_time(text)
+        if len(text) == 26 and text[12:20] != "00:00:00":
+            try:
+                self._parse_time(text[:12] + "00:00:00" + text[20:])  # fills the day cache
+            except ParseError:
+                pass
+        if len(self._time_cache) > 4096:
+            self._time_cache.clear()
+        self._time_cache[text] = value
+        return value
+
+    def _parse_time(self, text: str) -> datetime:
         m = _TIME.match(text)
         if not m:
             raise ParseError("bad_timestamp", f"invalid timestamp [{text}]")
@@ -73,71 +100,73 @@ class AccessLog(Parser):
             value = value.replace(tzinfo=timezone(offset if sign == "+" else -offset)).astimezone(timezone.utc)
         else:
             value = fields.aware(value, self.context.local_tz)
-        if len(self._time_cache) > 4096:
-            self._time_cache.clear()
-        self._time_cache[text] = value
+        if len(text) == 26 and text[12:20] == "00:00:00" and len(self._day_cache) < 4096:
+            self._day_cache[text[:11] + text[20:]] = value.timestamp()
         return value
 
     def parse_line(self, line: str) -> Event | None:
-        if not line.strip():
-            return None
         m = _LINE.match(line)
         if m is None:
+            if not line.strip():
+                return None
             raise ParseError("no_match", "not an access log line (common/combined)")
-        g = m.group
-        host = g("host")
+        vhost, vport, host, ident, user, when, request, status, size, referrer, agent, trailing = m.groups()
         extra: dict = {}
         try:
             src_ip = fields.ip(host, "client address")
         except ParseError:
             # HostnameLookups On writes names, not addresses: keep the line, the name goes to extra
-            if not re.fullmatch(r"[A-Za-z0-9.-]{1,253}", host) or host.replace(".", "").isdigit():
+            if not _HOSTNAME.fullmatch(host) or host.replace(".", "").isdigit():
                 raise
             src_ip = None
             extra["client_host"] = host
-        request = _unescape(g("request"))
+        if "\\" in request:
+            request = _unescape(request)
         method = url = None
         rm = _REQUEST.match(request)
         if rm:
-            method, url = rm.group("method").upper(), rm.group("url")
-            if rm.group("protocol"):
-                extra["http_version"] = rm.group("protocol")
-        elif request not in ("", "-"):
+            method, url, protocol = rm.groups()
+            if not method.isupper():
+                method = method.upper()
+            if protocol:
+                extra["http_version"] = protocol
+            if len(url) > 8192:
+                url = url[:8192]
+        elif request != "-" and request:
             # junk request lines (TLS handshakes to port 80, scanners) are evidence: keep them verbatim
             extra["request"] = request[:8192]
-        status = None if g("status") == "-" else int(g("status"))
-        if status is not None and not 100 <= status <= 999:
-            raise ParseError("bad_status", f"HTTP status {status} out of range")
-        size = fields.counter(g("size"), "response size")
-        referrer = g("referrer")
-        if referrer is not None:
-            referrer = fields.text(_unescape(referrer))
-            if referrer:
-                extra["referrer"] = referrer
-        if g("vhost"):
-            extra["vhost"] = g("vhost")
-            extra["vhost_port"] = int(g("vport"))
-        if g("ident") != "-":
-            extra["ident"] = g("ident")[:256]
-        trailing = g("trailing")
-        if trailing and trailing.strip():
+        if status == "-":
+            status_code = None
+        else:
+            status_code = int(status)
+            if not 100 <= status_code <= 999:
+                raise ParseError("bad_status", f"HTTP status {status_code} out of range")
+        if referrer is not None and referrer != "-" and referrer:
+            extra["referrer"] = fields.text(_unescape(referrer))
+        if agent is not None:
+            agent = fields.text(_unescape(agent))
+        dst_port = None
+        if vhost:
+            extra["vhost"] = vhost
+            dst_port = extra["vhost_port"] = fields.port(vport, "virtual host port")
+        if ident != "-":
+            extra["ident"] = ident[:256]
+        if trailing and not trailing.isspace():
             extra["trailing"] = trailing.strip()[:8192]
-        agent = g("agent")
-        user = g("user")
         return Event(
-            timestamp=self._time(g("time")),
+            timestamp=self._time(when),
             source_kind=SourceKind.ACCESS_LOG,
             observer=self.context.observer,
             src_ip=src_ip,
-            dst_port=extra.get("vhost_port"),
+            dst_port=dst_port,
             transport="tcp",
             app_protocol="http",
-            bytes_in=size,  # the response travels to the client, the event's source
+            bytes_in=None if size == "-" else fields.counter(size, "response size"),  # sent to the client
             http_method=method,
-            url=fields.text(url),
-            http_status=status,
-            user_agent=fields.text(_unescape(agent)) if agent is not None else None,
-            user=fields.text(user, 256),
+            url=url,
+            http_status=status_code,
+            user_agent=agent,
+            user=None if user == "-" else user[:256],
             raw=line,
             extra=extra,
         )

@@ -1,0 +1,135 @@
+"""Reading log files line by line: plain or gzip, any size, any bytes.
+
+A line is never lost here: over-long lines are cut to the limit and flagged, invalid UTF-8 is kept
+with the bad bytes escaped (``\\xff``), and every line reports the byte offset where it ends so the
+reader can resume exactly there.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+class InputError(OSError):
+    """A file that cannot be read at all; the message names it and says why."""
+
+
+@dataclass(slots=True)
+class Line:
+    number: int  # 1-based
+    text: str  # without the line ending
+    end: int  # offset in the (decompressed) stream just after this line
+    length: int  # the line's true length in bytes
+    too_long: bool = False
+    bad_utf8: bool = False
+
+
+class LogFile:
+    """An open input file. ``size`` and ``position`` are in on-disk bytes, for progress bars."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self._disk: BinaryIO = open(self.path, "rb")  # noqa: SIM115 - closed in close()
+            magic = self._disk.read(2)
+            self._disk.seek(0)
+            self.size = self.path.stat().st_size
+        except IsADirectoryError:
+            raise InputError(f"{path}: is a directory, not a log file") from None
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        self.compressed = magic == GZIP_MAGIC
+        self.stream: BinaryIO = (
+            io.BufferedReader(gzip.GzipFile(fileobj=self._disk, mode="rb"), buffer_size=1 << 20)  # type: ignore[arg-type]
+            if self.compressed else self._disk)
+
+    @property
+    def position(self) -> int:
+        return self._disk.tell()
+
+    def close(self) -> None:
+        self.stream.close()
+        self._disk.close()
+
+    def __enter__(self) -> LogFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def first_line(self, limit: int = 4096) -> bytes:
+        """The first line's bytes (at most ``limit``), then rewinds. Identifies the file's content."""
+        data = self._readline(limit)
+        self.rewind()
+        return data
+
+    def rewind(self) -> None:
+        self.stream.seek(0)
+
+    def _readline(self, limit: int) -> bytes:
+        try:
+            return self.stream.readline(limit)
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:  # corrupt or truncated gzip
+            raise InputError(f"{self.path}: unreadable data: {exc}") from None
+
+    def hash_prefix(self, length: int) -> tuple[int, hashlib._Hash]:
+        """Hash the first ``length`` bytes; returns how many were there and the running hash."""
+        digest = hashlib.sha256()
+        remaining = length
+        while remaining > 0:
+            try:
+                chunk = self.stream.read(min(remaining, 1 << 20))
+            except (OSError, EOFError) as exc:
+                raise InputError(f"{self.path}: unreadable data: {exc}") from None
+            if not chunk:
+                break
+            digest.update(chunk)
+            remaining -= len(chunk)
+        return length - remaining, digest
+
+    def lines(self, *, start_offset: int, start_line: int, digest: hashlib._Hash,
+              max_line_bytes: int) -> Iterator[Line]:
+        """Lines from the current position (which must be ``start_offset``), feeding ``digest``."""
+        offset = start_offset
+        number = start_line
+        readline = self._readline
+        while True:
+            data = readline(max_line_bytes)
+            if not data:
+                return
+            length = len(data)
+            too_long = False
+            if length >= max_line_bytes and not data.endswith(b"\n"):
+                # read on to the end of the line, keeping only the first max_line_bytes
+                digest.update(data)
+                while True:
+                    more = readline(1 << 20)
+                    if not more:
+                        break
+                    digest.update(more)
+                    length += len(more)
+                    if more.endswith(b"\n"):
+                        break
+                too_long = True
+            else:
+                digest.update(data)
+            offset += length
+            number += 1
+            data = data.rstrip(b"\r\n")
+            bad_utf8 = False
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                text = data.decode("utf-8", "backslashreplace")
+                bad_utf8 = True
+            if "\r" in text:
+                text = text.rstrip("\r")
+            yield Line(number, text, offset, length, too_long, bad_utf8)

@@ -1,0 +1,235 @@
+"""The pipeline: collect → parse → (enrich → detect → respond) → store, in batches.
+
+The CLI, the tests and the benchmarks all build it the same way. Later stages plug in as
+``stages``: callables that receive each batch of parsed events before it is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone, tzinfo
+from pathlib import Path
+
+from netwarden.collect.files import InputError, Line, LogFile
+from netwarden.parse import ParseContext, ParseError, Parser, UnknownFormat, get_parser, guess_format
+from netwarden.records import Event
+from netwarden.store import events as event_store
+from netwarden.store import quarantine as quarantine_store
+from netwarden.store import rollups as rollup_store
+from netwarden.store import sources as source_store
+from netwarden.store.database import Database
+from netwarden.store.writer import ProcessWriter, StoreBatch, ThreadWriter, open_writer
+
+Stage = Callable[[list[Event]], None]
+ProgressCallback = Callable[[int, int], None]  # (bytes done, bytes total) on disk
+SNIFF_LINES = 30
+
+
+@dataclass
+class IngestResult:
+    """What one input gave: the summary ``netwarden ingest`` prints."""
+
+    source: str
+    format: str
+    lines: int = 0
+    events: int = 0
+    skipped: int = 0  # headers, comments, blank lines
+    quarantined: Counter = field(default_factory=Counter)
+    bad_utf8: int = 0  # lines kept with invalid bytes escaped
+    resumed_at_line: int = 0  # lines already ingested earlier and not read again
+    already_done: bool = False
+    seconds: float = 0.0
+
+    @property
+    def quarantined_total(self) -> int:
+        return sum(self.quarantined.values())
+
+    @property
+    def events_per_second(self) -> float:
+        return self.events / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass
+class Batch:
+    events: list[Event] = field(default_factory=list)
+    line_numbers: list[int] = field(default_factory=list)
+    quarantined: list[quarantine_store.QuarantinedLine] = field(default_factory=list)
+
+
+class Pipeline:
+    """Assembles parsing, the processing stages and the store.
+
+    >>> pipeline = Pipeline(Database.open("sqlite:///:memory:"))  # doctest: +SKIP
+    >>> pipeline.ingest_file("access.log").events                  # doctest: +SKIP
+    """
+
+    def __init__(self, db: Database, *, stages: Sequence[Stage] = (), batch_size: int = 5000,
+                 max_line_bytes: int = 65536, local_tz: tzinfo = timezone.utc) -> None:
+        self.db = db
+        self.stages = list(stages)
+        self.batch_size = batch_size
+        self.max_line_bytes = max_line_bytes
+        self.local_tz = local_tz
+        self._writer = event_store.EventWriter(db.engine.dialect)
+
+    def ingest_file(self, path: str | Path, fmt: str = "auto", *,
+                    progress: ProgressCallback | None = None) -> IngestResult:
+        """Read one file into the store. Raises InputError or UnknownFormat for an unusable input."""
+        started = time.perf_counter()
+        path = Path(path)
+        with LogFile(path) as log:
+            parser_cls = self._choose_parser(log, fmt)
+            result = IngestResult(source=str(path), format=parser_cls.name)
+            first = log.first_line()
+            if not first:
+                result.seconds = time.perf_counter() - started
+                return result
+            first_sha = _sha256(first)
+            source_id, offset, line_no, digest = self._resume_point(log, first_sha)
+            if source_id is None:
+                with self.db.engine.begin() as conn:
+                    source_id = source_store.create(conn, kind="file", name=str(path), fmt=parser_cls.name,
+                                                    first_line_sha=first_sha, prefix_sha=digest.hexdigest())
+            result.resumed_at_line = line_no
+            mtime = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
+            parser = parser_cls(ParseContext(source=str(path), reference_time=mtime, local_tz=self.local_tz))
+            lines = log.lines(start_offset=offset, start_line=line_no, digest=digest,
+                              max_line_bytes=self.max_line_bytes)
+            end = offset
+            any_line = False
+            expected = log.size * (6 if log.compressed else 1)
+            with open_writer(self.db, expected) as writer:
+                for chunk in _chunks(lines, self.batch_size):
+                    any_line = True
+                    batch = self._parse(parser, chunk, result)
+                    end = chunk[-1].end
+                    line_no = chunk[-1].number
+                    self._store(writer, batch, source=str(path), fmt=parser_cls.name, source_id=source_id,
+                                offset=end, prefix_sha=digest.hexdigest(), lines=line_no, complete=False)
+                    if progress:
+                        progress(log.position, log.size)
+                writer.submit(StoreBatch(source_id=source_id, source=str(path), bookkeeping={
+                    "offset": end, "prefix_sha": digest.hexdigest(), "lines": line_no, "complete": True}))
+            result.already_done = not any_line and result.resumed_at_line > 0
+        result.seconds = time.perf_counter() - started
+        return result
+
+    def ingest_lines(self, lines: Iterable[str], fmt: str, *, source: str = "-",
+                     observer: str | None = None) -> IngestResult:
+        """Parse and store lines that did not come from a file (stdin, tests, later: listeners)."""
+        started = time.perf_counter()
+        parser_cls = get_parser(fmt)
+        parser = parser_cls(ParseContext(source=source, observer=observer, local_tz=self.local_tz))
+        result = IngestResult(source=source, format=parser_cls.name)
+        numbered = (Line(n, text.rstrip("\r\n"), 0, len(text)) for n, text in enumerate(lines, start=1))
+        with ThreadWriter(self.db) as writer:
+            for chunk in _chunks(numbered, self.batch_size):
+                batch = self._parse(parser, chunk, result)
+                self._store(writer, batch, source=source, fmt=parser_cls.name, source_id=None)
+        result.seconds = time.perf_counter() - started
+        return result
+
+    # -- the steps --------------------------------------------------------------------------------
+
+    def _choose_parser(self, log: LogFile, fmt: str) -> type[Parser]:
+        if fmt and fmt != "auto":
+            return get_parser(fmt)
+        sample: list[str] = []
+        for line in log.lines(start_offset=0, start_line=0, digest=_NullDigest(), max_line_bytes=self.max_line_bytes):
+            sample.append(line.text)
+            if len(sample) >= SNIFF_LINES:
+                break
+        log.rewind()
+        try:
+            return guess_format(sample)
+        except UnknownFormat as exc:
+            raise UnknownFormat(f"{log.path}: {exc}") from None
+
+    def _resume_point(self, log: LogFile, first_sha: str):  # type: ignore[no-untyped-def]
+        """Where to start: after what an earlier run already stored from this same content."""
+        with self.db.engine.connect() as conn:
+            earlier = source_store.candidates(conn, first_sha)
+        for row in earlier:
+            log.rewind()
+            got, digest = log.hash_prefix(row["offset"])
+            if got == row["offset"] and digest.hexdigest() == row["prefix_sha"]:
+                return row["id"], row["offset"], row["lines"], digest
+        log.rewind()
+        return None, 0, 0, hashlib.sha256()
+
+    def _parse(self, parser: Parser, chunk: list[Line], result: IngestResult) -> Batch:
+        batch = Batch()
+        parse_line = parser.parse_line
+        keep_raw = parser.keep_raw
+        for line in chunk:
+            result.lines += 1
+            if line.too_long:
+                batch.quarantined.append(quarantine_store.QuarantinedLine(
+                    line.number, line.text, "line_too_long",
+                    f"{line.length} bytes, more than the limit of {self.max_line_bytes}", line.length))
+                continue
+            try:
+                event = parse_line(line.text)
+            except ParseError as exc:
+                batch.quarantined.append(quarantine_store.QuarantinedLine(
+                    line.number, line.text, exc.reason, exc.detail or exc.reason, line.length))
+                continue
+            except Exception as exc:  # a parser bug must cost one line, not the whole import
+                batch.quarantined.append(quarantine_store.QuarantinedLine(
+                    line.number, line.text, "parser_error", f"{type(exc).__name__}: {exc}"[:500], line.length))
+                continue
+            if event is None:
+                result.skipped += 1
+                continue
+            if line.bad_utf8:
+                result.bad_utf8 += 1
+                event.extra["invalid_utf8"] = True
+            if not keep_raw:
+                event.raw = None
+            batch.events.append(event)
+            batch.line_numbers.append(line.number)
+        for q in batch.quarantined:
+            result.quarantined[q.reason] += 1
+        result.events += len(batch.events)
+        return batch
+
+    def _store(self, writer: ThreadWriter | ProcessWriter, batch: Batch, *, source: str, fmt: str,  # type: ignore[no-untyped-def]
+               source_id: int | None, **bookkeeping) -> None:
+        now = datetime.now(timezone.utc)
+        for event in batch.events:
+            if event.timestamp is None:  # flow CSVs carry no time: they are stamped on arrival
+                event.timestamp = now
+        for stage in self.stages:
+            stage(batch.events)
+        rows = self._writer.rows(batch.events, source_id, batch.line_numbers)
+        q_rows = quarantine_store.quarantine_rows(batch.quarantined, source=source, fmt=fmt,
+                                                  source_id=source_id, received=now)
+        writer.submit(StoreBatch(rows, rollup_store.rollup_counts(batch.events), q_rows, source_id, source,
+                                 bookkeeping or None))
+
+
+def _chunks(lines: Iterable[Line], size: int) -> Iterable[list[Line]]:
+    chunk: list[Line] = []
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class _NullDigest:
+    def update(self, data: bytes) -> None:
+        pass
+
+
+__all__ = ["Pipeline", "IngestResult", "InputError", "UnknownFormat"]

@@ -1,0 +1,202 @@
+"""Storing and finding events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+import json
+import operator
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Dialect, or_, select
+
+from netwarden.records import EVENT_FIELDS, Event
+from netwarden.store.addresses import address_key, network_range
+from netwarden.store.schema import TEXT_LIMITS, events
+
+_STR_FIELDS = tuple(f for f in EVENT_FIELDS if f in TEXT_LIMITS or f in (
+    "src_ip", "dst_ip", "url", "user_agent", "message", "raw"))
+
+
+def clean_text(value: str) -> str:
+    """Make any text storable on every engine: no NUL (PostgreSQL refuses it), no lone surrogates
+    (from ``\\ud800`` in JSON; no encoder accepts them). Both are kept visibly escaped."""
+    if not value.isascii():
+        value = value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if "\x00" in value:
+        value = value.replace("\x00", "\\x00")
+    return value
+
+
+def _clean_json(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {clean_text(str(k)): _clean_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean_json(v) for v in value]
+    if isinstance(value, float) and value != value:  # NaN is not JSON
+        return None
+    return value
+
+
+_COLUMNS = (*(f for f in EVENT_FIELDS), "src_addr", "dst_addr", "source_id", "line_no")
+
+
+def event_row(event: Event, source_id: int | None = None, line_no: int | None = None) -> dict[str, Any]:
+    """The ``events`` row for an event, as a dict (for tests and small writes)."""
+    return dict(zip(_COLUMNS, _row_values(event, source_id, line_no, lambda ts: ts, _dump_json)))
+
+
+_GET_FIELDS = operator.attrgetter(*EVENT_FIELDS)
+_TS = EVENT_FIELDS.index("timestamp")
+_EXTRA = EVENT_FIELDS.index("extra")
+_KIND = EVENT_FIELDS.index("source_kind")
+_STR_INDEX = tuple((EVENT_FIELDS.index(f), TEXT_LIMITS.get(f, 1 << 62)) for f in _STR_FIELDS
+                   if f != "source_kind")
+
+
+def _row_values(event: Event, source_id, line_no, convert_time, dump_json) -> tuple:  # type: ignore[no-untyped-def]
+    values = list(_GET_FIELDS(event))
+    for i, limit in _STR_INDEX:
+        value = values[i]
+        if value is not None:
+            if not value.isascii() or "\x00" in value:
+                value = values[i] = clean_text(value)
+            if len(value) > limit:
+                values[i] = value[:limit]
+    values[_KIND] = str(values[_KIND])  # a StrEnum member would take sqlite3's slow adapter path
+    if values[_TS] is not None:
+        values[_TS] = convert_time(values[_TS])
+    extra = values[_EXTRA]
+    values[_EXTRA] = dump_json(extra) if extra else None
+    values += (address_key(event.src_ip), address_key(event.dst_ip), source_id, line_no)
+    return tuple(values)
+
+
+_STR_SET = frozenset(_STR_FIELDS)
+
+
+def _dump_json(value: Any) -> Any:
+    return _clean_json(value)  # SQLAlchemy's JSON type serialises dicts itself
+
+
+def _sqlite_time(ts: datetime) -> str:
+    # exactly SQLAlchemy's SQLite DATETIME text ("2015-05-17 10:05:03.000000"), so that comparisons in
+    # SQL order correctly; isoformat runs in C
+    if ts.tzinfo is not timezone.utc:
+        ts = ts.astimezone(timezone.utc) if ts.tzinfo is not None else ts
+    return ts.isoformat(" ", "microseconds")[:26]
+
+
+def _naive_utc(ts: datetime) -> datetime:
+    return ts.astimezone(timezone.utc).replace(tzinfo=None) if ts.tzinfo is not None else ts
+
+
+def _orjson_dumps(value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # lone surrogates, or a type orjson does not know (a set, a Decimal ...)
+        return json.dumps(_clean_json(value), default=str)
+
+
+class EventWriter:
+    """Bulk insert of events through one precompiled, parameterised statement.
+
+    SQLAlchemy's per-row parameter processing costs more than the insert itself at tens of
+    thousands of rows per second, so rows go to the driver as tuples already in column form.
+    """
+
+    def __init__(self, dialect: Dialect) -> None:
+        quote = dialect.identifier_preparer.quote
+        marker = "?" if dialect.paramstyle == "qmark" else "%s"
+        self.sql = (f"INSERT INTO {quote(events.name)} ({', '.join(quote(c) for c in _COLUMNS)}) "
+                    f"VALUES ({', '.join([marker] * len(_COLUMNS))})")
+        self.convert_time = _sqlite_time if dialect.name == "sqlite" else _naive_utc
+
+    def rows(self, batch: Sequence[Event], source_id: int | None,
+             line_numbers: Sequence[int | None]) -> list[tuple]:
+        convert, dump = self.convert_time, _orjson_dumps
+        return [_row_values(e, source_id, n, convert, dump) for e, n in zip(batch, line_numbers)]
+
+    def insert(self, conn: Connection, rows: list[tuple]) -> None:
+        if rows:
+            conn.exec_driver_sql(self.sql, rows)
+
+
+def insert_events(conn: Connection, batch: Sequence[Event], source_id: int | None = None,
+                  line_numbers: Sequence[int | None] | None = None) -> None:
+    writer = EventWriter(conn.dialect)
+    writer.insert(conn, writer.rows(batch, source_id, line_numbers or [None] * len(batch)))
+
+
+@dataclass
+class EventFilter:
+    """What ``netwarden events`` and the API can ask for. Every value is bound, never spliced into SQL."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    src: str | None = None  # address or network
+    dst: str | None = None
+    address: str | None = None  # either side
+    port: int | None = None  # either side
+    kind: str | None = None
+    status: int | None = None
+    text: str | None = None
+    label: str | None = None
+
+    def clauses(self) -> list:
+        c = events.c
+        where: list = []
+        if self.since is not None:
+            where.append(c.timestamp >= self.since)
+        if self.until is not None:
+            where.append(c.timestamp < self.until)
+        if self.src:
+            lo, hi = network_range(self.src)
+            where.append(c.src_addr.between(lo, hi))
+        if self.dst:
+            lo, hi = network_range(self.dst)
+            where.append(c.dst_addr.between(lo, hi))
+        if self.address:
+            lo, hi = network_range(self.address)
+            where.append(or_(c.src_addr.between(lo, hi), c.dst_addr.between(lo, hi)))
+        if self.port is not None:
+            where.append(or_(c.dst_port == self.port, c.src_port == self.port))
+        if self.kind:
+            where.append(c.source_kind == self.kind)
+        if self.status is not None:
+            where.append(c.http_status == self.status)
+        if self.label:
+            where.append(c.label == self.label)
+        if self.text:
+            pattern = "%" + self.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            where.append(or_(*(col.like(pattern, escape="\\") for col in (
+                c.raw, c.message, c.url, c.user_agent, c.user))))
+        return where
+
+
+def find_events(conn: Connection, flt: EventFilter, *, limit: int = 100, offset: int = 0,
+                newest_first: bool = True) -> list[dict[str, Any]]:
+    """Rows of matching events, as dicts with the Event field names plus ``id``."""
+    order = events.c.timestamp.desc() if newest_first else events.c.timestamp.asc()
+    stmt = select(events).where(*flt.clauses()).order_by(order, events.c.id.desc()) \
+        .limit(limit).offset(offset)
+    return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+def row_to_event(row: dict[str, Any]) -> Event:
+    return Event(**{f: row.get(f) for f in EVENT_FIELDS if f != "extra"}, extra=row.get("extra") or {})
+
+
+def iter_all(conn: Connection, batch: int = 5000) -> Iterable[dict[str, Any]]:
+    last = 0
+    while True:
+        rows = conn.execute(select(events).where(events.c.id > last).order_by(events.c.id).limit(batch)).all()
+        if not rows:
+            return
+        for r in rows:
+            yield dict(r._mapping)
+        last = rows[-1].id

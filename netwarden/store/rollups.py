@@ -1,0 +1,62 @@
+"""Per-minute counters kept in step with event inserts, in the same transaction."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from datetime import timezone
+
+from sqlalchemy import Connection, select
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+
+from netwarden.records import Event
+from netwarden.store.schema import rollups
+
+
+def rollup_counts(batch: Iterable[Event]) -> dict[tuple, list[int]]:
+    """Sum a batch of events into (minute, kind, transport, port) -> [events, bytes]."""
+    buckets: dict[tuple, list[int]] = {}
+    for e in batch:
+        ts = e.timestamp.astimezone(timezone.utc)  # type: ignore[union-attr]
+        key = (ts.replace(second=0, microsecond=0), str(e.source_kind), (e.transport or "")[:16],
+               -1 if e.dst_port is None else e.dst_port)
+        size = (e.bytes_out or 0) + (e.bytes_in or 0)
+        bucket = buckets.get(key)
+        if bucket is None:
+            buckets[key] = [1, size]
+        else:
+            bucket[0] += 1
+            bucket[1] += size
+    return buckets
+
+
+def add_rollups(conn: Connection, batch: Iterable[Event]) -> None:
+    add_buckets(conn, rollup_counts(batch))
+
+
+def add_buckets(conn: Connection, buckets: dict[tuple, list[int]]) -> None:
+    if not buckets:
+        return
+    params = [{"minute": k[0], "source_kind": k[1], "transport": k[2], "dst_port": k[3],
+               "events": v[0], "bytes": v[1]} for k, v in sorted(buckets.items())]  # sorted: no deadlocks
+    name = conn.dialect.name
+    if name in ("mysql", "mariadb"):
+        stmt = mysql.insert(rollups)
+        stmt = stmt.on_duplicate_key_update(events=rollups.c.events + stmt.inserted.events,
+                                            bytes=rollups.c.bytes + stmt.inserted.bytes)
+    else:
+        dialect_insert = postgresql.insert if name == "postgresql" else sqlite.insert
+        stmt = dialect_insert(rollups)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[rollups.c.minute, rollups.c.source_kind, rollups.c.transport, rollups.c.dst_port],
+            set_={"events": rollups.c.events + stmt.excluded.events,
+                  "bytes": rollups.c.bytes + stmt.excluded.bytes})
+    conn.execute(stmt, params)
+
+
+def totals(conn: Connection) -> Counter:
+    """Events per source kind over all rollups (for summaries and tests)."""
+    out: Counter = Counter()
+    for kind, count in conn.execute(select(rollups.c.source_kind, rollups.c.events)):
+        out[kind] += count
+    return out

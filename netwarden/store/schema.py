@@ -1,0 +1,159 @@
+"""The tables, one schema for SQLite, MariaDB/MySQL and PostgreSQL.
+
+Changing a table means changing it here AND adding an Alembic migration in ``migrations/versions``;
+``tests/store/test_migrations.py`` fails when the two disagree.
+
+Addresses are stored twice: as text for display, and as 16 bytes (IPv4 as IPv4-mapped IPv6) so that a
+network filter (``10.0.0.0/8``) is an index range scan on every engine, since bytes compare in order.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.dialects import mysql
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out; stored naive in UTC (portable everywhere)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):  # type: ignore[no-untyped-def]
+        if dialect.name in ("mysql", "mariadb"):
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))  # microseconds, not whole seconds
+        return dialect.type_descriptor(DateTime())
+
+    def process_bind_param(self, value, dialect):  # type: ignore[no-untyped-def]
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):  # type: ignore[no-untyped-def]
+        return value.replace(tzinfo=timezone.utc) if value is not None else None
+
+
+# MySQL's TEXT holds 64 KiB of bytes; raw lines and URLs may be longer, so use MEDIUMTEXT there
+LongText = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
+# SQLite only auto-increments an INTEGER PRIMARY KEY
+Id = BigInteger().with_variant(Integer(), "sqlite")
+Address = LargeBinary(16).with_variant(mysql.VARBINARY(16), "mysql", "mariadb")
+
+ingest_sources = Table(
+    "ingest_sources", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # file, syslog, netflow ...
+    Column("name", Text, nullable=False),  # path or listener, as last seen
+    Column("format", String(32), nullable=False),
+    # a file is recognised by content, not name: the hash of its first line finds candidates,
+    # the hash of everything read so far proves it is the same stream (so a rotated copy is too)
+    Column("first_line_sha", String(64), nullable=False),
+    Column("prefix_sha", String(64), nullable=False),
+    Column("offset", BigInteger, nullable=False, default=0),  # bytes of the (decompressed) stream consumed
+    Column("lines", BigInteger, nullable=False, default=0),
+    Column("events", BigInteger, nullable=False, default=0),
+    Column("quarantined", BigInteger, nullable=False, default=0),
+    Column("complete", Boolean, nullable=False, default=False),
+    Column("started", UtcDateTime, nullable=False),
+    Column("updated", UtcDateTime, nullable=False),
+    Index(None, "first_line_sha"),
+)
+
+events = Table(
+    "events", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("timestamp", UtcDateTime, nullable=False),
+    Column("source_kind", String(16), nullable=False),
+    Column("observer", String(255)),
+    Column("src_ip", String(45)),
+    Column("src_addr", Address),
+    Column("src_port", Integer),
+    Column("dst_ip", String(45)),
+    Column("dst_addr", Address),
+    Column("dst_port", Integer),
+    Column("transport", String(16)),
+    Column("app_protocol", String(32)),
+    Column("bytes_out", BigInteger),
+    Column("bytes_in", BigInteger),
+    Column("packets_out", BigInteger),
+    Column("packets_in", BigInteger),
+    Column("duration", Float),
+    Column("tcp_flags", String(64)),
+    Column("action", String(32)),
+    Column("http_method", String(32)),
+    Column("url", LongText),
+    Column("http_status", SmallInteger),
+    Column("user_agent", Text),
+    Column("user", String(256)),
+    Column("outcome", String(16)),
+    Column("message", LongText),
+    Column("raw", LongText),
+    Column("label", String(128)),
+    Column("extra", JSON),
+    Column("source_id", ForeignKey("ingest_sources.id", ondelete="SET NULL")),
+    Column("line_no", BigInteger),
+    Index(None, "timestamp"),
+    Index(None, "src_addr", "timestamp"),
+    Index(None, "dst_addr", "timestamp"),
+    Index(None, "dst_port", "timestamp"),
+)
+
+quarantine = Table(
+    "quarantine", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("received", UtcDateTime, nullable=False),
+    Column("source_id", ForeignKey("ingest_sources.id", ondelete="SET NULL")),
+    Column("source", Text, nullable=False),
+    Column("format", String(32), nullable=False),
+    Column("line_no", BigInteger),
+    Column("reason", String(32), nullable=False),
+    Column("detail", String(512), nullable=False),
+    Column("raw", LongText, nullable=False),
+    Column("raw_length", BigInteger, nullable=False),  # the original length, when raw was cut
+    Index(None, "received"),
+    Index(None, "reason"),
+)
+
+# Per-minute traffic counters that dashboards read instead of raw events; kept by retention.
+# Absent values are '' and -1 (not NULL) so that the primary key can identify every bucket.
+rollups = Table(
+    "rollups", metadata,
+    Column("minute", UtcDateTime, primary_key=True),
+    Column("source_kind", String(16), primary_key=True),
+    Column("transport", String(16), primary_key=True),
+    Column("dst_port", Integer, primary_key=True),
+    Column("events", BigInteger, nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+)
+
+TEXT_LIMITS = {"observer": 255, "tcp_flags": 64, "action": 32, "http_method": 32, "user": 256,
+               "outcome": 16, "label": 128, "transport": 16, "app_protocol": 32, "source_kind": 16}
+SMALLINT_MAX = 32767
+__all__ = ["metadata", "events", "quarantine", "rollups", "ingest_sources", "TEXT_LIMITS", "SmallInteger"]

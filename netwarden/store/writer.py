@@ -1,0 +1,212 @@
+"""Writing batches to the store while the caller parses the next ones.
+
+A :class:`StoreBatch` is plain data (row tuples, rollup buckets, quarantined rows, how far the input
+was read), stored in one transaction so that events, rollups and bookkeeping never disagree.
+
+Two writers with one interface:
+
+- :class:`ThreadWriter` runs the transactions on a thread: no start-up cost, but the interpreter lock
+  lets little of the work overlap. Used for small inputs and in-memory databases.
+- :class:`ProcessWriter` runs them in a separate process with its own connection, so parsing and
+  inserting use both cores. Used for large files.
+
+Both keep order, bound their queue (back-pressure, flat memory), and raise a writer's error in the
+caller at its next call, never losing it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import queue
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection
+
+from netwarden.store import quarantine as quarantine_store
+from netwarden.store import rollups as rollup_store
+from netwarden.store import sources as source_store
+from netwarden.store.database import Database
+from netwarden.store.events import EventWriter
+
+_STOP = None
+
+
+@dataclass
+class StoreBatch:
+    rows: list[tuple] = field(default_factory=list)  # EventWriter.rows() output
+    buckets: dict[tuple, list[int]] = field(default_factory=dict)
+    quarantine_rows: list[dict[str, Any]] = field(default_factory=list)
+    source_id: int | None = None
+    source: str = "-"
+    bookkeeping: dict[str, Any] | None = None  # offset, prefix_sha, lines, complete
+
+
+def write_batch(conn: Connection, writer: EventWriter, batch: StoreBatch) -> None:
+    writer.insert(conn, batch.rows)
+    rollup_store.add_buckets(conn, batch.buckets)
+    quarantine_store.insert_quarantine(conn, batch.quarantine_rows)
+    if batch.source_id is not None and batch.bookkeeping is not None:
+        source_store.advance(conn, batch.source_id, name=batch.source, events=len(batch.rows),
+                             quarantined=len(batch.quarantine_rows), **batch.bookkeeping)
+
+
+class ThreadWriter:
+    def __init__(self, db: Database, depth: int = 2) -> None:
+        self.db = db
+        self._events = EventWriter(db.engine.dialect)
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="netwarden-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, batch: StoreBatch) -> None:
+        """Queue one batch; blocks while the queue is full."""
+        self._raise_pending()
+        self._queue.put(batch)
+
+    def close(self) -> None:
+        """Wait until everything queued is stored; raise the writer's error if there was one."""
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join()
+        self._raise_pending()
+
+    def __enter__(self) -> ThreadWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:  # type: ignore[no-untyped-def]
+        _close_quietly_if_failing(self, exc_type)
+
+    def _raise_pending(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def _run(self) -> None:
+        while True:
+            batch = self._queue.get()
+            if batch is _STOP:
+                return
+            if self._error is not None:
+                continue  # after a failure, write nothing more: later batches must not skip ahead
+            try:
+                with self.db.engine.begin() as conn:
+                    write_batch(conn, self._events, batch)
+            except BaseException as exc:  # handed to the caller
+                self._error = exc
+
+
+class WriterProcessError(RuntimeError):
+    """The writer process failed; the message carries its error."""
+
+
+def _process_main(url: str, inbox: mp.Queue, outbox: mp.Queue) -> None:
+    db = Database.open(url, migrate=False)
+    writer = EventWriter(db.engine.dialect)
+    failed = False
+    try:
+        while True:
+            batch = inbox.get()
+            if batch is _STOP:
+                break
+            if failed:
+                continue
+            try:
+                with db.engine.begin() as conn:
+                    write_batch(conn, writer, batch)
+            except Exception as exc:
+                failed = True
+                outbox.put(f"{type(exc).__name__}: {exc}")
+    finally:
+        db.close()
+        outbox.put(_STOP)
+
+
+class ProcessWriter:
+    def __init__(self, db: Database, depth: int = 3) -> None:
+        ctx = mp.get_context("spawn")  # never fork a process that holds database connections
+        self._inbox: mp.Queue = ctx.Queue(maxsize=depth)
+        self._outbox: mp.Queue = ctx.Queue()
+        url = db.engine.url.render_as_string(hide_password=False)
+        self._process = ctx.Process(target=_process_main, args=(url, self._inbox, self._outbox),
+                                    name="netwarden-writer", daemon=True)
+        self._process.start()
+        self._closed = False
+
+    def submit(self, batch: StoreBatch) -> None:
+        self._check()
+        while True:
+            try:
+                self._inbox.put(batch, timeout=1)
+                return
+            except queue.Full:
+                self._check()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._inbox.put(_STOP)
+        errors = []
+        while True:
+            try:
+                message = self._outbox.get(timeout=5)
+            except queue.Empty:
+                if not self._process.is_alive():
+                    errors.append(f"the writer process died (exit code {self._process.exitcode})")
+                    break
+                continue
+            if message is _STOP:
+                break
+            errors.append(message)
+        self._process.join()
+        if errors:
+            raise WriterProcessError(errors[0])
+
+    def _check(self) -> None:
+        try:
+            message = self._outbox.get_nowait()
+        except queue.Empty:
+            if not self._process.is_alive() and not self._closed:
+                self._closed = True
+                raise WriterProcessError(f"the writer process died (exit code {self._process.exitcode})") from None
+            return
+        if message is not _STOP:
+            self._closed = True
+            self._inbox.put(_STOP)
+            self._process.join(timeout=10)
+            raise WriterProcessError(message)
+
+    def __enter__(self) -> ProcessWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:  # type: ignore[no-untyped-def]
+        if exc_type is not None and not self._closed:
+            self._closed = True
+            self._process.terminate()  # already failing: stop writing, keep the original error
+            self._process.join()
+            return
+        _close_quietly_if_failing(self, exc_type)
+
+
+def _close_quietly_if_failing(writer: ThreadWriter | ProcessWriter, exc_type: type | None) -> None:
+    if exc_type is None:
+        writer.close()
+    else:
+        try:
+            writer.close()
+        except Exception:
+            pass
+
+
+def open_writer(db: Database, expected_bytes: int) -> ThreadWriter | ProcessWriter:
+    """A process for large inputs on a database another process can reach, a thread otherwise."""
+    in_memory = db.dialect == "sqlite" and (db.engine.url.database or ":memory:") == ":memory:"
+    if expected_bytes >= PROCESS_THRESHOLD and not in_memory:
+        return ProcessWriter(db)
+    return ThreadWriter(db)
+
+
+PROCESS_THRESHOLD = 8 << 20  # below this, starting a process costs more than it saves
