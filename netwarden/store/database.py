@@ -47,8 +47,11 @@ def normalise_url(url: str) -> str:
             parsed = parsed.set(drivername=f"{backend}+pymysql")
         if "charset" not in parsed.query:
             parsed = parsed.update_query_dict({"charset": "utf8mb4"})
-    elif backend == "postgresql" and parsed.drivername in ("postgresql", "postgres"):
-        parsed = parsed.set(drivername="postgresql+psycopg")
+    elif backend == "postgresql":
+        # an explicit driver (postgresql+psycopg://, as the writer process receives the URL) is kept;
+        # it used to fall through to "unsupported database" below
+        if parsed.drivername in ("postgresql", "postgres"):
+            parsed = parsed.set(drivername="postgresql+psycopg")
     elif backend not in ("sqlite",):
         raise DatabaseError(f"unsupported database {backend!r}: use sqlite, mysql/mariadb or postgresql")
     return parsed.render_as_string(hide_password=False)
