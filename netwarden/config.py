@@ -1,0 +1,131 @@
+"""Settings: built-in defaults, then a TOML file, then ``NETWARDEN_*`` environment variables.
+
+With nothing configured NetWarden runs embedded: a SQLite file ``netwarden.db`` in the working
+directory. The file is the first of ``--config PATH``, ``$NETWARDEN_CONFIG``, ``./netwarden.toml``
+and ``/etc/netwarden/netwarden.toml`` that exists. Every setting ``[section] key`` can be overridden
+by the variable ``NETWARDEN_SECTION_KEY``, e.g. ``NETWARDEN_DATABASE_URL`` or
+``NETWARDEN_RETENTION_KEEP_DAYS``. Example file::
+
+    [database]
+    url = "postgresql://netwarden@db.example.org/netwarden"
+
+    [ingest]
+    timezone = "Europe/Prague"   # for timestamps written without a zone (syslog, Argus)
+    max_line_bytes = 65536
+
+    [retention]
+    keep_days = 90
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from datetime import datetime, timezone, tzinfo
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+ENV_PREFIX = "NETWARDEN_"
+SEARCH_PATHS = (Path("netwarden.toml"), Path("/etc/netwarden/netwarden.toml"))
+
+
+class ConfigError(ValueError):
+    """A setting is wrong; the message names the file or variable, the key, and what is expected."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite:///netwarden.db"
+
+
+class IngestSettings(_Section):
+    batch_size: int = Field(5000, ge=1, le=1_000_000)
+    max_line_bytes: int = Field(65536, ge=256, le=64 << 20)
+    timezone: str = "local"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value != "local":
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {value!r} (use an IANA name like Europe/Prague, "
+                                 "UTC, or 'local')") from None
+        return value
+
+
+class RetentionSettings(_Section):
+    keep_days: float = Field(90, gt=0)
+
+
+class Settings(_Section):
+    database: DatabaseSettings = DatabaseSettings()
+    ingest: IngestSettings = IngestSettings()
+    retention: RetentionSettings = RetentionSettings()
+    source: str = "defaults"  # where the settings came from, for messages
+
+    def local_tz(self) -> tzinfo:
+        return local_zone() if self.ingest.timezone == "local" else ZoneInfo(self.ingest.timezone)
+
+
+def local_zone() -> tzinfo:
+    """This machine's zone, with its daylight-saving rules when they can be found."""
+    name = os.environ.get("TZ", "").lstrip(":")
+    if not name:
+        try:
+            target = os.path.realpath("/etc/localtime")
+            name = target.split("zoneinfo/", 1)[1] if "zoneinfo/" in target else ""
+        except OSError:
+            name = ""
+    if name:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return datetime.now().astimezone().tzinfo or timezone.utc
+
+
+def load_settings(config_path: str | Path | None = None, environ: dict[str, str] | None = None) -> Settings:
+    """Read settings; raises ConfigError with a precise message on any mistake."""
+    env = os.environ if environ is None else environ
+    data: dict[str, Any] = {}
+    origin = "defaults"
+    path = Path(config_path) if config_path else (Path(env[ENV_PREFIX + "CONFIG"])
+                                                  if env.get(ENV_PREFIX + "CONFIG") else None)
+    if path is None:
+        path = next((p for p in SEARCH_PATHS if p.is_file()), None)
+    elif not path.is_file():
+        raise ConfigError(f"configuration file {path} does not exist")
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+        origin = str(path)
+    sections = {name: field.annotation for name, field in Settings.model_fields.items()
+                if isinstance(field.annotation, type) and issubclass(field.annotation, _Section)}
+    for section, model in sections.items():
+        for key in model.model_fields:  # type: ignore[union-attr]
+            var = f"{ENV_PREFIX}{section}_{key}".upper()
+            if var in env:
+                data.setdefault(section, {})
+                if not isinstance(data[section], dict):
+                    raise ConfigError(f"{origin}: [{section}] must be a table")
+                data[section][key] = env[var]
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
+        raise ConfigError(f"{origin} (or NETWARDEN_* variables): {problems}") from None
+    settings.source = origin
+    return settings
