@@ -10,7 +10,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Dialect, or_, select
+from sqlalchemy import Connection, Dialect, Text, func, or_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from netwarden.records import EVENT_FIELDS, Event
 from netwarden.store.addresses import address_key, network_range
@@ -132,6 +134,25 @@ def insert_events(conn: Connection, batch: Sequence[Event], source_id: int | Non
     writer.insert(conn, writer.rows(batch, source_id, line_numbers or [None] * len(batch)))
 
 
+class _folded(FunctionElement):  # noqa: N801 - reads like the SQL function it is
+    """``lower(column)``; on MariaDB/MySQL with a binary collation, because utf8mb4_general_ci weighs
+    every 4-byte character (emoji, rare CJK) the same: a search for one emoji found all of them."""
+
+    inherit_cache = True
+    type = Text()
+
+
+@compiles(_folded)
+def _folded_default(element, compiler, **kw):  # type: ignore[no-untyped-def]
+    return f"lower({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_folded, "mysql")
+@compiles(_folded, "mariadb")
+def _folded_mysql(element, compiler, **kw):  # type: ignore[no-untyped-def]
+    return f"lower({compiler.process(element.clauses, **kw)}) COLLATE utf8mb4_bin"
+
+
 @dataclass
 class EventFilter:
     """What ``netwarden events`` and the API can ask for. Every value is bound, never spliced into SQL."""
@@ -173,7 +194,9 @@ class EventFilter:
             where.append(c.label == self.label)
         if self.text:
             pattern = "%" + self.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            where.append(or_(*(col.like(pattern, escape="\\") for col in (
+            # lower() on both sides: LIKE ignores case on SQLite and MariaDB but not on PostgreSQL, so
+            # the same search found different events depending on the engine; ignore case everywhere
+            where.append(or_(*(_folded(col).like(func.lower(pattern), escape="\\") for col in (
                 c.raw, c.message, c.url, c.user_agent, c.user))))
         return where
 
