@@ -268,10 +268,12 @@ def _summary(row: dict[str, Any]) -> str:
             parts.append(f"{key}={row[key]}")
     if row["bytes_out"] or row["bytes_in"]:
         parts.append(f"bytes {row['bytes_out'] or 0}/{row['bytes_in'] or 0}")
+    if row["user_agent"]:
+        parts.append(f"ua={row['user_agent']}")
     if row["message"] and not parts:
         parts.append(row["message"])
     text = "  ".join(parts)
-    return text if len(text) <= 160 else text[:157] + "..."
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 # -- formats, quarantine, retention, status -----------------------------------------------------
