@@ -368,6 +368,9 @@ def status(obj: Context) -> None:
 
 
 def main() -> None:
+    from netwarden.commands import load_all
+
+    load_all()
     try:
         cli(prog_name="netwarden")
     except ConfigError as exc:
