@@ -58,6 +58,9 @@ class ThreadWriter:
         self._events = EventWriter(db.engine.dialect)
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
+        # separate from _error, which is cleared once raised: batches still queued after a failure were
+        # then written, skipping the failed one, and their bookkeeping moved the resume point past a gap
+        self._failed = False
         self._thread = threading.Thread(target=self._run, name="netwarden-writer", daemon=True)
         self._thread.start()
 
@@ -89,12 +92,13 @@ class ThreadWriter:
             batch = self._queue.get()
             if batch is _STOP:
                 return
-            if self._error is not None:
+            if self._failed:
                 continue  # after a failure, write nothing more: later batches must not skip ahead
             try:
                 with self.db.engine.begin() as conn:
                     write_batch(conn, self._events, batch)
             except BaseException as exc:  # handed to the caller
+                self._failed = True
                 self._error = exc
 
 
