@@ -112,6 +112,11 @@ class LiveStream:
             device.received += n
             device.dropped += n
 
+    @property
+    def pending(self) -> int:
+        """Items waiting for the next batch; a collector that can push back (TCP) pauses near max_pending."""
+        return len(self._lines) + len(self._events)
+
     # -- batching ---------------------------------------------------------------------------------
 
     def flush(self) -> None:

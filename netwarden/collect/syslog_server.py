@@ -1,0 +1,654 @@
+"""A syslog server: receives messages from devices over UDP, TCP and TLS and feeds a :class:`LiveStream`.
+
+    stream = LiveStream(pipeline, fmt="syslog", source="syslog")
+    server = SyslogServer(stream, SyslogServerConfig(udp=[("127.0.0.1", 0)], tcp=[("127.0.0.1", 0)]))
+    server.start()                  # its own event loop on a thread; or ``await server.open()`` in yours
+    print(server.addresses)         # the ports actually bound
+    ...
+    server.stop()
+    stream.close()
+
+- The device is the peer that sent the message (its IP address, IPv4-mapped IPv6 shown as IPv4): that is
+  the event's ``observer``; the host name the device wrote stays in the event's ``extra``.
+- TCP and TLS framing (RFC 6587, RFC 5425) is recognised per connection from its first frame:
+  octet-counting (``57 <34>1 2026-...``) when it starts with digits and a space, otherwise one message
+  per line (LF; NUL and CR LF too).
+- Limits: the largest message (longer ones are dropped and counted with the reason ``too_large``;
+  octet-counted ones are skipped exactly so the connection stays in step), the number of connections, the
+  idle time of a connection. An unreadable octet count closes that connection cleanly (there is no way
+  to find the next frame); it is counted against the device.
+- Back-pressure: when the stream has no room, TCP connections stop being read (the sender's TCP window
+  fills and it waits) and resume when the stream has stored its batch, so TCP loses nothing. UDP cannot
+  push back: what the stream cannot take is counted as dropped per device, and what the kernel dropped
+  because the socket buffer was full (read from /proc/net/udp) is counted as ``udp_kernel_drops``; the
+  receive buffer is enlarged to make that rare.
+
+Every message that arrives is stored, quarantined (the parser could not read it) or counted as dropped
+with a reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import os
+import socket
+import ssl
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from netwarden.stream import LiveStream
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 5514
+MAX_COUNT_DIGITS = 10  # an octet count longer than this is garbage, not a size
+SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
+
+
+@dataclass
+class SyslogServerConfig:
+    """Where to listen and the limits. Addresses are (host, port); host "" means every address (v4 and v6)."""
+
+    udp: list[tuple[str, int]] = field(default_factory=list)
+    tcp: list[tuple[str, int]] = field(default_factory=list)
+    tls: list[tuple[str, int]] = field(default_factory=list)
+    certfile: str | None = None
+    keyfile: str | None = None
+    max_message_bytes: int = 65536
+    max_connections: int = 1000
+    idle_timeout: float = 600.0
+    tls_handshake_timeout: float = 10.0
+    udp_receive_buffer: int = 16 << 20  # bytes; SO_RCVBUFFORCE when allowed, else up to net.core.rmem_max
+    resume_interval: float = 0.02  # how often paused TCP connections look for room in the stream
+
+    @classmethod
+    def default(cls) -> SyslogServerConfig:
+        return cls(udp=[("", DEFAULT_PORT)], tcp=[("", DEFAULT_PORT)])
+
+
+@dataclass
+class ServerStats:
+    """What the server saw before the stream: connections, frames, and what it had to drop and why."""
+
+    datagrams: int = 0
+    frames: int = 0  # TCP/TLS messages cut from the byte streams
+    bytes: int = 0
+    connections_open: int = 0
+    connections_total: int = 0
+    pauses: int = 0  # times a TCP connection stopped being read because the stream was full
+    udp_kernel_drops: int = 0
+    dropped_by_reason: Counter = field(default_factory=Counter)  # too_large, bad_octet_count, truncated ...
+    device_reasons: dict[str, Counter] = field(default_factory=dict)  # device -> reason -> count
+
+    def note(self, device: str, reason: str, n: int = 1) -> None:
+        self.dropped_by_reason[reason] += n
+        self.device_reasons.setdefault(device, Counter())[reason] += n
+
+
+def parse_address(text: str, default_port: int = DEFAULT_PORT) -> tuple[str, int]:
+    """``HOST:PORT``, ``[V6]:PORT``, ``:PORT``, ``PORT`` or ``HOST`` -> (host, port); host "" is every address."""
+    text = text.strip()
+    host, port = text, str(default_port)
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            raise ValueError(f"{text!r}: missing ] after an IPv6 address")
+        host, rest = text[1:end], text[end + 1:]
+        if rest:
+            if not rest.startswith(":"):
+                raise ValueError(f"{text!r}: expected :PORT after ]")
+            port = rest[1:]
+    elif text.isdigit():
+        host, port = "", text
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    elif text.count(":") > 1:
+        host = text  # a bare IPv6 address
+    if host in ("*", "0"):
+        host = ""
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"{text!r}: the port must be a number from 0 to 65535")
+    return host, int(port)
+
+
+def device_of(peer: object) -> str:
+    """The device address from a socket peer name: IPv4-mapped IPv6 becomes IPv4, the scope goes."""
+    if not isinstance(peer, tuple) or not peer:
+        return "-"
+    host = str(peer[0]).split("%", 1)[0]
+    try:
+        addr = ipaddress.ip_address(host)
+    except ValueError:
+        return host or "-"
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return str(addr.ipv4_mapped)
+    return str(addr)
+
+
+def _decode(data: bytes) -> str:
+    return data.rstrip(b"\r\n\x00").decode("utf-8", "backslashreplace")
+
+
+class SyslogServer:
+    """UDP, TCP and TLS syslog listeners feeding one :class:`LiveStream`."""
+
+    def __init__(self, stream: LiveStream, config: SyslogServerConfig | None = None) -> None:
+        self.stream = stream
+        self.config = config or SyslogServerConfig.default()
+        if self.config.tls and not (self.config.certfile and self.config.keyfile):
+            raise ValueError("TLS needs a certificate and a key file")
+        self.stats = ServerStats()
+        self.addresses: list[tuple[str, str, int]] = []  # (udp|tcp|tls, host, port) as bound
+        self._servers: list[asyncio.AbstractServer] = []
+        self._udp: list[tuple[asyncio.DatagramTransport, socket.socket]] = []
+        self._connections: set[_Connection] = set()
+        self._paused: set[_Connection] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._udp_drop_base: dict[int, int] = {}
+        self._lock = threading.Lock()
+
+    # -- running on its own thread ---------------------------------------------------------------
+
+    def start(self) -> None:
+        """Bind every listener and serve on a thread; raises OSError (port in use ...) here."""
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def main() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            try:
+                loop.run_until_complete(self.open())
+            except BaseException as exc:
+                failure.append(exc)
+                ready.set()
+                loop.run_until_complete(self.close())
+                loop.close()
+                return
+            ready.set()
+            try:
+                loop.run_forever()
+            finally:
+                loop.run_until_complete(self.close())
+                loop.close()
+
+        self._thread = threading.Thread(target=main, name="syslog-server", daemon=True)
+        self._thread.start()
+        ready.wait()
+        if failure:
+            self._thread.join()
+            raise failure[0]
+
+    def stop(self) -> None:
+        """Stop listening, close connections (a last unterminated line is kept), wait for the thread."""
+        if self._thread is None or self._loop is None:
+            return
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join()
+        self._thread = None
+
+    def __enter__(self) -> SyslogServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- running in a caller's event loop --------------------------------------------------------
+
+    async def open(self) -> None:
+        """Bind every listener in the running loop."""
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        cfg = self.config
+        tls_context = self._tls_context() if cfg.tls else None
+        for host, port in cfg.udp:
+            for sock in _bind_sockets(socket.SOCK_DGRAM, host, port):
+                self._enlarge_receive_buffer(sock)
+                transport, _ = await loop.create_datagram_endpoint(lambda: _Datagrams(self), sock=sock)
+                self._udp.append((transport, sock))
+                self._remember("udp", sock)
+        for kind, addresses, context in (("tcp", cfg.tcp, None), ("tls", cfg.tls, tls_context)):
+            for host, port in addresses:
+                for sock in _bind_sockets(socket.SOCK_STREAM, host, port):
+                    server = await loop.create_server(
+                        lambda k=kind: _Connection(self, k), sock=sock, ssl=context, backlog=512,
+                        ssl_handshake_timeout=cfg.tls_handshake_timeout if context else None)
+                    self._servers.append(server)
+                    self._remember(kind, sock)
+        self._udp_drop_base = {sock.fileno(): _udp_socket_drops(sock) for _, sock in self._udp}
+        self._tasks.append(loop.create_task(self._housekeeping()))
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        self._tasks.clear()
+        for server in self._servers:
+            server.close()
+        for conn in list(self._connections):
+            conn.finish()
+        # frames already read wait for room in the stream (its timer stores a batch every max_delay)
+        deadline = time.monotonic() + max(5.0, 4 * self.stream.max_delay)
+        while any(conn.backlog for conn in self._paused) and time.monotonic() < deadline:
+            for conn in list(self._paused):
+                if conn.drain():
+                    self._paused.discard(conn)
+            await asyncio.sleep(self.config.resume_interval)
+        for conn in list(self._paused):  # the stream never made room: counted as dropped by it
+            for frame in conn.backlog:
+                self.feed(frame, conn.device)
+            conn.backlog.clear()
+        self._paused.clear()
+        for server in self._servers:
+            try:
+                await asyncio.wait_for(server.wait_closed(), 2)
+            except (asyncio.TimeoutError, Exception):  # a stuck TLS peer must not hold up shutdown
+                pass
+        self._servers.clear()
+        self._count_udp_kernel_drops()
+        for transport, _ in self._udp:
+            transport.close()
+        self._udp.clear()
+        await asyncio.sleep(0)
+
+    async def run(self) -> None:
+        """Serve in the running loop until cancelled."""
+        await self.open()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.close()
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _tls_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(self.config.certfile, self.config.keyfile)  # type: ignore[arg-type]
+        return context
+
+    def _enlarge_receive_buffer(self, sock: socket.socket) -> None:
+        size = self.config.udp_receive_buffer
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, size)  # root or CAP_NET_ADMIN
+        except OSError:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)  # capped at net.core.rmem_max
+            except OSError:
+                pass
+
+    def _remember(self, kind: str, sock: socket.socket) -> None:
+        name = sock.getsockname()
+        self.addresses.append((kind, name[0], name[1]))
+
+    def address(self, kind: str, family: int = socket.AF_INET) -> tuple[str, int]:
+        """The first bound (host, port) of a kind (udp, tcp, tls) and family."""
+        for k, host, port in self.addresses:
+            if k == kind and (":" in host) == (family == socket.AF_INET6):
+                return host, port
+        raise LookupError(f"no {kind} listener for that address family")
+
+    def feed(self, data: bytes, device: str) -> bool:
+        """One message to the stream; empty ones are ignored."""
+        text = _decode(data)
+        if not text.strip("\x00 \t\r\n"):
+            return True
+        return self.stream.feed_line(text, observer=device)
+
+    def reject(self, device: str, reason: str, n: int = 1) -> None:
+        self.stats.note(device, reason, n)
+        self.stream.count_dropped(device, n)
+
+    def room(self) -> int:
+        return self.stream.max_pending - self.stream.pending
+
+    def pause(self, conn: _Connection) -> None:
+        if conn not in self._paused:
+            self._paused.add(conn)
+            self.stats.pauses += 1
+            conn.pause()
+
+    async def _housekeeping(self) -> None:
+        interval = self.config.resume_interval
+        last_idle_check = last_drop_check = time.monotonic()
+        while True:
+            await asyncio.sleep(interval)
+            if self._paused:
+                for conn in list(self._paused):
+                    if conn.drain():
+                        self._paused.discard(conn)
+                        conn.resume()
+                    elif self.room() <= 0:
+                        break
+            now = time.monotonic()
+            if now - last_idle_check >= min(1.0, self.config.idle_timeout / 4):
+                last_idle_check = now
+                for conn in list(self._connections):
+                    if now - conn.last_activity > self.config.idle_timeout and conn not in self._paused:
+                        self.stats.note(conn.device, "idle_timeout_closed")
+                        conn.finish()
+            if now - last_drop_check >= 1.0:
+                last_drop_check = now
+                self._count_udp_kernel_drops()
+
+    def _count_udp_kernel_drops(self) -> None:
+        for _, sock in self._udp:
+            if sock.fileno() < 0:
+                continue
+            drops = _udp_socket_drops(sock)
+            base = self._udp_drop_base.get(sock.fileno(), 0)
+            if drops > base:
+                with self._lock:
+                    self.stats.udp_kernel_drops += drops - base
+                self._udp_drop_base[sock.fileno()] = drops
+
+
+def _bind_sockets(kind: int, host: str, port: int) -> list[socket.socket]:
+    """Sockets bound to host:port; host "" binds 0.0.0.0 and :: (IPv6 only, so both can share the port)."""
+    if host:
+        infos = socket.getaddrinfo(host, port, type=kind, flags=socket.AI_PASSIVE)
+        targets = [(infos[0][0], infos[0][4])]
+    else:
+        targets = [(socket.AF_INET, ("0.0.0.0", port))]
+        if socket.has_ipv6:
+            targets.append((socket.AF_INET6, ("::", port, 0, 0)))
+    sockets: list[socket.socket] = []
+    try:
+        for family, address in targets:
+            sock = socket.socket(family, kind)
+            try:
+                if kind == socket.SOCK_STREAM:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                if port == 0 and sockets:  # "every address" on a free port: the same port for v4 and v6
+                    address = (address[0], sockets[0].getsockname()[1], *address[2:])
+                sock.bind(address)
+                if kind == socket.SOCK_STREAM:
+                    sock.listen(512)
+                sock.setblocking(False)
+            except OSError as exc:
+                sock.close()
+                if not host and family == socket.AF_INET6 and sockets:
+                    log.warning("not listening on IPv6: %s", exc)  # a host without IPv6
+                    continue
+                raise
+            sockets.append(sock)
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
+def _udp_socket_drops(sock: socket.socket) -> int:
+    """The kernel's count of datagrams dropped on this socket (full receive buffer); 0 when unknown."""
+    try:
+        inode = os.fstat(sock.fileno()).st_ino
+    except OSError:
+        return 0
+    name = "/proc/net/udp6" if sock.family == socket.AF_INET6 else "/proc/net/udp"
+    try:
+        text = Path(name).read_text()
+    except OSError:
+        return 0
+    for line in text.splitlines()[1:]:
+        parts = line.split()
+        if len(parts) >= 13 and parts[9] == str(inode):
+            try:
+                return int(parts[-1])
+            except ValueError:
+                return 0
+    return 0
+
+
+class _Datagrams(asyncio.DatagramProtocol):
+    def __init__(self, server: SyslogServer) -> None:
+        self.server = server
+
+    def datagram_received(self, data: bytes, addr: tuple) -> None:  # type: ignore[override]
+        server = self.server
+        stats = server.stats
+        stats.datagrams += 1
+        stats.bytes += len(data)
+        device = device_of(addr)
+        if len(data) > server.config.max_message_bytes:
+            server.reject(device, "too_large")
+            return
+        server.feed(data, device)  # when the stream is full it counts the drop against the device
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("syslog udp: %s", exc)
+
+
+OCTET = "octet"
+LINES = "lines"
+
+
+class _Connection(asyncio.Protocol):
+    """One TCP or TLS connection: cuts frames, feeds them while the stream has room, pauses otherwise."""
+
+    def __init__(self, server: SyslogServer, kind: str) -> None:
+        self.server = server
+        self.kind = kind
+        self.device = "-"
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.mode: str | None = None
+        self.skip = 0  # bytes of an oversized octet-counted frame still to discard
+        self.discarding = False  # inside an oversized line, up to its end
+        self.backlog: list[bytes] = []  # frames cut but not yet taken by a full stream
+        self.closing = False
+        self.paused = False
+        self.last_activity = time.monotonic()
+
+    # -- asyncio callbacks -----------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.device = device_of(transport.get_extra_info("peername"))
+        server = self.server
+        if len(server._connections) >= server.config.max_connections:
+            server.stats.note(self.device, "too_many_connections")
+            self.closing = True
+            transport.abort()  # type: ignore[attr-defined]
+            return
+        server._connections.add(self)
+        server.stats.connections_open = len(server._connections)
+        server.stats.connections_total += 1
+        if self.kind == "tcp":
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                try:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+                except OSError:
+                    pass
+
+    def data_received(self, data: bytes) -> None:
+        if self.closing:
+            return
+        self.last_activity = time.monotonic()
+        self.server.stats.bytes += len(data)
+        self.buffer += data
+        self._cut()
+        self._feed_backlog()
+
+    def eof_received(self) -> bool:
+        self._end_of_input()
+        return False  # close the transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closing:
+            self._end_of_input()
+        self.closing = True
+        server = self.server
+        server._connections.discard(self)
+        server._paused.discard(self)
+        server.stats.connections_open = len(server._connections)
+        if self.backlog:  # frames cut but waiting for room: drained later by the housekeeping
+            server._paused.add(self)
+
+    # -- flow control ----------------------------------------------------------------------------
+
+    def pause(self) -> None:
+        if self.transport is not None and not self.paused and not self.transport.is_closing():
+            self.transport.pause_reading()
+            self.paused = True
+
+    def resume(self) -> None:
+        if self.transport is not None and self.paused and not self.transport.is_closing():
+            self.transport.resume_reading()
+        self.paused = False
+        if self.buffer and not self.closing:
+            self._cut()
+            self._feed_backlog()
+
+    def drain(self) -> bool:
+        """Feed what is waiting while the stream has room; True when nothing is left."""
+        server = self.server
+        while self.backlog and server.room() > 0:
+            server.feed(self.backlog.pop(0), self.device)
+        return not self.backlog
+
+    def finish(self) -> None:
+        """Close from our side (idle, server stopping): an unterminated last line is still a message."""
+        if self.closing:
+            return
+        self._end_of_input()
+        self.closing = True
+        if self.transport is not None:
+            self.transport.close()
+
+    # -- framing ---------------------------------------------------------------------------------
+
+    def _feed_backlog(self) -> None:
+        if not self.backlog:
+            return
+        if not self.drain():
+            self.server.pause(self)
+
+    def _frame(self, data: bytes) -> None:
+        self.server.stats.frames += 1
+        self.backlog.append(bytes(data))
+
+    def _cut(self) -> None:
+        buf = self.buffer
+        limit = self.server.config.max_message_bytes
+        pos = 0
+        try:
+            while pos < len(buf) and not self.closing:
+                if self.skip:
+                    n = min(self.skip, len(buf) - pos)
+                    self.skip -= n
+                    pos += n
+                    continue
+                if self.mode is None:
+                    self.mode = self._detect(buf, pos)
+                    if self.mode is None:
+                        return  # not enough bytes to tell yet
+                if self.mode == OCTET:
+                    header_end = buf.find(b" ", pos, pos + MAX_COUNT_DIGITS + 1)
+                    if header_end < 0:
+                        if len(buf) - pos > MAX_COUNT_DIGITS or not buf[pos:].isdigit():
+                            self._bad_count(bytes(buf[pos:pos + MAX_COUNT_DIGITS + 1]))
+                        return
+                    digits = bytes(buf[pos:header_end])
+                    if not digits.isdigit() or not digits.isascii() or int(digits) == 0:
+                        self._bad_count(digits)
+                        return
+                    size = int(digits)
+                    if size > limit:
+                        self.server.reject(self.device, "too_large")
+                        pos = header_end + 1
+                        self.skip = size
+                        continue
+                    start = header_end + 1
+                    if len(buf) - start < size:
+                        return  # wait for the rest
+                    self._frame(buf[start:start + size])
+                    pos = start + size
+                else:
+                    end = _line_end(buf, pos)
+                    if end < 0:
+                        if self.discarding:
+                            pos = len(buf)
+                        elif len(buf) - pos > limit:
+                            if not self.discarding:
+                                self.server.reject(self.device, "too_large")
+                            self.discarding = True
+                            pos = len(buf)
+                        return
+                    if self.discarding:
+                        self.discarding = False
+                    elif end - pos > limit:
+                        self.server.reject(self.device, "too_large")
+                    else:
+                        self._frame(buf[pos:end])
+                    pos = end + 1
+        finally:
+            del buf[:pos]
+
+    def _detect(self, buf: bytearray, pos: int) -> str | None:
+        i = pos
+        while i < len(buf) and i - pos <= MAX_COUNT_DIGITS and 0x30 <= buf[i] <= 0x39:
+            i += 1
+        if i == len(buf) and i - pos <= MAX_COUNT_DIGITS:
+            return None  # only digits so far
+        return OCTET if pos < i < len(buf) and buf[i] == 0x20 else LINES
+
+    def _bad_count(self, head: bytes) -> None:
+        """An octet count that is no number: the frames cannot be found any more; close cleanly."""
+        self.server.reject(self.device, "bad_octet_count")
+        self.buffer.clear()
+        self.closing = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def _end_of_input(self) -> None:
+        if self.closing:
+            return
+        self._cut()
+        if self.skip:
+            self.skip = 0
+        elif self.buffer:
+            if self.mode == OCTET:
+                self.server.reject(self.device, "truncated_frame")  # the count promised more than came
+            elif self.discarding:
+                pass  # already counted as too large
+            else:
+                self._frame(self.buffer)
+            self.buffer.clear()
+        self.discarding = False
+        self.drain()  # what is left waits in the backlog for room (see connection_lost)
+
+
+def _line_end(buf: bytearray, pos: int) -> int:
+    """Index of the LF or NUL that ends the line starting at pos, or -1."""
+    lf = buf.find(b"\n", pos)
+    nul = buf.find(b"\x00", pos, lf if lf >= 0 else len(buf))
+    return nul if nul >= 0 else lf
+
+
+def summary_lines(server: SyslogServer, *, devices: Iterable[str] | None = None) -> list[str]:
+    """Per-device counters as text lines (for the CLI's status and summary)."""
+    stream_stats = server.stream.stats
+    names = sorted(devices if devices is not None else stream_stats.devices)
+    lines = []
+    for name in names:
+        d = stream_stats.devices.get(name)
+        if d is None:
+            continue
+        reasons = server.stats.device_reasons.get(name)
+        extra = "  (" + ", ".join(f"{r} {n:,}" for r, n in reasons.most_common()) + ")" if reasons else ""
+        lines.append(f"{name}: received {d.received:,}, stored {d.events:,}, quarantined {d.quarantined:,}, "
+                     f"dropped {d.dropped:,}{extra}")
+    return lines
