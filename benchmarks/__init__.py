@@ -1,0 +1,1 @@
+"""NetWarden benchmarks: run them all with ``benchmarks/run`` (see BENCHMARKS.md)."""
