@@ -1,0 +1,661 @@
+"""Following growing log files (``tail -F``) into the store, without losing or repeating a line.
+
+A :class:`Follower` watches one or more paths — ``/var/log/nginx/access.log``, ``/var/log/auth.log`` —
+and stores every *complete* line appended to them. It is used by ``netwarden follow`` and can run inside
+a longer-lived service (``start()``/``stop()``, or ``run(stop_event)`` on a thread of one's own).
+
+How it stays exact:
+
+- **Position in the database, with the events.** Each batch of lines is stored in one transaction
+  together with the ``ingest_sources`` bookkeeping that ``netwarden ingest`` uses (offset, hash of
+  everything read, line count). A crash between batches loses nothing and repeats nothing: on restart
+  the file is recognised by its content (hash of the first line, then hash of the prefix already read)
+  and read on from the stored offset. ``ingest`` and ``follow`` of the same file share this, so they
+  never store a line twice; the follower's update is conditional on the offset it started from, so a
+  concurrent writer of the same source makes it re-synchronise instead of duplicating.
+- **Complete lines only.** A last line still being written (no newline yet) is left for the next
+  poll; it is consumed only when finished — or when its file has been rotated away and stayed idle
+  for ``rotate_grace`` seconds, since then nothing will ever complete it.
+- **Rotation.** A rename (``access.log`` → ``access.log.1`` + a new ``access.log``) or a deletion is
+  seen as a change of device/inode at the path: the old file, still open, is read to its end (the
+  daemon may write to it until it reopens its log), then closed; the new file is followed from its
+  first byte. A file that shrinks in place (``copytruncate``) is read again from its start; lines that
+  reached the copy after our last read are taken from the copy (``PATH.1``, ``PATH.1.gz``,
+  ``PATH-DATE``...) when its content proves it is the same stream. Lines written between
+  logrotate's copy and its truncation are lost by copytruncate itself, for every reader.
+- **Restart after a rotation.** On start, sources last seen under the followed path whose content
+  is now found in a rotated copy beside it are finished first from that copy (plain or gzip), so
+  lines appended before the rotation while NetWarden was down are not lost. Only copies whose
+  content continues a stored source are read: old rotations never seen before are not imported
+  (use ``netwarden ingest`` for those).
+- **A path that does not exist yet** is waited for; so is a file whose first line is not complete.
+
+Polling (default every 0.25 s: one ``stat`` and one ``fstat`` per file) keeps the CPU idle when
+nothing happens and works on every filesystem, including network mounts where inotify does not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat as stat_module
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+
+from netwarden.collect.files import InputError, Line, LogFile
+from netwarden.parse import ParseContext, Parser, UnknownFormat, get_parser, guess_format
+from netwarden.pipeline import SNIFF_LINES, IngestResult, Pipeline
+from netwarden.store import quarantine as quarantine_store
+from netwarden.store import rollups as rollup_store
+from netwarden.store import sources as source_store
+from netwarden.store.events import EventWriter
+from netwarden.store.schema import ingest_sources
+from netwarden.store.writer import StoreBatch
+
+FIRST_LINE_LIMIT = 4096  # as LogFile.first_line(): how much of the first line identifies a file
+READ_CHUNK = 256 << 10
+MAX_BYTES_PER_POLL = 8 << 20  # per file and poll, so one huge backlog does not starve the others
+RETRY_SECONDS = 5.0  # after a read or database error
+ROTATED_SUFFIXES = (".1", ".0", ".1.gz", ".0.gz", "-*")
+MAX_ROTATED_CANDIDATES = 6
+
+ErrorCallback = Callable[[str, str], None]  # (path, message)
+
+
+class FollowError(Exception):
+    """A file that cannot be followed as it is (unrecognisable format, not a regular file ...)."""
+
+
+class _Conflict(Exception):
+    """Someone else (another follower, a concurrent ingest) advanced the same source."""
+
+
+@dataclass
+class FileStats:
+    """What one followed path gave so far; ``netwarden follow`` prints these."""
+
+    path: str
+    format: str | None = None
+    state: str = "starting"  # waiting, following, recognising, error
+    lines: int = 0
+    events: int = 0
+    skipped: int = 0
+    quarantined: Counter = field(default_factory=Counter)
+    bad_utf8: int = 0
+    resumed_at_line: int = 0  # of the first file identified: lines stored by an earlier run
+    rotations: int = 0  # renamed or deleted and replaced
+    truncations: int = 0  # copytruncate
+    recovered_lines: int = 0  # read from rotated copies (after a restart or a copytruncate)
+    recovered_events: int = 0
+    last_error: str | None = None
+    errors: int = 0
+    last_line_at: float | None = None
+
+    @property
+    def quarantined_total(self) -> int:
+        return sum(self.quarantined.values())
+
+    def add(self, result: IngestResult) -> None:
+        self.lines += result.lines
+        self.events += result.events
+        self.skipped += result.skipped
+        self.quarantined.update(result.quarantined)
+        self.bad_utf8 += result.bad_utf8
+
+
+@dataclass
+class _LongLine:
+    """An over-long line still being read: only its head is kept, all of it is hashed."""
+
+    head: bytes
+    length: int
+    digest: Any
+
+
+class _Tail:
+    """One open file (by descriptor) and how far it was stored."""
+
+    def __init__(self, path: Path, fh: Any, st: os.stat_result) -> None:
+        self.path = path
+        self.fh = fh
+        self.fd = fh.fileno()
+        self.dev, self.ino = st.st_dev, st.st_ino
+        self.identified = False
+        self.source_id: int | None = None
+        self.first_sha = ""
+        self.format: str | None = None
+        self.parser: Parser | None = None
+        self.failed: str | None = None  # permanent: this file cannot be followed
+        # committed (stored) state
+        self.offset = 0
+        self.lines = 0
+        self.digest = hashlib.sha256()
+        # read ahead of the committed state; dropped on a failure
+        self._reset_work()
+        self.draining_since: float | None = None  # set once rotated away
+        self.last_growth = time.monotonic()
+
+    def _reset_work(self) -> None:
+        self.w_offset = self.offset
+        self.w_lines = self.lines
+        self.w_digest = self.digest.copy()
+        self.buf = bytearray()
+        self.long: _LongLine | None = None
+        self.read_pos = self.offset
+
+    def restart_from_zero(self) -> None:
+        self.identified = False
+        self.source_id = None
+        self.first_sha = ""
+        self.parser = None
+        self.offset = 0
+        self.lines = 0
+        self.digest = hashlib.sha256()
+        self._reset_work()
+
+    def close(self) -> None:
+        try:
+            self.fh.close()
+        except OSError:
+            pass
+
+
+class _Watch:
+    """One followed path: the current file there, and rotated-away files still being finished."""
+
+    def __init__(self, path: Path, fmt: str) -> None:
+        self.path = path
+        self.fmt = fmt
+        self.current: _Tail | None = None
+        self.draining: list[_Tail] = []
+        self.stats = FileStats(str(path))
+        self.retry_at = 0.0
+        self.started = False
+        self.reported_missing = False
+
+
+class Follower:
+    """Follow ``paths`` into ``pipeline``'s store.
+
+    >>> follower = Follower(pipeline, ["/var/log/nginx/access.log"])   # doctest: +SKIP
+    >>> follower.start(); ...; follower.stop()                          # doctest: +SKIP
+    >>> follower.stats["/var/log/nginx/access.log"].events              # doctest: +SKIP
+    """
+
+    def __init__(self, pipeline: Pipeline, paths: Sequence[str | Path], fmt: str = "auto", *,
+                 poll_interval: float = 0.25, rotate_grace: float = 2.0, batch_size: int | None = None,
+                 recover_rotated: bool = True, on_error: ErrorCallback | None = None) -> None:
+        if fmt and fmt != "auto":
+            get_parser(fmt)  # raises UnknownFormat now, not in the loop
+        self.pipeline = pipeline
+        self.fmt = fmt or "auto"
+        self.poll_interval = poll_interval
+        self.rotate_grace = rotate_grace
+        self.batch_size = batch_size or min(pipeline.batch_size, 2000)
+        self.recover_rotated = recover_rotated
+        self.on_error = on_error
+        self._watches = [_Watch(Path(p), self.fmt) for p in dict.fromkeys(str(p) for p in paths)]
+        self._events = EventWriter(pipeline.db.engine.dialect)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()  # one poll at a time
+
+    # -- running ------------------------------------------------------------------------------------
+
+    @property
+    def stats(self) -> dict[str, FileStats]:
+        return {str(w.path): w.stats for w in self._watches}
+
+    def start(self) -> None:
+        """Follow on a background thread until :meth:`stop`."""
+        if self._thread is not None:
+            raise RuntimeError("already started")
+        self._stop.clear()
+        self._thread = threading.Thread(target=self.run, name="netwarden-follow", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float | None = 30.0) -> None:
+        """Stop after the current batch (each batch is stored whole or not at all) and close the files."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self.close()
+
+    def run(self, stop: threading.Event | None = None) -> None:
+        """Poll until ``stop`` (or :meth:`stop`) is set."""
+        stop_event = stop or self._stop
+        try:
+            while not stop_event.is_set() and not self._stop.is_set():
+                busy = self.poll(stop_event)
+                if not busy:
+                    stop_event.wait(self.poll_interval)
+        finally:
+            if stop is not None:
+                self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            for watch in self._watches:
+                for tail in [watch.current, *watch.draining]:
+                    if tail is not None:
+                        tail.close()
+                watch.current = None
+                watch.draining = []
+
+    def poll(self, stop: threading.Event | None = None) -> bool:
+        """One round over every path; True if a backlog remains (poll again at once)."""
+        busy = False
+        with self._lock:
+            for watch in self._watches:
+                if (stop is not None and stop.is_set()) or self._stop.is_set():
+                    break
+                if time.monotonic() < watch.retry_at:
+                    continue
+                try:
+                    busy |= self._poll_watch(watch)
+                    if watch.stats.state != "error":
+                        watch.stats.last_error = None
+                except Exception as exc:  # one clear line per file; the others go on
+                    self._failed(watch, exc)
+        return busy
+
+    # -- one path -----------------------------------------------------------------------------------
+
+    def _poll_watch(self, watch: _Watch) -> bool:
+        if not watch.started:
+            watch.started = True
+            if self.recover_rotated:
+                self._recover_at_start(watch)
+        try:
+            st: os.stat_result | None = os.stat(watch.path)
+        except FileNotFoundError:
+            st = None
+        except OSError as exc:
+            raise InputError(f"{watch.path}: cannot read: {exc.strerror or exc}") from None
+        current = watch.current
+        if current is not None:
+            size = os.fstat(current.fd).st_size
+            if size < current.read_pos or size < current.offset or (
+                    size > current.read_pos and current.identified and _first_line_changed(current)):
+                self._truncated(watch, current)
+            if st is None or (st.st_dev, st.st_ino) != (current.dev, current.ino):
+                watch.stats.rotations += 1
+                current.draining_since = time.monotonic()
+                current.last_growth = time.monotonic()
+                watch.draining.append(current)
+                watch.current = current = None
+        if current is None and st is not None:
+            if not stat_module.S_ISREG(st.st_mode):
+                raise FollowError(f"{watch.path}: not a regular file")
+            try:
+                fh = open(watch.path, "rb", buffering=0)  # noqa: SIM115 - closed in _Tail.close()
+                opened = os.fstat(fh.fileno())
+            except FileNotFoundError:  # gone between stat and open: next poll
+                opened = None
+            except OSError as exc:
+                raise InputError(f"{watch.path}: cannot read: {exc.strerror or exc}") from None
+            if opened is not None:
+                if fh.read(2) == b"\x1f\x8b":
+                    fh.close()
+                    raise FollowError(f"{watch.path}: gzip-compressed; follow reads growing plain-text logs "
+                                      "(use `netwarden ingest` for .gz files)")
+                watch.current = current = _Tail(watch.path, fh, opened)
+                watch.reported_missing = False
+        busy = False
+        for tail in list(watch.draining):  # older content first
+            more = self._drain(watch, tail)
+            if not more and time.monotonic() - tail.last_growth >= self.rotate_grace:
+                more = self._drain(watch, tail, final=True)  # nothing will complete its last line now
+                if not more:
+                    tail.close()
+                    watch.draining.remove(tail)
+            busy |= more
+        if current is not None:
+            if current.failed is None:
+                busy |= self._drain(watch, current)
+        if current is None and st is None:
+            watch.stats.state = "waiting"
+        elif current is not None and current.failed:
+            watch.stats.state = "error"
+        elif current is not None and not current.identified:
+            watch.stats.state = "waiting" if current.w_offset == 0 and not current.buf else "recognising"
+        else:
+            watch.stats.state = "following"
+        return busy
+
+    def _truncated(self, watch: _Watch, tail: _Tail) -> None:
+        """copytruncate: finish the stream from the copy if it is there, then read the file anew."""
+        watch.stats.truncations += 1
+        if tail.source_id is not None and self.recover_rotated:
+            with self.pipeline.db.engine.connect() as conn:
+                row = conn.execute(select(ingest_sources).where(ingest_sources.c.id == tail.source_id)).first()
+            if row is not None:
+                self._recover_from_copies(watch, [dict(row._mapping)])
+        tail.restart_from_zero()
+        tail.failed = None
+
+    def _failed(self, watch: _Watch, exc: Exception) -> None:
+        message = str(exc) if isinstance(exc, (InputError, FollowError, UnknownFormat)) \
+            else f"{watch.path}: {type(exc).__name__}: {exc}"
+        message = message.splitlines()[0] if message else type(exc).__name__
+        if not message.startswith(str(watch.path)):
+            message = f"{watch.path}: {message}"
+        watch.stats.errors += 1
+        watch.stats.state = "error"
+        watch.retry_at = time.monotonic() + RETRY_SECONDS
+        for tail in [watch.current, *watch.draining]:
+            if tail is not None:
+                tail._reset_work()  # re-read from what is stored
+        if message != watch.stats.last_error and self.on_error is not None:
+            self.on_error(str(watch.path), message)
+        watch.stats.last_error = message
+
+    # -- reading ------------------------------------------------------------------------------------
+
+    def _drain(self, watch: _Watch, tail: _Tail, final: bool = False) -> bool:
+        """Store the complete lines available now; True if more is waiting (budget used up)."""
+        if tail.failed is not None:
+            return False
+        if not tail.identified and not self._identify(watch, tail, final):
+            return False
+        budget = MAX_BYTES_PER_POLL
+        ready: list[Line] = []
+        more = False
+        while True:
+            data = os.pread(tail.fd, READ_CHUNK, tail.read_pos)
+            if not data:
+                break
+            tail.read_pos += len(data)
+            tail.last_growth = time.monotonic()
+            self._absorb(tail, data, ready)
+            if len(ready) >= self.batch_size:
+                if not self._flush(watch, tail, ready):
+                    return True
+                ready = []
+            budget -= len(data)
+            if budget <= 0 or self._stop.is_set():
+                more = True
+                break
+        if final and not more:
+            self._finish_partial(tail, ready)
+        if ready or (final and tail.source_id is not None):
+            if not self._flush(watch, tail, ready, complete=final and not more):
+                return True
+        return more
+
+    def _absorb(self, tail: _Tail, data: bytes, ready: list[Line]) -> None:
+        limit = self.pipeline.max_line_bytes
+        if tail.long is not None:
+            cut = data.find(b"\n")
+            part = data if cut < 0 else data[:cut + 1]
+            tail.long.digest.update(part)
+            tail.long.length += len(part)
+            if cut < 0:
+                return
+            self._end_long(tail, ready)
+            data = data[cut + 1:]
+        buf = tail.buf
+        buf += data
+        start = 0
+        while True:
+            cut = buf.find(b"\n", start)
+            if cut < 0:
+                break
+            raw = bytes(buf[start:cut + 1])
+            tail.w_lines += 1
+            tail.w_offset += len(raw)
+            ready.append(_line(tail.w_lines, raw, tail.w_offset, limit))
+            start = cut + 1
+        if start:
+            tail.w_digest.update(memoryview(buf)[:start])
+            del buf[:start]
+        if len(buf) >= limit:
+            digest = tail.w_digest.copy()
+            digest.update(buf)
+            tail.long = _LongLine(bytes(buf[:limit]), len(buf), digest)
+            buf.clear()
+
+    def _end_long(self, tail: _Tail, ready: list[Line]) -> None:
+        long = tail.long
+        assert long is not None
+        tail.w_lines += 1
+        tail.w_offset += long.length
+        tail.w_digest = long.digest
+        line = _line(tail.w_lines, long.head, tail.w_offset, self.pipeline.max_line_bytes)
+        line.length, line.too_long = long.length, True
+        ready.append(line)
+        tail.long = None
+
+    def _finish_partial(self, tail: _Tail, ready: list[Line]) -> None:
+        """The file was rotated away and stayed idle: its unterminated last line is final."""
+        if tail.long is not None:
+            self._end_long(tail, ready)
+        elif tail.buf:
+            raw = bytes(tail.buf)
+            tail.w_digest.update(raw)
+            tail.w_lines += 1
+            tail.w_offset += len(raw)
+            ready.append(_line(tail.w_lines, raw, tail.w_offset, self.pipeline.max_line_bytes))
+            tail.buf.clear()
+
+    # -- identifying a file -------------------------------------------------------------------------
+
+    def _identify(self, watch: _Watch, tail: _Tail, final: bool) -> bool:
+        """Find where an earlier run stopped in this content, and the parser; False to wait."""
+        head = os.pread(tail.fd, FIRST_LINE_LIMIT, 0)
+        cut = head.find(b"\n")
+        if cut >= 0:
+            first = head[:cut + 1]
+        elif len(head) >= FIRST_LINE_LIMIT or (final and head):
+            first = head
+        else:
+            return False  # empty, or the first line is not complete yet
+        tail.first_sha = hashlib.sha256(first).hexdigest()
+        with self.pipeline.db.engine.connect() as conn:
+            earlier = source_store.candidates(conn, tail.first_sha)
+        found = None
+        for row in earlier:
+            digest, got = _hash_fd(tail.fd, row["offset"])
+            if got == row["offset"] and digest.hexdigest() == row["prefix_sha"]:
+                found = row, digest
+                break
+        if found is None and watch.fmt == "auto":
+            fmt = self._guess(tail, final)
+            if fmt is None:
+                return False
+        else:
+            fmt = watch.fmt if watch.fmt != "auto" else found[0]["format"]  # type: ignore[index]
+        parser_cls = get_parser(fmt)
+        tail.format = parser_cls.name
+        tail.parser = parser_cls(ParseContext(source=str(tail.path), reference_time=datetime.now(timezone.utc),
+                                              local_tz=self.pipeline.local_tz))
+        if found is not None:
+            row, digest = found
+            tail.source_id = row["id"]
+            tail.offset, tail.lines, tail.digest = row["offset"], row["lines"], digest
+            if watch.stats.resumed_at_line == 0 and watch.stats.lines == 0:
+                watch.stats.resumed_at_line = row["lines"]
+        tail._reset_work()
+        tail.identified = True
+        watch.stats.format = tail.format
+        return True
+
+    def _guess(self, tail: _Tail, final: bool) -> str | None:
+        data = os.pread(tail.fd, 1 << 16, 0)
+        complete = data.split(b"\n")
+        if not final:
+            complete = complete[:-1]  # the last piece is unfinished (or empty)
+        sample = [_decode(raw.rstrip(b"\r"))[0] for raw in complete[:SNIFF_LINES]]
+        try:
+            return guess_format(sample).name
+        except UnknownFormat as exc:
+            if len(sample) >= SNIFF_LINES or final or len(data) >= 1 << 16:
+                tail.failed = f"{tail.path}: {exc}"
+                raise FollowError(tail.failed) from None
+            return None  # perhaps with more lines
+
+    # -- storing ------------------------------------------------------------------------------------
+
+    def _flush(self, watch: _Watch, tail: _Tail, ready: list[Line], complete: bool = False) -> bool:
+        """Store ``ready`` and the new position in one transaction, then advance; reset on failure.
+
+        False if another reader had advanced the same source: the file is then identified again.
+        """
+        try:
+            if tail.source_id is None:
+                with self.pipeline.db.engine.begin() as conn:
+                    tail.source_id = source_store.create(
+                        conn, kind="file", name=str(tail.path), fmt=tail.format or "?",
+                        first_line_sha=tail.first_sha, prefix_sha=tail.digest.hexdigest())
+            assert tail.parser is not None and tail.format is not None
+            result = IngestResult(source=str(tail.path), format=tail.format)
+            batch = self.pipeline._parse(tail.parser, ready, result)
+            expected = tail.offset
+            sink = _SyncSink(self, tail.source_id, expected)
+            self.pipeline._store(sink, batch, source=str(watch.path), fmt=tail.format,  # type: ignore[arg-type]
+                                 source_id=tail.source_id, offset=tail.w_offset,
+                                 prefix_sha=tail.w_digest.hexdigest(), lines=tail.w_lines, complete=complete)
+        except _Conflict:
+            # another reader stored part of this stream: start over from what the store says
+            tail.restart_from_zero()
+            return False
+        except Exception:
+            tail._reset_work()
+            raise
+        tail.offset, tail.lines, tail.digest = tail.w_offset, tail.w_lines, tail.w_digest.copy()
+        watch.stats.add(result)
+        if ready:
+            watch.stats.last_line_at = time.time()
+        return True
+
+    def _write(self, batch: StoreBatch, source_id: int, expected_offset: int) -> None:
+        book = batch.bookkeeping or {}
+        with self.pipeline.db.engine.begin() as conn:
+            self._events.insert(conn, batch.rows)
+            rollup_store.add_buckets(conn, batch.buckets)
+            quarantine_store.insert_quarantine(conn, batch.quarantine_rows)
+            changed = conn.execute(update(ingest_sources).where(
+                ingest_sources.c.id == source_id, ingest_sources.c.offset == expected_offset).values(
+                name=batch.source, offset=book["offset"], prefix_sha=book["prefix_sha"], lines=book["lines"],
+                complete=book["complete"], events=ingest_sources.c.events + len(batch.rows),
+                quarantined=ingest_sources.c.quarantined + len(batch.quarantine_rows),
+                updated=datetime.now(timezone.utc))).rowcount
+            if changed != 1:
+                raise _Conflict()  # rolls the whole batch back
+
+    # -- rotated copies -------------------------------------------------------------------------------
+
+    def _recover_at_start(self, watch: _Watch) -> None:
+        """Finish streams last seen at this path from their rotated copies (rotation while we were down)."""
+        with self.pipeline.db.engine.connect() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(
+                select(ingest_sources).where(ingest_sources.c.kind == "file",
+                                             ingest_sources.c.name == str(watch.path))
+                .order_by(ingest_sources.c.updated.desc(), ingest_sources.c.id.desc()).limit(5))]
+        if rows:
+            self._recover_from_copies(watch, rows)
+
+    def _recover_from_copies(self, watch: _Watch, rows: list[dict[str, Any]]) -> None:
+        for candidate in _rotated_copies(watch.path):
+            for row in rows:
+                try:
+                    if not _continues(candidate, row):
+                        continue
+                    result = self.pipeline.ingest_file(candidate, row["format"])
+                except (InputError, UnknownFormat) as exc:
+                    if self.on_error is not None:
+                        self.on_error(str(watch.path), f"{candidate}: {exc}")
+                    continue
+                watch.stats.recovered_lines += result.lines
+                watch.stats.recovered_events += result.events
+                watch.stats.quarantined.update(result.quarantined)
+                break
+
+
+class _SyncSink:
+    """What Pipeline._store submits to: writes at once, conditional on the expected offset."""
+
+    def __init__(self, follower: Follower, source_id: int, expected_offset: int) -> None:
+        self.follower = follower
+        self.source_id = source_id
+        self.expected_offset = expected_offset
+
+    def submit(self, batch: StoreBatch) -> None:
+        self.follower._write(batch, self.source_id, self.expected_offset)
+
+
+def _rotated_copies(path: Path) -> list[Path]:
+    """Likely rotated copies of ``path`` (``.1``, ``.1.gz``, ``-20250101``...), newest first."""
+    found: dict[Path, float] = {}
+    for suffix in ROTATED_SUFFIXES:
+        matches = path.parent.glob(path.name + suffix) if "*" in suffix else [path.with_name(path.name + suffix)]
+        for candidate in matches:
+            try:
+                st = candidate.stat()
+            except OSError:
+                continue
+            if stat_module.S_ISREG(st.st_mode):
+                found[candidate] = st.st_mtime
+    return sorted(found, key=lambda p: -found[p])[:MAX_ROTATED_CANDIDATES]
+
+
+def _continues(candidate: Path, row: dict[str, Any]) -> bool:
+    """True if ``candidate`` holds exactly what ``row`` read, and more."""
+    with LogFile(candidate) as log:
+        first = log.first_line()
+        if hashlib.sha256(first).hexdigest() != row["first_line_sha"]:
+            return False
+        got, digest = log.hash_prefix(row["offset"])
+        if got != row["offset"] or digest.hexdigest() != row["prefix_sha"]:
+            return False
+        return bool(log.stream.read(1))
+
+
+def _first_line_changed(tail: _Tail) -> bool:
+    """A file truncated and refilled between two polls no longer starts with the line it started with."""
+    head = os.pread(tail.fd, FIRST_LINE_LIMIT, 0)
+    cut = head.find(b"\n")
+    first = head[:cut + 1] if cut >= 0 else head
+    return hashlib.sha256(first).hexdigest() != tail.first_sha
+
+
+def _hash_fd(fd: int, length: int) -> tuple[Any, int]:
+    digest = hashlib.sha256()
+    done = 0
+    while done < length:
+        chunk = os.pread(fd, min(1 << 20, length - done), done)
+        if not chunk:
+            break
+        digest.update(chunk)
+        done += len(chunk)
+    return digest, done
+
+
+def _decode(data: bytes) -> tuple[str, bool]:
+    try:
+        return data.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return data.decode("utf-8", "backslashreplace"), True
+
+
+def _line(number: int, raw: bytes, end: int, limit: int) -> Line:
+    """A Line like LogFile.lines() makes: cut to ``limit`` bytes if longer, invalid UTF-8 escaped."""
+    length = len(raw)
+    too_long = length > limit or (length == limit and not raw.endswith(b"\n"))
+    data = raw[:limit] if too_long else raw
+    text, bad = _decode(data.rstrip(b"\r\n"))
+    if "\r" in text:
+        text = text.rstrip("\r")
+    return Line(number, text, end, length, too_long, bad)
+
+
+__all__ = ["Follower", "FileStats", "FollowError"]
