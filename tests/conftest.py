@@ -21,3 +21,77 @@ def datasets() -> Path:
     if not path.is_dir():
         pytest.fail(f"datasets not found at {path}; set NETWARDEN_DATASETS")
     return path
+
+
+# -- the three database engines -----------------------------------------------------------------
+# MariaDB and PostgreSQL are real servers on loopback (.ci/run starts them). Each pytest-xdist worker
+# gets its own database, created on first use, so tests never see each other's rows.
+
+MYSQL_SERVER = os.environ.get("NETWARDEN_TEST_MYSQL", "mysql://root@127.0.0.1:3306")
+POSTGRES_SERVER = os.environ.get("NETWARDEN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+ENGINES = os.environ.get("NETWARDEN_TEST_ENGINES", "sqlite,mariadb,postgresql").split(",")
+
+
+def _database_name(worker: str) -> str:
+    return f"netwarden_test_{worker}".replace("-", "_")
+
+
+def _server_url(engine: str, tmp_path_factory: pytest.TempPathFactory, worker: str) -> str:
+    from sqlalchemy import create_engine, text
+
+    name = _database_name(worker)
+    if engine == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'netwarden.db'}"
+    if engine == "mariadb":
+        admin = create_engine(MYSQL_SERVER.replace("mysql://", "mysql+pymysql://", 1) + "/")
+        with admin.begin() as conn:
+            conn.execute(text(f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4"))
+        admin.dispose()
+        return f"{MYSQL_SERVER}/{name}"
+    if engine == "postgresql":
+        admin = create_engine(POSTGRES_SERVER.replace("postgresql://", "postgresql+psycopg://", 1) + "/postgres",
+                              isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first():
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        return f"{POSTGRES_SERVER}/{name}"
+    raise ValueError(engine)
+
+
+def _reset(url: str) -> None:
+    """Drop every table so each test starts from an empty, freshly migrated schema."""
+    from sqlalchemy import MetaData, create_engine
+
+    from netwarden.store.database import normalise_url
+
+    engine = create_engine(normalise_url(url))
+    meta = MetaData()
+    meta.reflect(engine)
+    meta.drop_all(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def _engine_urls(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> dict[str, str]:
+    return {engine: _server_url(engine, tmp_path_factory, worker_id) for engine in ENGINES}
+
+
+@pytest.fixture(params=ENGINES)
+def db_url(request: pytest.FixtureRequest, _engine_urls: dict[str, str]) -> str:
+    """A database URL on an empty database, once per engine (SQLite, MariaDB, PostgreSQL)."""
+    url = _engine_urls[request.param]
+    _reset(url)
+    return url
+
+
+@pytest.fixture
+def db(db_url: str):  # type: ignore[no-untyped-def]
+    """An open, migrated :class:`~netwarden.store.database.Database` on each engine."""
+    from netwarden.store.database import Database
+
+    database = Database.open(db_url)
+    yield database
+    database.close()
