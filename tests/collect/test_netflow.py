@@ -490,3 +490,41 @@ def test_listener_survives_garbage_and_keeps_working() -> None:
     assert len(got.events) == 2 and stats.records == 2
     assert stats.packets == 8 and stats.error_total == 7
     assert stats.errors["internal_error"] == 0
+
+
+def test_listen_netflow_command(tmp_path: Path) -> None:
+    import signal
+    import sys
+
+    db_file = tmp_path / "nf.db"
+    proc = subprocess.Popen([sys.executable, "-c", "from netwarden.cli import main; main()", "listen", "netflow",
+                             "--udp", "127.0.0.1:0", "--db", f"sqlite:///{db_file}", "--status-every", "0.2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first.startswith("listening on udp 127.0.0.1:"), first
+        port = int(first.rsplit(":", 1)[1])
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+            tx.sendto(v5_packet(3), ("127.0.0.1", port))
+            tx.sendto(b"\x00\x63garbage", ("127.0.0.1", port))
+        time.sleep(0.6)
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    assert proc.returncode == 0, output
+    assert "stopped after" in output and "records 3, stored 3" in output
+    assert "unknown_version 1" in output
+    from netwarden.store.database import Database
+    from netwarden.store.events import EventFilter, find_events
+
+    db = Database.open(f"sqlite:///{db_file}")
+    try:
+        with db.engine.connect() as conn:
+            rows = find_events(conn, EventFilter(kind="netflow"), limit=10)
+    finally:
+        db.close()
+    assert sorted(r["src_ip"] for r in rows) == ["10.0.0.1", "10.0.0.2", "10.0.0.3"]

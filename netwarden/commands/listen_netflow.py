@@ -1,0 +1,92 @@
+"""``netwarden listen netflow``: receive NetFlow v5/v9 and IPFIX from routers and exporters."""
+
+from __future__ import annotations
+
+import click
+
+from netwarden.commands.listen import listen
+
+
+@listen.command("netflow")
+@click.option("--udp", "udp", multiple=True, metavar="HOST:PORT",
+              help="Receive NetFlow/IPFIX here (repeatable; [::1]:2055 for IPv6, :4739 for every address). "
+                   "Default: UDP 2055 and 4739 on every address.")
+@click.option("--db", "db_url", metavar="URL", help="Database URL (overrides settings).")
+@click.option("--status-every", default=10.0, show_default=True, type=click.FloatRange(min=0),
+              metavar="SECONDS", help="Print a status line this often (0: never).")
+@click.pass_obj
+def listen_netflow(obj, udp, db_url, status_every) -> None:  # type: ignore[no-untyped-def]
+    """Receive flow records until Ctrl-C; each record is stored as a netflow event, the exporter its observer.
+
+    Templates are tracked per exporter and source id / observation domain. Bad datagrams, templates and
+    records are counted per exporter with their reason; a status line per exporter is printed
+    periodically, and a summary at the end.
+    """
+    import signal
+    import threading
+    import time
+
+    from netwarden.cli import err, fail, out, safe
+    from netwarden.collect.netflow import DEFAULT_PORT, IPFIX_PORT, NetflowListener, parse_address
+    from netwarden.pipeline import Pipeline
+    from netwarden.stream import LiveStream
+
+    try:
+        addresses = [parse_address(v, DEFAULT_PORT) for v in udp] or [("", DEFAULT_PORT), ("", IPFIX_PORT)]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--udp") from None
+    if db_url:
+        obj._db_url = db_url
+    settings = obj.settings
+    db = obj.database()
+    stream = LiveStream(Pipeline(db, local_tz=settings.local_tz()), fmt=None, source="netflow")
+    listener = NetflowListener(stream, addresses)
+    try:
+        listener.start()
+    except OSError as exc:
+        stream.close()
+        db.close()
+        fail(f"cannot listen: {exc}", 2)
+    for host, port in listener.addresses:
+        out.print(f"listening on udp {f'[{host}]' if ':' in host else host}:{port}")
+    out.file.flush()
+
+    stop = threading.Event()
+    previous = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        previous[signum] = signal.signal(signum, lambda *_: stop.set())
+    started = time.monotonic()
+    try:
+        while not stop.wait(status_every if status_every > 0 else 3600):
+            _report(listener, out, safe, f"[{time.monotonic() - started:,.0f}s]", limit=20)
+            if stream.last_error is not None:
+                err.print(f"netwarden: storage error: {safe(stream.last_error)}")
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        listener.stop()
+        error = None
+        try:
+            stream.close()
+        except Exception as exc:  # reported, with the counters still printed
+            error = exc
+        db.close()
+        _report(listener, out, safe, f"stopped after {time.monotonic() - started:,.0f}s:", limit=None)
+        if error is not None:
+            fail(f"storing failed: {error}")
+
+
+def _report(listener, out, safe, head: str, limit: int | None) -> None:  # type: ignore[no-untyped-def]
+    from netwarden.collect.netflow import summary_lines
+
+    total = listener.decoder.totals()
+    stored = listener.stream.stats.total("events")
+    line = (f"{head} {len(listener.stats)} exporters: datagrams {total.packets:,}, records {total.records:,}, "
+            f"stored {stored:,}, dropped {total.dropped:,}, errors {total.error_total:,}")
+    drops = listener.update_kernel_drops()
+    if drops:
+        line += f", lost in the UDP socket buffer {drops:,}"
+    out.print(safe(line))
+    for text in summary_lines(listener.stats, limit):
+        out.print("  " + safe(text))
+    out.file.flush()
