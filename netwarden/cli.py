@@ -98,7 +98,7 @@ def ingest(obj: Context, paths: tuple[str, ...], fmt: str, db_url: str | None, p
     if db_url:
         obj._db_url = db_url
     settings = obj.settings
-    if fmt != "auto":
+    if fmt not in ("auto", "pcap", "pcapng"):  # captures are recognised by their magic bytes
         try:
             get_parser(fmt)
         except UnknownFormat as exc:
@@ -149,6 +149,9 @@ def _print_summary(r) -> None:  # type: ignore[no-untyped-def]
     if r.already_done:
         out.print("  already ingested: nothing new since the last import")
         return
+    if r.unit == "packets":
+        _print_capture_summary(r)
+        return
     if r.resumed_at_line:
         out.print(f"  resumed after line {r.resumed_at_line:,} (stored by an earlier import)")
     out.print(f"  lines read        {r.lines:>12,}")
@@ -161,6 +164,25 @@ def _print_summary(r) -> None:  # type: ignore[no-untyped-def]
     if r.bad_utf8:
         out.print(f"  invalid UTF-8     {r.bad_utf8:>12,}  (kept, bad bytes escaped)")
     out.print(f"  time              {r.seconds:>11.2f}s  ({r.events_per_second:,.0f} events/s)")
+
+
+def _print_capture_summary(r) -> None:  # type: ignore[no-untyped-def]
+    c = r.capture or {}
+    if r.resumed_at_line:
+        out.print(f"  resumed after packet {r.resumed_at_line:,} (stored by an earlier import)")
+    out.print(f"  packets read      {r.lines:>12,}")
+    out.print(f"  flows             {c.get('flows', 0):>12,}")
+    out.print(f"  events stored     {r.events:>12,}  (flows and HTTP requests)")
+    for key, label in (("fragments", "IP fragments"), ("non_ip", "not IP"), ("truncated", "cut by snaplen"),
+                       ("evicted", "flows evicted")):
+        if c.get(key):
+            out.print(f"  {label:<18}{c[key]:>12,}")
+    for reason, count in sorted((c.get("skipped") or {}).items(), key=lambda kv: -kv[1]):
+        out.print(f"  skipped {safe(reason):<22}{count:>8,}")
+    if c.get("stopped"):
+        out.print(Text(f"  capture unreadable from here on: {safe(c['stopped'])}", style="yellow"))
+    rate = r.lines / r.seconds if r.seconds > 0 else 0.0
+    out.print(f"  time              {r.seconds:>11.2f}s  ({rate:,.0f} packets/s)")
 
 
 def _print_total(results: list) -> None:
@@ -287,6 +309,10 @@ def formats() -> None:
     for name, cls in parsers().items():
         out.print(Text.assemble((name, "bold cyan"), "  ", safe(cls.description)))
         out.print(Text("  " + safe(cls.example)))
+    out.print(Text.assemble(("pcap", "bold cyan"), "  ", "packet captures: libpcap .pcap (micro/nanosecond, both byte "
+                            "orders) and .pcapng, plain or .gz, recognised by content; packets become flows "
+                            "(and HTTP requests, DNS queries)"))
+    out.print(Text("  tcpdump -i eth0 -w capture.pcap; netwarden ingest capture.pcap"))
     messages = message_parsers()
     if messages:
         out.print(Text("\ninside syslog messages (recognised automatically):", style="bold"))

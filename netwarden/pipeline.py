@@ -43,6 +43,8 @@ class IngestResult:
     resumed_at_line: int = 0  # lines already ingested earlier and not read again
     already_done: bool = False
     seconds: float = 0.0
+    unit: str = "lines"  # "packets" for a capture
+    capture: dict | None = None  # a capture's counts (CaptureStats.as_dict, flows, evictions)
 
     @property
     def quarantined_total(self) -> int:
@@ -82,6 +84,8 @@ class Pipeline:
         started = time.perf_counter()
         path = Path(path)
         with LogFile(path) as log:
+            if fmt in ("auto", "pcap", "pcapng") and (capture := _capture_format(log)):
+                return self._ingest_capture(log, capture, started, progress)
             parser_cls = self._choose_parser(log, fmt)
             result = IngestResult(source=str(path), format=parser_cls.name)
             first = log.first_line()
@@ -115,6 +119,49 @@ class Pipeline:
                 writer.submit(StoreBatch(source_id=source_id, source=str(path), bookkeeping={
                     "offset": end, "prefix_sha": digest.hexdigest(), "lines": line_no, "complete": True}))
             result.already_done = not any_line and result.resumed_at_line > 0
+        result.seconds = time.perf_counter() - started
+        return result
+
+    def _ingest_capture(self, log: LogFile, capture: str, started: float,
+                        progress: ProgressCallback | None) -> IngestResult:
+        """A pcap/pcapng file: packets → flow events, with the same bookkeeping as a log (``lines`` counts
+        packets, ``offset`` the bytes of whole records read), so the same capture is never stored twice."""
+        from netwarden.collect.pcap import CaptureImport
+
+        source = str(log.path)
+        result = IngestResult(source=source, format=capture, unit="packets")
+        first_sha = _sha256(log.stream.read(4096))
+        log.rewind()
+        source_id, offset, packets_before, earlier = self._resume_point(log, first_sha)
+        earlier_sha = earlier.hexdigest()  # of the first ``offset`` bytes: what the bookkeeping says until passed
+        if source_id is None:
+            with self.db.engine.begin() as conn:
+                source_id = source_store.create(conn, kind="pcap", name=source, fmt=capture,
+                                                first_line_sha=first_sha, prefix_sha=hashlib.sha256().hexdigest())
+        result.resumed_at_line = packets_before
+        log.rewind()
+        digest = hashlib.sha256()  # of the whole records read, from the start (headers included)
+        imp = CaptureImport(log.stream, digest=digest, skip_until=offset, batch_size=self.batch_size)
+        end = offset
+        with open_writer(self.db, log.size * (6 if log.compressed else 1)) as writer:
+            for events, consumed in imp.batches():
+                batch = Batch(events, [None] * len(events))  # type: ignore[list-item]
+                result.events += len(events)
+                end = max(end, consumed)
+                self._store(writer, batch, source=source, fmt=capture, source_id=source_id, offset=end,
+                            prefix_sha=digest.hexdigest() if consumed >= offset else earlier_sha,
+                            lines=imp.stats.packets, complete=False)
+                if progress:
+                    progress(log.position, log.size)
+            writer.submit(StoreBatch(source_id=source_id, source=source, bookkeeping={
+                "offset": end, "prefix_sha": digest.hexdigest() if end == imp.parser.consumed else earlier_sha,
+                "lines": imp.stats.packets, "complete": True}))
+        stats = imp.stats
+        result.lines = stats.packets - stats.resumed
+        result.skipped = sum(stats.skipped.values()) + stats.non_ip
+        result.capture = stats.as_dict() | {"flows": imp.table.records, "evicted": imp.table.evicted,
+                                            "http_requests": imp.table.http_requests}
+        result.already_done = result.lines == 0 and offset > 0 and not stats.stopped
         result.seconds = time.perf_counter() - started
         return result
 
@@ -221,6 +268,18 @@ def _chunks(lines: Iterable[Line], size: int) -> Iterable[list[Line]]:
             chunk = []
     if chunk:
         yield chunk
+
+
+def _capture_format(log: LogFile) -> str | None:
+    """"pcap" or "pcapng" when the (decompressed) content starts like a capture."""
+    from netwarden.collect.pcap import capture_format
+
+    try:
+        head = log.stream.read(4)
+        log.rewind()
+    except (OSError, EOFError) as exc:
+        raise InputError(f"{log.path}: unreadable data: {exc}") from None
+    return capture_format(head)
 
 
 def _sha256(data: bytes) -> str:
