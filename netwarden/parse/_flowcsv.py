@@ -38,12 +38,20 @@ def clean_line(line: str) -> str:
     return line
 
 
+def _plain(text: str) -> str:
+    """``text`` if it can be a number as these files write one. int() and float() also read other scripts'
+    digits ("٢٢" is 22) and underscores ("1_0" is 10); no export writes those, so they are no number."""
+    if not text.isascii() or "_" in text:
+        raise ValueError(text)
+    return text
+
+
 def nonneg_int(text: str, what: str) -> int:
     """A non-negative integer cell; ``12.0`` is accepted (some exports write integers as floats)."""
     if text.isdigit() and text.isascii() and len(text) < 19:
         return int(text)
     try:
-        value = int(text)
+        value = int(_plain(text))
     except ValueError:
         f = nonneg_float(text, what)
         if f != int(f):
@@ -57,7 +65,7 @@ def nonneg_int(text: str, what: str) -> int:
 def nonneg_float(text: str, what: str) -> float:
     """A non-negative finite number cell."""
     try:
-        value = float(text)
+        value = float(_plain(text))
     except ValueError:
         raise ParseError("bad_number", f"invalid {what} {text[:40]!r}") from None
     if not 0 <= value < _INF:  # also false for NaN
@@ -74,7 +82,7 @@ def number(text: str, what: str) -> int | float | None:
     if not text or text.isspace():
         return None
     try:
-        value = float(text)
+        value = float(_plain(text))
     except ValueError:
         raise ParseError("bad_number", f"invalid {what} {text[:40]!r}") from None
     if value - value != 0:  # inf or NaN

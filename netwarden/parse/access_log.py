@@ -16,16 +16,17 @@ from netwarden.records import Event, SourceKind
 # a quoted field; Apache escapes " as \" and nginx as \x22. Unrolled, so most characters cost no alternation
 _Q = r'"([^"\\]*(?:\\.[^"\\]*)*)"'
 _LINE = re.compile(
-    r'^(?:(?P<vhost>[^\s:]+):(?P<vport>\d+) )?'
+    r'^(?:(?P<vhost>[^\s:]+):(?P<vport>[0-9]+) )?'
     r'(?P<host>\S+) (?P<ident>\S+) (?P<user>\S+(?: \S+)*?) '
     r'\[(?P<time>[^\]]{1,64})\] '
     + _Q.replace("(", "(?P<request>", 1) + r' '
-    r'(?P<status>-|\d{1,3}) (?P<size>-|\d+)'
+    r'(?P<status>-|[0-9]{1,3}) (?P<size>-|[0-9]+)'  # [0-9], not \d: int() would read "٢٠٠" as 200
     r'(?: ' + _Q.replace("(", "(?P<referrer>", 1) + r' ' + _Q.replace("(", "(?P<agent>", 1) + r')?'
     r'(?P<trailing> .*)?$'
 )
 _REQUEST = re.compile(r'^(?P<method>[A-Za-z_-]{1,32}) (?P<url>\S+)(?: (?P<protocol>[A-Za-z]+/[0-9.]+))?$')
-_TIME = re.compile(r'^(\d{2})/([A-Za-z]{3})/(\d{4}):(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(?: ([+-])(\d{2})(\d{2}))?$')
+_TIME = re.compile(r'^(\d{2})/([A-Za-z]{3})/(\d{4}):(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(?: ([+-])(\d{2})(\d{2}))?$',
+                   re.ASCII)  # \d is any decimal digit otherwise, and int() reads them all
 
 
 _HOSTNAME = re.compile(r"[A-Za-z0-9.-]{1,253}")
@@ -65,7 +66,10 @@ class AccessLog(Parser):
                 if clock.isdigit() and clock.isascii():
                     seconds = int(clock[:2]) * 3600 + int(clock[2:4]) * 60 + int(clock[4:])
                     if clock[:2] < "24" and clock[2] < "6" and clock[4] < "6":
-                        return datetime.fromtimestamp(base + seconds, timezone.utc)
+                        try:
+                            return datetime.fromtimestamp(base + seconds, timezone.utc)
+                        except (ValueError, OverflowError, OSError):
+                            pass  # 31/Dec/9999 late in the day west of UTC is year 10000: the full parse says so
         cached = self._time_cache.get(text)
         if cached is not None:
             return cached
@@ -97,7 +101,8 @@ class AccessLog(Parser):
             offset = timedelta(hours=int(oh), minutes=int(om))
             if offset > timedelta(hours=14):
                 raise ParseError("bad_timestamp", f"impossible zone offset in [{text}]")
-            value = value.replace(tzinfo=timezone(offset if sign == "+" else -offset)).astimezone(timezone.utc)
+            # through fields.aware: astimezone() overflows for 01/Jan/0001 east of UTC (31/Dec/9999 west)
+            value = fields.aware(value.replace(tzinfo=timezone(offset if sign == "+" else -offset)), timezone.utc)
         else:
             value = fields.aware(value, self.context.local_tz)
         if len(text) == 26 and text[12:20] == "00:00:00" and len(self._day_cache) < 4096:

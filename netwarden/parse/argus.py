@@ -31,8 +31,9 @@ from netwarden.parse import fields
 from netwarden.parse.base import ParseContext, ParseError, Parser, register
 from netwarden.records import Event, SourceKind
 
-_TIME = re.compile(r"(\d{4})[/-](\d{2})[/-](\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?")
-_EPOCH = re.compile(r"\d{1,11}(?:\.\d{1,9})?")
+# re.ASCII: \d is any decimal digit otherwise ("٢٠١٩"), and int()/float() read them all
+_TIME = re.compile(r"(\d{4})[/-](\d{2})[/-](\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?", re.ASCII)
+_EPOCH = re.compile(r"\d{1,11}(?:\.\d{1,9})?", re.ASCII)
 _MAC = re.compile(r"[0-9A-Fa-f]{1,2}(?::[0-9A-Fa-f]{1,2}){5}")
 _SEPARATORS = ("\t", ",", ";", "|")
 # header names (lower case) that are mapped onto Event fields; everything else goes to extra

@@ -142,7 +142,7 @@ class CicFlowMeter(Parser):
             raise ParseError("wrong_field_count", f"{len(cells)} fields, the header has {header.width}")
         if not line.strip(", \t"):
             return None  # ",,,,": an empty row
-        values = self._numbers(header, cells)
+        values = self._numbers(header, cells, line.isascii())
         for k, i, name in header.text_slots:  # few (Flow ID, addresses, Timestamp, Label): put them in place
             cell = cells[i].strip()
             if len(cell) > 256:
@@ -151,10 +151,12 @@ class CicFlowMeter(Parser):
         return self._event(header, dict(zip(header.ordered_names, values)))
 
     @staticmethod
-    def _numbers(header: _Header, cells: list[str]) -> list[int | float | None]:
+    def _numbers(header: _Header, cells: list[str], ascii_line: bool = False) -> list[int | float | None]:
         """The numeric cells, in column order: whole values as int, others float, Infinity/NaN as None."""
         texts = header.take_numeric(cells) if header.take_numeric else [cells[i] for i in header.numeric]
         try:
+            if not ascii_line:  # float() reads "٥" as 5: lines with any non-ASCII text take the careful path
+                raise ValueError
             floats = list(map(float, texts))  # C speed; blanks and junk take the careful path below
         except ValueError:
             return [number(cells[i], name) for i, name, is_text in header.columns if not is_text]

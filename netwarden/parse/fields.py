@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import re
 from datetime import datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
 
@@ -48,12 +49,48 @@ def port(text: str | int | None, what: str = "port") -> int | None:
     if text is None or text in MISSING:
         return None
     try:
-        value = int(text, 0) if isinstance(text, str) and text.startswith("0x") else int(text)
-    except (TypeError, ValueError, OverflowError):  # int(float("inf")) overflows
-        raise ParseError("bad_port", f"invalid {what} {text!r}") from None
+        if isinstance(text, str):
+            # ASCII digits only: int() would also read "٢٢", "+22", " 22 " and "2_2" as 22
+            if text.isdigit() and text.isascii():
+                value = int(text)
+            elif text.startswith("0x") and len(text) > 2 and _is_hex(text[2:]):
+                value = int(text, 16)
+            else:
+                raise ValueError(text)
+        else:
+            value = _whole(text)
+    except (TypeError, ValueError, OverflowError):  # also more digits than int() converts
+        raise ParseError("bad_port", f"invalid {what} {_clip(text)}") from None
     if not 0 <= value <= 65535:
-        raise ParseError("bad_port", f"{what} {value} out of range 0-65535")
+        raise ParseError("bad_port", f"{what} {_clip(value)} out of range 0-65535")
     return value
+
+
+def _is_hex(text: str) -> bool:
+    return text.isascii() and text.isalnum() and all(c in "0123456789abcdefABCDEF" for c in text)
+
+
+def _whole(value: object) -> int:
+    """An int, or a float that is one (a JSON 80.0); bools and fractions are no number of anything."""
+    if isinstance(value, bool):
+        raise TypeError("a boolean")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if not value.is_integer():  # also false for inf and NaN; int(1.5) would silently give 1
+            raise ValueError(value)
+        return int(value)
+    raise TypeError(type(value).__name__)
+
+
+def _clip(value: object) -> str:
+    """A value for a ParseError detail: a 100 KB field must not become a 100 KB detail."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+# a count as exports write it: ASCII digits, maybe with a zero fraction ("12.0" in some CSV exports)
+_COUNT = re.compile(r"([0-9]+)(?:\.0*)?")
 
 
 def counter(text: str | int | float | None, what: str = "counter") -> int | None:
@@ -61,18 +98,30 @@ def counter(text: str | int | float | None, what: str = "counter") -> int | None
     if text is None or text in MISSING:
         return None
     try:
-        value = int(text)
-    except (TypeError, ValueError, OverflowError):  # int(float("inf")) overflows
-        try:
-            f = float(text)  # "12.0" in some CSV exports
-        except (TypeError, ValueError):
-            raise ParseError("bad_number", f"invalid {what} {text!r}") from None
-        if not math.isfinite(f) or f != int(f):
-            raise ParseError("bad_number", f"invalid {what} {text!r}") from None
-        value = int(f)
+        if isinstance(text, str):
+            # ASCII digits only: int()/float() would also read "٢٢", "+5", " 5 ", "1_0" and "1e3"
+            if text.isdigit() and text.isascii():
+                value = int(text)
+            elif m := _COUNT.fullmatch(text):
+                value = int(m.group(1))
+            else:
+                raise ValueError(text)
+        else:
+            value = _whole(text)  # a float 1.5 must not become 1
+    except (TypeError, ValueError, OverflowError):  # also more digits than int() converts
+        raise ParseError("bad_number", f"invalid {what} {_clip(text)}") from None
     if not 0 <= value <= MAX_COUNTER:
-        raise ParseError("bad_number", f"{what} {value} out of range")
+        raise ParseError("bad_number", f"{what} {_clip(value)} out of range")
     return value
+
+
+def _decimal(text: str | float) -> float:
+    """float() of a number as logs write it; float() alone also reads "١٫٥"-style digits and "1_0"."""
+    if isinstance(text, str) and (not text.isascii() or "_" in text):
+        raise ValueError(text)
+    if isinstance(text, bool):
+        raise TypeError("a boolean")
+    return float(text)
 
 
 def seconds(text: str | float | None, what: str = "duration") -> float | None:
@@ -80,11 +129,11 @@ def seconds(text: str | float | None, what: str = "duration") -> float | None:
     if text is None or text in MISSING:
         return None
     try:
-        value = float(text)
-    except (TypeError, ValueError):
-        raise ParseError("bad_number", f"invalid {what} {text!r}") from None
+        value = _decimal(text)
+    except (TypeError, ValueError, OverflowError):  # float() of a 400-digit int overflows
+        raise ParseError("bad_number", f"invalid {what} {_clip(text)}") from None
     if not math.isfinite(value) or value < 0 or value > 10 * 365 * 86400:
-        raise ParseError("bad_number", f"{what} {text!r} out of range")
+        raise ParseError("bad_number", f"{what} {_clip(text)} out of range")
     return value
 
 
@@ -93,11 +142,11 @@ def epoch(text: str | float | None, what: str = "timestamp") -> datetime | None:
     if text is None or text in MISSING:
         return None
     try:
-        value = float(text)
-    except (TypeError, ValueError):
-        raise ParseError("bad_timestamp", f"invalid {what} {text!r}") from None
+        value = _decimal(text)
+    except (TypeError, ValueError, OverflowError):  # float() of a 400-digit int overflows
+        raise ParseError("bad_timestamp", f"invalid {what} {_clip(text)}") from None
     if not math.isfinite(value) or not 0 <= value < 32503680000:  # year 3000
-        raise ParseError("bad_timestamp", f"{what} {text!r} out of range")
+        raise ParseError("bad_timestamp", f"{what} {_clip(text)} out of range")
     return datetime.fromtimestamp(value, timezone.utc)
 
 

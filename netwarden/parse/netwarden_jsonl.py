@@ -40,9 +40,16 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")  # NaN/Infinity: Python's json would otherwise accept them
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value - value != 0:  # 1e400 is read as inf: no literal, so parse_constant never sees it
+        raise ValueError(f"{text[:40]} is out of range")
+    return value
+
+
 def _load(line: str) -> dict[str, Any]:
     try:
-        value = json.loads(line, parse_constant=_reject_constant)
+        value = json.loads(line, parse_constant=_reject_constant, parse_float=_finite_float)
     except RecursionError:  # "[[[[..." nested deeper than the interpreter's stack
         raise ParseError("bad_json", "JSON nested too deeply") from None
     except ValueError as exc:  # JSONDecodeError, NaN, the int-digits limit

@@ -85,7 +85,7 @@ class NslKdd(Parser):
         if n not in (42, 43):
             raise ParseError("wrong_field_count",
                              f"{n} fields, expected 42 or 43 (41 features, label [, difficulty])")
-        counts, rates = self._numbers(cells)
+        counts, rates = self._numbers(cells, line.isascii())
         extra = dict(zip(_NUMERIC_NAMES, counts + rates))
         protocol, service, flag = (cells[1].strip(), cells[2].strip(), cells[3].strip())
         if not (protocol and service and flag) or len(service) > 64 or len(flag) > 16 or len(protocol) > 16:
@@ -117,14 +117,16 @@ class NslKdd(Parser):
         )
 
     @staticmethod
-    def _numbers(cells: list[str]) -> tuple[list[int], list[float]]:
+    def _numbers(cells: list[str], ascii_line: bool = False) -> tuple[list[int], list[float]]:
         """The 38 numeric features: counts as int, rates as float; all must be non-negative."""
-        try:
-            # fast path: one C-level map per kind; errors and edge cases go the slow way below
-            counts = [int(cells[i]) for i in _COUNTS]
-            rates = [float(cells[i]) for i in _RATES]
-        except ValueError:
-            counts = rates = None  # type: ignore[assignment]
+        counts = rates = None  # type: ignore[assignment]
+        if ascii_line:  # int()/float() read "٠" as 0: lines with any non-ASCII text take the careful path
+            try:
+                # fast path: one C-level map per kind; errors and edge cases go the slow way below
+                counts = [int(cells[i]) for i in _COUNTS]
+                rates = [float(cells[i]) for i in _RATES]
+            except ValueError:
+                counts = rates = None  # type: ignore[assignment]
         if counts is not None:
             total = sum(rates)  # NaN or inf anywhere makes the sum non-finite
             if min(counts) >= 0 and max(counts) <= MAX_COUNTER and min(rates) >= 0 and math.isfinite(total):

@@ -152,7 +152,8 @@ class Syslog(Parser):
         if m.group("sd") != "-":
             extra["structured_data"] = _structured_data(m.group("sd"))
         message = (m.group("msg") or "").removeprefix("\ufeff")  # UTF-8 messages may start with a BOM
-        pid = procid if procid and procid.isdigit() and len(procid) <= 10 else None
+        # isascii: str.isdigit() is true for "٨٧١٠" too, and int() would read it as 8710
+        pid = procid if procid and procid.isascii() and procid.isdigit() and len(procid) <= 10 else None
         if procid and pid is None:
             extra["procid"] = procid
         return self._event(line, timestamp, nil(m.group("host")), nil(m.group("app")), pid, message, extra)
