@@ -18,11 +18,11 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks import bench_ingest
+from benchmarks import bench_ingest, bench_netflow
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "BENCHMARKS.md"
-BENCHMARKS = {"ingest": bench_ingest}
+BENCHMARKS = {"ingest": bench_ingest, "netflow": bench_netflow}
 COMMAND = "benchmarks/run"
 
 
