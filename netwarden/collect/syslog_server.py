@@ -64,7 +64,8 @@ class SyslogServerConfig:
     max_connections: int = 1000
     idle_timeout: float = 600.0
     tls_handshake_timeout: float = 10.0
-    udp_receive_buffer: int = 16 << 20  # bytes; SO_RCVBUFFORCE when allowed, else up to net.core.rmem_max
+    # kernel memory, used only while a burst waits; SO_RCVBUFFORCE when allowed, else up to net.core.rmem_max
+    udp_receive_buffer: int = 64 << 20
     resume_interval: float = 0.02  # how often paused TCP connections look for room in the stream
 
     @classmethod

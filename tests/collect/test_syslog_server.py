@@ -21,7 +21,7 @@ from netwarden.collect.syslog_server import SyslogServer, SyslogServerConfig, pa
 from netwarden.pipeline import Pipeline
 from netwarden.store.database import Database
 from netwarden.store.events import EventFilter, find_events
-from netwarden.stream import LiveStream
+from netwarden.stream import DeviceCounters, LiveStream
 
 SSH = "Failed password for {user} from 203.0.113.{n} port 4{n:04d} ssh2"
 LINE = "<38>Nov 21 10:00:01 gw01 sshd[77]: " + SSH
@@ -65,8 +65,9 @@ def listening(db: Database, *, max_pending: int = 50_000, batch_size: int = 500,
         stream.close()
 
 
-def device(server: SyslogServer, name: str):  # type: ignore[no-untyped-def]
-    return server.stream.stats.devices[name]
+def device(server: SyslogServer, name: str) -> DeviceCounters:
+    """The stream's counters for one device (all zero before its first message)."""
+    return server.stream.stats.devices.get(name) or DeviceCounters()
 
 
 def tcp_client(server: SyslogServer, source: str = DEVICE) -> socket.socket:
