@@ -27,6 +27,9 @@ from netwarden.store.writer import ProcessWriter, StoreBatch, ThreadWriter, open
 Stage = Callable[[list[Event]], None]
 ProgressCallback = Callable[[int, int], None]  # (bytes done, bytes total) on disk
 SNIFF_LINES = 30
+# Network logs come from no earlier than the Unix epoch; relative captures start at 1970-01-01
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc)
 
 
 @dataclass
@@ -231,6 +234,13 @@ class Pipeline:
                 continue
             if event is None:
                 result.skipped += 1
+                continue
+            ts = event.timestamp
+            if ts is not None and not EARLIEST <= ts < LATEST:
+                # a hostile "year 0001" must cost one line, not fail a whole batch on MariaDB (1000-9999)
+                batch.quarantined.append(quarantine_store.QuarantinedLine(
+                    line.number, line.text, "bad_timestamp",
+                    f"time {ts.isoformat()} is outside {EARLIEST.year}-{LATEST.year - 1}", line.length))
                 continue
             if line.bad_utf8:
                 result.bad_utf8 += 1

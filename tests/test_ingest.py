@@ -384,3 +384,17 @@ def test_empty_file_stores_nothing(db: Database, tmp_path: Path) -> None:
     result = Pipeline(db).ingest_file(empty, "access_log")
     assert (result.events, result.lines, result.already_done) == (0, 0, False)
     assert sources(db) == []
+
+
+def test_timestamps_outside_1970_2199_are_quarantined_not_fatal(db, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """MariaDB refuses DATETIME before year 1000: such a line must not take its batch down."""
+    from netwarden.pipeline import Pipeline
+
+    log = tmp_path / "times.log"
+    log.write_text(
+        '192.0.2.1 - - [01/Jan/0500:00:30:00 +0000] "GET /a HTTP/1.1" 200 1 "-" "x"\n'
+        '192.0.2.2 - - [21/Nov/2026:10:00:00 +0000] "GET /b HTTP/1.1" 200 1 "-" "x"\n'
+        '192.0.2.3 - - [31/Dec/2999:00:00:00 +0000] "GET /c HTTP/1.1" 200 1 "-" "x"\n'
+        '192.0.2.4 - - [01/Jan/1970:00:00:00 +0000] "GET /d HTTP/1.1" 200 1 "-" "x"\n')
+    result = Pipeline(db).ingest_file(log, "access_log")
+    assert result.events == 2 and result.quarantined == {"bad_timestamp": 2}
