@@ -18,11 +18,11 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks import bench_ingest, bench_netflow
+from benchmarks import bench_ingest, bench_netflow, bench_pcap
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "BENCHMARKS.md"
-BENCHMARKS = {"ingest": bench_ingest, "netflow": bench_netflow}
+BENCHMARKS = {"ingest": bench_ingest, "netflow": bench_netflow, "pcap": bench_pcap}
 COMMAND = "benchmarks/run"
 
 
