@@ -272,9 +272,9 @@ class Follower:
 
     def _poll_watch(self, watch: _Watch) -> bool:
         if not watch.started:
-            watch.started = True
             if self.recover_rotated:
-                self._recover_at_start(watch)
+                self._recover_at_start(watch)  # on a database error: again at the next attempt
+            watch.started = True
         try:
             st: os.stat_result | None = os.stat(watch.path)
         except FileNotFoundError:

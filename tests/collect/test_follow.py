@@ -434,15 +434,17 @@ def test_crash_mid_way_loses_and_repeats_nothing(db: Database, db_url: str, tmp_
     assert (src["lines"], src["events"], src["offset"]) == (total, total, path.stat().st_size)
 
 
-def test_command_reports_each_bad_file_in_one_line(tmp_path: Path) -> None:
+def test_command_reports_each_bad_file_in_one_line(sqlite_db: Database, tmp_path: Path) -> None:
     good = tmp_path / "access.log"
     append(good, range(3))
     packed = tmp_path / "old.log.gz"
     packed.write_bytes(gzip.compress(b"x\n"))
-    proc = _command(f"sqlite:///{tmp_path / 'cmd.db'}", str(good), str(tmp_path), str(packed),
+    db = sqlite_db  # migrated before the command starts
+    proc = _command(f"sqlite:///{tmp_path / 'follow.db'}", str(good), str(tmp_path), str(packed),
                     str(tmp_path / "later.log"))
     try:
-        time.sleep(1.5)
+        assert wait_for(lambda: count(db) == 3, 15, step=0.05)
+        time.sleep(0.3)  # the errors are reported on the first poll, before the good file's lines
         proc.send_signal(signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=15)
     finally:
@@ -457,8 +459,4 @@ def test_command_reports_each_bad_file_in_one_line(tmp_path: Path) -> None:
     assert all(e.startswith("netwarden: error: ") for e in errors)
     assert "following 4 files" in stdout and "never appeared" in stdout
     assert "events stored                3" in stdout
-    db = Database.open(f"sqlite:///{tmp_path / 'cmd.db'}")
-    try:
-        assert_exactly(db, 3)
-    finally:
-        db.close()
+    assert_exactly(db, 3)
