@@ -15,6 +15,9 @@ by the variable ``NETWARDEN_SECTION_KEY``, e.g. ``NETWARDEN_DATABASE_URL`` or
 
     [retention]
     keep_days = 90
+
+    [detect.port_scan]           # each detector's settings; see `netwarden detectors`
+    enabled = true
 """
 
 from __future__ import annotations
@@ -69,6 +72,8 @@ class Settings(_Section):
     database: DatabaseSettings = DatabaseSettings()
     ingest: IngestSettings = IngestSettings()
     retention: RetentionSettings = RetentionSettings()
+    # [detect.<detector>] tables; each detector validates its own (netwarden.detect.base.DetectorSettings)
+    detect: dict[str, dict[str, Any]] = {}
     source: str = "defaults"  # where the settings came from, for messages
 
     def local_tz(self) -> tzinfo:

@@ -79,3 +79,91 @@ class Event:
 
 
 EVENT_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Event))
+
+
+class Severity(StrEnum):
+    """How urgently a person should look: critical, high, medium, low."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {Severity.LOW: 1, Severity.MEDIUM: 2, Severity.HIGH: 3, Severity.CRITICAL: 4}
+
+
+class AlertStatus(StrEnum):
+    NEW = "new"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    FALSE_POSITIVE = "false_positive"
+
+
+@dataclass(slots=True)
+class Factor:
+    """One named reason behind a confidence, e.g. ("failures", 0.7, "412 failures in 60 s").
+
+    ``weight`` is how much this reason alone would make the administrator believe the alert (0..1);
+    the alert's confidence combines the factors as independent evidence (see ``detect.scoring``).
+    """
+
+    name: str
+    weight: float
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "weight": round(self.weight, 4), "detail": self.detail}
+
+
+@dataclass(slots=True)
+class Finding:
+    """What a detector reports: one kind of suspicious activity by one source, with its evidence.
+
+    ``signature`` names the precise pattern (a rule id, a port set, a URL path) so that an administrator
+    who marks an alert as a false positive suppresses exactly that pattern from that source.
+    """
+
+    kind: str  # e.g. "web_attack", "port_scan", "brute_force"
+    detector: str
+    severity: Severity
+    factors: list[Factor]
+    recommendation: str
+    first_seen: datetime
+    last_seen: datetime
+    source: str | None = None  # the offender, usually an address
+    target: str | None = None
+    count: int = 1  # events behind this finding
+    signature: str = ""
+    subkind: str = ""  # e.g. "sqli", "vertical", "ssh"
+    evidence: dict[str, Any] = field(default_factory=dict)
+    samples: list[Event] = field(default_factory=list)  # a few events that show it (bounded)
+    events: list[Event] = field(default_factory=list)  # every contributing event, only when evaluating
+
+
+@dataclass(slots=True)
+class Alert:
+    """A stored, explained alert: repeats of one kind from one source update it instead of piling up."""
+
+    kind: str
+    subkind: str
+    severity: Severity
+    confidence: float
+    factors: list[Factor]
+    source: str | None
+    target: str | None
+    first_seen: datetime
+    last_seen: datetime
+    count: int
+    evidence: dict[str, Any]
+    recommendation: str
+    detector: str
+    signature: str = ""
+    status: AlertStatus = AlertStatus.NEW
+    id: int | None = None
+    incident_id: int | None = None
+    model_version: str | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -32,8 +33,12 @@ POSTGRES_SERVER = os.environ.get("NETWARDEN_TEST_POSTGRES", "postgresql://postgr
 ENGINES = os.environ.get("NETWARDEN_TEST_ENGINES", "sqlite,mariadb,postgresql").split(",")
 
 
+# one token per test run: two runs at once (two developers, a helper and CI) never share a database
+RUN = (os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex)[:8]
+
+
 def _database_name(worker: str) -> str:
-    return f"netwarden_test_{worker}".replace("-", "_")
+    return f"netwarden_test_{RUN}_{worker}".replace("-", "_")
 
 
 def _server_url(engine: str, tmp_path_factory: pytest.TempPathFactory, worker: str) -> str:
@@ -74,9 +79,33 @@ def _reset(url: str) -> None:
     engine.dispose()
 
 
+def _drop_database(engine: str, worker: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    name = _database_name(worker)
+    if engine == "mariadb":
+        admin = create_engine(MYSQL_SERVER.replace("mysql://", "mysql+pymysql://", 1) + "/")
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+    elif engine == "postgresql":
+        admin = create_engine(POSTGRES_SERVER.replace("postgresql://", "postgresql+psycopg://", 1) + "/postgres",
+                              isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    else:
+        return
+    admin.dispose()
+
+
 @pytest.fixture(scope="session")
-def _engine_urls(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> dict[str, str]:
-    return {engine: _server_url(engine, tmp_path_factory, worker_id) for engine in ENGINES}
+def _engine_urls(tmp_path_factory: pytest.TempPathFactory, worker_id: str):  # type: ignore[no-untyped-def]
+    urls = {engine: _server_url(engine, tmp_path_factory, worker_id) for engine in ENGINES}
+    yield urls
+    for engine in urls:
+        try:
+            _drop_database(engine, worker_id)
+        except Exception:  # a leftover test database is harmless; a failing teardown is noise
+            pass
 
 
 @pytest.fixture(params=ENGINES)

@@ -153,7 +153,75 @@ rollups = Table(
     Column("bytes", BigInteger, nullable=False),
 )
 
+# -- detection ---------------------------------------------------------------------------------
+
+incidents = Table(
+    "incidents", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("source", String(64), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("kinds", JSON, nullable=False),  # the alert kinds seen, in order of first appearance
+    Column("alert_count", Integer, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("first_seen", UtcDateTime, nullable=False),
+    Column("last_seen", UtcDateTime, nullable=False),
+    Index(None, "source", "last_seen"),
+)
+
+alerts = Table(
+    "alerts", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("subkind", String(32), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("confidence", Float, nullable=False),
+    Column("factors", JSON, nullable=False),
+    Column("source", String(64)),
+    Column("source_addr", Address),
+    Column("target", String(255)),
+    Column("first_seen", UtcDateTime, nullable=False),
+    Column("last_seen", UtcDateTime, nullable=False),
+    Column("count", BigInteger, nullable=False),
+    Column("evidence", JSON, nullable=False),
+    Column("recommendation", Text, nullable=False),
+    Column("detector", String(32), nullable=False),
+    Column("signature", String(255), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("incident_id", ForeignKey("incidents.id", ondelete="SET NULL")),
+    Column("model_version", String(64)),
+    Column("created", UtcDateTime, nullable=False),
+    Column("updated", UtcDateTime, nullable=False),
+    Index(None, "last_seen"),
+    Index(None, "source_addr", "last_seen"),
+    Index(None, "status", "last_seen"),
+    Index(None, "kind", "source"),
+)
+
+# "not this pattern from this source again": written when an alert is marked a false positive
+suppressions = Table(
+    "suppressions", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("source", String(64), nullable=False),  # "*" for any source
+    Column("signature", String(255), nullable=False),  # "" for any pattern of that kind
+    Column("alert_id", ForeignKey("alerts.id", ondelete="SET NULL")),
+    Column("note", Text, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("created", UtcDateTime, nullable=False),
+    Index(None, "kind", "source"),
+)
+
+# detectors' sliding windows, saved so that a restart does not forget an ongoing scan
+detector_state = Table(
+    "detector_state", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("state", LongText, nullable=False),
+    Column("saved", UtcDateTime, nullable=False),
+)
+
 TEXT_LIMITS = {"observer": 255, "tcp_flags": 64, "action": 32, "http_method": 32, "user": 256,
                "outcome": 16, "label": 128, "transport": 16, "app_protocol": 32, "source_kind": 16}
 SMALLINT_MAX = 32767
-__all__ = ["metadata", "events", "quarantine", "rollups", "ingest_sources", "TEXT_LIMITS", "SmallInteger"]
+__all__ = ["metadata", "events", "quarantine", "rollups", "ingest_sources", "alerts", "incidents",
+           "suppressions", "detector_state", "TEXT_LIMITS", "SmallInteger"]

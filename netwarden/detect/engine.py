@@ -1,0 +1,344 @@
+"""The detection engine: runs the detectors on each batch and turns findings into few, explained alerts.
+
+It is a pipeline stage (``Pipeline(db, stages=[engine])``): every batch of events, from a file or a
+live stream, passes through the detectors before it is stored. For each finding the engine
+
+1. drops it if an administrator marked that pattern from that source as a false positive;
+2. merges it into the open alert of the same kind from the same source (seen within ``merge_window``),
+   or opens a new alert — so a scan of 5,000 ports is one alert with a count, not 5,000;
+3. scores confidence from the named factors, adding "repeat offender" when the source has history;
+4. links the alert into the source's incident, which escalates when one source goes from
+   reconnaissance to access attempts to a success (scan → brute force → login is one critical incident);
+5. stores the alerts and tells listeners (live feed, response) about new and updated ones.
+
+Detector state (sliding windows) is saved to the database so a restart resumes an ongoing scan.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from netwarden.detect import scoring
+from netwarden.detect.base import REGISTRY, Detector, SettingsError
+from netwarden.records import Alert, AlertStatus, Event, Factor, Finding, Severity
+from netwarden.store import alerts as alert_store
+
+log = logging.getLogger(__name__)
+AlertListener = Callable[[Alert, bool], None]  # (alert, is_new)
+
+# Kinds ordered by how far an attack has gone; an incident that reaches "access" after "recon" escalates
+STAGE = {"port_scan": 1, "unusual_service": 1, "intel": 1, "web_attack": 2, "brute_force": 2, "dos": 2,
+         "exfiltration": 3}
+BREACH_SUBKINDS = {"breach", "success_after_failures"}
+EVIDENCE_LIST_LIMIT = 20
+MAX_OPEN_ALERTS = 20_000
+
+
+def load_detectors() -> dict[str, type[Detector]]:
+    from netwarden import detect
+
+    for info in pkgutil.iter_modules(detect.__path__):
+        if info.name not in ("base", "engine", "scoring", "windows") and not info.name.startswith("_"):
+            importlib.import_module(f"netwarden.detect.{info.name}")
+    return dict(sorted(REGISTRY.items()))
+
+
+@dataclass
+class EngineSettings:
+    merge_window: timedelta = timedelta(hours=1)
+    incident_window: timedelta = timedelta(hours=24)
+    state_every: float = 60.0  # seconds of wall time between saves of detector state
+    prune_every: int = 20_000  # events between pruning idle detector state
+
+
+@dataclass
+class EngineStats:
+    events: int = 0
+    findings: int = 0
+    suppressed: int = 0
+    alerts_new: int = 0
+    alerts_updated: int = 0
+    seconds: float = 0.0
+    by_detector: dict[str, float] = field(default_factory=dict)
+
+
+class DetectionEngine:
+    def __init__(self, detectors: Sequence[Detector], db=None, *,  # type: ignore[no-untyped-def]
+                 settings: EngineSettings | None = None, keep_events: bool = False) -> None:
+        self.detectors = list(detectors)
+        self.db = db
+        self.settings = settings or EngineSettings()
+        self.keep_events = keep_events
+        self.stats = EngineStats()
+        self.listeners: list[AlertListener] = []
+        self.alerts: list[Alert] = []  # every alert this engine created or updated (without a db: the output)
+        self.flagged: dict[int, set[str]] = {}  # id(event) -> alert kinds, when evaluating
+        self._open: OrderedDict[tuple[str, str, str | None], Alert] = OrderedDict()
+        self._suppressed: set[tuple[str, str, str]] = set()
+        self._suppressions_loaded = 0.0
+        self._last_save = time.monotonic()
+        self._since_prune = 0
+        self._latest: datetime | None = None
+        if db is not None:
+            self._restore()
+
+    @classmethod
+    def from_config(cls, config: dict[str, dict[str, Any]] | None = None, db=None, *,  # type: ignore[no-untyped-def]
+                    only: Iterable[str] | None = None, keep_events: bool = False) -> DetectionEngine:
+        """Every registered detector with its ``[detect.<name>]`` settings (disabled ones left out)."""
+        available = load_detectors()
+        config = dict(config or {})
+        unknown = set(config) - set(available)
+        if unknown:
+            raise SettingsError(f"[detect] unknown detector(s): {', '.join(sorted(unknown))}; "
+                                f"known: {', '.join(available)}")
+        wanted = list(only) if only is not None else list(available)
+        for name in wanted:
+            if name not in available:
+                raise SettingsError(f"unknown detector {name!r}; known: {', '.join(available)}")
+        detectors = [available[n](config.get(n), keep_events=keep_events) for n in wanted]
+        return cls([d for d in detectors if d.settings.enabled], db, keep_events=keep_events)
+
+    # -- the stage ----------------------------------------------------------------------------------
+
+    def __call__(self, events: list[Event]) -> None:
+        self.process(events)
+
+    def process(self, events: Sequence[Event]) -> list[Alert]:
+        if not events:
+            return []
+        started = time.perf_counter()
+        findings: list[Finding] = []
+        for detector in self.detectors:
+            t = time.perf_counter()
+            try:
+                findings += detector.process(events)
+            except Exception:  # one broken detector must not stop ingest or the other detectors
+                log.exception("detector %s failed on a batch", detector.name)
+            self.stats.by_detector[detector.name] = self.stats.by_detector.get(detector.name, 0.0) \
+                + time.perf_counter() - t
+        self.stats.events += len(events)
+        latest = max((e.timestamp for e in events if e.timestamp is not None), default=None)
+        if latest is not None and (self._latest is None or latest > self._latest):
+            self._latest = latest
+        changed = self.handle(findings)
+        self._housekeeping(len(events))
+        self.stats.seconds += time.perf_counter() - started
+        return changed
+
+    def handle(self, findings: Sequence[Finding]) -> list[Alert]:
+        """Turn findings into new or updated alerts (stored when the engine has a database)."""
+        if not findings:
+            return []
+        self._refresh_suppressions()
+        changed: dict[int, tuple[Alert, bool]] = {}
+        conn_ctx = self.db.engine.begin() if self.db is not None else None
+        conn = conn_ctx.__enter__() if conn_ctx is not None else None
+        try:
+            for finding in findings:
+                self.stats.findings += 1
+                if self._is_suppressed(finding):
+                    self.stats.suppressed += 1
+                    continue
+                alert, is_new = self._merge(conn, finding)
+                if self.keep_events:
+                    for event in finding.events:
+                        self.flagged.setdefault(id(event), set()).add(alert.kind)
+                if conn is not None:
+                    self._link_incident(conn, alert)
+                    alert_store.save_alert(conn, alert)
+                key = id(alert)
+                changed[key] = (alert, is_new or changed.get(key, (alert, False))[1])
+        finally:
+            if conn_ctx is not None:
+                conn_ctx.__exit__(None, None, None)
+        for alert, is_new in changed.values():
+            if is_new:
+                self.stats.alerts_new += 1
+                self.alerts.append(alert)
+            else:
+                self.stats.alerts_updated += 1
+            for listener in self.listeners:
+                try:
+                    listener(alert, is_new)
+                except Exception:
+                    log.exception("alert listener failed")
+        return [a for a, _ in changed.values()]
+
+    # -- merging and scoring ------------------------------------------------------------------------
+
+    def _merge(self, conn, finding: Finding) -> tuple[Alert, bool]:  # type: ignore[no-untyped-def]
+        key = (finding.kind, finding.subkind, finding.source)
+        alert = self._open.get(key)
+        if alert is not None and (finding.first_seen - alert.last_seen > self.settings.merge_window
+                                  or alert.status not in (AlertStatus.NEW, AlertStatus.ACKNOWLEDGED)):
+            alert = None
+        if alert is None and conn is not None:
+            alert = self._stored_open_alert(conn, finding)
+        if alert is None:
+            alert = self._new_alert(conn, finding)
+            is_new = True
+        else:
+            self._update(alert, finding)
+            is_new = False
+        self._open[key] = alert
+        self._open.move_to_end(key)
+        if len(self._open) > MAX_OPEN_ALERTS:
+            self._open.popitem(last=False)
+        return alert, is_new
+
+    def _stored_open_alert(self, conn, finding: Finding) -> Alert | None:  # type: ignore[no-untyped-def]
+        since = finding.first_seen - self.settings.merge_window
+        for alert in alert_store.find_alerts(conn, alert_store.AlertFilter(since=since, kind=finding.kind),
+                                             limit=50):
+            if alert.subkind == finding.subkind and alert.source == finding.source \
+                    and alert.status in (AlertStatus.NEW, AlertStatus.ACKNOWLEDGED):
+                return alert
+        return None
+
+    def _new_alert(self, conn, finding: Finding) -> Alert:  # type: ignore[no-untyped-def]
+        factors = list(finding.factors)
+        if conn is not None and finding.source:
+            earlier = alert_store.alerts_before(conn, finding.source, finding.first_seen)
+            if earlier:
+                factors.append(Factor("repeat_offender", min(0.45, 0.15 * earlier),
+                                      f"{earlier} earlier alert{'s' if earlier > 1 else ''} from this source"))
+        factors = scoring.merge([], factors)
+        return Alert(kind=finding.kind, subkind=finding.subkind, severity=finding.severity,
+                     confidence=scoring.confidence(factors), factors=factors, source=finding.source,
+                     target=finding.target, first_seen=finding.first_seen, last_seen=finding.last_seen,
+                     count=finding.count, evidence=_evidence({}, finding), recommendation=finding.recommendation,
+                     detector=finding.detector, signature=finding.signature)
+
+    def _update(self, alert: Alert, finding: Finding) -> None:
+        alert.factors = scoring.merge(alert.factors, finding.factors)
+        alert.confidence = scoring.confidence(alert.factors)
+        if finding.severity.rank > alert.severity.rank:
+            alert.severity = finding.severity
+        alert.count += finding.count
+        alert.first_seen = min(alert.first_seen, finding.first_seen)
+        alert.last_seen = max(alert.last_seen, finding.last_seen)
+        if finding.target and alert.target and finding.target != alert.target:
+            alert.target = "(several)"
+        alert.evidence = _evidence(alert.evidence, finding)
+        alert.recommendation = finding.recommendation or alert.recommendation
+
+    # -- incidents ----------------------------------------------------------------------------------
+
+    def _link_incident(self, conn, alert: Alert) -> None:  # type: ignore[no-untyped-def]
+        if not alert.source:
+            return
+        incident = None
+        if alert.incident_id is not None:
+            incident = alert_store.open_incident(conn, alert.source, datetime.min.replace(tzinfo=timezone.utc))
+            if incident is not None and incident["id"] != alert.incident_id:
+                incident = None
+        if incident is None:
+            incident = alert_store.open_incident(conn, alert.source,
+                                                 alert.first_seen - self.settings.incident_window)
+        label = f"{alert.kind}/{alert.subkind}" if alert.subkind else alert.kind
+        if incident is None:
+            incident = {"id": None, "source": alert.source, "severity": str(alert.severity), "status": "open",
+                        "kinds": [], "alert_count": 0, "summary": "", "first_seen": alert.first_seen,
+                        "last_seen": alert.last_seen}
+        kinds = list(incident["kinds"])
+        if label not in kinds:
+            kinds.append(label)
+        if alert.incident_id != incident["id"] or incident["id"] is None:
+            incident["alert_count"] += 1
+        incident["kinds"] = kinds
+        incident["first_seen"] = min(incident["first_seen"], alert.first_seen)
+        incident["last_seen"] = max(incident["last_seen"], alert.last_seen)
+        incident["severity"] = str(incident_severity(kinds, Severity(incident["severity"]), alert.severity))
+        incident["summary"] = f"{' → '.join(kinds)} from {alert.source}"
+        alert.incident_id = alert_store.save_incident(conn, incident)
+
+    # -- suppressions, state, housekeeping ----------------------------------------------------------
+
+    def _refresh_suppressions(self) -> None:
+        if self.db is None or time.monotonic() - self._suppressions_loaded < 10:
+            return
+        with self.db.engine.connect() as conn:
+            self._suppressed = alert_store.load_suppressions(conn)
+        self._suppressions_loaded = time.monotonic()
+
+    def _is_suppressed(self, f: Finding) -> bool:
+        s = self._suppressed
+        if not s:
+            return False
+        src = f.source or "*"
+        return ((f.kind, src, f.signature) in s or (f.kind, src, "") in s or (f.kind, "*", f.signature) in s)
+
+    def _housekeeping(self, n: int) -> None:
+        self._since_prune += n
+        if self._since_prune >= self.settings.prune_every and self._latest is not None:
+            for detector in self.detectors:
+                detector.prune(self._latest)
+            self._since_prune = 0
+        if self.db is not None and time.monotonic() - self._last_save >= self.settings.state_every:
+            self.save_state()
+
+    def save_state(self) -> None:
+        if self.db is None:
+            return
+        with self.db.engine.begin() as conn:
+            for detector in self.detectors:
+                alert_store.save_state(conn, detector.name, detector.state())
+        self._last_save = time.monotonic()
+
+    def _restore(self) -> None:
+        with self.db.engine.connect() as conn:  # type: ignore[union-attr]
+            for detector in self.detectors:
+                saved = alert_store.load_state(conn, detector.name)
+                if saved:
+                    try:
+                        detector.restore(saved)
+                    except Exception:  # stale or foreign state is not worth refusing to start over
+                        log.warning("could not restore state of detector %s; starting fresh", detector.name)
+
+    def close(self) -> None:
+        self.save_state()
+
+
+def incident_severity(kinds: Sequence[str], current: Severity, new: Severity) -> Severity:
+    """The worst of its alerts, raised when one source progresses through the stages of an attack."""
+    severity = current if current.rank >= new.rank else new
+    stages = {STAGE.get(k.split("/")[0], 1) for k in kinds}
+    if any(k.split("/")[-1] in BREACH_SUBKINDS for k in kinds) and len(kinds) > 1:
+        return Severity.CRITICAL
+    if len(stages) >= 2 and severity.rank < Severity.HIGH.rank:
+        return Severity.HIGH
+    return severity
+
+
+def _evidence(old: dict[str, Any], finding: Finding) -> dict[str, Any]:
+    """Merge a finding's evidence into an alert's: scalars take the newest value, lists are unioned
+    (bounded), and a few sample events are kept so the alert can be understood on its own."""
+    out = dict(old)
+    for key, value in finding.evidence.items():
+        if isinstance(value, list) and isinstance(out.get(key), list):
+            merged = list(out[key])
+            for item in value:
+                if item not in merged:
+                    merged.append(item)
+            out[key] = merged[-EVIDENCE_LIST_LIMIT:]
+        else:
+            out[key] = value
+    samples = list(out.get("samples", []))
+    for event in finding.samples:
+        if len(samples) >= 5:
+            break
+        sample = {k: v for k, v in event.to_dict().items() if k not in ("extra",)}
+        if sample.get("raw") and len(sample["raw"]) > 2000:
+            sample["raw"] = sample["raw"][:2000] + "..."
+        samples.append(sample)
+    out["samples"] = samples
+    return out

@@ -1,0 +1,186 @@
+"""Storing and finding alerts, incidents, suppressions and detector state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+
+from netwarden.records import Alert, AlertStatus, Factor, Severity
+from netwarden.store.addresses import address_key, network_range
+from netwarden.store.events import _clean_json, clean_text
+from netwarden.store.schema import alerts, detector_state, incidents, suppressions
+
+
+def _row(alert: Alert, now: datetime) -> dict[str, Any]:
+    return {
+        "kind": alert.kind[:32], "subkind": alert.subkind[:32], "severity": str(alert.severity),
+        "confidence": float(alert.confidence), "factors": [f.to_dict() for f in alert.factors],
+        "source": alert.source, "source_addr": address_key(alert.source),
+        "target": clean_text(alert.target)[:255] if alert.target else None,
+        "first_seen": alert.first_seen, "last_seen": alert.last_seen, "count": alert.count,
+        "evidence": _clean_json(alert.evidence), "recommendation": clean_text(alert.recommendation),
+        "detector": alert.detector[:32], "signature": clean_text(alert.signature)[:255],
+        "status": str(alert.status), "incident_id": alert.incident_id, "model_version": alert.model_version,
+        "updated": now,
+    }
+
+
+def save_alert(conn: Connection, alert: Alert) -> int:
+    """Insert a new alert or update the stored one (``alert.id`` set); returns the id."""
+    now = datetime.now(timezone.utc)
+    row = _row(alert, now)
+    if alert.id is None:
+        row["created"] = now
+        alert.id = int(conn.execute(insert(alerts).values(**row)).inserted_primary_key[0])
+    else:
+        conn.execute(update(alerts).where(alerts.c.id == alert.id).values(**row))
+    return alert.id
+
+
+def row_to_alert(row: Any) -> Alert:
+    m = row._mapping if hasattr(row, "_mapping") else row
+    return Alert(
+        id=m["id"], kind=m["kind"], subkind=m["subkind"], severity=Severity(m["severity"]),
+        confidence=m["confidence"], factors=[Factor(**f) for f in m["factors"]], source=m["source"],
+        target=m["target"], first_seen=m["first_seen"], last_seen=m["last_seen"], count=m["count"],
+        evidence=m["evidence"], recommendation=m["recommendation"], detector=m["detector"],
+        signature=m["signature"], status=AlertStatus(m["status"]), incident_id=m["incident_id"],
+        model_version=m["model_version"])
+
+
+def get_alert(conn: Connection, alert_id: int) -> Alert | None:
+    row = conn.execute(select(alerts).where(alerts.c.id == alert_id)).first()
+    return row_to_alert(row) if row else None
+
+
+@dataclass
+class AlertFilter:
+    since: datetime | None = None
+    until: datetime | None = None
+    kind: str | None = None
+    severity: str | None = None  # this or worse
+    status: str | None = None
+    source: str | None = None  # address or network
+    min_confidence: float | None = None
+    incident_id: int | None = None
+
+    def clauses(self) -> list:
+        c = alerts.c
+        where: list = []
+        if self.since is not None:
+            where.append(c.last_seen >= self.since)
+        if self.until is not None:
+            where.append(c.first_seen < self.until)
+        if self.kind:
+            where.append(c.kind == self.kind)
+        if self.severity:
+            rank = Severity(self.severity).rank
+            where.append(c.severity.in_([str(s) for s in Severity if s.rank >= rank]))
+        if self.status:
+            where.append(c.status == str(AlertStatus(self.status)))
+        if self.source:
+            lo, hi = network_range(self.source)
+            where.append(c.source_addr.between(lo, hi))
+        if self.min_confidence is not None:
+            where.append(c.confidence >= self.min_confidence)
+        if self.incident_id is not None:
+            where.append(c.incident_id == self.incident_id)
+        return where
+
+
+def find_alerts(conn: Connection, flt: AlertFilter, *, limit: int = 100, offset: int = 0) -> list[Alert]:
+    stmt = select(alerts).where(*flt.clauses()).order_by(alerts.c.last_seen.desc(), alerts.c.id.desc()) \
+        .limit(limit).offset(offset)
+    return [row_to_alert(r) for r in conn.execute(stmt)]
+
+
+def open_alerts_since(conn: Connection, since: datetime) -> list[Alert]:
+    """Alerts that a new finding may still update (seen recently, not closed by a person)."""
+    stmt = select(alerts).where(alerts.c.last_seen >= since,
+                                alerts.c.status.in_([str(AlertStatus.NEW), str(AlertStatus.ACKNOWLEDGED)]))
+    return [row_to_alert(r) for r in conn.execute(stmt)]
+
+
+def alerts_before(conn: Connection, source: str, before: datetime) -> int:
+    """How many alerts this source had before ``before`` (repeat offenders)."""
+    stmt = select(func.count()).select_from(alerts).where(alerts.c.source == source,
+                                                          alerts.c.first_seen < before)
+    return int(conn.execute(stmt).scalar_one())
+
+
+def set_status(conn: Connection, alert_id: int, status: AlertStatus, *, by: str = "cli",
+               note: str = "") -> Alert:
+    """Change an alert's status; a false positive also suppresses that pattern from that source."""
+    alert = get_alert(conn, alert_id)
+    if alert is None:
+        raise LookupError(f"no alert with id {alert_id}")
+    conn.execute(update(alerts).where(alerts.c.id == alert_id).values(
+        status=str(status), updated=datetime.now(timezone.utc)))
+    alert.status = status
+    if status == AlertStatus.FALSE_POSITIVE:
+        conn.execute(insert(suppressions).values(
+            kind=alert.kind, source=alert.source or "*", signature=alert.signature, alert_id=alert_id,
+            note=clean_text(note), created_by=by[:64], created=datetime.now(timezone.utc)))
+    return alert
+
+
+def load_suppressions(conn: Connection) -> set[tuple[str, str, str]]:
+    return {(r.kind, r.source, r.signature) for r in conn.execute(
+        select(suppressions.c.kind, suppressions.c.source, suppressions.c.signature))}
+
+
+# -- incidents ------------------------------------------------------------------------------------
+
+def open_incident(conn: Connection, source: str, since: datetime) -> dict[str, Any] | None:
+    row = conn.execute(select(incidents).where(incidents.c.source == source, incidents.c.last_seen >= since,
+                                               incidents.c.status != "resolved")
+                       .order_by(incidents.c.last_seen.desc()).limit(1)).first()
+    return dict(row._mapping) if row else None
+
+
+def save_incident(conn: Connection, incident: dict[str, Any]) -> int:
+    values = {k: v for k, v in incident.items() if k != "id"}
+    if incident.get("id") is None:
+        incident["id"] = int(conn.execute(insert(incidents).values(**values)).inserted_primary_key[0])
+    else:
+        conn.execute(update(incidents).where(incidents.c.id == incident["id"]).values(**values))
+    return incident["id"]
+
+
+def find_incidents(conn: Connection, *, since: datetime | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    stmt = select(incidents).order_by(incidents.c.last_seen.desc()).limit(limit)
+    if since is not None:
+        stmt = stmt.where(incidents.c.last_seen >= since)
+    return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+# -- detector state -------------------------------------------------------------------------------
+
+def save_state(conn: Connection, name: str, state: dict[str, Any]) -> None:
+    values = {"name": name, "state": orjson.dumps(state, default=str).decode(),
+              "saved": datetime.now(timezone.utc)}
+    dialect = conn.dialect.name
+    if dialect in ("mysql", "mariadb"):
+        stmt = mysql.insert(detector_state).values(**values)
+        stmt = stmt.on_duplicate_key_update(state=stmt.inserted.state, saved=stmt.inserted.saved)
+    else:
+        ins = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt = ins(detector_state).values(**values)
+        stmt = stmt.on_conflict_do_update(index_elements=[detector_state.c.name],
+                                          set_={"state": stmt.excluded.state, "saved": stmt.excluded.saved})
+    conn.execute(stmt)
+
+
+def load_state(conn: Connection, name: str) -> dict[str, Any] | None:
+    row = conn.execute(select(detector_state.c.state).where(detector_state.c.name == name)).first()
+    if row is None:
+        return None
+    try:
+        return orjson.loads(row.state)
+    except orjson.JSONDecodeError:
+        return None
