@@ -22,6 +22,7 @@ by the variable ``NETWARDEN_SECTION_KEY``, e.g. ``NETWARDEN_DATABASE_URL`` or
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from datetime import datetime, timezone, tzinfo
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from netwarden.enrich.assets import DEFAULT_HOME
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 ENV_PREFIX = "NETWARDEN_"
@@ -64,6 +66,21 @@ class IngestSettings(_Section):
         return value
 
 
+class NetworkSettings(_Section):
+    # the site's own networks ("inside"); the default is the private and local ranges
+    home: list[str] = Field(default_factory=lambda: list(DEFAULT_HOME))
+
+    @field_validator("home")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for net in value:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                raise ValueError(f"{net!r} is not a network (e.g. 10.0.0.0/8)") from None
+        return value
+
+
 class RetentionSettings(_Section):
     keep_days: float = Field(90, gt=0)
 
@@ -72,6 +89,7 @@ class Settings(_Section):
     database: DatabaseSettings = DatabaseSettings()
     ingest: IngestSettings = IngestSettings()
     retention: RetentionSettings = RetentionSettings()
+    network: NetworkSettings = NetworkSettings()
     # [detect.<detector>] tables; each detector validates its own (netwarden.detect.base.DetectorSettings)
     detect: dict[str, dict[str, Any]] = {}
     source: str = "defaults"  # where the settings came from, for messages
@@ -125,7 +143,10 @@ def load_settings(config_path: str | Path | None = None, environ: dict[str, str]
                 data.setdefault(section, {})
                 if not isinstance(data[section], dict):
                     raise ConfigError(f"{origin}: [{section}] must be a table")
-                data[section][key] = env[var]
+                value: Any = env[var]
+                if model.model_fields[key].annotation == list[str]:  # type: ignore[union-attr]
+                    value = [part.strip() for part in value.split(",") if part.strip()]
+                data[section][key] = value
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:

@@ -50,3 +50,13 @@ def test_mistakes_are_named(tmp_path: Path, text: str, env: dict[str, str], need
 def test_missing_config_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings(tmp_path / "nope.toml", environ={})
+
+
+def test_home_networks_from_file_or_comma_separated_environment(tmp_path: Path) -> None:
+    path = tmp_path / "n.toml"
+    path.write_text('[network]\nhome = ["192.0.2.0/24"]\n')
+    assert load_settings(path, environ={}).network.home == ["192.0.2.0/24"]
+    env = {"NETWARDEN_NETWORK_HOME": "10.0.0.0/8, 2001:db8::/32"}
+    assert load_settings(path, environ=env).network.home == ["10.0.0.0/8", "2001:db8::/32"]
+    with pytest.raises(ConfigError, match="not a network"):
+        load_settings(path, environ={"NETWARDEN_NETWORK_HOME": "office"})
