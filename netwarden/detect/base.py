@@ -30,6 +30,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from netwarden.enrich.assets import DEFAULT as DEFAULT_ASSETS
+from netwarden.enrich.assets import Assets
 from netwarden.records import Event, Factor, Finding, Severity
 
 
@@ -50,7 +52,7 @@ class Detector(ABC):
     Settings: ClassVar[type[DetectorSettings]] = DetectorSettings
 
     def __init__(self, settings: DetectorSettings | dict[str, Any] | None = None, *,
-                 keep_events: bool = False) -> None:
+                 keep_events: bool = False, assets: Assets | None = None) -> None:
         if settings is None or isinstance(settings, dict):
             try:
                 settings = self.Settings.model_validate(settings or {})
@@ -59,6 +61,7 @@ class Detector(ABC):
                 raise SettingsError(f"[detect.{self.name}] {problems}") from None
         self.settings = settings
         self.keep_events = keep_events  # evaluation: findings list every event that contributed
+        self.assets = assets or DEFAULT_ASSETS  # which addresses are ours (inside) and which the internet
 
     @abstractmethod
     def process(self, events: Sequence[Event]) -> list[Finding]:

@@ -28,6 +28,7 @@ from typing import Any
 
 from netwarden.detect import scoring
 from netwarden.detect.base import REGISTRY, Detector, SettingsError
+from netwarden.enrich.assets import Assets
 from netwarden.records import Alert, AlertStatus, Event, Factor, Finding, Severity
 from netwarden.store import alerts as alert_store
 
@@ -92,7 +93,8 @@ class DetectionEngine:
 
     @classmethod
     def from_config(cls, config: dict[str, dict[str, Any]] | None = None, db=None, *,  # type: ignore[no-untyped-def]
-                    only: Iterable[str] | None = None, keep_events: bool = False) -> DetectionEngine:
+                    only: Iterable[str] | None = None, keep_events: bool = False,
+                    assets: Assets | None = None) -> DetectionEngine:
         """Every registered detector with its ``[detect.<name>]`` settings (disabled ones left out)."""
         available = load_detectors()
         config = dict(config or {})
@@ -104,7 +106,7 @@ class DetectionEngine:
         for name in wanted:
             if name not in available:
                 raise SettingsError(f"unknown detector {name!r}; known: {', '.join(available)}")
-        detectors = [available[n](config.get(n), keep_events=keep_events) for n in wanted]
+        detectors = [available[n](config.get(n), keep_events=keep_events, assets=assets) for n in wanted]
         return cls([d for d in detectors if d.settings.enabled], db, keep_events=keep_events)
 
     # -- the stage ----------------------------------------------------------------------------------
