@@ -57,6 +57,16 @@ class Context:
                 self._settings.database.url = self._db_url  # type: ignore[union-attr]
         return self._settings  # type: ignore[return-value]
 
+    def pipeline(self, db, *, detect: bool = True, **overrides):  # type: ignore[no-untyped-def]
+        """The configured pipeline (parse, detect, store) on ``db``; a wrong setting is a clean error."""
+        from netwarden.detect.base import SettingsError
+        from netwarden.pipeline import Pipeline
+
+        try:
+            return Pipeline.from_settings(db, self.settings, detect=detect, **overrides)
+        except SettingsError as exc:
+            fail(str(exc), 2)
+
     def database(self):  # type: ignore[no-untyped-def]
         from netwarden.store.database import Database, DatabaseError
 
@@ -85,15 +95,17 @@ def cli(ctx: click.Context, config: str | None, db_url: str | None) -> None:
               help="Input format, or auto to recognise it (see `netwarden formats`).")
 @click.option("--db", "db_url", metavar="URL", help="Database URL (overrides settings).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
+@click.option("--detect/--no-detect", default=True, show_default=True, help="Run the detectors on what is read.")
 @click.pass_obj
-def ingest(obj: Context, paths: tuple[str, ...], fmt: str, db_url: str | None, progress: bool | None) -> None:
+def ingest(obj: Context, paths: tuple[str, ...], fmt: str, db_url: str | None, progress: bool | None,
+           detect: bool) -> None:
     """Read log files (plain or .gz; - for standard input) into the store.
 
     Importing the same content again stores nothing twice; a file that grew is read from where the
     last import stopped. Lines that cannot be parsed are quarantined with their reason.
     """
     from netwarden.parse import UnknownFormat, get_parser
-    from netwarden.pipeline import InputError, Pipeline
+    from netwarden.pipeline import InputError
 
     if db_url:
         obj._db_url = db_url
@@ -106,8 +118,7 @@ def ingest(obj: Context, paths: tuple[str, ...], fmt: str, db_url: str | None, p
     elif "-" in paths:
         fail("reading standard input needs --format NAME", 2)
     db = obj.database()
-    pipeline = Pipeline(db, batch_size=settings.ingest.batch_size,
-                        max_line_bytes=settings.ingest.max_line_bytes, local_tz=settings.local_tz())
+    pipeline = obj.pipeline(db, detect=detect)
     show_progress = err.is_terminal if progress is None else progress
     failures = 0
     results = []
@@ -125,6 +136,9 @@ def ingest(obj: Context, paths: tuple[str, ...], fmt: str, db_url: str | None, p
         _print_summary(result)
     if len(results) > 1:
         _print_total(results)
+    if pipeline.engine is not None:
+        _print_alerts(pipeline.engine)
+    pipeline.close()
     db.close()
     if failures:
         sys.exit(1)
@@ -194,6 +208,19 @@ def _print_total(results: list) -> None:
     out.print(Text("total", style="bold"))
     out.print(f"  files {len(results)}, lines {sum(r.lines for r in results):,}, events {events:,}, "
               f"quarantined {sum(quarantined.values()):,}, {events / seconds if seconds else 0:,.0f} events/s")
+
+
+def _print_alerts(engine) -> None:  # type: ignore[no-untyped-def]
+    stats = engine.stats
+    out.print(Text("detection", style="bold"))
+    out.print(f"  alerts            {stats.alerts_new:>12,} new, {stats.alerts_updated:,} updates"
+              + (f", {stats.suppressed:,} suppressed (false positives)" if stats.suppressed else ""))
+    for alert in sorted(engine.alerts, key=lambda a: (-a.severity.rank, -a.confidence))[:10]:
+        out.print(Text(f"    #{alert.id or '-'} {alert.severity:<8} {alert.confidence:.2f}  "
+                       f"{safe(alert.kind)}/{safe(alert.subkind)}  {safe(alert.source or '-')}  "
+                       f"{safe(alert.factors[0].detail if alert.factors else '')}"))
+    if len(engine.alerts) > 10:
+        out.print(f"    ... see `netwarden alerts`")
 
 
 # -- events -------------------------------------------------------------------------------------
@@ -394,14 +421,16 @@ def status(obj: Context) -> None:
 
 
 def main() -> None:
-    from netwarden.commands import load_all
-
-    load_all()
     try:
         cli(prog_name="netwarden")
     except ConfigError as exc:
         fail(str(exc), 2)
 
+
+# The command groups in netwarden/commands/ attach themselves to `cli` (imported last: they import it)
+from netwarden.commands import load_all as _load_commands  # noqa: E402
+
+_load_commands()
 
 if __name__ == "__main__":
     main()

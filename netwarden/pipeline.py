@@ -80,6 +80,30 @@ class Pipeline:
         self.max_line_bytes = max_line_bytes
         self.local_tz = local_tz
         self._writer = event_store.EventWriter(db.engine.dialect)
+        self.engine = None  # the detection engine, when built by from_settings
+
+    @classmethod
+    def from_settings(cls, db: Database, settings, *, detect: bool = True, **overrides) -> Pipeline:  # type: ignore[no-untyped-def]
+        """The pipeline as configured: parsing, detection (unless ``detect=False``) and the store.
+
+        Raises netwarden.detect.base.SettingsError for a wrong ``[detect.*]`` setting.
+        """
+        from netwarden.detect.engine import DetectionEngine
+        from netwarden.enrich.assets import Assets
+
+        options = {"batch_size": settings.ingest.batch_size, "max_line_bytes": settings.ingest.max_line_bytes,
+                   "local_tz": settings.local_tz()}
+        options.update(overrides)
+        engine = DetectionEngine.from_config(settings.detect, db, assets=Assets(settings.network.home)) \
+            if detect else None
+        pipeline = cls(db, stages=[engine] if engine is not None else [], **options)
+        pipeline.engine = engine
+        return pipeline
+
+    def close(self) -> None:
+        """Save what must survive a restart (detector state)."""
+        if self.engine is not None:
+            self.engine.close()
 
     def ingest_file(self, path: str | Path, fmt: str = "auto", *,
                     progress: ProgressCallback | None = None) -> IngestResult:

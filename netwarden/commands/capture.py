@@ -30,14 +30,13 @@ def capture(obj: Context, interface: str, bpf: str | None, active_timeout: float
     """Capture packets on an interface and store them as flows, live (runs tcpdump; needs root or
     cap_net_raw). Flows are stored when they end, and every --active-timeout seconds while they last."""
     from netwarden.collect.capture import CaptureError, LiveCapture
-    from netwarden.pipeline import Pipeline
     from netwarden.stream import LiveStream
 
     if db_url:
         obj._db_url = db_url
     settings = obj.settings
     db = obj.database()
-    pipeline = Pipeline(db, batch_size=settings.ingest.batch_size, local_tz=settings.local_tz())
+    pipeline = obj.pipeline(db)
     stream = LiveStream(pipeline, fmt=None, source=f"capture/{interface}")
     try:
         live = LiveCapture(stream, interface, bpf=bpf, active_timeout=active_timeout, idle_timeout=idle_timeout,
@@ -69,6 +68,7 @@ def capture(obj: Context, interface: str, bpf: str | None, active_timeout: float
         try:
             stream.close()
         finally:
+            pipeline.close()  # saves detector state for the next start
             db.close()
     s = live.status()
     out.print(Text(f"capture/{safe(interface)}", style="bold"))

@@ -39,7 +39,6 @@ def follow(obj, paths, fmt, db_url, interval, rotate_grace, status_every) -> Non
     from netwarden.cli import err, fail, out, safe
     from netwarden.collect.follow import Follower
     from netwarden.parse import UnknownFormat
-    from netwarden.pipeline import Pipeline
 
     if "-" in paths:
         fail("follow reads files; for standard input use `netwarden ingest --format NAME -`", 2)
@@ -47,8 +46,7 @@ def follow(obj, paths, fmt, db_url, interval, rotate_grace, status_every) -> Non
         obj._db_url = db_url
     settings = obj.settings
     db = obj.database()
-    pipeline = Pipeline(db, batch_size=settings.ingest.batch_size, max_line_bytes=settings.ingest.max_line_bytes,
-                        local_tz=settings.local_tz())
+    pipeline = obj.pipeline(db)
 
     def on_error(path: str, message: str) -> None:
         err.print(Text(f"netwarden: error: {safe(message)}", style="red"))
@@ -78,6 +76,7 @@ def follow(obj, paths, fmt, db_url, interval, rotate_grace, status_every) -> Non
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         follower.stop()
+        pipeline.close()  # saves detector state for the next start
         db.close()
     _summary(follower, out, safe, time.monotonic() - started)
     if any(s.state == "error" for s in follower.stats.values()):

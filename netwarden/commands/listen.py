@@ -58,7 +58,6 @@ def listen_syslog(obj, udp, tcp, tls, cert, key, db_url, max_message, max_connec
 
     from netwarden.cli import err, fail, out, safe
     from netwarden.collect.syslog_server import SyslogServer, SyslogServerConfig
-    from netwarden.pipeline import Pipeline
     from netwarden.stream import LiveStream
 
     if tls and not (cert and key):
@@ -74,8 +73,7 @@ def listen_syslog(obj, udp, tcp, tls, cert, key, db_url, max_message, max_connec
         obj._db_url = db_url
     settings = obj.settings
     db = obj.database()
-    pipeline = Pipeline(db, max_line_bytes=max(settings.ingest.max_line_bytes, max_message),
-                        local_tz=settings.local_tz())
+    pipeline = obj.pipeline(db, max_line_bytes=max(settings.ingest.max_line_bytes, max_message))
     stream = LiveStream(pipeline, fmt="syslog", source="syslog")
     server = SyslogServer(stream, config)
     try:
@@ -107,6 +105,7 @@ def listen_syslog(obj, udp, tcp, tls, cert, key, db_url, max_message, max_connec
             stream.close()
         except Exception as exc:  # reported, with the counters still printed
             error = exc
+        pipeline.close()  # saves detector state for the next start
         db.close()
         _summary(server, out, safe, time.monotonic() - started)
         if error is not None:

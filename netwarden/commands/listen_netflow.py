@@ -28,7 +28,6 @@ def listen_netflow(obj, udp, db_url, status_every) -> None:  # type: ignore[no-u
 
     from netwarden.cli import err, fail, out, safe
     from netwarden.collect.netflow import DEFAULT_PORT, IPFIX_PORT, NetflowListener, parse_address
-    from netwarden.pipeline import Pipeline
     from netwarden.stream import LiveStream
 
     try:
@@ -39,7 +38,8 @@ def listen_netflow(obj, udp, db_url, status_every) -> None:  # type: ignore[no-u
         obj._db_url = db_url
     settings = obj.settings
     db = obj.database()
-    stream = LiveStream(Pipeline(db, local_tz=settings.local_tz()), fmt=None, source="netflow")
+    pipeline = obj.pipeline(db)
+    stream = LiveStream(pipeline, fmt=None, source="netflow")
     listener = NetflowListener(stream, addresses)
     try:
         listener.start()
@@ -70,6 +70,7 @@ def listen_netflow(obj, udp, db_url, status_every) -> None:  # type: ignore[no-u
             stream.close()
         except Exception as exc:  # reported, with the counters still printed
             error = exc
+        pipeline.close()  # saves detector state for the next start
         db.close()
         _report(listener, out, safe, f"stopped after {time.monotonic() - started:,.0f}s:", limit=None)
         if error is not None:

@@ -140,7 +140,7 @@ def open_incident(conn: Connection, source: str, since: datetime) -> dict[str, A
     row = conn.execute(select(incidents).where(incidents.c.source == source, incidents.c.last_seen >= since,
                                                incidents.c.status != "resolved")
                        .order_by(incidents.c.last_seen.desc()).limit(1)).first()
-    return dict(row._mapping) if row else None
+    return {str(k): v for k, v in row._mapping.items()} if row else None
 
 
 def save_incident(conn: Connection, incident: dict[str, Any]) -> int:
@@ -156,7 +156,7 @@ def find_incidents(conn: Connection, *, since: datetime | None = None, limit: in
     stmt = select(incidents).order_by(incidents.c.last_seen.desc()).limit(limit)
     if since is not None:
         stmt = stmt.where(incidents.c.last_seen >= since)
-    return [dict(r._mapping) for r in conn.execute(stmt)]
+    return [{str(k): v for k, v in r._mapping.items()} for r in conn.execute(stmt)]
 
 
 # -- detector state -------------------------------------------------------------------------------
