@@ -1,0 +1,70 @@
+"""``netwarden evaluate``: how good are the detectors on labelled input."""
+
+from __future__ import annotations
+
+import ipaddress
+import sys
+
+import click
+import orjson
+from rich.table import Table
+from rich.text import Text
+
+from netwarden.cli import Context, cli, fail, out, safe
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f}%"
+
+
+@cli.command("evaluate")
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option("--format", "-f", "fmt", default="auto", show_default=True, metavar="NAME")
+@click.option("--attacker", "attackers", multiple=True, metavar="ADDR[=KIND]",
+              help="Ground truth for unlabelled input: events from/to ADDR are this kind of attack "
+                   "(default kind: any); all other events are benign. Repeatable.")
+@click.option("--benign", is_flag=True, help="Every event of the input is normal traffic.")
+@click.option("--detector", "only", multiple=True, metavar="NAME", help="Only these detectors (repeatable).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def evaluate_command(obj: Context, paths, fmt, attackers, benign, only, as_json) -> None:  # type: ignore[no-untyped-def]
+    """Run the detectors over labelled input and print, per alert kind, true/false positives and
+    negatives, precision, recall and false-positive rate (per event). Nothing is stored."""
+    from netwarden.collect.files import InputError
+    from netwarden.detect.base import SettingsError
+    from netwarden.enrich.assets import Assets
+    from netwarden.evaluate import evaluate_paths
+    from netwarden.parse import UnknownFormat
+
+    truth: dict[str, str] = {}
+    for item in attackers:
+        address, _, kind = item.partition("=")
+        try:
+            truth[str(ipaddress.ip_address(address.strip()))] = kind.strip() or "attack"
+        except ValueError:
+            raise click.BadParameter(f"{address!r} is not an IP address", param_hint="--attacker") from None
+    settings = obj.settings
+    try:
+        result = evaluate_paths(paths, fmt=fmt, detect_config=settings.detect, attackers=truth,
+                                all_benign=benign, assets=Assets(settings.network.home), only=only or None)
+    except (InputError, UnknownFormat, SettingsError) as exc:
+        fail(str(exc), 2)
+    if as_json:
+        sys.stdout.write(orjson.dumps({"events": result.events, "labelled": result.labelled,
+                                       "attacks": result.attacks, "alerts": result.alerts,
+                                       "kinds": result.rows()}).decode() + "\n")
+        return
+    out.print(f"events {result.events:,}, labelled {result.labelled:,}, attacks {result.attacks:,}, "
+              f"alerts {result.alerts:,}")
+    if result.labelled == 0:
+        out.print("no ground truth: the input has no labels (use --attacker or --benign)")
+    table = Table(show_edge=False, box=None, header_style="bold")
+    for column in ("kind", "TP", "FP", "FN", "TN", "precision", "recall", "FP rate"):
+        table.add_column(column, justify="left" if column == "kind" else "right")
+    for row in result.rows():
+        table.add_row(Text(safe(row["kind"])), f"{row['tp']:,}", f"{row['fp']:,}", f"{row['fn']:,}", f"{row['tn']:,}",
+                      _pct(row["precision"]), _pct(row["recall"]), _pct(row["fpr"]))
+    out.print(table)
+    if result.unlabelled_alert_kinds:
+        out.print("alerts on events without a label: " + ", ".join(
+            f"{k} {n:,}" for k, n in sorted(result.unlabelled_alert_kinds.items())))
