@@ -31,6 +31,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from netwarden.enrich.assets import DEFAULT_HOME
+from netwarden.enrich.intel import EXAMPLE_FEED
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 ENV_PREFIX = "NETWARDEN_"
@@ -81,6 +82,16 @@ class NetworkSettings(_Section):
         return value
 
 
+class IntelSettings(_Section):
+    """Threat-intelligence feed files (see netwarden.enrich.intel and `netwarden intel`)."""
+
+    feeds: list[str] = Field(default_factory=lambda: [EXAMPLE_FEED])  # the shipped example lists only test addresses
+    # entries with a lower score (IPsum: number of lists) are not loaded; 1 keeps all, weak ones weigh little
+    min_score: float = 1
+    flag_private: bool = False  # FireHOL level1 lists the bogons: private/multicast/reserved are never flagged
+    reload_every: float = Field(5.0, ge=0)  # seconds between checks of the feed files for changes
+
+
 class RetentionSettings(_Section):
     keep_days: float = Field(90, gt=0)
 
@@ -90,6 +101,7 @@ class Settings(_Section):
     ingest: IngestSettings = IngestSettings()
     retention: RetentionSettings = RetentionSettings()
     network: NetworkSettings = NetworkSettings()
+    intel: IntelSettings = IntelSettings()  # threat-intelligence feeds (netwarden.enrich.intel)
     # [detect.<detector>] tables; each detector validates its own (netwarden.detect.base.DetectorSettings)
     detect: dict[str, dict[str, Any]] = {}
     source: str = "defaults"  # where the settings came from, for messages

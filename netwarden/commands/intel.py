@@ -1,0 +1,105 @@
+"""``netwarden intel``: the threat-intelligence feeds — what is loaded, and who lists an address."""
+
+from __future__ import annotations
+
+import click
+
+from netwarden.cli import cli
+
+_FEED_OPTION = click.option("--feed", "feeds", multiple=True, metavar="PATH",
+                            help="Feed file (repeatable); default: the [intel] feeds setting.")
+
+
+def _index(obj, feeds):  # type: ignore[no-untyped-def]
+    from netwarden.enrich.intel import IntelIndex
+
+    settings = obj.settings.intel
+    return IntelIndex(list(feeds) or settings.feeds, min_score=settings.min_score,
+                      flag_private=settings.flag_private, reload_every=settings.reload_every)
+
+
+def _print_feeds(index) -> int:  # type: ignore[no-untyped-def]
+    from rich.table import Table
+
+    from netwarden.cli import out, safe
+
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("feed", "entries", "networks", "IPv4 addresses", "below min", "bad lines", "loaded", "path"):
+        table.add_column(column, justify="right" if column in ("entries", "networks", "IPv4 addresses", "below min",
+                                                               "bad lines") else "left")
+    problems = 0
+    for status in index.status.values():
+        table.add_row(safe(status.name), f"{status.entries:,}", f"{status.networks:,}", f"{status.addresses:,}",
+                      f"{status.skipped:,}", f"{status.errors:,}",
+                      status.loaded_at.strftime("%Y-%m-%d %H:%M:%S") if status.loaded_at else "-", safe(status.path))
+    out.print(table)
+    for status in index.status.values():
+        if status.problem:
+            problems += 1
+            out.print(f"  {safe(status.name)}: {safe(status.problem)}")
+        for example in status.error_examples[:5]:
+            out.print(f"  {safe(status.name)}: {safe(example)}")
+        if status.errors > 5:
+            out.print(f"  {safe(status.name)}: ... {status.errors - 5:,} more bad lines")
+    out.print(f"{len(index.status)} feed{'s' if len(index.status) != 1 else ''}, {index.entries:,} entries, "
+              f"{index.intervals:,} intervals in the lookup table, {index.errors:,} bad lines")
+    return problems
+
+
+@cli.group()
+def intel() -> None:
+    """Threat-intelligence feeds: list them, check addresses, validate files."""
+
+
+@intel.command("list")
+@_FEED_OPTION
+@click.pass_obj
+def list_feeds(obj, feeds) -> None:  # type: ignore[no-untyped-def]
+    """The configured feeds: entries, networks, when loaded, bad lines."""
+    _print_feeds(_index(obj, feeds))
+
+
+@intel.command()
+@click.argument("addresses", nargs=-1, required=True, metavar="ADDRESS...")
+@_FEED_OPTION
+@click.pass_obj
+def check(obj, addresses, feeds) -> None:  # type: ignore[no-untyped-def]
+    """Which feeds list each address (exit status 1 when none is listed)."""
+    from netwarden.cli import fail, out, safe
+    from netwarden.enrich.intel import not_flagged
+
+    index = _index(obj, feeds)
+    listed = 0
+    for address in addresses:
+        try:
+            match = index.check(address)
+        except ValueError as exc:
+            fail(str(exc), 2)
+        if match is None:
+            out.print(f"{safe(address)}: not listed")
+            continue
+        note = ""
+        if not index.flag_private and not_flagged(address):
+            note = " — private/reserved address: listed (bogons) but never flagged"
+        else:
+            listed += 1
+        out.print(f"{safe(address)}: {safe(match.describe())}{note}")
+        for entry in match.listings:
+            extra = "".join((f" score {entry.score:g}" if entry.score is not None else "",
+                             f" {entry.category}" if entry.category else ""))
+            out.print(f"  {safe(entry.feed)}: {safe(entry.network)}{safe(extra)}")
+    raise SystemExit(0 if listed else 1)
+
+
+@intel.command()
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.pass_obj
+def load(obj, paths) -> None:  # type: ignore[no-untyped-def]
+    """Validate feed files and report what they hold (exit status 1 if one cannot be read or has no entries)."""
+    from netwarden.enrich.intel import IntelIndex
+
+    settings = obj.settings.intel
+    index = IntelIndex(paths, min_score=settings.min_score, flag_private=settings.flag_private)
+    problems = _print_feeds(index)
+    empty = sum(1 for s in index.status.values() if not s.entries and not s.problem)
+    raise SystemExit(1 if problems or empty else 0)
