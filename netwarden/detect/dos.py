@@ -45,12 +45,6 @@ from netwarden.records import Event, Factor, Finding, Severity
 _DAY = 1440  # minutes
 
 
-def _minute(t: datetime) -> int:
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=timezone.utc)
-    return int(t.timestamp() // 60)
-
-
 def _when(minute: int) -> datetime:
     return datetime.fromtimestamp(minute * 60, timezone.utc)
 
@@ -224,7 +218,8 @@ class DenialOfService(Detector):
 
     def _count(self, measure: str, target: str, e: Event, ts: datetime, n: int, out: list[Finding]) -> None:
         s = self.settings
-        minute = _minute(ts)
+        epoch = ts.timestamp() if ts.tzinfo is not None else ts.replace(tzinfo=timezone.utc).timestamp()
+        minute = int(epoch // 60)
         rate = self.rates.get(f"{measure}|{target}", ts)
         if minute > rate.minute or minute < rate.minute - _DAY:
             rate.roll(minute, s.alpha)
@@ -252,7 +247,7 @@ class DenialOfService(Detector):
             elif len(ports) < 1000:
                 ports[e.dst_port] = n
         if measure == "http" and src is not None:
-            finding = self._client(src, target, e, ts, minute, rate)
+            finding = self._client(src, target, e, ts, epoch, minute, rate)
             if finding is not None:
                 out.append(finding)
         if rate.count >= rate.threshold and (rate.alerted == 0 or rate.count >= 2 * rate.alerted):
@@ -261,7 +256,8 @@ class DenialOfService(Detector):
                 rate.alerted = rate.count
                 out.append(finding)
 
-    def _client(self, src: str, target: str, e: Event, ts: datetime, minute: int, site: _Rate) -> Finding | None:
+    def _client(self, src: str, target: str, e: Event, ts: datetime, epoch: float, minute: int,
+                site: _Rate) -> Finding | None:
         s = self.settings
         c = self.clients.get(f"{src}|{target}", ts)
         if minute > c.minute:
@@ -281,7 +277,7 @@ class DenialOfService(Detector):
             c.agent = e.user_agent[:256]
         # requests in the last 60 s, estimated from this minute and the share of the previous one still in
         # the window (a burst that straddles a minute boundary is not cut in two)
-        into = (ts.timestamp() if ts.tzinfo else ts.replace(tzinfo=timezone.utc).timestamp()) / 60 - minute
+        into = epoch / 60 - minute
         count = int(c.prev * max(0.0, 1.0 - into) + c.count)
         floor = max(s.http_source_floor, s.ratio * c.mean)
         if count < floor or (minute - c.alerted_minute < 2 and count < 2 * c.alerted_level):
