@@ -7,7 +7,7 @@ flood when its count passes
 
     max(absolute floor, ratio × usual, usual + sigmas × deviation)
 
-The absolute floors are what no small or medium site sees from one place by accident (10 HTTP requests a
+The absolute floors are what no small or medium site sees from one place by accident (5 HTTP requests a
 second from one client for a whole minute, 1,000 half-open connections to one server in a minute, 500
 UDP or ICMP packets a second to one host); the ratio and the deviation make a busy site's own normal
 traffic, including its steady crawlers, the baseline instead of an alarm. A client's own rate has its own,
