@@ -333,6 +333,7 @@ class IntervalTable:
             bounds.setdefault(first, []).append((1, i))
             bounds.setdefault(last + 1, []).append((-1, i))
         active: dict[int, None] = {}
+        listing = [entry[2] for entry in entries]
         starts: list[int] = []
         ends: list[int] = []
         labels: list[tuple[Listing, ...]] = []
@@ -344,7 +345,7 @@ class IntervalTable:
                 else:
                     active.pop(i, None)
             if active and k + 1 < len(points):
-                label = tuple(entries[i][2] for i in active)
+                label = tuple(map(listing.__getitem__, active))
                 if starts and ends[-1] == point - 1 and labels[-1] == label:
                     ends[-1] = points[k + 1] - 1  # same listings continue: merge
                 else:
