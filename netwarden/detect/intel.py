@@ -50,6 +50,9 @@ class IntelDetector(Detector):
         outbound: bool = True  # report inside hosts contacting listed addresses
         # IPsum counts: weight of the listing grows with the number of lists (half weight at this count)
         score_half: float = 3.0
+        # an IPsum-only listing below this count is weak evidence: low severity inbound, medium outbound
+        # (the IPsum author suggests >= 3 for blocking)
+        strong_score: float = 3.0
 
     def __init__(self, settings: Any = None, **kw: Any) -> None:
         super().__init__(settings, **kw)
@@ -118,15 +121,18 @@ class IntelDetector(Detector):
         if c2:
             factors.append(Factor("malware_feed", 0.5, f"listed as malware infrastructure ({', '.join(feeds)})"))
 
+        # a "weak" listing is only an aggregator's low count (IPsum on 1-2 lists: often shared hosting,
+        # crawlers, old scanners); a curated list (DROP, FireHOL, DShield, Feodo, a CSV the admin chose) is strong
+        strong = any("ipsum" not in f.lower() for f in feeds) or (score or 0) >= self.settings.strong_score
         if direction == "outbound":
             if answered and (c2 or (score or 0) >= 5):
                 severity = Severity.CRITICAL
             elif answered:
+                severity = Severity.HIGH if strong else Severity.MEDIUM
+            elif c2:
                 severity = Severity.HIGH
-            elif blocked == len(events):
-                severity = Severity.MEDIUM if not c2 else Severity.HIGH
             else:
-                severity = Severity.HIGH if c2 else Severity.MEDIUM
+                severity = Severity.MEDIUM if strong else Severity.LOW
             host = peers[0] if len(peers) == 1 else f"the {len(peers)} inside hosts {peer_text}"
             recommendation = (
                 f"Block {address} at the firewall in both directions; examine {host} for malware "
@@ -134,7 +140,7 @@ class IntelDetector(Detector):
                 + (f" port {port_text}" if ports else "") + "), and look for other hosts contacting it"
                 + (". Data was exchanged: treat the host as compromised until cleared." if answered else "."))
         else:
-            severity = Severity.MEDIUM if answered and not blocked else Severity.LOW
+            severity = Severity.MEDIUM if answered and not blocked and strong else Severity.LOW
             target = peer_text or "your hosts"
             recommendation = (
                 f"Block {address} at the firewall (it is on {', '.join(feeds)});"

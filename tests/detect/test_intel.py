@@ -195,6 +195,25 @@ def test_inbound_severity_follows_the_answer(feed_paths) -> None:
     assert any(f.detail == "IPsum: on 10 blocklists" for f in findings["77.90.185.20"].factors)
 
 
+def test_weak_listings_on_the_benign_access_log_stay_low(feed_paths, datasets: Path) -> None:
+    """Apache's 2015 sample log holds ordinary visitors; a handful of their addresses are on IPsum (once) in
+    2026. Those weak listings must not become medium/high alerts."""
+    parser = get_parser("access_log")(ParseContext())
+    events = []
+    with gzip.open(datasets / "web-access-logs" / "apache_logs.gz", "rt", errors="replace") as fh:
+        for line in fh:
+            try:
+                event = parser.parse_line(line)
+            except Exception:  # noqa: BLE001
+                continue
+            if event is not None:
+                events.append(event)
+    findings = IntelDetector({"feeds": feed_paths}).process(events)
+    assert findings and {f.subkind for f in findings} == {"inbound"}
+    assert all(f.severity == Severity.LOW and f.evidence["feeds"] == ["ipsum"] and f.evidence["score"] < 3
+               for f in findings)
+
+
 def test_default_feed_is_the_shipped_example() -> None:
     assert Path(EXAMPLE_FEED).is_file()
     det = IntelDetector()
