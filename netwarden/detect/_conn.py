@@ -245,6 +245,7 @@ def _generic_tcp(e: Event, one_way: bool) -> tuple[int, str] | None:
             return OK, ""
         if not one_way and "RST" in flags:
             return FAILED, ""  # both directions' flags: reset before any data (refused, or a probe's abort)
+        return NEUTRAL, ""  # a handshake without data (or data without PSH): cannot tell
     if e.action and e.action in _FW_BLOCKED:
         return FAILED, ""
     if e.packets_in is not None and not one_way:
@@ -252,5 +253,8 @@ def _generic_tcp(e: Event, one_way: bool) -> tuple[int, str] | None:
             return FAILED, ""
         if e.bytes_in is not None and e.packets_in <= 2 and not e.bytes_out:
             return FAILED, ""
+        if e.bytes_in is not None and e.bytes_in <= 80 * e.packets_in and (e.bytes_out or 0) <= 80 * (
+                e.packets_out or 1):
+            return NEUTRAL, ""  # headers only (≤ 80 B a packet): a handshake, no data
         return OK, ""
     return NEUTRAL, ""
