@@ -94,7 +94,12 @@ class Pipeline:
         options = {"batch_size": settings.ingest.batch_size, "max_line_bytes": settings.ingest.max_line_bytes,
                    "local_tz": settings.local_tz()}
         options.update(overrides)
-        engine = DetectionEngine.from_config(settings.detect, db, assets=Assets(settings.network.home)) \
+        detect_config = {name: dict(values) for name, values in settings.detect.items()}
+        # the [intel] feeds are the intel detector's unless [detect.intel] names its own
+        intel = detect_config.setdefault("intel", {})
+        for key in ("feeds", "min_score", "flag_private", "reload_every"):
+            intel.setdefault(key, getattr(settings.intel, key))
+        engine = DetectionEngine.from_config(detect_config, db, assets=Assets(settings.network.home)) \
             if detect else None
         pipeline = cls(db, stages=[engine] if engine is not None else [], **options)
         pipeline.engine = engine

@@ -75,3 +75,23 @@ def test_detectors_command_lists_settings() -> None:
 
     for name in load_detectors():
         assert name in result.output
+
+
+def test_configured_intel_feeds_reach_the_detector(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from netwarden.config import load_settings
+    from netwarden.pipeline import Pipeline
+
+    feed = tmp_path / "ours.netset"
+    feed.write_text("# our own list\n198.51.100.77\n")
+    config = tmp_path / "nw.toml"
+    config.write_text(f'[intel]\nfeeds = ["{feed}"]\n')
+    db = Database.open("sqlite:///:memory:")
+    pipeline = Pipeline.from_settings(db, load_settings(config, environ={}))
+    intel = next(d for d in pipeline.engine.detectors if d.name == "intel")
+    assert intel.settings.feeds == [str(feed)]
+    log = tmp_path / "fw.log"
+    log.write_text("Nov 21 10:00:00 gw kernel: [1.0] [UFW BLOCK] IN=eth0 OUT= SRC=198.51.100.77 DST=192.168.1.10 "
+                   "LEN=60 TOS=0x00 PREC=0x00 TTL=50 ID=1 PROTO=TCP SPT=4000 DPT=22 WINDOW=1024 RES=0x00 SYN URGP=0\n")
+    pipeline.ingest_file(log, "syslog")
+    assert [(a.kind, a.source) for a in pipeline.engine.alerts] == [("intel", "198.51.100.77")]
+    db.close()
