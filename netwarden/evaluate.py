@@ -6,7 +6,10 @@ address to the kind of attack it performs (every event from or to it is that att
 and ``all_benign`` declares a whole input normal traffic.
 
 An event counts as detected for kind K when an alert of kind K was raised from it (the detectors report
-every event behind a finding in evaluation mode). Rates are per event:
+the events behind a finding in evaluation mode), or when an alert of kind K is about the event's source
+(for alerts without a source, such as a distributed flood: its target) and the event falls within the
+alert's time span widened by the merge window — an alert about a scanner covers the scanner's packets
+before the threshold too, as an administrator reading it would understand. Rates are per event:
 
 - precision = TP / (TP + FP), recall = TP / (TP + FN), false-positive rate = FP / (FP + TN)
 - the row ``any`` ignores the kind: an attack event flagged by any detector is found.
@@ -17,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +105,26 @@ def truth(event: Event, attackers: dict[str, str], all_benign: bool) -> str | No
     return expected_kind(event.label) or "attack"
 
 
+def attribute(events: Sequence[Event], alerts: Sequence[Any], flagged: dict[int, set[str]],
+              window: timedelta) -> dict[int, set[str]]:
+    """Add to ``flagged`` the events covered by an alert about their source (or target)."""
+    by_source: dict[str, list[Any]] = {}
+    by_target: dict[str, list[Any]] = {}
+    for alert in alerts:
+        if alert.source:
+            by_source.setdefault(alert.source, []).append(alert)
+        elif alert.target:
+            by_target.setdefault(alert.target, []).append(alert)
+    out = {k: set(v) for k, v in flagged.items()}
+    for event in events:
+        candidates = by_source.get(event.src_ip or "", []) + by_target.get(event.dst_ip or "", [])
+        for alert in candidates:
+            ts = event.timestamp
+            if ts is not None and alert.first_seen - window <= ts <= alert.last_seen + window:
+                out.setdefault(id(event), set()).add(alert.kind)
+    return out
+
+
 def score(events: Sequence[Event], flagged: dict[int, set[str]], *, attackers: dict[str, str] | None = None,
           all_benign: bool = False) -> Evaluation:
     attackers = attackers or {}
@@ -145,7 +169,8 @@ def evaluate_paths(paths: Iterable[str | Path], *, fmt: str = "auto", detect_con
     pipeline = Pipeline(db, stages=[kept.extend, engine])
     for path in paths:
         pipeline.ingest_file(path, fmt)
-    result = score(kept, engine.flagged, attackers=attackers, all_benign=all_benign)
+    flagged = attribute(kept, engine.alerts, engine.flagged, engine.settings.merge_window)
+    result = score(kept, flagged, attackers=attackers, all_benign=all_benign)
     result.alerts = len(engine.alerts)
     db.close()
     return result

@@ -64,3 +64,18 @@ def test_evaluate_command_on_labelled_flows(tmp_path, datasets) -> None:  # type
     assert "precision" in table and "recall" in table and "FP rate" in table
     bad = CliRunner().invoke(cli, ["evaluate", str(path), "--attacker", "not-an-ip"])
     assert bad.exit_code == 2 and "not an IP address" in bad.output
+
+
+def test_an_alert_about_a_source_covers_its_events_in_time() -> None:
+    from datetime import timedelta
+
+    from netwarden.evaluate import attribute
+    from netwarden.records import Alert, Severity
+
+    early, late, other = ev(src="203.0.113.5"), ev(src="203.0.113.5"), ev(src="192.0.2.9")
+    late.timestamp = T + timedelta(days=2)
+    alert = Alert(kind="port_scan", subkind="vertical", severity=Severity.MEDIUM, confidence=0.9, factors=[],
+                  source="203.0.113.5", target=None, first_seen=T, last_seen=T, count=1, evidence={},
+                  recommendation="", detector="port_scan")
+    flagged = attribute([early, late, other], [alert], {}, timedelta(hours=1))
+    assert flagged == {id(early): {"port_scan"}}
