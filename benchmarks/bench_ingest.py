@@ -263,6 +263,9 @@ def run(*, quick: bool = False, engines: list[str] | None = None, only: str | No
             rows.append(row)
     for engine in engines:
         drop_database(engine)
+    raw = [{"input": r.case.name, "format": r.case.fmt, "engine": r.engine, "path": str(r.path), "runs": r.runs}
+           for r in rows]
+    (OUT / "ingest-results.json").write_text(json.dumps(raw, indent=1))  # the raw figures, for a closer look
     return rows
 
 
@@ -299,7 +302,7 @@ def markdown(rows: list[Row], *, quick: bool = False) -> str:
             if engine in headline:
                 e = headline[engine]
                 out.append(f"\n{_label(engine)}: median {_n(e.events_per_second)} events/s "
-                           f"({e.seconds:.2f} s, {len(e.runs)} runs), "
+                           f"({e.seconds:.2f} s, {len(e.runs)} run{'s' if len(e.runs) > 1 else ''}), "
                            f"{e.events_per_second / h.events_per_second:.2f}× SQLite's throughput.")
         out.append("")
 
