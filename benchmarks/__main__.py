@@ -18,11 +18,12 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks import bench_ingest, bench_netflow, bench_pcap
+from benchmarks import bench_detect, bench_ingest, bench_netflow, bench_pcap, bench_syslog
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "BENCHMARKS.md"
-BENCHMARKS = {"ingest": bench_ingest, "netflow": bench_netflow, "pcap": bench_pcap}
+BENCHMARKS = {"ingest": bench_ingest, "syslog": bench_syslog, "netflow": bench_netflow, "pcap": bench_pcap,
+              "detect": bench_detect}
 COMMAND = "benchmarks/run"
 
 
