@@ -19,7 +19,6 @@ from netwarden.parse import ParseContext, ParseError, Parser, UnknownFormat, get
 from netwarden.records import Event
 from netwarden.store import events as event_store
 from netwarden.store import quarantine as quarantine_store
-from netwarden.store import rollups as rollup_store
 from netwarden.store import sources as source_store
 from netwarden.store.database import Database
 from netwarden.store.writer import ProcessWriter, StoreBatch, ThreadWriter, open_writer
@@ -294,7 +293,8 @@ class Pipeline:
         rows = self._writer.rows(batch.events, source_id, batch.line_numbers)
         q_rows = quarantine_store.quarantine_rows(batch.quarantined, source=source, fmt=fmt,
                                                   source_id=source_id, received=now)
-        writer.submit(StoreBatch(rows, rollup_store.rollup_counts(batch.events), q_rows, source_id, source,
+        # rollups are counted by the writer (a separate process for large files: it has the spare time)
+        writer.submit(StoreBatch(rows, None, q_rows, source_id, source,
                                  bookkeeping or None))
 
 

@@ -58,7 +58,7 @@ from netwarden.store import rollups as rollup_store
 from netwarden.store import sources as source_store
 from netwarden.store.events import EventWriter
 from netwarden.store.schema import ingest_sources
-from netwarden.store.writer import StoreBatch
+from netwarden.store.writer import StoreBatch, batch_buckets
 
 FIRST_LINE_LIMIT = 4096  # as LogFile.first_line(): how much of the first line identifies a file
 READ_CHUNK = 256 << 10
@@ -541,7 +541,7 @@ class Follower:
         book = batch.bookkeeping or {}
         with self.pipeline.db.engine.begin() as conn:
             self._events.insert(conn, batch.rows)
-            rollup_store.add_buckets(conn, batch.buckets)
+            rollup_store.add_buckets(conn, batch_buckets(batch))
             quarantine_store.insert_quarantine(conn, batch.quarantine_rows)
             changed = conn.execute(update(ingest_sources).where(
                 ingest_sources.c.id == source_id, ingest_sources.c.offset == expected_offset).values(

@@ -59,17 +59,18 @@ class AccessLog(Parser):
     def _time(self, text: str) -> datetime:
         # Fast path for the usual "17/May/2015:10:05:03 +0000": the day and zone part is looked up,
         # the time of day added; everything else goes through the full parse.
-        if len(text) == 26:
+        if len(text) == 26 and text[14] == ":" and text[17] == ":":
             base = self._day_cache.get(text[:11] + text[20:])
-            if base is not None and text[14] == ":" and text[17] == ":":
+            if base is not None:
                 clock = text[12:14] + text[15:17] + text[18:20]
                 if clock.isdigit() and clock.isascii():
-                    seconds = int(clock[:2]) * 3600 + int(clock[2:4]) * 60 + int(clock[4:])
-                    if clock[:2] < "24" and clock[2] < "6" and clock[4] < "6":
+                    hms = int(clock)
+                    h, m, sec = hms // 10000, hms // 100 % 100, hms % 100
+                    if h < 24 and m < 60 and sec < 60:
                         try:
-                            return datetime.fromtimestamp(base + seconds, timezone.utc)
-                        except (ValueError, OverflowError, OSError):
-                            pass  # 31/Dec/9999 late in the day west of UTC is year 10000: the full parse says so
+                            return datetime.fromtimestamp(base + h * 3600 + m * 60 + sec, timezone.utc)
+                        except (ValueError, OverflowError):  # 31/Dec/9999 west of UTC: past year 9999
+                            raise ParseError("bad_timestamp", f"time out of range [{text}]") from None
         cached = self._time_cache.get(text)
         if cached is not None:
             return cached
@@ -146,10 +147,18 @@ class AccessLog(Parser):
             status_code = int(status)
             if not 100 <= status_code <= 999:
                 raise ParseError("bad_status", f"HTTP status {status_code} out of range")
-        if referrer is not None and referrer != "-" and referrer:
-            extra["referrer"] = fields.text(_unescape(referrer))
+        if referrer and referrer != "-":
+            if "\\" in referrer:
+                referrer = _unescape(referrer)
+            extra["referrer"] = referrer if len(referrer) <= 8192 else referrer[:8192]
         if agent is not None:
-            agent = fields.text(_unescape(agent))
+            if agent == "-" or not agent:
+                agent = None
+            else:
+                if "\\" in agent:
+                    agent = _unescape(agent)
+                if len(agent) > 8192:
+                    agent = agent[:8192]
         dst_port = None
         if vhost:
             extra["vhost"] = vhost
@@ -166,7 +175,8 @@ class AccessLog(Parser):
             dst_port=dst_port,
             transport="tcp",
             app_protocol="http",
-            bytes_in=None if size == "-" else fields.counter(size, "response size"),  # sent to the client
+            # the response travels to the client, the event's source; [0-9]+ in the pattern, < 19 digits fits
+            bytes_in=None if size == "-" else (int(size) if len(size) < 19 else fields.counter(size, "response size")),
             http_method=method,
             url=url,
             http_status=status_code,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from datetime import timezone
+from datetime import datetime, timezone
 
 from sqlalchemy import Connection, select
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
-from netwarden.records import Event
+from netwarden.records import EVENT_FIELDS, Event
 from netwarden.store.schema import rollups
 
 
@@ -30,11 +30,42 @@ def rollup_counts(batch: Iterable[Event]) -> dict[tuple, list[int]]:
     return buckets
 
 
+_TS, _KIND, _TRANSPORT, _PORT, _OUT, _IN = (EVENT_FIELDS.index(f) for f in (
+    "timestamp", "source_kind", "transport", "dst_port", "bytes_out", "bytes_in"))
+
+
+def rollup_counts_from_rows(rows: Iterable[tuple]) -> dict[tuple, list[int]]:
+    """The same sums from EventWriter rows, so the writer process can do them (the time is SQLite's text
+    or a naive UTC datetime there)."""
+    buckets: dict[tuple, list[int]] = {}
+    minutes: dict[str, datetime] = {}
+    for row in rows:
+        ts = row[_TS]
+        if isinstance(ts, str):
+            minute = minutes.get(ts[:16])
+            if minute is None:
+                minute = minutes[ts[:16]] = datetime.fromisoformat(ts[:16]).replace(tzinfo=timezone.utc)
+        else:
+            minute = ts.replace(second=0, microsecond=0, tzinfo=timezone.utc)
+        port = row[_PORT]
+        key = (minute, row[_KIND], (row[_TRANSPORT] or "")[:16], -1 if port is None else port)
+        size = (row[_OUT] or 0) + (row[_IN] or 0)
+        bucket = buckets.get(key)
+        if bucket is None:
+            buckets[key] = [1, size]
+        else:
+            bucket[0] += 1
+            bucket[1] += size
+    return buckets
+
+
 def add_rollups(conn: Connection, batch: Iterable[Event]) -> None:
     add_buckets(conn, rollup_counts(batch))
 
 
 def add_buckets(conn: Connection, buckets: dict[tuple, list[int]]) -> None:
+    if buckets is None:
+        raise TypeError("rollup buckets are missing: count them (writer.batch_buckets) before storing")
     if not buckets:
         return
     params = [{"minute": k[0], "source_kind": k[1], "transport": k[2], "dst_port": k[3],

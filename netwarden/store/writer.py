@@ -36,16 +36,21 @@ _STOP = None
 @dataclass
 class StoreBatch:
     rows: list[tuple] = field(default_factory=list)  # EventWriter.rows() output
-    buckets: dict[tuple, list[int]] = field(default_factory=dict)
+    buckets: dict[tuple, list[int]] | None = None  # None: counted from the rows by the writer
     quarantine_rows: list[dict[str, Any]] = field(default_factory=list)
     source_id: int | None = None
     source: str = "-"
     bookkeeping: dict[str, Any] | None = None  # offset, prefix_sha, lines, complete
 
 
+def batch_buckets(batch: StoreBatch) -> dict[tuple, list[int]]:
+    """The batch's rollup counts (counted from its rows when the sender left that to the writer)."""
+    return batch.buckets if batch.buckets is not None else rollup_store.rollup_counts_from_rows(batch.rows)
+
+
 def write_batch(conn: Connection, writer: EventWriter, batch: StoreBatch) -> None:
     writer.insert(conn, batch.rows)
-    rollup_store.add_buckets(conn, batch.buckets)
+    rollup_store.add_buckets(conn, batch_buckets(batch))
     quarantine_store.insert_quarantine(conn, batch.quarantine_rows)
     if batch.source_id is not None and batch.bookkeeping is not None:
         source_store.advance(conn, batch.source_id, name=batch.source, events=len(batch.rows),

@@ -363,3 +363,28 @@ def test_gzip_and_plain_store_the_same_events(db: Database, tmp_path: Path) -> N
     result = Pipeline(db).ingest_file(gz)
     assert result.format == "netwarden" and result.events == 4
     assert Counter(r["observer"] for r in _stored_rows(db)) == Counter(["v4a", "v4b", "v6a", "mapped"])
+
+
+def test_every_writer_keeps_rollups_in_step(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """File ingest through the writer process, file follow, and live streams all count rollups."""
+    from netwarden.collect.follow import Follower
+    from netwarden.store import writer as writer_module
+    from netwarden.stream import LiveStream
+
+    if db.dialect != "sqlite" or db.engine.url.database not in (None, "", ":memory:"):
+        monkeypatch.setattr(writer_module, "PROCESS_THRESHOLD", 0)  # the writer process, where it can run
+    big = tmp_path / "big.jsonl"
+    big.write_text("\n".join(_traffic(200)) + "\n")
+    Pipeline(db, batch_size=50).ingest_file(big, "netwarden")
+    followed = tmp_path / "followed.jsonl"
+    followed.write_text("\n".join(_traffic(30, start_minute=3)) + "\n")
+    follower = Follower(Pipeline(db), [str(followed)], "netwarden")
+    for _ in range(20):
+        follower.poll()
+    follower.close()
+    with LiveStream(Pipeline(db), fmt="netwarden", source="live", batch_size=7) as stream:
+        for line in _traffic(25, start_minute=7):
+            stream.feed_line(line, observer="192.0.2.1")
+    assert stored_rollups(db) == rollups_from_events(db)
+    with db.engine.connect() as conn:
+        assert conn.execute(select(func.sum(rollups.c.events))).scalar_one() == 255
