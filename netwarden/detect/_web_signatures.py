@@ -48,7 +48,7 @@ class Match:
 
 
 def _r(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern, re.S)
+    return re.compile(pattern, re.DOTALL)
 
 
 # -- the pre-filter ------------------------------------------------------------------------------
@@ -80,10 +80,10 @@ def suspicious(url: str) -> bool:
 
 # -- decoding ------------------------------------------------------------------------------------
 
-_OVERLONG = re.compile(r"%(?:c0%(?:ae|2e|af|2f|5c)|c1%(?:9c|1c)|e0%80%(?:ae|af)|f0%80%80%(?:ae|af))", re.I)
+_OVERLONG = re.compile(r"%(?:c0%(?:ae|2e|af|2f|5c)|c1%(?:9c|1c)|e0%80%(?:ae|af)|f0%80%80%(?:ae|af))", re.IGNORECASE)
 _OVERLONG_MAP = {"ae": ".", "2e": ".", "af": "/", "2f": "/", "5c": "\\", "9c": "\\", "1c": "\\"}
-_PCT_U = re.compile(r"%u([0-9a-f]{4})", re.I)
-_ENTITY = re.compile(r"&(#[0-9]{1,7}|#x[0-9a-f]{1,6}|[a-z][a-z0-9]{1,10});?", re.I)
+_PCT_U = re.compile(r"%u([0-9a-f]{4})", re.IGNORECASE)
+_ENTITY = re.compile(r"&(#[0-9]{1,7}|#x[0-9a-f]{1,6}|[a-z][a-z0-9]{1,10});?", re.IGNORECASE)
 _NAMED_ENTITIES = frozenset({"lt", "gt", "quot", "apos", "amp", "sol", "bsol", "lpar", "rpar", "semi", "colon",
                              "period", "comma", "excl", "num", "dollar", "percnt", "lowbar", "equals", "tab",
                              "newline", "nbsp", "grave", "lcub", "rcub", "verbar", "ast", "plus"})
@@ -419,7 +419,7 @@ def tool_url(norm: str) -> tuple[str, str] | None:
 
 # -- inspection ----------------------------------------------------------------------------------
 
-_SCHEME_HOST = re.compile(r"^[a-z][a-z0-9+.-]{0,15}://[^/?#]*", re.I)
+_SCHEME_HOST = re.compile(r"^[a-z][a-z0-9+.-]{0,15}://[^/?#]*", re.IGNORECASE)
 _NEEDS_SQL = re.compile(r"""['"`()=;#|&@]|--|\b(?:union|select|sleep|benchmark|waitfor|or|and|xor|having|order|group)\b""")
 _NEEDS_XSS = re.compile(r"[<>\"'`(]|javascript|vbscript|data:|document\.|expression")
 _NEEDS_CMD = re.compile(r"[;|`\n\r$&(]|/bin/|cmd")

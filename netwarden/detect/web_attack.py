@@ -67,7 +67,7 @@ MAX_STATUSES = 16
 class _Source:
     """What one source has done lately (JSON-ready through to_dict/from_dict)."""
 
-    __slots__ = ("first", "hits", "rules", "paths", "statuses", "tool", "tool_kind", "tool_requests")
+    __slots__ = ("first", "hits", "paths", "rules", "statuses", "tool", "tool_kind", "tool_requests")
 
     def __init__(self, first: datetime) -> None:
         self.first = first
@@ -109,10 +109,11 @@ class _Group:
     first: datetime | None = None
     last: datetime | None = None
     count: int = 0
+    keep: int = 50  # events kept for samples; all of them when the engine evaluates (keep_events)
 
     def add(self, e: Event, m: Match, when: datetime) -> None:
         self.count += 1
-        if len(self.events) < 50:
+        if len(self.events) < self.keep:
             self.events.append(e)
         if m.text not in self.texts and len(self.texts) < 5:
             self.texts.append(m.text)
@@ -162,7 +163,7 @@ class WebAttack(Detector):
         if found is None:
             try:
                 found = tuple(inspect_url(url))
-            except Exception:  # hostile input must never stop detection (nothing known raises; belt and braces)
+            except Exception:  # noqa: BLE001 -- hostile input must never stop detection (none known raises)
                 found = ()
             if len(url) <= CACHE_URL_LENGTH:
                 if len(cache) >= CACHE_SIZE:
@@ -176,7 +177,7 @@ class WebAttack(Detector):
         if found is None:
             try:
                 found = (tool_agent(ua), tuple(inspect_header(ua, "user agent")))
-            except Exception:
+            except Exception:  # noqa: BLE001 -- as above
                 found = (None, ())
             if len(ua) <= CACHE_URL_LENGTH:
                 if len(cache) >= CACHE_SIZE:
@@ -188,6 +189,7 @@ class WebAttack(Detector):
         groups: dict[tuple[str, str, str], _Group] = {}
         tools: dict[str, tuple[str, str, str, _Group]] = {}  # src -> (tool, kind, agent, group)
         latest = self._latest
+        keep = 1 << 62 if self.keep_events else 50
         for e in events:
             url = e.url
             ua = e.user_agent
@@ -207,7 +209,7 @@ class WebAttack(Detector):
                                                    or "%7B" in value or "%7b" in value):
                         try:
                             found = inspect_lookups(value, where)
-                        except Exception:
+                        except Exception:  # noqa: BLE001 -- as above
                             found = []
                         if found:
                             matches += tuple(found)
@@ -225,12 +227,12 @@ class WebAttack(Detector):
                 key = (src, m.subkind, m.rule.id)
                 group = groups.get(key)
                 if group is None:
-                    group = groups[key] = _Group(m)
+                    group = groups[key] = _Group(m, keep=keep)
                 group.add(e, m, when)
             if tool is not None:
                 entry = tools.get(src)
                 if entry is None:
-                    entry = tools[src] = (tool[0], tool[1], ua or "", _Group(Match(TOOL_AGENT_RULE, tool[0], "user agent")))
+                    entry = tools[src] = (tool[0], tool[1], ua or "", _Group(Match(TOOL_AGENT_RULE, tool[0], "user agent"), keep=keep))
                 entry[3].add(e, entry[3].match, when)
         for e in events:  # event time moves on even in batches without attacks
             if e.timestamp is not None and (latest is None or e.timestamp > latest):

