@@ -16,6 +16,7 @@ caller at its next call, never losing it.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing as mp
 import queue
 import threading
@@ -112,6 +113,7 @@ class WriterProcessError(RuntimeError):
 
 
 def _process_main(url: str, inbox: mp.Queue, outbox: mp.Queue) -> None:
+    gc.set_threshold(100_000, 50, 100)  # rows are tuples of plain values: no cycles to look for often
     db = Database.open(url, migrate=False)
     writer = EventWriter(db.engine.dialect)
     failed = False
