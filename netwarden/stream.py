@@ -24,7 +24,7 @@ from netwarden.collect.files import Line
 from netwarden.parse import ParseContext, Parser, get_parser
 from netwarden.pipeline import Batch, IngestResult, Pipeline
 from netwarden.records import Event
-from netwarden.store.writer import ThreadWriter
+from netwarden.store.writer import PROCESS_THRESHOLD, ThreadWriter, open_writer
 
 MAX_PARSERS = 4096  # one parser per device keeps per-device state (year inference, headers); bounded
 
@@ -50,7 +50,7 @@ class StreamStats:
 
 class LiveStream:
     def __init__(self, pipeline: Pipeline, *, fmt: str | None, source: str, batch_size: int = 500,
-                 max_delay: float = 0.25, max_pending: int = 50_000) -> None:
+                 max_delay: float = 0.25, max_pending: int = 50_000, use_process: bool = True) -> None:
         self.pipeline = pipeline
         self.source = source
         self.format = fmt
@@ -65,7 +65,9 @@ class LiveStream:
         self._oldest = 0.0
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
-        self._writer = ThreadWriter(pipeline.db)
+        # a long-running stream gets the writer process (a second core for inserts) unless the database is
+        # in memory; its half-second start is nothing for a listener
+        self._writer = open_writer(pipeline.db, PROCESS_THRESHOLD) if use_process else ThreadWriter(pipeline.db)
         self._closed = threading.Event()
         self._timer = threading.Thread(target=self._tick, name=f"stream-{source}", daemon=True)
         self._timer.start()
