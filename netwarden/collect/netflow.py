@@ -24,8 +24,8 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from pathlib import Path
 
+from netwarden.collect.sockets import bind_sockets, udp_kernel_drops
 from netwarden.collect.netflow_common import DecodeError, ExporterStats, ExporterTable, now
 from netwarden.collect.netflow_ipfix import decode_ipfix
 from netwarden.collect.netflow_v5 import decode_v5
@@ -98,62 +98,6 @@ def parse_address(text: str, default_port: int = DEFAULT_PORT) -> tuple[str, int
     return parse(text, default_port)
 
 
-def _bind(host: str, port: int, buffer: int) -> list[socket.socket]:
-    if host:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM, flags=socket.AI_PASSIVE)
-        targets = [(infos[0][0], infos[0][4])]
-    else:
-        targets = [(socket.AF_INET, ("0.0.0.0", port))]
-        if socket.has_ipv6:
-            targets.append((socket.AF_INET6, ("::", port, 0, 0)))
-    sockets: list[socket.socket] = []
-    try:
-        for family, address in targets:
-            sock = socket.socket(family, socket.SOCK_DGRAM)
-            try:
-                if family == socket.AF_INET6:
-                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-                for option in (getattr(socket, "SO_RCVBUFFORCE", 33), socket.SO_RCVBUF):
-                    try:
-                        sock.setsockopt(socket.SOL_SOCKET, option, buffer)
-                        break
-                    except OSError:
-                        continue
-                if port == 0 and sockets:  # every address on a free port: the same port for v4 and v6
-                    address = (address[0], sockets[0].getsockname()[1], *address[2:])
-                sock.bind(address)
-                sock.setblocking(False)
-            except OSError as exc:
-                sock.close()
-                if not host and family == socket.AF_INET6 and sockets:
-                    log.warning("not listening on IPv6: %s", exc)
-                    continue
-                raise
-            sockets.append(sock)
-    except BaseException:
-        for sock in sockets:
-            sock.close()
-        raise
-    return sockets
-
-
-def kernel_drops(sock: socket.socket) -> int:
-    """Datagrams the kernel dropped on this socket (receive buffer full); 0 when unknown."""
-    try:
-        inode = str(os.fstat(sock.fileno()).st_ino)
-        text = Path("/proc/net/udp6" if sock.family == socket.AF_INET6 else "/proc/net/udp").read_text()
-    except OSError:
-        return 0
-    for line in text.splitlines()[1:]:
-        parts = line.split()
-        if len(parts) >= 13 and parts[9] == inode:
-            try:
-                return int(parts[-1])
-            except ValueError:
-                return 0
-    return 0
-
-
 class NetflowListener:
     """Receives NetFlow/IPFIX datagrams on UDP sockets (one thread) and feeds each record to a stream.
 
@@ -194,9 +138,9 @@ class NetflowListener:
             return
         try:
             for host, port in self.requested:
-                for sock in _bind(host, port, self.receive_buffer):
+                for sock in bind_sockets(socket.SOCK_DGRAM, host, port, receive_buffer=self.receive_buffer):
                     self._sockets.append(sock)
-                    self._drop_base[sock.fileno()] = kernel_drops(sock)
+                    self._drop_base[sock.fileno()] = udp_kernel_drops(sock)
                     name = sock.getsockname()
                     self.addresses.append((name[0], name[1]))
         except BaseException:
@@ -237,7 +181,7 @@ class NetflowListener:
         total = 0
         for sock in self._sockets:
             try:
-                total += max(0, kernel_drops(sock) - self._drop_base.get(sock.fileno(), 0))
+                total += max(0, udp_kernel_drops(sock) - self._drop_base.get(sock.fileno(), 0))
             except OSError:
                 pass
         self.kernel_drops = max(self.kernel_drops, total)

@@ -32,7 +32,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-import os
 import socket
 import ssl
 import threading
@@ -40,8 +39,8 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from netwarden.collect.sockets import bind_sockets, udp_kernel_drops
 from netwarden.stream import LiveStream
 
 log = logging.getLogger(__name__)
@@ -213,20 +212,20 @@ class SyslogServer:
         cfg = self.config
         tls_context = self._tls_context() if cfg.tls else None
         for host, port in cfg.udp:
-            for sock in _bind_sockets(socket.SOCK_DGRAM, host, port):
+            for sock in bind_sockets(socket.SOCK_DGRAM, host, port):
                 self._enlarge_receive_buffer(sock)
                 transport, _ = await loop.create_datagram_endpoint(lambda: _Datagrams(self), sock=sock)
                 self._udp.append((transport, sock))
                 self._remember("udp", sock)
         for kind, addresses, context in (("tcp", cfg.tcp, None), ("tls", cfg.tls, tls_context)):
             for host, port in addresses:
-                for sock in _bind_sockets(socket.SOCK_STREAM, host, port):
+                for sock in bind_sockets(socket.SOCK_STREAM, host, port):
                     server = await loop.create_server(
                         lambda k=kind: _Connection(self, k), sock=sock, ssl=context, backlog=512,
                         ssl_handshake_timeout=cfg.tls_handshake_timeout if context else None)
                     self._servers.append(server)
                     self._remember(kind, sock)
-        self._udp_drop_base = {sock.fileno(): _udp_socket_drops(sock) for _, sock in self._udp}
+        self._udp_drop_base = {sock.fileno(): udp_kernel_drops(sock) for _, sock in self._udp}
         self._tasks.append(loop.create_task(self._housekeeping()))
 
     async def close(self) -> None:
@@ -345,71 +344,12 @@ class SyslogServer:
         for _, sock in self._udp:
             if sock.fileno() < 0:
                 continue
-            drops = _udp_socket_drops(sock)
+            drops = udp_kernel_drops(sock)
             base = self._udp_drop_base.get(sock.fileno(), 0)
             if drops > base:
                 with self._lock:
                     self.stats.udp_kernel_drops += drops - base
                 self._udp_drop_base[sock.fileno()] = drops
-
-
-def _bind_sockets(kind: int, host: str, port: int) -> list[socket.socket]:
-    """Sockets bound to host:port; host "" binds 0.0.0.0 and :: (IPv6 only, so both can share the port)."""
-    if host:
-        infos = socket.getaddrinfo(host, port, type=kind, flags=socket.AI_PASSIVE)
-        targets = [(infos[0][0], infos[0][4])]
-    else:
-        targets = [(socket.AF_INET, ("0.0.0.0", port))]
-        if socket.has_ipv6:
-            targets.append((socket.AF_INET6, ("::", port, 0, 0)))
-    sockets: list[socket.socket] = []
-    try:
-        for family, address in targets:
-            sock = socket.socket(family, kind)
-            try:
-                if kind == socket.SOCK_STREAM:
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                if family == socket.AF_INET6:
-                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-                if port == 0 and sockets:  # "every address" on a free port: the same port for v4 and v6
-                    address = (address[0], sockets[0].getsockname()[1], *address[2:])
-                sock.bind(address)
-                if kind == socket.SOCK_STREAM:
-                    sock.listen(512)
-                sock.setblocking(False)
-            except OSError as exc:
-                sock.close()
-                if not host and family == socket.AF_INET6 and sockets:
-                    log.warning("not listening on IPv6: %s", exc)  # a host without IPv6
-                    continue
-                raise
-            sockets.append(sock)
-    except BaseException:
-        for sock in sockets:
-            sock.close()
-        raise
-    return sockets
-
-
-def _udp_socket_drops(sock: socket.socket) -> int:
-    """The kernel's count of datagrams dropped on this socket (full receive buffer); 0 when unknown."""
-    try:
-        inode = os.fstat(sock.fileno()).st_ino
-    except OSError:
-        return 0
-    name = "/proc/net/udp6" if sock.family == socket.AF_INET6 else "/proc/net/udp"
-    try:
-        text = Path(name).read_text()
-    except OSError:
-        return 0
-    for line in text.splitlines()[1:]:
-        parts = line.split()
-        if len(parts) >= 13 and parts[9] == str(inode):
-            try:
-                return int(parts[-1])
-            except ValueError:
-                return 0
-    return 0
 
 
 class _Datagrams(asyncio.DatagramProtocol):
