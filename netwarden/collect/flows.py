@@ -30,10 +30,11 @@ import heapq
 import re
 import socket
 import struct
+from collections import deque
 from datetime import datetime, timezone
 from typing import Any
 
-from netwarden.records import Event, SourceKind
+from netwarden.records import EVENT_FIELDS, Event, SourceKind
 
 ARP = 0x10806  # pseudo protocol number for ARP "flows" (sender address → target address)
 
@@ -61,6 +62,15 @@ _DNS = struct.Struct("!HHHH")
 
 # a flow is a list (fast to update in place); the fields:
 START, LAST, PK_OUT, PK_IN, BY_OUT, BY_IN, FL_OUT, FL_IN, KEY, CLOSED, FINS, APP, PART, DEAD = range(14)
+
+# _emit passes Event's first fields by position (keywords cost twice as much, and a scan makes one event per
+# two packets): make sure they are still these, in this order
+_POSITIONAL = ("timestamp", "source_kind", "observer", "src_ip", "src_port", "dst_ip", "dst_port", "transport",
+               "app_protocol", "bytes_out", "bytes_in", "packets_out", "packets_in", "duration", "tcp_flags")
+if EVENT_FIELDS[:len(_POSITIONAL)] != _POSITIONAL:  # pragma: no cover
+    raise ImportError("netwarden.records.Event changed its field order; update FlowTable._emit")
+_UTC = timezone.utc
+_fromtimestamp = datetime.fromtimestamp
 
 
 _ADDRS: dict[bytes, str] = {}
@@ -108,16 +118,24 @@ class FlowTable:
         self.records = 0  # flow records emitted
         self.http_requests = 0
         self.evicted = 0
-        self._index: dict[tuple, tuple[list, int]] = {}  # both directions' keys → (flow, direction)
-        self._active: dict[tuple, list] = {}  # originator key → flow, oldest first
+        # both directions' keys → (flow, direction); a flow's two keys go in (and out) together, so the first
+        # key is always the originator key of the oldest live flow (what eviction wants)
+        self._index: dict[tuple, tuple[list, int]] = {}
+        self._live = 0  # flows in the table
         self._next_sweep = float("-inf")
-        # expiry: a heap of (earliest time the flow can be due, n, flow), checked lazily: a packet only ever
-        # makes a flow due later, except a TCP end and a new start after an active-timeout record, which push
+        # expiry: (earliest time the flow can be due, n, flow), checked lazily: a packet only ever makes a flow
+        # due later, except a TCP end and a new start after an active-timeout record, which push again.
+        # A new flow's entry goes to _fresh, a queue already in order while packet time goes forward (most
+        # flows of a scan never need more: cheaper than the heap); every other entry goes to _heap.
+        # sweep takes them from both in the order of one heap.
         self._heap: list[tuple[float, int, list]] = []
+        self._fresh: deque[tuple[float, int, list]] = deque()
         self._pushes = 0
+        self._first_due = min(idle_timeout, active_timeout)  # a new flow is due no earlier than this
+        self._heap_limit = 4 * max_flows + 1024
 
     def __len__(self) -> int:
-        return len(self._active)
+        return self._live
 
     # -- packets in -------------------------------------------------------------------------------
 
@@ -126,28 +144,28 @@ class FlowTable:
         """One packet: ``buf[poff:pend]`` is its transport payload (for ICMP/ARP: the header)."""
         key = (src, dst, sport, dport, proto)
         entry = self._index.get(key)
-        if entry is None:
-            f = self._new(ts, key)
-            d = 0
-        else:
+        if entry is not None:
             f, d = entry
             if f[START] is None:  # first packet after an active-timeout record
                 f[START] = ts
                 self._push(ts + self.active_timeout, f)
             elif (flags & 18) == 2 and f[CLOSED] is not None and proto == 6:  # SYN on a finished connection
                 self._end(f, "tcp_end")
-                f = self._new(ts, key)
-                d = 0
-        if d:
-            f[PK_IN] += 1
-            f[BY_IN] += size
-            f[FL_IN] |= flags
+                entry = None
+        if entry is None:
+            f = self._new(ts, key, flags, size)  # already counts this packet
+            d = 0
         else:
-            f[PK_OUT] += 1
-            f[BY_OUT] += size
-            f[FL_OUT] |= flags
-        if ts > f[LAST]:
-            f[LAST] = ts
+            if d:
+                f[PK_IN] += 1
+                f[BY_IN] += size
+                f[FL_IN] |= flags
+            else:
+                f[PK_OUT] += 1
+                f[BY_OUT] += size
+                f[FL_OUT] |= flags
+            if ts > f[LAST]:
+                f[LAST] = ts
         if proto == 6:
             if flags & 5:
                 if flags & 4:
@@ -169,36 +187,52 @@ class FlowTable:
         if ts >= self._next_sweep or ts < self._next_sweep - 86400:
             self.sweep(ts)
 
-    def _new(self, ts: float, key: tuple) -> list:
-        active = self._active
-        if len(active) >= self.max_flows:
+    def _new(self, ts: float, key: tuple, flags: int, size: int) -> list:
+        """A flow whose first packet (sent by its originator) is this one."""
+        index = self._index
+        if self._live >= self.max_flows:
             self.evicted += 1
-            self._end(active[next(iter(active))], "evicted")
-        f = [ts, ts, 0, 0, 0, 0, 0, 0, key, None, 0, None, 0, False]
-        self._push(ts + min(self.idle_timeout, self.active_timeout), f)
-        active[key] = f
-        self._index[key] = (f, 0)
+            self._end(next(iter(index.values()))[0], "evicted")
+        f = [ts, ts, 1, 0, size, 0, flags, 0, key, None, 0, None, 0, False]
+        self._pushes += 1
+        due = ts + self._first_due
+        fresh = self._fresh
+        if not fresh or due >= fresh[-1][0]:
+            fresh.append((due, self._pushes, f))
+        else:  # packet time went back: the queue would be out of order
+            heapq.heappush(self._heap, (due, self._pushes, f))
+        if len(fresh) + len(self._heap) > self._heap_limit:
+            self._compact()
+        index[key] = (f, 0)
         src, dst, sport, dport, proto = key
         reverse = (dst, src, dport, sport, proto)
         if reverse != key:
-            self._index[reverse] = (f, 1)
+            index[reverse] = (f, 1)
+        self._live += 1
         self.flows_started += 1
         return f
 
     def _push(self, due: float, f: list) -> None:
         self._pushes += 1
         heapq.heappush(self._heap, (due, self._pushes, f))
-        if len(self._heap) > 4 * self.max_flows + 1024:  # entries of flows that ended early: drop them
-            self._heap = [entry for entry in self._heap if not entry[2][DEAD]]
-            heapq.heapify(self._heap)
+        if len(self._fresh) + len(self._heap) > self._heap_limit:
+            self._compact()
+
+    def _compact(self) -> None:
+        """Drop the entries of flows that ended early (in place: sweep may be holding both)."""
+        self._heap[:] = [entry for entry in self._heap if not entry[2][DEAD]]
+        heapq.heapify(self._heap)
+        kept = [entry for entry in self._fresh if not entry[2][DEAD]]
+        self._fresh.clear()
+        self._fresh.extend(kept)
 
     def _end(self, f: list, reason: str) -> None:
         f[DEAD] = True
-        key = f[KEY]
-        self._active.pop(key, None)
-        self._index.pop(key, None)
-        src, dst, sport, dport, proto = key
-        self._index.pop((dst, src, dport, sport, proto), None)
+        src, dst, sport, dport, proto = key = f[KEY]
+        index = self._index
+        index.pop(key, None)
+        index.pop((dst, src, dport, sport, proto), None)
+        self._live -= 1
         if f[PK_OUT] or f[PK_IN]:
             self._emit(f, reason)
 
@@ -207,17 +241,23 @@ class FlowTable:
     def sweep(self, now: float) -> None:
         """End the flows whose time is up at ``now`` (packet time, or the clock in a live capture)."""
         self._next_sweep = now + self.sweep_interval
-        heap = self._heap
+        heap, fresh = self._heap, self._fresh
+        heappop, popleft, end = heapq.heappop, fresh.popleft, self._end
         idle, active, grace = self.idle_timeout, self.active_timeout, self.tcp_end_grace
-        while heap and heap[0][0] <= now:
-            _, _, f = heapq.heappop(heap)
+        while True:
+            if fresh and fresh[0][0] <= now and (not heap or fresh[0] < heap[0]):
+                f = popleft()[2]
+            elif heap and heap[0][0] <= now:
+                f = heappop(heap)[2]
+            else:
+                break
             if f[DEAD]:
                 continue
             last = f[LAST]
             if f[CLOSED] is not None and now - last >= grace:
-                self._end(f, "tcp_end")
+                end(f, "tcp_end")
             elif now - last >= idle:
-                self._end(f, "idle")
+                end(f, "idle")
             elif f[START] is not None and now - f[START] >= active:
                 self._emit(f, "active")
                 f[START] = None
@@ -237,7 +277,7 @@ class FlowTable:
 
     def flush(self, reason: str = "end") -> None:
         """End every flow (end of the capture, or the collector stops)."""
-        for f in list(self._active.values()):
+        for f in [f for f, d in self._index.values() if not d]:  # each flow once, oldest first
             self._end(f, reason)
 
     def drain(self) -> list[Event]:
@@ -335,23 +375,42 @@ class FlowTable:
     # -- records out ----------------------------------------------------------------------------
 
     def _emit(self, f: list, reason: str) -> None:
+        # one call per flow: on a scan (two packets a flow) this is most of the import's time, so
+        # the helpers (_when, _addr) are inlined and Event takes its first fields by position
         src, dst, sport, dport, proto = f[KEY]
-        start = f[START] if f[START] is not None else f[LAST]
-        transport = PROTO_NAMES.get(proto, str(proto))
-        with_ports = proto == 6 or proto == 17
-        extra: dict[str, Any] = {"end": reason}
-        if f[PART]:
-            extra["part"] = f[PART] + 1
-        flags = None
+        start = f[START]
+        last = f[LAST]
+        if start is None:
+            start = last
+        try:
+            when = _fromtimestamp(start, _UTC)
+        except (OverflowError, OSError, ValueError):
+            when = None  # an absurd stamp in a corrupt capture: stored with the time of arrival
+        src_ip = _ADDRS.get(src) or _addr(src)
+        dst_ip = _ADDRS.get(dst) or _addr(dst)
+        duration = last - start
+        duration = round(duration, 6) if duration > 0 else 0.0
+        part = f[PART]
         if proto == 6:
-            flags = FLAG_NAMES[f[FL_OUT] | f[FL_IN]] or None
-            extra["flags_out"] = FLAG_NAMES[f[FL_OUT]]
-            extra["flags_in"] = FLAG_NAMES[f[FL_IN]]
-        event = Event(timestamp=_when(start), source_kind=self.source_kind, observer=self.observer,
-                      src_ip=_addr(src), src_port=sport if with_ports else None, dst_ip=_addr(dst),
-                      dst_port=dport if with_ports else None, transport=transport,
-                      bytes_out=f[BY_OUT], bytes_in=f[BY_IN], packets_out=f[PK_OUT], packets_in=f[PK_IN],
-                      duration=round(max(0.0, f[LAST] - start), 6), tcp_flags=flags, extra=extra)
+            out, back = f[FL_OUT], f[FL_IN]
+            # one dict display, keys in the order they always had: end, part, flags_out, flags_in
+            if part:
+                extra: dict[str, Any] = {"end": reason, "part": part + 1, "flags_out": FLAG_NAMES[out],
+                                         "flags_in": FLAG_NAMES[back]}
+            else:
+                extra = {"end": reason, "flags_out": FLAG_NAMES[out], "flags_in": FLAG_NAMES[back]}
+            event = Event(when, self.source_kind, self.observer, src_ip, sport, dst_ip, dport, "tcp", None,
+                          f[BY_OUT], f[BY_IN], f[PK_OUT], f[PK_IN], duration, FLAG_NAMES[out | back] or None,
+                          extra=extra)
+        else:
+            extra = {"end": reason, "part": part + 1} if part else {"end": reason}
+            if proto == 17:
+                event = Event(when, self.source_kind, self.observer, src_ip, sport, dst_ip, dport, "udp", None,
+                              f[BY_OUT], f[BY_IN], f[PK_OUT], f[PK_IN], duration, None, extra=extra)
+            else:  # no ports
+                event = Event(when, self.source_kind, self.observer, src_ip, None, dst_ip, None,
+                              PROTO_NAMES.get(proto) or str(proto), None,
+                              f[BY_OUT], f[BY_IN], f[PK_OUT], f[PK_IN], duration, None, extra=extra)
         self.records += 1
         self.ready.append(event)
         app = f[APP]
