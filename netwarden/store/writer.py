@@ -136,7 +136,9 @@ def _process_main(url: str, inbox: mp.Queue, outbox: mp.Queue) -> None:
 
 
 class ProcessWriter:
-    def __init__(self, db: Database, depth: int = 3) -> None:
+    # 8 batches in flight: the writer pauses now and then (SQLite checkpoints) and a shallow queue makes
+    # the parser wait for it; memory stays bounded (at most depth × batch_size rows queued)
+    def __init__(self, db: Database, depth: int = 8) -> None:
         ctx = mp.get_context("spawn")  # never fork a process that holds database connections
         self._inbox: mp.Queue = ctx.Queue(maxsize=depth)
         self._outbox: mp.Queue = ctx.Queue()
