@@ -109,7 +109,6 @@ def ingest(obj: Context, paths: tuple[str, ...], fmt: str, db_url: str | None, p
 
     if db_url:
         obj._db_url = db_url
-    settings = obj.settings
     if fmt not in ("auto", "pcap", "pcapng"):  # captures are recognised by their magic bytes
         try:
             get_parser(fmt)
@@ -220,7 +219,7 @@ def _print_alerts(engine) -> None:  # type: ignore[no-untyped-def]
                        f"{safe(alert.kind)}/{safe(alert.subkind)}  {safe(alert.source or '-')}  "
                        f"{safe(alert.factors[0].detail if alert.factors else '')}"))
     if len(engine.alerts) > 10:
-        out.print(f"    ... see `netwarden alerts`")
+        out.print("    ... see `netwarden alerts`")
 
 
 # -- events -------------------------------------------------------------------------------------

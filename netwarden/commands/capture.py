@@ -34,7 +34,6 @@ def capture(obj: Context, interface: str, bpf: str | None, active_timeout: float
 
     if db_url:
         obj._db_url = db_url
-    settings = obj.settings
     db = obj.database()
     pipeline = obj.pipeline(db)
     stream = LiveStream(pipeline, fmt=None, source=f"capture/{interface}")

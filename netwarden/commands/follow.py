@@ -44,7 +44,6 @@ def follow(obj, paths, fmt, db_url, interval, rotate_grace, status_every) -> Non
         fail("follow reads files; for standard input use `netwarden ingest --format NAME -`", 2)
     if db_url:
         obj._db_url = db_url
-    settings = obj.settings
     db = obj.database()
     pipeline = obj.pipeline(db)
 

@@ -52,11 +52,8 @@ def listen_syslog(obj, udp, tcp, tls, cert, key, db_url, max_message, max_connec
     A status line per device (received, stored, quarantined, dropped) is printed periodically,
     and a summary at the end.
     """
-    import signal
-    import threading
-    import time
-
-    from netwarden.cli import err, fail, out, safe
+    from netwarden.cli import fail, out, safe
+    from netwarden.commands._running import run_until_stopped
     from netwarden.collect.syslog_server import SyslogServer, SyslogServerConfig
     from netwarden.stream import LiveStream
 
@@ -86,30 +83,9 @@ def listen_syslog(obj, udp, tcp, tls, cert, key, db_url, max_message, max_connec
         out.print(f"listening on {kind} {_endpoint(host, port)}")
     out.file.flush()
 
-    stop = threading.Event()
-    previous = {}
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        previous[signum] = signal.signal(signum, lambda *_: stop.set())
-    started = time.monotonic()
-    try:
-        while not stop.wait(status_every if status_every > 0 else 3600):
-            _status(server, out, safe, time.monotonic() - started)
-            if stream.last_error is not None:
-                err.print(f"netwarden: storage error: {safe(stream.last_error)}")
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        server.stop()
-        error = None
-        try:
-            stream.close()
-        except Exception as exc:  # reported, with the counters still printed
-            error = exc
-        pipeline.close()  # saves detector state for the next start
-        db.close()
-        _summary(server, out, safe, time.monotonic() - started)
-        if error is not None:
-            fail(f"storing failed: {error}")
+    run_until_stopped(status_every=status_every, status=lambda elapsed: _status(server, out, safe, elapsed),
+                      stop_source=server.stop, stream=stream, pipeline=pipeline, db=db,
+                      summary=lambda elapsed: _summary(server, out, safe, elapsed))
 
 
 def _totals(server) -> str:  # type: ignore[no-untyped-def]

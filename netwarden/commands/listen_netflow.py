@@ -22,11 +22,8 @@ def listen_netflow(obj, udp, db_url, status_every) -> None:  # type: ignore[no-u
     records are counted per exporter with their reason; a status line per exporter is printed
     periodically, and a summary at the end.
     """
-    import signal
-    import threading
-    import time
-
-    from netwarden.cli import err, fail, out, safe
+    from netwarden.cli import fail, out, safe
+    from netwarden.commands._running import run_until_stopped
     from netwarden.collect.netflow import DEFAULT_PORT, IPFIX_PORT, NetflowListener, parse_address
     from netwarden.stream import LiveStream
 
@@ -36,7 +33,6 @@ def listen_netflow(obj, udp, db_url, status_every) -> None:  # type: ignore[no-u
         raise click.BadParameter(str(exc), param_hint="--udp") from None
     if db_url:
         obj._db_url = db_url
-    settings = obj.settings
     db = obj.database()
     pipeline = obj.pipeline(db)
     stream = LiveStream(pipeline, fmt=None, source="netflow")
@@ -51,30 +47,9 @@ def listen_netflow(obj, udp, db_url, status_every) -> None:  # type: ignore[no-u
         out.print(f"listening on udp {f'[{host}]' if ':' in host else host}:{port}")
     out.file.flush()
 
-    stop = threading.Event()
-    previous = {}
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        previous[signum] = signal.signal(signum, lambda *_: stop.set())
-    started = time.monotonic()
-    try:
-        while not stop.wait(status_every if status_every > 0 else 3600):
-            _report(listener, out, safe, f"[{time.monotonic() - started:,.0f}s]", limit=20)
-            if stream.last_error is not None:
-                err.print(f"netwarden: storage error: {safe(stream.last_error)}")
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        listener.stop()
-        error = None
-        try:
-            stream.close()
-        except Exception as exc:  # reported, with the counters still printed
-            error = exc
-        pipeline.close()  # saves detector state for the next start
-        db.close()
-        _report(listener, out, safe, f"stopped after {time.monotonic() - started:,.0f}s:", limit=None)
-        if error is not None:
-            fail(f"storing failed: {error}")
+    run_until_stopped(status_every=status_every, status=lambda elapsed: _report(listener, out, safe, f"[{elapsed:,.0f}s]", limit=20),
+                      stop_source=listener.stop, stream=stream, pipeline=pipeline, db=db,
+                      summary=lambda elapsed: _report(listener, out, safe, f"stopped after {elapsed:,.0f}s:", limit=None))
 
 
 def _report(listener, out, safe, head: str, limit: int | None) -> None:  # type: ignore[no-untyped-def]
