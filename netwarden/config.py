@@ -32,7 +32,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from netwarden.enrich.assets import DEFAULT_HOME
 from netwarden.enrich.intel import EXAMPLE_FEED
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from netwarden.learn.settings import LearnSettings
+from netwarden.notify.settings import NotifySettings
+from netwarden.respond.settings import RespondSettings
+from netwarden.settings_base import Section
+from netwarden.web.settings import WebSettings
+from pydantic import Field, ValidationError, field_validator
 
 ENV_PREFIX = "NETWARDEN_"
 SEARCH_PATHS = (Path("netwarden.toml"), Path("/etc/netwarden/netwarden.toml"))
@@ -42,8 +47,7 @@ class ConfigError(ValueError):
     """A setting is wrong; the message names the file or variable, the key, and what is expected."""
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+_Section = Section  # every [section] model derives from it (netwarden.settings_base)
 
 
 class DatabaseSettings(_Section):
@@ -102,6 +106,10 @@ class Settings(_Section):
     retention: RetentionSettings = RetentionSettings()
     network: NetworkSettings = NetworkSettings()
     intel: IntelSettings = IntelSettings()  # threat-intelligence feeds (netwarden.enrich.intel)
+    learn: LearnSettings = LearnSettings()  # machine-learning models (netwarden.learn)
+    respond: RespondSettings = RespondSettings()  # blocking (netwarden.respond)
+    notify: NotifySettings = NotifySettings()  # e-mail and webhook notifications (netwarden.notify)
+    web: WebSettings = WebSettings()  # the web application (netwarden.web)
     # [detect.<detector>] tables; each detector validates its own (netwarden.detect.base.DetectorSettings)
     detect: dict[str, dict[str, Any]] = {}
     source: str = "defaults"  # where the settings came from, for messages

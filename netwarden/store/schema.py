@@ -225,3 +225,7 @@ TEXT_LIMITS = {"observer": 255, "tcp_flags": 64, "action": 32, "http_method": 32
 SMALLINT_MAX = 32767
 __all__ = ["metadata", "events", "quarantine", "rollups", "ingest_sources", "alerts", "incidents",
            "suppressions", "detector_state", "TEXT_LIMITS", "SmallInteger"]
+
+
+# Tables of later stages, each in its own module (they import metadata from here, hence at the end)
+from netwarden.store import schema_learn, schema_respond, schema_web  # noqa: E402,F401

@@ -1,0 +1,1 @@
+"""Machine-learning models: where artefacts live, defaults for training."""

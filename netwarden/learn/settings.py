@@ -1,0 +1,7 @@
+"""The ``[learn]`` settings section."""
+
+from netwarden.settings_base import Section
+
+
+class LearnSettings(Section):
+    """Machine-learning models: where artefacts live, defaults for training."""

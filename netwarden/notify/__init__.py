@@ -1,0 +1,1 @@
+"""Notifications: SMTP and webhooks, severity floor, digests."""

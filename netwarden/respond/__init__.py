@@ -1,0 +1,1 @@
+"""Blocking: mode, thresholds, never-block list, backends, expiry."""

@@ -1,0 +1,1 @@
+"""The web application: listen address, sessions, TLS."""
