@@ -1,7 +1,157 @@
-"""The ``[respond]`` settings section."""
+"""The ``[respond]`` settings section.
+
+Example::
+
+    [respond]
+    mode = "enforce"                  # default "dry-run": decide and record, touch no firewall
+    backend = "nftables"              # nftables, iptables, routeros, command, webhook
+    threshold = 0.80                  # confidence that blocks automatically
+    thresholds = { port_scan = 0.95 } # per alert kind
+    gateways = ["192.0.2.1"]
+    dns_servers = ["192.0.2.53"]
+    admin_addresses = ["198.51.100.10"]
+    never_block = ["203.0.113.0/24"]
+    durations = ["10m", "1h", "1d"]   # first, second, third and later block of the same offender
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import timedelta
+
+from pydantic import Field, field_validator
 
 from netwarden.settings_base import Section
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str | float | int) -> timedelta:
+    """``90``, ``90s``, ``10m``, ``1h``, ``1d``, ``2w`` → a timedelta; ValueError with a hint otherwise."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        seconds = float(text)
+    else:
+        m = _DURATION.match(str(text))
+        if not m:
+            raise ValueError(f"{text!r} is not a duration (use e.g. 90s, 10m, 1h, 1d, 2w)")
+        seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+    if seconds <= 0:
+        raise ValueError(f"{text!r}: a duration must be longer than zero")
+    return timedelta(seconds=seconds)
+
+
+def _networks(value: list[str]) -> list[str]:
+    for net in value:
+        try:
+            ipaddress.ip_network(net.strip(), strict=False)
+        except ValueError:
+            raise ValueError(f"{net!r} is not an address or network (e.g. 192.0.2.1 or 10.0.0.0/8)") from None
+    return value
+
+
+class NftablesSettings(Section):
+    table: str = Field("netwarden", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,31}$")
+    hooks: list[str] = Field(default_factory=lambda: ["input", "forward"])
+    command: str = "nft"
+
+    @field_validator("hooks")
+    @classmethod
+    def _hooks(cls, value: list[str]) -> list[str]:
+        for hook in value:
+            if hook not in ("input", "forward"):
+                raise ValueError(f"hook {hook!r}: use input and/or forward")
+        return value
+
+
+class IptablesSettings(Section):
+    set_name: str = Field("netwarden", pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,24}$")  # sets <name>4 and <name>6
+    chains: list[str] = Field(default_factory=lambda: ["INPUT", "FORWARD"])
+    ipv6: bool = True
+
+
+class RouterOSSettings(Section):
+    host: str = ""
+    port: int = Field(8728, ge=1, le=65535)  # 8729 with tls = true
+    username: str = "netwarden"
+    password: str = ""
+    tls: bool = False
+    ca_file: str = ""  # to verify the router's certificate; empty: the system's
+    verify: bool = True
+    list_name: str = Field("netwarden", pattern=r"^[A-Za-z0-9_.-]{1,63}$")
+    timeout: float = Field(5.0, gt=0, le=60)
+
+
+class CommandSettings(Section):
+    # argument lists, run without a shell; {address} {seconds} {reason} are replaced per block
+    add: list[str] = Field(default_factory=list)
+    remove: list[str] = Field(default_factory=list)
+    timeout: float = Field(10.0, gt=0, le=300)
+
+
+class WebhookBackendSettings(Section):
+    url: str = ""  # POST {"action": "block"|"unblock", "address", "seconds", "reason", "block_id"}
+    timeout: float = Field(5.0, gt=0, le=60)
+    headers: dict[str, str] = Field(default_factory=dict)
 
 
 class RespondSettings(Section):
     """Blocking: mode, thresholds, never-block list, backends, expiry."""
+
+    mode: str = Field("dry-run", pattern=r"^(dry-run|enforce)$")
+    backend: str = Field("nftables", pattern=r"^(nftables|iptables|routeros|command|webhook)$")
+    auto_block: bool = True  # false: every block waits for a person
+    threshold: float = Field(0.80, ge=0, le=1)
+    thresholds: dict[str, float] = Field(default_factory=dict)  # per alert kind
+    # never blocked, automatically or by hand
+    protect_home: bool = True  # the [network] home networks
+    protect_private: bool = True  # RFC 1918, CGNAT 100.64/10, fc00::/7
+    gateways: list[str] = Field(default_factory=list)
+    dns_servers: list[str] = Field(default_factory=list)
+    admin_addresses: list[str] = Field(default_factory=list)
+    never_block: list[str] = Field(default_factory=list)
+    ipv6_prefix: int = Field(64, ge=32, le=128)  # IPv6 offenders are blocked by this prefix
+    durations: list[str] = Field(default_factory=lambda: ["10m", "1h", "1d"])
+    history: str = "30d"  # earlier blocks within this time count for escalation
+    max_auto_blocks: int = Field(1000, ge=1)  # active automatic blocks at most
+    sweep_every: float = Field(15.0, gt=0, le=3600)  # seconds between expiry sweeps
+    nftables: NftablesSettings = NftablesSettings()
+    iptables: IptablesSettings = IptablesSettings()
+    routeros: RouterOSSettings = RouterOSSettings()
+    command: CommandSettings = CommandSettings()
+    webhook: WebhookBackendSettings = WebhookBackendSettings()
+
+    @field_validator("gateways", "dns_servers", "admin_addresses", "never_block")
+    @classmethod
+    def _valid_networks(cls, value: list[str]) -> list[str]:
+        return _networks(value)
+
+    @field_validator("durations")
+    @classmethod
+    def _valid_durations(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("give at least one duration, e.g. [\"10m\", \"1h\", \"1d\"]")
+        for d in value:
+            parse_duration(d)
+        return value
+
+    @field_validator("history")
+    @classmethod
+    def _valid_history(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @field_validator("thresholds")
+    @classmethod
+    def _valid_thresholds(cls, value: dict[str, float]) -> dict[str, float]:
+        for kind, t in value.items():
+            if not 0 <= t <= 1:
+                raise ValueError(f"thresholds.{kind} = {t}: a confidence between 0 and 1")
+        return value
+
+    def threshold_for(self, kind: str) -> float:
+        return self.thresholds.get(kind, self.threshold)
+
+    def duration_steps(self) -> list[timedelta]:
+        return [parse_duration(d) for d in self.durations]

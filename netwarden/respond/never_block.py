@@ -1,0 +1,58 @@
+"""The never-block list: networks NetWarden refuses to block, automatically or by hand.
+
+Administrators fear locking out their own users or gateway more than the attacker, so the check runs
+before every block and refuses any target that *overlaps* a protected network (a /64 around the admin's
+address, or a /16 that contains the gateway, is refused just like the address itself).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from netwarden.respond.addresses import Network, parse_network
+
+PRIVATE = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+# never meaningful to block: this host, link-local, multicast, unspecified, broadcast
+ALWAYS = ("127.0.0.0/8", "0.0.0.0/8", "169.254.0.0/16", "224.0.0.0/4", "255.255.255.255/32",
+          "::1/128", "::/128", "fe80::/10", "ff00::/8")
+
+
+@dataclass(frozen=True)
+class Protected:
+    network: Network
+    why: str  # "gateway", "DNS server", "administrator", "home network", ...
+
+
+class NeverBlockList:
+    """>>> NeverBlockList(gateways=["192.0.2.1"]).refusal(ipaddress.ip_network("192.0.2.0/24"))
+    'overlaps 192.0.2.1/32 (gateway)'
+    """
+
+    def __init__(self, *, home: Iterable[str] = (), private: bool = True, gateways: Iterable[str] = (),
+                 dns_servers: Iterable[str] = (), admin_addresses: Iterable[str] = (),
+                 extra: Iterable[str] = ()) -> None:
+        entries: list[Protected] = []
+        for why, nets in (("gateway", gateways), ("DNS server", dns_servers), ("administrator", admin_addresses),
+                          ("never-block list", extra), ("home network", home),
+                          ("private range", PRIVATE if private else ()), ("local/special range", ALWAYS)):
+            for text in nets:
+                entries.append(Protected(parse_network(text), why))
+        self.entries = tuple(entries)
+
+    @classmethod
+    def from_settings(cls, respond, home: Iterable[str]) -> NeverBlockList:  # type: ignore[no-untyped-def]
+        return cls(home=home if respond.protect_home else (), private=respond.protect_private,
+                   gateways=respond.gateways, dns_servers=respond.dns_servers,
+                   admin_addresses=respond.admin_addresses, extra=respond.never_block)
+
+    def refusal(self, target: Network) -> str | None:
+        """Why ``target`` must not be blocked, or None when it may be."""
+        for entry in self.entries:
+            if entry.network.version == target.version and entry.network.overlaps(target):
+                return f"overlaps {entry.network} ({entry.why})"
+        return None
+
+
+__all__ = ["NeverBlockList", "PRIVATE", "ALWAYS", "ipaddress"]
