@@ -1,0 +1,280 @@
+"""Analysis queries: traffic over time, protocol and port mix, top talkers, who talks to whom, HTTP mix.
+
+Every function takes a time range and an optional :class:`~netwarden.store.events.EventFilter`, returns
+plain data (dicts and lists, ready for JSON) and bounds its work:
+
+- traffic over time and the protocol/port mix read the per-minute ``rollups`` when the filter allows
+  (no filter or only ``kind``), so a month of millions of events is a few thousand rows;
+- queries that need raw events read at most ``scan_limit`` of the newest events in the range (the
+  timestamp or address index gives them in order) and say ``sampled: true`` when that cap was reached;
+- result lists are cut to ``limit`` rows.
+
+Each result row carries a ``filter``: the EventFilter fields (``since``, ``until``, ``src``, ``dst``,
+``port``, ``kind``, ``status``) that list the events behind it, for drill-down.
+
+>>> volume(conn, since, until)["points"][0]   # doctest: +SKIP
+{'start': '2026-11-21T10:00:00Z', 'events': 412, 'bytes': 90210, 'filter': {...}}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import Connection, Integer, and_, func, literal, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+from netwarden.store.events import EventFilter
+from netwarden.store.schema import events, rollups
+
+# bucket sizes a chart may use (seconds); the smallest that gives at most ``max_points`` points wins
+BUCKETS = (60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400)
+DEFAULT_SCAN_LIMIT = 500_000
+MAX_LIMIT = 200
+
+
+class AnalysisError(ValueError):
+    """A request the queries cannot answer (bad range or limit); the message says why."""
+
+
+class _epoch(FunctionElement):  # noqa: N801 - reads like the SQL function it is
+    """Seconds since 1970 of a naive-UTC datetime column, the same number on every engine."""
+
+    inherit_cache = True
+    type = Integer()
+
+
+@compiles(_epoch)
+def _epoch_sqlite(element, compiler, **kw):  # type: ignore[no-untyped-def]
+    return f"CAST(strftime('%s', {compiler.process(element.clauses, **kw)}) AS INTEGER)"
+
+
+@compiles(_epoch, "postgresql")
+def _epoch_postgresql(element, compiler, **kw):  # type: ignore[no-untyped-def]
+    return f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) AS BIGINT)"
+
+
+@compiles(_epoch, "mysql")
+@compiles(_epoch, "mariadb")
+def _epoch_mysql(element, compiler, **kw):  # type: ignore[no-untyped-def]
+    # not UNIX_TIMESTAMP(): that reads the column in the session's time zone
+    return f"TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', {compiler.process(element.clauses, **kw)})"
+
+
+@dataclass(frozen=True)
+class Query:
+    """The time range and filter of one analysis request."""
+
+    since: datetime
+    until: datetime
+    filter: EventFilter | None = None
+    limit: int = 10
+    scan_limit: int = DEFAULT_SCAN_LIMIT
+
+    def __post_init__(self) -> None:
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if value.tzinfo is None:
+                object.__setattr__(self, name, value.replace(tzinfo=timezone.utc))
+        if self.until <= self.since:
+            raise AnalysisError("the end of the time range must come after its start")
+        if not 1 <= self.limit <= MAX_LIMIT:
+            raise AnalysisError(f"limit must be between 1 and {MAX_LIMIT}")
+        if self.scan_limit < 1:
+            raise AnalysisError("scan_limit must be positive")
+
+    def event_filter(self) -> EventFilter:
+        return replace(self.filter or EventFilter(), since=self.since, until=self.until)
+
+    @property
+    def uses_rollups(self) -> bool:
+        """Rollups know time, kind, transport and destination port only."""
+        f = self.filter
+        return f is None or not any((f.src, f.dst, f.address, f.port is not None, f.status is not None,
+                                     f.text, f.label))
+
+    def drill(self, since: datetime | None = None, until: datetime | None = None, **fields: Any) -> dict:
+        """The EventFilter (as JSON-ready dict) that lists the events behind one result row."""
+        base = {k: v for k, v in vars(self.filter or EventFilter()).items()
+                if v is not None and k not in ("since", "until")}
+        base.update({k: v for k, v in fields.items() if v is not None})
+        base["since"] = _iso(since or self.since)
+        base["until"] = _iso(until or self.until)
+        return base
+
+
+def _iso(ts: datetime) -> str:
+    return ts.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def bucket_seconds(since: datetime, until: datetime, max_points: int = 240) -> int:
+    span = (until - since).total_seconds()
+    for size in BUCKETS:
+        if span / size <= max_points:
+            return size
+    return BUCKETS[-1]
+
+
+def _recent_events(q: Query, *columns):  # type: ignore[no-untyped-def]
+    """At most ``scan_limit`` of the newest matching events, as a subquery with the given columns."""
+    return select(*columns).where(*q.event_filter().clauses()) \
+        .order_by(events.c.timestamp.desc()).limit(q.scan_limit).subquery()
+
+
+def _rollup_where(q: Query) -> list:
+    where = [rollups.c.minute >= q.since.replace(second=0, microsecond=0), rollups.c.minute < q.until]
+    if q.filter is not None and q.filter.kind:
+        where.append(rollups.c.source_kind == q.filter.kind)
+    return where
+
+
+# -- traffic over time --------------------------------------------------------------------------
+
+def volume(conn: Connection, q: Query, *, max_points: int = 240) -> dict[str, Any]:
+    """Events and bytes per time bucket; the bucket size follows the length of the range."""
+    size = bucket_seconds(q.since, q.until, max_points)
+    if q.uses_rollups:
+        bucket = func.floor(_epoch(rollups.c.minute) / literal(size))
+        stmt = select(bucket.label("b"), func.sum(rollups.c.events), func.sum(rollups.c.bytes)) \
+            .where(*_rollup_where(q)).group_by(bucket).order_by(bucket)
+        sampled = False
+        rows = conn.execute(stmt).all()
+    else:
+        sub = _recent_events(q, events.c.timestamp, events.c.bytes_out, events.c.bytes_in)
+        bucket = func.floor(_epoch(sub.c.timestamp) / literal(size))
+        size_expr = func.coalesce(sub.c.bytes_out, 0) + func.coalesce(sub.c.bytes_in, 0)
+        stmt = select(bucket.label("b"), func.count(), func.sum(size_expr)).group_by(bucket).order_by(bucket)
+        rows = conn.execute(stmt).all()
+        sampled = sum(int(r[1]) for r in rows) >= q.scan_limit
+    points = []
+    for b, count, size_sum in rows:
+        start = datetime.fromtimestamp(int(b) * size, timezone.utc)
+        end = start + timedelta(seconds=size)
+        points.append({"start": _iso(start), "events": int(count), "bytes": int(size_sum or 0),
+                       "filter": q.drill(max(start, q.since), min(end, q.until))})
+    return {"bucket_seconds": size, "source": "rollups" if q.uses_rollups else "events",
+            "sampled": sampled, "points": points}
+
+
+# -- protocols, ports and kinds -----------------------------------------------------------------
+
+def protocols(conn: Connection, q: Query) -> dict[str, Any]:
+    """Events and bytes by transport, by destination port (top ``limit``) and by source kind."""
+    if q.uses_rollups:
+        src, count, size = rollups, func.sum(rollups.c.events), func.sum(rollups.c.bytes)
+        where = _rollup_where(q)
+        transport, port, kind = rollups.c.transport, rollups.c.dst_port, rollups.c.source_kind
+        sampled = False
+    else:
+        src = _recent_events(q, events.c.transport, events.c.dst_port, events.c.source_kind,
+                             events.c.bytes_out, events.c.bytes_in)
+        count = func.count()
+        size = func.sum(func.coalesce(src.c.bytes_out, 0) + func.coalesce(src.c.bytes_in, 0))
+        where = []
+        transport, port, kind = src.c.transport, src.c.dst_port, src.c.source_kind
+        sampled = None
+
+    def grouped(column, limit: int | None = None):  # type: ignore[no-untyped-def]
+        stmt = select(column, count.label("n"), size).select_from(src).where(*where) \
+            .group_by(column).order_by(count.desc(), column)
+        return conn.execute(stmt.limit(limit) if limit else stmt).all()
+
+    by_transport = grouped(transport)
+    total = sum(int(r[1]) for r in by_transport)
+    if sampled is None:
+        sampled = total >= q.scan_limit
+    out_transport = [{"transport": (t or None), "events": int(n), "bytes": int(b or 0),
+                      "filter": q.drill()} for t, n, b in by_transport]
+    out_ports = []
+    for p, n, b in grouped(port, q.limit + 1):  # +1: the "no port" bucket may take a place
+        if p is None or p < 0:
+            continue
+        out_ports.append({"port": int(p), "events": int(n), "bytes": int(b or 0), "filter": q.drill(port=int(p))})
+    out_kinds = [{"kind": k, "events": int(n), "bytes": int(b or 0), "filter": q.drill(kind=k)}
+                 for k, n, b in grouped(kind)]
+    return {"total": total, "sampled": sampled, "transports": out_transport, "ports": out_ports[:q.limit],
+            "kinds": out_kinds}
+
+
+# -- who ----------------------------------------------------------------------------------------
+
+def _top_by(conn: Connection, q: Query, *columns) -> tuple[list, bool]:  # type: ignore[no-untyped-def]
+    sub = _recent_events(q, *columns, events.c.bytes_out, events.c.bytes_in)
+    keys = [sub.c[c.name] for c in columns]
+    count = func.count()
+    size = func.sum(func.coalesce(sub.c.bytes_out, 0) + func.coalesce(sub.c.bytes_in, 0))
+    scanned = conn.execute(select(func.count()).select_from(sub)).scalar_one()
+    stmt = select(*keys, count, size).where(and_(*(k.is_not(None) for k in keys))) \
+        .group_by(*keys).order_by(count.desc(), *keys).limit(q.limit)
+    return conn.execute(stmt).all(), scanned >= q.scan_limit
+
+
+def top_talkers(conn: Connection, q: Query) -> dict[str, Any]:
+    """The sources with the most events (and their bytes)."""
+    rows, sampled = _top_by(conn, q, events.c.src_ip)
+    return {"sampled": sampled, "rows": [
+        {"address": a, "events": int(n), "bytes": int(b or 0), "filter": q.drill(src=a)} for a, n, b in rows]}
+
+
+def top_destinations(conn: Connection, q: Query) -> dict[str, Any]:
+    """The destinations with the most events (and their bytes)."""
+    rows, sampled = _top_by(conn, q, events.c.dst_ip)
+    return {"sampled": sampled, "rows": [
+        {"address": a, "events": int(n), "bytes": int(b or 0), "filter": q.drill(dst=a)} for a, n, b in rows]}
+
+
+def conversations(conn: Connection, q: Query) -> dict[str, Any]:
+    """Who talks to whom: the top source → destination pairs as graph data (nodes and links) and as a
+    matrix (``matrix[i][j]`` = events from ``nodes[i]`` to ``nodes[j]``)."""
+    rows, sampled = _top_by(conn, q, events.c.src_ip, events.c.dst_ip)
+    nodes: list[str] = []
+    index: dict[str, int] = {}
+    for s, d, _n, _b in rows:
+        for a in (s, d):
+            if a not in index:
+                index[a] = len(nodes)
+                nodes.append(a)
+    matrix = [[0] * len(nodes) for _ in nodes]
+    links = []
+    for s, d, n, b in rows:
+        matrix[index[s]][index[d]] = int(n)
+        links.append({"source": s, "target": d, "events": int(n), "bytes": int(b or 0),
+                      "filter": q.drill(src=s, dst=d)})
+    return {"sampled": sampled, "nodes": nodes, "links": links, "matrix": matrix}
+
+
+# -- HTTP ---------------------------------------------------------------------------------------
+
+def http_mix(conn: Connection, q: Query) -> dict[str, Any]:
+    """Requests by status code and by method (events with an HTTP method or status only)."""
+    sub = select(events.c.http_status, events.c.http_method).where(
+        *q.event_filter().clauses(), (events.c.http_method.is_not(None)) | (events.c.http_status.is_not(None))) \
+        .order_by(events.c.timestamp.desc()).limit(q.scan_limit).subquery()
+    count = func.count()
+    statuses = conn.execute(select(sub.c.http_status, count).group_by(sub.c.http_status)
+                            .order_by(count.desc(), sub.c.http_status).limit(q.limit)).all()
+    methods = conn.execute(select(sub.c.http_method, count).group_by(sub.c.http_method)
+                           .order_by(count.desc(), sub.c.http_method).limit(q.limit)).all()
+    total = conn.execute(select(func.count()).select_from(sub)).scalar_one()
+    classes: dict[str, int] = {}
+    for s, n in conn.execute(select(sub.c.http_status, count).group_by(sub.c.http_status)).all():
+        label = f"{s // 100}xx" if s is not None else "none"
+        classes[label] = classes.get(label, 0) + int(n)
+    return {
+        "total": int(total), "sampled": total >= q.scan_limit,
+        "statuses": [{"status": s, "events": int(n), "filter": q.drill(status=s)} for s, n in statuses],
+        "classes": dict(sorted(classes.items())),
+        # EventFilter has no method field: the drill-down lists the range's events, searched for the method
+        "methods": [{"method": m, "events": int(n), "filter": q.drill(text=m) if m else q.drill()}
+                    for m, n in methods],
+    }
+
+
+def overview(conn: Connection, q: Query) -> dict[str, Any]:
+    """Everything the analysis page shows, in one round trip."""
+    return {"since": _iso(q.since), "until": _iso(q.until), "volume": volume(conn, q),
+            "protocols": protocols(conn, q), "talkers": top_talkers(conn, q),
+            "destinations": top_destinations(conn, q), "conversations": conversations(conn, q),
+            "http": http_mix(conn, q)}
