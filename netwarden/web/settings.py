@@ -1,7 +1,28 @@
 """The ``[web]`` settings section."""
 
+from pydantic import Field
+
 from netwarden.settings_base import Section
 
 
 class WebSettings(Section):
-    """The web application: listen address, sessions, TLS."""
+    """The web application (``netwarden serve``): listen address, TLS, sessions, login lockout, and the live
+    collectors the server runs beside it.
+
+    Addresses are ``HOST:PORT`` (``:5514`` for every address, ``[::1]:5514`` for IPv6); an empty list turns
+    that listener off.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    tls_cert: str = ""  # PEM; with tls_key the server speaks HTTPS and cookies are Secure
+    tls_key: str = ""
+    session_hours: float = Field(12, gt=0)  # a session ends this long after login
+    idle_minutes: float = Field(60, gt=0)  # ... or after this long without a request
+    lockout_failures: int = Field(5, ge=1)  # failed logins for one user name within lockout_minutes
+    lockout_address_failures: int = Field(20, ge=1)  # failed logins from one address within lockout_minutes
+    lockout_minutes: float = Field(15, gt=0)
+    vendor_dir: str = ""  # where npm installed the front-end libraries; default: node_modules in the checkout
+    syslog_udp: list[str] = Field(default_factory=lambda: [":5514"])
+    syslog_tcp: list[str] = Field(default_factory=lambda: [":5514"])
+    netflow_udp: list[str] = Field(default_factory=lambda: [":2055"])

@@ -1,0 +1,1 @@
+"""REST API routers, included under /api/v1 (see netwarden.web)."""

@@ -1,0 +1,173 @@
+"""The application factory: ``create_app(settings, db, runtime=None)``.
+
+Every module of ``netwarden.web.pages`` and ``netwarden.web.api`` that has a ``router`` is included (API
+routers under ``/api/v1``); a page module's ``NAV`` (one NavEntry or a list) adds links to the menu.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import logging
+import pkgutil
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from netwarden import __version__
+from netwarden.store.database import Database
+from netwarden.web.auth import LoginRequired, PasswordChangeRequired
+from netwarden.web.render import NavEntry, render
+from netwarden.web.runtime import Runtime
+
+log = logging.getLogger(__name__)
+API_PREFIX = "/api/v1"
+STATIC = Path(__file__).with_name("static")
+REPO = Path(__file__).resolve().parents[2]
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+       "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+SECURITY_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+]
+
+
+class SecurityHeaders:
+    """Adds the security headers to every HTTP response (pages, API, static files, errors)."""
+
+    def __init__(self, app: ASGIApp, tls: bool) -> None:
+        self.app = app
+        self.headers = SECURITY_HEADERS + ([(b"strict-transport-security", b"max-age=31536000")] if tls else [])
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                names = {name for name, _ in message.get("headers", [])}
+                message["headers"] = list(message.get("headers", [])) + [
+                    h for h in self.headers if h[0] not in names]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def vendor_dir(settings: Any) -> Path:
+    configured = settings.web.vendor_dir
+    return Path(configured) if configured else REPO / "node_modules"
+
+
+def vendor_packages() -> list[str]:
+    """The npm packages named in package.json (each is served under /static/vendor/<name>/)."""
+    try:
+        return sorted(json.loads((REPO / "package.json").read_text())["dependencies"])
+    except (OSError, ValueError, KeyError):
+        return []
+
+
+def discover(package: str) -> list[Any]:
+    module = importlib.import_module(package)
+    found = []
+    for info in sorted(pkgutil.iter_modules(module.__path__), key=lambda i: i.name):
+        if not info.name.startswith("_"):
+            found.append(importlib.import_module(f"{package}.{info.name}"))
+    return found
+
+
+def create_app(settings: Any, db: Database, *, runtime: Runtime | None = None) -> FastAPI:
+    runtime = runtime or Runtime(db, settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+        runtime.hub.bind(asyncio.get_running_loop())
+        yield
+
+    app = FastAPI(title="NetWarden", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=f"{API_PREFIX}/openapi.json",
+                  description="NetWarden's REST API. Authenticate with `Authorization: Bearer <token>` "
+                              "(create tokens on the Account page or with the API).")
+    app.state.settings = settings
+    app.state.db = db
+    app.state.runtime = runtime
+    nav: list[NavEntry] = []
+    for module in discover("netwarden.web.pages"):
+        if hasattr(module, "router"):
+            app.include_router(module.router)
+        entries = getattr(module, "NAV", None)
+        if entries is not None:
+            nav += entries if isinstance(entries, (list, tuple)) else [entries]
+    for module in discover("netwarden.web.api"):
+        if hasattr(module, "router"):
+            app.include_router(module.router, prefix=API_PREFIX)
+    app.state.nav = sorted(nav, key=lambda e: (e.order, e.title))
+
+    vendor = vendor_dir(settings)
+    for name in vendor_packages():
+        if (vendor / name).is_dir():
+            app.mount(f"/static/vendor/{name}", StaticFiles(directory=vendor / name), name=f"vendor-{name}")
+        else:
+            log.warning("front-end library %s is missing from %s; run scripts/setup", name, vendor)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    _error_handlers(app)
+    app.add_middleware(SecurityHeaders, tls=bool(settings.web.tls_cert))
+    return app
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith(API_PREFIX)
+
+
+def _error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, exc: LoginRequired):  # type: ignore[no-untyped-def]
+        if _is_api(request):
+            return JSONResponse({"detail": str(exc)}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        if exc.second_factor:
+            return RedirectResponse("/login/totp", status_code=303)
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        from urllib.parse import urlencode
+        return RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
+
+    @app.exception_handler(PasswordChangeRequired)
+    async def must_change(request: Request, exc: PasswordChangeRequired):  # type: ignore[no-untyped-def]
+        if _is_api(request):
+            return JSONResponse({"detail": "the password must be changed first (log in on the web page)"},
+                                status_code=403)
+        return RedirectResponse("/account/password", status_code=303)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):  # type: ignore[no-untyped-def]
+        headers = getattr(exc, "headers", None)
+        if _is_api(request) or request.method not in ("GET", "HEAD") and "text/html" not in \
+                request.headers.get("accept", ""):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+        return render(request, "error.html", {"status": exc.status_code, "message": exc.detail},
+                      status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError):  # type: ignore[no-untyped-def]
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "request"
+            problems.append(f"{where}: {err.get('msg', 'invalid')}")
+        return JSONResponse({"detail": "; ".join(problems)[:2000]}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception):  # type: ignore[no-untyped-def]
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return JSONResponse({"detail": "internal error; the server log has the details"}, status_code=500)

@@ -1,0 +1,85 @@
+"""Rendering pages with the common layout (``base.html``), and the navigation entries pages declare.
+
+    from netwarden.web.render import NavEntry, render
+
+    NAV = NavEntry("Events", "/events", order=20)             # in a module of netwarden/web/pages/
+
+    @router.get("/events", response_class=HTMLResponse)
+    def events_page(request: Request, who: Principal = Depends(require("viewer"))):
+        return render(request, "events.html", {"rows": rows})
+
+Templates live in ``netwarden/web/templates``, extend ``base.html`` and fill ``{% block content %}`` and, for
+scripts, ``{% block scripts %}`` with ``<script type="module" src="/static/js/….js">`` only: the CSP forbids
+inline script and ``on…=`` handlers. Autoescaping is on; never mark log-derived text ``|safe``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+
+from netwarden import __version__
+from netwarden.web.accounts import Role
+
+TEMPLATES = Path(__file__).with_name("templates")
+
+
+@dataclass(frozen=True)
+class NavEntry:
+    """A link in the top navigation, shown to users with at least ``role``; lower ``order`` comes first."""
+
+    title: str
+    path: str
+    order: int = 50
+    role: str = "viewer"
+
+
+def _when(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return "" if value is None else str(value)
+
+
+def _pretty_json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str, sort_keys=True)
+
+
+environment = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True),
+                          trim_blocks=True, lstrip_blocks=True)
+environment.filters["when"] = _when
+environment.filters["pretty_json"] = _pretty_json
+
+
+def nav_for(request: Request, role: Role | None) -> list[NavEntry]:
+    entries: list[NavEntry] = request.app.state.nav
+    return [e for e in entries if role is not None and role >= Role.parse(e.role)]
+
+
+def render(request: Request, template: str, context: dict[str, Any] | None = None, *,
+           status_code: int = 200) -> HTMLResponse:
+    from netwarden.web.auth import current_principal
+
+    try:
+        principal = current_principal(request)
+    except Exception:  # a bad token on a page: render as logged out
+        principal = None
+    if principal is not None and principal.second_factor_pending:
+        principal = None  # half logged in: no menu, no CSRF token
+    csrf = principal.csrf if principal is not None and principal.csrf else ""
+    values = {
+        "request": request, "user": principal, "nav": nav_for(request, principal.role if principal else None),
+        "csrf_token": csrf, "csrf_field": lambda: Markup('<input type="hidden" name="csrf" value="{}">').format(csrf),
+        "version": __version__, "path": request.url.path,
+        "nav_visible": principal is not None and not principal.must_change,
+    }
+    values.update(context or {})
+    html = environment.get_template(template).render(values)
+    return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})

@@ -1,0 +1,136 @@
+"""What the running server shares with its pages: the live hub, the pipeline and its detection engine,
+the listeners, and live figures (events per second).
+
+Pages read it as ``request.app.state.runtime`` (or ``Depends(get_runtime)``). The web app never parses or
+detects by itself; it is told about new events and alerts through :meth:`Runtime.attach`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from netwarden.records import Alert, Event
+from netwarden.store.database import Database
+from netwarden.web.live import LiveHub
+
+LIVE_EVENTS_PER_BATCH = 20  # the live stream shows a sample of each batch; the events page has them all
+
+
+class RateMeter:
+    """Events per second over the last ``window`` seconds (thread-safe)."""
+
+    def __init__(self, window: float = 10.0) -> None:
+        self.window = window
+        self._marks: deque[tuple[float, int]] = deque()
+        self._lock = threading.Lock()
+        self.total = 0
+
+    def add(self, n: int, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            self.total += n
+            self._marks.append((now, n))
+            self._trim(now)
+
+    def rate(self, now: float | None = None) -> float:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            self._trim(now)
+            return sum(n for _, n in self._marks) / self.window
+
+    def _trim(self, now: float) -> None:
+        while self._marks and self._marks[0][0] < now - self.window:
+            self._marks.popleft()
+
+
+@dataclass
+class ListenerInfo:
+    kind: str  # "syslog udp", "syslog tcp", "netflow udp"
+    address: str
+    status: Any = None  # a callable returning a dict of counters, or None
+
+
+@dataclass
+class Runtime:
+    db: Database
+    settings: Any
+    hub: LiveHub = field(default_factory=LiveHub)
+    pipeline: Any = None  # netwarden.pipeline.Pipeline with detection, when the server runs one
+    listeners: list[ListenerInfo] = field(default_factory=list)
+    rate: RateMeter = field(default_factory=RateMeter)
+    started: float = field(default_factory=time.time)
+    # the detection engine is not thread-safe; every source (syslog, NetFlow, intake) takes this lock
+    detect_lock: threading.Lock = field(default_factory=threading.Lock)
+    extras: dict[str, Any] = field(default_factory=dict)  # other packages' live objects, by name
+
+    @property
+    def engine(self) -> Any:
+        return getattr(self.pipeline, "engine", None)
+
+    def attach(self, pipeline: Any) -> None:
+        """Wire a pipeline: its engine's alerts and its stored events are pushed to browsers."""
+        self.pipeline = pipeline
+        engine = pipeline.engine
+        stages = []
+        for stage in pipeline.stages:
+            stages.append(_Locked(stage, self.detect_lock) if stage is engine else stage)
+        stages.append(self.on_events)
+        pipeline.stages = stages
+        if engine is not None:
+            engine.listeners.append(self.on_alert)
+
+    def intake_pipeline(self) -> Any:
+        """The pipeline for events sent to the API (built on first use when no server pipeline exists)."""
+        if self.pipeline is None:
+            from netwarden.pipeline import Pipeline
+
+            self.attach(Pipeline.from_settings(self.db, self.settings))
+        return self.pipeline
+
+    def on_events(self, batch: list[Event]) -> None:
+        if not batch:
+            return
+        self.rate.add(len(batch))
+        sample = [live_event(e) for e in batch[-LIVE_EVENTS_PER_BATCH:]]
+        self.hub.publish("events", {"count": len(batch), "sample": sample})
+
+    def on_alert(self, alert: Alert, is_new: bool) -> None:
+        self.hub.publish("alert", {**alert_summary(alert), "is_new": is_new})
+
+    def close(self) -> None:
+        if self.pipeline is not None:
+            self.pipeline.close()
+
+
+class _Locked:
+    def __init__(self, stage: Any, lock: threading.Lock) -> None:
+        self.stage, self.lock = stage, lock
+
+    def __call__(self, batch: list[Event]) -> None:
+        with self.lock:
+            self.stage(batch)
+
+
+def _iso(ts: datetime | None) -> str | None:
+    return ts.isoformat() if ts is not None else None
+
+
+def live_event(e: Event) -> dict[str, Any]:
+    """The fields the live stream shows (all of them log-derived: the browser renders them as text)."""
+    return {"timestamp": _iso(e.timestamp), "source_kind": str(e.source_kind), "src_ip": e.src_ip,
+            "src_port": e.src_port, "dst_ip": e.dst_ip, "dst_port": e.dst_port, "transport": e.transport,
+            "http_method": e.http_method, "url": (e.url or "")[:300] or None, "http_status": e.http_status,
+            "user_agent": (e.user_agent or "")[:300] or None, "user": e.user, "action": e.action,
+            "message": (e.message or "")[:300] or None}
+
+
+def alert_summary(a: Alert) -> dict[str, Any]:
+    return {"id": a.id, "kind": a.kind, "subkind": a.subkind, "severity": str(a.severity),
+            "confidence": round(a.confidence, 3), "source": a.source, "target": a.target,
+            "first_seen": _iso(a.first_seen), "last_seen": _iso(a.last_seen), "count": a.count,
+            "status": str(a.status), "detector": a.detector, "incident_id": a.incident_id}
