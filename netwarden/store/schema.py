@@ -28,6 +28,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.dialects import mysql
 
@@ -121,8 +122,12 @@ events = Table(
     Column("line_no", BigInteger),
     Index(None, "timestamp"),
     Index(None, "src_addr", "timestamp"),
-    Index(None, "dst_addr", "timestamp"),
-    Index(None, "dst_port", "timestamp"),
+    # Partial where the engine can (SQLite, PostgreSQL): access and auth logs have no destination, and
+    # indexing their NULLs cost the writer an eighth of its time; `dst_addr BETWEEN ..` still uses them
+    Index(None, "dst_addr", "timestamp", sqlite_where=text("dst_addr IS NOT NULL"),
+          postgresql_where=text("dst_addr IS NOT NULL")),
+    Index(None, "dst_port", "timestamp", sqlite_where=text("dst_port IS NOT NULL"),
+          postgresql_where=text("dst_port IS NOT NULL")),
 )
 
 quarantine = Table(
