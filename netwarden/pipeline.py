@@ -82,6 +82,7 @@ class Pipeline:
         self.local_tz = local_tz
         self._writer = event_store.EventWriter(db.engine.dialect)
         self.engine = None  # the detection engine, when built by from_settings
+        self.response = None  # blocking and notifications (netwarden.respond.attach), idem
 
     @classmethod
     def from_settings(cls, db: Database, settings, *, detect: bool = True, **overrides) -> Pipeline:  # type: ignore[no-untyped-def]
@@ -102,14 +103,22 @@ class Pipeline:
             intel.setdefault(key, getattr(settings.intel, key))
         engine = DetectionEngine.from_config(detect_config, db, assets=Assets(settings.network.home)) \
             if detect else None
-        pipeline = cls(db, stages=[engine] if engine is not None else [], **options)
+        response = None
+        if engine is not None:  # blocking and notifications listen to the engine (netwarden.respond)
+            from netwarden.respond.attach import attach
+
+            response = attach(engine, db, settings)
+        pipeline = cls(db, stages=[response.stage] if response is not None else [], **options)
         pipeline.engine = engine
+        pipeline.response = response
         return pipeline
 
     def close(self) -> None:
-        """Save what must survive a restart (detector state)."""
+        """Save what must survive a restart (detector state); finish firewall changes and notifications."""
         if self.engine is not None:
             self.engine.close()
+        if self.response is not None:
+            self.response.close()
 
     def ingest_file(self, path: str | Path, fmt: str = "auto", *,
                     progress: ProgressCallback | None = None) -> IngestResult:

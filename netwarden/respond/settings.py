@@ -116,6 +116,7 @@ class RespondSettings(Section):
     history: str = "30d"  # earlier blocks within this time count for escalation
     max_auto_blocks: int = Field(1000, ge=1)  # active automatic blocks at most
     sweep_every: float = Field(15.0, gt=0, le=3600)  # seconds between expiry sweeps
+    netns: str = Field("", pattern=r"^[A-Za-z0-9_.-]{0,64}$")  # run nft/ipset/iptables in this network namespace
     nftables: NftablesSettings = NftablesSettings()
     iptables: IptablesSettings = IptablesSettings()
     routeros: RouterOSSettings = RouterOSSettings()

@@ -1,0 +1,173 @@
+"""``netwarden block add|remove|list|sync``: blocks by hand, and the record of every block."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+
+import click
+import orjson
+from rich.table import Table
+from rich.text import Text
+
+from netwarden.cli import Context, cli, fail, out, safe
+
+
+def _user() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _responder(obj: Context):  # type: ignore[no-untyped-def]
+    from netwarden.respond.responder import Responder
+
+    db = obj.database()
+    responder = Responder.from_settings(db, obj.settings)
+    responder.sweep()  # what ran out is marked expired before anything else is decided
+    return db, responder
+
+
+def _finish(db, responder) -> None:  # type: ignore[no-untyped-def]
+    if not responder.flush(60):
+        out.print("warning: the firewall did not answer within 60 s; see the log")
+    responder.close()
+    db.close()
+
+
+@cli.group("block")
+def block_group() -> None:
+    """Block addresses by hand, unblock them, and list every block (automatic or manual)."""
+
+
+@block_group.command("add")
+@click.argument("address", required=False, metavar="[ADDRESS|NETWORK]")
+@click.option("--alert", "alert_id", type=int, metavar="ID", help="Block the source of this alert.")
+@click.option("--for", "duration", metavar="DURATION", help="How long: 10m, 1h, 1d (default: the escalation steps).")
+@click.option("--permanent", is_flag=True, help="Until removed by hand.")
+@click.option("--reason", default="", help="Why (kept with the block).")
+@click.option("--by", "by", default=None, help="Who decides (default: cli:<login name>).")
+@click.pass_obj
+def add(obj: Context, address: str | None, alert_id: int | None, duration: str | None, permanent: bool,
+        reason: str, by: str | None) -> None:
+    """Block an address or network, or the source of an alert (--alert ID).
+
+    The never-block list is checked first; IPv6 addresses are blocked by their prefix (/64 by default).
+    """
+    from netwarden.respond.addresses import AddressError
+    from netwarden.respond.blocks import BlockState, get_block
+    from netwarden.respond.responder import BlockRefused
+    from netwarden.respond.settings import parse_duration
+    from netwarden.store.alerts import get_alert
+
+    if (address is None) == (alert_id is None):
+        raise click.UsageError("give an ADDRESS or --alert ID (one of them)")
+    if duration and permanent:
+        raise click.UsageError("--for and --permanent exclude each other")
+    try:
+        length = parse_duration(duration) if duration else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--for") from None
+    db, responder = _responder(obj)
+    try:
+        if alert_id is not None:
+            with db.engine.connect() as conn:
+                alert = get_alert(conn, alert_id)
+            if alert is None or not alert.source:
+                fail(f"no alert with id {alert_id}" if alert is None else f"alert #{alert_id} has no source address")
+            assert alert is not None and alert.source is not None
+            address = alert.source
+            reason = reason or f"manual block from {alert.kind} alert #{alert_id} (confidence {alert.confidence:.2f})"
+        block = responder.block(address or "", reason=reason or "manual block", by=by or _user(),
+                                alert_id=alert_id, duration=length, permanent=permanent)
+    except (BlockRefused, AddressError) as exc:
+        responder.close()
+        db.close()
+        fail(f"not blocked: {exc}")
+        return
+    responder.flush(60)
+    with db.engine.connect() as conn:
+        stored = get_block(conn, block.id)  # type: ignore[arg-type]
+    _finish(db, responder)
+    if stored is not None and stored.state == BlockState.FAILED:
+        fail(f"block #{block.id} of {block.network} failed: {stored.detail}")
+    until = block.expires.strftime("%Y-%m-%d %H:%M:%S UTC") if block.expires else "removed by hand"
+    mode = "" if block.mode == "enforce" else "  [dry-run: recorded, firewall untouched; set [respond] mode = \"enforce\"]"
+    out.print(Text(safe(f"block #{block.id}: {block.network} blocked until {until} ({block.backend}){mode}")))
+
+
+@block_group.command("remove")
+@click.argument("target", metavar="ADDRESS|NETWORK|ID")
+@click.option("--by", "by", default=None, help="Who decides (default: cli:<login name>).")
+@click.pass_obj
+def remove(obj: Context, target: str, by: str | None) -> None:
+    """Unblock: end the block with this id, or every active block covering this address or network."""
+    from netwarden.respond.addresses import AddressError
+
+    db, responder = _responder(obj)
+    try:
+        ended = responder.unblock(int(target) if target.isdigit() else target, by=by or _user())
+    except AddressError as exc:
+        responder.close()
+        db.close()
+        fail(str(exc))
+        return
+    _finish(db, responder)
+    if not ended:
+        fail(f"no active block matches {target}")
+    for b in ended:
+        out.print(Text(safe(f"block #{b.id}: {b.network} unblocked")))
+
+
+@block_group.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Ended blocks too (expired, removed, failed).")
+@click.option("--state", type=click.Choice(["active", "expired", "removed", "failed"]))
+@click.option("--address", metavar="ADDR|NET", help="Blocks that cover or lie in this address/network.")
+@click.option("--limit", "-n", default=100, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_obj
+def list_command(obj: Context, show_all: bool, state: str | None, address: str | None, limit: int,
+                 as_json: bool) -> None:
+    """Blocks with reason, who, when and until when; active ones unless --all or --state."""
+    from netwarden.respond.blocks import list_blocks
+
+    db, responder = _responder(obj)
+    responder.close()
+    try:
+        with db.engine.connect() as conn:
+            found = list_blocks(conn, state=state or (None if show_all else "active"), address=address,
+                                limit=limit)
+    except ValueError as exc:
+        db.close()
+        raise click.BadParameter(str(exc), param_hint="--address") from None
+    db.close()
+    if as_json:
+        for b in found:
+            sys.stdout.write(orjson.dumps(b.to_dict()).decode() + "\n")
+        return
+    if not found:
+        out.print("no blocks" if show_all or state else "no active blocks (--all shows ended ones)")
+        return
+    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    for column in ("id", "network", "state", "mode", "created (UTC)", "expires (UTC)", "by", "alert"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("reason", overflow="fold")
+    for b in found:
+        table.add_row(str(b.id), Text(safe(b.network)), str(b.state), b.mode, b.created.strftime("%Y-%m-%d %H:%M:%S"),
+                      b.expires.strftime("%Y-%m-%d %H:%M:%S") if b.expires else "permanent", Text(safe(b.created_by)),
+                      f"#{b.alert_id}" if b.alert_id else "-",
+                      Text(safe(b.reason + (f" [{b.detail}]" if b.detail else ""))))
+    out.print(table)
+
+
+@block_group.command("sync")
+@click.pass_obj
+def sync(obj: Context) -> None:
+    """Bring the firewall in line with the record: expire what ran out, re-apply active blocks, remove strays."""
+    db, responder = _responder(obj)
+    responder.reconcile()
+    active = len(responder._active)
+    _finish(db, responder)
+    out.print(f"{active} active block{'s' if active != 1 else ''}"
+              + ("" if obj.settings.respond.mode == "enforce" else " (dry-run: firewall untouched)"))

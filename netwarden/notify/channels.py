@@ -1,0 +1,81 @@
+"""Where notifications go: e-mail over SMTP, and webhooks (generic JSON, Slack, Teams).
+
+A channel's ``send`` raises DeliveryError on failure; the notifier retries with a bound.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+import httpx
+
+from netwarden.notify import render
+from netwarden.notify.notice import Notice
+from netwarden.notify.settings import SmtpSettings, WebhookSettings
+
+
+class DeliveryError(RuntimeError):
+    """A message could not be delivered; the message says where and why."""
+
+
+class EmailChannel:
+    def __init__(self, settings: SmtpSettings) -> None:
+        self.settings = settings
+        self.name = f"smtp {settings.host}:{settings.port}"
+
+    def _context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=self.settings.ca_file or None)
+        if not self.settings.verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+    def message(self, notices: list[Notice], omitted: int) -> EmailMessage:
+        s = self.settings
+        msg = EmailMessage()
+        msg["Subject"] = render.subject(notices, omitted)
+        msg["From"] = s.sender
+        msg["To"] = ", ".join(s.recipients)
+        msg["Date"] = formatdate(localtime=False)
+        msg["Message-ID"] = make_msgid(domain="netwarden")
+        msg.set_content(render.text(notices, omitted))
+        msg.add_alternative(render.html_body(notices, omitted), subtype="html")
+        return msg
+
+    def send(self, notices: list[Notice], omitted: int) -> None:
+        s = self.settings
+        msg = self.message(notices, omitted)
+        try:
+            if s.security == "ssl":
+                client: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=self._context())
+            else:
+                client = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+            with client:
+                if s.security == "starttls":
+                    client.starttls(context=self._context())
+                if s.username:
+                    client.login(s.username, s.password)
+                client.send_message(msg)
+        except (smtplib.SMTPException, OSError) as exc:
+            raise DeliveryError(f"{self.name}: {exc}") from None
+
+
+class WebhookChannel:
+    BODIES = {"json": render.json_body, "slack": render.slack_body, "teams": render.teams_body}
+
+    def __init__(self, settings: WebhookSettings) -> None:
+        self.settings = settings
+        self.name = f"webhook {settings.url.split('?', 1)[0]}"  # no query: it may hold a token
+
+    def send(self, notices: list[Notice], omitted: int) -> None:
+        s = self.settings
+        body = self.BODIES[s.style](notices, omitted)
+        try:
+            response = httpx.post(s.url, json=body, timeout=s.timeout, headers=s.headers)
+        except httpx.HTTPError as exc:
+            raise DeliveryError(f"{self.name}: {type(exc).__name__}: {exc}") from None
+        if not response.is_success:
+            raise DeliveryError(f"{self.name}: HTTP {response.status_code}")

@@ -1,0 +1,137 @@
+"""Block records and their storage: every decision, kept after it ends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from netwarden.respond.addresses import Network, display
+from netwarden.store.addresses import network_range
+from netwarden.store.events import clean_text
+from netwarden.store.schema_respond import blocks
+
+AUTO = "auto"  # created_by of automatic blocks
+
+
+class BlockState(StrEnum):
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    REMOVED = "removed"
+    FAILED = "failed"
+
+
+@dataclass
+class Block:
+    """One blocking decision: which network, why, by whom, until when, and what became of it."""
+
+    network: str
+    reason: str
+    backend: str
+    mode: str
+    created_by: str
+    created: datetime
+    expires: datetime | None  # None: permanent
+    level: int = 0
+    state: BlockState = BlockState.ACTIVE
+    alert_id: int | None = None
+    ended: datetime | None = None
+    ended_by: str | None = None
+    detail: str = ""
+    id: int | None = None
+
+    @property
+    def automatic(self) -> bool:
+        return self.created_by == AUTO
+
+    @property
+    def permanent(self) -> bool:
+        return self.expires is None
+
+    def seconds_left(self, now: datetime) -> float | None:
+        return None if self.expires is None else max(0.0, (self.expires - now).total_seconds())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "network": self.network, "reason": self.reason, "alert_id": self.alert_id,
+                "backend": self.backend, "mode": self.mode, "created_by": self.created_by,
+                "created": self.created.isoformat(), "expires": self.expires.isoformat() if self.expires else None,
+                "level": self.level, "state": str(self.state),
+                "ended": self.ended.isoformat() if self.ended else None, "ended_by": self.ended_by,
+                "detail": self.detail}
+
+
+def _from_row(row: Any) -> Block:
+    m = row._mapping
+    return Block(id=m["id"], network=m["network"], reason=m["reason"], alert_id=m["alert_id"],
+                 backend=m["backend"], mode=m["mode"], created_by=m["created_by"], created=m["created"],
+                 expires=m["expires"], level=m["level"], state=BlockState(m["state"]), ended=m["ended"],
+                 ended_by=m["ended_by"], detail=m["detail"])
+
+
+def insert_block(conn: Connection, block: Block, net: Network) -> Block:
+    lo, hi = network_range(str(net))
+    values = {"network": display(net), "addr_lo": lo, "addr_hi": hi, "reason": clean_text(block.reason)[:2000],
+              "alert_id": block.alert_id, "backend": block.backend, "mode": block.mode,
+              "created_by": block.created_by[:64], "created": block.created, "expires": block.expires,
+              "level": block.level, "state": str(block.state), "ended": block.ended, "ended_by": block.ended_by,
+              "detail": clean_text(block.detail)[:2000]}
+    block.id = int(conn.execute(insert(blocks).values(**values)).inserted_primary_key[0])
+    block.network = values["network"]
+    return block
+
+
+def end_block(conn: Connection, block_id: int, state: BlockState, *, when: datetime, by: str,
+              detail: str | None = None) -> bool:
+    """Move an active block to expired/removed/failed; False when it was no longer active."""
+    values: dict[str, Any] = {"state": str(state), "ended": when, "ended_by": by[:64]}
+    if detail is not None:
+        values["detail"] = clean_text(detail)[:2000]
+    result = conn.execute(update(blocks).where(blocks.c.id == block_id,
+                                               blocks.c.state == str(BlockState.ACTIVE)).values(**values))
+    return result.rowcount > 0
+
+
+def get_block(conn: Connection, block_id: int) -> Block | None:
+    row = conn.execute(select(blocks).where(blocks.c.id == block_id)).first()
+    return _from_row(row) if row else None
+
+
+def active_blocks(conn: Connection) -> list[Block]:
+    rows = conn.execute(select(blocks).where(blocks.c.state == str(BlockState.ACTIVE)).order_by(blocks.c.id))
+    return [_from_row(r) for r in rows]
+
+
+def overlapping_active(conn: Connection, net: Network) -> list[Block]:
+    """Active blocks whose network overlaps ``net`` (covers it, or lies inside it)."""
+    lo, hi = network_range(str(net))
+    rows = conn.execute(select(blocks).where(blocks.c.state == str(BlockState.ACTIVE), blocks.c.addr_lo <= hi,
+                                             blocks.c.addr_hi >= lo))
+    return [_from_row(r) for r in rows]
+
+
+def count_active_auto(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(blocks).where(
+        blocks.c.state == str(BlockState.ACTIVE), blocks.c.created_by == AUTO)).scalar_one())
+
+
+def earlier_blocks(conn: Connection, net: Network, since: datetime) -> list[Block]:
+    """Blocks of exactly this network since ``since`` that took effect (failed ones do not count)."""
+    lo, hi = network_range(str(net))
+    rows = conn.execute(select(blocks).where(blocks.c.addr_lo == lo, blocks.c.addr_hi == hi,
+                                             blocks.c.created >= since,
+                                             blocks.c.state != str(BlockState.FAILED)).order_by(blocks.c.created))
+    return [_from_row(r) for r in rows]
+
+
+def list_blocks(conn: Connection, *, state: str | None = None, address: str | None = None,
+                limit: int = 100, offset: int = 0) -> list[Block]:
+    stmt = select(blocks).order_by(blocks.c.created.desc(), blocks.c.id.desc()).limit(limit).offset(offset)
+    if state:
+        stmt = stmt.where(blocks.c.state == str(BlockState(state)))
+    if address:
+        lo, hi = network_range(address)
+        stmt = stmt.where(blocks.c.addr_lo <= hi, blocks.c.addr_hi >= lo)
+    return [_from_row(r) for r in conn.execute(stmt)]

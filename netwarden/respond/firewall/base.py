@@ -1,0 +1,103 @@
+"""The contract every firewall backend fulfils.
+
+A backend is a small class in its own module with a ``name``; it registers itself with ``@register``.
+It must:
+
+- ``setup()``: create what it needs (a table, sets, the drop rule) idempotently;
+- ``add(net, seconds)``: drop traffic from ``net`` for ``seconds`` (None: until removed), *replacing* an
+  existing entry's timeout. Where the firewall can expire entries by itself (nftables, ipset, RouterOS)
+  the timeout goes with the entry, so a block ends on time even when NetWarden is down;
+- ``remove(net)``: stop dropping ``net``; removing what is not there is not an error;
+- ``entries()``: the networks it currently drops (display form, see respond.addresses.display), or None
+  when the firewall cannot be asked (command, webhook).
+
+Addresses reach a backend as validated ``ipaddress`` networks only, and commands are argument lists
+run without a shell. Any failure raises FirewallError with a message for the administrator.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import subprocess
+from collections.abc import Sequence
+from typing import ClassVar
+
+from netwarden.respond.addresses import Network
+
+REGISTRY: dict[str, type[Firewall]] = {}
+
+
+class FirewallError(RuntimeError):
+    """A firewall refused or could not be reached; the message says which and why."""
+
+
+class Firewall:
+    name: ClassVar[str] = ""
+    expires_by_itself: ClassVar[bool] = True
+
+    def setup(self) -> None:
+        """Create the table/sets/rules this backend needs (idempotent)."""
+
+    def add(self, net: Network, seconds: float | None) -> None:
+        raise NotImplementedError
+
+    def remove(self, net: Network) -> None:
+        raise NotImplementedError
+
+    def entries(self) -> set[str] | None:
+        return None
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+def register(cls: type[Firewall]) -> type[Firewall]:
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+def load_backends() -> dict[str, type[Firewall]]:
+    from netwarden.respond import firewall
+
+    for info in pkgutil.iter_modules(firewall.__path__):
+        if info.name != "base" and not info.name.startswith("_"):
+            importlib.import_module(f"netwarden.respond.firewall.{info.name}")
+    return dict(REGISTRY)
+
+
+def create(respond_settings, *, netns: str | None = None) -> Firewall:  # type: ignore[no-untyped-def]
+    """The configured backend; ``netns`` runs command-line backends inside that network namespace."""
+    backends = load_backends()
+    cls = backends.get(respond_settings.backend)
+    if cls is None:
+        raise FirewallError(f"unknown firewall backend {respond_settings.backend!r}; "
+                            f"known: {', '.join(sorted(backends))}")
+    return cls.from_settings(respond_settings, netns=netns)  # type: ignore[attr-defined]
+
+
+def run(argv: Sequence[str], *, stdin: str | None = None, timeout: float = 10.0, netns: str | None = None,
+        ok_codes: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
+    """Run a command (no shell); FirewallError with its message when it fails."""
+    full = (["ip", "netns", "exec", netns] if netns else []) + list(argv)
+    try:
+        proc = subprocess.run(full, input=stdin, capture_output=True, text=True, timeout=timeout, check=False)
+    except FileNotFoundError:
+        raise FirewallError(f"{argv[0]} is not installed (apt-get install {argv[0]})") from None
+    except subprocess.TimeoutExpired:
+        raise FirewallError(f"{argv[0]} did not finish within {timeout:g} s") from None
+    if proc.returncode not in ok_codes:
+        message = (proc.stderr or proc.stdout).strip().splitlines()
+        raise FirewallError(f"{' '.join(argv[:3])}: {message[-1] if message else f'exit code {proc.returncode}'}")
+    return proc
+
+
+def human_seconds(seconds: float) -> str:
+    """RouterOS-style ``1d2h3m4s``."""
+    left = max(1, int(round(seconds)))
+    parts = []
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if left >= size:
+            parts.append(f"{left // size}{unit}")
+            left %= size
+    return "".join(parts)

@@ -1,0 +1,43 @@
+"""Any other firewall, over HTTP: POST a JSON request for each block and unblock.
+
+Body: ``{"action": "block"|"unblock", "address": "203.0.113.7", "seconds": 600|null}``; any 2xx answer is
+success, anything else a FirewallError (the block is recorded as failed).
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from netwarden.respond.addresses import Network
+from netwarden.respond.firewall.base import Firewall, FirewallError, register
+
+
+@register
+class WebhookFirewall(Firewall):
+    name = "webhook"
+    expires_by_itself = False
+
+    def __init__(self, url: str, *, timeout: float = 5.0, headers: dict[str, str] | None = None) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise FirewallError("[respond.webhook] url must be an http:// or https:// address")
+        self.url, self.timeout, self.headers = url, timeout, dict(headers or {})
+
+    @classmethod
+    def from_settings(cls, respond, *, netns: str | None = None) -> WebhookFirewall:  # type: ignore[no-untyped-def]
+        s = respond.webhook
+        return cls(s.url, timeout=s.timeout, headers=s.headers)
+
+    def _post(self, body: dict) -> None:
+        try:
+            response = httpx.post(self.url, json=body, timeout=self.timeout, headers=self.headers)
+        except httpx.HTTPError as exc:
+            raise FirewallError(f"webhook {self.url}: {exc}") from None
+        if not response.is_success:
+            raise FirewallError(f"webhook {self.url}: HTTP {response.status_code}")
+
+    def add(self, net: Network, seconds: float | None) -> None:
+        self._post({"action": "block", "address": str(net),
+                    "seconds": None if seconds is None else max(1, int(round(seconds)))})
+
+    def remove(self, net: Network) -> None:
+        self._post({"action": "unblock", "address": str(net), "seconds": None})

@@ -1,0 +1,367 @@
+"""The responder: decides, records and applies blocks; expires them; re-applies them after a restart.
+
+Attached to the detection engine as a listener (``engine.listeners.append(responder.on_alert)``):
+
+- an alert whose confidence reaches the threshold for its kind blocks its source automatically;
+  below it, the alert waits for a person (``netwarden block add --alert ID``);
+- the never-block list is checked before every block, automatic or manual;
+- repeat offenders get longer blocks (``durations``: 10 min, 1 h, 1 day by default);
+- a block never feeds itself: an alert about a source that is blocked, or whose evidence ends before its
+  last block did, causes nothing (see also ``EvidenceFilter``);
+- in ``dry-run`` mode every decision is recorded and no firewall is touched.
+
+Expiry does not depend on NetWarden running: the firewall entries carry their own timeouts, ``start()``
+reconciles the store with the firewall (expired → removed, active → re-applied, strays → removed), and a
+sweeper thread expires blocks while running.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta, timezone
+
+from netwarden.records import Alert, AlertStatus
+from netwarden.respond.addresses import AddressError, Network, block_target, display, parse_network
+from netwarden.respond.blocks import (
+    AUTO,
+    Block,
+    BlockState,
+    active_blocks,
+    count_active_auto,
+    earlier_blocks,
+    end_block,
+    get_block,
+    insert_block,
+    overlapping_active,
+)
+from netwarden.respond.firewall.base import Firewall, FirewallError, create
+from netwarden.respond.never_block import NeverBlockList
+from netwarden.respond.settings import RespondSettings, parse_duration
+from netwarden.respond.worker import FirewallWorker
+
+log = logging.getLogger(__name__)
+BlockListener = Callable[[Block, str], None]  # (block, what: "blocked" | "unblocked" | "expired" | "failed")
+DECIDED_LIMIT = 50_000
+
+
+class BlockRefused(ValueError):
+    """A block that must not happen; the message says why (never-block list, cap, already blocked ...)."""
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Responder:
+    def __init__(self, db, settings: RespondSettings | None = None, *, home: Iterable[str] = (),  # type: ignore[no-untyped-def]
+                 firewall: Firewall | None = None, clock: Callable[[], datetime] = _now) -> None:
+        self.db = db
+        self.settings = settings or RespondSettings()
+        self.never_block = NeverBlockList.from_settings(self.settings, home)
+        self.enforce = self.settings.mode == "enforce"
+        self.backend_name = firewall.name if firewall is not None else self.settings.backend
+        self._firewall = firewall
+        self._firewall_ready = False
+        self.clock = clock
+        self.listeners: list[BlockListener] = []
+        self._steps = self.settings.duration_steps()
+        self._history = parse_duration(self.settings.history)
+        self._active: dict[str, tuple[Network, Block]] = {}  # network text → (network, block)
+        self._lock = threading.RLock()
+        self._decided: OrderedDict[int, None] = OrderedDict()  # alert ids already refused (logged once)
+        self._worker: FirewallWorker | None = None
+        self._sweeper: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._load_active()
+
+    @classmethod
+    def from_settings(cls, db, settings) -> Responder:  # type: ignore[no-untyped-def]
+        return cls(db, settings.respond, home=settings.network.home)
+
+    # -- life cycle ---------------------------------------------------------------------------------
+
+    def start(self, *, sweep: bool = True) -> Responder:
+        """Reconcile the store with the firewall, then expire blocks on time in a background thread."""
+        self.reconcile()
+        if sweep and self._sweeper is None:
+            self._sweeper = threading.Thread(target=self._sweep_loop, name="netwarden-block-expiry", daemon=True)
+            self._sweeper.start()
+        return self
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._sweeper is not None:
+            self._sweeper.join(5)
+            self._sweeper = None
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None
+        if self._firewall is not None:
+            self._firewall.close()
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until every firewall change decided so far has been applied (tests, CLI)."""
+        return self._worker.flush(timeout) if self._worker is not None else True
+
+    @property
+    def firewall(self) -> Firewall:
+        if self._firewall is None:
+            self._firewall = create(self.settings, netns=self.settings.netns or None)
+        return self._firewall
+
+    # -- automatic decisions ------------------------------------------------------------------------
+
+    def on_alert(self, alert: Alert, is_new: bool) -> None:
+        """Engine listener: block the alert's source when the alert is confident enough."""
+        if not self.settings.auto_block or not alert.source or alert.id in self._decided:
+            return
+        if alert.status not in (AlertStatus.NEW, AlertStatus.ACKNOWLEDGED):
+            return
+        if alert.confidence < self.settings.threshold_for(alert.kind):
+            return  # waits for a person
+        try:
+            net = block_target(alert.source, self.settings.ipv6_prefix)
+        except AddressError:
+            return
+        if self.covering_block(net) is not None:
+            return  # already blocked: what it does now is refused traffic, not new evidence
+        if self._evidence_predates_last_block(net, alert):
+            return
+        reason = f"{alert.kind}{'/' + alert.subkind if alert.subkind else ''} alert #{alert.id}, " \
+                 f"confidence {alert.confidence:.2f}"
+        try:
+            self.block(alert.source, reason=reason, by=AUTO, alert_id=alert.id)
+        except BlockRefused as exc:
+            self._remember(alert.id)
+            log.warning("not blocking %s (alert #%s): %s", display(net), alert.id, exc)
+
+    def _remember(self, alert_id: int | None) -> None:
+        if alert_id is None:
+            return
+        self._decided[alert_id] = None
+        if len(self._decided) > DECIDED_LIMIT:
+            self._decided.popitem(last=False)
+
+    def _evidence_predates_last_block(self, net: Network, alert: Alert) -> bool:
+        """True when the alert's newest evidence is no later than the end of this network's last block:
+        that evidence is what the block refused (403s, resets), not a reason for a new, longer block."""
+        with self.db.engine.connect() as conn:
+            earlier = earlier_blocks(conn, net, self.clock() - self._history)
+        if not earlier:
+            return False
+        last = earlier[-1]
+        ended = last.ended or last.expires
+        return ended is not None and alert.last_seen <= ended
+
+    # -- blocking -----------------------------------------------------------------------------------
+
+    def block(self, address: str, *, reason: str, by: str, alert_id: int | None = None,
+              duration: timedelta | None = None, permanent: bool = False) -> Block:
+        """Decide, record and (in enforce mode) apply one block. Raises BlockRefused or AddressError."""
+        net = block_target(address, self.settings.ipv6_prefix)
+        refusal = self.never_block.refusal(net)
+        if refusal:
+            raise BlockRefused(f"{display(net)} is never blocked: {refusal}")
+        now = self.clock()
+        automatic = by == AUTO
+        with self._lock, self.db.engine.begin() as conn:
+            overlapping = overlapping_active(conn, net)
+            wider = [b for b in overlapping if parse_network(b.network).supernet_of(net)
+                     and parse_network(b.network) != net]
+            if wider:
+                raise BlockRefused(f"{display(net)} is already blocked by block #{wider[0].id} "
+                                   f"({wider[0].network})")
+            same = [b for b in overlapping if parse_network(b.network) == net]
+            if automatic and same:
+                raise BlockRefused(f"{display(net)} is already blocked (block #{same[0].id})")
+            if automatic and count_active_auto(conn) >= self.settings.max_auto_blocks:
+                raise BlockRefused(f"the cap of {self.settings.max_auto_blocks} active automatic blocks is "
+                                   "reached ([respond] max_auto_blocks)")
+            level = len(earlier_blocks(conn, net, now - self._history))
+            if permanent:
+                expires = None
+            else:
+                expires = now + (duration or self._steps[min(level, len(self._steps) - 1)])
+            block = insert_block(conn, Block(
+                network=display(net), reason=reason, backend=self.backend_name,
+                mode="enforce" if self.enforce else "dry-run", created_by=by, created=now, expires=expires,
+                level=level, alert_id=alert_id), net)
+            replaced = []
+            for old in overlapping:  # the same network, or narrower ones the new block covers
+                end_block(conn, old.id, BlockState.REMOVED, when=now, by=by,  # type: ignore[arg-type]
+                          detail=f"replaced by block #{block.id}")
+                replaced.append(old)
+        for old in replaced:
+            old_net = parse_network(old.network)
+            self._active.pop(str(old_net), None)
+            if old_net != net:
+                self._apply(lambda n=old_net: self.firewall.remove(n), old)
+        self._active[str(net)] = (net, block)
+        log.info("blocked %s until %s (%s, by %s)%s", block.network,
+                 block.expires.isoformat() if block.expires else "removed by hand", reason, by,
+                 "" if self.enforce else " [dry-run: firewall untouched]")
+        self._notify(block, "blocked")
+        self._apply(lambda: self.firewall.add(net, block.seconds_left(self.clock())), block, fail_block=True)
+        return block
+
+    def unblock(self, target: str | int, *, by: str) -> list[Block]:
+        """End the active block with this id, or every active block covering this address/network."""
+        now = self.clock()
+        with self._lock, self.db.engine.begin() as conn:
+            if isinstance(target, int):
+                found = get_block(conn, target)
+                found_list = [found] if found is not None and found.state == BlockState.ACTIVE else []
+            else:
+                net = block_target(target, self.settings.ipv6_prefix)
+                found_list = overlapping_active(conn, net)
+            ended = [b for b in found_list
+                     if end_block(conn, b.id, BlockState.REMOVED, when=now, by=by)]  # type: ignore[arg-type]
+        for b in ended:
+            b.state, b.ended, b.ended_by = BlockState.REMOVED, now, by
+            self._forget(b)
+            self._notify(b, "unblocked")
+        return ended
+
+    def covering_block(self, net: Network) -> Block | None:
+        """The active block that covers this network, from memory (no database round trip)."""
+        hit = self._active.get(str(net))
+        if hit is not None:
+            return hit[1]
+        for other, block in list(self._active.values()):
+            if other.version == net.version and other.supernet_of(net):
+                return block
+        return None
+
+    def any_blocked(self) -> bool:
+        return bool(self._active)
+
+    def is_blocked(self, address: str) -> bool:
+        try:
+            net = parse_network(address)
+        except AddressError:
+            return False
+        return self.covering_block(net) is not None
+
+    # -- expiry and restarts ------------------------------------------------------------------------
+
+    def sweep(self) -> list[Block]:
+        """Expire active blocks whose time is up (and take them out of the firewall)."""
+        now = self.clock()
+        with self._lock, self.db.engine.begin() as conn:
+            due = [b for b in active_blocks(conn) if b.expires is not None and b.expires <= now]
+            expired = [b for b in due if end_block(conn, b.id, BlockState.EXPIRED, when=now,  # type: ignore[arg-type]
+                                                   by="expiry")]
+        for b in expired:
+            b.state, b.ended, b.ended_by = BlockState.EXPIRED, now, "expiry"
+            self._forget(b)
+            self._notify(b, "expired")
+        return expired
+
+    def reconcile(self) -> None:
+        """After a start: expire what ran out while we were down, re-apply active blocks, drop strays."""
+        self.sweep()
+        self._load_active()
+        if not self.enforce:
+            return
+        blocks = [b for _, b in self._active.values()]
+
+        def job() -> None:
+            if not self._ensure_setup():
+                return
+            fw = self.firewall
+            try:
+                present = fw.entries()
+            except FirewallError as exc:
+                log.error("cannot list the firewall's blocks: %s", exc)
+                present = None
+            wanted = {b.network for b in blocks}
+            for b in blocks:
+                try:
+                    fw.add(parse_network(b.network), b.seconds_left(self.clock()))
+                except FirewallError as exc:
+                    log.error("cannot re-apply block #%s of %s: %s", b.id, b.network, exc)
+            for stray in (present or set()) - wanted:
+                try:
+                    fw.remove(parse_network(stray))
+                except (FirewallError, AddressError) as exc:
+                    log.error("cannot remove %s (no longer blocked) from the firewall: %s", stray, exc)
+        self._submit(job)
+
+    def _sweep_loop(self) -> None:
+        while not self._stop.wait(self.settings.sweep_every):
+            try:
+                self.sweep()
+            except Exception:  # the database may be away for a moment; try again next round
+                log.exception("block expiry sweep failed")
+
+    def _load_active(self) -> None:
+        with self.db.engine.connect() as conn:
+            current = active_blocks(conn)
+        with self._lock:
+            self._active = {}
+            for b in current:
+                net = parse_network(b.network)
+                self._active[str(net)] = (net, b)
+
+    def _forget(self, block: Block) -> None:
+        net = parse_network(block.network)
+        current = self._active.get(str(net))
+        if current is not None and current[1].id == block.id:
+            del self._active[str(net)]
+        self._apply(lambda: self.firewall.remove(net), block)
+
+    # -- the firewall -------------------------------------------------------------------------------
+
+    def _ensure_setup(self) -> bool:
+        if self._firewall_ready:
+            return True
+        try:
+            self.firewall.setup()
+        except FirewallError as exc:
+            log.error("firewall %s is not ready: %s", self.backend_name, exc)
+            return False
+        self._firewall_ready = True
+        return True
+
+    def _submit(self, job: Callable[[], None]) -> None:
+        if self._worker is None:
+            self._worker = FirewallWorker()
+        self._worker.submit(job)
+
+    def _apply(self, change: Callable[[], None], block: Block, *, fail_block: bool = False) -> None:
+        """Run a firewall change in the background (enforce mode only); a failed block is recorded."""
+        if not self.enforce:
+            return
+
+        def job() -> None:
+            try:
+                if not self._ensure_setup():
+                    raise FirewallError(f"firewall {self.backend_name} could not be set up (see the log)")
+                change()
+            except (FirewallError, OSError) as exc:
+                log.error("firewall %s: block #%s (%s): %s", self.backend_name, block.id, block.network, exc)
+                if fail_block:
+                    self._record_failure(block, str(exc))
+        self._submit(job)
+
+    def _record_failure(self, block: Block, message: str) -> None:
+        with self._lock, self.db.engine.begin() as conn:
+            changed = end_block(conn, block.id, BlockState.FAILED, when=self.clock(),  # type: ignore[arg-type]
+                                by=self.backend_name, detail=message)
+        if changed:
+            block.state, block.detail = BlockState.FAILED, message
+            net = parse_network(block.network)
+            current = self._active.get(str(net))
+            if current is not None and current[1].id == block.id:
+                del self._active[str(net)]
+            self._notify(block, "failed")
+
+    def _notify(self, block: Block, what: str) -> None:
+        for listener in self.listeners:
+            try:
+                listener(block, what)
+            except Exception:
+                log.exception("block listener failed")
