@@ -165,7 +165,10 @@ def _error_handlers(app: FastAPI) -> None:
         for err in exc.errors():
             where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "request"
             problems.append(f"{where}: {err.get('msg', 'invalid')}")
-        return JSONResponse({"detail": "; ".join(problems)[:2000]}, status_code=422)
+        message = "; ".join(problems)[:2000]
+        if not _is_api(request) and request.method == "GET":
+            return render(request, "error.html", {"status": 422, "message": message}, status_code=422)
+        return JSONResponse({"detail": message}, status_code=422)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):  # type: ignore[no-untyped-def]

@@ -1,0 +1,69 @@
+"""``netwarden serve``: the web application, the live collectors and the pipeline in one process."""
+
+from __future__ import annotations
+
+import click
+
+from netwarden.cli import cli
+
+
+@cli.command()
+@click.option("--host", default=None, help="Listen address of the web server (default: [web] host, 127.0.0.1).")
+@click.option("--port", default=None, type=click.IntRange(0, 65535), help="Web port (default: [web] port, 8080).")
+@click.option("--db", "db_url", metavar="URL", help="Database URL (default: embedded SQLite netwarden.db).")
+@click.option("--syslog-udp", multiple=True, metavar="HOST:PORT", help="Syslog over UDP here (default [web] syslog_udp, :5514).")
+@click.option("--syslog-tcp", multiple=True, metavar="HOST:PORT", help="Syslog over TCP here (default [web] syslog_tcp, :5514).")
+@click.option("--netflow", multiple=True, metavar="HOST:PORT", help="NetFlow/IPFIX over UDP here (default [web] netflow_udp, :2055).")
+@click.option("--no-listeners", is_flag=True, help="Only the web application: no syslog or NetFlow listener.")
+@click.pass_obj
+def serve(obj, host, port, db_url, syslog_udp, syslog_tcp, netflow, no_listeners) -> None:  # type: ignore[no-untyped-def]
+    """Run the web application with the syslog and NetFlow listeners and detection, until Ctrl-C.
+
+    On the first start (no users yet) an ``admin`` user is created and its one-time password printed;
+    it must be changed at the first login.
+    """
+    import signal
+    import threading
+
+    from netwarden.cli import fail, out, safe
+    from netwarden.store.database import DatabaseError
+    from netwarden.web.server import ServerError, WebServer
+
+    if db_url:
+        obj._db_url = db_url
+    settings = obj.settings
+    empty: list[str] = []
+    server = WebServer(settings, host=host, port=port,
+                       syslog_udp=empty if no_listeners else (list(syslog_udp) or None),
+                       syslog_tcp=empty if no_listeners else (list(syslog_tcp) or None),
+                       netflow_udp=empty if no_listeners else (list(netflow) or None))
+    try:
+        server.start()
+    except (ServerError, DatabaseError) as exc:
+        fail(str(exc), 2)
+    if server.first_admin_password:
+        out.print("first start: created user [bold]admin[/bold] with the one-time password "
+                  f"[bold]{server.first_admin_password}[/bold] (change it at the first login)")
+    out.print(f"web: {server.url}/")
+    for kind, h, p in server.syslog_addresses:
+        out.print(f"syslog {kind}: {safe(h) or '*'}:{p}")
+    for h, p in server.netflow_addresses:
+        out.print(f"netflow udp: {safe(h) or '*'}:{p}")
+    out.file.flush()
+    stop = threading.Event()
+    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stop.wait(1.0):
+            if server.runtime is not None:
+                for stream in server._streams:
+                    if stream.last_error is not None:
+                        out.print(f"storage error: {safe(stream.last_error)}")
+                        stream.last_error = None
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        try:
+            server.stop()
+        except ServerError as exc:
+            fail(str(exc))
+    out.print("stopped")

@@ -1,0 +1,126 @@
+"""``/api/v1/alerts``: list and filter, one alert with its evidence and related events, change its status."""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import or_, select
+
+from netwarden.records import Alert, AlertStatus, Severity
+from netwarden.store import alerts as alert_store
+from netwarden.store.database import Database
+from netwarden.store.events import EventFilter
+from netwarden.store.schema import alerts, events, incidents
+from netwarden.web.auth import Principal, require
+from netwarden.web.deps import get_db
+from netwarden.web.event_search import LIST_COLUMNS
+
+router = APIRouter(tags=["alerts"])
+RELATED_EVENTS = 50
+
+
+def alert_dict(a: Alert) -> dict[str, Any]:
+    return {"id": a.id, "kind": a.kind, "subkind": a.subkind, "severity": str(a.severity),
+            "confidence": a.confidence, "factors": [f.to_dict() for f in a.factors], "source": a.source,
+            "target": a.target, "first_seen": a.first_seen, "last_seen": a.last_seen, "count": a.count,
+            "evidence": a.evidence, "recommendation": a.recommendation, "detector": a.detector,
+            "signature": a.signature, "status": str(a.status), "incident_id": a.incident_id,
+            "model_version": a.model_version}
+
+
+def alert_filter(
+    since: datetime | None = Query(None), until: datetime | None = Query(None),
+    kind: str | None = Query(None, max_length=32),
+    severity: str | None = Query(None, pattern="^(critical|high|medium|low)$", description="this or worse"),
+    status: str | None = Query(None, pattern="^(new|acknowledged|resolved|false_positive)$"),
+    source: str | None = Query(None, max_length=64, description="address or network"),
+    q: str | None = Query(None, max_length=200, description="text in kind, source, target or signature"),
+) -> tuple[alert_store.AlertFilter, str | None]:
+    if source:
+        try:
+            ipaddress.ip_network(source, strict=False)
+        except ValueError:
+            raise HTTPException(400, f"source: {source!r} is not an address or network") from None
+    aware = [v.replace(tzinfo=timezone.utc) if v is not None and v.tzinfo is None else v for v in (since, until)]
+    return alert_store.AlertFilter(since=aware[0], until=aware[1], kind=kind or None, severity=severity or None,
+                                   status=status or None, source=source or None), q or None
+
+
+def find(db: Database, flt: alert_store.AlertFilter, text: str | None, limit: int, offset: int) -> list[Alert]:
+    c = alerts.c
+    where = flt.clauses()
+    if text:
+        pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        from sqlalchemy import func
+        where.append(or_(*(func.lower(col).like(pattern, escape="\\") for col in (
+            c.kind, c.subkind, c.source, c.target, c.signature))))
+    stmt = select(alerts).where(*where).order_by(c.last_seen.desc(), c.id.desc()).limit(limit).offset(offset)
+    with db.engine.connect() as conn:
+        return [alert_store.row_to_alert(r) for r in conn.execute(stmt)]
+
+
+@router.get("/alerts")
+def list_alerts(filters: tuple = Depends(alert_filter), limit: int = Query(50, ge=1, le=500),
+                offset: int = Query(0, ge=0, le=100_000), db: Database = Depends(get_db),
+                who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+    """Alerts, most recently seen first."""
+    flt, text = filters
+    return {"alerts": [alert_dict(a) for a in find(db, flt, text, limit, offset)]}
+
+
+def related_events(db: Database, a: Alert, limit: int = RELATED_EVENTS) -> list[dict[str, Any]]:
+    """The source's events within the alert's time span (at least a minute either side)."""
+    if not a.source:
+        return []
+    try:
+        ipaddress.ip_address(a.source)
+    except ValueError:
+        return []
+    flt = EventFilter(since=a.first_seen - timedelta(minutes=1), until=a.last_seen + timedelta(minutes=1),
+                      address=a.source)
+    stmt = select(*LIST_COLUMNS).where(*flt.clauses()).order_by(events.c.timestamp.desc()).limit(limit)
+    with db.engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+def incident_of(db: Database, a: Alert) -> dict[str, Any] | None:
+    if a.incident_id is None:
+        return None
+    with db.engine.connect() as conn:
+        row = conn.execute(select(incidents).where(incidents.c.id == a.incident_id)).first()
+    return dict(row._mapping) if row else None
+
+
+@router.get("/alerts/{alert_id}")
+def one_alert(alert_id: int, db: Database = Depends(get_db),
+              who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+    """One alert with evidence, confidence factors, recommendation, its incident and related events."""
+    with db.engine.connect() as conn:
+        a = alert_store.get_alert(conn, alert_id)
+    if a is None:
+        raise HTTPException(404, f"no alert with id {alert_id}")
+    return {**alert_dict(a), "incident": incident_of(db, a), "related_events": related_events(db, a)}
+
+
+class StatusChange(BaseModel):
+    status: str = Field(pattern="^(new|acknowledged|resolved|false_positive)$")
+    note: str = Field("", max_length=2000)
+
+
+@router.post("/alerts/{alert_id}/status")
+def change_status(alert_id: int, change: StatusChange = Body(...), db: Database = Depends(get_db),
+                  who: Principal = Depends(require("analyst"))) -> dict[str, Any]:
+    """Acknowledge, resolve, mark a false positive (that pattern from that source is then suppressed)."""
+    try:
+        with db.engine.begin() as conn:
+            a = alert_store.set_status(conn, alert_id, AlertStatus(change.status), by=who.name, note=change.note)
+    except LookupError:
+        raise HTTPException(404, f"no alert with id {alert_id}") from None
+    return alert_dict(a)
+
+
+SEVERITIES = [str(s) for s in Severity]

@@ -1,0 +1,63 @@
+"""``/api/v1/events``: search, filter and page through events; one event with its raw line."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+
+from netwarden.store.database import Database
+from netwarden.web.auth import Principal, require
+from netwarden.web.deps import get_db
+from netwarden.web.event_search import EventQuery, get_event, search
+
+router = APIRouter(tags=["events"])
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)  # a time without zone is UTC
+    return value
+
+
+def event_query(
+    since: datetime | None = Query(None, description="from this time (ISO 8601; UTC when no zone is given)"),
+    until: datetime | None = Query(None, description="before this time"),
+    address: str | None = Query(None, max_length=64, description="address or network (CIDR), either side"),
+    src: str | None = Query(None, max_length=64, description="source address or network"),
+    dst: str | None = Query(None, max_length=64, description="destination address or network"),
+    port: int | None = Query(None, ge=0, le=65535, description="port, either side"),
+    protocol: str | None = Query(None, max_length=32, description="tcp, udp, icmp ... or http, ssh, dns ..."),
+    kind: str | None = Query(None, max_length=16, description="source kind: access_log, syslog, netflow ..."),
+    status: int | None = Query(None, ge=100, le=599, description="HTTP status"),
+    q: str | None = Query(None, max_length=200, description="text in the raw line, message, URL, user agent, user"),
+    label: str | None = Query(None, max_length=128),
+    order: str = Query("newest", pattern="^(newest|oldest)$"),
+    cursor: str | None = Query(None, max_length=200, description="the next_cursor of the previous page"),
+    limit: int = Query(50, ge=1, le=500),
+) -> EventQuery:
+    return EventQuery(since=_aware(since), until=_aware(until), address=address or None, src=src or None,
+                      dst=dst or None, port=port, protocol=protocol or None, kind=kind or None, status=status,
+                      text=q or None, label=label or None, oldest_first=order == "oldest", cursor=cursor or None,
+                      limit=limit)
+
+
+@router.get("/events")
+def list_events(query: EventQuery = Depends(event_query), db: Database = Depends(get_db),
+                who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+    """A page of events, newest first (``order=oldest`` for the other way); follow ``next_cursor``."""
+    with db.engine.connect() as conn:
+        rows, next_cursor = search(conn, query)
+    return {"events": rows, "next_cursor": next_cursor}
+
+
+@router.get("/events/{event_id}")
+def one_event(event_id: int, db: Database = Depends(get_db),
+              who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+    """One event with every field, its raw line and vendor extras."""
+    with db.engine.connect() as conn:
+        row = get_event(conn, event_id)
+    if row is None:
+        raise HTTPException(404, f"no event with id {event_id}")
+    return row

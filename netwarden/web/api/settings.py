@@ -1,0 +1,51 @@
+"""``/api/v1/settings`` (admins): listeners, intel feeds, detectors and their thresholds, as running."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends
+
+from netwarden.web.auth import Principal, require
+from netwarden.web.deps import get_runtime
+from netwarden.web.runtime import Runtime
+
+router = APIRouter(tags=["settings"])
+
+
+def settings_view(runtime: Runtime) -> dict[str, Any]:
+    settings = runtime.settings
+    listeners = []
+    for info in runtime.listeners:
+        status = info.status() if callable(info.status) else None
+        listeners.append({"kind": info.kind, "address": info.address, "status": status})
+    feeds = []
+    for feed in settings.intel.feeds:
+        path = Path(feed)
+        feeds.append({"path": feed, "exists": path.is_file(),
+                      "bytes": path.stat().st_size if path.is_file() else None})
+    detectors = []
+    engine = runtime.engine
+    if engine is not None:
+        for d in engine.detectors:
+            detectors.append({"name": d.name, "settings": d.settings.model_dump(mode="json")})
+    else:
+        from netwarden.detect.engine import load_detectors
+
+        for name, cls in load_detectors().items():
+            try:
+                detector = cls(settings.detect.get(name))
+                detectors.append({"name": name, "settings": detector.settings.model_dump(mode="json")})
+            except Exception as exc:  # a wrong [detect.x] setting is shown, not a crash
+                detectors.append({"name": name, "settings": {}, "error": str(exc)})
+    return {"config_file": settings.source, "database": runtime.db.url_for_display,
+            "web": settings.web.model_dump(mode="json"), "network_home": settings.network.home,
+            "listeners": listeners, "intel": {"feeds": feeds, "min_score": settings.intel.min_score},
+            "detectors": detectors}
+
+
+@router.get("/settings")
+def settings(runtime: Runtime = Depends(get_runtime), who: Principal = Depends(require("admin"))) -> dict[str, Any]:
+    """What is configured and running. Edit the configuration file (``config_file``) and restart to change it."""
+    return settings_view(runtime)

@@ -1,0 +1,99 @@
+"""Finding events for the events page and API: the store's EventFilter, plus protocol, and keyset pagination.
+
+Pages move with a cursor (the last row's time and id), not an offset: the database walks the
+``(timestamp)`` index from where the previous page ended, so page 10,000 costs what page 1 costs.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from fastapi import HTTPException
+from sqlalchemy import Connection, and_, or_, select
+
+from netwarden.store.events import EventFilter
+from netwarden.store.schema import events
+
+LIST_COLUMNS = [c for c in events.c if c.name not in ("raw", "extra", "src_addr", "dst_addr", "message")]
+
+
+@dataclass
+class EventQuery:
+    """What a caller asked for, validated (every bad value is a 400 with a message)."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    address: str | None = None  # address or network, either side
+    src: str | None = None
+    dst: str | None = None
+    port: int | None = None
+    protocol: str | None = None  # transport (tcp, udp ...) or application protocol (http, ssh ...)
+    kind: str | None = None
+    status: int | None = None  # HTTP status
+    text: str | None = None
+    label: str | None = None
+    oldest_first: bool = False
+    cursor: str | None = None
+    limit: int = 50
+
+    def to_filter(self) -> EventFilter:
+        for name in ("address", "src", "dst"):
+            value = getattr(self, name)
+            if value:
+                try:
+                    ipaddress.ip_network(value, strict=False)
+                except ValueError:
+                    raise HTTPException(400, f"{name}: {value!r} is not an address or network "
+                                             "(e.g. 192.0.2.7 or 10.0.0.0/8)") from None
+        if self.since and self.until and self.since >= self.until:
+            raise HTTPException(400, "since must be before until")
+        return EventFilter(since=self.since, until=self.until, src=self.src, dst=self.dst, address=self.address,
+                           port=self.port, kind=self.kind, status=self.status, text=self.text, label=self.label)
+
+
+def encode_cursor(ts: datetime, event_id: int) -> str:
+    raw = f"{ts.astimezone(timezone.utc).isoformat()}|{event_id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        when, _, ident = raw.partition("|")
+        ts = datetime.fromisoformat(when)
+        if ts.tzinfo is None:
+            ts = ts.replace(tzinfo=timezone.utc)
+        return ts, int(ident)
+    except (ValueError, UnicodeDecodeError):
+        raise HTTPException(400, "cursor: not a cursor this server gave out") from None
+
+
+def search(conn: Connection, query: EventQuery) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of events (newest first unless asked otherwise) and the cursor of the next page, if any."""
+    c = events.c
+    where = query.to_filter().clauses()
+    if query.protocol:
+        proto = query.protocol.lower()
+        where.append(or_(c.transport == proto, c.app_protocol == proto))
+    if query.cursor:
+        ts, ident = decode_cursor(query.cursor)
+        if query.oldest_first:
+            where.append(or_(c.timestamp > ts, and_(c.timestamp == ts, c.id > ident)))
+        else:
+            where.append(or_(c.timestamp < ts, and_(c.timestamp == ts, c.id < ident)))
+    order = (c.timestamp.asc(), c.id.asc()) if query.oldest_first else (c.timestamp.desc(), c.id.desc())
+    stmt = select(*LIST_COLUMNS).where(*where).order_by(*order).limit(query.limit + 1)
+    rows = [dict(r._mapping) for r in conn.execute(stmt)]
+    more = len(rows) > query.limit
+    rows = rows[:query.limit]
+    return rows, encode_cursor(rows[-1]["timestamp"], rows[-1]["id"]) if more and rows else None
+
+
+def get_event(conn: Connection, event_id: int) -> dict[str, Any] | None:
+    row = conn.execute(select(*[col for col in events.c if col.name not in ("src_addr", "dst_addr")])
+                       .where(events.c.id == event_id)).first()
+    return dict(row._mapping) if row else None

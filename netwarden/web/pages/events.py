@@ -1,0 +1,41 @@
+"""The events page: filters, keyset pages, one event with its raw line."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+
+from netwarden.web.api.events import event_query
+from netwarden.web.auth import Principal, require
+from netwarden.web.event_search import EventQuery, get_event, search
+from netwarden.web.render import NavEntry, render
+
+router = APIRouter(include_in_schema=False)
+NAV = NavEntry("Events", "/events", order=20)
+FILTERS = ("since", "until", "address", "src", "dst", "port", "protocol", "kind", "status", "q", "label", "order")
+
+
+@router.get("/events", response_class=HTMLResponse)
+def events_page(request: Request, query: EventQuery = Depends(event_query),
+                who: Principal = Depends(require("viewer"))) -> Response:
+    error = ""
+    rows: list = []
+    next_cursor = None
+    try:
+        with request.app.state.db.engine.connect() as conn:
+            rows, next_cursor = search(conn, query)
+    except HTTPException as exc:
+        error = exc.detail
+    params = {k: v for k, v in request.query_params.items() if k in FILTERS and v}
+    return render(request, "events.html", {"rows": rows, "next_cursor": next_cursor, "filters": params,
+                                           "error": error, "first_page": not query.cursor},
+                  status_code=400 if error else 200)
+
+
+@router.get("/events/{event_id}", response_class=HTMLResponse)
+def event_page(request: Request, event_id: int, who: Principal = Depends(require("viewer"))) -> Response:
+    with request.app.state.db.engine.connect() as conn:
+        row = get_event(conn, event_id)
+    if row is None:
+        raise HTTPException(404, f"no event with id {event_id}")
+    return render(request, "event.html", {"event": row})
