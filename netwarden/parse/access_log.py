@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 from netwarden.parse import fields
 from netwarden.parse.base import ParseError, Parser, register
-from netwarden.records import Event, SourceKind
+from netwarden.records import EVENT_FIELDS, Event, SourceKind
 
 # a quoted field; Apache escapes " as \" and nginx as \x22. Unrolled, so most characters cost no alternation
 _Q = r'"([^"\\]*(?:\\.[^"\\]*)*)"'
@@ -167,21 +167,22 @@ class AccessLog(Parser):
             extra["ident"] = ident[:256]
         if trailing and not trailing.isspace():
             extra["trailing"] = trailing.strip()[:8192]
+        # positional: half the cost of keywords at 50,000 lines a second (the order is checked below)
         return Event(
-            timestamp=self._time(when),
-            source_kind=SourceKind.ACCESS_LOG,
-            observer=self.context.observer,
-            src_ip=src_ip,
-            dst_port=dst_port,
-            transport="tcp",
-            app_protocol="http",
-            # the response travels to the client, the event's source; [0-9]+ in the pattern, < 19 digits fits
-            bytes_in=None if size == "-" else (int(size) if len(size) < 19 else fields.counter(size, "response size")),
-            http_method=method,
-            url=url,
-            http_status=status_code,
-            user_agent=agent,
-            user=None if user == "-" else user[:256],
-            raw=line,
-            extra=extra,
+            self._time(when), SourceKind.ACCESS_LOG, self.context.observer,
+            src_ip, None, None, dst_port,  # src_ip, src_port, dst_ip, dst_port
+            "tcp", "http",  # transport, app_protocol
+            # bytes_out, then bytes_in: the response travels to the client, the event's source;
+            # [0-9]+ in the pattern, < 19 digits fits
+            None, None if size == "-" else (int(size) if len(size) < 19 else fields.counter(size, "response size")),
+            None, None, None, None, None,  # packets_out, packets_in, duration, tcp_flags, action
+            method, url, status_code, agent, None if user == "-" else user[:256],
+            None, None, line, None, extra,  # outcome, message, raw, label, extra
         )
+
+
+if EVENT_FIELDS != ("timestamp", "source_kind", "observer", "src_ip", "src_port", "dst_ip", "dst_port", "transport",
+                    "app_protocol", "bytes_out", "bytes_in", "packets_out", "packets_in", "duration", "tcp_flags",
+                    "action", "http_method", "url", "http_status", "user_agent", "user", "outcome", "message", "raw",
+                    "label", "extra"):
+    raise ImportError("Event's fields changed: update AccessLog.parse_line's positional Event(...)")
