@@ -1,0 +1,316 @@
+"""Sequence models — RNN, LSTM and GRU (PyTorch, CPU) — over windows of consecutive events per source.
+
+Each event is scored from the window of the ``timesteps`` events of its source that end with it (a client's
+recent requests, a host's recent flows; file order when the records carry no addresses), so a request that
+looks ordinary alone but is the 40th 404 in two seconds from a script can still stand out. Features:
+:mod:`netwarden.learn.sequence_features`; the network: :mod:`netwarden.learn.sequence_network`.
+
+>>> model = create("lstm", timesteps=8, epochs=5, hidden_size=32)    # doctest: +SKIP
+>>> model.fit(events, labels)                     # labels: "normal"/"attack" (or categories), one per event
+>>> model.score(new_events)                       # P(not normal) per event, in [0, 1]
+>>> model.explain(new_events[:1], top=3)          # the features that pushed each score
+
+Training holds out ``validation_fraction`` of the windows (stratified), keeps the weights of the epoch with
+the lowest validation loss and stops after ``patience`` epochs without improvement; with dropout, weight
+decay and clipped standardised inputs, this is what keeps the model from learning its training file by heart.
+The same ``seed`` (and thread count) gives the same model bit for bit. Artefacts: the weights as safetensors,
+the feature encoder as JSON in ``model.json`` — loading runs no code and checks every tensor.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from netwarden.learn import artefacts
+from netwarden.learn.base import NORMAL, Contribution, Model, ModelError, Progress, register_algorithm
+from netwarden.learn.sequence_features import ENCODERS, StepEncoder, encoder_for, window_index
+from netwarden.learn.sequence_network import SequenceNetwork, load_weights
+from netwarden.records import Event
+
+WEIGHTS_FILE = "weights.safetensors"
+_PREDICT_BATCH = 4096
+_INT_LIMITS = {"timesteps": (1, 1000), "epochs": (1, 10_000), "batch_size": (1, 1 << 20),
+               "hidden_size": (1, 4096), "layers": (1, 16), "patience": (1, 10_000), "threads": (0, 256)}
+_FLOAT_LIMITS = {"learning_rate": (1e-7, 10.0), "dropout": (0.0, 0.9), "weight_decay": (0.0, 1.0),
+                 "validation_fraction": (0.0, 0.5)}
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+class SequenceModel(Model):
+    """What RNN, LSTM and GRU share; a subclass only names its recurrent ``cell``."""
+
+    family = "sequence"
+    cell: ClassVar[str] = ""
+    default_params: ClassVar[dict[str, Any]] = {
+        "timesteps": 10, "epochs": 10, "batch_size": 256, "hidden_size": 32, "layers": 1,
+        "learning_rate": 0.002, "dropout": 0.2, "weight_decay": 1e-4, "validation_fraction": 0.1,
+        "patience": 3, "class_weight": "balanced", "features": "auto", "seed": 42,
+        # 0: one thread. Measured on the 2-core machine with the other core busy: one thread trains 20-40x
+        # faster than two (OpenMP workers wait on each other); these small networks gain little from two
+        "threads": 0,
+    }
+
+    def __init__(self, task: str = "binary", **params: Any) -> None:
+        super().__init__(task, **params)
+        self._check_params()
+        self.encoder_: StepEncoder | None = None
+        self.network_: SequenceNetwork | None = None
+        self.history_: list[dict[str, float]] = []
+        self.best_epoch_ = 0
+        self.fit_seconds_ = 0.0
+
+    def _check_params(self) -> None:
+        p = self.params
+        for name, (low, high) in _INT_LIMITS.items():
+            value = p[name]
+            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+                raise ModelError(f"{self.algorithm}: {name} must be a whole number from {low} to {high}, "
+                                 f"not {value!r}")
+        for name, (low, high) in _FLOAT_LIMITS.items():
+            value = p[name]
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not low <= value <= high:
+                raise ModelError(f"{self.algorithm}: {name} must be a number from {low} to {high}, not {value!r}")
+        if p["class_weight"] not in ("balanced", "none"):
+            raise ModelError(f"{self.algorithm}: class_weight must be 'balanced' or 'none'")
+        if p["features"] != "auto" and p["features"] not in ENCODERS:
+            raise ModelError(f"{self.algorithm}: features must be 'auto' or one of {', '.join(ENCODERS)}")
+        if not isinstance(p["seed"], int) or isinstance(p["seed"], bool):
+            raise ModelError(f"{self.algorithm}: seed must be a whole number")
+
+    def _threads(self) -> int:
+        return self.params["threads"] or 1
+
+    # -- data ---------------------------------------------------------------------------------------
+    def _matrices(self, events: Sequence[Event]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Per-event rows with a zero padding row at the end (window index -1 reads it), and the windows."""
+        assert self.encoder_ is not None
+        numeric, categorical = self.encoder_.transform(events)
+        present = np.ones((len(events), 1), dtype=np.float32)  # tells the network real steps from padding
+        numeric = np.vstack([np.hstack([numeric, present]), np.zeros((1, numeric.shape[1] + 1), np.float32)])
+        categorical = np.vstack([categorical, np.zeros((1, categorical.shape[1]), np.int64)])
+        windows = window_index(events, self.params["timesteps"], self.encoder_.by_source)
+        return torch.from_numpy(numeric), torch.from_numpy(categorical), torch.from_numpy(windows)
+
+    def _new_network(self) -> SequenceNetwork:
+        assert self.encoder_ is not None
+        p = self.params
+        return SequenceNetwork(self.cell, len(self.encoder_.numeric_names) + 1,
+                               [len(v) + 2 for v in self.encoder_.vocabularies], p["hidden_size"], p["layers"],
+                               p["dropout"], len(self.classes_))
+
+    # -- training -----------------------------------------------------------------------------------
+    def _fit(self, events: Sequence[Event], labels: Sequence[str] | None, progress: Progress) -> None:
+        assert labels is not None
+        p = self.params
+        started = time.perf_counter()
+        progress("features", 0.0)
+        self.classes_ = sorted({str(v) for v in labels})
+        encoder = ENCODERS[p["features"]]() if p["features"] != "auto" else encoder_for(events)
+        self.encoder_ = encoder.fit(events)
+        self.features_ = self.encoder_.numeric_names + self.encoder_.categorical_names
+        index = {c: i for i, c in enumerate(self.classes_)}
+        target = torch.tensor([index[str(v)] for v in labels], dtype=torch.int64)
+        numeric, categorical, windows = self._matrices(events)
+        rng = np.random.default_rng(p["seed"])
+        train, valid = self._split(target.numpy(), rng)
+        with _torch_threads(self._threads()), torch.random.fork_rng(devices=[]):
+            torch.manual_seed(p["seed"])
+            network = self.network_ = self._new_network()
+            weight = None
+            if p["class_weight"] == "balanced":
+                counts = np.bincount(target[train].numpy(), minlength=len(self.classes_)).astype(np.float64)
+                weight = torch.tensor(len(train) / (len(counts) * np.maximum(counts, 1)), dtype=torch.float32)
+            loss_fn = nn.CrossEntropyLoss(weight=weight)
+            optimiser = torch.optim.AdamW(network.parameters(), lr=p["learning_rate"], weight_decay=p["weight_decay"])
+            self.history_ = []
+            best, best_loss, waited = None, math.inf, 0
+            batches = max(1, math.ceil(len(train) / p["batch_size"]))
+            for epoch in range(1, p["epochs"] + 1):
+                network.train()
+                total = 0.0
+                for batch in np.array_split(rng.permutation(train), batches):
+                    rows = windows[torch.from_numpy(batch)]
+                    optimiser.zero_grad()
+                    loss = loss_fn(network(numeric[rows], categorical[rows]), target[batch])
+                    loss.backward()
+                    nn.utils.clip_grad_norm_(network.parameters(), 5.0)
+                    optimiser.step()
+                    total += float(loss.detach()) * len(batch)
+                record = {"epoch": epoch, "loss": round(total / len(train), 6)}
+                if len(valid):
+                    with torch.no_grad():
+                        logits = self._logits(numeric, categorical, windows[torch.from_numpy(valid)])
+                        record["val_loss"] = round(float(loss_fn(logits, target[valid])), 6)
+                self.history_.append(record)
+                progress(f"epoch {epoch}/{p['epochs']}: loss {record['loss']:.4f}"
+                         + (f", validation {record['val_loss']:.4f}" if "val_loss" in record else ""),
+                         0.05 + 0.95 * epoch / p["epochs"])
+                current = record.get("val_loss", record["loss"])
+                if current < best_loss - 1e-4:
+                    best, best_loss, waited = copy.deepcopy(network.state_dict()), current, 0
+                    self.best_epoch_ = epoch
+                else:
+                    waited += 1
+                    if waited >= p["patience"]:
+                        break  # early stopping: validation loss stopped improving
+            if best is not None:
+                network.load_state_dict(best)
+        network.eval()
+        self.fit_seconds_ = time.perf_counter() - started
+        progress("done", 1.0)
+
+    def _split(self, target: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Stratified hold-out of windows for early stopping (every class keeps training rows)."""
+        fraction = self.params["validation_fraction"]
+        if fraction <= 0:
+            return np.arange(len(target)), np.zeros(0, dtype=np.int64)
+        held = [rng.permutation(np.flatnonzero(target == c))[: int(np.sum(target == c) * fraction)]
+                for c in np.unique(target)]
+        valid = np.sort(np.concatenate(held))
+        return np.setdiff1d(np.arange(len(target)), valid), valid
+
+    def _logits(self, numeric: torch.Tensor, categorical: torch.Tensor, windows: torch.Tensor) -> torch.Tensor:
+        assert self.network_ is not None
+        was_training = self.network_.training
+        self.network_.eval()
+        try:
+            parts = [self.network_(numeric[w], categorical[w]) for w in torch.split(windows, _PREDICT_BATCH)]
+        finally:
+            self.network_.train(was_training)
+        return torch.cat(parts) if parts else torch.zeros((0, len(self.classes_)))
+
+    # -- prediction ---------------------------------------------------------------------------------
+    def _check_trained(self) -> None:
+        if self.network_ is None or self.encoder_ is None:
+            raise ModelError(f"{self.algorithm}: the model is not trained")
+
+    def predict_proba(self, events: Sequence[Event]) -> np.ndarray:
+        """Class probabilities ``[n, len(classes_)]``, columns in the order of ``classes_``."""
+        self._check_trained()
+        if not events:
+            return np.zeros((0, len(self.classes_)))
+        with _torch_threads(self._threads()), torch.no_grad():
+            logits = self._logits(*self._matrices(events))
+        return torch.softmax(logits.double(), dim=1).numpy()
+
+    def score(self, events: Sequence[Event]) -> np.ndarray:
+        """P(not normal) per event."""
+        proba = self.predict_proba(events)
+        if NORMAL in self.classes_:
+            return np.clip(1.0 - proba[:, self.classes_.index(NORMAL)], 0.0, 1.0)
+        return proba.max(axis=1) if len(proba) else np.empty(0)  # no "normal" class: everything is some attack
+
+    def predict(self, events: Sequence[Event]) -> list[str]:
+        if self.task == "binary":
+            return super().predict(events)
+        proba = self.predict_proba(events)
+        return [self.classes_[i] for i in proba.argmax(axis=1)]
+
+    def _suspicion_logit(self, logits: torch.Tensor) -> torch.Tensor:
+        """log(P(not normal) / P(normal)): the quantity whose gradient the explanation follows."""
+        if NORMAL not in self.classes_:
+            return logits.max(dim=1).values
+        k = self.classes_.index(NORMAL)
+        others = torch.cat([logits[:, :k], logits[:, k + 1:]], dim=1)
+        return torch.logsumexp(others, dim=1) - logits[:, k]
+
+    def explain(self, events: Sequence[Event], top: int = 5) -> list[list[Contribution]]:
+        """Per event, the ``top`` features that moved its score most: gradient × input of the score's logit,
+        summed over the window's steps (numeric values; for a categorical feature, its embedding vector).
+        A positive contribution pushed towards "attack"; the value shown is the event's own."""
+        self._check_trained()
+        assert self.network_ is not None and self.encoder_ is not None
+        names = self.features_
+        out: list[list[Contribution]] = []
+        with _torch_threads(self._threads()):
+            numeric, categorical, windows = self._matrices(events)
+            self.network_.eval()
+            for chunk in torch.split(torch.arange(len(events)), 1024):
+                rows = windows[chunk]
+                x, embedded = self.network_.steps(numeric[rows], categorical[rows])
+                x = x.detach().requires_grad_(True)
+                embedded = [e.detach().requires_grad_(True) for e in embedded]
+                self._suspicion_logit(self.network_.forward_parts(x, embedded)).sum().backward()
+                assert x.grad is not None
+                parts = [(x.grad * x)[..., :-1].sum(dim=1)]  # the last numeric column is the padding flag
+                parts += [(e.grad * e).sum(dim=(1, 2))[:, None] for e in embedded]  # type: ignore[operator]
+                weights = torch.cat(parts, dim=1).detach().numpy()
+                for i, row in zip(chunk.tolist(), weights):
+                    order = np.argsort(-np.abs(row), kind="stable")[:top]
+                    out.append([Contribution(names[j], self.encoder_.describe(events[i], names[j]), float(row[j]))
+                                for j in order if row[j] != 0.0])
+        return out
+
+    # -- persistence --------------------------------------------------------------------------------
+    def _state(self) -> dict[str, Any]:
+        return {"encoder": self.encoder_.state() if self.encoder_ else None, "history": self.history_,
+                "best_epoch": self.best_epoch_, "fit_seconds": round(self.fit_seconds_, 3)}
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        encoder = state.get("encoder")
+        self.encoder_ = StepEncoder.from_state(encoder) if encoder is not None else None
+        if self.encoder_ is not None and self.features_ != self.encoder_.numeric_names + self.encoder_.categorical_names:
+            raise ValueError("features do not match the encoder")
+        history = state.get("history")
+        self.history_ = history if isinstance(history, list) else []
+        self.best_epoch_ = int(state.get("best_epoch") or 0)
+        self.fit_seconds_ = float(state.get("fit_seconds") or 0.0)
+
+    def _save_artefacts(self, directory: Path) -> None:
+        if self.network_ is not None:
+            artefacts.save_tensors(self.network_.state_dict(), directory / WEIGHTS_FILE)
+
+    def _load_artefacts(self, directory: Path) -> None:
+        if self.encoder_ is None:
+            return  # saved before training: nothing to load
+        if len(self.classes_) < 2:
+            raise ModelError(f"{directory}: a trained {self.algorithm} needs at least two classes")
+        tensors = {name: torch.from_numpy(array.copy())
+                   for name, array in artefacts.load_tensors(directory / WEIGHTS_FILE).items()}
+        network = self._new_network()
+        try:
+            load_weights(network, tensors)
+        except ValueError as exc:
+            raise ModelError(f"{directory / WEIGHTS_FILE}: {exc}") from None
+        network.eval()
+        self.network_ = network
+
+
+@register_algorithm
+class Rnn(SequenceModel):
+    algorithm = "rnn"
+    cell = "rnn"
+    description = "Elman RNN over windows of consecutive events per source (fast, short memory)"
+
+
+@register_algorithm
+class Lstm(SequenceModel):
+    algorithm = "lstm"
+    cell = "lstm"
+    description = "LSTM over windows of consecutive events per source (gated memory)"
+
+
+@register_algorithm
+class Gru(SequenceModel):
+    algorithm = "gru"
+    cell = "gru"
+    description = "GRU over windows of consecutive events per source (gated, fewer weights than LSTM)"
