@@ -65,6 +65,7 @@ class Responder:
         self.backend_name = firewall.name if firewall is not None else self.settings.backend
         self._firewall = firewall
         self._firewall_ready = False
+        self._setup_error = ""
         self.clock = clock
         self.listeners: list[BlockListener] = []
         self._steps = self.settings.duration_steps()
@@ -153,8 +154,9 @@ class Responder:
         if not earlier:
             return False
         last = earlier[-1]
-        ended = last.ended or last.expires
-        return ended is not None and alert.last_seen <= ended
+        # the firewall dropped the entry at ``expires`` even if the sweep recorded it later
+        ends = [t for t in (last.ended, last.expires) if t is not None]
+        return bool(ends) and alert.last_seen <= min(ends)
 
     # -- blocking -----------------------------------------------------------------------------------
 
@@ -322,6 +324,7 @@ class Responder:
             self.firewall.setup()
         except FirewallError as exc:
             log.error("firewall %s is not ready: %s", self.backend_name, exc)
+            self._setup_error = str(exc)
             return False
         self._firewall_ready = True
         return True
@@ -339,7 +342,7 @@ class Responder:
         def job() -> None:
             try:
                 if not self._ensure_setup():
-                    raise FirewallError(f"firewall {self.backend_name} could not be set up (see the log)")
+                    raise FirewallError(f"firewall {self.backend_name} could not be set up: {self._setup_error}")
                 change()
             except (FirewallError, OSError) as exc:
                 log.error("firewall %s: block #%s (%s): %s", self.backend_name, block.id, block.network, exc)

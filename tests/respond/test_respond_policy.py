@@ -1,0 +1,253 @@
+"""The blocking policy on every database engine: thresholds, the never-block list, normalisation,
+escalation, the cap, dry-run records, and that a block never feeds itself. The firewall is left out
+(dry-run); the real firewalls are tested in test_firewalls_netns.py."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from netwarden.records import Alert, AlertStatus, Event, Factor, Severity
+from netwarden.respond.addresses import AddressError, block_target, parse_network
+from netwarden.respond.blocks import AUTO, BlockState, list_blocks
+from netwarden.respond.evidence import EvidenceFilter
+from netwarden.respond.never_block import NeverBlockList
+from netwarden.respond.responder import BlockRefused, Responder
+from netwarden.respond.settings import RespondSettings, parse_duration
+from netwarden.store import alerts as alert_store
+
+T0 = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def make_alert(db, source: str, confidence: float, *, kind: str = "brute_force", last_seen: datetime = T0,  # type: ignore[no-untyped-def]
+               status: AlertStatus = AlertStatus.NEW) -> Alert:
+    alert = Alert(kind=kind, subkind="ssh", severity=Severity.HIGH, confidence=confidence,
+                  factors=[Factor("failures", confidence, "many failures")], source=source, target="192.0.2.10",
+                  first_seen=last_seen - timedelta(minutes=1), last_seen=last_seen, count=10, evidence={},
+                  recommendation="block it", detector=kind, status=status)
+    with db.engine.begin() as conn:
+        alert_store.save_alert(conn, alert)
+    return alert
+
+
+def responder(db, clock: Clock | None = None, **settings) -> Responder:  # type: ignore[no-untyped-def]
+    return Responder(db, RespondSettings(**settings), home=["192.168.0.0/16"], clock=clock or Clock())
+
+
+def all_blocks(db):  # type: ignore[no-untyped-def]
+    with db.engine.connect() as conn:
+        return list_blocks(conn, limit=1000)
+
+
+# -- addresses and the never-block list (no database) ----------------------------------------------
+
+@pytest.mark.parametrize("text, expected", [
+    ("203.0.113.7", "203.0.113.7/32"),
+    ("::ffff:203.0.113.7", "203.0.113.7/32"),
+    ("::ffff:203.0.113.0/120", "203.0.113.0/24"),
+    ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+    ("2001:db8:1:2::/48", "2001:db8:1::/48"),
+    (" 198.51.100.9/24 ", "198.51.100.0/24"),
+])
+def test_block_target_normalises(text: str, expected: str) -> None:
+    assert str(block_target(text, 64)) == expected
+
+
+@pytest.mark.parametrize("bad", ["", "example.org", "203.0.113.7; rm -rf /", "1.2.3.4/33", "fe80::1%eth0",
+                                 "$(reboot)", "::ffff:1.2.3.4/90", "x" * 500])
+def test_bad_addresses_are_refused_with_a_message(bad: str) -> None:
+    with pytest.raises(AddressError, match="not|prefix|zone"):
+        parse_network(bad)
+
+
+def test_never_block_list_refuses_overlaps_in_every_form() -> None:
+    never = NeverBlockList(home=["192.168.0.0/16"], gateways=["203.0.113.1"], dns_servers=["198.51.100.53"],
+                           admin_addresses=["2001:db8:aa::10"], extra=["192.0.2.0/28"])
+    assert "gateway" in never.refusal(block_target("::ffff:203.0.113.1"))  # type: ignore[operator]
+    assert "gateway" in never.refusal(block_target("203.0.113.0/24"))  # type: ignore[operator]
+    assert "DNS server" in never.refusal(block_target("198.51.100.53"))  # type: ignore[operator]
+    # another host in the admin's /64 is blocked by prefix, which would lock the admin out
+    assert "administrator" in never.refusal(block_target("2001:db8:aa::99"))  # type: ignore[operator]
+    assert "never-block" in never.refusal(block_target("192.0.2.5"))  # type: ignore[operator]
+    assert "home" in never.refusal(block_target("192.168.1.20"))  # type: ignore[operator]
+    assert "private" in never.refusal(block_target("10.9.8.7"))  # type: ignore[operator]
+    assert "local" in never.refusal(block_target("127.0.0.1"))  # type: ignore[operator]
+    assert never.refusal(block_target("203.0.113.2")) is None
+    assert never.refusal(block_target("2001:db8:bb::1")) is None
+    # private ranges are configurable
+    assert NeverBlockList(private=False).refusal(block_target("10.9.8.7")) is None
+
+
+def test_settings_reject_bad_values() -> None:
+    from pydantic import ValidationError
+
+    for bad in ({"mode": "yes"}, {"gateways": ["gw.local"]}, {"durations": ["ten minutes"]},
+                {"thresholds": {"dos": 1.5}}, {"durations": []}):
+        with pytest.raises(ValidationError):
+            RespondSettings(**bad)
+    assert parse_duration("10m") == timedelta(minutes=10) and parse_duration("1d") == timedelta(days=1)
+
+
+# -- decisions on every engine ------------------------------------------------------------------
+
+@pytest.mark.engines
+def test_threshold_per_kind_and_the_record(db) -> None:  # type: ignore[no-untyped-def]
+    r = responder(db, thresholds={"port_scan": 0.95})
+    low = make_alert(db, "203.0.113.10", 0.79)
+    r.on_alert(low, True)
+    assert all_blocks(db) == []  # waits for a person
+    scan = make_alert(db, "203.0.113.11", 0.90, kind="port_scan")
+    r.on_alert(scan, True)
+    assert all_blocks(db) == []  # below the port_scan threshold
+    high = make_alert(db, "203.0.113.12", 0.80)
+    r.on_alert(high, True)
+    [block] = all_blocks(db)
+    assert (block.network, block.alert_id, block.created_by, block.mode, block.backend, block.state) == \
+        ("203.0.113.12", high.id, AUTO, "dry-run", "nftables", BlockState.ACTIVE)
+    assert block.created == T0 and block.expires == T0 + timedelta(minutes=10) and block.level == 0
+    assert f"alert #{high.id}" in block.reason and "0.80" in block.reason
+    # a person blocks the waiting alert's source in one action
+    manual = r.block(low.source, reason="looked at it", by="alice", alert_id=low.id)  # type: ignore[arg-type]
+    assert manual.created_by == "alice" and manual.alert_id == low.id
+    assert r.is_blocked("203.0.113.10") and r.is_blocked("::ffff:203.0.113.10")
+
+
+@pytest.mark.engines
+def test_never_block_checked_for_automatic_and_manual_blocks(db, caplog) -> None:  # type: ignore[no-untyped-def]
+    r = responder(db, gateways=["203.0.113.1"], admin_addresses=["2001:db8:aa::10"])
+    gw = make_alert(db, "::ffff:203.0.113.1", 0.99)
+    with caplog.at_level(logging.WARNING):
+        r.on_alert(gw, True)
+        r.on_alert(gw, False)  # updates of the same alert are not logged again
+    assert all_blocks(db) == []
+    assert sum("never blocked" in m for m in caplog.messages) == 1
+    for target in ("203.0.113.1", "192.168.4.4", "2001:db8:aa::1234", "10.0.0.1"):
+        with pytest.raises(BlockRefused, match="never blocked"):
+            r.block(target, reason="by hand", by="alice")
+    assert all_blocks(db) == []
+
+
+@pytest.mark.engines
+def test_escalation_expiry_and_permanent(db) -> None:  # type: ignore[no-untyped-def]
+    clock = Clock()
+    r = responder(db, clock)
+    lengths = []
+    for round_ in range(4):
+        alert = make_alert(db, "2001:db8:5:6::1", 0.9, last_seen=clock.now)
+        r.on_alert(alert, True)
+        [active] = [b for b in all_blocks(db) if b.state == BlockState.ACTIVE]
+        assert active.network == "2001:db8:5:6::/64" and active.level == round_
+        lengths.append(active.expires - active.created)  # type: ignore[operator]
+        clock.now = active.expires + timedelta(seconds=1)  # type: ignore[operator]
+        assert [b.id for b in r.sweep()] == [active.id]
+        assert not r.is_blocked("2001:db8:5:6::1")
+        clock.now += timedelta(seconds=5)
+    assert lengths == [timedelta(minutes=10), timedelta(hours=1), timedelta(days=1), timedelta(days=1)]
+    assert {b.state for b in all_blocks(db)} == {BlockState.EXPIRED}
+    perm = r.block("203.0.113.77", reason="for good", by="alice", permanent=True)
+    clock.now += timedelta(days=3650)
+    assert r.sweep() == [] and perm.expires is None and r.is_blocked("203.0.113.77")
+    [removed] = r.unblock("203.0.113.77", by="bob")
+    assert removed.state == BlockState.REMOVED and removed.ended_by == "bob"
+    assert not r.is_blocked("203.0.113.77")
+
+
+@pytest.mark.engines
+def test_a_block_does_not_feed_itself(db) -> None:  # type: ignore[no-untyped-def]
+    clock = Clock()
+    r = responder(db, clock)
+    alert = make_alert(db, "203.0.113.20", 0.9, last_seen=clock.now)
+    r.on_alert(alert, True)
+    [first] = all_blocks(db)
+    # while blocked, the alert keeps growing from refused requests: no new or longer block
+    clock.now += timedelta(minutes=5)
+    alert.last_seen, alert.count, alert.confidence = clock.now, 500, 1.0
+    r.on_alert(alert, False)
+    assert [b.id for b in all_blocks(db)] == [first.id] and all_blocks(db)[0].expires == first.expires
+    # after expiry, evidence that ends before the block ended is what the block refused: no new block
+    clock.now = first.expires + timedelta(minutes=1)  # type: ignore[operator]
+    r.sweep()
+    alert.last_seen = first.expires - timedelta(seconds=30)  # type: ignore[operator]
+    r.on_alert(alert, False)
+    assert len(all_blocks(db)) == 1
+    # the attacker really comes back: new evidence after the block → a longer block
+    alert.last_seen = clock.now
+    r.on_alert(alert, False)
+    newest = all_blocks(db)[0]
+    assert newest.id != first.id and newest.level == 1 and newest.expires - newest.created == timedelta(hours=1)
+
+
+def test_refused_traffic_of_blocked_sources_is_withheld_from_detection(sqlite_db) -> None:  # type: ignore[no-untyped-def]
+    r = responder(sqlite_db)
+    r.block("203.0.113.30", reason="x", by="alice")
+    seen: list[Event] = []
+    stage = EvidenceFilter(seen.extend, r.is_blocked, r.any_blocked)
+    def ev(src: str, **kw) -> Event:  # type: ignore[no-untyped-def]
+        return Event(timestamp=T0, source_kind=kw.pop("source_kind", "access_log"), src_ip=src, **kw)
+
+    batch = [ev("203.0.113.30", http_status=403), ev("::ffff:203.0.113.30", http_status=403),
+             ev("203.0.113.30", source_kind="firewall", action="DROP"), ev("203.0.113.30", tcp_flags="RST"),
+             ev("203.0.113.30", http_status=200),  # got through: still evidence
+             ev("203.0.113.31", http_status=403)]  # not blocked: evidence
+    stage(batch)
+    assert [(e.src_ip, e.http_status) for e in seen] == [("203.0.113.30", 200), ("203.0.113.31", 403)]
+    assert stage.withheld == 4 and len(batch) == 6  # the stored batch is untouched
+
+
+@pytest.mark.engines
+def test_cap_on_active_automatic_blocks(db, caplog) -> None:  # type: ignore[no-untyped-def]
+    r = responder(db, max_auto_blocks=2)
+    for i in range(4):
+        r.on_alert(make_alert(db, f"203.0.113.{40 + i}", 0.95), True)
+    auto = [b for b in all_blocks(db) if b.state == BlockState.ACTIVE]
+    assert len(auto) == 2
+    assert any("cap of 2" in m for m in caplog.messages)
+    r.block("203.0.113.99", reason="manual is not capped", by="alice")
+    assert len(all_blocks(db)) == 3
+
+
+@pytest.mark.engines
+def test_no_automatic_block_when_disabled_or_closed(db) -> None:  # type: ignore[no-untyped-def]
+    r = responder(db, auto_block=False)
+    r.on_alert(make_alert(db, "203.0.113.50", 1.0), True)
+    r2 = responder(db)
+    r2.on_alert(make_alert(db, "203.0.113.51", 1.0, status=AlertStatus.FALSE_POSITIVE), False)
+    r2.on_alert(make_alert(db, "not-an-address", 1.0), True)
+    assert all_blocks(db) == []
+
+
+@pytest.mark.engines
+def test_manual_block_replaces_narrower_and_refuses_inside_wider(db) -> None:  # type: ignore[no-untyped-def]
+    r = responder(db)
+    small = r.block("203.0.113.60", reason="one", by="alice")
+    wide = r.block("203.0.113.0/24", reason="the whole net", by="alice", duration=timedelta(hours=2))
+    states = {b.id: b for b in all_blocks(db)}
+    assert states[small.id].state == BlockState.REMOVED and f"#{wide.id}" in states[small.id].detail
+    with pytest.raises(BlockRefused, match="already blocked"):
+        r.block("203.0.113.61", reason="inside", by="alice")
+    assert r.is_blocked("203.0.113.61") and r.covering_block(ipaddress.ip_network("203.0.113.61/32")).id == wide.id
+
+
+@pytest.mark.engines
+def test_restart_sees_active_blocks(db) -> None:  # type: ignore[no-untyped-def]
+    clock = Clock()
+    r = responder(db, clock)
+    r.block("203.0.113.70", reason="x", by="alice", duration=timedelta(minutes=10))
+    r.block("203.0.113.71", reason="y", by="alice", duration=timedelta(hours=1))
+    clock.now += timedelta(minutes=30)  # NetWarden was down for half an hour
+    r2 = responder(db, clock).start(sweep=False)
+    assert not r2.is_blocked("203.0.113.70") and r2.is_blocked("203.0.113.71")
+    assert {b.network: b.state for b in all_blocks(db)} == {"203.0.113.70": BlockState.EXPIRED,
+                                                          "203.0.113.71": BlockState.ACTIVE}
+    r2.close()
