@@ -1,0 +1,104 @@
+"""Fixtures for the web application: an app on each database engine, logged-in clients per role."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+warnings.filterwarnings("ignore", message=".*httpx2.*")
+from fastapi.testclient import TestClient  # noqa: E402
+
+from netwarden.config import Settings  # noqa: E402
+from netwarden.store.database import Database  # noqa: E402
+from netwarden.web import accounts  # noqa: E402
+from netwarden.web.app import create_app  # noqa: E402
+
+PASSWORD = "correct horse battery staple"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+
+
+def make_settings(**web) -> Settings:  # type: ignore[no-untyped-def]
+    settings = Settings()
+    for key, value in web.items():
+        setattr(settings.web, key, value)
+    return settings
+
+
+def login(client: TestClient, name: str, password: str = PASSWORD, *, follow: bool = True):  # type: ignore[no-untyped-def]
+    """The browser's login: fetch the form (its token and cookie), post it."""
+    page = client.get("/login")
+    token = re.search(r'name="login_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    return client.post("/login", data={"username": name, "password": password, "login_token": token, "next": "/"},
+                       follow_redirects=follow)
+
+
+def csrf_of(client: TestClient) -> str:
+    page = client.get("/account")
+    return re.search(r'<meta name="csrf-token" content="([^"]*)"', page.text).group(1)  # type: ignore[union-attr]
+
+
+class Web:
+    """An app on one database with a user per role; ``client(role)`` is a logged-in browser-like client."""
+
+    def __init__(self, db: Database, settings: Settings | None = None) -> None:
+        self.db = db
+        self.settings = settings or make_settings()
+        self.app = create_app(self.settings, db)
+        for role in ("admin", "analyst", "viewer"):
+            accounts.add_user(db, role, PASSWORD, role)
+        self._clients: list[TestClient] = []
+
+    def anonymous(self) -> TestClient:
+        client = TestClient(self.app)
+        client.__enter__()
+        self._clients.append(client)
+        return client
+
+    def client(self, role: str) -> TestClient:
+        client = self.anonymous()
+        response = login(client, role)
+        assert response.status_code == 200, response.text
+        client.headers["X-CSRF-Token"] = csrf_of(client)
+        return client
+
+    def token(self, role: str) -> str:
+        from netwarden.web.sessions import create_token
+
+        user = accounts.get_user(self.db, role)
+        assert user is not None
+        return create_token(self.db, user.id, f"{role}-test")[1]
+
+    def close(self) -> None:
+        for client in self._clients:
+            client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def web(db: Database) -> Iterator[Web]:
+    """The app on SQLite, MariaDB and PostgreSQL."""
+    w = Web(db)
+    yield w
+    w.close()
+
+
+@pytest.fixture
+def sqlite_web(tmp_path: Path) -> Iterator[Web]:
+    """The app on SQLite only (for tests of the web layer itself)."""
+    db = Database.open(f"sqlite:///{tmp_path / 'web.db'}")
+    w = Web(db)
+    yield w
+    w.close()
+    db.close()
+
+
+@pytest.fixture(autouse=True)
+def _fast_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Still argon2id, with small costs: a test logs in dozens of times (production keeps the library's
+    recommended parameters, about a quarter second per hash here)."""
+    from argon2 import PasswordHasher
+
+    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
