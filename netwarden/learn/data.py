@@ -13,7 +13,9 @@ import gzip
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from netwarden.learn.base import ATTACK, NORMAL, ModelError
 from netwarden.parse import UnknownFormat, get_parser, guess_format
@@ -164,3 +166,21 @@ def _cell(text: str) -> float | str | None:
 def normal_only(events: Iterable[Event]) -> list[Event]:
     """Events without an attack label (unlabelled events count as normal: the admin chose the period)."""
     return [e for e in events if e.label is None or is_normal(e.label)]
+
+
+def load_stored(db: Any, since: datetime | None = None, until: datetime | None = None, *,
+                limit: int = 200_000, src: str | None = None) -> list[Event]:
+    """Stored events of a period (oldest first, at most ``limit``): what unsupervised models learn from
+    when the administrator says "last week was normal", and what ``model predict --since`` scores."""
+    from netwarden.store.events import EventFilter, find_events, row_to_event
+
+    flt = EventFilter(since=since, until=until, src=src)
+    out: list[Event] = []
+    page = 5_000
+    with db.engine.connect() as conn:
+        while len(out) < limit:
+            rows = find_events(conn, flt, limit=min(page, limit - len(out)), offset=len(out), newest_first=False)
+            out += [row_to_event(r) for r in rows]
+            if len(rows) < page:
+                break
+    return out

@@ -1,0 +1,298 @@
+"""``netwarden model train|list|show|activate|deactivate|delete|predict|algorithms``: the model lab."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from netwarden.cli import Context, cli, err, fail, out, parse_when, safe
+
+
+@cli.group("model")
+def model_group() -> None:
+    """Train, compare and put to work machine-learning models."""
+
+
+def _registry(obj: Context):  # type: ignore[no-untyped-def]
+    from netwarden.learn.registry import open_registry
+
+    db = obj.database()
+    return db, open_registry(db, obj.settings)
+
+
+def _params(values: tuple[str, ...]) -> dict[str, str]:
+    params = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r}: expected KEY=VALUE", param_hint="--param")
+        params[key.strip()] = value.strip()
+    return params
+
+
+@model_group.command("algorithms")
+def algorithms_command() -> None:
+    """The algorithms you can train, with their parameters and defaults."""
+    from netwarden.learn.base import algorithms
+
+    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    for column in ("algorithm", "family", "description", "parameters (defaults)"):
+        table.add_column(column, overflow="fold")
+    for name, cls in algorithms().items():
+        params = ", ".join(f"{k}={v}" for k, v in cls.default_params.items())
+        table.add_row(name, cls.family, cls.description, params)
+    out.print(table)
+
+
+@model_group.command("train")
+@click.option("--data", "data", required=True, type=click.Path(dir_okay=False), help="Labelled training file.")
+@click.option("--algorithm", "-a", required=True, metavar="NAME", help="See `netwarden model algorithms`.")
+@click.option("--param", "-p", "param", multiple=True, metavar="KEY=VALUE", help="An algorithm parameter (repeatable).")
+@click.option("--test", "test", type=click.Path(dir_okay=False), help="Explicit test file (default: a 70/30 split).")
+@click.option("--task", type=click.Choice(["binary", "category"]), default="binary", show_default=True)
+@click.option("--name", metavar="NAME", help="Registry name (default: the algorithm); each training adds a version.")
+@click.option("--format", "-f", "fmt", metavar="NAME", help="Input format (default: recognised; csv for any CSV).")
+@click.option("--label-column", metavar="COLUMN", help="Label column of a generic CSV.")
+@click.option("--limit", type=click.IntRange(1), metavar="N", help="Read at most N rows.")
+@click.option("--test-size", type=click.FloatRange(0, 1, min_open=True, max_open=True), help="Held-out share.")
+@click.option("--activate", is_flag=True, help="Activate the new model (the ml detector runs it).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def train_command(obj: Context, data, algorithm, param, test, task, name, fmt, label_column, limit, test_size,  # type: ignore[no-untyped-def]
+                  activate, as_json) -> None:
+    """Train a model on a labelled file, evaluate it, and store it in the registry."""
+    from netwarden.learn import lab
+    from netwarden.learn.base import ModelError
+
+    params = _params(param)
+    db, registry = _registry(obj)
+    settings = obj.settings.learn
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=err,
+                      transient=True, disable=as_json or not err.is_terminal) as bar:
+            task_id = bar.add_task("training", total=1.0)
+
+            def progress(stage: str, fraction: float) -> None:
+                bar.update(task_id, description=stage, completed=fraction)
+
+            result = lab.train(registry, data=data, algorithm=algorithm, task=task, params=params, test=test,
+                               name=name, fmt=fmt, label_column=label_column, limit=limit,
+                               test_size=test_size or settings.test_size, seed=settings.seed, progress=progress)
+        if activate and result.record is not None:
+            registry.activate(result.record.id)
+            result.record.active = True
+    except ModelError as exc:
+        db.close()
+        fail(str(exc), 2)
+    db.close()
+    record = result.record
+    assert record is not None
+    if as_json:
+        sys.stdout.write(orjson.dumps(record.to_dict(), default=str).decode() + "\n")
+        return
+    for problem in result.problems:
+        err.print(Text(f"skipped {safe(problem)}", style="yellow"))
+    out.print(Text.assemble(("trained ", ""), (record.ref, "bold"), f"  ({record.algorithm}, {record.task}"
+                            f"{', active' if record.active else ''})"))
+    _print_metrics(record.metrics)
+
+
+def _print_metrics(m: dict[str, Any]) -> None:
+    if "accuracy" not in m:
+        out.print(f"test rows: {m.get('rows', 0):,}, flagged: {m.get('flagged', 0):.2%} (no labels to score)")
+    else:
+        auc = f"{m['roc_auc']:.4f}" if m.get("roc_auc") is not None else "n/a"
+        out.print(f"accuracy {m['accuracy']:.4f}  precision {m['precision']:.4f}  recall {m['recall']:.4f}  "
+                  f"F1 {m['f1']:.4f}  FPR {m['fpr']:.4f}  ROC AUC {auc}  (threshold {m['threshold']:.3f})")
+        _print_matrix(m["confusion"]["labels"], m["confusion"]["matrix"])
+        if "category" in m:
+            c = m["category"]
+            out.print(f"per category: accuracy {c['accuracy']:.4f}, macro F1 {c['macro_f1']:.4f}")
+            _print_matrix(c["labels"], c["matrix"])
+    out.print(f"training {m.get('train_seconds', 0):.2f} s on {m.get('train_rows', 0):,} rows; prediction "
+              f"{m.get('predict_seconds', 0):.3f} s ({m.get('predictions_per_second') or 0:,} rows/s)")
+
+
+def _print_matrix(labels: list[str], matrix: list[list[int]]) -> None:
+    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold", title_justify="left")
+    table.add_column("true \\ predicted")
+    for label in labels:
+        table.add_column(safe(label), justify="right")
+    for label, row in zip(labels, matrix):
+        table.add_row(safe(label), *(f"{v:,}" for v in row))
+    out.print(table)
+
+
+@model_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def list_command(obj: Context, as_json: bool) -> None:
+    """Every stored model version, with its headline figures."""
+    db, registry = _registry(obj)
+    records = registry.list()
+    db.close()
+    if as_json:
+        for r in records:
+            sys.stdout.write(orjson.dumps(r.to_dict(), default=str).decode() + "\n")
+        return
+    if not records:
+        out.print("no models yet: train one with `netwarden model train --data FILE --algorithm NAME`")
+        return
+    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    for column in ("model", "algorithm", "task", "active", "accuracy", "F1", "FPR", "AUC", "threshold", "created"):
+        table.add_column(column, no_wrap=True)
+    for r in records:
+        m = r.metrics
+        table.add_row(safe(r.ref), r.algorithm, r.task, "yes" if r.active else "", _fmt(m.get("accuracy")),
+                      _fmt(m.get("f1")), _fmt(m.get("fpr")), _fmt(m.get("roc_auc")), f"{r.threshold:.3f}",
+                      r.created.strftime("%Y-%m-%d %H:%M"))
+    out.print(table)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+@model_group.command("show")
+@click.argument("ref")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def show_command(obj: Context, ref: str, as_json: bool) -> None:
+    """One model: its data, parameters and full metrics (REF: name, name:version or id)."""
+    from netwarden.learn.base import ModelError
+
+    db, registry = _registry(obj)
+    try:
+        record = registry.get(ref)
+    except ModelError as exc:
+        db.close()
+        fail(str(exc))
+    db.close()
+    if as_json:
+        sys.stdout.write(orjson.dumps(record.to_dict(), default=str).decode() + "\n")
+        return
+    out.print(Text.assemble((record.ref, "bold"), f"  {record.algorithm} ({record.family}, {record.task})",
+                            ("  active" if record.active else "  inactive")))
+    out.print(Text(f"data: {safe(orjson.dumps(record.data).decode())}"))
+    out.print(Text(f"parameters: {safe(orjson.dumps(record.params).decode())}"))
+    out.print(f"threshold: {record.threshold:.4f}   created: {record.created.isoformat()}")
+    _print_metrics(record.metrics)
+    by_label = record.metrics.get("by_label") or {}
+    if by_label:
+        table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+        for column in ("label", "test rows", "flagged"):
+            table.add_column(column, justify="right" if column != "label" else "left")
+        for label, v in by_label.items():
+            table.add_row(safe(label), f"{v['rows']:,}", f"{v['flagged']:.2%}")
+        out.print(table)
+
+
+def _change(obj: Context, ref: str, action: str) -> None:
+    from netwarden.learn.base import ModelError
+
+    db, registry = _registry(obj)
+    try:
+        record = getattr(registry, action)(ref)
+    except ModelError as exc:
+        db.close()
+        fail(str(exc))
+    db.close()
+    out.print(f"{safe(record.ref)}: {action}d")
+
+
+@model_group.command("activate")
+@click.argument("ref")
+@click.pass_obj
+def activate_command(obj: Context, ref: str) -> None:
+    """Run this model in the pipeline (other versions of the same name stop)."""
+    _change(obj, ref, "activate")
+
+
+@model_group.command("deactivate")
+@click.argument("ref")
+@click.pass_obj
+def deactivate_command(obj: Context, ref: str) -> None:
+    """Stop running this model in the pipeline."""
+    _change(obj, ref, "deactivate")
+
+
+@model_group.command("delete")
+@click.argument("ref")
+@click.option("--yes", is_flag=True, help="Do not ask.")
+@click.pass_obj
+def delete_command(obj: Context, ref: str, yes: bool) -> None:
+    """Delete a model version and its files."""
+    if not yes and not click.confirm(f"delete model {ref}?", err=True):
+        return
+    _change(obj, ref, "delete")
+
+
+@model_group.command("threshold")
+@click.argument("ref")
+@click.argument("value", type=click.FloatRange(0, 1, min_open=True))
+@click.pass_obj
+def threshold_command(obj: Context, ref: str, value: float) -> None:
+    """Change the score above which a model raises an alert."""
+    from netwarden.learn.base import ModelError
+
+    db, registry = _registry(obj)
+    try:
+        record = registry.set_threshold(ref, value)
+    except ModelError as exc:
+        db.close()
+        fail(str(exc))
+    db.close()
+    out.print(f"{safe(record.ref)}: threshold {record.threshold:.4f}")
+
+
+@model_group.command("predict")
+@click.argument("ref")
+@click.option("--data", "data", type=click.Path(dir_okay=False), help="A file of records (any known format or CSV).")
+@click.option("--format", "-f", "fmt", metavar="NAME")
+@click.option("--since", metavar="WHEN", help="Score stored events since (2h, 7d, ISO time) instead of a file.")
+@click.option("--until", metavar="WHEN")
+@click.option("--limit", "-n", type=click.IntRange(1), default=100_000, show_default=True)
+@click.option("--all", "show_all", is_flag=True, help="Print every record, not only those above the threshold.")
+@click.option("--top", type=click.IntRange(1, 20), default=3, show_default=True, help="Features per explanation.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def predict_command(obj: Context, ref, data, fmt, since, until, limit, show_all, top, as_json) -> None:  # type: ignore[no-untyped-def]
+    """Score records with a model and explain the suspicious ones."""
+    from netwarden.learn import data as learn_data
+    from netwarden.learn import lab
+    from netwarden.learn.base import ModelError
+
+    if bool(data) == bool(since):
+        raise click.UsageError("give either --data FILE or --since WHEN")
+    db, registry = _registry(obj)
+    try:
+        model = registry.load(ref)
+        if data:
+            events = learn_data.load_file(Path(data), fmt, limit=limit).events
+        else:
+            events = learn_data.load_stored(db, parse_when(since, obj.settings),
+                                            parse_when(until, obj.settings) if until else None, limit=limit)
+        scores = model.score(events)
+        chosen = [i for i, s in enumerate(scores) if show_all or s >= model.threshold]
+        shown = lab.predict(model, [events[i] for i in chosen[:1000]], top) if chosen else []
+    except ModelError as exc:
+        db.close()
+        fail(str(exc))
+    db.close()
+    for i, verdict in zip(chosen, shown):
+        if as_json:
+            sys.stdout.write(orjson.dumps({"row": i + 1, **verdict, "truth": events[i].label}).decode() + "\n")
+            continue
+        why = ", ".join(f"{c['feature']}={c['value']} ({c['contribution']:+.3f})" for c in verdict["explanation"])
+        out.print(Text(safe(f"row {i + 1}: {verdict['label']} score {verdict['score']:.3f}  {why}")))
+    flagged = int((scores >= model.threshold).sum()) if len(scores) else 0
+    if not as_json:
+        out.print(f"{len(events):,} records, {flagged:,} above the threshold {model.threshold:.3f}"
+                  + (f" (first {len(shown):,} shown)" if len(chosen) > len(shown) else ""))

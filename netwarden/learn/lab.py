@@ -1,0 +1,190 @@
+"""The model lab: train, evaluate and register a model in one call — what the CLI and the web page use.
+
+>>> result = train(registry, data="KDDTrain+.txt", algorithm="random_forest", name="kdd-forest",
+...                progress=lambda stage, fraction: print(stage, fraction))   # doctest: +SKIP
+>>> result.metrics["f1"], result.record.ref                                   # doctest: +SKIP
+
+Without a test file the data is split 70/30, stratified by the target, with a fixed seed: the same file
+and parameters give the same model and the same figures. Unsupervised models learn from the normal rows of
+the training part only (every row when the data carries no labels) and are evaluated on the whole test part.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from netwarden.learn import data as learn_data
+from netwarden.learn.base import NORMAL, Contribution, Model, ModelError, Progress, create
+from netwarden.learn.evaluation import detection_by_label, evaluate
+from netwarden.learn.registry import ModelRegistry, ModelRecord, check_name
+from netwarden.records import EVENT_FIELDS, Event
+
+MAX_LABELS_REPORTED = 40
+
+
+@dataclass
+class TrainResult:
+    model: Model
+    metrics: dict[str, Any]
+    data: dict[str, Any]
+    record: ModelRecord | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def _quiet(stage: str, fraction: float) -> None:
+    pass
+
+
+def train(registry: ModelRegistry | None, *, data: Path | str, algorithm: str, task: str = "binary",
+          params: dict[str, Any] | None = None, test: Path | str | None = None, name: str | None = None,
+          fmt: str | None = None, test_size: float = 0.3, seed: int = 42, limit: int | None = None,
+          label_column: str | None = None, progress: Progress | None = None) -> TrainResult:
+    """Read ``data``, split (or read ``test``), fit, evaluate, and add to ``registry`` when one is given."""
+    progress = progress or _quiet
+    if name is not None:
+        check_name(name)
+    model = create(algorithm, task, **(params or {}))
+    if "seed" in model.params and "seed" not in (params or {}):
+        model.params["seed"] = seed
+    progress("reading data", 0.0)
+    loaded = learn_data.load_file(data, fmt, limit=limit, label_column=label_column)
+    events = loaded.events
+    problems = list(loaded.problems)
+    if test is not None:
+        tested = learn_data.load_file(test, fmt, limit=limit, label_column=label_column)
+        train_events, test_events = events, tested.events
+        problems += tested.problems
+        split = {"test_file": str(test), "test_format": tested.format, "test_skipped": tested.skipped}
+    else:
+        train_events, test_events = split_events(events, task, test_size, seed)
+        split = {"test_size": test_size, "seed": seed, "stratified": True}
+    result = fit_and_evaluate(model, train_events, test_events, progress)
+    description = {"file": str(data), "format": loaded.format, "rows": len(events), "skipped": loaded.skipped,
+                   "train_rows": len(train_events), "test_rows": len(test_events), **split,
+                   "classes": _counts(_labels_for(train_events, task))}
+    result.data = description
+    result.problems = problems
+    if registry is not None:
+        progress("saving", 0.99)
+        result.record = registry.add(model, name=name or algorithm.replace("_", "-"), data=description,
+                                     metrics=result.metrics)
+    progress("done", 1.0)
+    return result
+
+
+def fit_and_evaluate(model: Model, train_events: Sequence[Event], test_events: Sequence[Event],
+                     progress: Progress | None = None) -> TrainResult:
+    """Fit on ``train_events`` and measure on ``test_events`` (labelled: full metrics)."""
+    progress = progress or _quiet
+
+    def fitting(stage: str, fraction: float) -> None:
+        progress(stage, 0.05 + 0.8 * fraction)
+
+    started = time.perf_counter()
+    if model.supervised:
+        model.fit(train_events, learn_data.targets(train_events, model.task), fitting)
+    else:
+        normal = learn_data.normal_only(train_events)
+        model.fit(normal, None, fitting)
+    train_seconds = time.perf_counter() - started
+    progress("evaluating", 0.86)
+    started = time.perf_counter()
+    scores = model.score(test_events)
+    predict_seconds = time.perf_counter() - started
+    metrics: dict[str, Any] = {}
+    if all(e.label is not None for e in test_events) and test_events:
+        truth = _labels_for(test_events, model.task)
+        predicted = model.predict(test_events) if model.task == "category" and model.supervised else \
+            ["attack" if s >= model.threshold else NORMAL for s in scores]
+        if model.task == "binary":
+            truth = [NORMAL if t == NORMAL else "attack" for t in truth]
+        metrics = evaluate(truth, scores, predicted, model.threshold)
+        by_label = detection_by_label([e.label for e in test_events], scores, model.threshold)
+        metrics["by_label"] = dict(sorted(by_label.items(), key=lambda kv: -kv[1]["rows"])[:MAX_LABELS_REPORTED])
+    else:
+        metrics["rows"] = len(test_events)
+        metrics["flagged"] = round(float((scores >= model.threshold).mean()), 6) if len(scores) else 0.0
+    metrics["train_rows"] = len(train_events)
+    metrics["train_seconds"] = round(train_seconds, 3)
+    metrics["predict_seconds"] = round(predict_seconds, 4)
+    metrics["predictions_per_second"] = round(len(test_events) / predict_seconds) if predict_seconds > 0 else None
+    return TrainResult(model, metrics, {})
+
+
+def _labels_for(events: Sequence[Event], task: str) -> list[str]:
+    if any(e.label is None for e in events):
+        return []
+    return learn_data.targets(events, task)
+
+
+def _counts(labels: Sequence[str]) -> dict[str, int]:
+    values, counts = np.unique(np.asarray(labels, dtype=object).astype(str), return_counts=True) if labels \
+        else ([], [])
+    return {str(v): int(c) for v, c in zip(values, counts)}
+
+
+def split_events(events: Sequence[Event], task: str, test_size: float, seed: int) -> tuple[list[Event], list[Event]]:
+    """A stratified random split (by category, else by normal/attack, else plain when too few rows)."""
+    if not 0 < test_size < 1:
+        raise ModelError("the test share must be between 0 and 1")
+    if len(events) < 4:
+        raise ModelError(f"{len(events)} rows are too few to split into training and test data")
+    index = np.arange(len(events))
+    labelled = all(e.label is not None for e in events)
+    strata: list[Any] = []
+    if labelled:
+        strata = [learn_data.targets(events, "category"), learn_data.targets(events, "binary")]
+    for stratify in [*strata, None]:
+        try:
+            train_idx, test_idx = train_test_split(index, test_size=test_size, random_state=seed, stratify=stratify)
+            break
+        except ValueError:  # a class with a single row cannot be stratified: fall back one level
+            continue
+    return [events[i] for i in train_idx], [events[i] for i in test_idx]
+
+
+# -- using a model --------------------------------------------------------------------------------
+
+def event_from_record(record: dict[str, Any]) -> Event:
+    """An Event from a flat dict (a form, a JSON body): known event fields go to their place, the rest
+    to ``extra`` (NSL-KDD, UNSW-NB15, CICFlowMeter feature names)."""
+    known = {k: v for k, v in record.items() if k in EVENT_FIELDS and k not in ("extra", "timestamp")}
+    extra = {k: v for k, v in record.items() if k not in EVENT_FIELDS}
+    if isinstance(record.get("extra"), dict):
+        extra.update(record["extra"])
+    timestamp = record.get("timestamp")
+    if isinstance(timestamp, str):
+        try:
+            timestamp = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+        except ValueError:
+            raise ModelError(f"bad timestamp {timestamp[:40]!r}; use ISO 8601") from None
+    try:
+        return Event(timestamp=timestamp if isinstance(timestamp, datetime) else None,
+                     source_kind=str(known.pop("source_kind", "flow_csv")), extra=extra, **known)
+    except TypeError as exc:
+        raise ModelError(f"bad record: {exc}") from None
+
+
+def predict(model: Model, events: Sequence[Event], top: int = 5, explain: bool = True) -> list[dict[str, Any]]:
+    """Per event: score, predicted label, whether it crosses the threshold, and (if asked) the explanation."""
+    if not events:
+        return []
+    scores = model.score(events)
+    labels = model.predict(events)
+    explanations: list[list[Contribution]] = model.explain(events, top) if explain else [[] for _ in events]
+    return [{"score": round(float(s), 6), "label": label, "alert": bool(s >= model.threshold),
+             "explanation": [c.to_dict() for c in ex]}
+            for s, label, ex in zip(scores, labels, explanations)]
+
+
+def predict_one(model: Model, record: dict[str, Any], top: int = 5) -> dict[str, Any]:
+    """The web form's "check an event": one record in, its verdict and explanation out."""
+    return predict(model, [event_from_record(record)], top)[0]
