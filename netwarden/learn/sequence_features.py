@@ -153,8 +153,8 @@ class StepEncoder:
         self._learn_names(events)
         numeric, texts = self._raw(events)
         self.vocabularies = [[v for v, _ in Counter(column).most_common(_MAX_VOCABULARY)] for column in texts]
-        self.log_scaled = [bool(numeric.shape[0]) and bool(np.nanmin(numeric[:, j]) >= 0)
-                           for j in range(numeric.shape[1])]
+        finite = np.nan_to_num(numeric, nan=0.0, posinf=0.0, neginf=0.0)
+        self.log_scaled = [bool(finite[:, j].min() >= 0) for j in range(finite.shape[1])]
         scaled = self._log(numeric)
         self.mean = [float(x) for x in scaled.mean(axis=0)] if scaled.size else []
         std = scaled.std(axis=0) if scaled.size else np.zeros(0)

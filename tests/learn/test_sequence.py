@@ -1,0 +1,240 @@
+"""RNN, LSTM and GRU sequence models: learning, context, reproducibility, explanations, safe files.
+
+Small samples and few epochs keep the file fast; the full-size figures are in benchmarks/bench_sequence.py.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import pickle
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+
+from netwarden.learn import artefacts
+from netwarden.learn.base import Model, ModelError, algorithms, create
+from netwarden.learn.sequence import WEIGHTS_FILE, SequenceModel
+from netwarden.parse import ParseContext, get_parser
+from netwarden.records import Event
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+SMALL = {"epochs": 4, "hidden_size": 16, "timesteps": 6, "batch_size": 128}
+
+
+@pytest.fixture(scope="module")
+def kdd(datasets: Path) -> tuple[list[Event], list[str]]:
+    """The first 6,000 rows of NSL-KDD's KDDTrain+_20Percent, with normal/attack labels."""
+    parser = get_parser("nsl_kdd")(ParseContext())
+    with gzip.open(datasets / "nsl-kdd" / "KDDTrain+_20Percent.txt.gz", "rt") as f:
+        events = [parser.parse_line(next(f).rstrip("\n")) for _ in range(6000)]
+    return events, ["normal" if e.label == "normal" else "attack" for e in events]
+
+
+@pytest.fixture(scope="module")
+def trained(kdd) -> SequenceModel:
+    events, labels = kdd
+    model = create("gru", **SMALL)
+    return model.fit(events[:4000], labels[:4000])  # type: ignore[return-value]
+
+
+def test_the_three_cells_are_registered():
+    found = algorithms()
+    for name in ("rnn", "lstm", "gru"):
+        assert found[name].family == "sequence" and issubclass(found[name], SequenceModel)
+        assert found[name]().cell == name
+
+
+@pytest.mark.parametrize("algorithm", ["rnn", "lstm", "gru"])
+def test_each_cell_learns_nsl_kdd(kdd, algorithm):
+    events, labels = kdd
+    stages: list[tuple[str, float]] = []
+    model = create(algorithm, **SMALL).fit(events[:4000], labels[:4000], progress=lambda s, f: stages.append((s, f)))
+    scores = model.score(events[4000:])
+    truth = np.array([label == "attack" for label in labels[4000:]])
+    assert scores.shape == (2000,) and 0.0 <= scores.min() and scores.max() <= 1.0
+    assert roc_auc_score(truth, scores) > 0.95
+    assert np.mean(np.array(model.predict(events[4000:])) == np.array(labels[4000:])) > 0.9
+    # progress goes from features to done through every epoch that ran
+    assert stages[0][0] == "features" and stages[-1] == ("done", 1.0)
+    assert sum(1 for s, _ in stages if s.startswith("epoch")) == len(model.history_) >= 1
+
+
+def test_the_window_carries_context_a_single_event_does_not():
+    """Every client makes identical ordinary requests; attackers' first request was a probe. Only a model that
+    sees the earlier requests of the same client can tell their later, ordinary-looking requests apart."""
+    events, labels = [], []
+    for c in range(120):
+        ip, attacker = f"10.1.{c // 250}.{c % 250}", c % 2 == 0
+        for step in range(6):
+            url, status = ("/.env", 404) if attacker and step == 0 else ("/index.html", 200)
+            events.append(Event(timestamp=T0 + timedelta(seconds=c * 100 + step * 5), source_kind="access_log",
+                                src_ip=ip, http_method="GET", url=url, http_status=status,
+                                user_agent="Mozilla/5.0", bytes_in=2048 if status == 200 else 150))
+            labels.append("attack" if attacker else "normal")
+    train, test = slice(0, 480), slice(480, None)  # whole clients: 80 to train, 40 to test
+    later = np.array([e.url == "/index.html" for e in events[test]])  # the ordinary-looking requests
+    truth = np.array(labels[test]) == "attack"
+    auc = {}
+    for timesteps in (1, 6):
+        model = create("lstm", epochs=25, hidden_size=16, timesteps=timesteps, validation_fraction=0.0,
+                       patience=25, learning_rate=0.01).fit(events[train], labels[train])
+        auc[timesteps] = roc_auc_score(truth[later], model.score(events[test])[later])
+    assert auc[1] < 0.6  # alone, the requests are the same
+    assert auc[6] > 0.95  # with the client's earlier requests in the window, they are not
+    # and the explanation of a late request of an attacker points at what the probe had different
+    top = model.explain([e for e in events[test]][:6], top=3)[5]
+    assert {c.feature for c in top} & {"status_class", "extension", "response_size", "path_depth", "url_length"}
+
+
+def test_same_seed_same_model_other_seed_other_model(kdd):
+    events, labels = kdd
+    runs = [create("lstm", **SMALL, seed=seed).fit(events[:1500], labels[:1500]).score(events[4000:4500])
+            for seed in (7, 7, 8)]
+    assert np.array_equal(runs[0], runs[1])
+    assert not np.array_equal(runs[0], runs[2])
+
+
+def test_early_stopping_keeps_the_best_epoch(kdd):
+    events, labels = kdd
+    model = create("rnn", **{**SMALL, "epochs": 30}, patience=1, learning_rate=0.05).fit(events[:1500], labels[:1500])
+    losses = [h["val_loss"] for h in model.history_]
+    assert len(losses) < 30 and model.best_epoch_ == int(np.argmin(losses)) + 1
+
+
+def test_category_task(kdd):
+    events, labels = kdd
+    categories = [e.extra["attack_category"] for e in events]
+    model = create("gru", task="category", **SMALL).fit(events[:4000], categories[:4000])
+    assert set(model.classes_) == {"normal", "DoS", "Probe", "R2L", "U2R"} & set(categories[:4000])
+    predicted = model.predict(events[4000:])
+    assert set(predicted) <= set(model.classes_)
+    assert np.mean(np.array(predicted) == np.array(categories[4000:])) > 0.85
+    proba = model.predict_proba(events[4000:4010])
+    assert np.allclose(model.score(events[4000:4010]), 1 - proba[:, model.classes_.index("normal")])
+
+
+def test_explanations_name_the_events_own_values(trained, kdd):
+    events, _ = kdd
+    sample = events[4000:4040]
+    explained = trained.explain(sample, top=4)
+    assert len(explained) == len(sample)
+    for event, contributions in zip(sample, explained):
+        assert 1 <= len(contributions) <= 4
+        weights = [abs(c.contribution) for c in contributions]
+        assert weights == sorted(weights, reverse=True)
+        for c in contributions:
+            assert c.feature in trained.features_
+            assert str(c.value) == (str(event.extra[c.feature]) if isinstance(event.extra[c.feature], str)
+                                    else f"{float(event.extra[c.feature]):g}")
+    # SYN floods (neptune: flag S0, SYN error rates 1.0) are explained by what makes them floods
+    floods = [e for e in events[4000:] if e.label == "neptune"][:20]
+    pushed = [c.feature for row in trained.explain(floods, top=3) for c in row if c.contribution > 0]
+    assert {"flag", "serror_rate", "srv_serror_rate", "dst_host_serror_rate", "dst_host_srv_serror_rate",
+            "count", "same_srv_rate", "dst_host_same_srv_rate", "service"} & set(pushed)
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"timesteps": 0}, "timesteps"), ({"dropout": 2.0}, "dropout"), ({"class_weight": "auto"}, "class_weight"),
+    ({"features": "pcap"}, "features"), ({"depth": 3}, "unknown parameter"), ({"hidden_size": "big"}, "hidden_size"),
+])
+def test_bad_parameters_are_clear_errors(params, message):
+    with pytest.raises(ModelError, match=message):
+        create("lstm", **params)
+
+
+def test_parameters_given_as_text_are_converted():
+    model = create("gru", timesteps="8", learning_rate="0.01", class_weight="none")
+    assert model.params["timesteps"] == 8 and model.params["learning_rate"] == 0.01
+
+
+def test_untrained_model_says_so():
+    with pytest.raises(ModelError, match="not trained"):
+        create("rnn").score([Event(timestamp=None, source_kind="flow_csv")])
+
+
+# -- safe persistence ---------------------------------------------------------------------------
+
+
+def test_save_and_load_give_the_same_predictions_without_pickle(trained, kdd, tmp_path, monkeypatch):
+    events, _ = kdd
+    trained.save(tmp_path / "m")
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["model.json", WEIGHTS_FILE]
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("loading a model must not unpickle")
+
+    monkeypatch.setattr(torch, "load", refuse)
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "loads", refuse)
+    loaded = Model.load(tmp_path / "m")
+    assert type(loaded) is type(trained) and loaded.params == trained.params
+    assert np.array_equal(loaded.score(events[4000:4500]), trained.score(events[4000:4500]))
+    assert [c.to_dict() for c in loaded.explain(events[4000:4001])[0]] == \
+        [c.to_dict() for c in trained.explain(events[4000:4001])[0]]
+
+
+class _Exploit:
+    """Pickles into "create a file": what a crafted torch.save() file could do to a loader that unpickles."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_a_crafted_pickle_in_place_of_the_weights_runs_nothing(trained, tmp_path):
+    directory = trained.save(tmp_path / "m")
+    marker = tmp_path / "pwned"
+    torch.save({"recurrent.weight_ih_l0": _Exploit(marker)}, directory / WEIGHTS_FILE)
+    with pytest.raises(ModelError, match="not a readable weights file"):
+        Model.load(directory)
+    assert not marker.exists()
+    # the file is a real exploit for a loader that unpickles (torch.load reads by content, not by name)
+    (tmp_path / "same.pt").write_bytes((directory / WEIGHTS_FILE).read_bytes())
+    torch.load(tmp_path / "same.pt", weights_only=False)
+    assert marker.exists()
+
+
+def _damage(directory: Path, how: str) -> None:
+    weights = directory / WEIGHTS_FILE
+    meta_path = directory / "model.json"
+    meta = json.loads(meta_path.read_text())
+    if how == "truncated":
+        weights.write_bytes(weights.read_bytes()[:-100])
+    elif how == "garbage":
+        weights.write_bytes(b"\xff" * 64)
+    elif how == "missing":
+        weights.unlink()
+    elif how == "nan":
+        arrays = artefacts.load_tensors(weights)
+        arrays["head.bias"] = np.full_like(arrays["head.bias"], np.nan)
+        artefacts.save_tensors(arrays, weights)
+    elif how == "extra tensor":
+        arrays = artefacts.load_tensors(weights)
+        arrays["backdoor"] = np.zeros(3, dtype=np.float32)
+        artefacts.save_tensors(arrays, weights)
+    elif how == "vocabulary":  # the JSON no longer matches the weights' shapes
+        meta["state"]["encoder"]["vocabularies"][0].append("extra")
+    elif how == "field":
+        meta["state"]["encoder"]["numeric_names"][0] = "event.__class__"
+    elif how == "params":
+        meta["params"]["hidden_size"] = -1
+    meta_path.write_text(json.dumps(meta))
+
+
+@pytest.mark.parametrize("how, message", [
+    ("truncated", "not a readable weights file"), ("garbage", "not a readable weights file"),
+    ("missing", "not a readable weights file"), ("nan", "NaN"), ("extra tensor", "unexpected"),
+    ("vocabulary", "expected"), ("field", "bad model description"), ("params", "hidden_size"),
+])
+def test_a_damaged_model_is_refused_clearly(trained, tmp_path, how, message):
+    directory = trained.save(tmp_path / "m")
+    _damage(directory, how)
+    with pytest.raises(ModelError, match=message):
+        Model.load(directory)
