@@ -206,7 +206,8 @@ class Responder:
                  block.expires.isoformat() if block.expires else "removed by hand", reason, by,
                  "" if self.enforce else " [dry-run: firewall untouched]")
         self._notify(block, "blocked")
-        self._apply(lambda: self.firewall.add(net, block.seconds_left(self.clock())), block, fail_block=True)
+        self._apply(lambda: self.firewall.add(net, block.seconds_left(self.clock()), block.reason), block,
+                    fail_block=True)
         return block
 
     def unblock(self, target: str | int, *, by: str) -> list[Block]:
@@ -282,7 +283,7 @@ class Responder:
             wanted = {b.network for b in blocks}
             for b in blocks:
                 try:
-                    fw.add(parse_network(b.network), b.seconds_left(self.clock()))
+                    fw.add(parse_network(b.network), b.seconds_left(self.clock()), b.reason)
                 except FirewallError as exc:
                     log.error("cannot re-apply block #%s of %s: %s", b.id, b.network, exc)
             for stray in (present or set()) - wanted:

@@ -4,8 +4,8 @@ A backend is a small class in its own module with a ``name``; it registers itsel
 It must:
 
 - ``setup()``: create what it needs (a table, sets, the drop rule) idempotently;
-- ``add(net, seconds)``: drop traffic from ``net`` for ``seconds`` (None: until removed), *replacing* an
-  existing entry's timeout. Where the firewall can expire entries by itself (nftables, ipset, RouterOS)
+- ``add(net, seconds, reason)``: drop traffic from ``net`` for ``seconds`` (None: until removed),
+  *replacing* an existing entry's timeout; ``reason`` is for backends that pass it on (command, webhook). Where the firewall can expire entries by itself (nftables, ipset, RouterOS)
   the timeout goes with the entry, so a block ends on time even when NetWarden is down;
 - ``remove(net)``: stop dropping ``net``; removing what is not there is not an error;
 - ``entries()``: the networks it currently drops (display form, see respond.addresses.display), or None
@@ -39,7 +39,7 @@ class Firewall:
     def setup(self) -> None:
         """Create the table/sets/rules this backend needs (idempotent)."""
 
-    def add(self, net: Network, seconds: float | None) -> None:
+    def add(self, net: Network, seconds: float | None, reason: str = "") -> None:
         raise NotImplementedError
 
     def remove(self, net: Network) -> None:

@@ -32,21 +32,20 @@ class CommandFirewall(Firewall):
         self.add_argv, self.remove_argv = list(add), list(remove)
         self.timeout = timeout
         self.netns = netns
-        self.reason = ""
 
     @classmethod
     def from_settings(cls, respond, *, netns: str | None = None) -> CommandFirewall:  # type: ignore[no-untyped-def]
         s = respond.command
         return cls(s.add, s.remove, timeout=s.timeout, netns=netns)
 
-    def _argv(self, template: list[str], net: Network, seconds: float | None) -> list[str]:
+    def _argv(self, template: list[str], net: Network, seconds: float | None, reason: str = "") -> list[str]:
         values = {"address": str(net), "seconds": "0" if seconds is None else str(max(1, int(round(seconds)))),
-                  "reason": _UNSAFE.sub(" ", self.reason)[:200]}
+                  "reason": _UNSAFE.sub(" ", reason)[:200]}
         return [part.replace("{address}", values["address"]).replace("{seconds}", values["seconds"])
                 .replace("{reason}", values["reason"]) for part in template]
 
-    def add(self, net: Network, seconds: float | None) -> None:
-        run(self._argv(self.add_argv, net, seconds), timeout=self.timeout, netns=self.netns)
+    def add(self, net: Network, seconds: float | None, reason: str = "") -> None:
+        run(self._argv(self.add_argv, net, seconds, reason), timeout=self.timeout, netns=self.netns)
 
     def remove(self, net: Network) -> None:
         run(self._argv(self.remove_argv, net, None), timeout=self.timeout, netns=self.netns)

@@ -50,7 +50,7 @@ class IptablesFirewall(Firewall):
             raise FirewallError("IPv6 blocking is off ([respond.iptables] ipv6 = false)")
         return f"{self.set_name}{net.version}"
 
-    def add(self, net: Network, seconds: float | None) -> None:
+    def add(self, net: Network, seconds: float | None, reason: str = "") -> None:
         timeout = "0" if seconds is None else str(max(1, int(round(seconds))))
         # -exist: an entry already there gets the new timeout instead of an error
         run(["ipset", "add", self._set_for(net), str(net), "timeout", timeout, "-exist"], netns=self.netns)

@@ -74,7 +74,7 @@ class NftablesFirewall(Firewall):
         rules = [i["rule"] for i in items if "rule" in i and i["rule"].get("chain") == hook]
         return {"blocked4", "blocked6"} <= sets and len(rules) >= 2
 
-    def add(self, net: Network, seconds: float | None) -> None:
+    def add(self, net: Network, seconds: float | None, reason: str = "") -> None:
         s = f"inet {self.table} {self._set(net)}"
         timeout = f" timeout {max(1, int(round(seconds)))}s" if seconds is not None else ""
         # add (no-op when present), delete, add again: replaces the timeout in one transaction

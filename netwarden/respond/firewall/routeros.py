@@ -88,7 +88,7 @@ class RouterOSFirewall(Firewall):
         return [str(row[".id"]) for row in path("print", **{"?list": self.list_name})
                 if str(row.get("address")) in wanted and row.get("comment") == COMMENT]
 
-    def add(self, net: Network, seconds: float | None) -> None:
+    def add(self, net: Network, seconds: float | None, reason: str = "") -> None:
         def do(api):  # type: ignore[no-untyped-def]
             path = self._path(api, net)
             old = self._ids(path, net)

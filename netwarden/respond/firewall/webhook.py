@@ -1,6 +1,6 @@
 """Any other firewall, over HTTP: POST a JSON request for each block and unblock.
 
-Body: ``{"action": "block"|"unblock", "address": "203.0.113.7", "seconds": 600|null}``; any 2xx answer is
+Body: ``{"action": "block"|"unblock", "address": "203.0.113.7/32", "seconds": 600|null, "reason": "..."}``; any 2xx answer is
 success, anything else a FirewallError (the block is recorded as failed).
 """
 
@@ -35,9 +35,9 @@ class WebhookFirewall(Firewall):
         if not response.is_success:
             raise FirewallError(f"webhook {self.url}: HTTP {response.status_code}")
 
-    def add(self, net: Network, seconds: float | None) -> None:
+    def add(self, net: Network, seconds: float | None, reason: str = "") -> None:
         self._post({"action": "block", "address": str(net),
-                    "seconds": None if seconds is None else max(1, int(round(seconds)))})
+                    "seconds": None if seconds is None else max(1, int(round(seconds))), "reason": reason})
 
     def remove(self, net: Network) -> None:
-        self._post({"action": "unblock", "address": str(net), "seconds": None})
+        self._post({"action": "unblock", "address": str(net), "seconds": None, "reason": ""})

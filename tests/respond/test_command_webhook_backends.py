@@ -1,0 +1,97 @@
+"""The backends for anything else: a command (argument list, no shell) and a webhook (JSON POST)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from netwarden.respond.addresses import block_target
+from netwarden.respond.blocks import BlockState, get_block
+from netwarden.respond.firewall.base import FirewallError
+from netwarden.respond.firewall.command import CommandFirewall
+from netwarden.respond.firewall.webhook import WebhookFirewall
+from netwarden.respond.responder import Responder
+from netwarden.respond.settings import RespondSettings
+
+RECORDER = "import json, sys; open(sys.argv[1], 'a').write(json.dumps(sys.argv[2:]) + '\\n')"
+
+
+def test_command_backend_runs_argument_lists_without_a_shell(tmp_path: Path, sqlite_db) -> None:  # type: ignore[no-untyped-def]
+    log = tmp_path / "calls.jsonl"
+    settings = RespondSettings(mode="enforce", backend="command")
+    settings.command.add = [sys.executable, "-c", RECORDER, str(log), "add", "{address}", "{seconds}", "{reason}"]
+    settings.command.remove = [sys.executable, "-c", RECORDER, str(log), "del", "{address}"]
+    r = Responder(sqlite_db, settings).start(sweep=False)
+    try:
+        block = r.block("2001:db8:9::1", reason="$(touch /tmp/pwned); `id`\n", by="alice",
+                        duration=timedelta(minutes=10))
+        r.unblock(block.id, by="alice")  # type: ignore[arg-type]
+        assert r.flush(10)
+    finally:
+        r.close()
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    assert calls == [["add", "2001:db8:9::/64", "600", "$(touch /tmp/pwned); `id` "], ["del", "2001:db8:9::/64"]]
+
+
+def test_command_failure_is_reported(tmp_path: Path) -> None:
+    fw = CommandFirewall([sys.executable, "-c", "import sys; sys.exit('router says no')"], ["true"])
+    with pytest.raises(FirewallError, match="router says no"):
+        fw.add(block_target("203.0.113.5"), 60)
+    with pytest.raises(FirewallError, match="needs both"):
+        CommandFirewall([], ["true"])
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.server.bodies.append(body)  # type: ignore[attr-defined]
+        status = self.server.statuses.pop(0) if self.server.statuses else 200  # type: ignore[attr-defined]
+        self.send_response(status)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver():  # type: ignore[no-untyped-def]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    server.bodies, server.statuses = [], []  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_webhook_backend_posts_block_and_unblock(receiver, sqlite_db) -> None:  # type: ignore[no-untyped-def]
+    settings = RespondSettings(mode="enforce", backend="webhook")
+    settings.webhook.url = f"http://127.0.0.1:{receiver.server_address[1]}/firewall"
+    r = Responder(sqlite_db, settings)
+    try:
+        ok = r.block("203.0.113.5", reason="x", by="alice", permanent=True)
+        r.unblock("203.0.113.5", by="bob")
+        assert r.flush(10)
+        receiver.statuses.append(500)
+        failed = r.block("203.0.113.6", reason="y", by="alice", duration=timedelta(seconds=90))
+        assert r.flush(10)
+        with sqlite_db.engine.connect() as conn:
+            assert get_block(conn, ok.id).state == BlockState.REMOVED
+            stored = get_block(conn, failed.id)
+        assert stored.state == BlockState.FAILED and "HTTP 500" in stored.detail
+    finally:
+        r.close()
+    assert receiver.bodies == [{"action": "block", "address": "203.0.113.5/32", "seconds": None, "reason": "x"},
+                               {"action": "unblock", "address": "203.0.113.5/32", "seconds": None, "reason": ""},
+                               {"action": "block", "address": "203.0.113.6/32", "seconds": 90, "reason": "y"}]
+
+
+def test_webhook_backend_needs_an_http_url() -> None:
+    with pytest.raises(FirewallError, match="http"):
+        WebhookFirewall("file:///etc/passwd")
