@@ -103,6 +103,10 @@ class Pipeline:
             intel.setdefault(key, getattr(settings.intel, key))
         engine = DetectionEngine.from_config(detect_config, db, assets=Assets(settings.network.home)) \
             if detect else None
+        for detector in engine.detectors if engine is not None else []:
+            bind = getattr(detector, "bind", None)
+            if bind is not None:  # detectors that read the store (ml: the registry's active models)
+                bind(db, settings)
         response = None
         if engine is not None:  # blocking and notifications listen to the engine (netwarden.respond)
             from netwarden.respond.attach import attach

@@ -218,7 +218,8 @@ class DetectionEngine:
                      confidence=scoring.confidence(factors), factors=factors, source=finding.source,
                      target=finding.target, first_seen=finding.first_seen, last_seen=finding.last_seen,
                      count=finding.count, evidence=_evidence({}, finding), recommendation=finding.recommendation,
-                     detector=finding.detector, signature=finding.signature)
+                     detector=finding.detector, signature=finding.signature,
+                     model_version=finding.evidence.get("model_version"))
 
     def _update(self, alert: Alert, finding: Finding) -> None:
         alert.factors = scoring.merge(alert.factors, finding.factors)

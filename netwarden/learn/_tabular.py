@@ -51,6 +51,15 @@ class TabularModel(Model):
             return np.empty(0)
         return np.clip(self._score_matrix(self.matrix(events)), 0.0, 1.0)
 
+    def applicable(self, events: Sequence[Event]) -> np.ndarray:
+        """Flow-feature models judge only events that carry at least half of their features in ``extra``
+        (the same kind of records they learned from); event-field and host models judge every event."""
+        if self.spec_ is None or self.spec_.mode != "extra" or not self.spec_.numeric:
+            return super().applicable(events)
+        keys = frozenset(self.spec_.numeric)
+        need = (len(keys) + 1) // 2
+        return np.fromiter((len(e.extra.keys() & keys) >= need for e in events), dtype=bool, count=len(events))
+
     def _fit_matrix(self, X: np.ndarray, labels: Sequence[str] | None, events: Sequence[Event],
                     progress: Progress) -> None:
         raise NotImplementedError

@@ -151,6 +151,11 @@ class Model(ABC):
         """One label per event: ``"attack"``/``"normal"`` by the threshold (category models: the class)."""
         return [ATTACK if s >= self.threshold else NORMAL for s in self.score(events)]
 
+    def applicable(self, events: Sequence[Event]) -> np.ndarray:
+        """Per event, whether this model can judge it (e.g. a model of NSL-KDD flows cannot judge an access-log
+        line); the ``ml`` detector scores only those. Default: every event."""
+        return np.ones(len(events), dtype=bool)
+
     @abstractmethod
     def explain(self, events: Sequence[Event], top: int = 5) -> list[list[Contribution]]:
         """Per event, the ``top`` features that pushed its score most (largest |contribution| first)."""

@@ -1,0 +1,139 @@
+"""ml detector: the active models of the registry judge every batch.
+
+For each active model (``netwarden model activate``), the events it can judge are scored; those at or
+above the model's threshold become one finding per source and model, whose confidence is the highest
+score (a probability for supervised models, the calibrated "more unusual than X% of normal traffic" for
+unsupervised ones) and whose factors are the explanation of the strongest event: the features that pushed
+its score, with their values. The alert records the model and version that raised it.
+
+The detector reads the registry through the pipeline (``bind``); it checks for activations and
+deactivations every ``reload_every`` seconds, so activating a model needs no restart. A model that fails to
+load or to score is logged and skipped: it never stops ingest or the other detectors.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+
+from netwarden.detect.base import Detector, DetectorSettings, register
+from netwarden.learn.base import NORMAL, Model
+from netwarden.records import Event, Factor, Finding, Severity
+
+log = logging.getLogger(__name__)
+HIGH_SCORE = 0.95
+
+
+@register
+class MlDetector(Detector):
+    name = "ml"
+    description = "the active machine-learning models (netwarden model activate)"
+
+    class Settings(DetectorSettings):
+        reload_every: float = 30.0  # seconds between checks of the registry for (de)activated models
+        explain_top: int = 5  # features named on an alert
+        high_score: float = HIGH_SCORE  # a score at or above this makes the alert high severity
+
+    def __init__(self, settings: DetectorSettings | dict[str, Any] | None = None, **kw: Any) -> None:
+        super().__init__(settings, **kw)
+        self.registry: Any = None
+        self.models: list[tuple[Any, Model]] = []  # (registry record, loaded model)
+        self._loaded_at = -float("inf")
+        self._loaded_digests: set[str] = set()
+
+    def bind(self, db: Any, settings: Any) -> None:
+        """Called by the pipeline: where the registry is (netwarden.config.Settings)."""
+        from netwarden.learn.registry import open_registry
+
+        self.registry = open_registry(db, settings)
+
+    def use(self, registry: Any) -> None:
+        """Read models from this registry (tests, tools)."""
+        self.registry = registry
+        self._loaded_at = -float("inf")
+
+    def _refresh(self) -> None:
+        now = time.monotonic()
+        if self.registry is None or now - self._loaded_at < self.settings.reload_every:  # type: ignore[attr-defined]
+            return
+        self._loaded_at = now
+        try:
+            active = self.registry.active()
+        except Exception:
+            log.exception("ml detector: cannot read the model registry")
+            return
+        current = {r.id: (r, m) for r, m in self.models}
+        models = []
+        for record in active:
+            kept = current.get(record.id)
+            if kept is not None and kept[0].digest == record.digest:
+                kept[1].threshold = record.threshold  # an administrator may have moved it
+                models.append((record, kept[1]))
+                continue
+            try:
+                models.append((record, self.registry.load(record)))
+            except Exception:
+                log.exception("ml detector: model %s cannot be loaded; skipped", record.ref)
+        self.models = models
+
+    def process(self, events: Sequence[Event]) -> list[Finding]:
+        self._refresh()
+        findings: list[Finding] = []
+        for record, model in self.models:
+            try:
+                findings += self._judge(record, model, events)
+            except Exception:
+                log.exception("ml detector: model %s failed on a batch", record.ref)
+        return findings
+
+    def _judge(self, record: Any, model: Model, events: Sequence[Event]) -> list[Finding]:
+        usable = np.flatnonzero(model.applicable(events))
+        if not len(usable):
+            return []
+        batch = [events[i] for i in usable]
+        scores = model.score(batch)
+        hits = np.flatnonzero(scores >= model.threshold)
+        if not len(hits):
+            return []
+        labels = model.predict([batch[i] for i in hits]) if model.task == "category" else None
+        by_source: dict[tuple[str | None, str], list[int]] = defaultdict(list)
+        for n, i in enumerate(hits):
+            label = labels[n] if labels is not None and labels[n] != NORMAL else \
+                ("anomaly" if model.family == "unsupervised" else "attack")
+            by_source[(batch[i].src_ip, label)].append(int(i))
+        findings = []
+        for (source, label), members in by_source.items():
+            strongest = max(members, key=lambda i: scores[i])
+            findings.append(self._finding(record, model, source, label, [batch[i] for i in members],
+                                          batch[strongest], float(scores[strongest])))
+        return findings
+
+    def _finding(self, record: Any, model: Model, source: str | None, label: str, members: list[Event],
+                 strongest: Event, score: float) -> Finding:
+        top = self.settings.explain_top  # type: ignore[attr-defined]
+        explanation = model.explain([strongest], top)[0]
+        kind_of_score = "anomaly score" if model.family == "unsupervised" else "probability of an attack"
+        factors = [Factor("model", score, f"model {record.ref} ({model.algorithm}): {kind_of_score} {score:.3f} "
+                                          f"≥ threshold {model.threshold:.3f}")]
+        # the explanation rides along as zero-weight factors: it says why, without inflating confidence
+        factors += [Factor(f"feature:{c.feature}", 0.0, f"{c.feature}={c.to_dict()['value']} "
+                                                        f"({c.contribution:+.3f})") for c in explanation]
+        times = [e.timestamp for e in members if e.timestamp is not None]
+        now = datetime.now(timezone.utc)
+        high = score >= self.settings.high_score  # type: ignore[attr-defined]
+        return self.finding(
+            kind="ml", subkind=label[:32], severity=Severity.HIGH if high else Severity.MEDIUM, factors=factors,
+            recommendation=f"Model {record.ref} judged {len(members)} event(s) from this source as {label}; "
+                           "look at the events and the features named, and mark a false positive if it is normal "
+                           "traffic (retrain or raise the threshold if it keeps happening).",
+            first_seen=min(times, default=now), last_seen=max(times, default=now), events=members,
+            source=source, target=strongest.dst_ip, count=len(members), signature=f"{record.name}:{label}"[:255],
+            evidence={"model": record.ref, "model_version": record.ref, "algorithm": model.algorithm,
+                      "score": round(score, 6), "threshold": model.threshold, "label": label,
+                      "explanation": [c.to_dict() for c in explanation]})
