@@ -200,15 +200,25 @@ def protocols(conn: Connection, q: Query) -> dict[str, Any]:
 
 # -- who ----------------------------------------------------------------------------------------
 
-def _top_by(conn: Connection, q: Query, *columns) -> tuple[list, bool]:  # type: ignore[no-untyped-def]
+def _top_by(conn: Connection, q: Query, *columns, limit: int | None = None) -> tuple[list, bool]:  # type: ignore[no-untyped-def]
     sub = _recent_events(q, *columns, events.c.bytes_out, events.c.bytes_in)
     keys = [sub.c[c.name] for c in columns]
     count = func.count()
     size = func.sum(func.coalesce(sub.c.bytes_out, 0) + func.coalesce(sub.c.bytes_in, 0))
     scanned = conn.execute(select(func.count()).select_from(sub)).scalar_one()
     stmt = select(*keys, count, size).where(and_(*(k.is_not(None) for k in keys))) \
-        .group_by(*keys).order_by(count.desc(), *keys).limit(q.limit)
+        .group_by(*keys).order_by(count.desc(), *keys).limit(limit or q.limit)
     return conn.execute(stmt).all(), scanned >= q.scan_limit
+
+
+def address_counts(conn: Connection, q: Query, side: str, max_addresses: int = 2000) -> tuple[list[tuple], bool]:
+    """(address, events, bytes) of the busiest ``max_addresses`` sources (``side="src"``) or destinations,
+    for geolocation; and whether the scan cap was reached."""
+    if side not in ("src", "dst"):
+        raise AnalysisError("side must be src or dst")
+    column = events.c.src_ip if side == "src" else events.c.dst_ip
+    rows, sampled = _top_by(conn, q, column, limit=max_addresses)
+    return [(a, int(n), int(b or 0)) for a, n, b in rows], sampled
 
 
 def top_talkers(conn: Connection, q: Query) -> dict[str, Any]:

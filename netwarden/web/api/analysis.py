@@ -1,0 +1,134 @@
+"""``/api/v1/analysis``: traffic over time, protocols and ports, top talkers and destinations, who talks to
+whom, HTTP mix — for a time range and optional filters. Every row carries ``events_url``: the events page
+filtered to the events behind it (drill-down)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+
+from netwarden.store import analysis
+from netwarden.store.addresses import network_range
+from netwarden.store.database import Database
+from netwarden.store.events import EventFilter
+from netwarden.web.auth import Principal, require
+from netwarden.web.deps import get_db
+
+router = APIRouter(tags=["analysis"])
+MAX_MINUTES = 60 * 24 * 366
+# EventFilter field -> the events page's query parameter
+_EVENTS_PARAMS = {"since": "since", "until": "until", "src": "src", "dst": "dst", "address": "address",
+                  "port": "port", "kind": "kind", "status": "status", "text": "q", "label": "label",
+                  "protocol": "protocol"}
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def analysis_query(
+    since: datetime | None = Query(None, description="start of the range (ISO 8601; UTC when no zone)"),
+    until: datetime | None = Query(None, description="end of the range (default: now)"),
+    minutes: int = Query(60, ge=1, le=MAX_MINUTES, description="range length when since is not given"),
+    address: str | None = Query(None, max_length=64, description="address or network, either side"),
+    src: str | None = Query(None, max_length=64, description="source address or network"),
+    dst: str | None = Query(None, max_length=64, description="destination address or network"),
+    port: int | None = Query(None, ge=0, le=65535, description="port, either side"),
+    kind: str | None = Query(None, max_length=16, description="source kind: access_log, netflow ..."),
+    limit: int = Query(10, ge=1, le=100, description="rows per list"),
+) -> analysis.Query:
+    until = _aware(until) or datetime.now(timezone.utc)
+    since = _aware(since) or until - timedelta(minutes=minutes)
+    for name, value in (("address", address), ("src", src), ("dst", dst)):
+        if value:
+            try:
+                network_range(value)
+            except ValueError as exc:
+                raise HTTPException(400, f"{name}: {exc}") from None
+    flt = EventFilter(address=address or None, src=src or None, dst=dst or None, port=port, kind=kind or None)
+    try:
+        return analysis.Query(since=since, until=until, filter=flt, limit=limit)
+    except analysis.AnalysisError as exc:
+        raise HTTPException(400, str(exc)) from None
+
+
+def events_url(flt: dict[str, Any]) -> str:
+    params = {_EVENTS_PARAMS[k]: v for k, v in flt.items() if k in _EVENTS_PARAMS and v is not None}
+    return "/events?" + urlencode(params)
+
+
+def with_links(value: Any) -> Any:
+    """Every dict with a ``filter`` also gets its ``events_url`` (a transport row filters by protocol)."""
+    if isinstance(value, list):
+        return [with_links(v) for v in value]
+    if isinstance(value, dict):
+        out = {k: with_links(v) for k, v in value.items()}
+        flt = value.get("filter")
+        if isinstance(flt, dict):
+            if value.get("transport"):
+                flt = {**flt, "protocol": value["transport"]}
+            out["events_url"] = events_url(flt)
+        return out
+    return value
+
+
+def _run(db: Database, q: analysis.Query, fn) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    try:
+        with db.engine.connect() as conn:
+            return with_links(fn(conn, q))
+    except analysis.AnalysisError as exc:
+        raise HTTPException(400, str(exc)) from None
+
+
+@router.get("/analysis")
+def overview(q: analysis.Query = Depends(analysis_query), db: Database = Depends(get_db),
+             who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+    """Everything the analysis page shows: volume, protocols, talkers, destinations, conversations, HTTP."""
+    return _run(db, q, analysis.overview)
+
+
+@router.get("/analysis/volume")
+def volume(q: analysis.Query = Depends(analysis_query), db: Database = Depends(get_db),
+           who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+    """Events and bytes per time bucket (bucket size chosen from the range, at most 240 points)."""
+    return _run(db, q, analysis.volume)
+
+
+@router.get("/analysis/protocols")
+def protocols(q: analysis.Query = Depends(analysis_query), db: Database = Depends(get_db),
+              who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+    """Events and bytes by transport, destination port and source kind."""
+    return _run(db, q, analysis.protocols)
+
+
+@router.get("/analysis/talkers")
+def talkers(q: analysis.Query = Depends(analysis_query), db: Database = Depends(get_db),
+            who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+    """The sources with the most events."""
+    return _run(db, q, analysis.top_talkers)
+
+
+@router.get("/analysis/destinations")
+def destinations(q: analysis.Query = Depends(analysis_query), db: Database = Depends(get_db),
+                 who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+    """The destinations with the most events."""
+    return _run(db, q, analysis.top_destinations)
+
+
+@router.get("/analysis/conversations")
+def conversations(q: analysis.Query = Depends(analysis_query), db: Database = Depends(get_db),
+                  who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+    """Who talks to whom: top source → destination pairs as nodes, links and a matrix."""
+    return _run(db, q, analysis.conversations)
+
+
+@router.get("/analysis/http")
+def http(q: analysis.Query = Depends(analysis_query), db: Database = Depends(get_db),
+         who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+    """HTTP requests by status, status class and method."""
+    return _run(db, q, analysis.http_mix)

@@ -1,0 +1,62 @@
+"""``POST /api/v1/check``: the verdict on one connection or one pasted log line, with its reasons.
+
+Nothing is stored: the detectors run on a throwaway engine. Analysts and admins only (a viewer reads).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException
+from pydantic import BaseModel, ConfigDict, Field
+
+from netwarden.check import CheckError, check_event, event_from_connection, event_from_line, registry_scorer
+from netwarden.store.database import Database
+from netwarden.web.auth import Principal, require
+from netwarden.web.deps import get_db, get_settings
+
+router = APIRouter(tags=["check"])
+
+
+class ConnectionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    src_ip: str = Field(..., max_length=64, description="source address")
+    dst_ip: str = Field(..., max_length=64, description="destination address")
+    protocol: str = Field("tcp", max_length=8, description="tcp, udp, icmp or icmpv6")
+    src_port: int | None = Field(None, ge=0, le=65535)
+    dst_port: int | None = Field(None, ge=0, le=65535)
+    packet_size: int | None = Field(None, ge=0, le=65535, description="bytes of one packet")
+    bytes_out: int | None = Field(None, ge=0, le=1 << 50, description="bytes sent by the source")
+    bytes_in: int | None = Field(None, ge=0, le=1 << 50, description="bytes received by the source")
+    tcp_flags: str | None = Field(None, max_length=64, description='e.g. "SYN", "SYN,ACK", "FPU", "NULL"')
+
+
+class CheckIn(BaseModel):
+    """Either ``connection`` or ``line`` (with an optional ``format``; sniffed when absent)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    connection: ConnectionIn | None = None
+    line: str | None = Field(None, max_length=65536)
+    format: str = Field("auto", max_length=32)
+
+
+@router.post("/check")
+def check(body: CheckIn, db: Database = Depends(get_db), settings: Any = Depends(get_settings),
+          who: Principal = Depends(require("analyst"))) -> dict[str, Any]:
+    """Verdict (malicious, suspicious, no known threat), severity, score and the reasons behind it."""
+    if (body.connection is None) == (body.line is None):
+        raise HTTPException(400, "give either a connection or a log line")
+    try:
+        if body.connection is not None:
+            c = body.connection
+            event = event_from_connection(src_ip=c.src_ip, dst_ip=c.dst_ip, transport=c.protocol,
+                                          src_port=c.src_port, dst_port=c.dst_port, packet_size=c.packet_size,
+                                          bytes_out=c.bytes_out, bytes_in=c.bytes_in, tcp_flags=c.tcp_flags)
+            fmt = None
+        else:
+            event, fmt = event_from_line(body.line or "", body.format)
+    except CheckError as exc:
+        raise HTTPException(400, str(exc)) from None
+    return check_event(event, settings, model_scorer=registry_scorer(db, settings), fmt=fmt).to_dict()

@@ -1,0 +1,57 @@
+// Check an event: posts the connection or the line to /api/v1/check and shows the verdict. The parsed
+// event and the reasons quote log text: all of it goes through textContent (el()).
+import { api, el, severityClass } from './nw.js';
+
+const VERDICT_CLASS = { malicious: 'text-bg-danger', suspicious: 'text-bg-warning', 'no known threat': 'text-bg-success' };
+
+function show(v) {
+  const body = document.getElementById('verdict-body');
+  const reasons = el('ul', { class: 'list-unstyled', id: 'verdict-reasons' });
+  for (const r of v.reasons) {
+    reasons.append(el('li', { class: 'mb-2' }, el('span', { class: `badge ${severityClass(r.severity)} me-1` }, r.severity),
+      el('strong', {}, r.source), ' ', el('span', { class: 'nw-reason' }, r.detail),
+      r.data && r.data.recommendation ? el('div', { class: 'small text-body-secondary' }, r.data.recommendation) : null));
+  }
+  if (!v.reasons.length) reasons.append(el('li', { class: 'text-body-secondary' }, 'No detector, feed or model objects to this event.'));
+  const fields = el('table', { class: 'table table-sm nw-table small', id: 'verdict-event' });
+  const tbody = el('tbody');
+  for (const [k, value] of Object.entries(v.event)) {
+    tbody.append(el('tr', {}, el('th', {}, k), el('td', {}, typeof value === 'object' ? JSON.stringify(value) : String(value))));
+  }
+  fields.append(tbody);
+  const notes = el('ul', { class: 'small text-body-secondary' }, ...v.notes.map((n) => el('li', {}, n)));
+  body.classList.remove('text-body-secondary', 'small');
+  body.replaceChildren(
+    el('p', {}, el('span', { class: `badge fs-6 ${VERDICT_CLASS[v.verdict] || 'text-bg-secondary'}`, id: 'verdict-label' }, v.verdict),
+      v.format ? el('span', { class: 'ms-2 small' }, `read as ${v.format}`) : null,
+      el('span', { class: 'ms-2 small' }, `score ${v.score}`)),
+    el('h3', { class: 'h6' }, 'Reasons'), reasons, notes, el('h3', { class: 'h6' }, 'The event'), fields);
+  document.body.dataset.checked = '1';
+}
+
+async function submit(payload) {
+  const error = document.getElementById('check-error');
+  error.classList.add('d-none');
+  try {
+    show(await api('check', { method: 'POST', body: payload }));
+  } catch (e) {
+    error.textContent = e.message;
+    error.classList.remove('d-none');
+  }
+}
+
+document.getElementById('pane-connection').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const f = ev.target;
+  const connection = { src_ip: f.src_ip.value.trim(), dst_ip: f.dst_ip.value.trim(), protocol: f.protocol.value };
+  for (const name of ['src_port', 'dst_port', 'packet_size', 'bytes_out', 'bytes_in']) {
+    if (f[name].value !== '') connection[name] = Number(f[name].value);
+  }
+  if (f.tcp_flags.value.trim()) connection.tcp_flags = f.tcp_flags.value.trim();
+  submit({ connection });
+});
+
+document.getElementById('pane-line').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  submit({ line: ev.target.line.value, format: ev.target.format.value });
+});
