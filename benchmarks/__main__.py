@@ -20,12 +20,14 @@ from pathlib import Path
 
 from benchmarks import bench_detect, bench_ingest, bench_netflow, bench_pcap, bench_syslog
 from benchmarks import bench_respond
+from benchmarks import bench_sequence
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "BENCHMARKS.md"
 BENCHMARKS = {"ingest": bench_ingest, "syslog": bench_syslog, "netflow": bench_netflow, "pcap": bench_pcap,
               "detect": bench_detect}
 BENCHMARKS["respond"] = bench_respond
+BENCHMARKS["sequence"] = bench_sequence
 COMMAND = "benchmarks/run"
 
 

@@ -33,7 +33,7 @@ from torch import nn
 
 from netwarden.learn import artefacts
 from netwarden.learn.base import NORMAL, Contribution, Model, ModelError, Progress, register_algorithm
-from netwarden.learn.sequence_features import ENCODERS, StepEncoder, encoder_for, window_index
+from netwarden.learn.sequence_features import ENCODERS, UNSEEN, StepEncoder, encoder_for, window_index
 from netwarden.learn.sequence_network import SequenceNetwork, load_weights
 from netwarden.records import Event
 
@@ -42,7 +42,7 @@ _PREDICT_BATCH = 4096
 _INT_LIMITS = {"timesteps": (1, 1000), "epochs": (1, 10_000), "batch_size": (1, 1 << 20),
                "hidden_size": (1, 4096), "layers": (1, 16), "patience": (1, 10_000), "threads": (0, 256)}
 _FLOAT_LIMITS = {"learning_rate": (1e-7, 10.0), "dropout": (0.0, 0.9), "weight_decay": (0.0, 1.0),
-                 "validation_fraction": (0.0, 0.5)}
+                 "validation_fraction": (0.0, 0.5), "unseen_rate": (0.0, 0.5)}
 
 
 @contextlib.contextmanager
@@ -64,6 +64,9 @@ class SequenceModel(Model):
         "timesteps": 10, "epochs": 10, "batch_size": 256, "hidden_size": 32, "layers": 1,
         "learning_rate": 0.002, "dropout": 0.2, "weight_decay": 1e-4, "validation_fraction": 0.1,
         "patience": 3, "class_weight": "balanced", "features": "auto", "seed": 42,
+        # share of categorical values replaced by "unseen" while training, so that a service or method never
+        # seen in training (new attacks bring them) meets a learned embedding rather than an untrained one
+        "unseen_rate": 0.02,
         # 0: one thread. Measured on the 2-core machine with the other core busy: one thread trains 20-40x
         # faster than two (OpenMP workers wait on each other); these small networks gain little from two
         "threads": 0,
@@ -149,8 +152,12 @@ class SequenceModel(Model):
                 total = 0.0
                 for batch in np.array_split(rng.permutation(train), batches):
                     rows = windows[torch.from_numpy(batch)]
+                    codes = categorical[rows]
+                    if p["unseen_rate"] > 0:
+                        hide = (torch.rand(codes.shape) < p["unseen_rate"]) & (codes > UNSEEN)
+                        codes = codes.masked_fill(hide, UNSEEN)
                     optimiser.zero_grad()
-                    loss = loss_fn(network(numeric[rows], categorical[rows]), target[batch])
+                    loss = loss_fn(network(numeric[rows], codes), target[batch])
                     loss.backward()
                     nn.utils.clip_grad_norm_(network.parameters(), 5.0)
                     optimiser.step()
