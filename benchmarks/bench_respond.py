@@ -61,7 +61,7 @@ def trigger_count() -> int:
 
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def measure(backend: str, path: str, runs: int, workdir: Path, netns: str, trigger: int) -> dict:
@@ -156,11 +156,11 @@ def run(*, quick: bool = False, engines: list[str] | None = None, only: str | No
 def markdown(rows: list[dict], *, quick: bool = False) -> str:
     trigger = rows[0]["trigger"] if rows else "?"
     out = ["## Response time: event to firewall rule\n",
-           f"An SSH password-guessing run from one address ({trigger} lines); the clock starts when its last line (the one that "
+           (f"An SSH password-guessing run from one address ({trigger} lines); the clock starts when its last line (the one that "
            "pushes the alert past the 0.80 confidence threshold) is handed over, and stops when the address "
            "is in the firewall set (`nft list set` / `ipset save`, polled every 5 ms), with the responder in "
            "enforce mode on a real firewall in a network namespace. *syslog UDP*: sent to the syslog listener "
-           "(micro-batches of at most 0.25 s); *pipeline*: `Pipeline.ingest_lines` directly. Target: under 1 s.\n",
+           "(micro-batches of at most 0.25 s); *pipeline*: `Pipeline.ingest_lines` directly. Target: under 1 s.\n"),
            "*Early*: blocked before the last line (not measured; should be 0).\n",
            "| backend | path | runs | median (ms) | p95 (ms) | max (ms) | missed | early |",
            "|---|---|---:|---:|---:|---:|---:|---:|"]

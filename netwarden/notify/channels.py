@@ -9,6 +9,7 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from typing import ClassVar
 
 import httpx
 
@@ -64,7 +65,7 @@ class EmailChannel:
 
 
 class WebhookChannel:
-    BODIES = {"json": render.json_body, "slack": render.slack_body, "teams": render.teams_body}
+    BODIES: ClassVar[dict] = {"json": render.json_body, "slack": render.slack_body, "teams": render.teams_body}
 
     def __init__(self, settings: WebhookSettings) -> None:
         self.settings = settings

@@ -125,9 +125,9 @@ class Notifier:
                 if isinstance(item, Notice):
                     self._add(item)
                 now = time.monotonic()
-                if self._pending or self._omitted:
-                    if item is None or (self._due is not None and now >= self._due):
-                        self._deliver(force=item is None)
+                due = item is None or (self._due is not None and now >= self._due)
+                if (self._pending or self._omitted) and due:
+                    self._deliver(force=item is None)
             finally:
                 if item != "tick":
                     self._queue.task_done()

@@ -55,4 +55,4 @@ class NeverBlockList:
         return None
 
 
-__all__ = ["NeverBlockList", "PRIVATE", "ALWAYS", "ipaddress"]
+__all__ = ["ALWAYS", "PRIVATE", "NeverBlockList", "ipaddress"]

@@ -28,7 +28,7 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-def parse_duration(text: str | float | int) -> timedelta:
+def parse_duration(text: str | float) -> timedelta:
     """``90``, ``90s``, ``10m``, ``1h``, ``1d``, ``2w`` → a timedelta; ValueError with a hint otherwise."""
     if isinstance(text, (int, float)) and not isinstance(text, bool):
         seconds = float(text)

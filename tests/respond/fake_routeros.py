@@ -165,7 +165,7 @@ class FakeRouterOS(socketserver.ThreadingTCPServer):
     def port(self) -> int:
         return self.server_address[1]
 
-    def __enter__(self) -> FakeRouterOS:
+    def __enter__(self):  # type: ignore[no-untyped-def]
         self._thread.start()
         return self
 

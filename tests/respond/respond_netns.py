@@ -10,7 +10,6 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 
 SERVER4, ATTACKER4 = "198.51.100.1", "198.51.100.2"
 SERVER6, ATTACKER6 = "2001:db8:77::1", "2001:db8:77::2"
@@ -21,11 +20,11 @@ import socket
 s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
 s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("::", %d)); s.listen(64)
+s.bind(("::", PORT)); s.listen(64)
 print("ready", flush=True)
 while True:
     c, _ = s.accept(); c.close()
-""" % PORT
+""".replace("PORT", str(PORT))
 
 CONNECT = """
 import socket, sys
@@ -65,7 +64,7 @@ class NetPair:
     def reaches(self, host: str = SERVER4, timeout: float = 0.5) -> bool:
         """Can the attacker open a TCP connection to the server?"""
         proc = subprocess.run(["ip", "netns", "exec", self.attacker, sys.executable, "-c", CONNECT, host, str(PORT),
-                               str(timeout)], capture_output=True, timeout=timeout + 10)
+                               str(timeout)], capture_output=True, timeout=timeout + 10, check=False)
         return proc.returncode == 0
 
     def wait_until(self, want: bool, host: str = SERVER4, limit: float = 10.0) -> float:

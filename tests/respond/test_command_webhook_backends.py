@@ -48,7 +48,7 @@ def test_command_failure_is_reported(tmp_path: Path) -> None:
 
 
 class _Receiver(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self.server.bodies.append(body)  # type: ignore[attr-defined]
         status = self.server.statuses.pop(0) if self.server.statuses else 200  # type: ignore[attr-defined]

@@ -17,7 +17,6 @@ from netwarden.respond.blocks import AUTO, BlockState, list_blocks
 from netwarden.store.alerts import get_alert
 from netwarden.stream import LiveStream
 
-
 USERS = ("root", "admin", "oracle", "test", "ubuntu", "guest")
 
 

@@ -94,7 +94,7 @@ def run(argv: Sequence[str], *, stdin: str | None = None, timeout: float = 10.0,
 
 def human_seconds(seconds: float) -> str:
     """RouterOS-style ``1d2h3m4s``."""
-    left = max(1, int(round(seconds)))
+    left = max(1, round(seconds))
     parts = []
     for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         if left >= size:

@@ -39,7 +39,7 @@ class CommandFirewall(Firewall):
         return cls(s.add, s.remove, timeout=s.timeout, netns=netns)
 
     def _argv(self, template: list[str], net: Network, seconds: float | None, reason: str = "") -> list[str]:
-        values = {"address": str(net), "seconds": "0" if seconds is None else str(max(1, int(round(seconds)))),
+        values = {"address": str(net), "seconds": "0" if seconds is None else str(max(1, round(seconds))),
                   "reason": _UNSAFE.sub(" ", reason)[:200]}
         return [part.replace("{address}", values["address"]).replace("{seconds}", values["seconds"])
                 .replace("{reason}", values["reason"]) for part in template]

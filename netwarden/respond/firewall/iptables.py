@@ -51,7 +51,7 @@ class IptablesFirewall(Firewall):
         return f"{self.set_name}{net.version}"
 
     def add(self, net: Network, seconds: float | None, reason: str = "") -> None:
-        timeout = "0" if seconds is None else str(max(1, int(round(seconds))))
+        timeout = "0" if seconds is None else str(max(1, round(seconds)))
         # -exist: an entry already there gets the new timeout instead of an error
         run(["ipset", "add", self._set_for(net), str(net), "timeout", timeout, "-exist"], netns=self.netns)
 

@@ -76,7 +76,7 @@ class NftablesFirewall(Firewall):
 
     def add(self, net: Network, seconds: float | None, reason: str = "") -> None:
         s = f"inet {self.table} {self._set(net)}"
-        timeout = f" timeout {max(1, int(round(seconds)))}s" if seconds is not None else ""
+        timeout = f" timeout {max(1, round(seconds))}s" if seconds is not None else ""
         # add (no-op when present), delete, add again: replaces the timeout in one transaction
         self._nft(f"add element {s} {{ {net} }}\ndelete element {s} {{ {net} }}\n"
                   f"add element {s} {{ {net}{timeout} }}\n")

@@ -37,7 +37,7 @@ class WebhookFirewall(Firewall):
 
     def add(self, net: Network, seconds: float | None, reason: str = "") -> None:
         self._post({"action": "block", "address": str(net),
-                    "seconds": None if seconds is None else max(1, int(round(seconds))), "reason": reason})
+                    "seconds": None if seconds is None else max(1, round(seconds)), "reason": reason})
 
     def remove(self, net: Network) -> None:
         self._post({"action": "unblock", "address": str(net), "seconds": None, "reason": ""})
