@@ -19,11 +19,13 @@ the feature encoder as JSON in ``model.json`` — loading runs no code and check
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import copy
 import math
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -39,10 +41,22 @@ from netwarden.records import Event
 
 WEIGHTS_FILE = "weights.safetensors"
 _PREDICT_BATCH = 4096
+MAX_STREAM_SOURCES = 50_000  # sources whose last events score_stream() remembers
 _INT_LIMITS = {"timesteps": (1, 1000), "epochs": (1, 10_000), "batch_size": (1, 1 << 20),
                "hidden_size": (1, 4096), "layers": (1, 16), "patience": (1, 10_000), "threads": (0, 256)}
 _FLOAT_LIMITS = {"learning_rate": (1e-7, 10.0), "dropout": (0.0, 0.9), "weight_decay": (0.0, 1.0),
                  "validation_fraction": (0.0, 0.5), "unseen_rate": (0.0, 0.5)}
+
+
+@dataclass(slots=True)
+class _Scored:
+    """The inputs of the last scoring call (by event identity), kept for explaining its events."""
+
+    rows: dict[int, int]  # id(event) -> its row
+    context: list[Event]  # holds the events, so their ids stay theirs
+    numeric: torch.Tensor
+    categorical: torch.Tensor
+    windows: torch.Tensor
 
 
 @contextlib.contextmanager
@@ -80,6 +94,8 @@ class SequenceModel(Model):
         self.history_: list[dict[str, float]] = []
         self.best_epoch_ = 0
         self.fit_seconds_ = 0.0
+        self._last: _Scored | None = None
+        self._stream: collections.OrderedDict[str, collections.deque[Event]] = collections.OrderedDict()
 
     def _check_params(self) -> None:
         p = self.params
@@ -213,15 +229,59 @@ class SequenceModel(Model):
     def predict_proba(self, events: Sequence[Event]) -> np.ndarray:
         """Class probabilities ``[n, len(classes_)]``, columns in the order of ``classes_``."""
         self._check_trained()
+        events = list(events)
         if not events:
             return np.zeros((0, len(self.classes_)))
+        return self._proba(events, np.arange(len(events)))
+
+    def _proba(self, context: list[Event], rows: np.ndarray) -> np.ndarray:
+        """Probabilities of ``context[rows]``, whose windows may reach back into the rest of ``context``."""
         with _torch_threads(self._threads()), torch.no_grad():
-            logits = self._logits(*self._matrices(events))
+            numeric, categorical, windows = self._matrices(context)
+            logits = self._logits(numeric, categorical, windows[torch.from_numpy(rows)])
+        # explain() right after (the ml detector explains the strongest event of the batch it just scored)
+        # reuses these windows, so an explanation sees the same context as the score it explains
+        self._last = _Scored({id(context[i]): int(i) for i in rows}, context, numeric, categorical, windows)
         return torch.softmax(logits.double(), dim=1).numpy()
 
+    def score_stream(self, events: Sequence[Event]) -> np.ndarray:
+        """:meth:`score` for a live stream cut into batches: each source's last ``timesteps - 1`` events of
+        earlier calls are put in front of its events, so windows cross batch boundaries. Remembers at most
+        ``MAX_STREAM_SOURCES`` sources (the least recently seen are forgotten); :meth:`reset_stream` clears."""
+        self._check_trained()
+        assert self.encoder_ is not None
+        events = list(events)
+        if not events:
+            return np.empty(0)
+        keys = [(e.src_ip or "") if self.encoder_.by_source else "" for e in events]
+        sources = list(dict.fromkeys(keys))
+        carried = [e for key in sources for e in self._stream.get(key, ())]
+        proba = self._proba(carried + events, np.arange(len(carried), len(carried) + len(events)))
+        keep = self.params["timesteps"] - 1
+        if keep:
+            for key in sources:
+                self._stream.setdefault(key, collections.deque(maxlen=keep))
+                self._stream.move_to_end(key)
+            for key, event in zip(keys, events):
+                self._stream[key].append(event)
+            while len(self._stream) > MAX_STREAM_SOURCES:
+                self._stream.popitem(last=False)
+        return self._scores(proba)
+
+    def reset_stream(self) -> None:
+        self._stream.clear()
+
+    def applicable(self, events: Sequence[Event]) -> np.ndarray:
+        """Web requests for a model of access logs, records with the learned columns for a flow model."""
+        self._check_trained()
+        assert self.encoder_ is not None
+        return self.encoder_.applicable(events)
+
     def score(self, events: Sequence[Event]) -> np.ndarray:
-        """P(not normal) per event."""
-        proba = self.predict_proba(events)
+        """P(not normal) per event (windows from ``events`` alone; see :meth:`score_stream` for live use)."""
+        return self._scores(self.predict_proba(events))
+
+    def _scores(self, proba: np.ndarray) -> np.ndarray:
         if NORMAL in self.classes_:
             return np.clip(1.0 - proba[:, self.classes_.index(NORMAL)], 0.0, 1.0)
         return proba.max(axis=1) if len(proba) else np.empty(0)  # no "normal" class: everything is some attack
@@ -246,13 +306,20 @@ class SequenceModel(Model):
         A positive contribution pushed towards "attack"; the value shown is the event's own."""
         self._check_trained()
         assert self.network_ is not None and self.encoder_ is not None
+        events = list(events)
         names = self.features_
         out: list[list[Contribution]] = []
+        last = self._last
         with _torch_threads(self._threads()):
-            numeric, categorical, windows = self._matrices(events)
+            if last is not None and all(id(e) in last.rows for e in events):
+                numeric, categorical, windows = last.numeric, last.categorical, last.windows
+                positions = torch.tensor([last.rows[id(e)] for e in events], dtype=torch.int64)
+            else:
+                numeric, categorical, windows = self._matrices(events)
+                positions = torch.arange(len(events))
             self.network_.eval()
             for chunk in torch.split(torch.arange(len(events)), 1024):
-                rows = windows[chunk]
+                rows = windows[positions[chunk]]
                 x, embedded = self.network_.steps(numeric[rows], categorical[rows])
                 x = x.detach().requires_grad_(True)
                 embedded = [e.detach().requires_grad_(True) for e in embedded]

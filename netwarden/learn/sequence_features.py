@@ -180,6 +180,10 @@ class StepEncoder:
             categorical[:, f] = [codes.get(v, UNSEEN) for v in column]
         return numeric.astype(np.float32), categorical
 
+    def applicable(self, events: Sequence[Event]) -> np.ndarray:
+        """Per event, whether it is the kind of record this encoder learned from."""
+        raise NotImplementedError
+
     def describe(self, event: Event, feature: str) -> str:
         """The value of one feature for an event, as text (for explanations)."""
         numeric, texts = self._raw([event])
@@ -243,6 +247,9 @@ class AccessLogEncoder(StepEncoder):
     def _learn_names(self, events: Sequence[Event]) -> None:
         self.numeric_names, self.categorical_names = list(self.NUMERIC), list(self.CATEGORICAL)
 
+    def applicable(self, events: Sequence[Event]) -> np.ndarray:
+        return np.fromiter((bool(e.http_method or e.url) for e in events), dtype=bool, count=len(events))
+
     def _check_names(self) -> None:
         if self.numeric_names != list(self.NUMERIC) or self.categorical_names != list(self.CATEGORICAL):
             raise ValueError("access_log encoder feature names do not match this version")
@@ -286,6 +293,17 @@ class FlowEncoder(StepEncoder):
         else:  # NetFlow, Zeek, Argus ...: the normalised fields
             self.numeric_names = [f"event.{f}" for f in _CORE_NUMERIC]
             self.categorical_names = [f"event.{f}" for f in _CORE_TEXT] + ["event.dst_port"]
+
+    def applicable(self, events: Sequence[Event]) -> np.ndarray:
+        """Dataset records: those carrying at least half of the learned columns; otherwise flows (any byte,
+        packet or duration figure) that are not web requests."""
+        columns = frozenset(n for n in self.numeric_names if not n.startswith("event."))
+        if columns:
+            need = (len(columns) + 1) // 2
+            return np.fromiter((len(e.extra.keys() & columns) >= need for e in events), dtype=bool,
+                               count=len(events))
+        return np.fromiter((not (e.http_method or e.url) and any(getattr(e, f) is not None for f in _CORE_NUMERIC)
+                            for e in events), dtype=bool, count=len(events))
 
     def _raw(self, events: Sequence[Event]) -> tuple[np.ndarray, list[list[str]]]:
         numeric = np.zeros((len(events), len(self.numeric_names)), dtype=np.float64)

@@ -64,11 +64,10 @@ def test_each_cell_learns_nsl_kdd(kdd, algorithm):
     assert sum(1 for s, _ in stages if s.startswith("epoch")) == len(model.history_) >= 1
 
 
-def test_the_window_carries_context_a_single_event_does_not():
-    """Every client makes identical ordinary requests; attackers' first request was a probe. Only a model that
-    sees the earlier requests of the same client can tell their later, ordinary-looking requests apart."""
+def probe_then_ordinary(clients: int = 120) -> tuple[list[Event], list[str]]:
+    """Every client makes identical ordinary requests; attackers' first request was a probe."""
     events, labels = [], []
-    for c in range(120):
+    for c in range(clients):
         ip, attacker = f"10.1.{c // 250}.{c % 250}", c % 2 == 0
         for step in range(6):
             url, status = ("/.env", 404) if attacker and step == 0 else ("/index.html", 200)
@@ -76,19 +75,64 @@ def test_the_window_carries_context_a_single_event_does_not():
                                 src_ip=ip, http_method="GET", url=url, http_status=status,
                                 user_agent="Mozilla/5.0", bytes_in=2048 if status == 200 else 150))
             labels.append("attack" if attacker else "normal")
-    train, test = slice(0, 480), slice(480, None)  # whole clients: 80 to train, 40 to test
-    later = np.array([e.url == "/index.html" for e in events[test]])  # the ordinary-looking requests
-    truth = np.array(labels[test]) == "attack"
-    auc = {}
-    for timesteps in (1, 6):
-        model = create("lstm", epochs=25, hidden_size=16, timesteps=timesteps, validation_fraction=0.0,
-                       patience=25, learning_rate=0.01).fit(events[train], labels[train])
-        auc[timesteps] = roc_auc_score(truth[later], model.score(events[test])[later])
-    assert auc[1] < 0.6  # alone, the requests are the same
-    assert auc[6] > 0.95  # with the client's earlier requests in the window, they are not
-    # and the explanation of a late request of an attacker points at what the probe had different
-    top = model.explain([e for e in events[test]][:6], top=3)[5]
+    return events, labels
+
+
+def _context_model(timesteps: int, events: list[Event], labels: list[str]) -> SequenceModel:
+    return create("lstm", epochs=25, hidden_size=16, timesteps=timesteps, validation_fraction=0.0,  # type: ignore
+                  patience=25, learning_rate=0.01).fit(events, labels)
+
+
+@pytest.fixture(scope="module")
+def context() -> tuple[SequenceModel, list[Event], list[str]]:
+    events, labels = probe_then_ordinary()
+    return _context_model(6, events[:480], labels[:480]), events[480:], labels[480:]  # 80 clients / 40
+
+
+def test_the_window_carries_context_a_single_event_does_not(context):
+    """Only a model that sees the earlier requests of the same client can tell the attackers' later,
+    ordinary-looking requests apart."""
+    model, test, labels = context
+    events, all_labels = probe_then_ordinary()
+    alone = _context_model(1, events[:480], all_labels[:480])
+    later = np.array([e.url == "/index.html" for e in test])  # the ordinary-looking requests
+    truth = np.array(labels) == "attack"
+    assert roc_auc_score(truth[later], alone.score(test)[later]) < 0.6  # alone, the requests are the same
+    assert roc_auc_score(truth[later], model.score(test)[later]) > 0.95  # with the client's earlier ones, not
+    # the explanation of a late request of an attacker points at what the probe had different
+    top = model.explain(test[:6], top=3)[5]
     assert {c.feature for c in top} & {"status_class", "extension", "response_size", "path_depth", "url_length"}
+
+
+def test_a_live_stream_keeps_each_sources_context_across_batches(context):
+    model, test, labels = context
+    whole = model.score(test)
+    # the same requests arriving one per batch, as a live collector cuts them
+    streamed = np.concatenate([model.score_stream([e]) for e in test])
+    assert np.allclose(streamed, whole, atol=1e-9)
+    one_by_one = np.concatenate([model.score([e]) for e in test])  # plain score has no memory
+    later = np.array([e.url == "/index.html" for e in test])
+    truth = np.array(labels) == "attack"
+    assert roc_auc_score(truth[later], one_by_one[later]) < 0.6
+    model.reset_stream()
+    assert model.score_stream(test[5:6])[0] == pytest.approx(one_by_one[5])
+
+
+def test_explaining_a_scored_event_uses_the_window_it_was_scored_with(context):
+    model, test, _ = context
+    in_context = model.explain(test[:12])
+    model.score(test)  # the ml detector scores a batch, then explains its strongest event
+    assert [c.to_dict() for c in model.explain([test[5]])[0]] == [c.to_dict() for c in in_context[5]]
+    model.score([Event(timestamp=T0, source_kind="access_log", src_ip="192.0.2.1", http_method="GET", url="/")])
+    alone = model.explain([test[5]])[0]  # no longer in the last batch: explained alone
+    assert [c.to_dict() for c in alone] != [c.to_dict() for c in in_context[5]]
+
+
+def test_a_model_judges_only_the_kind_of_records_it_learned(context, trained, kdd):
+    web_model, web, _ = context
+    flows = kdd[0][:5]
+    assert web_model.applicable(web[:3]).all() and not web_model.applicable(flows).any()
+    assert trained.applicable(flows).all() and not trained.applicable(web[:3]).any()
 
 
 def test_same_seed_same_model_other_seed_other_model(kdd):
