@@ -281,7 +281,11 @@ def predict_command(obj: Context, ref, data, fmt, since, until, limit, show_all,
                                             parse_when(until, obj.settings) if until else None, limit=limit)
         scores = model.score(events)
         chosen = [i for i, s in enumerate(scores) if show_all or s >= model.threshold]
-        shown = lab.predict(model, [events[i] for i in chosen[:1000]], top) if chosen else []
+        if model.params.get("view") == "host":  # window features need the other events of the window
+            verdicts = lab.predict(model, events, top)
+            shown = [verdicts[i] for i in chosen[:1000]]
+        else:
+            shown = lab.predict(model, [events[i] for i in chosen[:1000]], top) if chosen else []
     except ModelError as exc:
         db.close()
         fail(str(exc))

@@ -117,7 +117,10 @@ class MlDetector(Detector):
     def _finding(self, record: Any, model: Model, source: str | None, label: str, members: list[Event],
                  strongest: Event, score: float) -> Finding:
         top = self.settings.explain_top  # type: ignore[attr-defined]
-        explanation = model.explain([strongest], top)[0]
+        # host-window features are computed over the events given: explain the event among its source's
+        # events (all of a flagged window's events are flagged together), not alone
+        context = members if model.params.get("view") == "host" else [strongest]
+        explanation = model.explain(context, top)[next(i for i, e in enumerate(context) if e is strongest)]
         kind_of_score = "anomaly score" if model.family == "unsupervised" else "probability of an attack"
         factors = [Factor("model", score, f"model {record.ref} ({model.algorithm}): {kind_of_score} {score:.3f} "
                                           f"≥ threshold {model.threshold:.3f}")]

@@ -1,0 +1,85 @@
+"""`netwarden model ...` end to end on a real NSL-KDD sample, and its errors."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from netwarden.cli import cli
+
+
+@pytest.fixture
+def env(tmp_path: Path, kdd_file: Path):  # type: ignore[no-untyped-def]
+    rows = gzip.open(kdd_file, "rt").read().splitlines()
+    (tmp_path / "train.txt").write_text("\n".join(rows[:3000]) + "\n")
+    (tmp_path / "new.txt").write_text("\n".join(rows[3000:3300]) + "\n")
+    url = f"sqlite:///{tmp_path / 'nw.db'}"
+
+    def run(*args: str, code: int = 0, input: str | None = None) -> str:  # noqa: A002
+        result = CliRunner().invoke(cli, ["--db", url, "model", *args], input=input)
+        assert result.exit_code == code, result.output
+        return result.output
+
+    return tmp_path, run
+
+
+def test_train_list_show_activate_predict_delete(env) -> None:  # type: ignore[no-untyped-def]
+    tmp, run = env
+    output = run("train", "--data", str(tmp / "train.txt"), "-a", "random_forest", "-p", "n_estimators=20",
+                 "--name", "kdd", "--task", "category")
+    assert "trained kdd:1" in output and "accuracy" in output and "per category" in output
+    record = json.loads(run("train", "--data", str(tmp / "train.txt"), "-a", "logistic_regression",
+                            "--name", "kdd", "--json"))
+    assert record["ref"] == "kdd:2" and record["metrics"]["f1"] > 0.9
+    assert (tmp / "netwarden-models" / "kdd" / "v2" / "model.json").is_file()  # beside the SQLite file
+    listing = run("list")
+    assert "kdd:1" in listing and "kdd:2" in listing
+    shown = run("show", "kdd:1")
+    assert "random_forest" in shown and "neptune" in shown
+    assert "activated" in run("activate", "kdd:1")
+    assert json.loads(run("list", "--json").splitlines()[0])["active"] is True
+    predicted = run("predict", "kdd:1", "--data", str(tmp / "new.txt"), "--top", "2")
+    assert "300 records" in predicted and "row " in predicted
+    lines = run("predict", "kdd:1", "--data", str(tmp / "new.txt"), "--json").splitlines()
+    verdicts = [json.loads(line) for line in lines]
+    assert verdicts and all(v["alert"] for v in verdicts)
+    hits = sum(v["truth"] != "normal" for v in verdicts)
+    assert hits / len(verdicts) > 0.9
+    assert "threshold 0.9000" in run("threshold", "kdd:1", "0.9")
+    assert "deactivated" in run("deactivate", "kdd:1")
+    assert "deleted" in run("delete", "kdd:2", "--yes")
+    assert "kdd:2" not in run("list")
+
+
+def test_predict_on_stored_events(env) -> None:  # type: ignore[no-untyped-def]
+    tmp, run = env
+    run("train", "--data", str(tmp / "train.txt"), "-a", "logistic_regression", "--name", "m")
+    url = f"sqlite:///{tmp / 'nw.db'}"
+    CliRunner().invoke(cli, ["--db", url, "ingest", str(tmp / "new.txt")], catch_exceptions=False)
+    output = run("predict", "m", "--since", "1d")
+    assert "300 records" in output
+
+
+def test_errors_are_clear(env) -> None:  # type: ignore[no-untyped-def]
+    tmp, run = env
+    assert "no such file" in run("train", "--data", str(tmp / "missing.csv"), "-a", "knn", code=2)
+    assert "unknown parameter" in run("train", "--data", str(tmp / "train.txt"), "-a", "knn", "-p", "k=3", code=2)
+    assert "KEY=VALUE" in run("train", "--data", str(tmp / "train.txt"), "-a", "knn", "-p", "k", code=2)
+    assert "unknown algorithm" in run("train", "--data", str(tmp / "train.txt"), "-a", "magic", code=2)
+    assert "no model" in run("show", "nothing", code=1)
+    assert "either --data" in run("predict", "nothing", code=2)
+    junk = tmp / "junk.csv"
+    junk.write_text("a,b\n\x1b[2J,1\n")
+    assert "no label column" in run("train", "--data", str(junk), "-a", "knn", code=2)
+
+
+def test_algorithms_lists_every_family(env) -> None:  # type: ignore[no-untyped-def]
+    _, run = env
+    output = run("algorithms")
+    for name in ("random_forest", "gradient_boosting", "knn", "logistic_regression", "isolation_forest", "lof",
+                 "knn_distance"):
+        assert name in output
