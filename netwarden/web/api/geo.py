@@ -75,7 +75,7 @@ def countries(q: analysis.Query = Depends(analysis_query),
         entry["addresses"] += 1
     rows = sorted(by_country.values(), key=lambda e: (-(e["sources"] + e["destinations"]), e["country"]))
     return {"since": q.drill()["since"], "until": q.drill()["until"], "sampled": sampled,
-            "database": geo.database_type, "countries": rows}
+            "database": f"{geo.path.name} ({geo.database_type})", "countries": rows}
 
 
 @router.get("/geo/countries/{code}")

@@ -24,9 +24,15 @@ function svg(tag, attrs = {}, title = null) {
   return node;
 }
 
+// Rings that cross the antimeridian (Russia, Fiji, Antarctica) are unwrapped into one continuous ring
+// past the map's edge, which the SVG clips, instead of a stroke across the whole world.
 function ringPath(ring) {
-  return ring.map((p, i) => {
-    const [x, y] = project(p);
+  let shift = 0;
+  let previous = null;
+  return ring.map(([lon, lat], i) => {
+    if (previous !== null && Math.abs(lon + shift - previous) > 180) shift += lon + shift > previous ? -360 : 360;
+    previous = lon + shift;
+    const [x, y] = project([lon + shift, lat]);
     return `${i ? 'L' : 'M'}${x.toFixed(1)},${y.toFixed(1)}`;
   }).join('') + 'Z';
 }
