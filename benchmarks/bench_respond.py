@@ -160,7 +160,8 @@ def markdown(rows: list[dict], *, quick: bool = False) -> str:
            "pushes the alert past the 0.80 confidence threshold) is handed over, and stops when the address "
            "is in the firewall set (`nft list set` / `ipset save`, polled every 5 ms), with the responder in "
            "enforce mode on a real firewall in a network namespace. *syslog UDP*: sent to the syslog listener "
-           "(micro-batches of at most 0.25 s); *pipeline*: `Pipeline.ingest_lines` directly. Target: under 1 s.\n"),
+           "(micro-batches of at most 0.25 s: most of that path's time is this wait, not the response); *pipeline*: "
+            "`Pipeline.ingest_lines` directly. Target: under 1 s.\n"),
            "*Early*: blocked before the last line (not measured; should be 0).\n",
            "| backend | path | runs | median (ms) | p95 (ms) | max (ms) | missed | early |",
            "|---|---|---:|---:|---:|---:|---:|---:|"]

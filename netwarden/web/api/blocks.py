@@ -1,0 +1,131 @@
+"""``/api/v1/blocks``: the record of blocks (reason, time, expiry, state), block an address or an alert's
+source, unblock. Viewers read; analysts and admins change. The never-block list applies as everywhere."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
+from pydantic import BaseModel, Field
+
+from netwarden.respond.addresses import AddressError
+from netwarden.respond.blocks import BlockState, get_block, list_blocks
+from netwarden.respond.responder import BlockRefused, Responder
+from netwarden.respond.settings import parse_duration
+from netwarden.store import alerts as alert_store
+from netwarden.store.database import Database
+from netwarden.web.auth import Principal, require
+from netwarden.web.deps import RowId, get_db
+
+router = APIRouter(tags=["blocks"])
+
+
+def responder_of(request: Request) -> Responder:
+    """The running pipeline's responder (``netwarden serve``), or one of the web app's own."""
+    runtime = request.app.state.runtime
+    response = getattr(runtime.pipeline, "response", None)
+    if response is not None:
+        return response.responder
+    responder = runtime.extras.get("responder")
+    if responder is None:
+        responder = Responder.from_settings(request.app.state.db, request.app.state.settings).start()
+        runtime.extras["responder"] = responder
+    return responder
+
+
+class NewBlock(BaseModel):
+    address: str | None = Field(None, max_length=64, description="address or network; or give alert_id")
+    alert_id: int | None = Field(None, ge=1, le=2**63 - 1, description="block this alert's source")
+    duration: str | None = Field(None, max_length=16, description="10m, 1h, 1d; default: the escalation steps")
+    permanent: bool = False
+    reason: str = Field("", max_length=2000)
+
+
+def _length(text: str | None) -> timedelta | None:
+    if not text:
+        return None
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise HTTPException(400, f"duration: {exc}") from None
+
+
+def create_block(request: Request, db: Database, new: NewBlock, who: Principal) -> dict[str, Any]:
+    """Shared by the API and the page: decide, record, apply; HTTP errors with the reason."""
+    if (new.address is None) == (new.alert_id is None):
+        raise HTTPException(400, "give an address or an alert_id (one of them)")
+    if new.permanent and new.duration:
+        raise HTTPException(400, "duration and permanent exclude each other")
+    length = _length(new.duration)
+    address, reason = new.address, new.reason
+    if new.alert_id is not None:
+        with db.engine.connect() as conn:
+            alert = alert_store.get_alert(conn, new.alert_id)
+        if alert is None:
+            raise HTTPException(404, f"no alert with id {new.alert_id}")
+        if not alert.source:
+            raise HTTPException(400, f"alert #{alert.id} has no source address")
+        address = alert.source
+        reason = reason or f"manual block from {alert.kind} alert #{alert.id} (confidence {alert.confidence:.2f})"
+    responder = responder_of(request)
+    try:
+        block = responder.block(address or "", reason=reason or "manual block", by=who.name,
+                                alert_id=new.alert_id, duration=length, permanent=new.permanent)
+    except AddressError as exc:
+        raise HTTPException(400, str(exc)) from None
+    except BlockRefused as exc:
+        raise HTTPException(409, str(exc)) from None
+    responder.flush(15)
+    with db.engine.connect() as conn:
+        stored = get_block(conn, block.id)  # type: ignore[arg-type]
+    return (stored or block).to_dict()
+
+
+@router.get("/blocks")
+def blocks_list(state: str | None = Query(None, pattern="^(active|expired|removed|failed|all)$",
+                                          description="default: active"),
+                address: str | None = Query(None, max_length=64, description="blocks covering or inside this"),
+                limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=1_000_000),
+                db: Database = Depends(get_db), who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+    """Blocks, newest first: network, reason, alert, who, when, expiry, state."""
+    try:
+        with db.engine.connect() as conn:
+            found = list_blocks(conn, state=None if state == "all" else (state or "active"), address=address,
+                                limit=limit, offset=offset)
+    except ValueError as exc:
+        raise HTTPException(400, f"address: {exc}") from None
+    return {"blocks": [b.to_dict() for b in found]}
+
+
+@router.get("/blocks/{block_id}")
+def blocks_one(block_id: RowId, db: Database = Depends(get_db),
+               who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+    with db.engine.connect() as conn:
+        block = get_block(conn, block_id)
+    if block is None:
+        raise HTTPException(404, f"no block with id {block_id}")
+    return block.to_dict()
+
+
+@router.post("/blocks", status_code=201)
+def blocks_add(request: Request, new: NewBlock = Body(...), db: Database = Depends(get_db),
+               who: Principal = Depends(require("analyst"))) -> dict[str, Any]:
+    """Block an address or network, or an alert's source. 409 when the never-block list (or an existing
+    wider block) refuses it."""
+    return create_block(request, db, new, who)
+
+
+@router.delete("/blocks/{block_id}")
+def blocks_remove(request: Request, block_id: RowId, db: Database = Depends(get_db),
+                  who: Principal = Depends(require("analyst"))) -> dict[str, Any]:
+    """Unblock: end an active block now."""
+    ended = responder_of(request).unblock(block_id, by=who.name)
+    if not ended:
+        with db.engine.connect() as conn:
+            block = get_block(conn, block_id)
+        if block is None:
+            raise HTTPException(404, f"no block with id {block_id}")
+        raise HTTPException(409, f"block #{block_id} is not active ({block.state})")
+    responder_of(request).flush(15)
+    return {**ended[0].to_dict(), "state": str(BlockState.REMOVED)}

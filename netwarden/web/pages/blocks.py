@@ -1,0 +1,58 @@
+"""The Blocked addresses page: active (or all) blocks with reason, time and expiry; block and unblock."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from netwarden.respond.blocks import list_blocks
+from netwarden.web.api.blocks import NewBlock, create_block, responder_of
+from netwarden.web.auth import Principal, require
+from netwarden.web.deps import RowId
+from netwarden.web.render import NavEntry, render
+
+router = APIRouter(include_in_schema=False)
+NAV = NavEntry("Blocked", "/blocks", order=35)
+PAGE = 100
+
+
+def _page(request: Request, who: Principal, state: str, *, error: str = "", form: dict | None = None,
+          status_code: int = 200) -> Response:
+    with request.app.state.db.engine.connect() as conn:
+        rows = list_blocks(conn, state=None if state == "all" else state, limit=PAGE)
+    respond = request.app.state.settings.respond
+    return render(request, "blocks.html", {
+        "blocks": rows, "state": state, "can_change": who.can("analyst"), "error": error, "form": form or {},
+        "mode": respond.mode, "backend": respond.backend}, status_code=status_code)
+
+
+@router.get("/blocks", response_class=HTMLResponse)
+def blocks_page(request: Request, state: str = Query("active", pattern="^(active|expired|removed|failed|all)$"),
+                alert: int | None = Query(None, ge=1, le=2**63 - 1),
+                who: Principal = Depends(require("viewer"))) -> Response:
+    return _page(request, who, state, form={"alert_id": alert} if alert else None)
+
+
+@router.post("/blocks")
+def blocks_add(request: Request, address: str = Form("", max_length=64), alert_id: str = Form("", max_length=20),
+               duration: str = Form("", max_length=16), permanent: str = Form(""),
+               reason: str = Form("", max_length=2000), who: Principal = Depends(require("analyst"))) -> Response:
+    form = {"address": address, "alert_id": alert_id, "duration": duration, "reason": reason}
+    try:
+        if alert_id.strip() and not alert_id.strip().isdigit():
+            raise HTTPException(400, "alert: a number")
+        new = NewBlock(address=address.strip() or None, alert_id=int(alert_id) if alert_id.strip() else None,
+                       duration=duration.strip() or None, permanent=bool(permanent), reason=reason)
+        create_block(request, request.app.state.db, new, who)
+    except HTTPException as exc:
+        return _page(request, who, "active", error=str(exc.detail), form=form, status_code=exc.status_code)
+    return RedirectResponse("/blocks", status_code=303)
+
+
+@router.post("/blocks/{block_id}/remove")
+def blocks_remove(request: Request, block_id: RowId, who: Principal = Depends(require("analyst"))) -> Response:
+    responder = responder_of(request)
+    if not responder.unblock(block_id, by=who.name):
+        raise HTTPException(404, f"no active block with id {block_id}")
+    responder.flush(15)
+    return RedirectResponse("/blocks", status_code=303)
