@@ -68,8 +68,9 @@ def user_agent_category(agent: str | None) -> str:
 
 
 def path_features(url: str | None) -> tuple[str, list[float]]:
-    """The extension of the path and [depth, log1p length, has query, query parameters, suspicious
-    matches, percent escapes] of a request URL (attacker-controlled text: only counted, never evaluated)."""
+    """The extension of the path and [depth, length, has query, query parameters, suspicious matches,
+    percent escapes] of a request URL (attacker-controlled text: only counted, never evaluated). The
+    encoder log-scales these counts like every other non-negative feature."""
     url = (url or "")[:8192]
     path, _, query = url.partition("?")
     if "://" in path:  # absolute-form request line: keep the path only
@@ -79,7 +80,7 @@ def path_features(url: str | None) -> tuple[str, list[float]]:
     ext = last.rsplit(".", 1)[1].lower()[:10] if "." in last[1:] else ""
     decoded = unquote(url)
     params = len([p for p in query.split("&") if p]) if query else 0
-    return ext, [float(len(segments)), math.log1p(len(url)), 1.0 if "?" in url else 0.0, float(params),
+    return ext, [float(len(segments)), float(len(url)), 1.0 if "?" in url else 0.0, float(params),
                  float(len(_SUSPICIOUS.findall(decoded))), float(url.count("%"))]
 
 
