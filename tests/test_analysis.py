@@ -149,3 +149,16 @@ def test_time_range_excludes_outside_events(loaded) -> None:  # type: ignore[no-
 def test_bad_queries_are_refused(kwargs, message) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(analysis.AnalysisError, match=message):
         analysis.Query(**kwargs)
+
+
+def test_overview_single_scan_agrees_with_each_query(loaded) -> None:  # type: ignore[no-untyped-def]
+    with loaded.engine.connect() as conn:
+        for q in (_q(), _q(limit=2), _q(filter=EventFilter(src="10.0.0.0/8")),
+                  analysis.Query(since=T0 + timedelta(minutes=31), until=T0 + timedelta(minutes=40))):
+            everything = analysis.overview(conn, q)
+            assert everything["talkers"] == analysis.top_talkers(conn, q)
+            assert everything["destinations"] == analysis.top_destinations(conn, q)
+            assert everything["conversations"] == analysis.conversations(conn, q)
+            assert everything["http"] == analysis.http_mix(conn, q)
+        capped = _q(scan_limit=50)
+        assert analysis.overview(conn, capped)["talkers"] == analysis.top_talkers(conn, capped)

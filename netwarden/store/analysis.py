@@ -31,7 +31,7 @@ from netwarden.store.schema import events, rollups
 
 # bucket sizes a chart may use (seconds); the smallest that gives at most ``max_points`` points wins
 BUCKETS = (60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400)
-DEFAULT_SCAN_LIMIT = 500_000
+DEFAULT_SCAN_LIMIT = 200_000
 MAX_LIMIT = 200
 
 
@@ -221,24 +221,31 @@ def address_counts(conn: Connection, q: Query, side: str, max_addresses: int = 2
     return [(a, int(n), int(b or 0)) for a, n, b in rows], sampled
 
 
+def _talker_rows(q: Query, rows: list, sampled: bool, side: str) -> dict[str, Any]:  # type: ignore[type-arg]
+    return {"sampled": sampled, "rows": [
+        {"address": a, "events": int(n), "bytes": int(b or 0), "filter": q.drill(**{side: a})} for a, n, b in rows]}
+
+
 def top_talkers(conn: Connection, q: Query) -> dict[str, Any]:
     """The sources with the most events (and their bytes)."""
     rows, sampled = _top_by(conn, q, events.c.src_ip)
-    return {"sampled": sampled, "rows": [
-        {"address": a, "events": int(n), "bytes": int(b or 0), "filter": q.drill(src=a)} for a, n, b in rows]}
+    return _talker_rows(q, rows, sampled, "src")
 
 
 def top_destinations(conn: Connection, q: Query) -> dict[str, Any]:
     """The destinations with the most events (and their bytes)."""
     rows, sampled = _top_by(conn, q, events.c.dst_ip)
-    return {"sampled": sampled, "rows": [
-        {"address": a, "events": int(n), "bytes": int(b or 0), "filter": q.drill(dst=a)} for a, n, b in rows]}
+    return _talker_rows(q, rows, sampled, "dst")
 
 
 def conversations(conn: Connection, q: Query) -> dict[str, Any]:
     """Who talks to whom: the top source → destination pairs as graph data (nodes and links) and as a
     matrix (``matrix[i][j]`` = events from ``nodes[i]`` to ``nodes[j]``)."""
     rows, sampled = _top_by(conn, q, events.c.src_ip, events.c.dst_ip)
+    return _conversation_data(q, rows, sampled)
+
+
+def _conversation_data(q: Query, rows: list, sampled: bool) -> dict[str, Any]:  # type: ignore[type-arg]
     nodes: list[str] = []
     index: dict[str, int] = {}
     for s, d, _n, _b in rows:
@@ -268,12 +275,18 @@ def http_mix(conn: Connection, q: Query) -> dict[str, Any]:
     methods = conn.execute(select(sub.c.http_method, count).group_by(sub.c.http_method)
                            .order_by(count.desc(), sub.c.http_method).limit(q.limit)).all()
     total = conn.execute(select(func.count()).select_from(sub)).scalar_one()
+    every_status = dict(conn.execute(select(sub.c.http_status, count).group_by(sub.c.http_status)).all())
+    return _http_data(q, int(total), total >= q.scan_limit, statuses, methods, every_status)
+
+
+def _http_data(q: Query, total: int, sampled: bool, statuses: list, methods: list,  # type: ignore[type-arg]
+               every_status: dict) -> dict[str, Any]:  # type: ignore[type-arg]
     classes: dict[str, int] = {}
-    for s, n in conn.execute(select(sub.c.http_status, count).group_by(sub.c.http_status)).all():
+    for s, n in every_status.items():
         label = f"{s // 100}xx" if s is not None else "none"
         classes[label] = classes.get(label, 0) + int(n)
     return {
-        "total": int(total), "sampled": total >= q.scan_limit,
+        "total": int(total), "sampled": sampled,
         "statuses": [{"status": s, "events": int(n), "filter": q.drill(status=s)} for s, n in statuses],
         "classes": dict(sorted(classes.items())),
         # EventFilter has no method field: the drill-down lists the range's events, searched for the method
@@ -283,8 +296,58 @@ def http_mix(conn: Connection, q: Query) -> dict[str, Any]:
 
 
 def overview(conn: Connection, q: Query) -> dict[str, Any]:
-    """Everything the analysis page shows, in one round trip."""
+    """Everything the analysis page shows, in one round trip.
+
+    The four lists come from ONE read of the newest ``scan_limit`` events, counted here, instead of four
+    GROUP BY queries over the same rows (each one a temporary B-tree on SQLite): about three times faster
+    for a large range. The results are those of the single-purpose functions (a test checks it), except
+    that when the cap is reached the HTTP mix is of the newest events overall, not of the newest requests.
+    """
+    sub = _recent_events(q, events.c.src_ip, events.c.dst_ip, events.c.bytes_out, events.c.bytes_in,
+                         events.c.http_method, events.c.http_status)
+    rows = conn.execute(select(sub)).all()
+    sampled = len(rows) >= q.scan_limit
+    talkers: dict[str, list[int]] = {}
+    dests: dict[str, list[int]] = {}
+    pairs: dict[tuple[str, str], list[int]] = {}
+    statuses: dict[int | None, int] = {}
+    methods: dict[str | None, int] = {}
+    requests = 0
+    for src, dst, out, inn, method, status in rows:
+        size = (out or 0) + (inn or 0)
+        if src is not None:
+            _add(talkers, src, size)
+            if dst is not None:
+                _add(pairs, (src, dst), size)
+        if dst is not None:
+            _add(dests, dst, size)
+        if method is not None or status is not None:
+            requests += 1
+            statuses[status] = statuses.get(status, 0) + 1
+            methods[method] = methods.get(method, 0) + 1
+
+    def top(counts: dict) -> list:  # type: ignore[type-arg]
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1][0], kv[0]))[:q.limit]
+        return [(k, n, b) for k, (n, b) in ranked]
+
     return {"since": _iso(q.since), "until": _iso(q.until), "volume": volume(conn, q),
-            "protocols": protocols(conn, q), "talkers": top_talkers(conn, q),
-            "destinations": top_destinations(conn, q), "conversations": conversations(conn, q),
-            "http": http_mix(conn, q)}
+            "protocols": protocols(conn, q),
+            "talkers": _talker_rows(q, top(talkers), sampled, "src"),
+            "destinations": _talker_rows(q, top(dests), sampled, "dst"),
+            "conversations": _conversation_data(q, [(s, d, n, b) for (s, d), n, b in top(pairs)], sampled),
+            "http": _http_data(q, requests, sampled, _ranked(statuses, q.limit), _ranked(methods, q.limit),
+                               statuses)}
+
+
+def _add(counts: dict, key: Any, size: int) -> None:  # type: ignore[type-arg]
+    entry = counts.get(key)
+    if entry is None:
+        counts[key] = [1, size]
+    else:
+        entry[0] += 1
+        entry[1] += size
+
+
+def _ranked(counts: dict, limit: int) -> list[tuple]:  # type: ignore[type-arg]
+    # None sorts first among equal counts, as NULL does in ascending order on SQLite and MariaDB
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0] is not None, kv[0] or 0))[:limit]
