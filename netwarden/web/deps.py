@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime, timezone
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import HTTPException, Path, Request
 
 from netwarden.store.database import Database
 from netwarden.web.runtime import Runtime
@@ -20,3 +21,19 @@ def get_runtime(request: Request) -> Runtime:
 
 def get_settings(request: Request) -> Any:
     return request.app.state.settings
+
+
+# a row id in a path: bounded, so that a huge number is a 422, not a driver overflow (500)
+MAX_ID = 2**63 - 1
+RowId = Annotated[int, Path(ge=1, le=MAX_ID, description="row id")]
+
+
+def checked_time(value: datetime | None, name: str) -> datetime | None:
+    """A query's time, aware (UTC when no zone is given) and within what the store can hold, else a 400."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    if not 1970 <= value.year < 2200:
+        raise HTTPException(400, f"{name}: the year must be between 1970 and 2199")
+    return value

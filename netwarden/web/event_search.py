@@ -67,8 +67,11 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         ts = datetime.fromisoformat(when)
         if ts.tzinfo is None:
             ts = ts.replace(tzinfo=timezone.utc)
-        return ts, int(ident)
-    except (ValueError, UnicodeDecodeError):
+        number = int(ident)
+        if not 0 <= number < 2**63 or not 1970 <= ts.year < 2200:
+            raise ValueError(cursor)
+        return ts, number
+    except (ValueError, UnicodeDecodeError, OverflowError):
         raise HTTPException(400, "cursor: not a cursor this server gave out") from None
 
 

@@ -16,7 +16,7 @@ from netwarden.store.database import Database
 from netwarden.store.events import EventFilter
 from netwarden.store.schema import alerts, events, incidents
 from netwarden.web.auth import Principal, require
-from netwarden.web.deps import get_db
+from netwarden.web.deps import RowId, checked_time, get_db
 from netwarden.web.event_search import LIST_COLUMNS
 
 router = APIRouter(tags=["alerts"])
@@ -45,7 +45,7 @@ def alert_filter(
             ipaddress.ip_network(source, strict=False)
         except ValueError:
             raise HTTPException(400, f"source: {source!r} is not an address or network") from None
-    aware = [v.replace(tzinfo=timezone.utc) if v is not None and v.tzinfo is None else v for v in (since, until)]
+    aware = [checked_time(since, "since"), checked_time(until, "until")]
     return alert_store.AlertFilter(since=aware[0], until=aware[1], kind=kind or None, severity=severity or None,
                                    status=status or None, source=source or None), q or None
 
@@ -96,7 +96,7 @@ def incident_of(db: Database, a: Alert) -> dict[str, Any] | None:
 
 
 @router.get("/alerts/{alert_id}")
-def one_alert(alert_id: int, db: Database = Depends(get_db),
+def one_alert(alert_id: RowId, db: Database = Depends(get_db),
               who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
     """One alert with evidence, confidence factors, recommendation, its incident and related events."""
     with db.engine.connect() as conn:
@@ -112,7 +112,7 @@ class StatusChange(BaseModel):
 
 
 @router.post("/alerts/{alert_id}/status")
-def change_status(alert_id: int, change: StatusChange = Body(...), db: Database = Depends(get_db),
+def change_status(alert_id: RowId, change: StatusChange = Body(...), db: Database = Depends(get_db),
                   who: Principal = Depends(require("analyst"))) -> dict[str, Any]:
     """Acknowledge, resolve, mark a false positive (that pattern from that source is then suppressed)."""
     try:

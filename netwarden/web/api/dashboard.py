@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from netwarden.store.database import Database
 from netwarden.store.schema import alerts, metadata, rollups
 from netwarden.web.auth import Principal, require
-from netwarden.web.deps import get_db, get_runtime
+from netwarden.web.deps import checked_time, get_db, get_runtime
 from netwarden.web.runtime import Runtime
 
 router = APIRouter(tags=["dashboard"])
@@ -58,16 +58,15 @@ def traffic(minutes: int = Query(60, ge=1, le=60 * 24 * 31, description="how far
             until: datetime | None = Query(None, description="end of the range (default: now)"),
             db: Database = Depends(get_db), who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
     """Events and bytes per time bucket (a minute or more, at most 240 points), from the per-minute rollups."""
-    end = until or datetime.now(timezone.utc)
-    if end.tzinfo is None:
-        end = end.replace(tzinfo=timezone.utc)
-    start = end - timedelta(minutes=minutes)
+    end = checked_time(until, "until") or datetime.now(timezone.utc)
     step = max(1, -(-minutes // MAX_POINTS))  # minutes per bucket
+    count_points = -(-minutes // step)
+    last = end.replace(second=0, microsecond=0)  # the current, still filling minute is the last point
+    base = last - timedelta(minutes=count_points * step - 1)
     with db.engine.connect() as conn:
         rows = conn.execute(select(rollups.c.minute, func.sum(rollups.c.events), func.sum(rollups.c.bytes))
-                            .where(rollups.c.minute >= start, rollups.c.minute < end)
+                            .where(rollups.c.minute >= base, rollups.c.minute <= last)
                             .group_by(rollups.c.minute).order_by(rollups.c.minute)).all()
-    base = start.replace(second=0, microsecond=0)
     buckets: dict[int, list[int]] = {}
     for minute, count, size in rows:
         index = int((minute - base).total_seconds() // 60) // step
@@ -75,7 +74,7 @@ def traffic(minutes: int = Query(60, ge=1, le=60 * 24 * 31, description="how far
         bucket[0] += int(count or 0)
         bucket[1] += int(size or 0)
     points = []
-    for index in range(-(-minutes // step)):
+    for index in range(count_points):
         count, size = buckets.get(index, (0, 0))
         points.append({"time": base + timedelta(minutes=index * step), "events": count, "bytes": size})
     return {"step_minutes": step, "points": points}

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
 from netwarden.store.database import Database
 from netwarden.web.auth import Principal, require
-from netwarden.web.deps import get_db
+from netwarden.web.deps import RowId, checked_time, get_db
 from netwarden.web.event_search import EventQuery, get_event, search
 
 router = APIRouter(tags=["events"])
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)  # a time without zone is UTC
-    return value
 
 
 def event_query(
@@ -37,7 +31,7 @@ def event_query(
     cursor: str | None = Query(None, max_length=200, description="the next_cursor of the previous page"),
     limit: int = Query(50, ge=1, le=500),
 ) -> EventQuery:
-    return EventQuery(since=_aware(since), until=_aware(until), address=address or None, src=src or None,
+    return EventQuery(since=checked_time(since, "since"), until=checked_time(until, "until"), address=address or None, src=src or None,
                       dst=dst or None, port=port, protocol=protocol or None, kind=kind or None, status=status,
                       text=q or None, label=label or None, oldest_first=order == "oldest", cursor=cursor or None,
                       limit=limit)
@@ -53,7 +47,7 @@ def list_events(query: EventQuery = Depends(event_query), db: Database = Depends
 
 
 @router.get("/events/{event_id}")
-def one_event(event_id: int, db: Database = Depends(get_db),
+def one_event(event_id: RowId, db: Database = Depends(get_db),
               who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
     """One event with every field, its raw line and vendor extras."""
     with db.engine.connect() as conn:

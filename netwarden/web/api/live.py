@@ -14,7 +14,7 @@ POLICY_VIOLATION = 1008
 
 
 @router.get("/live/poll")
-async def poll(request: Request, after: int = Query(0, ge=0), timeout: float = Query(20, ge=0, le=30),
+async def poll(request: Request, after: int = Query(0, ge=0, le=2**62), timeout: float = Query(20, ge=0, le=30),
                who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
     """Messages newer than ``after`` (waits up to ``timeout`` seconds for one). ``seq`` is the newest number."""
     hub = request.app.state.runtime.hub

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from netwarden.store.database import Database
 from netwarden.web import accounts
 from netwarden.web.auth import Principal, require
-from netwarden.web.deps import get_db
+from netwarden.web.deps import RowId, get_db
 from netwarden.web.sessions import create_token, list_tokens, revoke_token
 
 router = APIRouter(tags=["users"])
@@ -100,7 +100,7 @@ def new_token(token: NewToken = Body(...), db: Database = Depends(get_db),
 
 
 @router.delete("/tokens/{token_id}", status_code=204)
-def delete_token(token_id: int, db: Database = Depends(get_db), who: Principal = Depends(require("viewer"))) -> None:
+def delete_token(token_id: RowId, db: Database = Depends(get_db), who: Principal = Depends(require("viewer"))) -> None:
     """Revoke one of the caller's tokens (admins: anyone's)."""
     if not revoke_token(db, token_id, None if who.can("admin") else who.user_id):
         raise HTTPException(404, f"no token {token_id} of yours")

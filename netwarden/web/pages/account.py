@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from netwarden.web import accounts
+from netwarden.web.deps import RowId
 from netwarden.web.auth import Principal, require
 from netwarden.web.pages.login import set_session_cookie
 from netwarden.web.render import render
@@ -103,6 +104,6 @@ def token_create(request: Request, name: str = Form("script", min_length=1, max_
 
 
 @router.post("/account/tokens/{token_id}/delete", response_class=HTMLResponse)
-def token_delete(request: Request, token_id: int, who: Principal = Depends(require("viewer"))) -> Response:
+def token_delete(request: Request, token_id: RowId, who: Principal = Depends(require("viewer"))) -> Response:
     revoke_token(request.app.state.db, token_id, who.user_id)
     return RedirectResponse("/account", status_code=303)

@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from netwarden.records import AlertStatus
 from netwarden.store import alerts as alert_store
 from netwarden.web.api.alerts import alert_filter, find, incident_of, related_events
+from netwarden.web.deps import RowId
 from netwarden.web.auth import Principal, require
 from netwarden.web.render import NavEntry, render
 
@@ -28,7 +29,7 @@ def alerts_page(request: Request, filters: tuple = Depends(alert_filter), page: 
 
 
 @router.get("/alerts/{alert_id}", response_class=HTMLResponse)
-def alert_page(request: Request, alert_id: int, who: Principal = Depends(require("viewer"))) -> Response:
+def alert_page(request: Request, alert_id: RowId, who: Principal = Depends(require("viewer"))) -> Response:
     db = request.app.state.db
     with db.engine.connect() as conn:
         alert = alert_store.get_alert(conn, alert_id)
@@ -40,7 +41,7 @@ def alert_page(request: Request, alert_id: int, who: Principal = Depends(require
 
 
 @router.post("/alerts/{alert_id}/status")
-def alert_status(request: Request, alert_id: int,
+def alert_status(request: Request, alert_id: RowId,
                  status: str = Form(..., pattern="^(new|acknowledged|resolved|false_positive)$"),
                  note: str = Form("", max_length=2000), who: Principal = Depends(require("analyst"))) -> Response:
     try:

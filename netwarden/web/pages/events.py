@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
 from netwarden.web.api.events import event_query
+from netwarden.web.deps import RowId
 from netwarden.web.auth import Principal, require
 from netwarden.web.event_search import EventQuery, get_event, search
 from netwarden.web.render import NavEntry, render
@@ -33,7 +34,7 @@ def events_page(request: Request, query: EventQuery = Depends(event_query),
 
 
 @router.get("/events/{event_id}", response_class=HTMLResponse)
-def event_page(request: Request, event_id: int, who: Principal = Depends(require("viewer"))) -> Response:
+def event_page(request: Request, event_id: RowId, who: Principal = Depends(require("viewer"))) -> Response:
     with request.app.state.db.engine.connect() as conn:
         row = get_event(conn, event_id)
     if row is None:

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from netwarden.web import accounts
 from netwarden.web.api.settings import settings_view
+from netwarden.web.deps import RowId
 from netwarden.web.auth import Principal, require
 from netwarden.web.render import NavEntry, render
 from netwarden.web.sessions import list_tokens, revoke_token
@@ -73,6 +74,6 @@ def delete_user(request: Request, name: str, who: Principal = Depends(require("a
 
 
 @router.post("/settings/tokens/{token_id}/delete", response_class=HTMLResponse)
-def delete_token(request: Request, token_id: int, who: Principal = Depends(require("admin"))) -> Response:
+def delete_token(request: Request, token_id: RowId, who: Principal = Depends(require("admin"))) -> Response:
     revoke_token(request.app.state.db, token_id)
     return RedirectResponse("/settings", status_code=303)
