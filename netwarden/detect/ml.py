@@ -17,7 +17,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -128,7 +128,7 @@ class MlDetector(Detector):
         factors += [Factor(f"feature:{c.feature}", 0.0, f"{c.feature}={c.to_dict()['value']} "
                                                         f"({c.contribution:+.3f})") for c in explanation]
         times = [e.timestamp for e in members if e.timestamp is not None]
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         high = score >= self.settings.high_score  # type: ignore[attr-defined]
         return self.finding(
             kind="ml", subkind=label[:32], severity=Severity.HIGH if high else Severity.MEDIUM, factors=factors,

@@ -56,7 +56,7 @@ def load_sklearn(path: Path) -> Any:
     try:
         data = path.read_bytes()
         needed = skops.io.get_untrusted_types(data=data)
-    except Exception as exc:  # a corrupt zip, bad JSON schema...: the file is unusable, not a crash
+    except Exception as exc:  # noqa: BLE001 - a corrupt zip, bad JSON schema...: the file is unusable, not a crash
         raise ModelError(f"{path}: not a readable model file ({type(exc).__name__}: {str(exc)[:200]})") from None
     refused = sorted(t for t in needed if not is_trusted(t))
     if refused:
@@ -64,7 +64,7 @@ def load_sklearn(path: Path) -> Any:
                          f"{', '.join(refused[:10])}")
     try:
         return skops.io.load(path, trusted=needed)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001
         raise ModelError(f"{path}: cannot load the model ({type(exc).__name__}: {str(exc)[:200]})") from None
 
 
@@ -82,7 +82,7 @@ def load_tensors(path: Path) -> dict[str, np.ndarray]:
 
     try:
         return load_file(str(path))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001
         raise ModelError(f"{path}: not a readable weights file ({type(exc).__name__}: {str(exc)[:200]})") from None
 
 

@@ -50,7 +50,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 import numpy as np
 
@@ -126,8 +126,8 @@ class Model(ABC):
 
     # -- learning and scoring -------------------------------------------------------------------
 
-    def fit(self: M, events: Sequence[Event], labels: Sequence[str] | None = None,
-            progress: Progress | None = None) -> M:
+    def fit(self, events: Sequence[Event], labels: Sequence[str] | None = None,
+            progress: Progress | None = None) -> Self:
         """Learn from ``events`` (and their ``labels`` when supervised). Returns self."""
         if not events:
             raise ModelError("no events to learn from")

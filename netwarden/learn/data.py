@@ -9,6 +9,7 @@ A row that cannot be read is counted and skipped, never fatal.
 from __future__ import annotations
 
 import csv
+import math
 import gzip
 import io
 from collections.abc import Iterable, Sequence
@@ -160,7 +161,7 @@ def _cell(text: str) -> float | str | None:
         value = float(text)
     except ValueError:
         return text[:64]
-    return value if value == value and abs(value) != float("inf") else None
+    return value if math.isfinite(value) else None
 
 
 def normal_only(events: Iterable[Event]) -> list[Event]:

@@ -98,7 +98,7 @@ class FeatureSpec:
             # a feature that is constant for most rows has MAD 0; fall back to a share of its spread
             self.mad = np.where(mad > 1e-9, mad, np.maximum(std, 1e-3)).tolist()
         for j, name in enumerate(self.categorical):
-            counts = Counter(cat[:, j].tolist())
+            counts = Counter(text_value(v) for v in cat[:, j].tolist())
             kept = [v for v, c in counts.most_common(self.max_levels) if c >= self.min_count]
             self.levels[name] = sorted(kept)
             self.level_share[name] = {v: counts[v] / len(events) for v in kept}
@@ -121,7 +121,7 @@ class FeatureSpec:
             for key, value in e.extra.items():
                 if key.lower() in NOT_FEATURES or value is None:
                     continue
-                if isinstance(value, bool) or isinstance(value, str):
+                if isinstance(value, (bool, str)):
                     if len(text[key]) <= MAX_DISTINCT_TEXT:
                         text[key].add(str(value))
                 elif isinstance(value, (int, float)):
@@ -141,14 +141,13 @@ class FeatureSpec:
         if self.mode == "extra":
             extras = [e.extra for e in events]
             num = _matrix(_columns(extras, self.numeric), len(self.numeric))
-            cat = np.array([[_text(v) for v in row] for row in _columns(extras, self.categorical)],
-                           dtype=object).reshape(len(events), len(self.categorical))
+            cat = _objects(_columns(extras, self.categorical), len(events), len(self.categorical))
         elif self.mode == "event":
             base = [f for f in self.numeric if f in EVENT_NUMERIC]
             num = _matrix([[getattr(e, f) for f in base] for e in events], len(base))
             num = np.hstack([num, _derived(events)]) if len(self.numeric) > len(base) else num
-            cat = np.array([[_text(getattr(e, f)) for f in self.categorical] for e in events],
-                           dtype=object).reshape(len(events), len(self.categorical))
+            cat = _objects([[getattr(e, f) for f in self.categorical] for e in events], len(events),
+                           len(self.categorical))
         else:
             num = host_rows(events, self.window)
             cat = np.empty((len(events), 0), dtype=object)
@@ -160,20 +159,29 @@ class FeatureSpec:
         return self.assemble(num, cat, scale)
 
     def assemble(self, num: np.ndarray, cat: np.ndarray, scale: bool) -> np.ndarray:
-        med = np.asarray(self.median)
-        num = np.where(np.isnan(num), med, num) if num.size else num
-        if scale and num.size:
-            num = (num - np.asarray(self.mean)) / np.asarray(self.std)
-        blocks = [num]
+        n, width = num.shape[0], num.shape[1]
+        out = np.zeros((n, width + sum(len(self.levels[c]) + 1 for c in self.categorical)))
+        if width:
+            med = np.asarray(self.median)
+            block = out[:, :width]
+            np.copyto(block, num)
+            np.copyto(block, med, where=np.isnan(num))  # a missing number is a typical one
+            if scale:
+                block -= np.asarray(self.mean)
+                block /= np.asarray(self.std)
+        rows = np.arange(n)
+        start = width
         for j, name in enumerate(self.categorical):
             levels = self.levels[name]
             index = {v: i for i, v in enumerate(levels)}
             other = len(levels)
-            codes = np.fromiter((index.get(v, other) for v in cat[:, j]), dtype=np.int64, count=cat.shape[0])
-            onehot = np.zeros((cat.shape[0], other + 1))
-            onehot[np.arange(cat.shape[0]), codes] = 1.0
-            blocks.append(onehot)
-        return np.hstack(blocks) if len(blocks) > 1 else num
+            get = index.get
+            # raw values: text is looked up as is, anything else (None, numbers) through _text
+            codes = np.fromiter((get(v, other) if type(v) is str else get(text_value(v), other) for v in cat[:, j]),
+                                dtype=np.int64, count=n)
+            out[rows, start + codes] = 1.0
+            start += other + 1
+        return out
 
     def owners(self) -> np.ndarray:
         """For each model input column, the index of the input feature (in :attr:`names`) it comes from."""
@@ -232,10 +240,17 @@ def _columns(extras: list[dict[str, Any]], keys: list[str]) -> list[Any]:
     return rows if len(keys) > 1 else [(v,) for v in rows]
 
 
-def _text(value: Any) -> str:
+def text_value(value: Any) -> str:
     if value is None:
         return MISSING
     return str(value)[:64]
+
+
+def _objects(rows: list[Any], n: int, width: int) -> np.ndarray:
+    out = np.empty((n, width), dtype=object)
+    if n and width:
+        out[:] = rows
+    return out
 
 
 def _matrix(rows: list[list[Any]], width: int) -> np.ndarray:

@@ -24,7 +24,7 @@ from sklearn.model_selection import train_test_split
 from netwarden.learn import data as learn_data
 from netwarden.learn.base import NORMAL, Contribution, Model, ModelError, Progress, create
 from netwarden.learn.evaluation import detection_by_label, evaluate
-from netwarden.learn.registry import ModelRegistry, ModelRecord, check_name
+from netwarden.learn.registry import ModelRecord, ModelRegistry, check_name
 from netwarden.records import EVENT_FIELDS, Event
 
 MAX_LABELS_REPORTED = 40

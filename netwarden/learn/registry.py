@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import shutil
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +79,7 @@ class ModelRegistry:
                 row = {"name": name, "version": version, "algorithm": model.algorithm, "family": model.family,
                        "task": model.task, "data": data, "params": model.params, "metrics": metrics,
                        "threshold": float(model.threshold), "active": False, "artefact": relative,
-                       "digest": artefacts.digest(target), "created": datetime.now(timezone.utc)}
+                       "digest": artefacts.digest(target), "created": datetime.now(UTC)}
                 new_id = conn.execute(models_table.insert().values(**row)).inserted_primary_key[0]
             except BaseException:
                 shutil.rmtree(target, ignore_errors=True)

@@ -31,7 +31,7 @@ def models_dir(settings: LearnSettings, database_url: str) -> Path:
         return Path(settings.models_dir).expanduser()
     try:
         url = make_url(database_url)
-    except Exception:  # a bad URL is the database's error to report, not ours
+    except Exception:  # noqa: BLE001 - a bad URL is the database's error to report, not ours
         return Path(DEFAULT_DIR_NAME)
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         return Path(url.database).expanduser().resolve().parent / DEFAULT_DIR_NAME

@@ -11,7 +11,7 @@ KNN.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from scipy import sparse
@@ -67,7 +67,7 @@ class Classifier(TabularModel):
 class RandomForest(Classifier):
     algorithm = "random_forest"
     description = "Random Forest (bagged decision trees, balanced class weights)"
-    default_params = {**COMMON_PARAMS, "n_estimators": 100, "max_depth": 0, "min_samples_leaf": 1,
+    default_params: ClassVar[dict[str, Any]] = {**COMMON_PARAMS, "n_estimators": 100, "max_depth": 0, "min_samples_leaf": 1,
                       "max_features": "sqrt", "n_jobs": 2}
 
     def _build(self) -> Any:
@@ -131,7 +131,7 @@ def _max_features(p: dict[str, Any]) -> Any:
 class GradientBoosting(Classifier):
     algorithm = "gradient_boosting"
     description = "Histogram gradient boosting (regularised, early stopping, balanced class weights)"
-    default_params = {**COMMON_PARAMS, "max_iter": 200, "learning_rate": 0.1, "max_leaf_nodes": 31,
+    default_params: ClassVar[dict[str, Any]] = {**COMMON_PARAMS, "max_iter": 200, "learning_rate": 0.1, "max_leaf_nodes": 31,
                       "l2_regularization": 1.0, "min_samples_leaf": 20}
 
     def _build(self) -> Any:
@@ -148,7 +148,7 @@ class Knn(Classifier):
     algorithm = "knn"
     description = "k nearest neighbours (standardised features, class-balanced sample)"
     scaled = True
-    default_params = {**COMMON_PARAMS, "n_neighbors": 5, "max_train": 20_000}
+    default_params: ClassVar[dict[str, Any]] = {**COMMON_PARAMS, "n_neighbors": 5, "max_train": 20_000}
 
     def _build(self) -> Any:
         return KNeighborsClassifier(n_neighbors=self.params["n_neighbors"], weights="distance", n_jobs=2)
@@ -188,7 +188,7 @@ class LogisticRegressionModel(Classifier):
     algorithm = "logistic_regression"
     description = "Logistic regression (standardised features, L2, balanced class weights)"
     scaled = True
-    default_params = {**COMMON_PARAMS, "C": 1.0, "max_iter": 1000}
+    default_params: ClassVar[dict[str, Any]] = {**COMMON_PARAMS, "C": 1.0, "max_iter": 1000}
 
     def _build(self) -> Any:
         return LogisticRegression(C=self.params["C"], max_iter=self.params["max_iter"], class_weight="balanced",

@@ -13,7 +13,7 @@ and categorical values that were rare or never seen.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.ensemble import IsolationForest
@@ -21,6 +21,7 @@ from sklearn.neighbors import LocalOutlierFactor, NearestNeighbors
 
 from netwarden.learn._tabular import COMMON_PARAMS, TabularModel
 from netwarden.learn.base import Contribution, ModelError, Progress, register_algorithm
+from netwarden.learn.features import text_value
 from netwarden.records import Event
 
 CALIBRATION_SHARE = 0.2
@@ -79,7 +80,8 @@ class AnomalyModel(TabularModel):
         rare = np.zeros(cat.shape)
         for j, name in enumerate(self.spec_.categorical):
             share = self.spec_.level_share.get(name, {})
-            rare[:, j] = [min(UNSEEN_Z, -np.log10(share[v])) if v in share else UNSEEN_Z for v in cat[:, j]]
+            texts = [text_value(v) for v in cat[:, j]]
+            rare[:, j] = [min(UNSEEN_Z, -np.log10(share[v])) if v in share else UNSEEN_Z for v in texts]
         return self._top(events, np.hstack([z, rare]), top)
 
     def _state(self) -> dict[str, Any]:
@@ -99,7 +101,7 @@ UNSUPERVISED_PARAMS = {**COMMON_PARAMS, "fpr": 0.01, "max_train": 20_000}
 class IsolationForestModel(AnomalyModel):
     algorithm = "isolation_forest"
     description = "Isolation Forest on normal traffic, threshold calibrated to a false-positive rate"
-    default_params = {**UNSUPERVISED_PARAMS, "n_estimators": 200, "max_samples": 256, "max_train": 100_000}
+    default_params: ClassVar[dict[str, Any]] = {**UNSUPERVISED_PARAMS, "n_estimators": 200, "max_samples": 256, "max_train": 100_000}
 
     def _build(self) -> Any:
         return IsolationForest(n_estimators=self.params["n_estimators"], max_samples=self.params["max_samples"],
@@ -110,7 +112,7 @@ class IsolationForestModel(AnomalyModel):
 class LocalOutlierFactorModel(AnomalyModel):
     algorithm = "lof"
     description = "Local Outlier Factor (novelty mode) on normal traffic, calibrated threshold"
-    default_params = {**UNSUPERVISED_PARAMS, "n_neighbors": 20}
+    default_params: ClassVar[dict[str, Any]] = {**UNSUPERVISED_PARAMS, "n_neighbors": 20}
 
     def _build(self) -> Any:
         return LocalOutlierFactor(n_neighbors=self.params["n_neighbors"], novelty=True, n_jobs=2)
@@ -120,7 +122,7 @@ class LocalOutlierFactorModel(AnomalyModel):
 class KnnDistance(AnomalyModel):
     algorithm = "knn_distance"
     description = "Mean distance to the k nearest normal rows, calibrated threshold"
-    default_params = {**UNSUPERVISED_PARAMS, "n_neighbors": 5}
+    default_params: ClassVar[dict[str, Any]] = {**UNSUPERVISED_PARAMS, "n_neighbors": 5}
 
     def _build(self) -> Any:
         return NearestNeighbors(n_neighbors=self.params["n_neighbors"], n_jobs=2)

@@ -26,7 +26,7 @@ def registry(tmp_path: Path):  # type: ignore[no-untyped-def]
 def test_split_is_stratified_and_reproducible(kdd_events) -> None:
     train, test = lab.split_events(kdd_events, "binary", 0.3, 42)
     assert len(test) == pytest.approx(0.3 * len(kdd_events), abs=1)
-    share = lambda evs: np.mean([e.label != "normal" for e in evs])  # noqa: E731
+    share = lambda evs: np.mean([e.label != "normal" for e in evs])
     assert share(train) == pytest.approx(share(test), abs=0.005)
     again, _ = lab.split_events(kdd_events, "binary", 0.3, 42)
     other, _ = lab.split_events(kdd_events, "binary", 0.3, 1)
@@ -56,7 +56,7 @@ def test_train_evaluates_and_registers(registry: ModelRegistry, kdd_file: Path) 
 
 
 def test_category_task_and_explicit_test_file(registry: ModelRegistry, kdd_file: Path, tmp_path: Path) -> None:
-    rows = gzip.open(kdd_file, "rt").read().splitlines()
+    rows = gzip.decompress(Path(kdd_file).read_bytes()).decode().splitlines()
     (tmp_path / "train.txt").write_text("\n".join(rows[:3000]) + "\n")
     (tmp_path / "test.txt").write_text("\n".join(rows[3000:4000]) + "\n")
     result = lab.train(registry, data=tmp_path / "train.txt", test=tmp_path / "test.txt", task="category",
@@ -99,7 +99,7 @@ def test_any_csv_with_a_label_column(registry: ModelRegistry, kdd_events, tmp_pa
 
 
 def test_bad_rows_are_skipped_and_counted(registry: ModelRegistry, kdd_file: Path, tmp_path: Path) -> None:
-    rows = gzip.open(kdd_file, "rt").read().splitlines()[:600]
+    rows = gzip.decompress(Path(kdd_file).read_bytes()).decode().splitlines()[:600]
     rows[10] = "0,tcp,http,SF,not-a-number"
     rows[20] = "\x00\x01 garbage"
     (tmp_path / "dirty.txt").write_text("\n".join(rows) + "\n")

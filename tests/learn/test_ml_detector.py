@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import random
 import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,12 +21,12 @@ from netwarden.store.alerts import AlertFilter, find_alerts
 from netwarden.store.database import Database
 from netwarden.store.events import insert_events
 
-T0 = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def site(tmp_path: Path, kdd_file: Path):  # type: ignore[no-untyped-def]
-    rows = gzip.open(kdd_file, "rt").read().splitlines()
+    rows = gzip.decompress(Path(kdd_file).read_bytes()).decode().splitlines()
     (tmp_path / "old.txt").write_text("\n".join(rows[3500:3700]) + "\n")
     (tmp_path / "new.txt").write_text("\n".join(rows[4000:4600]) + "\n")
     settings = load_settings(environ={})
@@ -76,7 +76,8 @@ def test_active_model_raises_explained_alerts(site, kdd_events) -> None:  # type
 def test_a_flow_model_ignores_other_kinds_of_events(site, kdd_events, datasets: Path) -> None:  # type: ignore[no-untyped-def]
     tmp, settings, db, registry = site
     registry.activate(registry.add(_forest(kdd_events), name="kdd", data={}, metrics={}).ref)
-    lines = gzip.open(datasets / "web-access-logs" / "apache_logs.gz", "rt").read().splitlines()[:2000]
+    lines = gzip.decompress((datasets / "web-access-logs" / "apache_logs.gz").read_bytes()).decode().splitlines()
+    lines = lines[:2000]
     (tmp / "access.log").write_text("\n".join(lines) + "\n")
     pipeline = Pipeline.from_settings(db, settings)
     pipeline.ingest_file(tmp / "access.log")
@@ -85,7 +86,7 @@ def test_a_flow_model_ignores_other_kinds_of_events(site, kdd_events, datasets: 
 
 
 def test_a_broken_model_is_skipped_and_changes_are_picked_up(site, kdd_events, caplog) -> None:  # type: ignore[no-untyped-def]
-    tmp, settings, db, registry = site
+    tmp, _, _, registry = site
     good = registry.add(_forest(kdd_events), name="good", data={}, metrics={})
     bad = registry.add(_forest(kdd_events), name="bad", data={}, metrics={})
     registry.activate(good.ref)

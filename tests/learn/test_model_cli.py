@@ -14,12 +14,12 @@ from netwarden.cli import cli
 
 @pytest.fixture
 def env(tmp_path: Path, kdd_file: Path):  # type: ignore[no-untyped-def]
-    rows = gzip.open(kdd_file, "rt").read().splitlines()
+    rows = gzip.decompress(Path(kdd_file).read_bytes()).decode().splitlines()
     (tmp_path / "train.txt").write_text("\n".join(rows[:3000]) + "\n")
     (tmp_path / "new.txt").write_text("\n".join(rows[3000:3300]) + "\n")
     url = f"sqlite:///{tmp_path / 'nw.db'}"
 
-    def run(*args: str, code: int = 0, input: str | None = None) -> str:  # noqa: A002
+    def run(*args: str, code: int = 0, input: str | None = None) -> str:
         result = CliRunner().invoke(cli, ["--db", url, "model", *args], input=input)
         assert result.exit_code == code, result.output
         return result.output
