@@ -135,3 +135,39 @@ def test_no_registry_model_means_no_scorer(tmp_path: Path) -> None:
             assert conn.exec_driver_sql("SELECT count(*) FROM events").scalar() == 0
     finally:
         db.close()
+
+
+def test_active_registry_model_scores_the_event(tmp_path: Path) -> None:
+    """A real model of the registry (random forest on simulated traffic) is consulted by the check."""
+    from datetime import datetime, timezone
+
+    from netwarden.learn.base import create
+    from netwarden.learn.registry import ModelRegistry
+    from netwarden.learn.settings import models_dir
+    from netwarden.simulate import Simulator
+    from netwarden.simulate.outputs import InProcess
+    from netwarden.store.database import Database
+
+    sim = Simulator(seed=9, rate=2, attack_every=120, first_attack=10, attacks=["sqli", "brute_force", "flood"])
+    events = InProcess().events(sim.generate(datetime(2026, 11, 21, 9, tzinfo=timezone.utc), 400))
+    attackers = {who for _t, _k, who in sim.launched}
+    labels = ["attack" if (e.src_ip in attackers or e.dst_ip in attackers) else "normal" for e in events]
+    assert 0 < labels.count("attack") < len(labels)
+    model = create("random_forest", n_estimators=20).fit(events, labels)
+    db = Database.open(f"sqlite:///{tmp_path / 'nw.db'}")
+    try:
+        registry = ModelRegistry(db, models_dir(SETTINGS.learn, str(db.engine.url)))
+        registry.add(model, name="sim-forest", data={"source": "simulator"}, metrics={})
+        registry.activate("sim-forest")
+        scorer = registry_scorer(db, SETTINGS)
+        assert scorer is not None
+        attack = next(e for e, label in zip(events, labels) if label == "attack" and e.source_kind == "access_log")
+        verdict = check_event(attack, SETTINGS, model_scorer=scorer)
+        reasons = [r for r in verdict.reasons if r.source == "model:sim-forest:1"]
+        assert reasons and reasons[0].data["features"], verdict.reasons
+        normal = next(e for e, label in zip(events, labels) if label == "normal" and e.source_kind == "netflow")
+        quiet = check_event(normal, SETTINGS, model_scorer=scorer)
+        assert not any(r.source.startswith("model:") for r in quiet.reasons)
+        assert any("sim-forest:1 scores" in n for n in quiet.notes)
+    finally:
+        db.close()
