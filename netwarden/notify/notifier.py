@@ -17,7 +17,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from netwarden.notify.channels import DeliveryError, EmailChannel, WebhookChannel
+from netwarden.notify.channels import EmailChannel, WebhookChannel
 from netwarden.notify.notice import Notice, alert_notice, block_notice
 from netwarden.notify.settings import NotifySettings
 from netwarden.records import Alert, Severity
@@ -168,7 +168,7 @@ class Notifier:
         for attempt in range(self.settings.retries + 1):
             try:
                 channel.send(notices, omitted)
-            except (DeliveryError, OSError) as exc:
+            except Exception as exc:  # DeliveryError, OSError, or a bug: never the end of the notifier thread
                 self.stats.failures += 1
                 log.warning("notification to %s failed (attempt %d of %d): %s", channel.name, attempt + 1,
                             self.settings.retries + 1, exc)

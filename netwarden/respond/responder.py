@@ -196,12 +196,14 @@ class Responder:
                 end_block(conn, old.id, BlockState.REMOVED, when=now, by=by,  # type: ignore[arg-type]
                           detail=f"replaced by block #{block.id}")
                 replaced.append(old)
+        with self._lock:
+            for old in replaced:
+                self._active.pop(str(parse_network(old.network)), None)
+            self._active[str(net)] = (net, block)
         for old in replaced:
             old_net = parse_network(old.network)
-            self._active.pop(str(old_net), None)
             if old_net != net:
                 self._apply(lambda n=old_net: self.firewall.remove(n), old)
-        self._active[str(net)] = (net, block)
         log.info("blocked %s until %s (%s, by %s)%s", block.network,
                  block.expires.isoformat() if block.expires else "removed by hand", reason, by,
                  "" if self.enforce else " [dry-run: firewall untouched]")
@@ -311,9 +313,10 @@ class Responder:
 
     def _forget(self, block: Block) -> None:
         net = parse_network(block.network)
-        current = self._active.get(str(net))
-        if current is not None and current[1].id == block.id:
-            del self._active[str(net)]
+        with self._lock:
+            current = self._active.get(str(net))
+            if current is not None and current[1].id == block.id:
+                del self._active[str(net)]
         self._apply(lambda: self.firewall.remove(net), block)
 
     # -- the firewall -------------------------------------------------------------------------------
@@ -355,12 +358,13 @@ class Responder:
         with self._lock, self.db.engine.begin() as conn:
             changed = end_block(conn, block.id, BlockState.FAILED, when=self.clock(),  # type: ignore[arg-type]
                                 by=self.backend_name, detail=message)
+            if changed:
+                block.state, block.detail = BlockState.FAILED, message
+                net = parse_network(block.network)
+                current = self._active.get(str(net))
+                if current is not None and current[1].id == block.id:
+                    del self._active[str(net)]
         if changed:
-            block.state, block.detail = BlockState.FAILED, message
-            net = parse_network(block.network)
-            current = self._active.get(str(net))
-            if current is not None and current[1].id == block.id:
-                del self._active[str(net)]
             self._notify(block, "failed")
 
     def _notify(self, block: Block, what: str) -> None:

@@ -41,7 +41,7 @@ class Mailbox:
         self.messages: list = []
         self.logins: list[str] = []
 
-    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
         self.messages.append(message_from_bytes(envelope.original_content, policy=policy.default))
         return "250 OK"
 
@@ -92,7 +92,7 @@ def smtp_ssl(certificate):  # type: ignore[no-untyped-def]
 
 
 class _Receiver(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         srv = self.server
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         srv.requests.append({"path": self.path, "headers": dict(self.headers), "json": json.loads(body)})  # type: ignore[attr-defined]

@@ -100,3 +100,18 @@ def test_untrusted_certificate_is_refused(smtp_starttls) -> None:  # type: ignor
         assert notifier.stats.dropped == 1 and mailbox.messages == []
     finally:
         notifier.close()
+
+
+def test_header_injection_from_a_log_cannot_add_recipients(smtp_starttls) -> None:  # type: ignore[no-untyped-def]
+    from netwarden.notify.notice import Notice
+
+    controller, mailbox, cert = smtp_starttls
+    notifier = Notifier(smtp_settings(controller, cert, "starttls", first_delay=0))
+    try:
+        notifier.submit(Notice("alert", Severity.HIGH, "scan from x\r\nBcc: victim@example.org\r\n\r\nbody",
+                               {"why": "a\r\nb"}))
+        [mail] = mailbox.wait(1)
+        assert mail["Bcc"] is None and "\n" not in mail["Subject"]
+        assert mail["Subject"] == "NetWarden: scan from x Bcc: victim@example.org body"
+    finally:
+        notifier.close()

@@ -251,3 +251,25 @@ def test_restart_sees_active_blocks(db) -> None:  # type: ignore[no-untyped-def]
     assert {b.network: b.state for b in all_blocks(db)} == {"203.0.113.70": BlockState.EXPIRED,
                                                           "203.0.113.71": BlockState.ACTIVE}
     r2.close()
+
+
+def test_settings_from_toml_with_clear_errors(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from netwarden.config import ConfigError, load_settings
+
+    good = tmp_path / "good.toml"
+    good.write_text('[respond]\nmode = "enforce"\nbackend = "iptables"\nthresholds = { port_scan = 0.95 }\n'
+                    'gateways = ["192.0.2.1"]\n[respond.iptables]\nchains = ["INPUT"]\n')
+    s = load_settings(good, environ={})
+    assert (s.respond.mode, s.respond.backend, s.respond.threshold_for("port_scan"), s.respond.threshold_for("dos"),
+            s.respond.iptables.chains) == ("enforce", "iptables", 0.95, 0.80, ["INPUT"])
+    env = load_settings(good, environ={"NETWARDEN_RESPOND_MODE": "dry-run", "NETWARDEN_RESPOND_NEVER_BLOCK":
+                                       "203.0.113.0/24, 198.51.100.7"})
+    assert env.respond.mode == "dry-run" and env.respond.never_block == ["203.0.113.0/24", "198.51.100.7"]
+    for text, where in (('[respond]\nmode = "on"\n', "respond.mode"),
+                        ('[respond.nftables]\ntable = "x; flush ruleset"\n', "respond.nftables.table"),
+                        ('[respond]\ndns_servers = ["dns.example.org"]\n', "respond.dns_servers"),
+                        ('[respond]\nbogus = 1\n', "respond.bogus")):
+        bad = tmp_path / "bad.toml"
+        bad.write_text(text)
+        with pytest.raises(ConfigError, match=where.replace(".", r"\.")):
+            load_settings(bad, environ={})
