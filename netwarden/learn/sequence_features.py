@@ -17,6 +17,7 @@ An encoder's whole learned state is plain JSON (:meth:`StepEncoder.state`), so a
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 import re
@@ -52,6 +53,7 @@ _SUSPICIOUS = re.compile(r"\.\./|\.\.\\|[<>'\"`;|$(){}\\]|%00|\x00|/etc/|cmd=|ex
 UA_BUCKETS = 32
 
 
+@functools.lru_cache(maxsize=4096)  # a site sees few distinct agents; the regexes cost most of encoding
 def user_agent_category(agent: str | None) -> str:
     """``none``, ``scanner`` (attack tools), ``script`` (curl, python ...), ``bot``, ``browser`` or ``other``."""
     if not agent or agent == "-":
@@ -102,9 +104,16 @@ def window_index(events: Sequence[Event], timesteps: int, by_source: bool = True
     """``[n, timesteps]`` indices of the events each event's window holds (its own last); -1 pads the front
     of windows that start before the first event of their group."""
     out = np.full((len(events), timesteps), -1, dtype=np.int64)
-    for members in _order(events, by_source):
-        padded = np.concatenate([np.full(timesteps - 1, -1, dtype=np.int64), members])
-        out[members] = np.lib.stride_tricks.sliding_window_view(padded, timesteps)
+    groups = _order(events, by_source)
+    if not groups:
+        return out
+    flat = np.concatenate(groups)  # every group's events in order, one group after the other
+    rank = np.concatenate([np.arange(len(g)) for g in groups])  # position within its group
+    here = np.arange(len(flat))
+    for k in range(timesteps):
+        back = timesteps - 1 - k  # step k of a window is the event `back` places earlier in its group
+        ok = rank >= back
+        out[flat[ok], k] = flat[here[ok] - back]
     return out
 
 
