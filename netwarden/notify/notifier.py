@@ -168,7 +168,7 @@ class Notifier:
         for attempt in range(self.settings.retries + 1):
             try:
                 channel.send(notices, omitted)
-            except Exception as exc:  # DeliveryError, OSError, or a bug: never the end of the notifier thread
+            except Exception as exc:  # noqa: BLE001 -- DeliveryError, OSError or a bug: never the end of the thread
                 self.stats.failures += 1
                 log.warning("notification to %s failed (attempt %d of %d): %s", channel.name, attempt + 1,
                             self.settings.retries + 1, exc)
