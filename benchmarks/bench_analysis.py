@@ -94,8 +94,8 @@ def run(*, quick: bool = False, engines: list[str] | None = None, only: str | No
                     if only and only not in label:
                         continue
                     with db.engine.connect() as conn:
-                        parts = {name: _time(lambda f=fn: f(conn, q), reps) for name, fn in PARTS.items()}
-                        page = _time(lambda: analysis.overview(conn, q), reps)
+                        parts = {name: _time(lambda f=fn, q=q: f(conn, q), reps) for name, fn in PARTS.items()}
+                        page = _time(lambda q=q: analysis.overview(conn, q), reps)
                     row = {"events": n, "range": label, "filter": "address 10.20.0.0/16" if filtered else "none",
                            "parts": parts, "total": page}
                     log(f"  {label:>7} filter={row['filter']}: page {page:.0f} ms "
@@ -110,13 +110,13 @@ def markdown(rows: list[dict], *, quick: bool = False) -> str:
     if not rows:
         return "## Analysis queries\n\nNot measured.\n"
     out = ["## Analysis queries\n",
-           f"The analysis page's data (`netwarden.store.analysis`) on SQLite holding {rows[0]['events']:,} events over "
+           (f"The analysis page's data (`netwarden.store.analysis`) on SQLite holding {rows[0]['events']:,} events over "
            f"{DAYS} days (70% flows, 30% web requests), median of the runs, in milliseconds. Without a filter, "
            "traffic over time and the protocol/port mix read the per-minute rollups; the lists read at most the "
            f"newest {analysis.DEFAULT_SCAN_LIMIT:,} events of the range (the page says so when the cap is reached). "
            "With an address filter, everything reads raw events through the address index. *Page* is "
            "`overview()`, what `/api/v1/analysis` returns: the four lists from one read of the events instead "
-           "of the four single queries in the other columns.\n",
+           "of the four single queries in the other columns.\n"),
            "| range | filter | volume | protocols | talkers | destinations | conversations | http | page |",
            "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from netwarden.check import CheckError, Reason, check_event, event_from_connection, event_from_line, registry_scorer
+from netwarden.check import (
+    CheckError,
+    Reason,
+    check_event,
+    event_from_connection,
+    event_from_line,
+    registry_scorer,
+)
 from netwarden.config import Settings
 from netwarden.records import Event
 

@@ -39,7 +39,7 @@ class AnalysisError(ValueError):
     """A request the queries cannot answer (bad range or limit); the message says why."""
 
 
-class _epoch(FunctionElement):  # noqa: N801 - reads like the SQL function it is
+class _epoch(FunctionElement):
     """Seconds since 1970 of a naive-UTC datetime column, the same number on every engine."""
 
     inherit_cache = True
