@@ -266,8 +266,14 @@ class Responder:
         return expired
 
     def reconcile(self) -> None:
-        """After a start: expire what ran out while we were down, re-apply active blocks, drop strays."""
+        """After a start: expire what ran out while we were down, re-apply active blocks, drop strays.
+
+        When enforcement has just been switched on, the dry-run decisions still active end here: they were
+        what would have happened, and must neither reach the firewall now nor stand in the way of real blocks.
+        """
         self.sweep()
+        if self.enforce:
+            self._end_dry_run_blocks()
         self._load_active()
         if not self.enforce:
             return
@@ -294,6 +300,14 @@ class Responder:
                 except (FirewallError, AddressError) as exc:
                     log.error("cannot remove %s (no longer blocked) from the firewall: %s", stray, exc)
         self._submit(job)
+
+    def _end_dry_run_blocks(self) -> None:
+        now = self.clock()
+        with self._lock, self.db.engine.begin() as conn:
+            for b in active_blocks(conn):
+                if b.mode == "dry-run":
+                    end_block(conn, b.id, BlockState.REMOVED, when=now, by="netwarden",  # type: ignore[arg-type]
+                              detail="dry-run decision ended: enforcement is on")
 
     def _sweep_loop(self) -> None:
         while not self._stop.wait(self.settings.sweep_every):

@@ -273,3 +273,39 @@ def test_settings_from_toml_with_clear_errors(tmp_path) -> None:  # type: ignore
         bad.write_text(text)
         with pytest.raises(ConfigError, match=where.replace(".", r"\.")):
             load_settings(bad, environ={})
+
+
+@pytest.mark.engines
+def test_switching_to_enforce_ends_dry_run_decisions(db) -> None:  # type: ignore[no-untyped-def]
+    """Dry-run decisions are what would have happened: they do not reach the firewall when enforcement is
+    switched on, and do not keep the source from being blocked for real."""
+    from netwarden.respond.firewall.base import Firewall
+
+    class Recording(Firewall):
+        name = "recording"
+
+        def __init__(self) -> None:
+            self.added: list[str] = []
+
+        def add(self, net, seconds, reason=""):  # type: ignore[no-untyped-def]
+            self.added.append(str(net))
+
+        def remove(self, net) -> None:  # type: ignore[no-untyped-def]
+            pass
+
+        def entries(self) -> set[str]:
+            return set()
+
+    dry = responder(db)
+    dry.on_alert(make_alert(db, "203.0.113.80", 0.9), True)
+    assert dry.is_blocked("203.0.113.80")
+    fw = Recording()
+    live = Responder(db, RespondSettings(mode="enforce"), firewall=fw, clock=Clock()).start(sweep=False)
+    try:
+        assert live.flush(5) and fw.added == [] and not live.is_blocked("203.0.113.80")
+        [ended] = all_blocks(db)
+        assert ended.state == BlockState.REMOVED and "enforcement is on" in ended.detail
+        live.on_alert(make_alert(db, "203.0.113.80", 0.9, last_seen=T0 + timedelta(minutes=1)), True)
+        assert live.flush(5) and fw.added == ["203.0.113.80/32"]
+    finally:
+        live.close()
