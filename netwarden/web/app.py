@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from netwarden import __version__
 from netwarden.store.database import Database
 from netwarden.web.auth import LoginRequired, PasswordChangeRequired
-from netwarden.web.render import NavEntry, render
+from netwarden.web.render import NavEntry, RedirectTo, render
 from netwarden.web.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ SECURITY_HEADERS = [
     (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
+    (b"referrer-policy", b"same-origin"),  # "no-referrer" would make browsers send "Origin: null" on our own forms
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 ]
@@ -142,6 +142,10 @@ def _error_handlers(app: FastAPI) -> None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         from urllib.parse import urlencode
         return RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
+
+    @app.exception_handler(RedirectTo)
+    async def redirect(request: Request, exc: RedirectTo):  # type: ignore[no-untyped-def]
+        return RedirectResponse(exc.location, status_code=303)
 
     @app.exception_handler(PasswordChangeRequired)
     async def must_change(request: Request, exc: PasswordChangeRequired):  # type: ignore[no-untyped-def]

@@ -83,3 +83,23 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
     values.update(context or {})
     html = environment.get_template(template).render(values)
     return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
+
+
+
+class RedirectTo(Exception):
+    """Raised by a dependency to answer with a 303 redirect (app.py turns it into the response)."""
+
+    def __init__(self, location: str) -> None:
+        super().__init__(location)
+        self.location = location
+
+
+def without_empty_fields(request: Request) -> None:
+    """A dependency for pages with filter forms, listed FIRST: a form sends every field, empty ones too
+    (``port=``), which the typed parameters would refuse; redirect to the same URL without them."""
+    params = request.query_params.multi_items()
+    kept = [(k, v) for k, v in params if v != ""]
+    if len(kept) != len(params):
+        from urllib.parse import urlencode
+
+        raise RedirectTo(request.url.path + ("?" + urlencode(kept) if kept else ""))

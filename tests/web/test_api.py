@@ -228,7 +228,7 @@ def test_security_headers_everywhere(sqlite_web: Web) -> None:
         csp = headers["content-security-policy"]
         assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
         assert headers["x-content-type-options"] == "nosniff"
-        assert headers["referrer-policy"] == "no-referrer"
+        assert headers["referrer-policy"] == "same-origin"  # nothing leaves for other sites
 
 
 def test_unknown_routes_and_bad_bodies_are_4xx_json(sqlite_web: Web) -> None:

@@ -10,7 +10,7 @@ from netwarden.store import alerts as alert_store
 from netwarden.web.api.alerts import alert_filter, find, incident_of, related_events
 from netwarden.web.deps import RowId
 from netwarden.web.auth import Principal, require
-from netwarden.web.render import NavEntry, render
+from netwarden.web.render import NavEntry, render, without_empty_fields
 
 router = APIRouter(include_in_schema=False)
 NAV = NavEntry("Alerts", "/alerts", order=30)
@@ -19,7 +19,7 @@ FILTERS = ("since", "until", "kind", "severity", "status", "source", "q")
 
 
 @router.get("/alerts", response_class=HTMLResponse)
-def alerts_page(request: Request, filters: tuple = Depends(alert_filter), page: int = Query(1, ge=1, le=2000),
+def alerts_page(request: Request, _: None = Depends(without_empty_fields), filters: tuple = Depends(alert_filter), page: int = Query(1, ge=1, le=2000),
                 who: Principal = Depends(require("viewer"))) -> Response:
     flt, text = filters
     rows = find(request.app.state.db, flt, text, PAGE + 1, (page - 1) * PAGE)

@@ -9,7 +9,7 @@ from netwarden.web.api.events import event_query
 from netwarden.web.deps import RowId
 from netwarden.web.auth import Principal, require
 from netwarden.web.event_search import EventQuery, get_event, search
-from netwarden.web.render import NavEntry, render
+from netwarden.web.render import NavEntry, render, without_empty_fields
 
 router = APIRouter(include_in_schema=False)
 NAV = NavEntry("Events", "/events", order=20)
@@ -17,7 +17,7 @@ FILTERS = ("since", "until", "address", "src", "dst", "port", "protocol", "kind"
 
 
 @router.get("/events", response_class=HTMLResponse)
-def events_page(request: Request, query: EventQuery = Depends(event_query),
+def events_page(request: Request, _: None = Depends(without_empty_fields), query: EventQuery = Depends(event_query),
                 who: Principal = Depends(require("viewer"))) -> Response:
     error = ""
     rows: list = []
