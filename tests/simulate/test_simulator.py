@@ -122,3 +122,19 @@ def test_bad_addresses(text) -> None:  # type: ignore[no-untyped-def]
 def test_unknown_attack_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown attack"):
         Simulator(attacks=["ddos-the-moon"])
+
+
+def test_paced_release_follows_the_timestamps() -> None:
+    import time
+
+    from netwarden.simulate.outputs import paced
+
+    emissions = list(Simulator(seed=1, rate=5, attacks=()).generate(START, 10))
+    started = time.monotonic()
+    batches = list(paced(iter(emissions), speed=20, tick=0.02))  # 10 s of traffic in ~0.5 s
+    took = time.monotonic() - started
+    assert [e for b in batches for e in b] == emissions and len(batches) > 5
+    assert 0.3 < took < 5
+    calls = []
+    stopped = list(paced(iter(emissions), speed=1, tick=0.02, stop=lambda: calls.append(1) or len(calls) > 3))
+    assert sum(len(b) for b in stopped) < len(emissions)  # stop() ends it long before the 10 s
