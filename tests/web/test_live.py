@@ -5,8 +5,10 @@ from __future__ import annotations
 import threading
 
 import pytest
+from sqlalchemy import select
 from starlette.websockets import WebSocketDisconnect
 
+from netwarden.store.schema_web import sessions
 from netwarden.web.live import LiveHub
 from netwarden.web.runtime import RateMeter
 from tests.web.conftest import Web
@@ -78,3 +80,22 @@ def test_polling_fallback(sqlite_web: Web) -> None:
     # a client that remembers a number from before a restart starts over
     assert len(client.get("/api/v1/live/poll", params={"after": 999, "timeout": 0}).json()["messages"]) == 2
     assert sqlite_web.anonymous().get("/api/v1/live/poll").status_code == 401
+
+
+def test_websocket_closes_when_the_session_ends(sqlite_web: Web, monkeypatch: pytest.MonkeyPatch) -> None:
+    from netwarden.web.api import live
+    from netwarden.web.sessions import end_session
+
+    monkeypatch.setattr(live, "RECHECK_SECONDS", 0.2)
+    client = sqlite_web.client("viewer")
+    hub = sqlite_web.app.state.runtime.hub
+    with client.websocket_connect("/api/v1/live") as ws:
+        hub.publish("alert", {"id": 1})
+        assert ws.receive_json()["data"] == {"id": 1}
+        with sqlite_web.db.engine.connect() as conn:  # end the session as logout does
+            for ident in conn.execute(select(sessions.c.id)).scalars().all():
+                end_session(sqlite_web.db, ident)
+        with pytest.raises(WebSocketDisconnect) as closed:
+            for _ in range(50):
+                ws.receive_json()
+        assert closed.value.code == 1008
