@@ -1,8 +1,8 @@
 """Sequence models (RNN, LSTM, GRU) on NSL-KDD and UNSW-NB15: held-out quality, training time, predictions/s.
 
-1. NSL-KDD ``KDDTrain+``: a 70/30 split stratified by attack category (rows kept in file order, windows built
-   inside each part), each cell trained on the 70% and measured on the 30%; an LSTM with ``timesteps=1`` is the
-   control that shows what the window adds.
+1. NSL-KDD ``KDDTrain+``: a 70/30 split stratified by attack category (rows kept in file order, windows
+   built inside each part), each cell trained on the 70% and measured on the 30%; an LSTM with
+   ``timesteps=1`` is the control that shows what the window adds.
 2. Held-out attack families: trained on normal, DoS and Probe rows only (70% of them), tested on the other
    30% plus every R2L and U2R row — attacks of kinds the model never saw, as the official test set has.
 3. UNSW-NB15 (the partition half that is here), 70/30, with the same timesteps=1 control: that file lists
@@ -28,8 +28,24 @@ from benchmarks.inputs import datasets
 PARAMS: dict[str, Any] = {"timesteps": 8, "epochs": 12, "hidden_size": 32, "batch_size": 256, "patience": 2,
                           "dropout": 0.3, "learning_rate": 0.002}
 SEEN = ("normal", "DoS", "Probe")
-ANCHOR = ("Yin et al. 2017 (RNN, IEEE Access 5): 83.3% accuracy on the official KDDTest+ (binary), trained on "
-          "KDDTrain+ only")
+ANCHOR = ("Yin et al. 2017 (RNN, IEEE Access 5): 83.3% accuracy on the official KDDTest+ (binary), "
+          "trained on KDDTrain+ only")
+KDD_NOTE = " ".join((
+    "NSL-KDD rows carry no addresses or times and the file is in random order (62,663 runs of",
+    "normal/attack in 125,973 rows, as many as chance gives), so the window holds no context here: the",
+    "timesteps=1 control shows the models work as per-record classifiers. A random split of this file",
+    "flatters every model."))
+HELD_OUT_NOTE = " ".join((
+    "That test set is not here; the held-out-family rows are the closest stand-in (its errors are mostly",
+    "R2L/U2R attacks unseen in training). R2L and U2R connections look like ordinary logins and file",
+    "transfers, so a model that never saw them finds few: rules (brute_force, web_attack) and the",
+    "unsupervised models are the answer for those, not a bigger network."))
+UNSW_NOTE = " ".join((
+    "The UNSW-NB15 partition lists flows in bursts of one category (11,715 runs in 41,164 rows), and the",
+    "split keeps file order, so a window over file order sees the burst: the gap between the file-order",
+    "rows and the timesteps=1 control measures that ordering, not attack behaviour a deployment would",
+    "see. The rows-shuffled models (order destroyed before the split) are the figures to quote for single",
+    "flows. With flows from a sensor, windows group flows per source address in time order instead."))
 
 
 def _read(path, fmt: str, limit: int | None) -> list:
@@ -81,18 +97,20 @@ def _measure(name: str, algorithm: str, params: dict[str, Any], train: list, tes
     metrics = evaluate(truth, scores, ["attack" if s >= model.threshold else "normal" for s in scores],
                        model.threshold)
     families = [e.extra.get("attack_category") or e.label for e in test]
-    result = {"name": name, "algorithm": algorithm, "timesteps": params["timesteps"], "train_rows": len(train),
-              "test_rows": len(test), "train_seconds": train_seconds,
+    result = {"name": name, "algorithm": algorithm, "timesteps": params["timesteps"],
+              "train_rows": len(train), "test_rows": len(test), "train_seconds": train_seconds,
               "predictions_per_second": len(test) / predict_seconds, "epochs_run": len(model.history_),
-              "best_epoch": model.best_epoch_, "by_family": detection_by_label(families, scores, model.threshold),
+              "best_epoch": model.best_epoch_,
+              "by_family": detection_by_label(families, scores, model.threshold),
               **{k: metrics[k] for k in ("accuracy", "precision", "recall", "f1", "fpr", "roc_auc")}}
     log(f"  {name}: accuracy {result['accuracy']:.4f} F1 {result['f1']:.4f} AUC {result['roc_auc']} "
-        f"train {train_seconds:.1f} s ({result['epochs_run']} epochs), {result['predictions_per_second']:,.0f}/s")
+        f"train {train_seconds:.1f} s ({result['epochs_run']} epochs), "
+        f"{result['predictions_per_second']:,.0f}/s")
     return result
 
 
-def run(quick: bool = False, engines: list[str] | None = None, only: str | None = None, reps: int | None = None,
-        log: Callable[[str], None] = print) -> dict[str, Any]:
+def run(quick: bool = False, engines: list[str] | None = None, only: str | None = None,
+        reps: int | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
     d = datasets()
     params = {**PARAMS, "epochs": 3} if quick else PARAMS
     kdd_file = "KDDTrain+_20Percent.txt.gz" if quick else "KDDTrain+.txt.gz"
@@ -104,14 +122,15 @@ def run(quick: bool = False, engines: list[str] | None = None, only: str | None 
     train, test = _split(kdd, categories)
     for algorithm in ("rnn", "lstm", "gru"):
         results["split"].append(_measure(algorithm, algorithm, params, train, test, log))
-    results["split"].append(_measure("lstm, timesteps=1", "lstm", {**params, "timesteps": 1}, train, test, log))
+    one_step = {**params, "timesteps": 1}
+    results["split"].append(_measure("lstm, timesteps=1", "lstm", one_step, train, test, log))
 
     seen = [e for e in kdd if e.extra["attack_category"] in SEEN]
     unseen = [e for e in kdd if e.extra["attack_category"] not in SEEN]
     seen_train, seen_test = _split(seen, [e.extra["attack_category"] for e in seen])
     held_test = seen_test + unseen
-    log(f"sequence: held-out families, train {len(seen_train):,} (normal, DoS, Probe), test {len(held_test):,} "
-        f"({len(unseen):,} R2L/U2R)")
+    log(f"sequence: held-out families, train {len(seen_train):,} (normal, DoS, Probe), "
+        f"test {len(held_test):,} ({len(unseen):,} R2L/U2R)")
     for algorithm in ("rnn", "lstm", "gru"):
         results["held_out"].append(_measure(algorithm, algorithm, params, seen_train, held_test, log))
 
@@ -125,7 +144,8 @@ def run(quick: bool = False, engines: list[str] | None = None, only: str | None 
     shuffled = [unsw[i] for i in np.random.default_rng(42).permutation(len(unsw))]
     s_train, s_test = _split(shuffled, [str(e.label) for e in shuffled])
     for algorithm in ("gru", "lstm"):
-        results["unsw"].append(_measure(f"{algorithm}, rows shuffled", algorithm, params, s_train, s_test, log))
+        name = f"{algorithm}, rows shuffled"
+        results["unsw"].append(_measure(name, algorithm, params, s_train, s_test, log))
     return results
 
 
@@ -137,7 +157,8 @@ def _table(rows: list[dict[str, Any]], families: Sequence[str] = ()) -> list[str
         found = "".join(f"{r['by_family'].get(f, {}).get('flagged', 0):.1%} | " for f in families)
         lines.append(f"| {r['name']} | {r['accuracy']:.4f} | {r['precision']:.4f} | {r['recall']:.4f} | "
                      f"{r['f1']:.4f} | {r['fpr']:.4f} | {r['roc_auc']:.4f} | {found}{r['epochs_run']} "
-                     f"({r['best_epoch']}) | {r['train_seconds']:.1f} s | {r['predictions_per_second']:,.0f} |")
+                     f"({r['best_epoch']}) | {r['train_seconds']:.1f} s | "
+                     f"{r['predictions_per_second']:,.0f} |")
     return lines
 
 
@@ -145,44 +166,37 @@ def markdown(results: dict[str, Any], quick: bool = False) -> str:
     p = results["params"]
     split = results["split"][0]
     held = results["held_out"][0]
+    quick_note = " (quick run: 20% file, 3 epochs)" if quick else ""
     lines = [
         "## Sequence models (RNN, LSTM, GRU)",
         "",
-        f"PyTorch on the CPU, one thread. Parameters: timesteps {p['timesteps']}, hidden size {p['hidden_size']}, "
-        f"batch {p['batch_size']}, at most {p['epochs']} epochs with early stopping (patience {p['patience']}) on a "
-        f"10% validation split, dropout {p['dropout']}, learning rate {p['learning_rate']}, weight decay and "
-        "balanced class weights (model defaults otherwise). Threshold 0.5. Reproduce: "
-        "`python -m benchmarks.bench_sequence`" + (" (quick run: 20% file, 3 epochs)" if quick else "") + ".",
+        f"PyTorch on the CPU, one thread. Parameters: timesteps {p['timesteps']}, hidden size "
+        f"{p['hidden_size']}, batch {p['batch_size']}, at most {p['epochs']} epochs with early stopping "
+        f"(patience {p['patience']}) on a 10% validation split, dropout {p['dropout']}, learning rate "
+        f"{p['learning_rate']}, weight decay and balanced class weights (model defaults otherwise). "
+        f"Threshold 0.5. Reproduce: `python -m benchmarks.bench_sequence`{quick_note}. Other work on the "
+        "machine during the run makes times and rates noisy (see the machine section).",
         "",
         f"**NSL-KDD `{results['kdd_file']}`**, 70/30 split stratified by attack category "
         f"({split['train_rows']:,} training rows, {split['test_rows']:,} test rows):",
         "",
         *_table(results["split"]),
         "",
-        "NSL-KDD rows carry no addresses or times and the file is in random order (62,663 runs of normal/attack "
-        "in 125,973 rows, as many as chance gives), so the window is context-free here: the timesteps=1 control "
-        "shows the models work as per-record classifiers. A random split of this file flatters every model.",
+        KDD_NOTE,
         "",
-        f"**Held-out attack families** (the honest figure): trained on normal, DoS and Probe only "
-        f"({held['train_rows']:,} rows), tested on {held['test_rows']:,} rows: 30% of those plus every R2L "
-        "and U2R row, attacks of kinds absent from training:",
+        "**Held-out attack families** (the honest figure): trained on normal, DoS and Probe only "
+        f"({held['train_rows']:,} rows), tested on {held['test_rows']:,} rows: 30% of those plus every "
+        "R2L and U2R row, attacks of kinds absent from training:",
         "",
         *_table(results["held_out"], ("DoS", "Probe", "R2L", "U2R")),
         "",
-        f"Published anchor: {ANCHOR}. That test set is not here; the held-out-family rows are the closest "
-        "stand-in (its errors are mostly R2L/U2R attacks unseen in training). R2L and U2R connections look like "
-        "ordinary logins and file transfers, so a model that never saw them finds few: rules "
-        "(brute_force, web_attack) and the unsupervised models are the answer for those, not a bigger network.",
+        f"Published anchor: {ANCHOR}. {HELD_OUT_NOTE}",
         "",
         f"**UNSW-NB15** part A ({results['unsw_rows']:,} rows), 70/30 stratified by label:",
         "",
         *_table(results["unsw"]),
         "",
-        "The UNSW-NB15 partition lists flows in bursts of one category (11,715 runs in 41,164 rows), and the "
-        "split keeps file order, so a window over file order sees the burst: the gap between the file-order rows "
-        "and the timesteps=1 control measures that ordering, not attack behaviour a deployment would see. The "
-        "rows-shuffled models (order destroyed before the split) are the figure to quote for single flows. With "
-        "flows from a sensor, windows group flows per source address in time order instead.",
+        UNSW_NOTE,
     ]
     return "\n".join(lines) + "\n"
 

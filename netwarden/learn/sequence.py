@@ -107,7 +107,8 @@ class SequenceModel(Model):
         for name, (low, high) in _FLOAT_LIMITS.items():
             value = p[name]
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not low <= value <= high:
-                raise ModelError(f"{self.algorithm}: {name} must be a number from {low} to {high}, not {value!r}")
+                raise ModelError(f"{self.algorithm}: {name} must be a number from {low} to {high}, "
+                                 f"not {value!r}")
         if p["class_weight"] not in ("balanced", "none"):
             raise ModelError(f"{self.algorithm}: class_weight must be 'balanced' or 'none'")
         if p["features"] != "auto" and p["features"] not in ENCODERS:
@@ -132,9 +133,9 @@ class SequenceModel(Model):
     def _new_network(self) -> SequenceNetwork:
         assert self.encoder_ is not None
         p = self.params
-        return SequenceNetwork(self.cell, len(self.encoder_.numeric_names) + 1,
-                               [len(v) + 2 for v in self.encoder_.vocabularies], p["hidden_size"], p["layers"],
-                               p["dropout"], len(self.classes_))
+        vocabularies = [len(v) + 2 for v in self.encoder_.vocabularies]  # + padding and unseen
+        return SequenceNetwork(self.cell, len(self.encoder_.numeric_names) + 1, vocabularies,
+                               p["hidden_size"], p["layers"], p["dropout"], len(self.classes_))
 
     # -- training -----------------------------------------------------------------------------------
     def _fit(self, events: Sequence[Event], labels: Sequence[str] | None, progress: Progress) -> None:
@@ -159,7 +160,8 @@ class SequenceModel(Model):
                 counts = np.bincount(target[train].numpy(), minlength=len(self.classes_)).astype(np.float64)
                 weight = torch.tensor(len(train) / (len(counts) * np.maximum(counts, 1)), dtype=torch.float32)
             loss_fn = nn.CrossEntropyLoss(weight=weight)
-            optimiser = torch.optim.AdamW(network.parameters(), lr=p["learning_rate"], weight_decay=p["weight_decay"])
+            optimiser = torch.optim.AdamW(network.parameters(), lr=p["learning_rate"],
+                                          weight_decay=p["weight_decay"])
             self.history_ = []
             best, best_loss, waited = None, math.inf, 0
             batches = max(1, math.ceil(len(train) / p["batch_size"]))
@@ -211,7 +213,8 @@ class SequenceModel(Model):
         valid = np.sort(np.concatenate(held))
         return np.setdiff1d(np.arange(len(target)), valid), valid
 
-    def _logits(self, numeric: torch.Tensor, categorical: torch.Tensor, windows: torch.Tensor) -> torch.Tensor:
+    def _logits(self, numeric: torch.Tensor, categorical: torch.Tensor,
+                windows: torch.Tensor) -> torch.Tensor:
         assert self.network_ is not None
         was_training = self.network_.training
         self.network_.eval()
@@ -247,7 +250,8 @@ class SequenceModel(Model):
     def score_stream(self, events: Sequence[Event]) -> np.ndarray:
         """:meth:`score` for a live stream cut into batches: each source's last ``timesteps - 1`` events of
         earlier calls are put in front of its events, so windows cross batch boundaries. Remembers at most
-        ``MAX_STREAM_SOURCES`` sources (the least recently seen are forgotten); :meth:`reset_stream` clears."""
+        ``MAX_STREAM_SOURCES`` sources (the least recently seen are forgotten); :meth:`reset_stream`
+        clears them."""
         self._check_trained()
         assert self.encoder_ is not None
         events = list(events)
@@ -284,7 +288,8 @@ class SequenceModel(Model):
     def _scores(self, proba: np.ndarray) -> np.ndarray:
         if NORMAL in self.classes_:
             return np.clip(1.0 - proba[:, self.classes_.index(NORMAL)], 0.0, 1.0)
-        return proba.max(axis=1) if len(proba) else np.empty(0)  # no "normal" class: everything is some attack
+        # no "normal" class (only attack categories): the most likely one's probability
+        return proba.max(axis=1) if len(proba) else np.empty(0)
 
     def predict(self, events: Sequence[Event]) -> list[str]:
         if self.task == "binary":
@@ -330,7 +335,8 @@ class SequenceModel(Model):
                 weights = torch.cat(parts, dim=1).detach().numpy()
                 for i, row in zip(chunk.tolist(), weights):
                     order = np.argsort(-np.abs(row), kind="stable")[:top]
-                    out.append([Contribution(names[j], self.encoder_.describe(events[i], names[j]), float(row[j]))
+                    describe = self.encoder_.describe
+                    out.append([Contribution(names[j], describe(events[i], names[j]), float(row[j]))
                                 for j in order if row[j] != 0.0])
         return out
 
@@ -342,7 +348,8 @@ class SequenceModel(Model):
     def _restore(self, state: dict[str, Any]) -> None:
         encoder = state.get("encoder")
         self.encoder_ = StepEncoder.from_state(encoder) if encoder is not None else None
-        if self.encoder_ is not None and self.features_ != self.encoder_.numeric_names + self.encoder_.categorical_names:
+        encoder = self.encoder_
+        if encoder is not None and self.features_ != encoder.numeric_names + encoder.categorical_names:
             raise ValueError("features do not match the encoder")
         history = state.get("history")
         self.history_ = history if isinstance(history, list) else []

@@ -44,18 +44,20 @@ _CORE_TEXT = ("transport", "app_protocol", "tcp_flags")
 
 _SCANNER_AGENTS = re.compile(
     r"sqlmap|nikto|nmap|masscan|zgrab|dirbuster|gobuster|wfuzz|ffuf|nuclei|acunetix|w3af|burp|hydra|"
-    r"nessus|openvas|zap/|wpscan|jaeles|commix|havij", re.I)
+    r"nessus|openvas|zap/|wpscan|jaeles|commix|havij", re.IGNORECASE)
 _SCRIPT_AGENTS = re.compile(
-    r"curl|wget|python|go-http|java/|libwww|okhttp|httpclient|ruby|perl|php/|axios|node-fetch|powershell", re.I)
-_BOT_AGENTS = re.compile(r"bot\b|bot/|crawler|spider|slurp|feedfetcher|monitor|facebookexternalhit", re.I)
+    r"curl|wget|python|go-http|java/|libwww|okhttp|httpclient|ruby|perl|php/|axios|node-fetch|powershell",
+    re.IGNORECASE)
+_BOT_AGENTS = re.compile(r"bot\b|bot/|crawler|spider|slurp|feedfetcher|monitor|facebookexternalhit",
+                         re.IGNORECASE)
 _SUSPICIOUS = re.compile(r"\.\./|\.\.\\|[<>'\"`;|$(){}\\]|%00|\x00|/etc/|cmd=|exec|select\s|union\s|script",
-                         re.I)
+                         re.IGNORECASE)
 UA_BUCKETS = 32
 
 
 @functools.lru_cache(maxsize=4096)  # a site sees few distinct agents; the regexes cost most of encoding
 def user_agent_category(agent: str | None) -> str:
-    """``none``, ``scanner`` (attack tools), ``script`` (curl, python ...), ``bot``, ``browser`` or ``other``."""
+    """``none``, ``scanner`` (attack tools), ``script`` (curl, python...), ``bot``, ``browser``, ``other``."""
     if not agent or agent == "-":
         return "none"
     if _SCANNER_AGENTS.search(agent):
@@ -205,7 +207,8 @@ class StepEncoder:
     def state(self) -> dict[str, Any]:
         return {"kind": self.kind, "numeric_names": self.numeric_names,
                 "categorical_names": self.categorical_names, "vocabularies": self.vocabularies,
-                "log_scaled": self.log_scaled, "mean": self.mean, "std": self.std, "by_source": self.by_source}
+                "log_scaled": self.log_scaled, "mean": self.mean, "std": self.std,
+                "by_source": self.by_source}
 
     @staticmethod
     def from_state(state: dict[str, Any]) -> StepEncoder:
@@ -312,8 +315,9 @@ class FlowEncoder(StepEncoder):
             need = (len(columns) + 1) // 2
             return np.fromiter((len(e.extra.keys() & columns) >= need for e in events), dtype=bool,
                                count=len(events))
-        return np.fromiter((not (e.http_method or e.url) and any(getattr(e, f) is not None for f in _CORE_NUMERIC)
-                            for e in events), dtype=bool, count=len(events))
+        return np.fromiter((not (e.http_method or e.url)
+                            and any(getattr(e, f) is not None for f in _CORE_NUMERIC) for e in events),
+                           dtype=bool, count=len(events))
 
     def _raw(self, events: Sequence[Event]) -> tuple[np.ndarray, list[list[str]]]:
         numeric = np.zeros((len(events), len(self.numeric_names)), dtype=np.float64)
@@ -343,7 +347,8 @@ def _getter(name: str) -> Callable[[Event], Any]:
     return lambda e: e.extra.get(name)
 
 
-ENCODERS: dict[str, type[StepEncoder]] = {AccessLogEncoder.kind: AccessLogEncoder, FlowEncoder.kind: FlowEncoder}
+ENCODERS: dict[str, type[StepEncoder]] = {AccessLogEncoder.kind: AccessLogEncoder,
+                                          FlowEncoder.kind: FlowEncoder}
 
 
 def encoder_for(events: Sequence[Event]) -> StepEncoder:

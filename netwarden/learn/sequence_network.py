@@ -31,7 +31,8 @@ class SequenceNetwork(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_size, classes)
 
-    def steps(self, numeric: torch.Tensor, categorical: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    def steps(self, numeric: torch.Tensor,
+              categorical: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """The embedded categorical parts (kept apart so explanations can weigh each one)."""
         return numeric, [emb(categorical[..., i]) for i, emb in enumerate(self.embeddings)]
 

@@ -53,7 +53,8 @@ def test_the_three_cells_are_registered():
 def test_each_cell_learns_nsl_kdd(kdd, algorithm):
     events, labels = kdd
     stages: list[tuple[str, float]] = []
-    model = create(algorithm, **SMALL).fit(events[:3000], labels[:3000], progress=lambda s, f: stages.append((s, f)))
+    model = create(algorithm, **SMALL).fit(events[:3000], labels[:3000],
+                                           progress=lambda s, f: stages.append((s, f)))
     scores = model.score(events[3000:])
     truth = np.array([label == "attack" for label in labels[3000:]])
     assert scores.shape == (1500,) and 0.0 <= scores.min() and scores.max() <= 1.0
@@ -71,9 +72,10 @@ def probe_then_ordinary(clients: int = 120) -> tuple[list[Event], list[str]]:
         ip, attacker = f"10.1.{c // 250}.{c % 250}", c % 2 == 0
         for step in range(6):
             url, status = ("/.env", 404) if attacker and step == 0 else ("/index.html", 200)
-            events.append(Event(timestamp=T0 + timedelta(seconds=c * 100 + step * 5), source_kind="access_log",
-                                src_ip=ip, http_method="GET", url=url, http_status=status,
-                                user_agent="Mozilla/5.0", bytes_in=2048 if status == 200 else 150))
+            when = T0 + timedelta(seconds=c * 100 + step * 5)
+            events.append(Event(timestamp=when, source_kind="access_log", src_ip=ip, http_method="GET",
+                                url=url, http_status=status, user_agent="Mozilla/5.0",
+                                bytes_in=2048 if status == 200 else 150))
             labels.append("attack" if attacker else "normal")
     return events, labels
 
@@ -101,7 +103,8 @@ def test_the_window_carries_context_a_single_event_does_not(context):
     assert roc_auc_score(truth[later], model.score(test)[later]) > 0.95  # with the client's earlier ones, not
     # the explanation of a late request of an attacker points at what the probe had different
     top = model.explain(test[:6], top=3)[5]
-    assert {c.feature for c in top} & {"status_class", "extension", "response_size", "path_depth", "url_length"}
+    assert {c.feature for c in top} & {"status_class", "extension", "response_size", "path_depth",
+                                       "url_length"}
 
 
 def test_a_live_stream_keeps_each_sources_context_across_batches(context):
@@ -123,7 +126,8 @@ def test_explaining_a_scored_event_uses_the_window_it_was_scored_with(context):
     in_context = model.explain(test[:12])
     model.score(test)  # the ml detector scores a batch, then explains its strongest event
     assert [c.to_dict() for c in model.explain([test[5]])[0]] == [c.to_dict() for c in in_context[5]]
-    model.score([Event(timestamp=T0, source_kind="access_log", src_ip="192.0.2.1", http_method="GET", url="/")])
+    model.score([Event(timestamp=T0, source_kind="access_log", src_ip="192.0.2.1", http_method="GET",
+                       url="/")])
     alone = model.explain([test[5]])[0]  # no longer in the last batch: explained alone
     assert [c.to_dict() for c in alone] != [c.to_dict() for c in in_context[5]]
 
@@ -145,13 +149,14 @@ def test_same_seed_same_model_other_seed_other_model(kdd):
 
 def test_early_stopping_keeps_the_best_epoch(kdd):
     events, labels = kdd
-    model = create("rnn", **{**SMALL, "epochs": 30}, patience=1, learning_rate=0.05).fit(events[:1500], labels[:1500])
+    model = create("rnn", **{**SMALL, "epochs": 30}, patience=1, learning_rate=0.05)
+    model.fit(events[:1500], labels[:1500])
     losses = [h["val_loss"] for h in model.history_]
     assert len(losses) < 30 and model.best_epoch_ == int(np.argmin(losses)) + 1
 
 
 def test_category_task(kdd):
-    events, labels = kdd
+    events, _ = kdd
     categories = [e.extra["attack_category"] for e in events]
     model = create("gru", task="category", **SMALL).fit(events[:3000], categories[:3000])
     assert set(model.classes_) == {"normal", "DoS", "Probe", "R2L", "U2R"} & set(categories[:3000])
@@ -183,8 +188,9 @@ def test_explanations_name_the_events_own_values(trained, kdd):
 
 
 @pytest.mark.parametrize("params, message", [
-    ({"timesteps": 0}, "timesteps"), ({"dropout": 2.0}, "dropout"), ({"class_weight": "auto"}, "class_weight"),
-    ({"features": "pcap"}, "features"), ({"depth": 3}, "unknown parameter"), ({"hidden_size": "big"}, "hidden_size"),
+    ({"timesteps": 0}, "timesteps"), ({"dropout": 2.0}, "dropout"),
+    ({"class_weight": "auto"}, "class_weight"), ({"features": "pcap"}, "features"),
+    ({"depth": 3}, "unknown parameter"), ({"hidden_size": "big"}, "hidden_size"),
 ])
 def test_bad_parameters_are_clear_errors(params, message):
     with pytest.raises(ModelError, match=message):

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import gzip
 import json
-import math
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
 
-from netwarden.learn.sequence_features import (UNSEEN, AccessLogEncoder, FlowEncoder, StepEncoder, encoder_for,
-                                               path_features, seconds_since_previous, user_agent_category,
-                                               window_index)
+from netwarden.learn.sequence_features import (
+    UNSEEN,
+    AccessLogEncoder,
+    FlowEncoder,
+    StepEncoder,
+    encoder_for,
+    path_features,
+    seconds_since_previous,
+    user_agent_category,
+    window_index,
+)
 from netwarden.parse import ParseContext, get_parser
 from netwarden.records import Event
 
@@ -93,7 +100,8 @@ def test_flow_encoder_learns_the_datasets_own_columns_and_never_the_answer(datas
     assert isinstance(encoder, FlowEncoder) and not encoder.by_source
     assert set(encoder.categorical_names) == {"protocol_type", "service", "flag"}
     assert "src_bytes" in encoder.numeric_names and len(encoder.numeric_names) == 38
-    assert not {"label", "attack_category", "difficulty"} & set(encoder.numeric_names + encoder.categorical_names)
+    named = set(encoder.numeric_names + encoder.categorical_names)
+    assert not {"label", "attack_category", "difficulty"} & named
     numeric, _ = encoder.transform(events)
     assert np.abs(numeric).max() <= 10.0  # clipped
     # the whole learned state is plain JSON and gives the same encoding back
@@ -114,7 +122,8 @@ def test_flow_encoder_for_flows_without_dataset_columns():
 
 @pytest.mark.parametrize("change, message", [
     ({"kind": "pickle"}, "unknown feature encoder"),
-    ({"numeric_names": ["event.__class__"], "mean": [0.0], "std": [1.0], "log_scaled": [True]}, "cannot read"),
+    ({"numeric_names": ["event.__class__"], "mean": [0.0], "std": [1.0], "log_scaled": [True]},
+     "cannot read"),
     ({"mean": [float("nan")] * 5}, "finite"),
     ({"vocabularies": []}, "vocabularies"),
     ({"by_source": "yes"}, "by_source"),

@@ -2,8 +2,8 @@
 
 Normal traffic is the real Apache log (web-access-logs/apache_logs.gz: everything in it counts as normal,
 its crawlers included); the attackers are scanners written as combined-format lines, each probing a shuffled
-list of well-known paths at its own pace with a browser's user agent (so the agent alone gives nothing away; the scanner the model must
-catch uses a browser no training scanner used).
+list of well-known paths at its own pace with a browser's user agent (so the agent alone gives nothing
+away; the scanner the model must catch uses a browser no training scanner used).
 """
 
 from __future__ import annotations
@@ -25,13 +25,14 @@ from netwarden.store.database import Database
 
 PROBES = ["/wp-login.php", "/.env", "/phpmyadmin/index.php", "/admin/config.php", "/cgi-bin/test.cgi",
           "/.git/config", "/index.php?id=1%27%20OR%20%271%27=%271", "/../../etc/passwd", "/backup.zip",
-          "/server-status", "/xmlrpc.php", "/wp-content/plugins/revslider/temp/update.zip", "/shell.php?cmd=id",
+          "/server-status", "/xmlrpc.php", "/wp-content/plugins/revslider/temp/update.zip",
+          "/shell.php?cmd=id",
           "/manager/html", "/solr/admin/info/system", "/actuator/env", "/config.json", "/.aws/credentials",
           "/vendor/phpunit/phpunit/src/Util/PHP/eval-stdin.php", "/boaform/admin/formLogin"]
-AGENTS = ["Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0 Safari/537.36",
-          "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Safari/605.1.15",
+AGENTS = ["Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0",
+          "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko)",
           "Mozilla/5.0 (Windows NT 6.1; rv:109.0) Gecko/20100101 Firefox/115.0"]
-NEW_AGENT = "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"  # not in training
+NEW_AGENT = "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"  # not trained on
 
 
 def scanner(ip: str, start: datetime, requests: int, rng: random.Random, agent: str = "") -> list[str]:
@@ -55,8 +56,8 @@ def test_lstm_on_access_logs_alerts_on_a_new_scanner_through_the_pipeline(real_l
     rng = random.Random(5)
     parser = get_parser("access_log")(ParseContext())
     start = datetime(2015, 5, 18, 12, 0, tzinfo=timezone.utc)
-    attack_lines = [line for k in range(12) for line in scanner(f"198.51.100.{k + 1}", start + timedelta(hours=k),
-                                                                rng.randint(15, 40), rng)]
+    attack_lines = [line for k in range(12) for line in
+                    scanner(f"198.51.100.{k + 1}", start + timedelta(hours=k), rng.randint(15, 40), rng)]
     train = [parser.parse_line(line) for line in real_log[:6000] + attack_lines]
     labels = ["attack" if e.src_ip.startswith("198.51.100.") else "normal" for e in train]
     model = create("lstm", timesteps=8, epochs=6, hidden_size=24).fit(train, labels)
@@ -68,8 +69,8 @@ def test_lstm_on_access_logs_alerts_on_a_new_scanner_through_the_pipeline(real_l
     registry = open_registry(db, settings)
     registry.activate(registry.add(model, name="web-lstm", data={}, metrics={}).ref)
     # later traffic: real clients the model never saw, and a new scanner with its own pace and path order
-    newcomer = scanner("203.0.113.66", datetime(2015, 5, 20, 23, 0, tzinfo=timezone.utc), 30, random.Random(9),
-                       NEW_AGENT)
+    later = datetime(2015, 5, 20, 23, 0, tzinfo=timezone.utc)
+    newcomer = scanner("203.0.113.66", later, 30, random.Random(9), NEW_AGENT)
     (tmp_path / "later.log").write_text("\n".join(real_log[6000:] + newcomer) + "\n")
     pipeline = Pipeline.from_settings(db, settings)
     pipeline.ingest_file(tmp_path / "later.log")
