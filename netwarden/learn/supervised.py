@@ -17,11 +17,26 @@ import numpy as np
 from scipy import sparse
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
 from sklearn.neighbors import KNeighborsClassifier
 
 from netwarden.learn._tabular import COMMON_PARAMS, TabularModel, balanced_subsample
 from netwarden.learn.base import NORMAL, Contribution, Progress, register_algorithm
 from netwarden.records import Event
+
+
+MIN_CALIBRATION_NORMAL = 200
+CALIBRATION_SHARE = 0.15
+#: every classifier's threshold calibration: the largest share of normal traffic it may flag (0: keep 0.5)
+CLASSIFIER_PARAMS: dict[str, Any] = {**COMMON_PARAMS, "fpr": 0.01}
+
+
+def _calibration_split(y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    index = np.arange(len(y))
+    try:
+        return train_test_split(index, test_size=CALIBRATION_SHARE, random_state=seed, stratify=y)
+    except ValueError:  # a class too small to stratify
+        return train_test_split(index, test_size=CALIBRATION_SHARE, random_state=seed)
 
 
 class Classifier(TabularModel):
@@ -36,7 +51,17 @@ class Classifier(TabularModel):
         index = {c: i for i, c in enumerate(self.classes_)}
         y = np.fromiter((index[label] for label in labels), dtype=np.int64, count=len(labels))
         self.estimator_ = self._build()
-        self._train(X, y, progress)
+        fpr = self.params["fpr"]
+        if fpr <= 0 or (y == 0).sum() < MIN_CALIBRATION_NORMAL:
+            self._train(X, y, progress)
+            return
+        fit_idx, held_idx = _calibration_split(y, self.params["seed"])
+        self._train(X[fit_idx], y[fit_idx], progress)
+        held_normal = X[held_idx][y[held_idx] == 0]
+        # lower the threshold from 0.5 while held-back normal rows stay within the target false-positive rate:
+        # attacks of a kind never seen in training rank high but often below 0.5
+        q = float(np.quantile(self._score_matrix(held_normal), 1.0 - fpr, method="higher"))
+        self.threshold = min(0.5, q + 1e-9)
 
     def _train(self, X: np.ndarray, y: np.ndarray, progress: Progress) -> None:
         self.estimator_.fit(X, y)
@@ -67,8 +92,8 @@ class Classifier(TabularModel):
 class RandomForest(Classifier):
     algorithm = "random_forest"
     description = "Random Forest (bagged decision trees, balanced class weights)"
-    default_params: ClassVar[dict[str, Any]] = {**COMMON_PARAMS, "n_estimators": 100, "max_depth": 0, "min_samples_leaf": 1,
-                      "max_features": "sqrt", "n_jobs": 2}
+    default_params: ClassVar[dict[str, Any]] = {**CLASSIFIER_PARAMS, "n_estimators": 100, "max_depth": 0,
+                                                "min_samples_leaf": 1, "max_features": "sqrt", "n_jobs": 2}
 
     def _build(self) -> Any:
         p = self.params
@@ -131,8 +156,9 @@ def _max_features(p: dict[str, Any]) -> Any:
 class GradientBoosting(Classifier):
     algorithm = "gradient_boosting"
     description = "Histogram gradient boosting (regularised, early stopping, balanced class weights)"
-    default_params: ClassVar[dict[str, Any]] = {**COMMON_PARAMS, "max_iter": 200, "learning_rate": 0.1, "max_leaf_nodes": 31,
-                      "l2_regularization": 1.0, "min_samples_leaf": 20}
+    default_params: ClassVar[dict[str, Any]] = {**CLASSIFIER_PARAMS, "max_iter": 200, "learning_rate": 0.1,
+                                                "max_leaf_nodes": 31, "l2_regularization": 1.0,
+                                                "min_samples_leaf": 20}
 
     def _build(self) -> Any:
         p = self.params
@@ -148,7 +174,7 @@ class Knn(Classifier):
     algorithm = "knn"
     description = "k nearest neighbours (standardised features, class-balanced sample)"
     scaled = True
-    default_params: ClassVar[dict[str, Any]] = {**COMMON_PARAMS, "n_neighbors": 5, "max_train": 20_000}
+    default_params: ClassVar[dict[str, Any]] = {**CLASSIFIER_PARAMS, "n_neighbors": 5, "max_train": 20_000}
 
     def _build(self) -> Any:
         return KNeighborsClassifier(n_neighbors=self.params["n_neighbors"], weights="distance", n_jobs=2)
@@ -188,7 +214,7 @@ class LogisticRegressionModel(Classifier):
     algorithm = "logistic_regression"
     description = "Logistic regression (standardised features, L2, balanced class weights)"
     scaled = True
-    default_params: ClassVar[dict[str, Any]] = {**COMMON_PARAMS, "C": 1.0, "max_iter": 1000}
+    default_params: ClassVar[dict[str, Any]] = {**CLASSIFIER_PARAMS, "C": 1.0, "max_iter": 1000}
 
     def _build(self) -> Any:
         return LogisticRegression(C=self.params["C"], max_iter=self.params["max_iter"], class_weight="balanced",

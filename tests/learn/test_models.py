@@ -166,3 +166,18 @@ def test_fitting_needs_labels_and_two_classes(kdd_split) -> None:
         create("knn").fit(train[:100], ["normal"] * 100)
     with pytest.raises(ModelError, match="no events"):
         create("isolation_forest").fit([])
+
+
+def test_supervised_threshold_is_calibrated_to_the_false_positive_rate(kdd_split) -> None:
+    """Held-back normal rows set the threshold (never above 0.5): more of an unseen attack family is caught
+    for at most the chosen share of normal rows flagged."""
+    train, test = kdd_split
+    seen = [e for e in train if data.category(e) != "DoS"]
+    unseen_dos = [e for e in test if data.category(e) == "DoS"]
+    normal_test = data.normal_only(test)
+    plain = create("random_forest", n_estimators=30, fpr=0.0).fit(seen, data.targets(seen, "binary"))
+    calibrated = create("random_forest", n_estimators=30, fpr=0.02).fit(seen, data.targets(seen, "binary"))
+    assert plain.threshold == 0.5 and calibrated.threshold < 0.5
+    caught = lambda m: float((m.score(unseen_dos) >= m.threshold).mean())  # noqa: E731
+    assert caught(calibrated) > caught(plain)
+    assert float((calibrated.score(normal_test) >= calibrated.threshold).mean()) <= 0.05
