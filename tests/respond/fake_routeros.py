@@ -11,6 +11,7 @@ import ipaddress
 import re
 import socket
 import socketserver
+import ssl
 import threading
 from dataclasses import dataclass, field
 
@@ -138,6 +139,12 @@ class _Handler(socketserver.BaseRequestHandler):
         router: Router = self.server.router  # type: ignore[attr-defined]
         logged_in = False
         self.request.settimeout(10)
+        tls = self.server.tls  # type: ignore[attr-defined]
+        if tls is not None:  # api-ssl (8729): TLS from the first byte
+            try:
+                self.request = tls.wrap_socket(self.request, server_side=True)
+            except (ssl.SSLError, OSError):
+                return
         try:
             while True:
                 words = read_sentence(self.request)
@@ -156,9 +163,10 @@ class FakeRouterOS(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.router = Router()
+        self.tls = tls
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
 
     @property

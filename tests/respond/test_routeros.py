@@ -105,3 +105,23 @@ def test_router_refusal_marks_the_block_failed(router, sqlite_db) -> None:  # ty
         assert stored.state == BlockState.FAILED and "invalid user name or password" in stored.detail
     finally:
         r.close()
+
+
+def test_api_ssl_with_a_verified_certificate(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import ssl
+    import subprocess
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    with FakeRouterOS(tls=context) as router:
+        fw = RouterOSFirewall("127.0.0.1", port=router.port, password="s3cret", tls=True, ca_file=str(cert), timeout=3)
+        fw.add(block_target("203.0.113.7"), 600)
+        assert fw.entries() == {"203.0.113.7"}
+        fw.close()
+        untrusted = RouterOSFirewall("127.0.0.1", port=router.port, password="s3cret", tls=True, timeout=3)
+        with pytest.raises(FirewallError, match="certificate verify failed"):
+            untrusted.entries()
