@@ -37,4 +37,4 @@ def attach(engine, db, settings) -> Response:  # type: ignore[no-untyped-def]
         responder.listeners.append(notifier.on_block)
     engine.listeners.append(responder.on_alert)
     responder.start()
-    return Response(responder, notifier, EvidenceFilter(engine, responder.is_blocked, responder.any_blocked))
+    return Response(responder, notifier, EvidenceFilter(engine, responder.refuses, responder.any_enforced))

@@ -1,6 +1,7 @@
 """A block must not feed itself: traffic refused because of a block is no evidence for another block.
 
-While 203.0.113.7 is blocked, its 403s, resets and firewall drops say only that the block works. This
+While 203.0.113.7 is blocked (enforced; a dry-run block refuses nothing), its 403s, resets and firewall
+drops say only that the block works. This
 stage sits in front of the detection engine and withholds such events from the detectors; they are
 still stored (the pipeline stores the batch it was given, not what a stage passes on).
 """

@@ -240,8 +240,16 @@ class Responder:
                 return block
         return None
 
-    def any_blocked(self) -> bool:
-        return bool(self._active)
+    def any_enforced(self) -> bool:
+        return self.enforce and bool(self._active)
+
+    def refuses(self, address: str) -> bool:
+        """Is traffic from ``address`` being dropped by a block of ours (enforced, not dry-run)?"""
+        try:
+            block = self.covering_block(parse_network(address))
+        except AddressError:
+            return False
+        return block is not None and block.mode == "enforce"
 
     def is_blocked(self, address: str) -> bool:
         try:
@@ -313,6 +321,7 @@ class Responder:
         while not self._stop.wait(self.settings.sweep_every):
             try:
                 self.sweep()
+                self._load_active()  # blocks added or removed by another process (CLI, a second server)
             except Exception:  # the database may be away for a moment; try again next round
                 log.exception("block expiry sweep failed")
 

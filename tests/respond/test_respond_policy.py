@@ -14,12 +14,31 @@ from netwarden.records import Alert, AlertStatus, Event, Factor, Severity
 from netwarden.respond.addresses import AddressError, block_target, parse_network
 from netwarden.respond.blocks import AUTO, BlockState, list_blocks
 from netwarden.respond.evidence import EvidenceFilter
+from netwarden.respond.firewall.base import Firewall
 from netwarden.respond.never_block import NeverBlockList
 from netwarden.respond.responder import BlockRefused, Responder
 from netwarden.respond.settings import RespondSettings, parse_duration
 from netwarden.store import alerts as alert_store
 
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
+
+
+class Recording(Firewall):
+    """Remembers what it was asked to drop (for policy tests; the real firewalls are tested in netns)."""
+
+    name = "recording"
+
+    def __init__(self) -> None:
+        self.added: list[str] = []
+
+    def add(self, net, seconds, reason=""):  # type: ignore[no-untyped-def]
+        self.added.append(str(net))
+
+    def remove(self, net) -> None:  # type: ignore[no-untyped-def]
+        pass
+
+    def entries(self) -> set[str]:
+        return set()
 
 
 class Clock:
@@ -189,10 +208,10 @@ def test_a_block_does_not_feed_itself(db) -> None:  # type: ignore[no-untyped-de
 
 
 def test_refused_traffic_of_blocked_sources_is_withheld_from_detection(sqlite_db) -> None:  # type: ignore[no-untyped-def]
-    r = responder(sqlite_db)
+    r = Responder(sqlite_db, RespondSettings(mode="enforce"), firewall=Recording())
     r.block("203.0.113.30", reason="x", by="alice")
     seen: list[Event] = []
-    stage = EvidenceFilter(seen.extend, r.is_blocked, r.any_blocked)
+    stage = EvidenceFilter(seen.extend, r.refuses, r.any_enforced)
     def ev(src: str, **kw) -> Event:  # type: ignore[no-untyped-def]
         return Event(timestamp=T0, source_kind=kw.pop("source_kind", "access_log"), src_ip=src, **kw)
 
@@ -203,6 +222,12 @@ def test_refused_traffic_of_blocked_sources_is_withheld_from_detection(sqlite_db
     stage(batch)
     assert [(e.src_ip, e.http_status) for e in seen] == [("203.0.113.30", 200), ("203.0.113.31", 403)]
     assert stage.withheld == 4 and len(batch) == 6  # the stored batch is untouched
+    r.close()
+    # a dry-run block refuses nothing: its source's 403s are ordinary evidence
+    dry = responder(sqlite_db)
+    seen.clear()
+    EvidenceFilter(seen.extend, dry.refuses, dry.any_enforced)(batch)
+    assert len(seen) == 6
 
 
 @pytest.mark.engines
@@ -279,23 +304,6 @@ def test_settings_from_toml_with_clear_errors(tmp_path) -> None:  # type: ignore
 def test_switching_to_enforce_ends_dry_run_decisions(db) -> None:  # type: ignore[no-untyped-def]
     """Dry-run decisions are what would have happened: they do not reach the firewall when enforcement is
     switched on, and do not keep the source from being blocked for real."""
-    from netwarden.respond.firewall.base import Firewall
-
-    class Recording(Firewall):
-        name = "recording"
-
-        def __init__(self) -> None:
-            self.added: list[str] = []
-
-        def add(self, net, seconds, reason=""):  # type: ignore[no-untyped-def]
-            self.added.append(str(net))
-
-        def remove(self, net) -> None:  # type: ignore[no-untyped-def]
-            pass
-
-        def entries(self) -> set[str]:
-            return set()
-
     dry = responder(db)
     dry.on_alert(make_alert(db, "203.0.113.80", 0.9), True)
     assert dry.is_blocked("203.0.113.80")
@@ -309,3 +317,24 @@ def test_switching_to_enforce_ends_dry_run_decisions(db) -> None:  # type: ignor
         assert live.flush(5) and fw.added == ["203.0.113.80/32"]
     finally:
         live.close()
+
+
+def test_blocks_changed_by_another_process_are_seen(sqlite_db) -> None:  # type: ignore[no-untyped-def]
+    """``netwarden block remove`` in a shell while the server runs: the server's responder notices."""
+    import time
+
+    server = Responder(sqlite_db, RespondSettings(sweep_every=0.1)).start()
+    try:
+        cli = Responder(sqlite_db, RespondSettings())
+        cli.block("203.0.113.90", reason="x", by="alice")
+        deadline = time.monotonic() + 5
+        while not server.is_blocked("203.0.113.90") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.is_blocked("203.0.113.90")
+        cli.unblock("203.0.113.90", by="alice")
+        while server.is_blocked("203.0.113.90") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not server.is_blocked("203.0.113.90")
+        cli.close()
+    finally:
+        server.close()
