@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Annotated, Any
 
-from fastapi import HTTPException, Path, Request
+import orjson
+from fastapi import HTTPException, Path, Request, Response
 
 from netwarden.store.database import Database
 from netwarden.web.runtime import Runtime
@@ -37,3 +38,10 @@ def checked_time(value: datetime | None, name: str) -> datetime | None:
     if not 1970 <= value.year < 2200:
         raise HTTPException(400, f"{name}: the year must be between 1970 and 2199")
     return value
+
+
+def fast_json(data: Any, status_code: int = 200) -> Response:
+    """JSON for the large answers (event and alert lists): orjson directly. FastAPI's generic encoder spends
+    ~10 ms on 50 events, more than the query."""
+    body = orjson.dumps(data, default=str, option=orjson.OPT_NON_STR_KEYS)
+    return Response(body, status_code=status_code, media_type="application/json")

@@ -16,7 +16,7 @@ from netwarden.store.database import Database
 from netwarden.store.events import EventFilter
 from netwarden.store.schema import alerts, events, incidents
 from netwarden.web.auth import Principal, require
-from netwarden.web.deps import RowId, checked_time, get_db
+from netwarden.web.deps import RowId, checked_time, fast_json, get_db
 from netwarden.web.event_search import LIST_COLUMNS
 
 router = APIRouter(tags=["alerts"])
@@ -69,7 +69,7 @@ def list_alerts(filters: tuple = Depends(alert_filter), limit: int = Query(50, g
                 who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
     """Alerts, most recently seen first."""
     flt, text = filters
-    return {"alerts": [alert_dict(a) for a in find(db, flt, text, limit, offset)]}
+    return fast_json({"alerts": [alert_dict(a) for a in find(db, flt, text, limit, offset)]})  # type: ignore[return-value]
 
 
 def related_events(db: Database, a: Alert, limit: int = RELATED_EVENTS) -> list[dict[str, Any]]:
@@ -103,7 +103,8 @@ def one_alert(alert_id: RowId, db: Database = Depends(get_db),
         a = alert_store.get_alert(conn, alert_id)
     if a is None:
         raise HTTPException(404, f"no alert with id {alert_id}")
-    return {**alert_dict(a), "incident": incident_of(db, a), "related_events": related_events(db, a)}
+    return fast_json({**alert_dict(a), "incident": incident_of(db, a),  # type: ignore[return-value]
+                      "related_events": related_events(db, a)})
 
 
 class StatusChange(BaseModel):

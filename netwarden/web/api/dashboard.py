@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from netwarden.store.database import Database
 from netwarden.store.schema import alerts, metadata, rollups
 from netwarden.web.auth import Principal, require
-from netwarden.web.deps import checked_time, get_db, get_runtime
+from netwarden.web.deps import checked_time, fast_json, get_db, get_runtime
 from netwarden.web.runtime import Runtime
 
 router = APIRouter(tags=["dashboard"])
@@ -77,4 +77,4 @@ def traffic(minutes: int = Query(60, ge=1, le=60 * 24 * 31, description="how far
     for index in range(count_points):
         count, size = buckets.get(index, (0, 0))
         points.append({"time": base + timedelta(minutes=index * step), "events": count, "bytes": size})
-    return {"step_minutes": step, "points": points}
+    return fast_json({"step_minutes": step, "points": points})  # type: ignore[return-value]

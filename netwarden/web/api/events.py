@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 
 from netwarden.store.database import Database
 from netwarden.web.auth import Principal, require
-from netwarden.web.deps import RowId, checked_time, get_db
+from netwarden.web.deps import RowId, checked_time, fast_json, get_db
 from netwarden.web.event_search import EventQuery, get_event, search
 
 router = APIRouter(tags=["events"])
@@ -43,7 +43,7 @@ def list_events(query: EventQuery = Depends(event_query), db: Database = Depends
     """A page of events, newest first (``order=oldest`` for the other way); follow ``next_cursor``."""
     with db.engine.connect() as conn:
         rows, next_cursor = search(conn, query)
-    return {"events": rows, "next_cursor": next_cursor}
+    return fast_json({"events": rows, "next_cursor": next_cursor})  # type: ignore[return-value]
 
 
 @router.get("/events/{event_id}")
@@ -54,4 +54,4 @@ def one_event(event_id: RowId, db: Database = Depends(get_db),
         row = get_event(conn, event_id)
     if row is None:
         raise HTTPException(404, f"no event with id {event_id}")
-    return row
+    return fast_json(row)  # type: ignore[return-value]
