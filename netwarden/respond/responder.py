@@ -326,13 +326,14 @@ class Responder:
                 log.exception("block expiry sweep failed")
 
     def _load_active(self) -> None:
-        with self.db.engine.connect() as conn:
-            current = active_blocks(conn)
-        with self._lock:
-            self._active = {}
+        with self._lock:  # held while reading: a block decided meanwhile must not be lost from the cache
+            with self.db.engine.connect() as conn:
+                current = active_blocks(conn)
+            active = {}
             for b in current:
                 net = parse_network(b.network)
-                self._active[str(net)] = (net, b)
+                active[str(net)] = (net, b)
+            self._active = active
 
     def _forget(self, block: Block) -> None:
         net = parse_network(block.network)
