@@ -152,6 +152,10 @@ def test_bad_queries_are_refused(kwargs, message) -> None:  # type: ignore[no-un
 
 
 def test_overview_single_scan_agrees_with_each_query(loaded) -> None:  # type: ignore[no-untyped-def]
+    one_sided = [Event(timestamp=T0 + timedelta(minutes=33), source_kind="auth", src_ip="10.0.0.6"),
+                 Event(timestamp=T0 + timedelta(minutes=34), source_kind="firewall", dst_ip="10.0.0.1")]
+    with loaded.engine.begin() as conn:
+        insert_events(conn, one_sided)
     with loaded.engine.connect() as conn:
         for q in (_q(), _q(limit=2), _q(filter=EventFilter(src="10.0.0.0/8")),
                   analysis.Query(since=T0 + timedelta(minutes=31), until=T0 + timedelta(minutes=40))):

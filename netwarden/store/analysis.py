@@ -18,6 +18,8 @@ Each result row carries a ``filter``: the EventFilter fields (``since``, ``until
 
 from __future__ import annotations
 
+import heapq
+from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -298,54 +300,55 @@ def _http_data(q: Query, total: int, sampled: bool, statuses: list, methods: lis
 def overview(conn: Connection, q: Query) -> dict[str, Any]:
     """Everything the analysis page shows, in one round trip.
 
-    The four lists come from ONE read of the newest ``scan_limit`` events, counted here, instead of four
-    GROUP BY queries over the same rows (each one a temporary B-tree on SQLite): about three times faster
-    for a large range. The results are those of the single-purpose functions (a test checks it), except
+    The four lists come from ONE read of the newest ``scan_limit`` events, counted here (in C, by
+    ``Counter``), instead of four GROUP BY queries over the same rows (each a temporary B-tree on SQLite):
+    about half the time for a large range, most of it now the read itself. The results are those of the single-purpose functions (a test checks it), except
     that when the cap is reached the HTTP mix is of the newest events overall, not of the newest requests.
     """
     sub = _recent_events(q, events.c.src_ip, events.c.dst_ip, events.c.bytes_out, events.c.bytes_in,
                          events.c.http_method, events.c.http_status)
     rows = conn.execute(select(sub)).all()
     sampled = len(rows) >= q.scan_limit
-    talkers: dict[str, list[int]] = {}
-    dests: dict[str, list[int]] = {}
-    pairs: dict[tuple[str, str], list[int]] = {}
-    statuses: dict[int | None, int] = {}
-    methods: dict[str | None, int] = {}
-    requests = 0
-    for src, dst, out, inn, method, status in rows:
-        size = (out or 0) + (inn or 0)
-        if src is not None:
-            _add(talkers, src, size)
-            if dst is not None:
-                _add(pairs, (src, dst), size)
-        if dst is not None:
-            _add(dests, dst, size)
-        if method is not None or status is not None:
-            requests += 1
-            statuses[status] = statuses.get(status, 0) + 1
-            methods[method] = methods.get(method, 0) + 1
-
-    def top(counts: dict) -> list:  # type: ignore[type-arg]
-        ranked = sorted(counts.items(), key=lambda kv: (-kv[1][0], kv[0]))[:q.limit]
-        return [(k, n, b) for k, (n, b) in ranked]
-
+    # counted in C (Counter over columns); bytes summed in one more pass for the top keys only
+    srcs = [r[0] for r in rows]
+    dsts = [r[1] for r in rows]
+    talkers = Counter(srcs)
+    dests = Counter(dsts)
+    pairs = Counter(zip(srcs, dsts))
+    for counts in (talkers, dests):
+        counts.pop(None, None)
+    top_src, top_dst = _top(talkers, q.limit), _top(dests, q.limit)
+    top_pairs = _top(Counter({k: n for k, n in pairs.items() if None not in k}) if (None in srcs or None in dsts)
+                     else pairs, q.limit)
+    want_src, want_dst, want_pair = set(top_src), set(top_dst), set(top_pairs)
+    size_src: dict = dict.fromkeys(want_src, 0)
+    size_dst: dict = dict.fromkeys(want_dst, 0)
+    size_pair: dict = dict.fromkeys(want_pair, 0)
+    http = [(r[4], r[5]) for r in rows if r[4] is not None or r[5] is not None]
+    for src, dst, out, inn, _m, _s in rows:
+        if src in want_src or dst in want_dst or (src, dst) in want_pair:
+            size = (out or 0) + (inn or 0)
+            if src in want_src:
+                size_src[src] += size
+            if dst in want_dst:
+                size_dst[dst] += size
+            if (src, dst) in want_pair:
+                size_pair[(src, dst)] += size
+    statuses = Counter(st for _m, st in http)
+    methods = Counter(m for m, _st in http)
     return {"since": _iso(q.since), "until": _iso(q.until), "volume": volume(conn, q),
             "protocols": protocols(conn, q),
-            "talkers": _talker_rows(q, top(talkers), sampled, "src"),
-            "destinations": _talker_rows(q, top(dests), sampled, "dst"),
-            "conversations": _conversation_data(q, [(s, d, n, b) for (s, d), n, b in top(pairs)], sampled),
-            "http": _http_data(q, requests, sampled, _ranked(statuses, q.limit), _ranked(methods, q.limit),
+            "talkers": _talker_rows(q, [(k, talkers[k], size_src[k]) for k in top_src], sampled, "src"),
+            "destinations": _talker_rows(q, [(k, dests[k], size_dst[k]) for k in top_dst], sampled, "dst"),
+            "conversations": _conversation_data(q, [(s, d, pairs[(s, d)], size_pair[(s, d)]) for s, d in top_pairs],
+                                                sampled),
+            "http": _http_data(q, len(http), sampled, _ranked(statuses, q.limit), _ranked(methods, q.limit),
                                statuses)}
 
 
-def _add(counts: dict, key: Any, size: int) -> None:  # type: ignore[type-arg]
-    entry = counts.get(key)
-    if entry is None:
-        counts[key] = [1, size]
-    else:
-        entry[0] += 1
-        entry[1] += size
+def _top(counts: Counter, limit: int) -> list:  # type: ignore[type-arg]
+    """The ``limit`` keys with the highest counts, ties by key (as ORDER BY count DESC, key)."""
+    return [k for k, _n in heapq.nsmallest(limit, counts.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
 def _ranked(counts: dict, limit: int) -> list[tuple]:  # type: ignore[type-arg]
