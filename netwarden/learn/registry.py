@@ -188,7 +188,8 @@ def _record(row: Any) -> ModelRecord:
 
 
 def open_registry(db: Any, settings: Any) -> ModelRegistry:
-    """The registry of a configured installation (``settings`` is netwarden.config.Settings)."""
+    """The registry of a configured installation (``settings`` is netwarden.config.Settings); the default
+    artefact directory sits beside the database actually opened (which a --db option may have changed)."""
     from netwarden.learn.settings import models_dir
 
-    return ModelRegistry(db, models_dir(settings.learn, settings.database.url))
+    return ModelRegistry(db, models_dir(settings.learn, db.engine.url.render_as_string(hide_password=False)))

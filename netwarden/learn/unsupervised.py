@@ -53,6 +53,8 @@ class AnomalyModel(TabularModel):
         if len(train) > self.params["max_train"]:
             train = train[rng.choice(len(train), self.params["max_train"], replace=False)]
         self.estimator_ = self._build()
+        if isinstance(self.estimator_, IsolationForest) and self.params["max_samples"] > len(train):
+            self.estimator_.set_params(max_samples=len(train))  # small normal periods: use every row
         self.estimator_.fit(train)
         progress("calibrating", 0.9)
         raw = self._raw(held)
