@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
@@ -45,10 +46,19 @@ from netwarden.respond.worker import FirewallWorker
 log = logging.getLogger(__name__)
 BlockListener = Callable[[Block, str], None]  # (block, what: "blocked" | "unblocked" | "expired" | "failed")
 DECIDED_LIMIT = 50_000
+CAP_LOG_EVERY = 60.0  # seconds
 
 
 class BlockRefused(ValueError):
-    """A block that must not happen; the message says why (never-block list, cap, already blocked ...)."""
+    """A block that must not happen; the message says why (never-block list, cap, already blocked ...).
+
+    ``lasting``: the same alert will be refused again (never-block list), so it is not tried again; a cap
+    that is reached may have room later.
+    """
+
+    def __init__(self, message: str, *, lasting: bool = True) -> None:
+        super().__init__(message)
+        self.lasting = lasting
 
 
 def _now() -> datetime:
@@ -73,6 +83,7 @@ class Responder:
         self._active: dict[str, tuple[Network, Block]] = {}  # network text → (network, block)
         self._lock = threading.RLock()
         self._decided: OrderedDict[int, None] = OrderedDict()  # alert ids already refused (logged once)
+        self._cap_logged = -CAP_LOG_EVERY
         self._worker: FirewallWorker | None = None
         self._sweeper: threading.Thread | None = None
         self._stop = threading.Event()
@@ -136,7 +147,12 @@ class Responder:
         try:
             self.block(alert.source, reason=reason, by=AUTO, alert_id=alert.id)
         except BlockRefused as exc:
-            self._remember(alert.id)
+            if exc.lasting:
+                self._remember(alert.id)
+            elif time.monotonic() - self._cap_logged < CAP_LOG_EVERY:
+                return  # the cap is reached: said once a minute, not for every alert update
+            else:
+                self._cap_logged = time.monotonic()
             log.warning("not blocking %s (alert #%s): %s", display(net), alert.id, exc)
 
     def _remember(self, alert_id: int | None) -> None:
@@ -181,7 +197,7 @@ class Responder:
                 raise BlockRefused(f"{display(net)} is already blocked (block #{same[0].id})")
             if automatic and count_active_auto(conn) >= self.settings.max_auto_blocks:
                 raise BlockRefused(f"the cap of {self.settings.max_auto_blocks} active automatic blocks is "
-                                   "reached ([respond] max_auto_blocks)")
+                                   "reached ([respond] max_auto_blocks)", lasting=False)
             level = len(earlier_blocks(conn, net, now - self._history))
             if permanent:
                 expires = None

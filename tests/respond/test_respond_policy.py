@@ -233,13 +233,18 @@ def test_refused_traffic_of_blocked_sources_is_withheld_from_detection(sqlite_db
 @pytest.mark.engines
 def test_cap_on_active_automatic_blocks(db, caplog) -> None:  # type: ignore[no-untyped-def]
     r = responder(db, max_auto_blocks=2)
-    for i in range(4):
-        r.on_alert(make_alert(db, f"203.0.113.{40 + i}", 0.95), True)
+    alerts = [make_alert(db, f"203.0.113.{40 + i}", 0.95) for i in range(4)]
+    for a in alerts:
+        r.on_alert(a, True)
     auto = [b for b in all_blocks(db) if b.state == BlockState.ACTIVE]
     assert len(auto) == 2
-    assert any("cap of 2" in m for m in caplog.messages)
+    assert sum("cap of 2" in m for m in caplog.messages) == 1  # not once per alert
     r.block("203.0.113.99", reason="manual is not capped", by="alice")
     assert len(all_blocks(db)) == 3
+    # room again: a refused alert that goes on is blocked now (the cap is no lasting refusal)
+    r.unblock(auto[0].id, by="alice")  # type: ignore[arg-type]
+    r.on_alert(alerts[3], False)
+    assert "203.0.113.43" in {b.network for b in all_blocks(db) if b.state == BlockState.ACTIVE}
 
 
 @pytest.mark.engines
