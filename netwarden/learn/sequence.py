@@ -45,7 +45,8 @@ MAX_STREAM_SOURCES = 50_000  # sources whose last events score_stream() remember
 _INT_LIMITS = {"timesteps": (1, 1000), "epochs": (1, 10_000), "batch_size": (1, 1 << 20),
                "hidden_size": (1, 4096), "layers": (1, 16), "patience": (1, 10_000), "threads": (0, 256)}
 _FLOAT_LIMITS = {"learning_rate": (1e-7, 10.0), "dropout": (0.0, 0.9), "weight_decay": (0.0, 1.0),
-                 "validation_fraction": (0.0, 0.5), "unseen_rate": (0.0, 0.5)}
+                 "validation_fraction": (0.0, 0.5), "unseen_rate": (0.0, 0.5),
+                 "target_fpr": (0.0, 0.5)}
 
 
 @dataclass(slots=True)
@@ -81,6 +82,9 @@ class SequenceModel(Model):
         # share of categorical values replaced by "unseen" while training, so that a service or method never
         # seen in training (new attacks bring them) meets a learned embedding rather than an untrained one
         "unseen_rate": 0.02,
+        # > 0: set the alert threshold so that this share of the validation split's normal traffic alerts
+        # (0: threshold 0.5, "more likely attack than normal")
+        "target_fpr": 0.0,
         # 0: one thread. Measured on the 2-core machine with the other core busy: one thread trains 20-40x
         # faster than two (OpenMP workers wait on each other); these small networks gain little from two
         "threads": 0,
@@ -200,8 +204,24 @@ class SequenceModel(Model):
             if best is not None:
                 network.load_state_dict(best)
         network.eval()
+        if p["target_fpr"] > 0 and NORMAL in self.classes_:
+            self.threshold = self._calibrated_threshold(numeric, categorical, windows, target,
+                                                        valid if len(valid) else train)
         self.fit_seconds_ = time.perf_counter() - started
         progress("done", 1.0)
+
+    def _calibrated_threshold(self, numeric: torch.Tensor, categorical: torch.Tensor, windows: torch.Tensor,
+                              target: torch.Tensor, held: np.ndarray) -> float:
+        """The score that ``target_fpr`` of the held-out normal windows reach: the alert threshold for a
+        false-positive rate the administrator chose, measured on data the weights were not fitted to."""
+        normal = held[target.numpy()[held] == self.classes_.index(NORMAL)]
+        if not len(normal):
+            return self.threshold
+        with torch.no_grad():
+            logits = self._logits(numeric, categorical, windows[torch.from_numpy(normal)])
+        scores = self._scores(torch.softmax(logits.double(), dim=1).numpy())
+        cut = float(np.quantile(scores, 1.0 - self.params["target_fpr"], method="higher"))
+        return min(max(np.nextafter(cut, 1.0), 1e-6), 1.0)  # strictly above: score >= threshold alerts
 
     def _split(self, target: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Stratified hold-out of windows for early stopping (every class keeps training rows)."""

@@ -155,6 +155,16 @@ def test_early_stopping_keeps_the_best_epoch(kdd):
     assert len(losses) < 30 and model.best_epoch_ == int(np.argmin(losses)) + 1
 
 
+def test_threshold_calibrated_to_a_false_positive_rate(kdd, tmp_path):
+    events, labels = kdd
+    model = create("gru", **SMALL, target_fpr=0.05).fit(events[:3000], labels[:3000])
+    scores = model.score(events[3000:])
+    normal = np.array(labels[3000:]) == "normal"
+    assert model.threshold != 0.5
+    assert 0.01 <= np.mean(scores[normal] >= model.threshold) <= 0.1  # ~5% of unseen normal rows alert
+    assert Model.load(model.save(tmp_path / "m")).threshold == model.threshold
+
+
 def test_category_task(kdd):
     events, _ = kdd
     categories = [e.extra["attack_category"] for e in events]
