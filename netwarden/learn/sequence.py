@@ -85,7 +85,7 @@ class SequenceModel(Model):
         # > 0: set the alert threshold so that this share of the validation split's normal traffic alerts
         # (0: threshold 0.5, "more likely attack than normal")
         "target_fpr": 0.0,
-        # 0: one thread. Measured on the 2-core machine with the other core busy: one thread trains 20-40x
+        # 0: one thread. Measured on the 2-core machine with the other core busy: one thread trains 4-40x
         # faster than two (OpenMP workers wait on each other); these small networks gain little from two
         "threads": 0,
     }
@@ -205,8 +205,9 @@ class SequenceModel(Model):
                 network.load_state_dict(best)
         network.eval()
         if p["target_fpr"] > 0 and NORMAL in self.classes_:
-            self.threshold = self._calibrated_threshold(numeric, categorical, windows, target,
-                                                        valid if len(valid) else train)
+            with _torch_threads(self._threads()):
+                self.threshold = self._calibrated_threshold(numeric, categorical, windows, target,
+                                                            valid if len(valid) else train)
         self.fit_seconds_ = time.perf_counter() - started
         progress("done", 1.0)
 
@@ -221,7 +222,7 @@ class SequenceModel(Model):
             logits = self._logits(numeric, categorical, windows[torch.from_numpy(normal)])
         scores = self._scores(torch.softmax(logits.double(), dim=1).numpy())
         cut = float(np.quantile(scores, 1.0 - self.params["target_fpr"], method="higher"))
-        return min(max(np.nextafter(cut, 1.0), 1e-6), 1.0)  # strictly above: score >= threshold alerts
+        return float(min(max(np.nextafter(cut, 1.0), 1e-6), 1.0))  # score >= threshold alerts: just above
 
     def _split(self, target: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Stratified hold-out of windows for early stopping (every class keeps training rows)."""
@@ -339,9 +340,11 @@ class SequenceModel(Model):
             if last is not None and all(id(e) in last.rows for e in events):
                 numeric, categorical, windows = last.numeric, last.categorical, last.windows
                 positions = torch.tensor([last.rows[id(e)] for e in events], dtype=torch.int64)
+                context = last.context
             else:
                 numeric, categorical, windows = self._matrices(events)
                 positions = torch.arange(len(events))
+                context = events
             self.network_.eval()
             for chunk in torch.split(torch.arange(len(events)), 1024):
                 rows = windows[positions[chunk]]
@@ -355,8 +358,9 @@ class SequenceModel(Model):
                 weights = torch.cat(parts, dim=1).detach().numpy()
                 for i, row in zip(chunk.tolist(), weights):
                     order = np.argsort(-np.abs(row), kind="stable")[:top]
-                    describe = self.encoder_.describe
-                    out.append([Contribution(names[j], describe(events[i], names[j]), float(row[j]))
+                    window = [context[k] for k in windows[positions[i]].tolist() if k >= 0]
+                    values = self.encoder_.describe(window)
+                    out.append([Contribution(names[j], values[names[j]], float(row[j]))
                                 for j in order if row[j] != 0.0])
         return out
 

@@ -196,12 +196,13 @@ class StepEncoder:
         """Per event, whether it is the kind of record this encoder learned from."""
         raise NotImplementedError
 
-    def describe(self, event: Event, feature: str) -> str:
-        """The value of one feature for an event, as text (for explanations)."""
-        numeric, texts = self._raw([event])
-        if feature in self.numeric_names:
-            return f"{float(numeric[0, self.numeric_names.index(feature)]):g}"
-        return texts[self.categorical_names.index(feature)][0]
+    def describe(self, window: Sequence[Event]) -> dict[str, str]:
+        """Every feature's value for the last event of ``window`` (its source's events before it, which
+        features such as the time since the previous request need), as text for explanations."""
+        numeric, texts = self._raw(window)
+        out = {name: f"{float(numeric[-1, j]):g}" for j, name in enumerate(self.numeric_names)}
+        out.update((name, texts[f][-1]) for f, name in enumerate(self.categorical_names))
+        return out
 
     # -- persistence as plain JSON --------------------------------------------------------------
     def state(self) -> dict[str, Any]:

@@ -91,7 +91,10 @@ def test_access_log_encoder_on_the_real_log(datasets):
     odd = request("192.0.2.9", 0, method="PROPFIND", agent="sqlmap/1.7")
     _, cat = encoder.transform([odd])
     assert cat[0, encoder.categorical_names.index("http_method")] == UNSEEN
-    assert encoder.describe(odd, "user_agent_category") == "scanner"
+    assert encoder.describe([odd])["user_agent_category"] == "scanner"
+    later = request("192.0.2.9", 42.5, url="/a/b.php?x=1")
+    described = encoder.describe([odd, later])  # the window: the client's earlier request, then this one
+    assert described["seconds_since_previous"] == "42.5" and described["extension"] == "php"
 
 
 def test_flow_encoder_learns_the_datasets_own_columns_and_never_the_answer(datasets):
@@ -117,7 +120,7 @@ def test_flow_encoder_for_flows_without_dataset_columns():
     encoder = encoder_for(flows).fit(flows)
     assert encoder.by_source and "event.bytes_out" in encoder.numeric_names
     assert "event.dst_port" in encoder.categorical_names
-    assert encoder.describe(flows[3], "event.dst_port") == "22"
+    assert encoder.describe(flows[:4])["event.dst_port"] == "22"
 
 
 @pytest.mark.parametrize("change, message", [
