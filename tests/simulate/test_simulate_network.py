@@ -71,14 +71,19 @@ def test_sent_traffic_is_stored_and_detected(tmp_path: Path) -> None:
 
 
 def test_command_refuses_bad_input() -> None:
-    run = lambda *a: subprocess.run([*NETWARDEN, "simulate", *a],
-                                    capture_output=True, text=True, timeout=60, check=False)
+    from click.testing import CliRunner
+
+    from netwarden.cli import cli
+
+    def run(*args: str):  # type: ignore[no-untyped-def]
+        return CliRunner().invoke(cli, ["simulate", *args])
+
     r = run()
-    assert r.returncode == 2 and "--syslog" in r.stderr
+    assert r.exit_code == 2 and "--syslog" in r.output
     r = run("--syslog", "localhost:notaport")
-    assert r.returncode == 2 and "port must be a number" in r.stderr
+    assert r.exit_code == 2 and "port must be a number" in r.output
     r = run("--syslog", "127.0.0.1:9", "--attacks", "sqli,meteor")
-    assert r.returncode == 2 and "meteor" in r.stderr
+    assert r.exit_code == 2 and "meteor" in r.output
 
 
 def test_command_sends_for_the_given_duration() -> None:
