@@ -47,9 +47,18 @@ class TabularModel(Model):
         return self.spec_.transform(events, scale=self.scaled)
 
     def score(self, events: Sequence[Event]) -> np.ndarray:
+        """Events the model cannot judge (see :meth:`applicable`) score 0: a flow model has no opinion about
+        an access-log line, and imputing every feature would make one up."""
         if not events:
             return np.empty(0)
-        return np.clip(self._score_matrix(self.matrix(events)), 0.0, 1.0)
+        usable = self.applicable(events)
+        if usable.all():
+            return np.clip(self._score_matrix(self.matrix(events)), 0.0, 1.0)
+        out = np.zeros(len(events))
+        if usable.any():
+            chosen = np.flatnonzero(usable)
+            out[chosen] = np.clip(self._score_matrix(self.matrix([events[i] for i in chosen])), 0.0, 1.0)
+        return out
 
     def applicable(self, events: Sequence[Event]) -> np.ndarray:
         """Flow-feature models judge only events that carry at least half of their features in ``extra``

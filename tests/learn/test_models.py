@@ -181,3 +181,13 @@ def test_supervised_threshold_is_calibrated_to_the_false_positive_rate(kdd_split
     caught = lambda m: float((m.score(unseen_dos) >= m.threshold).mean())  # noqa: E731
     assert caught(calibrated) > caught(plain)
     assert float((calibrated.score(normal_test) >= calibrated.threshold).mean()) <= 0.05
+
+
+def test_events_a_flow_model_cannot_judge_score_zero(fitted, kdd_split) -> None:
+    web = Event(timestamp=None, source_kind="access_log", src_ip="203.0.113.5", http_method="GET", url="/",
+                http_status=200, bytes_out=512)
+    flow = kdd_split[1][0]
+    for model in fitted.values():
+        assert list(model.applicable([web, flow])) == [False, True]
+        scores = model.score([web, flow])
+        assert scores[0] == 0.0 and scores[1] == pytest.approx(model.score([flow])[0])
