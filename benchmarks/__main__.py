@@ -21,6 +21,7 @@ from pathlib import Path
 from benchmarks import bench_detect, bench_ingest, bench_netflow, bench_pcap, bench_syslog
 from benchmarks import bench_respond
 from benchmarks import bench_sequence
+from benchmarks import bench_learn
 from benchmarks import bench_analysis
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,6 +30,7 @@ BENCHMARKS = {"ingest": bench_ingest, "syslog": bench_syslog, "netflow": bench_n
               "detect": bench_detect}
 BENCHMARKS["respond"] = bench_respond
 BENCHMARKS["sequence"] = bench_sequence
+BENCHMARKS["learn"] = bench_learn
 BENCHMARKS["analysis"] = bench_analysis
 COMMAND = "benchmarks/run"
 
