@@ -70,6 +70,14 @@ def web(db: Database) -> Iterator[App]:
     a.close()
 
 
+@pytest.fixture
+def sqlite_app(sqlite_db: Database) -> Iterator[App]:
+    """For tests of the HTTP layer only (the store is exercised on every engine above)."""
+    a = App(sqlite_db)
+    yield a
+    a.close()
+
+
 def stored_alert(db: Database, source: str) -> int:
     now = datetime.now(timezone.utc)
     alert = Alert(kind="web_attack", subkind="sqli", severity=Severity.MEDIUM, confidence=0.6,
@@ -112,8 +120,8 @@ def test_api_block_list_unblock(web: App) -> None:
     ({"alert_id": 424242}, 404, "no alert"),
     ({"address": "x" * 65}, 422, ""),
 ])
-def test_api_refusals_are_4xx_with_a_reason(web: App, body: dict, status: int, message: str) -> None:
-    response = web.client("admin").post("/api/v1/blocks", json=body)
+def test_api_refusals_are_4xx_with_a_reason(sqlite_app: App, body: dict, status: int, message: str) -> None:
+    response = sqlite_app.client("admin").post("/api/v1/blocks", json=body)
     assert response.status_code == status, response.text
     assert message in response.text
 

@@ -142,8 +142,8 @@ def test_threshold_per_kind_and_the_record(db) -> None:  # type: ignore[no-untyp
     assert r.is_blocked("203.0.113.10") and r.is_blocked("::ffff:203.0.113.10")
 
 
-@pytest.mark.engines
-def test_never_block_checked_for_automatic_and_manual_blocks(db, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_never_block_checked_for_automatic_and_manual_blocks(sqlite_db, caplog) -> None:  # type: ignore[no-untyped-def]
+    db = sqlite_db
     r = responder(db, gateways=["203.0.113.1"], admin_addresses=["2001:db8:aa::10"])
     gw = make_alert(db, "::ffff:203.0.113.1", 0.99)
     with caplog.at_level(logging.WARNING):
@@ -247,8 +247,8 @@ def test_cap_on_active_automatic_blocks(db, caplog) -> None:  # type: ignore[no-
     assert "203.0.113.43" in {b.network for b in all_blocks(db) if b.state == BlockState.ACTIVE}
 
 
-@pytest.mark.engines
-def test_no_automatic_block_when_disabled_or_closed(db) -> None:  # type: ignore[no-untyped-def]
+def test_no_automatic_block_when_disabled_or_closed(sqlite_db) -> None:  # type: ignore[no-untyped-def]
+    db = sqlite_db
     r = responder(db, auto_block=False)
     r.on_alert(make_alert(db, "203.0.113.50", 1.0), True)
     r2 = responder(db)
