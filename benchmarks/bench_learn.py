@@ -28,7 +28,7 @@ from benchmarks.inputs import datasets
 
 TABULAR = ("random_forest", "gradient_boosting", "knn", "logistic_regression", "isolation_forest", "lof",
            "knn_distance")
-CROSS_CHECK = ("random_forest", "gradient_boosting", "logistic_regression", "isolation_forest")
+CROSS_CHECK = ("random_forest", "logistic_regression", "isolation_forest")
 FAMILIES = ("DoS", "Probe", "R2L", "U2R")
 SEEN = ("normal", "DoS", "Probe")
 TREES = ("random_forest", "gradient_boosting")

@@ -103,7 +103,8 @@ UNSUPERVISED_PARAMS = {**COMMON_PARAMS, "fpr": 0.01, "max_train": 20_000}
 class IsolationForestModel(AnomalyModel):
     algorithm = "isolation_forest"
     description = "Isolation Forest on normal traffic, threshold calibrated to a false-positive rate"
-    default_params: ClassVar[dict[str, Any]] = {**UNSUPERVISED_PARAMS, "n_estimators": 200, "max_samples": 256, "max_train": 100_000}
+    default_params: ClassVar[dict[str, Any]] = {**UNSUPERVISED_PARAMS, "n_estimators": 100, "max_samples": 256,
+                                                "max_train": 100_000}
 
     def _build(self) -> Any:
         return IsolationForest(n_estimators=self.params["n_estimators"], max_samples=self.params["max_samples"],
