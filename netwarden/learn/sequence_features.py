@@ -97,7 +97,10 @@ def _order(events: Sequence[Event], by_source: bool) -> list[np.ndarray]:
     for members in groups.values():
         times = [events[i].timestamp for i in members]
         if all(t is not None for t in times):
-            members = sorted(members, key=lambda i: events[i].timestamp)  # type: ignore[arg-type,return-value]
+            try:
+                members = sorted(members, key=lambda i: events[i].timestamp)  # type: ignore[arg-type,return-value]
+            except TypeError:  # times with and without a zone cannot be compared: keep arrival order
+                pass
         out.append(np.asarray(members, dtype=np.int64))
     return out
 
@@ -126,7 +129,7 @@ def seconds_since_previous(events: Sequence[Event], by_source: bool = True) -> n
         previous = None
         for i in members:
             t = events[i].timestamp
-            if t is not None and previous is not None:
+            if t is not None and previous is not None and (t.tzinfo is None) == (previous.tzinfo is None):
                 out[i] = max((t - previous).total_seconds(), 0.0)
             previous = t if t is not None else previous
     return out

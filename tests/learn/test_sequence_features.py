@@ -69,6 +69,11 @@ def test_windows_follow_each_source_in_time_order():
     assert w.tolist() == [[-1, -1, 0], [-1, -1, 1], [0, 4, 2], [-1, 1, 3], [-1, 0, 4]]
     gaps = seconds_since_previous(events)
     assert gaps.tolist() == [0.0, 0.0, 2.0, 1.0, 3.0]
+    # times with and without a zone (a hand-made JSON file) cannot be ordered: arrival order, no crash
+    mixed = [request("10.0.0.1", 5), Event(timestamp=datetime(2026, 1, 1), source_kind="access_log",
+                                           src_ip="10.0.0.1", url="/")]
+    assert window_index(mixed, 2).tolist() == [[-1, 0], [0, 1]]
+    assert seconds_since_previous(mixed).tolist() == [0.0, 0.0]
     # without addresses (NSL-KDD rows): one group, file order
     rows = [Event(timestamp=None, source_kind="flow_csv") for _ in range(4)]
     assert window_index(rows, 2, by_source=False).tolist() == [[-1, 0], [0, 1], [1, 2], [2, 3]]
