@@ -343,3 +343,23 @@ def test_blocks_changed_by_another_process_are_seen(sqlite_db) -> None:  # type:
         cli.close()
     finally:
         server.close()
+
+
+def test_any_text_is_an_address_or_a_clear_error() -> None:
+    """Addresses come from logs and forms: whatever the text, a network or an AddressError, never a crash."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.one_of(st.text(max_size=80), st.ip_addresses().map(str),
+                     st.tuples(st.ip_addresses(), st.integers(-5, 140)).map(lambda t: f"{t[0]}/{t[1]}")))
+    def check(text: str) -> None:
+        try:
+            net = block_target(text, 64)
+        except AddressError as exc:
+            assert str(exc)
+            return
+        assert net.version == 4 or net.prefixlen <= 64
+        assert not (net.version == 6 and net.network_address.ipv4_mapped is not None)
+
+    check()
