@@ -212,6 +212,25 @@ def test_parameters_given_as_text_are_converted():
     assert model.params["timesteps"] == 8 and model.params["learning_rate"] == 0.01
 
 
+def test_odd_values_neither_crash_nor_poison_the_scores():
+    """Attacker-controlled or damaged records: missing fields, text where numbers belong, NaN, infinity,
+    absurd sizes, huge URLs, control characters."""
+    odd = [Event(timestamp=None, source_kind="flow_csv", extra={"src_bytes": v, "service": s})
+           for v, s in [(1, "http"), ("lots", None), (float("nan"), "x" * 500), (float("inf"), "\x00"),
+                        (-5, ""), (10**30, "http"), (None, "ftp")] * 4]
+    labels = ["normal", "attack"] * 14
+    scores = create("rnn", epochs=1, timesteps=3).fit(odd, labels).score(odd)
+    assert scores.shape == (28,) and np.isfinite(scores).all()
+    web = [Event(timestamp=T0 + timedelta(seconds=i), source_kind="access_log", src_ip=ip, http_method=m,
+                 url=u, http_status=st, user_agent=ua, bytes_in=b)
+           for i, (ip, m, u, st, ua, b) in enumerate([
+               ("10.0.0.1", "GET", "/", 200, "Mozilla/5.0", 10), ("10.0.0.1", None, None, None, None, None),
+               ("10.0.0.2", "G\x00T", "/" + "%41" * 5000, 999, "\u202e" * 300, 10**15),
+               (None, "POST", "http://h/a?b=1&&c", 0, "-", 0)] * 5)]
+    model = create("gru", epochs=1, timesteps=4).fit(web, ["normal", "attack"] * 10)
+    assert np.isfinite(model.score(web)).all() and len(model.explain(web[:4])) == 4
+
+
 def test_untrained_model_says_so():
     with pytest.raises(ModelError, match="not trained"):
         create("rnn").score([Event(timestamp=None, source_kind="flow_csv")])
