@@ -157,12 +157,16 @@ def test_overview_single_scan_agrees_with_each_query(loaded) -> None:  # type: i
     with loaded.engine.begin() as conn:
         insert_events(conn, one_sided)
     with loaded.engine.connect() as conn:
-        for q in (_q(), _q(limit=2), _q(filter=EventFilter(src="10.0.0.0/8")),
+        for q in (_q(), _q(limit=2), _q(filter=EventFilter(src="10.0.0.0/8")), _q(limit=1, filter=EventFilter(port=53)),
+                  analysis.Query(since=T0 - timedelta(days=2), until=T0 + timedelta(days=1),
+                                 filter=EventFilter(address="0.0.0.0/0")),
                   analysis.Query(since=T0 + timedelta(minutes=31), until=T0 + timedelta(minutes=40))):
             everything = analysis.overview(conn, q)
             assert everything["talkers"] == analysis.top_talkers(conn, q)
             assert everything["destinations"] == analysis.top_destinations(conn, q)
             assert everything["conversations"] == analysis.conversations(conn, q)
             assert everything["http"] == analysis.http_mix(conn, q)
+            assert everything["volume"] == analysis.volume(conn, q)
+            assert everything["protocols"] == analysis.protocols(conn, q)
         capped = _q(scan_limit=50)
         assert analysis.overview(conn, capped)["talkers"] == analysis.top_talkers(conn, capped)

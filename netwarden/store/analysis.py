@@ -19,6 +19,7 @@ Each result row carries a ``filter``: the EventFilter fields (``since``, ``until
 from __future__ import annotations
 
 import heapq
+import math
 from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
@@ -55,7 +56,8 @@ def _epoch_sqlite(element, compiler, **kw):  # type: ignore[no-untyped-def]
 
 @compiles(_epoch, "postgresql")
 def _epoch_postgresql(element, compiler, **kw):  # type: ignore[no-untyped-def]
-    return f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) AS BIGINT)"
+    # FLOOR: a cast alone rounds, and 10:00:59.7 would count in the next minute
+    return f"CAST(FLOOR(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)})) AS BIGINT)"
 
 
 @compiles(_epoch, "mysql")
@@ -150,6 +152,10 @@ def volume(conn: Connection, q: Query, *, max_points: int = 240) -> dict[str, An
         stmt = select(bucket.label("b"), func.count(), func.sum(size_expr)).group_by(bucket).order_by(bucket)
         rows = conn.execute(stmt).all()
         sampled = sum(int(r[1]) for r in rows) >= q.scan_limit
+    return _volume_data(q, size, rows, sampled)
+
+
+def _volume_data(q: Query, size: int, rows: list, sampled: bool) -> dict[str, Any]:  # type: ignore[type-arg]
     points = []
     for b, count, size_sum in rows:
         start = datetime.fromtimestamp(int(b) * size, timezone.utc)
@@ -187,15 +193,20 @@ def protocols(conn: Connection, q: Query) -> dict[str, Any]:
     total = sum(int(r[1]) for r in by_transport)
     if sampled is None:
         sampled = total >= q.scan_limit
+    return _protocol_data(q, total, sampled, by_transport, grouped(port, q.limit + 1), grouped(kind))
+
+
+def _protocol_data(q: Query, total: int, sampled: bool, by_transport: list, by_port: list,  # type: ignore[type-arg]
+                   by_kind: list) -> dict[str, Any]:  # type: ignore[type-arg]
     out_transport = [{"transport": (t or None), "events": int(n), "bytes": int(b or 0),
                       "filter": q.drill()} for t, n, b in by_transport]
     out_ports = []
-    for p, n, b in grouped(port, q.limit + 1):  # +1: the "no port" bucket may take a place
+    for p, n, b in by_port:  # limit + 1 rows: the "no port" bucket may take a place
         if p is None or p < 0:
             continue
         out_ports.append({"port": int(p), "events": int(n), "bytes": int(b or 0), "filter": q.drill(port=int(p))})
     out_kinds = [{"kind": k, "events": int(n), "bytes": int(b or 0), "filter": q.drill(kind=k)}
-                 for k, n, b in grouped(kind)]
+                 for k, n, b in by_kind]
     return {"total": total, "sampled": sampled, "transports": out_transport, "ports": out_ports[:q.limit],
             "kinds": out_kinds}
 
@@ -305,10 +316,16 @@ def overview(conn: Connection, q: Query) -> dict[str, Any]:
     about half the time for a large range, most of it now the read itself. The results are those of the single-purpose functions (a test checks it), except
     that when the cap is reached the HTTP mix is of the newest events overall, not of the newest requests.
     """
-    sub = _recent_events(q, events.c.src_ip, events.c.dst_ip, events.c.bytes_out, events.c.bytes_in,
-                         events.c.http_method, events.c.http_status)
-    rows = conn.execute(select(sub)).all()
+    columns = [events.c.src_ip, events.c.dst_ip, events.c.bytes_out, events.c.bytes_in, events.c.http_method,
+               events.c.http_status]
+    if not q.uses_rollups:  # traffic over time and the protocol mix from the same rows, not two more reads
+        columns += [events.c.timestamp, events.c.transport, events.c.dst_port, events.c.source_kind]
+    rows = conn.execute(select(_recent_events(q, *columns))).all()
     sampled = len(rows) >= q.scan_limit
+    if q.uses_rollups:
+        traffic, mix = volume(conn, q), protocols(conn, q)
+    else:
+        traffic, mix = _volume_and_protocols(q, rows, sampled)
     # counted in C (Counter over columns); bytes summed in one more pass for the top keys only
     srcs = [r[0] for r in rows]
     dsts = [r[1] for r in rows]
@@ -325,7 +342,7 @@ def overview(conn: Connection, q: Query) -> dict[str, Any]:
     size_dst: dict = dict.fromkeys(want_dst, 0)
     size_pair: dict = dict.fromkeys(want_pair, 0)
     http = [(r[4], r[5]) for r in rows if r[4] is not None or r[5] is not None]
-    for src, dst, out, inn, _m, _s in rows:
+    for src, dst, out, inn, *_rest in rows:
         if src in want_src or dst in want_dst or (src, dst) in want_pair:
             size = (out or 0) + (inn or 0)
             if src in want_src:
@@ -336,14 +353,48 @@ def overview(conn: Connection, q: Query) -> dict[str, Any]:
                 size_pair[(src, dst)] += size
     statuses = Counter(st for _m, st in http)
     methods = Counter(m for m, _st in http)
-    return {"since": _iso(q.since), "until": _iso(q.until), "volume": volume(conn, q),
-            "protocols": protocols(conn, q),
+    return {"since": _iso(q.since), "until": _iso(q.until), "volume": traffic, "protocols": mix,
             "talkers": _talker_rows(q, [(k, talkers[k], size_src[k]) for k in top_src], sampled, "src"),
             "destinations": _talker_rows(q, [(k, dests[k], size_dst[k]) for k in top_dst], sampled, "dst"),
             "conversations": _conversation_data(q, [(s, d, pairs[(s, d)], size_pair[(s, d)]) for s, d in top_pairs],
                                                 sampled),
             "http": _http_data(q, len(http), sampled, _ranked(statuses, q.limit), _ranked(methods, q.limit),
                                statuses)}
+
+
+def _volume_and_protocols(q: Query, rows: list, sampled: bool) -> tuple[dict, dict]:  # type: ignore[type-arg]
+    """What volume() and protocols() give for a filtered query, from the overview's rows."""
+    size = bucket_seconds(q.since, q.until)
+    buckets: dict[int, list[int]] = {}
+    transports: dict[str | None, list[int]] = {}
+    ports: dict[int, list[int]] = {}
+    kinds: dict[str, list[int]] = {}
+    for _s, _d, out, inn, _m, _st, ts, transport, port, kind in rows:
+        n = (out or 0) + (inn or 0)
+        _add(buckets, math.floor(ts.timestamp()) // size, n)
+        _add(transports, transport, n)
+        if port is not None and port >= 0:
+            _add(ports, port, n)
+        _add(kinds, kind, n)
+
+    def ranked(counts: dict, limit: int | None = None) -> list[tuple]:  # type: ignore[type-arg]
+        order = sorted(counts.items(), key=lambda kv: (-kv[1][0], kv[0] is not None, kv[0] or ""))
+        return [(k, n, b) for k, (n, b) in order[:limit]]
+
+    traffic = _volume_data(q, size, [(b, n, v) for b, (n, v) in sorted(buckets.items())], sampled)
+    traffic.update(source="events")
+    by_port = [(k, n, b) for k, (n, b) in sorted(ports.items(), key=lambda kv: (-kv[1][0], kv[0]))[:q.limit]]
+    mix = _protocol_data(q, len(rows), sampled, ranked(transports), by_port, ranked(kinds))
+    return traffic, mix
+
+
+def _add(counts: dict, key: Any, size: int) -> None:  # type: ignore[type-arg]
+    entry = counts.get(key)
+    if entry is None:
+        counts[key] = [1, size]
+    else:
+        entry[0] += 1
+        entry[1] += size
 
 
 def _top(counts: Counter, limit: int) -> list:  # type: ignore[type-arg]
