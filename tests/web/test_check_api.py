@@ -20,6 +20,7 @@ def test_line_and_connection_verdicts(sqlite_web) -> None:  # type: ignore[no-un
                                                             "protocol": "tcp", "dst_port": 23, "tcp_flags": "FPU"}})
     v = r.json()
     assert v["verdict"] == "suspicious" and any("XMAS" in x["detail"] for x in v["reasons"])
+    assert v["places"]["10.0.0.5"]["country"] == "local" and v["places"]["45.1.2.3"]["country"] not in ("local", "")
     assert "no machine-learning model is active" in v["notes"]
     clean = analyst.post("/api/v1/check", json={"connection": {"src_ip": "10.0.0.5", "dst_ip": "142.250.185.78",
                                                                 "dst_port": 443, "tcp_flags": "SA"}}).json()

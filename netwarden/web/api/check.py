@@ -59,4 +59,18 @@ def check(body: CheckIn, db: Database = Depends(get_db), settings: Any = Depends
             event, fmt = event_from_line(body.line or "", body.format)
     except CheckError as exc:
         raise HTTPException(400, str(exc)) from None
-    return check_event(event, settings, model_scorer=registry_scorer(db, settings), fmt=fmt).to_dict()
+    verdict = check_event(event, settings, model_scorer=registry_scorer(db, settings), fmt=fmt).to_dict()
+    verdict["places"] = _places(settings, event.src_ip, event.dst_ip)
+    return verdict
+
+
+def _places(settings: Any, *addresses: str | None) -> dict[str, Any]:
+    """Where the addresses are (context for the analyst); empty when no geolocation database is installed."""
+    from netwarden.enrich.geo import GeoError
+    from netwarden.web.api.geo import _locator
+
+    try:
+        geo = _locator(settings.web.geo_database, settings.web.vendor_dir)
+    except GeoError:
+        return {}
+    return {a: geo.lookup(a).to_dict() for a in addresses if a}

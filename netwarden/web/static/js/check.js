@@ -20,6 +20,9 @@ function show(v) {
   }
   fields.append(tbody);
   const notes = el('ul', { class: 'small text-body-secondary' }, ...v.notes.map((n) => el('li', {}, n)));
+  for (const [address, place] of Object.entries(v.places || {})) {
+    notes.append(el('li', { class: 'nw-place' }, `${address}: ${place.name}${place.city ? `, ${place.city}` : ''}`));
+  }
   body.classList.remove('text-body-secondary', 'small');
   body.replaceChildren(
     el('p', {}, el('span', { class: `badge fs-6 ${VERDICT_CLASS[v.verdict] || 'text-bg-secondary'}`, id: 'verdict-label' }, v.verdict),
