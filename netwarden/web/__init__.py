@@ -48,6 +48,11 @@ Add a module to ``netwarden/web/api/`` with ``router = APIRouter(tags=["..."])``
   ``HTTPException(400, "what is wrong")`` for the rest. A 500 is a bug.
 - The database: ``Depends(get_db)`` (:mod:`netwarden.web.deps`), a :class:`~netwarden.store.database.Database`;
   use SQLAlchemy expressions only (bound parameters), never SQL built from strings.
+- Also in :mod:`netwarden.web.deps`: ``RowId`` (a path id, bounded so a huge number is a 422, not a driver
+  overflow), ``checked_time(value, name)`` (aware UTC, years 1970-2199, else a 400), ``fast_json(data)``
+  (orjson answer for big lists: FastAPI's own encoder costs more than the query).
+- A page with a GET filter form: add ``_: None = Depends(without_empty_fields)`` (netwarden.web.render) as
+  the FIRST parameter; it redirects ``?port=&kind=x`` to ``?kind=x`` before typed parameters see ``""``.
 - The running server: ``Depends(get_runtime)`` → :class:`netwarden.web.runtime.Runtime`: ``hub`` (publish
   ``hub.publish(topic, data)`` from any thread; browsers get it live), ``engine`` (the detection engine or
   None), ``pipeline``, ``rate.rate()`` (events/s), ``listeners``, and ``extras`` (a dict where other packages

@@ -67,6 +67,7 @@ class Runtime:
     # the detection engine is not thread-safe; every source (syslog, NetFlow, intake) takes this lock
     detect_lock: threading.Lock = field(default_factory=threading.Lock)
     extras: dict[str, Any] = field(default_factory=dict)  # other packages' live objects, by name
+    _attach_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def engine(self) -> Any:
@@ -86,10 +87,11 @@ class Runtime:
 
     def intake_pipeline(self) -> Any:
         """The pipeline for events sent to the API (built on first use when no server pipeline exists)."""
-        if self.pipeline is None:
-            from netwarden.pipeline import Pipeline
+        with self._attach_lock:  # two first requests at once must not build two engines
+            if self.pipeline is None:
+                from netwarden.pipeline import Pipeline
 
-            self.attach(Pipeline.from_settings(self.db, self.settings))
+                self.attach(Pipeline.from_settings(self.db, self.settings))
         return self.pipeline
 
     def on_events(self, batch: list[Event]) -> None:

@@ -209,3 +209,14 @@ def test_session_cookie_is_secure_over_tls(sqlite_web: Web) -> None:
     with TestClient(sqlite_web.app, base_url="https://testserver") as client:
         response = login(client, "viewer", follow=False)
         assert "Secure" in response.headers["set-cookie"]
+
+
+def test_login_redirects_only_within_the_site(sqlite_web: Web) -> None:
+    client = sqlite_web.anonymous()
+    for target, expected in (("/alerts?severity=high", "/alerts?severity=high"), ("//evil.example/x", "/"),
+                             ("https://evil.example/", "/"), ("/\\evil.example", "/")):
+        page = client.get("/login", params={"next": target})
+        token = re.search(r'name="login_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+        response = client.post("/login", data={"username": "viewer", "password": PASSWORD, "login_token": token,
+                                               "next": target}, follow_redirects=False)
+        assert response.headers["location"] == expected

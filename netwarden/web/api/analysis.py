@@ -43,7 +43,10 @@ def analysis_query(
     limit: int = Query(10, ge=1, le=100, description="rows per list"),
 ) -> analysis.Query:
     until = _aware(until) or datetime.now(timezone.utc)
-    since = _aware(since) or until - timedelta(minutes=minutes)
+    try:
+        since = _aware(since) or until - timedelta(minutes=minutes)
+    except OverflowError:
+        raise HTTPException(400, "the time range starts before the year 1") from None
     for name, value in (("address", address), ("src", src), ("dst", dst)):
         if value:
             try:
