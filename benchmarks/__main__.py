@@ -23,6 +23,7 @@ from benchmarks import bench_respond
 from benchmarks import bench_sequence
 from benchmarks import bench_learn
 from benchmarks import bench_analysis
+from benchmarks import bench_web
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "BENCHMARKS.md"
@@ -32,6 +33,7 @@ BENCHMARKS["respond"] = bench_respond
 BENCHMARKS["sequence"] = bench_sequence
 BENCHMARKS["learn"] = bench_learn
 BENCHMARKS["analysis"] = bench_analysis
+BENCHMARKS["web"] = bench_web
 COMMAND = "benchmarks/run"
 
 
