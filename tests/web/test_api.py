@@ -238,3 +238,19 @@ def test_unknown_routes_and_bad_bodies_are_4xx_json(sqlite_web: Web) -> None:
     assert broken.status_code == 422 and "detail" in broken.json()
     assert client.get("/api/v1/events/notanumber").status_code == 422
     assert client.get("/api/v1/events/99999999999999999999999").status_code in (404, 422)
+
+
+def test_blocked_card_counts_active_blocks(sqlite_web: Web) -> None:
+    from sqlalchemy import insert
+
+    from netwarden.store.addresses import address_key
+    from netwarden.store.schema import metadata
+
+    blocks = metadata.tables["blocks"]  # the respond package's table
+    with sqlite_web.db.engine.begin() as conn:
+        for network, state in (("203.0.113.7", "active"), ("203.0.113.8", "active"), ("203.0.113.9", "removed")):
+            key = address_key(network)
+            conn.execute(insert(blocks).values(network=network, addr_lo=key, addr_hi=key, reason="test", backend="nft",
+                                               mode="dry-run", created_by="test", created=NOW, level=0, state=state,
+                                               detail=""))
+    assert sqlite_web.client("viewer").get("/api/v1/dashboard").json()["blocked"] == 2
