@@ -61,12 +61,13 @@ class TabularModel(Model):
         return out
 
     def applicable(self, events: Sequence[Event]) -> np.ndarray:
-        """Flow-feature models judge only events that carry at least half of their features in ``extra``
-        (the same kind of records they learned from); event-field and host models judge every event."""
+        """Flow-feature models judge only events that carry some of their numeric features in ``extra`` (three,
+        or a quarter when they have fewer than twelve): records of the kind they learned from, or a partial
+        record typed into a form; event-field and host models judge every event."""
         if self.spec_ is None or self.spec_.mode != "extra" or not self.spec_.numeric:
             return super().applicable(events)
         keys = frozenset(self.spec_.numeric)
-        need = (len(keys) + 1) // 2
+        need = min(3, (len(keys) + 3) // 4)
         return np.fromiter((len(e.extra.keys() & keys) >= need for e in events), dtype=bool, count=len(events))
 
     def _fit_matrix(self, X: np.ndarray, labels: Sequence[str] | None, events: Sequence[Event],
