@@ -76,6 +76,7 @@ def test_each_part_and_filters(sqlite_web) -> None:  # type: ignore[no-untyped-d
     ({"src": "not-an-address"}, "src"),
     ({"address": "10.0.0.0/99"}, "address"),
     ({"since": "2026-01-02T00:00:00Z", "until": "2026-01-01T00:00:00Z"}, "after its start"),
+    ({"until": "0001-01-01T00:10:00Z", "minutes": 60}, "year 1"),
     ({"minutes": 0}, None), ({"limit": 1000}, None), ({"port": 70000}, None), ({"since": "yesterday"}, None),
 ])
 def test_bad_input_is_a_4xx_with_a_message(sqlite_web, params, message) -> None:  # type: ignore[no-untyped-def]
@@ -123,6 +124,26 @@ def test_geo_countries_and_drill_down(web) -> None:  # type: ignore[no-untyped-d
 def test_geo_bad_input(sqlite_web, path, status) -> None:  # type: ignore[no-untyped-def]
     r = sqlite_web.client("viewer").get(path)
     assert r.status_code == status and r.json()["detail"]
+
+
+@pytest.mark.parametrize("params", [
+    {"since": "0001-01-01T00:00:00Z", "until": "0001-01-02T00:00:00Z"},
+    {"since": "0001-01-01T00:00:00Z", "until": "9999-12-31T23:59:59Z"},
+    {"since": "2026-01-01T00:00:00+14:00", "until": "2026-01-01T00:00:00-12:00"},
+])
+def test_extreme_ranges_answer(sqlite_web, params) -> None:  # type: ignore[no-untyped-def]
+    c = sqlite_web.client("viewer")
+    for path in ("/api/v1/analysis", "/api/v1/geo/countries", "/api/v1/geo/countries/US"):
+        assert c.get(path, params=params).status_code == 200, path
+
+
+def test_widest_range_on_every_engine(web) -> None:  # type: ignore[no-untyped-def]
+    _load(web.db)
+    c = web.client("viewer")
+    params = {"since": "0001-01-01T00:00:00Z", "until": "9999-12-31T23:59:59Z"}
+    assert c.get("/api/v1/analysis", params=params).json()["protocols"]["total"] == 45
+    for path in ("/api/v1/analysis", "/api/v1/geo/countries", "/api/v1/geo/countries/US"):
+        assert c.get(path, params=params).status_code == 200, path
 
 
 def test_geo_lookup(sqlite_web) -> None:  # type: ignore[no-untyped-def]
