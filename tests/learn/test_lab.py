@@ -60,7 +60,7 @@ def test_category_task_and_explicit_test_file(registry: ModelRegistry, kdd_file:
     (tmp_path / "train.txt").write_text("\n".join(rows[:3000]) + "\n")
     (tmp_path / "test.txt").write_text("\n".join(rows[3000:4000]) + "\n")
     result = lab.train(registry, data=tmp_path / "train.txt", test=tmp_path / "test.txt", task="category",
-                       algorithm="logistic_regression", name="cat")
+                       algorithm="random_forest", params={"n_estimators": 20}, name="cat")
     m = result.metrics
     assert m["rows"] == 1000 and result.data["test_file"].endswith("test.txt")
     assert m["category"]["labels"][0] == "normal" and "DoS" in m["category"]["labels"]
