@@ -9,9 +9,9 @@ A row that cannot be read is counted and skipped, never fatal.
 from __future__ import annotations
 
 import csv
-import math
 import gzip
 import io
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime

@@ -25,7 +25,6 @@ from netwarden.learn._tabular import COMMON_PARAMS, TabularModel, balanced_subsa
 from netwarden.learn.base import NORMAL, Contribution, Progress, register_algorithm
 from netwarden.records import Event
 
-
 MIN_CALIBRATION_NORMAL = 200
 CALIBRATION_SHARE = 0.15
 #: every classifier's threshold calibration: the largest share of normal traffic it may flag (0: keep 0.5)

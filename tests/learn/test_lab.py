@@ -26,7 +26,8 @@ def registry(tmp_path: Path):  # type: ignore[no-untyped-def]
 def test_split_is_stratified_and_reproducible(kdd_events) -> None:
     train, test = lab.split_events(kdd_events, "binary", 0.3, 42)
     assert len(test) == pytest.approx(0.3 * len(kdd_events), abs=1)
-    share = lambda evs: np.mean([e.label != "normal" for e in evs])
+    def share(evs: list) -> float:
+        return float(np.mean([e.label != "normal" for e in evs]))
     assert share(train) == pytest.approx(share(test), abs=0.005)
     again, _ = lab.split_events(kdd_events, "binary", 0.3, 42)
     other, _ = lab.split_events(kdd_events, "binary", 0.3, 1)
