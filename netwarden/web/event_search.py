@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import HTTPException
 from sqlalchemy import Connection, and_, or_, select
 
+from netwarden.store.addresses import network_range
 from netwarden.store.events import EventFilter
 from netwarden.store.schema import events
 
@@ -51,8 +52,9 @@ class EventQuery:
                                              "(e.g. 192.0.2.7 or 10.0.0.0/8)") from None
         if self.since and self.until and self.since >= self.until:
             raise HTTPException(400, "since must be before until")
-        return EventFilter(since=self.since, until=self.until, src=self.src, dst=self.dst, address=self.address,
-                           port=self.port, kind=self.kind, status=self.status, text=self.text, label=self.label)
+        # addresses are not left to EventFilter: search() matches them so that each side's index is used
+        return EventFilter(since=self.since, until=self.until, port=self.port, kind=self.kind, status=self.status,
+                           text=self.text, label=self.label)
 
 
 def encode_cursor(ts: datetime, event_id: int) -> str:
@@ -75,6 +77,13 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         raise HTTPException(400, "cursor: not a cursor this server gave out") from None
 
 
+def _side(column, network: str):  # type: ignore[no-untyped-def]
+    """One address is an equality (the (addr, timestamp) index then yields rows already in time order);
+    a network is a range."""
+    lo, hi = network_range(network)
+    return column == lo if lo == hi else column.between(lo, hi)
+
+
 def search(conn: Connection, query: EventQuery) -> tuple[list[dict[str, Any]], str | None]:
     """One page of events (newest first unless asked otherwise) and the cursor of the next page, if any."""
     c = events.c
@@ -82,6 +91,10 @@ def search(conn: Connection, query: EventQuery) -> tuple[list[dict[str, Any]], s
     if query.protocol:
         proto = query.protocol.lower()
         where.append(or_(c.transport == proto, c.app_protocol == proto))
+    if query.src:
+        where.append(_side(c.src_addr, query.src))
+    if query.dst:
+        where.append(_side(c.dst_addr, query.dst))
     if query.cursor:
         ts, ident = decode_cursor(query.cursor)
         if query.oldest_first:
@@ -89,8 +102,19 @@ def search(conn: Connection, query: EventQuery) -> tuple[list[dict[str, Any]], s
         else:
             where.append(or_(c.timestamp < ts, and_(c.timestamp == ts, c.id < ident)))
     order = (c.timestamp.asc(), c.id.asc()) if query.oldest_first else (c.timestamp.desc(), c.id.desc())
-    stmt = select(*LIST_COLUMNS).where(*where).order_by(*order).limit(query.limit + 1)
-    rows = [dict(r._mapping) for r in conn.execute(stmt)]
+    if query.address:
+        # "either side" as one OR makes engines walk the time index through every row; instead one query per
+        # side (each on its own index), merged here
+        found: dict[int, dict[str, Any]] = {}
+        for column in (c.src_addr, c.dst_addr):
+            stmt = select(*LIST_COLUMNS).where(*where, _side(column, query.address)).order_by(*order) \
+                .limit(query.limit + 1)
+            for r in conn.execute(stmt):
+                found[r.id] = dict(r._mapping)
+        rows = sorted(found.values(), key=lambda r: (r["timestamp"], r["id"]), reverse=not query.oldest_first)
+    else:
+        stmt = select(*LIST_COLUMNS).where(*where).order_by(*order).limit(query.limit + 1)
+        rows = [dict(r._mapping) for r in conn.execute(stmt)]
     more = len(rows) > query.limit
     rows = rows[:query.limit]
     return rows, encode_cursor(rows[-1]["timestamp"], rows[-1]["id"]) if more and rows else None

@@ -254,3 +254,21 @@ def test_blocked_card_counts_active_blocks(sqlite_web: Web) -> None:
                                                mode="dry-run", created_by="test", created=NOW, level=0, state=state,
                                                detail=""))
     assert sqlite_web.client("viewer").get("/api/v1/dashboard").json()["blocked"] == 2
+
+
+def test_address_filter_pages_through_both_sides_in_time_order(web: Web) -> None:
+    lines = [_event(i, src_ip="192.0.2.200") for i in range(0, 30, 2)]
+    lines += [_event(i, dst_ip="192.0.2.200", src_ip="192.0.2.3") for i in range(1, 30, 2)]
+    lines += [_event(i, src_ip="192.0.2.4") for i in range(30, 40)]
+    lines.append(_event(40, src_ip="192.0.2.200", dst_ip="192.0.2.200"))  # both sides: listed once
+    _intake(web, lines)
+    client = web.client("viewer")
+    seen, cursor = [], None
+    while True:
+        page = client.get("/api/v1/events", params={"limit": 7, "address": "192.0.2.200"} | (
+            {"cursor": cursor} if cursor else {})).json()
+        seen += [e["src_port"] - 40000 for e in page["events"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == [*range(30), 40]  # newest first: minute 0 is the newest

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -46,11 +47,18 @@ def cards(db: Database, runtime: Runtime) -> dict[str, Any]:
             "live_clients": runtime.hub.subscribers}
 
 
+CARDS_TTL = 2.0  # seconds; every open dashboard asks every few seconds, the counts need not be fresher
+
+
 @router.get("/dashboard")
 def dashboard(db: Database = Depends(get_db), runtime: Runtime = Depends(get_runtime),
               who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
     """The dashboard's cards: events today, open alerts by severity, blocked addresses, events per second."""
-    return cards(db, runtime)
+    now = time.monotonic()
+    cached = runtime.extras.get("dashboard_cards")
+    if cached is None or now - cached[0] > CARDS_TTL:
+        cached = runtime.extras["dashboard_cards"] = (now, cards(db, runtime))
+    return {**cached[1], "events_per_second": round(runtime.rate.rate(), 2), "live_clients": runtime.hub.subscribers}
 
 
 @router.get("/traffic")
