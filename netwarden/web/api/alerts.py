@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import or_, select
 
-from netwarden.records import Alert, AlertStatus, Severity
+from netwarden.records import Alert, AlertStatus
 from netwarden.store import alerts as alert_store
 from netwarden.store.database import Database
 from netwarden.store.events import EventFilter
@@ -123,5 +123,3 @@ def change_status(alert_id: RowId, change: StatusChange = Body(...), db: Databas
         raise HTTPException(404, f"no alert with id {alert_id}") from None
     return alert_dict(a)
 
-
-SEVERITIES = [str(s) for s in Severity]
