@@ -45,7 +45,7 @@ MAX_STREAM_SOURCES = 50_000  # sources whose last events score_stream() remember
 _INT_LIMITS = {"timesteps": (1, 1000), "epochs": (1, 10_000), "batch_size": (1, 1 << 20),
                "hidden_size": (1, 4096), "layers": (1, 16), "patience": (1, 10_000), "threads": (0, 256)}
 _FLOAT_LIMITS = {"learning_rate": (1e-7, 10.0), "dropout": (0.0, 0.9), "weight_decay": (0.0, 1.0),
-                 "validation_fraction": (0.0, 0.5), "unseen_rate": (0.0, 0.5),
+                 "validation_fraction": (0.0, 0.5), "unseen_rate": (0.0, 0.5), "identity_rate": (0.0, 1.0),
                  "target_fpr": (0.0, 0.5)}
 
 
@@ -82,6 +82,9 @@ class SequenceModel(Model):
         # share of categorical values replaced by "unseen" while training, so that a service or method never
         # seen in training (new attacks bring them) meets a learned embedding rather than an untrained one
         "unseen_rate": 0.02,
+        # the same for features that name a client rather than describe what it does (the user agent's hash
+        # bucket): hidden often, so that a model learns behaviour, not the agents its training attackers used
+        "identity_rate": 0.5,
         # > 0: set the alert threshold so that this share of the validation split's normal traffic alerts
         # (0: threshold 0.5, "more likely attack than normal")
         "target_fpr": 0.0,
@@ -169,14 +172,17 @@ class SequenceModel(Model):
             self.history_ = []
             best, best_loss, waited = None, math.inf, 0
             batches = max(1, math.ceil(len(train) / p["batch_size"]))
+            identity = self.encoder_.IDENTITY
+            hide_rates = torch.tensor([p["identity_rate"] if name in identity else p["unseen_rate"]
+                                       for name in self.encoder_.categorical_names], dtype=torch.float32)
             for epoch in range(1, p["epochs"] + 1):
                 network.train()
                 total = 0.0
                 for batch in np.array_split(rng.permutation(train), batches):
                     rows = windows[torch.from_numpy(batch)]
                     codes = categorical[rows]
-                    if p["unseen_rate"] > 0:
-                        hide = (torch.rand(codes.shape) < p["unseen_rate"]) & (codes > UNSEEN)
+                    if hide_rates.max() > 0:
+                        hide = (torch.rand(codes.shape) < hide_rates) & (codes > UNSEEN)
                         codes = codes.masked_fill(hide, UNSEEN)
                     optimiser.zero_grad()
                     loss = loss_fn(network(numeric[rows], codes), target[batch])

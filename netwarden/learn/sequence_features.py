@@ -142,6 +142,7 @@ class StepEncoder:
     """
 
     kind: ClassVar[str] = ""
+    IDENTITY: ClassVar[tuple[str, ...]] = ()  # categorical features that identify rather than describe
 
     def __init__(self) -> None:
         self.numeric_names: list[str] = []
@@ -260,6 +261,7 @@ class AccessLogEncoder(StepEncoder):
     NUMERIC = ("path_depth", "url_length", "has_query", "query_params", "suspicious_chars", "percent_escapes",
                "response_size", "seconds_since_previous")
     CATEGORICAL = ("http_method", "status_class", "user_agent_category", "user_agent_bucket", "extension")
+    IDENTITY = ("user_agent_bucket",)
 
     def _learn_names(self, events: Sequence[Event]) -> None:
         self.numeric_names, self.categorical_names = list(self.NUMERIC), list(self.CATEGORICAL)

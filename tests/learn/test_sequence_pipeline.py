@@ -82,7 +82,9 @@ def test_lstm_on_access_logs_alerts_on_a_new_scanner_through_the_pipeline(real_l
     by_source = {a.source: a for a in alerts}
     assert "203.0.113.66" in by_source
     alert = by_source["203.0.113.66"]
-    assert alert.model_version == "web-lstm:1" and alert.count >= 15  # at least half of its 30 requests
+    # most of its 30 requests (with the agent's hash bucket always visible in training, the model learnt the
+    # training scanners' agents and caught 10 to 20, depending on which bucket the new agent fell in)
+    assert alert.model_version == "web-lstm:1" and alert.count >= 20
     named = {c["feature"] for c in alert.evidence["explanation"]}
     assert named and named <= set(model.features_)
     clients = {line.split(" ", 1)[0] for line in real_log[6000:]}
