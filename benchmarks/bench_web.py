@@ -322,7 +322,7 @@ def markdown(results: dict, *, quick: bool = False) -> str:
     lat = results["latencies"]
     out += ["", f"Syslog line sent to the UDP listener → its alert shown on a connected dashboard (Chromium, "
                 f"WebSocket), {len(lat)} trials: median {statistics.median(lat) * 1000:.0f} ms, "
-                f"max {max(lat) * 1000:.0f} ms (target: under 1 s; the stream cuts batches every 0.25 s)."]
+                f"max {max(lat) * 1000:.0f} ms (target: under 1 s; the server's streams cut batches every 0.1 s)."]
     return "\n".join(out)
 
 
