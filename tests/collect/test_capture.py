@@ -196,9 +196,18 @@ def test_capture_command(veth, tmp_path: Path) -> None:  # type: ignore[no-untyp
                              "-f", "icmp", "--duration", "3", "--idle-timeout", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        time.sleep(1.2)  # python start-up and tcpdump listening
+        # ping once the command says it is capturing (start-up is slow on a loaded machine), then give
+        # tcpdump a moment to open the interface
+        first = ""
+        while proc.stderr and "capturing on" not in first and len(first.splitlines()) < 20:
+            line = proc.stderr.readline()
+            if not line:
+                break
+            first += line
+        time.sleep(0.5)
         ping(ns, ip_root, 2)
         out, errors = proc.communicate(timeout=20)
+        errors = first + errors
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import gzip
 import json
 import random
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -99,13 +98,10 @@ def test_old_pam_only_logs_are_counted(datasets) -> None:  # type: ignore[no-unt
     assert 25 <= len(sources) <= 40
 
 
-def test_full_linux_log_is_fast(datasets) -> None:  # type: ignore[no-untyped-def]
+def test_full_linux_log(datasets) -> None:  # type: ignore[no-untyped-def]
     events = _syslog(datasets / "loghub/Linux.log.gz", datetime(2006, 3, 31, tzinfo=timezone.utc))
-    detector = BruteForce()
-    started = time.perf_counter()
+    detector = BruteForce()  # its cost per event: benchmarks/bench_detect.py
     findings = [f for i in range(0, len(events), 2000) for f in detector.process(events[i:i + 2000])]
-    per_event = (time.perf_counter() - started) / len(events)
-    assert per_event < 20e-6, per_event  # measured ~1.5 µs
     assert len({f.source for f in findings}) > 150
 
 

@@ -10,7 +10,6 @@ import json
 import random
 import re
 import statistics
-import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
@@ -62,13 +61,10 @@ def _rand_ip(rng: random.Random) -> str:
 # -- benign stays quiet ----------------------------------------------------------------------------
 
 
-def test_benign_access_log_is_quiet_and_fast(access) -> None:  # type: ignore[no-untyped-def]
-    detector = DenialOfService()
-    started = time.perf_counter()
+def test_benign_access_log_is_quiet(access) -> None:  # type: ignore[no-untyped-def]
+    detector = DenialOfService()  # its cost per event: benchmarks/bench_detect.py
     findings = [f for i in range(0, len(access), 5000) for f in detector.process(access[i:i + 5000])]
-    per_event = (time.perf_counter() - started) / len(access)
     assert findings == []
-    assert per_event < 20e-6, per_event  # measured ~3 µs
 
 
 @pytest.mark.parametrize("name", ["chrissanders-packets/http_espn.pcapng", "chrissanders-packets/http_google.pcapng",

@@ -7,7 +7,6 @@ import base64
 import gzip
 import json
 import random
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -287,13 +286,9 @@ def test_hostile_values_never_raise() -> None:
     json.dumps(det.state())
 
 
-def test_cost_per_event_on_a_real_file(datasets: Path) -> None:
+def test_a_real_file_four_times(datasets: Path) -> None:
     eve = parse("suricata_eve", datasets / "suricata-eve" / "test6-malicious.suricata.json.gz")
     events = eve * 4
-    det = ExfiltrationDetector()
-    started = time.perf_counter()
+    det = ExfiltrationDetector()  # its cost per event: benchmarks/bench_detect.py
     for i in range(0, len(events), 1000):
         det.process(events[i:i + 1000])
-    per_event = (time.perf_counter() - started) / len(events) * 1e6
-    print(f"exfiltration: {per_event:.2f} µs/event")
-    assert per_event < 20

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import json
 import random
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -232,11 +231,8 @@ def test_hostile_values_never_raise() -> None:
     json.dumps(det.state())
 
 
-def test_cost_per_event(datasets) -> None:
+def test_a_real_file_then_junk(datasets) -> None:
     events = parse("suricata_eve", datasets / "suricata-eve/test6-malicious.suricata.json.gz")
-    det = PortScan()
-    started = time.perf_counter()
+    det = PortScan()  # its cost per event: benchmarks/bench_detect.py
     for i in range(0, len(events), 1000):
         det.process(events[i:i + 1000])
-    per_event = (time.perf_counter() - started) / len(events)
-    assert per_event < 50e-6  # measured ~3 µs; generous for a loaded test machine

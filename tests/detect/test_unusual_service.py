@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import json
 import random
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -176,10 +175,8 @@ def test_bounded_memory_and_hostile_values() -> None:
     json.dumps(det.state())
 
 
-def test_cost_per_event(datasets) -> None:
+def test_a_real_file_then_junk(datasets) -> None:
     events = parse("suricata_eve", datasets / "suricata-eve/test6-malicious.suricata.json.gz")
-    det = UnusualService()
-    started = time.perf_counter()
+    det = UnusualService()  # its cost per event: benchmarks/bench_detect.py
     for i in range(0, len(events), 1000):
         det.process(events[i:i + 1000])
-    assert (time.perf_counter() - started) / len(events) < 50e-6

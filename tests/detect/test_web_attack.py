@@ -488,21 +488,4 @@ def test_no_pathological_regex_on_repeated_fragments(unit: str) -> None:
     for url in ("/?x=" + text, "/" + text, "/?" + text + "=1"):
         inspect_url(url)
     WebAttack().process([req("/", ua=text, referrer=text)])
-    assert time.perf_counter() - started < 1.0
-
-
-def test_cost_per_event_on_a_real_access_log(datasets: Path) -> None:
-    events = access_log_events(datasets)
-    d = WebAttack()
-    started = time.perf_counter()
-    for i in range(0, len(events), 1000):
-        d.process(events[i:i + 1000])
-    cold = (time.perf_counter() - started) / len(events) * 1e6
-    started = time.perf_counter()
-    for i in range(0, len(events), 1000):
-        d.process(events[i:i + 1000])
-    warm = (time.perf_counter() - started) / len(events) * 1e6
-    print(f"web_attack: {cold:.2f} µs/event first pass, {warm:.2f} µs/event with URLs seen before")
-    # measured ~3 µs cold (every distinct URL and user agent inspected once) and <1 µs warm on a 2-core
-    # machine; the bounds leave room for a loaded CI box
-    assert cold < 25 and warm < 6
+    assert time.perf_counter() - started < 5.0  # milliseconds when linear; minutes when it backtracks
