@@ -97,7 +97,8 @@ class MlDetector(Detector):
         if not len(usable):
             return []
         batch = [events[i] for i in usable]
-        scores = model.score(batch)
+        # sequence models carry each source's last events across batches (live streams cut small ones)
+        scores = getattr(model, "score_stream", model.score)(batch)
         hits = np.flatnonzero(scores >= model.threshold)
         if not len(hits):
             return []
