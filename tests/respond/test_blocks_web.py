@@ -163,3 +163,19 @@ def test_page_blocks_unblocks_and_escapes(web: App) -> None:
     assert "No active blocks" in analyst.get("/blocks").text.replace("  ", " ")
     assert "2001:db8:7::/64" in analyst.get("/blocks?state=removed").text
     assert analyst.get("/blocks?state=bogus").status_code in (400, 422)
+
+
+def test_alert_page_blocks_its_source_in_one_action(web: App) -> None:
+    alert_id = stored_alert(web.db, "198.51.100.23")
+    analyst = web.client("analyst")
+    token = analyst.headers.pop("X-CSRF-Token")
+    page = analyst.get(f"/alerts/{alert_id}").text
+    form = re.search(r'<form method="post" action="/blocks">(.*?)</form>', page, re.S).group(1)  # type: ignore[union-attr]
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
+    assert fields["alert_id"] == str(alert_id) and 'id="block-source"' in form
+    fields["csrf"] = token  # what the browser sends with the form
+    assert analyst.post("/blocks", data=fields, follow_redirects=False).status_code == 303
+    blocks = web.client("viewer").get("/api/v1/blocks").json()["blocks"]
+    assert [(b["network"], b["alert_id"]) for b in blocks] == [("198.51.100.23", alert_id)]
+    # a viewer sees the alert but no block button
+    assert 'id="block-source"' not in web.client("viewer").get(f"/alerts/{alert_id}").text
