@@ -103,15 +103,29 @@ def _engine_urls(tmp_path_factory: pytest.TempPathFactory, worker_id: str):  # t
     yield urls
     for engine in urls:
         try:
+            _stop_forgotten_responders(urls[engine])
             _drop_database(engine, worker_id)
         except Exception:  # a leftover test database is harmless; a failing teardown is noise
             pass
+
+
+def _stop_forgotten_responders(url: str) -> None:
+    """A pipeline a test did not close leaves its block-expiry sweeper running against its database; stop
+    those on a database about to be emptied for the next test (their queries would fail, loudly)."""
+    from netwarden.respond.responder import RUNNING
+    from netwarden.store.database import normalise_url
+
+    target = normalise_url(url)
+    for responder in list(RUNNING):
+        if responder.db.engine.url.render_as_string(hide_password=False) == target:
+            responder.close()
 
 
 @pytest.fixture(params=ENGINES)
 def db_url(request: pytest.FixtureRequest, _engine_urls: dict[str, str]) -> str:
     """A database URL on an empty database, once per engine (SQLite, MariaDB, PostgreSQL)."""
     url = _engine_urls[request.param]
+    _stop_forgotten_responders(url)
     _reset(url)
     return url
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -65,6 +66,11 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+# Responders with a running sweeper, so that whoever owns a process's life (tests between cases) can stop
+# those nobody closed
+RUNNING: weakref.WeakSet[Responder] = weakref.WeakSet()
+
+
 class Responder:
     def __init__(self, db, settings: RespondSettings | None = None, *, home: Iterable[str] = (),  # type: ignore[no-untyped-def]
                  firewall: Firewall | None = None, clock: Callable[[], datetime] = _now) -> None:
@@ -101,9 +107,11 @@ class Responder:
         if sweep and self._sweeper is None:
             self._sweeper = threading.Thread(target=self._sweep_loop, name="netwarden-block-expiry", daemon=True)
             self._sweeper.start()
+            RUNNING.add(self)
         return self
 
     def close(self) -> None:
+        RUNNING.discard(self)
         self._stop.set()
         if self._sweeper is not None:
             self._sweeper.join(5)
