@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,44 @@ from netwarden.web.app import create_app  # noqa: E402
 
 PASSWORD = "correct horse battery staple"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by scripts/system-packages (never a downloaded browser)
+
+
+@contextmanager
+def analyst_server(folder: Path, prepare: Callable[[Database], None] | None = None) -> Iterator[tuple[str, str]]:
+    """A running WebServer on a SQLite file in ``folder`` (filled by ``prepare``), with its URL and a session
+    of the user "analyst" (browser tests start logged in; the login form has its own tests)."""
+    from netwarden.web.server import WebServer
+    from netwarden.web.sessions import create_session
+
+    url = f"sqlite:///{folder / 'nw.db'}"
+    settings = Settings()
+    db = Database.open(url)
+    if prepare is not None:
+        prepare(db)
+    if accounts.get_user(db, "analyst") is None:
+        accounts.add_user(db, "analyst", PASSWORD, "analyst")
+    user = accounts.get_user(db, "analyst")
+    assert user is not None
+    session = create_session(db, user.id, "127.0.0.1", settings.web)
+    db.close()
+    web = WebServer(settings, db_url=url, port=0, syslog_udp=[], syslog_tcp=[], netflow_udp=[],
+                    use_writer_process=False)
+    web.start()
+    try:
+        yield web.url, session
+    finally:
+        web.stop()
+
+
+def logged_in_context(browser, url: str, session: str):  # type: ignore[no-untyped-def]
+    """A browser context carrying the session cookie, as the login would have set it."""
+    from netwarden.web.auth import SESSION_COOKIE
+
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.add_cookies([{"name": SESSION_COOKIE, "value": session, "url": url, "httpOnly": True,
+                          "sameSite": "Strict"}])
+    return context
 
 
 def make_settings(**web) -> Settings:  # type: ignore[no-untyped-def]

@@ -184,8 +184,18 @@ def test_browser_end_to_end(server: WebServer, browser) -> None:  # type: ignore
 def test_viewer_sees_no_actions_and_logout_ends_the_session(server: WebServer, browser) -> None:  # type: ignore[no-untyped-def]
     from netwarden.web import accounts
 
+    from netwarden.records import Alert, Factor, Severity
+    from netwarden.store.alerts import save_alert
+
     assert server.db is not None
     accounts.add_user(server.db, "watcher", PASSWORD, "viewer")
+    # an alert of its own: under pytest-xdist this test may run without the module's earlier tests
+    now = datetime.now(timezone.utc)
+    with server.db.engine.begin() as conn:
+        save_alert(conn, Alert(kind="port_scan", subkind="tcp", severity=Severity.MEDIUM, confidence=0.6,
+                               factors=[Factor("ports", 0.6, "20 ports")], source="198.51.100.9", target="web01",
+                               first_seen=now, last_seen=now, count=1, evidence={}, recommendation="",
+                               detector="port_scan"))
     w = Watched(browser, server.url)
     page = w.page
     page.goto("/login")

@@ -4,24 +4,19 @@ stay text: no script runs, no element is injected. Screenshots go to tests/artif
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from netwarden.config import Settings
 from netwarden.records import Alert, Event, Factor, Severity
 from netwarden.store.alerts import save_alert
 from netwarden.store.database import Database
 from netwarden.store.events import insert_events
 from netwarden.store.rollups import add_rollups
-from netwarden.web import accounts
+from tests.web.conftest import ARTIFACTS, CHROMIUM, analyst_server, logged_in_context
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-PASSWORD = "correct horse battery staple"
 HOSTILE = ['<script>window.__pwned=1</script>', '"><img src=x onerror="window.__pwned=2">',
            "<svg onload=window.__pwned=3>"]
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed")
@@ -46,44 +41,21 @@ def _data(db: Database) -> None:
                                factors=[Factor("x", 0.9, HOSTILE[1])], source="193.0.6.139", target=HOSTILE[2],
                                first_seen=now - timedelta(minutes=10), last_seen=now - timedelta(minutes=9),
                                count=3, evidence={}, recommendation=HOSTILE[1], detector="web_attack"))
-    accounts.add_user(db, "analyst", PASSWORD, "analyst")
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """The running server's URL and a session of the analyst (the login form has its own tests)."""
-    from netwarden.web.server import WebServer
-    from netwarden.web.sessions import create_session
-
-    url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'nw.db'}"
-    settings = Settings()
-    db = Database.open(url)
-    _data(db)
-    user = accounts.get_user(db, "analyst")
-    assert user is not None
-    session = create_session(db, user.id, "127.0.0.1", settings.web)
-    db.close()
-    web = WebServer(settings, db_url=url, port=0, syslog_udp=[], syslog_tcp=[], netflow_udp=[],
-                    use_writer_process=False)
-    web.start()
-    try:
-        yield web.url, session
-    finally:
-        web.stop()
+    with analyst_server(tmp_path_factory.mktemp("browser"), _data) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
 def page(server: tuple[str, str]):  # type: ignore[no-untyped-def]
-    from netwarden.web.auth import SESSION_COOKIE
-
     sync_api = pytest.importorskip("playwright.sync_api")
     url, session = server
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        context.add_cookies([{"name": SESSION_COOKIE, "value": session, "url": url, "httpOnly": True,
-                              "sameSite": "Strict"}])
-        pg = context.new_page()
+        pg = logged_in_context(browser, url, session).new_page()
         dialogs: list[str] = []
         pg.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         pg.dialogs = dialogs  # type: ignore[attr-defined]

@@ -11,35 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from netwarden.config import Settings
-from netwarden.store.database import Database
-from netwarden.web import accounts
+from tests.web.conftest import CHROMIUM, analyst_server, logged_in_context
 
-CHROMIUM = "/usr/bin/chromium"
 HOSTILE = '<img src=x onerror="window.__pwned=1">'
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    from netwarden.web.server import WebServer
-    from netwarden.web.sessions import create_session
-
-    url = f"sqlite:///{tmp_path_factory.mktemp('models') / 'nw.db'}"
-    settings = Settings()
-    db = Database.open(url)
-    accounts.add_user(db, "analyst", "correct horse battery staple", "analyst")
-    user = accounts.get_user(db, "analyst")
-    assert user is not None
-    session = create_session(db, user.id, "127.0.0.1", settings.web)
-    db.close()
-    web = WebServer(settings, db_url=url, port=0, syslog_udp=[], syslog_tcp=[], netflow_udp=[],
-                    use_writer_process=False)
-    web.start()
-    try:
-        yield web.url, session
-    finally:
-        web.stop()
+    with analyst_server(tmp_path_factory.mktemp("models")) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -65,16 +46,11 @@ def files(tmp_path_factory: pytest.TempPathFactory, datasets: Path) -> tuple[Pat
 def test_train_compare_activate_in_the_browser(server, files) -> None:  # type: ignore[no-untyped-def]
     from playwright.sync_api import sync_playwright
 
-    from netwarden.web.auth import SESSION_COOKIE
-
     url, session = server
     kdd, flows = files
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        context.add_cookies([{"name": SESSION_COOKIE, "value": session, "url": url, "httpOnly": True,
-                              "sameSite": "Strict"}])
-        page = context.new_page()
+        page = logged_in_context(browser, url, session).new_page()
         page.set_default_timeout(120_000)
         errors: list[str] = []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
