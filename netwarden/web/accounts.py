@@ -19,6 +19,7 @@ from sqlalchemy import delete, func, insert, select, update
 
 from netwarden.store.database import Database
 from netwarden.store.schema_web import login_failures, users
+from netwarden.web.cache import forget_principals
 from netwarden.web.settings import WebSettings
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
@@ -125,6 +126,7 @@ def set_password(db: Database, name: str, password: str, *, must_change: bool = 
         from netwarden.store.schema_web import sessions
         user_id = conn.execute(select(users.c.id).where(users.c.name == name)).scalar_one()
         conn.execute(delete(sessions).where(sessions.c.user_id == user_id))
+    forget_principals()
 
 
 def set_role(db: Database, name: str, role: str | Role) -> None:
@@ -136,6 +138,7 @@ def set_role(db: Database, name: str, role: str | Role) -> None:
         if current.role == "admin" and role != Role.ADMIN and _admins(conn) <= 1:
             raise AccountError("this is the last admin; make another user admin first")
         conn.execute(update(users).where(users.c.name == name).values(role=str(role)))
+    forget_principals()
 
 
 def remove_user(db: Database, name: str) -> None:
@@ -146,6 +149,7 @@ def remove_user(db: Database, name: str) -> None:
         if current.role == "admin" and _admins(conn) <= 1:
             raise AccountError("this is the last admin; make another user admin first")
         conn.execute(delete(users).where(users.c.name == name))  # sessions and tokens go with it (cascade)
+    forget_principals()
 
 
 def _admins(conn) -> int:  # type: ignore[no-untyped-def]

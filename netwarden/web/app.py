@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from netwarden import __version__
 from netwarden.store.database import Database
 from netwarden.web.auth import LoginRequired, PasswordChangeRequired
+from netwarden.web.cache import ResponseCache
 from netwarden.web.render import NavEntry, RedirectTo, render
 from netwarden.web.runtime import Runtime
 
@@ -124,7 +125,8 @@ def create_app(settings: Any, db: Database, *, runtime: Runtime | None = None) -
             log.warning("front-end library %s is missing from %s; run scripts/setup", name, vendor)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _error_handlers(app)
-    app.add_middleware(SecurityHeaders, tls=bool(settings.web.tls_cert))
+    app.add_middleware(ResponseCache, seconds=settings.web.cache_seconds)
+    app.add_middleware(SecurityHeaders, tls=bool(settings.web.tls_cert))  # outermost: cached answers get them too
     return app
 
 

@@ -23,6 +23,7 @@ from fastapi import HTTPException, Request, WebSocket
 
 from netwarden.store.database import Database
 from netwarden.web.accounts import Role
+from netwarden.web.cache import known_principal, remember_principal, secret_digest
 from netwarden.web.sessions import find_session, find_token
 
 SESSION_COOKIE = "nw_session"
@@ -68,24 +69,40 @@ def current_principal(request: Request | WebSocket) -> Principal | None:
     cached = getattr(request.state, "principal", False)
     if cached is not False:
         return cached
-    principal = None
-    web = request.app.state.settings.web
     header = request.headers.get("authorization", "")
     if header[:7].lower() == "bearer ":
-        owner = find_token(_db(request), header[7:].strip()) if len(header) < 300 else None
-        if owner is None:
-            raise LoginRequired("the API token is unknown, revoked or expired")
-        principal = Principal(owner.user_id, owner.user_name, Role.parse(owner.role), "token",
-                              token_id=owner.token_id, must_change=owner.must_change)
+        principal = principal_for(_db(request), request.app.state.settings.web,
+                                  token=header[7:].strip() if len(header) < 300 else "")
     else:
-        cookie = request.cookies.get(SESSION_COOKIE)
-        if cookie and len(cookie) < 200:
-            s = find_session(_db(request), cookie, web)
-            if s is not None:
-                principal = Principal(s.user_id, s.user_name, Role.parse(s.role), "session", csrf=s.csrf,
-                                      session_id=s.id, must_change=s.must_change,
-                                      second_factor_pending=s.second_factor_pending)
+        principal = principal_for(_db(request), request.app.state.settings.web,
+                                  cookie=request.cookies.get(SESSION_COOKIE))
     request.state.principal = principal
+    return principal
+
+
+def principal_for(db: Database, web: Any, *, token: str | None = None, cookie: str | None = None) -> Principal | None:
+    """The caller behind an API token (raises LoginRequired if it is not valid) or a session cookie (None if
+    not valid), from the short-lived cache of callers when it knows the secret."""
+    if token is not None:
+        principal = known_principal(digest := secret_digest(token)) if token else None
+        if principal is None:
+            owner = find_token(db, token) if token else None
+            if owner is None:
+                raise LoginRequired("the API token is unknown, revoked or expired")
+            principal = Principal(owner.user_id, owner.user_name, Role.parse(owner.role), "token",
+                                  token_id=owner.token_id, must_change=owner.must_change)
+            remember_principal(digest, principal)
+        return principal
+    if not cookie or len(cookie) >= 200:
+        return None
+    principal = known_principal(digest := secret_digest(cookie))
+    if principal is None:
+        s = find_session(db, cookie, web)
+        if s is None:
+            return None
+        principal = Principal(s.user_id, s.user_name, Role.parse(s.role), "session", csrf=s.csrf,
+                              session_id=s.id, must_change=s.must_change, second_factor_pending=s.second_factor_pending)
+        remember_principal(digest, principal)
     return principal
 
 

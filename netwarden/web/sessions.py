@@ -11,6 +11,7 @@ from sqlalchemy import delete, insert, select, update
 
 from netwarden.store.database import Database
 from netwarden.store.schema_web import api_tokens, sessions, users
+from netwarden.web.cache import forget_principals
 from netwarden.web.settings import WebSettings
 
 TOKEN_PREFIX = "nwt_"  # recognisable in a script or a leaked log
@@ -72,6 +73,7 @@ def complete_second_factor(db: Database, session_id: int) -> str:
         token = secrets.token_urlsafe(32)
         conn.execute(update(sessions).where(sessions.c.id == session_id).values(
             token_hash=digest(token), second_factor_pending=False, csrf=secrets.token_urlsafe(32)))
+    forget_principals()
     assert row is not None
     return token
 
@@ -79,6 +81,7 @@ def complete_second_factor(db: Database, session_id: int) -> str:
 def end_session(db: Database, session_id: int) -> None:
     with db.engine.begin() as conn:
         conn.execute(delete(sessions).where(sessions.c.id == session_id))
+    forget_principals()
 
 
 # -- API tokens -------------------------------------------------------------------------------------
@@ -134,4 +137,6 @@ def revoke_token(db: Database, token_id: int, user_id: int | None = None) -> boo
     if user_id is not None:
         stmt = stmt.where(api_tokens.c.user_id == user_id)
     with db.engine.begin() as conn:
-        return bool(conn.execute(stmt).rowcount)
+        done = bool(conn.execute(stmt).rowcount)
+    forget_principals()
+    return done

@@ -23,6 +23,8 @@ class WebSettings(Section):
     lockout_address_failures: int = Field(20, ge=1)  # failed logins from one address within lockout_minutes
     lockout_minutes: float = Field(15, gt=0)
     vendor_dir: str = ""  # where npm installed the front-end libraries; default: node_modules in the checkout
+    # dashboard and list answers are reused for this long (0: never); see netwarden/web/cache.py
+    cache_seconds: float = Field(1.0, ge=0, le=60)
     geo_database: str = ""  # a MaxMind/DB-IP .mmdb file (GeoLite2-City ...); default: the bundled DB-IP Country Lite
     syslog_udp: list[str] = Field(default_factory=lambda: [":5514"])
     syslog_tcp: list[str] = Field(default_factory=lambda: [":5514"])
