@@ -151,13 +151,13 @@ class Pipeline:
             result.resumed_at_line = line_no
             mtime = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
             parser = parser_cls(ParseContext(source=str(path), reference_time=mtime, local_tz=self.local_tz))
-            lines = log.lines(start_offset=offset, start_line=line_no, digest=digest,
-                              max_line_bytes=self.max_line_bytes)
+            chunks = log.chunks(start_offset=offset, start_line=line_no, digest=digest,
+                                max_line_bytes=self.max_line_bytes, size=self.batch_size)
             end = offset
             any_line = False
             expected = log.size * (6 if log.compressed else 1)
             with open_writer(self.db, expected) as writer:
-                for chunk in _chunks(lines, self.batch_size):
+                for chunk in chunks:
                     any_line = True
                     batch = self._parse(parser, chunk, result)
                     end = chunk[-1].end

@@ -1,0 +1,73 @@
+"""LogFile.chunks (block reads) hands out exactly the lines of LogFile.lines (readline), with the resume digest
+in step with each list's last line, across block boundaries, over-long lines, CRLF, bad UTF-8 and gzip."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import random
+from pathlib import Path
+
+import pytest
+
+from netwarden.collect import files
+from netwarden.collect.files import LogFile
+
+
+def _content(seed: int) -> bytes:
+    rng = random.Random(seed)
+    lines = []
+    for _ in range(400):
+        kind = rng.random()
+        if kind < 0.05:
+            lines.append(b"x" * rng.randrange(90, 400))  # over the limit of 100 below, often over a block
+        elif kind < 0.1:
+            lines.append(b"bad \xff\xfe utf-8")
+        elif kind < 0.15:
+            lines.append(b"")
+        else:
+            lines.append(bytes(rng.choice(b"abc def\t") for _ in range(rng.randrange(1, 80))))
+    ends = [rng.choice([b"\n", b"\r\n"]) for _ in lines]
+    data = b"".join(line + end for line, end in zip(lines, ends))
+    return data if seed % 2 else data.rstrip(b"\r\n") + b"tail without newline"
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("compressed", [False, True])
+def test_chunks_equal_lines_and_keep_the_digest_in_step(tmp_path: Path, seed: int, compressed: bool,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(files, "BLOCK", 64)  # many block boundaries, lines longer than a block
+    data = _content(seed)
+    path = tmp_path / ("log.gz" if compressed else "log")
+    path.write_bytes(gzip.compress(data) if compressed else data)
+    with LogFile(path) as log:
+        expected = list(log.lines(start_offset=0, start_line=0, digest=hashlib.sha256(), max_line_bytes=100))
+    assert any(line.too_long for line in expected) and any(line.bad_utf8 for line in expected)
+    got = []
+    digest = hashlib.sha256()
+    with LogFile(path) as log:
+        for chunk in log.chunks(start_offset=0, start_line=0, digest=digest, max_line_bytes=100, size=7):
+            assert 0 < len(chunk) <= 7
+            end = chunk[-1].end
+            assert digest.hexdigest() == hashlib.sha256(data[:end]).hexdigest()  # resume here is exact
+            got += chunk
+    assert [(l.number, l.text, l.end, l.length, l.too_long, l.bad_utf8) for l in got] == \
+        [(l.number, l.text, l.end, l.length, l.too_long, l.bad_utf8) for l in expected]
+    assert got[-1].end == len(data)
+
+
+def test_a_huge_line_is_streamed_past_with_bounded_memory(tmp_path: Path) -> None:
+    path = tmp_path / "log"
+    with path.open("wb") as f:
+        f.write(b"first\n")
+        for _ in range(20):
+            f.write(b"y" * (1 << 20))  # a 20 MiB line
+        f.write(b"\nlast\n")
+    digest = hashlib.sha256()
+    with LogFile(path) as log:
+        lines = [line for chunk in log.chunks(start_offset=0, start_line=0, digest=digest, max_line_bytes=1000,
+                                              size=100) for line in chunk]
+    assert [(l.text[:3], l.too_long, l.length) for l in lines] == [
+        ("fir", False, 6), ("yyy", True, 20 * (1 << 20) + 1), ("las", False, 5)]
+    assert len(lines[1].text) == 1000
+    assert digest.hexdigest() == hashlib.sha256(path.read_bytes()).hexdigest()
