@@ -29,8 +29,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 PRINCIPAL_SECONDS = 5.0
 #: how long past ``cache_seconds`` an answer may still be given while its successor is being computed
 STALE_SECONDS = 5.0
-MAX_ENTRIES = 4096  # answers kept at most (each at most MAX_BODY bytes): a bound on memory, whatever is asked
-MAX_BODY = 1 << 20
+MAX_ENTRIES = 4096  # callers and answers kept at most ...
+MAX_BYTES = 64 << 20  # ... and the answers' bytes in all: a bound on memory, whatever is asked
+MAX_BODY = 1 << 20  # a larger answer is not kept
 SAFE_METHODS = frozenset({b"GET", b"HEAD"})
 #: path -> "role" (an API answer, the same for every caller of a role) or "session" (a page)
 CACHED_PATHS = {
@@ -129,11 +130,13 @@ class ResponseCache:
         self.answers: dict[tuple, _Answer] = {}
         self.pending: dict[tuple, asyncio.Future] = {}
         self.refreshing: set[asyncio.Task] = set()
+        self.bytes = 0
         self.hits = 0
         self.misses = 0
 
     def clear(self) -> None:
         self.answers.clear()
+        self.bytes = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or self.seconds <= 0:
@@ -212,8 +215,10 @@ class ResponseCache:
             if (start is not None and start["status"] == 200 and size <= MAX_BODY
                     and not any(name == b"set-cookie" for name, _ in start.get("headers", []))):
                 answer = _Answer(created, 200, list(start.get("headers", [])), b"".join(body))
-                if len(self.answers) >= MAX_ENTRIES:
-                    self.answers.clear()
+                if len(self.answers) >= MAX_ENTRIES or self.bytes + size > MAX_BYTES:
+                    self.clear()
+                previous = self.answers.get(key)
+                self.bytes += size - (len(previous.body) if previous else 0)
                 self.answers[key] = answer
         finally:
             if future is not None:

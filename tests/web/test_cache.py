@@ -144,3 +144,15 @@ def _cache_of(web: Web) -> cache.ResponseCache:
         app = getattr(app, "app", None)
     assert app is not None, "the answer cache is not in the middleware stack"
     return app
+
+
+def test_memory_is_bounded_whatever_is_asked(slow_web: Web, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cache, "MAX_BYTES", 20_000)
+    for i in range(30):
+        _store_event(slow_web.db, 41000 + i)
+    client = slow_web.client("viewer")
+    kept = _cache_of(slow_web)
+    for limit in range(1, 200):  # every limit is another answer
+        assert client.get("/api/v1/events", params={"limit": limit}).status_code == 200
+        assert kept.bytes == sum(len(a.body) for a in kept.answers.values()) <= 20_000
+    assert kept.answers  # and it still keeps answers
