@@ -131,12 +131,14 @@ class ResponseCache:
         self.pending: dict[tuple, asyncio.Future] = {}
         self.refreshing: set[asyncio.Task] = set()
         self.bytes = 0
+        self.generation = 0
         self.hits = 0
         self.misses = 0
 
     def clear(self) -> None:
         self.answers.clear()
         self.bytes = 0
+        self.generation += 1  # answers being computed now may predate the change: they are not kept
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or self.seconds <= 0:
@@ -198,6 +200,7 @@ class ResponseCache:
         body: list[bytes] = []
         size = 0
         created = time.monotonic()
+        generation = self.generation
 
         async def capture(message: Message) -> None:
             nonlocal start, size
@@ -212,7 +215,7 @@ class ResponseCache:
         answer = None
         try:
             await self.app(scope, receive, capture)
-            if (start is not None and start["status"] == 200 and size <= MAX_BODY
+            if (generation == self.generation and start is not None and start["status"] == 200 and size <= MAX_BODY
                     and not any(name == b"set-cookie" for name, _ in start.get("headers", []))):
                 answer = _Answer(created, 200, list(start.get("headers", [])), b"".join(body))
                 if len(self.answers) >= MAX_ENTRIES or self.bytes + size > MAX_BYTES:

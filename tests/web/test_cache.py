@@ -156,3 +156,31 @@ def test_memory_is_bounded_whatever_is_asked(slow_web: Web, monkeypatch: pytest.
         assert client.get("/api/v1/events", params={"limit": limit}).status_code == 200
         assert kept.bytes == sum(len(a.body) for a in kept.answers.values()) <= 20_000
     assert kept.answers  # and it still keeps answers
+
+
+def test_an_answer_computed_across_a_change_is_not_kept(slow_web: Web, monkeypatch: pytest.MonkeyPatch) -> None:
+    import netwarden.web.api.events as events_api
+
+    calls = []
+    real_search = events_api.search
+
+    def slow_search(conn, query):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        time.sleep(0.3)
+        return real_search(conn, query)
+
+    monkeypatch.setattr(events_api, "search", slow_search)
+    token = slow_web.token("analyst")
+
+    async def scenario() -> None:
+        transport = httpx.ASGITransport(app=slow_web.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test",
+                                     headers={"Authorization": f"Bearer {token}"}) as client:
+            reading = asyncio.create_task(client.get("/api/v1/events?limit=5"))
+            await asyncio.sleep(0.1)  # the answer is being computed from the data before the change
+            await client.post("/api/v1/alerts/999/status", json={"status": "resolved"})
+            assert (await reading).status_code == 200
+            assert (await client.get("/api/v1/events?limit=5")).status_code == 200
+
+    asyncio.run(scenario())
+    assert len(calls) == 2  # the second read computed afresh
