@@ -156,7 +156,7 @@ class Pipeline:
             end = offset
             any_line = False
             expected = log.size * (6 if log.compressed else 1)
-            with open_writer(self.db, expected) as writer:
+            with open_writer(self.db, expected, file_import=True) as writer:
                 for chunk in chunks:
                     any_line = True
                     batch = self._parse(parser, chunk, result)
@@ -193,7 +193,7 @@ class Pipeline:
         digest = hashlib.sha256()  # of the whole records read, from the start (headers included)
         imp = CaptureImport(log.stream, digest=digest, skip_until=offset, batch_size=self.batch_size)
         end = offset
-        with open_writer(self.db, log.size * (6 if log.compressed else 1)) as writer:
+        with open_writer(self.db, log.size * (6 if log.compressed else 1), file_import=True) as writer:
             for events, consumed in imp.batches():
                 batch = Batch(events, [None] * len(events))  # type: ignore[list-item]
                 result.events += len(events)

@@ -398,3 +398,37 @@ def test_timestamps_outside_1970_2199_are_quarantined_not_fatal(db, tmp_path) ->
         '192.0.2.4 - - [01/Jan/1970:00:00:00 +0000] "GET /d HTTP/1.1" 200 1 "-" "x"\n')
     result = Pipeline(db).ingest_file(log, "access_log")
     assert result.events == 2 and result.quarantined == {"bad_timestamp": 2}
+
+
+def test_file_imports_checkpoint_less_often_than_live_streams(tmp_path: Path) -> None:
+    """The writer of a file import asks SQLite for a checkpoint every FILE_IMPORT_CHECKPOINT_PAGES pages;
+    other connections keep SQLite's default (a live stream cannot resume what a power cut undoes)."""
+    db = Database.open(f"sqlite:///{tmp_path / 'a.db'}")
+    other = Database.open(f"sqlite:///{tmp_path / 'a.db'}")
+    try:
+        writer_module._checkpoint_every(db, writer_module.FILE_IMPORT_CHECKPOINT_PAGES)
+        for _ in range(2):  # also on connections opened later
+            with db.engine.connect() as conn:
+                assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 10_000
+        with other.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
+    finally:
+        db.close()
+        other.close()
+
+
+def test_the_file_import_writer_process_is_the_one_with_fewer_checkpoints(db: Database, tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(writer_module, "PROCESS_THRESHOLD", 0)
+    made = []
+
+    class Recording(ProcessWriter):
+        def __init__(self, *a, **kw) -> None:  # type: ignore[no-untyped-def]
+            made.append(kw.get("checkpoint_pages"))
+            super().__init__(*a, **kw)
+
+    monkeypatch.setattr(writer_module, "ProcessWriter", Recording)
+    path = write_lines(tmp_path / "a.log", range(20))
+    assert Pipeline(db, batch_size=5).ingest_file(path).events == 20
+    writer_module.open_writer(db, 1 << 30).close()  # as a live stream opens it
+    assert made == [writer_module.FILE_IMPORT_CHECKPOINT_PAGES, None]
