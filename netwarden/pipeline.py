@@ -66,6 +66,12 @@ class Batch:
     quarantined: list[quarantine_store.QuarantinedLine] = field(default_factory=list)
 
 
+#: lines per batch and per transaction when importing a file. Fewer, larger transactions write each touched
+#: index page to the journal fewer times: measured A/B on the 1M-line access log into SQLite, 5,000 -> 20,000
+#: took ingest from 53-55k to 61-66k events/s, with less CPU per event in both processes
+BATCH_SIZE = 20_000
+
+
 class Pipeline:
     """Assembles parsing, the processing stages and the store.
 
@@ -73,7 +79,7 @@ class Pipeline:
     >>> pipeline.ingest_file("access.log").events                  # doctest: +SKIP
     """
 
-    def __init__(self, db: Database, *, stages: Sequence[Stage] = (), batch_size: int = 5000,
+    def __init__(self, db: Database, *, stages: Sequence[Stage] = (), batch_size: int = BATCH_SIZE,
                  max_line_bytes: int = 65536, local_tz: tzinfo = timezone.utc) -> None:
         self.db = db
         self.stages = list(stages)

@@ -240,7 +240,9 @@ def open_writer(db: Database, expected_bytes: int, *, file_import: bool = False)
     ``file_import``: the input is a file whose import resumes from its bookkeeping (fewer checkpoints)."""
     in_memory = db.dialect == "sqlite" and (db.engine.url.database or ":memory:") == ":memory:"
     if expected_bytes >= PROCESS_THRESHOLD and not in_memory:
-        return ProcessWriter(db, checkpoint_pages=FILE_IMPORT_CHECKPOINT_PAGES if file_import else None)
+        if file_import:  # large batches: two in flight hold as many rows as eight of a live stream's
+            return ProcessWriter(db, depth=2, checkpoint_pages=FILE_IMPORT_CHECKPOINT_PAGES)
+        return ProcessWriter(db)
     return ThreadWriter(db)
 
 
