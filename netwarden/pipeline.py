@@ -241,11 +241,9 @@ class Pipeline:
     def _choose_parser(self, log: LogFile, fmt: str) -> type[Parser]:
         if fmt and fmt != "auto":
             return get_parser(fmt)
-        sample: list[str] = []
-        for line in log.lines(start_offset=0, start_line=0, digest=_NullDigest(), max_line_bytes=self.max_line_bytes):
-            sample.append(line.text)
-            if len(sample) >= SNIFF_LINES:
-                break
+        first = next(log.chunks(start_offset=0, start_line=0, digest=_NullDigest(),
+                                max_line_bytes=self.max_line_bytes, size=SNIFF_LINES), [])
+        sample = [line.text for line in first]
         log.rewind()
         try:
             return guess_format(sample)

@@ -33,6 +33,14 @@ class Line:
     bad_utf8: bool = False
 
 
+def decode(data: bytes) -> tuple[str, bool]:
+    """UTF-8 text, and whether invalid bytes had to be kept escaped (``\\xff``)."""
+    try:
+        return data.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return data.decode("utf-8", "backslashreplace"), True
+
+
 class LogFile:
     """An open input file. ``size`` and ``position`` are in on-disk bytes, for progress bars."""
 
@@ -104,9 +112,11 @@ class LogFile:
 
     def chunks(self, *, start_offset: int, start_line: int, digest: hashlib._Hash, max_line_bytes: int,
                size: int) -> Iterator[list[Line]]:
-        """The same lines as :meth:`lines`, in lists of at most ``size``, read in blocks (a quarter of the
-        cost of a ``readline`` per line). When a list is handed out, ``digest`` has taken exactly the bytes up
-        to its last line, so the list's last ``end`` and the digest can be stored together to resume there."""
+        """The lines from the current position (which must be ``start_offset``), in lists of at most ``size``,
+        read in blocks (a quarter of the cost of a ``readline`` per line). When a list is handed out,
+        ``digest`` has taken exactly the bytes up to its last line, so the list's last ``end`` and the digest
+        can be stored together to resume there. A line of ``max_line_bytes`` or more is cut to that and
+        flagged ``too_long``; invalid UTF-8 is kept escaped and flagged ``bad_utf8``."""
         offset, number = start_offset, start_line
         carry = b""  # the start of a line whose end is in a later block
         chunk: list[Line] = []
@@ -171,47 +181,5 @@ class LogFile:
                 break
             digest.update(data)
             length += len(data)
-        content = head[:max_line_bytes].rstrip(b"\r\n")
-        try:
-            return Line(0, content.decode("utf-8"), 0, length, True, False), rest
-        except UnicodeDecodeError:
-            return Line(0, content.decode("utf-8", "backslashreplace"), 0, length, True, True), rest
-
-    def lines(self, *, start_offset: int, start_line: int, digest: hashlib._Hash,
-              max_line_bytes: int) -> Iterator[Line]:
-        """Lines from the current position (which must be ``start_offset``), feeding ``digest``."""
-        offset = start_offset
-        number = start_line
-        readline = self._readline
-        while True:
-            data = readline(max_line_bytes)
-            if not data:
-                return
-            length = len(data)
-            too_long = False
-            if length >= max_line_bytes and not data.endswith(b"\n"):
-                # read on to the end of the line, keeping only the first max_line_bytes
-                digest.update(data)
-                while True:
-                    more = readline(1 << 20)
-                    if not more:
-                        break
-                    digest.update(more)
-                    length += len(more)
-                    if more.endswith(b"\n"):
-                        break
-                too_long = True
-            else:
-                digest.update(data)
-            offset += length
-            number += 1
-            data = data.rstrip(b"\r\n")
-            bad_utf8 = False
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError:
-                text = data.decode("utf-8", "backslashreplace")
-                bad_utf8 = True
-            if "\r" in text:
-                text = text.rstrip("\r")
-            yield Line(number, text, offset, length, too_long, bad_utf8)
+        text, bad = decode(head[:max_line_bytes].rstrip(b"\r\n"))
+        return Line(0, text, 0, length, True, bad), rest

@@ -50,7 +50,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from netwarden.collect.files import InputError, Line, LogFile
+from netwarden.collect.files import InputError, Line, LogFile, decode
 from netwarden.parse import ParseContext, Parser, UnknownFormat, get_parser, guess_format
 from netwarden.pipeline import SNIFF_LINES, IngestResult, Pipeline
 from netwarden.store import quarantine as quarantine_store
@@ -494,7 +494,7 @@ class Follower:
         complete = data.split(b"\n")
         if not final:
             complete = complete[:-1]  # the last piece is unfinished (or empty)
-        sample = [_decode(raw.rstrip(b"\r"))[0] for raw in complete[:SNIFF_LINES]]
+        sample = [decode(raw.rstrip(b"\r"))[0] for raw in complete[:SNIFF_LINES]]
         try:
             return guess_format(sample).name
         except UnknownFormat as exc:
@@ -640,19 +640,12 @@ def _hash_fd(fd: int, length: int) -> tuple[Any, int]:
     return digest, done
 
 
-def _decode(data: bytes) -> tuple[str, bool]:
-    try:
-        return data.decode("utf-8"), False
-    except UnicodeDecodeError:
-        return data.decode("utf-8", "backslashreplace"), True
-
-
 def _line(number: int, raw: bytes, end: int, limit: int) -> Line:
-    """A Line like LogFile.lines() makes: cut to ``limit`` bytes if longer, invalid UTF-8 escaped."""
+    """A Line like LogFile.chunks() makes: cut to ``limit`` bytes if longer, invalid UTF-8 escaped."""
     length = len(raw)
     too_long = length > limit or (length == limit and not raw.endswith(b"\n"))
     data = raw[:limit] if too_long else raw
-    text, bad = _decode(data.rstrip(b"\r\n"))
+    text, bad = decode(data.rstrip(b"\r\n"))
     if "\r" in text:
         text = text.rstrip("\r")
     return Line(number, text, end, length, too_long, bad)
