@@ -8,10 +8,8 @@ kept in benchmarks/out/); ``benchmarks/run`` runs it with the others.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import random
-import re
 import socket
 import statistics
 import subprocess
@@ -223,28 +221,18 @@ def _wrk(url: str, token: str, paths: list[str], seconds: float, connections: in
     return result
 
 
-def _sequential(url: str, token: str, repeat: int) -> dict[str, list[float]]:
+def _sequential(url: str, token: str, paths: dict[str, list[str]], repeat: int) -> dict[str, list[float]]:
     """Each endpoint alone, one request at a time, past the server's answer cache: the cost of the query and
     rendering itself."""
     import httpx
 
-    out: dict[str, list[float]] = {name: [] for name, _ in ENDPOINTS}
+    out: dict[str, list[float]] = {name: [] for name in paths}
     headers = {"Authorization": f"Bearer {token}", "Cache-Control": "no-cache"}
     with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
-        for name, path in ENDPOINTS:
-            cursor = None
+        for name, group in paths.items():
             for i in range(repeat):
-                if path is None:  # the 10th page: the cursor of the 9th
-                    if cursor is None:
-                        for _ in range(9):
-                            page = client.get("/api/v1/events", params={"limit": 50} | (
-                                {"cursor": cursor} if cursor else {})).json()
-                            cursor = page["next_cursor"]
-                    target = f"/api/v1/events?limit=50&cursor={cursor}"
-                else:
-                    target = path.format(n=i % 19 + 1)
                 started = time.perf_counter()
-                client.get(target).raise_for_status()
+                client.get(group[i % len(group)]).raise_for_status()
                 out[name].append(time.perf_counter() - started)
     return out
 
@@ -301,7 +289,7 @@ def run(*, quick: bool = False, engines: list[str] | None = None, only: str | No
         paths = _paths(server.url, token)
         everything = [p for group in paths.values() for p in group]
         _wrk(server.url, token, everything, 3)  # warm the caches
-        alone = _sequential(server.url, token, 5 if quick else 20)
+        alone = _sequential(server.url, token, paths, 5 if quick else 20)
         load_before = os.getloadavg()[0]
         with SyslogFeed(server.syslog_port, FEED_RATE) as feed:
             per_endpoint = {name: _wrk(server.url, token, group, seconds) for name, group in paths.items()}

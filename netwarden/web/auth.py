@@ -23,7 +23,8 @@ from fastapi import HTTPException, Request, WebSocket
 
 from netwarden.store.database import Database
 from netwarden.web.accounts import Role
-from netwarden.web.cache import known_principal, remember_principal, secret_digest
+from netwarden.web.cache import known_principal, remember_principal
+from netwarden.web.sessions import digest as secret_digest
 from netwarden.web.sessions import find_session, find_token
 
 SESSION_COOKIE = "nw_session"

@@ -19,12 +19,13 @@ they happen). ``Cache-Control: no-cache`` on a request skips the cache.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from netwarden.web.sessions import digest as secret_digest
 
 PRINCIPAL_SECONDS = 5.0
 #: how long past ``cache_seconds`` an answer may still be given while its successor is being computed
@@ -45,10 +46,6 @@ CACHED_PATHS = {
 # -- who is asking -----------------------------------------------------------------------------------------
 
 _principals: dict[str, tuple[float, Any]] = {}
-
-
-def secret_digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def known_principal(digest: str) -> Any:

@@ -11,7 +11,6 @@ from sqlalchemy import delete, insert, select, update
 
 from netwarden.store.database import Database
 from netwarden.store.schema_web import api_tokens, sessions, users
-from netwarden.web.cache import forget_principals
 from netwarden.web.settings import WebSettings
 
 TOKEN_PREFIX = "nwt_"  # recognisable in a script or a leaked log
@@ -73,7 +72,7 @@ def complete_second_factor(db: Database, session_id: int) -> str:
         token = secrets.token_urlsafe(32)
         conn.execute(update(sessions).where(sessions.c.id == session_id).values(
             token_hash=digest(token), second_factor_pending=False, csrf=secrets.token_urlsafe(32)))
-    forget_principals()
+    _forget_principals()
     assert row is not None
     return token
 
@@ -81,6 +80,12 @@ def complete_second_factor(db: Database, session_id: int) -> str:
 def end_session(db: Database, session_id: int) -> None:
     with db.engine.begin() as conn:
         conn.execute(delete(sessions).where(sessions.c.id == session_id))
+    _forget_principals()
+
+
+def _forget_principals() -> None:
+    from netwarden.web.cache import forget_principals  # here: the cache keys callers by this module's digest
+
     forget_principals()
 
 
@@ -138,5 +143,5 @@ def revoke_token(db: Database, token_id: int, user_id: int | None = None) -> boo
         stmt = stmt.where(api_tokens.c.user_id == user_id)
     with db.engine.begin() as conn:
         done = bool(conn.execute(stmt).rowcount)
-    forget_principals()
+    _forget_principals()
     return done

@@ -13,54 +13,28 @@ import pytest
 warnings.filterwarnings("ignore", message=".*httpx2.*")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from netwarden.config import Settings  # noqa: E402
 from netwarden.records import Alert, Factor, Severity  # noqa: E402
 from netwarden.store import alerts as alert_store  # noqa: E402
 from netwarden.store.database import Database  # noqa: E402
-from netwarden.web import accounts  # noqa: E402
-from netwarden.web.app import create_app  # noqa: E402
-
-PASSWORD = "correct horse battery staple"
+from tests.web.conftest import Web, _fast_argon2, make_settings  # noqa: E402, F401 - an autouse fixture
 
 
-class App:
+class App(Web):
+    """The web app with a responder (gateway 203.0.113.1 never blocked); ``client(None)`` is anonymous."""
+
     def __init__(self, db: Database) -> None:
-        self.db = db
-        self.settings = Settings()
-        self.settings.respond.gateways = ["203.0.113.1"]
-        self.app = create_app(self.settings, db)
-        for role in ("admin", "analyst", "viewer"):
-            accounts.add_user(db, role, PASSWORD, role)
-        self.clients: list[TestClient] = []
+        settings = make_settings()
+        settings.respond.gateways = ["203.0.113.1"]
+        super().__init__(db, settings)
 
     def client(self, role: str | None) -> TestClient:
-        client = TestClient(self.app)
-        client.__enter__()
-        self.clients.append(client)
-        if role is None:
-            return client
-        page = client.get("/login")
-        token = re.search(r'name="login_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
-        assert client.post("/login", data={"username": role, "password": PASSWORD, "login_token": token,
-                                           "next": "/"}).status_code == 200
-        account = client.get("/account").text
-        client.headers["X-CSRF-Token"] = re.search(r'<meta name="csrf-token" content="([^"]*)"',
-                                                   account).group(1)  # type: ignore[union-attr]
-        return client
+        return self.anonymous() if role is None else super().client(role)
 
     def close(self) -> None:
-        for c in self.clients:
-            c.__exit__(None, None, None)
+        super().close()
         responder = self.app.state.runtime.extras.get("responder")
         if responder is not None:
             responder.close()
-
-
-@pytest.fixture(autouse=True)
-def _fast_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    from argon2 import PasswordHasher
-
-    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture
