@@ -9,10 +9,15 @@ What counts as one failed attempt, by source:
   (scanners that hang up before guessing write only these) — and the attempts are the largest of the three.
   ``message repeated N times`` counts N. ``Failed publickey`` for an existing account is a client offering
   the wrong keys from its agent, not a guess, and is not counted; ``Failed none`` is the method probe.
-- **HTTP logins**: a ``401`` anywhere (HTTP authentication refused), a ``403`` on a login path, and every
-  ``POST`` to a login path (``/login``, ``/wp-login.php``, ``/xmlrpc.php``, ``/user/login``, ``/api/auth`` ...):
-  applications answer a wrong password with 200 (the form again), 302 or 401 alike, so the number of login
-  submissions is the signal, not the status. A person logs in once or twice; a tool, hundreds of times.
+- **HTTP logins**: only what the log proves is a failed credential: a ``POST`` to a login path (``/login``,
+  ``/wp-login.php``, ``/xmlrpc.php``, ``/user/login``, ``/api/auth`` ...) answered with the form again (200),
+  401, 403 or 429, and a 401 that carries a user name (basic auth: the log names the user only when
+  credentials were sent). Where the log cannot tell — a 401 without a user name (every browser's first
+  request to a protected area is answered so: the challenge), a login POST answered with a redirect that may
+  be the way in, a capture without the answer — a request counts as 1/``http_unproven_factor`` of an attempt.
+  Viewing the login page and static assets count for nothing; the redirect after failed submissions (the
+  answer changed) is a success, and each success from an address offsets ``http_success_discount``
+  failures: people behind one address (a carrier's NAT) get in, a guesser does not.
 - **SSH without logs** (flows from captures, NetFlow, Zeek, Argus): many short, small connections that
   reached the SSH protocol exchange (a banner, or enough bytes to get past the TCP handshake) from one source,
   to port 22/2222 or any port where an SSH banner was seen. Each attempt of ``nmap --script ssh-brute`` or
@@ -24,9 +29,14 @@ never alerts), or ``slow_failures`` within ``slow_window`` (low-and-slow guessin
 user names with at least ``min_users_failures`` attempts (credential stuffing / user enumeration). Repeats
 from one source update one alert (the engine merges by kind, subkind and source).
 
-A **success after failures** (``Accepted password`` from a source that failed ``success_min_failures`` times
-with a password, a 2xx/3xx login answer that differs from the answers it kept getting) is its own
-critical finding (subkind ``success_after_failures``): the account must be treated as compromised.
+A **success after failures** (``Accepted password`` after ``success_min_failures`` password failures, a
+2xx/3xx login answer that differs from the answers it kept getting) is its own critical finding (subkind
+``success_after_failures``) only when the failures were guessing, not typos. SSH: one of many attempts
+(``min_failures`` in ``window``), a machine's pace (median gap between failures at most ``machine_interval``:
+a person retypes in several seconds, hydra's tasks in fractions of one — so 5 failures on root at that pace
+are enough), many user names, names that do not exist, or several names from guessing lists (root, admin,
+oracle ...). HTTP: the failures must have passed the brute-force threshold themselves. One to three typos and
+then ``Accepted`` is a person; so is a browser's challenge followed by the right password.
 """
 
 from __future__ import annotations
@@ -48,6 +58,8 @@ _SSH_PAM = frozenset({"pam_auth_failure"})
 _SSH_INVALID = frozenset({"invalid_user", "user_not_allowed", "root_login_refused", "pam_user_unknown"})
 _SSH_MAXED = frozenset({"too_many_failures", "max_auth_attempts", "pam_max_retries"})
 _SSH_PASSWORD_SUCCESS = ("accepted_password", "accepted_keyboard_interactive")
+_PROVEN = frozenset("fpihs")  # tallies of failures the log proves (c: unproven, ok: successes)
+_LOGIN_FAILED = frozenset({200, 401, 403, 429})  # a login POST answered with the form again, refused, throttled
 
 # login paths (the path only, case-insensitive): the common form, API and CMS login end points
 _LOGIN_PATH = re.compile(
@@ -162,13 +174,36 @@ class _Source:
         elif len(d) < limit:
             d[key] = 1
 
-    def attempts(self, since: float) -> int:
-        """Attempts since ``since``: the largest of the tallies (one guess writes several lines)."""
-        tallies: dict[str, int] = {}
+    def tallies(self, since: float) -> dict[str, int]:
+        out: dict[str, int] = {}
         for t, n, k in self.times:
             if t >= since:
-                tallies[k] = tallies.get(k, 0) + n
-        return max(tallies.values(), default=0)
+                out[k] = out.get(k, 0) + n
+        return out
+
+    def attempts(self, since: float, unproven_factor: int = 5, success_discount: int = 3) -> int:
+        """Attempts since ``since``: the largest of the tallies of proven failures (one guess writes several
+        lines), plus unproven ones (``c``: a 401 without a user name, a login without its answer) at
+        ``1/unproven_factor``, minus ``success_discount`` per success seen (``ok``: people behind one address
+        get in; a guesser does not)."""
+        tallies = self.tallies(since)
+        proven = max((v for k, v in tallies.items() if k in _PROVEN), default=0)
+        unproven = tallies.get("c", 0) // max(unproven_factor, 1)
+        return max(proven + unproven - success_discount * tallies.get("ok", 0), 0)
+
+    def machine_paced(self, since: float, interval: float) -> bool:
+        """True when the failures came faster than a person types: the median gap between them is at most
+        ``interval`` seconds (a tool with parallel tasks; a person retypes in several seconds at best)."""
+        tallies = self.tallies(since)
+        proven = {k: v for k, v in tallies.items() if k in _PROVEN}
+        if not proven:
+            return False
+        tally = max(proven, key=lambda k: proven[k])
+        times = sorted(t for t, _, k in self.times if k == tally and t >= since)
+        if len(times) < 4:
+            return False
+        gaps = sorted(b - a for a, b in zip(times, times[1:]))
+        return gaps[len(gaps) // 2] <= interval
 
     def trim(self, before: float) -> None:
         times = self.times
@@ -199,6 +234,11 @@ class BruteForce(Detector):
         default_accounts: tuple[str, ...] = ("root", "admin", "administrator", "test", "guest", "oracle", "ubuntu",
                                              "pi", "user", "support", "ftp", "postgres", "mysql")
         default_account_failures: int = 6
+        # median gap between failures (s) at or below which they are a tool's: sshd waits ~2 s after a wrong
+        # password and a person then retypes; hydra's parallel tasks come far faster
+        machine_interval: float = 2.5
+        http_unproven_factor: int = 5  # 401s without a user name (the browser's challenge) count 1/5 each
+        http_success_discount: int = 3  # each successful login from the address offsets this many failures
         max_sources: int = 50_000
         max_events_per_source: int = 5_000
 
@@ -287,13 +327,16 @@ class BruteForce(Detector):
         s = self.settings
         now = _epoch(ts)
         src.trim(now - s.slow_window)
-        failures = src.attempts(now - s.slow_window)
+        failures = self._count(src, now - s.slow_window)
         by_password = code in _SSH_PASSWORD_SUCCESS
         # a password accepted after guessing is a breach; a key accepted after many guesses is still one
         # worth an administrator's look (a stolen key tried after the passwords), but needs a real attack
         needed = s.success_min_failures if by_password else s.min_failures
-        if failures < needed or (len(src.users) < 2 and failures < s.min_failures):
-            return None  # one account mistyped a few times, then right: a person
+        if failures < needed:
+            return None  # a few typos, then right: a person
+        signs = self._guessing(src, now)
+        if not signs:
+            return None  # failures at a person's pace, on the few accounts people have: typos, not guessing
         user = (e.user or "?")[:_MAX_TEXT]
         tried = src.users.get(user, 0)
         factors = [
@@ -301,12 +344,10 @@ class BruteForce(Detector):
                    f"login accepted for {user!r} ({e.extra.get('auth_method', code)}) after {_n(failures)} "
                    f"failed attempts from {key} in the last {int(s.slow_window // 60)} min"),
             Factor("failures", scoring.saturating(failures, 20), f"{_n(failures)} failed attempts"),
+            *signs,
         ]
         if tried:
             factors.append(Factor("user_guessed", 0.6, f"{user!r} was among the users it guessed ({tried} tries)"))
-        if len(src.users) >= 2:
-            factors.append(Factor("distinct_users", scoring.saturating(len(src.users), 5, 0.8),
-                                  f"{len(src.users)} distinct user names tried"))
         target = e.observer or e.dst_ip or next(iter(src.targets), None)
         src.success_reported = True
         return self.finding(
@@ -322,49 +363,101 @@ class BruteForce(Detector):
                       "accepted_at": ts.isoformat()},
             events=[e])
 
+    def _guessing(self, src: _Source, now: float) -> list[Factor]:
+        """What makes a source's SSH failures guessing rather than typos (empty: they look like typos)."""
+        s = self.settings
+        signs = []
+        fast = self._count(src, now - s.window)
+        if fast >= s.min_failures:
+            signs.append(Factor("many_attempts", scoring.saturating(fast, 20, 0.8),
+                                f"{_n(fast)} failures in {int(s.window // 60)} min"))
+        if src.machine_paced(now - s.slow_window, s.machine_interval):
+            signs.append(Factor("machine_rate", 0.6, f"failures less than {s.machine_interval:g} s apart (median): "
+                                                     "faster than a person retypes a password"))
+        users = len(src.users) + src.users_overflow
+        if users >= s.min_users:
+            signs.append(Factor("distinct_users", scoring.saturating(users, 5, 0.8), f"{users} distinct user names tried"))
+        if src.invalid:
+            signs.append(Factor("invalid_users", scoring.saturating(len(src.invalid), 3, 0.7),
+                                f"{len(src.invalid)} user names that do not exist on the server"))
+        common = sorted(u for u in src.users if u.lower() in self._default_accounts)
+        if len(common) >= 2:
+            signs.append(Factor("dictionary_users", 0.5,
+                                f"common account names from guessing lists: {', '.join(common[:5])}"))
+        return signs
+
     # -- HTTP logins -------------------------------------------------------------------------------
 
     def _http_event(self, e: Event, ts: datetime, limit: int, touched: dict, out: list[Finding]) -> None:
+        """Classify one request: a failed credential (``h``), an unproven one (``c``), a success, or nothing.
+
+        A failure is a credential *submission* answered as one: a POST to a login path answered with the form
+        again (200), 401, 403 or 429, or a 401 that carries a user name (basic auth: the log shows the name
+        only when credentials were sent). A 401 without a user name is the browser's challenge or a log that
+        cannot tell, so it counts as unproven. Viewing the login page, static assets and the redirect after
+        a successful login (3xx) are not failures; the redirect is a success."""
         status = e.http_status
-        method = e.http_method
         key = e.src_ip
         if key is None:
             return
-        if status == 401 or status == 403 or method == "POST":
-            url = e.url or ""
-            path = url.split("?", 1)[0][:_MAX_TEXT * 4]
-            login = _LOGIN_PATH.search(path) is not None
-            if status == 401 or (login and (status == 403 or method == "POST")):
-                if status is not None and 200 <= status < 400 and self._success_check(e, key, ts, out):
-                    return  # the answer changed: in (reported), not one more failure
-                src = self.http.get(key, ts)
-                t = _epoch(ts)
-                src.add(t, 1, "h", limit)
-                src.user(e.user)
-                if status is not None:
-                    src.bump(src.fail_status, status)
-                src.bump(src.paths, path[:_MAX_TEXT])
-                if e.user_agent:
-                    src.bump(src.agents, e.user_agent[:_MAX_TEXT], 5)
-                target = e.dst_ip or e.extra.get("host") or e.observer
-                if target:
-                    src.bump(src.targets, str(target)[:_MAX_TEXT], 5)
-                entry = touched.setdefault(("http", key), (src, []))
-                if len(entry[1]) < 3:
-                    entry[1].append(e)
-                return
-        if status is not None and 200 <= status < 400:
-            self._success_check(e, key, ts, out)
+        method = e.http_method
+        if status is None and method != "POST":
+            return
+        url = e.url or ""
+        path = url.split("?", 1)[0][:_MAX_TEXT * 4]
+        login = _LOGIN_PATH.search(path) is not None
+        user = e.user if e.user and e.user != "-" else None
+        tally = None
+        if method == "POST" and login:
+            if status is None:
+                tally = "c"  # a capture without the answer
+            elif status in _LOGIN_FAILED:
+                tally = "h"
+            elif 300 <= status < 400:
+                src = self.http.peek(key)
+                if src is not None and any(200 <= k < 300 or k in (401, 403) for k in src.fail_status):
+                    self._http_success_seen(e, key, ts, path, limit, out)  # the answer changed: in
+                    return
+                tally = "c"  # a redirect, but to where? (some sites redirect wrong passwords back to the form)
+            else:
+                return  # 400/404/5xx: a broken form or server, not an answer about the credentials
+        elif status == 401:
+            tally = "h" if user else "c"
+        elif status == 403 and login:
+            tally = "h"
+        elif status is not None and 200 <= status < 400:
+            src = self.http.peek(key)
+            if src is not None and (path[:_MAX_TEXT] in src.paths or user in src.users):
+                self._http_success_seen(e, key, ts, path, limit, out)  # in, where it was refused before
+            return
+        if tally is None:
+            return
+        src = self.http.get(key, ts)
+        src.add(_epoch(ts), 1, tally, limit)
+        src.user(user)
+        if status is not None:
+            src.bump(src.fail_status, status)
+        src.bump(src.paths, path[:_MAX_TEXT])
+        if e.user_agent:
+            src.bump(src.agents, e.user_agent[:_MAX_TEXT], 5)
+        target = e.dst_ip or e.extra.get("host") or e.observer
+        if target:
+            src.bump(src.targets, str(target)[:_MAX_TEXT], 5)
+        entry = touched.setdefault(("http", key), (src, []))
+        if len(entry[1]) < 3:
+            entry[1].append(e)
 
-    def _success_check(self, e: Event, key: str, ts: datetime, out: list[Finding]) -> bool:
+    def _http_success_seen(self, e: Event, key: str, ts: datetime, path: str, limit: int,
+                           out: list[Finding]) -> None:
         src = self.http.peek(key)
-        if src is None or src.success_reported:
-            return False
-        finding = self._http_success(e, key, ts, src)
-        if finding is None:
-            return False
-        out.append(finding)
-        return True
+        if src is None:
+            return
+        if not src.success_reported:
+            finding = self._http_success(e, key, ts, src)
+            if finding is not None:
+                out.append(finding)
+                return
+        src.add(_epoch(ts), 1, "ok", limit)  # someone behind this address got in: fewer of its failures are guesses
 
     def _http_success(self, e: Event, key: str, ts: datetime, src: _Source) -> Finding | None:
         """A 2xx/3xx where this source kept failing: on a path that answered it 401, or a login answer
@@ -379,9 +472,9 @@ class BruteForce(Detector):
         if e.http_method != "POST" and 401 not in src.fail_status:
             return None
         now = _epoch(ts)
-        failures = src.attempts(now - s.slow_window)
-        if failures < max(s.min_failures, s.http_min_failures // 2):
-            return None
+        failures = self._count(src, now - s.slow_window)
+        if not self._hit("http", "", src, now):
+            return None  # a few failures, then in: a person (or several behind one address)
         src.success_reported = True
         user = (e.user or "")[:_MAX_TEXT]
         target = e.dst_ip or e.extra.get("host") or e.observer or next(iter(src.targets), None)
@@ -433,12 +526,15 @@ class BruteForce(Detector):
 
     # -- deciding and explaining -------------------------------------------------------------------
 
-    def _evaluate(self, family: str, key: str, src: _Source, samples: list[Event]) -> Finding | None:
+    def _count(self, src: _Source, since: float) -> int:
         s = self.settings
-        now = src.last
-        src.trim(now - max(s.window, s.slow_window))
-        fast = src.attempts(now - s.window)
-        slow = src.attempts(now - s.slow_window)
+        return src.attempts(since, s.http_unproven_factor, s.http_success_discount)
+
+    def _hit(self, family: str, key: str, src: _Source, now: float) -> bool:
+        """Whether a source's failures (up to ``now``) are enough to call it guessing."""
+        s = self.settings
+        fast = self._count(src, now - s.window)
+        slow = self._count(src, now - s.slow_window)
         users = len(src.users) + src.users_overflow
         if family == "flow":
             threshold = s.flow_min_connections
@@ -446,13 +542,22 @@ class BruteForce(Detector):
             threshold = s.http_min_failures
         else:
             threshold = s.min_failures
-            if src.users and not self.assets.is_inside(key) \
+            if src.users and key and not self.assets.is_inside(key) \
                     and all(u.lower() in self._default_accounts for u in src.users):
                 threshold = min(threshold, s.default_account_failures)
         slow_threshold = max(s.slow_failures, threshold * 2)
-        hit = (fast >= threshold or slow >= slow_threshold
-               or (family != "flow" and users >= s.min_users and slow >= s.min_users_failures))
-        attempts_total = max(max(src.cum.values(), default=0), slow)
+        return (fast >= threshold or slow >= slow_threshold
+                or (family != "flow" and users >= s.min_users and slow >= s.min_users_failures))
+
+    def _evaluate(self, family: str, key: str, src: _Source, samples: list[Event]) -> Finding | None:
+        s = self.settings
+        now = src.last
+        src.trim(now - max(s.window, s.slow_window))
+        fast = self._count(src, now - s.window)
+        slow = self._count(src, now - s.slow_window)
+        users = len(src.users) + src.users_overflow
+        hit = self._hit(family, key, src, now)
+        attempts_total = max(max((v for k, v in src.cum.items() if k in _PROVEN), default=0), slow)
         src.total = attempts_total
         if not hit and not src.alerted:
             return None

@@ -309,3 +309,87 @@ def test_hostile_values_never_raise() -> None:
     for _ in range(30):
         detector.process(junk)
     json.dumps(detector.state())
+
+
+# -- ordinary behaviour modelled (issue 12): what a log proves, not what it might mean ---------------
+
+
+def _sim(emissions) -> list[Event]:  # type: ignore[no-untyped-def]
+    from netwarden.simulate.outputs import to_events
+
+    return to_events(emissions)
+
+
+def test_login_page_views_redirects_and_typos_then_success_are_not_failures() -> None:
+    from netwarden.simulate.ordinary import OrdinaryDay
+
+    day = OrdinaryDay(5)
+    t0 = T0.timestamp()
+    emissions = []
+    for i in range(120):  # a carrier NAT: a login every 30 s for an hour, a third of them mistyped twice first
+        emissions += day.login(t0 + i * 30, "81.145.30.18", typos=2 if i % 3 == 0 else 0)
+    events = _sim(sorted(emissions))
+    assert sum(1 for e in events if e.http_method == "POST" and e.http_status == 200) == 80
+    assert _run(events, batch=200).alerts == []
+
+
+def test_basic_auth_challenges_and_a_few_wrong_passwords_are_never_critical() -> None:
+    from netwarden.simulate.ordinary import OrdinaryDay
+
+    day = OrdinaryDay(5)
+    t0 = T0.timestamp()
+    emissions = []
+    for i in range(8):  # the admin opens the area eight times in an hour, half of them with a wrong password first
+        emissions += day.admin_area(t0 + i * 450, "10.20.0.21", wrong_password=i % 2 == 0)
+    events = _sim(sorted(emissions))
+    assert sum(1 for e in events if e.http_status == 401) == 8 * 6 + 4
+    assert _run(events, batch=50).alerts == []
+    # a browser with a stale saved password: 12 refusals with the user name, then the right one
+    refused = [_http(i * 3, "10.20.0.22", "GET", "/admin/", 401, "shopadmin") for i in range(12)]
+    engine = _run(refused + [_http(40, "10.20.0.22", "GET", "/admin/", 200, "shopadmin")])
+    assert all(a.severity != Severity.CRITICAL for a in engine.alerts)
+
+
+def test_hydra_against_the_form_and_basic_auth_is_caught() -> None:
+    from netwarden.simulate.ordinary import ToolAttacks
+
+    tools = ToolAttacks(5)
+    form, form_src = tools.hydra_form(T0.timestamp())
+    basic, basic_src = tools.hydra_basic(T0.timestamp() + 60)
+    engine = _run(_sim(sorted(form + basic)), batch=100)
+    by = {(a.source, a.subkind): a for a in engine.alerts}
+    assert (form_src, "http_login") in by and (basic_src, "http_login") in by
+    assert by[(form_src, "success_after_failures")].severity == Severity.CRITICAL
+    assert by[(basic_src, "http_login")].severity == Severity.HIGH  # many user names
+
+
+def test_hydra_form_against_a_site_that_redirects_wrong_passwords_is_caught() -> None:
+    # some applications answer a wrong password with 302 back to the form: the log cannot tell, so it
+    # takes more submissions, but a tool's hundreds still show
+    events = [_http(i * 0.1, "203.0.113.80", "POST", "/login", 302) for i in range(400)]
+    [alert] = _run(events, batch=100).alerts
+    assert alert.subkind == "http_login" and alert.source == "203.0.113.80"
+
+
+def test_ssh_typos_from_people_behind_one_address_are_not_a_breach() -> None:
+    events = []
+    # two admins behind the office NAT, each mistyping at a person's pace within the hour, then in
+    for start, user, typos in ((0, "alice", 3), (600, "bob", 2), (1500, "alice", 2)):
+        for i in range(typos):
+            events.append(_line(start + i * 7, f"Failed password for {user} from 81.2.69.142 port {5000 + i} ssh2"))
+        events.append(_line(start + typos * 7 + 5, f"Accepted password for {user} from 81.2.69.142 port 5100 ssh2"))
+    assert _run(events, batch=3).alerts == []
+
+
+def test_a_few_root_failures_at_machine_pace_then_accepted_is_critical() -> None:
+    from netwarden.simulate.ordinary import ToolAttacks
+
+    emissions, src = ToolAttacks(5).hydra_ssh_root(T0.timestamp())
+    engine = _run(_sim(emissions), batch=2)
+    [breach] = [a for a in engine.alerts if a.subkind == "success_after_failures"]
+    assert breach.source == src and breach.severity == Severity.CRITICAL
+    assert any(f.name == "machine_rate" for f in breach.factors)
+    # the same six failures at a person's pace (10 s apart) are typos
+    slow = [_line(i * 10, "Failed password for root from 198.51.100.9 port 4000 ssh2") for i in range(6)]
+    slow.append(_line(70, "Accepted password for root from 198.51.100.9 port 4001 ssh2"))
+    assert not any(a.subkind == "success_after_failures" for a in _run(slow, batch=2).alerts)
