@@ -109,6 +109,10 @@ class Pipeline:
             intel.setdefault(key, getattr(settings.intel, key))
         engine = DetectionEngine.from_config(detect_config, db, assets=Assets(settings.network.home)) \
             if detect else None
+        if engine is not None:
+            from netwarden.respond.settings import parse_duration
+
+            engine.settings.history_after = parse_duration(settings.respond.history_after)
         for detector in engine.detectors if engine is not None else []:
             bind = getattr(detector, "bind", None)
             if bind is not None:  # detectors that read the store (ml: the registry's active models)

@@ -167,3 +167,4 @@ class Alert:
     id: int | None = None
     incident_id: int | None = None
     model_version: str | None = None
+    history: bool = False  # from old events (an import): shown, but no automatic block or notification

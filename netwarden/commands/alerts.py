@@ -23,7 +23,7 @@ def alert_dict(alert: Alert) -> dict[str, Any]:
         "source": alert.source, "target": alert.target, "first_seen": alert.first_seen.isoformat(),
         "last_seen": alert.last_seen.isoformat(), "count": alert.count, "status": str(alert.status),
         "recommendation": alert.recommendation, "evidence": alert.evidence, "detector": alert.detector,
-        "signature": alert.signature, "incident_id": alert.incident_id,
+        "signature": alert.signature, "incident_id": alert.incident_id, "history": alert.history,
     }
 
 
@@ -66,7 +66,8 @@ def alerts_command(obj: Context, since, kind, severity, status, source, min_conf
         table.add_row(str(a.id), a.last_seen.strftime("%Y-%m-%d %H:%M:%S"),
                       Text(str(a.severity), style=SEVERITY_STYLE[str(a.severity)]), f"{a.confidence:.2f}",
                       Text(safe(f"{a.kind}/{a.subkind}" if a.subkind else a.kind)), Text(safe(a.source or "-")),
-                      f"{a.count:,}", str(a.status), Text(safe(a.factors[0].detail if a.factors else "")))
+                      f"{a.count:,}", f"{a.status}{' (history)' if a.history else ''}",
+                      Text(safe(a.factors[0].detail if a.factors else "")))
     out.print(table)
 
 
@@ -100,6 +101,8 @@ def show(obj: Context, alert_id: int, as_json: bool) -> None:
                          ("count", f"{alert.count:,}"), ("detector", alert.detector),
                          ("incident", alert.incident_id), ("signature", alert.signature)):
         out.print(Text(f"  {label:<11}{safe(value if value is not None else '-')}"))
+    if alert.history:
+        out.print(Text("  history    yes: raised from old events; no automatic block or notification", style="yellow"))
     out.print(Text("why", style="bold"))
     for f in alert.factors:
         out.print(Text(f"  {f.weight:.2f}  {safe(f.name)}: {safe(f.detail)}"))

@@ -48,16 +48,19 @@ def block_group() -> None:
 @click.option("--permanent", is_flag=True, help="Until removed by hand.")
 @click.option("--reason", default="", help="Why (kept with the block).")
 @click.option("--by", "by", default=None, help="Who decides (default: cli:<login name>).")
+@click.option("--force", is_flag=True, help="Confirm a network wider than /24 (IPv4) or /48 (IPv6).")
 @click.pass_obj
 def add(obj: Context, address: str | None, alert_id: int | None, duration: str | None, permanent: bool,
-        reason: str, by: str | None) -> None:
+        reason: str, by: str | None, force: bool) -> None:
     """Block an address or network, or the source of an alert (--alert ID).
 
     The never-block list is checked first; IPv6 addresses are blocked by their prefix (/64 by default).
+    A network wider than /24 (IPv4) or /48 (IPv6) needs --force. An active block that lasts longer than
+    the one asked for is kept (and said so).
     """
     from netwarden.respond.addresses import AddressError
     from netwarden.respond.blocks import BlockState, get_block
-    from netwarden.respond.responder import BlockRefused
+    from netwarden.respond.responder import BlockRefused, LongerBlockKept, WideBlockNeedsForce
     from netwarden.respond.settings import parse_duration
     from netwarden.store.alerts import get_alert
 
@@ -80,11 +83,16 @@ def add(obj: Context, address: str | None, alert_id: int | None, duration: str |
             address = alert.source
             reason = reason or f"manual block from {alert.kind} alert #{alert_id} (confidence {alert.confidence:.2f})"
         block = responder.block(address or "", reason=reason or "manual block", by=by or _user(),
-                                alert_id=alert_id, duration=length, permanent=permanent)
+                                alert_id=alert_id, duration=length, permanent=permanent, force=force)
+    except LongerBlockKept as exc:
+        responder.close()
+        db.close()
+        out.print(Text(safe(str(exc)), style="yellow"))  # still blocked, for longer: no error
+        return
     except (BlockRefused, AddressError) as exc:
         responder.close()
         db.close()
-        fail(f"not blocked: {exc}")
+        fail(f"not blocked: {exc}" + (" (add --force)" if isinstance(exc, WideBlockNeedsForce) else ""))
         return
     responder.flush(60)
     with db.engine.connect() as conn:
@@ -122,15 +130,21 @@ def remove(obj: Context, target: str, by: str | None) -> None:
 
 @block_group.command("list")
 @click.option("--all", "show_all", is_flag=True, help="Ended blocks too (expired, removed, failed).")
-@click.option("--state", type=click.Choice(["active", "expired", "removed", "failed"]))
+@click.option("--state", type=click.Choice(["active", "expired", "removed", "failed", "refused"]))
+@click.option("--refused", is_flag=True, help="Blocks the never-block list or the cap refused (same as --state refused).")
 @click.option("--address", metavar="ADDR|NET", help="Blocks that cover or lie in this address/network.")
 @click.option("--limit", "-n", default=100, show_default=True, type=click.IntRange(1, 100_000))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.pass_obj
-def list_command(obj: Context, show_all: bool, state: str | None, address: str | None, limit: int,
+def list_command(obj: Context, show_all: bool, state: str | None, refused: bool, address: str | None, limit: int,
                  as_json: bool) -> None:
-    """Blocks with reason, who, when and until when; active ones unless --all or --state."""
+    """Blocks with reason, who, when and until when; active ones unless --all, --state or --refused."""
     from netwarden.respond.blocks import list_blocks
+
+    if refused:
+        if state not in (None, "refused"):
+            raise click.UsageError("--refused and --state exclude each other")
+        state = "refused"
 
     db, responder = _responder(obj)
     responder.close()
@@ -154,8 +168,9 @@ def list_command(obj: Context, show_all: bool, state: str | None, address: str |
         table.add_column(column, no_wrap=True)
     table.add_column("reason", overflow="fold")
     for b in found:
+        until = "-" if b.state == "refused" else b.expires.strftime("%Y-%m-%d %H:%M:%S") if b.expires else "permanent"
         table.add_row(str(b.id), Text(safe(b.network)), str(b.state), b.mode, b.created.strftime("%Y-%m-%d %H:%M:%S"),
-                      b.expires.strftime("%Y-%m-%d %H:%M:%S") if b.expires else "permanent", Text(safe(b.created_by)),
+                      until, Text(safe(b.created_by)),
                       f"#{b.alert_id}" if b.alert_id else "-",
                       Text(safe(b.reason + (f" [{b.detail}]" if b.detail else ""))))
     out.print(table)

@@ -58,6 +58,9 @@ class EngineSettings:
     incident_window: timedelta = timedelta(hours=24)
     state_every: float = 60.0  # seconds of wall time between saves of detector state
     prune_every: int = 20_000  # events between pruning idle detector state
+    # alerts whose newest evidence is older than this (imports of old logs) are marked ``history``: the
+    # responder and the notifier leave them alone. None: never (evaluation, backtests)
+    history_after: timedelta | None = None
 
 
 @dataclass
@@ -142,6 +145,8 @@ class DetectionEngine:
             return []
         self._refresh_suppressions()
         changed: dict[int, tuple[Alert, bool]] = {}
+        old = datetime.now(timezone.utc) - self.settings.history_after \
+            if self.settings.history_after is not None else None
         conn_ctx = self.db.engine.begin() if self.db is not None else None
         conn = conn_ctx.__enter__() if conn_ctx is not None else None
         try:
@@ -151,6 +156,8 @@ class DetectionEngine:
                     self.stats.suppressed += 1
                     continue
                 alert, is_new = self._merge(conn, finding)
+                if old is not None:
+                    alert.history = alert.last_seen < old
                 if self.keep_events:
                     for event in finding.events:
                         self.flagged.setdefault(id(event), set()).add(alert.kind)

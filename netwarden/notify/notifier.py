@@ -72,8 +72,8 @@ class Notifier:
 
     def on_alert(self, alert: Alert, is_new: bool) -> None:
         rank = alert.severity.rank
-        if rank < self.min_rank:
-            return
+        if rank < self.min_rank or alert.history:
+            return  # history (old events imported): nothing to act on now
         told = self._notified.get(alert.id) if alert.id is not None else None
         if told is not None and rank <= told:
             return  # an update of an alert already told about

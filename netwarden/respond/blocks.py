@@ -22,6 +22,7 @@ class BlockState(StrEnum):
     EXPIRED = "expired"
     REMOVED = "removed"
     FAILED = "failed"
+    REFUSED = "refused"  # never in effect: the never-block list or the cap said no (detail says which)
 
 
 @dataclass
@@ -113,17 +114,22 @@ def overlapping_active(conn: Connection, net: Network) -> list[Block]:
 
 
 def count_active_auto(conn: Connection) -> int:
+    """Active automatic blocks that hold a place under the cap: enforced ones (a dry-run decision blocks
+    nothing, so it must not keep a real block out later)."""
     return int(conn.execute(select(func.count()).select_from(blocks).where(
-        blocks.c.state == str(BlockState.ACTIVE), blocks.c.created_by == AUTO)).scalar_one())
+        blocks.c.state == str(BlockState.ACTIVE), blocks.c.created_by == AUTO,
+        blocks.c.mode == "enforce")).scalar_one())
 
 
-def earlier_blocks(conn: Connection, net: Network, since: datetime) -> list[Block]:
-    """Blocks of exactly this network since ``since`` that took effect (failed ones do not count)."""
+def earlier_blocks(conn: Connection, net: Network, since: datetime, *, enforced_only: bool = False) -> list[Block]:
+    """Blocks of exactly this network since ``since`` that were decided (failed and refused ones do not
+    count); ``enforced_only``: only those that reached the firewall (escalation ignores dry-run decisions)."""
     lo, hi = network_range(str(net))
-    rows = conn.execute(select(blocks).where(blocks.c.addr_lo == lo, blocks.c.addr_hi == hi,
-                                             blocks.c.created >= since,
-                                             blocks.c.state != str(BlockState.FAILED)).order_by(blocks.c.created))
-    return [_from_row(r) for r in rows]
+    stmt = select(blocks).where(blocks.c.addr_lo == lo, blocks.c.addr_hi == hi, blocks.c.created >= since,
+                                blocks.c.state.not_in([str(BlockState.FAILED), str(BlockState.REFUSED)]))
+    if enforced_only:
+        stmt = stmt.where(blocks.c.mode == "enforce")
+    return [_from_row(r) for r in conn.execute(stmt.order_by(blocks.c.created))]
 
 
 def list_blocks(conn: Connection, *, state: str | None = None, address: str | None = None,

@@ -62,6 +62,27 @@ class BlockRefused(ValueError):
         self.lasting = lasting
 
 
+class WideBlockNeedsForce(BlockRefused):
+    """A manual block of a network wider than /24 (IPv4) or /48 (IPv6): one typo could cut off a whole
+    provider, so it needs an explicit confirmation (``--force``, ``force: true``, the web app's confirm)."""
+
+
+class LongerBlockKept(BlockRefused):
+    """A block asked for while a longer one of the same network (or inside it) is active: the longer one
+    stays, nothing changes. ``kept`` are those longer blocks."""
+
+    def __init__(self, message: str, kept: list[Block]) -> None:
+        super().__init__(message)
+        self.kept = kept
+
+
+class _Capped(Exception):
+    """The cap of active automatic blocks is reached (raised inside the decision's transaction)."""
+
+
+WIDEST_WITHOUT_FORCE = {4: 24, 6: 48}  # prefix lengths a manual block may have without confirmation
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -86,6 +107,8 @@ class Responder:
         self.listeners: list[BlockListener] = []
         self._steps = self.settings.duration_steps()
         self._history = parse_duration(self.settings.history)
+        self._history_after = parse_duration(self.settings.history_after)
+        self._cap_recorded: OrderedDict[int, None] = OrderedDict()  # alerts whose cap refusal is on record
         self._active: dict[str, tuple[Network, Block]] = {}  # network text → (network, block)
         self._lock = threading.RLock()
         self._decided: OrderedDict[int, None] = OrderedDict()  # alert ids already refused (logged once)
@@ -140,6 +163,8 @@ class Responder:
             return
         if alert.status not in (AlertStatus.NEW, AlertStatus.ACKNOWLEDGED):
             return
+        if self.is_history(alert):
+            return  # old evidence (an import of last year's logs): alerted, never acted on
         if alert.confidence < self.settings.threshold_for(alert.kind):
             return  # waits for a person
         try:
@@ -163,6 +188,11 @@ class Responder:
                 self._cap_logged = time.monotonic()
             log.warning("not blocking %s (alert #%s): %s", display(net), alert.id, exc)
 
+    def is_history(self, alert: Alert) -> bool:
+        """An alert whose newest evidence is older than ``history_after``: it tells what happened, it is
+        no reason to act now (the engine marks it; the clock is checked here too, for alerts from elsewhere)."""
+        return alert.history or alert.last_seen < self.clock() - self._history_after
+
     def _remember(self, alert_id: int | None) -> None:
         if alert_id is None:
             return
@@ -185,41 +215,34 @@ class Responder:
     # -- blocking -----------------------------------------------------------------------------------
 
     def block(self, address: str, *, reason: str, by: str, alert_id: int | None = None,
-              duration: timedelta | None = None, permanent: bool = False) -> Block:
-        """Decide, record and (in enforce mode) apply one block. Raises BlockRefused or AddressError."""
+              duration: timedelta | None = None, permanent: bool = False, force: bool = False) -> Block:
+        """Decide, record and (in enforce mode) apply one block. Raises BlockRefused or AddressError.
+
+        A manual block wider than /24 (IPv4) or /48 (IPv6) needs ``force``; a block that would end an active
+        block lasting longer raises LongerBlockKept; refusals by the never-block list or the cap are
+        recorded (state ``refused``) before they are raised.
+        """
         net = block_target(address, self.settings.ipv6_prefix)
+        mode = "enforce" if self.enforce else "dry-run"
+        now = self.clock()
+        record = {"reason": reason, "by": by, "alert_id": alert_id, "mode": mode, "now": now}
         refusal = self.never_block.refusal(net)
         if refusal:
-            raise BlockRefused(f"{display(net)} is never blocked: {refusal}")
-        now = self.clock()
-        automatic = by == AUTO
-        with self._lock, self.db.engine.begin() as conn:
-            overlapping = overlapping_active(conn, net)
-            wider = [b for b in overlapping if parse_network(b.network).supernet_of(net)
-                     and parse_network(b.network) != net]
-            if wider:
-                raise BlockRefused(f"{display(net)} is already blocked by block #{wider[0].id} "
-                                   f"({wider[0].network})")
-            same = [b for b in overlapping if parse_network(b.network) == net]
-            if automatic and same:
-                raise BlockRefused(f"{display(net)} is already blocked (block #{same[0].id})")
-            if automatic and count_active_auto(conn) >= self.settings.max_auto_blocks:
-                raise BlockRefused(f"the cap of {self.settings.max_auto_blocks} active automatic blocks is "
-                                   "reached ([respond] max_auto_blocks)", lasting=False)
-            level = len(earlier_blocks(conn, net, now - self._history))
-            if permanent:
-                expires = None
-            else:
-                expires = now + (duration or self._steps[min(level, len(self._steps) - 1)])
-            block = insert_block(conn, Block(
-                network=display(net), reason=reason, backend=self.backend_name,
-                mode="enforce" if self.enforce else "dry-run", created_by=by, created=now, expires=expires,
-                level=level, alert_id=alert_id), net)
-            replaced = []
-            for old in overlapping:  # the same network, or narrower ones the new block covers
-                end_block(conn, old.id, BlockState.REMOVED, when=now, by=by,  # type: ignore[arg-type]
-                          detail=f"replaced by block #{block.id}")
-                replaced.append(old)
+            message = f"{display(net)} is never blocked: {refusal}"
+            self._store_refusal(net, message, **record)
+            raise BlockRefused(message)
+        widest = WIDEST_WITHOUT_FORCE[net.version]
+        if by != AUTO and not force and net.prefixlen < widest:
+            raise WideBlockNeedsForce(f"{display(net)} is {net.num_addresses:,} addresses, wider than a /{widest}: "
+                                      "confirm that you mean the whole network")
+        try:
+            block, replaced = self._decide(net, reason=reason, by=by, alert_id=alert_id, duration=duration,
+                                           permanent=permanent, mode=mode, now=now)
+        except _Capped as capped:  # recorded in a transaction of its own: the decision's was rolled back
+            if alert_id is None or alert_id not in self._cap_recorded:
+                self._store_refusal(net, str(capped), **record)
+                self._note_cap_recorded(alert_id)
+            raise BlockRefused(str(capped), lasting=False) from None
         with self._lock:
             for old in replaced:
                 self._active.pop(str(parse_network(old.network)), None)
@@ -235,6 +258,57 @@ class Responder:
         self._apply(lambda: self.firewall.add(net, block.seconds_left(self.clock()), block.reason), block,
                     fail_block=True)
         return block
+
+    def _decide(self, net: Network, *, reason: str, by: str, alert_id: int | None, duration: timedelta | None,
+                permanent: bool, mode: str, now: datetime) -> tuple[Block, list[Block]]:
+        """Record the block in one transaction; returns it and the blocks it replaced."""
+        automatic = by == AUTO
+        with self._lock, self.db.engine.begin() as conn:
+            overlapping = overlapping_active(conn, net)
+            wider = [b for b in overlapping if parse_network(b.network).supernet_of(net)
+                     and parse_network(b.network) != net]
+            if wider:
+                raise BlockRefused(f"{display(net)} is already blocked by block #{wider[0].id} "
+                                   f"({wider[0].network})")
+            same = [b for b in overlapping if parse_network(b.network) == net]
+            if automatic and same:
+                raise BlockRefused(f"{display(net)} is already blocked (block #{same[0].id})")
+            if automatic and count_active_auto(conn) >= self.settings.max_auto_blocks:
+                raise _Capped(f"the cap of {self.settings.max_auto_blocks} active automatic blocks is "
+                              "reached ([respond] max_auto_blocks)")
+            # escalation counts what reached the firewall: dry-run decisions blocked nobody
+            level = len(earlier_blocks(conn, net, now - self._history, enforced_only=True))
+            if permanent:
+                expires = None
+            else:
+                expires = now + (duration or self._steps[min(level, len(self._steps) - 1)])
+            longer = [b for b in overlapping if _outlasts(b.expires, expires)]
+            if longer:
+                raise LongerBlockKept(_kept_message(net, longer, expires), longer)
+            block = insert_block(conn, Block(
+                network=display(net), reason=reason, backend=self.backend_name, mode=mode, created_by=by,
+                created=now, expires=expires, level=level, alert_id=alert_id), net)
+            replaced = []
+            for old in overlapping:  # the same network, or narrower ones the new block covers
+                end_block(conn, old.id, BlockState.REMOVED, when=now, by=by,  # type: ignore[arg-type]
+                          detail=f"replaced by block #{block.id}")
+                replaced.append(old)
+        return block, replaced
+
+    def _store_refusal(self, net: Network, message: str, *, reason: str, by: str, alert_id: int | None,
+                       mode: str, now: datetime) -> None:
+        """A refusal is a record too (state ``refused``, the why in ``detail``): shown on the Blocked page."""
+        with self._lock, self.db.engine.begin() as conn:
+            insert_block(conn, Block(network=display(net), reason=reason or "block", backend=self.backend_name,
+                                     mode=mode, created_by=by, created=now, expires=None, state=BlockState.REFUSED,
+                                     alert_id=alert_id, ended=now, ended_by="netwarden", detail=message), net)
+
+    def _note_cap_recorded(self, alert_id: int | None) -> None:
+        if alert_id is None:
+            return
+        self._cap_recorded[alert_id] = None
+        if len(self._cap_recorded) > DECIDED_LIMIT:
+            self._cap_recorded.popitem(last=False)
 
     def unblock(self, target: str | int, *, by: str) -> list[Block]:
         """End the active block with this id, or every active block covering this address/network."""
@@ -421,3 +495,19 @@ class Responder:
                 listener(block, what)
             except Exception:
                 log.exception("block listener failed")
+
+
+def _outlasts(expires: datetime | None, than: datetime | None) -> bool:
+    """Does a block ending at ``expires`` (None: permanent) last longer than one ending at ``than``?"""
+    if than is None:
+        return False
+    return expires is None or expires > than
+
+
+def _kept_message(net: Network, longer: list[Block], expires: datetime | None) -> str:
+    kept = "; ".join(f"block #{b.id} of {b.network} until "
+                     f"{b.expires.strftime('%Y-%m-%d %H:%M:%S UTC') if b.expires else 'removed by hand'}"
+                     for b in longer[:3])
+    asked = expires.strftime('%Y-%m-%d %H:%M:%S UTC') if expires else "removed by hand"
+    return (f"not changed: {kept} lasts longer than the block of {display(net)} asked for (until {asked}) "
+            "and stays; unblock it first or ask for a longer block")

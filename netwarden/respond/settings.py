@@ -12,6 +12,7 @@ Example::
     admin_addresses = ["198.51.100.10"]
     never_block = ["203.0.113.0/24"]
     durations = ["10m", "1h", "1d"]   # first, second, third and later block of the same offender
+    history_after = "15m"             # older evidence is history: alerted, never blocked or notified
 """
 
 from __future__ import annotations
@@ -114,6 +115,9 @@ class RespondSettings(Section):
     ipv6_prefix: int = Field(64, ge=32, le=128)  # IPv6 offenders are blocked by this prefix
     durations: list[str] = Field(default_factory=lambda: ["10m", "1h", "1d"])
     history: str = "30d"  # earlier blocks within this time count for escalation
+    # evidence older than this when detected (an import of old logs) raises alerts marked "history" and
+    # never blocks or notifies
+    history_after: str = "15m"
     max_auto_blocks: int = Field(1000, ge=1)  # active automatic blocks at most
     sweep_every: float = Field(15.0, gt=0, le=3600)  # seconds between expiry sweeps
     netns: str = Field("", pattern=r"^[A-Za-z0-9_.-]{0,64}$")  # run nft/ipset/iptables in this network namespace
@@ -137,7 +141,7 @@ class RespondSettings(Section):
             parse_duration(d)
         return value
 
-    @field_validator("history")
+    @field_validator("history", "history_after")
     @classmethod
     def _valid_history(cls, value: str) -> str:
         parse_duration(value)

@@ -26,7 +26,7 @@ def _row(alert: Alert, now: datetime) -> dict[str, Any]:
         "evidence": _clean_json(alert.evidence), "recommendation": clean_text(alert.recommendation),
         "detector": alert.detector[:32], "signature": clean_text(alert.signature)[:255],
         "status": str(alert.status), "incident_id": alert.incident_id, "model_version": alert.model_version,
-        "updated": now,
+        "updated": now, "history": alert.history,
     }
 
 
@@ -50,7 +50,7 @@ def row_to_alert(row: Any) -> Alert:
         target=m["target"], first_seen=m["first_seen"], last_seen=m["last_seen"], count=m["count"],
         evidence=m["evidence"], recommendation=m["recommendation"], detector=m["detector"],
         signature=m["signature"], status=AlertStatus(m["status"]), incident_id=m["incident_id"],
-        model_version=m["model_version"])
+        model_version=m["model_version"], history=bool(m.get("history")))
 
 
 def get_alert(conn: Connection, alert_id: int) -> Alert | None:

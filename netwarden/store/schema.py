@@ -197,6 +197,7 @@ alerts = Table(
     Column("model_version", String(64)),
     Column("created", UtcDateTime, nullable=False),
     Column("updated", UtcDateTime, nullable=False),
+    Column("history", Boolean),  # raised from old events (true), not acted on; NULL in rows from before 0007
     Index(None, "last_seen"),
     Index(None, "source_addr", "last_seen"),
     Index(None, "status", "last_seen"),

@@ -135,4 +135,4 @@ def alert_summary(a: Alert) -> dict[str, Any]:
     return {"id": a.id, "kind": a.kind, "subkind": a.subkind, "severity": str(a.severity),
             "confidence": round(a.confidence, 3), "source": a.source, "target": a.target,
             "first_seen": _iso(a.first_seen), "last_seen": _iso(a.last_seen), "count": a.count,
-            "status": str(a.status), "detector": a.detector, "incident_id": a.incident_id}
+            "status": str(a.status), "detector": a.detector, "incident_id": a.incident_id, "history": a.history}

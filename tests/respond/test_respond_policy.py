@@ -149,18 +149,20 @@ def test_never_block_checked_for_automatic_and_manual_blocks(sqlite_db, caplog) 
     with caplog.at_level(logging.WARNING):
         r.on_alert(gw, True)
         r.on_alert(gw, False)  # updates of the same alert are not logged again
-    assert all_blocks(db) == []
+    [refused] = all_blocks(db)  # recorded once, not for every update
+    assert (refused.state, refused.alert_id, refused.created_by) == (BlockState.REFUSED, gw.id, AUTO)
+    assert "gateway" in refused.detail and not r.is_blocked("203.0.113.1")
     assert sum("never blocked" in m for m in caplog.messages) == 1
     for target in ("203.0.113.1", "192.168.4.4", "2001:db8:aa::1234", "10.0.0.1"):
         with pytest.raises(BlockRefused, match="never blocked"):
             r.block(target, reason="by hand", by="alice")
-    assert all_blocks(db) == []
+    assert {b.state for b in all_blocks(db)} == {BlockState.REFUSED} and len(all_blocks(db)) == 5
 
 
 @pytest.mark.engines
 def test_escalation_expiry_and_permanent(db) -> None:  # type: ignore[no-untyped-def]
     clock = Clock()
-    r = responder(db, clock)
+    r = Responder(db, RespondSettings(mode="enforce"), firewall=Recording(), clock=clock)
     lengths = []
     for round_ in range(4):
         alert = make_alert(db, "2001:db8:5:6::1", 0.9, last_seen=clock.now)
@@ -180,12 +182,13 @@ def test_escalation_expiry_and_permanent(db) -> None:  # type: ignore[no-untyped
     [removed] = r.unblock("203.0.113.77", by="bob")
     assert removed.state == BlockState.REMOVED and removed.ended_by == "bob"
     assert not r.is_blocked("203.0.113.77")
+    r.close()
 
 
 @pytest.mark.engines
 def test_a_block_does_not_feed_itself(db) -> None:  # type: ignore[no-untyped-def]
     clock = Clock()
-    r = responder(db, clock)
+    r = Responder(db, RespondSettings(mode="enforce"), firewall=Recording(), clock=clock)
     alert = make_alert(db, "203.0.113.20", 0.9, last_seen=clock.now)
     r.on_alert(alert, True)
     [first] = all_blocks(db)
@@ -205,6 +208,7 @@ def test_a_block_does_not_feed_itself(db) -> None:  # type: ignore[no-untyped-de
     r.on_alert(alert, False)
     newest = all_blocks(db)[0]
     assert newest.id != first.id and newest.level == 1 and newest.expires - newest.created == timedelta(hours=1)
+    r.close()
 
 
 def test_refused_traffic_of_blocked_sources_is_withheld_from_detection(sqlite_db) -> None:  # type: ignore[no-untyped-def]
@@ -232,19 +236,25 @@ def test_refused_traffic_of_blocked_sources_is_withheld_from_detection(sqlite_db
 
 @pytest.mark.engines
 def test_cap_on_active_automatic_blocks(db, caplog) -> None:  # type: ignore[no-untyped-def]
-    r = responder(db, max_auto_blocks=2)
+    r = Responder(db, RespondSettings(mode="enforce", max_auto_blocks=2), firewall=Recording(), clock=Clock())
     alerts = [make_alert(db, f"203.0.113.{40 + i}", 0.95) for i in range(4)]
     for a in alerts:
         r.on_alert(a, True)
     auto = [b for b in all_blocks(db) if b.state == BlockState.ACTIVE]
     assert len(auto) == 2
     assert sum("cap of 2" in m for m in caplog.messages) == 1  # not once per alert
+    refused = [b for b in all_blocks(db) if b.state == BlockState.REFUSED]
+    assert sorted(b.alert_id for b in refused) == [alerts[2].id, alerts[3].id]  # one record per alert
+    assert all("cap of 2" in b.detail for b in refused)
+    r.on_alert(alerts[3], False)
+    assert len([b for b in all_blocks(db) if b.state == BlockState.REFUSED]) == 2  # not again
     r.block("203.0.113.99", reason="manual is not capped", by="alice")
-    assert len(all_blocks(db)) == 3
+    assert len([b for b in all_blocks(db) if b.state == BlockState.ACTIVE]) == 3
     # room again: a refused alert that goes on is blocked now (the cap is no lasting refusal)
     r.unblock(auto[0].id, by="alice")  # type: ignore[arg-type]
     r.on_alert(alerts[3], False)
     assert "203.0.113.43" in {b.network for b in all_blocks(db) if b.state == BlockState.ACTIVE}
+    r.close()
 
 
 def test_no_automatic_block_when_disabled_or_closed(sqlite_db) -> None:  # type: ignore[no-untyped-def]

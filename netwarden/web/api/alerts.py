@@ -29,7 +29,7 @@ def alert_dict(a: Alert) -> dict[str, Any]:
             "target": a.target, "first_seen": a.first_seen, "last_seen": a.last_seen, "count": a.count,
             "evidence": a.evidence, "recommendation": a.recommendation, "detector": a.detector,
             "signature": a.signature, "status": str(a.status), "incident_id": a.incident_id,
-            "model_version": a.model_version}
+            "model_version": a.model_version, "history": a.history}
 
 
 def alert_filter(

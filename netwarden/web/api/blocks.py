@@ -7,11 +7,12 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from netwarden.respond.addresses import AddressError
 from netwarden.respond.blocks import BlockState, get_block, list_blocks
-from netwarden.respond.responder import BlockRefused, Responder
+from netwarden.respond.responder import BlockRefused, LongerBlockKept, Responder, WideBlockNeedsForce
 from netwarden.respond.settings import parse_duration
 from netwarden.store import alerts as alert_store
 from netwarden.store.database import Database
@@ -40,6 +41,16 @@ class NewBlock(BaseModel):
     duration: str | None = Field(None, max_length=16, description="10m, 1h, 1d; default: the escalation steps")
     permanent: bool = False
     reason: str = Field("", max_length=2000)
+    force: bool = Field(False, description="confirm a network wider than /24 (IPv4) or /48 (IPv6)")
+
+
+class NeedsConfirmation(HTTPException):
+    """409: a network this wide is blocked only when the request confirms it (``force``); ``question`` is
+    what the web page asks."""
+
+    def __init__(self, question: str) -> None:
+        super().__init__(409, f'{question} (send "force": true)')
+        self.question = question
 
 
 def _length(text: str | None) -> timedelta | None:
@@ -71,9 +82,13 @@ def create_block(request: Request, db: Database, new: NewBlock, who: Principal) 
     responder = responder_of(request)
     try:
         block = responder.block(address or "", reason=reason or "manual block", by=who.name,
-                                alert_id=new.alert_id, duration=length, permanent=new.permanent)
+                                alert_id=new.alert_id, duration=length, permanent=new.permanent, force=new.force)
     except AddressError as exc:
         raise HTTPException(400, str(exc)) from None
+    except WideBlockNeedsForce as exc:
+        raise NeedsConfirmation(str(exc)) from None
+    except LongerBlockKept as exc:  # the address stays blocked, for longer: said, not an error
+        return {**exc.kept[0].to_dict(), "kept": True, "message": str(exc)}
     except BlockRefused as exc:
         raise HTTPException(409, str(exc)) from None
     responder.flush(15)
@@ -83,7 +98,7 @@ def create_block(request: Request, db: Database, new: NewBlock, who: Principal) 
 
 
 @router.get("/blocks")
-def blocks_list(state: str | None = Query(None, pattern="^(active|expired|removed|failed|all)$",
+def blocks_list(state: str | None = Query(None, pattern="^(active|expired|removed|failed|refused|all)$",
                                           description="default: active"),
                 address: str | None = Query(None, max_length=64, description="blocks covering or inside this"),
                 limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=1_000_000),
@@ -112,8 +127,10 @@ def blocks_one(block_id: RowId, db: Database = Depends(get_db),
 def blocks_add(request: Request, new: NewBlock = Body(...), db: Database = Depends(get_db),
                who: Principal = Depends(require("analyst"))) -> dict[str, Any]:
     """Block an address or network, or an alert's source. 409 when the never-block list (or an existing
-    wider block) refuses it."""
-    return create_block(request, db, new, who)
+    wider block) refuses it, or when a network wider than /24 or /48 comes without ``force``. 200 with
+    ``kept: true`` and a ``message`` when a longer active block stays instead."""
+    result = create_block(request, db, new, who)
+    return JSONResponse(result) if result.get("kept") else result  # type: ignore[return-value]
 
 
 @router.delete("/blocks/{block_id}")

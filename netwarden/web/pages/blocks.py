@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from netwarden.respond.blocks import list_blocks
-from netwarden.web.api.blocks import NewBlock, create_block, responder_of
+from netwarden.web.api.blocks import NeedsConfirmation, NewBlock, create_block, responder_of
 from netwarden.web.auth import Principal, require
 from netwarden.web.deps import RowId
 from netwarden.web.render import NavEntry, render
@@ -16,18 +16,22 @@ NAV = NavEntry("Blocked", "/blocks", order=35)
 PAGE = 100
 
 
+STATES = "^(active|expired|removed|failed|refused|all)$"
+
+
 def _page(request: Request, who: Principal, state: str, *, error: str = "", form: dict | None = None,
-          status_code: int = 200) -> Response:
+          confirm: str = "", notice: str = "", status_code: int = 200) -> Response:
     with request.app.state.db.engine.connect() as conn:
         rows = list_blocks(conn, state=None if state == "all" else state, limit=PAGE)
     respond = request.app.state.settings.respond
     return render(request, "blocks.html", {
         "blocks": rows, "state": state, "can_change": who.can("analyst"), "error": error, "form": form or {},
+        "confirm": confirm, "notice": notice,
         "mode": respond.mode, "backend": respond.backend}, status_code=status_code)
 
 
 @router.get("/blocks", response_class=HTMLResponse)
-def blocks_page(request: Request, state: str = Query("active", pattern="^(active|expired|removed|failed|all)$"),
+def blocks_page(request: Request, state: str = Query("active", pattern=STATES),
                 alert: int | None = Query(None, ge=1, le=2**63 - 1),
                 who: Principal = Depends(require("viewer"))) -> Response:
     return _page(request, who, state, form={"alert_id": alert} if alert else None)
@@ -36,16 +40,24 @@ def blocks_page(request: Request, state: str = Query("active", pattern="^(active
 @router.post("/blocks")
 def blocks_add(request: Request, address: str = Form("", max_length=64), alert_id: str = Form("", max_length=20),
                duration: str = Form("", max_length=16), permanent: str = Form(""),
-               reason: str = Form("", max_length=2000), who: Principal = Depends(require("analyst"))) -> Response:
-    form = {"address": address, "alert_id": alert_id, "duration": duration, "reason": reason}
+               reason: str = Form("", max_length=2000), force: str = Form(""),
+               who: Principal = Depends(require("analyst"))) -> Response:
+    form = {"address": address, "alert_id": alert_id, "duration": duration, "reason": reason,
+            "permanent": permanent}
     try:
         if alert_id.strip() and not alert_id.strip().isdigit():
             raise HTTPException(400, "alert: a number")
         new = NewBlock(address=address.strip() or None, alert_id=int(alert_id) if alert_id.strip() else None,
-                       duration=duration.strip() or None, permanent=bool(permanent), reason=reason)
-        create_block(request, request.app.state.db, new, who)
+                       duration=duration.strip() or None, permanent=bool(permanent), reason=reason,
+                       force=bool(force))
+        result = create_block(request, request.app.state.db, new, who)
+    except NeedsConfirmation as exc:  # a wide network: the same form again, with a confirmation to press
+        return _page(request, who, "active", confirm=exc.question, form=form,
+                     status_code=409)
     except HTTPException as exc:
         return _page(request, who, "active", error=str(exc.detail), form=form, status_code=exc.status_code)
+    if result.get("kept"):
+        return _page(request, who, "active", notice=result["message"])
     return RedirectResponse("/blocks", status_code=303)
 
 
