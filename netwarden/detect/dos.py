@@ -24,8 +24,14 @@ Measures (per target = the server address, or for web logs the virtual host or t
   at once, none of them dominant.
 - ``udp_flood``/``icmp_flood``: packets of UDP or ICMP flows to one host.
 
-Late events (Suricata writes flows out of order) count into the minute being filled; a jump of more
-than a day (another file, a hostile timestamp) starts the target's clock over. State is bounded: at most
+Windows follow event time, never arrival order. Events up to ``late_minutes`` (2) behind the minute being
+filled (Suricata writes flows out of order) count into it; older ones — a log imported after a newer one,
+a device whose clock is behind — start the target's (and the client's) clock over at their own minute, as
+a jump of more than a day does, so an hour of old lines is never lumped into one minute.
+
+A firewall that logs its own flood protection (a log prefix naming a flood or a limit, e.g. ``SYN-FLOOD``,
+``RATE-LIMIT``) is counted against ``firewall_flood_floor`` (100 lines a minute): such a LOG rule is usually
+rate-limited itself, and the firewall already judged the packets a flood. State is bounded: at most
 ``max_targets`` targets and ``max_sources`` sources, and at most ``max_bucket_sources`` per minute are
 named (a spoofed flood of a million addresses is counted, not remembered).
 """
@@ -33,6 +39,7 @@ named (a spoofed flood of a million addresses is counted, not remembered).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -135,8 +142,9 @@ class _Client:
         self.agent: str | None = None
 
 
-# measure -> (subkind, what is counted, floor setting name)
-_MEASURES = {"syn": "syn_flood", "http": "ddos", "udp": "udp_flood", "icmp": "icmp_flood"}
+# measure -> subkind
+_MEASURES = {"syn": "syn_flood", "synfw": "syn_flood", "http": "ddos", "udp": "udp_flood", "icmp": "icmp_flood"}
+_FLOOD_RULE = re.compile(r"flood|limit|ddos|dos\b|syn.?attack", re.IGNORECASE)  # a firewall rule's log prefix
 
 
 @register
@@ -163,13 +171,16 @@ class DenialOfService(Detector):
         max_targets: int = 10_000
         max_sources: int = 100_000
         max_bucket_sources: int = 2_000
+        late_minutes: int = 2  # events this far behind count into the current minute; older restart the clock
+        firewall_flood_floor: int = 100  # lines a minute of a firewall's own flood/limit drop rule to one host
 
     def __init__(self, settings: Any = None, **kw: Any) -> None:
         super().__init__(settings, **kw)
         s = self.settings
         self.rates: KeyedState[_Rate] = KeyedState(_Rate, idle=timedelta(days=2), max_keys=s.max_targets)
         self.clients: KeyedState[_Client] = KeyedState(_Client, idle=timedelta(hours=2), max_keys=s.max_sources)
-        self.floors = {"syn": s.syn_floor, "http": s.http_site_floor, "udp": s.udp_floor, "icmp": s.icmp_floor}
+        self.floors = {"syn": s.syn_floor, "http": s.http_site_floor, "udp": s.udp_floor, "icmp": s.icmp_floor,
+                       "synfw": s.firewall_flood_floor}
 
     # -- the batch ---------------------------------------------------------------------------------
 
@@ -188,6 +199,8 @@ class DenialOfService(Detector):
                 if self._half_open(e) and e.dst_ip is not None:
                     n = e.packets_out or 1
                     self._count("syn", e.dst_ip, e, ts, n if 0 < n < 10_000_000 else 1, out)
+                    if e.source_kind == "firewall" and _FLOOD_RULE.search(str(e.extra.get("prefix") or "")):
+                        self._count("synfw", e.dst_ip, e, ts, 1, out)
             elif transport == "udp":
                 if e.dst_ip is not None and e.packets_out:
                     self._count("udp", e.dst_ip, e, ts, min(e.packets_out, 10_000_000), out)
@@ -221,7 +234,11 @@ class DenialOfService(Detector):
         epoch = ts.timestamp() if ts.tzinfo is not None else ts.replace(tzinfo=timezone.utc).timestamp()
         minute = int(epoch // 60)
         rate = self.rates.get(f"{measure}|{target}", ts)
-        if minute > rate.minute or minute < rate.minute - _DAY:
+        if minute > rate.minute or minute < rate.minute - s.late_minutes:
+            if minute < rate.minute:
+                rate.minute = -1  # older than the clock: another timeline (an older log), not late events
+                rate.mean = rate.var = 0.0
+                rate.minutes = rate.streak = 0
             rate.roll(minute, s.alpha)
             usual = rate.mean
             dev = math.sqrt(max(rate.var, 0.0) + usual)  # Poisson noise at least: sd ≥ √mean
@@ -240,7 +257,7 @@ class DenialOfService(Detector):
                 sources[src] = n
             else:
                 rate.other_sources += 1
-        if measure == "syn" and e.dst_port is not None:
+        if measure in ("syn", "synfw") and e.dst_port is not None:
             ports = rate.ports
             if e.dst_port in ports:
                 ports[e.dst_port] += n
@@ -260,6 +277,9 @@ class DenialOfService(Detector):
                 site: _Rate) -> Finding | None:
         s = self.settings
         c = self.clients.get(f"{src}|{target}", ts)
+        if minute < c.minute - s.late_minutes:  # an older timeline (see _count)
+            c.minute, c.count, c.prev, c.mean, c.minutes = -1, 0, 0, 0.0, 0
+            c.alerted_minute, c.alerted_level = -10, 0.0
         if minute > c.minute:
             if c.minute >= 0:
                 gap = minute - c.minute
@@ -327,7 +347,7 @@ class DenialOfService(Detector):
         top = sorted(sources.items(), key=lambda kv: -kv[1])[:10]
         top_share = top[0][1] / count if top else 0.0
         subkind = _MEASURES[measure]
-        if measure == "syn":
+        if measure in ("syn", "synfw"):
             ports = sorted(rate.ports.items(), key=lambda kv: -kv[1])
             covered = sum(v for _, v in ports[:s.syn_max_ports])
             if ports and covered < s.syn_port_share * count:
@@ -336,8 +356,8 @@ class DenialOfService(Detector):
             if distinct < s.ddos_min_sources or top_share >= s.ddos_max_share:
                 return None  # one client: its http_flood finding says it
         usual = rate.mean
-        unit = {"syn": "half-open connections", "http": "requests", "udp": "UDP packets",
-                "icmp": "ICMP packets"}[measure]
+        unit = {"syn": "half-open connections", "synfw": "drops by the firewall's flood rule", "http": "requests",
+                "udp": "UDP packets", "icmp": "ICMP packets"}[measure]
         learned = rate.minutes >= 10
         detail = f"{count:,} {unit} in one minute to {target}"
         detail += f" vs a usual {usual:,.0f}/min" if learned else f" (no baseline yet; the floor is {self.floors[measure]:,}/min)"
@@ -356,7 +376,7 @@ class DenialOfService(Detector):
                                     "baseline_minutes": rate.minutes, "distinct_sources": distinct,
                                     "top_sources": [[a, n] for a, n in top], "minute": _when(rate.minute).isoformat()}
         port_text = ""
-        if measure == "syn":
+        if measure in ("syn", "synfw"):
             ports = sorted(rate.ports.items(), key=lambda kv: -kv[1])[:5]
             evidence["ports"] = [[p, n] for p, n in ports]
             port_text = ",".join(str(p) for p, _ in ports[:s.syn_max_ports])
@@ -365,7 +385,7 @@ class DenialOfService(Detector):
         source = top[0][0] if single else None
         severity = Severity.HIGH if (count >= 5 * self.floors[measure] or rate.streak >= 1) else Severity.MEDIUM
         who = f"from {source}" if source else f"from {distinct:,} addresses"
-        if measure == "syn":
+        if measure in ("syn", "synfw"):
             rec = (f"SYN flood {who} against {target}:{port_text}: make sure SYN cookies are on "
                    "(sysctl net.ipv4.tcp_syncookies=1), rate-limit new connections per source at the firewall"
                    + (f", block {source}" if source else "; the sources are likely spoofed, so ask the upstream "

@@ -23,6 +23,10 @@ its best outcome, and counters are kept incrementally so each event costs a few 
   -sN/-sF/-sX``, OS fingerprinting ``-O``, hping3) — from ``stealth_probes`` (2) on, and half-open
   connections (SYN, SYN-ACK, then a bare RST within 250 ms: ``nmap -sS``/masscan's raw-socket SYN scan) from
   ``halfopen_probes`` (1) on. Inside a vertical or horizontal scan these are a factor of that alert instead.
+  A SYN flood looks half-open too, but repeats the same port: half-open connections are not a scan when one
+  source sends ``flood_repeats`` (10) or more per port it tries (hping3 ``--flood``), nor when they go to a
+  port that receives ``flood_halfopen`` (100) or more a minute from everyone (spoofed sources, each sending
+  a few); the dos detector reports those as ``syn_flood``. A scan needs many ports, or few probes each.
 
 A source that goes on scanning updates its alert once per batch (the engine merges repeats by kind, subkind
 and source). Addresses or networks in ``allow`` (an authorised vulnerability scanner) are ignored.
@@ -102,6 +106,8 @@ class PortScan(Detector):
         max_sources: int = 20_000
         max_pairs: int = 1000
         allow: tuple[str, ...] = ()  # authorised scanners (addresses or networks)
+        flood_repeats: int = 10  # half-open connections per port from one source beyond which it is a flood
+        flood_halfopen: int = 100  # half-open connections a minute to one port (all sources): a flood target
 
     def __init__(self, settings: Any = None, **kw: Any) -> None:
         super().__init__(settings, **kw)
@@ -109,6 +115,9 @@ class PortScan(Detector):
         self.sources: KeyedState[_Src] = KeyedState(_Src, idle=timedelta(seconds=s.window),
                                                      max_keys=s.max_sources)
         self._allow = Assets(s.allow) if s.allow else None
+        # (host, port) -> [minute, half-open connections in it, last flooded minute]
+        self._targets: KeyedState[list[int]] = KeyedState(lambda: [0, 0, -10], idle=timedelta(minutes=10),
+                                                          max_keys=s.max_sources)
 
     # -- events -----------------------------------------------------------------------------------
 
@@ -148,6 +157,7 @@ class PortScan(Detector):
                     src.special[key] = special
                 if special == "halfopen":
                     src.halfopen += 1
+                    self._count_halfopen(dst, port, when)
                 else:
                     src.crafted += 1
             entry = touched.get(src_ip)
@@ -204,6 +214,20 @@ class PortScan(Detector):
             if src.hot or src.crafted >= s.stealth_probes or src.halfopen >= s.halfopen_probes:
                 findings += self._report(src_ip, src, when, samples)
         return findings
+
+    def _count_halfopen(self, dst: str, port: int | None, when: datetime) -> None:
+        minute = int(when.timestamp() // 60)
+        t = self._targets.get(f"{dst}|{port}", when)
+        if minute != t[0]:
+            t[0], t[1] = minute, 0
+        t[1] += 1
+        if t[1] >= self.settings.flood_halfopen:
+            t[2] = minute
+
+    def _flooded(self, dst: str, port: int | None) -> bool:
+        """The target took a flood of half-open connections (this minute or the last few)."""
+        t = self._targets.peek(f"{dst}|{port}")
+        return t is not None and t[0] - t[2] <= 2
 
     def _trim(self, src: _Src, cutoff: float) -> None:
         pairs = src.pairs
@@ -396,7 +420,11 @@ class PortScan(Detector):
 
     def _stealth(self, src_ip: str, src: _Src, since: float, when: datetime,
                  samples: list[Event]) -> Finding | None:
-        items = list(src.special.items())
+        items = [(k, v) for k, v in src.special.items() if v != "halfopen" or not self._flooded(k[0], k[2])]
+        halfopen_targets = sum(1 for _, v in items if v == "halfopen")
+        if halfopen_targets and halfopen_targets == len(items) \
+                and src.halfopen >= self.settings.flood_repeats * halfopen_targets:
+            return None  # the same few ports over and over: a SYN flood (dos), not a scan
         new = sum(1 for k, _ in items if src.pairs.get(k, [0.0])[0] > since)
         if not items or (new == 0 and "stealth" in src.reported):
             return None
@@ -442,6 +470,7 @@ class PortScan(Detector):
 
     def prune(self, now: datetime) -> None:
         self.sources.prune(now)
+        self._targets.prune(now)
 
     def state(self) -> dict[str, Any]:
         return {"sources": [[k, seen.isoformat(), v.to_json()] for k, seen, v in self.sources.items()]}

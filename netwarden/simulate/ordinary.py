@@ -221,14 +221,14 @@ class ToolAttacks(Simulator):
         return out, ("37.19.200.9" if sources == 1 else target)
 
     def rate_limit_drops(self, ts: float, target: str = office.PUBLIC, port: int = 443) -> tuple[list[Emission], str]:
-        """A firewall dropping a SYN flood by its rate limit (iptables -m limit ... -j LOG, then DROP)."""
+        """A firewall dropping a SYN flood by its rate limit; its LOG rule is limited too (--limit 5/s)."""
         out = []
-        for i in range(1500):
+        for i in range(900):
             src = f"{office.FLOOD_SOURCES_PREFIX[i % 4]}{i % 250 + 1}.{(i * 11) % 253 + 1}"
             msg = (f"[SYN-FLOOD DROP] IN=eth0 OUT= MAC=52:54:00:12:34:56:00:1b:21:aa:bb:cc:08:00 SRC={src} "
                    f"DST={target} LEN=60 TOS=0x00 PREC=0x00 TTL=51 ID={i + 1} PROTO=TCP SPT={1024 + i} DPT={port} "
                    f"WINDOW=29200 RES=0x00 SYN URGP=0")
-            out.append(self._syslog(ts + i / 30, "gw", "kernel", msg, 4))
+            out.append(self._syslog(ts + i / 5, "gw", "kernel", msg, 4))
         return out, target
 
 

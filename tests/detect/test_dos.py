@@ -248,3 +248,61 @@ def test_hostile_values_and_time_jumps_never_raise() -> None:
     for _ in range(20):
         detector.process(junk)
     json.dumps(detector.state())
+
+
+# -- floods modelled (issue 12) ---------------------------------------------------------------------
+
+
+def test_an_older_log_imported_after_a_newer_one_is_not_lumped_into_one_minute(access) -> None:  # type: ignore[no-untyped-def]
+    end = access[-1].timestamp
+    newer = [e for e in access if e.timestamp > end - timedelta(hours=12)]
+    older = []  # yesterday's log of the same site: the same traffic six hours earlier, imported afterwards
+    for e in newer:
+        copy_ = copy.copy(e)
+        copy_.timestamp = e.timestamp - timedelta(hours=6)
+        older.append(copy_)
+    assert len(older) > 1000 and len({e.src_ip for e in older}) > 100
+    # a site floor low enough that the old lines lumped into one minute would be a "DDoS"
+    engine = _run(newer + older, batch=5000, http_site_floor=500)
+    assert engine.alerts == []
+
+
+def test_syn_floods_from_tools_and_firewall_flood_rules_are_syn_floods_not_scans() -> None:
+    from netwarden.detect.port_scan import PortScan
+    from netwarden.simulate.ordinary import ToolAttacks
+    from netwarden.simulate.outputs import to_events
+
+    tools = ToolAttacks(3)
+    for emissions, attacker in (tools.syn_flood(T0.timestamp(), 1), tools.syn_flood(T0.timestamp(), 50),
+                                tools.rate_limit_drops(T0.timestamp())):
+        engine = DetectionEngine([DenialOfService(), PortScan()])
+        events = to_events(emissions)
+        for i in range(0, len(events), 500):
+            engine.process(events[i:i + 500])
+        assert {(a.kind, a.subkind) for a in engine.alerts} == {("dos", "syn_flood")}, attacker
+        assert all(a.source in (None, attacker) for a in engine.alerts)
+
+
+def _halfopen(second: float, src: str, sport: int) -> Event:
+    """SYN, SYN-ACK, and the bare RST of a host that never opened the connection (hping3, spoofed hosts)."""
+    return Event(timestamp=T0 + timedelta(seconds=second), source_kind="pcap", src_ip=src, src_port=sport,
+                 dst_ip="192.0.2.80", dst_port=80, transport="tcp", packets_out=2, packets_in=1, bytes_out=114,
+                 bytes_in=58, duration=0.002, tcp_flags="SYN,ACK,RST",
+                 extra={"flags_out": "SYN,RST", "flags_in": "SYN,ACK"})
+
+
+@pytest.mark.parametrize("spoofed", [False, True])
+def test_a_captured_syn_flood_to_one_port_is_not_a_stealth_scan(spoofed: bool) -> None:
+    from netwarden.detect.port_scan import PortScan
+
+    rng = random.Random(5)
+    flood = [_halfopen(i / 300, _rand_ip(rng) if spoofed else "203.0.113.9", 1024 + i) for i in range(5000)]
+    engine = DetectionEngine([DenialOfService(), PortScan()])
+    for i in range(0, len(flood), 500):
+        engine.process(flood[i:i + 500])
+    assert [(a.kind, a.subkind) for a in engine.alerts] == [("dos", "syn_flood")]
+    # a half-open probe of many ports is still a scan
+    scan = [_halfopen(i / 50, "203.0.113.10", 1024) for i in range(40)]
+    for i, e in enumerate(scan):
+        e.dst_port = 1 + i
+    assert [(a.kind, a.subkind) for a in DetectionEngine([PortScan()]).process(scan)] == [("port_scan", "vertical")]
