@@ -14,19 +14,20 @@ from netwarden.parse._messages import MessageParser, register_message
 from netwarden.parse.base import ParseError
 from netwarden.records import Event, SourceKind
 
-_ADDR = r"(?P<ip>\S+)"
+_ADDR = r"(?<! port )(?P<ip>\S+)"  # never the number after "port": that is a later address's port
 _PORT = r"(?: port (?P<port>\d{1,6}))?"
 _PAM = r"(?:pam_unix\(sshd:auth\): |PAM )?"
 _KIND = r"(?P<kind>invalid|authenticating)"
 _BREAK_IN = r"(?: - POSSIBLE BREAK-IN ATTEMPT!?)?$"
-# (ssh_event code, outcome, pattern) -- tried in order, the first match wins. User names are lazy and the
-# tails anchored, so a user name that contains " from 1.2.3.4 port 22" cannot pose as the address.
+# (ssh_event code, outcome, pattern) -- tried in order, the first match wins. sshd writes the user name as the
+# client sent it, so a name may hold " from 8.8.8.8 port 22 ssh2: x": user names are greedy and the tails
+# anchored, so the address is the LAST "from A port P" of the line -- the one sshd itself wrote.
 _RULE_TEXT: tuple[tuple[str, str, str], ...] = (
     ("auth", "",
      r"^(?P<verdict>Failed|Accepted|Postponed) (?P<method>[a-z][a-z0-9-]{0,40}(?:/[a-z]{1,16})?) for "
-     r"(?P<invalid>invalid user )?(?P<user>.*?) from " + _ADDR + _PORT
+     r"(?P<invalid>invalid user )?(?P<user>.*) from " + _ADDR + _PORT
      + r"(?: ssh[12]?)?(?:: (?P<info>.*))?$"),
-    ("invalid_user", "failure", r"^[Ii]nvalid user (?P<user>.*?) from " + _ADDR + _PORT + "$"),
+    ("invalid_user", "failure", r"^[Ii]nvalid user (?P<user>.*) from " + _ADDR + _PORT + "$"),
     ("invalid_user_request", "failure", r"^input_userauth_request: invalid user (?P<user>.*)$"),
     ("break_in_attempt", "unknown",
      r"^reverse mapping checking getaddrinfo for (?P<name>\S+) \[(?P<ip>[^\]\s]+)\] failed" + _BREAK_IN),
@@ -36,10 +37,10 @@ _RULE_TEXT: tuple[tuple[str, str, str], ...] = (
     ("pam_auth_failure", "failure",
      r"^" + _PAM + r"(?P<count>\d{1,9}) more authentication failures?; (?P<kv>.*)$"),
     ("pam_auth_failure", "failure",
-     r"^PAM: [Aa]uthentication (?:failure|error) for (?:illegal user )?(?P<user>.*?) from " + _ADDR
+     r"^PAM: [Aa]uthentication (?:failure|error) for (?:illegal user )?(?P<user>.*) from " + _ADDR
      + r"(?: via \S+)?$"),
     ("pam_user_unknown", "failure",
-     r"^PAM: User not known to the underlying authentication module for (?:illegal user )?(?P<user>.*?) from "
+     r"^PAM: User not known to the underlying authentication module for (?:illegal user )?(?P<user>.*) from "
      + _ADDR + "$"),
     ("pam_check_pass", "unknown", r"^" + _PAM + r"check pass; user (?P<user>.*)$"),
     ("pam_max_retries", "failure",
@@ -52,16 +53,19 @@ _RULE_TEXT: tuple[tuple[str, str, str], ...] = (
     ("disconnect", "unknown",
      r"^Received disconnect from (?P<ip>\S+?)" + _PORT + r": ?(?P<code>\d{1,3}): (?P<reason>.*)$"),
     ("disconnect", "unknown",
-     r"^Disconnected from (?:" + _KIND + " )?(?:user (?P<user>.*?) )?" + _ADDR + _PORT + "$"),
+     r"^Disconnected from (?:" + _KIND + " )?(?:user (?P<user>.*) )?" + _ADDR + _PORT + "$"),
     ("connection_closed", "unknown",
-     r"^Connection (?:closed|reset) by (?:" + _KIND + r" user (?P<user>.*?) )?" + _ADDR + _PORT + "$"),
+     r"^Connection (?:closed|reset) by (?:" + _KIND + r" user (?P<user>.*) )?" + _ADDR + _PORT + "$"),
     ("too_many_failures", "failure",
-     r"^Disconnecting(?: " + _KIND + r" user (?P<user>.*?) " + _ADDR + _PORT + r")?: "
+     r"^Disconnecting(?: " + _KIND + r" user (?P<user>.*) " + _ADDR + _PORT + r")?: "
      r"Too many authentication failures(?: for (?P<invalid>invalid user )?(?P<user2>.*))?$"),
-    ("disconnect", "unknown",
-     r"^Disconnecting(?: " + _KIND + r" user (?P<user>.*?) " + _ADDR + _PORT + r")?: (?P<reason>.*)$"),
+    ("disconnect", "unknown",  # both user names are the client's: the first must repeat the prefix's
+     r"^Disconnecting " + _KIND + r" user (?P<user>.*) " + _ADDR + _PORT
+     + r": (?P<reason>Change of username or service not allowed: \((?P=user),.*)$"),
+    ("disconnect", "unknown",  # sshd's own reasons hold no address: the last "A port P: " is the source
+     r"^Disconnecting(?: " + _KIND + r" user (?P<user>.*) " + _ADDR + _PORT + r")?: (?P<reason>.*)$"),
     ("max_auth_attempts", "failure",
-     r"^maximum authentication attempts exceeded for (?P<invalid>invalid user )?(?P<user>.*?) from "
+     r"^maximum authentication attempts exceeded for (?P<invalid>invalid user )?(?P<user>.*) from "
      + _ADDR + _PORT + r"(?: ssh2)?$"),
     ("auth_timeout", "failure",  # the OpenSSH 9.8+ listener names both ends and the child's pid
      r"^Timeout before authentication for (?:connection from " + _ADDR + r" to (?P<dst>[^\s,]+), pid = \d+"
@@ -87,6 +91,7 @@ _REPEATED = re.compile(r"^message repeated (\d{1,9}) times: \[ ?(.*)\]$", re.ASC
 _LEVEL = re.compile(r"^(?:error|fatal): ")
 _KEY = re.compile(r"^(?P<type>[A-Z][A-Z0-9-]{1,31}) (?P<fp>[^\s,]+)")
 _KV = re.compile(r"(\w+)=(\S*)")
+_PAM_USER = re.compile(r"\suser=")
 _HOSTNAME = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9_.-]{1,253}$")
 
 
@@ -100,6 +105,16 @@ def _address(event: Event, text: str | None) -> str | None:
         if not _HOSTNAME.match(text):
             raise
         event.extra["rhost"] = text
+        return None
+
+
+def _port(event: Event, text: str | None) -> int | None:
+    """The client's port. sshd never writes one above 65535: such a line is forged or damaged, but its
+    address still counts (brute force), so only the port is dropped, and the reason kept."""
+    try:
+        return fields.port(text, "client port")
+    except ParseError as exc:
+        event.extra["dropped"] = {"src_port": text[:16], "reason": exc.reason}
         return None
 
 
@@ -140,7 +155,7 @@ class Sshd(MessageParser):
         extra["ssh_event"] = code
         event.outcome = outcome
         event.src_ip = _address(event, g.get("ip") or g.get("ip2")) or event.src_ip
-        event.src_port = fields.port(g.get("port"), "client port")
+        event.src_port = _port(event, g.get("port"))
         user = g.get("user") or g.get("user2")
         if code == "pam_check_pass" and user == "unknown":
             extra["user_unknown"] = True  # PAM's words for "no such account", not a user name
@@ -178,7 +193,14 @@ class Sshd(MessageParser):
 
     @staticmethod
     def _pam(event: Event, kv: str) -> None:
-        values = dict(_KV.findall(kv))
+        # pam_unix writes "... ruser= rhost=ADDR  user=NAME" with the client's NAME last and verbatim: the
+        # keys before the first " user=" are PAM's, so a name like "x rhost=8.8.8.8" cannot pose as rhost
+        cut = _PAM_USER.search(kv)
+        values: dict[str, str] = {}
+        for key, value in _KV.findall(kv[:cut.start()] if cut else kv):
+            values.setdefault(key, value)
+        if cut:
+            values["user"] = kv[cut.end():].strip()
         event.src_ip = _address(event, values.get("rhost"))
         if values.get("user"):
             event.user = fields.text(values["user"], 256)
