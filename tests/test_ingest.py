@@ -432,3 +432,36 @@ def test_the_file_import_writer_process_is_the_one_with_fewer_checkpoints(db: Da
     assert Pipeline(db, batch_size=5).ingest_file(path).events == 20
     writer_module.open_writer(db, 1 << 30).close()  # as a live stream opens it
     assert made == [writer_module.FILE_IMPORT_CHECKPOINT_PAGES, None]
+
+
+def test_long_line_across_a_read_block_near_the_end_loses_nothing(db: Database, tmp_path: Path) -> None:
+    """An over-long line that crosses a read block, with the file ending in the block read past it: the lines
+    after it are still lines (not one quarantined blob), and a rerun knows the file is done."""
+    from netwarden.collect.files import BLOCK
+
+    def short(i: int) -> bytes:  # ~70 bytes, so the long line starts well before the first block ends
+        return f'10.0.{i // 250 % 250}.{i % 250 + 1} - - [17/May/2015:10:00:00 +0000] "GET /p{i} HTTP/1.1" 200 1'.encode()
+
+    head = b"".join(short(i) + b"\n" for i in range(12_000))
+    long_line = short(12_000).replace(b"/p12000", b"/" + b"L" * 300_000)
+    tail = b"".join(short(i) + b"\n" for i in range(12_001, 12_101))
+    assert len(head) < BLOCK - 65536 and len(head) + len(long_line) > BLOCK  # the case that lost lines
+    path = tmp_path / "long.log"
+    path.write_bytes(head + long_line + b"\n" + tail)
+
+    result = Pipeline(db).ingest_file(path, "access_log")
+
+    assert result.lines == 12_101
+    assert result.events == 12_100 and result.quarantined == Counter({"line_too_long": 1})
+    urls = sorted(url for _, url in stored(db))
+    assert urls == sorted(f"/p{i}" for i in range(12_101) if i != 12_000)
+    assert {n for n, url in stored(db) if url == "/p12100"} == {12_101}  # line numbers still right after it
+    with db.engine.connect() as conn:
+        assert conn.execute(select(quarantine.c.line_no)).scalars().all() == [12_001]
+    (src,) = sources(db)
+    assert src["lines"] == 12_101 and src["offset"] == path.stat().st_size
+    with path.open("ab") as f:  # resume: only what is appended is read
+        f.write(short(12_101) + b"\n")
+    again = Pipeline(db).ingest_file(path, "access_log")
+    assert (again.lines, again.events) == (1, 1)
+    assert len(stored(db)) == 12_101

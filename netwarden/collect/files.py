@@ -122,7 +122,9 @@ class LogFile:
         chunk: list[Line] = []
         while True:
             data = self._read(BLOCK)
-            if data:
+            # after an over-long line the carry holds the rest of a block: whole lines, even at the end of file
+            ended = bool(data) or b"\n" in carry
+            if ended:
                 buf = carry + data if carry else data
                 pieces = buf.split(b"\n")
                 carry = pieces.pop()
@@ -133,7 +135,7 @@ class LogFile:
             view = memoryview(buf)
             start = pos = 0
             for piece in pieces:
-                length = len(piece) + 1 if data else len(piece)
+                length = len(piece) + 1 if ended else len(piece)
                 pos += length
                 number += 1
                 offset += length
