@@ -81,3 +81,17 @@ def test_settings_pick_the_configured_database(tmp_path: Path) -> None:
         geo.GeoLocator.from_settings(Web())
     Web.geo_database = ""
     assert geo.GeoLocator.from_settings(Web()).path.name == "dbip-country.mmdb"
+
+
+def test_documentation_and_reserved_ranges_are_not_called_local_network() -> None:
+    import ipaddress
+
+    from netwarden.enrich.geo import local_name
+
+    names = {a: local_name(ipaddress.ip_address(a)) for a in (
+        "10.1.2.3", "192.168.0.1", "fd00::1", "::ffff:172.16.0.9", "192.0.2.7", "203.0.113.5", "2001:db8::1",
+        "240.0.0.1", "127.0.0.1")}
+    assert {a for a, n in names.items() if n == "Local network"} == {"10.1.2.3", "192.168.0.1", "fd00::1",
+                                                                    "::ffff:172.16.0.9"}
+    assert names["192.0.2.7"] == names["2001:db8::1"] == "Documentation range (not routed)"
+    assert names["240.0.0.1"] == "Reserved range (not routed)" and names["127.0.0.1"] == "Loopback"

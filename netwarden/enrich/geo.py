@@ -67,6 +67,30 @@ def is_local(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
             or address.is_reserved or address.is_unspecified)
 
 
+DOCUMENTATION = [ipaddress.ip_network(n) for n in (
+    "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32", "3fff::/20")]
+PRIVATE = [ipaddress.ip_network(n) for n in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")]
+
+
+def local_name(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    """What kind of address without a country this is: "Local network" only for private, loopback and
+    link-local ones; documentation and other reserved ranges are named as such (they are not yours)."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if address.is_loopback:
+        return "Loopback"
+    if address.is_link_local:
+        return "Link-local (local network)"
+    if any(address in n for n in PRIVATE if n.version == address.version):
+        return "Local network"
+    if any(address in n for n in DOCUMENTATION if n.version == address.version):
+        return "Documentation range (not routed)"
+    if address.is_multicast:
+        return "Multicast"
+    return "Reserved range (not routed)"
+
+
 @lru_cache(maxsize=4)
 def country_centroids(shapes_path: Path) -> dict[str, tuple[float, float]]:
     """ISO numeric code → (latitude, longitude) of the largest polygon's centroid, from TopoJSON."""
@@ -167,7 +191,7 @@ class GeoLocator:
         except (ValueError, AttributeError):
             return Place(UNKNOWN, "Not an address")
         if is_local(address):
-            return Place(LOCAL, "Local network")
+            return Place(LOCAL, local_name(address))
         try:
             record = self._reader.get(address)
         except (ValueError, maxminddb.InvalidDatabaseError):

@@ -15,6 +15,7 @@ inline script and ``on…=`` handlers. Autoescaping is on; never mark log-derive
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,7 +25,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from netwarden import __version__
 from netwarden.web.accounts import Role
@@ -52,10 +53,32 @@ def _pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, default=str, sort_keys=True)
 
 
+def _host(value: Any) -> Markup:
+    """An address as a link to its host page (anything else as plain, escaped text)."""
+    text = "" if value is None else str(value)
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return escape(text)
+    return Markup('<a class="nw-host" href="/hosts/{}">{}</a>').format(str(address), text)
+
+
+def _duration(seconds: Any) -> str:
+    """A bucket size in words: 60 → "minute", 900 → "15 minutes", 86400 → "day"."""
+    seconds = int(seconds)
+    for size, unit in ((7 * 86400, "week"), (86400, "day"), (3600, "hour"), (60, "minute")):
+        if seconds >= size and seconds % size == 0:
+            n = seconds // size
+            return unit if n == 1 else f"{n} {unit}s"
+    return f"{seconds} seconds"
+
+
 environment = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True),
                           trim_blocks=True, lstrip_blocks=True)
 environment.filters["when"] = _when
 environment.filters["pretty_json"] = _pretty_json
+environment.filters["host"] = _host
+environment.filters["duration"] = _duration
 
 
 def nav_for(request: Request, role: Role | None) -> list[NavEntry]:

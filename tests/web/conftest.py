@@ -60,6 +60,24 @@ def logged_in_context(browser, url: str, session: str):  # type: ignore[no-untyp
     return context
 
 
+@contextmanager
+def chromium_page(url: str, session: str):  # type: ignore[no-untyped-def]
+    """A logged-in page in Debian's Chromium; ``page.dialogs`` and ``page.errors`` (page errors and console
+    errors, CSP refusals among them) collect what a hostile value might have caused."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = logged_in_context(browser, url, session).new_page()
+        page.dialogs, page.errors = [], []
+        page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+        page.on("pageerror", lambda e: page.errors.append(str(e)))
+        page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
 def make_settings(**web) -> Settings:  # type: ignore[no-untyped-def]
     settings = Settings()
     for key, value in web.items():

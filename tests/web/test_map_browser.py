@@ -15,7 +15,7 @@ from netwarden.store.alerts import save_alert
 from netwarden.store.database import Database
 from netwarden.store.events import insert_events
 from netwarden.store.rollups import add_rollups
-from tests.web.conftest import ARTIFACTS, CHROMIUM, analyst_server, logged_in_context
+from tests.web.conftest import ARTIFACTS, CHROMIUM, analyst_server, chromium_page
 
 HOSTILE = ['<script>window.__pwned=1</script>', '"><img src=x onerror="window.__pwned=2">',
            "<svg onload=window.__pwned=3>"]
@@ -51,16 +51,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
 
 @pytest.fixture(scope="module")
 def page(server: tuple[str, str]):  # type: ignore[no-untyped-def]
-    sync_api = pytest.importorskip("playwright.sync_api")
-    url, session = server
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        pg = logged_in_context(browser, url, session).new_page()
-        dialogs: list[str] = []
-        pg.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-        pg.dialogs = dialogs  # type: ignore[attr-defined]
+    with chromium_page(*server) as pg:
         yield pg
-        browser.close()
 
 
 def _inert(page) -> None:  # type: ignore[no-untyped-def]
@@ -90,9 +82,16 @@ def test_map_draws_countries_and_drills_down(page, server) -> None:  # type: ign
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "map.png"), full_page=True)
     _inert(page)
-    page.click("#detail-addresses a")
+    page.click("#detail-addresses a:not(.nw-host)")
     page.wait_for_url("**/events?**")
     assert "193.0.6.139" in page.content()
+    _inert(page)
+    page.go_back()
+    page.wait_for_selector("body[data-map-loaded='1']", timeout=20_000)
+    page.locator("#points circle[data-country='NL']").dispatch_event("click")
+    page.click("#detail-addresses a.nw-host")  # every address links to its host page
+    page.wait_for_url("**/hosts/193.0.6.139")
+    assert page.inner_text("#host-country").startswith("Netherlands")
     _inert(page)
 
 

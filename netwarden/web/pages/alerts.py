@@ -10,6 +10,7 @@ from netwarden.store import alerts as alert_store
 from netwarden.web.api.alerts import alert_filter, find, incident_of, related_events
 from netwarden.web.deps import RowId
 from netwarden.web.auth import Principal, require
+from netwarden.web.places import country_label, place_of
 from netwarden.web.render import NavEntry, render, without_empty_fields
 
 router = APIRouter(include_in_schema=False)
@@ -37,7 +38,8 @@ def alert_page(request: Request, alert_id: RowId, who: Principal = Depends(requi
         raise HTTPException(404, f"no alert with id {alert_id}")
     return render(request, "alert.html", {"alert": alert, "incident": incident_of(db, alert),
                                           "events": related_events(db, alert),
-                                          "can_change": who.can("analyst")})
+                                          "can_change": who.can("analyst"),
+                                          "country": country_label(place_of(request.app.state.settings, alert.source))})
 
 
 @router.post("/alerts/{alert_id}/status")

@@ -9,6 +9,7 @@ from netwarden.web.api.events import event_query
 from netwarden.web.deps import RowId
 from netwarden.web.auth import Principal, require
 from netwarden.web.event_search import EventQuery, get_event, search
+from netwarden.web.places import country_label, place_of
 from netwarden.web.render import NavEntry, render, without_empty_fields
 
 router = APIRouter(include_in_schema=False)
@@ -39,4 +40,7 @@ def event_page(request: Request, event_id: RowId, who: Principal = Depends(requi
         row = get_event(conn, event_id)
     if row is None:
         raise HTTPException(404, f"no event with id {event_id}")
-    return render(request, "event.html", {"event": row})
+    settings = request.app.state.settings
+    places = [(side, country_label(place_of(settings, row.get(field)))) for side, field in
+              (("Source", "src_ip"), ("Destination", "dst_ip"))]
+    return render(request, "event.html", {"event": row, "places": [(s, c) for s, c in places if c]})

@@ -1,5 +1,5 @@
 // The dashboard: cards refreshed every few seconds, live alert feed and event stream, traffic chart.
-import { api, el, live, severityClass, when } from './nw.js';
+import { api, el, hostLink, live, severityClass, when } from './nw.js';
 
 const MAX_FEED = 100;
 
@@ -24,7 +24,7 @@ function alertItem(a) {
   return el('li', { class: 'border-bottom py-1', 'data-alert-id': a.id },
     el('span', { class: `badge ${severityClass(a.severity)} me-1` }, a.severity),
     el('a', { href: `/alerts/${Number(a.id)}` }, `${a.kind}${a.subkind ? ' / ' + a.subkind : ''}`),
-    ' from ', el('span', { class: 'nw-alert-source' }, a.source || '?'),
+    ' from ', el('span', { class: 'nw-alert-source' }, a.source ? hostLink(a.source) : '?'),
     a.target ? ` → ${a.target}` : '',
     el('small', { class: 'text-body-secondary ms-1' }, `×${a.count} · ${when(a.last_seen)}`));
 }
@@ -38,14 +38,16 @@ function addAlert(a) {
 }
 
 function eventLine(e) {
-  const endpoint = (ip, port) => (ip ? (port !== null && port !== undefined ? `${ip}:${port}` : ip) : '');
-  const parts = [when(e.timestamp), e.source_kind, endpoint(e.src_ip, e.src_port), '→', endpoint(e.dst_ip, e.dst_port)];
+  const port = (p) => (p !== null && p !== undefined ? `:${p}` : '');
+  const head = [`${when(e.timestamp)} ${e.source_kind} `, hostLink(e.src_ip), `${port(e.src_port)} → `,
+    hostLink(e.dst_ip), `${port(e.dst_port)} `];
+  const parts = [];
   if (e.http_method || e.url) parts.push(`${e.http_method || ''} ${e.url || ''}`);
   if (e.http_status) parts.push(String(e.http_status));
   if (e.user) parts.push(`user=${e.user}`);
   if (e.user_agent) parts.push(e.user_agent);
   if (e.message && !e.url) parts.push(e.message);
-  return el('li', { class: 'border-bottom py-1 nw-live-event' }, parts.filter(Boolean).join(' '));
+  return el('li', { class: 'border-bottom py-1 nw-live-event' }, ...head, parts.filter(Boolean).join(' '));
 }
 
 function addEvents(data) {

@@ -2,7 +2,7 @@
 // by traffic per country, with a circle per country sized by its events. Zoom with the wheel or the
 // buttons, drag to pan, click a country or circle for its addresses and alerts. Names and addresses are
 // set with textContent (SVG <title> too): nothing from the data is ever parsed as markup.
-import { api, el, severityClass, when } from './nw.js';
+import { api, el, hostLink, severityClass, when } from './nw.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 const W = 1000;
@@ -173,7 +173,7 @@ async function showCountry(code) {
   }
   const addresses = el('ul', { class: 'list-unstyled mb-2', id: 'detail-addresses' });
   for (const a of d.addresses) {
-    addresses.append(el('li', {}, el('a', { href: a.events_url }, a.address),
+    addresses.append(el('li', {}, hostLink(a.address), ' ', el('a', { href: a.events_url }, 'events'),
       ` ${a.side}, ${a.events.toLocaleString()} events${a.city ? ` · ${a.city}` : ''}`));
   }
   const alerts = el('ul', { class: 'list-unstyled mb-0', id: 'detail-alerts' });

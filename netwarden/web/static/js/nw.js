@@ -37,6 +37,14 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// An address as a link to its host page; anything else (a network, a name, nothing) as text.
+const ADDRESS = /^(\d{1,3}(\.\d{1,3}){3}|[0-9a-fA-F:]*:[0-9a-fA-F:.]+)$/;
+export function hostLink(address, text) {
+  const shown = text === undefined ? address : text;
+  if (!address || !ADDRESS.test(String(address))) return document.createTextNode(shown ? String(shown) : '');
+  return el('a', { class: 'nw-host', href: `/hosts/${encodeURIComponent(String(address))}` }, String(shown));
+}
+
 export function severityClass(severity) {
   return { critical: 'text-bg-critical', high: 'text-bg-danger', medium: 'text-bg-warning', low: 'text-bg-info' }[
     severity] || 'text-bg-secondary';

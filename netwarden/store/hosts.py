@@ -1,0 +1,93 @@
+"""One address seen from every side (the host page), and the repeat offenders (sources with the most alerts
+and blocks over a time range). Reads only; every query is bounded."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from netwarden.enrich.useragent import parse_agent
+from netwarden.records import Severity
+from netwarden.respond.blocks import list_blocks
+from netwarden.store import analysis
+from netwarden.store.alerts import AlertFilter, find_alerts
+from netwarden.store.events import EventFilter
+from netwarden.store.schema import alerts, events
+from netwarden.store.schema_respond import blocks
+
+HOST_ALERTS = 50
+HOST_BLOCKS = 50
+HOST_AGENTS = 10
+
+
+def host_summary(conn: Connection, address: str, since: datetime, until: datetime) -> dict[str, Any]:
+    """Events over time, ports, peers, user agents, first and last seen, alerts and blocks of one address."""
+    where = EventFilter(address=address).clauses()
+    first, last = conn.execute(select(func.min(events.c.timestamp), func.max(events.c.timestamp))
+                               .where(*where)).one()
+    q = analysis.Query(since, until, filter=EventFilter(address=address), limit=15)
+    volume = analysis.volume(conn, q, max_points=60)
+    ports = analysis.protocols(conn, q)
+    talks_to = analysis.top_destinations(conn, analysis.Query(since, until, filter=EventFilter(src=address), limit=15))
+    heard_from = analysis.top_talkers(conn, analysis.Query(since, until, filter=EventFilter(dst=address), limit=15))
+    agents = conn.execute(
+        select(events.c.user_agent, func.count().label("n"))
+        .where(*EventFilter(since=since, until=until, src=address).clauses(), events.c.user_agent.is_not(None))
+        .group_by(events.c.user_agent).order_by(func.count().desc()).limit(HOST_AGENTS)).all()
+    return {
+        "address": address, "first_seen": first, "last_seen": last,
+        "events": sum(p["events"] for p in volume["points"]), "volume": volume,
+        "ports": ports["ports"], "transports": ports["transports"], "sampled": volume["sampled"] or ports["sampled"],
+        "peers_out": talks_to["rows"], "peers_in": heard_from["rows"],
+        "agents": [{"user_agent": ua, "events": int(n), **parse_agent(ua).to_dict()} for ua, n in agents],
+        "alerts": find_alerts(conn, AlertFilter(source=address), limit=HOST_ALERTS),
+        "blocks": list_blocks(conn, address=address, limit=HOST_BLOCKS),
+    }
+
+
+def offenders(conn: Connection, since: datetime, limit: int = 50) -> list[dict[str, Any]]:
+    """The sources with the most alerts and blocks since ``since``, worst first, with their block history
+    summary (how many, the latest one's state and escalation level)."""
+    by_source: dict[str, dict[str, Any]] = {}
+
+    def entry(source: str) -> dict[str, Any]:
+        return by_source.setdefault(source, {
+            "source": source, "alerts": 0, "occurrences": 0, "severity": None, "kinds": [],
+            "first_seen": None, "last_seen": None, "blocks": 0, "level": None, "block": None})
+
+    a = alerts.c
+    rows = conn.execute(
+        select(a.source, func.count().label("n"), func.sum(a.count), func.min(a.first_seen), func.max(a.last_seen))
+        .where(a.last_seen >= since, a.source.is_not(None)).group_by(a.source)
+        .order_by(func.count().desc(), a.source).limit(limit)).all()
+    for source, n, occurrences, first, last in rows:
+        e = entry(source)
+        e.update(alerts=int(n), occurrences=int(occurrences or 0), first_seen=first, last_seen=last)
+    b = blocks.c
+    for network, n, level, last in conn.execute(
+            select(b.network, func.count(), func.max(b.level), func.max(b.created))
+            .where(b.created >= since).group_by(b.network).order_by(func.count().desc(), b.network).limit(limit)):
+        e = entry(network)
+        e["blocks"] = int(n)
+        e["level"] = int(level)
+        e["last_seen"] = max(x for x in (e["last_seen"], last) if x is not None)
+    sources = list(by_source)
+    for i in range(0, len(sources), 500):  # bounded IN lists
+        for source, severity, kind in conn.execute(
+                select(a.source, a.severity, a.kind).where(a.source.in_(sources[i:i + 500]), a.last_seen >= since)
+                .group_by(a.source, a.severity, a.kind)):
+            e = by_source[source]
+            if e["severity"] is None or Severity(severity).rank > Severity(e["severity"]).rank:
+                e["severity"] = severity
+            if kind not in e["kinds"]:
+                e["kinds"].append(kind)
+    for e in by_source.values():
+        try:
+            latest = list_blocks(conn, address=e["source"], limit=1)
+        except ValueError:  # a source that is not an address
+            latest = []
+        e["block"] = latest[0] if latest else None
+    ranked = sorted(by_source.values(), key=lambda e: (-(e["alerts"] + 3 * e["blocks"]), e["source"]))
+    return ranked[:limit]

@@ -1,0 +1,87 @@
+"""``/api/v1/hosts/{address}`` (one address from every side), ``/api/v1/offenders`` (repeat offenders) and
+``/api/v1/visitors`` (web visitors: addresses, browsers, systems, devices, bots, countries)."""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+
+from netwarden.store.database import Database
+from netwarden.store.hosts import host_summary, offenders
+from netwarden.store.visitors import visitors
+from netwarden.web.api.alerts import alert_dict
+from netwarden.web.auth import Principal, require
+from netwarden.web.deps import fast_json, get_db, get_settings
+from netwarden.web.places import country_label, place_of
+
+router = APIRouter(tags=["hosts"])
+Days = Query(7, ge=1, le=366, description="the time range: this many days up to now")
+
+
+def checked_address(address: str) -> str:
+    try:
+        return str(ipaddress.ip_address(address.strip()))
+    except ValueError:
+        raise HTTPException(400, f"address: {address[:64]!r} is not an IP address") from None
+
+
+def window(days: int) -> tuple[datetime, datetime]:
+    now = datetime.now(timezone.utc)
+    return now - timedelta(days=days), now + timedelta(seconds=1)
+
+
+def host_data(db: Database, settings: Any, address: str, days: int) -> dict[str, Any]:
+    since, until = window(days)
+    with db.engine.connect() as conn:
+        data = host_summary(conn, checked_address(address), since, until)
+    place = place_of(settings, data["address"])
+    data["place"] = place.to_dict() if place else None
+    data["country"] = country_label(place)
+    return data
+
+
+@router.get("/hosts/{address}")
+def host(address: str, days: int = Days, db: Database = Depends(get_db), settings: Any = Depends(get_settings),
+         who: Principal = Depends(require("viewer"))) -> Any:
+    """One address: events over time, ports, peers, user agents, first/last seen, country, alerts, blocks."""
+    data = host_data(db, settings, address[:64], days)
+    data["alerts"] = [alert_dict(a) for a in data["alerts"]]
+    data["blocks"] = [b.to_dict() for b in data["blocks"]]
+    return fast_json(data)
+
+
+def offender_rows(db: Database, days: int, limit: int) -> list[dict[str, Any]]:
+    since, _ = window(days)
+    with db.engine.connect() as conn:
+        return offenders(conn, since, limit)
+
+
+@router.get("/offenders")
+def repeat_offenders(days: int = Query(30, ge=1, le=366), limit: int = Query(50, ge=1, le=500),
+                     db: Database = Depends(get_db), who: Principal = Depends(require("viewer"))) -> Any:
+    """The sources with the most alerts and blocks, their latest block and escalation level."""
+    rows = offender_rows(db, days, limit)
+    for r in rows:
+        r["block"] = r["block"].to_dict() if r["block"] else None
+    return fast_json({"days": days, "offenders": rows})
+
+
+def visitor_data(db: Database, settings: Any, days: int, limit: int) -> dict[str, Any]:
+    since, until = window(days)
+
+    def country_of(address: str) -> str:
+        place = place_of(settings, address)
+        return place.name if place else "unknown"
+
+    with db.engine.connect() as conn:
+        return visitors(conn, since, until, limit=limit, country_of=country_of)
+
+
+@router.get("/visitors")
+def web_visitors(days: int = Days, limit: int = Query(20, ge=1, le=200), db: Database = Depends(get_db),
+                 settings: Any = Depends(get_settings), who: Principal = Depends(require("viewer"))) -> Any:
+    """Web visitors (events with a user agent): top addresses, browsers, systems, devices, countries."""
+    return fast_json(visitor_data(db, settings, days, limit))

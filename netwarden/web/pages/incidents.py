@@ -1,0 +1,41 @@
+"""The incidents pages: a list with totals and paging, one incident's timeline, its status."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from netwarden.store.incidents import STATUSES, page_of_incidents
+from netwarden.web.api.incidents import change_incident, incident_with_timeline
+from netwarden.web.auth import Principal, require
+from netwarden.web.deps import RowId
+from netwarden.web.render import NavEntry, render, without_empty_fields
+
+router = APIRouter(include_in_schema=False)
+NAV = NavEntry("Incidents", "/incidents", order=31)
+PAGE = 50
+
+
+@router.get("/incidents", response_class=HTMLResponse)
+def incidents_page(request: Request, _: None = Depends(without_empty_fields),
+                   status: str | None = Query(None, pattern="^(open|acknowledged|resolved)$"),
+                   page: int = Query(1, ge=1, le=20000), who: Principal = Depends(require("viewer"))) -> Response:
+    with request.app.state.db.engine.connect() as conn:
+        total, rows = page_of_incidents(conn, status=status, limit=PAGE, offset=(page - 1) * PAGE)
+    return render(request, "incidents.html", {"incidents": rows, "total": total, "page": page, "status": status,
+                                              "pages": max(1, -(-total // PAGE)), "statuses": STATUSES})
+
+
+@router.get("/incidents/{incident_id}", response_class=HTMLResponse)
+def incident_page(request: Request, incident_id: RowId, who: Principal = Depends(require("viewer"))) -> Response:
+    incident = incident_with_timeline(request.app.state.db, incident_id)
+    return render(request, "incident.html", {"incident": incident, "can_change": who.can("analyst"),
+                                             "statuses": STATUSES})
+
+
+@router.post("/incidents/{incident_id}/status")
+def incident_status(request: Request, incident_id: RowId,
+                    status: str = Form(..., pattern="^(open|acknowledged|resolved)$"),
+                    who: Principal = Depends(require("analyst"))) -> Response:
+    change_incident(request.app.state.db, incident_id, status)
+    return RedirectResponse(f"/incidents/{incident_id}", status_code=303)
