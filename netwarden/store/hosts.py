@@ -10,7 +10,7 @@ from sqlalchemy import Connection, func, select
 
 from netwarden.enrich.useragent import parse_agent
 from netwarden.records import Severity
-from netwarden.respond.blocks import list_blocks
+from netwarden.respond.blocks import BlockState, list_blocks
 from netwarden.store import analysis
 from netwarden.store.alerts import AlertFilter, find_alerts
 from netwarden.store.events import EventFilter
@@ -68,7 +68,7 @@ def offenders(conn: Connection, since: datetime, limit: int = 50) -> list[dict[s
     b = blocks.c
     for network, n, level, last in conn.execute(
             select(b.network, func.count(), func.max(b.level), func.max(b.created))
-            .where(b.created >= since).group_by(b.network).order_by(func.count().desc(), b.network).limit(limit)):
+            .where(b.created >= since, b.state != str(BlockState.REFUSED)).group_by(b.network).order_by(func.count().desc(), b.network).limit(limit)):
         e = entry(network)
         e["blocks"] = int(n)
         e["level"] = int(level)
@@ -84,8 +84,8 @@ def offenders(conn: Connection, since: datetime, limit: int = 50) -> list[dict[s
             if kind not in e["kinds"]:
                 e["kinds"].append(kind)
     for e in by_source.values():
-        try:
-            latest = list_blocks(conn, address=e["source"], limit=1)
+        try:  # the latest block that took effect (a refused record never did)
+            latest = [x for x in list_blocks(conn, address=e["source"], limit=5) if x.state != BlockState.REFUSED]
         except ValueError:  # a source that is not an address
             latest = []
         e["block"] = latest[0] if latest else None
