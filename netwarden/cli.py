@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from netwarden import __version__
+from netwarden.commands._export import csv_options, write_csv, write_driver_csv
 from netwarden.config import ConfigError, Settings, load_settings
 
 out = Console(highlight=False, soft_wrap=True)
@@ -254,14 +255,16 @@ def parse_when(value: str, settings: Settings) -> datetime:
 @click.option("--status", type=click.IntRange(100, 999), help="HTTP status.")
 @click.option("--text", "text_", metavar="TEXT", help="Free text in the raw line, message, URL, agent or user.")
 @click.option("--label", metavar="LABEL", help="Ground-truth label (flow datasets).")
-@click.option("--limit", "-n", default=50, show_default=True, type=click.IntRange(1, 1_000_000))
+@click.option("--limit", "-n", type=click.IntRange(1, 1_000_000), help="At most N events (default: 50; all with --csv).")
 @click.option("--oldest-first", is_flag=True, help="Oldest first (default: newest first).")
 @click.option("--json", "as_json", is_flag=True, help="JSON lines in NetWarden's event shape.")
+@csv_options
 @click.pass_obj
 def events(obj: Context, since, until, src, dst, addr, port, kind, status, text_, label, limit,  # type: ignore[no-untyped-def]
-           oldest_first, as_json) -> None:
+           oldest_first, as_json, as_csv, bom) -> None:
     """List stored events, newest first."""
-    from netwarden.store.events import EventFilter, find_events, row_to_event
+    from netwarden.report.export import Plan
+    from netwarden.store.events import EXPORT_COLUMNS, EventFilter, find_events, iter_events, row_to_event
 
     settings = obj.settings
     flt = EventFilter(since=parse_when(since, settings) if since else None,
@@ -273,8 +276,14 @@ def events(obj: Context, since, until, src, dst, addr, port, kind, status, text_
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     db = obj.database()
+    if as_csv:
+        with db.engine.connect() as conn:
+            write_driver_csv(Plan.of(EXPORT_COLUMNS), iter_events(conn, flt, newest_first=not oldest_first,
+                                                                   limit=limit), bom=bom)
+        db.close()
+        return
     with db.engine.connect() as conn:
-        rows = find_events(conn, flt, limit=limit, newest_first=not oldest_first)
+        rows = find_events(conn, flt, limit=limit or 50, newest_first=not oldest_first)
     db.close()
     if as_json:
         for row in rows:
@@ -347,23 +356,23 @@ def formats() -> None:
 
 
 @cli.command()
-@click.option("--limit", "-n", default=20, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--limit", "-n", type=click.IntRange(1, 100_000), help="At most N lines (default: 20; all with --csv).")
 @click.option("--reason", metavar="REASON", help="Only this reason (see the counts).")
+@csv_options
 @click.pass_obj
-def quarantine(obj: Context, limit: int, reason: str | None) -> None:
+def quarantine(obj: Context, limit: int | None, reason: str | None, as_csv: bool, bom: bool) -> None:
     """Show quarantined input lines and counts per reason."""
-    from sqlalchemy import select
-
     from netwarden.store import quarantine as q
-    from netwarden.store.schema import quarantine as table
 
     db = obj.database()
+    if as_csv:
+        with db.engine.connect() as conn:
+            write_csv(q.EXPORT_COLUMNS, q.iter_recent(conn, reason=reason, limit=limit), bom=bom)
+        db.close()
+        return
     with db.engine.connect() as conn:
         counts = q.counts_by_reason(conn)
-        stmt = select(table).order_by(table.c.id.desc()).limit(limit)
-        if reason:
-            stmt = stmt.where(table.c.reason == reason)
-        rows = [dict(r._mapping) for r in conn.execute(stmt)]
+        rows = q.recent(conn, limit or 20, reason=reason)
     db.close()
     if not counts:
         out.print("nothing quarantined")

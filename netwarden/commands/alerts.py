@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from itertools import islice
 from typing import Any
 
 import click
@@ -11,8 +12,12 @@ from rich.table import Table
 from rich.text import Text
 
 from netwarden.cli import Context, cli, fail, out, parse_when, safe
+from netwarden.commands._export import csv_options, write_csv
+from netwarden.report.export import chunked
 from netwarden.records import Alert, AlertStatus, Severity
 
+ALERT_COLUMNS = ("id", "kind", "subkind", "severity", "confidence", "factors", "source", "target", "first_seen",
+                 "last_seen", "count", "status", "recommendation", "evidence", "detector", "signature", "incident_id")
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
 
 
@@ -34,10 +39,12 @@ def alert_dict(alert: Alert) -> dict[str, Any]:
 @click.option("--status", type=click.Choice([str(s) for s in AlertStatus]))
 @click.option("--source", metavar="ADDR|NET", help="Source address or network.")
 @click.option("--min-confidence", type=click.FloatRange(0, 1), metavar="C")
-@click.option("--limit", "-n", default=50, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--limit", "-n", type=click.IntRange(1, 100_000), help="At most N (default: 50; all with --csv).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@csv_options
 @click.pass_obj
-def alerts_command(obj: Context, since, kind, severity, status, source, min_confidence, limit, as_json) -> None:  # type: ignore[no-untyped-def]
+def alerts_command(obj: Context, since, kind, severity, status, source, min_confidence, limit, as_json,  # type: ignore[no-untyped-def]
+                   as_csv, bom) -> None:
     """List alerts, most recent first."""
     from netwarden.store.alerts import AlertFilter, find_alerts
 
@@ -48,8 +55,14 @@ def alerts_command(obj: Context, since, kind, severity, status, source, min_conf
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     db = obj.database()
+    if as_csv:
+        with db.engine.connect() as conn:
+            rows = chunked(lambda size, at: [alert_dict(a) for a in find_alerts(conn, flt, limit=size, offset=at)])
+            write_csv(ALERT_COLUMNS, islice(rows, limit), bom=bom)
+        db.close()
+        return
     with db.engine.connect() as conn:
-        found = find_alerts(conn, flt, limit=limit)
+        found = find_alerts(conn, flt, limit=limit or 50)
     db.close()
     if as_json:
         for alert in found:
@@ -162,16 +175,24 @@ def false_positive(obj: Context, alert_id: int, note: str) -> None:
 
 @cli.command("incidents")
 @click.option("--since", metavar="WHEN")
-@click.option("--limit", "-n", default=50, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--limit", "-n", type=click.IntRange(1, 100_000), help="At most N (default: 50; all with --csv).")
 @click.option("--json", "as_json", is_flag=True)
+@csv_options
 @click.pass_obj
-def incidents_command(obj: Context, since, limit, as_json) -> None:  # type: ignore[no-untyped-def]
+def incidents_command(obj: Context, since, limit, as_json, as_csv, bom) -> None:  # type: ignore[no-untyped-def]
     """Incidents: the alerts of one source linked together, most recent first."""
-    from netwarden.store.alerts import find_incidents
+    from netwarden.store.alerts import INCIDENT_COLUMNS, find_incidents
 
+    after = parse_when(since, obj.settings) if since else None
     db = obj.database()
+    if as_csv:
+        with db.engine.connect() as conn:
+            rows = chunked(lambda size, at: find_incidents(conn, since=after, limit=size, offset=at))
+            write_csv(INCIDENT_COLUMNS, islice(rows, limit), bom=bom)
+        db.close()
+        return
     with db.engine.connect() as conn:
-        rows = find_incidents(conn, since=parse_when(since, obj.settings) if since else None, limit=limit)
+        rows = find_incidents(conn, since=after, limit=limit or 50)
     db.close()
     if as_json:
         for row in rows:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import sys
+from itertools import islice
 
 import click
 import orjson
@@ -11,6 +12,8 @@ from rich.table import Table
 from rich.text import Text
 
 from netwarden.cli import Context, cli, fail, out, safe
+from netwarden.commands._export import csv_options, write_csv
+from netwarden.report.export import chunked
 
 
 def _user() -> str:
@@ -133,13 +136,14 @@ def remove(obj: Context, target: str, by: str | None) -> None:
 @click.option("--state", type=click.Choice(["active", "expired", "removed", "failed", "refused"]))
 @click.option("--refused", is_flag=True, help="Blocks the never-block list or the cap refused (same as --state refused).")
 @click.option("--address", metavar="ADDR|NET", help="Blocks that cover or lie in this address/network.")
-@click.option("--limit", "-n", default=100, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--limit", "-n", type=click.IntRange(1, 100_000), help="At most N (default: 100; all with --csv).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@csv_options
 @click.pass_obj
-def list_command(obj: Context, show_all: bool, state: str | None, refused: bool, address: str | None, limit: int,
-                 as_json: bool) -> None:
+def list_command(obj: Context, show_all: bool, state: str | None, refused: bool, address: str | None,
+                 limit: int | None, as_json: bool, as_csv: bool, bom: bool) -> None:
     """Blocks with reason, who, when and until when; active ones unless --all, --state or --refused."""
-    from netwarden.respond.blocks import list_blocks
+    from netwarden.respond.blocks import BLOCK_COLUMNS, list_blocks
 
     if refused:
         if state not in (None, "refused"):
@@ -148,10 +152,16 @@ def list_command(obj: Context, show_all: bool, state: str | None, refused: bool,
 
     db, responder = _responder(obj)
     responder.close()
+    wanted = state or (None if show_all else "active")
     try:
         with db.engine.connect() as conn:
-            found = list_blocks(conn, state=state or (None if show_all else "active"), address=address,
-                                limit=limit)
+            if as_csv:
+                rows = chunked(lambda size, at: [b.to_dict() for b in list_blocks(
+                    conn, state=wanted, address=address, limit=size, offset=at)])
+                write_csv(BLOCK_COLUMNS, islice(rows, limit), bom=bom)
+                db.close()
+                return
+            found = list_blocks(conn, state=wanted, address=address, limit=limit or 100)
     except ValueError as exc:
         db.close()
         raise click.BadParameter(str(exc), param_hint="--address") from None

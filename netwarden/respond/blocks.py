@@ -64,6 +64,10 @@ class Block:
                 "detail": self.detail}
 
 
+BLOCK_COLUMNS = ("id", "network", "reason", "alert_id", "backend", "mode", "created_by", "created", "expires",
+                 "level", "state", "ended", "ended_by", "detail")  # Block.to_dict's keys, for exports
+
+
 def _from_row(row: Any) -> Block:
     m = row._mapping
     return Block(id=m["id"], network=m["network"], reason=m["reason"], alert_id=m["alert_id"],

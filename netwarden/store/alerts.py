@@ -152,8 +152,13 @@ def save_incident(conn: Connection, incident: dict[str, Any]) -> int:
     return incident["id"]
 
 
-def find_incidents(conn: Connection, *, since: datetime | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    stmt = select(incidents).order_by(incidents.c.last_seen.desc()).limit(limit)
+INCIDENT_COLUMNS = ("id", "source", "severity", "status", "kinds", "alert_count", "summary", "first_seen",
+                    "last_seen")  # for exports
+
+
+def find_incidents(conn: Connection, *, since: datetime | None = None, limit: int = 100,
+                   offset: int = 0) -> list[dict[str, Any]]:
+    stmt = select(incidents).order_by(incidents.c.last_seen.desc(), incidents.c.id.desc()).limit(limit).offset(offset)
     if since is not None:
         stmt = stmt.where(incidents.c.last_seen >= since)
     return [{str(k): v for k, v in r._mapping.items()} for r in conn.execute(stmt)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 import json
 import operator
@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Dialect, Text, func, or_, select
+from sqlalchemy import Connection, Dialect, Select, Text, and_, func, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -208,6 +208,49 @@ def find_events(conn: Connection, flt: EventFilter, *, limit: int = 100, offset:
     stmt = select(events).where(*flt.clauses()).order_by(order, events.c.id.desc()) \
         .limit(limit).offset(offset)
     return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+EXPORT_COLUMNS = tuple(c for c in events.c if c.name not in ("src_addr", "dst_addr"))  # as the user knows them
+
+
+def keyset_pages(conn: Connection, stmt: Select, *, newest_first: bool = True, limit: int | None = None,
+                 chunk: int = 5000) -> Iterator[tuple[Any, ...]]:
+    """Every row of ``stmt`` (a select of events with ``timestamp`` and ``id`` among its columns, filtered but
+    not ordered), up to ``limit``, read in keyset pages of ``chunk`` rows: memory stays flat and each page
+    starts where the last ended on the timestamp index. Rows come straight from the driver (tuples, times
+    as the driver returns them: see :class:`netwarden.report.export.Plan`): about twice as fast as rows
+    built by SQLAlchemy."""
+    from netwarden.report.export import driver_datetime
+
+    c = events.c
+    names = [col.name for col in stmt.selected_columns]
+    ts_at, id_at = names.index("timestamp"), names.index("id")
+    order = (c.timestamp.desc(), c.id.desc()) if newest_first else (c.timestamp.asc(), c.id.asc())
+    last: tuple[datetime, int] | None = None
+    left = limit
+    while left is None or left > 0:
+        page = stmt
+        if last is not None:
+            ts, ident = last
+            page = page.where(or_(c.timestamp < ts, and_(c.timestamp == ts, c.id < ident)) if newest_first
+                              else or_(c.timestamp > ts, and_(c.timestamp == ts, c.id > ident)))
+        size = chunk if left is None else min(chunk, left)
+        result = conn.execute(page.order_by(*order).limit(size))
+        rows = result.cursor.fetchall()  # the driver's tuples, past SQLAlchemy's per-row processing
+        result.close()
+        yield from rows
+        if len(rows) < size:
+            return
+        last = (driver_datetime(rows[-1][ts_at]), rows[-1][id_at])
+        if left is not None:
+            left -= len(rows)
+
+
+def iter_events(conn: Connection, flt: EventFilter, *, newest_first: bool = True, limit: int | None = None,
+                chunk: int = 5000) -> Iterator[tuple[Any, ...]]:
+    """Every matching event as a driver tuple of :data:`EXPORT_COLUMNS` (see :func:`keyset_pages`)."""
+    return keyset_pages(conn, select(*EXPORT_COLUMNS).where(*flt.clauses()), newest_first=newest_first,
+                        limit=limit, chunk=chunk)
 
 
 def row_to_event(row: dict[str, Any]) -> Event:

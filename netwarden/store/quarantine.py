@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,6 +12,7 @@ from sqlalchemy import Connection, func, insert, select
 from netwarden.store.events import clean_text
 from netwarden.store.schema import quarantine
 
+EXPORT_COLUMNS = ("id", "received", "source", "format", "line_no", "reason", "detail", "raw", "raw_length")
 RAW_LIMIT = 1 << 20  # a quarantined line is kept whole up to 1 MiB; its true length is always recorded
 
 
@@ -45,6 +46,28 @@ def counts_by_reason(conn: Connection, source_id: int | None = None) -> dict[str
     return dict(conn.execute(stmt).all())  # type: ignore[arg-type]
 
 
-def recent(conn: Connection, limit: int = 50) -> list[dict[str, Any]]:
+def recent(conn: Connection, limit: int = 50, *, reason: str | None = None,
+           before_id: int | None = None) -> list[dict[str, Any]]:
+    """The newest quarantined lines (of one reason; below ``before_id`` for the next page)."""
     stmt = select(quarantine).order_by(quarantine.c.id.desc()).limit(limit)
+    if reason:
+        stmt = stmt.where(quarantine.c.reason == reason)
+    if before_id is not None:
+        stmt = stmt.where(quarantine.c.id < before_id)
     return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+def iter_recent(conn: Connection, *, reason: str | None = None, limit: int | None = None,
+                chunk: int = 2000) -> Iterator[dict[str, Any]]:
+    """Every quarantined line (of one reason, up to ``limit``), newest first, read a page at a time."""
+    before = None
+    left = limit
+    while left is None or left > 0:
+        size = chunk if left is None else min(chunk, left)
+        rows = recent(conn, size, reason=reason, before_id=before)
+        yield from rows
+        if len(rows) < size:
+            return
+        before = rows[-1]["id"]
+        if left is not None:
+            left -= len(rows)

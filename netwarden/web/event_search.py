@@ -7,7 +7,10 @@ Pages move with a cursor (the last row's time and id), not an offset: the databa
 from __future__ import annotations
 
 import base64
+import heapq
 import ipaddress
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -16,7 +19,8 @@ from fastapi import HTTPException
 from sqlalchemy import Connection, and_, or_, select
 
 from netwarden.store.addresses import network_range
-from netwarden.store.events import EventFilter
+from netwarden.report.export import Plan
+from netwarden.store.events import EventFilter, keyset_pages
 from netwarden.store.schema import events
 
 LIST_COLUMNS = [c for c in events.c if c.name not in ("raw", "extra", "src_addr", "dst_addr", "message")]
@@ -84,8 +88,8 @@ def _side(column, network: str):  # type: ignore[no-untyped-def]
     return column == lo if lo == hi else column.between(lo, hi)
 
 
-def search(conn: Connection, query: EventQuery) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of events (newest first unless asked otherwise) and the cursor of the next page, if any."""
+def _where(query: EventQuery) -> list:
+    """The query's conditions except the either-side address (see :func:`search`)."""
     c = events.c
     where = query.to_filter().clauses()
     if query.protocol:
@@ -101,6 +105,13 @@ def search(conn: Connection, query: EventQuery) -> tuple[list[dict[str, Any]], s
             where.append(or_(c.timestamp > ts, and_(c.timestamp == ts, c.id > ident)))
         else:
             where.append(or_(c.timestamp < ts, and_(c.timestamp == ts, c.id < ident)))
+    return where
+
+
+def search(conn: Connection, query: EventQuery) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of events (newest first unless asked otherwise) and the cursor of the next page, if any."""
+    c = events.c
+    where = _where(query)
     order = (c.timestamp.asc(), c.id.asc()) if query.oldest_first else (c.timestamp.desc(), c.id.desc())
     if query.address:
         # "either side" as one OR makes engines walk the time index through every row; instead one query per
@@ -118,6 +129,24 @@ def search(conn: Connection, query: EventQuery) -> tuple[list[dict[str, Any]], s
     more = len(rows) > query.limit
     rows = rows[:query.limit]
     return rows, encode_cursor(rows[-1]["timestamp"], rows[-1]["id"]) if more and rows else None
+
+
+LIST_PLAN = Plan.of(LIST_COLUMNS)
+
+
+def search_all(conn: Connection, query: EventQuery, chunk: int = 5000) -> Iterator[tuple[Any, ...]]:
+    """Every matching event from the query's cursor on, as driver tuples of :data:`LIST_PLAN` (for exports:
+    keyset pages, memory flat). The either-side address is two index walks merged, as in :func:`search`."""
+    c = events.c
+    where = _where(query)
+    newest = not query.oldest_first
+    if not query.address:
+        return keyset_pages(conn, select(*LIST_COLUMNS).where(*where), newest_first=newest, chunk=chunk)
+    sides = [keyset_pages(conn, select(*LIST_COLUMNS).where(*where, _side(column, query.address)),
+                          newest_first=newest, chunk=chunk) for column in (c.src_addr, c.dst_addr)]
+    ts_at, id_at = LIST_PLAN.names.index("timestamp"), LIST_PLAN.names.index("id")
+    merged = heapq.merge(*sides, key=lambda r: (r[ts_at], r[id_at]), reverse=newest)
+    return (next(same) for _, same in itertools.groupby(merged, key=lambda r: r[id_at]))  # src == dst: once
 
 
 def get_event(conn: Connection, event_id: int) -> dict[str, Any] | None:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import or_, select
 
 from netwarden.records import Alert, AlertStatus
+from netwarden.report.export import chunked
 from netwarden.store import alerts as alert_store
 from netwarden.store.database import Database
 from netwarden.store.events import EventFilter
@@ -18,6 +19,7 @@ from netwarden.store.schema import alerts, events, incidents
 from netwarden.web.auth import Principal, require
 from netwarden.web.deps import RowId, checked_time, fast_json, get_db
 from netwarden.web.event_search import LIST_COLUMNS
+from netwarden.web.export import EXPORT_RESPONSES, Export, export_request
 
 router = APIRouter(tags=["alerts"])
 RELATED_EVENTS = 50
@@ -63,12 +65,21 @@ def find(db: Database, flt: alert_store.AlertFilter, text: str | None, limit: in
         return [alert_store.row_to_alert(r) for r in conn.execute(stmt)]
 
 
-@router.get("/alerts")
+ALERT_COLUMNS = ["id", "kind", "subkind", "severity", "confidence", "factors", "source", "target", "first_seen",
+                 "last_seen", "count", "evidence", "recommendation", "detector", "signature", "status",
+                 "incident_id", "model_version"]
+
+
+@router.get("/alerts", responses=EXPORT_RESPONSES)
 def list_alerts(filters: tuple = Depends(alert_filter), limit: int = Query(50, ge=1, le=500),
                 offset: int = Query(0, ge=0, le=100_000), db: Database = Depends(get_db),
+                export: Export = Depends(export_request),
                 who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
-    """Alerts, most recently seen first."""
+    """Alerts, most recently seen first (``format=csv|jsonl``: every matching alert as a download)."""
     flt, text = filters
+    if export.fmt:
+        rows = chunked(lambda size, at: [alert_dict(a) for a in find(db, flt, text, size, at)], 2000)
+        return export.response("alerts", ALERT_COLUMNS, rows)  # type: ignore[return-value]
     return fast_json({"alerts": [alert_dict(a) for a in find(db, flt, text, limit, offset)]})  # type: ignore[return-value]
 
 

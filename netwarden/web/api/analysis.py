@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.responses import Response
 
 from netwarden.store import analysis
 from netwarden.store.addresses import network_range
@@ -16,6 +17,7 @@ from netwarden.store.database import Database
 from netwarden.store.events import EventFilter
 from netwarden.web.auth import Principal, require
 from netwarden.web.deps import get_db
+from netwarden.web.export import EXPORT_RESPONSES, Export, export_request
 
 router = APIRouter(tags=["analysis"])
 MAX_MINUTES = 60 * 24 * 366
@@ -80,58 +82,100 @@ def with_links(value: Any) -> Any:
     return value
 
 
-def _run(db: Database, q: analysis.Query, fn) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def tables_of(value: Any, prefix: str = "") -> dict[str, list[dict[str, Any]]]:
+    """The lists of rows inside an answer, by dotted name (``rows``, ``protocols.ports`` ...)."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    if isinstance(value, dict):
+        for key, item in value.items():
+            name = f"{prefix}{key}"
+            if isinstance(item, list) and item and all(isinstance(r, dict) for r in item):
+                found[name] = item
+            elif isinstance(item, list) and not item:
+                found[name] = []
+            else:
+                found.update(tables_of(item, name + "."))
+    return found
+
+
+def _export_table(export: Export, name: str, answer: dict[str, Any], table: str | None) -> Response:
+    tables = tables_of(answer)
+    if not tables:
+        raise HTTPException(400, "format: this answer has no table to export")
+    chosen = table or next(iter(tables))
+    if chosen not in tables:
+        raise HTTPException(400, f"table: {chosen!r} is not one of {', '.join(tables)}")
+    rows = [{k: v for k, v in r.items() if k != "filter"} for r in tables[chosen]]
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    return export.response(f"{name}-{chosen.replace('.', '-')}", columns, iter(rows))
+
+
+def _run(db: Database, q: analysis.Query, fn, export: Export | None = None,  # type: ignore[no-untyped-def]
+         table: str | None = None) -> Any:
     try:
         with db.engine.connect() as conn:
-            return with_links(fn(conn, q))
+            answer = with_links(fn(conn, q))
     except analysis.AnalysisError as exc:
         raise HTTPException(400, str(exc)) from None
+    if export is not None and export.fmt:
+        return _export_table(export, fn.__name__.replace("_", "-"), answer, table)
+    return answer
 
 
-@router.get("/analysis")
+TABLE = Query(None, max_length=64, pattern=r"^[a-z_.]+$",
+              description="with format=csv|jsonl: which table of the answer (default: the first)")
+
+
+@router.get("/analysis", responses=EXPORT_RESPONSES)
 def overview(q: analysis.Query = Depends(analysis_query), db: Database = Depends(get_db),
+             export: Export = Depends(export_request), table: str | None = TABLE,
              who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
     """Everything the analysis page shows: volume, protocols, talkers, destinations, conversations, HTTP."""
-    return _run(db, q, analysis.overview)
+    return _run(db, q, analysis.overview, export, table)
 
 
-@router.get("/analysis/volume")
+@router.get("/analysis/volume", responses=EXPORT_RESPONSES)
 def volume(q: analysis.Query = Depends(analysis_query), db: Database = Depends(get_db),
+           export: Export = Depends(export_request), table: str | None = TABLE,
            who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
     """Events and bytes per time bucket (bucket size chosen from the range, at most 240 points)."""
-    return _run(db, q, analysis.volume)
+    return _run(db, q, analysis.volume, export, table)
 
 
-@router.get("/analysis/protocols")
+@router.get("/analysis/protocols", responses=EXPORT_RESPONSES)
 def protocols(q: analysis.Query = Depends(analysis_query), db: Database = Depends(get_db),
+              export: Export = Depends(export_request), table: str | None = TABLE,
               who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
     """Events and bytes by transport, destination port and source kind."""
-    return _run(db, q, analysis.protocols)
+    return _run(db, q, analysis.protocols, export, table)
 
 
-@router.get("/analysis/talkers")
+@router.get("/analysis/talkers", responses=EXPORT_RESPONSES)
 def talkers(q: analysis.Query = Depends(analysis_query), db: Database = Depends(get_db),
+            export: Export = Depends(export_request), table: str | None = TABLE,
             who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
     """The sources with the most events."""
-    return _run(db, q, analysis.top_talkers)
+    return _run(db, q, analysis.top_talkers, export, table)
 
 
-@router.get("/analysis/destinations")
+@router.get("/analysis/destinations", responses=EXPORT_RESPONSES)
 def destinations(q: analysis.Query = Depends(analysis_query), db: Database = Depends(get_db),
+                 export: Export = Depends(export_request), table: str | None = TABLE,
                  who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
     """The destinations with the most events."""
-    return _run(db, q, analysis.top_destinations)
+    return _run(db, q, analysis.top_destinations, export, table)
 
 
-@router.get("/analysis/conversations")
+@router.get("/analysis/conversations", responses=EXPORT_RESPONSES)
 def conversations(q: analysis.Query = Depends(analysis_query), db: Database = Depends(get_db),
+                  export: Export = Depends(export_request), table: str | None = TABLE,
                   who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
     """Who talks to whom: top source → destination pairs as nodes, links and a matrix."""
-    return _run(db, q, analysis.conversations)
+    return _run(db, q, analysis.conversations, export, table)
 
 
-@router.get("/analysis/http")
+@router.get("/analysis/http", responses=EXPORT_RESPONSES)
 def http(q: analysis.Query = Depends(analysis_query), db: Database = Depends(get_db),
+         export: Export = Depends(export_request), table: str | None = TABLE,
          who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
     """HTTP requests by status, status class and method."""
-    return _run(db, q, analysis.http_mix)
+    return _run(db, q, analysis.http_mix, export, table)

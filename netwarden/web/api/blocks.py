@@ -11,13 +11,15 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from netwarden.respond.addresses import AddressError
-from netwarden.respond.blocks import BlockState, get_block, list_blocks
+from netwarden.respond.blocks import BLOCK_COLUMNS, BlockState, get_block, list_blocks
 from netwarden.respond.responder import BlockRefused, LongerBlockKept, Responder, WideBlockNeedsForce
 from netwarden.respond.settings import parse_duration
+from netwarden.report.export import chunked
 from netwarden.store import alerts as alert_store
 from netwarden.store.database import Database
 from netwarden.web.auth import Principal, require
 from netwarden.web.deps import RowId, get_db
+from netwarden.web.export import EXPORT_RESPONSES, Export, export_request
 
 router = APIRouter(tags=["blocks"])
 
@@ -97,16 +99,27 @@ def create_block(request: Request, db: Database, new: NewBlock, who: Principal) 
     return (stored or block).to_dict()
 
 
-@router.get("/blocks")
+@router.get("/blocks", responses=EXPORT_RESPONSES)
 def blocks_list(state: str | None = Query(None, pattern="^(active|expired|removed|failed|refused|all)$",
                                           description="default: active"),
                 address: str | None = Query(None, max_length=64, description="blocks covering or inside this"),
                 limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=1_000_000),
-                db: Database = Depends(get_db), who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
-    """Blocks, newest first: network, reason, alert, who, when, expiry, state."""
+                db: Database = Depends(get_db), export: Export = Depends(export_request),
+                who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+    """Blocks, newest first: network, reason, alert, who, when, expiry, state (``format=csv|jsonl``: all of
+    them as a download)."""
+    wanted = None if state == "all" else (state or "active")
+    if export.fmt:
+        def page(size: int, at: int) -> list[dict[str, Any]]:
+            with db.engine.connect() as conn:
+                return [b.to_dict() for b in list_blocks(conn, state=wanted, address=address, limit=size, offset=at)]
+        try:
+            return export.response("blocks", BLOCK_COLUMNS, chunked(page, 2000))  # type: ignore[return-value]
+        except ValueError as exc:
+            raise HTTPException(400, f"address: {exc}") from None
     try:
         with db.engine.connect() as conn:
-            found = list_blocks(conn, state=None if state == "all" else (state or "active"), address=address,
+            found = list_blocks(conn, state=wanted, address=address,
                                 limit=limit, offset=offset)
     except ValueError as exc:
         raise HTTPException(400, f"address: {exc}") from None

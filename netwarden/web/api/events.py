@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from netwarden.store.database import Database
 from netwarden.web.auth import Principal, require
 from netwarden.web.deps import RowId, checked_time, fast_json, get_db
-from netwarden.web.event_search import EventQuery, get_event, search
+from netwarden.web.event_search import LIST_PLAN, EventQuery, get_event, search, search_all
+from netwarden.web.export import EXPORT_RESPONSES, Export, export_request
 
 router = APIRouter(tags=["events"])
 
@@ -37,10 +38,15 @@ def event_query(
                       limit=limit)
 
 
-@router.get("/events")
+@router.get("/events", responses=EXPORT_RESPONSES)
 def list_events(query: EventQuery = Depends(event_query), db: Database = Depends(get_db),
+                export: Export = Depends(export_request),
                 who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
-    """A page of events, newest first (``order=oldest`` for the other way); follow ``next_cursor``."""
+    """A page of events, newest first (``order=oldest`` for the other way); follow ``next_cursor``.
+    ``format=csv|jsonl``: every matching event (from ``cursor`` on) as a download."""
+    if export.fmt:
+        query.to_filter()  # a bad filter is a 400 before the download starts
+        return export.driver_response("events", LIST_PLAN, _streamed(db, query))  # type: ignore[return-value]
     with db.engine.connect() as conn:
         rows, next_cursor = search(conn, query)
     return fast_json({"events": rows, "next_cursor": next_cursor})  # type: ignore[return-value]
@@ -55,3 +61,8 @@ def one_event(event_id: RowId, db: Database = Depends(get_db),
     if row is None:
         raise HTTPException(404, f"no event with id {event_id}")
     return fast_json(row)  # type: ignore[return-value]
+
+
+def _streamed(db: Database, query: EventQuery):  # type: ignore[no-untyped-def]
+    with db.engine.connect() as conn:
+        yield from search_all(conn, query)

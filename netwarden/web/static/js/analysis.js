@@ -129,6 +129,12 @@ async function load() {
   table('talkers', ['source', 'events', 'bytes'], data.talkers.rows.map((r) => ({ ...r, label: r.address })));
   table('destinations', ['destination', 'events', 'bytes'], data.destinations.rows.map((r) => ({ ...r, label: r.address })));
   drawMatrix(data.conversations);
+  for (const a of document.querySelectorAll('a.nw-csv')) {  // each table's download: the same range and filters
+    const p = params();
+    p.set('format', 'csv');
+    p.set('table', a.dataset.table);
+    a.href = `/api/v1/analysis?${p.toString()}`;
+  }
   document.body.dataset.analysisLoaded = '1';
 }
 
