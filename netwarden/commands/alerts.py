@@ -17,7 +17,8 @@ from netwarden.report.export import chunked
 from netwarden.records import Alert, AlertStatus, Severity
 
 ALERT_COLUMNS = ("id", "kind", "subkind", "severity", "confidence", "factors", "source", "target", "first_seen",
-                 "last_seen", "count", "status", "recommendation", "evidence", "detector", "signature", "incident_id")
+                 "last_seen", "count", "status", "recommendation", "evidence", "detector", "signature", "incident_id",
+                 "history")
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
 
 

@@ -67,7 +67,7 @@ def find(db: Database, flt: alert_store.AlertFilter, text: str | None, limit: in
 
 ALERT_COLUMNS = ["id", "kind", "subkind", "severity", "confidence", "factors", "source", "target", "first_seen",
                  "last_seen", "count", "evidence", "recommendation", "detector", "signature", "status",
-                 "incident_id", "model_version"]
+                 "incident_id", "model_version", "history"]  # alert_dict's keys
 
 
 @router.get("/alerts", responses=EXPORT_RESPONSES)
