@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from netwarden.learn._raw_http import looks_raw_http, read_requests
 from netwarden.learn.base import ATTACK, NORMAL, ModelError
 from netwarden.parse import UnknownFormat, get_parser, guess_format
 from netwarden.parse.base import ParseContext, ParseError
@@ -33,6 +34,7 @@ NOT_FEATURES = frozenset({
     "timestamp", "source ip", "destination ip", "source port",
 })
 MAX_BAD_ROWS_SHOWN = 5
+RAW_HTTP = "http_raw"  # raw HTTP requests one after another (CSIC 2010): see netwarden.learn._raw_http
 
 
 @dataclass
@@ -85,6 +87,8 @@ def load_file(path: Path | str, fmt: str | None = None, *, limit: int | None = N
         raise ModelError(f"{path}: no such file")
     with _open_text(path) as fh:
         head = [fh.readline() for _ in range(50)]
+    if fmt is None and looks_raw_http(head):
+        fmt = RAW_HTTP
     if fmt is None:
         try:
             fmt = guess_format([line.rstrip("\n") for line in head if line]).name
@@ -92,6 +96,8 @@ def load_file(path: Path | str, fmt: str | None = None, *, limit: int | None = N
             fmt = "csv"
     if fmt == "csv":
         return _load_csv(path, limit, label_column)
+    if fmt == RAW_HTTP:
+        return _load_raw_http(path, limit)
     try:
         parser = get_parser(fmt)(ParseContext(source=str(path)))
     except UnknownFormat as exc:
@@ -110,6 +116,18 @@ def load_file(path: Path | str, fmt: str | None = None, *, limit: int | None = N
                     break
     if not out.events:
         raise ModelError(f"{path}: no usable records as {fmt} ({out.skipped} lines skipped)")
+    return out
+
+
+def _load_raw_http(path: Path, limit: int | None) -> Labelled:
+    out = Labelled([], str(path), RAW_HTTP)
+    with _open_text(path) as fh:
+        for event in read_requests(fh):
+            out.events.append(event)
+            if limit is not None and len(out.events) >= limit:
+                break
+    if not out.events:
+        raise ModelError(f"{path}: no HTTP requests found")
     return out
 
 

@@ -1,0 +1,427 @@
+"""A model of a site's normal HTTP requests: what each page is asked with, and what its parameters look like.
+
+Learned from a period the administrator calls normal (or a file), per *path template* — ``/product/123``
+and ``/product/77`` are both ``/product/{id}``; a directory with very many distinct names below it
+(``/post/<slug>``) becomes ``/post/{name}``:
+
+- the methods used on it, and the parameters (query string and form body together);
+- per parameter: how long its values are, which characters they use, whether it is always a number (and
+  its range), whether it takes only a few values (an enumeration), and which other parameters always
+  come with it;
+- a character-level model of the values: the character classes (``a`` lower case, ``A`` upper case,
+  ``0`` digit, every other character itself) and which class *pairs* follow each other. ``' OR 1=1``
+  in a name field shows quote, space and ``=`` next to letters where names never had them.
+
+A request is scored by what it does that normal traffic never did, each finding worth its *surprise*
+(about ``-log10`` of how likely such a novelty was in training: an unseen parameter on a page that always
+had the same four weighs more than on a page with many). The findings are the explanation, in words a
+person can check ("parameter `precioA` has never been seen on `/tienda1/publico/anadir.jsp`").
+
+The sum of surprises is calibrated like the other anomaly models: a fifth of the normal data is held back,
+and a request's score is the share of held-back normal requests that looked less unusual, so a threshold of
+``1 - fpr`` flags about ``fpr`` of normal traffic. The calibration also records how sure that rate is (a
+95 % Wilson interval from the number of held-back requests). Everything learned is plain JSON.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any, ClassVar
+from urllib.parse import unquote_plus
+
+import numpy as np
+
+from netwarden.learn.base import Contribution, Model, ModelError, Progress, register_algorithm
+from netwarden.records import Event
+
+CALIBRATION_SHARE = 0.2
+MAX_TRACKED_VALUES = 64  # distinct values remembered per parameter (beyond: not an enumeration)
+ENUM_MAX = 12  # a parameter with at most this many distinct values, each seen often, is an enumeration
+ENUM_MIN_SEEN = 30
+MAX_CHILDREN = 50  # a directory with more distinct names below it becomes a {name} template
+MAX_PARAMS_PER_TEMPLATE = 200
+MAX_VALUE = 4096  # characters of a value examined (the length itself is always judged)
+CAP = 6.0  # no single finding outweighs this many "nines" of surprise
+
+_NUMBER = re.compile(r"^-?[0-9]{1,18}(?:\.[0-9]{1,12})?$")
+_ID_SEGMENT = re.compile(r"^(?:[0-9]+|[0-9a-fA-F]{16,}|[0-9a-fA-F-]{36})$")
+
+
+def _class_table() -> dict[int, str]:
+    table = {}
+    for code in range(256):
+        ch = chr(code)
+        if "a" <= ch <= "z" or (ch.isalpha() and ch.islower()):
+            table[code] = "a"
+        elif "A" <= ch <= "Z" or (ch.isalpha() and ch.isupper()):
+            table[code] = "A"
+        elif "0" <= ch <= "9":
+            table[code] = "0"
+    return table
+
+
+CLASSES = _class_table()
+
+
+def char_classes(text: str) -> str:
+    """``"Vino Rioja 12'"`` -> ``"Aaaa Aaaaa 00'"``: letters and digits by class, everything else itself."""
+    return text.translate(CLASSES)
+
+
+def split_request(event: Event) -> tuple[str, str, list[tuple[str, str]]]:
+    """(method, decoded path, [(name, decoded value)]) from the URL and a form body in ``extra["body"]``."""
+    url = event.url or "/"
+    path, _, query = url.partition("?")
+    path = path.partition("#")[0]
+    body = event.extra.get("body") if event.extra else None
+    params = _params(query) if query else []
+    if body and isinstance(body, str):
+        params += _params(body)
+    return (event.http_method or "-").upper(), unquote_plus(path, encoding="latin-1") or "/", params
+
+
+def _params(text: str) -> list[tuple[str, str]]:
+    out = []
+    for piece in text.split("&"):
+        if not piece:
+            continue
+        name, _, value = piece.partition("=")
+        out.append((unquote_plus(name, encoding="latin-1"), unquote_plus(value, encoding="latin-1")))
+    return out
+
+
+def _segments(path: str) -> list[str]:
+    return ["{id}" if _ID_SEGMENT.match(s) else s for s in path.split("/")]
+
+
+def _surprise(distinct: int, seen: int) -> float:
+    """How surprising a novelty is where ``seen`` observations showed ``distinct`` different things
+    (Good-Turing-like: new things are likely where many distinct ones were already seen)."""
+    return min(CAP, -math.log10((distinct + 1) / (seen + distinct + 1)))
+
+
+class _Param:
+    __slots__ = ("bigrams", "chars", "count", "lengths", "max_len", "numeric", "lo", "hi", "values")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.numeric = 0
+        self.lo = math.inf
+        self.hi = -math.inf
+        self.max_len = 0
+        self.lengths: Counter[int] = Counter()
+        self.chars: Counter[str] = Counter()
+        self.bigrams: set[str] = set()
+        self.values: Counter[str] | None = Counter()
+
+    def add(self, value: str) -> None:
+        self.count += 1
+        self.lengths[len(value)] += 1
+        self.max_len = max(self.max_len, len(value))
+        if _NUMBER.match(value):
+            self.numeric += 1
+            number = float(value)
+            self.lo, self.hi = min(self.lo, number), max(self.hi, number)
+        classes = char_classes(value[:MAX_VALUE])
+        self.chars.update(classes)
+        marked = f"^{classes}$"
+        self.bigrams.update(marked[i:i + 2] for i in range(len(marked) - 1))
+        if self.values is not None:
+            self.values[value] += 1
+            if len(self.values) > MAX_TRACKED_VALUES:
+                self.values = None
+
+    def to_dict(self) -> dict[str, Any]:
+        enum = None
+        if self.values is not None and len(self.values) <= ENUM_MAX and self.count >= ENUM_MIN_SEEN:
+            enum = sorted(self.values)
+        return {"count": self.count, "numeric": self.numeric == self.count and self.count > 0,
+                "lo": self.lo if self.numeric else None, "hi": self.hi if self.numeric else None,
+                "max_len": self.max_len, "len_p99": _quantile(self.lengths, 0.99),
+                "chars": dict(self.chars), "bigrams": sorted(self.bigrams), "enum": enum}
+
+
+def _quantile(counts: Counter[int], q: float) -> int:
+    total = sum(counts.values())
+    running = 0
+    for value in sorted(counts):
+        running += counts[value]
+        if running >= q * total:
+            return value
+    return 0
+
+
+class Profile:
+    """What the model learned, as plain data, with the fast lookups scoring needs."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self.templates: dict[str, dict[str, Any]] = data["templates"]
+        self.wildcards: set[str] = set(data["wildcards"])
+        self.requests: int = data["requests"]
+        self.methods: Counter[str] = Counter(data["methods"])
+        self.new_template = _surprise(len(self.templates), self.requests)
+        for t in self.templates.values():  # derived lookups, not saved
+            t["_methods"] = set(t["methods"])
+            t["_params"] = set(t["params"])
+            t["_new_param"] = _surprise(len(t["params"]), t["count"])
+            t["_new_method"] = _surprise(len(t["methods"]), t["count"])
+            for p in t["params"].values():
+                p["_bigrams"] = frozenset(p["bigrams"])
+                p["_chars"] = frozenset(p["chars"])
+                p["_enum"] = frozenset(p["enum"]) if p["enum"] is not None else None
+                p["_new_char"] = _surprise(len(p["chars"]), sum(p["chars"].values()))
+                p["_new_bigram"] = _surprise(len(p["bigrams"]), max(1, sum(p["chars"].values())))
+
+    def template(self, path: str) -> str:
+        segments = _segments(path)
+        for i in range(len(segments) - 1, 0, -1):  # the deepest directory that is a wildcard wins
+            if "/".join(segments[:i]) in self.wildcards:
+                segments[i] = "{name}" + _extension(segments[i])
+                break
+        return "/".join(segments)
+
+    def judge(self, event: Event) -> list[tuple[str, float, str]]:
+        """Findings for one request: (kind, surprise, sentence)."""
+        method, path, params = split_request(event)
+        name = self.template(path)
+        t = self.templates.get(name)
+        if t is None:
+            return [("unseen path", self.new_template,
+                     f"path `{_short(name)}` was never requested ({len(self.templates)} known paths)")]
+        out: list[tuple[str, float, str]] = []
+        if method not in t["_methods"]:
+            known = ", ".join(sorted(t["methods"]))
+            out.append(("unseen method", t["_new_method"] if method in self.methods else CAP,
+                        f"{_short(method, 16)} never used on this path (seen: {known})"))
+        present = set()
+        for pname, value in params:
+            present.add(pname)
+            p = t["params"].get(pname)
+            if p is None:
+                out.append(("unseen parameter", t["_new_param"],
+                            f"parameter `{_short(pname, 40)}` has never been seen on `{_short(name)}`"))
+                continue
+            self._value(pname, value, p, out)
+        for pname in present:
+            p = t["params"].get(pname)
+            if p is not None and p["with"]:
+                missing = [m for m in p["with"] if m not in present]
+                if missing:
+                    out.append(("missing companion", 1.0 + 0.5 * min(len(missing), 4),
+                                f"parameter `{_short(missing[0], 40)}` is missing; it always comes with "
+                                f"`{_short(pname, 40)}`"))
+                    break
+        return out
+
+    def _value(self, pname: str, value: str, p: dict[str, Any], out: list[tuple[str, float, str]]) -> None:
+        n = len(value)
+        if n > p["max_len"]:
+            # how far beyond the longest normal value, in doublings: a few characters more is mild
+            weight = min(CAP, 1.0 + 2.0 * math.log2((n + 1) / (p["max_len"] + 1)))
+            out.append(("long value", weight, f"value of `{_short(pname, 40)}` has {n} characters, normal ≤ "
+                                              f"{p['max_len']}"))
+        if p["_enum"] is not None and value not in p["_enum"]:
+            out.append(("unseen value", _surprise(len(p["_enum"]), p["count"]),
+                        f"`{_short(pname, 40)}` = `{_short(value, 40)}` is not one of its "
+                        f"{len(p['_enum'])} usual values"))
+            return
+        if p["numeric"]:
+            if not _NUMBER.match(value):
+                out.append(("not a number", _surprise(1, p["count"]),
+                            f"`{_short(pname, 40)}` is always a number; here `{_short(value, 40)}`"))
+                return
+            number = float(value)
+            lo, hi = p["lo"], p["hi"]
+            span = max(hi - lo, 1.0)
+            if number < lo - span or number > hi + span:
+                out.append(("out of range", 2.0, f"`{_short(pname, 40)}` = {_short(value, 24)}, normal "
+                                                 f"{_num(lo)}..{_num(hi)}"))
+            return
+        classes = char_classes(value[:MAX_VALUE])
+        unseen = sorted(set(classes) - p["_chars"])
+        if unseen:
+            weight = min(CAP, p["_new_char"] * (1 + 0.5 * (len(unseen) - 1)))
+            shown = " ".join(repr(c)[1:-1] for c in unseen[:8])
+            out.append(("unseen characters", weight,
+                        f"value of `{_short(pname, 40)}` has characters never seen in it: {_short(shown, 60)}"))
+        marked = f"^{classes}$"
+        known = p["_bigrams"]
+        new = {marked[i:i + 2] for i in range(len(marked) - 1)} - known
+        if new:
+            weight = min(CAP, 0.5 * p["_new_bigram"] * math.sqrt(len(new)))
+            out.append(("unusual character sequence", weight,
+                        f"value of `{_short(pname, 40)}` has {len(new)} character pair(s) never seen in it, "
+                        f"e.g. {_short(repr(sorted(new)[0])[1:-1], 12)}"))
+
+
+def _extension(segment: str) -> str:
+    _, dot, ext = segment.rpartition(".")
+    return f".{ext}" if dot and ext.isalnum() and len(ext) <= 5 else ""
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def learn_profile(events: Sequence[Event]) -> dict[str, Any]:
+    """The profile (plain JSON) of ``events``, all taken as normal."""
+    requests = [split_request(e) for e in events]
+    children: dict[str, set[str]] = {}
+    for _, path, _ in requests:
+        segments = _segments(path)
+        for i in range(1, len(segments)):
+            kids = children.setdefault("/".join(segments[:i]), set())
+            if len(kids) <= MAX_CHILDREN:
+                kids.add(segments[i])
+    wildcards = sorted(d for d, kids in children.items() if len(kids) > MAX_CHILDREN)
+    finder = Profile({"templates": {}, "wildcards": wildcards, "requests": 0, "methods": {}})
+    templates: dict[str, dict[str, Any]] = {}
+    methods: Counter[str] = Counter()
+    for method, path, params in requests:
+        name = finder.template(path)
+        t = templates.setdefault(name, {"count": 0, "methods": Counter(), "params": {}, "with": {}})
+        t["count"] += 1
+        t["methods"][method] += 1
+        methods[method] += 1
+        names = {n for n, _ in params}
+        for pname, value in params:
+            p = t["params"].get(pname)
+            if p is None:
+                if len(t["params"]) >= MAX_PARAMS_PER_TEMPLATE:
+                    continue
+                p = t["params"][pname] = _Param()
+            p.add(value)
+        for pname in names:
+            if pname in t["with"]:
+                t["with"][pname] &= names
+            elif pname in t["params"]:
+                t["with"][pname] = set(names)
+    out = {}
+    for name, t in templates.items():
+        params = {}
+        for pname, p in t["params"].items():
+            d = p.to_dict()
+            # "always comes with": seen together every time, and often enough to mean it
+            d["with"] = sorted(t["with"].get(pname, set()) - {pname}) if p.count >= 10 else []
+            params[pname] = d
+        out[name] = {"count": t["count"], "methods": dict(t["methods"]), "params": params}
+    return {"templates": out, "wildcards": wildcards, "requests": len(requests), "methods": dict(methods)}
+
+
+def _plain(value: Any) -> Any:
+    """The learned data without the derived lookups (keys starting with ``_``) that Profile adds."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if not (isinstance(k, str) and k.startswith("_"))}
+    return value
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95 % interval of a rate observed as k of n."""
+    if n == 0:
+        return 0.0, 1.0
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+@register_algorithm
+class HttpProfile(Model):
+    algorithm = "http_profile"
+    family = "unsupervised"
+    description = "Model of the site's normal HTTP requests: paths, methods, parameters and their values"
+    supervised = False
+    default_params: ClassVar[dict[str, Any]] = {"fpr": 0.01, "seed": 42}
+    words = True  # explanations are sentences: show the value, not feature=value
+
+    def __init__(self, task: str = "binary", **params: Any) -> None:
+        super().__init__(task, **params)
+        self.profile_: Profile | None = None
+        self.calibration_: list[float] = []
+        self.calibration_info_: dict[str, Any] = {}
+        self.features_ = ["path", "method", "parameters", "values"]
+
+    def applicable(self, events: Sequence[Event]) -> np.ndarray:
+        return np.fromiter((e.url is not None for e in events), dtype=bool, count=len(events))
+
+    def _fit(self, events: Sequence[Event], labels: Sequence[str] | None, progress: Progress) -> None:
+        if not 0.0 < self.params["fpr"] < 0.5:
+            raise ModelError(f"{self.algorithm}: fpr must be between 0 and 0.5 (a share, e.g. 0.01)")
+        web = [e for e in events if e.url is not None]
+        if len(web) < 50:
+            raise ModelError(f"{self.algorithm}: at least 50 HTTP requests are needed, got {len(web)} "
+                             f"(of {len(events)} events)")
+        order = np.random.default_rng(self.params["seed"]).permutation(len(web))
+        cut = max(20, int(len(web) * CALIBRATION_SHARE))
+        held = [web[i] for i in order[:cut]]
+        train = [web[i] for i in order[cut:]]
+        progress(f"learning the profile from {len(train):,} requests", 0.1)
+        self.profile_ = Profile(learn_profile(train))
+        progress(f"calibrating on {len(held):,} held-back requests", 0.8)
+        raw = np.sort(self._raw(held))
+        self.calibration_ = raw.tolist()
+        self.threshold = 1.0 - self.params["fpr"]
+        flagged = int((self._calibrated(raw) >= self.threshold).sum())
+        lo, hi = wilson(flagged, len(raw))
+        self.calibration_info_ = {"train_rows": len(train), "calibration_rows": len(held),
+                                  "skipped_not_http": len(events) - len(web),
+                                  "calibrated_fpr": round(flagged / len(raw), 6),
+                                  "fpr_95": [round(lo, 6), round(hi, 6)],
+                                  "templates": len(self.profile_.templates)}
+
+    def _raw(self, events: Sequence[Event]) -> np.ndarray:
+        assert self.profile_ is not None
+        judge = self.profile_.judge
+        return np.fromiter((sum(f[1] for f in judge(e)) for e in events), dtype=float, count=len(events))
+
+    def _calibrated(self, raw: np.ndarray) -> np.ndarray:
+        cal = np.asarray(self.calibration_)
+        n = len(cal)
+        below = np.searchsorted(cal, raw, side="left").astype(float)
+        # beyond every held-back request: keep ordering, approach 1 as the surprise grows
+        beyond = raw > cal[-1]
+        below[beyond] = n + (1 - np.exp(-(raw[beyond] - cal[-1])))
+        return below / (n + 1)
+
+    def score(self, events: Sequence[Event]) -> np.ndarray:
+        if self.profile_ is None:
+            raise ModelError(f"{self.algorithm}: the model is not trained")
+        if not events:
+            return np.empty(0)
+        usable = self.applicable(events)
+        out = np.zeros(len(events))
+        chosen = np.flatnonzero(usable)
+        if len(chosen):
+            out[chosen] = self._calibrated(self._raw([events[i] for i in chosen]))
+        return out
+
+    def explain(self, events: Sequence[Event], top: int = 5) -> list[list[Contribution]]:
+        assert self.profile_ is not None
+        out = []
+        for e in events:
+            if e.url is None:
+                out.append([])
+                continue
+            findings = sorted(self.profile_.judge(e), key=lambda f: -f[1])[:top]
+            out.append([Contribution(kind, sentence, weight) for kind, weight, sentence in findings])
+        return out
+
+    def _state(self) -> dict[str, Any]:
+        assert self.profile_ is not None
+        return {"profile": _plain(self.profile_.data), "calibration": self.calibration_,
+                "calibration_info": self.calibration_info_}
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        self.profile_ = Profile(state["profile"])
+        self.calibration_ = [float(v) for v in state["calibration"]]
+        self.calibration_info_ = dict(state.get("calibration_info") or {})
+        if not self.calibration_:
+            raise ValueError("calibration missing")
