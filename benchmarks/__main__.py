@@ -24,6 +24,7 @@ from benchmarks import bench_sequence
 from benchmarks import bench_learn
 from benchmarks import bench_analysis
 from benchmarks import bench_web
+from benchmarks import bench_webmodel
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "BENCHMARKS.md"
@@ -34,6 +35,7 @@ BENCHMARKS["sequence"] = bench_sequence
 BENCHMARKS["learn"] = bench_learn
 BENCHMARKS["analysis"] = bench_analysis
 BENCHMARKS["web"] = bench_web
+BENCHMARKS["webmodel"] = bench_webmodel
 COMMAND = "benchmarks/run"
 
 

@@ -164,17 +164,18 @@ class Profile:
         self.requests: int = data["requests"]
         self.methods: Counter[str] = Counter(data["methods"])
         self.new_template = _surprise(len(self.templates), self.requests)
-        for t in self.templates.values():  # derived lookups, not saved
-            t["_methods"] = set(t["methods"])
-            t["_params"] = set(t["params"])
-            t["_new_param"] = _surprise(len(t["params"]), t["count"])
-            t["_new_method"] = _surprise(len(t["methods"]), t["count"])
-            for p in t["params"].values():
-                p["_bigrams"] = frozenset(p["bigrams"])
-                p["_chars"] = frozenset(p["chars"])
-                p["_enum"] = frozenset(p["enum"]) if p["enum"] is not None else None
-                p["_new_char"] = _surprise(len(p["chars"]), sum(p["chars"].values()))
-                p["_new_bigram"] = _surprise(len(p["bigrams"]), max(1, sum(p["chars"].values())))
+        # derived lookups, kept apart from the saved data (a parameter or a character may start with "_")
+        self.fast: dict[str, dict[str, Any]] = {}
+        for name, t in self.templates.items():
+            params = {}
+            for pname, p in t["params"].items():
+                params[pname] = {"bigrams": frozenset(p["bigrams"]), "chars": frozenset(p["chars"]),
+                                 "enum": frozenset(p["enum"]) if p["enum"] is not None else None,
+                                 "new_char": _surprise(len(p["chars"]), sum(p["chars"].values())),
+                                 "new_bigram": _surprise(len(p["bigrams"]), max(1, sum(p["chars"].values())))}
+            self.fast[name] = {"methods": set(t["methods"]), "params": params,
+                               "new_param": _surprise(len(t["params"]), t["count"]),
+                               "new_method": _surprise(len(t["methods"]), t["count"])}
 
     def template(self, path: str) -> str:
         segments = _segments(path)
@@ -189,23 +190,24 @@ class Profile:
         method, path, params = split_request(event)
         name = self.template(path)
         t = self.templates.get(name)
-        if t is None:
+        fast = self.fast.get(name)
+        if t is None or fast is None:
             return [("unseen path", self.new_template,
                      f"path `{_short(name)}` was never requested ({len(self.templates)} known paths)")]
         out: list[tuple[str, float, str]] = []
-        if method not in t["_methods"]:
+        if method not in fast["methods"]:
             known = ", ".join(sorted(t["methods"]))
-            out.append(("unseen method", t["_new_method"] if method in self.methods else CAP,
+            out.append(("unseen method", fast["new_method"] if method in self.methods else CAP,
                         f"{_short(method, 16)} never used on this path (seen: {known})"))
         present = set()
         for pname, value in params:
             present.add(pname)
             p = t["params"].get(pname)
             if p is None:
-                out.append(("unseen parameter", t["_new_param"],
+                out.append(("unseen parameter", fast["new_param"],
                             f"parameter `{_short(pname, 40)}` has never been seen on `{_short(name)}`"))
                 continue
-            self._value(pname, value, p, out)
+            self._value(pname, value, p, fast["params"][pname], out)
         for pname in present:
             p = t["params"].get(pname)
             if p is not None and p["with"]:
@@ -217,17 +219,18 @@ class Profile:
                     break
         return out
 
-    def _value(self, pname: str, value: str, p: dict[str, Any], out: list[tuple[str, float, str]]) -> None:
+    def _value(self, pname: str, value: str, p: dict[str, Any], f: dict[str, Any],
+               out: list[tuple[str, float, str]]) -> None:
         n = len(value)
         if n > p["max_len"]:
             # how far beyond the longest normal value, in doublings: a few characters more is mild
             weight = min(CAP, 1.0 + 2.0 * math.log2((n + 1) / (p["max_len"] + 1)))
             out.append(("long value", weight, f"value of `{_short(pname, 40)}` has {n} characters, normal ≤ "
                                               f"{p['max_len']}"))
-        if p["_enum"] is not None and value not in p["_enum"]:
-            out.append(("unseen value", _surprise(len(p["_enum"]), p["count"]),
+        if f["enum"] is not None and value not in f["enum"]:
+            out.append(("unseen value", _surprise(len(f["enum"]), p["count"]),
                         f"`{_short(pname, 40)}` = `{_short(value, 40)}` is not one of its "
-                        f"{len(p['_enum'])} usual values"))
+                        f"{len(f['enum'])} usual values"))
             return
         if p["numeric"]:
             if not _NUMBER.match(value):
@@ -242,17 +245,17 @@ class Profile:
                                                  f"{_num(lo)}..{_num(hi)}"))
             return
         classes = char_classes(value[:MAX_VALUE])
-        unseen = sorted(set(classes) - p["_chars"])
+        unseen = sorted(set(classes) - f["chars"])
         if unseen:
-            weight = min(CAP, p["_new_char"] * (1 + 0.5 * (len(unseen) - 1)))
+            weight = min(CAP, f["new_char"] * (1 + 0.5 * (len(unseen) - 1)))
             shown = " ".join(repr(c)[1:-1] for c in unseen[:8])
             out.append(("unseen characters", weight,
                         f"value of `{_short(pname, 40)}` has characters never seen in it: {_short(shown, 60)}"))
         marked = f"^{classes}$"
-        known = p["_bigrams"]
+        known = f["bigrams"]
         new = {marked[i:i + 2] for i in range(len(marked) - 1)} - known
         if new:
-            weight = min(CAP, 0.5 * p["_new_bigram"] * math.sqrt(len(new)))
+            weight = min(CAP, 0.5 * f["new_bigram"] * math.sqrt(len(new)))
             out.append(("unusual character sequence", weight,
                         f"value of `{_short(pname, 40)}` has {len(new)} character pair(s) never seen in it, "
                         f"e.g. {_short(repr(sorted(new)[0])[1:-1], 12)}"))
@@ -314,13 +317,6 @@ def learn_profile(events: Sequence[Event]) -> dict[str, Any]:
             params[pname] = d
         out[name] = {"count": t["count"], "methods": dict(t["methods"]), "params": params}
     return {"templates": out, "wildcards": wildcards, "requests": len(requests), "methods": dict(methods)}
-
-
-def _plain(value: Any) -> Any:
-    """The learned data without the derived lookups (keys starting with ``_``) that Profile adds."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items() if not (isinstance(k, str) and k.startswith("_"))}
-    return value
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -416,7 +412,7 @@ class HttpProfile(Model):
 
     def _state(self) -> dict[str, Any]:
         assert self.profile_ is not None
-        return {"profile": _plain(self.profile_.data), "calibration": self.calibration_,
+        return {"profile": self.profile_.data, "calibration": self.calibration_,
                 "calibration_info": self.calibration_info_}
 
     def _restore(self, state: dict[str, Any]) -> None:

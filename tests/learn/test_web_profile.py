@@ -1,0 +1,140 @@
+"""http_profile, the model of normal web requests: learnt from a bounded CSIC 2010 sample, it stays quiet on
+held-out normal requests, catches attacks sent to a real shop (loopback), explains itself in words, and
+saves as plain JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from netwarden.learn import data
+from netwarden.learn.base import Model, create
+from netwarden.learn.web_profile import Profile, char_classes, learn_profile, split_request, wilson
+from netwarden.records import Event
+from netwarden.simulate import webshop
+
+pytestmark = pytest.mark.datasets
+CSIC_ROWS = 6_000
+
+
+@pytest.fixture(scope="module")
+def csic(datasets: Path) -> tuple[list[Event], list[Event]]:
+    events = data.load_file(datasets / "csic-2010" / "normalTrafficTraining.txt.gz", limit=CSIC_ROWS).events
+    order = np.random.default_rng(3).permutation(len(events))
+    return [events[i] for i in order[:5_000]], [events[i] for i in order[5_000:]]
+
+
+@pytest.fixture(scope="module")
+def model(csic: tuple[list[Event], list[Event]]) -> Model:
+    return create("http_profile").fit(csic[0])
+
+
+def _request(url: str, method: str = "GET", body: str | None = None) -> Event:
+    return Event(timestamp=None, source_kind="access_log", http_method=method, url=url,
+                 extra={"body": body} if body else {})
+
+
+def test_raw_http_file_reads_requests_with_their_bodies(csic: tuple[list[Event], list[Event]]) -> None:
+    events = csic[0] + csic[1]
+    assert len(events) == CSIC_ROWS
+    posts = [e for e in events if e.http_method == "POST"]
+    assert posts and all(e.extra.get("body") for e in posts)
+    assert all(e.url.startswith("/tienda1/") for e in events)  # the absolute target lost its host
+    get = next(e for e in events if "?" in e.url)
+    method, path, params = split_request(get)
+    assert method == "GET" and path.endswith(".jsp") and params
+
+
+def test_templates_methods_parameters_and_companions_are_learnt() -> None:
+    events = [_request(f"/product/{n}?id={n}&view=full&lang={'en' if n % 2 else 'de'}") for n in range(200)]
+    profile = learn_profile(events)
+    assert list(profile["templates"]) == ["/product/{id}"]
+    t = profile["templates"]["/product/{id}"]
+    assert t["methods"] == {"GET": 200}
+    assert t["params"]["id"]["numeric"] and (t["params"]["id"]["lo"], t["params"]["id"]["hi"]) == (0, 199)
+    assert t["params"]["lang"]["enum"] == ["de", "en"]
+    assert t["params"]["view"]["with"] == ["id", "lang"]
+    slugs = learn_profile([_request(f"/post/story-{n}-of-the-day") for n in range(80)])
+    assert list(slugs["templates"]) == ["/post/{name}"]  # a directory of many names is one template
+
+
+def test_explanations_name_what_was_never_seen() -> None:
+    names = ["Vino+Rioja", "Queso", "Vino", "Jamon+Serrano", "Aceite", "Turron", "Chorizo", "Sidra", "Cava",
+             "Miel", "Arroz", "Pimenton", "Vinagre", "Azafran"]  # more than an enumeration's handful
+    events = [_request(f"/shop/add.jsp?id={n}&precio={n * 10}&nombre={names[n % 14]}") for n in range(300)]
+    events += [_request("/shop/add.jsp", "POST", f"id={n}&precio=5&nombre=Queso") for n in range(100)]
+    profile = Profile(learn_profile(events))
+
+    def said(url: str, method: str = "GET") -> str:
+        return " | ".join(f[2] for f in profile.judge(_request(url, method)))
+
+    assert said("/shop/add.jsp?id=3&precio=10&nombre=Vino") == ""
+    assert "parameter `precioA` has never been seen on `/shop/add.jsp`" in said(
+        "/shop/add.jsp?id=3&precioA=10&nombre=Vino")
+    assert "value of `nombre` has 212 characters, normal ≤ 13" in said(f"/shop/add.jsp?id=3&precio=1&nombre={'A' * 212}")
+    assert "PUT never used on this path" in said("/shop/add.jsp?id=3&precio=10&nombre=Vino", "PUT")
+    assert "`id` is always a number" in said("/shop/add.jsp?id=3'&precio=10&nombre=Vino")
+    assert "characters never seen" in said("/shop/add.jsp?id=3&precio=10&nombre=Vino';--")
+    assert "`precio` is missing; it always comes with `id`" in said("/shop/add.jsp?id=3&nombre=Vino")
+    assert "path `/shop/admin.jsp` was never requested" in said("/shop/admin.jsp")
+    assert char_classes("Vino Rioja 12'") == "Aaaa Aaaaa 00'"
+
+
+def test_quiet_on_held_out_normal_and_fast_enough_to_run(model: Model, csic) -> None:  # type: ignore[no-untyped-def]
+    scores = model.score(csic[1])
+    fpr = float((scores >= model.threshold).mean())
+    info = model.calibration_info_  # type: ignore[attr-defined]
+    assert fpr <= 0.02, fpr
+    assert info["train_rows"] + info["calibration_rows"] == 5_000
+    lo, hi = info["fpr_95"]
+    assert lo <= info["calibrated_fpr"] <= hi <= 0.03
+
+
+def test_catches_attacks_sent_to_a_real_shop(model: Model, csic, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    log = tmp_path / "shop.jsonl"
+    shapes = webshop.shapes_of(csic[0])
+    with webshop.Shop(log) as shop:
+        shop.label = "normal"
+        webshop.send(shop.url, webshop.shapes_of(csic[1][:300]))
+        for family in ("probe", "tamper", "oversize", "xss", "cmdi"):
+            shop.label = family
+            webshop.send(shop.url, webshop.attacks(family, shapes, 20, seed=1))
+    events = data.load_file(log, "netwarden").events
+    assert len(events) == 400 and {e.label for e in events} == {"normal", "probe", "tamper", "oversize", "xss", "cmdi"}
+    scores = model.score(events)
+    hit = scores >= model.threshold
+    labels = np.array([e.label for e in events])
+    assert hit[labels == "normal"].mean() <= 0.02
+    for family in ("probe", "oversize", "xss", "cmdi"):
+        assert hit[labels == family].mean() >= 0.9, family
+    assert hit[labels == "tamper"].mean() >= 0.8
+    worst = int(np.argmax(scores))
+    explanation = model.explain([events[worst]])[0]
+    assert explanation and isinstance(explanation[0].value, str)
+
+
+def test_attack_generation_is_reproducible(csic) -> None:  # type: ignore[no-untyped-def]
+    shapes = webshop.shapes_of(csic[0][:500])
+    assert webshop.attacks("xss", shapes, 30, seed=5) == webshop.attacks("xss", shapes, 30, seed=5)
+    assert webshop.attacks("xss", shapes, 30, seed=5) != webshop.attacks("xss", shapes, 30, seed=6)
+    with pytest.raises(ValueError, match="unknown attack family"):
+        webshop.attacks("nope", shapes, 1)
+
+
+def test_saved_as_plain_json_and_loaded_back(model: Model, csic, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    model.save(tmp_path / "m")
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["model.json"]
+    json.loads((tmp_path / "m" / "model.json").read_text())
+    again = Model.load(tmp_path / "m")
+    assert np.array_equal(again.score(csic[1][:200]), model.score(csic[1][:200]))
+    not_web = Event(timestamp=None, source_kind="netflow", src_ip="192.0.2.1")
+    assert not again.applicable([not_web])[0] and again.score([not_web])[0] == 0.0
+
+
+def test_wilson_interval() -> None:
+    lo, hi = wilson(10, 1000)
+    assert lo < 0.01 < hi and hi - lo < 0.015
+    assert wilson(0, 0) == (0.0, 1.0)
