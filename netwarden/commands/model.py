@@ -15,6 +15,9 @@ from rich.text import Text
 from netwarden.cli import Context, cli, err, fail, out, parse_when, safe
 
 
+SHOWN_AS_TEXT = 1000  # rows printed as text by `model predict` (--json prints every one)
+
+
 @cli.group("model")
 def model_group() -> None:
     """Train, compare and put to work machine-learning models."""
@@ -52,7 +55,9 @@ def algorithms_command() -> None:
 
 
 @model_group.command("train")
-@click.option("--data", "data", required=True, type=click.Path(dir_okay=False), help="Labelled training file.")
+@click.option("--data", "data", type=click.Path(dir_okay=False), help="Training file (labelled for supervised models).")
+@click.option("--since", metavar="WHEN", help="Learn from stored events since (7d, 2h, ISO time): a period you call normal.")
+@click.option("--until", metavar="WHEN", help="End of that period (default: now).")
 @click.option("--algorithm", "-a", required=True, metavar="NAME", help="See `netwarden model algorithms`.")
 @click.option("--param", "-p", "param", multiple=True, metavar="KEY=VALUE", help="An algorithm parameter (repeatable).")
 @click.option("--test", "test", type=click.Path(dir_okay=False), help="Explicit test file (default: a 70/30 split).")
@@ -65,15 +70,24 @@ def algorithms_command() -> None:
 @click.option("--activate", is_flag=True, help="Activate the new model (the ml detector runs it).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def train_command(obj: Context, data, algorithm, param, test, task, name, fmt, label_column, limit, test_size,  # type: ignore[no-untyped-def]
-                  activate, as_json) -> None:
-    """Train a model on a labelled file, evaluate it, and store it in the registry."""
+def train_command(obj: Context, data, since, until, algorithm, param, test, task, name, fmt, label_column, limit,  # type: ignore[no-untyped-def]
+                  test_size, activate, as_json) -> None:
+    """Train a model on a file (or on stored events of a normal period), evaluate it, and store it in the
+    registry."""
+    from netwarden.learn import data as learn_data
     from netwarden.learn import lab
     from netwarden.learn.base import ModelError
 
+    if bool(data) == bool(since):
+        raise click.UsageError("give either --data FILE or --since WHEN (stored events)")
     params = _params(param)
     db, registry = _registry(obj)
     settings = obj.settings.learn
+    stored = None
+    if since:
+        start = parse_when(since, obj.settings)
+        end = parse_when(until, obj.settings) if until else None
+        stored = learn_data.load_stored(db, start, end, limit=limit or 200_000)
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=err,
                       transient=True, disable=as_json or not err.is_terminal) as bar:
@@ -84,7 +98,8 @@ def train_command(obj: Context, data, algorithm, param, test, task, name, fmt, l
 
             result = lab.train(registry, data=data, algorithm=algorithm, task=task, params=params, test=test,
                                name=name, fmt=fmt, label_column=label_column, limit=limit,
-                               test_size=test_size or settings.test_size, seed=settings.seed, progress=progress)
+                               test_size=test_size or settings.test_size, seed=settings.seed, progress=progress,
+                               events=stored, source=f"stored events since {since}")
         if activate and result.record is not None:
             registry.activate(result.record.id)
             result.record.active = True
@@ -101,6 +116,8 @@ def train_command(obj: Context, data, algorithm, param, test, task, name, fmt, l
         err.print(Text(f"skipped {safe(problem)}", style="yellow"))
     out.print(Text.assemble(("trained ", ""), (record.ref, "bold"), f"  ({record.algorithm}, {record.task}"
                             f"{', active' if record.active else ''})"))
+    for step in result.steps:
+        out.print(Text(f"  - {safe(step)}"))
     _print_metrics(record.metrics)
 
 
@@ -116,8 +133,9 @@ def _print_metrics(m: dict[str, Any]) -> None:
             c = m["category"]
             out.print(f"per category: accuracy {c['accuracy']:.4f}, macro F1 {c['macro_f1']:.4f}")
             _print_matrix(c["labels"], c["matrix"])
-    out.print(f"training {m.get('train_seconds', 0):.2f} s on {m.get('train_rows', 0):,} rows; prediction "
-              f"{m.get('predict_seconds', 0):.3f} s ({m.get('predictions_per_second') or 0:,} rows/s)")
+    trained = f"training {m['train_seconds']:.2f} s on {m.get('train_rows', 0):,} rows; " if "train_seconds" in m else ""
+    out.print(f"{trained}testing {m.get('predict_seconds', 0):.3f} s ({m.get('predictions_per_second') or 0:,} "
+              "rows/s)")
 
 
 def _print_matrix(labels: list[str], matrix: list[list[int]]) -> None:
@@ -184,14 +202,7 @@ def show_command(obj: Context, ref: str, as_json: bool) -> None:
     out.print(Text(f"parameters: {safe(orjson.dumps(record.params).decode())}"))
     out.print(f"threshold: {record.threshold:.4f}   created: {record.created.isoformat()}")
     _print_metrics(record.metrics)
-    by_label = record.metrics.get("by_label") or {}
-    if by_label:
-        table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
-        for column in ("label", "test rows", "flagged"):
-            table.add_column(column, justify="right" if column != "label" else "left")
-        for label, v in by_label.items():
-            table.add_row(safe(label), f"{v['rows']:,}", f"{v['flagged']:.2%}")
-        out.print(table)
+    _print_by_label(record.metrics.get("by_label") or {})
 
 
 def _change(obj: Context, ref: str, action: str) -> None:
@@ -281,11 +292,12 @@ def predict_command(obj: Context, ref, data, fmt, since, until, limit, show_all,
                                             parse_when(until, obj.settings) if until else None, limit=limit)
         scores = model.score(events)
         chosen = [i for i, s in enumerate(scores) if show_all or s >= model.threshold]
+        cap = len(chosen) if as_json else SHOWN_AS_TEXT  # a script asked for every row: give every row
         if model.params.get("view") == "host":  # window features need the other events of the window
             verdicts = lab.predict(model, events, top)
-            shown = [verdicts[i] for i in chosen[:1000]]
+            shown = [verdicts[i] for i in chosen[:cap]]
         else:
-            shown = lab.predict(model, [events[i] for i in chosen[:1000]], top) if chosen else []
+            shown = lab.predict(model, [events[i] for i in chosen[:cap]], top) if chosen else []
     except ModelError as exc:
         db.close()
         fail(str(exc))
@@ -300,3 +312,57 @@ def predict_command(obj: Context, ref, data, fmt, since, until, limit, show_all,
     if not as_json:
         out.print(f"{len(events):,} records, {flagged:,} above the threshold {model.threshold:.3f}"
                   + (f" (first {len(shown):,} shown)" if len(chosen) > len(shown) else ""))
+
+
+@model_group.command("evaluate")
+@click.argument("ref")
+@click.option("--data", "data", required=True, type=click.Path(dir_okay=False),
+              help="A labelled file (NetWarden JSON lines with a label, a dataset, a CSV with a label column).")
+@click.option("--format", "-f", "fmt", metavar="NAME")
+@click.option("--label-column", metavar="COLUMN", help="Label column of a generic CSV.")
+@click.option("--limit", "-n", type=click.IntRange(1), metavar="N", help="Read at most N rows.")
+@click.option("--rows", "rows_csv", type=click.Path(dir_okay=False), help="Also write every row's verdict as CSV.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def evaluate_command(obj: Context, ref, data, fmt, label_column, limit, rows_csv, as_json) -> None:  # type: ignore[no-untyped-def]
+    """Score a stored model on a labelled file: metrics, confusion matrix, recall per label, testing time."""
+    from netwarden.learn import data as learn_data
+    from netwarden.learn import lab
+    from netwarden.learn.base import ModelError
+
+    db, registry = _registry(obj)
+    try:
+        model = registry.load(ref)
+        record = registry.get(ref)
+        loaded = learn_data.load_file(Path(data), fmt, limit=limit, label_column=label_column)
+        unlabelled = sum(1 for e in loaded.events if e.label is None)
+        if unlabelled:
+            raise ModelError(f"{data}: {unlabelled:,} of {len(loaded.events):,} rows carry no label; "
+                             "evaluation needs labelled rows (`model predict` scores unlabelled ones)")
+        metrics, scores = lab.measure_scores(model, loaded.events)
+        if rows_csv:
+            Path(rows_csv).write_text(lab.rows_csv(model, loaded.events, scores), encoding="utf-8")
+    except (ModelError, OSError) as exc:
+        db.close()
+        fail(str(exc), 2)
+    db.close()
+    report = {"model": record.ref, "algorithm": record.algorithm, "file": str(data), "format": loaded.format,
+              "skipped": loaded.skipped, **metrics}
+    if as_json:
+        sys.stdout.write(orjson.dumps(report, default=str).decode() + "\n")
+        return
+    out.print(Text.assemble((record.ref, "bold"), f"  {record.algorithm} on {safe(str(data))} "
+                            f"({loaded.format}, {len(loaded.events):,} rows, {loaded.skipped:,} skipped)"))
+    _print_metrics(metrics)
+    _print_by_label(metrics.get("by_label") or {})
+
+
+def _print_by_label(by_label: dict[str, Any]) -> None:
+    if not by_label:
+        return
+    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    for column in ("label", "rows", "flagged (recall for attacks, FPR for normal)"):
+        table.add_column(column, justify="right" if column != "label" else "left")
+    for label, v in by_label.items():
+        table.add_row(safe(label), f"{v['rows']:,}", f"{v['flagged']:.2%}")
+    out.print(table)

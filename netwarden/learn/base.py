@@ -109,6 +109,7 @@ class Model(ABC):
         self.threshold = 0.5
         self.classes_: list[str] = []  # labels seen in training (sorted), empty for unsupervised
         self.features_: list[str] = []  # names of the input features, for explanations
+        self.steps_: list[str] = []  # what fitting really used ("20,000 of 25,200 rows, subsampled"), in words
 
     # -- parameters -----------------------------------------------------------------------------
 

@@ -37,17 +37,20 @@ class TrainResult:
     data: dict[str, Any]
     record: ModelRecord | None = None
     problems: list[str] = field(default_factory=list)
+    steps: list[str] = field(default_factory=list)  # how many rows each step really used, in words
 
 
 def _quiet(stage: str, fraction: float) -> None:
     pass
 
 
-def train(registry: ModelRegistry | None, *, data: Path | str, algorithm: str, task: str = "binary",
+def train(registry: ModelRegistry | None, *, data: Path | str | None = None, algorithm: str, task: str = "binary",
           params: dict[str, Any] | None = None, test: Path | str | None = None, name: str | None = None,
           fmt: str | None = None, test_size: float = 0.3, seed: int = 42, limit: int | None = None,
-          label_column: str | None = None, progress: Progress | None = None) -> TrainResult:
-    """Read ``data``, split (or read ``test``), fit, evaluate, and add to ``registry`` when one is given."""
+          label_column: str | None = None, progress: Progress | None = None,
+          events: Sequence[Event] | None = None, source: str = "stored events") -> TrainResult:
+    """Read ``data`` (or take ``events``, e.g. stored ones, described as ``source``), split (or read ``test``),
+    fit, evaluate, and add to ``registry`` when one is given."""
     progress = progress or _quiet
     if name is not None:
         check_name(name)
@@ -55,7 +58,14 @@ def train(registry: ModelRegistry | None, *, data: Path | str, algorithm: str, t
     if "seed" in model.params and "seed" not in (params or {}):
         model.params["seed"] = seed
     progress("reading data", 0.0)
-    loaded = learn_data.load_file(data, fmt, limit=limit, label_column=label_column)
+    if events is None:
+        if data is None:
+            raise ModelError("give a data file or events to learn from")
+        loaded = learn_data.load_file(data, fmt, limit=limit, label_column=label_column)
+    else:
+        if not events:
+            raise ModelError(f"no events to learn from in {source}")
+        loaded = learn_data.Labelled(list(events), source, "stored")
     events = loaded.events
     problems = list(loaded.problems)
     if test is not None:
@@ -67,9 +77,14 @@ def train(registry: ModelRegistry | None, *, data: Path | str, algorithm: str, t
         train_events, test_events = split_events(events, task, test_size, seed)
         split = {"test_size": test_size, "seed": seed, "stratified": True}
     result = fit_and_evaluate(model, train_events, test_events, progress)
-    description = {"file": str(data), "format": loaded.format, "rows": len(events), "skipped": loaded.skipped,
+    result.steps[:0] = [f"read {len(events):,} rows from {data if data is not None else source}"
+                        + (f" ({loaded.skipped:,} skipped)" if loaded.skipped else ""),
+                        f"split into {len(train_events):,} training and {len(test_events):,} test rows"
+                        if test is None else f"test file: {len(test_events):,} rows"]
+    description = {"file": str(data) if data is not None else source, "format": loaded.format, "rows": len(events), "skipped": loaded.skipped,
                    "train_rows": len(train_events), "test_rows": len(test_events), **split,
-                   "classes": _counts(_labels_for(train_events, task))}
+                   "classes": _counts(_labels_for(train_events, task)),
+                   "steps": result.steps}
     result.data = description
     result.problems = problems
     if registry is not None:
@@ -89,13 +104,32 @@ def fit_and_evaluate(model: Model, train_events: Sequence[Event], test_events: S
         progress(stage, 0.05 + 0.8 * fraction)
 
     started = time.perf_counter()
+    steps = []
     if model.supervised:
         model.fit(train_events, learn_data.targets(train_events, model.task), fitting)
+        steps.append(f"fitted on {len(train_events):,} labelled training rows")
     else:
         normal = learn_data.normal_only(train_events)
         model.fit(normal, None, fitting)
+        steps.append(f"learnt from the {len(normal):,} normal rows of {len(train_events):,} training rows")
+    steps += model.steps_
     train_seconds = time.perf_counter() - started
-    progress("evaluating", 0.86)
+    progress(f"evaluating on {len(test_events):,} rows", 0.86)
+    metrics = measure(model, test_events)
+    steps.append(f"evaluated on {len(test_events):,} test rows")
+    metrics["train_rows"] = len(train_events)
+    metrics["train_seconds"] = round(train_seconds, 3)
+    return TrainResult(model, metrics, {}, steps=steps)
+
+
+def measure(model: Model, test_events: Sequence[Event]) -> dict[str, Any]:
+    """Score ``test_events`` and report: full metrics and per-label detection when every event is labelled,
+    else the share flagged; always the testing time."""
+    return measure_scores(model, test_events)[0]
+
+
+def measure_scores(model: Model, test_events: Sequence[Event]) -> tuple[dict[str, Any], np.ndarray]:
+    """:func:`measure`, and the score of every event (for per-row results)."""
     started = time.perf_counter()
     scores = model.score(test_events)
     predict_seconds = time.perf_counter() - started
@@ -112,11 +146,9 @@ def fit_and_evaluate(model: Model, train_events: Sequence[Event], test_events: S
     else:
         metrics["rows"] = len(test_events)
         metrics["flagged"] = round(float((scores >= model.threshold).mean()), 6) if len(scores) else 0.0
-    metrics["train_rows"] = len(train_events)
-    metrics["train_seconds"] = round(train_seconds, 3)
     metrics["predict_seconds"] = round(predict_seconds, 4)
     metrics["predictions_per_second"] = round(len(test_events) / predict_seconds) if predict_seconds > 0 else None
-    return TrainResult(model, metrics, {})
+    return metrics, scores
 
 
 def _labels_for(events: Sequence[Event], task: str) -> list[str]:
@@ -183,6 +215,37 @@ def predict(model: Model, events: Sequence[Event], top: int = 5, explain: bool =
     return [{"score": round(float(s), 6), "label": label, "alert": bool(s >= model.threshold),
              "explanation": [c.to_dict() for c in ex]}
             for s, label, ex in zip(scores, labels, explanations)]
+
+
+ROW_FIELDS = ("row", "label", "truth", "score", "alert", "explanation")
+
+
+def rows_csv(model: Model, events: Sequence[Event], scores: np.ndarray, top: int = 3,
+             explain_limit: int = 20_000) -> str:
+    """Every row's verdict as CSV (row, predicted label, true label, score, alert, explanation); rows past
+    ``explain_limit`` carry no explanation (explaining costs more than scoring)."""
+    import csv
+    import io
+
+    predicted = ["attack" if s >= model.threshold else NORMAL for s in scores] \
+        if not (model.task == "category" and model.supervised) else model.predict(events)
+    chosen = [i for i, s in enumerate(scores) if s >= model.threshold][:explain_limit]
+    context = model.params.get("view") == "host"  # window features need the other events of the window
+    explained = model.explain(events if context else [events[i] for i in chosen], top) if chosen else []
+    why = {i: explained[i if context else n] for n, i in enumerate(chosen)}
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(ROW_FIELDS)
+    for i, (event, score) in enumerate(zip(events, scores)):
+        text = "; ".join(f"{c.feature}: {c.to_dict()['value']}" for c in why.get(i, []))
+        writer.writerow([i + 1, predicted[i], event.label or "", f"{float(score):.6f}",
+                         "yes" if score >= model.threshold else "no", _csv_safe(text)])
+    return buffer.getvalue()
+
+
+def _csv_safe(text: str) -> str:
+    """Log text opened in a spreadsheet must not run as a formula."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def predict_one(model: Model, record: dict[str, Any], top: int = 5) -> dict[str, Any]:

@@ -190,6 +190,8 @@ class Knn(Classifier):
 
     def _train(self, X: np.ndarray, y: np.ndarray, progress: Progress) -> None:
         keep = balanced_subsample(y, self.params["max_train"], self.params["seed"])
+        if len(keep) < len(y):
+            self.steps_.append(f"kept {len(keep):,} of {len(y):,} rows, classes balanced (max_train)")
         self.estimator_.fit(X[keep], y[keep])
 
     def explain(self, events: Sequence[Event], top: int = 5) -> list[list[Contribution]]:

@@ -43,15 +43,21 @@ class AnomalyModel(TabularModel):
         if not 0.0 < self.params["fpr"] < 0.5:
             raise ModelError(f"{self.algorithm}: fpr must be between 0 and 0.5 (a share, e.g. 0.01)")
         if self.params["view"] == "host":
+            rows = len(X)
             X = np.unique(X, axis=0)  # every event of a window has its window's row: learn each once
+            self.steps_.append(f"{len(X):,} distinct host-window rows from {rows:,} events")
         if len(X) < 20:
             raise ModelError(f"{self.algorithm}: at least 20 normal rows are needed, got {len(X)}")
         rng = np.random.default_rng(self.params["seed"])
         order = rng.permutation(len(X))
         cut = max(10, int(len(X) * CALIBRATION_SHARE))
         held, train = X[order[:cut]], X[order[cut:]]
+        self.steps_.append(f"{len(held):,} rows held back to calibrate the threshold")
         if len(train) > self.params["max_train"]:
+            self.steps_.append(f"fitted on {self.params['max_train']:,} of {len(train):,} rows (max_train)")
             train = train[rng.choice(len(train), self.params["max_train"], replace=False)]
+        else:
+            self.steps_.append(f"fitted on {len(train):,} rows")
         self.estimator_ = self._build()
         if isinstance(self.estimator_, IsolationForest) and self.params["max_samples"] > len(train):
             self.estimator_.set_params(max_samples=len(train))  # small normal periods: use every row

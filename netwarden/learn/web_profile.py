@@ -360,6 +360,8 @@ class HttpProfile(Model):
         held = [web[i] for i in order[:cut]]
         train = [web[i] for i in order[cut:]]
         progress(f"learning the profile from {len(train):,} requests", 0.1)
+        self.steps_ += [f"{len(web):,} of {len(events):,} events are HTTP requests",
+                        f"profile learnt from {len(train):,} requests", f"{len(held):,} held back to calibrate"]
         self.profile_ = Profile(learn_profile(train))
         progress(f"calibrating on {len(held):,} held-back requests", 0.8)
         raw = np.sort(self._raw(held))
