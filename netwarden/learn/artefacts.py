@@ -32,6 +32,10 @@ TRUSTED_NAMES = frozenset({
     "numpy.int32", "numpy.int8", "numpy.uint8", "numpy.bool_", "numpy.str_", "numpy.object_",
     "numpy.random.mtrand.RandomState", "numpy.random._mt19937.MT19937", "numpy.random.bit_generator.SeedSequence",
     "collections.OrderedDict", "collections.defaultdict",
+    # the distance a neighbour search keeps (KNN, LOF, KNN distance); PyFuncDistance, which wraps a Python
+    # callable, is deliberately absent
+    *(f"sklearn.metrics._dist_metrics.{name}Distance{bits}" for name in
+      ("Euclidean", "SEuclidean", "Manhattan", "Chebyshev", "Minkowski") for bits in ("64", "32")),
 })
 #: Even under a trusted prefix: anything that holds or names a callable is refused
 _REFUSED_NAMES = frozenset({"sklearn.preprocessing._function_transformer.FunctionTransformer"})

@@ -19,6 +19,7 @@ training, falls into an ``other`` column — an unseen service never breaks scor
 from __future__ import annotations
 
 import math
+import warnings
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from operator import itemgetter
@@ -32,6 +33,10 @@ from netwarden.records import Event
 
 EVENT_NUMERIC = ("duration", "bytes_out", "bytes_in", "packets_out", "packets_in")
 DERIVED = ("bytes_per_second", "bytes_out_per_packet", "bytes_in_share")
+#: request features of events with a URL (access logs, HTTP events): attacks differ in shape, not in bytes
+URL_NUMERIC = ("url_length", "path_length", "path_depth", "query_length", "query_params", "url_special_chars",
+               "url_percent_escapes", "url_digit_share", "body_length", "body_params")
+_SPECIAL = frozenset("'\"<>;()[]{}|`$\\*!,=%&+@^~")
 EVENT_CATEGORICAL = ("transport", "app_protocol", "tcp_flags", "action", "http_method", "outcome", "dst_port",
                      "http_status")
 HOST_NUMERIC = ("events", "distinct_destinations", "distinct_ports", "bytes_out", "bytes_in", "packets",
@@ -86,7 +91,8 @@ class FeatureSpec:
             self.numeric, self.categorical = list(HOST_NUMERIC), []
         num, cat = self.raw(events)
         if num.shape[1]:
-            with np.errstate(all="ignore"):
+            with warnings.catch_warnings():  # a column missing in every row: its median is NaN, made 0 below
+                warnings.simplefilter("ignore", RuntimeWarning)
                 med = np.nanmedian(num, axis=0)
             med = np.where(np.isnan(med), 0.0, med)
             filled = np.where(np.isnan(num), med, num)
@@ -113,6 +119,8 @@ class FeatureSpec:
         if self.mode == "event":
             present = [f for f in EVENT_NUMERIC if any(getattr(e, f) is not None for e in sample)]
             self.numeric = present + list(DERIVED)
+            if any(e.url for e in sample):
+                self.numeric += list(URL_NUMERIC)
             self.categorical = [f for f in EVENT_CATEGORICAL if any(getattr(e, f) is not None for e in sample)]
             return
         numeric: dict[str, None] = {}
@@ -145,7 +153,10 @@ class FeatureSpec:
         elif self.mode == "event":
             base = [f for f in self.numeric if f in EVENT_NUMERIC]
             num = _matrix([[getattr(e, f) for f in base] for e in events], len(base))
-            num = np.hstack([num, _derived(events)]) if len(self.numeric) > len(base) else num
+            if DERIVED[0] in self.numeric:
+                num = np.hstack([num, _derived(events)])
+            if URL_NUMERIC[0] in self.numeric:
+                num = np.hstack([num, url_rows(events)])
             cat = _objects([[getattr(e, f) for f in self.categorical] for e in events], len(events),
                            len(self.categorical))
         else:
@@ -281,6 +292,24 @@ def _derived(events: Sequence[Event]) -> np.ndarray:
         out[i, 0] = total / max(e.duration or 0.0, 0.001) if e.duration is not None else math.nan
         out[i, 1] = b_out / e.packets_out if e.packets_out else math.nan
         out[i, 2] = b_in / total if total else math.nan
+    return out
+
+
+def url_rows(events: Sequence[Event]) -> np.ndarray:
+    """Per event, the shape of its request (see URL_NUMERIC); NaN for events without a URL."""
+    out = np.full((len(events), len(URL_NUMERIC)), math.nan)
+    special = _SPECIAL
+    for i, e in enumerate(events):
+        url = e.url
+        if url is None:
+            continue
+        path, _, query = url.partition("?")
+        body = e.extra.get("body") if e.extra else None
+        body = body if isinstance(body, str) else ""
+        n = len(url)
+        out[i] = (n, len(path), path.count("/"), len(query), query.count("&") + 1 if query else 0,
+                  sum(1 for c in url if c in special), url.count("%"), sum(c.isdigit() for c in url) / n if n else 0.0,
+                  len(body), body.count("&") + 1 if body else 0)
     return out
 
 
