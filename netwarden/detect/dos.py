@@ -105,6 +105,10 @@ class _Rate:
 
     def _learn(self, x: float, alpha: float, flooded: bool) -> None:
         if flooded:
+            if self.minutes == 0 and self.streak < 2:
+                # a flood is not the first thing a baseline learns (the next flood would hide under it), unless
+                # the rate has been there from the first three minutes on: then it is the service's own
+                return
             alpha = alpha / 10  # a flood should not teach the baseline that floods are normal (much)
         if self.minutes == 0:
             self.mean, self.var = x, 0.0

@@ -185,7 +185,8 @@ class DetectionEngine:
     # -- merging and scoring ------------------------------------------------------------------------
 
     def _merge(self, conn, finding: Finding) -> tuple[Alert, bool]:  # type: ignore[no-untyped-def]
-        key = (finding.kind, finding.subkind, finding.source)
+        # an alert without a source (a spoofed flood) is about its target: two targets are two alerts
+        key = (finding.kind, finding.subkind, finding.source or f"target:{finding.target}")
         alert = self._open.get(key)
         if alert is not None and (finding.first_seen - alert.last_seen > self.settings.merge_window
                                   or alert.status not in (AlertStatus.NEW, AlertStatus.ACKNOWLEDGED)):
@@ -209,6 +210,7 @@ class DetectionEngine:
         for alert in alert_store.find_alerts(conn, alert_store.AlertFilter(since=since, kind=finding.kind),
                                              limit=50):
             if alert.subkind == finding.subkind and alert.source == finding.source \
+                    and (finding.source is not None or alert.target == finding.target) \
                     and alert.status in (AlertStatus.NEW, AlertStatus.ACKNOWLEDGED):
                 return alert
         return None
