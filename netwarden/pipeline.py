@@ -102,12 +102,7 @@ class Pipeline:
         options = {"batch_size": settings.ingest.batch_size, "max_line_bytes": settings.ingest.max_line_bytes,
                    "local_tz": settings.local_tz()}
         options.update(overrides)
-        detect_config = {name: dict(values) for name, values in settings.detect.items()}
-        # the [intel] feeds are the intel detector's unless [detect.intel] names its own
-        intel = detect_config.setdefault("intel", {})
-        for key in ("feeds", "min_score", "flag_private", "reload_every"):
-            intel.setdefault(key, getattr(settings.intel, key))
-        engine = DetectionEngine.from_config(detect_config, db, assets=Assets(settings.network.home)) \
+        engine = DetectionEngine.from_config(detect_config(settings), db, assets=Assets(settings.network.home)) \
             if detect else None
         if engine is not None:
             from netwarden.respond.settings import parse_duration
@@ -323,6 +318,16 @@ class Pipeline:
         # rollups are counted by the writer (a separate process for large files: it has the spare time)
         writer.submit(StoreBatch(rows, None, q_rows, source_id, source,
                                  bookkeeping or None))
+
+
+def detect_config(settings) -> dict[str, dict]:  # type: ignore[no-untyped-def]
+    """The ``[detect.<name>]`` tables, with the ``[intel]`` feeds given to the intel detector unless
+    ``[detect.intel]`` names its own."""
+    config = {name: dict(values) for name, values in settings.detect.items()}
+    intel = config.setdefault("intel", {})
+    for key in ("feeds", "min_score", "flag_private", "reload_every"):
+        intel.setdefault(key, getattr(settings.intel, key))
+    return config
 
 
 @contextmanager

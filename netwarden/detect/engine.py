@@ -217,8 +217,8 @@ class DetectionEngine:
 
     def _new_alert(self, conn, finding: Finding) -> Alert:  # type: ignore[no-untyped-def]
         factors = list(finding.factors)
-        if conn is not None and finding.source:
-            earlier = alert_store.alerts_before(conn, finding.source, finding.first_seen)
+        if finding.source:
+            earlier = self._earlier_alerts(conn, finding)
             if earlier:
                 factors.append(Factor("repeat_offender", min(0.45, 0.15 * earlier),
                                       f"{earlier} earlier alert{'s' if earlier > 1 else ''} from this source"))
@@ -229,6 +229,12 @@ class DetectionEngine:
                      count=finding.count, evidence=_evidence({}, finding), recommendation=finding.recommendation,
                      detector=finding.detector, signature=finding.signature,
                      model_version=finding.evidence.get("model_version"))
+
+    def _earlier_alerts(self, conn, finding: Finding) -> int:  # type: ignore[no-untyped-def]
+        """How many alerts the finding's source had before (the "repeat offender" factor)."""
+        if conn is None:
+            return 0
+        return alert_store.alerts_before(conn, finding.source, finding.first_seen)  # type: ignore[arg-type]
 
     def _update(self, alert: Alert, finding: Finding) -> None:
         alert.factors = scoring.merge(alert.factors, finding.factors)
