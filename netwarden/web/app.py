@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from netwarden import __version__
 from netwarden.store.database import Database
 from netwarden.web.auth import LoginRequired, PasswordChangeRequired
+from netwarden.web.bodies import BodyGuard
 from netwarden.web.cache import ResponseCache
 from netwarden.web.render import NavEntry, RedirectTo, render
 from netwarden.web.runtime import Runtime
@@ -126,6 +127,7 @@ def create_app(settings: Any, db: Database, *, runtime: Runtime | None = None) -
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _error_handlers(app)
     app.add_middleware(ResponseCache, seconds=settings.web.cache_seconds)
+    app.add_middleware(BodyGuard, web=settings.web, api_prefix=API_PREFIX)
     app.add_middleware(SecurityHeaders, tls=bool(settings.web.tls_cert))  # outermost: cached answers get them too
     return app
 

@@ -22,6 +22,9 @@ class WebSettings(Section):
     lockout_failures: int = Field(5, ge=1)  # failed logins for one user name within lockout_minutes
     lockout_address_failures: int = Field(20, ge=1)  # failed logins from one address within lockout_minutes
     lockout_minutes: float = Field(15, gt=0)
+    # request bodies (see netwarden/web/bodies.py): JSON and forms; multipart uploads (model lab) and NDJSON intake
+    max_body_mib: float = Field(4, gt=0)
+    max_upload_mib: float = Field(200, gt=0)
     vendor_dir: str = ""  # where npm installed the front-end libraries; default: node_modules in the checkout
     # dashboard and list answers are reused for this long (0: never); see netwarden/web/cache.py
     cache_seconds: float = Field(1.0, ge=0, le=60)

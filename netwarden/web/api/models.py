@@ -2,7 +2,7 @@
 labelled file (in the background, with progress), activate, deactivate, delete, and check one record.
 
 Viewers read and check; analysts train and (de)activate; admins delete. An upload is read as text by
-NetWarden's own parsers (never unpickled); at most ``MAX_UPLOAD`` bytes, one training at a time.
+NetWarden's own parsers (never unpickled); at most ``[web] max_upload_mib``, one training at a time.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from netwarden.learn.registry import ModelRecord, ModelRegistry, check_name, ope
 from netwarden.web.auth import Principal, require
 
 router = APIRouter(tags=["models"])
-MAX_UPLOAD = 200 * 2**20
 MAX_JOBS_KEPT = 20
 Ref = Annotated[str, PathParam(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}(:[0-9]{1,9})?$",
                                description="name, name:version or id")]
@@ -143,7 +142,7 @@ def models_train(request: Request, data: UploadFile = File(..., description="lab
     workdir = Path(tempfile.mkdtemp(prefix="netwarden-train-"))
     try:
         path = workdir / "upload"
-        _save_upload(data, path)
+        _save_upload(data, path, max_upload(request.app.state.settings))
         with board.lock:
             if board.running() is not None:
                 raise HTTPException(409, "a model is being trained already; wait for it to finish")
@@ -177,13 +176,18 @@ def parse_params(text: str) -> dict[str, str]:
     return out
 
 
-def _save_upload(upload: UploadFile, path: Path) -> None:
+def max_upload(settings: Any) -> int:
+    """The largest training file accepted, in bytes."""
+    return int(settings.web.max_upload_mib * 2**20)
+
+
+def _save_upload(upload: UploadFile, path: Path, limit: int) -> None:
     size = 0
     with path.open("wb") as out:
         while chunk := upload.file.read(1 << 20):
             size += len(chunk)
-            if size > MAX_UPLOAD:
-                raise HTTPException(413, f"the file is larger than {MAX_UPLOAD // 2**20} MiB")
+            if size > limit:
+                raise HTTPException(413, f"the file is larger than {limit / 2**20:g} MiB")
             out.write(chunk)
     if size == 0:
         raise HTTPException(400, "the uploaded file is empty")

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from netwarden.learn.base import algorithms
-from netwarden.web.api.models import MAX_UPLOAD, registry_of, summary
+from netwarden.web.api.models import max_upload, registry_of, summary
 from netwarden.web.auth import Principal, require
 from netwarden.web.render import NavEntry, render
 
@@ -23,4 +23,5 @@ def models_page(request: Request, who: Principal = Depends(require("viewer"))) -
         "algorithms": [{"name": n, "family": c.family, "description": c.description,
                         "params": ", ".join(f"{k}={v}" for k, v in c.default_params.items())}
                        for n, c in known.items()],
-        "can_train": who.can("analyst"), "can_delete": who.can("admin"), "max_upload_mib": MAX_UPLOAD // 2**20})
+        "can_train": who.can("analyst"), "can_delete": who.can("admin"),
+        "max_upload_mib": max_upload(request.app.state.settings) // 2**20})
