@@ -25,6 +25,7 @@ from netwarden.learn import artefacts
 from netwarden.learn.base import Model, ModelError
 from netwarden.store.schema_learn import models as models_table
 
+MAX_ID = 2**63 - 1  # the largest id (and version) every engine stores
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -104,13 +105,15 @@ class ModelRegistry:
     def get(self, ref: str | int) -> ModelRecord:
         """By id, ``name:version`` or ``name`` (its newest version). Unknown: ModelError."""
         stmt = select(models_table)
-        if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+        if isinstance(ref, int) or (isinstance(ref, str) and ref.isascii() and ref.isdigit()):
+            if not 0 < int(ref) <= MAX_ID:  # a 40-digit id overflows the drivers: no such model, not a crash
+                raise ModelError(f"no model {str(ref)[:40]!r} (see `netwarden model list`)")
             stmt = stmt.where(models_table.c.id == int(ref))
         else:
             name, _, version = ref.partition(":")
             stmt = stmt.where(models_table.c.name == name)
             if version:
-                if not version.isdigit():
+                if not (version.isascii() and version.isdigit()) or int(version) > MAX_ID:
                     raise ModelError(f"bad model reference {ref!r}: use name, name:version or an id")
                 stmt = stmt.where(models_table.c.version == int(version))
             stmt = stmt.order_by(models_table.c.version.desc()).limit(1)

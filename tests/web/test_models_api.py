@@ -107,3 +107,16 @@ def test_odd_records_to_check_never_break(sqlite_web, kdd_bytes: bytes) -> None:
     assert analyst.post("/api/v1/models/m/predict", json={"timestamp": "soon"}).status_code == 400
     assert analyst.post("/api/v1/models/m/predict", json={f"k{i}": i for i in range(300)}).status_code == 400
     assert analyst.post("/api/v1/models/m/predict", json=[1, 2]).status_code == 422
+
+
+def test_huge_model_references_are_4xx_not_500(sqlite_web) -> None:  # type: ignore[no-untyped-def]
+    admin = sqlite_web.client("admin")
+    huge = "1" * 40  # more digits than any engine's integer holds
+    for ref in (huge, f"name:{'9' * 9}", "9223372036854775808", "0"):
+        answers = [admin.get(f"/api/v1/models/{ref}"), admin.post(f"/api/v1/models/{ref}/activate"),
+                   admin.post(f"/api/v1/models/{ref}/deactivate"), admin.delete(f"/api/v1/models/{ref}"),
+                   admin.post(f"/api/v1/models/{ref}/predict", json={"a": 1}),
+                   admin.get("/api/v1/models/compare", params={"refs": f"{ref},{ref}"})]
+        assert [a.status_code for a in answers] == [404] * 5 + [answers[5].status_code], ref
+        assert 400 <= answers[5].status_code < 500, answers[5].text
+        assert all("detail" in a.json() for a in answers)
