@@ -36,6 +36,13 @@ def safe(value: Any) -> str:
                         else f"\\u{ord(m.group()):04x}", text)
 
 
+def json_line(value: Any) -> str:
+    """One JSON object and a newline, fit for a terminal: the characters ``safe`` escapes are written as
+    ``\\uXXXX`` (JSON allows it; a JSON reader gets the original text back)."""
+    text = orjson.dumps(value, default=str).decode()
+    return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n"
+
+
 def fail(message: str, code: int = 1) -> None:
     err.print(Text(f"netwarden: error: {safe(message)}", style="red"))
     sys.exit(code)
@@ -287,7 +294,7 @@ def events(obj: Context, since, until, src, dst, addr, port, kind, status, text_
     db.close()
     if as_json:
         for row in rows:
-            sys.stdout.write(orjson.dumps(row_to_event(row).to_dict()).decode() + "\n")
+            sys.stdout.write(json_line(row_to_event(row).to_dict()))
         return
     if not rows:
         err.print("no matching events")

@@ -124,6 +124,22 @@ def test_terminal_output_escapes_control_characters_and_markup(tmp_path: Path, s
     assert "\x1b" not in shown and "\\x1b[31mnot a line" in shown
 
 
+def test_json_output_escapes_terminal_controls_and_stays_reingestable(tmp_path: Path, sqlite_url: str) -> None:
+    hostile = "\x7f\x9b2J\u202egnp.exe\u2028\x1b[31m"  # DEL, CSI (8-bit), right-to-left override, line separator
+    log = tmp_path / "evil.log"
+    log.write_text(f'192.0.2.66 - - [21/Nov/2026:09:00:03 +0000] "GET /{hostile} HTTP/1.1" 200 1 "-" "{hostile}"\n',
+                   encoding="utf-8")
+    run("ingest", "--format", "access_log", str(log), db=sqlite_url)
+    exported = run("events", "--json", db=sqlite_url).output
+    for char in "\x7f\x9b\u202e\u2028\x1b":
+        assert char not in exported
+    assert "\\u007f\\u009b2J\\u202egnp.exe" in exported
+    assert json.loads(exported)["user_agent"] == hostile  # the JSON still holds the real text
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    assert run("ingest", "--format", "netwarden", "-", db=other, input=exported).exit_code == 0
+    assert run("events", "--json", db=other).output == exported
+
+
 def test_formats_lists_every_parser_with_an_example() -> None:
     result = CliRunner().invoke(cli, ["formats"])
     assert result.exit_code == 0

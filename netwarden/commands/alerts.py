@@ -11,7 +11,7 @@ import orjson
 from rich.table import Table
 from rich.text import Text
 
-from netwarden.cli import Context, cli, fail, out, parse_when, safe
+from netwarden.cli import Context, cli, fail, json_line, out, parse_when, safe
 from netwarden.commands._export import csv_options, write_csv
 from netwarden.report.export import chunked
 from netwarden.records import Alert, AlertStatus, Severity
@@ -67,7 +67,7 @@ def alerts_command(obj: Context, since, kind, severity, status, source, min_conf
     db.close()
     if as_json:
         for alert in found:
-            sys.stdout.write(orjson.dumps(alert_dict(alert), default=str).decode() + "\n")
+            sys.stdout.write(json_line(alert_dict(alert)))
         return
     if not found:
         out.print("no matching alerts")
@@ -106,7 +106,7 @@ def show(obj: Context, alert_id: int, as_json: bool) -> None:
         fail(f"no alert with id {alert_id}")
     assert alert is not None
     if as_json:
-        sys.stdout.write(orjson.dumps(alert_dict(alert), default=str).decode() + "\n")
+        sys.stdout.write(json_line(alert_dict(alert)))
         return
     title = f"alert #{alert.id}  {alert.kind}/{alert.subkind}  {alert.severity}  confidence {alert.confidence:.2f}"
     out.print(Text(safe(title), style=SEVERITY_STYLE[str(alert.severity)]))
@@ -197,7 +197,7 @@ def incidents_command(obj: Context, since, limit, as_json, as_csv, bom) -> None:
     db.close()
     if as_json:
         for row in rows:
-            sys.stdout.write(orjson.dumps(row, default=str).decode() + "\n")
+            sys.stdout.write(json_line(row))
         return
     if not rows:
         out.print("no incidents")

@@ -7,11 +7,10 @@ import sys
 from itertools import islice
 
 import click
-import orjson
 from rich.table import Table
 from rich.text import Text
 
-from netwarden.cli import Context, cli, fail, out, safe
+from netwarden.cli import Context, cli, fail, json_line, out, safe
 from netwarden.commands._export import csv_options, write_csv
 from netwarden.report.export import chunked
 
@@ -168,7 +167,7 @@ def list_command(obj: Context, show_all: bool, state: str | None, refused: bool,
     db.close()
     if as_json:
         for b in found:
-            sys.stdout.write(orjson.dumps(b.to_dict()).decode() + "\n")
+            sys.stdout.write(json_line(b.to_dict()))
         return
     if not found:
         out.print("no blocks" if show_all or state else "no active blocks (--all shows ended ones)")

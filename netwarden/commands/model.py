@@ -12,7 +12,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from netwarden.cli import Context, cli, err, fail, out, parse_when, safe
+from netwarden.cli import Context, cli, err, fail, json_line, out, parse_when, safe
 
 
 SHOWN_AS_TEXT = 1000  # rows printed as text by `model predict` (--json prints every one)
@@ -110,7 +110,7 @@ def train_command(obj: Context, data, since, until, algorithm, param, test, task
     record = result.record
     assert record is not None
     if as_json:
-        sys.stdout.write(orjson.dumps(record.to_dict(), default=str).decode() + "\n")
+        sys.stdout.write(json_line(record.to_dict()))
         return
     for problem in result.problems:
         err.print(Text(f"skipped {safe(problem)}", style="yellow"))
@@ -158,7 +158,7 @@ def list_command(obj: Context, as_json: bool) -> None:
     db.close()
     if as_json:
         for r in records:
-            sys.stdout.write(orjson.dumps(r.to_dict(), default=str).decode() + "\n")
+            sys.stdout.write(json_line(r.to_dict()))
         return
     if not records:
         out.print("no models yet: train one with `netwarden model train --data FILE --algorithm NAME`")
@@ -194,7 +194,7 @@ def show_command(obj: Context, ref: str, as_json: bool) -> None:
         fail(str(exc))
     db.close()
     if as_json:
-        sys.stdout.write(orjson.dumps(record.to_dict(), default=str).decode() + "\n")
+        sys.stdout.write(json_line(record.to_dict()))
         return
     out.print(Text.assemble((record.ref, "bold"), f"  {record.algorithm} ({record.family}, {record.task})",
                             ("  active" if record.active else "  inactive")))
@@ -304,7 +304,7 @@ def predict_command(obj: Context, ref, data, fmt, since, until, limit, show_all,
     db.close()
     for i, verdict in zip(chosen, shown):
         if as_json:
-            sys.stdout.write(orjson.dumps({"row": i + 1, **verdict, "truth": events[i].label}).decode() + "\n")
+            sys.stdout.write(json_line({"row": i + 1, **verdict, "truth": events[i].label}))
             continue
         why = ", ".join(f"{c['feature']}={c['value']} ({c['contribution']:+.3f})" for c in verdict["explanation"])
         out.print(Text(safe(f"row {i + 1}: {verdict['label']} score {verdict['score']:.3f}  {why}")))
