@@ -44,6 +44,32 @@ def parse_network(text: str) -> Network:
         raise AddressError(f"{raw!r}: the prefix length is not valid for this address") from None
 
 
+# IPv6 forms that carry an IPv4 address: (name, prefix, where the IPv4 bits start, from the top, and whether they
+# are inverted). Traffic to these reaches the IPv4 host through a translator or tunnel.
+_TRANSLATED = (("NAT64", ipaddress.IPv6Network("64:ff9b::/96"), 96, False),
+               ("6to4", ipaddress.IPv6Network("2002::/16"), 16, False),
+               ("Teredo", ipaddress.IPv6Network("2001::/32"), 96, True))  # the client's address, inverted
+
+
+def embedded_ipv4(net: Network) -> list[tuple[str, ipaddress.IPv4Network]]:
+    """The IPv4 networks an IPv6 network reaches through NAT64, 6to4 or Teredo (empty for anything else).
+    A network wider than the IPv4 field (``64:ff9b::/64``) reaches every IPv4 address: ``0.0.0.0/0``."""
+    if net.version != 6:
+        return []
+    found = []
+    for name, prefix, start, inverted in _TRANSLATED:
+        if not net.overlaps(prefix):
+            continue
+        inner = net if net.subnet_of(prefix) else prefix  # type: ignore[arg-type]
+        bits = max(0, min(32, inner.prefixlen - start))
+        value = (int(inner.network_address) >> (128 - start - 32)) & 0xFFFFFFFF
+        if inverted:
+            value ^= 0xFFFFFFFF
+        mask = (0xFFFFFFFF << (32 - bits)) & 0xFFFFFFFF
+        found.append((name, ipaddress.IPv4Network((value & mask, bits))))
+    return found
+
+
 def block_target(text: str, ipv6_prefix: int = 64) -> Network:
     """The network a block of ``text`` covers: IPv4 as given (one address: /32), IPv6 widened to at
     least ``ipv6_prefix``."""

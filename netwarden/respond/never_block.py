@@ -11,7 +11,7 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from netwarden.respond.addresses import Network, parse_network
+from netwarden.respond.addresses import Network, embedded_ipv4, parse_network
 
 PRIVATE = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
 # never meaningful to block: this host, link-local, multicast, unspecified, broadcast
@@ -49,9 +49,12 @@ class NeverBlockList:
 
     def refusal(self, target: Network) -> str | None:
         """Why ``target`` must not be blocked, or None when it may be."""
-        for entry in self.entries:
-            if entry.network.version == target.version and entry.network.overlaps(target):
-                return f"overlaps {entry.network} ({entry.why})"
+        # the IPv4 hosts an IPv6 target reaches through NAT64/6to4/Teredo are protected as well
+        forms = [(target, "")] + [(v4, f" through {name} {target}") for name, v4 in embedded_ipv4(target)]
+        for net, via in forms:
+            for entry in self.entries:
+                if entry.network.version == net.version and entry.network.overlaps(net):
+                    return f"overlaps {entry.network} ({entry.why}){via}"
         return None
 
 

@@ -142,6 +142,22 @@ def test_threshold_per_kind_and_the_record(db) -> None:  # type: ignore[no-untyp
     assert r.is_blocked("203.0.113.10") and r.is_blocked("::ffff:203.0.113.10")
 
 
+def test_ipv6_forms_of_protected_ipv4_addresses_are_refused() -> None:
+    """NAT64, 6to4 and Teredo addresses reach an IPv4 host through a translator or tunnel: blocking one of
+    them blocks the IPv4 host, so the never-block list applies to the IPv4 inside."""
+    never = NeverBlockList(gateways=["203.0.113.1"], private=False)
+    for form in ("64:ff9b::203.0.113.1", "64:ff9b::cb00:7101", "2002:cb00:7101::1", "2002:cb00:7101:5::/64",
+                 "2001:0:4136:e378:8000:63bf:34ff:8efe"):  # Teredo client 203.0.113.1, inverted
+        for prefix in (64, 128):
+            why = never.refusal(block_target(form, prefix))
+            assert why is not None and "gateway" in why and "through" in why, (form, prefix, why)
+    # the 6to4 site of another address is fine; a /64 of NAT64 space is every IPv4 address: refused
+    assert never.refusal(block_target("2002:cb00:7102::1")) is None
+    assert never.refusal(block_target("64:ff9b::cb00:7102", 128)) is None
+    assert never.refusal(block_target("64:ff9b::cb00:7102")) is not None
+    assert never.refusal(block_target("2001:db8::1")) is None
+
+
 def test_never_block_checked_for_automatic_and_manual_blocks(sqlite_db, caplog) -> None:  # type: ignore[no-untyped-def]
     db = sqlite_db
     r = responder(db, gateways=["203.0.113.1"], admin_addresses=["2001:db8:aa::10"])
