@@ -6,11 +6,10 @@ import sys
 from typing import Any
 
 import click
-import orjson
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
-from netwarden.cli import Context, cli, err, fail, out, parse_when, safe
+from netwarden.cli import Context, cli, err, fail, json_line, out, parse_when, safe
 
 
 @cli.command("backtest")
@@ -65,7 +64,7 @@ def backtest(obj: Context, since: str, until: str | None, candidate_config: str 
     finally:
         db.close()
     if as_json:
-        sys.stdout.write(orjson.dumps(result.to_dict()).decode() + "\n")
+        sys.stdout.write(json_line(result.to_dict()))
         return
     print_result(result.to_dict())
 

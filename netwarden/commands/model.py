@@ -349,7 +349,7 @@ def evaluate_command(obj: Context, ref, data, fmt, label_column, limit, rows_csv
     report = {"model": record.ref, "algorithm": record.algorithm, "file": str(data), "format": loaded.format,
               "skipped": loaded.skipped, **metrics}
     if as_json:
-        sys.stdout.write(orjson.dumps(report, default=str).decode() + "\n")
+        sys.stdout.write(json_line(report))
         return
     out.print(Text.assemble((record.ref, "bold"), f"  {record.algorithm} on {safe(str(data))} "
                             f"({loaded.format}, {len(loaded.events):,} rows, {loaded.skipped:,} skipped)"))
