@@ -4,7 +4,6 @@ refusals are listed under "refused", and alerts from history carry a badge."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 from netwarden.records import Alert, Factor, Severity
 from netwarden.store.alerts import save_alert
 from netwarden.store.database import Database
-from tests.web.conftest import ARTIFACTS, CHROMIUM, analyst_server, logged_in_context
+from tests.web.conftest import ARTIFACTS, CHROMIUM, analyst_server, browser_page
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed")
 
@@ -29,14 +28,9 @@ def _history_alert(db: Database) -> None:
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with analyst_server(tmp_path_factory.mktemp("safe"), _history_alert) as (url, session):
-        with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-            pg = logged_in_context(browser, url, session).new_page()
-            pg.base = url  # type: ignore[attr-defined]
+    with analyst_server(tmp_path_factory.mktemp("safe"), _history_alert) as running:
+        with browser_page(*running) as pg:
             yield pg
-            browser.close()
 
 
 def _block(page, address: str, duration: str = "") -> None:  # type: ignore[no-untyped-def]

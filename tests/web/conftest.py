@@ -24,9 +24,10 @@ CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by scripts/system-packages
 
 
 @contextmanager
-def analyst_server(folder: Path, prepare: Callable[[Database], None] | None = None) -> Iterator[tuple[str, str]]:
+def analyst_server(folder: Path, prepare: Callable[[Database], None] | None = None, *,
+                   role: str = "analyst") -> Iterator[tuple[str, str]]:
     """A running WebServer on a SQLite file in ``folder`` (filled by ``prepare``), with its URL and a session
-    of the user "analyst" (browser tests start logged in; the login form has its own tests)."""
+    of the user named ``role`` with that role (browser tests start logged in; the login form has its own tests)."""
     from netwarden.web.server import WebServer
     from netwarden.web.sessions import create_session
 
@@ -35,9 +36,9 @@ def analyst_server(folder: Path, prepare: Callable[[Database], None] | None = No
     db = Database.open(url)
     if prepare is not None:
         prepare(db)
-    if accounts.get_user(db, "analyst") is None:
-        accounts.add_user(db, "analyst", PASSWORD, "analyst")
-    user = accounts.get_user(db, "analyst")
+    if accounts.get_user(db, role) is None:
+        accounts.add_user(db, role, PASSWORD, role)
+    user = accounts.get_user(db, role)
     assert user is not None
     session = create_session(db, user.id, "127.0.0.1", settings.web)
     db.close()
@@ -72,6 +73,20 @@ def chromium_page(url: str, session: str):  # type: ignore[no-untyped-def]
         page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
         page.on("pageerror", lambda e: page.errors.append(str(e)))
         page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
+@contextmanager
+def browser_page(url: str, session: str):  # type: ignore[no-untyped-def]
+    """A chromium page logged in with ``session``; ``page.base`` is the server's URL."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = logged_in_context(browser, url, session).new_page()
+        page.base = url
         try:
             yield page
         finally:

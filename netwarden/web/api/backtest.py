@@ -1,0 +1,124 @@
+"""``/api/v1/backtest`` (admins): "try on history" — replay stored events through candidate settings in a
+background job (one at a time), with progress to poll; the result is what ``netwarden backtest --json``
+prints. Nothing is stored by the replay."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Request
+from fastapi import Path as PathParam
+from pydantic import BaseModel, Field
+
+from netwarden.backtest import Backtest, BacktestError, apply_sets
+from netwarden.respond.settings import parse_duration
+from netwarden.web.auth import Principal, require
+
+router = APIRouter(tags=["backtest"])
+MAX_JOBS_KEPT = 10
+
+
+class Candidate(BaseModel):
+    since: str = Field("30d", max_length=40, description="30d, 12h, or an ISO time")
+    until: str | None = Field(None, max_length=40, description="default: now")
+    set: list[str] = Field(default_factory=list, max_length=50,
+                           description="SECTION.KEY=VALUE changes, e.g. detect.port_scan.vertical_ports=30")
+    model: str | None = Field(None, max_length=80, description="NAME[:VERSION] to swap in")
+    threshold: float | None = Field(None, ge=0, le=1, description="the model's alert threshold")
+
+
+@dataclass
+class BacktestJob:
+    id: str
+    by: str
+    candidate: dict[str, Any]
+    state: str = "running"  # running, done, failed
+    done: int = 0
+    total: int = 0
+    error: str = ""
+    result: dict[str, Any] | None = None
+    started: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+    def to_dict(self) -> dict[str, Any]:
+        fraction = 1.0 if self.state == "done" else (self.done / self.total if self.total else 0.0)
+        return {"id": self.id, "by": self.by, "state": self.state, "done": self.done, "total": self.total,
+                "fraction": round(fraction, 4), "error": self.error, "candidate": self.candidate,
+                "result": self.result, "started": self.started.isoformat()}
+
+
+class BacktestBoard:
+    """This web process's backtests: one runs at a time (it takes the CPU the pipeline needs)."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, BacktestJob] = {}
+        self.lock = threading.Lock()
+
+
+def board_of(request: Request) -> BacktestBoard:
+    return request.app.state.runtime.extras.setdefault("backtests", BacktestBoard())
+
+
+def _when(text: str, what: str) -> datetime:
+    text = text.strip()
+    try:
+        return datetime.now(timezone.utc) - parse_duration(text)
+    except ValueError:
+        pass
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise HTTPException(400, f"{what}: {text!r} is neither a time span (30d, 12h) nor an ISO time") from None
+    return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+
+
+@router.post("/backtest", status_code=202)
+def backtest_start(request: Request, candidate: Candidate = Body(...),
+                   who: Principal = Depends(require("admin"))) -> dict[str, Any]:
+    """Start a replay of the stored events through the candidate; poll ``GET /backtest/{id}``."""
+    if candidate.threshold is not None and not candidate.model:
+        raise HTTPException(400, "threshold goes with a model")
+    since = _when(candidate.since, "since")
+    until = _when(candidate.until, "until") if candidate.until else None
+    current = request.app.state.settings
+    try:
+        settings = apply_sets(current, [s for s in candidate.set if s.strip()])
+        runner = Backtest(request.app.state.db, settings, current=current, since=since, until=until,
+                          model=candidate.model or None, threshold=candidate.threshold,
+                          describe={"config": "current settings", "set": candidate.set, "model": candidate.model,
+                                    "threshold": candidate.threshold})
+    except BacktestError as exc:
+        raise HTTPException(400, str(exc)) from None
+    board = board_of(request)
+    with board.lock:
+        if any(j.state == "running" for j in board.jobs.values()):
+            raise HTTPException(409, "a backtest is already running; wait for it to finish")
+        job = BacktestJob(uuid.uuid4().hex, who.name, candidate.model_dump())
+        board.jobs[job.id] = job
+        for old in list(board.jobs)[:-MAX_JOBS_KEPT]:
+            del board.jobs[old]
+    threading.Thread(target=_run, args=(job, runner), name=f"backtest-{job.id[:8]}", daemon=True).start()
+    return job.to_dict()
+
+
+@router.get("/backtest/{job_id}")
+def backtest_job(request: Request, job_id: str = PathParam(pattern=r"^[0-9a-f]{32}$"),
+                 who: Principal = Depends(require("admin"))) -> dict[str, Any]:
+    job = board_of(request).jobs.get(job_id)
+    if job is None:
+        raise HTTPException(404, f"no backtest {job_id}")
+    return job.to_dict()
+
+
+def _run(job: BacktestJob, runner: Backtest) -> None:
+    def progress(done: int, total: int) -> None:
+        job.done, job.total = done, total
+
+    try:
+        job.result = runner.run(progress).to_dict()
+        job.state = "done"
+    except Exception as exc:  # reported to the page; the web app goes on
+        job.state, job.error = "failed", f"{type(exc).__name__}: {str(exc)[:300]}"
