@@ -129,24 +129,26 @@ def ingest(obj: Context, paths: tuple[str, ...], fmt: str, db_url: str | None, p
     show_progress = err.is_terminal if progress is None else progress
     failures = 0
     results = []
-    for path in paths:
-        try:
-            if path == "-":
-                result = pipeline.ingest_lines(sys.stdin, fmt, source="stdin")
-            else:
-                result = _ingest_one(pipeline, path, fmt, show_progress)
-        except (InputError, UnknownFormat) as exc:
-            err.print(Text(f"netwarden: error: {safe(exc)}", style="red"))
-            failures += 1
-            continue
-        results.append(result)
-        _print_summary(result)
-    if len(results) > 1:
-        _print_total(results)
-    if pipeline.engine is not None:
-        _print_alerts(pipeline.engine)
-    pipeline.close()
-    db.close()
+    try:
+        for path in paths:
+            try:
+                if path == "-":  # bytes, as a file is read: bad UTF-8 escaped, max_line_bytes honoured
+                    result = pipeline.ingest_stream(sys.stdin.buffer, fmt, source="stdin")
+                else:
+                    result = _ingest_one(pipeline, path, fmt, show_progress)
+            except (InputError, UnknownFormat) as exc:
+                err.print(Text(f"netwarden: error: {safe(exc)}", style="red"))
+                failures += 1
+                continue
+            results.append(result)
+            _print_summary(result)
+        if len(results) > 1:
+            _print_total(results)
+        if pipeline.engine is not None:
+            _print_alerts(pipeline.engine)
+    finally:  # whatever happened, what the detectors learnt so far is saved
+        pipeline.close()
+        db.close()
     if failures:
         sys.exit(1)
 

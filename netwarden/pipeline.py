@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone, tzinfo
 from pathlib import Path
+from typing import BinaryIO
 
 from netwarden.collect.files import InputError, Line, LogFile
 from netwarden.parse import ParseContext, ParseError, Parser, UnknownFormat, get_parser, guess_format
@@ -222,12 +223,24 @@ class Pipeline:
 
     def ingest_lines(self, lines: Iterable[str], fmt: str, *, source: str = "-",
                      observer: str | None = None) -> IngestResult:
-        """Parse and store lines that did not come from a file (stdin, tests, later: listeners)."""
+        """Parse and store lines that did not come from a file (tests, the HTTP intake)."""
+        numbered = (Line(n, text.rstrip("\r\n"), 0, len(text)) for n, text in enumerate(lines, start=1))
+        return self._ingest_numbered(numbered, fmt, source=source, observer=observer)
+
+    def ingest_stream(self, stream: BinaryIO, fmt: str, *, source: str = "stdin") -> IngestResult:
+        """Parse and store the lines of a byte stream (standard input) as files are read: invalid UTF-8 kept
+        escaped, a line of ``max_line_bytes`` or more quarantined as ``line_too_long``."""
+        log = LogFile.from_stream(stream, source)
+        chunks = log.chunks(start_offset=0, start_line=0, digest=_NullDigest(), max_line_bytes=self.max_line_bytes,
+                            size=self.batch_size)
+        return self._ingest_numbered((line for chunk in chunks for line in chunk), fmt, source=source)
+
+    def _ingest_numbered(self, numbered: Iterable[Line], fmt: str, *, source: str,
+                         observer: str | None = None) -> IngestResult:
         started = time.perf_counter()
         parser_cls = get_parser(fmt)
         parser = parser_cls(ParseContext(source=source, observer=observer, local_tz=self.local_tz))
         result = IngestResult(source=source, format=parser_cls.name)
-        numbered = (Line(n, text.rstrip("\r\n"), 0, len(text)) for n, text in enumerate(lines, start=1))
         with ThreadWriter(self.db) as writer:
             for chunk in _chunks(numbered, self.batch_size):
                 batch = self._parse(parser, chunk, result)

@@ -199,3 +199,29 @@ def test_installed_command_runs_on_embedded_defaults(tmp_path: Path) -> None:
     assert listed.returncode == 0
     assert all(json.loads(line)["src_ip"] == "45.155.205.99" for line in listed.stdout.splitlines())
     assert len(listed.stdout.splitlines()) == 40
+
+
+def test_stdin_with_invalid_utf8_and_a_long_line(tmp_path: Path, sqlite_url: str) -> None:
+    """Standard input is read as bytes, like a file: bad bytes escaped, max_line_bytes honoured, and the
+    detectors' state saved at the end."""
+    from sqlalchemy import select
+
+    from netwarden.store.database import Database
+    from netwarden.store.schema import detector_state, events, quarantine
+
+    lines = [f"Dec  4 10:00:0{i} gw sshd[7]: Failed password for invalid user u\xff{i} from 203.0.113.9 "
+             f"port 4000{i} ssh2".encode("latin-1") for i in range(6)]
+    lines.insert(3, b"Dec  4 10:00:09 gw sshd[7]: " + b"x" * 5000)
+    result = CliRunner(env={"NETWARDEN_INGEST_MAX_LINE_BYTES": "2000"}).invoke(
+        cli, ["--db", sqlite_url, "ingest", "--format", "syslog", "-"], input=b"\n".join(lines) + b"\n")
+    assert result.exit_code == 0, result.output
+    assert result.exception is None and "invalid UTF-8" in result.output
+    db = Database.open(sqlite_url)
+    with db.engine.connect() as conn:
+        users = sorted(r.user for r in conn.execute(select(events.c.user)))
+        reasons = [r.reason for r in conn.execute(select(quarantine.c.reason))]
+        saved = {r.name for r in conn.execute(select(detector_state.c.name))}
+    db.close()
+    assert users == [f"u\\xff{i}" for i in range(6)]
+    assert reasons == ["line_too_long"]
+    assert "brute_force" in saved

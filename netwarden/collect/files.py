@@ -60,6 +60,14 @@ class LogFile:
             io.BufferedReader(gzip.GzipFile(fileobj=self._disk, mode="rb"), buffer_size=1 << 20)  # type: ignore[arg-type]
             if self.compressed else self._disk)
 
+    @classmethod
+    def from_stream(cls, stream: BinaryIO, name: str = "-") -> LogFile:
+        """An already open byte stream (standard input), read once from where it is; never compressed."""
+        log = cls.__new__(cls)
+        log.path, log.size, log.compressed = Path(name), 0, False
+        log._disk = log.stream = stream
+        return log
+
     @property
     def position(self) -> int:
         return self._disk.tell()
