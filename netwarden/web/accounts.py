@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from enum import IntEnum
@@ -193,6 +194,9 @@ def totp_secret(db: Database, user_id: int) -> str | None:
 
 # -- logging in ---------------------------------------------------------------------------------------
 
+_RESERVE = threading.Lock()  # one web process checks and reserves one login attempt at a time (a few ms)
+
+
 class LockedOut(AccountError):
     """Too many failed logins for this user name or from this address; try again later."""
 
@@ -200,29 +204,36 @@ class LockedOut(AccountError):
 def check_login(db: Database, name: str, password: str, address: str, web: WebSettings) -> User | None:
     """The user if the password is right; None if not (and the failure is counted). Raises LockedOut while
     the user name or the address has too many recent failures — even for a right password, so that guessing
-    on gains nothing."""
+    on gains nothing.
+
+    Each attempt first reserves its place as a failure (count and insert under one lock), then checks the
+    password, and removes the reservation if it was right: so concurrent guesses cannot all pass the count
+    before any of them is recorded (60 at once got 16 password checks against a limit of 5)."""
     now = datetime.now(timezone.utc)
     since = now - timedelta(minutes=web.lockout_minutes)
     name = name[:64]
     address = address[:45]
-    with db.engine.begin() as conn:
-        fails = login_failures.c
+    fails = login_failures.c
+    with _RESERVE, db.engine.begin() as conn:
         by_user = conn.execute(select(func.count()).select_from(login_failures).where(
             fails.user_name == name, fails.at >= since)).scalar_one()
         by_address = conn.execute(select(func.count()).select_from(login_failures).where(
             fails.address == address, fails.at >= since)).scalar_one()
         if by_user >= web.lockout_failures or by_address >= web.lockout_address_failures:
             raise LockedOut(f"too many failed logins; try again in {web.lockout_minutes:g} minutes")
+        reserved = conn.execute(insert(login_failures).values(user_name=name, address=address, at=now)) \
+            .inserted_primary_key[0]
+    with db.engine.connect() as conn:
         row = conn.execute(select(users).where(users.c.name == name)).first()
-        try:
-            _hasher.verify(row.password_hash if row else _DUMMY_HASH, password)
-            ok = row is not None
-        except (VerificationError, InvalidHashError):
-            ok = False
-        if not ok:
-            conn.execute(insert(login_failures).values(user_name=name, address=address, at=now))
-            return None
-        conn.execute(delete(login_failures).where(fails.user_name == name))
+    try:
+        _hasher.verify(row.password_hash if row else _DUMMY_HASH, password)
+        ok = row is not None
+    except (VerificationError, InvalidHashError):
+        ok = False
+    if not ok:
+        return None  # the reservation stays: it is the failure
+    with db.engine.begin() as conn:
+        conn.execute(delete(login_failures).where(fails.user_name == name, fails.id <= reserved))
         conn.execute(delete(login_failures).where(fails.at < now - timedelta(days=1)))  # keep the table small
         values: dict = {"last_login": now}
         if _hasher.check_needs_rehash(row.password_hash):

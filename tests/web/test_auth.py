@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pyotp
+import pytest
 from sqlalchemy import select
 
 from netwarden.store.schema_web import api_tokens, sessions, users
@@ -62,6 +63,41 @@ def test_lockout_per_user_refuses_even_the_right_password(web: Web) -> None:
     locked = login(client, "analyst", PASSWORD)
     assert locked.status_code == 429 and "too many failed logins" in locked.text.lower()
     assert login(web.anonymous(), "viewer").status_code == 200  # other users are not affected
+
+
+def test_concurrent_wrong_passwords_get_no_more_checks_than_the_limit(web: Web, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """60 wrong passwords at once: only lockout_failures of them reach the password check."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from argon2 import PasswordHasher
+
+    checks = []
+
+    class Counting(PasswordHasher):
+        def verify(self, hash, password):  # type: ignore[no-untyped-def]  # noqa: A002
+            checks.append(threading.get_ident())
+            time.sleep(0.05)  # a real argon2 check takes this long: the window the race needs
+            return super().verify(hash, password)
+
+    monkeypatch.setattr(accounts, "_hasher", Counting(time_cost=1, memory_cost=1024, parallelism=1))
+    settings = web.settings.web
+
+    def attempt(i: int) -> str:
+        try:
+            return "ok" if accounts.check_login(web.db, "analyst", f"wrong {i}", f"192.0.2.{i}", settings) \
+                else "wrong"
+        except accounts.LockedOut:
+            return "locked"
+
+    with ThreadPoolExecutor(60) as pool:
+        answers = list(pool.map(attempt, range(60)))
+    assert len(checks) == settings.lockout_failures
+    assert answers.count("wrong") == settings.lockout_failures and answers.count("locked") == 55
+    with pytest.raises(accounts.LockedOut):
+        accounts.check_login(web.db, "analyst", PASSWORD, "192.0.2.200", settings)
+    assert accounts.check_login(web.db, "viewer", PASSWORD, "192.0.2.201", settings) is not None
 
 
 def test_lockout_per_address_across_user_names(tmp_path) -> None:  # type: ignore[no-untyped-def]
