@@ -25,6 +25,7 @@ from benchmarks import bench_learn
 from benchmarks import bench_analysis
 from benchmarks import bench_web
 from benchmarks import bench_webmodel
+from benchmarks import bench_trust
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "BENCHMARKS.md"
@@ -36,6 +37,7 @@ BENCHMARKS["learn"] = bench_learn
 BENCHMARKS["analysis"] = bench_analysis
 BENCHMARKS["web"] = bench_web
 BENCHMARKS["webmodel"] = bench_webmodel
+BENCHMARKS["trust"] = bench_trust
 COMMAND = "benchmarks/run"
 
 

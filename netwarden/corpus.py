@@ -255,7 +255,7 @@ def captures(datasets: Path) -> list[Part]:
     return parts
 
 
-def office(minutes: int = 20, seed: int = 12) -> Part:
+def office(minutes: int = 20, seed: int = 12, name: str = "office") -> Part:
     from netwarden.simulate import Simulator
     from netwarden.simulate.outputs import to_events
     from netwarden.simulate.traffic import EXPECTED_ALERT
@@ -264,7 +264,7 @@ def office(minutes: int = 20, seed: int = 12) -> Part:
     start = datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc)
     events = to_events(sim.generate(start, minutes * 60))
     attackers = {attacker: EXPECTED_ALERT[kind] for _, kind, attacker in sim.launched}
-    return Part("office", events, attackers)
+    return Part(name, events, attackers)
 
 
 def ordinary(hours: float = 24.0, seed: int = 4) -> Part:
@@ -288,13 +288,15 @@ def ordinary(hours: float = 24.0, seed: int = 4) -> Part:
     return Part("ordinary", to_events(sorted(emissions)), attackers)
 
 
-def parts(datasets: Path, *, csic_limit: int | None = None, full: bool = True) -> list[Part]:
-    """The whole corpus. ``full=False`` leaves out the largest real log (loghub Linux, 25k lines)."""
+def parts(datasets: Path, *, csic_limit: int | None = None, full: bool = True, offices: int = 1) -> list[Part]:
+    """The whole corpus. ``full=False`` leaves out the largest real log (loghub Linux, 25k lines);
+    ``offices`` simulated offices (other seeds: more attacks to measure precision on)."""
     out = [csic(datasets, csic_limit), apache_access(datasets),
            auth_log("loghub-openssh", datasets / "loghub/OpenSSH_2k.log", datetime(2016, 1, 15, tzinfo=timezone.utc))]
     if full:
         out.append(auth_log("loghub-linux", datasets / "loghub/Linux.log.gz", datetime(2006, 3, 31, tzinfo=timezone.utc)))
     out += captures(datasets)
-    out += [office(), ordinary()]
+    out += [office(seed=12 + i, name="office" if i == 0 else f"office-{i + 1}") for i in range(offices)]
+    out.append(ordinary())
     return out
 

@@ -224,7 +224,7 @@ class DetectionEngine:
                                       f"{earlier} earlier alert{'s' if earlier > 1 else ''} from this source"))
         factors = scoring.merge([], factors)
         return Alert(kind=finding.kind, subkind=finding.subkind, severity=finding.severity,
-                     confidence=scoring.confidence(factors), factors=factors, source=finding.source,
+                     confidence=scoring.calibrated(factors, finding.detector), factors=factors, source=finding.source,
                      target=finding.target, first_seen=finding.first_seen, last_seen=finding.last_seen,
                      count=finding.count, evidence=_evidence({}, finding), recommendation=finding.recommendation,
                      detector=finding.detector, signature=finding.signature,
@@ -238,7 +238,7 @@ class DetectionEngine:
 
     def _update(self, alert: Alert, finding: Finding) -> None:
         alert.factors = scoring.merge(alert.factors, finding.factors)
-        alert.confidence = scoring.confidence(alert.factors)
+        alert.confidence = scoring.calibrated(alert.factors, alert.detector)
         if finding.severity.rank > alert.severity.rank:
             alert.severity = finding.severity
         alert.count += finding.count

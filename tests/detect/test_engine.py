@@ -168,3 +168,24 @@ def test_settings_errors_name_the_detector() -> None:
         Knock({"port": "many"})
     with pytest.raises(SettingsError, match="unknown detector"):
         DetectionEngine.from_config({"no_such_detector": {}})
+
+
+def test_confidence_is_held_to_the_detectors_measured_precision() -> None:
+    table = scoring.measured_precision()
+    # every rule detector that raised alerts on the trust corpus has a measurement (benchmarks/bench_trust.py)
+    assert {"brute_force", "port_scan", "web_attack", "dos"} <= set(table)
+    assert all(0.5 <= v <= 1.0 for v in table.values())
+    strong = [Factor("a", 0.99, "x"), Factor("b", 0.99, "y")]
+    capped = min(table.values())
+    detector = next(name for name, v in table.items() if v == capped)
+    assert scoring.calibrated(strong, detector) == pytest.approx(capped, abs=1e-4)
+    assert capped < scoring.confidence(strong)
+    assert scoring.calibrated(strong, "no_such_detector") == scoring.confidence(strong)  # not measured: not capped
+    # the engine applies it to new and updated alerts, and keeps every factor
+    finding = Finding(kind="x", detector=detector, severity=Severity.HIGH, factors=strong, recommendation="r",
+                      first_seen=T0, last_seen=T0, source="203.0.113.1")
+    engine = DetectionEngine([])
+    [alert] = engine.handle([finding])
+    assert alert.confidence == pytest.approx(capped, abs=1e-4) and len(alert.factors) == 2
+    [alert] = engine.handle([finding])
+    assert alert.confidence == pytest.approx(capped, abs=1e-4)
