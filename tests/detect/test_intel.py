@@ -143,23 +143,19 @@ def test_reload_when_the_file_changes(tmp_path: Path) -> None:
     assert quick.errors == 1
 
 
-def test_lookup_speed(index: IntelIndex) -> None:
+def test_cached_lookups_answer_as_uncached_ones(index: IntelIndex) -> None:
+    """The lookup cache must never change an answer (its speed is a benchmark's business, not a test's)."""
     import random
 
     rng = random.Random(7)
     addresses = [f"{rng.randint(1, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}"
-                 for _ in range(50_000)]
-    started = time.perf_counter()
-    for a in addresses:
-        index._lookup(a)  # uncached: inet_pton + bisect
-    uncached = len(addresses) / (time.perf_counter() - started)
-    hot = addresses[:1000] * 100
-    started = time.perf_counter()
-    for a in hot:
-        index.lookup(a)
-    cached = len(hot) / (time.perf_counter() - started)
-    print(f"lookups: {uncached:,.0f}/s uncached, {cached:,.0f}/s cached; {index.intervals:,} intervals")
-    assert uncached > 100_000 and cached > 1_000_000  # measured ~750k/s and ~12M/s on the build machine
+                 for _ in range(20_000)]
+    addresses += ["27.133.154.218", "45.205.1.1", "2001:db8:bad:1::5"]  # listed entries among the random ones
+    uncached = [index._lookup(a) for a in addresses]  # inet_pton + bisect
+    hot = addresses[:500] * 3 + addresses
+    cached = {a: index.lookup(a) for a in hot}
+    assert [cached[a] for a in addresses] == uncached
+    assert any(uncached)  # the sample did hit listed networks
 
 
 # -- the detector -----------------------------------------------------------------------------------
