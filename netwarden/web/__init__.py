@@ -61,6 +61,6 @@ Add a module to ``netwarden/web/api/`` with ``router = APIRouter(tags=["..."])``
 Live updates
 ------------
 ``/api/v1/live`` (WebSocket) and ``/api/v1/live/poll?after=SEQ`` (long polling) deliver
-``{"seq", "topic", "data"}`` messages; topics: ``alert`` (new/updated alerts), ``events`` (a sample of each
+``{"seq", "topic", "data"}`` messages; topics: ``alert`` (new/updated alerts), ``block`` (a block made, ended or failed; ``what`` says which), ``events`` (a sample of each
 stored batch), ``stats``; other packages may publish their own topics.
 """

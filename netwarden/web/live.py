@@ -14,7 +14,7 @@ import threading
 from collections import deque
 from typing import Any
 
-TOPICS = ("alert", "events", "stats")
+TOPICS = ("alert", "block", "events", "stats")
 
 
 class LiveHub:

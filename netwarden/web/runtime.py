@@ -84,6 +84,14 @@ class Runtime:
         pipeline.stages = stages
         if engine is not None:
             engine.listeners.append(self.on_alert)
+        response = getattr(pipeline, "response", None)
+        if response is not None:
+            self.watch_blocks(response.responder)
+
+    def watch_blocks(self, responder: Any) -> None:
+        """Push the responder's block changes (blocked, unblocked, expired, failed) to browsers."""
+        if self.on_block not in responder.listeners:
+            responder.listeners.append(self.on_block)
 
     def intake_pipeline(self) -> Any:
         """The pipeline for events sent to the API (built on first use when no server pipeline exists)."""
@@ -103,6 +111,9 @@ class Runtime:
 
     def on_alert(self, alert: Alert, is_new: bool) -> None:
         self.hub.publish("alert", {**alert_summary(alert), "is_new": is_new})
+
+    def on_block(self, block: Any, what: str) -> None:
+        self.hub.publish("block", {**block_summary(block), "what": what})
 
     def close(self) -> None:
         if self.pipeline is not None:
@@ -129,6 +140,12 @@ def live_event(e: Event) -> dict[str, Any]:
             "http_method": e.http_method, "url": (e.url or "")[:300] or None, "http_status": e.http_status,
             "user_agent": (e.user_agent or "")[:300] or None, "user": e.user, "action": e.action,
             "message": (e.message or "")[:300] or None}
+
+
+def block_summary(b: Any) -> dict[str, Any]:
+    return {"id": b.id, "network": b.network, "state": str(b.state), "reason": (b.reason or "")[:300],
+            "mode": b.mode, "level": b.level, "created_by": b.created_by, "alert_id": b.alert_id,
+            "created": _iso(b.created), "expires": _iso(b.expires)}
 
 
 def alert_summary(a: Alert) -> dict[str, Any]:

@@ -90,3 +90,46 @@ def test_offenders_and_visitors(page, server) -> None:  # type: ignore[no-untype
     page.click(f"#visitors-top a.nw-host >> text={ATTACKER}")
     page.wait_for_url(f"**/hosts/{ATTACKER}")
     _inert(page)
+
+
+def test_new_alerts_and_blocks_notify_every_page(page, server) -> None:  # type: ignore[no-untyped-def]
+    """Kept last in this module: it adds an alert and a block."""
+    import json
+    from datetime import datetime, timezone
+
+    base = server[0]
+    page.goto(f"{base}/events")
+    page.wait_for_selector("body[data-notify-ready='1']")
+    csrf = page.get_attribute("meta[name=csrf-token]", "content")
+    line = json.dumps({"timestamp": datetime.now(timezone.utc).isoformat(), "source_kind": "access_log",
+                       "src_ip": "198.18.7.7", "dst_ip": "10.0.0.80", "dst_port": 80, "transport": "tcp",
+                       "http_method": "GET", "http_status": 200,
+                       "url": "/item.php?id=1' UNION SELECT password FROM users--<script>window.__pwned=3</script>"})
+    sent = page.request.post(f"{base}/api/v1/intake", data=line,
+                             headers={"X-CSRF-Token": csrf, "Content-Type": "application/x-ndjson"})
+    assert sent.ok, sent.text()
+    toast = page.locator("#nw-toasts .nw-toast[data-key^='alert-']")
+    toast.wait_for()
+    assert "web_attack" in toast.inner_text() and "198.18.7.7" in toast.inner_text()
+    # the responder blocks it automatically (dry-run by default): that block is pushed too
+    auto = page.locator("#nw-toasts .nw-toast[data-key^='block-']")
+    auto.wait_for()
+    assert "198.18.7.7 (dry-run)" in auto.inner_text()
+    assert page.inner_text("#nw-notify-count") == "2"
+
+    made = page.request.post(f"{base}/api/v1/blocks", data=json.dumps({"address": "198.18.7.8", "reason": "test"}),
+                             headers={"X-CSRF-Token": csrf, "Content-Type": "application/json"})
+    assert made.status == 201, made.text()
+    page.locator("#nw-toasts .nw-toast", has_text="198.18.7.8").wait_for()  # a manual block, by hand
+    assert page.inner_text("#nw-notify-count") == "3"
+    _shot(page, "toasts")
+
+    page.goto(f"{base}/incidents")  # the list stays with the tab
+    page.wait_for_selector("body[data-notify-ready='1']")
+    assert page.inner_text("#nw-notify-count") == "3"
+    page.click("#nw-notify-button")
+    assert page.locator("#nw-notify-list li[data-key]").count() == 3
+    assert page.locator("#nw-notify-count").is_hidden()  # opened: seen
+    page.click("#nw-notify-list li[data-key^='alert-'] a")
+    page.wait_for_url("**/alerts/*")
+    _inert(page)

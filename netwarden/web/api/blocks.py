@@ -33,6 +33,7 @@ def responder_of(request: Request) -> Responder:
     responder = runtime.extras.get("responder")
     if responder is None:
         responder = Responder.from_settings(request.app.state.db, request.app.state.settings).start()
+        runtime.watch_blocks(responder)
         runtime.extras["responder"] = responder
     return responder
 
