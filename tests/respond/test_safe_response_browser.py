@@ -78,8 +78,8 @@ def test_refusals_are_listed(page) -> None:  # type: ignore[no-untyped-def]
 
 def test_history_alerts_carry_a_badge(page) -> None:  # type: ignore[no-untyped-def]
     page.goto(f"{page.base}/alerts")
-    item = page.locator("#alerts-list a", has_text="198.51.100.77")
+    item = page.locator("#alerts-list tr", has_text="198.51.100.77")
     assert item.locator(".alert-history").inner_text() == "history"
-    item.click()
+    item.locator("a[href^='/alerts/']").click()
     page.wait_for_selector("#alert-history-note")
     assert "does not block or notify" in page.inner_text("#alert-history-note")

@@ -20,6 +20,10 @@ HOSTILE_AGENT = '<script>window.__pwned=1</script>"><img src=x onerror="window._
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
 IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
           "Version/17.0 Mobile/15E148 Safari/604.1")
+SQLI_EVIDENCE = {"matched": ["' OR 1=1 --"], "rules": ["sqli-tautology"], "where": ["query"],
+                 "samples": [{"timestamp": "2026-12-04T10:00:00+00:00", "src_ip": ATTACKER, "dst_ip": SERVER,
+                              "dst_port": 443, "http_method": "GET", "user_agent": HOSTILE_AGENT,
+                              "url": "/login?next=<script>window.__pwned=5</script>&u=admin' or 1=1 --"}]}
 
 
 def fill(db: Database) -> dict[str, int]:
@@ -48,7 +52,7 @@ def fill(db: Database) -> dict[str, int]:
         second = save_alert(conn, Alert(
             kind="web_attack", subkind="sqli", severity=Severity.CRITICAL, confidence=0.95, factors=[],
             source=ATTACKER, target=SERVER, first_seen=now - timedelta(minutes=24),
-            last_seen=now - timedelta(minutes=17), count=20, evidence={"matched": "' OR 1=1 --"},
+            last_seen=now - timedelta(minutes=17), count=20, evidence=SQLI_EVIDENCE,
             recommendation="block", detector="web_attack", incident_id=incident_id))
         quiet = save_alert(conn, Alert(
             kind="unusual_service", subkind="", severity=Severity.LOW, confidence=0.5, factors=[], source=QUIET,

@@ -57,7 +57,7 @@ def test_incident_timeline_and_status(page, server) -> None:  # type: ignore[no-
 
 def test_address_links_to_host_page(page, server) -> None:  # type: ignore[no-untyped-def]
     page.goto(f"{server[0]}/alerts")
-    page.click("#alerts-list a[data-severity=critical]")
+    page.click("#alerts-list tr[data-severity=critical] a[href^='/alerts/']")
     page.click("h1 a.nw-host")
     page.wait_for_url(f"**/hosts/{ATTACKER}")
     assert page.inner_text("#host-country").startswith("Netherlands")
@@ -89,6 +89,29 @@ def test_offenders_and_visitors(page, server) -> None:  # type: ignore[no-untype
     _shot(page, "visitors")
     page.click(f"#visitors-top a.nw-host >> text={ATTACKER}")
     page.wait_for_url(f"**/hosts/{ATTACKER}")
+    _inert(page)
+
+
+def test_alert_page_and_bulk_actions(page, server) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{server[0]}/alerts")
+    assert page.inner_text("#alerts-total").startswith("3 alerts")
+    row = page.locator("#alerts-list tr[data-severity=critical]")
+    assert row.locator("[data-port]").inner_text() == "443"
+    assert row.locator("[data-excerpt]").inner_text() == "' OR 1=1 --"
+    row.locator("a[href^='/alerts/']").click()
+    assert page.locator("#alert-samples mark").first.inner_text() == "' or 1=1 --"
+    assert "<script>window.__pwned=5</script>" in page.inner_text("#alert-samples")  # text, not markup
+    assert not page.locator("#alert-raw pre").is_visible()  # raw JSON folded away
+    page.click("#alert-raw summary")
+    assert page.locator("#alert-raw pre").is_visible()
+    assert page.locator("#block-source").count() == 0 and "block #" in page.inner_text("#alert-blocked")
+    _shot(page, "alert")
+    page.goto(f"{server[0]}/alerts")
+    page.check("#alerts-select-all")
+    assert page.locator("#alerts-list .nw-pick:checked").count() == 3
+    page.click("#bulk-resolved")
+    page.wait_for_url("**/alerts?page=1")
+    assert page.locator("#alerts-list tr[data-status=resolved]").count() == 3
     _inert(page)
 
 

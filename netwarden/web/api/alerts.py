@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from netwarden.records import Alert, AlertStatus
 from netwarden.report.export import chunked
@@ -20,6 +20,7 @@ from netwarden.web.auth import Principal, require
 from netwarden.web.deps import RowId, checked_time, fast_json, get_db
 from netwarden.web.event_search import LIST_COLUMNS
 from netwarden.web.export import EXPORT_RESPONSES, Export, export_request
+from netwarden.web.evidence import alert_port, excerpt
 
 router = APIRouter(tags=["alerts"])
 RELATED_EVENTS = 50
@@ -31,6 +32,7 @@ def alert_dict(a: Alert) -> dict[str, Any]:
             "target": a.target, "first_seen": a.first_seen, "last_seen": a.last_seen, "count": a.count,
             "evidence": a.evidence, "recommendation": a.recommendation, "detector": a.detector,
             "signature": a.signature, "status": str(a.status), "incident_id": a.incident_id,
+            "port": alert_port(a), "excerpt": excerpt(a),
             "model_version": a.model_version, "history": a.history}
 
 
@@ -52,22 +54,31 @@ def alert_filter(
                                    status=status or None, source=source or None), q or None
 
 
-def find(db: Database, flt: alert_store.AlertFilter, text: str | None, limit: int, offset: int) -> list[Alert]:
+def _where(flt: alert_store.AlertFilter, text: str | None) -> list:
     c = alerts.c
     where = flt.clauses()
     if text:
         pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        from sqlalchemy import func
         where.append(or_(*(func.lower(col).like(pattern, escape="\\") for col in (
             c.kind, c.subkind, c.source, c.target, c.signature))))
-    stmt = select(alerts).where(*where).order_by(c.last_seen.desc(), c.id.desc()).limit(limit).offset(offset)
+    return where
+
+
+def find(db: Database, flt: alert_store.AlertFilter, text: str | None, limit: int, offset: int) -> list[Alert]:
+    c = alerts.c
+    stmt = select(alerts).where(*_where(flt, text)).order_by(c.last_seen.desc(), c.id.desc()).limit(limit).offset(offset)
     with db.engine.connect() as conn:
         return [alert_store.row_to_alert(r) for r in conn.execute(stmt)]
 
 
+def count(db: Database, flt: alert_store.AlertFilter, text: str | None) -> int:
+    with db.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(alerts).where(*_where(flt, text))).scalar_one())
+
+
 ALERT_COLUMNS = ["id", "kind", "subkind", "severity", "confidence", "factors", "source", "target", "first_seen",
                  "last_seen", "count", "evidence", "recommendation", "detector", "signature", "status",
-                 "incident_id", "model_version", "history"]  # alert_dict's keys
+                 "incident_id", "model_version", "history", "port", "excerpt"]  # alert_dict's keys
 
 
 @router.get("/alerts", responses=EXPORT_RESPONSES)
@@ -75,27 +86,44 @@ def list_alerts(filters: tuple = Depends(alert_filter), limit: int = Query(50, g
                 offset: int = Query(0, ge=0, le=100_000), db: Database = Depends(get_db),
                 export: Export = Depends(export_request),
                 who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
-    """Alerts, most recently seen first (``format=csv|jsonl``: every matching alert as a download)."""
+    """Alerts, most recently seen first, and how many match in all (``total``); ``format=csv|jsonl``: every
+    matching alert as a download."""
     flt, text = filters
     if export.fmt:
         rows = chunked(lambda size, at: [alert_dict(a) for a in find(db, flt, text, size, at)], 2000)
         return export.response("alerts", ALERT_COLUMNS, rows)  # type: ignore[return-value]
-    return fast_json({"alerts": [alert_dict(a) for a in find(db, flt, text, limit, offset)]})  # type: ignore[return-value]
+    return fast_json({"total": count(db, flt, text),  # type: ignore[return-value]
+                      "alerts": [alert_dict(a) for a in find(db, flt, text, limit, offset)]})
 
 
-def related_events(db: Database, a: Alert, limit: int = RELATED_EVENTS) -> list[dict[str, Any]]:
+def related_filter(a: Alert) -> EventFilter | None:
     """The source's events within the alert's time span (at least a minute either side)."""
     if not a.source:
-        return []
+        return None
     try:
         ipaddress.ip_address(a.source)
     except ValueError:
+        return None
+    return EventFilter(since=a.first_seen - timedelta(minutes=1), until=a.last_seen + timedelta(minutes=1),
+                       address=a.source)
+
+
+def related_events(db: Database, a: Alert, limit: int = RELATED_EVENTS) -> list[dict[str, Any]]:
+    flt = related_filter(a)
+    if flt is None:
         return []
-    flt = EventFilter(since=a.first_seen - timedelta(minutes=1), until=a.last_seen + timedelta(minutes=1),
-                      address=a.source)
     stmt = select(*LIST_COLUMNS).where(*flt.clauses()).order_by(events.c.timestamp.desc()).limit(limit)
     with db.engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+def related_count(db: Database, a: Alert) -> int:
+    """How many events ``related_events`` draws from (it shows at most RELATED_EVENTS of them)."""
+    flt = related_filter(a)
+    if flt is None:
+        return 0
+    with db.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(events).where(*flt.clauses())).scalar_one())
 
 
 def incident_of(db: Database, a: Alert) -> dict[str, Any] | None:
@@ -134,3 +162,32 @@ def change_status(alert_id: RowId, change: StatusChange = Body(...), db: Databas
         raise HTTPException(404, f"no alert with id {alert_id}") from None
     return alert_dict(a)
 
+
+
+class BulkStatus(BaseModel):
+    ids: list[int] = Field(min_length=1, max_length=500)
+    status: str = Field(pattern="^(acknowledged|resolved)$")
+    note: str = Field("", max_length=2000)
+
+
+def change_many(db: Database, ids: list[int], status: str, by: str, note: str = "") -> list[int]:
+    """Set the status of several alerts at once (all or none); the ids that were changed."""
+    wanted = sorted({i for i in ids if 1 <= i < 2**63})
+    if not wanted:
+        raise HTTPException(400, "ids: give at least one alert id")
+    with db.engine.begin() as conn:
+        found = {r[0] for r in conn.execute(select(alerts.c.id).where(alerts.c.id.in_(wanted)))}
+        missing = [i for i in wanted if i not in found]
+        if missing:
+            raise HTTPException(404, f"no alerts with ids {', '.join(map(str, missing[:20]))}")
+        for alert_id in wanted:
+            alert_store.set_status(conn, alert_id, AlertStatus(status), by=by, note=note)
+    return wanted
+
+
+@router.post("/alerts/bulk-status")
+def bulk_status(change: BulkStatus = Body(...), db: Database = Depends(get_db),
+                who: Principal = Depends(require("analyst"))) -> dict[str, Any]:
+    """Acknowledge or resolve up to 500 alerts at once."""
+    changed = change_many(db, change.ids, change.status, who.name, change.note)
+    return {"changed": changed, "status": change.status}

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl, urlencode
+
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from netwarden.records import AlertStatus
 from netwarden.store import alerts as alert_store
-from netwarden.web.api.alerts import alert_filter, find, incident_of, related_events
+from netwarden.respond.blocks import list_blocks
+from netwarden.web.api.alerts import (alert_filter, change_many, count, find, incident_of, related_count,
+                                      related_events, related_filter)
+from netwarden.web.evidence import alert_port, evidence_view, excerpt
 from netwarden.web.deps import RowId
 from netwarden.web.auth import Principal, require
 from netwarden.web.places import country_label, place_of
@@ -23,10 +28,26 @@ FILTERS = ("since", "until", "kind", "severity", "status", "source", "q")
 def alerts_page(request: Request, _: None = Depends(without_empty_fields), filters: tuple = Depends(alert_filter), page: int = Query(1, ge=1, le=2000),
                 who: Principal = Depends(require("viewer"))) -> Response:
     flt, text = filters
-    rows = find(request.app.state.db, flt, text, PAGE + 1, (page - 1) * PAGE)
+    db = request.app.state.db
+    rows = find(db, flt, text, PAGE, (page - 1) * PAGE)
+    total = count(db, flt, text)
     params = {k: v for k, v in request.query_params.items() if k in FILTERS and v}
-    return render(request, "alerts.html", {"alerts": rows[:PAGE], "more": len(rows) > PAGE, "page": page,
-                                           "filters": params})
+    return render(request, "alerts.html", {
+        "alerts": [(a, alert_port(a), excerpt(a)) for a in rows], "total": total, "page": page,
+        "pages": max(1, -(-total // PAGE)), "more": page * PAGE < total, "filters": params,
+        "can_change": who.can("analyst"), "back": urlencode(dict(params, page=page))})
+
+
+@router.post("/alerts/bulk")
+def alerts_bulk(request: Request, ids: list[int] = Form(default_factory=list),
+                status: str = Form(..., pattern="^(acknowledged|resolved)$"), back: str = Form("", max_length=2000),
+                who: Principal = Depends(require("analyst"))) -> Response:
+    """The list's "Acknowledge selected" / "Resolve selected"; back to the same filtered page."""
+    if not ids:
+        raise HTTPException(400, "select at least one alert")
+    change_many(request.app.state.db, ids, status, who.name)
+    kept = [(k, v) for k, v in parse_qsl(back) if k in FILTERS + ("page",)]
+    return RedirectResponse("/alerts" + ("?" + urlencode(kept) if kept else ""), status_code=303)
 
 
 @router.get("/alerts/{alert_id}", response_class=HTMLResponse)
@@ -36,8 +57,15 @@ def alert_page(request: Request, alert_id: RowId, who: Principal = Depends(requi
         alert = alert_store.get_alert(conn, alert_id)
     if alert is None:
         raise HTTPException(404, f"no alert with id {alert_id}")
+    flt = related_filter(alert)
+    with db.engine.connect() as conn:
+        active = list_blocks(conn, state="active", address=alert.source, limit=1) if flt is not None else []
     return render(request, "alert.html", {"alert": alert, "incident": incident_of(db, alert),
-                                          "events": related_events(db, alert),
+                                          "events": related_events(db, alert), "related_total": related_count(db, alert),
+                                          "related_query": urlencode({"address": alert.source,
+                                                                      "since": flt.since.isoformat(),
+                                                                      "until": flt.until.isoformat()}) if flt else "",
+                                          "evidence": evidence_view(alert), "block": active[0] if active else None,
                                           "can_change": who.can("analyst"),
                                           "country": country_label(place_of(request.app.state.settings, alert.source))})
 
