@@ -32,8 +32,7 @@ def alert_dict(a: Alert) -> dict[str, Any]:
             "target": a.target, "first_seen": a.first_seen, "last_seen": a.last_seen, "count": a.count,
             "evidence": a.evidence, "recommendation": a.recommendation, "detector": a.detector,
             "signature": a.signature, "status": str(a.status), "incident_id": a.incident_id,
-            "port": alert_port(a), "excerpt": excerpt(a),
-            "model_version": a.model_version, "history": a.history}
+            "model_version": a.model_version, "history": a.history, "port": alert_port(a), "excerpt": excerpt(a)}
 
 
 def alert_filter(
