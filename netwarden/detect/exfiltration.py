@@ -9,7 +9,8 @@ Three subkinds, all keyed by the inside host (the ``source`` of the alert is the
     so far AND the absolute ``floor`` (a host that usually sends 2 MB/h must not alert on 20 MB). Until a
     host has ``min_history_hours`` active hours of history only the much higher ``cold_floor`` applies.
     Inside → inside (backups to the file server) is never exfiltration; mostly-download traffic is not
-    either (the bytes counted are the ones the inside host *sent*).
+    either (the bytes counted are the ones the inside host *sent*), nor is a server's answer to an outside
+    client (a one-direction flow record from a service port to an ephemeral one: the client downloaded it).
 ``off_hours``
     A sizeable transfer (``off_hours_floor``, and above the host's median hour) in an hour of the day in
     which the host was active on at most ``quiet_fraction`` of the days it was seen — learned per host
@@ -47,6 +48,14 @@ _SLD = frozenset({"co", "com", "net", "org", "gov", "ac", "edu", "ne", "or", "go
 _TUNNEL_QTYPES = frozenset({"TXT", "NULL", "10", "16", "ANY", "255", "PRIVATE", "MX", "CNAME", "SRV"})
 _BULK_QTYPES = frozenset({"TXT", "NULL", "10", "16"})
 _DNS_PORTS = frozenset({53, 5353, 5355})
+
+
+def _service_answer(sport: int | None, dport: int | None) -> bool:
+    """A record sent from a service's port back to a client's ephemeral port: a download the outside client
+    asked for (NetFlow reports each direction on its own), not data the inside host pushed out."""
+    if sport is None or dport is None:
+        return False
+    return (sport < 1024 <= dport) or (sport < 10_000 and dport >= 32_768)
 
 
 def _ts(when: datetime) -> float:
@@ -173,6 +182,8 @@ class ExfiltrationDetector(Detector):
                 continue
             if not inside(e.src_ip) or not self._is_outside(e.dst_ip):
                 continue
+            if _service_answer(e.src_port, e.dst_port):
+                continue  # one direction of a flow (NetFlow): our server answering a client who asked for it
             host = self.hosts.get(e.src_ip, when)
             self._add(host, e.dst_ip, _ts(when), sent, e)
             key = (e.src_ip, e.dst_ip)

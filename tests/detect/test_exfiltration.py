@@ -292,3 +292,18 @@ def test_a_real_file_four_times(datasets: Path) -> None:
     det = ExfiltrationDetector()  # its cost per event: benchmarks/bench_detect.py
     for i in range(0, len(events), 1000):
         det.process(events[i:i + 1000])
+
+
+def test_a_customer_downloading_from_our_server_over_netflow_is_not_exfiltration() -> None:
+    # NetFlow/IPFIX report each direction on its own: the server's half (443 -> the client's ephemeral port)
+    # carries the download the outside client asked for
+    det = ExfiltrationDetector()
+    answer = Event(timestamp=T0 + timedelta(hours=10), source_kind="netflow", src_ip="192.168.10.80", src_port=443,
+                   dst_ip="84.17.46.2", dst_port=51544, transport="tcp", bytes_out=3000 * MB, packets_out=2_000_000)
+    assert det.process([answer]) == []
+    # the same bytes pushed out by an inside host to an outside service still count
+    push = Event(timestamp=T0 + timedelta(hours=10, minutes=5), source_kind="netflow", src_ip="192.168.10.80",
+                 src_port=51544, dst_ip="84.17.46.2", dst_port=443, transport="tcp", bytes_out=3000 * MB,
+                 packets_out=2_000_000)
+    [finding] = det.process([push])
+    assert finding.subkind == "volume" and finding.source == "192.168.10.80"
