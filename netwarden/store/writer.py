@@ -16,9 +16,13 @@ caller at its next call, never losing it.
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import multiprocessing as mp
+import os
 import queue
+import signal
+import sys
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +36,8 @@ from netwarden.store.database import Database
 from netwarden.store.events import EventWriter
 
 _STOP = None
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+PARENT_POLL = 1.0  # seconds between checks that the parent still lives, when no batch arrives
 
 
 @dataclass
@@ -112,7 +118,23 @@ class WriterProcessError(RuntimeError):
     """The writer process failed; the message carries its error."""
 
 
-def _process_main(url: str, inbox: mp.Queue, outbox: mp.Queue, checkpoint_pages: int | None = None) -> None:
+def _die_with(parent: int, whole_process: bool) -> None:
+    """Ask Linux to end this process when its parent dies (prctl PR_SET_PDEATHSIG). The signal follows the
+    parent *thread*, so only when the main thread started us; ``_process_main`` also polls the parent's pid."""
+    if whole_process and sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # it died before the request took effect
+        os._exit(0)
+
+
+def _process_main(url: str, inbox: mp.Queue, outbox: mp.Queue, checkpoint_pages: int | None = None,
+                  parent: int | None = None, main_thread: bool = False) -> None:
+    if parent is not None:
+        _die_with(parent, main_thread)
     gc.set_threshold(100_000, 50, 100)  # rows are tuples of plain values: no cycles to look for often
     db = Database.open(url, migrate=False)
     if db.dialect == "sqlite" and checkpoint_pages:
@@ -121,7 +143,17 @@ def _process_main(url: str, inbox: mp.Queue, outbox: mp.Queue, checkpoint_pages:
     failed = False
     try:
         while True:
-            batch = inbox.get()
+            try:
+                batch = inbox.get(timeout=PARENT_POLL)
+                received = True
+            except queue.Empty:
+                received = False
+            if parent is not None and os.getppid() != parent:
+                # the parent was killed: what it queued stays unwritten, and so does its bookkeeping (a
+                # batch and its resume point commit together), so a rerun reads those lines again
+                os._exit(0)
+            if not received:
+                continue
             if batch is _STOP:
                 break
             if failed:
@@ -164,8 +196,9 @@ class ProcessWriter:
         self._inbox: mp.Queue = ctx.Queue(maxsize=depth)
         self._outbox: mp.Queue = ctx.Queue()
         url = db.engine.url.render_as_string(hide_password=False)
-        self._process = ctx.Process(target=_process_main, args=(url, self._inbox, self._outbox, checkpoint_pages),
-                                    name="netwarden-writer", daemon=True)
+        self._process = ctx.Process(target=_process_main, name="netwarden-writer", daemon=True,
+                                    args=(url, self._inbox, self._outbox, checkpoint_pages, os.getpid(),
+                                          threading.current_thread() is threading.main_thread()))
         self._process.start()
         self._closed = False
 
