@@ -16,12 +16,14 @@ What counts as one failed attempt, by source:
   request to a protected area is answered so: the challenge), a login POST answered with a redirect that may
   be the way in, a capture without the answer — a request counts as 1/``http_unproven_factor`` of an attempt.
   Viewing the login page and static assets count for nothing; the redirect after failed submissions (the
-  answer changed) is a success, and each success from an address offsets ``http_success_discount``
+  answer changed) is a success, and each success from an address offsets ``success_discount``
   failures: people behind one address (a carrier's NAT) get in, a guesser does not.
 - **SSH without logs** (flows from captures, NetFlow, Zeek, Argus): many short, small connections that
   reached the SSH protocol exchange (a banner, or enough bytes to get past the TCP handshake) from one source,
   to port 22/2222 or any port where an SSH banner was seen. Each attempt of ``nmap --script ssh-brute`` or
   hydra is one such connection of a few kB lasting seconds; a person's session is one long connection.
+  When the server's log is read too, each ``Accepted`` login from the source offsets
+  ``success_discount`` of them: an Ansible run or a loop of scp opens many short connections that all log in.
 
 A finding is reported once a source passes ``min_failures`` attempts within ``window`` (default 10 in 10
 minutes, as fail2ban's ``maxretry=5/findtime=10m`` doubled, so that a person mistyping a password a few times
@@ -238,7 +240,7 @@ class BruteForce(Detector):
         # password and a person then retypes; hydra's parallel tasks come far faster
         machine_interval: float = 2.5
         http_unproven_factor: int = 5  # 401s without a user name (the browser's challenge) count 1/5 each
-        http_success_discount: int = 3  # each successful login from the address offsets this many failures
+        success_discount: int = 3  # each successful login from the address offsets this many failures
         max_sources: int = 50_000
         max_events_per_source: int = 5_000
 
@@ -317,6 +319,8 @@ class BruteForce(Detector):
             if src is not None:
                 src.maxed += 1
         elif e.outcome == "success" and code.startswith("accepted_"):
+            flows = self.flows.get(key, ts)  # its short SSH connections were logins that worked (Ansible, scp)
+            flows.add(_epoch(ts), 1, "ok", limit)
             src = self.ssh.peek(key)
             if src is not None:
                 finding = self._ssh_success(e, key, code, ts, src)
@@ -528,7 +532,7 @@ class BruteForce(Detector):
 
     def _count(self, src: _Source, since: float) -> int:
         s = self.settings
-        return src.attempts(since, s.http_unproven_factor, s.http_success_discount)
+        return src.attempts(since, s.http_unproven_factor, s.success_discount)
 
     def _hit(self, family: str, key: str, src: _Source, now: float) -> bool:
         """Whether a source's failures (up to ``now``) are enough to call it guessing."""

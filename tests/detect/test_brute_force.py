@@ -393,3 +393,20 @@ def test_a_few_root_failures_at_machine_pace_then_accepted_is_critical() -> None
     slow = [_line(i * 10, "Failed password for root from 198.51.100.9 port 4000 ssh2") for i in range(6)]
     slow.append(_line(70, "Accepted password for root from 198.51.100.9 port 4001 ssh2"))
     assert not any(a.subkind == "success_after_failures" for a in _run(slow, batch=2).alerts)
+
+
+def test_many_short_ssh_connections_that_log_in_are_not_guessing() -> None:
+    # an Ansible run without ControlPersist: 60 short, small SSH connections in five minutes, each logging in
+    def conn(i: int) -> Event:
+        return Event(timestamp=T0 + timedelta(seconds=i * 5), source_kind="pcap", src_ip="10.0.0.40",
+                     src_port=40000 + i, dst_ip="10.0.0.10", dst_port=22, transport="tcp", app_protocol="ssh",
+                     bytes_out=4200, bytes_in=5100, packets_out=25, packets_in=22, duration=3.0,
+                     extra={"ssh_client": "SSH-2.0-OpenSSH_9.6p1"})
+
+    flows = [conn(i) for i in range(60)]
+    logins = [_line(i * 5 + 1, f"Accepted publickey for deploy from 10.0.0.40 port {40000 + i} ssh2: ED25519 SHA256:x")
+              for i in range(60)]
+    assert _run(sorted(flows + logins, key=lambda e: e.timestamp), batch=20).alerts == []
+    # the same connections without a single login are a tool guessing
+    [alert] = _run(flows, batch=20).alerts
+    assert alert.subkind == "ssh_flow"
