@@ -43,8 +43,10 @@ ENUM_MAX = 12  # a parameter with at most this many distinct values, each seen o
 ENUM_MIN_SEEN = 30
 MAX_CHILDREN = 50  # a directory with more distinct names below it becomes a {name} template
 MAX_PARAMS_PER_TEMPLATE = 200
-MAX_VALUE = 4096  # characters of a value examined (the length itself is always judged)
-CAP = 6.0  # no single finding outweighs this many "nines" of surprise
+MAX_VALUE = 512  # characters of a value examined for characters and pairs (the length is always judged)
+CAP = 6.0
+CACHE_SIZE = 100_000  # (path, parameter, value) verdicts remembered: most normal values repeat
+CACHED_VALUE = 256  # longer values are judged every time  # no single finding outweighs this many "nines" of surprise
 
 _NUMBER = re.compile(r"^-?[0-9]{1,18}(?:\.[0-9]{1,12})?$")
 _ID_SEGMENT = re.compile(r"^(?:[0-9]+|[0-9a-fA-F]{16,}|[0-9a-fA-F-]{36})$")
@@ -80,7 +82,12 @@ def split_request(event: Event) -> tuple[str, str, list[tuple[str, str]]]:
     params = _params(query) if query else []
     if body and isinstance(body, str):
         params += _params(body)
-    return (event.http_method or "-").upper(), unquote_plus(path, encoding="latin-1") or "/", params
+    return (event.http_method or "-").upper(), _decode(path) or "/", params
+
+
+def _decode(text: str) -> str:
+    # most names and many values are plain: skip the decoder (the costliest step of scoring) for them
+    return unquote_plus(text, encoding="latin-1") if "%" in text or "+" in text else text
 
 
 def _params(text: str) -> list[tuple[str, str]]:
@@ -89,7 +96,7 @@ def _params(text: str) -> list[tuple[str, str]]:
         if not piece:
             continue
         name, _, value = piece.partition("=")
-        out.append((unquote_plus(name, encoding="latin-1"), unquote_plus(value, encoding="latin-1")))
+        out.append((_decode(name), _decode(value)))
     return out
 
 
@@ -164,6 +171,7 @@ class Profile:
         self.requests: int = data["requests"]
         self.methods: Counter[str] = Counter(data["methods"])
         self.new_template = _surprise(len(self.templates), self.requests)
+        self._cache: dict[tuple[str, str, str], list[tuple[str, float, str]]] = {}
         # derived lookups, kept apart from the saved data (a parameter or a character may start with "_")
         self.fast: dict[str, dict[str, Any]] = {}
         for name, t in self.templates.items():
@@ -199,15 +207,26 @@ class Profile:
             known = ", ".join(sorted(t["methods"]))
             out.append(("unseen method", fast["new_method"] if method in self.methods else CAP,
                         f"{_short(method, 16)} never used on this path (seen: {known})"))
-        present = set()
+        present: dict[str, None] = {}  # in request order: the explanation names the same companion every time
         for pname, value in params:
-            present.add(pname)
+            present[pname] = None
             p = t["params"].get(pname)
             if p is None:
                 out.append(("unseen parameter", fast["new_param"],
                             f"parameter `{_short(pname, 40)}` has never been seen on `{_short(name)}`"))
                 continue
-            self._value(pname, value, p, fast["params"][pname], out)
+            if len(value) > CACHED_VALUE:
+                self._value(pname, value, p, fast["params"][pname], out)
+                continue
+            key = (name, pname, value)
+            found = self._cache.get(key)
+            if found is None:
+                found = []
+                self._value(pname, value, p, fast["params"][pname], found)
+                if len(self._cache) >= CACHE_SIZE:
+                    self._cache.clear()  # crude but bounded; normal traffic refills it with what repeats
+                self._cache[key] = found
+            out += found
         for pname in present:
             p = t["params"].get(pname)
             if p is not None and p["with"]:
