@@ -159,12 +159,16 @@ def score(events: Sequence[Event], flagged: dict[int, set[str]], *, attackers: d
 
 def evaluate_paths(paths: Iterable[str | Path], *, fmt: str = "auto", detect_config: dict | None = None,
                    attackers: dict[str, str] | None = None, all_benign: bool = False, assets=None,  # type: ignore[no-untyped-def]
-                   only: Iterable[str] | None = None) -> Evaluation:
-    """Read inputs into a throw-away in-memory store with every detector in evaluation mode."""
+                   only: Iterable[str] | None = None, registry=None) -> Evaluation:  # type: ignore[no-untyped-def]
+    """Read inputs into a throw-away in-memory store with every detector in evaluation mode; the ml detector
+    runs the active models of ``registry`` (none given: it has no model and stays silent)."""
     from netwarden.pipeline import Pipeline
 
     db = Database.open("sqlite:///:memory:")
     engine = DetectionEngine.from_config(detect_config, None, only=only, keep_events=True, assets=assets)
+    for detector in engine.detectors:
+        if registry is not None and hasattr(detector, "use"):
+            detector.use(registry)
     kept: list[Event] = []  # the flagged map is keyed by object identity: keep every event alive
     pipeline = Pipeline(db, stages=[kept.extend, engine])
     for path in paths:

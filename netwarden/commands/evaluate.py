@@ -24,7 +24,8 @@ def _pct(value: float | None) -> str:
               help="Ground truth for unlabelled input: events from/to ADDR are this kind of attack "
                    "(default kind: any); all other events are benign. Repeatable.")
 @click.option("--benign", is_flag=True, help="Every event of the input is normal traffic.")
-@click.option("--detector", "only", multiple=True, metavar="NAME", help="Only these detectors (repeatable).")
+@click.option("--detector", "only", multiple=True, metavar="NAME",
+              help="Only these detectors (repeatable); `ml` runs the active models of the model registry.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def evaluate_command(obj: Context, paths, fmt, attackers, benign, only, as_json) -> None:  # type: ignore[no-untyped-def]
@@ -44,11 +45,24 @@ def evaluate_command(obj: Context, paths, fmt, attackers, benign, only, as_json)
         except ValueError:
             raise click.BadParameter(f"{address!r} is not an IP address", param_hint="--attacker") from None
     settings = obj.settings
+    db = registry = None
+    if "ml" in only:  # the models live in the configured database's registry; the events stay in memory
+        from netwarden.learn.registry import open_registry
+
+        db = obj.database()
+        registry = open_registry(db, settings)
+        if not registry.active():
+            db.close()
+            fail("--detector ml: no active model (netwarden model activate NAME)", 2)
     try:
         result = evaluate_paths(paths, fmt=fmt, detect_config=settings.detect, attackers=truth,
-                                all_benign=benign, assets=Assets(settings.network.home), only=only or None)
+                                all_benign=benign, assets=Assets(settings.network.home), only=only or None,
+                                registry=registry)
     except (InputError, UnknownFormat, SettingsError) as exc:
         fail(str(exc), 2)
+    finally:
+        if db is not None:
+            db.close()
     if as_json:
         sys.stdout.write(orjson.dumps({"events": result.events, "labelled": result.labelled,
                                        "attacks": result.attacks, "alerts": result.alerts,

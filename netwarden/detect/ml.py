@@ -82,6 +82,12 @@ class MlDetector(Detector):
                 log.exception("ml detector: model %s cannot be loaded; skipped", record.ref)
         self.models = models
 
+    def active_models(self) -> list[tuple[Any, Model]]:
+        """(record, model) of every active model, reloaded at most every ``reload_every`` seconds (other
+        detectors use it too: web_attack weighs its signatures with the request models)."""
+        self._refresh()
+        return list(self.models)
+
     def process(self, events: Sequence[Event]) -> list[Finding]:
         self._refresh()
         findings: list[Finding] = []
@@ -126,8 +132,12 @@ class MlDetector(Detector):
         factors = [Factor("model", score, f"model {record.ref} ({model.algorithm}): {kind_of_score} {score:.3f} "
                                           f"≥ threshold {model.threshold:.3f}")]
         # the explanation rides along as zero-weight factors: it says why, without inflating confidence
-        factors += [Factor(f"feature:{c.feature}", 0.0, f"{c.feature}={c.to_dict()['value']} "
-                                                        f"({c.contribution:+.3f})") for c in explanation]
+        if getattr(model, "words", False):  # explanations that are sentences ("PUT never used on this path")
+            factors += [Factor(f"finding:{c.feature}", 0.0, f"{c.value} (surprise {c.contribution:.2f})")
+                        for c in explanation]
+        else:
+            factors += [Factor(f"feature:{c.feature}", 0.0, f"{c.feature}={c.to_dict()['value']} "
+                                                            f"({c.contribution:+.3f})") for c in explanation]
         times = [e.timestamp for e in members if e.timestamp is not None]
         now = datetime.now(UTC)
         high = score >= self.settings.high_score  # type: ignore[attr-defined]

@@ -30,6 +30,7 @@ source (a vulnerability scanner of their own, an application that really passes 
 from __future__ import annotations
 
 import ipaddress
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -53,6 +54,7 @@ from netwarden.detect.base import Detector, DetectorSettings, register
 from netwarden.detect.windows import KeyedState
 from netwarden.records import Event, Factor, Finding, Severity
 
+log = logging.getLogger(__name__)
 INJECTION = frozenset({"sqli", "traversal", "cmdi", "jndi", "rfi"})
 ATTACKS = INJECTION | {"xss"}
 NAMES = {"sqli": "SQL injection", "traversal": "directory traversal / local file inclusion", "xss": "cross-site scripting",
@@ -154,6 +156,47 @@ class WebAttack(Detector):
         self._latest: datetime | None = None
         nets = [ipaddress.ip_network(n, strict=False) for n in s.ignore_sources]
         self._ignored = lru_cache(maxsize=4096)(lambda a: _in_networks(a, nets)) if nets else None
+        self._models: Any = None  # the registry's active models (an MlDetector as loader), once bound
+
+    def bind(self, db: Any, settings: Any) -> None:
+        """Called by the pipeline: an active model of the site's normal requests (http_profile) adds its
+        anomaly score to every signature alert."""
+        from netwarden.detect.ml import MlDetector
+
+        self._models = MlDetector()
+        self._models.bind(db, settings)
+
+    def use(self, registry: Any) -> None:
+        """Read request models from this registry (tests, `netwarden evaluate`)."""
+        from netwarden.detect.ml import MlDetector
+
+        self._models = MlDetector()
+        self._models.use(registry)
+
+    def _anomaly(self, events: list[Event]) -> tuple[list[Factor], dict[str, Any]]:
+        """A factor from each active request model: how unusual these requests are for this site. Unusual
+        adds weight to the signature; ordinary is said (weight 0), so a person sees both views."""
+        if self._models is None or not events:
+            return [], {}
+        factors, evidence = [], {}
+        for record, model in self._models.active_models():
+            if model.algorithm != "http_profile":
+                continue
+            try:
+                scores = model.score(events)
+            except Exception:  # a broken model must not cost the signature alert
+                log.exception("web_attack: model %s failed to score", record.ref)
+                continue
+            i = int(scores.argmax())
+            score = float(scores[i])
+            why = model.explain([events[i]], 1)[0]
+            reason = f": {why[0].value}" if why else ""
+            unusual = score >= model.threshold
+            factors.append(Factor("anomaly", 0.4 * score if unusual else 0.0,
+                                  f"model {record.ref}: {'unusual' if unusual else 'ordinary'} for this site "
+                                  f"(anomaly score {score:.3f}, threshold {model.threshold:.3f}){reason}"))
+            evidence[record.ref] = round(score, 6)
+        return factors, evidence
 
     # -- the hot path -------------------------------------------------------------------------------
 
@@ -424,6 +467,10 @@ class WebAttack(Detector):
     def _make(self, subkind: str, rule_id: str, severity: Severity, factors: list[Factor], rec: str, g: _Group,
               src: str, target: str | None, evidence: dict[str, Any]) -> Finding:
         assert g.first is not None and g.last is not None
+        anomaly, scores = self._anomaly(g.events)
+        if anomaly:
+            factors = [*factors, *anomaly]
+            evidence["anomaly"] = scores
         return self.finding(kind="web_attack", subkind=subkind, severity=severity, factors=factors,
                             recommendation=rec, first_seen=g.first, last_seen=g.last, events=g.events,
                             source=src, target=target, count=g.count, signature=f"{subkind}:{rule_id}",
