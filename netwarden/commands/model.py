@@ -15,6 +15,7 @@ from rich.text import Text
 from netwarden.cli import Context, cli, err, fail, json_line, out, parse_when, safe
 
 
+RECENT_ROWS = 50_000  # stored events `model show` scores to compare with the calibrated rate
 SHOWN_AS_TEXT = 1000  # rows printed as text by `model predict` (--json prints every one)
 
 
@@ -180,27 +181,44 @@ def _fmt(value: float | None) -> str:
 
 @model_group.command("show")
 @click.argument("ref")
+@click.option("--recent", metavar="WHEN", default="24h", show_default=True,
+              help="Compare the alert rate on stored events since WHEN with the calibrated rate.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def show_command(obj: Context, ref: str, as_json: bool) -> None:
-    """One model: its data, parameters and full metrics (REF: name, name:version or id)."""
+def show_command(obj: Context, ref: str, recent: str, as_json: bool) -> None:
+    """One model: its data, parameters, full metrics, and a warning when it flags recent traffic more than
+    twice as often as calibrated (REF: name, name:version or id)."""
+    from netwarden.learn import data as learn_data
+    from netwarden.learn import lab
     from netwarden.learn.base import ModelError
 
     db, registry = _registry(obj)
     try:
         record = registry.get(ref)
+        events = learn_data.load_stored(db, parse_when(recent, obj.settings), limit=RECENT_ROWS)
+        drift = lab.drift(registry.load(record), record.metrics, events) if events else None
     except ModelError as exc:
         db.close()
         fail(str(exc))
     db.close()
     if as_json:
-        sys.stdout.write(json_line(record.to_dict()))
+        sys.stdout.write(json_line({**record.to_dict(), "drift": drift}))
         return
+    if drift and drift["warning"]:
+        out.print(Text(f"warning: {drift['warning']}", style="yellow bold"))
     out.print(Text.assemble((record.ref, "bold"), f"  {record.algorithm} ({record.family}, {record.task})",
                             ("  active" if record.active else "  inactive")))
     out.print(Text(f"data: {safe(orjson.dumps(record.data).decode())}"))
     out.print(Text(f"parameters: {safe(orjson.dumps(record.params).decode())}"))
     out.print(f"threshold: {record.threshold:.4f}   created: {record.created.isoformat()}")
+    calibration = record.metrics.get("calibration")
+    if calibration:
+        lo, hi = calibration["fpr_95"]
+        out.print(f"calibration: {calibration['calibration_rows']:,} held-back normal rows, "
+                  f"{calibration['calibrated_fpr']:.2%} flagged (95 % interval {lo:.2%}-{hi:.2%})")
+    if drift and drift["rate"] is not None:
+        out.print(f"recent (since {safe(recent)}): {drift['rows']:,} rows, {drift['flagged']:,} flagged "
+                  f"({drift['rate']:.2%})")
     _print_metrics(record.metrics)
     _print_by_label(record.metrics.get("by_label") or {})
 
@@ -247,20 +265,48 @@ def delete_command(obj: Context, ref: str, yes: bool) -> None:
 
 @model_group.command("threshold")
 @click.argument("ref")
-@click.argument("value", type=click.FloatRange(0, 1, min_open=True))
+@click.argument("value", type=click.FloatRange(0, 1, min_open=True), required=False)
+@click.option("--fpr", type=click.FloatRange(0, 0.5, min_open=True), help="Operating point: this false-positive rate.")
+@click.option("--precision", type=click.FloatRange(0, 1, min_open=True), help="Operating point: this precision "
+              "(needs --data with attacks).")
+@click.option("--data", "data", type=click.Path(dir_okay=False), help="Labelled file to choose the threshold on.")
 @click.pass_obj
-def threshold_command(obj: Context, ref: str, value: float) -> None:
-    """Change the score above which a model raises an alert."""
+def threshold_command(obj: Context, ref: str, value: float | None, fpr: float | None, precision: float | None,
+                      data: str | None) -> None:
+    """Change the score above which a model raises an alert: a VALUE, or an operating point (--fpr or
+    --precision). Unsupervised models take --fpr from their calibration; with --data the threshold is chosen
+    on that labelled file (recent normal traffic, and attacks for a precision target)."""
+    from netwarden.learn import data as learn_data
+    from netwarden.learn import lab
     from netwarden.learn.base import ModelError
 
+    if sum(x is not None for x in (value, fpr, precision)) != 1:
+        raise click.UsageError("give one of VALUE, --fpr or --precision")
     db, registry = _registry(obj)
+    note = ""
     try:
+        if value is None:
+            model = registry.load(ref)
+            if data:
+                events = learn_data.load_file(Path(data)).events
+                labelled = [e for e in events if e.label is not None]
+                point = lab.operating_point(model.score(labelled), [not learn_data.is_normal(e.label)
+                                                                    for e in labelled], fpr=fpr, precision=precision)
+                value = point["threshold"]
+                lo, hi = point["fpr_95"]
+                note = (f" (on {point['normal_rows']:,} normal and {point['attack_rows']:,} attack rows: FPR "
+                        f"{point['fpr']:.2%}, 95 % interval {lo:.2%}-{hi:.2%}, precision {point['precision']:.4f})")
+            elif fpr is not None and not model.supervised:
+                value = 1.0 - fpr  # calibrated scores: the share of held-back normal traffic scoring lower
+                note = " (from the model's calibration on held-back normal traffic)"
+            else:
+                raise ModelError("this operating point needs labelled data: add --data FILE")
         record = registry.set_threshold(ref, value)
     except ModelError as exc:
         db.close()
-        fail(str(exc))
+        fail(str(exc), 2)
     db.close()
-    out.print(f"{safe(record.ref)}: threshold {record.threshold:.4f}")
+    out.print(f"{safe(record.ref)}: threshold {record.threshold:.4f}{note}")
 
 
 @model_group.command("predict")

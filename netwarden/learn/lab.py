@@ -119,6 +119,8 @@ def fit_and_evaluate(model: Model, train_events: Sequence[Event], test_events: S
     steps.append(f"evaluated on {len(test_events):,} test rows")
     metrics["train_rows"] = len(train_events)
     metrics["train_seconds"] = round(train_seconds, 3)
+    if getattr(model, "calibration_info_", None):
+        metrics["calibration"] = model.calibration_info_  # type: ignore[attr-defined]
     return TrainResult(model, metrics, {}, steps=steps)
 
 
@@ -215,6 +217,72 @@ def predict(model: Model, events: Sequence[Event], top: int = 5, explain: bool =
     return [{"score": round(float(s), 6), "label": label, "alert": bool(s >= model.threshold),
              "explanation": [c.to_dict() for c in ex]}
             for s, label, ex in zip(scores, labels, explanations)]
+
+
+DRIFT_FACTOR = 2.0  # the live alert rate may reach twice the calibrated one before we warn
+DRIFT_MIN_FLAGGED = 5  # fewer flagged rows than this is noise, not drift
+
+
+def calibrated_rate(metrics: dict[str, Any], threshold: float, unsupervised: bool) -> float | None:
+    """The share of normal traffic the model was calibrated to flag: the held-back calibration rows' rate,
+    else the false-positive rate measured at training, else (unsupervised) ``1 - threshold``."""
+    calibration = metrics.get("calibration") or {}
+    if calibration.get("calibrated_fpr") is not None:
+        # none of the held-back rows flagged says "rare", not "never": use the interval's upper end then
+        return float(calibration["calibrated_fpr"]) or float(calibration["fpr_95"][1])
+    if metrics.get("fpr") is not None:
+        return float(metrics["fpr"])
+    return 1.0 - threshold if unsupervised else None
+
+
+def drift(model: Model, metrics: dict[str, Any], events: Sequence[Event]) -> dict[str, Any]:
+    """How often the model flags recent events, against the calibrated rate; ``warning`` when more than
+    DRIFT_FACTOR times as often (with at least DRIFT_MIN_FLAGGED flagged rows, else it is noise)."""
+    usable = [e for e, ok in zip(events, model.applicable(events)) if ok]
+    scores = model.score(usable) if usable else np.empty(0)
+    flagged = int((scores >= model.threshold).sum())
+    rate = flagged / len(usable) if usable else None
+    share = getattr(model, "calibrated_share", None)  # at the current threshold, when the model can tell
+    expected = share() if share is not None else calibrated_rate(metrics, model.threshold, not model.supervised)
+    out: dict[str, Any] = {"rows": len(usable), "flagged": flagged, "rate": rate, "calibrated": expected,
+                           "ratio": None, "warning": None}
+    if rate is not None and expected:
+        out["ratio"] = round(rate / expected, 3)
+        if rate > DRIFT_FACTOR * expected and flagged >= DRIFT_MIN_FLAGGED:
+            out["warning"] = (f"the model flags {rate:.2%} of recent events, {rate / expected:.1f}x its calibrated "
+                              f"{expected:.2%}: the traffic changed (retrain on a recent normal period) or an "
+                              "attack is under way")
+    return out
+
+
+def operating_point(scores: np.ndarray, truth: Sequence[bool], *, fpr: float | None = None,
+                    precision: float | None = None) -> dict[str, Any]:
+    """The lowest threshold that keeps the false-positive rate at most ``fpr``, or the precision at least
+    ``precision``, on labelled scores; with the figures it gives and a 95 % interval for its FPR."""
+    from netwarden.learn.web_profile import wilson
+
+    y = np.asarray(truth, dtype=bool)
+    s = np.asarray(scores, dtype=float)
+    if (fpr is None) == (precision is None):
+        raise ModelError("choose one operating point: a false-positive rate or a precision")
+    if not (~y).any() or (precision is not None and not y.any()):
+        raise ModelError("the labelled data needs normal rows (and attack rows for a precision target)")
+    thresholds = np.unique(np.concatenate([s, [1.0]]))[::-1]  # from the strictest down
+    normal, attack = np.sort(s[~y]), np.sort(s[y])
+    fps = len(normal) - np.searchsorted(normal, thresholds, side="left")
+    tps = len(attack) - np.searchsorted(attack, thresholds, side="left")
+    rates = fps / len(normal)
+    precs = np.divide(tps, tps + fps, out=np.ones(len(thresholds)), where=(tps + fps) > 0)
+    bad = (rates > fpr) if fpr is not None else (precs < precision)
+    last = (int(np.argmax(bad)) if bad.any() else len(thresholds)) - 1  # the last one before the first miss
+    if last < 0 or thresholds[last] <= 0.0:
+        raise ModelError("no threshold reaches that operating point on this data")
+    best = (float(thresholds[last]), int(fps[last]), int(tps[last]), float(rates[last]), float(precs[last]))
+    t, fp, tp, rate, prec = best
+    lo, hi = wilson(fp, int((~y).sum()))
+    return {"threshold": t, "fpr": rate, "fpr_95": [lo, hi], "precision": prec,
+            "recall": tp / int(y.sum()) if y.any() else None, "normal_rows": int((~y).sum()),
+            "attack_rows": int(y.sum())}
 
 
 ROW_FIELDS = ("row", "label", "truth", "score", "alert", "explanation")

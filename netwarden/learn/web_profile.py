@@ -408,6 +408,13 @@ class HttpProfile(Model):
         below[beyond] = n + (1 - np.exp(-(raw[beyond] - cal[-1])))
         return below / (n + 1)
 
+    def calibrated_share(self) -> float:
+        """The share of held-back normal requests at or above the current threshold (the administrator may
+        have moved it); none of them says "rare", not "never": the upper end of its 95 % interval then."""
+        raw = np.asarray(self.calibration_)
+        flagged = int((self._calibrated(raw) >= self.threshold).sum())
+        return flagged / len(raw) if flagged else wilson(0, len(raw))[1]
+
     def score(self, events: Sequence[Event]) -> np.ndarray:
         if self.profile_ is None:
             raise ModelError(f"{self.algorithm}: the model is not trained")

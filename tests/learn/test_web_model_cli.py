@@ -85,3 +85,26 @@ def test_neighbour_models_on_access_log_events_load_and_activate(files: dict[str
     assert shown["active"] is True
     model_json = json.loads((tmp_path / "netwarden-models" / "n" / "v1" / "model.json").read_text())
     assert {"url_length", "query_params", "url_special_chars"} <= set(model_json["features"])
+
+
+def test_operating_point_and_drift_warning(files: dict[str, Path], tmp_path: Path) -> None:
+    run = _runner(tmp_path / "nw.db")
+    run("ingest", str(files["access"]))
+    run("model", "train", "-a", "http_profile", "--since", "36500d", "--name", "shop")
+    shown = run("model", "show", "shop", "--recent", "36500d")
+    assert "calibration:" in shown and "warning" not in shown
+    assert json.loads(run("model", "show", "shop", "--recent", "36500d", "--json"))["drift"]["warning"] is None
+    assert "threshold 0.9500 (from the model's calibration" in run("model", "threshold", "shop", "--fpr", "0.05")
+    chosen = run("model", "threshold", "shop", "--precision", "0.99", "--data", str(files["labelled"]))
+    assert "precision 1.0000" in chosen or "precision 0.99" in chosen
+    assert "95 % interval" in chosen
+    assert "needs labelled data" in run("model", "threshold", "shop", "--precision", "0.9", code=2)
+    assert "one of VALUE" in run("model", "threshold", "shop", code=2)
+    run("model", "threshold", "shop", "--fpr", "0.01")
+    # then the site is probed: recent traffic is flagged far more often than calibrated
+    probes = [f'203.0.113.5 - - [04/Dec/2026:11:00:{i % 60:02d} +0000] "GET /tienda1/backup{i}.zip HTTP/1.1" 404 9 '
+              '"-" "Mozilla/5.0"' for i in range(300)]
+    (tmp_path / "probes.log").write_text("\n".join(probes) + "\n")
+    run("ingest", str(tmp_path / "probes.log"))
+    drifted = run("model", "show", "shop", "--recent", "36500d")
+    assert "warning: the model flags" in drifted and "calibrated" in drifted
