@@ -27,7 +27,8 @@ What counts as one failed attempt, by source:
 
 A finding is reported once a source passes ``min_failures`` attempts within ``window`` (default 10 in 10
 minutes, as fail2ban's ``maxretry=5/findtime=10m`` doubled, so that a person mistyping a password a few times
-never alerts), or ``slow_failures`` within ``slow_window`` (low-and-slow guessing), or ``min_users`` distinct
+never alerts; SSH: ``success_min_failures``, 5, when they come faster than a person types, see
+``machine_interval``), or ``slow_failures`` within ``slow_window`` (low-and-slow guessing), or ``min_users`` distinct
 user names with at least ``min_users_failures`` attempts (credential stuffing / user enumeration). Repeats
 from one source update one alert (the engine merges by kind, subkind and source).
 
@@ -550,6 +551,9 @@ class BruteForce(Detector):
                     and all(u.lower() in self._default_accounts for u in src.users):
                 threshold = min(threshold, s.default_account_failures)
         slow_threshold = max(s.slow_failures, threshold * 2)
+        if family == "ssh" and fast >= s.success_min_failures and fast < threshold \
+                and src.machine_paced(now - s.window, s.machine_interval):
+            return True  # failures faster than anyone types: a tool, even on one account and few passwords
         return (fast >= threshold or slow >= slow_threshold
                 or (family != "flow" and users >= s.min_users and slow >= s.min_users_failures))
 
@@ -585,6 +589,9 @@ class BruteForce(Detector):
                           f"{_n(slow)} in {int(s.slow_window // 60)} min")]
         if rate >= 2:
             factors.append(Factor("rate", scoring.saturating(rate, 10, 0.7), f"{rate:.1f} attempts per minute"))
+        if family == "ssh" and src.machine_paced(src.last - s.window, s.machine_interval):
+            factors.append(Factor("machine_rate", 0.5, f"failures less than {s.machine_interval:g} s apart (median): "
+                                                       "faster than a person retypes a password"))
         if users >= 2:
             more = "+" if src.users_overflow else ""
             factors.append(Factor("distinct_users", scoring.saturating(users, 5, 0.85),

@@ -91,9 +91,11 @@ def test_old_pam_only_logs_are_counted(datasets) -> None:  # type: ignore[no-unt
     sources = {a.source: a for a in engine.alerts}
     assert {"150.183.249.110", "207.243.167.114", "n219076184117.netvigator.com"} <= set(sources)
     assert sources["150.183.249.110"].count == 80
-    # every flagged source made at least 6 attempts within the hour; nothing but brute_force/ssh
+    # every flagged source made at least 6 attempts within the hour, or 5 faster than anyone types;
+    # nothing but brute_force/ssh
     assert all(a.kind == "brute_force" and a.subkind == "ssh" for a in engine.alerts)
-    assert all(a.evidence["attempts"] >= 6 for a in engine.alerts)
+    assert all(a.evidence["attempts"] >= 6 or any(f.name == "machine_rate" for f in a.factors)
+               for a in engine.alerts)
     # the 36 "session opened for user test" lines (local logins without an address) alert nothing
     assert 25 <= len(sources) <= 40
 
@@ -269,7 +271,7 @@ def test_a_few_403_on_pages_are_not_logins() -> None:
 
 def test_state_survives_a_restart() -> None:
     first = BruteForce()
-    events = [_line(i, f"Failed password for root from 203.0.113.5 port {i} ssh2") for i in range(12)]
+    events = [_line(i * 4, f"Failed password for root from 203.0.113.5 port {i} ssh2") for i in range(12)]
     assert first.process(events[:5]) == []
     saved = json.loads(json.dumps(first.state()))
     second = BruteForce()
@@ -410,3 +412,12 @@ def test_many_short_ssh_connections_that_log_in_are_not_guessing() -> None:
     # the same connections without a single login are a tool guessing
     [alert] = _run(flows, batch=20).alerts
     assert alert.subkind == "ssh_flow"
+
+
+def test_a_tool_on_one_account_at_machine_pace_needs_only_five_failures() -> None:
+    fast = [_line(i * 0.5, f"Failed password for alice from 198.51.100.30 port {4000 + i} ssh2") for i in range(6)]
+    [alert] = _run(fast, batch=2).alerts
+    assert alert.subkind == "ssh" and any(f.name == "machine_rate" for f in alert.factors)
+    # six typos of one's own password, a few seconds apart each, are not
+    person = [_line(i * 6, f"Failed password for alice from 198.51.100.31 port {4000 + i} ssh2") for i in range(6)]
+    assert _run(person, batch=2).alerts == []
