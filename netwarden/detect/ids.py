@@ -4,6 +4,12 @@ A site that runs Suricata wants its verdicts in the same place as everything els
 so that 131 hits of one scan signature are one alert with a count, linked into the source's incident,
 and answerable with the same acknowledge / false-positive workflow. Suricata's severity (1 most
 severe) maps to high / medium / low; a flow the IPS already dropped is one step less urgent.
+
+Policy and informational rules (``ET POLICY``, ``ET INFO``, ``ET HUNTING``, games/chat/P2P, Suricata's
+own decoder and stream events, and the classtypes "Not Suspicious Traffic", "Potential Corporate Privacy
+Violation", "Unknown Traffic", "Misc activity", "Generic Protocol Command Decode") describe what people on
+the network do — a cloud backup, curl, a game — not an attack, whatever severity the rule carries: they
+are low, with a weak factor, so ordinary users never reach the block line on them.
 """
 
 from __future__ import annotations
@@ -18,6 +24,11 @@ _SEVERITY = {1: Severity.HIGH, 2: Severity.MEDIUM, 3: Severity.LOW, 4: Severity.
 _WEIGHT = {1: 0.85, 2: 0.65, 3: 0.45, 4: 0.3}
 _DOWNGRADE = {Severity.HIGH: Severity.MEDIUM, Severity.MEDIUM: Severity.LOW, Severity.LOW: Severity.LOW}
 _SLUG = re.compile(r"[^a-z0-9]+")
+_INFORMATIONAL_RULE = re.compile(r"^(?:ET (?:POLICY|INFO|HUNTING|GAMES|CHAT|P2P|INAPPROPRIATE)|GPL (?:POLICY|INFO|CHAT|P2P)"
+                                 r"|SURICATA )", re.IGNORECASE)
+_INFORMATIONAL_CLASS = frozenset({"not suspicious traffic", "potential corporate privacy violation", "unknown traffic",
+                                  "misc activity", "generic protocol command decode",
+                                  "detection of a non-standard protocol or event"})
 
 
 @register
@@ -50,6 +61,10 @@ class IdsAlerts(Detector):
             where = f"{target}:{e.dst_port}" if target and e.dst_port is not None else target
             factors = [Factor("ids_signature", _WEIGHT[level],
                               f"Suricata: {signature} (sid {sid}, severity {level})")]
+            if _INFORMATIONAL_RULE.match(signature) or category.lower() in _INFORMATIONAL_CLASS:
+                severity = Severity.LOW
+                factors = [Factor("ids_signature", _WEIGHT[4], f"Suricata: {signature} (sid {sid}, severity {level}): "
+                                                               f"a policy or informational rule ({category})")]
             if blocked:
                 factors.append(Factor("blocked", 0.0, "the IPS dropped it"))
             findings.append(self.finding(

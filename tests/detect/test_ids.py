@@ -57,3 +57,22 @@ def test_only_suricata_alert_events_count() -> None:
     [alert] = engine.alerts
     assert alert.severity == "medium" and alert.subkind == "attempted_administrator_privileg"  # 32 characters
     assert "IPS already dropped" in alert.recommendation
+
+
+def test_policy_and_informational_rules_are_low_whatever_their_severity() -> None:
+    from datetime import datetime, timezone
+
+    from netwarden.records import Event, Severity
+
+    def alert(signature: str, category: str, severity: int) -> Event:
+        return Event(timestamp=datetime(2026, 11, 30, 10, tzinfo=timezone.utc), source_kind="suricata",
+                     src_ip="192.168.1.20", dst_ip="162.125.1.1", dst_port=443,
+                     extra={"event_type": "alert", "signature": signature, "signature_id": 1, "category": category,
+                            "severity": severity})
+
+    engine = DetectionEngine.from_config(only=["ids"])
+    engine.process([alert("ET POLICY Dropbox.com Offsite File Backup in Use", "Potential Corporate Privacy Violation", 1),
+                    alert("ET INFO curl User-Agent Outbound", "Attempted Information Leak", 2)])
+    assert engine.alerts and all(a.severity == Severity.LOW and a.confidence < 0.5 for a in engine.alerts)
+    engine.process([alert("ET EXPLOIT Netgear DGN Remote Command Execution", "Attempted Information Leak", 1)])
+    assert any(a.severity == Severity.HIGH for a in engine.alerts)
