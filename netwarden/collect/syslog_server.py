@@ -14,8 +14,9 @@
   octet-counting (``57 <34>1 2026-...``) when it starts with digits and a space, otherwise one message
   per line (LF; NUL and CR LF too).
 - Limits: the largest message (longer ones are dropped and counted with the reason ``too_large``;
-  octet-counted ones are skipped exactly so the connection stays in step), the number of connections, the
-  idle time of a connection. An unreadable octet count closes that connection cleanly (there is no way
+  octet-counted ones are skipped exactly so the connection stays in step), the number of connections (in
+  all, and from one address, so that one host holding many idle connections cannot lock the others out),
+  the idle time of a connection, and a shorter time for a connection to deliver its first whole message. An unreadable octet count closes that connection cleanly (there is no way
   to find the next frame); it is counted against the device.
 - Back-pressure: when the stream has no room, TCP connections stop being read (the sender's TCP window
   fills and it waits) and resume when the stream has stored its batch, so TCP loses nothing. UDP cannot
@@ -61,7 +62,9 @@ class SyslogServerConfig:
     keyfile: str | None = None
     max_message_bytes: int = 65536
     max_connections: int = 1000
+    max_connections_per_address: int = 50  # one device needs a few; more are refused (too_many_from_address)
     idle_timeout: float = 600.0
+    first_message_timeout: float = 30.0  # a connection that sent no whole message by then is closed
     tls_handshake_timeout: float = 10.0
     # kernel memory, used only while a burst waits; SO_RCVBUFFORCE when allowed, else up to net.core.rmem_max
     udp_receive_buffer: int = 64 << 20
@@ -149,6 +152,7 @@ class SyslogServer:
         self._udp: list[tuple[asyncio.DatagramTransport, socket.socket]] = []
         self._connections: set[_Connection] = set()
         self._paused: set[_Connection] = set()
+        self._per_address: Counter[str] = Counter()  # open TCP/TLS connections per device
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._tasks: list[asyncio.Task] = []
@@ -330,11 +334,17 @@ class SyslogServer:
                     elif self.room() <= 0:
                         break
             now = time.monotonic()
-            if now - last_idle_check >= min(1.0, self.config.idle_timeout / 4):
+            cfg = self.config
+            if now - last_idle_check >= min(1.0, cfg.idle_timeout / 4, cfg.first_message_timeout / 4):
                 last_idle_check = now
                 for conn in list(self._connections):
-                    if now - conn.last_activity > self.config.idle_timeout and conn not in self._paused:
+                    if conn in self._paused:
+                        continue
+                    if now - conn.last_activity > cfg.idle_timeout:
                         self.stats.note(conn.device, "idle_timeout_closed")
+                        conn.finish()
+                    elif not conn.framed and now - conn.opened > cfg.first_message_timeout:
+                        self.stats.note(conn.device, "no_message_closed")
                         conn.finish()
             if now - last_drop_check >= 1.0:
                 last_drop_check = now
@@ -390,7 +400,9 @@ class _Connection(asyncio.Protocol):
         self.backlog: list[bytes] = []  # frames cut but not yet taken by a full stream
         self.closing = False
         self.paused = False
-        self.last_activity = time.monotonic()
+        self.last_activity = self.opened = time.monotonic()
+        self.framed = False  # a whole message has arrived
+        self.counted = False  # in the server's per-address count
 
     # -- asyncio callbacks -----------------------------------------------------------------------
 
@@ -403,6 +415,13 @@ class _Connection(asyncio.Protocol):
             self.closing = True
             transport.abort()  # type: ignore[attr-defined]
             return
+        if server._per_address[self.device] >= server.config.max_connections_per_address:
+            server.stats.note(self.device, "too_many_from_address")
+            self.closing = True
+            transport.abort()  # type: ignore[attr-defined]
+            return
+        server._per_address[self.device] += 1
+        self.counted = True
         server._connections.add(self)
         server.stats.connections_open = len(server._connections)
         server.stats.connections_total += 1
@@ -434,6 +453,11 @@ class _Connection(asyncio.Protocol):
         server = self.server
         server._connections.discard(self)
         server._paused.discard(self)
+        if self.counted:
+            self.counted = False
+            server._per_address[self.device] -= 1
+            if server._per_address[self.device] <= 0:
+                del server._per_address[self.device]
         server.stats.connections_open = len(server._connections)
         if self.backlog:  # frames cut but waiting for room: drained later by the housekeeping
             server._paused.add(self)
@@ -478,6 +502,7 @@ class _Connection(asyncio.Protocol):
             self.server.pause(self)
 
     def _frame(self, data: bytes) -> None:
+        self.framed = True
         self.server.stats.frames += 1
         self.backlog.append(bytes(data))
 

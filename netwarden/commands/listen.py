@@ -39,13 +39,17 @@ def _endpoint(host: str, port: int) -> str:
 @click.option("--max-message", default=65536, show_default=True, type=click.IntRange(256, 16 << 20),
               metavar="BYTES", help="Longest message; longer ones are dropped and counted.")
 @click.option("--max-connections", default=1000, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--max-per-address", default=50, show_default=True, type=click.IntRange(1, 100_000),
+              help="TCP/TLS connections one address may hold.")
 @click.option("--idle-timeout", default=600.0, show_default=True, type=click.FloatRange(min=0.1),
               metavar="SECONDS", help="Close TCP/TLS connections silent for this long.")
+@click.option("--first-message-timeout", default=30.0, show_default=True, type=click.FloatRange(min=0.1),
+              metavar="SECONDS", help="Close TCP/TLS connections that sent no whole message for this long.")
 @click.option("--status-every", default=10.0, show_default=True, type=click.FloatRange(min=0),
               metavar="SECONDS", help="Print a status line this often (0: never).")
 @click.pass_obj
-def listen_syslog(obj, udp, tcp, tls, cert, key, db_url, max_message, max_connections, idle_timeout,  # type: ignore[no-untyped-def]
-                  status_every) -> None:
+def listen_syslog(obj, udp, tcp, tls, cert, key, db_url, max_message, max_connections, max_per_address,  # type: ignore[no-untyped-def]
+                  idle_timeout, first_message_timeout, status_every) -> None:
     """Receive syslog from devices until Ctrl-C; the sending device is each event's observer.
 
     Without addresses it listens on UDP and TCP port 5514 on every address (IPv4 and IPv6).
@@ -62,7 +66,8 @@ def listen_syslog(obj, udp, tcp, tls, cert, key, db_url, max_message, max_connec
     config = SyslogServerConfig(udp=_addresses(udp, "--udp"), tcp=_addresses(tcp, "--tcp"),
                                 tls=_addresses(tls, "--tls"), certfile=cert, keyfile=key,
                                 max_message_bytes=max_message, max_connections=max_connections,
-                                idle_timeout=idle_timeout)
+                                max_connections_per_address=max_per_address, idle_timeout=idle_timeout,
+                                first_message_timeout=first_message_timeout)
     if not (config.udp or config.tcp or config.tls):
         default = SyslogServerConfig.default()
         config.udp, config.tcp = default.udp, default.tcp

@@ -86,7 +86,9 @@ class WebServer:
                 stream = LiveStream(pipeline, fmt="syslog", source="syslog", use_process=self.use_writer_process,
                                     max_delay=LIVE_DELAY)
                 self._streams.append(stream)
-                server = syslog_server.SyslogServer(stream, syslog_server.SyslogServerConfig(udp=udp, tcp=tcp))
+                server = syslog_server.SyslogServer(stream, syslog_server.SyslogServerConfig(
+                    udp=udp, tcp=tcp, max_connections_per_address=self.settings.web.syslog_max_per_address,
+                    first_message_timeout=self.settings.web.syslog_first_message_seconds))
                 server.start()
                 self._sources.append(server)
                 self.syslog_addresses = list(server.addresses)

@@ -32,3 +32,7 @@ class WebSettings(Section):
     syslog_udp: list[str] = Field(default_factory=lambda: [":5514"])
     syslog_tcp: list[str] = Field(default_factory=lambda: [":5514"])
     netflow_udp: list[str] = Field(default_factory=lambda: [":2055"])
+    # TCP syslog: connections one address may hold, and how long a connection may take to send its first
+    # whole message (then the 600 s idle timeout applies) -- so one host cannot lock the other senders out
+    syslog_max_per_address: int = Field(50, ge=1)
+    syslog_first_message_seconds: float = Field(30, gt=0)

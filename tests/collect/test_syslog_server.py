@@ -272,6 +272,36 @@ def test_half_open_and_too_many_connections(sqlite_db: Database) -> None:
         still_serving(server, sqlite_db, "after_idle")
 
 
+def test_one_host_holding_idle_connections_cannot_lock_others_out(sqlite_db: Database) -> None:
+    """Hundreds of silent connections from one address: past the per-address limit they are refused, the
+    others are closed once they have sent no whole message for first_message_timeout, and every other
+    sender is served all along; a connection that delivered a message keeps the long idle timeout."""
+    with listening(sqlite_db, max_connections=1000, max_connections_per_address=20, idle_timeout=600,
+                   first_message_timeout=1.0) as server:
+        hostile = []
+        try:
+            for _ in range(200):
+                hostile.append(tcp_client(server))
+            reasons = lambda: server.stats.device_reasons.get(DEVICE, {})  # noqa: E731
+            wait_for(lambda: reasons().get("too_many_from_address") == 180,
+                     what="180 refusals")
+            assert server.stats.connections_open <= 20
+            still_serving(server, sqlite_db, "during_the_flood")
+            with tcp_client(server, "127.0.0.3") as talker:  # a device that talks, then pauses
+                talker.sendall((LINE.format(user="talker", n=3) + "\n").encode())
+                wait_for(lambda: reasons().get("no_message_closed") == 20, timeout=10,
+                         what="the silent connections closed")
+                assert not closed_by_peer(talker, 0.5)  # it delivered a message: the 600 s idle timeout holds
+            wait_for(lambda: stored(sqlite_db, text="talker"), what="the talker's line")
+            assert server.stats.device_reasons.get("127.0.0.3", {}).get("no_message_closed", 0) == 0
+            with tcp_client(server) as again:  # the hostile host's count went back down
+                again.sendall((LINE.format(user="back", n=4) + "\n").encode())
+            wait_for(lambda: stored(sqlite_db, text="back"), what="the hostile host's own line")
+        finally:
+            for sock in hostile:
+                sock.close()
+
+
 def test_many_connections_at_once(sqlite_db: Database) -> None:
     with listening(sqlite_db) as server:
         socks = [tcp_client(server, f"127.0.0.{10 + i % 5}") for i in range(200)]
