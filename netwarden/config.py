@@ -34,6 +34,7 @@ from netwarden.enrich.assets import DEFAULT_HOME
 from netwarden.enrich.intel import EXAMPLE_FEED
 from netwarden.learn.settings import LearnSettings
 from netwarden.notify.settings import NotifySettings
+from netwarden.report.settings import ReportSettings
 from netwarden.respond.settings import RespondSettings
 from netwarden.settings_base import Section
 from netwarden.web.settings import WebSettings
@@ -111,12 +112,17 @@ class Settings(_Section):
     respond: RespondSettings = RespondSettings()  # blocking (netwarden.respond)
     notify: NotifySettings = NotifySettings()  # e-mail and webhook notifications (netwarden.notify)
     web: WebSettings = WebSettings()  # the web application (netwarden.web)
+    report: ReportSettings = ReportSettings()  # PDF reports and their schedules (netwarden.report)
     # [detect.<detector>] tables; each detector validates its own (netwarden.detect.base.DetectorSettings)
     detect: dict[str, dict[str, Any]] = {}
     source: str = "defaults"  # where the settings came from, for messages
 
     def local_tz(self) -> tzinfo:
         return local_zone() if self.ingest.timezone == "local" else ZoneInfo(self.ingest.timezone)
+
+    def site_tz(self) -> tzinfo:
+        """The zone reports and their schedules use: [report] timezone, else the ingest one."""
+        return self.local_tz() if self.report.timezone == "local" else ZoneInfo(self.report.timezone)
 
 
 def local_zone() -> tzinfo:
