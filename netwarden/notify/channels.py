@@ -27,13 +27,6 @@ class EmailChannel:
         self.settings = settings
         self.name = f"smtp {settings.host}:{settings.port}"
 
-    def _context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context(cafile=self.settings.ca_file or None)
-        if not self.settings.verify:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        return context
-
     def message(self, notices: list[Notice], omitted: int) -> EmailMessage:
         s = self.settings
         msg = EmailMessage()
@@ -47,21 +40,32 @@ class EmailChannel:
         return msg
 
     def send(self, notices: list[Notice], omitted: int) -> None:
-        s = self.settings
-        msg = self.message(notices, omitted)
-        try:
-            if s.security == "ssl":
-                client: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=self._context())
-            else:
-                client = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
-            with client:
-                if s.security == "starttls":
-                    client.starttls(context=self._context())
-                if s.username:
-                    client.login(s.username, s.password)
-                client.send_message(msg)
-        except (smtplib.SMTPException, OSError) as exc:
-            raise DeliveryError(f"{self.name}: {exc}") from None
+        deliver(self.settings, self.message(notices, omitted))
+
+
+def _tls(settings: SmtpSettings) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=settings.ca_file or None)
+    if not settings.verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def deliver(s: SmtpSettings, msg: EmailMessage) -> None:
+    """Send one message with the [notify.smtp] settings (also used for scheduled reports)."""
+    try:
+        if s.security == "ssl":
+            client: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=_tls(s))
+        else:
+            client = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+        with client:
+            if s.security == "starttls":
+                client.starttls(context=_tls(s))
+            if s.username:
+                client.login(s.username, s.password)
+            client.send_message(msg)
+    except (smtplib.SMTPException, OSError) as exc:
+        raise DeliveryError(f"smtp {s.host}:{s.port}: {exc}") from None
 
 
 class WebhookChannel:

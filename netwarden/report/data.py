@@ -69,13 +69,15 @@ def top_alerts(conn: Connection, period: Period, limit: int = 15) -> list[Any]:
 
 
 def blocks_in(conn: Connection, period: Period) -> list[dict[str, Any]]:
-    """Blocks made in the period, newest first, each with how often its network was blocked before."""
+    """Blocks made in the period, newest first, each with how often its network was blocked up to then
+    (refused decisions were never in effect: not counted)."""
+    real = blocks.c.state != "refused"
     rows = [dict(r._mapping) for r in conn.execute(
-        select(blocks).where(blocks.c.created >= period.since, blocks.c.created < period.until)
+        select(blocks).where(blocks.c.created >= period.since, blocks.c.created < period.until, real)
         .order_by(blocks.c.created.desc(), blocks.c.id.desc()))]
     if rows:
         earlier = dict(conn.execute(select(blocks.c.network, func.count()).where(
-            blocks.c.network.in_({r["network"] for r in rows}), blocks.c.created < period.until)
+            blocks.c.network.in_({r["network"] for r in rows}), blocks.c.created < period.until, real)
             .group_by(blocks.c.network)).all())
         for r in rows:
             r["times_blocked"] = int(earlier.get(r["network"], 1))

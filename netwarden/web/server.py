@@ -58,6 +58,7 @@ class WebServer:
         self._sources: list[Any] = []
         self._uvicorn: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
+        self._reports: Any = None  # the report scheduler (netwarden.report.schedule)
 
     @property
     def url(self) -> str:
@@ -107,6 +108,9 @@ class WebServer:
                     self.runtime.listeners.append(ListenerInfo("netflow udp", _endpoint(host, port),
                                                                lambda s=stream: _stream_status(s)))
             self._start_web(timeout)
+            from netwarden.report.schedule import ReportScheduler
+
+            self._reports = ReportScheduler(self.db, self.settings).start()
         except (OSError, ValueError) as exc:
             self.stop()
             raise ServerError(f"cannot listen: {exc}") from None
@@ -135,7 +139,11 @@ class WebServer:
                     break
 
     def stop(self) -> None:
-        """Stop everything, in order: web, collectors, streams (storing what is pending), pipeline, database."""
+        """Stop everything, in order: reports, web, collectors, streams (storing what is pending), pipeline,
+        database."""
+        if self._reports is not None:
+            self._reports.stop()
+            self._reports = None
         if self._uvicorn is not None:
             self._uvicorn.should_exit = True
             if self._thread is not None:

@@ -76,7 +76,7 @@ def test_daily_report_figures_equal_the_database(demo, tmp_path: Path) -> None: 
         n_events = count(conn, events, events.c.timestamp >= period.since, events.c.timestamp < period.until)
         n_alerts = count(conn, alerts, alerts.c.last_seen >= period.since, alerts.c.first_seen < period.until)
         serious = count(conn, alerts, alerts.c.last_seen >= period.since, alerts.c.severity.in_(["critical", "high"]))
-        n_blocks = count(conn, blocks, blocks.c.created >= period.since)
+        n_blocks = count(conn, blocks, blocks.c.created >= period.since, blocks.c.state != "refused")
         n_incidents = count(conn, incidents, incidents.c.last_seen >= period.since)
         n_bad = count(conn, quarantine, quarantine.c.received >= period.since)
         kinds_seen = [k for (k,) in conn.execute(select(alerts.c.kind).distinct())]
