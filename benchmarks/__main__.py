@@ -26,6 +26,7 @@ from benchmarks import bench_analysis
 from benchmarks import bench_web
 from benchmarks import bench_webmodel
 from benchmarks import bench_trust
+from benchmarks import bench_reports
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "BENCHMARKS.md"
@@ -38,6 +39,7 @@ BENCHMARKS["analysis"] = bench_analysis
 BENCHMARKS["web"] = bench_web
 BENCHMARKS["webmodel"] = bench_webmodel
 BENCHMARKS["trust"] = bench_trust
+BENCHMARKS["reports"] = bench_reports
 COMMAND = "benchmarks/run"
 
 
