@@ -230,6 +230,10 @@ def _print_alerts(engine) -> None:  # type: ignore[no-untyped-def]
                        f"{safe(alert.factors[0].detail if alert.factors else '')}"))
     if len(engine.alerts) > 10:
         out.print("    ... see `netwarden alerts`")
+    for detector in engine.detectors:
+        for ref, batches in sorted(getattr(detector, "failures", {}).items()):
+            err.print(Text(f"  model {safe(ref)} failed on {batches:,} batch{'es' if batches != 1 else ''} and "
+                           "raised no alerts (see the log; `netwarden model deactivate` it)", style="red"))
 
 
 # -- events -------------------------------------------------------------------------------------

@@ -16,8 +16,9 @@
 - Limits: the largest message (longer ones are dropped and counted with the reason ``too_large``;
   octet-counted ones are skipped exactly so the connection stays in step), the number of connections (in
   all, and from one address, so that one host holding many idle connections cannot lock the others out),
-  the idle time of a connection, and a shorter time for a connection to deliver its first whole message. An unreadable octet count closes that connection cleanly (there is no way
-  to find the next frame); it is counted against the device.
+  the idle time of a connection, and a shorter time for a connection to deliver its first whole message.
+  An unreadable octet count closes that connection cleanly (there is no way to find the next frame); it is
+  counted against the device.
 - Back-pressure: when the stream has no room, TCP connections stop being read (the sender's TCP window
   fills and it waits) and resume when the stream has stored its batch, so TCP loses nothing. UDP cannot
   push back: what the stream cannot take is counted as dropped per device, and what the kernel dropped

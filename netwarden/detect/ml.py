@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -46,6 +46,7 @@ class MlDetector(Detector):
         self.models: list[tuple[Any, Model]] = []  # (registry record, loaded model)
         self._loaded_at = -float("inf")
         self._loaded_digests: set[str] = set()
+        self.failures: Counter[str] = Counter()  # batches each model failed on (shown after an ingest)
 
     def bind(self, db: Any, settings: Any) -> None:
         """Called by the pipeline: where the registry is (netwarden.config.Settings)."""
@@ -94,8 +95,13 @@ class MlDetector(Detector):
         for record, model in self.models:
             try:
                 findings += self._judge(record, model, events)
-            except Exception:
-                log.exception("ml detector: model %s failed on a batch", record.ref)
+            except Exception as exc:  # one model's failure must not stop the others, nor pass unnoticed
+                self.failures[record.ref] += 1
+                if self.failures[record.ref] == 1:
+                    log.exception("ml detector: model %s failed on a batch; it raises no alerts until fixed "
+                                  "(deactivate it: netwarden model deactivate %s)", record.ref, record.ref)
+                else:
+                    log.debug("ml detector: model %s failed again: %s", record.ref, exc)
         return findings
 
     def _judge(self, record: Any, model: Model, events: Sequence[Event]) -> list[Finding]:

@@ -23,6 +23,7 @@ from sqlalchemy import delete, func, select, update
 
 from netwarden.learn import artefacts
 from netwarden.learn.base import Model, ModelError
+from netwarden.records import Event, SourceKind
 from netwarden.store.schema_learn import models as models_table
 
 MAX_ID = 2**63 - 1  # the largest id (and version) every engine stores
@@ -147,7 +148,8 @@ class ModelRegistry:
 
     def activate(self, ref: str | int) -> ModelRecord:
         record = self.get(ref)
-        self.load(record)  # a model that cannot load must not become the detector's problem
+        # a model that cannot load, or loads but cannot score, must not become the detector's problem
+        check_scores(self.load(record), record.ref)
         with self.db.engine.begin() as conn:
             conn.execute(update(models_table).where(models_table.c.name == record.name).values(active=False))
             conn.execute(update(models_table).where(models_table.c.id == record.id).values(active=True))
@@ -184,6 +186,40 @@ def check_name(name: str) -> str:
         raise ModelError(f"bad model name {name!r}: letters, digits, '.', '_' and '-', at most 64, "
                          "starting with a letter or digit")
     return name
+
+
+def probe_events(model: Model) -> list[Event]:
+    """A few records of every kind the pipeline feeds the ml detector, plus (flow-feature models) one that
+    carries each learned numeric feature: enough to make a model run its whole scoring path."""
+    now = datetime.now(UTC)
+    events = [
+        Event(timestamp=now, source_kind=SourceKind.ACCESS_LOG, src_ip="192.0.2.1", http_method="GET", url="/",
+              http_status=200, user_agent="probe", bytes_out=100),
+        Event(timestamp=now, source_kind=SourceKind.AUTH, src_ip="192.0.2.2", user="probe", outcome="failure",
+              app_protocol="ssh", extra={"ssh_event": "failed_password"}),
+        Event(timestamp=now, source_kind=SourceKind.NETFLOW, src_ip="192.0.2.3", dst_ip="198.51.100.1",
+              src_port=40000, dst_port=443, transport="tcp", bytes_out=1200, bytes_in=5400, packets_out=10, packets_in=12, duration=1.5),
+    ]
+    spec = getattr(model, "spec_", None)
+    numeric = list(getattr(spec, "numeric", None) or ())
+    if numeric:
+        events.append(Event(timestamp=now, source_kind=SourceKind.NETFLOW, src_ip="192.0.2.4",
+                            transport="tcp", extra={name: 1.0 for name in numeric}))
+    return events
+
+
+def check_scores(model: Model, ref: str) -> None:
+    """Score (and for category models, label) a few probe records; ModelError with the reason if it fails."""
+    events = probe_events(model)
+    try:
+        scores = model.score(events)
+        if model.task == "category":
+            model.predict(events)
+        if len(scores) != len(events):
+            raise ValueError(f"{len(scores)} scores for {len(events)} records")
+    except Exception as exc:  # whatever the estimator raises: it cannot run in the detector
+        raise ModelError(f"model {ref} cannot score records ({type(exc).__name__}: {str(exc)[:300]}); "
+                         "not activated") from None
 
 
 def _record(row: Any) -> ModelRecord:

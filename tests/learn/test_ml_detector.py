@@ -104,6 +104,30 @@ def test_a_broken_model_is_skipped_and_changes_are_picked_up(site, kdd_events, c
     assert detector.process(batch) == []
 
 
+def test_a_model_failing_at_scoring_is_counted_and_logged(site, kdd_events, caplog) -> None:  # type: ignore[no-untyped-def]
+    """A model that became active without the check (an older release activated it) and fails on every batch:
+    the detector counts and logs it instead of staying silent, and the other models keep working."""
+    from sqlalchemy import update
+
+    from netwarden.store.schema_learn import models as models_table
+
+    tmp, _, db, registry = site
+    train = kdd_events[:300]
+    good = registry.add(_forest(kdd_events), name="good", data={}, metrics={})
+    broken = registry.add(create("knn", n_neighbors=400).fit(train, data.targets(train, "binary")),
+                          name="broken", data={}, metrics={})
+    registry.activate(good.ref)
+    with db.engine.begin() as conn:
+        conn.execute(update(models_table).where(models_table.c.id == broken.id).values(active=True))
+    detector = MlDetector({"reload_every": 3600})
+    detector.use(registry)
+    batch = kdd_events[5000:5400]
+    findings = detector.process(batch) + detector.process(batch)
+    assert {f.evidence["model"] for f in findings} == {"good:1"}
+    assert detector.failures == {"broken:1": 2}
+    assert caplog.text.count("model broken:1 failed on a batch") == 1  # logged once, then counted
+
+
 def _flows(src: str, start: datetime, minutes: int, per_minute: int, ports: list[int], rng: random.Random) -> list[Event]:
     out = []
     for m in range(minutes):

@@ -89,3 +89,18 @@ def test_an_artefact_path_outside_the_directory_is_refused(db: Database, tmp_pat
         conn.execute(update(models).values(artefact="../../etc"))
     with pytest.raises(ModelError, match="outside"):
         registry.load(record.ref)
+
+
+def test_a_model_that_cannot_score_is_not_activated(db: Database, tmp_path: Path, kdd_split) -> None:  # type: ignore[no-untyped-def]
+    """k nearest neighbours with k above the rows it kept trains, saves and loads, but cannot score: refused
+    with the reason, and the model that was active stays active."""
+    train, _ = kdd_split
+    registry = ModelRegistry(db, tmp_path / "models")
+    good = registry.add(create("logistic_regression").fit(train[:300], data.targets(train[:300], "binary")),
+                        name="kdd", data={}, metrics={})
+    registry.activate(good.ref)
+    broken_model = create("knn", n_neighbors=400).fit(train[:300], data.targets(train[:300], "binary"))
+    broken = registry.add(broken_model, name="kdd", data={}, metrics={})
+    with pytest.raises(ModelError, match=r"cannot score records \(ValueError: .*n_neighbors.*not activated"):
+        registry.activate(broken.ref)
+    assert [r.ref for r in registry.active()] == [good.ref]

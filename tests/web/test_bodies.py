@@ -134,7 +134,8 @@ def test_bodies_under_the_cap_still_work(server) -> None:  # type: ignore[no-unt
 
     address, token = server
     base = f"http://{address[0]}:{address[1]}/api/v1"
-    ok = httpx.post(f"{base}/check", json={"line": LINE, "format": "access_log"}, headers={"Authorization": f"Bearer {token}"})
+    ok = httpx.post(f"{base}/check", json={"line": LINE, "format": "access_log"},
+                    headers={"Authorization": f"Bearer {token}"})
     assert ok.status_code == 200, ok.text
     anonymous = httpx.post(f"{base}/check", json={"line": "hello"})
     assert anonymous.status_code == 401
