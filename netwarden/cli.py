@@ -246,7 +246,10 @@ def parse_when(value: str, settings: Settings) -> datetime:
     """``2h``/``7d`` ago, or an ISO date/time (local zone when it has none)."""
     m = _RELATIVE.match(value.strip())
     if m:
-        return datetime.now(timezone.utc) - timedelta(**{_UNITS[m.group(2)]: float(m.group(1))})
+        try:
+            return datetime.now(timezone.utc) - timedelta(**{_UNITS[m.group(2)]: float(m.group(1))})
+        except OverflowError:
+            raise click.BadParameter(f"{value!r} reaches back before the calendar starts") from None
     try:
         when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:

@@ -51,7 +51,8 @@ def test_api_runs_a_backtest_for_admins_only(sqlite_web: Web, datasets: Path) ->
     assert alerts["lost_count"] == 1 and alerts["lost"][0]["kind"] == "port_scan"
     assert row_counts(sqlite_web.db) == before
     for bad, message in (({"set": ["nonsense"]}, "SECTION.KEY=VALUE"), ({"since": "last tuesday"}, "since"),
-                         ({"set": ["respond.threshold=7"]}, "threshold"), ({"threshold": 0.5}, "with a model")):
+                         ({"set": ["respond.threshold=7"]}, "threshold"), ({"threshold": 0.5}, "with a model"),
+                         ({"since": "99999999999d"}, "too far"), ({"until": "0001-01-01T00:00:00-23:59"}, "until must be later")):
         answer = admin.post("/api/v1/backtest", json=bad)
         assert answer.status_code == 400 and message in answer.text, answer.text
     assert admin.get("/api/v1/backtest/" + "0" * 32).status_code == 404

@@ -68,11 +68,13 @@ def _when(text: str, what: str) -> datetime:
         return datetime.now(timezone.utc) - parse_duration(text)
     except ValueError:
         pass
+    except OverflowError:  # 10000000d: before the calendar starts
+        raise HTTPException(400, f"{what}: {text!r} reaches back too far") from None
     try:
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+    except (ValueError, OverflowError):
         raise HTTPException(400, f"{what}: {text!r} is neither a time span (30d, 12h) nor an ISO time") from None
-    return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
 
 
 @router.post("/backtest", status_code=202)
@@ -83,6 +85,8 @@ def backtest_start(request: Request, candidate: Candidate = Body(...),
         raise HTTPException(400, "threshold goes with a model")
     since = _when(candidate.since, "since")
     until = _when(candidate.until, "until") if candidate.until else None
+    if until is not None and until <= since:
+        raise HTTPException(400, "until must be later than since")
     current = request.app.state.settings
     try:
         settings = apply_sets(current, [s for s in candidate.set if s.strip()])
