@@ -125,12 +125,17 @@ def candidate_engine(db: Any, settings: Any, *, model: str | None = None,
         engine = _ReplayEngine.from_config(detect_config(settings), None, assets=Assets(settings.network.home))
     except SettingsError as exc:
         raise BacktestError(str(exc)) from None
+    swapped = None
+    if model is not None:
+        from netwarden.learn.registry import open_registry
+
+        swapped = _CandidateModels(open_registry(db, settings), model, threshold)
     for detector in engine.detectors:
         bind = getattr(detector, "bind", None)
-        if bind is not None:  # the ml detector reads the registry (reads only)
+        if bind is not None:  # detectors that read the model registry (reads only): ml, web_attack
             bind(db, settings)
-            if model is not None and hasattr(detector, "use"):
-                detector.use(_CandidateModels(detector.registry, model, threshold))
+            if swapped is not None and hasattr(detector, "use"):
+                detector.use(swapped)
     if model is not None and not any(d.name == "ml" for d in engine.detectors):
         raise BacktestError("--model needs the ml detector, which the candidate settings disable")
     with db.engine.connect() as conn:  # what administrators marked as false positives stays suppressed
