@@ -57,15 +57,6 @@ def run(*, quick: bool = False, engines: list[str] | None = None, only: str | No
         build_database(db_path, n, 1_000 if quick else 10_000, log)
     url = f"sqlite:///{db_path}"
     results: dict = {"events": n, "exports": [], "reports": []}
-    for label, argv, rows in (
-            ("CLI `events --csv`, a tenth", [*NETWARDEN, "--db", url, "events", "--csv", "-n", str(n // 10)], n // 10),
-            ("CLI `events --csv`, all", [*NETWARDEN, "--db", url, "events", "--csv"], n),
-            ("API `/events?format=csv` generator, all", [sys.executable, "-c", API_EXPORT, url], n)):
-        seconds, cpu, peak = _measure(argv)
-        results["exports"].append({"what": label, "rows": rows, "seconds": seconds, "rows_per_s": rows / seconds,
-                                   "cpu": cpu, "rows_per_cpu_s": rows / cpu, "peak_mb": peak})
-        log(f"  {label}: {rows:,} rows in {seconds:,.1f} s ({rows / seconds:,.0f} rows/s; CPU {cpu:,.1f} s, "
-            f"{rows / cpu:,.0f} rows per CPU second), peak {peak} MB")
     with tempfile.TemporaryDirectory(prefix="nw-bench-reports-") as tmp:
         for kind in ("daily", "weekly"):
             times, cpus = [], []
@@ -79,6 +70,15 @@ def run(*, quick: bool = False, engines: list[str] | None = None, only: str | No
                                        "median_cpu": statistics.median(cpus), "peak_mb": peak, "bytes": size})
             log(f"  {kind} report over 30 days: median {statistics.median(times):.1f} s of {len(times)} "
                 f"(CPU {statistics.median(cpus):.1f} s), {size:,} bytes")
+    for label, argv, rows in (
+            ("CLI `events --csv`, a tenth", [*NETWARDEN, "--db", url, "events", "--csv", "-n", str(n // 10)], n // 10),
+            ("CLI `events --csv`, all", [*NETWARDEN, "--db", url, "events", "--csv"], n),
+            ("API `/events?format=csv` generator, all", [sys.executable, "-c", API_EXPORT, url], n)):
+        seconds, cpu, peak = _measure(argv)
+        results["exports"].append({"what": label, "rows": rows, "seconds": seconds, "rows_per_s": rows / seconds,
+                                   "cpu": cpu, "rows_per_cpu_s": rows / cpu, "peak_mb": peak})
+        log(f"  {label}: {rows:,} rows in {seconds:,.1f} s ({rows / seconds:,.0f} rows/s; CPU {cpu:,.1f} s, "
+            f"{rows / cpu:,.0f} rows per CPU second), peak {peak} MB")
     results["load"] = os.getloadavg()
     return results
 

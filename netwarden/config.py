@@ -36,7 +36,7 @@ from netwarden.learn.settings import LearnSettings
 from netwarden.notify.settings import NotifySettings
 from netwarden.report.settings import ReportSettings
 from netwarden.respond.settings import RespondSettings
-from netwarden.settings_base import Section
+from netwarden.settings_base import Section, known_zone
 from netwarden.web.settings import WebSettings
 from pydantic import Field, ValidationError, field_validator
 
@@ -64,13 +64,7 @@ class IngestSettings(_Section):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        if value != "local":
-            try:
-                ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise ValueError(f"unknown time zone {value!r} (use an IANA name like Europe/Prague, "
-                                 "UTC, or 'local')") from None
-        return value
+        return known_zone(value)
 
 
 class NetworkSettings(_Section):

@@ -10,11 +10,9 @@ Example::
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
 from pydantic import Field, field_validator
 
-from netwarden.settings_base import Section
+from netwarden.settings_base import Section, known_zone
 
 
 class ReportSettings(Section):
@@ -26,9 +24,4 @@ class ReportSettings(Section):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        if value != "local":
-            try:
-                ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise ValueError(f"unknown time zone {value!r} (an IANA name like Europe/Prague, or 'local')") from None
-        return value
+        return known_zone(value)
