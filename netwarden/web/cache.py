@@ -160,7 +160,8 @@ class ResponseCache:
             await self.app(scope, receive, send)
             return
         key = (method, scope["path"], scope["query_string"],
-               str(principal.role) if kind == "role" else secret_digest(credentials[1]))
+               str(principal.role) if kind == "role" else secret_digest(credentials[1]),
+               _time_zone_choice(scope) if kind == "session" else "")
         answer = self.answers.get(key)
         if answer is not None:
             age = time.monotonic() - answer.created
@@ -232,6 +233,14 @@ async def _no_body() -> Message:
 
 async def _discard(message: Message) -> None:
     pass
+
+
+def _time_zone_choice(scope: Scope) -> str:
+    """The page's time zone toggle (cookie ``nw_tz``): pages drawn in another zone are other answers."""
+    for name, value in scope["headers"]:
+        if name == b"cookie" and b"nw_tz=" in value:
+            return value.decode("latin-1").split("nw_tz=", 1)[1].split(";", 1)[0]
+    return ""
 
 
 def _no_cache(scope: Scope) -> bool:

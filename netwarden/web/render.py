@@ -18,13 +18,13 @@ from __future__ import annotations
 import ipaddress
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone, tzinfo
 from pathlib import Path
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from markupsafe import Markup, escape
 
 from netwarden import __version__
@@ -43,9 +43,40 @@ class NavEntry:
     role: str = "viewer"
 
 
-def _when(value: Any) -> str:
+TZ_COOKIE = "nw_tz"  # "utc": this browser wants UTC; otherwise the site's zone
+
+
+def site_zone(request: Request) -> tzinfo:
+    """The zone every time on a page is shown in: the site's (``[ingest] timezone``), or UTC when this
+    browser asked for it with the toggle."""
+    if request.cookies.get(TZ_COOKIE) == "utc":
+        return timezone.utc
+    try:
+        return request.app.state.settings.local_tz()
+    except Exception:  # settings without a zone
+        return timezone.utc
+
+
+def zone_name(zone: tzinfo) -> str:
+    return "UTC" if zone is timezone.utc else getattr(zone, "key", None) or datetime.now(zone).strftime("%Z")
+
+
+def format_time(value: datetime, zone: tzinfo) -> str:
+    """The one time format: ``2026-12-04 15:03:07 CET`` (stored times without a zone are UTC)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+@pass_context
+def _when(context: Any, value: Any) -> str:
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
+        return format_time(value, context.get("zone") or timezone.utc)
+    if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] in "T ":
+        try:
+            return format_time(datetime.fromisoformat(value.replace("Z", "+00:00")), context.get("zone") or timezone.utc)
+        except ValueError:
+            pass
     return "" if value is None else str(value)
 
 
@@ -103,6 +134,8 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
         "version": __version__, "path": request.url.path,
         "nav_visible": principal is not None and not principal.must_change,
     }
+    zone = site_zone(request)
+    values.update(zone=zone, zone_name=zone_name(zone), utc_chosen=request.cookies.get(TZ_COOKIE) == "utc")
     values.update(context or {})
     html = environment.get_template(template).render(values)
     return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})

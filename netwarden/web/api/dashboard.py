@@ -82,7 +82,11 @@ def traffic(minutes: int = Query(60, ge=1, le=60 * 24 * 31, description="how far
         bucket[0] += int(count or 0)
         bucket[1] += int(size or 0)
     points = []
+    now = datetime.now(timezone.utc)
     for index in range(count_points):
         count, size = buckets.get(index, (0, 0))
-        points.append({"time": base + timedelta(minutes=index * step), "events": count, "bytes": size})
+        start = base + timedelta(minutes=index * step)
+        # a bucket still filling is marked: its low count is not a collapse of traffic
+        points.append({"time": start, "events": count, "bytes": size,
+                       "partial": start + timedelta(minutes=step) > now})
     return fast_json({"step_minutes": step, "points": points})  # type: ignore[return-value]

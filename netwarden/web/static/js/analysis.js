@@ -1,6 +1,6 @@
 // The analysis page: one request to /api/v1/analysis, drawn as a chart and tables. Every value from the
 // logs (addresses, methods, kinds) is shown with textContent through el(); links go to the events page.
-import { api, el } from './nw.js';
+import { api, el, when } from './nw.js';
 
 let chart = null;
 const fmt = (n) => Number(n).toLocaleString();
@@ -54,7 +54,7 @@ function table(id, head, rows) {
 }
 
 function drawVolume(volume) {
-  const labels = volume.points.map((p) => new Date(p.start).toLocaleString([], { month: 'numeric', day: 'numeric', hour: '2-digit', minute: '2-digit' }));
+  const labels = volume.points.map((p) => when(p.start, true));
   const minutes = volume.bucket_seconds / 60;
   document.getElementById('volume-note').textContent =
     `(per ${minutes >= 60 ? `${minutes / 60} h` : `${minutes} min`}, from ${volume.source}; click a point for its events)`;

@@ -61,20 +61,33 @@ async function refreshTraffic() {
   const minutes = Number(document.getElementById('traffic-range').value);
   let data;
   try { data = await api(`traffic?minutes=${minutes}`); } catch (e) { return; }
-  const labels = data.points.map((p) => new Date(p.time).toLocaleString([], { month: 'numeric', day: 'numeric', hour: '2-digit', minute: '2-digit' }));
+  const labels = data.points.map((p) => when(p.time, true));
   const values = data.points.map((p) => p.events);
+  const partial = data.points.map((p) => Boolean(p.partial));
+  const step = data.step_minutes;
+  // the legend names the bucket the points really have (it changes with the range)
+  const label = `events per ${step >= 60 && step % 60 === 0 ? `${step / 60} h` : `${step} min`}`
+    + (partial.some(Boolean) ? ' (dashed: still filling)' : '');
+  const canvas = document.getElementById('traffic-chart');
+  canvas.dataset.legend = label;
+  canvas.dataset.partial = String(partial.filter(Boolean).length);
   if (!window.Chart) return;
   if (chart) {
     chart.data.labels = labels;
     chart.data.datasets[0].data = values;
+    chart.data.datasets[0].label = label;
+    chart.$partial = partial;
     chart.update('none');
     return;
   }
-  chart = new window.Chart(document.getElementById('traffic-chart'), {
+  chart = new window.Chart(canvas, {
     type: 'line',
-    data: { labels, datasets: [{ label: `events per ${data.step_minutes} min`, data: values, fill: true, tension: 0.2, pointRadius: 0 }] },
+    data: { labels, datasets: [{ label, data: values, fill: true, tension: 0.2, pointRadius: 0,
+      segment: { borderDash: (ctx) => (chart && chart.$partial[ctx.p1DataIndex] ? [6, 4] : undefined) } }] },
     options: { animation: false, maintainAspectRatio: false, scales: { y: { beginAtZero: true } } },
   });
+  chart.$partial = partial;
+  chart.update('none');
 }
 
 async function start() {

@@ -50,10 +50,29 @@ export function severityClass(severity) {
     severity] || 'text-bg-secondary';
 }
 
-export function when(iso) {
+// The one time format of every page: "2026-12-04 15:03:07 CET" in the zone the server chose for this
+// browser (the site's, or UTC with the toggle), never the browser's own locale. short: "12-04 15:03".
+export function siteZone() {
+  return document.body.dataset.tz || 'UTC';
+}
+
+function parts(d, zone) {
+  const options = { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit',
+    minute: '2-digit', second: '2-digit', hourCycle: 'h23', timeZoneName: 'short' };
+  let format;
+  try { format = new Intl.DateTimeFormat('en-GB', options); } catch (e) {
+    format = new Intl.DateTimeFormat('en-GB', { ...options, timeZone: 'UTC' });
+  }
+  return Object.fromEntries(format.formatToParts(d).map((p) => [p.type, p.value]));
+}
+
+export function when(iso, short = false) {
   if (!iso) return '';
   const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? String(iso) : d.toLocaleString();
+  if (Number.isNaN(d.getTime())) return String(iso);
+  const p = parts(d, siteZone());
+  if (short) return `${p.month}-${p.day} ${p.hour}:${p.minute}`;
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second} ${p.timeZoneName}`;
 }
 
 // Live messages {seq, topic, data} for the given topics: WebSocket first, long polling when the socket
