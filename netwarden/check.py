@@ -115,8 +115,10 @@ def event_from_connection(*, src_ip: str, dst_ip: str, transport: str = "tcp", d
     if transport not in TRANSPORTS:
         raise CheckError(f"protocol must be one of {', '.join(TRANSPORTS)}")
     flags = _flags(tcp_flags)
+    ignored = None
     if flags is not None and transport != "tcp":
-        raise CheckError("TCP flags only apply to the tcp protocol")
+        # single-record datasets give every row a flag column, ICMP rows too: accept it and say it is unused
+        ignored, flags = (flags or "NULL"), None
     packet_size = _count(packet_size, "packet_size", 65535)
     out = _count(bytes_out, "bytes_out", 1 << 50)
     if out is None and packet_size is not None:
@@ -131,6 +133,8 @@ def event_from_connection(*, src_ip: str, dst_ip: str, transport: str = "tcp", d
         event.extra["packet_size"] = packet_size
     if flags == "":
         event.extra["null_flags"] = True
+    if ignored is not None:
+        event.extra["ignored_tcp_flags"] = ignored
     return event
 
 
@@ -172,17 +176,25 @@ def check_event(event: Event, settings: Any, *, model_scorer: ModelScorer | None
         reasons += _intel_reasons(event, settings)
     reasons += _connection_reasons(event, assets)
     notes: list[str] = []
+    if event.extra.get("ignored_tcp_flags"):
+        notes.append(f"TCP flags {event.extra['ignored_tcp_flags']} ignored: {event.transport} has no TCP header "
+                     "(datasets often fill the flag column for every protocol)")
+    model_scores: list[float] = []
     if model_scorer is not None:
-        model_reasons, model_notes = model_scorer(event)
+        model_reasons, model_notes, *scored = model_scorer(event)
         reasons += model_reasons
         notes += model_notes
+        model_scores = list(scored[0]) if scored else []
     else:
         notes.append("no machine-learning model is active")
     reasons.sort(key=lambda r: (-Severity(r.severity).rank, -r.confidence))
     worst = reasons[0].severity if reasons else None
     verdict = "no known threat" if not reasons else \
         "malicious" if Severity(worst).rank >= Severity.HIGH.rank else "suspicious"  # type: ignore[arg-type]
-    return Verdict(verdict=verdict, severity=worst, score=round(max((r.confidence for r in reasons), default=0.0), 4),
+    # one meaning for every verdict: how strongly the strongest witness (a detector's confidence, a feed, a
+    # model's score, below its threshold too) says "attack", 0 to 1; the verdict adds the severity to it
+    score = max([r.confidence for r in reasons] + model_scores, default=0.0)
+    return Verdict(verdict=verdict, severity=worst, score=round(score, 4),
                    reasons=reasons, event=event.to_dict(), format=fmt, notes=notes)
 
 
@@ -271,13 +283,15 @@ def registry_scorer(db: Any, settings: Any) -> ModelScorer | None:
     if not active:
         return None
 
-    def score(event: Event) -> tuple[list[Reason], list[str]]:
+    def score(event: Event) -> tuple[list[Reason], list[str], list[float]]:
         reasons: list[Reason] = []
         notes: list[str] = []
+        values: list[float] = []
         for record in active:
             try:
                 model = registry.load(record)
                 value = float(model.score([event])[0])
+                values.append(value)
                 threshold = float(getattr(model, "threshold", record.threshold))
                 if value >= threshold:
                     top = [c.to_dict() for c in model.explain([event], top=3)[0]]
@@ -288,6 +302,6 @@ def registry_scorer(db: Any, settings: Any) -> ModelScorer | None:
                     notes.append(f"model {record.ref} scores {value:.2f}, below its threshold {threshold:.2f}")
             except Exception as exc:  # one broken model must not take the check down
                 notes.append(f"model {record.ref} could not score this event: {str(exc)[:200]}")
-        return reasons, notes
+        return reasons, notes, values
 
     return score

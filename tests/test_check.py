@@ -93,11 +93,37 @@ def test_plain_web_connection_is_clean() -> None:
     ({"src_ip": "10.0.0.1", "dst_ip": "10.0.0.2", "dst_port": 70000}, "destination port"),
     ({"src_ip": "10.0.0.1", "dst_ip": "10.0.0.2", "packet_size": -1}, "packet_size"),
     ({"src_ip": "10.0.0.1", "dst_ip": "10.0.0.2", "tcp_flags": "SYN,BOGUS"}, "unknown flag"),
-    ({"src_ip": "10.0.0.1", "dst_ip": "10.0.0.2", "transport": "udp", "tcp_flags": "SYN"}, "only apply"),
+    ({"src_ip": "10.0.0.1", "dst_ip": "10.0.0.2", "transport": "icmp", "tcp_flags": "SYN,BOGUS"}, "unknown flag"),
 ])
 def test_bad_connections_are_refused(kwargs, message) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(CheckError, match=message):
         event_from_connection(**kwargs)
+
+
+@pytest.mark.parametrize("transport, flags", [("icmp", "SYN"), ("udp", "SA"), ("icmp", "NULL")])
+def test_tcp_flags_on_other_protocols_are_accepted_and_explained(transport, flags) -> None:  # type: ignore[no-untyped-def]
+    """Single-record datasets fill the flag column for ICMP rows too: the check runs and says the flags are unused."""
+    event = event_from_connection(src_ip="45.1.2.3", dst_ip="10.0.0.5", transport=transport, tcp_flags=flags,
+                                  packet_size=64)
+    assert event.tcp_flags is None and not event.extra.get("null_flags")
+    verdict = check_event(event, SETTINGS)
+    assert any(n.startswith("TCP flags") and f"{transport} has no TCP header" in n for n in verdict.notes)
+    assert not any("crafted" in r.detail for r in verdict.reasons)
+
+
+def test_score_has_one_meaning_for_every_verdict() -> None:
+    """The score is the strongest witness's "attack" strength: a model below its threshold still gives it."""
+    quiet = event_from_connection(src_ip="10.0.0.5", dst_ip="142.250.185.78", dst_port=443, tcp_flags="SA")
+
+    def scorer(value: float):  # type: ignore[no-untyped-def]
+        return lambda event: ([], [f"model m:1 scores {value:.2f}, below its threshold 0.50"], [value])
+
+    low = check_event(quiet, SETTINGS, model_scorer=scorer(0.31))
+    assert low.verdict == "no known threat" and low.score == 0.31
+    assert check_event(quiet, SETTINGS, model_scorer=scorer(0.02)).score == 0.02
+    attack = check_event(event_from_connection(src_ip="45.1.2.3", dst_ip="10.0.0.5", dst_port=23, tcp_flags="FPU"),
+                         SETTINGS, model_scorer=scorer(0.2))
+    assert attack.verdict == "suspicious" and attack.score == max(r.confidence for r in attack.reasons) >= 0.2
 
 
 @pytest.mark.parametrize("line, message", [

@@ -97,3 +97,27 @@ def test_phone_width_does_not_overflow(server, path: str) -> None:  # type: igno
             page.screenshot(path=str(ARTIFACTS / f"phone-{path.strip('/').split('?')[0].replace('/', '-')}.png"),
                             full_page=True)
         assert width[0] <= width[1], f"{path} is {width[0]} px wide on a {width[1]} px phone"
+
+
+def test_check_page_points(server) -> None:  # type: ignore[no-untyped-def]
+    url, session, _ = server
+    with chromium_page(url, session) as page:
+        page.goto(f"{url}/check")
+        page.fill("#c-src", "192.0.2.7")  # a documentation address: not "Local network"
+        page.fill("#c-dst", "10.0.0.5")
+        page.select_option("#c-proto", "icmp")
+        page.fill("#c-flags", "SYN")  # as single-record datasets give it
+        page.fill("#c-size", "64")
+        page.click("#check-connection")
+        page.wait_for_selector("body[data-checked='1']")
+        body = page.inner_text("#verdict-body")
+        assert "TCP flags SYN ignored: icmp has no TCP header" in body
+        assert "192.0.2.7: Documentation range" in body and "10.0.0.5: Local network" in body
+        assert page.inner_text("#verdict-score").endswith(" of 1")
+        page.fill("#c-dst", "not-an-address")
+        page.click("#check-connection")
+        page.wait_for_selector("#check-error:not(.d-none)")
+        assert "not an IP address" in page.inner_text("#check-error")
+        assert page.locator("#verdict-label").count() == 0  # the old verdict is gone
+        assert "No verdict" in page.inner_text("#verdict-body")
+        assert [e for e in page.errors if "400 (Bad Request)" not in e] == []  # the 400 is the point

@@ -27,7 +27,9 @@ function show(v) {
   body.replaceChildren(
     el('p', {}, el('span', { class: `badge fs-6 ${VERDICT_CLASS[v.verdict] || 'text-bg-secondary'}`, id: 'verdict-label' }, v.verdict),
       v.format ? el('span', { class: 'ms-2 small' }, `read as ${v.format}`) : null,
-      el('span', { class: 'ms-2 small' }, `score ${v.score}`)),
+      el('span', { class: 'ms-2 small', id: 'verdict-score',
+        title: 'How strongly the strongest witness (detector, feed or model) says "attack", from 0 to 1; the same scale for every verdict' },
+      `score ${v.score} of 1`)),
     el('h3', { class: 'h6' }, 'Reasons'), reasons, notes, el('h3', { class: 'h6' }, 'The event'), fields);
   document.body.dataset.checked = '1';
 }
@@ -40,6 +42,11 @@ async function submit(payload) {
   } catch (e) {
     error.textContent = e.message;
     error.classList.remove('d-none');
+    // the verdict shown belonged to the previous input: it must not stand next to this error
+    const body = document.getElementById('verdict-body');
+    body.replaceChildren('No verdict: the input above has an error.');
+    body.classList.add('text-body-secondary', 'small');
+    delete document.body.dataset.checked;
   }
 }
 
