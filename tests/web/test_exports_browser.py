@@ -11,7 +11,7 @@ import pytest
 
 from netwarden.records import Alert, Event, Factor, Severity
 from netwarden.report.export import BOM, read_csv
-from netwarden.store.alerts import save_alert
+from netwarden.store.alerts import save_alert, save_incident
 from netwarden.store.database import Database
 from netwarden.store.events import insert_events
 from netwarden.store.rollups import add_rollups
@@ -34,6 +34,8 @@ def _data(db: Database) -> None:
                                factors=[Factor("x", 0.9, "y")], source="198.51.100.7", target=HOSTILE[0],
                                first_seen=now - timedelta(minutes=6), last_seen=now - timedelta(minutes=5),
                                count=3, evidence={}, recommendation=HOSTILE[1], detector="web_attack"))
+        save_incident(conn, {"source": "198.51.100.7", "severity": "high", "status": "open", "kinds": ["web_attack"],
+                             "alert_count": 1, "summary": HOSTILE[2], "first_seen": now, "last_seen": now})
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +76,9 @@ def test_alerts_blocks_and_analysis_downloads(page) -> None:  # type: ignore[no-
     alerts = read_csv(_download(page, "#alerts-csv"))
     assert [(a["source"], a["target"], a["recommendation"]) for a in alerts] == \
         [("198.51.100.7", HOSTILE[0], HOSTILE[1])]
+    page.goto(page.base + "/incidents")
+    assert [(i["source"], i["summary"]) for i in read_csv(_download(page, "#incidents-csv"))] == \
+        [("198.51.100.7", HOSTILE[2])]
     page.goto(page.base + "/blocks?state=all")
     assert read_csv(_download(page, "#blocks-csv")) == []
     page.goto(page.base + "/analysis")
