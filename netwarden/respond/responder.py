@@ -97,7 +97,8 @@ class Responder:
                  firewall: Firewall | None = None, clock: Callable[[], datetime] = _now) -> None:
         self.db = db
         self.settings = settings or RespondSettings()
-        self.never_block = NeverBlockList.from_settings(self.settings, home)
+        self._home = list(home)
+        self.never_block = NeverBlockList.from_settings(self.settings, self._home)
         self.enforce = self.settings.mode == "enforce"
         self.backend_name = firewall.name if firewall is not None else self.settings.backend
         self._firewall = firewall
@@ -117,6 +118,17 @@ class Responder:
         self._sweeper: threading.Thread | None = None
         self._stop = threading.Event()
         self._load_active()
+
+    def reconfigure(self, settings: RespondSettings) -> None:
+        """New settings while running (the web app's live settings): threshold, never-block list, mode,
+        durations and history apply to the next decision; the backend stays the one the responder started with."""
+        with self._lock:
+            self.settings = settings
+            self.never_block = NeverBlockList.from_settings(settings, self._home)
+            self.enforce = settings.mode == "enforce"
+            self._steps = settings.duration_steps()
+            self._history = parse_duration(settings.history)
+            self._history_after = parse_duration(settings.history_after)
 
     @classmethod
     def from_settings(cls, db, settings) -> Responder:  # type: ignore[no-untyped-def]

@@ -7,7 +7,7 @@ does not let anyone in.
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, ForeignKey, Index, String, Table
+from sqlalchemy import Boolean, Column, ForeignKey, Index, String, Table, Text
 
 from netwarden.store.schema import Id, UtcDateTime, metadata
 
@@ -60,4 +60,17 @@ login_failures = Table(
     Column("at", UtcDateTime, nullable=False),
     Index(None, "user_name", "at"),
     Index(None, "address", "at"),
+)
+
+# settings changed in the web app (applied live over the file's): one row per change, the audit trail; the
+# newest row of a key is its value (``value`` NULL: back to the file's)
+setting_changes = Table(
+    "setting_changes", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("key", String(128), nullable=False),  # "respond.threshold"
+    Column("old", Text),  # JSON
+    Column("value", Text),  # JSON; NULL: the file's value again
+    Column("changed_by", String(64), nullable=False),
+    Column("changed", UtcDateTime, nullable=False),
+    Index(None, "key", "id"),
 )

@@ -126,6 +126,9 @@ def create_app(settings: Any, db: Database, *, runtime: Runtime | None = None) -
             log.warning("front-end library %s is missing from %s; run scripts/setup", name, vendor)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _error_handlers(app)
+    from netwarden.web.live_settings import load_at_start
+
+    load_at_start(app)
     app.add_middleware(ResponseCache, seconds=settings.web.cache_seconds)
     app.add_middleware(BodyGuard, web=settings.web, api_prefix=API_PREFIX)
     app.add_middleware(SecurityHeaders, tls=bool(settings.web.tls_cert))  # outermost: cached answers get them too

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Body, Depends, HTTPException, Request
+from pydantic import BaseModel, Field
 
 from netwarden.web.auth import Principal, require
-from netwarden.web.deps import get_runtime
+from netwarden.web.deps import fast_json, get_runtime
 from netwarden.web.runtime import Runtime
 
 router = APIRouter(tags=["settings"])
@@ -49,3 +50,32 @@ def settings_view(runtime: Runtime) -> dict[str, Any]:
 def settings(runtime: Runtime = Depends(get_runtime), who: Principal = Depends(require("admin"))) -> dict[str, Any]:
     """What is configured and running. Edit the configuration file (``config_file``) and restart to change it."""
     return settings_view(runtime)
+
+
+class LiveChange(BaseModel):
+    changes: dict[str, Any] = Field(description='e.g. {"respond.threshold": 0.9}; null: back to the file\'s value')
+
+
+def change_live(request: Request, changes: dict[str, Any], who: Principal) -> dict[str, Any]:
+    from netwarden.web.live_settings import SettingError, apply, change, view
+
+    try:
+        respond = change(request.app.state.db, request.app.state.file_respond, changes, who.name)
+    except SettingError as exc:
+        raise HTTPException(400, str(exc)) from None
+    apply(request.app, respond)
+    return view(request.app)
+
+
+@router.get("/settings/live")
+def live_settings(request: Request, who: Principal = Depends(require("admin"))) -> Any:
+    """The settings editable in the web app: value in force, the file's value, where it comes from, the trail."""
+    from netwarden.web.live_settings import view
+
+    return fast_json(view(request.app))
+
+
+@router.put("/settings/live")
+def put_live_settings(request: Request, body: LiveChange = Body(...), who: Principal = Depends(require("admin"))) -> Any:
+    """Change settings now, without a restart (validated like the file; each change is recorded)."""
+    return fast_json(change_live(request, body.changes, who))

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from netwarden.web import accounts
 from netwarden.web.api.settings import settings_view
+from netwarden.web.live_settings import view as live_view
 from netwarden.web.deps import RowId
 from netwarden.web.auth import Principal, require
 from netwarden.web.render import NavEntry, render
@@ -23,6 +24,7 @@ def _page(request: Request, message: str = "", error: str = "", status: int = 20
     db = request.app.state.db
     return render(request, "settings.html", {
         "view": settings_view(request.app.state.runtime), "users": accounts.list_users(db),
+        "live": live_view(request.app),
         "tokens": list_tokens(db), "message": message, "error": error, "one_time": one_time,
         "roles": ["viewer", "analyst", "admin"]}, status_code=status)
 
@@ -77,3 +79,34 @@ def delete_user(request: Request, name: str, who: Principal = Depends(require("a
 def delete_token(request: Request, token_id: RowId, who: Principal = Depends(require("admin"))) -> Response:
     revoke_token(request.app.state.db, token_id)
     return RedirectResponse("/settings", status_code=303)
+
+
+@router.post("/settings/respond", response_class=HTMLResponse)
+def live_respond(request: Request, threshold: str = Form("", max_length=32), auto_block: str = Form(""),
+                 mode: str = Form("", max_length=16), never_block: str = Form("", max_length=20000),
+                 durations: str = Form("", max_length=2000), reset: str = Form("", max_length=64),
+                 who: Principal = Depends(require("admin"))) -> Response:
+    """The response settings form: applied at once, recorded with who and when."""
+    from fastapi import HTTPException
+
+    from netwarden.web.api.settings import change_live
+
+    if reset:
+        changes: dict = {reset: None}
+    else:
+        try:
+            value = float(threshold)
+        except ValueError:
+            return _page(request, error=f"respond.threshold: {threshold[:32]!r} is not a number", status=400)
+        changes = {"respond.threshold": value, "respond.auto_block": auto_block == "on", "respond.mode": mode,
+                   "respond.never_block": [x.strip() for x in never_block.splitlines() if x.strip()],
+                   "respond.durations": durations.replace(",", " ").split()}
+        current = request.app.state.settings.respond  # a form sends every field: keep only what changed
+        changes = {k: v for k, v in changes.items() if getattr(current, k.split(".", 1)[1]) != v}
+        if not changes:
+            return _page(request, message="Nothing changed.")
+    try:
+        change_live(request, changes, who)
+    except HTTPException as exc:
+        return _page(request, error=str(exc.detail), status=exc.status_code)
+    return _page(request, message="Response settings applied (no restart needed).")
