@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select
+from sqlalchemy import MetaData, select
 
 from netwarden.config import load_settings
 from netwarden.pipeline import Pipeline
+from netwarden.store.database import Database
 from netwarden.store.schema import alerts, incidents
 from netwarden.store.schema_respond import blocks
 
@@ -94,12 +95,13 @@ def comparable(results: dict[str, list]) -> dict[str, list]:
 
 
 def test_batch_merging_stores_exactly_what_writing_every_finding_stored(db, db_url) -> None:  # type: ignore[no-untyped-def]
-    from conftest import _reset  # type: ignore[import-not-found]
-    from netwarden.store.database import Database
-
     before = comparable(run(db, reference=True))
+    meta = MetaData()  # an empty database again, for the second run
+    meta.reflect(db.engine)
+    meta.drop_all(db.engine)
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
     db.close()
-    _reset(db_url)
     again = Database.open(db_url)
     try:
         after = comparable(run(again, reference=False))
