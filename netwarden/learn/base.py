@@ -242,7 +242,7 @@ def _convert(algorithm: str, key: str, value: Any, default: Any) -> Any:
 # -- the registry of algorithms -----------------------------------------------------------------
 
 ALGORITHMS: dict[str, type[Model]] = {}
-_NOT_MODELS = {"base", "artefacts", "settings", "registry", "lab", "evaluation", "features", "data"}
+_NOT_MODELS = {"base", "artefacts", "settings", "registry", "lab", "evaluation", "features", "data", "preview"}
 
 
 def register_algorithm(cls: type[Model]) -> type[Model]:

@@ -1,0 +1,134 @@
+"""The model lab's Data view and Test tab: the API (preprocessed rows, windows of a sequence model, drift,
+testing on an uploaded labelled file, per-row CSV, clear 4xx), and the page in Debian's Chromium."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from netwarden.config import Settings
+from netwarden.learn import data
+from netwarden.learn.base import create
+from netwarden.learn.preview import preview
+from netwarden.learn.registry import open_registry
+from netwarden.records import Event
+from netwarden.simulate import webshop
+from netwarden.store.database import Database
+from netwarden.store.events import insert_events
+from tests.web.conftest import CHROMIUM, analyst_server, logged_in_context
+
+pytestmark = pytest.mark.datasets
+HOSTILE = '<img src=x onerror="window.__pwned=1">'
+T0 = datetime.now(UTC) - timedelta(hours=1)
+
+
+@pytest.fixture(scope="module")
+def shop(datasets: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """CSIC normal requests to learn from, and a labelled shop log: normal, XSS, and probes labelled HOSTILE."""
+    events = data.load_file(datasets / "csic-2010" / "normalTrafficTraining.txt.gz", limit=2_500).events
+    folder = tmp_path_factory.mktemp("lab")
+    with webshop.Shop(folder / "labelled.jsonl") as s:
+        webshop.send(s.url, webshop.shapes_of(events[2_000:2_300]))
+        s.label = "xss"
+        webshop.send(s.url, webshop.attacks("xss", webshop.shapes_of(events[:2_000]), 30, seed=4))
+        s.label = HOSTILE
+        webshop.send(s.url, webshop.attacks("probe", webshop.shapes_of(events[:2_000]), 20, seed=4))
+    labelled = data.load_file(folder / "labelled.jsonl").events
+    for i, e in enumerate(labelled):  # stored as recent traffic, a second apart, from a few sources
+        e.timestamp = T0 + timedelta(seconds=i)
+        e.src_ip = f"198.51.100.{i % 7}"
+    return {"train": events[:2_000], "labelled": labelled, "file": folder / "labelled.jsonl"}
+
+
+def test_preview_shows_what_each_kind_of_model_sees(shop: dict) -> None:
+    web = create("http_profile").fit(shop["train"])
+    p = preview(web, shop["labelled"], 5)
+    assert p["kind"] == "requests" and len(p["rows"]) == 5 and p["columns"][1] == "path template"
+    assert any("never" in row[3] for row in p["rows"])  # the last rows are probes: findings in words
+    forest = create("isolation_forest", n_estimators=20).fit(shop["labelled"])
+    t = preview(forest, shop["labelled"], 3)
+    assert t["kind"] == "tabular" and "url_length" in t["columns"] and len(t["rows"][0]) == len(t["columns"])
+    labels = data.targets(shop["labelled"], "binary")
+    lstm = create("lstm", timesteps=4, epochs=1, hidden_size=8).fit(shop["labelled"], labels)
+    s = preview(lstm, shop["labelled"], 6)
+    assert s["kind"] == "sequence" and len(s["windows"]) == 6
+    last = s["windows"][-1]
+    assert len(last["steps"]) == 4 and last["steps"][-1] == 6  # its own row closes its window
+    same_source = [w["row"] for w in s["windows"] if w["source"] == last["source"]]
+    assert all(step in same_source or step is None or step <= 0 for step in last["steps"])
+
+
+def _prepare(shop: dict, folder: Path):  # type: ignore[no-untyped-def]
+    def prepare(db: Database) -> None:
+        with db.engine.begin() as conn:
+            insert_events(conn, shop["labelled"])
+        settings = Settings()
+        settings.database.url = str(db.engine.url)
+        settings.learn.models_dir = str(folder / "netwarden-models")
+        registry = open_registry(db, settings)
+        registry.add(create("http_profile").fit(shop["train"]), name="shop", data={}, metrics={})
+    return prepare
+
+
+def test_lab_api(shop: dict, sqlite_web) -> None:  # type: ignore[no-untyped-def]
+    db = sqlite_web.db
+    with db.engine.begin() as conn:
+        insert_events(conn, shop["labelled"])
+    registry = open_registry(db, sqlite_web.settings)
+    registry.add(create("http_profile").fit(shop["train"]), name="shop", data={}, metrics={})
+    viewer = sqlite_web.client("viewer")
+    body = viewer.get("/api/v1/models/shop/data?rows=8").json()
+    assert body["preview"]["kind"] == "requests" and len(body["preview"]["rows"]) == 8
+    assert body["drift"]["rows"] == len(shop["labelled"]) and body["drift"]["warning"]  # 50 of 350 flagged
+    r = viewer.post("/api/v1/models/shop/test", files={"data": ("t.jsonl", shop["file"].read_bytes())})
+    assert r.status_code == 200, r.text
+    result = r.json()
+    assert result["metrics"]["rows"] == 350 and result["metrics"]["confusion"]["labels"] == ["normal", "attack"]
+    assert result["metrics"]["by_label"]["xss"]["flagged"] >= 0.9
+    rows = viewer.get(result["rows_url"])
+    assert rows.status_code == 200 and rows.headers["content-type"].startswith("text/csv")
+    assert len(list(csv.DictReader(io.StringIO(rows.text)))) == 350
+    unlabelled = "\n".join(json.dumps({"source_kind": "access_log", "url": "/x"}) for _ in range(3))
+    bad = viewer.post("/api/v1/models/shop/test", files={"data": ("u.jsonl", unlabelled.encode())})
+    assert bad.status_code == 400 and "carry no label" in bad.json()["detail"]
+    assert viewer.get("/api/v1/models/tests/" + "0" * 32 + "/rows.csv").status_code == 404
+    assert viewer.get("/api/v1/models/nothing/data").status_code == 404
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
+def test_lab_in_the_browser(shop: dict, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with analyst_server(tmp_path, _prepare(shop, tmp_path)) as (url, session), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = logged_in_context(browser, url, session).new_page()
+        page.set_default_timeout(60_000)
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{url}/models")
+        page.click("#lab-data-load")
+        page.wait_for_selector("#lab-rows tbody tr")
+        assert page.locator("#lab-rows tbody tr").count() == 10
+        assert "path template" in page.inner_text("#lab-rows thead")
+        assert page.locator("#lab-drift-warning").is_visible()
+        assert "flags" in page.inner_text("#lab-drift-warning")
+
+        page.click("#lab-tab-test")
+        page.set_input_files("#lab-test-file", str(shop["file"]))
+        page.click("#lab-test-run")
+        page.wait_for_selector("#lab-test-result:not(.d-none)")
+        assert "350 rows" in page.inner_text("#lab-test-metrics") and "testing time" in page.inner_text("#lab-test-metrics")
+        assert page.locator("#lab-test-matrix tbody tr").count() == 2
+        assert HOSTILE in page.inner_text("#lab-test-labels")  # shown as text...
+        assert page.evaluate("window.__pwned") is None  # ...never run
+        with page.expect_download() as download:
+            page.click("#lab-test-rows")
+        text = Path(download.value.path()).read_text()
+        assert text.startswith("row,label,truth,score,alert,explanation") and len(text.splitlines()) == 351
+        assert not errors, errors
+        browser.close()
