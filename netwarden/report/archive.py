@@ -27,6 +27,12 @@ def listing(conn: Connection, limit: int = 100, offset: int = 0) -> list[dict[st
     return [dict(r._mapping) for r in conn.execute(stmt)]
 
 
+def listed(conn: Connection, report_id: int) -> dict[str, Any] | None:
+    """One archived report as the listing shows it (without its PDF)."""
+    row = conn.execute(select(*LISTED).where(report_archive.c.id == report_id)).first()
+    return dict(row._mapping) if row else None
+
+
 def get(conn: Connection, report_id: int) -> dict[str, Any] | None:
     row = conn.execute(select(report_archive).where(report_archive.c.id == report_id)).first()
     return dict(row._mapping) if row else None

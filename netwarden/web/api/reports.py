@@ -49,8 +49,7 @@ def build(db: Database, settings: Any, req: ReportRequest, *, pdf: bool = True) 
 def generate_and_archive(db: Database, settings: Any, req: ReportRequest, by: str) -> dict[str, Any]:
     report = build(db, settings, req)
     with db.engine.begin() as conn:
-        new = archive.save(conn, report, by=by)
-        return next(r for r in archive.listing(conn, 1) if r["id"] == new)
+        return archive.listed(conn, archive.save(conn, report, by=by))  # type: ignore[return-value]
 
 
 @router.get("/reports")
