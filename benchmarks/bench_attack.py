@@ -1,0 +1,145 @@
+"""Under attack: ingest of a flood of web attacks (every line raises or updates an alert) with and without detection.
+
+The input (``inputs.attack_access_log``) is the real access log's client addresses sending real attack payloads,
+100 requests a second. Both configurations run in fresh processes on fresh SQLite files, alternated (without,
+with, without, with ...) so that the machine's load hits both alike; the figure is the ratio of the medians.
+Detection includes everything ``netwarden ingest`` does: alerts, incidents, the responder (dry-run, the default;
+events count as live, not history, so every confident alert is a block decision) and its refusals.
+
+Run alone: ``python -m benchmarks.bench_attack [--quick]``.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from benchmarks.inputs import attack_access_log
+
+OUT = Path(__file__).resolve().parent / "out"
+REPO = Path(__file__).resolve().parents[1]
+TARGET = 0.5  # detection keeps at least half the throughput
+SOURCES = (50, None)  # a flood from 50 addresses (alerts updated), and from all ~1,750 (mostly new alerts)
+_INGEST = """
+import sys
+from netwarden.config import load_settings
+from netwarden.pipeline import Pipeline
+from netwarden.store.database import Database
+if __name__ == "__main__":
+    db = Database.open(sys.argv[1])
+    pipeline = Pipeline.from_settings(db, load_settings(), detect=sys.argv[3] == "1")
+    result = pipeline.ingest_file(sys.argv[2], "access_log")
+    pipeline.close()
+    print(result.events, result.seconds)
+"""
+
+
+def run(*, quick: bool = False, engines: list[str] | None = None, only: str | None = None, reps: int | None = None,
+        log: Callable[[str], None] = print) -> list[dict]:
+    lines = 50_000 if quick else 300_000
+    reps = 1 if quick else (reps or 3)
+    env = {**os.environ, "NETWARDEN_RESPOND_HISTORY_AFTER": "36500d"}  # the recorded flood counts as live
+    rows = []
+    for sources in SOURCES:
+        path = attack_access_log(OUT / f"attack-flood-{lines // 1000}k-{sources or 'all'}.log", lines, sources)
+        rates: dict[bool, list[float]] = {False: [], True: []}
+        with tempfile.TemporaryDirectory(prefix="nw-attack-") as tmp:
+            script = Path(tmp) / "ingest.py"
+            script.write_text(_INGEST)
+            for rep in range(reps):
+                for detect in (False, True):
+                    db = Path(tmp) / f"d{int(detect)}-{rep}.db"
+                    done = subprocess.run([sys.executable, str(script), f"sqlite:///{db}", str(path),
+                                           str(int(detect))], capture_output=True, text=True, check=True, cwd=REPO,
+                                          env=env)
+                    events, seconds = done.stdout.split()
+                    rates[detect].append(int(events) / float(seconds))
+                    log(f"  under attack from {sources or 'all'} sources, {lines:,} lines "
+                        f"{'with' if detect else 'without'} detection: {rates[detect][-1]:,.0f} events/s")
+        rows.append({"lines": lines, "sources": sources, "without": rates[False], "with": rates[True]})
+    return rows
+
+
+def markdown(rows: list[dict], *, quick: bool = False) -> str:
+    out = [
+        "## Under attack", "",
+        f"A flood of web attacks: {rows[0]['lines']:,} access-log lines from the real log's client addresses, each "
+        "sending real attack payloads (sqlmap, traversal, XSS, Log4Shell ...) in turn, 100 requests a second, so "
+        "every line raises or updates an alert. Ingest into SQLite as `netwarden ingest` does it (alerts, "
+        "incidents, the responder in dry-run deciding blocks), with and without detection, alternated in the same "
+        f"run, {len(rows[0]['with'])} runs each. Reproduce: `python -m benchmarks.bench_attack` "
+        "(part of `benchmarks/run`).", "",
+        "| attacking addresses | alerts | without detection (events/s) | with detection (events/s) | ratio | target |",
+        "|---|---|---:|---:|---:|---|"]
+    for r in rows:
+        without, with_ = statistics.median(r["without"]), statistics.median(r["with"])
+        ratio = with_ / without
+        who = f"{r['sources']}" if r["sources"] else "all (~1,750)"
+        kind = "mostly updated" if r["sources"] else "mostly new (each address × each payload kind)"
+        out.append(f"| {who} | {kind} | {without:,.0f} | {with_:,.0f} | {ratio:.2f} | "
+                   f"≥ {TARGET:.2f}: {'met' if ratio >= TARGET else 'not met'} |")
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":
+    db = Database.open(sys.argv[1])
+    pipeline = Pipeline.from_settings(db, load_settings(), detect=sys.argv[3] == "1")
+    result = pipeline.ingest_file(sys.argv[2], "access_log")
+    pipeline.close()
+    print(result.events, result.seconds)
+"""
+
+
+def run(*, quick: bool = False, engines: list[str] | None = None, only: str | None = None, reps: int | None = None,
+        log: Callable[[str], None] = print) -> list[dict]:
+    lines = 50_000 if quick else 300_000
+    reps = 1 if quick else (reps or 3)
+    env = {**os.environ, "NETWARDEN_RESPOND_HISTORY_AFTER": "36500d"}  # the recorded flood counts as live
+    rows = []
+    for sources in SOURCES:
+        path = attack_access_log(OUT / f"attack-flood-{lines // 1000}k-{sources or 'all'}.log", lines, sources)
+        rates: dict[bool, list[float]] = {False: [], True: []}
+        with tempfile.TemporaryDirectory(prefix="nw-attack-") as tmp:
+            script = Path(tmp) / "ingest.py"
+            script.write_text(_INGEST)
+            for rep in range(reps):
+                for detect in (False, True):
+                    db = Path(tmp) / f"d{int(detect)}-{rep}.db"
+                    done = subprocess.run([sys.executable, str(script), f"sqlite:///{db}", str(path),
+                                           str(int(detect))], capture_output=True, text=True, check=True, cwd=REPO,
+                                          env=env)
+                    events, seconds = done.stdout.split()
+                    rates[detect].append(int(events) / float(seconds))
+                    log(f"  under attack from {sources or 'all'} sources, {lines:,} lines "
+                        f"{'with' if detect else 'without'} detection: {rates[detect][-1]:,.0f} events/s")
+        rows.append({"lines": lines, "sources": sources, "without": rates[False], "with": rates[True]})
+    return rows
+
+
+def markdown(rows: list[dict], *, quick: bool = False) -> str:
+    r = rows[0]
+    without, with_ = statistics.median(r["without"]), statistics.median(r["with"])
+    ratio = with_ / without
+    return "\n".join([
+        "## Under attack", "",
+        f"A flood of web attacks: {r['lines']:,} access-log lines, the real log's ~1,750 client addresses each "
+        "sending real attack payloads (sqlmap, traversal, XSS, Log4Shell ...), 100 requests a second, so every "
+        "line raises or updates an alert. Ingest into SQLite as `netwarden ingest` does it (alerts, incidents, "
+        "the responder in dry-run deciding blocks), with and without detection, alternated in the same run, "
+        f"{len(r['with'])} runs each. Reproduce: `python -m benchmarks.bench_attack` "
+        "(part of `benchmarks/run`).", "",
+        "| without detection (events/s) | with detection (events/s) | ratio | target |", "|---:|---:|---:|---:|",
+        f"| {without:,.0f} | {with_:,.0f} | {ratio:.2f} | ≥ {TARGET:.2f} ({'met' if ratio >= TARGET else 'not met'}) |",
+        "", "Runs (events/s): without " + ", ".join(f"{x:,.0f}" for x in r["without"])
+        + "; with " + ", ".join(f"{x:,.0f}" for x in r["with"]) + ".",
+    ]) + "\n"
+
+
+if __name__ == "__main__":
+    quick = "--quick" in sys.argv
+    print(markdown(run(quick=quick, log=lambda m: print(m, file=sys.stderr)), quick=quick))
