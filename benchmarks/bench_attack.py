@@ -83,61 +83,9 @@ def markdown(rows: list[dict], *, quick: bool = False) -> str:
         kind = "mostly updated" if r["sources"] else "mostly new (each address × each payload kind)"
         out.append(f"| {who} | {kind} | {without:,.0f} | {with_:,.0f} | {ratio:.2f} | "
                    f"≥ {TARGET:.2f}: {'met' if ratio >= TARGET else 'not met'} |")
-    return "\n".join(out) + "\n"
-
-
-if __name__ == "__main__":
-    db = Database.open(sys.argv[1])
-    pipeline = Pipeline.from_settings(db, load_settings(), detect=sys.argv[3] == "1")
-    result = pipeline.ingest_file(sys.argv[2], "access_log")
-    pipeline.close()
-    print(result.events, result.seconds)
-"""
-
-
-def run(*, quick: bool = False, engines: list[str] | None = None, only: str | None = None, reps: int | None = None,
-        log: Callable[[str], None] = print) -> list[dict]:
-    lines = 50_000 if quick else 300_000
-    reps = 1 if quick else (reps or 3)
-    env = {**os.environ, "NETWARDEN_RESPOND_HISTORY_AFTER": "36500d"}  # the recorded flood counts as live
-    rows = []
-    for sources in SOURCES:
-        path = attack_access_log(OUT / f"attack-flood-{lines // 1000}k-{sources or 'all'}.log", lines, sources)
-        rates: dict[bool, list[float]] = {False: [], True: []}
-        with tempfile.TemporaryDirectory(prefix="nw-attack-") as tmp:
-            script = Path(tmp) / "ingest.py"
-            script.write_text(_INGEST)
-            for rep in range(reps):
-                for detect in (False, True):
-                    db = Path(tmp) / f"d{int(detect)}-{rep}.db"
-                    done = subprocess.run([sys.executable, str(script), f"sqlite:///{db}", str(path),
-                                           str(int(detect))], capture_output=True, text=True, check=True, cwd=REPO,
-                                          env=env)
-                    events, seconds = done.stdout.split()
-                    rates[detect].append(int(events) / float(seconds))
-                    log(f"  under attack from {sources or 'all'} sources, {lines:,} lines "
-                        f"{'with' if detect else 'without'} detection: {rates[detect][-1]:,.0f} events/s")
-        rows.append({"lines": lines, "sources": sources, "without": rates[False], "with": rates[True]})
-    return rows
-
-
-def markdown(rows: list[dict], *, quick: bool = False) -> str:
-    r = rows[0]
-    without, with_ = statistics.median(r["without"]), statistics.median(r["with"])
-    ratio = with_ / without
-    return "\n".join([
-        "## Under attack", "",
-        f"A flood of web attacks: {r['lines']:,} access-log lines, the real log's ~1,750 client addresses each "
-        "sending real attack payloads (sqlmap, traversal, XSS, Log4Shell ...), 100 requests a second, so every "
-        "line raises or updates an alert. Ingest into SQLite as `netwarden ingest` does it (alerts, incidents, "
-        "the responder in dry-run deciding blocks), with and without detection, alternated in the same run, "
-        f"{len(r['with'])} runs each. Reproduce: `python -m benchmarks.bench_attack` "
-        "(part of `benchmarks/run`).", "",
-        "| without detection (events/s) | with detection (events/s) | ratio | target |", "|---:|---:|---:|---:|",
-        f"| {without:,.0f} | {with_:,.0f} | {ratio:.2f} | ≥ {TARGET:.2f} ({'met' if ratio >= TARGET else 'not met'}) |",
-        "", "Runs (events/s): without " + ", ".join(f"{x:,.0f}" for x in r["without"])
-        + "; with " + ", ".join(f"{x:,.0f}" for x in r["with"]) + ".",
-    ]) + "\n"
+    runs = "; ".join(f"{r['sources'] or 'all'} addresses: without " + ", ".join(f"{x:,.0f}" for x in r["without"])
+                     + ", with " + ", ".join(f"{x:,.0f}" for x in r["with"]) for r in rows)
+    return "\n".join(out + ["", f"Runs (events/s): {runs}."]) + "\n"
 
 
 if __name__ == "__main__":
