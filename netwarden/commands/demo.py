@@ -23,13 +23,16 @@ DEMO_DB = "netwarden-demo.db"
 @click.option("--history", default=600.0, show_default=True, type=click.FloatRange(min=0, max=86400),
               metavar="SECONDS", help="Traffic of the recent past filled in at start, so charts are not empty.")
 @click.option("--seed", default=None, type=int, help="Same seed, same traffic (default: a new one each run).")
+@click.option("--keep", is_flag=True,
+              help=f"Keep the previous demo's {DEMO_DB} (its events, alerts and users) instead of starting afresh.")
 def demo(host: str, port: int, db_url: str | None, rate: float, attack_every: float, history: float,
-         seed: int | None) -> None:
+         seed: int | None, keep: bool) -> None:
     """Start NetWarden with a built-in traffic simulator: a small office's benign traffic and, now and then,
     attacks (scans, brute force, SQL injection, traversal, exfiltration, listed addresses, floods).
 
-    Prints the web address and the one-time admin password; the dashboard fills within seconds. No
-    listener is opened and nothing leaves this machine. Stop with Ctrl-C.
+    Each start wipes the demo's own database and prints a new one-time admin password (--keep keeps the
+    previous demo and its users); the dashboard fills within seconds. No listener is opened and nothing
+    leaves this machine. Stop with Ctrl-C.
     """
     import secrets
     import signal
@@ -43,11 +46,18 @@ def demo(host: str, port: int, db_url: str | None, rate: float, attack_every: fl
     from netwarden.stream import LiveStream
     from netwarden.web.server import ServerError, WebServer
 
+    # a demo already running keeps its files: check the lock and the port before touching anything
+    lock = None
     if db_url is None:
         path = Path(DEMO_DB).resolve()
-        for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-            leftover.unlink(missing_ok=True)  # the demo's own file only: every demo starts afresh
+        lock = _lock(path)
+        _check_port_free(host, port)
+        if not keep:
+            for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+                leftover.unlink(missing_ok=True)  # the demo's own file only: every demo starts afresh
         db_url = f"sqlite:///{path}"
+    else:
+        _check_port_free(host, port)
     settings = Settings()  # embedded defaults, whatever netwarden.toml says
     settings.database.url = db_url
     server = WebServer(settings, db_url=db_url, host=host, port=port, syslog_udp=[], syslog_tcp=[], netflow_udp=[])
@@ -93,4 +103,42 @@ def demo(host: str, port: int, db_url: str | None, rate: float, attack_every: fl
             server.stop()
         except ServerError as exc:
             fail(str(exc))
-    out.print(f"stopped after {feeder.fed:,} simulated events")
+    out.print(f"stopped after {feeder.fed:,} simulated {'event' if feeder.fed == 1 else 'events'}")
+    if lock is not None:
+        lock.close()
+
+
+def _lock(path: Path):  # type: ignore[no-untyped-def]
+    """An exclusive lock on ``<demo file>.lock``, held while this demo runs (the open file is returned)."""
+    import fcntl
+
+    from netwarden.cli import fail
+
+    handle = open(path.with_name(path.name + ".lock"), "a")  # noqa: SIM115 - held until the demo stops
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        fail(f"another demo is running on {path}; stop it first (its files were left alone)", 2)
+    return handle
+
+
+def _check_port_free(host: str, port: int) -> None:
+    import socket
+
+    from netwarden.cli import fail
+
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as exc:
+        fail(f"listen address {host}: {exc}", 2)
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the web server binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            fail(f"cannot listen on {host}:{port}: {exc.strerror or exc} (is a demo already running? "
+                 "choose another port with --port); nothing was changed", 2)
