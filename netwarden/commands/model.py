@@ -49,10 +49,16 @@ def algorithms_command() -> None:
     table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
     for column in ("algorithm", "family", "description", "parameters (defaults)"):
         table.add_column(column, overflow="fold")
+    hints = []
     for name, cls in algorithms().items():
         params = ", ".join(f"{k}={v}" for k, v in cls.default_params.items())
-        table.add_row(name, cls.family, cls.description, params)
+        missing = cls.unavailable()
+        if missing and missing not in hints:
+            hints.append(missing)
+        table.add_row(name, cls.family, ("(not installed, see below) " if missing else "") + cls.description, params)
     out.print(table)
+    for hint in hints:
+        out.print(Text(hint[0].upper() + hint[1:] + "."))
 
 
 @model_group.command("train")

@@ -111,6 +111,11 @@ class Model(ABC):
         self.features_: list[str] = []  # names of the input features, for explanations
         self.steps_: list[str] = []  # what fitting really used ("20,000 of 25,200 rows, subsampled"), in words
 
+    @classmethod
+    def unavailable(cls) -> str | None:
+        """Why this algorithm cannot be used here (an optional package missing, and how to install it)."""
+        return None
+
     # -- parameters -----------------------------------------------------------------------------
 
     @classmethod
@@ -242,7 +247,8 @@ def _convert(algorithm: str, key: str, value: Any, default: Any) -> Any:
 # -- the registry of algorithms -----------------------------------------------------------------
 
 ALGORITHMS: dict[str, type[Model]] = {}
-_NOT_MODELS = {"base", "artefacts", "settings", "registry", "lab", "evaluation", "features", "data", "preview"}
+_NOT_MODELS = {"base", "artefacts", "settings", "registry", "lab", "evaluation", "features", "data", "preview",
+               "sequence_features", "sequence_network"}  # helpers; the network needs PyTorch
 
 
 def register_algorithm(cls: type[Model]) -> type[Model]:

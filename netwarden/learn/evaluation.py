@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support, roc_auc_score, roc_curve
 
 from netwarden.learn.base import NORMAL
 
@@ -21,6 +20,8 @@ ROC_POINTS = 100
 
 def evaluate(truth: Sequence[str], scores: np.ndarray, predicted: Sequence[str], threshold: float) -> dict[str, Any]:
     """Metrics for one test set. ``truth``/``predicted`` are per-task labels, ``scores`` in [0, 1]."""
+    from sklearn.metrics import roc_auc_score, roc_curve  # here: the web app imports this module at start
+
     y = np.asarray([t != NORMAL for t in truth])
     hit = np.asarray(scores) >= threshold
     tp = int((y & hit).sum())
@@ -48,6 +49,8 @@ def evaluate(truth: Sequence[str], scores: np.ndarray, predicted: Sequence[str],
 
 
 def _categories(truth: Sequence[str], predicted: Sequence[str]) -> dict[str, Any]:
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
     labels = [NORMAL, *sorted((set(truth) | set(predicted)) - {NORMAL})]
     matrix = confusion_matrix(list(truth), list(predicted), labels=labels)
     p, r, f, support = precision_recall_fscore_support(list(truth), list(predicted), labels=labels,

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from netwarden.learn import data as learn_data
 from netwarden.learn.base import NORMAL, Contribution, Model, ModelError, Progress, create
@@ -167,6 +166,8 @@ def _counts(labels: Sequence[str]) -> dict[str, int]:
 
 def split_events(events: Sequence[Event], task: str, test_size: float, seed: int) -> tuple[list[Event], list[Event]]:
     """A stratified random split (by category, else by normal/attack, else plain when too few rows)."""
+    from sklearn.model_selection import train_test_split  # here: the web app imports the lab at start
+
     if not 0 < test_size < 1:
         raise ModelError("the test share must be between 0 and 1")
     if len(events) < 4:

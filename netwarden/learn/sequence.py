@@ -30,14 +30,45 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-import torch
-from torch import nn
 
 from netwarden.learn import artefacts
 from netwarden.learn.base import NORMAL, Contribution, Model, ModelError, Progress, register_algorithm
 from netwarden.learn.sequence_features import ENCODERS, UNSEEN, StepEncoder, encoder_for, window_index
-from netwarden.learn.sequence_network import SequenceNetwork, load_weights
 from netwarden.records import Event
+
+# PyTorch is the optional "sequence" extra, and heavy to import: it is loaded by the first sequence model made
+# (training, loading), so the core and the list of algorithms run without it
+torch: Any = None
+nn: Any = None
+SequenceNetwork: Any = None
+load_weights: Any = None
+ENABLE_HINT = ("the sequence models (rnn, lstm, gru) need PyTorch, which is not installed: run scripts/setup "
+               "(it installs the 'sequence' extra) or pip install 'netwarden[sequence]'")
+
+
+def torch_available() -> bool:
+    import importlib.util
+
+    if torch is not None:
+        return True
+    try:
+        return importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):  # blocked, or a broken installation
+        return False
+
+
+def _load_torch() -> None:
+    global torch, nn, SequenceNetwork, load_weights
+    if torch is not None:
+        return
+    try:
+        import torch as _torch
+
+        from netwarden.learn import sequence_network
+    except ImportError:
+        raise ModelError(ENABLE_HINT) from None
+    torch, nn = _torch, _torch.nn
+    SequenceNetwork, load_weights = sequence_network.SequenceNetwork, sequence_network.load_weights
 
 WEIGHTS_FILE = "weights.safetensors"
 _PREDICT_BATCH = 4096
@@ -93,7 +124,12 @@ class SequenceModel(Model):
         "threads": 0,
     }
 
+    @classmethod
+    def unavailable(cls) -> str | None:
+        return None if torch_available() else ENABLE_HINT
+
     def __init__(self, task: str = "binary", **params: Any) -> None:
+        _load_torch()
         super().__init__(task, **params)
         self._check_params()
         self.encoder_: StepEncoder | None = None

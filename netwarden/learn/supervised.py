@@ -14,11 +14,6 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy import sparse
-from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import train_test_split
-from sklearn.neighbors import KNeighborsClassifier
 
 from netwarden.learn._tabular import COMMON_PARAMS, TabularModel, balanced_subsample
 from netwarden.learn.base import NORMAL, Contribution, Progress, register_algorithm
@@ -31,7 +26,13 @@ CALIBRATION_SHARE = 0.15
 CLASSIFIER_PARAMS: dict[str, Any] = {**COMMON_PARAMS, "fpr": 0.01}
 
 
+# scikit-learn (and SciPy) are imported where an estimator is built or used, not with this module: listing the
+# algorithms (`netwarden model algorithms`, the web Models page) must not pay their start-up
+
+
 def _calibration_split(y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.model_selection import train_test_split
+
     index = np.arange(len(y))
     try:
         return train_test_split(index, test_size=CALIBRATION_SHARE, random_state=seed, stratify=y)
@@ -96,6 +97,8 @@ class RandomForest(Classifier):
                                                 "min_samples_leaf": 1, "max_features": "sqrt", "n_jobs": 2}
 
     def _build(self) -> Any:
+        from sklearn.ensemble import RandomForestClassifier
+
         p = self.params
         return RandomForestClassifier(n_estimators=p["n_estimators"], max_depth=p["max_depth"] or None,
                                       min_samples_leaf=p["min_samples_leaf"], max_features=_max_features(p),
@@ -124,6 +127,8 @@ class RandomForest(Classifier):
         probability of "not normal" is credited to the feature it split on; averaged over the trees."""
         if not events:
             return []
+        from scipy import sparse
+
         X = self.matrix(events)
         normal_col = np.flatnonzero(self.estimator_.classes_ == 0)
         per_column = np.zeros(X.shape)
@@ -161,6 +166,8 @@ class GradientBoosting(Classifier):
                                                 "min_samples_leaf": 20}
 
     def _build(self) -> Any:
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
         p = self.params
         return HistGradientBoostingClassifier(max_iter=p["max_iter"], learning_rate=p["learning_rate"],
                                               max_leaf_nodes=p["max_leaf_nodes"],
@@ -186,6 +193,8 @@ class Knn(Classifier):
     default_params: ClassVar[dict[str, Any]] = {**CLASSIFIER_PARAMS, "n_neighbors": 5, "max_train": 20_000}
 
     def _build(self) -> Any:
+        from sklearn.neighbors import KNeighborsClassifier
+
         return KNeighborsClassifier(n_neighbors=self.params["n_neighbors"], weights="distance", n_jobs=2)
 
     def _train(self, X: np.ndarray, y: np.ndarray, progress: Progress) -> None:
@@ -228,6 +237,8 @@ class LogisticRegressionModel(Classifier):
     default_params: ClassVar[dict[str, Any]] = {**CLASSIFIER_PARAMS, "C": 1.0, "max_iter": 1000}
 
     def _build(self) -> Any:
+        from sklearn.linear_model import LogisticRegression
+
         return LogisticRegression(C=self.params["C"], max_iter=self.params["max_iter"], class_weight="balanced",
                                   random_state=self.params["seed"])
 

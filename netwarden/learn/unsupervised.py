@@ -16,8 +16,6 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.ensemble import IsolationForest
-from sklearn.neighbors import LocalOutlierFactor, NearestNeighbors
 
 from netwarden.learn._tabular import COMMON_PARAMS, TabularModel
 from netwarden.learn.base import Contribution, ModelError, Progress, register_algorithm
@@ -59,7 +57,7 @@ class AnomalyModel(TabularModel):
         else:
             self.steps_.append(f"fitted on {len(train):,} rows")
         self.estimator_ = self._build()
-        if isinstance(self.estimator_, IsolationForest) and self.params["max_samples"] > len(train):
+        if "max_samples" in self.params and self.params["max_samples"] > len(train):
             self.estimator_.set_params(max_samples=len(train))  # small normal periods: use every row
         self.estimator_.fit(train)
         progress("calibrating", 0.9)
@@ -113,6 +111,8 @@ class IsolationForestModel(AnomalyModel):
                                                 "max_train": 100_000}
 
     def _build(self) -> Any:
+        from sklearn.ensemble import IsolationForest  # here, not at import: listing algorithms stays light
+
         return IsolationForest(n_estimators=self.params["n_estimators"], max_samples=self.params["max_samples"],
                                random_state=self.params["seed"], n_jobs=2)
 
@@ -124,6 +124,8 @@ class LocalOutlierFactorModel(AnomalyModel):
     default_params: ClassVar[dict[str, Any]] = {**UNSUPERVISED_PARAMS, "n_neighbors": 20}
 
     def _build(self) -> Any:
+        from sklearn.neighbors import LocalOutlierFactor
+
         return LocalOutlierFactor(n_neighbors=self.params["n_neighbors"], novelty=True, n_jobs=2)
 
 
@@ -134,6 +136,8 @@ class KnnDistance(AnomalyModel):
     default_params: ClassVar[dict[str, Any]] = {**UNSUPERVISED_PARAMS, "n_neighbors": 5}
 
     def _build(self) -> Any:
+        from sklearn.neighbors import NearestNeighbors
+
         return NearestNeighbors(n_neighbors=self.params["n_neighbors"], n_jobs=2)
 
     def _raw(self, X: np.ndarray) -> np.ndarray:

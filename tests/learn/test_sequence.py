@@ -13,12 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from sklearn.metrics import roc_auc_score
 
 from netwarden.learn import artefacts
 from netwarden.learn.base import Model, ModelError, algorithms, create
-from netwarden.learn.sequence import WEIGHTS_FILE, SequenceModel
+from netwarden.learn.sequence import ENABLE_HINT, WEIGHTS_FILE, SequenceModel
+
+torch = pytest.importorskip("torch", reason=ENABLE_HINT)  # the optional "sequence" extra
 from netwarden.parse import ParseContext, get_parser
 from netwarden.records import Event
 

@@ -17,11 +17,14 @@ import pytest
 
 from netwarden.config import load_settings
 from netwarden.learn.base import create
+from netwarden.learn.sequence import ENABLE_HINT
 from netwarden.learn.registry import open_registry
 from netwarden.parse import ParseContext, get_parser
 from netwarden.pipeline import Pipeline
 from netwarden.store.alerts import AlertFilter, find_alerts
 from netwarden.store.database import Database
+
+pytest.importorskip("torch", reason=ENABLE_HINT)  # the optional "sequence" extra
 
 PROBES = ["/wp-login.php", "/.env", "/phpmyadmin/index.php", "/admin/config.php", "/cgi-bin/test.cgi",
           "/.git/config", "/index.php?id=1%27%20OR%20%271%27=%271", "/../../etc/passwd", "/backup.zip",

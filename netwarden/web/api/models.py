@@ -92,7 +92,8 @@ def models_list(request: Request, who: Principal = Depends(require("viewer"))) -
 def models_algorithms(who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
     """What can be trained: name, family, description and default parameters."""
     return {"algorithms": [{"name": n, "family": c.family, "description": c.description,
-                            "supervised": c.supervised, "params": c.default_params} for n, c in algorithms().items()]}
+                            "supervised": c.supervised, "params": c.default_params, "unavailable": c.unavailable()}
+                           for n, c in algorithms().items()]}
 
 
 @router.get("/models/compare")

@@ -20,7 +20,7 @@ def models_page(request: Request, who: Principal = Depends(require("viewer"))) -
     known = algorithms()
     return render(request, "models.html", {
         "models": [summary(r) for r in registry_of(request).list()],
-        "algorithms": [{"name": n, "family": c.family, "description": c.description,
+        "algorithms": [{"name": n, "family": c.family, "description": c.description, "unavailable": c.unavailable(),
                         "params": ", ".join(f"{k}={v}" for k, v in c.default_params.items())}
                        for n, c in known.items()],
         "can_train": who.can("analyst"), "can_delete": who.can("admin"),
