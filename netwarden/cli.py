@@ -19,8 +19,20 @@ from rich.text import Text
 from netwarden import __version__
 from netwarden.commands._export import csv_options, write_csv, write_driver_csv
 from netwarden.config import ConfigError, Settings, load_settings
+from netwarden.text import plural
 
-out = Console(highlight=False, soft_wrap=True)
+_TRAILING_SPACE = re.compile(r"[ \t]+(?=\n|$)")
+
+
+class _Console(Console):
+    """Rich pads table cells to the column width; piped into a file, lines end without trailing spaces."""
+
+    def _render_buffer(self, buffer):  # type: ignore[no-untyped-def]
+        text = super()._render_buffer(buffer)
+        return text if self.is_terminal else _TRAILING_SPACE.sub("", text)
+
+
+out = _Console(highlight=False, soft_wrap=True)
 if not out.is_terminal:
     out.width = 200  # piped into a file or pager: keep table rows on one line
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # one error, one line
@@ -43,8 +55,19 @@ def json_line(value: Any) -> str:
     return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n"
 
 
-def fail(message: str, code: int = 1) -> None:
+def plain_table(*columns: str) -> Table:
+    """The CLI's one table style: no boxes, bold headers (rows stay easy to grep and cut)."""
+    return Table(*columns, show_edge=False, pad_edge=False, box=None, header_style="bold")
+
+
+def error(message: str) -> None:
+    """One error line on standard error, after what standard output already holds (both may go to one pipe)."""
+    out.file.flush()
     err.print(Text(f"netwarden: error: {safe(message)}", style="red"))
+
+
+def fail(message: str, code: int = 1) -> None:
+    error(message)
     sys.exit(code)
 
 
@@ -126,6 +149,8 @@ def ingest(obj: Context, paths: tuple[str, ...], fmt: str, db_url: str | None, p
         fail("reading standard input needs --format NAME", 2)
     db = obj.database()
     pipeline = obj.pipeline(db, detect=detect)
+    if pipeline.response is not None:
+        pipeline.response.responder.log_refusals = False  # one summary line at the end, not one per alert
     show_progress = err.is_terminal if progress is None else progress
     failures = 0
     results = []
@@ -137,15 +162,18 @@ def ingest(obj: Context, paths: tuple[str, ...], fmt: str, db_url: str | None, p
                 else:
                     result = _ingest_one(pipeline, path, fmt, show_progress)
             except (InputError, UnknownFormat) as exc:
-                err.print(Text(f"netwarden: error: {safe(exc)}", style="red"))
+                error(str(exc))
                 failures += 1
                 continue
             results.append(result)
             _print_summary(result)
+            out.file.flush()
         if len(results) > 1:
             _print_total(results)
-        if pipeline.engine is not None:
+        if pipeline.engine is not None and results:  # nothing read: no detection to speak of
             _print_alerts(pipeline.engine)
+        if pipeline.response is not None:
+            _print_refusals(pipeline.response.responder)
     finally:  # whatever happened, what the detectors learnt so far is saved
         pipeline.close()
         db.close()
@@ -215,14 +243,14 @@ def _print_total(results: list) -> None:
     for r in results:
         quarantined.update(r.quarantined)
     out.print(Text("total", style="bold"))
-    out.print(f"  files {len(results)}, lines {sum(r.lines for r in results):,}, events {events:,}, "
+    out.print(f"  files {len(results):,}, lines {sum(r.lines for r in results):,}, events {events:,}, "
               f"quarantined {sum(quarantined.values()):,}, {events / seconds if seconds else 0:,.0f} events/s")
 
 
 def _print_alerts(engine) -> None:  # type: ignore[no-untyped-def]
     stats = engine.stats
     out.print(Text("detection", style="bold"))
-    out.print(f"  alerts            {stats.alerts_new:>12,} new, {stats.alerts_updated:,} updates"
+    out.print(f"  alerts            {stats.alerts_new:>12,} new, {plural(stats.alerts_updated, 'update')}"
               + (f", {stats.suppressed:,} suppressed (false positives)" if stats.suppressed else ""))
     for alert in sorted(engine.alerts, key=lambda a: (-a.severity.rank, -a.confidence))[:10]:
         out.print(Text(f"    #{alert.id or '-'} {alert.severity:<8} {alert.confidence:.2f}  "
@@ -236,24 +264,34 @@ def _print_alerts(engine) -> None:  # type: ignore[no-untyped-def]
                            "raised no alerts (see the log; `netwarden model deactivate` it)", style="red"))
 
 
+def _print_refusals(responder) -> None:  # type: ignore[no-untyped-def]
+    if not responder.refusals:
+        return
+    causes = ", ".join(f"{cause} {count:,} ({plural(len(responder.refused_networks.get(cause, ())), 'network')})"
+                       for cause, count in responder.refusals.most_common())
+    out.print(f"  blocks refused    {sum(responder.refusals.values()):>12,}  {causes}; "
+              "see `netwarden block list --refused`")
+
+
 # -- events -------------------------------------------------------------------------------------
 
-_RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdwy])$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
 
 
 def parse_when(value: str, settings: Settings) -> datetime:
-    """``2h``/``7d`` ago, or an ISO date/time (local zone when it has none)."""
+    """``30m``/``2h``/``7d``/``2w``/``1y`` ago (a year is 365 days), or an ISO date/time (local zone when it
+    has none)."""
     m = _RELATIVE.match(value.strip())
     if m:
         try:
-            return datetime.now(timezone.utc) - timedelta(**{_UNITS[m.group(2)]: float(m.group(1))})
+            return datetime.now(timezone.utc) - timedelta(seconds=float(m.group(1)) * _UNIT_SECONDS[m.group(2)])
         except OverflowError:
             raise click.BadParameter(f"{value!r} reaches back before the calendar starts") from None
     try:
         when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise click.BadParameter(f"{value!r}: use a relative time like 30m, 2h, 7d, or an ISO time "
+        raise click.BadParameter(f"{value!r}: use a relative time like 30m, 2h, 7d, 2w, 1y, or an ISO time "
                                  "like 2026-11-21T08:00") from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=settings.local_tz())
@@ -261,7 +299,7 @@ def parse_when(value: str, settings: Settings) -> datetime:
 
 
 @cli.command()
-@click.option("--since", metavar="WHEN", help="From (2h, 7d, or ISO time).")
+@click.option("--since", metavar="WHEN", help="From (30m, 2h, 7d, 2w, 1y, or ISO time).")
 @click.option("--until", metavar="WHEN", help="Until (exclusive).")
 @click.option("--src", metavar="ADDR|NET", help="Source address or network (10.0.0.0/8).")
 @click.option("--dst", metavar="ADDR|NET", help="Destination address or network.")
@@ -308,14 +346,14 @@ def events(obj: Context, since, until, src, dst, addr, port, kind, status, text_
     if not rows:
         err.print("no matching events")
         return
-    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    table = plain_table()
     for column in ("time (UTC)", "kind", "source", "destination"):
         table.add_column(column, no_wrap=True)
     table.add_column("what", overflow="fold")
     for row in rows:
         table.add_row(*(Text(safe(v)) for v in (  # Text: log values are never read as markup
-            row["timestamp"].strftime("%Y-%m-%d %H:%M:%S"), row["source_kind"],
-            _endpoint(row["src_ip"], row["src_port"]), _endpoint(row["dst_ip"], row["dst_port"]),
+            row["timestamp"].strftime("%Y-%m-%d %H:%M:%S"), row["source_kind"], _source(row),
+            _endpoint(row["dst_ip"], row["dst_port"]),
             _summary(row))))
     out.print(table)
 
@@ -328,8 +366,20 @@ def _endpoint(ip: str | None, port: int | None) -> str:
     return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
+_MESSAGE_FIRST = ("auth", "syslog")  # their message says what happened; a firewall's repeats the columns
+
+
+def _source(row: dict[str, Any]) -> str:
+    """The client address; for a line that names none (a PAM session line), the host that logged it."""
+    if row["src_ip"] is None and row["src_port"] is None and row["observer"]:
+        return f"on {row['observer']}"
+    return _endpoint(row["src_ip"], row["src_port"])
+
+
 def _summary(row: dict[str, Any]) -> str:
     parts = []
+    if row["message"] and row["source_kind"] in _MESSAGE_FIRST:  # what sshd said, then the fields read from it
+        parts.append(row["message"])
     if row["http_method"] or row["url"]:
         parts.append(f"{row['http_method'] or ''} {row['url'] or ''} {row['http_status'] or ''}".strip())
     elif row["http_status"]:
@@ -414,7 +464,8 @@ def retention(obj: Context, keep_days: float | None) -> None:
     db = obj.database()
     result = apply_retention(db, days)
     db.close()
-    out.print(f"deleted {result.events_deleted:,} events and {result.quarantine_deleted:,} quarantined lines "
+    out.print(f"deleted {plural(result.events_deleted, 'event')} and "
+              f"{plural(result.quarantine_deleted, 'quarantined line')} "
               f"older than {result.cutoff:%Y-%m-%d %H:%M} UTC; rollups kept")
 
 
@@ -440,8 +491,33 @@ def status(obj: Context) -> None:
         out.print(Text("inputs", style="bold"))
         for s in inputs:
             state = "complete" if s["complete"] else "partial"
-            out.print(Text(f"  {safe(s['name'])}  [{s['format']}]  {s['lines']:,} lines, {s['events']:,} events, "
-                           f"{s['quarantined']:,} quarantined, {state}"))
+            unit = "packet" if s["kind"] == "pcap" else "line"  # a capture's bookkeeping counts packets
+            out.print(Text(f"  {safe(s['name'])}  [{s['format']}]  {plural(s['lines'], unit)}, "
+                           f"{plural(s['events'], 'event')}, {s['quarantined']:,} quarantined, {state}"))
+
+
+def _set_global(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    obj = ctx.find_object(Context)
+    if value is not None and obj is not None:
+        if param.name == "db_url":
+            obj._db_url = value
+        else:
+            obj._config = value
+
+
+def _with_global_options(group: click.Group) -> None:
+    """``--db`` and ``--config`` also after every command's name (``netwarden events --db URL``), as before it."""
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            _with_global_options(command)
+            continue
+        names = {p.name for p in command.params}
+        if "db_url" not in names:
+            command.params.append(click.Option(["--db", "db_url"], metavar="URL", expose_value=False,
+                                               callback=_set_global, help="Database URL (overrides settings)."))
+        if "config" not in names:
+            command.params.append(click.Option(["--config", "config"], metavar="PATH", expose_value=False,
+                                               callback=_set_global, help="TOML settings file."))
 
 
 def main() -> None:
@@ -455,6 +531,7 @@ def main() -> None:
 from netwarden.commands import load_all as _load_commands  # noqa: E402
 
 _load_commands()
+_with_global_options(cli)
 
 if __name__ == "__main__":
     main()

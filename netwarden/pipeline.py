@@ -173,7 +173,8 @@ class Pipeline:
                     if progress:
                         progress(log.position, log.size)
                 writer.submit(StoreBatch(source_id=source_id, source=str(path), bookkeeping={
-                    "offset": end, "prefix_sha": digest.hexdigest(), "lines": line_no, "complete": True}))
+                    "offset": end, "prefix_sha": digest.hexdigest(), "lines": line_no, "complete": True,
+                    "keep_name": not any_line}))
             result.already_done = not any_line and result.resumed_at_line > 0
         result.seconds = time.perf_counter() - started
         return result
@@ -211,7 +212,7 @@ class Pipeline:
                     progress(log.position, log.size)
             writer.submit(StoreBatch(source_id=source_id, source=source, bookkeeping={
                 "offset": end, "prefix_sha": digest.hexdigest() if end == imp.parser.consumed else earlier_sha,
-                "lines": imp.stats.packets, "complete": True}))
+                "lines": imp.stats.packets, "complete": True, "keep_name": imp.stats.packets == imp.stats.resumed}))
         stats = imp.stats
         result.lines = stats.packets - stats.resumed
         result.skipped = sum(stats.skipped.values()) + stats.non_ip

@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from netwarden.cli import Context, cli, fail, json_line, out, parse_when, safe
+from netwarden.text import plural
 from netwarden.commands._export import csv_options, write_csv
 from netwarden.report.export import chunked
 from netwarden.records import Alert, AlertStatus, Severity
@@ -204,7 +205,7 @@ def incidents_command(obj: Context, since, limit, as_json, as_csv, bom) -> None:
         return
     for row in rows:
         out.print(Text.assemble((f"#{row['id']} ", "bold"), (f"{row['severity']:<9}", SEVERITY_STYLE[row["severity"]]),
-                                f"{row['last_seen']:%Y-%m-%d %H:%M}  {row['alert_count']} alerts  ",
+                                f"{row['last_seen']:%Y-%m-%d %H:%M}  {plural(row['alert_count'], 'alert')}  ",
                                 safe(row["summary"])))
 
 
@@ -216,4 +217,4 @@ def detectors_command() -> None:
     for name, cls in load_detectors().items():
         out.print(Text.assemble((name, "bold cyan"), "  ", safe(cls.description)))
         for field, info in cls.Settings.model_fields.items():
-            out.print(Text(f"    {field} = {safe(repr(info.default))}"))
+            out.print(Text(f"    {field} = {safe(repr(info.get_default(call_default_factory=True)))}"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from netwarden.cli import cli
+from netwarden.text import plural
 
 _FEED_OPTION = click.option("--feed", "feeds", multiple=True, metavar="PATH",
                             help="Feed file (repeatable); default: the [intel] feeds setting.")
@@ -19,11 +20,9 @@ def _index(obj, feeds):  # type: ignore[no-untyped-def]
 
 
 def _print_feeds(index) -> int:  # type: ignore[no-untyped-def]
-    from rich.table import Table
+    from netwarden.cli import out, plain_table, safe
 
-    from netwarden.cli import out, safe
-
-    table = Table(show_edge=False, pad_edge=False)
+    table = plain_table()
     for column in ("feed", "entries", "networks", "IPv4 addresses", "below min", "bad lines", "loaded", "path"):
         table.add_column(column, justify="right" if column in ("entries", "networks", "IPv4 addresses", "below min",
                                                                "bad lines") else "left")
@@ -41,8 +40,8 @@ def _print_feeds(index) -> int:  # type: ignore[no-untyped-def]
             out.print(f"  {safe(status.name)}: {safe(example)}")
         if status.errors > 5:
             out.print(f"  {safe(status.name)}: ... {status.errors - 5:,} more bad lines")
-    out.print(f"{len(index.status)} feed{'s' if len(index.status) != 1 else ''}, {index.entries:,} entries, "
-              f"{index.intervals:,} intervals in the lookup table, {index.errors:,} bad lines")
+    out.print(f"{plural(len(index.status), 'feed')}, {plural(index.entries, 'entry', 'entries')}, "
+              f"{plural(index.intervals, 'interval')} in the lookup table, {plural(index.errors, 'bad line')}")
     return problems
 
 

@@ -85,9 +85,7 @@ def user_passwd(obj, name, password_stdin, one_time) -> None:  # type: ignore[no
 @click.pass_obj
 def user_list(obj) -> None:  # type: ignore[no-untyped-def]
     """List users with their role, second factor and last login."""
-    from rich.table import Table
-
-    from netwarden.cli import out, safe
+    from netwarden.cli import out, plain_table, safe
     from netwarden.web.accounts import list_users
 
     db = obj.database()
@@ -95,7 +93,7 @@ def user_list(obj) -> None:  # type: ignore[no-untyped-def]
         users = list_users(db)
     finally:
         db.close()
-    table = Table("user", "role", "2FA", "last login", "note")
+    table = plain_table("user", "role", "2FA", "last login", "note")
     for u in users:
         table.add_row(safe(u.name), str(u.role), "on" if u.totp else "off",
                       u.last_login.strftime("%Y-%m-%d %H:%M") if u.last_login else "never",

@@ -54,6 +54,7 @@ from netwarden.detect import scoring
 from netwarden.detect.base import Detector, DetectorSettings, register
 from netwarden.detect.windows import KeyedState
 from netwarden.records import Event, Factor, Finding, Severity
+from netwarden.text import plural
 
 # sshd codes (netwarden.parse.sshd) that are one failed guess
 _SSH_FAILED = frozenset({"failed_password", "failed_keyboard_interactive"})
@@ -381,10 +382,12 @@ class BruteForce(Detector):
                                                      "faster than a person retypes a password"))
         users = len(src.users) + src.users_overflow
         if users >= s.min_users:
-            signs.append(Factor("distinct_users", scoring.saturating(users, 5, 0.8), f"{users} distinct user names tried"))
+            signs.append(Factor("distinct_users", scoring.saturating(users, 5, 0.8),
+                                f"{plural(users, 'distinct user name')} tried"))
         if src.invalid:
             signs.append(Factor("invalid_users", scoring.saturating(len(src.invalid), 3, 0.7),
-                                f"{len(src.invalid)} user names that do not exist on the server"))
+                                f"{plural(len(src.invalid), 'user name')} that "
+                                f"{'does' if len(src.invalid) == 1 else 'do'} not exist on the server"))
         common = sorted(u for u in src.users if u.lower() in self._default_accounts)
         if len(common) >= 2:
             signs.append(Factor("dictionary_users", 0.5,
@@ -595,10 +598,11 @@ class BruteForce(Detector):
         if users >= 2:
             more = "+" if src.users_overflow else ""
             factors.append(Factor("distinct_users", scoring.saturating(users, 5, 0.85),
-                                  f"{users}{more} distinct user names tried"))
+                                  f"{users:,}{more} distinct user names tried"))
         if src.invalid:
             factors.append(Factor("invalid_users", scoring.saturating(len(src.invalid), 3, 0.7),
-                                  f"{len(src.invalid)} user names that do not exist on the server"))
+                                  f"{plural(len(src.invalid), 'user name')} that "
+                                  f"{'does' if len(src.invalid) == 1 else 'do'} not exist on the server"))
         if src.maxed:
             factors.append(Factor("max_attempts", 0.4, f"disconnected {src.maxed}× for too many authentication failures"))
         stuffing = users >= max(s.min_users, 10) and slow <= users * 3

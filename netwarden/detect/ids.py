@@ -68,7 +68,7 @@ class IdsAlerts(Detector):
             if blocked:
                 factors.append(Factor("blocked", 0.0, "the IPS dropped it"))
             findings.append(self.finding(
-                kind="ids", subkind=_SLUG.sub("_", category.lower()).strip("_")[:32] or "alert",
+                kind="ids", subkind=_SLUG.sub("_", category.lower()).strip("_")[:64] or "alert",
                 severity=severity, factors=factors, source=e.src_ip, target=target, count=1,
                 signature=f"sid:{sid}", first_seen=e.timestamp, last_seen=e.timestamp, events=[e],
                 evidence={"signatures": [signature], "sids": [sid], "categories": [category],

@@ -148,7 +148,7 @@ class MlDetector(Detector):
         now = datetime.now(UTC)
         high = score >= self.settings.high_score  # type: ignore[attr-defined]
         return self.finding(
-            kind="ml", subkind=label[:32], severity=Severity.HIGH if high else Severity.MEDIUM, factors=factors,
+            kind="ml", subkind=label[:64], severity=Severity.HIGH if high else Severity.MEDIUM, factors=factors,
             recommendation=f"Model {record.ref} judged {len(members)} event(s) from this source as {label}; "
                            "look at the events and the features named, and mark a false positive if it is normal "
                            "traffic (retrain or raise the threshold if it keeps happening).",

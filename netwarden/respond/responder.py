@@ -21,7 +21,7 @@ import logging
 import threading
 import weakref
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
 
@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 BlockListener = Callable[[Block, str], None]  # (block, what: "blocked" | "unblocked" | "expired" | "failed")
 DECIDED_LIMIT = 50_000
 CAP_LOG_EVERY = 60.0  # seconds
+REFUSED_NETWORKS_KEPT = 10_000  # per cause, for the summary's count of distinct networks
 
 
 class BlockRefused(ValueError):
@@ -57,9 +58,10 @@ class BlockRefused(ValueError):
     that is reached may have room later.
     """
 
-    def __init__(self, message: str, *, lasting: bool = True) -> None:
+    def __init__(self, message: str, *, lasting: bool = True, cause: str = "refused") -> None:
         super().__init__(message)
         self.lasting = lasting
+        self.cause = cause  # short, for counts: "never-block list", "block cap", "refused"
 
 
 class WideBlockNeedsForce(BlockRefused):
@@ -106,6 +108,11 @@ class Responder:
         self._setup_error = ""
         self.clock = clock
         self.listeners: list[BlockListener] = []
+        # automatic blocks refused, by cause, and the networks refused (a file import prints a summary of
+        # these instead of a line per alert: set log_refusals False)
+        self.refusals: Counter[str] = Counter()
+        self.refused_networks: dict[str, set[str]] = {}
+        self.log_refusals = True
         self._steps = self.settings.duration_steps()
         self._history = parse_duration(self.settings.history)
         self._history_after = parse_duration(self.settings.history_after)
@@ -192,13 +199,21 @@ class Responder:
         try:
             self.block(alert.source, reason=reason, by=AUTO, alert_id=alert.id)
         except BlockRefused as exc:
+            self._count_refusal(exc.cause, display(net))
             if exc.lasting:
                 self._remember(alert.id)
             elif time.monotonic() - self._cap_logged < CAP_LOG_EVERY:
                 return  # the cap is reached: said once a minute, not for every alert update
             else:
                 self._cap_logged = time.monotonic()
-            log.warning("not blocking %s (alert #%s): %s", display(net), alert.id, exc)
+            if self.log_refusals:
+                log.warning("not blocking %s (alert #%s): %s", display(net), alert.id, exc)
+
+    def _count_refusal(self, cause: str, network: str) -> None:
+        self.refusals[cause] += 1
+        networks = self.refused_networks.setdefault(cause, set())
+        if len(networks) < REFUSED_NETWORKS_KEPT:
+            networks.add(network)
 
     def is_history(self, alert: Alert) -> bool:
         """An alert whose newest evidence is older than ``history_after``: it tells what happened, it is
@@ -242,7 +257,7 @@ class Responder:
         if refusal:
             message = f"{display(net)} is never blocked: {refusal}"
             self._store_refusal(net, message, **record)
-            raise BlockRefused(message)
+            raise BlockRefused(message, cause="never-block list")
         widest = WIDEST_WITHOUT_FORCE[net.version]
         if by != AUTO and not force and net.prefixlen < widest:
             raise WideBlockNeedsForce(f"{display(net)} is {net.num_addresses:,} addresses, wider than a /{widest}: "
@@ -254,7 +269,7 @@ class Responder:
             if alert_id is None or alert_id not in self._cap_recorded:
                 self._store_refusal(net, str(capped), **record)
                 self._note_cap_recorded(alert_id)
-            raise BlockRefused(str(capped), lasting=False) from None
+            raise BlockRefused(str(capped), lasting=False, cause="block cap") from None
         with self._lock:
             for old in replaced:
                 self._active.pop(str(parse_network(old.network)), None)

@@ -18,7 +18,7 @@ from netwarden.store.schema import alerts, detector_state, incidents, suppressio
 
 def _row(alert: Alert, now: datetime) -> dict[str, Any]:
     return {
-        "kind": alert.kind[:32], "subkind": alert.subkind[:32], "severity": str(alert.severity),
+        "kind": alert.kind[:32], "subkind": alert.subkind[:64], "severity": str(alert.severity),
         "confidence": float(alert.confidence), "factors": [f.to_dict() for f in alert.factors],
         "source": alert.source, "source_addr": address_key(alert.source),
         "target": clean_text(alert.target)[:255] if alert.target else None,

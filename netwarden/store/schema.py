@@ -178,7 +178,7 @@ alerts = Table(
     "alerts", metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("kind", String(32), nullable=False),
-    Column("subkind", String(32), nullable=False),
+    Column("subkind", String(64), nullable=False),  # Suricata categories run long
     Column("severity", String(16), nullable=False),
     Column("confidence", Float, nullable=False),
     Column("factors", JSON, nullable=False),

@@ -25,10 +25,12 @@ def create(conn: Connection, *, kind: str, name: str, fmt: str, first_line_sha: 
     return int(result.inserted_primary_key[0])
 
 
-def advance(conn: Connection, source_id: int, *, name: str, offset: int, prefix_sha: str, lines: int,
+def advance(conn: Connection, source_id: int, *, name: str | None, offset: int, prefix_sha: str, lines: int,
             events: int, quarantined: int, complete: bool) -> None:
+    """Record how far an input was read; ``name`` (the path it was last read under) None: keep the stored one."""
+    values: dict[str, Any] = {"name": name} if name is not None else {}
     conn.execute(update(ingest_sources).where(ingest_sources.c.id == source_id).values(
-        name=name, offset=offset, prefix_sha=prefix_sha, lines=lines, complete=complete,
+        **values, offset=offset, prefix_sha=prefix_sha, lines=lines, complete=complete,
         events=ingest_sources.c.events + events, quarantined=ingest_sources.c.quarantined + quarantined,
         updated=datetime.now(timezone.utc)))
 

@@ -47,7 +47,7 @@ class StoreBatch:
     quarantine_rows: list[dict[str, Any]] = field(default_factory=list)
     source_id: int | None = None
     source: str = "-"
-    bookkeeping: dict[str, Any] | None = None  # offset, prefix_sha, lines, complete
+    bookkeeping: dict[str, Any] | None = None  # offset, prefix_sha, lines, complete[, keep_name]
 
 
 def batch_buckets(batch: StoreBatch) -> dict[tuple, list[int]]:
@@ -60,8 +60,11 @@ def write_batch(conn: Connection, writer: EventWriter, batch: StoreBatch) -> Non
     rollup_store.add_buckets(conn, batch_buckets(batch))
     quarantine_store.insert_quarantine(conn, batch.quarantine_rows)
     if batch.source_id is not None and batch.bookkeeping is not None:
-        source_store.advance(conn, batch.source_id, name=batch.source, events=len(batch.rows),
-                             quarantined=len(batch.quarantine_rows), **batch.bookkeeping)
+        book = dict(batch.bookkeeping)
+        # a copy that added nothing (a renamed or rotated file read before) keeps the name it was read under
+        name = None if book.pop("keep_name", False) else batch.source
+        source_store.advance(conn, batch.source_id, name=name, events=len(batch.rows),
+                             quarantined=len(batch.quarantine_rows), **book)
 
 
 class ThreadWriter:

@@ -55,7 +55,7 @@ def test_only_suricata_alert_events_count() -> None:
                                        "signature_id": 1, "category": "Attempted Administrator Privilege Gain"}),
     ])
     [alert] = engine.alerts
-    assert alert.severity == "medium" and alert.subkind == "attempted_administrator_privileg"  # 32 characters
+    assert alert.severity == "medium" and alert.subkind == "attempted_administrator_privilege_gain"
     assert "IPS already dropped" in alert.recommendation
 
 
@@ -76,3 +76,23 @@ def test_policy_and_informational_rules_are_low_whatever_their_severity() -> Non
     assert engine.alerts and all(a.severity == Severity.LOW and a.confidence < 0.5 for a in engine.alerts)
     engine.process([alert("ET EXPLOIT Netgear DGN Remote Command Execution", "Attempted Information Leak", 1)])
     assert any(a.severity == Severity.HIGH for a in engine.alerts)
+
+
+def test_a_long_suricata_category_is_stored_whole(db) -> None:  # type: ignore[no-untyped-def]
+    """38 characters as a slug: once cut to "attempted_administrator_privileg" by a 32-character column."""
+    from datetime import datetime, timezone
+
+    from netwarden.records import Event
+    from netwarden.store.alerts import get_alert, save_alert
+
+    now = datetime(2026, 11, 21, tzinfo=timezone.utc)
+    engine = DetectionEngine.from_config(only=["ids"])
+    engine.process([Event(timestamp=now, source_kind="suricata", src_ip="203.0.113.5", dst_ip="192.0.2.1",
+                          extra={"event_type": "alert", "severity": 1, "signature": "ET EXPLOIT x", "signature_id": 1,
+                                 "category": "Attempted Administrator Privilege Gain"})])
+    [alert] = engine.alerts
+    with db.engine.begin() as conn:
+        alert_id = save_alert(conn, alert)
+    with db.engine.connect() as conn:
+        stored = get_alert(conn, alert_id)
+    assert stored is not None and stored.subkind == "attempted_administrator_privilege_gain"
