@@ -110,7 +110,7 @@ def test_reingest_rename_gzip_and_growth(db: Database, tmp_path: Path, writer_ki
     assert (gz.events, gz.already_done) == (0, True)
     assert_exactly(db, range(20))
     assert len(sources(db)) == 1
-    assert sources(db)[0]["name"] == str(packed)  # the name as last seen
+    assert sources(db)[0]["name"] == str(path)  # copies that added nothing keep the name it was read under
 
     # the file grows: only the new lines, numbered on from where the first run stopped
     write_lines(path, range(20, 33), mode="a")
