@@ -1,16 +1,16 @@
 """Alert subkinds up to 64 characters: a Suricata category such as "Attempted Administrator Privilege Gain"
 (38 characters as a slug) was stored cut short.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-04
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
