@@ -198,7 +198,8 @@ def probe_events(model: Model) -> list[Event]:
         Event(timestamp=now, source_kind=SourceKind.AUTH, src_ip="192.0.2.2", user="probe", outcome="failure",
               app_protocol="ssh", extra={"ssh_event": "failed_password"}),
         Event(timestamp=now, source_kind=SourceKind.NETFLOW, src_ip="192.0.2.3", dst_ip="198.51.100.1",
-              src_port=40000, dst_port=443, transport="tcp", bytes_out=1200, bytes_in=5400, packets_out=10, packets_in=12, duration=1.5),
+              src_port=40000, dst_port=443, transport="tcp", bytes_out=1200, bytes_in=5400, packets_out=10,
+              packets_in=12, duration=1.5),
     ]
     spec = getattr(model, "spec_", None)
     numeric = list(getattr(spec, "numeric", None) or ())
