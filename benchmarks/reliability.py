@@ -162,7 +162,10 @@ def kill(kills: int, lines: int, seed: int = 19) -> dict:
     survived = orphans = helpers = 0
     for _ in range(kills):
         proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(2.5, 7.0))  # after start-up (imports, sniffing): the writer process runs
+        deadline = time.monotonic() + 60  # until the writer process runs (after imports, sniffing, resuming)
+        while not _children(proc.pid) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(rng.uniform(0.2, 4.0))
         family = _children(proc.pid)  # the writer process and multiprocessing's resource tracker
         helpers += len(family)
         proc.send_signal(signal.SIGKILL)
