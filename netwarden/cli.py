@@ -259,8 +259,7 @@ def _print_alerts(engine) -> None:  # type: ignore[no-untyped-def]
     if len(engine.alerts) > 10:
         out.print("    ... see `netwarden alerts`")
     for detector in engine.detectors:
-        failures = getattr(detector, "failures", None)  # the ml detector's; another detector's may share the name
-        for ref, batches in sorted(failures.items() if isinstance(failures, Counter) else ()):
+        for ref, batches in sorted(getattr(detector, "model_failures", {}).items()):
             err.print(Text(f"  model {safe(ref)} failed on {batches:,} batch{'es' if batches != 1 else ''} and "
                            "raised no alerts (see the log; `netwarden model deactivate` it)", style="red"))
 

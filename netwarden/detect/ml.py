@@ -46,7 +46,7 @@ class MlDetector(Detector):
         self.models: list[tuple[Any, Model]] = []  # (registry record, loaded model)
         self._loaded_at = -float("inf")
         self._loaded_digests: set[str] = set()
-        self.failures: Counter[str] = Counter()  # batches each model failed on (shown after an ingest)
+        self.model_failures: Counter[str] = Counter()  # batches each model failed on (shown after an ingest)
 
     def bind(self, db: Any, settings: Any) -> None:
         """Called by the pipeline: where the registry is (netwarden.config.Settings)."""
@@ -96,8 +96,8 @@ class MlDetector(Detector):
             try:
                 findings += self._judge(record, model, events)
             except Exception as exc:  # one model's failure must not stop the others, nor pass unnoticed
-                self.failures[record.ref] += 1
-                if self.failures[record.ref] == 1:
+                self.model_failures[record.ref] += 1
+                if self.model_failures[record.ref] == 1:
                     log.exception("ml detector: model %s failed on a batch; it raises no alerts until fixed "
                                   "(deactivate it: netwarden model deactivate %s)", record.ref, record.ref)
                 else:

@@ -124,7 +124,7 @@ def test_a_model_failing_at_scoring_is_counted_and_logged(site, kdd_events, capl
     batch = kdd_events[5000:5400]
     findings = detector.process(batch) + detector.process(batch)
     assert {f.evidence["model"] for f in findings} == {"good:1"}
-    assert detector.failures == {"broken:1": 2}
+    assert detector.model_failures == {"broken:1": 2}
     assert caplog.text.count("model broken:1 failed on a batch") == 1  # logged once, then counted
 
 
