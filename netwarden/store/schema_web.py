@@ -7,7 +7,7 @@ does not let anyone in.
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, ForeignKey, Index, String, Table, Text
+from sqlalchemy import Boolean, Column, Float, ForeignKey, Index, String, Table, Text
 
 from netwarden.store.schema import Id, UtcDateTime, metadata
 
@@ -73,4 +73,17 @@ setting_changes = Table(
     Column("changed_by", String(64), nullable=False),
     Column("changed", UtcDateTime, nullable=False),
     Index(None, "key", "id"),
+)
+
+# each user's checks (the Check page): what was asked and the verdict, newest kept per user
+check_history = Table(
+    "check_history", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user_name", String(64), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("input", Text, nullable=False),  # JSON: {"connection": {...}} or {"line": ..., "format": ...}
+    Column("verdict", String(32), nullable=False),
+    Column("severity", String(16)),
+    Column("score", Float, nullable=False),
+    Index(None, "user_name", "id"),
 )

@@ -78,3 +78,26 @@ def test_check_page(sqlite_web) -> None:  # type: ignore[no-untyped-def]
     assert page.status_code == 200 and 'id="pane-connection"' in page.text and 'value="access_log"' in page.text
     assert 'href="/check"' in page.text
     assert sqlite_web.client("viewer").get("/check").status_code == 403
+
+
+def test_each_user_has_a_history_of_checks(web, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    analyst, admin = web.client("analyst"), web.client("admin")
+    analyst.post("/api/v1/check", json={"line": SQLI})
+    analyst.post("/api/v1/check", json={"connection": {"src_ip": "45.1.2.3", "dst_ip": "10.0.0.5", "protocol": "icmp",
+                                                       "tcp_flags": "SYN"}})
+    admin.post("/api/v1/check", json={"connection": {"src_ip": "10.0.0.5", "dst_ip": "10.0.0.6"}})
+    mine = analyst.get("/api/v1/check/history").json()["checks"]
+    assert [c["verdict"] for c in mine][1] == "malicious" and mine[1]["input"]["line"] == SQLI
+    assert mine[0]["input"]["connection"]["protocol"] == "icmp" and len(mine) == 2  # newest first, only mine
+    assert len(admin.get("/api/v1/check/history").json()["checks"]) == 1
+    assert analyst.post("/api/v1/check", json={"line": ""}).status_code == 400
+    assert len(analyst.get("/api/v1/check/history").json()["checks"]) == 2  # refused input is not a check
+    page = analyst.get("/check").text
+    assert page.count('<li class="border-bottom py-1" data-id=') == 2 and "&lt;script&gt;alert(1)" in page
+    assert web.client("viewer").get("/api/v1/check/history").status_code == 403
+    from netwarden.web.api import check as check_api
+
+    monkeypatch.setattr(check_api, "HISTORY_KEPT", 2)  # the newest are kept, the oldest go
+    analyst.post("/api/v1/check", json={"connection": {"src_ip": "10.0.0.9", "dst_ip": "10.0.0.6"}})
+    kept = analyst.get("/api/v1/check/history").json()["checks"]
+    assert [c["input"].get("connection", {}).get("src_ip") for c in kept] == ["10.0.0.9", "45.1.2.3"]

@@ -114,6 +114,11 @@ def test_check_page_points(server) -> None:  # type: ignore[no-untyped-def]
         assert "TCP flags SYN ignored: icmp has no TCP header" in body
         assert "192.0.2.7: Documentation range" in body and "10.0.0.5: Local network" in body
         assert page.inner_text("#verdict-score").endswith(" of 1")
+        assert "icmp 192.0.2.7 → 10.0.0.5 SYN" in page.inner_text("#check-history li >> nth=0")
+        again = page.context.new_page()  # a fresh load: the server kept it in the user's history
+        again.goto(f"{url}/check")
+        assert "icmp 192.0.2.7 → 10.0.0.5 SYN" in again.inner_text("#check-history li >> nth=0")
+        again.close()
         page.fill("#c-dst", "not-an-address")
         page.click("#check-connection")
         page.wait_for_selector("#check-error:not(.d-none)")

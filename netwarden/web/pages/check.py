@@ -17,4 +17,7 @@ NAV = NavEntry("Check", "/check", order=35, role="analyst")
 def check_page(request: Request, who: Principal = Depends(require("analyst"))) -> Response:
     from netwarden.parse import parsers
 
-    return render(request, "check.html", {"formats": list(parsers())})
+    from netwarden.web.api.check import history_of
+
+    return render(request, "check.html", {"formats": list(parsers()),
+                                          "history": history_of(request.app.state.db, who.name, 20)})

@@ -1,6 +1,6 @@
 // Check an event: posts the connection or the line to /api/v1/check and shows the verdict. The parsed
 // event and the reasons quote log text: all of it goes through textContent (el()).
-import { api, el, severityClass } from './nw.js';
+import { api, el, severityClass, when } from './nw.js';
 
 const VERDICT_CLASS = { malicious: 'text-bg-danger', suspicious: 'text-bg-warning', 'no known threat': 'text-bg-success' };
 
@@ -34,11 +34,25 @@ function show(v) {
   document.body.dataset.checked = '1';
 }
 
+// the new check on top of "Your recent checks" (the server keeps it; a reload shows the same list)
+function remember(payload, v) {
+  const list = document.getElementById('check-history');
+  document.getElementById('check-history-empty')?.remove();
+  const c = payload.connection;
+  const asked = c ? `${c.protocol || 'tcp'} ${c.src_ip} → ${c.dst_ip}${c.dst_port !== undefined ? `:${c.dst_port}` : ''}${c.tcp_flags ? ` ${c.tcp_flags}` : ''}`
+    : String(payload.line).slice(0, 160);
+  list.prepend(el('li', { class: 'border-bottom py-1', 'data-id': v.history_id },
+    el('span', { class: `badge ${VERDICT_CLASS[v.verdict] || 'text-bg-secondary'}` }, v.verdict),
+    ` score ${v.score} · ${when(new Date().toISOString())} · `, el('span', { class: 'font-monospace text-break' }, asked)));
+}
+
 async function submit(payload) {
   const error = document.getElementById('check-error');
   error.classList.add('d-none');
   try {
-    show(await api('check', { method: 'POST', body: payload }));
+    const verdict = await api('check', { method: 'POST', body: payload });
+    show(verdict);
+    remember(payload, verdict);
   } catch (e) {
     error.textContent = e.message;
     error.classList.remove('d-none');
