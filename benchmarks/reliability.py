@@ -9,8 +9,9 @@
 - fuzz: every parser reads mutated copies of its golden lines (random bytes, cuts, splices, control and
   bidi characters, huge numbers) and only ever answers an event, None or a ParseError; sshd lines whose user
   names forge a second "from A port P" must always name the real source. Seeded: the same run every time.
-- kill: ``netwarden ingest`` of a large access log is killed with SIGKILL at random moments, then run to the
-  end; every line must be stored or quarantined exactly once, and no writer process may outlive its parent.
+- kill: ``netwarden ingest`` of a large access log is killed with SIGKILL at a random moment after its writer
+  process started, again and again, then run to the end; every line must be stored or quarantined exactly
+  once, and no writer process (nor resource tracker) may outlive its parent.
 - udp: syslog over loopback UDP at a fixed rate (benchmarks/bench_syslog.py), messages lost.
 - bodies: oversized request bodies to a real server, anonymous (announced 1 GiB) and authenticated (streamed
   without a length): each refused (401 / 413), how much was read, how long it took, the server's memory.
