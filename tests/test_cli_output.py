@@ -95,6 +95,12 @@ def test_tables_are_plain_without_trailing_spaces(examples_db: str) -> None:
         assert not BOXES & set(r.output), args
 
 
+def test_attack_counts_read_as_counts(examples_db: str) -> None:
+    shown = invoke("alerts", "--db", examples_db, "--json", "-n", "100").output
+    assert "with directory traversal / local file inclusion (1), sensitive file probe (3)" in shown
+    assert "3 sensitive file probe" not in shown
+
+
 def test_counts_are_singular_or_plural(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'one.db'}"
     one = tmp_path / "one.log"

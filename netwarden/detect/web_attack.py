@@ -446,7 +446,7 @@ class WebAttack(Detector):
             factors.append(Factor("requests", scoring.saturating(n, 50, 0.5), f"{n} requests from {src} by {tool}"))
         attacks = {k: v for k, v in st.hits.items() if k in ATTACKS or k == "sensitive_file"}
         if attacks:
-            factors.append(Factor("attacks", 0.3, "with " + ", ".join(f"{v} {NAMES[k]}" for k, v in attacks.items())))
+            factors.append(Factor("attacks", 0.3, "with " + ", ".join(f"{NAMES[k]} ({v:,})" for k, v in attacks.items())))
         severity = Severity.LOW if kind == "internet" else Severity.MEDIUM
         target = _target(g.events[0])
         if kind == "internet":
