@@ -120,3 +120,19 @@ def test_huge_model_references_are_4xx_not_500(sqlite_web) -> None:  # type: ign
         assert [a.status_code for a in answers] == [404] * 5 + [answers[5].status_code], ref
         assert 400 <= answers[5].status_code < 500, answers[5].text
         assert all("detail" in a.json() for a in answers)
+
+
+def test_activating_a_model_that_cannot_score_is_409_with_the_reason(sqlite_web, kdd_bytes: bytes,  # type: ignore[no-untyped-def]
+                                                                     tmp_path: Path) -> None:
+    from netwarden.learn import data
+    from netwarden.learn.base import create
+    from netwarden.web.api.models import registry_of
+
+    (tmp_path / "kdd.txt").write_bytes(kdd_bytes)
+    events = data.load_file(tmp_path / "kdd.txt", limit=300).events
+    broken = create("knn", n_neighbors=400).fit(events, data.targets(events, "binary"))  # k > rows kept
+    registry = registry_of(type("R", (), {"app": sqlite_web.app})())
+    record = registry.add(broken, name="broken", data={}, metrics={})
+    answer = sqlite_web.client("analyst").post(f"/api/v1/models/{record.ref}/activate")
+    assert answer.status_code == 409 and "cannot score records" in answer.json()["detail"]
+    assert registry.active() == []
