@@ -24,7 +24,9 @@ from benchmarks.inputs import attack_access_log
 OUT = Path(__file__).resolve().parent / "out"
 REPO = Path(__file__).resolve().parents[1]
 TARGET = 0.5  # detection keeps at least half the throughput
-SOURCES = (50, None)  # a flood from 50 addresses (alerts updated), and from all ~1,750 (mostly new alerts)
+# a flood from 50 addresses: after the first alerts, every line updates one. (A flood from all ~1,750 addresses,
+# ``None``, raises mostly new alerts and takes half an hour: pass it by hand, see markdown)
+SOURCES: tuple[int | None, ...] = (50,)
 _INGEST = """
 import sys
 from netwarden.config import load_settings
@@ -85,7 +87,16 @@ def markdown(rows: list[dict], *, quick: bool = False) -> str:
                    f"≥ {TARGET:.2f}: {'met' if ratio >= TARGET else 'not met'} |")
     runs = "; ".join(f"{r['sources'] or 'all'} addresses: without " + ", ".join(f"{x:,.0f}" for x in r["without"])
                      + ", with " + ", ".join(f"{x:,.0f}" for x in r["with"]) for r in rows)
-    return "\n".join(out + ["", f"Runs (events/s): {runs}."]) + "\n"
+    return "\n".join(out + ["", f"Runs (events/s): {runs}.", "", NEW_ALERTS]) + "\n"
+
+
+NEW_ALERTS = (
+    "**Not met: a flood of new alerts.** When the flood comes from all ~1,750 addresses of the log, each address "
+    "× payload kind is a new alert (14,000 in 50,000 lines), and each new alert still costs its own queries: the "
+    "stored open alert, the repeat-offender count, the incident, and the responder's block decision (a block, "
+    "or past the cap of 1,000 automatic blocks a stored refusal). Measured on 50,000 lines in one run on the "
+    "loaded machine (load average ~15): 11,562 events/s without detection, 177 with (0.02). Per-batch merging "
+    "helps updates, not these; batching new alerts' lookups and the responder's decisions is the next step.")
 
 
 if __name__ == "__main__":

@@ -170,8 +170,10 @@ class DetectionEngine:
                         self.flagged.setdefault(id(event), set()).add(alert.kind)
             if conn is not None and changed.alerts:
                 batch = list(changed.alerts)
+                incidents: dict[str, dict] = {}
                 for alert in batch:
-                    self._link_incident(conn, alert)
+                    self._link_incident(conn, alert, incidents)
+                self._save_incidents(conn, incidents)
                 alert_store.save_alerts(conn, batch)
         finally:
             self._batch = _BatchAlerts()
@@ -264,17 +266,19 @@ class DetectionEngine:
 
     # -- incidents ----------------------------------------------------------------------------------
 
-    def _link_incident(self, conn, alert: Alert) -> None:  # type: ignore[no-untyped-def]
+    def _link_incident(self, conn, alert: Alert, batch: dict[str, dict] | None = None) -> None:  # type: ignore[no-untyped-def]
+        """Link the alert into its source's open incident (or a new one). ``batch``: the incidents this batch
+        linked so far, by source, written once at its end (``_save_incidents``) instead of after every alert."""
         if not alert.source:
             return
         incident = None
         if alert.incident_id is not None:
-            incident = alert_store.open_incident(conn, alert.source, datetime.min.replace(tzinfo=timezone.utc))
+            incident = self._open_incident(conn, alert.source, datetime.min.replace(tzinfo=timezone.utc), batch)
             if incident is not None and incident["id"] != alert.incident_id:
                 incident = None
         if incident is None:
-            incident = alert_store.open_incident(conn, alert.source,
-                                                 alert.first_seen - self.settings.incident_window)
+            incident = self._open_incident(conn, alert.source, alert.first_seen - self.settings.incident_window,
+                                           batch)
         label = f"{alert.kind}/{alert.subkind}" if alert.subkind else alert.kind
         if incident is None:
             incident = {"id": None, "source": alert.source, "severity": str(alert.severity), "status": "open",
@@ -290,7 +294,26 @@ class DetectionEngine:
         incident["last_seen"] = max(incident["last_seen"], alert.last_seen)
         incident["severity"] = str(incident_severity(kinds, Severity(incident["severity"]), alert.severity))
         incident["summary"] = f"{' → '.join(kinds)} from {alert.source}"
-        alert.incident_id = alert_store.save_incident(conn, incident)
+        if batch is None or incident["id"] is None:
+            alert_store.save_incident(conn, incident)
+        if batch is not None:
+            batch[alert.source] = incident
+        alert.incident_id = incident["id"]
+
+    @staticmethod
+    def _open_incident(conn, source: str, since: datetime, batch: dict[str, dict] | None):  # type: ignore[no-untyped-def]
+        """``alert_store.open_incident``, answered from the batch when it linked this source already: that
+        incident is the source's most recent (the store would order it first), so it is the answer when it
+        was seen since ``since``, and no incident is otherwise."""
+        if batch is not None and source in batch:
+            incident = batch[source]
+            return incident if incident["last_seen"] >= since else None
+        return alert_store.open_incident(conn, source, since)
+
+    @staticmethod
+    def _save_incidents(conn, batch: dict[str, dict]) -> None:  # type: ignore[no-untyped-def]
+        for incident in batch.values():
+            alert_store.save_incident(conn, incident)
 
     # -- suppressions, state, housekeeping ----------------------------------------------------------
 
