@@ -34,6 +34,7 @@ from netwarden.store.schema import events
 
 Progress = Callable[[int, int], None]  # (events replayed, events in the range)
 BATCH = 20_000
+REPLAY_CACHE_KIB = -8192  # SQLite page cache while replaying (negative: KiB)
 EXAMPLES = 5
 TOP_SOURCES = 10
 Key = tuple[str, str, str]  # (kind, subkind, source)
@@ -193,7 +194,14 @@ def _sqlite_pages(db: Any, since: datetime, until: datetime, batch: int) -> Iter
     parse, loads = datetime.fromisoformat, orjson.loads
     while True:
         with db.engine.connect() as conn:
-            rows = conn.exec_driver_sql(sql, params).fetchall()
+            # one pass reads each page once: the connection's page cache (256 MiB) would only fill up and
+            # hold memory, so it is kept small while the replay reads, and given back after each page
+            cache = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+            conn.exec_driver_sql(f"PRAGMA cache_size={REPLAY_CACHE_KIB}")
+            try:
+                rows = conn.exec_driver_sql(sql, params).fetchall()
+            finally:
+                conn.exec_driver_sql(f"PRAGMA cache_size={int(cache)}")
         if not rows:
             return
         yield [Event(parse(r[1] + "+00:00"), *r[2:-1], extra=loads(r[-1]) if r[-1] else {}) for r in rows]
