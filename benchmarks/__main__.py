@@ -25,6 +25,7 @@ from benchmarks import bench_learn
 from benchmarks import bench_analysis
 from benchmarks import bench_web
 from benchmarks import bench_attack
+from benchmarks import bench_backtest
 from benchmarks import bench_webmodel
 from benchmarks import bench_trust
 from benchmarks import bench_reports
@@ -39,6 +40,7 @@ BENCHMARKS["learn"] = bench_learn
 BENCHMARKS["analysis"] = bench_analysis
 BENCHMARKS["web"] = bench_web
 BENCHMARKS["attack"] = bench_attack
+BENCHMARKS["backtest"] = bench_backtest
 BENCHMARKS["webmodel"] = bench_webmodel
 BENCHMARKS["trust"] = bench_trust
 BENCHMARKS["reports"] = bench_reports
