@@ -512,10 +512,12 @@ def _with_global_options(group: click.Group) -> None:
             _with_global_options(command)
             continue
         names = {p.name for p in command.params}
-        if "db_url" not in names:
+        # a command's own --config (backtest: the candidate settings) keeps its meaning there
+        opts = {o for p in command.params for o in getattr(p, "opts", [])}
+        if "db_url" not in names and "--db" not in opts:
             command.params.append(click.Option(["--db", "db_url"], metavar="URL", expose_value=False,
                                                callback=_set_global, help="Database URL (overrides settings)."))
-        if "config" not in names:
+        if "config" not in names and "--config" not in opts:
             command.params.append(click.Option(["--config", "config"], metavar="PATH", expose_value=False,
                                                callback=_set_global, help="TOML settings file."))
 

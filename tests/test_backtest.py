@@ -103,16 +103,16 @@ def test_backtest_reports_changes_and_stores_nothing(history: str, tmp_path: Pat
     assert fewer["alerts"]["by_kind"] == {"port_scan": {"gained": 0, "lost": 1}}
     assert fewer["alerts"]["by_source"] == {"192.168.1.9": {"gained": 0, "lost": 1}}
 
-    # a candidate file: a stricter block threshold loses blocks, the alerts stay
+    # a candidate file without automatic blocks: every block is lost, the alerts stay
     candidate = tmp_path / "candidate.toml"
-    candidate.write_text("[respond]\nthreshold = 0.99\n")
+    candidate.write_text("[respond]\nauto_block = false\n")
     strict = backtest(history, "--config", str(candidate))
-    assert strict["alerts"]["lost_count"] == 0 and strict["blocks"]["lost_count"] > 0
+    assert strict["alerts"]["lost_count"] == 0 and strict["blocks"]["lost_count"] == same["blocks"]["stored"]
     assert strict["blocks"]["gained_count"] == 0 and strict["candidate"]["config"] == str(candidate)
     assert all(b["kind"].startswith("brute_force") for b in strict["blocks"]["lost"])
     # and --set goes on top of the file
-    looser = backtest(history, "--config", str(candidate), "--set", "respond.threshold=0.3")
-    assert looser["blocks"]["gained_count"] > 0
+    again = backtest(history, "--config", str(candidate), "--set", "respond.auto_block=true")
+    assert (again["blocks"]["gained_count"], again["blocks"]["lost_count"]) == (0, 0)
 
     # the text report says the same, with examples
     text = CliRunner().invoke(cli, ["--db", history, "backtest", *WHOLE, "--set",

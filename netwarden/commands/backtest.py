@@ -16,7 +16,8 @@ from netwarden.cli import Context, cli, err, fail, json_line, out, parse_when, s
 @click.option("--since", default="30d", show_default=True, metavar="WHEN", help="Replay from (30d, 2h, or ISO time).")
 @click.option("--until", metavar="WHEN", help="Replay until (default: now).")
 @click.option("--config", "candidate_config", type=click.Path(dir_okay=False), metavar="CANDIDATE.toml",
-              help="Candidate settings ([detect.*], [respond]) instead of the current ones.")
+              help="Candidate settings ([detect.*], [respond]) instead of the current ones (which come from "
+                   "`netwarden --config CURRENT.toml backtest ...`).")
 @click.option("--set", "assignments", multiple=True, metavar="SECTION.KEY=VALUE",
               help="Change one setting of the candidate, e.g. detect.port_scan.vertical_ports=30 (repeatable).")
 @click.option("--model", metavar="NAME[:VERSION]", help="Replay with this model active (instead of other versions of it).")
