@@ -185,8 +185,10 @@ def markdown(results: dict[str, Any], *, quick: bool = False) -> str:
         "URL and body parsing included, a fresh verdict cache each pass; the machine was shared, see its load "
         "above); training {first['fit_seconds']:.1f} s on "
         f"{first['train_rows']:,} requests.",
+        "The signature detector reads what an access log holds (URL, user agent, referrer): attacks in POST "
+        "form bodies reach only the model, which is most of the gap between the two rows.",
         "",
-        "Reproduce: `python -m benchmarks.bench_webmodel`; then, for one model in the registry, "
+        "Reproduce: `pip install sqlmap` (or `.[bench]`), then `python -m benchmarks.bench_webmodel`; then, for one model in the registry, "
         "`netwarden model train -a http_profile --data ../shared/datasets/csic-2010/normalTrafficTraining.txt.gz "
         "--name shop` and `netwarden model evaluate shop --data benchmarks/out/webmodel/test-seed42.jsonl`.",
         "",
