@@ -21,6 +21,7 @@ BENCHMARKS.md); the labelled test file stays in
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
@@ -146,6 +147,7 @@ def run(*, quick: bool = False, engines: list[str] | None = None, only: str | No
         log(f"webmodel: seed {seed}: precision {m['precision']:.4f} recall {m['recall']:.4f} F1 {m['f1']:.4f} "
             f"FPR {m['fpr']:.4f}; {r['rate']:,.0f} requests/s")
         results["seeds"].append(r)
+    results["load"] = f"{os.getloadavg()[0]:.1f}"
     return results
 
 
@@ -174,6 +176,8 @@ def markdown(results: dict[str, Any], *, quick: bool = False) -> str:
                          f"{m['recall']:.4f} | {m['f1']:.4f} | {m['fpr']:.4f} | "
                          + " | ".join(f"{m['by_family'].get(f, 0):.1%}" for f in fams) + " |")
     f1 = [r["model"]["f1"] for r in results["seeds"]]
+    if results.get("note"):
+        lines += ["", results["note"]]
     cal = first["calibration"]
     lines += [
         "",
@@ -182,8 +186,8 @@ def markdown(results: dict[str, Any], *, quick: bool = False) -> str:
         f"threshold (95 % interval {cal['fpr_95'][0]:.2%}–{cal['fpr_95'][1]:.2%}).",
         f"Scoring speed: median {statistics.median(r['rate'] for r in results['seeds']):,.0f} requests/s of wall "
         f"time, {statistics.median(r['cpu_rate'] for r in results['seeds']):,.0f} per CPU-second (one process, "
-        "URL and body parsing included, a fresh verdict cache each pass; the machine was shared, see its load "
-        "above); training {first['fit_seconds']:.1f} s on "
+        "URL and body parsing included, a fresh verdict cache each pass; the machine was shared: load average "
+        f"{results.get('load', '?')} on {os.cpu_count()} cores); training {first['fit_seconds']:.1f} s on "
         f"{first['train_rows']:,} requests.",
         "The signature detector reads what an access log holds (URL, user agent, referrer): attacks in POST "
         "form bodies reach only the model, which is most of the gap between the two rows.",
