@@ -9,7 +9,8 @@ live stream, passes through the detectors before it is stored. For each finding 
 3. scores confidence from the named factors, adding "repeat offender" when the source has history;
 4. links the alert into the source's incident, which escalates when one source goes from
    reconnaissance to access attempts to a success (scan → brute force → login is one critical incident);
-5. stores the alerts and tells listeners (live feed, response) about new and updated ones.
+5. stores the alerts and tells listeners (live feed, response) about new and updated ones — once per batch
+   for each alert however many findings it merged, so a flood of attacks costs a write per alert, not per line.
 
 Detector state (sliding windows) is saved to the database so a restart resumes an ongoing scan.
 """
