@@ -21,7 +21,10 @@ included, modules starting with ``_`` are not)::
     def map_page(request: Request, who: Principal = Depends(require("viewer"))):
         return render(request, "map.html", {"points": ...})
 
-- Menu order so far: Dashboard 10, Events 20, Alerts 30, Settings 90 (admin). Pick numbers in between.
+- Menu order so far: Dashboard 10, Events 20, Analysis 25, Map 27, Visitors 28, Alerts 30, Incidents 31,
+  Offenders 33, Blocked 35, Check 35 (analyst), Models 45, Settings 90 (admin). Pick numbers in between.
+- Addresses in templates: ``{{ address|host }}`` links to the host page; times: ``{{ value|when }}`` (the
+  one format, in the site's zone or UTC as the browser chose); in scripts ``hostLink()`` and ``when()`` of nw.js.
 - Templates go in ``netwarden/web/templates/`` (``{% extends "base.html" %}``, ``{% block content %}``,
   ``{% block scripts %}``). Autoescape is on: never ``|safe`` anything that came from a log.
 - Scripts: ``netwarden/web/static/js/<page>.js`` loaded with ``<script type="module" src="/static/js/...">``
