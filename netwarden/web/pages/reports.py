@@ -27,7 +27,7 @@ def _page(request: Request, who: Principal, *, error: str = "", status_code: int
     return render(request, "reports.html", {
         "kinds": kinds(), "archive": listed, "schedules": planned, "periods": PERIODS, "error": error,
         "can_generate": who.can("analyst"), "can_schedule": who.can("admin"),
-        "zone": str(request.app.state.settings.site_tz()),
+        "zone_name": str(request.app.state.settings.site_tz()),
         "mail": bool(request.app.state.settings.notify.smtp.host)}, status_code=status_code)
 
 
