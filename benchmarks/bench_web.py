@@ -161,8 +161,8 @@ class Server:
 
 def _credentials(db_path: Path) -> str:
     from netwarden.store.database import Database
-    from netwarden.web import accounts
-    from netwarden.web.sessions import create_token
+    from netwarden.accounts import users as accounts
+    from netwarden.accounts.sessions import create_token
 
     db = Database.open(f"sqlite:///{db_path}")
     try:

@@ -240,9 +240,9 @@ def bodies(requests: int) -> dict:
 
     from netwarden.config import Settings
     from netwarden.store.database import Database
-    from netwarden.web import accounts
+    from netwarden.accounts import users as accounts
     from netwarden.web.server import WebServer
-    from netwarden.web.sessions import create_token
+    from netwarden.accounts.sessions import create_token
 
     work = Path(tempfile.mkdtemp(prefix="nw-bodies-"))
     url = f"sqlite:///{work / 'nw.db'}"

@@ -30,7 +30,7 @@ def user_add(obj, name, role, password_stdin, one_time) -> None:  # type: ignore
     import sys
 
     from netwarden.cli import fail, out, safe
-    from netwarden.web.accounts import AccountError, add_user
+    from netwarden.accounts.users import AccountError, add_user
 
     db = obj.database()
     try:
@@ -61,7 +61,7 @@ def user_passwd(obj, name, password_stdin, one_time) -> None:  # type: ignore[no
     import sys
 
     from netwarden.cli import fail, out, safe
-    from netwarden.web.accounts import AccountError, set_password
+    from netwarden.accounts.users import AccountError, set_password
 
     db = obj.database()
     try:
@@ -86,7 +86,7 @@ def user_passwd(obj, name, password_stdin, one_time) -> None:  # type: ignore[no
 def user_list(obj) -> None:  # type: ignore[no-untyped-def]
     """List users with their role, second factor and last login."""
     from netwarden.cli import out, plain_table, safe
-    from netwarden.web.accounts import list_users
+    from netwarden.accounts.users import list_users
 
     db = obj.database()
     try:
@@ -107,7 +107,7 @@ def user_list(obj) -> None:  # type: ignore[no-untyped-def]
 def user_remove(obj, name) -> None:  # type: ignore[no-untyped-def]
     """Remove a user (with their sessions and API tokens). The last admin cannot be removed."""
     from netwarden.cli import fail, out, safe
-    from netwarden.web.accounts import AccountError, remove_user
+    from netwarden.accounts.users import AccountError, remove_user
 
     db = obj.database()
     try:

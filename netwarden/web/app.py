@@ -26,7 +26,7 @@ from netwarden import __version__
 from netwarden.store.database import Database
 from netwarden.web.auth import LoginRequired, PasswordChangeRequired
 from netwarden.web.bodies import BodyGuard
-from netwarden.web.cache import ResponseCache
+from netwarden.web.cache import Callers, ResponseCache
 from netwarden.web.render import NavEntry, RedirectTo, render
 from netwarden.web.runtime import Runtime
 
@@ -106,6 +106,7 @@ def create_app(settings: Any, db: Database, *, runtime: Runtime | None = None) -
     app.state.settings = settings
     app.state.db = db
     app.state.runtime = runtime
+    app.state.callers = callers = Callers()
     nav: list[NavEntry] = []
     for module in discover("netwarden.web.pages"):
         if hasattr(module, "router"):
@@ -129,7 +130,7 @@ def create_app(settings: Any, db: Database, *, runtime: Runtime | None = None) -
     from netwarden.web.live_settings import load_at_start
 
     load_at_start(app)
-    app.add_middleware(ResponseCache, seconds=settings.web.cache_seconds)
+    app.add_middleware(ResponseCache, seconds=settings.web.cache_seconds, callers=callers)
     app.add_middleware(BodyGuard, web=settings.web, api_prefix=API_PREFIX)
     app.add_middleware(SecurityHeaders, tls=bool(settings.web.tls_cert))  # outermost: cached answers get them too
     return app

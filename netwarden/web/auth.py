@@ -22,10 +22,10 @@ from urllib.parse import urlsplit
 from fastapi import HTTPException, Request, WebSocket
 
 from netwarden.store.database import Database
-from netwarden.web.accounts import Role
-from netwarden.web.cache import known_principal, remember_principal
-from netwarden.web.sessions import digest as secret_digest
-from netwarden.web.sessions import find_session, find_token
+from netwarden.accounts.users import Role
+from netwarden.web.cache import Callers
+from netwarden.accounts.sessions import digest as secret_digest
+from netwarden.accounts.sessions import find_session, find_token
 
 SESSION_COOKIE = "nw_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -61,49 +61,47 @@ class PasswordChangeRequired(Exception):
     """A one-time password is in use (pages: redirect to the password form; API: 403)."""
 
 
-def _db(request: Request | WebSocket) -> Database:
-    return request.app.state.db
-
-
 def current_principal(request: Request | WebSocket) -> Principal | None:
     """The caller, or None; computed once per request."""
     cached = getattr(request.state, "principal", False)
     if cached is not False:
         return cached
     header = request.headers.get("authorization", "")
+    state = request.app.state
     if header[:7].lower() == "bearer ":
-        principal = principal_for(_db(request), request.app.state.settings.web,
+        principal = principal_for(state.db, state.settings.web, state.callers,
                                   token=header[7:].strip() if len(header) < 300 else "")
     else:
-        principal = principal_for(_db(request), request.app.state.settings.web,
+        principal = principal_for(state.db, state.settings.web, state.callers,
                                   cookie=request.cookies.get(SESSION_COOKIE))
     request.state.principal = principal
     return principal
 
 
-def principal_for(db: Database, web: Any, *, token: str | None = None, cookie: str | None = None) -> Principal | None:
+def principal_for(db: Database, web: Any, callers: Callers, *, token: str | None = None,
+                  cookie: str | None = None) -> Principal | None:
     """The caller behind an API token (raises LoginRequired if it is not valid) or a session cookie (None if
     not valid), from the short-lived cache of callers when it knows the secret."""
     if token is not None:
-        principal = known_principal(digest := secret_digest(token)) if token else None
+        principal = callers.known(digest := secret_digest(token)) if token else None
         if principal is None:
             owner = find_token(db, token) if token else None
             if owner is None:
                 raise LoginRequired("the API token is unknown, revoked or expired")
             principal = Principal(owner.user_id, owner.user_name, Role.parse(owner.role), "token",
                                   token_id=owner.token_id, must_change=owner.must_change)
-            remember_principal(digest, principal)
+            callers.remember(digest, principal)
         return principal
     if not cookie or len(cookie) >= 200:
         return None
-    principal = known_principal(digest := secret_digest(cookie))
+    principal = callers.known(digest := secret_digest(cookie))
     if principal is None:
         s = find_session(db, cookie, web)
         if s is None:
             return None
         principal = Principal(s.user_id, s.user_name, Role.parse(s.role), "session", csrf=s.csrf,
                               session_id=s.id, must_change=s.must_change, second_factor_pending=s.second_factor_pending)
-        remember_principal(digest, principal)
+        callers.remember(digest, principal)
     return principal
 
 

@@ -1,9 +1,10 @@
 """Two short-lived caches that let one server process answer many dashboards at once.
 
-**Who is asking** (``principals``): a session cookie or API token is checked against the database at most
-every ``PRINCIPAL_SECONDS``; in between, its digest maps to the caller in memory. Every change to users,
-sessions or tokens made by this process (logout, new password, role, revoked token, removed user) empties it
-at once; a change made by another process (``netwarden user remove``) applies within ``PRINCIPAL_SECONDS``.
+**Who is asking** (:class:`Callers`, one per app: ``app.state.callers``): a session cookie or API token is
+checked against the database at most every ``PRINCIPAL_SECONDS``; in between, its digest maps to the caller in
+memory. Every change to users, sessions or tokens comes through a state-changing request to this app (logout,
+new password, role, revoked token, removed user), after which ``ResponseCache`` empties it at once; a change
+made by another process (``netwarden user remove``) applies within ``PRINCIPAL_SECONDS``.
 
 **Answers** (``ResponseCache``): the dashboard and list endpoints a page polls (``CACHED_PATHS``) keep their
 answer for ``web.cache_seconds`` (default 1 s), like a reverse proxy's micro-cache: fifty open dashboards cost
@@ -25,7 +26,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from netwarden.web.sessions import digest as secret_digest
+from netwarden.accounts.sessions import digest as secret_digest
 
 PRINCIPAL_SECONDS = 5.0
 #: how long past ``cache_seconds`` an answer may still be given while its successor is being computed
@@ -45,26 +46,29 @@ CACHED_PATHS = {
 
 # -- who is asking -----------------------------------------------------------------------------------------
 
-_principals: dict[str, tuple[float, Any]] = {}
+class Callers:
+    """The short-lived cache of callers: a secret's digest -> the Principal behind it. One per web app."""
 
+    def __init__(self, seconds: float = PRINCIPAL_SECONDS, max_entries: int = MAX_ENTRIES) -> None:
+        self.seconds = seconds
+        self.max_entries = max_entries
+        self._known: dict[str, tuple[float, Any]] = {}
 
-def known_principal(digest: str) -> Any:
-    """The cached caller for a secret's digest (None: unknown, or older than PRINCIPAL_SECONDS)."""
-    entry = _principals.get(digest)
-    if entry is None or time.monotonic() - entry[0] > PRINCIPAL_SECONDS:
-        return None
-    return entry[1]
+    def known(self, digest: str) -> Any:
+        """The cached caller for a secret's digest (None: unknown, or older than ``seconds``)."""
+        entry = self._known.get(digest)
+        if entry is None or time.monotonic() - entry[0] > self.seconds:
+            return None
+        return entry[1]
 
+    def remember(self, digest: str, principal: Any) -> None:
+        if len(self._known) >= self.max_entries:
+            self._known.clear()
+        self._known[digest] = (time.monotonic(), principal)
 
-def remember_principal(digest: str, principal: Any) -> None:
-    if len(_principals) >= MAX_ENTRIES:
-        _principals.clear()
-    _principals[digest] = (time.monotonic(), principal)
-
-
-def forget_principals() -> None:
-    """Users, sessions or tokens changed: check every caller against the database again."""
-    _principals.clear()
+    def forget(self) -> None:
+        """Users, sessions or tokens may have changed: check every caller against the database again."""
+        self._known.clear()
 
 
 # -- answers -----------------------------------------------------------------------------------------------
@@ -99,17 +103,17 @@ def _credentials(scope: Scope) -> tuple[str, str] | None:
     return None
 
 
-def _principal(scope: Scope, credentials: tuple[str, str]) -> Any:
+def _principal(scope: Scope, credentials: tuple[str, str], callers: Callers) -> Any:
     """The caller (None if not valid): from the cache of callers, else checked against the database here,
     once, rather than by every request in flight (which would all miss this cache together)."""
     from netwarden.web.auth import LoginRequired, principal_for
 
-    principal = known_principal(secret_digest(credentials[1]))
+    principal = callers.known(secret_digest(credentials[1]))
     if principal is not None:
         return principal
     app = scope["app"]
     try:
-        return principal_for(app.state.db, app.state.settings.web, **{credentials[0]: credentials[1]})
+        return principal_for(app.state.db, app.state.settings.web, callers, **{credentials[0]: credentials[1]})
     except LoginRequired:
         return None
 
@@ -119,11 +123,13 @@ def _usable(principal: Any) -> bool:
 
 
 class ResponseCache:
-    """ASGI middleware: the micro-cache described above (``seconds`` <= 0 turns it off)."""
+    """ASGI middleware: the micro-cache described above (``seconds`` <= 0 turns it off). After any
+    state-changing request it also makes ``callers`` check every caller again."""
 
-    def __init__(self, app: ASGIApp, seconds: float) -> None:
+    def __init__(self, app: ASGIApp, seconds: float, callers: Callers) -> None:
         self.app = app
         self.seconds = seconds
+        self.callers = callers
         self.answers: dict[tuple, _Answer] = {}
         self.pending: dict[tuple, asyncio.Future] = {}
         self.refreshing: set[asyncio.Task] = set()
@@ -138,7 +144,7 @@ class ResponseCache:
         self.generation += 1  # answers being computed now may predate the change: they are not kept
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self.seconds <= 0:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         method = scope["method"].encode()
@@ -148,14 +154,17 @@ class ResponseCache:
                 await self.app(scope, receive, send)
             finally:
                 self.clear()  # also what a GET cached while this request was changing things
-                forget_principals()
+                self.callers.forget()  # a logout, a new password, a revoked token, a removed user ...
+            return
+        if self.seconds <= 0:
+            await self.app(scope, receive, send)
             return
         kind = CACHED_PATHS.get(scope["path"])
         credentials = _credentials(scope) if kind else None
         if kind is None or credentials is None or _no_cache(scope):
             await self.app(scope, receive, send)
             return
-        principal = _principal(scope, credentials)
+        principal = _principal(scope, credentials, self.callers)
         if not _usable(principal):  # not logged in (yet): the app answers (401, a redirect to /login ...)
             await self.app(scope, receive, send)
             return

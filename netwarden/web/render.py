@@ -28,7 +28,7 @@ from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescap
 from markupsafe import Markup, escape
 
 from netwarden import __version__
-from netwarden.web.accounts import Role
+from netwarden.accounts.users import Role
 
 TEMPLATES = Path(__file__).with_name("templates")
 

@@ -18,7 +18,7 @@ from typing import Any
 import uvicorn
 
 from netwarden.store.database import Database
-from netwarden.web.accounts import ensure_first_admin
+from netwarden.accounts.users import ensure_first_admin
 from netwarden.web.app import create_app
 from netwarden.web.runtime import ListenerInfo, Runtime
 

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from netwarden.config import Settings  # noqa: E402
 from netwarden.store.database import Database  # noqa: E402
-from netwarden.web import accounts  # noqa: E402
+from netwarden.accounts import users as accounts  # noqa: E402
 from netwarden.web.app import create_app  # noqa: E402
 
 PASSWORD = "correct horse battery staple"
@@ -29,7 +29,7 @@ def analyst_server(folder: Path, prepare: Callable[[Database], None] | None = No
     """A running WebServer on a SQLite file in ``folder`` (filled by ``prepare``), with its URL and a session
     of the user named ``role`` with that role (browser tests start logged in; the login form has its own tests)."""
     from netwarden.web.server import WebServer
-    from netwarden.web.sessions import create_session
+    from netwarden.accounts.sessions import create_session
 
     url = f"sqlite:///{folder / 'nw.db'}"
     settings = Settings()
@@ -138,7 +138,7 @@ class Web:
         return client
 
     def token(self, role: str) -> str:
-        from netwarden.web.sessions import create_token
+        from netwarden.accounts.sessions import create_token
 
         user = accounts.get_user(self.db, role)
         assert user is not None

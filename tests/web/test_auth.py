@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from netwarden.store.schema_web import api_tokens, sessions, users
-from netwarden.web import accounts
+from netwarden.accounts import users as accounts
 from netwarden.web.auth import SESSION_COOKIE
 from tests.web.conftest import PASSWORD, Web, csrf_of, login, make_settings
 

@@ -14,8 +14,8 @@ import pytest
 
 from netwarden.config import Settings
 from netwarden.store.database import Database
-from netwarden.web import accounts
-from netwarden.web.sessions import create_token
+from netwarden.accounts import users as accounts
+from netwarden.accounts.sessions import create_token
 
 from .conftest import PASSWORD
 

@@ -182,7 +182,7 @@ def test_browser_end_to_end(server: WebServer, browser) -> None:  # type: ignore
 
 
 def test_viewer_sees_no_actions_and_logout_ends_the_session(server: WebServer, browser) -> None:  # type: ignore[no-untyped-def]
-    from netwarden.web import accounts
+    from netwarden.accounts import users as accounts
 
     from netwarden.records import Alert, Factor, Severity
     from netwarden.store.alerts import save_alert

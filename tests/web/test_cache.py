@@ -101,7 +101,7 @@ def test_callers_are_checked_again_at_once_after_a_change_in_this_process(slow_w
 
 def test_a_change_made_by_another_process_applies_within_the_callers_cache_time(
         slow_web: Web, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cache, "PRINCIPAL_SECONDS", 0.3)
+    monkeypatch.setattr(slow_web.app.state.callers, "seconds", 0.3)
     token = slow_web.token("viewer")
     api = slow_web.anonymous()
     headers = {"Authorization": f"Bearer {token}"}

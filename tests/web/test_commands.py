@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from netwarden.cli import cli
 from netwarden.store.database import Database
-from netwarden.web import accounts
+from netwarden.accounts import users as accounts
 from tests.web.conftest import PASSWORD
 
 

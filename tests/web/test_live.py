@@ -84,7 +84,7 @@ def test_polling_fallback(sqlite_web: Web) -> None:
 
 def test_websocket_closes_when_the_session_ends(sqlite_web: Web, monkeypatch: pytest.MonkeyPatch) -> None:
     from netwarden.web.api import live
-    from netwarden.web.sessions import end_session
+    from netwarden.accounts.sessions import end_session
 
     monkeypatch.setattr(live, "RECHECK_SECONDS", 0.2)
     client = sqlite_web.client("viewer")

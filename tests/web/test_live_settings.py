@@ -77,8 +77,8 @@ pytestmark_browser = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chr
 @pytestmark_browser
 def test_settings_page_applies_live(tmp_path: Path) -> None:
     from netwarden.store.database import Database
-    from netwarden.web import accounts
-    from netwarden.web.sessions import create_session
+    from netwarden.accounts import users as accounts
+    from netwarden.accounts.sessions import create_session
     from netwarden.config import Settings
     from tests.web.conftest import PASSWORD
 

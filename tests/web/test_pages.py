@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from netwarden.web import accounts
-from netwarden.web.sessions import list_tokens
+from netwarden.accounts import users as accounts
+from netwarden.accounts.sessions import list_tokens
 from tests.web.conftest import PASSWORD, Web, csrf_of, login
 
 

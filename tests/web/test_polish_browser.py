@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from netwarden.store.database import Database
-from netwarden.web import accounts
+from netwarden.accounts import users as accounts
 from tests.web.conftest import ARTIFACTS, CHROMIUM, PASSWORD, analyst_server, chromium_page
 from tests.web.console_data import fill
 
@@ -34,7 +34,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str,
 
     with analyst_server(folder, prepare) as (url, session):
         from netwarden.config import Settings
-        from netwarden.web.sessions import create_session
+        from netwarden.accounts.sessions import create_session
 
         db = Database.open(f"sqlite:///{folder / 'nw.db'}")
         boss = accounts.get_user(db, "boss")

@@ -99,9 +99,9 @@ def browser():  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
     from netwarden.config import Settings
-    from netwarden.web import accounts
+    from netwarden.accounts import users as accounts
     from netwarden.web.server import WebServer
-    from netwarden.web.sessions import create_session
+    from netwarden.accounts.sessions import create_session
 
     folder = tmp_path_factory.mktemp("reports-web")
     url = f"sqlite:///{folder / 'nw.db'}"

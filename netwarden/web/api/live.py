@@ -64,7 +64,7 @@ async def live(websocket: WebSocket) -> None:
 async def _still_allowed(websocket: WebSocket, principal: Principal) -> bool:
     from starlette.concurrency import run_in_threadpool
 
-    from netwarden.web.sessions import find_session
+    from netwarden.accounts.sessions import find_session
 
     cookie = websocket.cookies.get(SESSION_COOKIE)
     if principal.via != "session" or not cookie:

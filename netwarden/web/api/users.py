@@ -8,10 +8,10 @@ from fastapi import APIRouter, Body, Depends, HTTPException
 from pydantic import BaseModel, Field
 
 from netwarden.store.database import Database
-from netwarden.web import accounts
+from netwarden.accounts import users as accounts
 from netwarden.web.auth import Principal, require
 from netwarden.web.deps import RowId, get_db
-from netwarden.web.sessions import create_token, list_tokens, revoke_token
+from netwarden.accounts.sessions import create_token, list_tokens, revoke_token
 
 router = APIRouter(tags=["users"])
 ROLE_PATTERN = "^(admin|analyst|viewer)$"

@@ -5,12 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from netwarden.web import accounts
+from netwarden.accounts import users as accounts
 from netwarden.web.deps import RowId
 from netwarden.web.auth import Principal, require
 from netwarden.web.pages.login import set_session_cookie
 from netwarden.web.render import render
-from netwarden.web.sessions import create_session, create_token, list_tokens, revoke_token
+from netwarden.accounts.sessions import create_session, create_token, list_tokens, revoke_token
 
 router = APIRouter(include_in_schema=False)
 TOTP_PENDING = "nw_totp_enrol"  # the secret being enrolled, kept server-side in the runtime until confirmed

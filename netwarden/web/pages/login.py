@@ -8,10 +8,10 @@ import secrets
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from netwarden.web import accounts
+from netwarden.accounts import users as accounts
 from netwarden.web.auth import SESSION_COOKIE, Principal, current_principal, require, same_origin
 from netwarden.web.render import render
-from netwarden.web.sessions import complete_second_factor, create_session, end_session
+from netwarden.accounts.sessions import complete_second_factor, create_session, end_session
 
 router = APIRouter(include_in_schema=False)
 LOGIN_COOKIE = "nw_login"  # double-submit token: a foreign page cannot log a browser into its own account

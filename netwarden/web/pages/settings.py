@@ -7,13 +7,13 @@ import secrets
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from netwarden.web import accounts
+from netwarden.accounts import users as accounts
 from netwarden.web.api.settings import settings_view
 from netwarden.web.live_settings import view as live_view
 from netwarden.web.deps import RowId
 from netwarden.web.auth import Principal, require
 from netwarden.web.render import NavEntry, render
-from netwarden.web.sessions import list_tokens, revoke_token
+from netwarden.accounts.sessions import list_tokens, revoke_token
 
 router = APIRouter(include_in_schema=False)
 NAV = NavEntry("Settings", "/settings", order=90, role="admin")

@@ -6,14 +6,21 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Protocol
 
 from sqlalchemy import delete, insert, select, update
 
 from netwarden.store.database import Database
 from netwarden.store.schema_web import api_tokens, sessions, users
-from netwarden.web.settings import WebSettings
 
 TOKEN_PREFIX = "nwt_"  # recognisable in a script or a leaked log
+
+
+class SessionPolicy(Protocol):
+    """How long a session lives ([web] settings)."""
+
+    session_hours: float
+    idle_minutes: float
 
 
 def digest(secret: str) -> str:
@@ -31,7 +38,7 @@ class Session:
     must_change: bool
 
 
-def create_session(db: Database, user_id: int, address: str | None, web: WebSettings, *,
+def create_session(db: Database, user_id: int, address: str | None, web: SessionPolicy, *,
                    second_factor_pending: bool = False) -> str:
     """A new session; returns the secret for the cookie."""
     token = secrets.token_urlsafe(32)
@@ -45,7 +52,7 @@ def create_session(db: Database, user_id: int, address: str | None, web: WebSett
     return token
 
 
-def find_session(db: Database, token: str, web: WebSettings) -> Session | None:
+def find_session(db: Database, token: str, web: SessionPolicy) -> Session | None:
     """The live session for a cookie value (sliding idle timeout), or None."""
     now = datetime.now(timezone.utc)
     s = sessions.c
@@ -72,7 +79,6 @@ def complete_second_factor(db: Database, session_id: int) -> str:
         token = secrets.token_urlsafe(32)
         conn.execute(update(sessions).where(sessions.c.id == session_id).values(
             token_hash=digest(token), second_factor_pending=False, csrf=secrets.token_urlsafe(32)))
-    _forget_principals()
     assert row is not None
     return token
 
@@ -80,13 +86,6 @@ def complete_second_factor(db: Database, session_id: int) -> str:
 def end_session(db: Database, session_id: int) -> None:
     with db.engine.begin() as conn:
         conn.execute(delete(sessions).where(sessions.c.id == session_id))
-    _forget_principals()
-
-
-def _forget_principals() -> None:
-    from netwarden.web.cache import forget_principals  # here: the cache keys callers by this module's digest
-
-    forget_principals()
 
 
 # -- API tokens -------------------------------------------------------------------------------------
@@ -142,6 +141,4 @@ def revoke_token(db: Database, token_id: int, user_id: int | None = None) -> boo
     if user_id is not None:
         stmt = stmt.where(api_tokens.c.user_id == user_id)
     with db.engine.begin() as conn:
-        done = bool(conn.execute(stmt).rowcount)
-    _forget_principals()
-    return done
+        return bool(conn.execute(stmt).rowcount)

@@ -1,7 +1,12 @@
 """Users: argon2 passwords, roles, TOTP, the first admin, and lockout after failed logins.
 
+Shared by the web application (login, account and settings pages) and ``netwarden user``:
+
 >>> add_user(db, "alice", "a long passphrase", "analyst")   # doctest: +SKIP
 >>> check_login(db, "alice", "a long passphrase", "192.0.2.1", settings.web)   # doctest: +SKIP
+
+A change here is stored at once; the web application checks its callers again after any request that
+changes something, and another process's change (this CLI) applies there within a few seconds.
 """
 
 from __future__ import annotations
@@ -12,16 +17,17 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from enum import IntEnum
+from typing import Protocol
 
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, insert, select, update
 
+from sqlalchemy.engine import Connection, Row
+
 from netwarden.store.database import Database
-from netwarden.store.schema_web import login_failures, users
-from netwarden.web.cache import forget_principals
-from netwarden.web.settings import WebSettings
+from netwarden.store.schema_web import login_failures, sessions, users
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 # checked against when the user does not exist, so that a wrong name costs as much time as a wrong password
@@ -29,6 +35,14 @@ _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 NAME_SHAPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 MIN_PASSWORD = 10
 ISSUER = "NetWarden"
+
+
+class LockoutPolicy(Protocol):
+    """How many failed logins lock a user name or an address out, and for how long ([web] settings)."""
+
+    lockout_minutes: float
+    lockout_failures: int
+    lockout_address_failures: int
 
 
 class Role(IntEnum):
@@ -68,7 +82,7 @@ class User:
                 "totp": self.totp, "created": self.created, "last_login": self.last_login}
 
 
-def _user(row) -> User:  # type: ignore[no-untyped-def]
+def _user(row: Row) -> User:
     return User(row.id, row.name, Role.parse(row.role), bool(row.must_change), bool(row.totp_secret),
                 row.created, row.last_login)
 
@@ -124,10 +138,8 @@ def set_password(db: Database, name: str, password: str, *, must_change: bool = 
         if not done:
             raise AccountError(f"no user {name!r}")
         # a new password ends every session of that user: whoever knew the old one is out
-        from netwarden.store.schema_web import sessions
         user_id = conn.execute(select(users.c.id).where(users.c.name == name)).scalar_one()
         conn.execute(delete(sessions).where(sessions.c.user_id == user_id))
-    forget_principals()
 
 
 def set_role(db: Database, name: str, role: str | Role) -> None:
@@ -139,7 +151,6 @@ def set_role(db: Database, name: str, role: str | Role) -> None:
         if current.role == "admin" and role != Role.ADMIN and _admins(conn) <= 1:
             raise AccountError("this is the last admin; make another user admin first")
         conn.execute(update(users).where(users.c.name == name).values(role=str(role)))
-    forget_principals()
 
 
 def remove_user(db: Database, name: str) -> None:
@@ -150,10 +161,9 @@ def remove_user(db: Database, name: str) -> None:
         if current.role == "admin" and _admins(conn) <= 1:
             raise AccountError("this is the last admin; make another user admin first")
         conn.execute(delete(users).where(users.c.name == name))  # sessions and tokens go with it (cascade)
-    forget_principals()
 
 
-def _admins(conn) -> int:  # type: ignore[no-untyped-def]
+def _admins(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(users).where(users.c.role == "admin")).scalar_one())
 
 
@@ -201,7 +211,7 @@ class LockedOut(AccountError):
     """Too many failed logins for this user name or from this address; try again later."""
 
 
-def check_login(db: Database, name: str, password: str, address: str, web: WebSettings) -> User | None:
+def check_login(db: Database, name: str, password: str, address: str, web: LockoutPolicy) -> User | None:
     """The user if the password is right; None if not (and the failure is counted). Raises LockedOut while
     the user name or the address has too many recent failures — even for a right password, so that guessing
     on gains nothing.
