@@ -83,13 +83,36 @@ class NetworkSettings(_Section):
 
 
 class IntelSettings(_Section):
-    """Threat-intelligence feed files (see netwarden.enrich.intel and `netwarden intel`)."""
+    """Threat-intelligence feeds: files, or URLs downloaded every ``refresh`` into ``cache_dir`` (see
+    netwarden.enrich.intel, netwarden.enrich.feed_fetch and `netwarden intel`)."""
 
     feeds: list[str] = Field(default_factory=lambda: [EXAMPLE_FEED])  # the shipped example lists only test addresses
+    refresh: str = "6h"  # how often URL feeds are downloaded again (when the network allows)
+    cache_dir: str = "netwarden-feeds"  # where URL feeds are kept
+    download_timeout: float = Field(60.0, gt=0, le=600)
     # entries with a lower score (IPsum: number of lists) are not loaded; 1 keeps all, weak ones weigh little
     min_score: float = 1
     flag_private: bool = False  # FireHOL level1 lists the bogons: private/multicast/reserved are never flagged
     reload_every: float = Field(5.0, ge=0)  # seconds between checks of the feed files for changes
+
+
+    @field_validator("refresh")
+    @classmethod
+    def _refresh(cls, value: str) -> str:
+        from netwarden.respond.settings import parse_duration
+
+        parse_duration(value)
+        return value
+
+    @field_validator("feeds")
+    @classmethod
+    def _feeds(cls, value: list[str]) -> list[str]:
+        for feed in value:
+            if not feed.strip():
+                raise ValueError("a feed is a file path or an http(s):// URL, not empty")
+            if "://" in feed and not feed.startswith(("http://", "https://")):
+                raise ValueError(f"{feed!r}: a feed URL starts with http:// or https://")
+        return value
 
 
 class RetentionSettings(_Section):

@@ -337,9 +337,12 @@ class Pipeline:
 def detect_config(settings) -> dict[str, dict]:  # type: ignore[no-untyped-def]
     """The ``[detect.<name>]`` tables, with the ``[intel]`` feeds given to the intel detector unless
     ``[detect.intel]`` names its own."""
+    from netwarden.enrich.feed_fetch import feed_paths
+
     config = {name: dict(values) for name, values in settings.detect.items()}
     intel = config.setdefault("intel", {})
-    for key in ("feeds", "min_score", "flag_private", "reload_every"):
+    intel.setdefault("feeds", feed_paths(settings.intel))  # URL feeds: their downloaded copies
+    for key in ("min_score", "flag_private", "reload_every"):
         intel.setdefault(key, getattr(settings.intel, key))
     return config
 

@@ -12,10 +12,11 @@ _FEED_OPTION = click.option("--feed", "feeds", multiple=True, metavar="PATH",
 
 
 def _index(obj, feeds):  # type: ignore[no-untyped-def]
+    from netwarden.enrich.feed_fetch import feed_paths
     from netwarden.enrich.intel import IntelIndex
 
     settings = obj.settings.intel
-    return IntelIndex(list(feeds) or settings.feeds, min_score=settings.min_score,
+    return IntelIndex(list(feeds) or feed_paths(settings), min_score=settings.min_score,
                       flag_private=settings.flag_private, reload_every=settings.reload_every)
 
 
@@ -48,6 +49,27 @@ def _print_feeds(index) -> int:  # type: ignore[no-untyped-def]
 @cli.group()
 def intel() -> None:
     """Threat-intelligence feeds: list them, check addresses, validate files."""
+
+
+@intel.command()
+@click.pass_obj
+def refresh(obj) -> None:  # type: ignore[no-untyped-def]
+    """Download the feeds given by URL now (exit status 1 when one failed; the last copy stays in use)."""
+    from netwarden.cli import out, safe
+    from netwarden.enrich.feed_fetch import FeedRefresher
+
+    results = FeedRefresher(obj.settings.intel).refresh()
+    if not results:
+        out.print("no feed is given by URL ([intel] feeds)")
+    failed = 0
+    for r in results:
+        if r["last_error"]:
+            failed += 1
+            out.print(f"{safe(r['url'])}: failed: {safe(r['last_error'])}")
+        else:
+            out.print(f"{safe(r['url'])}: {r['bytes']:,} bytes at {r['last_update']}")
+    if failed:
+        raise SystemExit(1)
 
 
 @intel.command("list")

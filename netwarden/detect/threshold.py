@@ -131,6 +131,15 @@ class ThresholdRules(Detector):
             evidence={"rule": rule.name, "title": rule.description or rule.name, "by": rule.by, "key": key,
                       "count": len(events), "window": rule.window, "threshold": rule.count, "tags": rule.tags})
 
+    def carry_over(self, old: ThresholdRules) -> None:
+        """Settings changed while running: a rule that still counts the same events (same ``where`` and
+        ``by``) keeps what it counted, so an attack in progress is not forgotten."""
+        before = {r.name: r for r in old.settings.rules}
+        for rule in self.settings.rules:
+            was = before.get(rule.name)
+            if was is not None and (was.where, was.by) == (rule.where, rule.by):
+                self._seen[rule.name] = old._seen[rule.name]
+
     def prune(self, now: datetime) -> None:
         for state in self._seen.values():
             state.prune(now)

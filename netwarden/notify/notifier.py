@@ -62,11 +62,22 @@ class Notifier:
 
     @staticmethod
     def _channels(settings: NotifySettings) -> list[Channel]:
+        from netwarden.notify.sms import GammuChannel, SmsGatewayChannel
+
         out: list[Channel] = []
         if settings.smtp.host and settings.smtp.recipients:
             out.append(EmailChannel(settings.smtp))
         out.extend(WebhookChannel(w) for w in settings.webhooks)
+        out.extend(SmsGatewayChannel(g) for g in settings.sms_gateways)
+        if settings.gammu.recipients:
+            out.append(GammuChannel(settings.gammu))
         return out
+
+    def reconfigure(self, settings: NotifySettings) -> None:
+        """New settings while running (the web app): the next digest goes to the new channels."""
+        self.channels = self._channels(settings)  # one assignment: the sending thread sees old or new
+        self.min_rank = Severity(settings.min_severity).rank
+        self.settings = settings
 
     # -- listeners (called by detection and the responder: must return at once) --------------------
 

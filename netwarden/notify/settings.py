@@ -19,13 +19,21 @@ Example::
     [[notify.webhooks]]
     url = "https://hooks.slack.com/services/..."
     style = "slack"              # json, slack, teams
+
+Text messages: ``[[notify.sms_gateways]]`` and ``[notify.gammu]`` (examples in netwarden.notify.sms).
 """
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field
 
 from netwarden.settings_base import Section
+
+
+# a phone number for text messages: digits, an optional + in front
+Phone = Annotated[str, Field(pattern=r"^\+?[0-9]{3,20}$")]
 
 
 class SmtpSettings(Section):
@@ -48,6 +56,27 @@ class WebhookSettings(Section):
     headers: dict[str, str] = Field(default_factory=dict)
 
 
+class SmsGatewaySettings(Section):
+    url: str = Field(pattern=r"^https?://")
+    method: str = Field("POST", pattern=r"^(GET|POST)$")
+    json_body: bool = False  # POST the fields as JSON instead of a form
+    recipients: list[Phone] = Field(min_length=1)
+    params: dict[str, str] = Field(default_factory=dict)  # sent with every message (account, sender ...)
+    headers: dict[str, str] = Field(default_factory=dict)
+    to_field: str = Field("to", min_length=1, max_length=64)
+    text_field: str = Field("text", min_length=1, max_length=64)
+    max_chars: int = Field(160, ge=20, le=1600)  # one SMS
+    timeout: float = Field(10.0, gt=0, le=60)
+
+
+class GammuSettings(Section):
+    recipients: list[Phone] = Field(default_factory=list)  # empty: no text messages through a modem
+    command: str = "gammu"  # set in the file only (the web app cannot choose a program to run)
+    config: str = ""  # gammu's -c file; empty: gammu's own search (~/.gammurc, /etc/gammurc)
+    max_chars: int = Field(160, ge=20, le=1600)  # one SMS
+    timeout: float = Field(60.0, gt=0, le=600)
+
+
 class NotifySettings(Section):
     """Notifications: SMTP and webhooks, severity floor, digests."""
 
@@ -61,7 +90,10 @@ class NotifySettings(Section):
     retry_delay: float = Field(5.0, ge=0, le=600)  # doubled after each failed attempt
     smtp: SmtpSettings = SmtpSettings()
     webhooks: list[WebhookSettings] = Field(default_factory=list)
+    sms_gateways: list[SmsGatewaySettings] = Field(default_factory=list)
+    gammu: GammuSettings = GammuSettings()
 
     @property
     def enabled(self) -> bool:
-        return bool(self.smtp.host and self.smtp.recipients) or bool(self.webhooks)
+        return bool(self.smtp.host and self.smtp.recipients) or bool(self.webhooks) or bool(self.sms_gateways) \
+            or bool(self.gammu.recipients)

@@ -127,7 +127,7 @@ def create_app(settings: Any, db: Database, *, runtime: Runtime | None = None) -
             log.warning("front-end library %s is missing from %s; run scripts/setup", name, vendor)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _error_handlers(app)
-    from netwarden.web.live_settings import load_at_start
+    from netwarden.web.live_apply import load_at_start
 
     load_at_start(app)
     app.add_middleware(ResponseCache, seconds=settings.web.cache_seconds, callers=callers)

@@ -48,6 +48,8 @@ class WebServer:
         self.syslog_udp = settings.web.syslog_udp if syslog_udp is None else syslog_udp
         self.syslog_tcp = settings.web.syslog_tcp if syslog_tcp is None else syslog_tcp
         self.netflow_udp = settings.web.netflow_udp if netflow_udp is None else netflow_udp
+        given = {"syslog_udp": syslog_udp, "syslog_tcp": syslog_tcp, "netflow_udp": netflow_udp}
+        self._given = {name for name, value in given.items() if value is not None}  # else from the settings
         self.use_writer_process = use_writer_process
         self.db: Database | None = None
         self.runtime: Runtime | None = None
@@ -71,10 +73,17 @@ class WebServer:
         from netwarden.pipeline import Pipeline
         from netwarden.stream import LiveStream
 
+        from netwarden.web.live_settings import overlay
+
         self.db = Database.open(self.db_url)
         self.first_admin_password = ensure_first_admin(self.db)
+        file_settings = overlay(self.db, self.settings)  # changes made in the web app, before anything starts
+        for name in ("syslog_udp", "syslog_tcp", "netflow_udp"):
+            if name not in self._given:
+                setattr(self, name, getattr(self.settings.web, name))
         pipeline = Pipeline.from_settings(self.db, self.settings)
         self.runtime = Runtime(self.db, self.settings)
+        self.runtime.extras["file_settings"] = file_settings
         self.runtime.attach(pipeline)
         try:
             udp = [syslog_server.parse_address(a) for a in self.syslog_udp]

@@ -57,19 +57,20 @@ class LiveChange(BaseModel):
 
 
 def change_live(request: Request, changes: dict[str, Any], who: Principal) -> dict[str, Any]:
-    from netwarden.web.live_settings import SettingError, apply, change, view
+    from netwarden.web.live_apply import change_and_apply
+    from netwarden.web.live_settings import SettingError, view
 
     try:
-        respond = change(request.app.state.db, request.app.state.file_respond, changes, who.name)
+        change_and_apply(request.app, changes, who.name)
     except SettingError as exc:
         raise HTTPException(400, str(exc)) from None
-    apply(request.app, respond)
     return view(request.app)
 
 
 @router.get("/settings/live")
 def live_settings(request: Request, who: Principal = Depends(require("admin"))) -> Any:
-    """The settings editable in the web app: value in force, the file's value, where it comes from, the trail."""
+    """The settings editable in the web app: value in force, the file's value, where it comes from, whether a
+    restart is needed, and the trail of changes."""
     from netwarden.web.live_settings import view
 
     return fast_json(view(request.app))
@@ -79,3 +80,40 @@ def live_settings(request: Request, who: Principal = Depends(require("admin"))) 
 def put_live_settings(request: Request, body: LiveChange = Body(...), who: Principal = Depends(require("admin"))) -> Any:
     """Change settings now, without a restart (validated like the file; each change is recorded)."""
     return fast_json(change_live(request, body.changes, who))
+
+
+class ChannelTest(BaseModel):
+    channel: str = Field(pattern=r"^(smtp|gammu|(webhook|sms):[0-9]{1,3})$",
+                         description="smtp, gammu, webhook:N or sms:N (N counts from 0 in the list)")
+
+
+@router.post("/settings/notify/test")
+def notify_test(request: Request, body: ChannelTest = Body(...), who: Principal = Depends(require("admin"))) -> Any:
+    """Send a test message through one channel as configured now; ``ok`` false with the error when it fails."""
+    from netwarden.notify.test_message import ChannelMissing, send_test
+
+    try:
+        return send_test(request.app.state.settings.notify, body.channel, who.name)
+    except ChannelMissing as exc:
+        raise HTTPException(404, str(exc)) from None
+
+
+@router.get("/settings/feeds")
+def feeds_status(request: Request, who: Principal = Depends(require("admin"))) -> Any:
+    """Each feed given by URL: its local copy, last update, last attempt and last error."""
+    from netwarden.enrich.feed_fetch import status
+    from netwarden.web.live_apply import feeds
+
+    intel = request.app.state.settings.intel
+    return {"refresh": intel.refresh, "feeds": [status(u, intel.cache_dir) for u in feeds(request.app).urls]}
+
+
+@router.post("/settings/feeds/refresh")
+def feeds_refresh(request: Request, who: Principal = Depends(require("admin"))) -> Any:
+    """Download every feed given by URL now (a failure keeps the last copy and is reported)."""
+    from netwarden.web.live_apply import feeds
+
+    refresher = feeds(request.app)
+    if not refresher.urls:
+        raise HTTPException(409, "no feed is given by URL (intel.feeds)")
+    return {"feeds": refresher.refresh()}

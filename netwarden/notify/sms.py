@@ -1,0 +1,86 @@
+"""Text messages: through an HTTP SMS gateway (Kannel, SMSEagle, a provider's API ...) or a GSM modem driven by
+gammu. A message is the digest's subject and its first notices, cut to ``max_chars``::
+
+    [[notify.sms_gateways]]
+    url = "http://sms.example.org/cgi-bin/sendsms"
+    method = "GET"                       # GET: the fields go in the query; POST: a form (JSON: json_body = true)
+    recipients = ["+420123456789"]
+    params = { username = "netwarden", password = "..." }
+    to_field = "to"
+    text_field = "text"
+
+    [notify.gammu]
+    recipients = ["+420123456789"]
+    config = "/etc/gammurc"              # gammu's own configuration (the modem's device and connection)
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+import httpx
+
+from netwarden.notify import render
+from netwarden.notify.channels import DeliveryError
+from netwarden.notify.notice import Notice
+from netwarden.notify.settings import GammuSettings, SmsGatewaySettings
+
+
+def short_text(notices: list[Notice], omitted: int, limit: int) -> str:
+    """The subject, then a line per notice while it fits (log text flattened: no line breaks smuggled in)."""
+    text = render.subject(notices, omitted)
+    if len(notices) + omitted > 1:
+        for n in notices:
+            line = "\n- " + " ".join(n.title.split())
+            if len(text) + len(line) > limit:
+                break
+            text += line
+    return text[:limit]
+
+
+class SmsGatewayChannel:
+    def __init__(self, settings: SmsGatewaySettings) -> None:
+        self.settings = settings
+        self.name = f"sms gateway {settings.url.split('?', 1)[0]}"  # no query: it may hold a password
+
+    def send(self, notices: list[Notice], omitted: int) -> None:
+        s = self.settings
+        message = short_text(notices, omitted, s.max_chars)
+        for number in s.recipients:
+            fields = {**s.params, s.to_field: number, s.text_field: message}
+            try:
+                if s.method == "GET":
+                    response = httpx.get(s.url, params=fields, headers=s.headers, timeout=s.timeout)
+                elif s.json_body:
+                    response = httpx.post(s.url, json=fields, headers=s.headers, timeout=s.timeout)
+                else:
+                    response = httpx.post(s.url, data=fields, headers=s.headers, timeout=s.timeout)
+            except httpx.HTTPError as exc:
+                raise DeliveryError(f"{self.name}: {type(exc).__name__}: {exc}") from None
+            if not response.is_success:
+                raise DeliveryError(f"{self.name}: HTTP {response.status_code} for {number}")
+
+
+class GammuChannel:
+    """``gammu [-c CONFIG] sendsms TEXT NUMBER -text MESSAGE`` per recipient, without a shell."""
+
+    def __init__(self, settings: GammuSettings) -> None:
+        self.settings = settings
+        self.name = "gammu " + ", ".join(settings.recipients)
+
+    def send(self, notices: list[Notice], omitted: int) -> None:
+        s = self.settings
+        message = short_text(notices, omitted, s.max_chars)
+        base = [s.command] + (["-c", s.config] if s.config else [])
+        for number in s.recipients:
+            try:
+                done = subprocess.run([*base, "sendsms", "TEXT", number, "-len", str(len(message)),
+                                       "-text", message], capture_output=True, text=True, timeout=s.timeout,
+                                      stdin=subprocess.DEVNULL)
+            except FileNotFoundError:
+                raise DeliveryError(f"gammu: {s.command!r} is not installed (apt-get install gammu)") from None
+            except subprocess.TimeoutExpired:
+                raise DeliveryError(f"gammu: no answer from the modem within {s.timeout:g} s") from None
+            if done.returncode != 0:
+                said = " ".join((done.stderr or done.stdout).split())[-300:]
+                raise DeliveryError(f"gammu: exit status {done.returncode} for {number}: {said}")

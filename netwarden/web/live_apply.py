@@ -1,0 +1,176 @@
+"""Putting settings changed in the web app in force in the running server (netwarden.web.live_settings
+validates and records them): the responder, the detectors (rebuilt with their state carried over), the
+notifier's channels, the threat feeds and their download schedule. Keys marked ``restart`` are only noted
+("restart needed") until the next start applies them."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from netwarden.web.live_settings import EDITABLE, SettingError, change, current_value, overlay, stored_overrides
+
+log = logging.getLogger(__name__)
+INTEL_KEYS = ("intel.feeds", "intel.min_score")
+
+
+def change_and_apply(app: Any, updates: dict[str, Any], by: str) -> list[str]:
+    """Validate, record and put in force; the keys that changed. Raises SettingError (a 400)."""
+    built: dict[str, Any] = {}
+
+    def check(new: Any, changed: list[str]) -> None:  # detectors that cannot be built are refused first
+        built.update(_build_detectors(app, new, _detectors_touched(changed)))
+
+    new, changed = change(app.state.db, app.state.file_settings, updates, by, check)
+    apply(app, new, changed, built)
+    return changed
+
+
+def _detectors_touched(keys: list[str]) -> set[str]:
+    names = {k.split(".", 1)[1] for k in keys if k.startswith("detect.")}
+    if any(k in INTEL_KEYS for k in keys):
+        names.add("intel")
+    return names
+
+
+def _build_detectors(app: Any, settings: Any, names: set[str]) -> dict[str, Any]:
+    from netwarden.detect.base import SettingsError
+    from netwarden.detect.engine import load_detectors
+    from netwarden.enrich.assets import Assets
+    from netwarden.pipeline import detect_config
+
+    available, config = load_detectors(), detect_config(settings)
+    engine = app.state.runtime.engine
+    assets = engine.detectors[0].assets if engine is not None and engine.detectors else Assets(settings.network.home)
+    built = {}
+    for name in sorted(names):
+        try:
+            built[name] = available[name](config.get(name), assets=assets,
+                                          keep_events=getattr(engine, "keep_events", False))
+        except (SettingsError, ValueError, OSError) as exc:
+            raise SettingError(str(exc)) from None
+    return built
+
+
+def apply(app: Any, new: Any, changed: list[str], built: dict[str, Any] | None = None) -> None:
+    settings, runtime = app.state.settings, app.state.runtime
+    pending = runtime.extras.setdefault("restart_pending", {})
+    for key in changed:
+        info = EDITABLE.get(key)
+        if info is not None and info.restart:
+            running, later = current_value(settings, key), current_value(new, key)
+            if running == later:
+                pending.pop(key, None)
+            else:
+                pending[key] = {"running": running, "next": later}
+    for section in sorted({k.split(".", 1)[0] for k in changed}):
+        if section == "detect":
+            settings.detect = new.detect
+            continue
+        value = getattr(new, section)
+        keep = {k.split(".", 1)[1]: getattr(getattr(settings, section), k.split(".", 1)[1])
+                for k, info in EDITABLE.items() if info.restart and k.startswith(section + ".")}
+        setattr(settings, section, value.model_copy(update=keep) if keep else value)
+    if any(k.startswith("respond.") for k in changed):
+        for responder in _responders(runtime):
+            responder.reconfigure(settings.respond)
+    names = _detectors_touched(changed)
+    if names:
+        _swap_detectors(app, settings, built if built is not None else _build_detectors(app, settings, names))
+    if any(k.startswith("notify.") for k in changed):
+        _apply_notify(runtime, settings)
+    if any(k.startswith("intel.") for k in changed):
+        feeds(app).reconfigure(settings.intel)
+        if feeds(app).urls:
+            feeds(app).start()
+
+
+def _responders(runtime: Any) -> list[Any]:
+    found = []
+    response = getattr(runtime.pipeline, "response", None)
+    if response is not None:
+        found.append(response.responder)
+    if runtime.extras.get("responder") is not None:
+        found.append(runtime.extras["responder"])
+    return found
+
+
+def _swap_detectors(app: Any, settings: Any, built: dict[str, Any]) -> None:
+    """Replace detectors in the running engine; the old one's state (ongoing scans ...) carries over. The
+    list is replaced in one assignment, so a batch being processed sees the old list or the new one."""
+    from netwarden.detect.engine import load_detectors
+
+    engine = app.state.runtime.engine
+    if engine is None:
+        return
+    current = {d.name: d for d in engine.detectors}
+    for name, detector in built.items():
+        old = current.pop(name, None)
+        if not detector.settings.enabled:
+            continue
+        if old is not None:
+            try:
+                carry = getattr(detector, "carry_over", None)  # in-memory state a restart would lose too
+                carry(old) if carry is not None else detector.restore(old.state())
+            except Exception as exc:  # state of other settings may not fit: start afresh, say so
+                log.warning("detector %s starts afresh after its settings changed: %s", name, exc)
+        bind = getattr(detector, "bind", None)
+        if bind is not None:
+            bind(app.state.db, settings)
+        current[name] = detector
+    engine.detectors = [current[n] for n in load_detectors() if n in current]
+
+
+def _apply_notify(runtime: Any, settings: Any) -> None:
+    response = getattr(runtime.pipeline, "response", None)
+    if response is None:
+        return
+    if response.notifier is not None:
+        response.notifier.reconfigure(settings.notify)
+    elif settings.notify.enabled:
+        from netwarden.notify.notifier import Notifier
+
+        notifier = Notifier(settings.notify)
+        runtime.engine.listeners.append(notifier.on_alert)
+        response.responder.listeners.append(notifier.on_block)
+        response.notifier = notifier
+
+
+def feeds(app: Any) -> Any:
+    """This server's download schedule of the URL feeds (netwarden.enrich.feed_fetch)."""
+    from netwarden.enrich.feed_fetch import FeedRefresher
+
+    runtime = app.state.runtime
+    refresher = runtime.extras.get("feeds")
+    if refresher is None:
+        refresher = runtime.extras["feeds"] = FeedRefresher(app.state.settings.intel,
+                                                            on_change=lambda: _reload_intel(runtime))
+    return refresher
+
+
+def _reload_intel(runtime: Any) -> None:
+    for detector in getattr(runtime.engine, "detectors", []):
+        if detector.name == "intel":
+            detector.index.reload()
+
+
+def load_at_start(app: Any) -> None:
+    """Remember the file's values; when no server overlaid the stored changes before starting (a web app
+    built on its own), put them in force now. Starts the URL feeds' schedule."""
+    runtime = app.state.runtime
+    file = runtime.extras.get("file_settings")
+    if file is None:
+        file = overlay(app.state.db, app.state.settings)
+        runtime.extras["file_settings"] = file
+        try:
+            keys = list(stored_overrides(app.state.db))
+        except Exception:  # a database without the table yet (logged by overlay)
+            keys = []
+        if keys:
+            try:
+                apply(app, app.state.settings, keys)
+            except SettingError as exc:
+                log.warning("settings changed in the web app could not be applied: %s", exc)
+    app.state.file_settings = file
+    if feeds(app).urls:
+        feeds(app).start()
