@@ -13,7 +13,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from netwarden.cli import cli, parse_when
+from netwarden.cli import cli
+from netwarden.commands.shared.context import parse_when
 from netwarden.config import Settings
 
 REPO = Path(__file__).resolve().parents[1]

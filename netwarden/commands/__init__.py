@@ -1,16 +1,6 @@
-"""Command groups that live in their own modules (``listen``, ``capture``, ``follow`` ...).
+"""The ``netwarden`` commands: one module per command or group of commands (``ingest``, ``listen``, ``block``
+...), each defining plain click commands that :mod:`netwarden.cli` registers on the root group.
 
-Each module here defines its commands on :data:`netwarden.cli.cli` when imported; the CLI imports all
-of them at start, so adding a command means adding one file.
+What they share (terminal output, the context with settings and database, CSV output, summaries, running
+until Ctrl-C) is in :mod:`netwarden.commands.shared`. A command module never imports :mod:`netwarden.cli`.
 """
-
-from __future__ import annotations
-
-import importlib
-import pkgutil
-
-
-def load_all() -> None:
-    for info in pkgutil.iter_modules(__path__):
-        if not info.name.startswith("_"):
-            importlib.import_module(f"{__name__}.{info.name}")

@@ -11,11 +11,12 @@ import orjson
 from rich.table import Table
 from rich.text import Text
 
-from netwarden.cli import Context, cli, fail, json_line, out, parse_when, safe
-from netwarden.text import plural
-from netwarden.commands._export import csv_options, write_csv
-from netwarden.report.export import chunked
+from netwarden.commands.shared.context import Context, parse_when
+from netwarden.commands.shared.csv_output import csv_options, write_csv
+from netwarden.commands.shared.terminal import fail, json_line, out, safe
 from netwarden.records import Alert, AlertStatus, Severity
+from netwarden.report.export import chunked
+from netwarden.text import plural
 
 ALERT_COLUMNS = ("id", "kind", "subkind", "severity", "confidence", "factors", "source", "target", "first_seen",
                  "last_seen", "count", "status", "recommendation", "evidence", "detector", "signature", "incident_id",
@@ -34,7 +35,7 @@ def alert_dict(alert: Alert) -> dict[str, Any]:
     }
 
 
-@cli.command("alerts")
+@click.command("alerts")
 @click.option("--since", metavar="WHEN", help="Seen since (2h, 7d, or ISO time).")
 @click.option("--kind", metavar="KIND", help="web_attack, port_scan, brute_force, dos, exfiltration, intel ...")
 @click.option("--severity", type=click.Choice([str(s) for s in Severity]), help="This severity or worse.")
@@ -45,8 +46,9 @@ def alert_dict(alert: Alert) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @csv_options
 @click.pass_obj
-def alerts_command(obj: Context, since, kind, severity, status, source, min_confidence, limit, as_json,  # type: ignore[no-untyped-def]
-                   as_csv, bom) -> None:
+def alerts_command(obj: Context, since: str | None, kind: str | None, severity: str | None, status: str | None,
+                   source: str | None, min_confidence: float | None, limit: int | None, as_json: bool,
+                   as_csv: bool, bom: bool) -> None:
     """List alerts, most recent first."""
     from netwarden.store.alerts import AlertFilter, find_alerts
 
@@ -86,7 +88,7 @@ def alerts_command(obj: Context, since, kind, severity, status, source, min_conf
     out.print(table)
 
 
-@cli.group("alert")
+@click.group("alert")
 def alert_group() -> None:
     """Look at one alert, or change its status."""
 
@@ -105,7 +107,6 @@ def show(obj: Context, alert_id: int, as_json: bool) -> None:
     db.close()
     if alert is None:
         fail(f"no alert with id {alert_id}")
-    assert alert is not None
     if as_json:
         sys.stdout.write(json_line(alert_dict(alert)))
         return
@@ -175,13 +176,14 @@ def false_positive(obj: Context, alert_id: int, note: str) -> None:
     _set_status(obj, alert_id, AlertStatus.FALSE_POSITIVE, note)
 
 
-@cli.command("incidents")
+@click.command("incidents")
 @click.option("--since", metavar="WHEN")
 @click.option("--limit", "-n", type=click.IntRange(1, 100_000), help="At most N (default: 50; all with --csv).")
 @click.option("--json", "as_json", is_flag=True)
 @csv_options
 @click.pass_obj
-def incidents_command(obj: Context, since, limit, as_json, as_csv, bom) -> None:  # type: ignore[no-untyped-def]
+def incidents_command(obj: Context, since: str | None, limit: int | None, as_json: bool, as_csv: bool,
+                      bom: bool) -> None:
     """Incidents: the alerts of one source linked together, most recent first."""
     from netwarden.store.alerts import INCIDENT_COLUMNS, find_incidents
 
@@ -209,7 +211,7 @@ def incidents_command(obj: Context, since, limit, as_json, as_csv, bom) -> None:
                                 safe(row["summary"])))
 
 
-@cli.command("detectors")
+@click.command("detectors")
 def detectors_command() -> None:
     """The detectors, what they look for, and their settings ([detect.<name>] in the configuration)."""
     from netwarden.detect.engine import load_detectors

@@ -9,10 +9,11 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
-from netwarden.cli import Context, cli, err, fail, json_line, out, parse_when, safe
+from netwarden.commands.shared.context import Context, parse_when
+from netwarden.commands.shared.terminal import err, fail, json_line, out, safe
 
 
-@cli.command("backtest")
+@click.command("backtest")
 @click.option("--since", default="30d", show_default=True, metavar="WHEN", help="Replay from (30d, 2h, or ISO time).")
 @click.option("--until", metavar="WHEN", help="Replay until (default: now).")
 @click.option("--config", "candidate_config", type=click.Path(dir_okay=False), metavar="CANDIDATE.toml",
@@ -61,7 +62,6 @@ def backtest(obj: Context, since: str, until: str | None, candidate_config: str 
             result = runner.run()
     except BacktestError as exc:
         fail(str(exc), 2)
-        return
     finally:
         db.close()
     if as_json:

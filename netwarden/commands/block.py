@@ -5,14 +5,20 @@ from __future__ import annotations
 import getpass
 import sys
 from itertools import islice
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
 from rich.text import Text
 
-from netwarden.cli import Context, cli, fail, json_line, out, safe
-from netwarden.commands._export import csv_options, write_csv
+from netwarden.commands.shared.context import Context
+from netwarden.commands.shared.csv_output import csv_options, write_csv
+from netwarden.commands.shared.terminal import fail, json_line, out, safe
 from netwarden.report.export import chunked
+
+if TYPE_CHECKING:
+    from netwarden.respond.responder import Responder
+    from netwarden.store.database import Database
 
 
 def _user() -> str:
@@ -22,7 +28,7 @@ def _user() -> str:
         return "cli"
 
 
-def _responder(obj: Context):  # type: ignore[no-untyped-def]
+def _responder(obj: Context) -> tuple[Database, Responder]:
     from netwarden.respond.responder import Responder
 
     db = obj.database()
@@ -31,14 +37,14 @@ def _responder(obj: Context):  # type: ignore[no-untyped-def]
     return db, responder
 
 
-def _finish(db, responder) -> None:  # type: ignore[no-untyped-def]
+def _finish(db: Database, responder: Responder) -> None:
     if not responder.flush(60):
         out.print("warning: the firewall did not answer within 60 s; see the log")
     responder.close()
     db.close()
 
 
-@cli.group("block")
+@click.group("block")
 def block_group() -> None:
     """Block addresses by hand, unblock them, and list every block (automatic or manual)."""
 
@@ -81,7 +87,6 @@ def add(obj: Context, address: str | None, alert_id: int | None, duration: str |
                 alert = get_alert(conn, alert_id)
             if alert is None or not alert.source:
                 fail(f"no alert with id {alert_id}" if alert is None else f"alert #{alert_id} has no source address")
-            assert alert is not None and alert.source is not None
             address = alert.source
             reason = reason or f"manual block from {alert.kind} alert #{alert_id} (confidence {alert.confidence:.2f})"
         block = responder.block(address or "", reason=reason or "manual block", by=by or _user(),
@@ -95,7 +100,6 @@ def add(obj: Context, address: str | None, alert_id: int | None, duration: str |
         responder.close()
         db.close()
         fail(f"not blocked: {exc}" + (" (add --force)" if isinstance(exc, WideBlockNeedsForce) else ""))
-        return
     responder.flush(60)
     with db.engine.connect() as conn:
         stored = get_block(conn, block.id)  # type: ignore[arg-type]
@@ -122,7 +126,6 @@ def remove(obj: Context, target: str, by: str | None) -> None:
         responder.close()
         db.close()
         fail(str(exc))
-        return
     _finish(db, responder)
     if not ended:
         fail(f"no active block matches {target}")

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import signal
-import threading
 import time
 
 import click
 from rich.text import Text
 
-from netwarden.cli import Context, cli, err, fail, out, safe
+from netwarden.commands.shared.context import Context
+from netwarden.commands.shared.running import stop_signals
+from netwarden.commands.shared.terminal import err, fail, out, safe
 
 
-@cli.command()
+@click.command()
 @click.option("--interface", "-i", required=True, metavar="IFACE", help="Interface to capture (any: all).")
 @click.option("--filter", "-f", "bpf", metavar="BPF", help="Capture filter, tcpdump syntax (\"not port 22\").")
 @click.option("--active-timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True, metavar="S",
@@ -33,7 +33,7 @@ def capture(obj: Context, interface: str, bpf: str | None, active_timeout: float
     from netwarden.stream import LiveStream
 
     if db_url:
-        obj._db_url = db_url
+        obj.use_database(db_url)
     db = obj.database()
     pipeline = obj.pipeline(db)
     stream = LiveStream(pipeline, fmt=None, source=f"capture/{interface}")
@@ -45,30 +45,23 @@ def capture(obj: Context, interface: str, bpf: str | None, active_timeout: float
         stream.close()
         db.close()
         fail(str(exc), 1)
-    done = threading.Event()
-
-    def on_signal(_signum, _frame) -> None:  # type: ignore[no-untyped-def]
-        done.set()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    err.print(Text(f"capturing on {safe(interface)}" + (f" ({safe(bpf)})" if bpf else "")
-                   + "; Ctrl-C to stop"))
-    started = time.monotonic()
-    try:
-        while not done.wait(0.2):
-            if duration is not None and time.monotonic() - started >= duration:
-                break
-            if not live.running:
-                break
-    finally:
-        live.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    with stop_signals() as done:
+        err.print(Text(f"capturing on {safe(interface)}" + (f" ({safe(bpf)})" if bpf else "")
+                       + "; Ctrl-C to stop"))
+        started = time.monotonic()
         try:
-            stream.close()
+            while not done.wait(0.2):
+                if duration is not None and time.monotonic() - started >= duration:
+                    break
+                if not live.running:
+                    break
         finally:
-            pipeline.close()  # saves detector state for the next start
-            db.close()
+            live.stop()
+            try:
+                stream.close()
+            finally:
+                pipeline.close()  # saves detector state for the next start
+                db.close()
     s = live.status()
     out.print(Text(f"capture/{safe(interface)}", style="bold"))
     out.print(f"  packets           {s.packets:>12,}")

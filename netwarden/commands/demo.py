@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TextIO
 
 import click
 
-from netwarden.cli import cli
+from netwarden.commands.shared.running import stop_signals
+from netwarden.commands.shared.terminal import fail, out, safe
+
 
 DEMO_DB = "netwarden-demo.db"
 
 
-@cli.command()
+@click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Listen address of the web server.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Web port (0: any free port).")
 @click.option("--db", "db_url", metavar="URL",
@@ -35,10 +38,7 @@ def demo(host: str, port: int, db_url: str | None, rate: float, attack_every: fl
     leaves this machine. Stop with Ctrl-C.
     """
     import secrets
-    import signal
-    import threading
 
-    from netwarden.cli import fail, out, safe
     from netwarden.config import Settings
     from netwarden.simulate import Simulator
     from netwarden.simulate.live import LiveFeeder
@@ -81,19 +81,16 @@ def demo(host: str, port: int, db_url: str | None, rate: float, attack_every: fl
         out.print(f"log in with a user of {safe(db_url)}")
     out.print("Ctrl-C stops the demo")
     out.file.flush()
-    stop = threading.Event()
-    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        while not stop.wait(1.0):
-            if feeder.error is not None:
-                out.print(f"simulator error: {safe(feeder.error)}")
-                feeder.error = None
-            if stream.last_error is not None:
-                out.print(f"storage error: {safe(stream.last_error)}")
-                stream.last_error = None
+        with stop_signals() as stop:
+            while not stop.wait(1.0):
+                if feeder.error is not None:
+                    out.print(f"simulator error: {safe(feeder.error)}")
+                    feeder.error = None
+                if stream.last_error is not None:
+                    out.print(f"storage error: {safe(stream.last_error)}")
+                    stream.last_error = None
     finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
         feeder.stop()
         try:
             stream.close()
@@ -108,11 +105,9 @@ def demo(host: str, port: int, db_url: str | None, rate: float, attack_every: fl
         lock.close()
 
 
-def _lock(path: Path):  # type: ignore[no-untyped-def]
+def _lock(path: Path) -> TextIO:
     """An exclusive lock on ``<demo file>.lock``, held while this demo runs (the open file is returned)."""
     import fcntl
-
-    from netwarden.cli import fail
 
     handle = open(path.with_name(path.name + ".lock"), "a")  # noqa: SIM115 - held until the demo stops
     try:
@@ -125,8 +120,6 @@ def _lock(path: Path):  # type: ignore[no-untyped-def]
 
 def _check_port_free(host: str, port: int) -> None:
     import socket
-
-    from netwarden.cli import fail
 
     if port == 0:
         return

@@ -10,14 +10,15 @@ import orjson
 from rich.table import Table
 from rich.text import Text
 
-from netwarden.cli import Context, cli, fail, out, safe
+from netwarden.commands.shared.context import Context
+from netwarden.commands.shared.terminal import fail, out, safe
 
 
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.1f}%"
 
 
-@cli.command("evaluate")
+@click.command("evaluate")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("--format", "-f", "fmt", default="auto", show_default=True, metavar="NAME")
 @click.option("--attacker", "attackers", multiple=True, metavar="ADDR[=KIND]",
@@ -28,7 +29,8 @@ def _pct(value: float | None) -> str:
               help="Only these detectors (repeatable); `ml` runs the active models of the model registry.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def evaluate_command(obj: Context, paths, fmt, attackers, benign, only, as_json) -> None:  # type: ignore[no-untyped-def]
+def evaluate_command(obj: Context, paths: tuple[str, ...], fmt: str, attackers: tuple[str, ...], benign: bool,
+                     only: tuple[str, ...], as_json: bool) -> None:
     """Run the detectors over labelled input and print, per alert kind, true/false positives and
     negatives, precision, recall and false-positive rate (per event). Nothing is stored."""
     from netwarden.collect.files import InputError

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import time
+from typing import TYPE_CHECKING
+
 import click
+from rich.text import Text
 
-from netwarden.cli import cli
+from netwarden.commands.shared.context import Context
+from netwarden.commands.shared.running import stop_signals
+from netwarden.commands.shared.summaries import heading, print_line_counts
+from netwarden.commands.shared.terminal import err, fail, out, safe
+
+if TYPE_CHECKING:
+    from netwarden.collect.follow import FileStats, Follower
 
 
-@cli.command()
+@click.command()
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("--format", "-f", "fmt", default="auto", show_default=True, metavar="NAME",
               help="Input format, or auto to recognise it per file (see `netwarden formats`).")
@@ -19,7 +29,8 @@ from netwarden.cli import cli
 @click.option("--status-every", default=30.0, show_default=True, type=click.FloatRange(min=0),
               metavar="SECONDS", help="Print a status line this often (0: never).")
 @click.pass_obj
-def follow(obj, paths, fmt, db_url, interval, rotate_grace, status_every) -> None:  # type: ignore[no-untyped-def]
+def follow(obj: Context, paths: tuple[str, ...], fmt: str, db_url: str | None, interval: float, rotate_grace: float,
+           status_every: float) -> None:
     """Follow growing log files (like tail -F) and store each new line as it is written.
 
     Survives log rotation (rename and a new file, copytruncate, delete and re-create) and waits for
@@ -30,20 +41,13 @@ def follow(obj, paths, fmt, db_url, interval, rotate_grace, status_every) -> Non
     copy beside it (PATH.1, PATH.1.gz, PATH-DATE). A last line still being written is stored once
     it is complete.
     """
-    import signal
-    import threading
-    import time
-
-    from rich.text import Text
-
-    from netwarden.cli import err, fail, out, safe
     from netwarden.collect.follow import Follower
     from netwarden.parse import UnknownFormat
 
     if "-" in paths:
         fail("follow reads files; for standard input use `netwarden ingest --format NAME -`", 2)
     if db_url:
-        obj._db_url = db_url
+        obj.use_database(db_url)
     db = obj.database()
     pipeline = obj.pipeline(db)
 
@@ -60,29 +64,24 @@ def follow(obj, paths, fmt, db_url, interval, rotate_grace, status_every) -> Non
               f"into {safe(db.url_for_display)} (Ctrl-C to stop)")
     out.file.flush()
 
-    stop = threading.Event()
-    previous = {}
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        previous[signum] = signal.signal(signum, lambda *_: stop.set())
-    started = time.monotonic()
-    follower.start()
-    try:
-        while not stop.wait(status_every if status_every > 0 else 3600):
-            out.print(safe(f"[{time.monotonic() - started:,.0f}s] " + "; ".join(
-                _status(s) for s in follower.stats.values())))
-            out.file.flush()
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        follower.stop()
-        pipeline.close()  # saves detector state for the next start
-        db.close()
-    _summary(follower, out, safe, time.monotonic() - started)
+    with stop_signals() as stop:  # caught before the follower starts: a quick SIGTERM still stops in order
+        started = time.monotonic()
+        follower.start()
+        try:
+            while not stop.wait(status_every if status_every > 0 else 3600):
+                out.print(safe(f"[{time.monotonic() - started:,.0f}s] " + "; ".join(
+                    _status(s) for s in follower.stats.values())))
+                out.file.flush()
+        finally:
+            follower.stop()
+            pipeline.close()  # saves detector state for the next start
+            db.close()
+    _summary(follower, time.monotonic() - started)
     if any(s.state == "error" for s in follower.stats.values()):
         raise SystemExit(1)
 
 
-def _status(s) -> str:  # type: ignore[no-untyped-def]
+def _status(s: FileStats) -> str:
     if s.state == "waiting" and not s.lines:
         return f"{s.path}: waiting for the file"
     if s.state == "error":
@@ -93,21 +92,11 @@ def _status(s) -> str:  # type: ignore[no-untyped-def]
     return text
 
 
-def _summary(follower, out, safe, seconds: float) -> None:  # type: ignore[no-untyped-def]
+def _summary(follower: Follower, seconds: float) -> None:
     out.print(f"stopped after {seconds:,.0f}s")
     for s in follower.stats.values():
-        out.print(_heading(safe(s.path), s.format))
-        if s.resumed_at_line:
-            out.print(f"  resumed after line {s.resumed_at_line:,} (stored by an earlier run)")
-        out.print(f"  lines read        {s.lines:>12,}")
-        out.print(f"  events stored     {s.events:>12,}")
-        if s.skipped:
-            out.print(f"  headers/blank     {s.skipped:>12,}")
-        out.print(f"  quarantined       {s.quarantined_total:>12,}")
-        for reason, count in s.quarantined.most_common():
-            out.print(f"    {safe(reason):<16}{count:>12,}")
-        if s.bad_utf8:
-            out.print(f"  invalid UTF-8     {s.bad_utf8:>12,}  (kept, bad bytes escaped)")
+        out.print(heading(s.path, s.format or "?"))
+        print_line_counts(s, earlier="run")
         if s.rotations or s.truncations:
             out.print(f"  rotations         {s.rotations:>12,}  (copytruncate {s.truncations:,})")
         if s.recovered_lines:
@@ -117,9 +106,3 @@ def _summary(follower, out, safe, seconds: float) -> None:  # type: ignore[no-un
         elif s.state == "waiting" and not s.lines:
             out.print("  the file never appeared")
     out.file.flush()
-
-
-def _heading(path: str, fmt: str | None):  # type: ignore[no-untyped-def]
-    from rich.text import Text
-
-    return Text.assemble((path, "bold"), f"  [{fmt or '?'}]")

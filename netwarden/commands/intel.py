@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from netwarden.cli import cli
+from netwarden.commands.shared.context import Context
+from netwarden.commands.shared.terminal import fail, out, plain_table, safe
 from netwarden.text import plural
+
+if TYPE_CHECKING:
+    from netwarden.enrich.intel import IntelIndex
 
 _FEED_OPTION = click.option("--feed", "feeds", multiple=True, metavar="PATH",
                             help="Feed file (repeatable); default: the [intel] feeds setting.")
 
 
-def _index(obj, feeds):  # type: ignore[no-untyped-def]
+def _index(obj: Context, feeds: tuple[str, ...]) -> IntelIndex:
     from netwarden.enrich.feed_fetch import feed_paths
     from netwarden.enrich.intel import IntelIndex
 
@@ -20,9 +26,7 @@ def _index(obj, feeds):  # type: ignore[no-untyped-def]
                       flag_private=settings.flag_private, reload_every=settings.reload_every)
 
 
-def _print_feeds(index) -> int:  # type: ignore[no-untyped-def]
-    from netwarden.cli import out, plain_table, safe
-
+def _print_feeds(index: IntelIndex) -> int:
     table = plain_table()
     for column in ("feed", "entries", "networks", "IPv4 addresses", "below min", "bad lines", "loaded", "path"):
         table.add_column(column, justify="right" if column in ("entries", "networks", "IPv4 addresses", "below min",
@@ -46,16 +50,15 @@ def _print_feeds(index) -> int:  # type: ignore[no-untyped-def]
     return problems
 
 
-@cli.group()
+@click.group()
 def intel() -> None:
     """Threat-intelligence feeds: list them, check addresses, validate files."""
 
 
 @intel.command()
 @click.pass_obj
-def refresh(obj) -> None:  # type: ignore[no-untyped-def]
+def refresh(obj: Context) -> None:
     """Download the feeds given by URL now (exit status 1 when one failed; the last copy stays in use)."""
-    from netwarden.cli import out, safe
     from netwarden.enrich.feed_fetch import FeedRefresher
 
     results = FeedRefresher(obj.settings.intel).refresh()
@@ -75,7 +78,7 @@ def refresh(obj) -> None:  # type: ignore[no-untyped-def]
 @intel.command("list")
 @_FEED_OPTION
 @click.pass_obj
-def list_feeds(obj, feeds) -> None:  # type: ignore[no-untyped-def]
+def list_feeds(obj: Context, feeds: tuple[str, ...]) -> None:
     """The configured feeds: entries, networks, when loaded, bad lines."""
     _print_feeds(_index(obj, feeds))
 
@@ -84,9 +87,8 @@ def list_feeds(obj, feeds) -> None:  # type: ignore[no-untyped-def]
 @click.argument("addresses", nargs=-1, required=True, metavar="ADDRESS...")
 @_FEED_OPTION
 @click.pass_obj
-def check(obj, addresses, feeds) -> None:  # type: ignore[no-untyped-def]
+def check(obj: Context, addresses: tuple[str, ...], feeds: tuple[str, ...]) -> None:
     """Which feeds list each address (exit status 1 when none is listed)."""
-    from netwarden.cli import fail, out, safe
     from netwarden.enrich.intel import not_flagged
 
     index = _index(obj, feeds)
@@ -115,7 +117,7 @@ def check(obj, addresses, feeds) -> None:  # type: ignore[no-untyped-def]
 @intel.command()
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.pass_obj
-def load(obj, paths) -> None:  # type: ignore[no-untyped-def]
+def load(obj: Context, paths: tuple[str, ...]) -> None:
     """Validate feed files and report what they hold (exit status 1 if one cannot be read or has no entries)."""
     from netwarden.enrich.intel import IntelIndex
 

@@ -4,126 +4,14 @@ from __future__ import annotations
 
 import click
 
-from netwarden.cli import cli
+from netwarden.commands.listen_netflow import listen_netflow
+from netwarden.commands.listen_syslog import listen_syslog
 
 
-@cli.group()
+@click.group()
 def listen() -> None:
     """Receive logs and flows from devices over the network (syslog, NetFlow ...) until Ctrl-C."""
 
 
-# -- listen syslog ------------------------------------------------------------------------------
-
-def _addresses(values: tuple[str, ...], option: str) -> list[tuple[str, int]]:
-    from netwarden.collect.syslog_server import parse_address
-
-    try:
-        return [parse_address(v) for v in values]
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint=option) from None
-
-
-def _endpoint(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-@listen.command("syslog")
-@click.option("--udp", "udp", multiple=True, metavar="HOST:PORT",
-              help="Receive syslog over UDP here (repeatable; [::1]:5514 for IPv6, :5514 for every address).")
-@click.option("--tcp", "tcp", multiple=True, metavar="HOST:PORT",
-              help="Receive syslog over TCP here (RFC 6587: octet-counted or one message per line).")
-@click.option("--tls", "tls", multiple=True, metavar="HOST:PORT", help="Receive syslog over TLS (RFC 5425) here.")
-@click.option("--cert", type=click.Path(exists=True, dir_okay=False), help="TLS certificate (PEM).")
-@click.option("--key", type=click.Path(exists=True, dir_okay=False), help="TLS private key (PEM).")
-@click.option("--db", "db_url", metavar="URL", help="Database URL (overrides settings).")
-@click.option("--max-message", default=65536, show_default=True, type=click.IntRange(256, 16 << 20),
-              metavar="BYTES", help="Longest message; longer ones are dropped and counted.")
-@click.option("--max-connections", default=1000, show_default=True, type=click.IntRange(1, 100_000))
-@click.option("--max-per-address", default=50, show_default=True, type=click.IntRange(1, 100_000),
-              help="TCP/TLS connections one address may hold.")
-@click.option("--idle-timeout", default=600.0, show_default=True, type=click.FloatRange(min=0.1),
-              metavar="SECONDS", help="Close TCP/TLS connections silent for this long.")
-@click.option("--first-message-timeout", default=30.0, show_default=True, type=click.FloatRange(min=0.1),
-              metavar="SECONDS", help="Close TCP/TLS connections that sent no whole message for this long.")
-@click.option("--status-every", default=10.0, show_default=True, type=click.FloatRange(min=0),
-              metavar="SECONDS", help="Print a status line this often (0: never).")
-@click.pass_obj
-def listen_syslog(obj, udp, tcp, tls, cert, key, db_url, max_message, max_connections, max_per_address,  # type: ignore[no-untyped-def]
-                  idle_timeout, first_message_timeout, status_every) -> None:
-    """Receive syslog from devices until Ctrl-C; the sending device is each event's observer.
-
-    Without addresses it listens on UDP and TCP port 5514 on every address (IPv4 and IPv6).
-    A status line per device (received, stored, quarantined, dropped) is printed periodically,
-    and a summary at the end.
-    """
-    from netwarden.cli import fail, out, safe
-    from netwarden.commands._running import run_until_stopped
-    from netwarden.collect.syslog_server import SyslogServer, SyslogServerConfig
-    from netwarden.stream import LiveStream
-
-    if tls and not (cert and key):
-        fail("--tls needs --cert and --key", 2)
-    config = SyslogServerConfig(udp=_addresses(udp, "--udp"), tcp=_addresses(tcp, "--tcp"),
-                                tls=_addresses(tls, "--tls"), certfile=cert, keyfile=key,
-                                max_message_bytes=max_message, max_connections=max_connections,
-                                max_connections_per_address=max_per_address, idle_timeout=idle_timeout,
-                                first_message_timeout=first_message_timeout)
-    if not (config.udp or config.tcp or config.tls):
-        default = SyslogServerConfig.default()
-        config.udp, config.tcp = default.udp, default.tcp
-    if db_url:
-        obj._db_url = db_url
-    settings = obj.settings
-    db = obj.database()
-    pipeline = obj.pipeline(db, max_line_bytes=max(settings.ingest.max_line_bytes, max_message))
-    stream = LiveStream(pipeline, fmt="syslog", source="syslog")
-    server = SyslogServer(stream, config)
-    try:
-        server.start()
-    except (OSError, ValueError) as exc:  # port in use, permission, bad certificate
-        stream.close()
-        db.close()
-        fail(f"cannot listen: {exc}", 2)
-    for kind, host, port in server.addresses:
-        out.print(f"listening on {kind} {_endpoint(host, port)}")
-    out.file.flush()
-
-    run_until_stopped(status_every=status_every, status=lambda elapsed: _status(server, out, safe, elapsed),
-                      stop_source=server.stop, stream=stream, pipeline=pipeline, db=db,
-                      summary=lambda elapsed: _summary(server, out, safe, elapsed))
-
-
-def _totals(server) -> str:  # type: ignore[no-untyped-def]
-    s = server.stream.stats
-    text = (f"received {s.total('received'):,}, stored {s.total('events'):,}, "
-            f"quarantined {s.total('quarantined'):,}, dropped {s.total('dropped'):,}")
-    st = server.stats
-    if st.udp_kernel_drops:
-        text += f", lost in the UDP socket buffer {st.udp_kernel_drops:,}"
-    return text
-
-
-def _status(server, out, safe, seconds: float) -> None:  # type: ignore[no-untyped-def]
-    from netwarden.collect.syslog_server import summary_lines
-
-    devices = server.stream.stats.devices
-    line = f"[{seconds:,.0f}s] {len(devices)} devices, {server.stats.connections_open} connections: {_totals(server)}"
-    out.print(safe(line))
-    for text in summary_lines(server)[:20]:
-        out.print("  " + safe(text))
-    out.file.flush()
-
-
-def _summary(server, out, safe, seconds: float) -> None:  # type: ignore[no-untyped-def]
-    from netwarden.collect.syslog_server import summary_lines
-
-    out.print(f"stopped after {seconds:,.0f}s: {_totals(server)}")
-    reasons = server.stats.dropped_by_reason
-    if reasons:
-        out.print("  dropped by the listener: " + ", ".join(f"{safe(r)} {n:,}" for r, n in reasons.most_common()))
-    quarantined = server.stream.stats.quarantined_by_reason
-    if quarantined:
-        out.print("  quarantined: " + ", ".join(f"{safe(r)} {n:,}" for r, n in quarantined.most_common()))
-    for text in summary_lines(server):
-        out.print("  " + safe(text))
-    out.file.flush()
+listen.add_command(listen_syslog)
+listen.add_command(listen_netflow)

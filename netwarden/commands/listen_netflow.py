@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from netwarden.commands.listen import listen
+from netwarden.commands.shared.context import Context
+from netwarden.commands.shared.running import run_until_stopped
+from netwarden.commands.shared.terminal import endpoint, fail, out, safe
+
+if TYPE_CHECKING:
+    from netwarden.collect.netflow import NetflowListener
 
 
-@listen.command("netflow")
+@click.command("netflow")
 @click.option("--udp", "udp", multiple=True, metavar="HOST:PORT",
               help="Receive NetFlow/IPFIX here (repeatable; [::1]:2055 for IPv6, :4739 for every address). "
                    "Default: UDP 2055 and 4739 on every address.")
@@ -15,15 +22,13 @@ from netwarden.commands.listen import listen
 @click.option("--status-every", default=10.0, show_default=True, type=click.FloatRange(min=0),
               metavar="SECONDS", help="Print a status line this often (0: never).")
 @click.pass_obj
-def listen_netflow(obj, udp, db_url, status_every) -> None:  # type: ignore[no-untyped-def]
+def listen_netflow(obj: Context, udp: tuple[str, ...], db_url: str | None, status_every: float) -> None:
     """Receive flow records until Ctrl-C; each record is stored as a netflow event, the exporter its observer.
 
     Templates are tracked per exporter and source id / observation domain. Bad datagrams, templates and
     records are counted per exporter with their reason; a status line per exporter is printed
     periodically, and a summary at the end.
     """
-    from netwarden.cli import fail, out, safe
-    from netwarden.commands._running import run_until_stopped
     from netwarden.collect.netflow import DEFAULT_PORT, IPFIX_PORT, NetflowListener, parse_address
     from netwarden.stream import LiveStream
 
@@ -32,7 +37,7 @@ def listen_netflow(obj, udp, db_url, status_every) -> None:  # type: ignore[no-u
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--udp") from None
     if db_url:
-        obj._db_url = db_url
+        obj.use_database(db_url)
     db = obj.database()
     pipeline = obj.pipeline(db)
     stream = LiveStream(pipeline, fmt=None, source="netflow")
@@ -44,15 +49,16 @@ def listen_netflow(obj, udp, db_url, status_every) -> None:  # type: ignore[no-u
         db.close()
         fail(f"cannot listen: {exc}", 2)
     for host, port in listener.addresses:
-        out.print(f"listening on udp {f'[{host}]' if ':' in host else host}:{port}")
+        out.print(f"listening on udp {endpoint(host, port)}")
     out.file.flush()
 
-    run_until_stopped(status_every=status_every, status=lambda elapsed: _report(listener, out, safe, f"[{elapsed:,.0f}s]", limit=20),
+    run_until_stopped(status_every=status_every,
+                      status=lambda elapsed: _report(listener, f"[{elapsed:,.0f}s]", limit=20),
                       stop_source=listener.stop, stream=stream, pipeline=pipeline, db=db,
-                      summary=lambda elapsed: _report(listener, out, safe, f"stopped after {elapsed:,.0f}s:", limit=None))
+                      summary=lambda elapsed: _report(listener, f"stopped after {elapsed:,.0f}s:", limit=None))
 
 
-def _report(listener, out, safe, head: str, limit: int | None) -> None:  # type: ignore[no-untyped-def]
+def _report(listener: NetflowListener, head: str, limit: int | None) -> None:
     from netwarden.collect.netflow import summary_lines
 
     total = listener.decoder.totals()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import orjson
@@ -12,19 +12,24 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from netwarden.cli import Context, cli, err, fail, json_line, out, parse_when, safe
+from netwarden.commands.shared.context import Context, parse_when
+from netwarden.commands.shared.terminal import err, fail, json_line, out, safe
+
+if TYPE_CHECKING:
+    from netwarden.learn.registry import ModelRegistry
+    from netwarden.store.database import Database
 
 
 RECENT_ROWS = 50_000  # stored events `model show` scores to compare with the calibrated rate
 SHOWN_AS_TEXT = 1000  # rows printed as text by `model predict` (--json prints every one)
 
 
-@cli.group("model")
+@click.group("model")
 def model_group() -> None:
     """Train, compare and put to work machine-learning models."""
 
 
-def _registry(obj: Context):  # type: ignore[no-untyped-def]
+def _registry(obj: Context) -> tuple[Database, ModelRegistry]:
     from netwarden.learn.registry import open_registry
 
     db = obj.database()
@@ -77,8 +82,10 @@ def algorithms_command() -> None:
 @click.option("--activate", is_flag=True, help="Activate the new model (the ml detector runs it).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def train_command(obj: Context, data, since, until, algorithm, param, test, task, name, fmt, label_column, limit,  # type: ignore[no-untyped-def]
-                  test_size, activate, as_json) -> None:
+def train_command(obj: Context, data: str | None, since: str | None, until: str | None, algorithm: str,
+                  param: tuple[str, ...], test: str | None, task: str, name: str | None, fmt: str | None,
+                  label_column: str | None, limit: int | None, test_size: float | None, activate: bool,
+                  as_json: bool) -> None:
     """Train a model on a file (or on stored events of a normal period), evaluate it, and store it in the
     registry."""
     from netwarden.learn import data as learn_data
@@ -326,7 +333,8 @@ def threshold_command(obj: Context, ref: str, value: float | None, fpr: float | 
 @click.option("--top", type=click.IntRange(1, 20), default=3, show_default=True, help="Features per explanation.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def predict_command(obj: Context, ref, data, fmt, since, until, limit, show_all, top, as_json) -> None:  # type: ignore[no-untyped-def]
+def predict_command(obj: Context, ref: str, data: str | None, fmt: str | None, since: str | None, until: str | None,
+                    limit: int, show_all: bool, top: int, as_json: bool) -> None:
     """Score records with a model and explain the suspicious ones."""
     from netwarden.learn import data as learn_data
     from netwarden.learn import lab
@@ -376,7 +384,8 @@ def predict_command(obj: Context, ref, data, fmt, since, until, limit, show_all,
 @click.option("--rows", "rows_csv", type=click.Path(dir_okay=False), help="Also write every row's verdict as CSV.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def evaluate_command(obj: Context, ref, data, fmt, label_column, limit, rows_csv, as_json) -> None:  # type: ignore[no-untyped-def]
+def evaluate_command(obj: Context, ref: str, data: str, fmt: str | None, label_column: str | None, limit: int | None,
+                     rows_csv: str | None, as_json: bool) -> None:
     """Score a stored model on a labelled file: metrics, confusion matrix, recall per label, testing time."""
     from netwarden.learn import data as learn_data
     from netwarden.learn import lab

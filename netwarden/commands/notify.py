@@ -7,10 +7,11 @@ import sys
 import click
 from rich.text import Text
 
-from netwarden.cli import Context, cli, out, safe
+from netwarden.commands.shared.context import Context
+from netwarden.commands.shared.terminal import out, safe
 
 
-@cli.group("notify")
+@click.group("notify")
 def notify_group() -> None:
     """E-mail and webhook notifications ([notify] settings)."""
 

@@ -11,7 +11,8 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from netwarden.cli import Context, cli, fail, out, parse_when, safe
+from netwarden.commands.shared.context import Context, parse_when
+from netwarden.commands.shared.terminal import fail, out, safe
 
 
 def _user() -> str:
@@ -21,7 +22,7 @@ def _user() -> str:
         return "cli"
 
 
-@cli.group("report")
+@click.group("report")
 def report_group() -> None:
     """PDF reports: generate one, list the kinds and the archive, schedule them (e-mailed by `serve`)."""
 

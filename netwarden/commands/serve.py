@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import click
 
-from netwarden.cli import cli
+from netwarden.commands.shared.context import Context
+from netwarden.commands.shared.running import stop_signals
+from netwarden.commands.shared.terminal import fail, out, safe
 
 
-@cli.command()
+@click.command()
 @click.option("--host", default=None, help="Listen address of the web server (default: [web] host, 127.0.0.1).")
 @click.option("--port", default=None, type=click.IntRange(0, 65535), help="Web port (default: [web] port, 8080).")
 @click.option("--db", "db_url", metavar="URL", help="Database URL (default: embedded SQLite netwarden.db).")
@@ -16,21 +18,18 @@ from netwarden.cli import cli
 @click.option("--netflow", multiple=True, metavar="HOST:PORT", help="NetFlow/IPFIX over UDP here (default [web] netflow_udp, :2055).")
 @click.option("--no-listeners", is_flag=True, help="Only the web application: no syslog or NetFlow listener.")
 @click.pass_obj
-def serve(obj, host, port, db_url, syslog_udp, syslog_tcp, netflow, no_listeners) -> None:  # type: ignore[no-untyped-def]
+def serve(obj: Context, host: str | None, port: int | None, db_url: str | None, syslog_udp: tuple[str, ...],
+          syslog_tcp: tuple[str, ...], netflow: tuple[str, ...], no_listeners: bool) -> None:
     """Run the web application with the syslog and NetFlow listeners and detection, until Ctrl-C.
 
     On the first start (no users yet) an ``admin`` user is created and its one-time password printed;
     it must be changed at the first login.
     """
-    import signal
-    import threading
-
-    from netwarden.cli import fail, out, safe
     from netwarden.store.database import DatabaseError
     from netwarden.web.server import ServerError, WebServer
 
     if db_url:
-        obj._db_url = db_url
+        obj.use_database(db_url)
     settings = obj.settings
     empty: list[str] = []
     server = WebServer(settings, host=host, port=port,
@@ -50,18 +49,15 @@ def serve(obj, host, port, db_url, syslog_udp, syslog_tcp, netflow, no_listeners
     for h, p in server.netflow_addresses:
         out.print(f"netflow udp: {safe(h) or '*'}:{p}")
     out.file.flush()
-    stop = threading.Event()
-    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        while not stop.wait(1.0):
-            if server.runtime is not None:
-                for stream in server._streams:
-                    if stream.last_error is not None:
-                        out.print(f"storage error: {safe(stream.last_error)}")
-                        stream.last_error = None
+        with stop_signals() as stop:
+            while not stop.wait(1.0):
+                if server.runtime is not None:
+                    for stream in server._streams:
+                        if stream.last_error is not None:
+                            out.print(f"storage error: {safe(stream.last_error)}")
+                            stream.last_error = None
     finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
         try:
             server.stop()
         except ServerError as exc:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import signal
-import threading
 import time
 
 import click
 
-from netwarden.cli import cli
+from netwarden.commands.shared.running import stop_signals
+from netwarden.commands.shared.terminal import fail, out, safe
 
-
-@cli.command()
+@click.command()
 @click.option("--syslog", "syslog", metavar="HOST:PORT",
               help="Send syslog lines (sshd, nginx access, netfilter) over UDP here (e.g. 127.0.0.1:5514).")
 @click.option("--netflow", "netflow", metavar="HOST:PORT",
@@ -34,7 +32,6 @@ def simulate(syslog: str | None, netflow: str | None, rate: float, duration: flo
     gateway's firewall log and flow records. Only the given addresses are contacted; the addresses inside
     the traffic are only text.
     """
-    from netwarden.cli import fail, out, safe
     from netwarden.simulate import ATTACKS, Simulator
     from netwarden.simulate.outputs import NetworkSender, paced, parse_address
 
@@ -54,27 +51,24 @@ def simulate(syslog: str | None, netflow: str | None, rate: float, duration: flo
         sender = NetworkSender(syslog_to, netflow_to)
     except (OSError, ValueError) as exc:
         fail(f"cannot send: {exc}", 2)
-    stop = threading.Event()
-    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     started = time.monotonic()
-
-    def finished() -> bool:  # attacks begun near the end would otherwise run past --duration
-        return stop.is_set() or (duration > 0 and time.monotonic() - started >= duration)
-
     emissions = sim.generate(time.time(), duration if duration > 0 else float("inf"))
     reported = 0
     try:
-        for batch in paced(emissions, stop=finished):
-            try:
-                sender.send(batch)
-            except OSError as exc:
-                fail(f"sending failed: {exc}", 2)
-            for ts, kind, who in sim.launched[reported:]:
-                out.print(f"attack: {kind} ({safe(who)})")
-            reported = len(sim.launched)
+        with stop_signals() as stop:
+
+            def finished() -> bool:  # attacks begun near the end would otherwise run past --duration
+                return stop.is_set() or (duration > 0 and time.monotonic() - started >= duration)
+
+            for batch in paced(emissions, stop=finished):
+                try:
+                    sender.send(batch)
+                except OSError as exc:
+                    fail(f"sending failed: {exc}", 2)
+                for _, kind, who in sim.launched[reported:]:
+                    out.print(f"attack: {kind} ({safe(who)})")
+                reported = len(sim.launched)
     finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
         sender.close()
     out.print(f"sent {sender.sent['syslog']:,} syslog lines and {sender.sent['flows']:,} flow records "
               f"({sender.sent['datagrams']:,} datagrams); {len(sim.launched)} attacks")

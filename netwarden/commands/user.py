@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import secrets
+import sys
+
 import click
 
-from netwarden.cli import cli
+from netwarden.commands.shared.context import Context
+from netwarden.commands.shared.terminal import fail, out, plain_table, safe
 
 
-@cli.group()
+@click.group()
 def user() -> None:
     """Manage the users of the web application (roles: admin, analyst, viewer)."""
 
 
-def _password(prompt: bool, given: str | None) -> str:
-    if given:
-        return given
-    return click.prompt("Password", hide_input=True, confirmation_prompt=True) if prompt else ""
+def _new_password(one_time: bool, from_stdin: bool) -> str:
+    """A generated one-time password, one line of standard input, or asked for twice on the terminal."""
+    if one_time:
+        return secrets.token_urlsafe(12)
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
 @user.command("add")
@@ -24,22 +31,13 @@ def _password(prompt: bool, given: str | None) -> str:
 @click.option("--password", "password_stdin", is_flag=True, help="Read the password from standard input.")
 @click.option("--one-time", is_flag=True, help="Generate a one-time password (printed) that must be changed at first login.")
 @click.pass_obj
-def user_add(obj, name, role, password_stdin, one_time) -> None:  # type: ignore[no-untyped-def]
+def user_add(obj: Context, name: str, role: str, password_stdin: bool, one_time: bool) -> None:
     """Add a user; asks for the password unless --one-time or --password (stdin)."""
-    import secrets
-    import sys
-
-    from netwarden.cli import fail, out, safe
     from netwarden.accounts.users import AccountError, add_user
 
     db = obj.database()
     try:
-        if one_time:
-            password = secrets.token_urlsafe(12)
-        elif password_stdin:
-            password = sys.stdin.readline().rstrip("\r\n")
-        else:
-            password = _password(True, None)
+        password = _new_password(one_time, password_stdin)
         add_user(db, name, password, role, must_change=one_time)
     except AccountError as exc:
         fail(str(exc), 2)
@@ -55,22 +53,13 @@ def user_add(obj, name, role, password_stdin, one_time) -> None:  # type: ignore
 @click.option("--password", "password_stdin", is_flag=True, help="Read the password from standard input.")
 @click.option("--one-time", is_flag=True, help="Generate a one-time password that must be changed at next login.")
 @click.pass_obj
-def user_passwd(obj, name, password_stdin, one_time) -> None:  # type: ignore[no-untyped-def]
+def user_passwd(obj: Context, name: str, password_stdin: bool, one_time: bool) -> None:
     """Set a user's password (their sessions end)."""
-    import secrets
-    import sys
-
-    from netwarden.cli import fail, out, safe
     from netwarden.accounts.users import AccountError, set_password
 
     db = obj.database()
     try:
-        if one_time:
-            password = secrets.token_urlsafe(12)
-        elif password_stdin:
-            password = sys.stdin.readline().rstrip("\r\n")
-        else:
-            password = _password(True, None)
+        password = _new_password(one_time, password_stdin)
         set_password(db, name, password, must_change=one_time)
     except AccountError as exc:
         fail(str(exc), 2)
@@ -83,9 +72,8 @@ def user_passwd(obj, name, password_stdin, one_time) -> None:  # type: ignore[no
 
 @user.command("list")
 @click.pass_obj
-def user_list(obj) -> None:  # type: ignore[no-untyped-def]
+def user_list(obj: Context) -> None:
     """List users with their role, second factor and last login."""
-    from netwarden.cli import out, plain_table, safe
     from netwarden.accounts.users import list_users
 
     db = obj.database()
@@ -104,9 +92,8 @@ def user_list(obj) -> None:  # type: ignore[no-untyped-def]
 @user.command("remove")
 @click.argument("name")
 @click.pass_obj
-def user_remove(obj, name) -> None:  # type: ignore[no-untyped-def]
+def user_remove(obj: Context, name: str) -> None:
     """Remove a user (with their sessions and API tokens). The last admin cannot be removed."""
-    from netwarden.cli import fail, out, safe
     from netwarden.accounts.users import AccountError, remove_user
 
     db = obj.database()
