@@ -5,7 +5,7 @@ keeps whatever sliding-window state it needs keyed by an entity (usually the sou
 bounded memory (see ``windows``), and it reads time from the events, never from the wall clock, so
 replaying last week's log finds last week's attacks. Writing one::
 
-    @register
+    @register                             # in its own module netwarden/detect/telnet.py
     class TelnetFromOutside(Detector):
         name = "telnet"
         description = "telnet reached from the internet"
@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from netwarden.enrich.assets import DEFAULT as DEFAULT_ASSETS
 from netwarden.enrich.assets import Assets
+from netwarden.plugins import Registry
 from netwarden.records import Event, Factor, Finding, Severity
 
 
@@ -86,14 +87,8 @@ class Detector(ABC):
                        events=list(events) if self.keep_events else [], **kw)
 
 
-REGISTRY: dict[str, type[Detector]] = {}
-
-
-def register(cls: type[Detector]) -> type[Detector]:
-    for attr in ("name", "description"):
-        if not getattr(cls, attr, None):
-            raise TypeError(f"detector {cls.__qualname__} must set {attr}")
-    if cls.name in REGISTRY and REGISTRY[cls.name] is not cls:
-        raise TypeError(f"two detectors are named {cls.name!r}")
-    REGISTRY[cls.name] = cls
-    return cls
+#: every detector: the public modules of netwarden.detect (see netwarden.plugins)
+DETECTORS: Registry[type[Detector]] = Registry("detector", "netwarden.detect", error=SettingsError,
+                                               required=("name", "description"))
+REGISTRY = DETECTORS.entries
+register = DETECTORS.register  # class decorator: make a detector available by its ``name``

@@ -17,9 +17,7 @@ Detector state (sliding windows) is saved to the database so a restart resumes a
 
 from __future__ import annotations
 
-import importlib
 import logging
-import pkgutil
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
@@ -28,7 +26,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from netwarden.detect import scoring
-from netwarden.detect.base import REGISTRY, Detector, SettingsError
+from netwarden.detect.base import DETECTORS, Detector, SettingsError
 from netwarden.enrich.assets import Assets
 from netwarden.records import Alert, AlertStatus, Event, Factor, Finding, Severity
 from netwarden.store import alerts as alert_store
@@ -45,12 +43,7 @@ MAX_OPEN_ALERTS = 20_000
 
 
 def load_detectors() -> dict[str, type[Detector]]:
-    from netwarden import detect
-
-    for info in pkgutil.iter_modules(detect.__path__):
-        if info.name not in ("base", "engine", "scoring", "windows") and not info.name.startswith("_"):
-            importlib.import_module(f"netwarden.detect.{info.name}")
-    return dict(sorted(REGISTRY.items()))
+    return DETECTORS.all()
 
 
 @dataclass

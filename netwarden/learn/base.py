@@ -1,8 +1,8 @@
 """The model contract: every learned detector (supervised, unsupervised, sequence) has this shape.
 
 A model family is one module in ``netwarden/learn/`` with one small class per algorithm, registered by
-name; the registry auto-imports every module of the package, so adding a family never means editing
-another file::
+name; the registry (:mod:`netwarden.plugins`) imports every public module of the package, so adding a family
+never means editing another file (a module that needs PyTorch at import is private: ``_sequence_network``)::
 
     @register_algorithm
     class Lstm(Model):
@@ -43,9 +43,7 @@ only :mod:`netwarden.learn.artefacts` (skops with an allowlist of types, or safe
 
 from __future__ import annotations
 
-import importlib
 import json
-import pkgutil
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -54,6 +52,7 @@ from typing import Any, ClassVar, Self, TypeVar
 
 import numpy as np
 
+from netwarden.plugins import Registry
 from netwarden.records import Event
 
 #: progress(stage, fraction): stage is a short text ("fitting", "epoch 3/10"), fraction in [0, 1]
@@ -246,32 +245,21 @@ def _convert(algorithm: str, key: str, value: Any, default: Any) -> Any:
 
 # -- the registry of algorithms -----------------------------------------------------------------
 
-ALGORITHMS: dict[str, type[Model]] = {}
-_NOT_MODELS = {"base", "artefacts", "settings", "registry", "lab", "evaluation", "features", "data", "preview",
-               "sequence_features", "sequence_network"}  # helpers; the network needs PyTorch
-
-
-def register_algorithm(cls: type[Model]) -> type[Model]:
-    """Class decorator: make a Model findable by its ``algorithm`` name."""
-    for attr in ("algorithm", "family", "description"):
-        if not getattr(cls, attr, None):
-            raise TypeError(f"model {cls.__qualname__} must set {attr}")
+def _known_family(cls: type[Model]) -> None:
     if cls.family not in FAMILIES:
         raise TypeError(f"model {cls.__qualname__}: family must be one of {FAMILIES}")
-    if cls.algorithm in ALGORITHMS and ALGORITHMS[cls.algorithm] is not cls:
-        raise TypeError(f"two models are named {cls.algorithm!r}")
-    ALGORITHMS[cls.algorithm] = cls
-    return cls
+
+
+#: every algorithm: registered by the public modules of netwarden.learn (see netwarden.plugins)
+MODELS: Registry[type[Model]] = Registry("algorithm", "netwarden.learn", key="algorithm", error=ModelError,
+                                         required=("algorithm", "family", "description"), check=_known_family)
+ALGORITHMS = MODELS.entries
+register_algorithm = MODELS.register  # class decorator: make a Model findable by its ``algorithm`` name
 
 
 def algorithms() -> dict[str, type[Model]]:
-    """Every registered algorithm by name (imports each family module of netwarden.learn once)."""
-    from netwarden import learn
-
-    for info in pkgutil.iter_modules(learn.__path__):
-        if info.name not in _NOT_MODELS and not info.name.startswith("_"):
-            importlib.import_module(f"netwarden.learn.{info.name}")
-    return dict(sorted(ALGORITHMS.items()))
+    """Every registered algorithm by name (imports each public module of netwarden.learn once)."""
+    return MODELS.all()
 
 
 def create(algorithm: str, task: str = "binary", **params: Any) -> Model:

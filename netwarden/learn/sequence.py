@@ -3,7 +3,8 @@
 Each event is scored from the window of the ``timesteps`` events of its source that end with it (a client's
 recent requests, a host's recent flows; file order when the records carry no addresses), so a request that
 looks ordinary alone but is the 40th 404 in two seconds from a script can still stand out. Features:
-:mod:`netwarden.learn.sequence_features`; the network: :mod:`netwarden.learn.sequence_network`.
+:mod:`netwarden.learn.sequence_features`; the network: :mod:`netwarden.learn._sequence_network` (private, so
+that finding the model families does not import PyTorch).
 
 >>> model = create("lstm", timesteps=8, epochs=5, hidden_size=32)    # doctest: +SKIP
 >>> model.fit(events, labels)                     # labels: "normal"/"attack" (or categories), one per event
@@ -64,7 +65,7 @@ def _load_torch() -> None:
     try:
         import torch as _torch
 
-        from netwarden.learn import sequence_network
+        from netwarden.learn import _sequence_network as sequence_network
     except ImportError:
         raise ModelError(ENABLE_HINT) from None
     torch, nn = _torch, _torch.nn

@@ -22,9 +22,8 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
+from netwarden.plugins import Registry
 from netwarden.records import Event
-
-MESSAGE_REGISTRY: dict[str, type[MessageParser]] = {}
 
 
 class MessageParser:
@@ -44,23 +43,16 @@ class MessageParser:
         raise NotImplementedError
 
 
-def register_message(cls: type[MessageParser]) -> type[MessageParser]:
-    """Class decorator: make a message parser available to the syslog parser."""
-    for attr in ("name", "description"):
-        if not getattr(cls, attr, None):
-            raise TypeError(f"message parser {cls.__qualname__} must set {attr}")
-    if cls.name in MESSAGE_REGISTRY and MESSAGE_REGISTRY[cls.name] is not cls:
-        raise TypeError(f"two message parsers are named {cls.name!r}")
-    MESSAGE_REGISTRY[cls.name] = cls
-    return cls
+#: parsers of what is inside a syslog message; they live in the modules of netwarden.parse too
+MESSAGE_PARSERS: Registry[type[MessageParser]] = Registry("message parser", "netwarden.parse",
+                                                          required=("name", "description"))
+MESSAGE_REGISTRY = MESSAGE_PARSERS.entries
+register_message = MESSAGE_PARSERS.register  # class decorator: make a message parser available to syslog
 
 
 def message_parsers() -> dict[str, type[MessageParser]]:
     """All message parsers by name, sorted (imports every parser module first)."""
-    from netwarden.parse import parsers  # late: this module is imported by the package's own modules
-
-    parsers()
-    return dict(sorted(MESSAGE_REGISTRY.items()))
+    return MESSAGE_PARSERS.all()
 
 
 # Firewall log prefixes are free text chosen by an administrator; only act on the obvious words.

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone, tzinfo
 from typing import ClassVar
 
+from netwarden.plugins import Registry
 from netwarden.records import Event
 
 
@@ -84,15 +85,12 @@ class Parser(ABC):
         """
 
 
-REGISTRY: dict[str, type[Parser]] = {}
+class UnknownFormat(LookupError):
+    """No parser recognises the input, or the named format does not exist."""
 
 
-def register(cls: type[Parser]) -> type[Parser]:
-    """Class decorator: make a parser available by its ``name``."""
-    for attr in ("name", "description", "example", "source_kind"):
-        if not getattr(cls, attr, None):
-            raise TypeError(f"parser {cls.__qualname__} must set {attr}")
-    if cls.name in REGISTRY and REGISTRY[cls.name] is not cls:
-        raise TypeError(f"two parsers are named {cls.name!r}")
-    REGISTRY[cls.name] = cls
-    return cls
+#: every format parser: the public modules of netwarden.parse (see netwarden.plugins)
+PARSERS: Registry[type[Parser]] = Registry("format", "netwarden.parse", error=UnknownFormat,
+                                           required=("name", "description", "example", "source_kind"))
+REGISTRY = PARSERS.entries
+register = PARSERS.register  # class decorator: make a parser available by its ``name``

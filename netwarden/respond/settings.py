@@ -4,7 +4,7 @@ Example::
 
     [respond]
     mode = "enforce"                  # default "dry-run": decide and record, touch no firewall
-    backend = "nftables"              # nftables, iptables, routeros, command, webhook
+    backend = "nftables"              # a registered backend: nftables, iptables, routeros, command, webhook
     threshold = 0.80                  # confidence that blocks automatically
     thresholds = { port_scan = 0.95 } # per alert kind
     gateways = ["192.0.2.1"]
@@ -21,7 +21,9 @@ import ipaddress
 import re
 from datetime import timedelta
 
-from pydantic import Field, field_validator
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from netwarden.settings_base import Section
 
@@ -97,11 +99,22 @@ class WebhookBackendSettings(Section):
     headers: dict[str, str] = Field(default_factory=dict)
 
 
+def _backends() -> dict[str, Any]:
+    from netwarden.respond.firewall.base import BACKENDS  # late: the backends' modules import this package
+
+    return BACKENDS.all()
+
+
 class RespondSettings(Section):
-    """Blocking: mode, thresholds, never-block list, backends, expiry."""
+    """Blocking: mode, thresholds, never-block list, backends, expiry.
+
+    ``backend`` is any registered backend (netwarden.respond.firewall). The built-in backends' sections are
+    fields below; a backend added later brings its own ``Settings`` and its ``[respond.<name>]`` section is
+    checked with that, so a new backend is one new module, with no edit here.
+    """
 
     mode: str = Field("dry-run", pattern=r"^(dry-run|enforce)$")
-    backend: str = Field("nftables", pattern=r"^(nftables|iptables|routeros|command|webhook)$")
+    backend: str = "nftables"
     auto_block: bool = True  # false: every block waits for a person
     threshold: float = Field(0.80, ge=0, le=1)
     thresholds: dict[str, float] = Field(default_factory=dict)  # per alert kind
@@ -126,6 +139,44 @@ class RespondSettings(Section):
     routeros: RouterOSSettings = RouterOSSettings()
     command: CommandSettings = CommandSettings()
     webhook: WebhookBackendSettings = WebhookBackendSettings()
+    # the sections of backends added as modules, by backend name (filled by _backend_sections)
+    backend_sections: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        known = _backends()
+        if value not in known:
+            raise ValueError(f"unknown firewall backend {value!r}; known: {', '.join(known)}")
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _backend_sections(cls, data: Any) -> Any:
+        """Type the ``[respond.<name>]`` sections of registered backends that are not fields below."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        given = dict(data.pop("backend_sections", None) or {})  # what model_dump wrote
+        sections: dict[str, Section] = {}
+        for name, backend in _backends().items():
+            if name in cls.model_fields or backend.Settings is None:
+                continue
+            value = data.pop(name, None) or given.get(name) or {}
+            try:
+                sections[name] = backend.Settings.model_validate(value)
+            except ValidationError as exc:
+                raise ValueError("; ".join(f"respond.{name}.{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                                           for e in exc.errors())) from None
+        data["backend_sections"] = sections
+        return data  # any other unknown key is refused as usual (extra="forbid")
+
+    def section(self, backend: str) -> Section | None:
+        """The ``[respond.<backend>]`` settings, for a built-in backend and a registered one alike."""
+        if backend in type(self).model_fields:
+            value = getattr(self, backend)
+            return value if isinstance(value, Section) else None
+        return self.backend_sections.get(backend)
 
     @field_validator("gateways", "dns_servers", "admin_addresses", "never_block")
     @classmethod

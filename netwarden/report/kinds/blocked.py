@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from netwarden.report import charts, data
+from netwarden.report.kinds import report_kind
 from netwarden.report.render import Job
 
 NAME = "blocked"
@@ -25,6 +26,7 @@ VARIABLES = {
 }
 
 
+@report_kind
 def context(job: Job) -> dict[str, Any]:
     rows = data.blocks_in(job.conn, job.period)
     days: Counter = Counter(job.period.local(r["created"]).date() for r in rows)

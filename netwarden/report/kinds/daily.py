@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from netwarden.report import charts, data
+from netwarden.report.kinds import report_kind
 from netwarden.report.render import Job
 
 NAME = "daily"
@@ -43,6 +44,7 @@ def volume_series(traffic: dict[str, Any], period: data.Period) -> tuple[list[da
     return [datetime.fromtimestamp(b * size, timezone.utc) for b in buckets], [found.get(b, 0) for b in buckets]
 
 
+@report_kind
 def context(job: Job) -> dict[str, Any]:
     conn, period = job.conn, job.period
     traffic = data.traffic(conn, period)

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
+from netwarden.report.kinds import report_kind
 from netwarden.report.render import Job, ReportError
 from netwarden.store.alerts import row_to_alert
 from netwarden.store.incidents import get_incident, timeline
@@ -44,6 +45,7 @@ def _pick(job: Job) -> dict[str, Any]:
     return get_incident(job.conn, row.id)  # type: ignore[return-value]
 
 
+@report_kind
 def context(job: Job) -> dict[str, Any]:
     incident = _pick(job)
     items, cut = timeline(job.conn, incident)

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from netwarden.report import charts
+from netwarden.report.kinds import report_kind
 from netwarden.report.render import Job, ReportError
 from netwarden.store.schema_learn import models
 
@@ -43,6 +44,7 @@ def _pick(job: Job) -> dict[str, Any]:
     return dict(row._mapping)
 
 
+@report_kind
 def context(job: Job) -> dict[str, Any]:
     model = _pick(job)
     metrics = model.get("metrics") or {}

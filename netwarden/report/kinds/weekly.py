@@ -9,6 +9,7 @@ from typing import Any
 
 from netwarden.report import charts, data
 from netwarden.report.kinds.daily import volume_series
+from netwarden.report.kinds import report_kind
 from netwarden.report.render import Job
 
 NAME = "weekly"
@@ -92,6 +93,7 @@ def _recommendations(job: Job, alerts: dict[str, Any], top: list[Any], quarantin
     return out or ["Nothing needs action this week."]
 
 
+@report_kind
 def context(job: Job) -> dict[str, Any]:
     conn, period = job.conn, job.period
     before = period.previous()

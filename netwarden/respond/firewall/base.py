@@ -1,7 +1,8 @@
 """The contract every firewall backend fulfils.
 
-A backend is a small class in its own module with a ``name``; it registers itself with ``@register``.
-It must:
+A backend is a small class in its own module of this package with a ``name``; it registers itself with
+``@register`` and is found by that name (``[respond] backend``) without editing any other file. Its options
+are the ``[respond.<name>]`` section, typed by the class's ``Settings`` (a ``Section``). It must:
 
 - ``setup()``: create what it needs (a table, sets, the drop rule) idempotently;
 - ``add(net, seconds, reason)``: drop traffic from ``net`` for ``seconds`` (None: until removed),
@@ -17,15 +18,13 @@ run without a shell. Any failure raises FirewallError with a message for the adm
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import subprocess
 from collections.abc import Sequence
 from typing import ClassVar
 
+from netwarden.plugins import Registry
 from netwarden.respond.addresses import Network
-
-REGISTRY: dict[str, type[Firewall]] = {}
+from netwarden.settings_base import Section
 
 
 class FirewallError(RuntimeError):
@@ -35,6 +34,15 @@ class FirewallError(RuntimeError):
 class Firewall:
     name: ClassVar[str] = ""
     expires_by_itself: ClassVar[bool] = True
+    #: the type of the ``[respond.<name>]`` section (None: the backend has no options)
+    Settings: ClassVar[type[Section] | None] = None
+
+    @classmethod
+    def from_settings(cls, respond, *, netns: str | None = None) -> Firewall:  # type: ignore[no-untyped-def]
+        """The backend configured by ``respond`` (RespondSettings); by default its section's fields are the
+        constructor's keywords."""
+        section = respond.section(cls.name)
+        return cls(**(section.model_dump() if section is not None else {}))
 
     def setup(self) -> None:
         """Create the table/sets/rules this backend needs (idempotent)."""
@@ -52,28 +60,24 @@ class Firewall:
         """Release connections."""
 
 
-def register(cls: type[Firewall]) -> type[Firewall]:
-    REGISTRY[cls.name] = cls
-    return cls
+class UnknownBackend(FirewallError, LookupError):
+    """No backend has that name."""
+
+
+#: every firewall backend: the public modules of netwarden.respond.firewall (see netwarden.plugins)
+BACKENDS: Registry[type[Firewall]] = Registry("firewall backend", "netwarden.respond.firewall", error=UnknownBackend)
+REGISTRY = BACKENDS.entries
+register = BACKENDS.register  # class decorator: make a backend available by its ``name``
 
 
 def load_backends() -> dict[str, type[Firewall]]:
-    from netwarden.respond import firewall
-
-    for info in pkgutil.iter_modules(firewall.__path__):
-        if info.name != "base" and not info.name.startswith("_"):
-            importlib.import_module(f"netwarden.respond.firewall.{info.name}")
-    return dict(REGISTRY)
+    return BACKENDS.all()
 
 
 def create(respond_settings, *, netns: str | None = None) -> Firewall:  # type: ignore[no-untyped-def]
     """The configured backend; ``netns`` runs command-line backends inside that network namespace."""
-    backends = load_backends()
-    cls = backends.get(respond_settings.backend)
-    if cls is None:
-        raise FirewallError(f"unknown firewall backend {respond_settings.backend!r}; "
-                            f"known: {', '.join(sorted(backends))}")
-    return cls.from_settings(respond_settings, netns=netns)  # type: ignore[attr-defined]
+    cls = BACKENDS.get(respond_settings.backend)
+    return cls.from_settings(respond_settings, netns=netns)
 
 
 def run(argv: Sequence[str], *, stdin: str | None = None, timeout: float = 10.0, netns: str | None = None,

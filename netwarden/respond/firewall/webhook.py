@@ -6,8 +6,6 @@ success, anything else a FirewallError (the block is recorded as failed).
 
 from __future__ import annotations
 
-import httpx
-
 from netwarden.respond.addresses import Network
 from netwarden.respond.firewall.base import Firewall, FirewallError, register
 
@@ -28,6 +26,8 @@ class WebhookFirewall(Firewall):
         return cls(s.url, timeout=s.timeout, headers=s.headers)
 
     def _post(self, body: dict) -> None:
+        import httpx  # here: reading the settings finds every backend, and httpx is slow to import
+
         try:
             response = httpx.post(self.url, json=body, timeout=self.timeout, headers=self.headers)
         except httpx.HTTPError as exc:
