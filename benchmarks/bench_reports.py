@@ -27,7 +27,7 @@ API_EXPORT = """
 import sys
 from netwarden.report.export import driver_stream
 from netwarden.store.database import Database
-from netwarden.web.event_search import LIST_PLAN, EventQuery, search_all
+from netwarden.store.event_search import LIST_PLAN, EventQuery, search_all
 db = Database.open(sys.argv[1])
 with db.engine.connect() as conn:
     for piece in driver_stream("csv", LIST_PLAN, search_all(conn, EventQuery())):

@@ -252,6 +252,15 @@ def check_login(db: Database, name: str, password: str, address: str, web: Locko
     return _user(row)
 
 
+def locked_out(db: Database, name: str, web: LockoutPolicy) -> bool:
+    """Whether the user name has too many recent failures (logins or second factors) to try again now."""
+    since = datetime.now(timezone.utc) - timedelta(minutes=web.lockout_minutes)
+    with db.engine.connect() as conn:
+        count = conn.execute(select(func.count()).select_from(login_failures).where(
+            login_failures.c.user_name == name[:64], login_failures.c.at >= since)).scalar_one()
+    return int(count) >= web.lockout_failures
+
+
 def verify_password(db: Database, user_id: int, password: str) -> bool:
     with db.engine.connect() as conn:
         stored = conn.execute(select(users.c.password_hash).where(users.c.id == user_id)).scalar_one_or_none()

@@ -117,6 +117,11 @@ def overlapping_active(conn: Connection, net: Network) -> list[Block]:
     return [_from_row(r) for r in rows]
 
 
+def count_active(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(blocks).where(
+        blocks.c.state == str(BlockState.ACTIVE))).scalar_one())
+
+
 def count_active_auto(conn: Connection) -> int:
     """Active automatic blocks that hold a place under the cap: enforced ones (a dry-run decision blocks
     nothing, so it must not keep a real block out later)."""

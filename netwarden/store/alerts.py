@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from netwarden.records import Alert, AlertStatus, Factor, Severity
@@ -88,6 +88,7 @@ class AlertFilter:
     source: str | None = None  # address or network
     min_confidence: float | None = None
     incident_id: int | None = None
+    text: str | None = None  # in kind, subkind, source, target or signature (any case)
 
     def clauses(self) -> list:
         c = alerts.c
@@ -110,6 +111,10 @@ class AlertFilter:
             where.append(c.confidence >= self.min_confidence)
         if self.incident_id is not None:
             where.append(c.incident_id == self.incident_id)
+        if self.text:
+            pattern = "%" + self.text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            where.append(or_(*(func.lower(col).like(pattern, escape="\\") for col in (
+                c.kind, c.subkind, c.source, c.target, c.signature))))
         return where
 
 
@@ -117,6 +122,36 @@ def find_alerts(conn: Connection, flt: AlertFilter, *, limit: int = 100, offset:
     stmt = select(alerts).where(*flt.clauses()).order_by(alerts.c.last_seen.desc(), alerts.c.id.desc()) \
         .limit(limit).offset(offset)
     return [row_to_alert(r) for r in conn.execute(stmt)]
+
+
+def count_alerts(conn: Connection, flt: AlertFilter) -> int:
+    return int(conn.execute(select(func.count()).select_from(alerts).where(*flt.clauses())).scalar_one())
+
+
+def missing_alert_ids(conn: Connection, ids: list[int]) -> list[int]:
+    """Those of ``ids`` that no alert has (in the order given)."""
+    found = {r[0] for r in conn.execute(select(alerts.c.id).where(alerts.c.id.in_(ids)))}
+    return [i for i in ids if i not in found]
+
+
+def alerts_of_sources(conn: Connection, sources: list[str], since: datetime, until: datetime,
+                      limit: int = 100) -> list[Alert]:
+    """The most recently seen alerts about any of ``sources`` within [since, until), newest first."""
+    found: list[Alert] = []
+    for i in range(0, len(sources), 500):  # bounded IN lists
+        stmt = select(alerts).where(alerts.c.source.in_(sources[i:i + 500]), alerts.c.last_seen >= since,
+                                    alerts.c.first_seen < until).order_by(alerts.c.last_seen.desc()).limit(limit)
+        found += [row_to_alert(r) for r in conn.execute(stmt)]
+    found.sort(key=lambda a: a.last_seen, reverse=True)
+    return found[:limit]
+
+
+def open_by_severity(conn: Connection) -> dict[str, int]:
+    """Open (new or acknowledged) alerts per severity, every severity present."""
+    counted = dict(conn.execute(select(alerts.c.severity, func.count()).where(
+        alerts.c.status.in_([str(AlertStatus.NEW), str(AlertStatus.ACKNOWLEDGED)])).group_by(alerts.c.severity)).all())
+    return {str(s): int(counted.get(str(s), 0)) for s in (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM,
+                                                         Severity.LOW)}
 
 
 def open_alerts_since(conn: Connection, since: datetime) -> list[Alert]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timezone
+from typing import NamedTuple
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from netwarden.records import EVENT_FIELDS, Event
@@ -91,3 +92,23 @@ def totals(conn: Connection) -> Counter:
     for kind, count in conn.execute(select(rollups.c.source_kind, rollups.c.events)):
         out[kind] += count
     return out
+
+
+def events_since(conn: Connection, since: datetime) -> int:
+    """Events counted in the minutes from ``since`` on."""
+    return int(conn.execute(select(func.coalesce(func.sum(rollups.c.events), 0))
+                            .where(rollups.c.minute >= since)).scalar_one())
+
+
+class MinuteTotal(NamedTuple):
+    minute: datetime
+    events: int
+    bytes: int
+
+
+def per_minute(conn: Connection, first: datetime, last: datetime) -> list[MinuteTotal]:
+    """Events and bytes of every minute in [first, last] that has any, oldest first."""
+    rows = conn.execute(select(rollups.c.minute, func.sum(rollups.c.events), func.sum(rollups.c.bytes))
+                        .where(rollups.c.minute >= first, rollups.c.minute <= last)
+                        .group_by(rollups.c.minute).order_by(rollups.c.minute))
+    return [MinuteTotal(minute, int(n or 0), int(size or 0)) for minute, n, size in rows]

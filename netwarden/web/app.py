@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from netwarden import __version__
 from netwarden.store.database import Database
+from netwarden.store.event_search import QueryError
 from netwarden.web.auth import LoginRequired, PasswordChangeRequired
 from netwarden.web.bodies import BodyGuard
 from netwarden.web.cache import Callers, ResponseCache
@@ -170,6 +171,10 @@ def _error_handlers(app: FastAPI) -> None:
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
         return render(request, "error.html", {"status": exc.status_code, "message": exc.detail},
                       status_code=exc.status_code)
+
+    @app.exception_handler(QueryError)
+    async def bad_query(request: Request, exc: QueryError):  # type: ignore[no-untyped-def]
+        return await http_error(request, StarletteHTTPException(400, str(exc)))
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError):  # type: ignore[no-untyped-def]

@@ -8,17 +8,16 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import func, or_, select
 
 from netwarden.records import Alert, AlertStatus
 from netwarden.report.export import chunked
 from netwarden.store import alerts as alert_store
 from netwarden.store.database import Database
+from netwarden.store.event_search import count_events, latest_events
 from netwarden.store.events import EventFilter
-from netwarden.store.schema import alerts, events, incidents
+from netwarden.store.incidents import get_incident
 from netwarden.web.auth import Principal, require
 from netwarden.web.deps import RowId, checked_time, fast_json, get_db
-from netwarden.web.event_search import LIST_COLUMNS
 from netwarden.web.export import EXPORT_RESPONSES, Export, export_request
 from netwarden.web.evidence import alert_port, excerpt
 
@@ -42,7 +41,7 @@ def alert_filter(
     status: str | None = Query(None, pattern="^(new|acknowledged|resolved|false_positive)$"),
     source: str | None = Query(None, max_length=64, description="address or network"),
     q: str | None = Query(None, max_length=200, description="text in kind, source, target or signature"),
-) -> tuple[alert_store.AlertFilter, str | None]:
+) -> alert_store.AlertFilter:
     if source:
         try:
             ipaddress.ip_network(source, strict=False)
@@ -50,29 +49,17 @@ def alert_filter(
             raise HTTPException(400, f"source: {source!r} is not an address or network") from None
     aware = [checked_time(since, "since"), checked_time(until, "until")]
     return alert_store.AlertFilter(since=aware[0], until=aware[1], kind=kind or None, severity=severity or None,
-                                   status=status or None, source=source or None), q or None
+                                   status=status or None, source=source or None, text=q or None)
 
 
-def _where(flt: alert_store.AlertFilter, text: str | None) -> list:
-    c = alerts.c
-    where = flt.clauses()
-    if text:
-        pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        where.append(or_(*(func.lower(col).like(pattern, escape="\\") for col in (
-            c.kind, c.subkind, c.source, c.target, c.signature))))
-    return where
-
-
-def find(db: Database, flt: alert_store.AlertFilter, text: str | None, limit: int, offset: int) -> list[Alert]:
-    c = alerts.c
-    stmt = select(alerts).where(*_where(flt, text)).order_by(c.last_seen.desc(), c.id.desc()).limit(limit).offset(offset)
+def find(db: Database, flt: alert_store.AlertFilter, limit: int, offset: int) -> list[Alert]:
     with db.engine.connect() as conn:
-        return [alert_store.row_to_alert(r) for r in conn.execute(stmt)]
+        return alert_store.find_alerts(conn, flt, limit=limit, offset=offset)
 
 
-def count(db: Database, flt: alert_store.AlertFilter, text: str | None) -> int:
+def count(db: Database, flt: alert_store.AlertFilter) -> int:
     with db.engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(alerts).where(*_where(flt, text))).scalar_one())
+        return alert_store.count_alerts(conn, flt)
 
 
 ALERT_COLUMNS = ["id", "kind", "subkind", "severity", "confidence", "factors", "source", "target", "first_seen",
@@ -81,18 +68,17 @@ ALERT_COLUMNS = ["id", "kind", "subkind", "severity", "confidence", "factors", "
 
 
 @router.get("/alerts", responses=EXPORT_RESPONSES)
-def list_alerts(filters: tuple = Depends(alert_filter), limit: int = Query(50, ge=1, le=500),
+def list_alerts(flt: alert_store.AlertFilter = Depends(alert_filter), limit: int = Query(50, ge=1, le=500),
                 offset: int = Query(0, ge=0, le=100_000), db: Database = Depends(get_db),
                 export: Export = Depends(export_request),
                 who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
     """Alerts, most recently seen first, and how many match in all (``total``); ``format=csv|jsonl``: every
     matching alert as a download."""
-    flt, text = filters
     if export.fmt:
-        rows = chunked(lambda size, at: [alert_dict(a) for a in find(db, flt, text, size, at)], 2000)
+        rows = chunked(lambda size, at: [alert_dict(a) for a in find(db, flt, size, at)], 2000)
         return export.response("alerts", ALERT_COLUMNS, rows)  # type: ignore[return-value]
-    return fast_json({"total": count(db, flt, text),  # type: ignore[return-value]
-                      "alerts": [alert_dict(a) for a in find(db, flt, text, limit, offset)]})
+    return fast_json({"total": count(db, flt),  # type: ignore[return-value]
+                      "alerts": [alert_dict(a) for a in find(db, flt, limit, offset)]})
 
 
 def related_filter(a: Alert) -> EventFilter | None:
@@ -111,9 +97,8 @@ def related_events(db: Database, a: Alert, limit: int = RELATED_EVENTS) -> list[
     flt = related_filter(a)
     if flt is None:
         return []
-    stmt = select(*LIST_COLUMNS).where(*flt.clauses()).order_by(events.c.timestamp.desc()).limit(limit)
     with db.engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(stmt)]
+        return latest_events(conn, flt, limit)
 
 
 def related_count(db: Database, a: Alert) -> int:
@@ -122,15 +107,14 @@ def related_count(db: Database, a: Alert) -> int:
     if flt is None:
         return 0
     with db.engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(events).where(*flt.clauses())).scalar_one())
+        return count_events(conn, flt)
 
 
 def incident_of(db: Database, a: Alert) -> dict[str, Any] | None:
     if a.incident_id is None:
         return None
     with db.engine.connect() as conn:
-        row = conn.execute(select(incidents).where(incidents.c.id == a.incident_id)).first()
-    return dict(row._mapping) if row else None
+        return get_incident(conn, a.incident_id)
 
 
 @router.get("/alerts/{alert_id}")
@@ -162,7 +146,6 @@ def change_status(alert_id: RowId, change: StatusChange = Body(...), db: Databas
     return alert_dict(a)
 
 
-
 class BulkStatus(BaseModel):
     ids: list[int] = Field(min_length=1, max_length=500)
     status: str = Field(pattern="^(acknowledged|resolved)$")
@@ -175,8 +158,7 @@ def change_many(db: Database, ids: list[int], status: str, by: str, note: str = 
     if not wanted:
         raise HTTPException(400, "ids: give at least one alert id")
     with db.engine.begin() as conn:
-        found = {r[0] for r in conn.execute(select(alerts.c.id).where(alerts.c.id.in_(wanted)))}
-        missing = [i for i in wanted if i not in found]
+        missing = alert_store.missing_alert_ids(conn, wanted)
         if missing:
             raise HTTPException(404, f"no alerts with ids {', '.join(map(str, missing[:20]))}")
         for alert_id in wanted:

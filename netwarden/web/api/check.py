@@ -7,17 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import json
-from datetime import datetime, timezone
-
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import delete, insert, select
 
 from netwarden.check import CheckError, check_event, event_from_connection, event_from_line, registry_scorer
+from netwarden.store.checks import CheckRecord, checks_of, remember_check
 from netwarden.store.database import Database
 from netwarden.web.auth import Principal, require
-from netwarden.store.schema_web import check_history
 from netwarden.web.deps import fast_json, get_db, get_settings
 
 router = APIRouter(tags=["check"])
@@ -76,24 +72,13 @@ def check(body: CheckIn, db: Database = Depends(get_db), settings: Any = Depends
 def remember(db: Database, user: str, asked: dict[str, Any], verdict: dict[str, Any]) -> int:
     """Keep the check in the user's history (the newest HISTORY_KEPT per user)."""
     with db.engine.begin() as conn:
-        new_id = int(conn.execute(insert(check_history).values(
-            user_name=user[:64], at=datetime.now(timezone.utc), input=json.dumps(asked)[:70000],
-            verdict=verdict["verdict"], severity=verdict["severity"], score=verdict["score"])).inserted_primary_key[0])
-        old = select(check_history.c.id).where(check_history.c.user_name == user[:64]) \
-            .order_by(check_history.c.id.desc()).offset(HISTORY_KEPT).limit(1)
-        cutoff = conn.execute(old).scalar()
-        if cutoff is not None:
-            conn.execute(delete(check_history).where(check_history.c.user_name == user[:64],
-                                                     check_history.c.id <= cutoff))
-    return new_id
+        return remember_check(conn, user, asked, verdict["verdict"], verdict["severity"], verdict["score"],
+                              HISTORY_KEPT)
 
 
-def history_of(db: Database, user: str, limit: int = 50) -> list[dict[str, Any]]:
+def history_of(db: Database, user: str, limit: int = 50) -> list[CheckRecord]:
     with db.engine.connect() as conn:
-        rows = conn.execute(select(check_history).where(check_history.c.user_name == user[:64])
-                            .order_by(check_history.c.id.desc()).limit(limit)).all()
-    return [{"id": r.id, "at": r.at, "input": json.loads(r.input), "verdict": r.verdict, "severity": r.severity,
-             "score": r.score} for r in rows]
+        return checks_of(conn, user, limit)
 
 
 @router.get("/check/history")

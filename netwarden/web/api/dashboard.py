@@ -7,16 +7,16 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy import func, select
 
+from netwarden.respond.blocks import count_active
+from netwarden.store.alerts import open_by_severity
 from netwarden.store.database import Database
-from netwarden.store.schema import alerts, metadata, rollups
+from netwarden.store.rollups import events_since, per_minute
 from netwarden.web.auth import Principal, require
 from netwarden.web.deps import checked_time, fast_json, get_db, get_runtime
 from netwarden.web.runtime import Runtime
 
 router = APIRouter(tags=["dashboard"])
-OPEN = ("new", "acknowledged")
 MAX_POINTS = 240
 
 
@@ -32,18 +32,9 @@ def _start_of_today(runtime: Runtime) -> datetime:
 def cards(db: Database, runtime: Runtime) -> dict[str, Any]:
     today = _start_of_today(runtime)
     with db.engine.connect() as conn:
-        events_today = conn.execute(select(func.coalesce(func.sum(rollups.c.events), 0))
-                                    .where(rollups.c.minute >= today)).scalar_one()
-        by_severity = dict(conn.execute(select(alerts.c.severity, func.count()).where(
-            alerts.c.status.in_(OPEN)).group_by(alerts.c.severity)).all())
-        blocks = metadata.tables.get("blocks")
-        blocked = 0
-        if blocks is not None and "state" in blocks.c:  # the respond package's table, when installed
-            blocked = conn.execute(select(func.count()).select_from(blocks)
-                                   .where(blocks.c.state == "active")).scalar_one()
-    return {"events_today": int(events_today),
-            "alerts_open": {s: int(by_severity.get(s, 0)) for s in ("critical", "high", "medium", "low")},
-            "blocked": int(blocked), "events_per_second": round(runtime.rate.rate(), 2),
+        events_today, alerts_open, blocked = events_since(conn, today), open_by_severity(conn), count_active(conn)
+    return {"events_today": events_today, "alerts_open": alerts_open,
+            "blocked": blocked, "events_per_second": round(runtime.rate.rate(), 2),
             "live_clients": runtime.hub.subscribers}
 
 
@@ -72,15 +63,13 @@ def traffic(minutes: int = Query(60, ge=1, le=60 * 24 * 31, description="how far
     last = end.replace(second=0, microsecond=0)  # the current, still filling minute is the last point
     base = last - timedelta(minutes=count_points * step - 1)
     with db.engine.connect() as conn:
-        rows = conn.execute(select(rollups.c.minute, func.sum(rollups.c.events), func.sum(rollups.c.bytes))
-                            .where(rollups.c.minute >= base, rollups.c.minute <= last)
-                            .group_by(rollups.c.minute).order_by(rollups.c.minute)).all()
+        rows = per_minute(conn, base, last)
     buckets: dict[int, list[int]] = {}
     for minute, count, size in rows:
         index = int((minute - base).total_seconds() // 60) // step
         bucket = buckets.setdefault(index, [0, 0])
-        bucket[0] += int(count or 0)
-        bucket[1] += int(size or 0)
+        bucket[0] += count
+        bucket[1] += size
     points = []
     now = datetime.now(timezone.utc)
     for index in range(count_points):

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from netwarden.store.database import Database
 from netwarden.web.auth import Principal, require
 from netwarden.web.deps import RowId, checked_time, fast_json, get_db
-from netwarden.web.event_search import LIST_PLAN, EventQuery, get_event, search, search_all
+from netwarden.store.event_search import LIST_PLAN, EventQuery, get_event, search, search_all
 from netwarden.web.export import EXPORT_RESPONSES, Export, export_request
 
 router = APIRouter(tags=["events"])

@@ -8,12 +8,11 @@ from functools import lru_cache
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from sqlalchemy import select
 
 from netwarden.enrich.geo import LOCAL, UNKNOWN, GeoError, GeoLocator
 from netwarden.store import analysis
+from netwarden.store.alerts import alerts_of_sources
 from netwarden.store.database import Database
-from netwarden.store.schema import alerts
 from netwarden.web.api.analysis import analysis_query, events_url
 from netwarden.web.auth import Principal, require
 from netwarden.web.deps import get_db, get_settings
@@ -92,20 +91,13 @@ def country(code: str, q: analysis.Query = Depends(analysis_query),
     name = mine[0][4].name if mine else code
     addresses = [{"address": a, "side": "source" if s == "src" else "destination", "events": n, "bytes": b,
                   "city": p.city, "events_url": events_url(q.drill(**{s: a}))} for s, a, n, b, p in mine[:200]]
-    found: list[dict[str, Any]] = []
     sources = sorted({a for _s, a, _n, _b, _p in mine})
     with db.engine.connect() as conn:
-        for i in range(0, len(sources), 500):  # bounded IN lists
-            stmt = select(alerts.c.id, alerts.c.kind, alerts.c.subkind, alerts.c.severity, alerts.c.source,
-                          alerts.c.target, alerts.c.count, alerts.c.status, alerts.c.last_seen) \
-                .where(alerts.c.source.in_(sources[i:i + 500]), alerts.c.last_seen >= q.since,
-                       alerts.c.first_seen < q.until).order_by(alerts.c.last_seen.desc()).limit(100)
-            found += [dict(r._mapping) for r in conn.execute(stmt)]
-    found.sort(key=lambda a: a["last_seen"], reverse=True)
-    for a in found:
-        a["last_seen"] = a["last_seen"].isoformat()
-        a["url"] = f"/alerts/{int(a['id'])}"
-    return {"country": code, "name": name, "sampled": sampled, "addresses": addresses, "alerts": found[:100]}
+        found = alerts_of_sources(conn, sources, q.since, q.until, limit=100)
+    about = [{"id": a.id, "kind": a.kind, "subkind": a.subkind, "severity": str(a.severity), "source": a.source,
+              "target": a.target, "count": a.count, "status": str(a.status), "last_seen": a.last_seen.isoformat(),
+              "url": f"/alerts/{a.id}"} for a in found]
+    return {"country": code, "name": name, "sampled": sampled, "addresses": addresses, "alerts": about}
 
 
 @router.get("/geo/lookup")

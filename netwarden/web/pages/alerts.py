@@ -25,12 +25,11 @@ FILTERS = ("since", "until", "kind", "severity", "status", "source", "q")
 
 
 @router.get("/alerts", response_class=HTMLResponse)
-def alerts_page(request: Request, _: None = Depends(without_empty_fields), filters: tuple = Depends(alert_filter), page: int = Query(1, ge=1, le=2000),
+def alerts_page(request: Request, _: None = Depends(without_empty_fields), flt: alert_store.AlertFilter = Depends(alert_filter), page: int = Query(1, ge=1, le=2000),
                 who: Principal = Depends(require("viewer"))) -> Response:
-    flt, text = filters
     db = request.app.state.db
-    rows = find(db, flt, text, PAGE, (page - 1) * PAGE)
-    total = count(db, flt, text)
+    rows = find(db, flt, PAGE, (page - 1) * PAGE)
+    total = count(db, flt)
     params = {k: v for k, v in request.query_params.items() if k in FILTERS and v}
     return render(request, "alerts.html", {
         "alerts": [(a, alert_port(a), excerpt(a)) for a in rows], "total": total, "page": page,

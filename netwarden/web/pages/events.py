@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse, Response
 from netwarden.web.api.events import event_query
 from netwarden.web.deps import RowId
 from netwarden.web.auth import Principal, require
-from netwarden.web.event_search import EventQuery, get_event, search
+from netwarden.store.event_search import EventQuery, QueryError, get_event, search
 from netwarden.web.places import country_label, place_of
 from netwarden.web.render import NavEntry, render, without_empty_fields
 
@@ -26,8 +26,8 @@ def events_page(request: Request, _: None = Depends(without_empty_fields), query
     try:
         with request.app.state.db.engine.connect() as conn:
             rows, next_cursor = search(conn, query)
-    except HTTPException as exc:
-        error = exc.detail
+    except QueryError as exc:
+        error = str(exc)
     params = {k: v for k, v in request.query_params.items() if k in FILTERS and v}
     return render(request, "events.html", {"rows": rows, "next_cursor": next_cursor, "filters": params,
                                            "error": error, "first_page": not query.cursor},

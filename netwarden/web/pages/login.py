@@ -107,18 +107,7 @@ def totp_check(request: Request, code: str = Form("", max_length=20), csrf: str 
 
 
 def _too_many(request: Request, principal: Principal) -> bool:
-    from datetime import datetime, timedelta, timezone
-
-    from sqlalchemy import func, select
-
-    from netwarden.store.schema_web import login_failures
-
-    web = request.app.state.settings.web
-    since = datetime.now(timezone.utc) - timedelta(minutes=web.lockout_minutes)
-    with request.app.state.db.engine.connect() as conn:
-        count = conn.execute(select(func.count()).select_from(login_failures).where(
-            login_failures.c.user_name == principal.name, login_failures.c.at >= since)).scalar_one()
-    return count >= web.lockout_failures
+    return accounts.locked_out(request.app.state.db, principal.name, request.app.state.settings.web)
 
 
 @router.post("/logout")

@@ -1,4 +1,5 @@
-"""Finding events for the events page and API: the store's EventFilter, plus protocol, and keyset pagination.
+"""Finding events for the events page, the API and exports: the store's EventFilter, plus protocol, either-side
+addresses and keyset pagination.
 
 Pages move with a cursor (the last row's time and id), not an offset: the database walks the
 ``(timestamp)`` index from where the previous page ended, so page 10,000 costs what page 1 costs.
@@ -15,8 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from fastapi import HTTPException
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, and_, func, or_, select
 
 from netwarden.store.addresses import network_range
 from netwarden.report.export import Plan
@@ -26,9 +26,14 @@ from netwarden.store.schema import events
 LIST_COLUMNS = [c for c in events.c if c.name not in ("raw", "extra", "src_addr", "dst_addr", "message")]
 
 
+class QueryError(ValueError):
+    """A query that cannot be asked (a bad address, an inverted range, a foreign cursor); the message says
+    which. The web app answers it with a 400."""
+
+
 @dataclass
 class EventQuery:
-    """What a caller asked for, validated (every bad value is a 400 with a message)."""
+    """What a caller asked for, validated (every bad value is a QueryError with a message)."""
 
     since: datetime | None = None
     until: datetime | None = None
@@ -52,10 +57,10 @@ class EventQuery:
                 try:
                     ipaddress.ip_network(value, strict=False)
                 except ValueError:
-                    raise HTTPException(400, f"{name}: {value!r} is not an address or network "
-                                             "(e.g. 192.0.2.7 or 10.0.0.0/8)") from None
+                    raise QueryError(f"{name}: {value!r} is not an address or network "
+                                     "(e.g. 192.0.2.7 or 10.0.0.0/8)") from None
         if self.since and self.until and self.since >= self.until:
-            raise HTTPException(400, "since must be before until")
+            raise QueryError("since must be before until")
         # addresses are not left to EventFilter: search() matches them so that each side's index is used
         return EventFilter(since=self.since, until=self.until, port=self.port, kind=self.kind, status=self.status,
                            text=self.text, label=self.label)
@@ -78,10 +83,10 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
             raise ValueError(cursor)
         return ts, number
     except (ValueError, UnicodeDecodeError, OverflowError):
-        raise HTTPException(400, "cursor: not a cursor this server gave out") from None
+        raise QueryError("cursor: not a cursor this server gave out") from None
 
 
-def _side(column, network: str):  # type: ignore[no-untyped-def]
+def _side(column: Any, network: str) -> Any:
     """One address is an equality (the (addr, timestamp) index then yields rows already in time order);
     a network is a range."""
     lo, hi = network_range(network)
@@ -153,3 +158,13 @@ def get_event(conn: Connection, event_id: int) -> dict[str, Any] | None:
     row = conn.execute(select(*[col for col in events.c if col.name not in ("src_addr", "dst_addr")])
                        .where(events.c.id == event_id)).first()
     return dict(row._mapping) if row else None
+
+
+def latest_events(conn: Connection, flt: EventFilter, limit: int) -> list[dict[str, Any]]:
+    """The newest events matching ``flt`` (list columns), newest first."""
+    stmt = select(*LIST_COLUMNS).where(*flt.clauses()).order_by(events.c.timestamp.desc()).limit(limit)
+    return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+def count_events(conn: Connection, flt: EventFilter) -> int:
+    return int(conn.execute(select(func.count()).select_from(events).where(*flt.clauses())).scalar_one())
