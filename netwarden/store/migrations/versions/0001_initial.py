@@ -6,9 +6,8 @@ Create Date: 2026-11-21
 """
 
 import sqlalchemy as sa
-from alembic import op
-from sqlalchemy.dialects import mysql
 
+from netwarden.store.migrations.tables import Address, Id, LongText, create_table, drop_tables, id_column
 from netwarden.store.schema import UtcDateTime
 
 revision = "0001"
@@ -16,15 +15,11 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
-LongText = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
-Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-Address = sa.LargeBinary(16).with_variant(mysql.VARBINARY(16), "mysql", "mariadb")
-
 
 def upgrade() -> None:
-    op.create_table(
+    create_table(
         "ingest_sources",
-        sa.Column("id", Id, primary_key=True, autoincrement=True),
+        id_column(),
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("name", sa.Text, nullable=False),
         sa.Column("format", sa.String(32), nullable=False),
@@ -37,14 +32,12 @@ def upgrade() -> None:
         sa.Column("complete", sa.Boolean, nullable=False),
         sa.Column("started", UtcDateTime, nullable=False),
         sa.Column("updated", UtcDateTime, nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_ingest_sources"),
-        mysql_charset="utf8mb4",
+        indexes=[("first_line_sha",)],
     )
-    op.create_index("ix_ingest_sources_first_line_sha", "ingest_sources", ["first_line_sha"])
 
-    op.create_table(
+    create_table(
         "events",
-        sa.Column("id", Id, primary_key=True, autoincrement=True),
+        id_column(),
         sa.Column("timestamp", UtcDateTime, nullable=False),
         sa.Column("source_kind", sa.String(16), nullable=False),
         sa.Column("observer", sa.String(255)),
@@ -75,19 +68,14 @@ def upgrade() -> None:
         sa.Column("extra", sa.JSON),
         sa.Column("source_id", Id),
         sa.Column("line_no", sa.BigInteger),
-        sa.PrimaryKeyConstraint("id", name="pk_events"),
-        sa.ForeignKeyConstraint(["source_id"], ["ingest_sources.id"], ondelete="SET NULL",
-                                name="fk_events_source_id_ingest_sources"),
-        mysql_charset="utf8mb4",
+        foreign_keys={"source_id": ("ingest_sources", "SET NULL")},
+        indexes=[("timestamp",), ("src_addr", "timestamp"), ("dst_addr", "timestamp"),
+                 ("dst_port", "timestamp")],
     )
-    op.create_index("ix_events_timestamp", "events", ["timestamp"])
-    op.create_index("ix_events_src_addr_timestamp", "events", ["src_addr", "timestamp"])
-    op.create_index("ix_events_dst_addr_timestamp", "events", ["dst_addr", "timestamp"])
-    op.create_index("ix_events_dst_port_timestamp", "events", ["dst_port", "timestamp"])
 
-    op.create_table(
+    create_table(
         "quarantine",
-        sa.Column("id", Id, primary_key=True, autoincrement=True),
+        id_column(),
         sa.Column("received", UtcDateTime, nullable=False),
         sa.Column("source_id", Id),
         sa.Column("source", sa.Text, nullable=False),
@@ -97,15 +85,11 @@ def upgrade() -> None:
         sa.Column("detail", sa.String(512), nullable=False),
         sa.Column("raw", LongText, nullable=False),
         sa.Column("raw_length", sa.BigInteger, nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_quarantine"),
-        sa.ForeignKeyConstraint(["source_id"], ["ingest_sources.id"], ondelete="SET NULL",
-                                name="fk_quarantine_source_id_ingest_sources"),
-        mysql_charset="utf8mb4",
+        foreign_keys={"source_id": ("ingest_sources", "SET NULL")},
+        indexes=[("received",), ("reason",)],
     )
-    op.create_index("ix_quarantine_received", "quarantine", ["received"])
-    op.create_index("ix_quarantine_reason", "quarantine", ["reason"])
 
-    op.create_table(
+    create_table(
         "rollups",
         sa.Column("minute", UtcDateTime, nullable=False),
         sa.Column("source_kind", sa.String(16), nullable=False),
@@ -113,13 +97,9 @@ def upgrade() -> None:
         sa.Column("dst_port", sa.Integer, nullable=False),
         sa.Column("events", sa.BigInteger, nullable=False),
         sa.Column("bytes", sa.BigInteger, nullable=False),
-        sa.PrimaryKeyConstraint("minute", "source_kind", "transport", "dst_port", name="pk_rollups"),
-        mysql_charset="utf8mb4",
+        primary_key=("minute", "source_kind", "transport", "dst_port"),
     )
 
 
 def downgrade() -> None:
-    op.drop_table("rollups")
-    op.drop_table("quarantine")
-    op.drop_table("events")
-    op.drop_table("ingest_sources")
+    drop_tables("rollups", "quarantine", "events", "ingest_sources")

@@ -6,9 +6,8 @@ Create Date: 2026-11-21
 """
 
 import sqlalchemy as sa
-from alembic import op
-from sqlalchemy.dialects import mysql
 
+from netwarden.store.migrations.tables import Address, Id, LongText, create_table, drop_tables, id_column
 from netwarden.store.schema import UtcDateTime
 
 revision = "0002"
@@ -16,15 +15,11 @@ down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-LongText = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
-Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-Address = sa.LargeBinary(16).with_variant(mysql.VARBINARY(16), "mysql", "mariadb")
-
 
 def upgrade() -> None:
-    op.create_table(
+    create_table(
         "incidents",
-        sa.Column("id", Id, primary_key=True, autoincrement=True),
+        id_column(),
         sa.Column("source", sa.String(64), nullable=False),
         sa.Column("severity", sa.String(16), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
@@ -33,13 +28,11 @@ def upgrade() -> None:
         sa.Column("summary", sa.Text, nullable=False),
         sa.Column("first_seen", UtcDateTime, nullable=False),
         sa.Column("last_seen", UtcDateTime, nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_incidents"),
-        mysql_charset="utf8mb4",
+        indexes=[("source", "last_seen")],
     )
-    op.create_index("ix_incidents_source_last_seen", "incidents", ["source", "last_seen"])
-    op.create_table(
+    create_table(
         "alerts",
-        sa.Column("id", Id, primary_key=True, autoincrement=True),
+        id_column(),
         sa.Column("kind", sa.String(32), nullable=False),
         sa.Column("subkind", sa.String(32), nullable=False),
         sa.Column("severity", sa.String(16), nullable=False),
@@ -60,18 +53,12 @@ def upgrade() -> None:
         sa.Column("model_version", sa.String(64)),
         sa.Column("created", UtcDateTime, nullable=False),
         sa.Column("updated", UtcDateTime, nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_alerts"),
-        sa.ForeignKeyConstraint(["incident_id"], ["incidents.id"], ondelete="SET NULL",
-                                name="fk_alerts_incident_id_incidents"),
-        mysql_charset="utf8mb4",
+        foreign_keys={"incident_id": ("incidents", "SET NULL")},
+        indexes=[("last_seen",), ("source_addr", "last_seen"), ("status", "last_seen"), ("kind", "source")],
     )
-    op.create_index("ix_alerts_last_seen", "alerts", ["last_seen"])
-    op.create_index("ix_alerts_source_addr_last_seen", "alerts", ["source_addr", "last_seen"])
-    op.create_index("ix_alerts_status_last_seen", "alerts", ["status", "last_seen"])
-    op.create_index("ix_alerts_kind_source", "alerts", ["kind", "source"])
-    op.create_table(
+    create_table(
         "suppressions",
-        sa.Column("id", Id, primary_key=True, autoincrement=True),
+        id_column(),
         sa.Column("kind", sa.String(32), nullable=False),
         sa.Column("source", sa.String(64), nullable=False),
         sa.Column("signature", sa.String(255), nullable=False),
@@ -79,24 +66,17 @@ def upgrade() -> None:
         sa.Column("note", sa.Text, nullable=False),
         sa.Column("created_by", sa.String(64), nullable=False),
         sa.Column("created", UtcDateTime, nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_suppressions"),
-        sa.ForeignKeyConstraint(["alert_id"], ["alerts.id"], ondelete="SET NULL",
-                                name="fk_suppressions_alert_id_alerts"),
-        mysql_charset="utf8mb4",
+        foreign_keys={"alert_id": ("alerts", "SET NULL")},
+        indexes=[("kind", "source")],
     )
-    op.create_index("ix_suppressions_kind_source", "suppressions", ["kind", "source"])
-    op.create_table(
+    create_table(
         "detector_state",
         sa.Column("name", sa.String(64), nullable=False),
         sa.Column("state", LongText, nullable=False),
         sa.Column("saved", UtcDateTime, nullable=False),
-        sa.PrimaryKeyConstraint("name", name="pk_detector_state"),
-        mysql_charset="utf8mb4",
+        primary_key=("name",),
     )
 
 
 def downgrade() -> None:
-    op.drop_table("detector_state")
-    op.drop_table("suppressions")
-    op.drop_table("alerts")
-    op.drop_table("incidents")
+    drop_tables("detector_state", "suppressions", "alerts", "incidents")

@@ -6,9 +6,8 @@ Create Date: 2026-12-04
 """
 
 import sqlalchemy as sa
-from alembic import op
-from sqlalchemy.dialects import mysql
 
+from netwarden.store.migrations.tables import Blob, Id, create_table, drop_tables, id_column
 from netwarden.store.schema import UtcDateTime
 
 revision = "0008"
@@ -16,14 +15,11 @@ down_revision = "0007"
 branch_labels = None
 depends_on = None
 
-Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-Pdf = sa.LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
-
 
 def upgrade() -> None:
-    op.create_table(
+    create_table(
         "report_schedules",
-        sa.Column("id", Id, primary_key=True, autoincrement=True),
+        id_column(),
         sa.Column("kind", sa.String(32), nullable=False),
         sa.Column("cron", sa.String(64), nullable=False),
         sa.Column("since", sa.String(16), nullable=False),
@@ -35,13 +31,11 @@ def upgrade() -> None:
         sa.Column("last_run", UtcDateTime),
         sa.Column("next_run", UtcDateTime, nullable=False),
         sa.Column("last_error", sa.Text, nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_report_schedules"),
-        mysql_charset="utf8mb4",
+        indexes=[("next_run",)],
     )
-    op.create_index("ix_report_schedules_next_run", "report_schedules", ["next_run"])
-    op.create_table(
+    create_table(
         "report_archive",
-        sa.Column("id", Id, primary_key=True, autoincrement=True),
+        id_column(),
         sa.Column("kind", sa.String(32), nullable=False),
         sa.Column("title", sa.String(255), nullable=False),
         sa.Column("period_start", UtcDateTime, nullable=False),
@@ -50,17 +44,11 @@ def upgrade() -> None:
         sa.Column("created_by", sa.String(64), nullable=False),
         sa.Column("schedule_id", Id),
         sa.Column("size", sa.Integer, nullable=False),
-        sa.Column("pdf", Pdf, nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_report_archive"),
-        sa.ForeignKeyConstraint(["schedule_id"], ["report_schedules.id"], ondelete="SET NULL",
-                                name="fk_report_archive_schedule_id_report_schedules"),
-        mysql_charset="utf8mb4",
+        sa.Column("pdf", Blob, nullable=False),
+        foreign_keys={"schedule_id": ("report_schedules", "SET NULL")},
+        indexes=[("created",)],
     )
-    op.create_index("ix_report_archive_created", "report_archive", ["created"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_report_archive_created", table_name="report_archive")
-    op.drop_table("report_archive")
-    op.drop_index("ix_report_schedules_next_run", table_name="report_schedules")
-    op.drop_table("report_schedules")
+    drop_tables("report_archive", "report_schedules")
