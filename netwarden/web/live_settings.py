@@ -57,6 +57,41 @@ FILE_ONLY = {"notify.gammu": ("command",)}
 INTEL_FROM_SECTION = ("feeds", "min_score", "flag_private", "reload_every")
 
 
+# secrets are never sent back to a browser: shown as HIDDEN, and HIDDEN sent back keeps the value in force
+HIDDEN = "(hidden)"
+SECRET_FIELDS = ("password",)
+SECRET_MAPS = ("headers", "params")  # their values may hold tokens and passwords
+
+
+def redact(value: Any) -> Any:
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {}
+    for k, v in value.items():
+        if k in SECRET_FIELDS and v:
+            out[k] = HIDDEN
+        elif k in SECRET_MAPS and isinstance(v, dict):
+            out[k] = {name: HIDDEN for name in v}
+        else:
+            out[k] = redact(v)
+    return out
+
+
+def unredact(value: Any, current: Any) -> Any:
+    """``value`` from a browser with HIDDEN where a secret was: the secret in force put back."""
+    if value == HIDDEN:
+        return current
+    if isinstance(value, list):
+        old = current if isinstance(current, list) else []
+        return [unredact(v, old[i] if i < len(old) else None) for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        old = current if isinstance(current, dict) else {}
+        return {k: unredact(v, old.get(k)) for k, v in value.items()}
+    return value
+
+
 class SettingError(ValueError):
     """A refused change; the message says what is wrong (a 400)."""
 
@@ -153,6 +188,8 @@ def change(db: Database, file: Any, updates: dict[str, Any], by: str,
                 if name in value and value[name] != in_file.get(name):
                     raise SettingError(f"{key}.{name} is set in the configuration file only")
     current = {k: s.value for k, s in store.newest(db).items() if editable(k) is not None}
+    before = effective(file, current) if current else file
+    updates = {k: unredact(v, current_value(before, k)) for k, v in updates.items()}
     overrides = dict(current)
     for key, value in updates.items():
         if value is None:
@@ -160,7 +197,6 @@ def change(db: Database, file: Any, updates: dict[str, Any], by: str,
         else:
             overrides[key] = value
     new = effective(file, overrides)
-    before = effective(file, current) if current else file
     now = datetime.now(timezone.utc)
     rows, changed = [], []
     for key in updates:
@@ -217,11 +253,13 @@ def view(app: Any) -> dict[str, Any]:
         value = current_value(running, key)
         if key in pending:
             value = pending[key]["running"]
-        values.append({"key": key, "about": info.about, "value": value, "file_value": current_value(file, key),
-                       "origin": "web app" if s else "file", "restart": info.restart,
-                       "restart_needed": key in pending, "next_start": pending.get(key, {}).get("next"),
+        values.append({"key": key, "about": info.about, "value": redact(value),
+                       "file_value": redact(current_value(file, key)), "origin": "web app" if s else "file",
+                       "restart": info.restart, "restart_needed": key in pending,
+                       "next_start": redact(pending.get(key, {}).get("next")),
                        "changed_by": s.by if s else None, "changed": s.when if s else None})
-    return {"values": values, "by_key": {v["key"]: v for v in values}, "history": store.history(db, HISTORY)}
+    trail = [{**h, "old": redact(h["old"]), "value": redact(h["value"])} for h in store.history(db, HISTORY)]
+    return {"values": values, "by_key": {v["key"]: v for v in values}, "history": trail}
 
 
 def _detector_names() -> list[str]:

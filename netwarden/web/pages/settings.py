@@ -22,11 +22,35 @@ NAV = NavEntry("Settings", "/settings", order=90, role="admin")
 def _page(request: Request, message: str = "", error: str = "", status: int = 200,
           one_time: tuple[str, str] | None = None) -> HTMLResponse:
     db = request.app.state.db
+    if not message and request.query_params.get("applied"):
+        message = "Applied (no restart needed unless marked)."
     return render(request, "settings.html", {
         "view": settings_view(request.app.state.runtime), "users": accounts.list_users(db),
-        "live": live_view(request.app),
+        "live": live_view(request.app), "feed_rows": feed_rows(request.app),
         "tokens": list_tokens(db), "message": message, "error": error, "one_time": one_time,
         "roles": ["viewer", "analyst", "admin"]}, status_code=status)
+
+
+def feed_rows(app) -> list[dict]:  # type: ignore[no-untyped-def]
+    """Each configured feed: entries loaded by the running intel detector, and for a URL its downloads."""
+    from netwarden.enrich.feed_fetch import is_url, local_path, status
+
+    intel = app.state.settings.intel
+    loaded = {}
+    for detector in getattr(app.state.runtime.engine, "detectors", []):
+        if detector.name == "intel":
+            loaded = detector.index.status
+    rows = []
+    for feed in intel.feeds:
+        path = str(local_path(feed, intel.cache_dir)) if is_url(feed) else feed
+        index = loaded.get(path)
+        row = {"feed": feed, "url": is_url(feed), "entries": index.entries if index else None,
+               "problem": index.problem if index and not is_url(feed) else None,
+               "last_update": None, "last_error": None}
+        if is_url(feed):
+            row.update({k: status(feed, intel.cache_dir)[k] for k in ("last_update", "last_error")})
+        rows.append(row)
+    return rows
 
 
 @router.get("/settings", response_class=HTMLResponse)
