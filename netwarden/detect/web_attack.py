@@ -261,6 +261,8 @@ class WebAttack(Detector):
             when = e.timestamp or latest
             if when is None:
                 when = datetime.now(timezone.utc)  # only for a batch without a single timestamp
+            elif when.tzinfo is None:  # parsers give aware times; a naive one (hand-made event) is UTC
+                when = when.replace(tzinfo=timezone.utc)
             src = e.src_ip or (extra.get("client_host") if extra else None) or "unknown"
             if self._ignored is not None and self._ignored(src):
                 continue
@@ -278,8 +280,12 @@ class WebAttack(Detector):
                     entry = tools[src] = (tool[0], tool[1], ua or "", _Group(Match(TOOL_AGENT_RULE, tool[0], "user agent"), keep=keep))
                 entry[3].add(e, entry[3].match, when)
         for e in events:  # event time moves on even in batches without attacks
-            if e.timestamp is not None and (latest is None or e.timestamp > latest):
-                latest = e.timestamp
+            ts = e.timestamp
+            if ts is not None:
+                if ts.tzinfo is None:
+                    ts = ts.replace(tzinfo=timezone.utc)
+                if latest is None or ts > latest:
+                    latest = ts
         self._latest = latest
         if not groups and not tools:
             return []
