@@ -11,7 +11,7 @@ import click
 
 from netwarden import __version__
 from netwarden.commands import (alerts, backtest, block, capture, demo, evaluate, events, follow, formats, ingest,
-                                intel, listen, model, notify, report, serve, simulate, status, user)
+                                intel, listen, model, notify, report, rules, serve, simulate, status, user)
 from netwarden.commands.shared.context import Context
 from netwarden.commands.shared.terminal import fail
 from netwarden.config import ConfigError
@@ -24,7 +24,7 @@ COMMANDS: tuple[click.Command, ...] = (
     # detection and response
     alerts.alerts_command, alerts.alert_group, alerts.incidents_command, alerts.detectors_command,
     block.block_group, intel.intel, notify.notify_group, evaluate.evaluate_command, backtest.backtest,
-    model.model_group, report.report_group,
+    model.model_group, report.report_group, rules.rules_group,
     # the server, its users, and traffic to try it with
     serve.serve, user.user, demo.demo, simulate.simulate,
 )

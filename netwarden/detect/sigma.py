@@ -4,6 +4,7 @@ own matching over the stored event fields, each match an alert with the rule's t
 
     [detect.sigma]
     rules = ["/etc/netwarden/sigma/", "/srv/rules/webshell.yml"]
+    imported = "netwarden-rules/sigma"   # where `netwarden rules import-sigma` and the Rules page put rules
 
 pySigma parses the rule and resolves its condition (``selection and not filter``, ``1 of sel*`` ...) into
 AND/OR/NOT of field comparisons; this module turns that tree into a Python predicate. Sigma's field names
@@ -57,6 +58,7 @@ class CompiledRule:
         self.tags = [f"{t.namespace}.{t.name}" for t in rule.tags]
         self.attack = [t for t in self.tags if t.startswith("attack.")]
         self.description = str(rule.description or "")
+        self.file = where
         self.slug = re.sub(r"[^a-z0-9]+", "_", self.title.lower()).strip("_")[:32] or "rule"
         try:
             trees = [c.parse() for c in rule.detection.parsed_condition]
@@ -146,13 +148,19 @@ class SigmaRules(Detector):
 
     class Settings(DetectorSettings):
         rules: list[str] = Field(default_factory=list)  # rule files and folders
+        imported: str = "netwarden-rules/sigma"  # the folder of imported rules (read when it exists)
+
+    @property
+    def paths(self) -> list[str]:
+        imported = self.settings.imported
+        return [*self.settings.rules, *([imported] if imported and Path(imported).is_dir() else [])]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         from netwarden.detect.base import SettingsError
 
         try:
-            self.compiled = load_rules(self.settings.rules) if self.settings.rules else []
+            self.compiled = load_rules(self.paths) if self.paths else []
         except SigmaError as exc:
             raise SettingsError(f"[detect.sigma] {exc}") from None
 

@@ -85,6 +85,11 @@ def apply(app: Any, new: Any, changed: list[str], built: dict[str, Any] | None =
             feeds(app).start()
 
 
+def rebuild_detectors(app: Any, names: set[str]) -> None:
+    """Build these detectors again from the settings in force (their rule files changed) and swap them in."""
+    _swap_detectors(app, app.state.settings, _build_detectors(app, app.state.settings, names))
+
+
 def _responders(runtime: Any) -> list[Any]:
     found = []
     response = getattr(runtime.pipeline, "response", None)

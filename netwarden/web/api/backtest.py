@@ -4,10 +4,14 @@ prints. Nothing is stored by the replay."""
 
 from __future__ import annotations
 
+import tempfile
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Request
@@ -29,6 +33,10 @@ class Candidate(BaseModel):
                            description="SECTION.KEY=VALUE changes, e.g. detect.port_scan.vertical_ports=30")
     model: str | None = Field(None, max_length=80, description="NAME[:VERSION] to swap in")
     threshold: float | None = Field(None, ge=0, le=1, description="the model's alert threshold")
+    threshold_rules: str | None = Field(None, max_length=200_000,
+                                        description="[[rules]] tables (TOML) to try instead of the threshold rules")
+    sigma: str | None = Field(None, max_length=200_000, description="a Sigma rule file (YAML) to try beside the "
+                                                                   "rules in force")
 
 
 @dataclass
@@ -90,10 +98,13 @@ def backtest_start(request: Request, candidate: Candidate = Body(...),
     current = request.app.state.settings
     try:
         settings = apply_sets(current, [s for s in candidate.set if s.strip()])
-        runner = Backtest(request.app.state.db, settings, current=current, since=since, until=until,
-                          model=candidate.model or None, threshold=candidate.threshold,
-                          describe={"config": "current settings", "set": candidate.set, "model": candidate.model,
-                                    "threshold": candidate.threshold})
+        with candidate_rules(settings, candidate):
+            runner = Backtest(request.app.state.db, settings, current=current, since=since, until=until,
+                              model=candidate.model or None, threshold=candidate.threshold,
+                              describe={"config": "current settings", "set": candidate.set,
+                                        "model": candidate.model, "threshold": candidate.threshold,
+                                        "threshold_rules": candidate.threshold_rules is not None,
+                                        "sigma": candidate.sigma is not None})
     except BacktestError as exc:
         raise HTTPException(400, str(exc)) from None
     board = board_of(request)
@@ -115,6 +126,29 @@ def backtest_job(request: Request, job_id: str = PathParam(pattern=r"^[0-9a-f]{3
     if job is None:
         raise HTTPException(404, f"no backtest {job_id}")
     return job.to_dict()
+
+
+@contextmanager
+def candidate_rules(settings: Any, candidate: Candidate) -> Iterator[None]:
+    """Rules written on the Rules page, not in force yet, put into the candidate's settings (a Sigma file
+    lives in a scratch folder while the candidate engine compiles it)."""
+    from netwarden.rules import RuleError, check_sigma, parse_threshold
+
+    detect = {name: dict(table) for name, table in settings.detect.items()}
+    with tempfile.TemporaryDirectory() as scratch:
+        try:
+            if candidate.threshold_rules is not None:
+                detect.setdefault("threshold", {})["rules"] = parse_threshold(candidate.threshold_rules)
+            if candidate.sigma is not None:
+                path = Path(scratch) / "candidate.yml"
+                path.write_text(candidate.sigma, encoding="utf-8")
+                check_sigma([str(path)])
+                sigma = detect.setdefault("sigma", {})
+                sigma["rules"] = [*sigma.get("rules", []), str(path)]
+        except RuleError as exc:
+            raise BacktestError(str(exc).replace(str(Path(scratch) / "candidate.yml"), "the Sigma file")) from None
+        settings.detect = detect
+        yield
 
 
 def _run(job: BacktestJob, runner: Backtest) -> None:
