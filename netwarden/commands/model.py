@@ -202,23 +202,27 @@ def show_command(obj: Context, ref: str, recent: str, as_json: bool) -> None:
     """One model: its data, parameters, full metrics, and a warning when it flags recent traffic more than
     twice as often as calibrated (REF: name, name:version or id)."""
     from netwarden.learn import data as learn_data
-    from netwarden.learn import lab
+    from netwarden.learn import lab, live
     from netwarden.learn.base import ModelError
 
     db, registry = _registry(obj)
     try:
         record = registry.get(ref)
-        events = learn_data.load_stored(db, parse_when(recent, obj.settings), limit=RECENT_ROWS)
-        drift = lab.drift(registry.load(record), record.metrics, events) if events else None
+        since = parse_when(recent, obj.settings)
+        events = learn_data.load_stored(db, since, limit=RECENT_ROWS)
+        model = registry.load(record)
+        drift = lab.drift(model, record.metrics, events) if events else None
+        counted = lab.live_drift(model, record.metrics, record.ref, live.load(db), since)
     except ModelError as exc:
         db.close()
         fail(str(exc))
     db.close()
     if as_json:
-        sys.stdout.write(json_line({**record.to_dict(), "drift": drift}))
+        sys.stdout.write(json_line({**record.to_dict(), "drift": drift, "live": counted}))
         return
-    if drift and drift["warning"]:
-        out.print(Text(f"warning: {drift['warning']}", style="yellow bold"))
+    for found in (drift, counted):
+        if found and found["warning"]:
+            out.print(Text(f"warning: {found['warning']}", style="yellow bold"))
     out.print(Text.assemble((record.ref, "bold"), f"  {record.algorithm} ({record.family}, {record.task})",
                             ("  active" if record.active else "  inactive")))
     out.print(Text(f"data: {safe(orjson.dumps(record.data).decode())}"))
@@ -232,8 +236,24 @@ def show_command(obj: Context, ref: str, recent: str, as_json: bool) -> None:
     if drift and drift["rate"] is not None:
         out.print(f"recent (since {safe(recent)}): {drift['rows']:,} rows, {drift['flagged']:,} flagged "
                   f"({drift['rate']:.2%})")
+    _print_live(counted, recent)
     _print_metrics(record.metrics)
     _print_by_label(record.metrics.get("by_label") or {})
+
+
+def _print_live(counted: dict[str, Any], recent: str) -> None:
+    """What the ml detector counted while the model ran live, hour by hour (the newest 24 hours shown)."""
+    if not counted["scored"]:
+        out.print(f"live (since {safe(recent)}): nothing judged while active")
+        return
+    expected = f", calibrated {counted['calibrated']:.2%}" if counted["calibrated"] else ""
+    out.print(f"live (since {safe(recent)}): {counted['scored']:,} judged, {counted['flagged']:,} flagged "
+              f"({counted['rate']:.2%}{expected}); {counted['hours_over']} of {len(counted['hours'])} hours over 2x")
+    table = Table("hour (UTC)", "judged", "flagged", "rate", "")
+    for h in counted["hours"][-24:]:
+        table.add_row(h["hour"][:16].replace("T", " "), f"{h['scored']:,}", f"{h['flagged']:,}",
+                      f"{h['flagged'] / h['scored']:.2%}", "over 2x" if h.get("over") else "")
+    out.print(table)
 
 
 def _change(obj: Context, ref: str, action: str) -> None:

@@ -6,7 +6,9 @@ score (a probability for supervised models, the calibrated "more unusual than X%
 unsupervised ones) and whose factors are the explanation of the strongest event: the features that pushed
 its score, with their values. The alert records the model and version that raised it.
 
-The detector reads the registry through the pipeline (``bind``); it checks for activations and
+Every model's scored and flagged events are counted per hour (``netwarden.learn.live``) and kept in the
+detector's saved state, so ``model show`` and the model lab see the live alert rate drift from the calibrated
+one. The detector reads the registry through the pipeline (``bind``); it checks for activations and
 deactivations every ``reload_every`` seconds, so activating a model needs no restart. A model that fails to
 load or to score is logged and skipped: it never stops ingest or the other detectors.
 """
@@ -24,6 +26,7 @@ import numpy as np
 
 from netwarden.detect.base import Detector, DetectorSettings, register
 from netwarden.learn.base import NORMAL, Model
+from netwarden.learn.live import LiveCounts
 from netwarden.records import Event, Factor, Finding, Severity
 
 log = logging.getLogger(__name__)
@@ -47,6 +50,13 @@ class MlDetector(Detector):
         self._loaded_at = -float("inf")
         self._loaded_digests: set[str] = set()
         self.model_failures: Counter[str] = Counter()  # batches each model failed on (shown after an ingest)
+        self.live = LiveCounts()  # per model and hour: events scored, events flagged
+
+    def state(self) -> dict[str, Any]:
+        return {"live": self.live.to_state()}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.live = LiveCounts.from_state(state.get("live"))
 
     def bind(self, db: Any, settings: Any) -> None:
         """Called by the pipeline: where the registry is (netwarden.config.Settings)."""
@@ -111,7 +121,9 @@ class MlDetector(Detector):
         batch = [events[i] for i in usable]
         # sequence models carry each source's last events across batches (live streams cut small ones)
         scores = getattr(model, "score_stream", model.score)(batch)
-        hits = np.flatnonzero(scores >= model.threshold)
+        flagged = scores >= model.threshold
+        self.live.add(record.ref, batch, flagged)
+        hits = np.flatnonzero(flagged)
         if not len(hits):
             return []
         labels = model.predict([batch[i] for i in hits]) if model.task == "category" else None

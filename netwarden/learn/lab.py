@@ -236,6 +236,21 @@ def calibrated_rate(metrics: dict[str, Any], threshold: float, unsupervised: boo
     return 1.0 - threshold if unsupervised else None
 
 
+def expected_rate(model: Model, metrics: dict[str, Any]) -> float | None:
+    """The share of normal traffic the model should flag at its current threshold."""
+    share = getattr(model, "calibrated_share", None)  # at the current threshold, when the model can tell
+    return share() if share is not None else calibrated_rate(metrics, model.threshold, not model.supervised)
+
+
+def live_drift(model: Model, metrics: dict[str, Any], ref: str, counts: Any, since: datetime) -> dict[str, Any]:
+    """What the ml detector counted live for model ``ref`` since ``since`` (hourly scored/flagged, see
+    netwarden.learn.live), against the calibrated rate; ``warning`` past DRIFT_FACTOR times it."""
+    from netwarden.learn import live
+
+    return live.summary(counts.hours(ref, since), expected_rate(model, metrics), factor=DRIFT_FACTOR,
+                        min_flagged=DRIFT_MIN_FLAGGED, since=since)
+
+
 def drift(model: Model, metrics: dict[str, Any], events: Sequence[Event]) -> dict[str, Any]:
     """How often the model flags recent events, against the calibrated rate; ``warning`` when more than
     DRIFT_FACTOR times as often (with at least DRIFT_MIN_FLAGGED flagged rows, else it is noise)."""
@@ -243,8 +258,7 @@ def drift(model: Model, metrics: dict[str, Any], events: Sequence[Event]) -> dic
     scores = model.score(usable) if usable else np.empty(0)
     flagged = int((scores >= model.threshold).sum())
     rate = flagged / len(usable) if usable else None
-    share = getattr(model, "calibrated_share", None)  # at the current threshold, when the model can tell
-    expected = share() if share is not None else calibrated_rate(metrics, model.threshold, not model.supervised)
+    expected = expected_rate(model, metrics)
     out: dict[str, Any] = {"rows": len(usable), "flagged": flagged, "rate": rate, "calibrated": expected,
                            "ratio": None, "warning": None}
     if rate is not None and expected:

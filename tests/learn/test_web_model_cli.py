@@ -108,3 +108,25 @@ def test_operating_point_and_drift_warning(files: dict[str, Path], tmp_path: Pat
     run("ingest", str(tmp_path / "probes.log"))
     drifted = run("model", "show", "shop", "--recent", "36500d")
     assert "warning: the model flags" in drifted and "calibrated" in drifted
+
+
+def test_live_counts_of_an_active_model_show_drift_hour_by_hour(files: dict[str, Path], tmp_path: Path) -> None:
+    run = _runner(tmp_path / "nw.db")
+    run("model", "train", "-a", "http_profile", "--data", str(files["access"]), "--name", "shop", "--activate")
+    # ordinary traffic at 09:xx while the model runs live: counted, not drifting
+    ordinary = files["access"].read_text().replace("/Dec/2026:10:", "/Dec/2026:09:")
+    (tmp_path / "ordinary.log").write_text(ordinary)
+    run("ingest", str(tmp_path / "ordinary.log"))
+    calm = json.loads(run("model", "show", "shop", "--recent", "36500d", "--json"))["live"]
+    assert calm["scored"] == 3_000 and calm["flagged"] <= 60 and calm["warning"] is None
+    assert [h["hour"][11:16] for h in calm["hours"]] == ["09:00"]
+    # then the site is probed at 11:xx: that hour is far over the calibrated rate, and so is the period
+    probes = [f'203.0.113.5 - - [04/Dec/2026:11:00:{i % 60:02d} +0000] "GET /tienda1/backup{i}.zip HTTP/1.1" 404 9 '
+              '"-" "Mozilla/5.0"' for i in range(300)]
+    (tmp_path / "probes.log").write_text("\n".join(probes) + "\n")
+    run("ingest", str(tmp_path / "probes.log"))
+    shown = json.loads(run("model", "show", "shop", "--recent", "36500d", "--json"))["live"]
+    assert shown["scored"] == 3_300 and shown["hours"][-1]["scored"] == 300 and shown["hours"][-1]["flagged"] == 300
+    assert [h["over"] for h in shown["hours"]] == [False, True] and shown["warning"].startswith("live: the model")
+    text = run("model", "show", "shop", "--recent", "36500d")
+    assert "live (since 36500d): 3,300 judged" in text and "1 of 2 hours over 2x" in text and "over 2x" in text

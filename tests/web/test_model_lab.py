@@ -18,6 +18,7 @@ from netwarden.learn.preview import preview
 from netwarden.learn.registry import open_registry
 from netwarden.records import Event
 from netwarden.simulate import webshop
+from netwarden.store import alerts as alert_store
 from netwarden.store.database import Database
 from netwarden.store.events import insert_events
 from tests.web.conftest import CHROMIUM, analyst_server, logged_in_context
@@ -63,6 +64,14 @@ def test_preview_shows_what_each_kind_of_model_sees(shop: dict) -> None:
     assert all(step in same_source or step is None or step <= 0 for step in last["steps"])
 
 
+def _live_counts(db: Database) -> None:
+    """What the ml detector would have saved after judging 400 events live with model shop:1 (an hour of
+    ordinary traffic, then an hour with 60 flagged)."""
+    hour = int(T0.timestamp()) // 3600
+    with db.engine.begin() as conn:
+        alert_store.save_state(conn, "ml", {"live": {"shop:1": {str(hour - 1): [200, 1], str(hour): [200, 60]}}})
+
+
 def _prepare(shop: dict, folder: Path):  # type: ignore[no-untyped-def]
     def prepare(db: Database) -> None:
         with db.engine.begin() as conn:
@@ -72,6 +81,7 @@ def _prepare(shop: dict, folder: Path):  # type: ignore[no-untyped-def]
         settings.learn.models_dir = str(folder / "netwarden-models")
         registry = open_registry(db, settings)
         registry.add(create("http_profile").fit(shop["train"]), name="shop", data={}, metrics={})
+        _live_counts(db)
     return prepare
 
 
@@ -85,6 +95,11 @@ def test_lab_api(shop: dict, sqlite_web) -> None:  # type: ignore[no-untyped-def
     body = viewer.get("/api/v1/models/shop/data?rows=8").json()
     assert body["preview"]["kind"] == "requests" and len(body["preview"]["rows"]) == 8
     assert body["drift"]["rows"] == len(shop["labelled"]) and body["drift"]["warning"]  # 50 of 350 flagged
+    assert body["live"]["scored"] == 0 and body["live"]["warning"] is None  # the detector never ran
+    _live_counts(db)
+    counted = viewer.get("/api/v1/models/shop/data?rows=8").json()["live"]
+    assert (counted["scored"], counted["flagged"], counted["hours_over"]) == (400, 61, 1)
+    assert counted["warning"].startswith("live: the model flagged 15.25% of the 400 events")
     r = viewer.post("/api/v1/models/shop/test", files={"data": ("t.jsonl", shop["file"].read_bytes())})
     assert r.status_code == 200, r.text
     result = r.json()
@@ -117,6 +132,9 @@ def test_lab_in_the_browser(shop: dict, tmp_path: Path) -> None:
         assert "path template" in page.inner_text("#lab-rows thead")
         assert page.locator("#lab-drift-warning").is_visible()
         assert "flags" in page.inner_text("#lab-drift-warning")
+        assert "live: the model flagged" in page.inner_text("#lab-drift-warning")
+        assert "61 of 400 events flagged while active" in page.inner_text("#lab-live")
+        assert "1 of 2 hours over" in page.inner_text("#lab-live")
 
         page.click("#lab-tab-test")
         page.set_input_files("#lab-test-file", str(shop["file"]))

@@ -1,7 +1,8 @@
 """``/api/v1/models/{ref}/data`` and ``/models/{ref}/test``: the model lab's Data view and Test tab.
 
 - Data: the preprocessed features of recent stored events as the model sees them (and a sequence model's
-  windows), plus how often the model flags recent traffic against its calibrated rate (a warning past 2x).
+  windows), plus how often the model flags recent traffic against its calibrated rate (a warning past 2x),
+  both re-scored now and as the ml detector counted it live, hour by hour, over the last day.
 - Test: score a model on an uploaded labelled file: confusion matrix, metrics, recall per label, testing
   time; every row's verdict stays downloadable as CSV (``/models/tests/{id}/rows.csv``) for a while.
 
@@ -14,6 +15,7 @@ import shutil
 import tempfile
 import threading
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import Response
 
 from netwarden.learn import data as learn_data
-from netwarden.learn import lab
+from netwarden.learn import lab, live
 from netwarden.learn.base import ModelError
 from netwarden.learn.preview import preview
 from netwarden.web.api.models import Ref, _get, _save_upload, max_upload, registry_of
@@ -30,6 +32,7 @@ from netwarden.web.auth import Principal, require
 
 router = APIRouter(tags=["models"])
 RECENT_EVENTS = 5_000  # newest stored events read for the Data view and the drift check
+LIVE_HOURS = 24  # the hours of live counts (what the ml detector judged while the model was active) shown
 TESTS_KEPT = 10  # per-row results of the latest tests, downloadable
 
 
@@ -51,9 +54,12 @@ def models_data(request: Request, ref: Ref, rows: int = Query(10, ge=1, le=50),
         model = registry.load(record)
     except ModelError as exc:
         raise HTTPException(409, str(exc)) from None
-    events = _recent(request.app.state.db, RECENT_EVENTS)
+    db = request.app.state.db
+    events = _recent(db, RECENT_EVENTS)
+    since = datetime.now(UTC) - timedelta(hours=LIVE_HOURS)
     return {"model": record.ref, "preview": preview(model, events, rows),
-            "drift": lab.drift(model, record.metrics, events) if events else None}
+            "drift": lab.drift(model, record.metrics, events) if events else None,
+            "live": lab.live_drift(model, record.metrics, record.ref, live.load(db), since)}
 
 
 class _Tests:

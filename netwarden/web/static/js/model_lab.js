@@ -48,8 +48,14 @@ async function loadData() {
       ? `recent traffic: ${d.flagged} of ${d.rows} events flagged (${num(d.rate * 100, 2)} %), calibrated `
         + `${d.calibrated === null ? '—' : `${num(d.calibrated * 100, 2)} %`}`
       : 'no recent events this model can judge';
-    $('lab-drift-warning').textContent = d && d.warning ? `Warning: ${d.warning}` : '';
-    $('lab-drift-warning').classList.toggle('d-none', !(d && d.warning));
+    const l = data.live;
+    $('lab-live').textContent = l.scored
+      ? `live, last 24 h: ${l.flagged} of ${l.scored} events flagged while active (${num(l.rate * 100, 2)} %); `
+        + `${l.hours_over} of ${l.hours.length} hours over 2× the calibrated rate`
+      : 'live, last 24 h: nothing judged while active';
+    const warnings = [d && d.warning, l.warning].filter(Boolean).map((w) => `Warning: ${w}`);
+    $('lab-drift-warning').textContent = warnings.join(' ');
+    $('lab-drift-warning').classList.toggle('d-none', !warnings.length);
   } catch (err) {
     showError(err.message);
   }
