@@ -22,6 +22,7 @@ from benchmarks import bench_detect, bench_ingest, bench_netflow, bench_pcap, be
 from benchmarks import bench_respond
 from benchmarks import bench_sequence
 from benchmarks import bench_learn
+from benchmarks import bench_lofo
 from benchmarks import bench_analysis
 from benchmarks import bench_web
 from benchmarks import bench_attack
@@ -37,6 +38,7 @@ BENCHMARKS = {"ingest": bench_ingest, "syslog": bench_syslog, "netflow": bench_n
 BENCHMARKS["respond"] = bench_respond
 BENCHMARKS["sequence"] = bench_sequence
 BENCHMARKS["learn"] = bench_learn
+BENCHMARKS["lofo"] = bench_lofo
 BENCHMARKS["analysis"] = bench_analysis
 BENCHMARKS["web"] = bench_web
 BENCHMARKS["attack"] = bench_attack

@@ -14,18 +14,20 @@ tested on held-out normal requests and on attacks made with real tools against a
 4. Stability: the whole protocol again with other seeds (split, calibration and generated attacks).
 5. Speed: ``score`` over the test requests (parsing of the URL included), median of repetitions.
 
-Run alone: ``python -m benchmarks.bench_webmodel [--quick] [--no-write]`` (rewrites its section of
-BENCHMARKS.md); the labelled test file stays in
-``benchmarks/out/webmodel/`` for ``netwarden model evaluate``.
+Run alone: ``python -m benchmarks.bench_webmodel [--quick] [--no-write] [--seed=N ...]`` (rewrites its section
+of BENCHMARKS.md); the labelled test file and each seed's figures (``results-seedN.json``) stay in
+``benchmarks/out/webmodel/`` for ``netwarden model evaluate``; ``--assemble`` writes the section from the saved
+figures of every seed (seeds run apart, e.g. in parallel, since sqlmap takes minutes per seed).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -135,14 +137,20 @@ def _metrics(truth: np.ndarray, flagged: np.ndarray, labels: np.ndarray) -> dict
             "by_family": {str(f): float(flagged[labels == f].mean()) for f in sorted(set(labels.tolist()))}}
 
 
+SEEDS = (42, 7, 2026)
+
+
 def run(*, quick: bool = False, engines: list[str] | None = None, only: str | None = None, reps: int | None = None,
-        log: Callable[[str], None] = print) -> dict[str, Any]:
-    seeds = (42,) if quick else (42, 7, 2026)
+        log: Callable[[str], None] = print, seeds: Sequence[int] | None = None) -> dict[str, Any]:
+    seeds = seeds or ((42,) if quick else SEEDS)
     results: dict[str, Any] = {"seeds": []}
     for seed in seeds:
         train, path, counts = build(seed, quick, log)
         r = measure(train, path)
-        r.update(seed=seed, counts=counts, file=str(path.relative_to(OUT.parents[2])))
+        r.update(seed=seed, counts=counts, file=str(path.relative_to(OUT.parents[2])),
+                 load=f"{os.getloadavg()[0]:.1f}", quick=quick)
+        # each seed's figures are kept: seeds run apart (sqlmap takes minutes) are put together by --assemble
+        (OUT / f"results-seed{seed}.json").write_text(json.dumps(r, indent=1))
         m = r["model"]
         log(f"webmodel: seed {seed}: precision {m['precision']:.4f} recall {m['recall']:.4f} F1 {m['f1']:.4f} "
             f"FPR {m['fpr']:.4f}; {r['rate']:,.0f} requests/s")
@@ -204,7 +212,13 @@ if __name__ == "__main__":
     from benchmarks.__main__ import DOC, write_section
 
     quick = "--quick" in sys.argv
-    body = markdown(run(quick=quick), quick=quick)
+    chosen = [int(a.split("=", 1)[1]) for a in sys.argv if a.startswith("--seed=")] or None
+    if "--assemble" in sys.argv:  # the saved figures of every seed, no new run
+        saved = [json.loads((OUT / f"results-seed{s}.json").read_text()) for s in (chosen or SEEDS)]
+        results = {"seeds": saved, "load": ", ".join(r.get("load", "?") for r in saved)}
+    else:
+        results = run(quick=quick, seeds=chosen)
+    body = markdown(results, quick=quick)
     print(body)
     if "--no-write" not in sys.argv:
         write_section(DOC, "webmodel", body)
