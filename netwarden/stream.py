@@ -20,6 +20,7 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from netwarden import metrics
 from netwarden.collect.files import Line
 from netwarden.parse import ParseContext, Parser, get_parser
 from netwarden.pipeline import Batch, IngestResult, Pipeline
@@ -58,6 +59,7 @@ class LiveStream:
         self.max_delay = max_delay
         self.max_pending = max_pending  # beyond this, items are dropped and counted, never buffered forever
         self.stats = StreamStats()
+        metrics.track_stream(source, self.stats)  # received and dropped, read when Prometheus scrapes
         self._parser_cls: type[Parser] | None = get_parser(fmt) if fmt else None
         self._parsers: OrderedDict[str | None, Parser] = OrderedDict()
         self._lines: list[tuple[str | None, Line]] = []

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from netwarden import metrics
 from netwarden.detect import scoring
 from netwarden.detect.base import DETECTORS, Detector, SettingsError
 from netwarden.enrich.assets import Assets
@@ -88,6 +89,7 @@ class DetectionEngine:
         self._batch = _BatchAlerts()  # the alerts handle() is merging, not written yet
         if db is not None:
             self._restore()
+        metrics.track_engine(self)  # seconds per detector, read when Prometheus scrapes
 
     @classmethod
     def from_config(cls, config: dict[str, dict[str, Any]] | None = None, db=None, *,  # type: ignore[no-untyped-def]
@@ -175,6 +177,7 @@ class DetectionEngine:
                 conn_ctx.__exit__(None, None, None)
         for alert in changed.alerts:
             is_new = changed.new[id(alert)]
+            metrics.alert_changed(alert.kind, is_new)
             if is_new:
                 self.stats.alerts_new += 1
                 self.alerts.append(alert)

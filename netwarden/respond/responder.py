@@ -25,6 +25,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
 
+from netwarden import metrics
 from netwarden.records import Alert, AlertStatus
 from netwarden.respond.addresses import AddressError, Network, block_target, display, parse_network
 from netwarden.respond.blocks import (
@@ -526,6 +527,7 @@ class Responder:
             self._notify(block, "failed")
 
     def _notify(self, block: Block, what: str) -> None:
+        metrics.block_changed(what)
         for listener in self.listeners:
             try:
                 listener(block, what)

@@ -24,11 +24,13 @@ import queue
 import signal
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection
 
+from netwarden import metrics
 from netwarden.store import quarantine as quarantine_store
 from netwarden.store import rollups as rollup_store
 from netwarden.store import sources as source_store
@@ -110,11 +112,27 @@ class ThreadWriter:
             if self._failed:
                 continue  # after a failure, write nothing more: later batches must not skip ahead
             try:
+                started = time.perf_counter()
                 with self.db.engine.begin() as conn:
                     write_batch(conn, self._events, batch)
+                metrics.committed(batch.source, events=len(batch.rows), quarantined=len(batch.quarantine_rows),
+                                  seconds=time.perf_counter() - started)
             except BaseException as exc:  # handed to the caller
                 self._failed = True
                 self._error = exc
+
+
+@dataclass
+class _Committed:
+    """The writer process committed a batch: for the metrics, which the parent process serves."""
+
+    source: str
+    events: int
+    quarantined: int
+    seconds: float
+
+    def count(self) -> None:
+        metrics.committed(self.source, events=self.events, quarantined=self.quarantined, seconds=self.seconds)
 
 
 class WriterProcessError(RuntimeError):
@@ -162,8 +180,12 @@ def _process_main(url: str, inbox: mp.Queue, outbox: mp.Queue, checkpoint_pages:
             if failed:
                 continue
             try:
+                started = time.perf_counter()
                 with db.engine.begin() as conn:
                     write_batch(conn, writer, batch)
+                # the parent keeps the metrics: it is the process Prometheus scrapes
+                outbox.put(_Committed(batch.source, len(batch.rows), len(batch.quarantine_rows),
+                                      time.perf_counter() - started))
             except Exception as exc:
                 failed = True
                 outbox.put(f"{type(exc).__name__}: {exc}")
@@ -204,6 +226,9 @@ class ProcessWriter:
                                           threading.current_thread() is threading.main_thread()))
         self._process.start()
         self._closed = False
+        self._held: list[Any] = []  # a message other than a commit that a metrics scrape took out of the outbox
+        self._outbox_lock = threading.Lock()
+        metrics.add_collector(self._scraped)
 
     def submit(self, batch: StoreBatch) -> None:
         self._check()
@@ -222,7 +247,7 @@ class ProcessWriter:
         errors = []
         while True:
             try:
-                message = self._outbox.get(timeout=5)
+                message = self._next_message(timeout=5)
             except queue.Empty:
                 if not self._process.is_alive():
                     errors.append(f"the writer process died (exit code {self._process.exitcode})")
@@ -232,21 +257,50 @@ class ProcessWriter:
                 break
             errors.append(message)
         self._process.join()
+        metrics.remove_collector(self._scraped)
         if errors:
             raise WriterProcessError(errors[0])
 
+    def _next_message(self, timeout: float | None) -> Any:
+        """The writer's next message other than a commit (commits go to the metrics); raises queue.Empty."""
+        with self._outbox_lock:
+            if self._held:
+                return self._held.pop(0)
+            while True:
+                message = self._outbox.get(timeout=timeout) if timeout else self._outbox.get_nowait()
+                if isinstance(message, _Committed):
+                    message.count()
+                    continue
+                return message
+
+    def _scraped(self):  # type: ignore[no-untyped-def]
+        """At a metrics scrape: count the commits reported so far (an idle stream submits nothing to do it)."""
+        with self._outbox_lock:
+            while not self._held:
+                try:
+                    message = self._outbox.get_nowait()
+                except (queue.Empty, OSError, ValueError):
+                    break
+                if isinstance(message, _Committed):
+                    message.count()
+                else:
+                    self._held.append(message)
+        return iter(())
+
     def _check(self) -> None:
         try:
-            message = self._outbox.get_nowait()
+            message = self._next_message(timeout=None)
         except queue.Empty:
             if not self._process.is_alive() and not self._closed:
                 self._closed = True
+                metrics.remove_collector(self._scraped)
                 raise WriterProcessError(f"the writer process died (exit code {self._process.exitcode})") from None
             return
         if message is not _STOP:
             self._closed = True
             self._inbox.put(_STOP)
             self._process.join(timeout=10)
+            metrics.remove_collector(self._scraped)
             raise WriterProcessError(message)
 
     def __enter__(self) -> ProcessWriter:
@@ -257,6 +311,7 @@ class ProcessWriter:
             self._closed = True
             self._process.terminate()  # already failing: stop writing, keep the original error
             self._process.join()
+            metrics.remove_collector(self._scraped)
             return
         _close_quietly_if_failing(self, exc_type)
 

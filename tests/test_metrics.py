@@ -1,0 +1,121 @@
+"""Prometheus metrics of ``serve``: /metrics parses with prometheus_client's own text parser, and its counters
+add up to what the database holds; /healthz and /readyz answer."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import func, select
+
+from netwarden.config import Settings
+from netwarden.store.database import Database
+from netwarden.store.schema import alerts, events, quarantine
+from netwarden.web.server import WebServer
+
+ATTACKER = "198.51.100.23"
+
+
+def scrape(base: str) -> dict[tuple[str, tuple], float]:
+    """Every sample of /metrics as {(name, sorted labels): value}, read by the Prometheus text parser."""
+    answer = httpx.get(f"{base}/metrics", timeout=10)
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain")
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(answer.text) for s in family.samples}
+
+
+def value(samples: dict, name: str, **labels: str) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def total(samples: dict, name: str) -> float:
+    return sum(v for (n, _), v in samples.items() if n == name)
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def count(db: Database, table) -> int:  # type: ignore[no-untyped-def]
+    with db.engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def test_metrics_add_up_to_what_was_stored(tmp_path: Path) -> None:
+    settings = Settings()
+    url = f"sqlite:///{tmp_path / 'nw.db'}"
+    server = WebServer(settings, db_url=url, host="127.0.0.1", port=0, syslog_udp=["127.0.0.1:0"],
+                       syslog_tcp=[], netflow_udp=[])  # the writer process: its commits are counted here
+    server.start()
+    db = Database.open(url)
+    try:
+        base = server.url
+        assert httpx.get(f"{base}/healthz", timeout=10).json() == {"status": "ok"}
+        ready = httpx.get(f"{base}/readyz", timeout=10)
+        assert ready.status_code == 200 and ready.json() == {"status": "ready"}
+        before = scrape(base)
+        _, host, port = server.syslog_addresses[0]
+        now = datetime.now(timezone.utc).strftime("%b %d %H:%M:%S").replace(" 0", "  ")
+        good = [f"<38>{now} gw01 sshd[77]: Failed password for root from {ATTACKER} port {40000 + i} ssh2"
+                for i in range(40)]
+        junk = [b"\xff\xfe\x00\x01junk", b"\x00\x00 no header at all"]
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            for i, line in enumerate(good):
+                sock.sendto(line.encode(), (host, port))
+                if i % 10 == 9:
+                    time.sleep(0.05)  # a loopback socket buffer holds this, but be gentle on a loaded machine
+            for line in junk:
+                sock.sendto(line, (host, port))
+        wait_for(lambda: count(db, events) + count(db, quarantine) >= len(good) + len(junk), what="all stored")
+        wait_for(lambda: count(db, alerts) >= 1, what="the brute-force alert")
+        stored, quarantined = count(db, events), count(db, quarantine)
+        wait_for(lambda: value(scrape(base), "netwarden_events_stored_total", source="syslog")
+                 - value(before, "netwarden_events_stored_total", source="syslog") >= stored, what="metrics")
+        after = scrape(base)
+
+        def delta(name: str, **labels: str) -> float:
+            return value(after, name, **labels) - value(before, name, **labels)
+
+        assert delta("netwarden_events_stored_total", source="syslog") == stored == len(good)
+        assert delta("netwarden_events_quarantined_total", source="syslog") == quarantined == len(junk)
+        received = delta("netwarden_events_received_total", source="syslog")
+        dropped = delta("netwarden_events_dropped_total", source="syslog")
+        assert received == stored + quarantined + dropped and dropped == 0
+        with db.engine.connect() as conn:
+            kinds = [k for (k,) in conn.execute(select(alerts.c.kind))]
+        assert "brute_force" in kinds
+        for kind in set(kinds):
+            assert delta("netwarden_alerts_total", kind=kind) == kinds.count(kind)
+        assert delta("netwarden_db_write_seconds_count") >= 1
+        assert value(after, "netwarden_detector_seconds_total", detector="brute_force") > 0
+    finally:
+        db.close()
+        server.stop()
+
+
+def test_readyz_says_what_is_not_ready(tmp_path: Path) -> None:
+    from netwarden import metrics
+
+    settings = Settings()
+    server = WebServer(settings, db_url=f"sqlite:///{tmp_path / 'nw.db'}", host="127.0.0.1", port=0,
+                       syslog_udp=[], syslog_tcp=[], netflow_udp=[], use_writer_process=False)
+    server.start()
+    try:
+        metrics.set_ready_check("test-bus", lambda: "the bus is away")
+        answer = httpx.get(f"{server.url}/readyz", timeout=10)
+        assert answer.status_code == 503
+        assert answer.json()["problems"] == {"test-bus": "the bus is away"}
+    finally:
+        metrics.set_ready_check("test-bus", None)
+        server.stop()
+    assert metrics.readiness() == {}
