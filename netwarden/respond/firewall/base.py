@@ -12,15 +12,17 @@ are the ``[respond.<name>]`` section, typed by the class's ``Settings`` (a ``Sec
 - ``entries()``: the networks it currently drops (display form, see respond.addresses.display), or None
   when the firewall cannot be asked (command, webhook).
 
-Addresses reach a backend as validated ``ipaddress`` networks only, and commands are argument lists
-run without a shell. Any failure raises FirewallError with a message for the administrator.
+Addresses reach a backend as validated ``ipaddress`` networks only (``add`` and ``remove`` of every subclass
+are wrapped to refuse anything else), and commands are argument lists run without a shell. Any failure raises FirewallError with a message for the administrator.
 """
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import subprocess
-from collections.abc import Sequence
-from typing import ClassVar
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
 
 from netwarden.plugins import Registry
 from netwarden.respond.addresses import Network
@@ -36,6 +38,12 @@ class Firewall:
     expires_by_itself: ClassVar[bool] = True
     #: the type of the ``[respond.<name>]`` section (None: the backend has no options)
     Settings: ClassVar[type[Section] | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for method in ("add", "remove"):
+            if method in cls.__dict__:
+                setattr(cls, method, _validated(cls.__dict__[method]))
 
     @classmethod
     def from_settings(cls, respond, *, netns: str | None = None) -> Firewall:  # type: ignore[no-untyped-def]
@@ -58,6 +66,19 @@ class Firewall:
 
     def close(self) -> None:
         """Release connections."""
+
+
+def _validated(method: Callable[..., None]) -> Callable[..., None]:
+    """``method`` refusing anything but an ``ipaddress`` network before it reaches a firewall or a command."""
+
+    @functools.wraps(method)
+    def checked(self: Firewall, net: Network, *args: Any, **kwargs: Any) -> None:
+        if not isinstance(net, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
+            raise FirewallError(f"{self.name}: {str(net)[:80]!r} is not a validated network "
+                                "(netwarden.respond.addresses.block_target makes one)")
+        return method(self, net, *args, **kwargs)
+
+    return checked
 
 
 class UnknownBackend(FirewallError, LookupError):
