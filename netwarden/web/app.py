@@ -76,9 +76,10 @@ def vendor_dir(settings: Any) -> Path:
 
 
 def vendor_packages() -> list[str]:
-    """The npm packages named in package.json (each is served under /static/vendor/<name>/)."""
+    """The npm packages named in package.json served under /static/vendor/<name>/ (not the address data)."""
     try:
-        return sorted(json.loads((REPO / "package.json").read_text())["dependencies"])
+        names = json.loads((REPO / "package.json").read_text())["dependencies"]
+        return sorted(n for n in names if not n.startswith("@ip-location-db/"))  # data read by the server only
     except (OSError, ValueError, KeyError):
         return []
 

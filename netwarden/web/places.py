@@ -27,3 +27,21 @@ def country_label(place: Place | None) -> str:
     if place.country in (LOCAL, UNKNOWN):
         return place.name
     return f"{place.name} ({place.country})" + (f", {place.city}" if place.city else "")
+
+
+def as_of(settings: Any, address: str | None) -> dict[str, Any] | None:
+    """The autonomous system of an address (offline data, netwarden.enrich.asn); None when unknown or the
+    data is not installed."""
+    if not address:
+        return None
+    from netwarden.enrich.asn import shared
+
+    database = shared(settings.web.vendor_dir or None)
+    found = database.lookup(address) if database is not None else None
+    return {"number": found.number, "organisation": found.organisation, "label": found.label()} if found else None
+
+
+def as_installed(settings: Any) -> bool:
+    from netwarden.enrich.asn import shared
+
+    return shared(settings.web.vendor_dir or None) is not None

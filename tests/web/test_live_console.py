@@ -260,3 +260,19 @@ def test_listeners_changed_in_the_web_app_apply_at_the_next_start(tmp_path: Path
         assert server.syslog_addresses == [("udp", "127.0.0.1", port)] and server.netflow_addresses == []
     finally:
         server.stop()
+
+
+def test_secrets_are_hidden_and_kept(sqlite_web) -> None:  # type: ignore[no-untyped-def]
+    admin = sqlite_web.client("admin")
+    smtp = {"host": "127.0.0.1", "port": 2525, "security": "none", "username": "nw", "password": "s3cret!",
+            "recipients": ["soc@example.org"]}
+    answer = _put(admin, {"notify.smtp": smtp, "notify.webhooks": [{"url": "http://127.0.0.1:9/h",
+                                                                    "headers": {"Authorization": "Bearer t0k"}}]})
+    assert answer.status_code == 200 and "s3cret!" not in answer.text and "t0k" not in answer.text
+    shown = _value(answer, "notify.smtp")["value"]
+    assert shown["password"] == "(hidden)"
+    assert _put(admin, {"notify.smtp": {**shown, "port": 2526}}).status_code == 200  # sent back as shown
+    running = sqlite_web.app.state.settings.notify
+    assert running.smtp.password == "s3cret!" and running.smtp.port == 2526
+    assert running.webhooks[0].headers == {"Authorization": "Bearer t0k"}
+    assert "s3cret!" not in admin.get("/settings").text and "s3cret!" not in admin.get("/api/v1/settings/live").text

@@ -15,7 +15,7 @@ from netwarden.store.visitors import visitors
 from netwarden.web.api.alerts import alert_dict
 from netwarden.web.auth import Principal, require
 from netwarden.web.deps import fast_json, get_db, get_settings
-from netwarden.web.places import country_label, place_of
+from netwarden.web.places import as_installed, as_of, country_label, place_of
 
 router = APIRouter(tags=["hosts"])
 Days = Query(7, ge=1, le=366, description="the time range: this many days up to now")
@@ -40,13 +40,15 @@ def host_data(db: Database, settings: Any, address: str, days: int) -> dict[str,
     place = place_of(settings, data["address"])
     data["place"] = place.to_dict() if place else None
     data["country"] = country_label(place)
+    data["as"] = as_of(settings, data["address"])
+    data["as_installed"] = as_installed(settings)
     return data
 
 
 @router.get("/hosts/{address}")
 def host(address: str, days: int = Days, db: Database = Depends(get_db), settings: Any = Depends(get_settings),
          who: Principal = Depends(require("viewer"))) -> Any:
-    """One address: events over time, ports, peers, user agents, first/last seen, country, alerts, blocks."""
+    """One address: events over time, ports, peers, user agents, first/last seen, country, AS, alerts, blocks."""
     data = host_data(db, settings, address[:64], days)
     data["alerts"] = [alert_dict(a) for a in data["alerts"]]
     data["blocks"] = [b.to_dict() for b in data["blocks"]]
