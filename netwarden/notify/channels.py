@@ -1,6 +1,9 @@
-"""Where notifications go: e-mail over SMTP, and webhooks (generic JSON, Slack, Teams).
+"""Where notifications go: e-mail over SMTP, and webhooks (generic JSON, Slack, Teams); text messages in ``sms``.
 
-A channel's ``send`` raises DeliveryError on failure; the notifier retries with a bound.
+A channel kind is a class in a module of netwarden.notify registered in ``CHANNELS`` by its ``kind`` (the
+name the Settings page's "send test" uses); ``configured(settings)`` gives the channels of that kind the
+``[notify]`` settings ask for. A channel's ``send`` raises DeliveryError on failure; the notifier retries
+with a bound.
 """
 
 from __future__ import annotations
@@ -9,20 +12,40 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import httpx
 
 from netwarden.notify import render
 from netwarden.notify.notice import Notice
-from netwarden.notify.settings import SmtpSettings, WebhookSettings
+from netwarden.notify.settings import NotifySettings, SmtpSettings, WebhookSettings
+from netwarden.plugins import Registry
 
 
 class DeliveryError(RuntimeError):
     """A message could not be delivered; the message says where and why."""
 
 
+#: every channel kind, in registration order (the order messages go out in)
+CHANNELS: Registry[Any] = Registry("notification channel", "netwarden.notify", key="kind",
+                                   required=("kind", "configured"))
+
+
+def configured_channels(settings: NotifySettings) -> list[Any]:
+    """Every channel the settings ask for, kind by kind."""
+    CHANNELS.load()
+    return [channel for cls in CHANNELS.entries.values() for channel in cls.configured(settings)]
+
+
+@CHANNELS.register
 class EmailChannel:
+    kind = "smtp"
+    missing = "e-mail is not configured (notify.smtp host and recipients)"
+
+    @classmethod
+    def configured(cls, settings: NotifySettings) -> list[EmailChannel]:
+        return [cls(settings.smtp)] if settings.smtp.host and settings.smtp.recipients else []
+
     def __init__(self, settings: SmtpSettings) -> None:
         self.settings = settings
         self.name = f"smtp {settings.host}:{settings.port}"
@@ -68,8 +91,14 @@ def deliver(s: SmtpSettings, msg: EmailMessage) -> None:
         raise DeliveryError(f"smtp {s.host}:{s.port}: {exc}") from None
 
 
+@CHANNELS.register
 class WebhookChannel:
+    kind = "webhook"
     BODIES: ClassVar[dict] = {"json": render.json_body, "slack": render.slack_body, "teams": render.teams_body}
+
+    @classmethod
+    def configured(cls, settings: NotifySettings) -> list[WebhookChannel]:
+        return [cls(w) for w in settings.webhooks]
 
     def __init__(self, settings: WebhookSettings) -> None:
         self.settings = settings

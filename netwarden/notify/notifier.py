@@ -17,7 +17,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from netwarden.notify.channels import EmailChannel, WebhookChannel
+from netwarden.notify.channels import configured_channels
 from netwarden.notify.notice import Notice, alert_notice, block_notice
 from netwarden.notify.settings import NotifySettings
 from netwarden.records import Alert, Severity
@@ -62,16 +62,7 @@ class Notifier:
 
     @staticmethod
     def _channels(settings: NotifySettings) -> list[Channel]:
-        from netwarden.notify.sms import GammuChannel, SmsGatewayChannel
-
-        out: list[Channel] = []
-        if settings.smtp.host and settings.smtp.recipients:
-            out.append(EmailChannel(settings.smtp))
-        out.extend(WebhookChannel(w) for w in settings.webhooks)
-        out.extend(SmsGatewayChannel(g) for g in settings.sms_gateways)
-        if settings.gammu.recipients:
-            out.append(GammuChannel(settings.gammu))
-        return out
+        return configured_channels(settings)
 
     def reconfigure(self, settings: NotifySettings) -> None:
         """New settings while running (the web app): the next digest goes to the new channels."""

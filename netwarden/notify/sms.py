@@ -21,24 +21,36 @@ import subprocess
 import httpx
 
 from netwarden.notify import render
-from netwarden.notify.channels import DeliveryError
+from netwarden.notify.channels import CHANNELS, DeliveryError
 from netwarden.notify.notice import Notice
-from netwarden.notify.settings import GammuSettings, SmsGatewaySettings
+from netwarden.notify.settings import GammuSettings, NotifySettings, SmsGatewaySettings
+
+
+def _printable(text: str) -> str:
+    """Log text on one line without control characters (a NUL cannot even be a program's argument)."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
 
 
 def short_text(notices: list[Notice], omitted: int, limit: int) -> str:
     """The subject, then a line per notice while it fits (log text flattened: no line breaks smuggled in)."""
-    text = render.subject(notices, omitted)
+    text = _printable(render.subject(notices, omitted))
     if len(notices) + omitted > 1:
         for n in notices:
-            line = "\n- " + " ".join(n.title.split())
+            line = "\n- " + _printable(n.title)
             if len(text) + len(line) > limit:
                 break
             text += line
     return text[:limit]
 
 
+@CHANNELS.register
 class SmsGatewayChannel:
+    kind = "sms"
+
+    @classmethod
+    def configured(cls, settings: NotifySettings) -> list[SmsGatewayChannel]:
+        return [cls(g) for g in settings.sms_gateways]
+
     def __init__(self, settings: SmsGatewaySettings) -> None:
         self.settings = settings
         self.name = f"sms gateway {settings.url.split('?', 1)[0]}"  # no query: it may hold a password
@@ -61,8 +73,16 @@ class SmsGatewayChannel:
                 raise DeliveryError(f"{self.name}: HTTP {response.status_code} for {number}")
 
 
+@CHANNELS.register
 class GammuChannel:
     """``gammu [-c CONFIG] sendsms TEXT NUMBER -text MESSAGE`` per recipient, without a shell."""
+
+    kind = "gammu"
+    missing = "gammu has no recipients (notify.gammu)"
+
+    @classmethod
+    def configured(cls, settings: NotifySettings) -> list[GammuChannel]:
+        return [cls(settings.gammu)] if settings.gammu.recipients else []
 
     def __init__(self, settings: GammuSettings) -> None:
         self.settings = settings

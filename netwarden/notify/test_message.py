@@ -15,23 +15,20 @@ class ChannelMissing(LookupError):
 
 
 def channel_of(settings: NotifySettings, ref: str) -> Any:
-    from netwarden.notify.channels import EmailChannel, WebhookChannel
-    from netwarden.notify.sms import GammuChannel, SmsGatewayChannel
+    """``kind`` (a kind configured once: smtp, gammu) or ``kind:N`` (the N-th of a list: webhook:0, sms:1)."""
+    from netwarden.notify.channels import CHANNELS
 
     kind, _, index = ref.partition(":")
-    if kind == "smtp":
-        if not (settings.smtp.host and settings.smtp.recipients):
-            raise ChannelMissing("e-mail is not configured (notify.smtp host and recipients)")
-        return EmailChannel(settings.smtp)
-    if kind == "gammu":
-        if not settings.gammu.recipients:
-            raise ChannelMissing("gammu has no recipients (notify.gammu)")
-        return GammuChannel(settings.gammu)
-    items = {"webhook": (settings.webhooks, WebhookChannel), "sms": (settings.sms_gateways, SmsGatewayChannel)}
-    listed, cls = items[kind]
-    if int(index) >= len(listed):
-        raise ChannelMissing(f"there is no {kind} number {index} (notify has {len(listed)})")
-    return cls(listed[int(index)])
+    if kind not in CHANNELS:
+        raise ChannelMissing(f"no channel kind {kind!r}; known: {', '.join(CHANNELS.names())}")
+    cls = CHANNELS.get(kind)
+    found = cls.configured(settings)
+    number = int(index or 0)
+    if number >= len(found):
+        single = getattr(cls, "missing", None)
+        raise ChannelMissing(single if single and not index else
+                             f"there is no {kind} number {number} (notify has {len(found)})")
+    return found[number]
 
 
 def send_test(settings: NotifySettings, ref: str, by: str) -> dict[str, Any]:

@@ -83,7 +83,8 @@ def put_live_settings(request: Request, body: LiveChange = Body(...), who: Princ
 
 
 class ChannelTest(BaseModel):
-    channel: str = Field(pattern=r"^(smtp|gammu|(webhook|sms):[0-9]{1,3})$",
+    # any registered channel kind (netwarden.notify.channels.CHANNELS); an unknown one is a 404
+    channel: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}(:[0-9]{1,3})?$",
                          description="smtp, gammu, webhook:N or sms:N (N counts from 0 in the list)")
 
 
