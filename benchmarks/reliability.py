@@ -241,7 +241,7 @@ def bodies(requests: int) -> dict:
     from netwarden.config import Settings
     from netwarden.store.database import Database
     from netwarden.accounts import users as accounts
-    from netwarden.web.server import WebServer
+    from netwarden.serve import Server
     from netwarden.accounts.sessions import create_token
 
     work = Path(tempfile.mkdtemp(prefix="nw-bodies-"))
@@ -251,7 +251,7 @@ def bodies(requests: int) -> dict:
     token = create_token(db, accounts.get_user(db, "analyst").id, "campaign")[1]  # type: ignore[union-attr]
     db.close()
     settings = Settings()
-    server = WebServer(settings, db_url=url, port=0, syslog_udp=[], syslog_tcp=[], netflow_udp=[],
+    server = Server(settings, db_url=url, port=0, syslog_udp=[], syslog_tcp=[], netflow_udp=[],
                        use_writer_process=False)
     server.start()
     parts = urlsplit(server.url)

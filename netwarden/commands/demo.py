@@ -44,7 +44,7 @@ def demo(host: str, port: int, db_url: str | None, rate: float, attack_every: fl
     from netwarden.simulate.live import LiveFeeder
     from netwarden.store.database import DatabaseError
     from netwarden.stream import LiveStream
-    from netwarden.web.server import ServerError, WebServer
+    from netwarden.serve import Server, ServerError
 
     # a demo already running keeps its files: check the lock and the port before touching anything
     lock = None
@@ -60,7 +60,7 @@ def demo(host: str, port: int, db_url: str | None, rate: float, attack_every: fl
         _check_port_free(host, port)
     settings = Settings()  # embedded defaults, whatever netwarden.toml says
     settings.database.url = db_url
-    server = WebServer(settings, db_url=db_url, host=host, port=port, syslog_udp=[], syslog_tcp=[], netflow_udp=[])
+    server = Server(settings, db_url=db_url, host=host, port=port, syslog_udp=[], syslog_tcp=[], netflow_udp=[])
     try:
         server.start()
     except (ServerError, DatabaseError) as exc:

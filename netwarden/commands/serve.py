@@ -26,13 +26,13 @@ def serve(obj: Context, host: str | None, port: int | None, db_url: str | None, 
     it must be changed at the first login.
     """
     from netwarden.store.database import DatabaseError
-    from netwarden.web.server import ServerError, WebServer
+    from netwarden.serve import Server, ServerError
 
     if db_url:
         obj.use_database(db_url)
     settings = obj.settings
     empty: list[str] = []
-    server = WebServer(settings, host=host, port=port,
+    server = Server(settings, host=host, port=port,
                        syslog_udp=empty if no_listeners else (list(syslog_udp) or None),
                        syslog_tcp=empty if no_listeners else (list(syslog_tcp) or None),
                        netflow_udp=empty if no_listeners else (list(netflow) or None))
@@ -52,11 +52,8 @@ def serve(obj: Context, host: str | None, port: int | None, db_url: str | None, 
     try:
         with stop_signals() as stop:
             while not stop.wait(1.0):
-                if server.runtime is not None:
-                    for stream in server._streams:
-                        if stream.last_error is not None:
-                            out.print(f"storage error: {safe(stream.last_error)}")
-                            stream.last_error = None
+                for error in server.storage_errors():
+                    out.print(f"storage error: {safe(error)}")
     finally:
         try:
             server.stop()

@@ -1,7 +1,9 @@
 """The web application: server-rendered pages, the REST API under ``/api/v1``, live updates over WebSocket.
 
-``create_app(settings, db, runtime=None)`` in :mod:`netwarden.web.app` builds it; ``netwarden serve`` runs it
-with the live collectors and the pipeline (:mod:`netwarden.web.server`).
+``create_app(settings, db, runtime=None)`` in :mod:`netwarden.web.app` builds it and
+:class:`netwarden.web.http.HttpServer` serves it. The web app only serves HTTP: ``netwarden serve`` is assembled
+in :mod:`netwarden.serve` (the database, the pipeline, the live collectors, the reports, and this app); users
+and sessions are in :mod:`netwarden.accounts`, queries in :mod:`netwarden.store`.
 
 How to add a page
 -----------------

@@ -26,9 +26,9 @@ CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by scripts/system-packages
 @contextmanager
 def analyst_server(folder: Path, prepare: Callable[[Database], None] | None = None, *,
                    role: str = "analyst") -> Iterator[tuple[str, str]]:
-    """A running WebServer on a SQLite file in ``folder`` (filled by ``prepare``), with its URL and a session
+    """A running Server on a SQLite file in ``folder`` (filled by ``prepare``), with its URL and a session
     of the user named ``role`` with that role (browser tests start logged in; the login form has its own tests)."""
-    from netwarden.web.server import WebServer
+    from netwarden.serve import Server
     from netwarden.accounts.sessions import create_session
 
     url = f"sqlite:///{folder / 'nw.db'}"
@@ -42,7 +42,7 @@ def analyst_server(folder: Path, prepare: Callable[[Database], None] | None = No
     assert user is not None
     session = create_session(db, user.id, "127.0.0.1", settings.web)
     db.close()
-    web = WebServer(settings, db_url=url, port=0, syslog_udp=[], syslog_tcp=[], netflow_udp=[],
+    web = Server(settings, db_url=url, port=0, syslog_udp=[], syslog_tcp=[], netflow_udp=[],
                     use_writer_process=False)
     web.start()
     try:

@@ -26,7 +26,7 @@ LINE = '203.0.113.7 - - [17/May/2015:10:05:03 +0000] "GET /admin HTTP/1.1" 404 1
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[tuple[str, int], str]]:
     """A running server with 1 MiB JSON and 2 MiB upload caps, its address and an analyst's API token."""
-    from netwarden.web.server import WebServer
+    from netwarden.serve import Server
 
     url = f"sqlite:///{tmp_path_factory.mktemp('bodies') / 'nw.db'}"
     settings = Settings()
@@ -37,7 +37,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[tuple[str
     assert user is not None
     token = create_token(db, user.id, "bodies")[1]
     db.close()
-    web = WebServer(settings, db_url=url, port=0, syslog_udp=[], syslog_tcp=[], netflow_udp=[],
+    web = Server(settings, db_url=url, port=0, syslog_udp=[], syslog_tcp=[], netflow_udp=[],
                     use_writer_process=False)
     web.start()
     parts = urlsplit(web.url)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from netwarden.config import Settings
-from netwarden.web.server import WebServer
+from netwarden.serve import Server
 from tests.web.conftest import ARTIFACTS, PASSWORD
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -27,10 +27,10 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     settings = Settings()
     settings.database.url = f"sqlite:///{tmp_path_factory.mktemp('serve') / 'netwarden.db'}"
-    srv = WebServer(settings, host="127.0.0.1", port=0, syslog_udp=["127.0.0.1:0"], syslog_tcp=[], netflow_udp=[])
+    srv = Server(settings, host="127.0.0.1", port=0, syslog_udp=["127.0.0.1:0"], syslog_tcp=[], netflow_udp=[])
     srv.start()
     yield srv
     srv.stop()
@@ -69,7 +69,7 @@ class Watched:
         assert not [e for e in self.errors if "Content Security Policy" in e or "Refused" in e], self.errors
 
 
-def _syslog(server: WebServer, lines: list[str]) -> None:
+def _syslog(server: Server, lines: list[str]) -> None:
     host, port = next((h, p) for kind, h, p in server.syslog_addresses if kind == "udp")
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         for line in lines:
@@ -82,7 +82,7 @@ def _ssh_failures(n: int) -> list[str]:
             for i in range(n)]
 
 
-def _login_first_admin(w: Watched, server: WebServer) -> None:
+def _login_first_admin(w: Watched, server: Server) -> None:
     page = w.page
     page.goto("/")
     assert page.url.endswith("/login?next=%2F")
@@ -98,7 +98,7 @@ def _login_first_admin(w: Watched, server: WebServer) -> None:
     page.wait_for_url(re.compile(r"/account"))
 
 
-def test_browser_end_to_end(server: WebServer, browser) -> None:  # type: ignore[no-untyped-def]
+def test_browser_end_to_end(server: Server, browser) -> None:  # type: ignore[no-untyped-def]
     assert server.first_admin_password  # first start on an empty database
     w = Watched(browser, server.url)
     page = w.page
@@ -181,7 +181,7 @@ def test_browser_end_to_end(server: WebServer, browser) -> None:  # type: ignore
     w.context.close()
 
 
-def test_viewer_sees_no_actions_and_logout_ends_the_session(server: WebServer, browser) -> None:  # type: ignore[no-untyped-def]
+def test_viewer_sees_no_actions_and_logout_ends_the_session(server: Server, browser) -> None:  # type: ignore[no-untyped-def]
     from netwarden.accounts import users as accounts
 
     from netwarden.records import Alert, Factor, Severity

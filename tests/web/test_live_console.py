@@ -246,7 +246,7 @@ def test_listeners_changed_in_the_web_app_apply_at_the_next_start(tmp_path: Path
     from netwarden.config import Settings
     from netwarden.store.database import Database
     from netwarden.web.live_settings import change
-    from netwarden.web.server import WebServer
+    from netwarden.serve import Server
 
     url = f"sqlite:///{tmp_path / 'nw.db'}"
     db = Database.open(url)
@@ -254,7 +254,7 @@ def test_listeners_changed_in_the_web_app_apply_at_the_next_start(tmp_path: Path
     change(db, Settings(), {"web.syslog_udp": [f"127.0.0.1:{port}"], "web.syslog_tcp": [],
                             "web.netflow_udp": []}, "admin")
     db.close()
-    server = WebServer(Settings(), db_url=url, port=0, use_writer_process=False)
+    server = Server(Settings(), db_url=url, port=0, use_writer_process=False)
     server.start()
     try:
         assert server.syslog_addresses == [("udp", "127.0.0.1", port)] and server.netflow_addresses == []

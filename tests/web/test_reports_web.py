@@ -100,7 +100,7 @@ def browser():  # type: ignore[no-untyped-def]
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
     from netwarden.config import Settings
     from netwarden.accounts import users as accounts
-    from netwarden.web.server import WebServer
+    from netwarden.serve import Server
     from netwarden.accounts.sessions import create_session
 
     folder = tmp_path_factory.mktemp("reports-web")
@@ -114,7 +114,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
         user = accounts.get_user(db, f"{role}1")
         sessions[role] = create_session(db, user.id, "127.0.0.1", settings.web)  # type: ignore[union-attr]
     db.close()
-    web = WebServer(settings, db_url=url, port=0, syslog_udp=[], syslog_tcp=[], netflow_udp=[],
+    web = Server(settings, db_url=url, port=0, syslog_udp=[], syslog_tcp=[], netflow_udp=[],
                     use_writer_process=False)
     web.start()
     try:
