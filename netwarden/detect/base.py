@@ -51,6 +51,9 @@ class Detector(ABC):
     name: ClassVar[str]
     description: ClassVar[str]
     Settings: ClassVar[type[DetectorSettings]] = DetectorSettings
+    #: how far an attack has gone when this detector's kind (its name) fires: 1 reconnaissance, 2 access
+    #: attempts, 3 data leaving; an incident spanning two stages escalates (None: engine.STAGE, else 1)
+    stage: ClassVar[int | None] = None
 
     def __init__(self, settings: DetectorSettings | dict[str, Any] | None = None, *,
                  keep_events: bool = False, assets: Assets | None = None) -> None:

@@ -398,10 +398,18 @@ class _BatchAlerts:
         return diff
 
 
+def _stage(kind: str) -> int:
+    """How far an alert kind has gone: the detector of that name says so (``stage``), else STAGE, else 1."""
+    detector = DETECTORS.entries.get(kind)
+    if detector is not None and detector.stage is not None:
+        return detector.stage
+    return STAGE.get(kind, 1)
+
+
 def incident_severity(kinds: Sequence[str], current: Severity, new: Severity) -> Severity:
     """The worst of its alerts, raised when one source progresses through the stages of an attack."""
     severity = current if current.rank >= new.rank else new
-    stages = {STAGE.get(k.split("/")[0], 1) for k in kinds}
+    stages = {_stage(k.split("/")[0]) for k in kinds}
     if any(k.split("/")[-1] in BREACH_SUBKINDS for k in kinds) and len(kinds) > 1:
         return Severity.CRITICAL
     if len(stages) >= 2 and severity.rank < Severity.HIGH.rank:

@@ -222,3 +222,27 @@ def test_alerts_are_explained(name: str) -> None:
     assert engine.alerts
     for alert in engine.alerts:
         assert 0 < alert.confidence <= 1 and alert.recommendation and alert.evidence
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_stage_is_a_known_one(name: str) -> None:
+    assert DETECTORS.get(name).stage in (None, 1, 2, 3)
+
+
+def test_a_new_detector_names_its_own_stage() -> None:
+    """A detector module says how far its attack has gone; the incident escalation reads it by kind."""
+    from netwarden.detect.engine import incident_severity
+
+    class Telnet(Detector):
+        name, description, stage = "telnet_contract_example", "telnet from outside", 2
+
+        def process(self, events):  # type: ignore[no-untyped-def]
+            return []
+
+    before = incident_severity(["port_scan/vertical", f"{Telnet.name}/login"], Severity.MEDIUM, Severity.LOW)
+    DETECTORS.register(Telnet)
+    try:
+        after = incident_severity(["port_scan/vertical", f"{Telnet.name}/login"], Severity.MEDIUM, Severity.LOW)
+    finally:
+        del DETECTORS.entries[Telnet.name]
+    assert (before, after) == (Severity.MEDIUM, Severity.HIGH)
