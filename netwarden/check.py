@@ -61,6 +61,7 @@ class Verdict:
     event: dict[str, Any]
     format: str | None = None
     notes: list[str] = field(default_factory=list)  # what could not be checked (no model, a model failed)
+    models: list[dict[str, Any]] = field(default_factory=list)  # each active model: ref, score, threshold
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -180,11 +181,13 @@ def check_event(event: Event, settings: Any, *, model_scorer: ModelScorer | None
         notes.append(f"TCP flags {event.extra['ignored_tcp_flags']} ignored: {event.transport} has no TCP header "
                      "(datasets often fill the flag column for every protocol)")
     model_scores: list[float] = []
+    models: list[dict[str, Any]] = []  # each active model's own score, unrounded (as `model predict` gives it)
     if model_scorer is not None:
         model_reasons, model_notes, *scored = model_scorer(event)
         reasons += model_reasons
         notes += model_notes
         model_scores = list(scored[0]) if scored else []
+        models = list(scored[1]) if len(scored) > 1 else []
     else:
         notes.append("no machine-learning model is active")
     reasons.sort(key=lambda r: (-Severity(r.severity).rank, -r.confidence))
@@ -195,7 +198,7 @@ def check_event(event: Event, settings: Any, *, model_scorer: ModelScorer | None
     # model's score, below its threshold too) says "attack", 0 to 1; the verdict adds the severity to it
     score = max([r.confidence for r in reasons] + model_scores, default=0.0)
     return Verdict(verdict=verdict, severity=worst, score=round(score, 4),
-                   reasons=reasons, event=event.to_dict(), format=fmt, notes=notes)
+                   reasons=reasons, event=event.to_dict(), format=fmt, notes=notes, models=models)
 
 
 def _detector_reasons(event: Event, settings: Any, assets: Assets) -> list[Reason]:
@@ -267,8 +270,9 @@ def _connection_reasons(event: Event, assets: Assets) -> list[Reason]:
     return out
 
 
-def registry_scorer(db: Any, settings: Any) -> ModelScorer | None:
-    """Scores with every active model of the registry; None when there is no registry or no active model."""
+def registry_scorer(db: Any, settings: Any, asked: dict[str, Any] | None = None) -> ModelScorer | None:
+    """Scores with every active model of the registry; None when there is no registry or no active model.
+    ``asked``: the connection as entered, for models trained on a plain CSV (netwarden.check_columns)."""
     try:
         from netwarden.learn.registry import ModelRegistry
         from netwarden.learn.settings import models_dir
@@ -283,18 +287,24 @@ def registry_scorer(db: Any, settings: Any) -> ModelScorer | None:
     if not active:
         return None
 
-    def score(event: Event) -> tuple[list[Reason], list[str], list[float]]:
+    def score(event: Event) -> tuple[list[Reason], list[str], list[float], list[dict[str, Any]]]:
         reasons: list[Reason] = []
         notes: list[str] = []
         values: list[float] = []
+        scored: list[dict[str, Any]] = []
         for record in active:
             try:
+                from netwarden.check_columns import for_model
+
                 model = registry.load(record)
-                value = float(model.score([event])[0])
+                seen = for_model(event, model, asked)
+                value = float(model.score([seen])[0])
                 values.append(value)
                 threshold = float(getattr(model, "threshold", record.threshold))
+                scored.append({"model": record.ref, "algorithm": record.algorithm, "score": value,
+                               "threshold": threshold})
                 if value >= threshold:
-                    top = [c.to_dict() for c in model.explain([event], top=3)[0]]
+                    top = [c.to_dict() for c in model.explain([seen], top=3)[0]]
                     reasons.append(Reason(f"model:{record.ref}", "high" if value >= 0.9 else "medium",
                                           f"model {record.ref} ({record.algorithm}) scores {value:.2f} "
                                           f"(threshold {threshold:.2f})", round(value, 4), {"features": top}))
@@ -302,6 +312,6 @@ def registry_scorer(db: Any, settings: Any) -> ModelScorer | None:
                     notes.append(f"model {record.ref} scores {value:.2f}, below its threshold {threshold:.2f}")
             except Exception as exc:  # one broken model must not take the check down
                 notes.append(f"model {record.ref} could not score this event: {str(exc)[:200]}")
-        return reasons, notes, values
+        return reasons, notes, values, scored
 
     return score

@@ -25,13 +25,16 @@ from netwarden.parse.base import ParseContext, ParseError
 from netwarden.records import Event, SourceKind
 
 #: label texts that mean "no attack" in the datasets and exports we know
-NORMAL_LABELS = frozenset({"normal", "benign", "0", "background", "legitimate", "none", ""})
-LABEL_COLUMNS = ("label", "Label", "class", "Class", "attack_cat", "attack_category", "category")
+NORMAL_LABELS = frozenset({"normal", "benign", "0", "0.0", "false", "background", "legitimate", "none", ""})
+# single-record exports label rows with a 0/1 column: is_anomaly, is_attack, malicious ...
+LABEL_COLUMNS = ("label", "Label", "class", "Class", "attack_cat", "attack_category", "category", "is_anomaly",
+                 "anomaly", "is_attack", "is_malicious", "malicious")
 #: columns that give the answer away or identify a row; never features
 NOT_FEATURES = frozenset({
     "label", "attack_cat", "attack_category", "difficulty", "id", "class", "category",
     "srcip", "dstip", "sport", "dsport", "stime", "ltime", "flow id", "src ip", "dst ip", "src port",
     "timestamp", "source ip", "destination ip", "source port",
+    "is_anomaly", "anomaly", "is_attack", "is_malicious", "malicious",
 })
 MAX_BAD_ROWS_SHOWN = 5
 RAW_HTTP = "http_raw"  # raw HTTP requests one after another (CSIC 2010): see netwarden.learn._raw_http

@@ -61,7 +61,9 @@ def check(body: CheckIn, db: Database = Depends(get_db), settings: Any = Depends
             event, fmt = event_from_line(body.line or "", body.format)
     except CheckError as exc:
         raise HTTPException(400, str(exc)) from None
-    verdict = check_event(event, settings, model_scorer=registry_scorer(db, settings), fmt=fmt).to_dict()
+    asked_connection = body.connection.model_dump() if body.connection is not None else None
+    verdict = check_event(event, settings, model_scorer=registry_scorer(db, settings, asked_connection),
+                          fmt=fmt).to_dict()
     verdict["places"] = _places(settings, event.src_ip, event.dst_ip)
     asked = {"connection": body.connection.model_dump(exclude_none=True)} if body.connection is not None \
         else {"line": body.line, "format": body.format}
