@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from netwarden.config import Settings
 from netwarden.store.database import Database
 from netwarden.store.schema import alerts, events, quarantine
-from netwarden.web.server import WebServer
+from netwarden.serve import Server
 
 ATTACKER = "198.51.100.23"
 
@@ -54,7 +54,7 @@ def count(db: Database, table) -> int:  # type: ignore[no-untyped-def]
 def test_metrics_add_up_to_what_was_stored(tmp_path: Path) -> None:
     settings = Settings()
     url = f"sqlite:///{tmp_path / 'nw.db'}"
-    server = WebServer(settings, db_url=url, host="127.0.0.1", port=0, syslog_udp=["127.0.0.1:0"],
+    server = Server(settings, db_url=url, host="127.0.0.1", port=0, syslog_udp=["127.0.0.1:0"],
                        syslog_tcp=[], netflow_udp=[])  # the writer process: its commits are counted here
     server.start()
     db = Database.open(url)
@@ -107,7 +107,7 @@ def test_readyz_says_what_is_not_ready(tmp_path: Path) -> None:
     from netwarden import metrics
 
     settings = Settings()
-    server = WebServer(settings, db_url=f"sqlite:///{tmp_path / 'nw.db'}", host="127.0.0.1", port=0,
+    server = Server(settings, db_url=f"sqlite:///{tmp_path / 'nw.db'}", host="127.0.0.1", port=0,
                        syslog_udp=[], syslog_tcp=[], netflow_udp=[], use_writer_process=False)
     server.start()
     try:
