@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from netwarden.accounts import users as accounts
+from netwarden.respond.firewall.base import BACKENDS
 from netwarden.web.api.settings import settings_view
 from netwarden.web.live_settings import view as live_view
 from netwarden.web.deps import RowId
@@ -28,7 +29,7 @@ def _page(request: Request, message: str = "", error: str = "", status: int = 20
         "view": settings_view(request.app.state.runtime), "users": accounts.list_users(db),
         "live": live_view(request.app), "feed_rows": feed_rows(request.app),
         "tokens": list_tokens(db), "message": message, "error": error, "one_time": one_time,
-        "roles": ["viewer", "analyst", "admin"]}, status_code=status)
+        "roles": ["viewer", "analyst", "admin"], "backends": BACKENDS.names()}, status_code=status)
 
 
 def feed_rows(app) -> list[dict]:  # type: ignore[no-untyped-def]
