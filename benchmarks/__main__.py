@@ -30,6 +30,7 @@ from benchmarks import bench_backtest
 from benchmarks import bench_webmodel
 from benchmarks import bench_trust
 from benchmarks import bench_reports
+from benchmarks import bench_ssh
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "BENCHMARKS.md"
@@ -46,6 +47,7 @@ BENCHMARKS["backtest"] = bench_backtest
 BENCHMARKS["webmodel"] = bench_webmodel
 BENCHMARKS["trust"] = bench_trust
 BENCHMARKS["reports"] = bench_reports
+BENCHMARKS["ssh"] = bench_ssh
 COMMAND = "benchmarks/run"
 
 

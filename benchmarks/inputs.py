@@ -177,3 +177,43 @@ def attack_access_log(target: Path, lines: int, sources: int | None = None) -> P
                       f'{(200, 404, 403, 500)[n % 4]} {512 + n % 997} "-" "Mozilla/5.0 (X11; Linux x86_64)"\n')
     tmp.replace(target)
     return target
+
+
+_SYSLOG_STAMP = re.compile(r"^(\w{3} +\d{1,2} \d{2}:\d{2}:\d{2}) ")
+_IPV4 = re.compile(r"\b(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\b")
+
+
+def ssh_log(target: Path, lines: int, variants: int = 1) -> Path:
+    """loghub's OpenSSH_2k.log (2,000 real sshd lines from 30 client addresses, mostly guessing) repeated, each
+    copy moved forward in time past the previous one (from 1 January, so the year-less stamps never wrap).
+    ``variants`` > 1 spreads the copies over that many times more client addresses: copy k moves the third
+    octet of every address by k % variants (so the same attacks come from ``variants`` x 30 addresses)."""
+    if target.exists() and sum(1 for _ in target.open("rb")) == lines:
+        return target
+    base = _read_lines(datasets() / "loghub" / "OpenSSH_2k.log")
+    first = datetime.strptime("2026 " + _SYSLOG_STAMP.match(base[0]).group(1), "%Y %b %d %H:%M:%S")
+    offsets = [datetime.strptime("2026 " + _SYSLOG_STAMP.match(line).group(1), "%Y %b %d %H:%M:%S") - first
+               for line in base]
+    span = offsets[-1] + timedelta(minutes=5)
+    start = datetime(2027, 1, 1)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(target.suffix + ".tmp")
+    with tmp.open("w", encoding="utf-8") as out:
+        written = copy = 0
+        while written < lines:
+            shift = variants and copy % variants
+
+            def moved(m: re.Match[str]) -> str:
+                return f"{m.group(1)}.{m.group(2)}.{(int(m.group(3)) + shift) % 256}.{m.group(4)}"
+
+            for line, offset in zip(base, offsets):
+                if written >= lines:
+                    break
+                when = start + span * copy + offset
+                rest = line[_SYSLOG_STAMP.match(line).end():]
+                out.write(f"{when:%b} {when.day:2d} {when:%H:%M:%S} " + (_IPV4.sub(moved, rest) if shift else rest)
+                          + "\n")
+                written += 1
+            copy += 1
+    tmp.replace(target)
+    return target
