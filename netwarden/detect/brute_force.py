@@ -44,179 +44,21 @@ then ``Accepted`` is a person; so is a browser's challenge followed by the right
 
 from __future__ import annotations
 
-import re
-from collections import deque
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from netwarden.detect import scoring
 from netwarden.detect.base import Detector, DetectorSettings, register
+from netwarden.detect.brute_force_http import HttpLogins
+from netwarden.detect.brute_force_state import (EVIDENCE_USERS, MAX_TEXT, PROVEN, SSH_FAILED, SSH_INVALID, SSH_MAXED,
+                                                SSH_PAM, SSH_PASSWORD_SUCCESS, Source, count_text, epoch, when)
 from netwarden.detect.windows import KeyedState
 from netwarden.records import Event, Factor, Finding, Severity
 from netwarden.text import plural
 
-# sshd codes (netwarden.parse.sshd) that are one failed guess
-_SSH_FAILED = frozenset({"failed_password", "failed_keyboard_interactive"})
-_SSH_PAM = frozenset({"pam_auth_failure"})
-_SSH_INVALID = frozenset({"invalid_user", "user_not_allowed", "root_login_refused", "pam_user_unknown"})
-_SSH_MAXED = frozenset({"too_many_failures", "max_auth_attempts", "pam_max_retries"})
-_SSH_PASSWORD_SUCCESS = ("accepted_password", "accepted_keyboard_interactive")
-_PROVEN = frozenset("fpihs")  # tallies of failures the log proves (c: unproven, ok: successes)
-_LOGIN_FAILED = frozenset({200, 401, 403, 429})  # a login POST answered with the form again, refused, throttled
-
-# login paths (the path only, case-insensitive): the common form, API and CMS login end points
-_LOGIN_PATH = re.compile(
-    r"(?:log[-_]?[io]n|sign[-_]?in|auth(?:enticate|orize)?|session|token|wp-login\.php|xmlrpc\.php"
-    r"|j_security_check|/admin(?:istrator)?(?:/(?:index\.php)?)?$|/manager/html|phpmyadmin)",
-    re.IGNORECASE)
-_MAX_TEXT = 256  # characters of a user name or path kept as evidence
-_MAX_USERS = 200  # distinct user names remembered per source (the count goes on beyond, as "at least")
-_EVIDENCE_USERS = 20
-
-
-def _epoch(t: datetime) -> float:
-    return t.timestamp() if t.tzinfo is not None else t.replace(tzinfo=timezone.utc).timestamp()
-
-
-def _when(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, timezone.utc)
-
-
-def _n(v: float) -> str:
-    return f"{int(v):,}"
-
-
-class _Source:
-    """What one source did: attempts in the window, users tried, targets; everything bounded."""
-
-    __slots__ = ("times", "users", "invalid", "users_overflow", "targets", "first", "last", "total",
-                 "reported_total", "reported_at", "alerted", "fail_status", "paths", "success_reported",
-                 "maxed", "methods", "agents", "short_conns", "cum")
-
-    def __init__(self) -> None:
-        self.times: deque[tuple[float, int, str]] = deque()  # (time, n, tally) tally: f p i h s
-        self.users: dict[str, int] = {}
-        self.invalid: set[str] = set()
-        self.users_overflow = 0
-        self.targets: dict[str, int] = {}
-        self.first = 0.0
-        self.last = 0.0
-        self.total = 0  # attempts since first seen (largest tally)
-        self.reported_total = 0
-        self.reported_at = 0.0
-        self.alerted = False
-        self.fail_status: dict[int, int] = {}  # HTTP status -> count of failed logins with it
-        self.paths: dict[str, int] = {}
-        self.success_reported = False
-        self.maxed = 0  # "too many authentication failures" disconnects
-        self.methods: dict[str, int] = {}
-        self.agents: dict[str, int] = {}
-        self.short_conns = 0
-        self.cum: dict[str, int] = {}  # tally -> attempts since first seen
-
-    def to_json(self) -> dict[str, Any]:
-        return {"times": [list(t) for t in self.times], "users": self.users, "invalid": sorted(self.invalid),
-                "users_overflow": self.users_overflow, "targets": self.targets, "first": self.first,
-                "last": self.last, "total": self.total, "reported_total": self.reported_total,
-                "reported_at": self.reported_at, "alerted": self.alerted,
-                "fail_status": {str(k): v for k, v in self.fail_status.items()}, "paths": self.paths,
-                "success_reported": self.success_reported, "maxed": self.maxed, "methods": self.methods,
-                "agents": self.agents, "short_conns": self.short_conns, "cum": self.cum}
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> _Source:
-        s = cls()
-        s.times = deque((float(t), int(n), str(k)) for t, n, k in d.get("times", []))
-        s.users = {str(k): int(v) for k, v in dict(d.get("users", {})).items()}
-        s.invalid = set(map(str, d.get("invalid", [])))
-        s.users_overflow = int(d.get("users_overflow", 0))
-        s.targets = {str(k): int(v) for k, v in dict(d.get("targets", {})).items()}
-        s.first, s.last = float(d.get("first", 0.0)), float(d.get("last", 0.0))
-        s.total, s.reported_total = int(d.get("total", 0)), int(d.get("reported_total", 0))
-        s.reported_at = float(d.get("reported_at", 0.0))
-        s.alerted = bool(d.get("alerted", False))
-        s.fail_status = {int(k): int(v) for k, v in dict(d.get("fail_status", {})).items()}
-        s.paths = {str(k): int(v) for k, v in dict(d.get("paths", {})).items()}
-        s.success_reported = bool(d.get("success_reported", False))
-        s.maxed = int(d.get("maxed", 0))
-        s.methods = {str(k): int(v) for k, v in dict(d.get("methods", {})).items()}
-        s.agents = {str(k): int(v) for k, v in dict(d.get("agents", {})).items()}
-        s.short_conns = int(d.get("short_conns", 0))
-        s.cum = {str(k): int(v) for k, v in dict(d.get("cum", {})).items()}
-        return s
-
-    # -- recording ---------------------------------------------------------------------------------
-
-    def add(self, t: float, n: int, tally: str, limit: int) -> None:
-        if not self.first or t < self.first:
-            self.first = t
-        if t > self.last:
-            self.last = t
-        self.times.append((t, n, tally))
-        self.cum[tally] = self.cum.get(tally, 0) + n
-        if len(self.times) > limit:
-            self.times.popleft()
-
-    def user(self, name: str | None, invalid: bool = False) -> None:
-        if not name:
-            return
-        name = name[:_MAX_TEXT]
-        if name in self.users:
-            self.users[name] += 1
-        elif len(self.users) < _MAX_USERS:
-            self.users[name] = 1
-        else:
-            self.users_overflow += 1
-        if invalid and len(self.invalid) < _MAX_USERS:
-            self.invalid.add(name)
-
-    @staticmethod
-    def bump(d: dict, key: Any, limit: int = 20) -> None:
-        if key in d:
-            d[key] += 1
-        elif len(d) < limit:
-            d[key] = 1
-
-    def tallies(self, since: float) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for t, n, k in self.times:
-            if t >= since:
-                out[k] = out.get(k, 0) + n
-        return out
-
-    def attempts(self, since: float, unproven_factor: int = 5, success_discount: int = 3) -> int:
-        """Attempts since ``since``: the largest of the tallies of proven failures (one guess writes several
-        lines), plus unproven ones (``c``: a 401 without a user name, a login without its answer) at
-        ``1/unproven_factor``, minus ``success_discount`` per success seen (``ok``: people behind one address
-        get in; a guesser does not)."""
-        tallies = self.tallies(since)
-        proven = max((v for k, v in tallies.items() if k in _PROVEN), default=0)
-        unproven = tallies.get("c", 0) // max(unproven_factor, 1)
-        return max(proven + unproven - success_discount * tallies.get("ok", 0), 0)
-
-    def machine_paced(self, since: float, interval: float) -> bool:
-        """True when the failures came faster than a person types: the median gap between them is at most
-        ``interval`` seconds (a tool with parallel tasks; a person retypes in several seconds at best)."""
-        tallies = self.tallies(since)
-        proven = {k: v for k, v in tallies.items() if k in _PROVEN}
-        if not proven:
-            return False
-        tally = max(proven, key=lambda k: proven[k])
-        times = sorted(t for t, _, k in self.times if k == tally and t >= since)
-        if len(times) < 4:
-            return False
-        gaps = sorted(b - a for a, b in zip(times, times[1:]))
-        return gaps[len(gaps) // 2] <= interval
-
-    def trim(self, before: float) -> None:
-        times = self.times
-        while times and times[0][0] < before:
-            times.popleft()
-
-
 @register
-class BruteForce(Detector):
+class BruteForce(HttpLogins, Detector):
     name = "brute_force"
     description = "repeated authentication failures (SSH, PAM, HTTP logins, SSH connection floods) and a success after them"
 
@@ -250,9 +92,9 @@ class BruteForce(Detector):
         super().__init__(settings, **kw)
         s = self.settings
         idle = timedelta(seconds=max(s.window, s.slow_window) * 2)
-        self.ssh: KeyedState[_Source] = KeyedState(_Source, idle=idle, max_keys=s.max_sources)
-        self.http: KeyedState[_Source] = KeyedState(_Source, idle=idle, max_keys=s.max_sources)
-        self.flows: KeyedState[_Source] = KeyedState(_Source, idle=idle, max_keys=s.max_sources)
+        self.ssh: KeyedState[Source] = KeyedState(Source, idle=idle, max_keys=s.max_sources)
+        self.http: KeyedState[Source] = KeyedState(Source, idle=idle, max_keys=s.max_sources)
+        self.flows: KeyedState[Source] = KeyedState(Source, idle=idle, max_keys=s.max_sources)
         self._ssh_ports = frozenset(s.ssh_ports)
         self._default_accounts = frozenset(u.lower() for u in s.default_accounts)
         self._sshd_failed_lines: set[str] = set()  # observers whose sshd logs "Failed password" lines
@@ -261,7 +103,7 @@ class BruteForce(Detector):
 
     def process(self, events: Sequence[Event]) -> list[Finding]:
         out: list[Finding] = []
-        touched: dict[tuple[str, str], tuple[_Source, list[Event]]] = {}
+        touched: dict[tuple[str, str], tuple[Source, list[Event]]] = {}
         limit = self.settings.max_events_per_source
         ssh_ports = self._ssh_ports
         for e in events:
@@ -289,52 +131,52 @@ class BruteForce(Detector):
         key = e.src_ip or e.extra.get("rhost")
         if not key:
             return  # "input_userauth_request", "check pass": no address, the same attempt is logged with one
-        if code in _SSH_FAILED or code in _SSH_PAM or code in _SSH_INVALID or code == "failed_publickey":
+        if code in SSH_FAILED or code in SSH_PAM or code in SSH_INVALID or code == "failed_publickey":
             invalid = bool(e.extra.get("invalid_user")) or code in ("invalid_user", "pam_user_unknown")
             if code == "failed_publickey" and not invalid:
                 return  # the wrong keys offered by an agent, not a guess
-            if code in _SSH_PAM and (e.extra.get("count") is not None or e.observer in self._sshd_failed_lines):
+            if code in SSH_PAM and (e.extra.get("count") is not None or e.observer in self._sshd_failed_lines):
                 # "PAM 5 more authentication failures" sums up lines already counted; and a server whose sshd
                 # writes "Failed password" lines repeats each attempt in a PAM line (often with the client's
                 # DNS name instead of its address): only old sshd(pam_unix) logs need the PAM lines
                 return
-            if code in _SSH_FAILED and e.observer and e.observer not in self._sshd_failed_lines \
+            if code in SSH_FAILED and e.observer and e.observer not in self._sshd_failed_lines \
                     and len(self._sshd_failed_lines) < 10_000:
                 self._sshd_failed_lines.add(e.observer)
             n = e.extra.get("repeat_count") or 1
             n = n if isinstance(n, int) and 0 < n < 1_000_000 else 1
-            tally = "p" if code in _SSH_PAM else ("i" if code in _SSH_INVALID else "f")
+            tally = "p" if code in SSH_PAM else ("i" if code in SSH_INVALID else "f")
             src = self.ssh.get(key, ts)
-            src.add(_epoch(ts), n, tally, limit)
+            src.add(epoch(ts), n, tally, limit)
             if tally != "p" or not src.users:  # PAM repeats the user of the sshd line (if there is one)
                 src.user(e.user, invalid)
             target = e.observer or e.dst_ip
             if target:
-                src.bump(src.targets, target[:_MAX_TEXT], 5)
+                src.bump(src.targets, target[:MAX_TEXT], 5)
             if tally == "f":
                 src.bump(src.methods, str(e.extra.get("auth_method", code))[:32], 5)
             entry = touched.setdefault(("ssh", key), (src, []))
             if len(entry[1]) < 3:
                 entry[1].append(e)
-        elif code in _SSH_MAXED:
+        elif code in SSH_MAXED:
             src = self.ssh.peek(key)
             if src is not None:
                 src.maxed += 1
         elif e.outcome == "success" and code.startswith("accepted_"):
             flows = self.flows.get(key, ts)  # its short SSH connections were logins that worked (Ansible, scp)
-            flows.add(_epoch(ts), 1, "ok", limit)
+            flows.add(epoch(ts), 1, "ok", limit)
             src = self.ssh.peek(key)
             if src is not None:
                 finding = self._ssh_success(e, key, code, ts, src)
                 if finding is not None:
                     out.append(finding)
 
-    def _ssh_success(self, e: Event, key: str, code: str, ts: datetime, src: _Source) -> Finding | None:
+    def _ssh_success(self, e: Event, key: str, code: str, ts: datetime, src: Source) -> Finding | None:
         s = self.settings
-        now = _epoch(ts)
+        now = epoch(ts)
         src.trim(now - s.slow_window)
         failures = self._count(src, now - s.slow_window)
-        by_password = code in _SSH_PASSWORD_SUCCESS
+        by_password = code in SSH_PASSWORD_SUCCESS
         # a password accepted after guessing is a breach; a key accepted after many guesses is still one
         # worth an administrator's look (a stolen key tried after the passwords), but needs a real attack
         needed = s.success_min_failures if by_password else s.min_failures
@@ -343,13 +185,13 @@ class BruteForce(Detector):
         signs = self._guessing(src, now)
         if not signs:
             return None  # failures at a person's pace, on the few accounts people have: typos, not guessing
-        user = (e.user or "?")[:_MAX_TEXT]
+        user = (e.user or "?")[:MAX_TEXT]
         tried = src.users.get(user, 0)
         factors = [
             Factor("success_after_failures", 0.9,
-                   f"login accepted for {user!r} ({e.extra.get('auth_method', code)}) after {_n(failures)} "
+                   f"login accepted for {user!r} ({e.extra.get('auth_method', code)}) after {count_text(failures)} "
                    f"failed attempts from {key} in the last {int(s.slow_window // 60)} min"),
-            Factor("failures", scoring.saturating(failures, 20), f"{_n(failures)} failed attempts"),
+            Factor("failures", scoring.saturating(failures, 20), f"{count_text(failures)} failed attempts"),
             *signs,
         ]
         if tried:
@@ -362,21 +204,21 @@ class BruteForce(Detector):
                             f"change its password, kill its sessions (who; pkill -u {user}), look for what it did "
                             f"since {ts:%Y-%m-%d %H:%M:%S} UTC (last, ~/.bash_history, new keys in "
                             f"~/.ssh/authorized_keys, cron), and block {key} at the firewall."),
-            first_seen=_when(src.first) if src.first else ts, last_seen=ts, source=key, target=target,
+            first_seen=when(src.first) if src.first else ts, last_seen=ts, source=key, target=target,
             count=1, signature=f"ssh:success:{user}",
             evidence={"user": user, "method": e.extra.get("auth_method"), "failures": failures,
-                      "users_tried": list(src.users)[:_EVIDENCE_USERS], "target": target,
+                      "users_tried": list(src.users)[:EVIDENCE_USERS], "target": target,
                       "accepted_at": ts.isoformat()},
             events=[e])
 
-    def _guessing(self, src: _Source, now: float) -> list[Factor]:
+    def _guessing(self, src: Source, now: float) -> list[Factor]:
         """What makes a source's SSH failures guessing rather than typos (empty: they look like typos)."""
         s = self.settings
         signs = []
         fast = self._count(src, now - s.window)
         if fast >= s.min_failures:
             signs.append(Factor("many_attempts", scoring.saturating(fast, 20, 0.8),
-                                f"{_n(fast)} failures in {int(s.window // 60)} min"))
+                                f"{count_text(fast)} failures in {int(s.window // 60)} min"))
         if src.machine_paced(now - s.slow_window, s.machine_interval):
             signs.append(Factor("machine_rate", 0.6, f"failures less than {s.machine_interval:g} s apart (median): "
                                                      "faster than a person retypes a password"))
@@ -393,115 +235,6 @@ class BruteForce(Detector):
             signs.append(Factor("dictionary_users", 0.5,
                                 f"common account names from guessing lists: {', '.join(common[:5])}"))
         return signs
-
-    # -- HTTP logins -------------------------------------------------------------------------------
-
-    def _http_event(self, e: Event, ts: datetime, limit: int, touched: dict, out: list[Finding]) -> None:
-        """Classify one request: a failed credential (``h``), an unproven one (``c``), a success, or nothing.
-
-        A failure is a credential *submission* answered as one: a POST to a login path answered with the form
-        again (200), 401, 403 or 429, or a 401 that carries a user name (basic auth: the log shows the name
-        only when credentials were sent). A 401 without a user name is the browser's challenge or a log that
-        cannot tell, so it counts as unproven. Viewing the login page, static assets and the redirect after
-        a successful login (3xx) are not failures; the redirect is a success."""
-        status = e.http_status
-        key = e.src_ip
-        if key is None:
-            return
-        method = e.http_method
-        if status is None and method != "POST":
-            return
-        url = e.url or ""
-        path = url.split("?", 1)[0][:_MAX_TEXT * 4]
-        login = _LOGIN_PATH.search(path) is not None
-        user = e.user if e.user and e.user != "-" else None
-        tally = None
-        if method == "POST" and login:
-            if status is None:
-                tally = "c"  # a capture without the answer
-            elif status in _LOGIN_FAILED:
-                tally = "h"
-            elif 300 <= status < 400:
-                src = self.http.peek(key)
-                if src is not None and any(200 <= k < 300 or k in (401, 403) for k in src.fail_status):
-                    self._http_success_seen(e, key, ts, path, limit, out)  # the answer changed: in
-                    return
-                tally = "c"  # a redirect, but to where? (some sites redirect wrong passwords back to the form)
-            else:
-                return  # 400/404/5xx: a broken form or server, not an answer about the credentials
-        elif status == 401:
-            tally = "h" if user else "c"
-        elif status == 403 and login:
-            tally = "h"
-        elif status is not None and 200 <= status < 400:
-            src = self.http.peek(key)
-            if src is not None and (path[:_MAX_TEXT] in src.paths or user in src.users):
-                self._http_success_seen(e, key, ts, path, limit, out)  # in, where it was refused before
-            return
-        if tally is None:
-            return
-        src = self.http.get(key, ts)
-        src.add(_epoch(ts), 1, tally, limit)
-        src.user(user)
-        if status is not None:
-            src.bump(src.fail_status, status)
-        src.bump(src.paths, path[:_MAX_TEXT])
-        if e.user_agent:
-            src.bump(src.agents, e.user_agent[:_MAX_TEXT], 5)
-        target = e.dst_ip or e.extra.get("host") or e.observer
-        if target:
-            src.bump(src.targets, str(target)[:_MAX_TEXT], 5)
-        entry = touched.setdefault(("http", key), (src, []))
-        if len(entry[1]) < 3:
-            entry[1].append(e)
-
-    def _http_success_seen(self, e: Event, key: str, ts: datetime, path: str, limit: int,
-                           out: list[Finding]) -> None:
-        src = self.http.peek(key)
-        if src is None:
-            return
-        if not src.success_reported:
-            finding = self._http_success(e, key, ts, src)
-            if finding is not None:
-                out.append(finding)
-                return
-        src.add(_epoch(ts), 1, "ok", limit)  # someone behind this address got in: fewer of its failures are guesses
-
-    def _http_success(self, e: Event, key: str, ts: datetime, src: _Source) -> Finding | None:
-        """A 2xx/3xx where this source kept failing: on a path that answered it 401, or a login answer
-        different from the ones its submissions kept getting (WordPress: 200 form again, then 302 in)."""
-        s = self.settings
-        path = (e.url or "").split("?", 1)[0][:_MAX_TEXT]
-        if path not in src.paths:
-            return None
-        status = e.http_status or 0
-        if status in src.fail_status and 401 not in src.fail_status:
-            return None  # the same answer as the failures: nothing changed
-        if e.http_method != "POST" and 401 not in src.fail_status:
-            return None
-        now = _epoch(ts)
-        failures = self._count(src, now - s.slow_window)
-        if not self._hit("http", "", src, now):
-            return None  # a few failures, then in: a person (or several behind one address)
-        src.success_reported = True
-        user = (e.user or "")[:_MAX_TEXT]
-        target = e.dst_ip or e.extra.get("host") or e.observer or next(iter(src.targets), None)
-        statuses = ", ".join(f"{k}×{v}" for k, v in sorted(src.fail_status.items()))
-        return self.finding(
-            kind="brute_force", subkind="success_after_failures", severity=Severity.CRITICAL,
-            factors=[Factor("success_after_failures", 0.85,
-                            f"{e.http_method} {path} answered {status} after {_n(failures)} failed logins "
-                            f"({statuses}) from {key}"),
-                     Factor("failures", scoring.saturating(failures, 40), f"{_n(failures)} failed logins")],
-            recommendation=(f"Assume a login on {target or 'the site'} succeeded for {key}: find which account "
-                            f"({'user ' + repr(user) + ', ' if user else ''}the application's log at "
-                            f"{ts:%Y-%m-%d %H:%M:%S} UTC), reset its password and sessions, review what it did, "
-                            f"and block {key}."),
-            first_seen=_when(src.first) if src.first else ts, last_seen=ts, source=key,
-            target=str(target) if target else None, count=1, signature=f"http:success:{path}",
-            evidence={"path": path, "status": status, "failures": failures, "failure_statuses": src.fail_status,
-                      "users_tried": list(src.users)[:_EVIDENCE_USERS], "user": user or None},
-            events=[e])
 
     # -- SSH connection floods from flows ----------------------------------------------------------
 
@@ -522,23 +255,23 @@ class BruteForce(Detector):
         if e.duration is not None and e.duration > s.flow_max_duration:
             return
         src = self.flows.get(key, ts)
-        src.add(_epoch(ts), 1, "s", limit)
+        src.add(epoch(ts), 1, "s", limit)
         target = f"{e.dst_ip}:{e.dst_port}" if e.dst_port is not None else (e.dst_ip or "?")
         src.bump(src.targets, target, 10)
         client = extra.get("ssh_client")
         if client:
-            src.bump(src.agents, str(client)[:_MAX_TEXT], 5)
+            src.bump(src.agents, str(client)[:MAX_TEXT], 5)
         entry = touched.setdefault(("flow", key), (src, []))
         if len(entry[1]) < 3:
             entry[1].append(e)
 
     # -- deciding and explaining -------------------------------------------------------------------
 
-    def _count(self, src: _Source, since: float) -> int:
+    def _count(self, src: Source, since: float) -> int:
         s = self.settings
         return src.attempts(since, s.http_unproven_factor, s.success_discount)
 
-    def _hit(self, family: str, key: str, src: _Source, now: float) -> bool:
+    def _hit(self, family: str, key: str, src: Source, now: float) -> bool:
         """Whether a source's failures (up to ``now``) are enough to call it guessing."""
         s = self.settings
         fast = self._count(src, now - s.window)
@@ -560,7 +293,7 @@ class BruteForce(Detector):
         return (fast >= threshold or slow >= slow_threshold
                 or (family != "flow" and users >= s.min_users and slow >= s.min_users_failures))
 
-    def _evaluate(self, family: str, key: str, src: _Source, samples: list[Event]) -> Finding | None:
+    def _evaluate(self, family: str, key: str, src: Source, samples: list[Event]) -> Finding | None:
         s = self.settings
         now = src.last
         src.trim(now - max(s.window, s.slow_window))
@@ -568,7 +301,7 @@ class BruteForce(Detector):
         slow = self._count(src, now - s.slow_window)
         users = len(src.users) + src.users_overflow
         hit = self._hit(family, key, src, now)
-        attempts_total = max(max((v for k, v in src.cum.items() if k in _PROVEN), default=0), slow)
+        attempts_total = max(max((v for k, v in src.cum.items() if k in PROVEN), default=0), slow)
         src.total = attempts_total
         if not hit and not src.alerted:
             return None
@@ -581,15 +314,15 @@ class BruteForce(Detector):
         src.reported_at = now
         return self._finding(family, key, src, fast, slow, users, max(new, 1), first_report, samples)
 
-    def _finding(self, family: str, key: str, src: _Source, fast: int, slow: int, users: int, count: int,
+    def _finding(self, family: str, key: str, src: Source, fast: int, slow: int, users: int, count: int,
                  first_report: bool, samples: list[Event]) -> Finding:
         s = self.settings
         span = max(src.last - src.first, 0.0)
         rate = slow / max(span / 60.0, 1.0)  # per minute over what we saw (at least one minute)
         wmin = int(s.window // 60)
         factors = [Factor("failures", scoring.saturating(fast or slow, 20),
-                          f"{_n(fast)} failed {'connections' if family == 'flow' else 'attempts'} in {wmin} min, "
-                          f"{_n(slow)} in {int(s.slow_window // 60)} min")]
+                          f"{count_text(fast)} failed {'connections' if family == 'flow' else 'attempts'} in {wmin} min, "
+                          f"{count_text(slow)} in {int(s.slow_window // 60)} min")]
         if rate >= 2:
             factors.append(Factor("rate", scoring.saturating(rate, 10, 0.7), f"{rate:.1f} attempts per minute"))
         if family == "ssh" and src.machine_paced(src.last - s.window, s.machine_interval):
@@ -612,11 +345,11 @@ class BruteForce(Detector):
                                   "a list of user names (credential stuffing / user enumeration)"))
         targets = list(src.targets)
         target = targets[0] if len(targets) == 1 else ("(several)" if targets else None)
-        first, last = _when(src.first), _when(src.last)
-        users_list = sorted(src.users, key=lambda u: -src.users[u])[:_EVIDENCE_USERS]
+        first, last = when(src.first), when(src.last)
+        users_list = sorted(src.users, key=lambda u: -src.users[u])[:EVIDENCE_USERS]
         evidence: dict[str, Any] = {
             "attempts": slow, "attempts_in_window": fast, "distinct_users": users, "users_tried": users_list,
-            "invalid_users": sorted(src.invalid)[:_EVIDENCE_USERS], "targets": targets,
+            "invalid_users": sorted(src.invalid)[:EVIDENCE_USERS], "targets": targets,
             "first_attempt": first.isoformat(), "last_attempt": last.isoformat()}
         if family == "ssh":
             subkind, sig = "ssh", "ssh:failures"
@@ -650,7 +383,7 @@ class BruteForce(Detector):
                                   "short, small SSH connections (each ends after a few authentication tries)"))
             sev = Severity.HIGH if slow >= 50 else Severity.MEDIUM
             rec = (f"Block {key} at the firewall; {target or 'the target'} is being guessed at over SSH "
-                   f"({_n(slow)} connections since {first:%Y-%m-%d %H:%M:%S} UTC). Check its auth log for an "
+                   f"({count_text(slow)} connections since {first:%Y-%m-%d %H:%M:%S} UTC). Check its auth log for an "
                    f"'Accepted' login from {key}, and disable password logins.")
         return self.finding(kind="brute_force", subkind=subkind, severity=sev, factors=factors, recommendation=rec,
                             first_seen=first, last_seen=last, source=key, target=target, count=count,
@@ -662,6 +395,13 @@ class BruteForce(Detector):
         for table in (self.ssh, self.http, self.flows):
             table.prune(now)
 
+    def state_counts(self) -> dict[str, int]:
+        """Sources held now, and those forgotten: ``evicted`` when a table was full (``max_sources``: a flood of
+        addresses), ``expired`` when idle for twice the slow window."""
+        tables = (self.ssh, self.http, self.flows)
+        return {"sources": sum(len(t) for t in tables), "evicted": sum(t.evicted for t in tables),
+                "expired": sum(t.expired for t in tables)}
+
     def state(self) -> dict[str, Any]:
         return {"sshd_failed_lines": sorted(self._sshd_failed_lines)} | {name: [[k, seen.isoformat(), v.to_json()] for k, seen, v in table.items()]
                 for name, table in (("ssh", self.ssh), ("http", self.http), ("flows", self.flows))}
@@ -672,6 +412,6 @@ class BruteForce(Detector):
             for item in state.get(name, []) or []:
                 try:
                     key, seen, value = item
-                    table.put(str(key), datetime.fromisoformat(seen), _Source.from_json(value))
+                    table.put(str(key), datetime.fromisoformat(seen), Source.from_json(value))
                 except (TypeError, ValueError, KeyError):
                     continue

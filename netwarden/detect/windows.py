@@ -21,7 +21,8 @@ class KeyedState(Generic[V]):
         self.idle = idle
         self.max_keys = max_keys
         self._items: OrderedDict[str, tuple[datetime, V]] = OrderedDict()
-        self.evicted = 0
+        self.evicted = 0  # keys dropped because the table was full (least recently seen first)
+        self.expired = 0  # keys dropped by prune() because they were idle
 
     def get(self, key: str, now: datetime) -> V:
         item = self._items.get(key)
@@ -53,6 +54,7 @@ class KeyedState(Generic[V]):
                 break
             del self._items[key]
             dropped += 1
+        self.expired += dropped
         return dropped
 
     def items(self) -> Iterator[tuple[str, datetime, V]]:

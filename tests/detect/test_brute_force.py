@@ -289,8 +289,15 @@ def test_spoofed_sources_keep_memory_bounded() -> None:
                     "/login", 401) for i in range(20_000)]
     detector.process(events)
     assert len(detector.http) <= 1000
+    # distinct addresses, each once: every source let go is counted, when the table was full, then when idle
+    detector = BruteForce({"max_sources": 1000})
+    distinct = 20_000
+    detector.process([_http(i * 0.001, f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}", "POST", "/login", 401)
+                      for i in range(distinct)])
+    assert detector.state_counts() == {"sources": 1000, "evicted": distinct - 1000, "expired": 0}
     detector.prune(T0 + timedelta(days=1))
     assert len(detector.http) == 0
+    assert detector.state_counts() == {"sources": 0, "evicted": distinct - 1000, "expired": 1000}
 
 
 # -- ordinary behaviour modelled (issue 12): what a log proves, not what it might mean ---------------
