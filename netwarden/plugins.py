@@ -115,9 +115,10 @@ def every_registry() -> dict[str, Registry[Any]]:
     """Each kind's registry by kind name: what the docs and the contract tests walk."""
     from netwarden.detect.base import DETECTORS
     from netwarden.learn.base import MODELS
+    from netwarden.notify.channels import CHANNELS
     from netwarden.parse._messages import MESSAGE_PARSERS
     from netwarden.parse.base import PARSERS
     from netwarden.report.kinds import REPORTS
     from netwarden.respond.firewall.base import BACKENDS
 
-    return {r.kind: r for r in (PARSERS, MESSAGE_PARSERS, DETECTORS, BACKENDS, MODELS, REPORTS)}
+    return {r.kind: r for r in (PARSERS, MESSAGE_PARSERS, DETECTORS, BACKENDS, MODELS, REPORTS, CHANNELS)}
