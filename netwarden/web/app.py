@@ -11,13 +11,14 @@ import importlib
 import json
 import logging
 import pkgutil
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -97,7 +98,7 @@ def create_app(settings: Any, db: Database, *, runtime: Runtime | None = None) -
     runtime = runtime or Runtime(db, settings)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime.hub.bind(asyncio.get_running_loop())
         yield
 
@@ -144,7 +145,7 @@ def _is_api(request: Request) -> bool:
 
 def _error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LoginRequired)
-    async def login_required(request: Request, exc: LoginRequired):  # type: ignore[no-untyped-def]
+    async def login_required(request: Request, exc: LoginRequired) -> Response:
         if _is_api(request):
             return JSONResponse({"detail": str(exc)}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
         if exc.second_factor:
@@ -154,18 +155,18 @@ def _error_handlers(app: FastAPI) -> None:
         return RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
 
     @app.exception_handler(RedirectTo)
-    async def redirect(request: Request, exc: RedirectTo):  # type: ignore[no-untyped-def]
+    async def redirect(request: Request, exc: RedirectTo) -> Response:
         return RedirectResponse(exc.location, status_code=303)
 
     @app.exception_handler(PasswordChangeRequired)
-    async def must_change(request: Request, exc: PasswordChangeRequired):  # type: ignore[no-untyped-def]
+    async def must_change(request: Request, exc: PasswordChangeRequired) -> Response:
         if _is_api(request):
             return JSONResponse({"detail": "the password must be changed first (log in on the web page)"},
                                 status_code=403)
         return RedirectResponse("/account/password", status_code=303)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException):  # type: ignore[no-untyped-def]
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         headers = getattr(exc, "headers", None)
         if _is_api(request) or request.method not in ("GET", "HEAD") and "text/html" not in \
                 request.headers.get("accept", ""):
@@ -174,11 +175,11 @@ def _error_handlers(app: FastAPI) -> None:
                       status_code=exc.status_code)
 
     @app.exception_handler(QueryError)
-    async def bad_query(request: Request, exc: QueryError):  # type: ignore[no-untyped-def]
+    async def bad_query(request: Request, exc: QueryError) -> Response:
         return await http_error(request, StarletteHTTPException(400, str(exc)))
 
     @app.exception_handler(RequestValidationError)
-    async def bad_request(request: Request, exc: RequestValidationError):  # type: ignore[no-untyped-def]
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
         problems = []
         for err in exc.errors():
             where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "request"
@@ -189,6 +190,6 @@ def _error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": message}, status_code=422)
 
     @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception):  # type: ignore[no-untyped-def]
+    async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return JSONResponse({"detail": "internal error; the server log has the details"}, status_code=500)

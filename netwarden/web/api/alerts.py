@@ -6,7 +6,7 @@ import ipaddress
 from datetime import datetime, timedelta
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Response
 from pydantic import BaseModel, Field
 
 from netwarden.records import Alert, AlertStatus
@@ -67,17 +67,17 @@ ALERT_COLUMNS = ["id", "kind", "subkind", "severity", "confidence", "factors", "
                  "incident_id", "model_version", "history", "port", "excerpt"]  # alert_dict's keys
 
 
-@router.get("/alerts", responses=EXPORT_RESPONSES)
+@router.get("/alerts", responses=EXPORT_RESPONSES, response_model=dict[str, Any])
 def list_alerts(flt: alert_store.AlertFilter = Depends(alert_filter), limit: int = Query(50, ge=1, le=500),
                 offset: int = Query(0, ge=0, le=100_000), db: Database = Depends(get_db),
                 export: Export = Depends(export_request),
-                who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+                who: Principal = Depends(require("viewer"))) -> Response:
     """Alerts, most recently seen first, and how many match in all (``total``); ``format=csv|jsonl``: every
     matching alert as a download."""
     if export.fmt:
         rows = chunked(lambda size, at: [alert_dict(a) for a in find(db, flt, size, at)], 2000)
-        return export.response("alerts", ALERT_COLUMNS, rows)  # type: ignore[return-value]
-    return fast_json({"total": count(db, flt),  # type: ignore[return-value]
+        return export.response("alerts", ALERT_COLUMNS, rows)
+    return fast_json({"total": count(db, flt),
                       "alerts": [alert_dict(a) for a in find(db, flt, limit, offset)]})
 
 
@@ -117,15 +117,15 @@ def incident_of(db: Database, a: Alert) -> dict[str, Any] | None:
         return get_incident(conn, a.incident_id)
 
 
-@router.get("/alerts/{alert_id}")
+@router.get("/alerts/{alert_id}", response_model=dict[str, Any])
 def one_alert(alert_id: RowId, db: Database = Depends(get_db),
-              who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+              who: Principal = Depends(require("viewer"))) -> Response:
     """One alert with evidence, confidence factors, recommendation, its incident and related events."""
     with db.engine.connect() as conn:
         a = alert_store.get_alert(conn, alert_id)
     if a is None:
         raise HTTPException(404, f"no alert with id {alert_id}")
-    return fast_json({**alert_dict(a), "incident": incident_of(db, a),  # type: ignore[return-value]
+    return fast_json({**alert_dict(a), "incident": incident_of(db, a),
                       "related_events": related_events(db, a)})
 
 

@@ -6,7 +6,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from netwarden.respond.blocks import count_active
 from netwarden.store.alerts import open_by_severity
@@ -52,10 +52,10 @@ def dashboard(db: Database = Depends(get_db), runtime: Runtime = Depends(get_run
     return {**cached[1], "events_per_second": round(runtime.rate.rate(), 2), "live_clients": runtime.hub.subscribers}
 
 
-@router.get("/traffic")
+@router.get("/traffic", response_model=dict[str, Any])
 def traffic(minutes: int = Query(60, ge=1, le=60 * 24 * 31, description="how far back"),
             until: datetime | None = Query(None, description="end of the range (default: now)"),
-            db: Database = Depends(get_db), who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+            db: Database = Depends(get_db), who: Principal = Depends(require("viewer"))) -> Response:
     """Events and bytes per time bucket (a minute or more, at most 240 points), from the per-minute rollups."""
     end = checked_time(until, "until") or datetime.now(timezone.utc)
     step = max(1, -(-minutes // MAX_POINTS))  # minutes per bucket
@@ -78,4 +78,4 @@ def traffic(minutes: int = Query(60, ge=1, le=60 * 24 * 31, description="how far
         # a bucket still filling is marked: its low count is not a collapse of traffic
         points.append({"time": start, "events": count, "bytes": size,
                        "partial": start + timedelta(minutes=step) > now})
-    return fast_json({"step_minutes": step, "points": points})  # type: ignore[return-value]
+    return fast_json({"step_minutes": step, "points": points})

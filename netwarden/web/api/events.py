@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
 
 from netwarden.store.database import Database
 from netwarden.web.auth import Principal, require
@@ -38,31 +39,31 @@ def event_query(
                       limit=limit)
 
 
-@router.get("/events", responses=EXPORT_RESPONSES)
+@router.get("/events", responses=EXPORT_RESPONSES, response_model=dict[str, Any])
 def list_events(query: EventQuery = Depends(event_query), db: Database = Depends(get_db),
                 export: Export = Depends(export_request),
-                who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+                who: Principal = Depends(require("viewer"))) -> Response:
     """A page of events, newest first (``order=oldest`` for the other way); follow ``next_cursor``.
     ``format=csv|jsonl``: every matching event (from ``cursor`` on) as a download."""
     if export.fmt:
         query.to_filter()  # a bad filter is a 400 before the download starts
-        return export.driver_response("events", LIST_PLAN, _streamed(db, query))  # type: ignore[return-value]
+        return export.driver_response("events", LIST_PLAN, _streamed(db, query))
     with db.engine.connect() as conn:
         rows, next_cursor = search(conn, query)
-    return fast_json({"events": rows, "next_cursor": next_cursor})  # type: ignore[return-value]
+    return fast_json({"events": rows, "next_cursor": next_cursor})
 
 
-@router.get("/events/{event_id}")
+@router.get("/events/{event_id}", response_model=dict[str, Any])
 def one_event(event_id: RowId, db: Database = Depends(get_db),
-              who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+              who: Principal = Depends(require("viewer"))) -> Response:
     """One event with every field, its raw line and vendor extras."""
     with db.engine.connect() as conn:
         row = get_event(conn, event_id)
     if row is None:
         raise HTTPException(404, f"no event with id {event_id}")
-    return fast_json(row)  # type: ignore[return-value]
+    return fast_json(row)
 
 
-def _streamed(db: Database, query: EventQuery):  # type: ignore[no-untyped-def]
+def _streamed(db: Database, query: EventQuery) -> Iterator[tuple[Any, ...]]:
     with db.engine.connect() as conn:
         yield from search_all(conn, query)

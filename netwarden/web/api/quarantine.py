@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from netwarden.store import quarantine as store
 from netwarden.store.database import Database
@@ -22,17 +22,17 @@ def _all(db: Database, reason: str | None) -> Iterator[dict[str, Any]]:
         yield from store.iter_recent(conn, reason=reason)
 
 
-@router.get("/quarantine", responses=EXPORT_RESPONSES)
+@router.get("/quarantine", responses=EXPORT_RESPONSES, response_model=dict[str, Any])
 def list_quarantine(reason: str | None = Query(None, max_length=32, description="only this reason"),
                     before_id: int | None = Query(None, ge=1, le=2**63 - 1, description="the next page: "
                                                   "lines older than this id"),
                     limit: int = Query(50, ge=1, le=500), db: Database = Depends(get_db),
                     export: Export = Depends(export_request),
-                    who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
+                    who: Principal = Depends(require("viewer"))) -> Response:
     """The newest quarantined lines and the counts per reason (``format=csv|jsonl``: every line)."""
     if export.fmt:
-        return export.response("quarantine", QUARANTINE_COLUMNS, _all(db, reason))  # type: ignore[return-value]
+        return export.response("quarantine", QUARANTINE_COLUMNS, _all(db, reason))
     with db.engine.connect() as conn:
         rows = store.recent(conn, limit, reason=reason or None, before_id=before_id)
         counts = store.counts_by_reason(conn)
-    return fast_json({"counts": counts, "lines": [{k: r[k] for k in QUARANTINE_COLUMNS} for r in rows]})  # type: ignore[return-value]
+    return fast_json({"counts": counts, "lines": [{k: r[k] for k in QUARANTINE_COLUMNS} for r in rows]})
