@@ -8,12 +8,11 @@ from typing import Any
 
 import click
 import orjson
-from rich.table import Table
 from rich.text import Text
 
-from netwarden.commands.shared.context import Context, parse_when
+from netwarden.commands.shared.context import Context, checked, parse_when
 from netwarden.commands.shared.csv_output import csv_options, write_csv
-from netwarden.commands.shared.terminal import fail, json_line, out, safe
+from netwarden.commands.shared.terminal import fail, json_line, out, plain_table, safe
 from netwarden.records import Alert, AlertStatus, Severity
 from netwarden.report.export import chunked
 from netwarden.text import plural
@@ -54,10 +53,7 @@ def alerts_command(obj: Context, since: str | None, kind: str | None, severity: 
 
     flt = AlertFilter(since=parse_when(since, obj.settings) if since else None, kind=kind, severity=severity,
                       status=status, source=source, min_confidence=min_confidence)
-    try:
-        flt.clauses()
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
+    checked(flt)
     db = obj.database()
     if as_csv:
         with db.engine.connect() as conn:
@@ -75,7 +71,7 @@ def alerts_command(obj: Context, since: str | None, kind: str | None, severity: 
     if not found:
         out.print("no matching alerts")
         return
-    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    table = plain_table()
     for column in ("id", "last seen (UTC)", "severity", "conf", "kind", "source", "count", "status"):
         table.add_column(column, no_wrap=True)
     table.add_column("why", overflow="fold")

@@ -8,12 +8,11 @@ from itertools import islice
 from typing import TYPE_CHECKING
 
 import click
-from rich.table import Table
 from rich.text import Text
 
 from netwarden.commands.shared.context import Context
 from netwarden.commands.shared.csv_output import csv_options, write_csv
-from netwarden.commands.shared.terminal import fail, json_line, out, safe
+from netwarden.commands.shared.terminal import fail, json_line, out, plain_table, safe
 from netwarden.report.export import chunked
 
 if TYPE_CHECKING:
@@ -175,7 +174,7 @@ def list_command(obj: Context, show_all: bool, state: str | None, refused: bool,
     if not found:
         out.print("no blocks" if show_all or state else "no active blocks (--all shows ended ones)")
         return
-    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    table = plain_table()
     for column in ("id", "network", "state", "mode", "created (UTC)", "expires (UTC)", "by", "alert"):
         table.add_column(column, no_wrap=True)
     table.add_column("reason", overflow="fold")

@@ -23,17 +23,14 @@ from netwarden.commands.shared.terminal import err, fail, out, safe
               help="Flows kept at once; the oldest are reported early beyond this.")
 @click.option("--duration", type=click.FloatRange(min=0, min_open=True), metavar="S",
               help="Stop after S seconds (default: until Ctrl-C or SIGTERM).")
-@click.option("--db", "db_url", metavar="URL", help="Database URL (overrides settings).")
 @click.pass_obj
 def capture(obj: Context, interface: str, bpf: str | None, active_timeout: float, idle_timeout: float,
-            max_flows: int, duration: float | None, db_url: str | None) -> None:
+            max_flows: int, duration: float | None) -> None:
     """Capture packets on an interface and store them as flows, live (runs tcpdump; needs root or
     cap_net_raw). Flows are stored when they end, and every --active-timeout seconds while they last."""
     from netwarden.collect.capture import CaptureError, LiveCapture
     from netwarden.stream import LiveStream
 
-    if db_url:
-        obj.use_database(db_url)
     db = obj.database()
     pipeline = obj.pipeline(db)
     stream = LiveStream(pipeline, fmt=None, source=f"capture/{interface}")

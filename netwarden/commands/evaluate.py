@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from netwarden.commands.shared.context import Context
+from netwarden.commands.shared.options import format_option, paths_argument
 from netwarden.commands.shared.terminal import fail, out, safe
 
 
@@ -19,8 +20,8 @@ def _pct(value: float | None) -> str:
 
 
 @click.command("evaluate")
-@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
-@click.option("--format", "-f", "fmt", default="auto", show_default=True, metavar="NAME")
+@paths_argument
+@format_option()
 @click.option("--attacker", "attackers", multiple=True, metavar="ADDR[=KIND]",
               help="Ground truth for unlabelled input: events from/to ADDR are this kind of attack "
                    "(default kind: any); all other events are benign. Repeatable.")

@@ -8,7 +8,7 @@ from typing import Any
 import click
 from rich.text import Text
 
-from netwarden.commands.shared.context import Context, parse_when
+from netwarden.commands.shared.context import Context, checked, parse_when
 from netwarden.commands.shared.csv_output import csv_options, write_driver_csv
 from netwarden.commands.shared.terminal import endpoint, err, json_line, out, plain_table, safe
 
@@ -42,10 +42,7 @@ def events(obj: Context, since: str | None, until: str | None, src: str | None, 
                       until=parse_when(until, settings) if until else None,
                       src=src, dst=dst, address=addr, port=port, kind=kind, status=status, text=text_,
                       label=label)
-    try:
-        flt.clauses()
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
+    checked(flt)
     db = obj.database()
     if as_csv:
         with db.engine.connect() as conn:

@@ -9,6 +9,7 @@ import click
 from rich.text import Text
 
 from netwarden.commands.shared.context import Context
+from netwarden.commands.shared.options import format_option, paths_argument, status_every_option
 from netwarden.commands.shared.running import stop_signals
 from netwarden.commands.shared.summaries import heading, print_line_counts
 from netwarden.commands.shared.terminal import err, fail, out, safe
@@ -18,18 +19,15 @@ if TYPE_CHECKING:
 
 
 @click.command()
-@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
-@click.option("--format", "-f", "fmt", default="auto", show_default=True, metavar="NAME",
-              help="Input format, or auto to recognise it per file (see `netwarden formats`).")
-@click.option("--db", "db_url", metavar="URL", help="Database URL (overrides settings).")
+@paths_argument
+@format_option("Input format, or auto to recognise it per file (see `netwarden formats`).")
 @click.option("--interval", default=0.25, show_default=True, type=click.FloatRange(0.01, 60),
               metavar="SECONDS", help="How often to look for new lines.")
 @click.option("--rotate-grace", default=2.0, show_default=True, type=click.FloatRange(0, 3600),
               metavar="SECONDS", help="After a rotation, keep reading the old file until it is idle this long.")
-@click.option("--status-every", default=30.0, show_default=True, type=click.FloatRange(min=0),
-              metavar="SECONDS", help="Print a status line this often (0: never).")
+@status_every_option(30.0)
 @click.pass_obj
-def follow(obj: Context, paths: tuple[str, ...], fmt: str, db_url: str | None, interval: float, rotate_grace: float,
+def follow(obj: Context, paths: tuple[str, ...], fmt: str, interval: float, rotate_grace: float,
            status_every: float) -> None:
     """Follow growing log files (like tail -F) and store each new line as it is written.
 
@@ -46,8 +44,6 @@ def follow(obj: Context, paths: tuple[str, ...], fmt: str, db_url: str | None, i
 
     if "-" in paths:
         fail("follow reads files; for standard input use `netwarden ingest --format NAME -`", 2)
-    if db_url:
-        obj.use_database(db_url)
     db = obj.database()
     pipeline = obj.pipeline(db)
 

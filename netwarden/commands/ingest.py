@@ -11,6 +11,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 
 from netwarden.commands.shared.context import Context
 from netwarden.commands.shared.summaries import print_detection, print_ingested, print_refusals, print_total
+from netwarden.commands.shared.options import format_option, paths_argument
 from netwarden.commands.shared.terminal import err, error, fail, out, safe
 
 if TYPE_CHECKING:
@@ -18,14 +19,12 @@ if TYPE_CHECKING:
 
 
 @click.command()
-@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
-@click.option("--format", "-f", "fmt", default="auto", show_default=True, metavar="NAME",
-              help="Input format, or auto to recognise it (see `netwarden formats`).")
-@click.option("--db", "db_url", metavar="URL", help="Database URL (overrides settings).")
+@paths_argument
+@format_option("Input format, or auto to recognise it (see `netwarden formats`).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 @click.option("--detect/--no-detect", default=True, show_default=True, help="Run the detectors on what is read.")
 @click.pass_obj
-def ingest(obj: Context, paths: tuple[str, ...], fmt: str, db_url: str | None, progress: bool | None,
+def ingest(obj: Context, paths: tuple[str, ...], fmt: str, progress: bool | None,
            detect: bool) -> None:
     """Read log files (plain or .gz; - for standard input) into the store.
 
@@ -35,8 +34,6 @@ def ingest(obj: Context, paths: tuple[str, ...], fmt: str, db_url: str | None, p
     from netwarden.parse import UnknownFormat, get_parser
     from netwarden.pipeline import InputError
 
-    if db_url:
-        obj.use_database(db_url)
     if fmt not in ("auto", "pcap", "pcapng"):  # captures are recognised by their magic bytes
         try:
             get_parser(fmt)

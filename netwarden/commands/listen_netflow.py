@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from netwarden.commands.shared.context import Context
+from netwarden.commands.shared.options import status_every_option
 from netwarden.commands.shared.running import run_until_stopped
 from netwarden.commands.shared.terminal import endpoint, fail, out, safe
 
@@ -18,11 +19,9 @@ if TYPE_CHECKING:
 @click.option("--udp", "udp", multiple=True, metavar="HOST:PORT",
               help="Receive NetFlow/IPFIX here (repeatable; [::1]:2055 for IPv6, :4739 for every address). "
                    "Default: UDP 2055 and 4739 on every address.")
-@click.option("--db", "db_url", metavar="URL", help="Database URL (overrides settings).")
-@click.option("--status-every", default=10.0, show_default=True, type=click.FloatRange(min=0),
-              metavar="SECONDS", help="Print a status line this often (0: never).")
+@status_every_option(10.0)
 @click.pass_obj
-def listen_netflow(obj: Context, udp: tuple[str, ...], db_url: str | None, status_every: float) -> None:
+def listen_netflow(obj: Context, udp: tuple[str, ...], status_every: float) -> None:
     """Receive flow records until Ctrl-C; each record is stored as a netflow event, the exporter its observer.
 
     Templates are tracked per exporter and source id / observation domain. Bad datagrams, templates and
@@ -36,8 +35,6 @@ def listen_netflow(obj: Context, udp: tuple[str, ...], db_url: str | None, statu
         addresses = [parse_address(v, DEFAULT_PORT) for v in udp] or [("", DEFAULT_PORT), ("", IPFIX_PORT)]
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--udp") from None
-    if db_url:
-        obj.use_database(db_url)
     db = obj.database()
     pipeline = obj.pipeline(db)
     stream = LiveStream(pipeline, fmt=None, source="netflow")

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from netwarden.commands.shared.context import Context
+from netwarden.commands.shared.options import status_every_option
 from netwarden.commands.shared.running import run_until_stopped
 from netwarden.commands.shared.terminal import endpoint, fail, out, safe
 
@@ -31,7 +32,6 @@ def _addresses(values: tuple[str, ...], option: str) -> list[tuple[str, int]]:
 @click.option("--tls", "tls", multiple=True, metavar="HOST:PORT", help="Receive syslog over TLS (RFC 5425) here.")
 @click.option("--cert", type=click.Path(exists=True, dir_okay=False), help="TLS certificate (PEM).")
 @click.option("--key", type=click.Path(exists=True, dir_okay=False), help="TLS private key (PEM).")
-@click.option("--db", "db_url", metavar="URL", help="Database URL (overrides settings).")
 @click.option("--max-message", default=65536, show_default=True, type=click.IntRange(256, 16 << 20),
               metavar="BYTES", help="Longest message; longer ones are dropped and counted.")
 @click.option("--max-connections", default=1000, show_default=True, type=click.IntRange(1, 100_000))
@@ -41,11 +41,10 @@ def _addresses(values: tuple[str, ...], option: str) -> list[tuple[str, int]]:
               metavar="SECONDS", help="Close TCP/TLS connections silent for this long.")
 @click.option("--first-message-timeout", default=30.0, show_default=True, type=click.FloatRange(min=0.1),
               metavar="SECONDS", help="Close TCP/TLS connections that sent no whole message for this long.")
-@click.option("--status-every", default=10.0, show_default=True, type=click.FloatRange(min=0),
-              metavar="SECONDS", help="Print a status line this often (0: never).")
+@status_every_option(10.0)
 @click.pass_obj
 def listen_syslog(obj: Context, udp: tuple[str, ...], tcp: tuple[str, ...], tls: tuple[str, ...], cert: str | None,
-                  key: str | None, db_url: str | None, max_message: int, max_connections: int,
+                  key: str | None, max_message: int, max_connections: int,
                   max_per_address: int, idle_timeout: float, first_message_timeout: float,
                   status_every: float) -> None:
     """Receive syslog from devices until Ctrl-C; the sending device is each event's observer.
@@ -67,8 +66,6 @@ def listen_syslog(obj: Context, udp: tuple[str, ...], tcp: tuple[str, ...], tls:
     if not (config.udp or config.tcp or config.tls):
         default = SyslogServerConfig.default()
         config.udp, config.tcp = default.udp, default.tcp
-    if db_url:
-        obj.use_database(db_url)
     settings = obj.settings
     db = obj.database()
     pipeline = obj.pipeline(db, max_line_bytes=max(settings.ingest.max_line_bytes, max_message))

@@ -9,11 +9,10 @@ from typing import TYPE_CHECKING, Any
 import click
 import orjson
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 from rich.text import Text
 
 from netwarden.commands.shared.context import Context, parse_when
-from netwarden.commands.shared.terminal import err, fail, json_line, out, safe
+from netwarden.commands.shared.terminal import err, fail, json_line, out, plain_table, safe
 
 if TYPE_CHECKING:
     from netwarden.learn.registry import ModelRegistry
@@ -51,7 +50,7 @@ def algorithms_command() -> None:
     """The algorithms you can train, with their parameters and defaults."""
     from netwarden.learn.base import algorithms
 
-    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    table = plain_table()
     for column in ("algorithm", "family", "description", "parameters (defaults)"):
         table.add_column(column, overflow="fold")
     hints = []
@@ -153,7 +152,7 @@ def _print_metrics(m: dict[str, Any]) -> None:
 
 
 def _print_matrix(labels: list[str], matrix: list[list[int]]) -> None:
-    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold", title_justify="left")
+    table = plain_table()
     table.add_column("true \\ predicted")
     for label in labels:
         table.add_column(safe(label), justify="right")
@@ -177,7 +176,7 @@ def list_command(obj: Context, as_json: bool) -> None:
     if not records:
         out.print("no models yet: train one with `netwarden model train --data FILE --algorithm NAME`")
         return
-    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    table = plain_table()
     for column in ("model", "algorithm", "task", "active", "accuracy", "F1", "FPR", "AUC", "threshold", "created"):
         table.add_column(column, no_wrap=True)
     for r in records:
@@ -441,7 +440,7 @@ def evaluate_command(obj: Context, ref: str, data: str, fmt: str | None, label_c
 def _print_by_label(by_label: dict[str, Any]) -> None:
     if not by_label:
         return
-    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    table = plain_table()
     for column in ("label", "rows", "flagged (recall for attacks, FPR for normal)"):
         table.add_column(column, justify="right" if column != "label" else "left")
     for label, v in by_label.items():

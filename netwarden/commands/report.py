@@ -8,11 +8,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import click
-from rich.table import Table
 from rich.text import Text
 
 from netwarden.commands.shared.context import Context, parse_when
-from netwarden.commands.shared.terminal import fail, out, safe
+from netwarden.commands.shared.terminal import fail, out, plain_table, safe
 
 
 def _user() -> str:
@@ -97,7 +96,7 @@ def list_command(obj: Context, limit: int) -> None:
         out.print("the archive is empty (`netwarden report generate daily`)")
         return
     zone = obj.settings.site_tz()
-    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    table = plain_table()
     for column in ("id", "created", "kind", "period", "by", "size", "title"):
         table.add_column(column, no_wrap=column != "title")
     for r in rows:
@@ -165,7 +164,7 @@ def schedule_list(obj: Context) -> None:
         out.print("no schedules (`netwarden report schedule add weekly --cron \"0 7 * * MON\" --email ...`)")
         return
     zone = obj.settings.site_tz()
-    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    table = plain_table()
     for column in ("id", "kind", "cron", "period", "next run", "last run", "e-mail", "last error"):
         table.add_column(column, no_wrap=column not in ("e-mail", "last error"))
     for r in rows:

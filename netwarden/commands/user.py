@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import secrets
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 
 from netwarden.commands.shared.context import Context
 from netwarden.commands.shared.terminal import fail, out, plain_table, safe
+
+if TYPE_CHECKING:
+    from netwarden.store.database import Database
 
 
 @click.group()
@@ -25,6 +30,19 @@ def _new_password(one_time: bool, from_stdin: bool) -> str:
     return click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
+def _change(obj: Context, change: Callable[[Database], object]) -> None:
+    """One change to the users; a refused one (unknown user, the last admin, a weak password) exits with 2."""
+    from netwarden.accounts.users import AccountError
+
+    db = obj.database()
+    try:
+        change(db)
+    except AccountError as exc:
+        fail(str(exc), 2)
+    finally:
+        db.close()
+
+
 @user.command("add")
 @click.argument("name")
 @click.option("--role", type=click.Choice(["admin", "analyst", "viewer"]), default="viewer", show_default=True)
@@ -33,16 +51,10 @@ def _new_password(one_time: bool, from_stdin: bool) -> str:
 @click.pass_obj
 def user_add(obj: Context, name: str, role: str, password_stdin: bool, one_time: bool) -> None:
     """Add a user; asks for the password unless --one-time or --password (stdin)."""
-    from netwarden.accounts.users import AccountError, add_user
+    from netwarden.accounts.users import add_user
 
-    db = obj.database()
-    try:
-        password = _new_password(one_time, password_stdin)
-        add_user(db, name, password, role, must_change=one_time)
-    except AccountError as exc:
-        fail(str(exc), 2)
-    finally:
-        db.close()
+    password = _new_password(one_time, password_stdin)
+    _change(obj, lambda db: add_user(db, name, password, role, must_change=one_time))
     out.print(f"added {safe(name)} ({role})")
     if one_time:
         out.print(f"one-time password: {password}")
@@ -55,16 +67,10 @@ def user_add(obj: Context, name: str, role: str, password_stdin: bool, one_time:
 @click.pass_obj
 def user_passwd(obj: Context, name: str, password_stdin: bool, one_time: bool) -> None:
     """Set a user's password (their sessions end)."""
-    from netwarden.accounts.users import AccountError, set_password
+    from netwarden.accounts.users import set_password
 
-    db = obj.database()
-    try:
-        password = _new_password(one_time, password_stdin)
-        set_password(db, name, password, must_change=one_time)
-    except AccountError as exc:
-        fail(str(exc), 2)
-    finally:
-        db.close()
+    password = _new_password(one_time, password_stdin)
+    _change(obj, lambda db: set_password(db, name, password, must_change=one_time))
     out.print(f"password of {safe(name)} changed")
     if one_time:
         out.print(f"one-time password: {password}")
@@ -94,13 +100,7 @@ def user_list(obj: Context) -> None:
 @click.pass_obj
 def user_remove(obj: Context, name: str) -> None:
     """Remove a user (with their sessions and API tokens). The last admin cannot be removed."""
-    from netwarden.accounts.users import AccountError, remove_user
+    from netwarden.accounts.users import remove_user
 
-    db = obj.database()
-    try:
-        remove_user(db, name)
-    except AccountError as exc:
-        fail(str(exc), 2)
-    finally:
-        db.close()
+    _change(obj, lambda db: remove_user(db, name))
     out.print(f"removed {safe(name)}")

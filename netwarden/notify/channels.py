@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any, ClassVar
@@ -35,6 +36,16 @@ def configured_channels(settings: NotifySettings) -> list[Any]:
     """Every channel the settings ask for, kind by kind."""
     CHANNELS.load()
     return [channel for cls in CHANNELS.entries.values() for channel in cls.configured(settings)]
+
+
+def deliver_http(channel: str, request: Callable[[], httpx.Response], recipient: str = "") -> None:
+    """Make one HTTP request of a channel: a transport error or an answer other than 2xx is a DeliveryError."""
+    try:
+        response = request()
+    except httpx.HTTPError as exc:
+        raise DeliveryError(f"{channel}: {type(exc).__name__}: {exc}") from None
+    if not response.is_success:
+        raise DeliveryError(f"{channel}: HTTP {response.status_code}" + (f" for {recipient}" if recipient else ""))
 
 
 @CHANNELS.register
@@ -107,9 +118,4 @@ class WebhookChannel:
     def send(self, notices: list[Notice], omitted: int) -> None:
         s = self.settings
         body = self.BODIES[s.style](notices, omitted)
-        try:
-            response = httpx.post(s.url, json=body, timeout=s.timeout, headers=s.headers)
-        except httpx.HTTPError as exc:
-            raise DeliveryError(f"{self.name}: {type(exc).__name__}: {exc}") from None
-        if not response.is_success:
-            raise DeliveryError(f"{self.name}: HTTP {response.status_code}")
+        deliver_http(self.name, lambda: httpx.post(s.url, json=body, timeout=s.timeout, headers=s.headers))

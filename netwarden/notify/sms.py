@@ -21,7 +21,7 @@ import subprocess
 import httpx
 
 from netwarden.notify import render
-from netwarden.notify.channels import CHANNELS, DeliveryError
+from netwarden.notify.channels import CHANNELS, DeliveryError, deliver_http
 from netwarden.notify.notice import Notice
 from netwarden.notify.settings import GammuSettings, NotifySettings, SmsGatewaySettings
 
@@ -60,17 +60,15 @@ class SmsGatewayChannel:
         message = short_text(notices, omitted, s.max_chars)
         for number in s.recipients:
             fields = {**s.params, s.to_field: number, s.text_field: message}
-            try:
-                if s.method == "GET":
-                    response = httpx.get(s.url, params=fields, headers=s.headers, timeout=s.timeout)
-                elif s.json_body:
-                    response = httpx.post(s.url, json=fields, headers=s.headers, timeout=s.timeout)
-                else:
-                    response = httpx.post(s.url, data=fields, headers=s.headers, timeout=s.timeout)
-            except httpx.HTTPError as exc:
-                raise DeliveryError(f"{self.name}: {type(exc).__name__}: {exc}") from None
-            if not response.is_success:
-                raise DeliveryError(f"{self.name}: HTTP {response.status_code} for {number}")
+            deliver_http(self.name, lambda: self._request(fields), recipient=number)
+
+    def _request(self, fields: dict[str, str]) -> httpx.Response:
+        s = self.settings
+        if s.method == "GET":
+            return httpx.get(s.url, params=fields, headers=s.headers, timeout=s.timeout)
+        if s.json_body:
+            return httpx.post(s.url, json=fields, headers=s.headers, timeout=s.timeout)
+        return httpx.post(s.url, data=fields, headers=s.headers, timeout=s.timeout)
 
 
 @CHANNELS.register

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
 
@@ -124,29 +125,29 @@ def _decimal(text: str | float) -> float:
     return float(text)
 
 
+def _number(text: str | float, reason: str, what: str, within: Callable[[float], bool]) -> float:
+    """A finite decimal number for which ``within`` holds, or a ParseError with ``reason``."""
+    try:
+        value = _decimal(text)
+    except (TypeError, ValueError, OverflowError):  # float() of a 400-digit int overflows
+        raise ParseError(reason, f"invalid {what} {_clip(text)}") from None
+    if not math.isfinite(value) or not within(value):
+        raise ParseError(reason, f"{what} {_clip(text)} out of range")
+    return value
+
+
 def seconds(text: str | float | None, what: str = "duration") -> float | None:
     """A non-negative finite duration in seconds."""
     if text is None or text in MISSING:
         return None
-    try:
-        value = _decimal(text)
-    except (TypeError, ValueError, OverflowError):  # float() of a 400-digit int overflows
-        raise ParseError("bad_number", f"invalid {what} {_clip(text)}") from None
-    if not math.isfinite(value) or value < 0 or value > 10 * 365 * 86400:
-        raise ParseError("bad_number", f"{what} {_clip(text)} out of range")
-    return value
+    return _number(text, "bad_number", what, lambda v: 0 <= v <= 10 * 365 * 86400)
 
 
 def epoch(text: str | float | None, what: str = "timestamp") -> datetime | None:
     """A Unix time in seconds (fractions allowed) as an aware UTC datetime."""
     if text is None or text in MISSING:
         return None
-    try:
-        value = _decimal(text)
-    except (TypeError, ValueError, OverflowError):  # float() of a 400-digit int overflows
-        raise ParseError("bad_timestamp", f"invalid {what} {_clip(text)}") from None
-    if not math.isfinite(value) or not 0 <= value < 32503680000:  # year 3000
-        raise ParseError("bad_timestamp", f"{what} {_clip(text)} out of range")
+    value = _number(text, "bad_timestamp", what, lambda v: 0 <= v < 32503680000)  # before the year 3000
     return datetime.fromtimestamp(value, timezone.utc)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import click
 
@@ -83,3 +83,19 @@ def parse_when(value: str, settings: Settings) -> datetime:
     if when.tzinfo is None:
         when = when.replace(tzinfo=settings.local_tz())
     return when.astimezone(timezone.utc)
+
+
+class _Filter(Protocol):
+    def clauses(self) -> Any: ...
+
+
+F = TypeVar("F", bound=_Filter)
+
+
+def checked(flt: F) -> F:
+    """The filter of a list command, once its addresses and networks are known to parse (else a usage error)."""
+    try:
+        flt.clauses()
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return flt
