@@ -30,6 +30,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from netwarden.store.events import EventFilter
+from netwarden.store.rollups import count_into
 from netwarden.store.schema import events, rollups
 
 # bucket sizes a chart may use (seconds); the smallest that gives at most ``max_points`` points wins
@@ -371,11 +372,11 @@ def _volume_and_protocols(q: Query, rows: list, sampled: bool) -> tuple[dict, di
     kinds: dict[str, list[int]] = {}
     for _s, _d, out, inn, _m, _st, ts, transport, port, kind in rows:
         n = (out or 0) + (inn or 0)
-        _add(buckets, math.floor(ts.timestamp()) // size, n)
-        _add(transports, transport, n)
+        count_into(buckets, math.floor(ts.timestamp()) // size, n)
+        count_into(transports, transport, n)
         if port is not None and port >= 0:
-            _add(ports, port, n)
-        _add(kinds, kind, n)
+            count_into(ports, port, n)
+        count_into(kinds, kind, n)
 
     def ranked(counts: dict, limit: int | None = None) -> list[tuple]:  # type: ignore[type-arg]
         order = sorted(counts.items(), key=lambda kv: (-kv[1][0], kv[0] is not None, kv[0] or ""))
@@ -386,15 +387,6 @@ def _volume_and_protocols(q: Query, rows: list, sampled: bool) -> tuple[dict, di
     by_port = [(k, n, b) for k, (n, b) in sorted(ports.items(), key=lambda kv: (-kv[1][0], kv[0]))[:q.limit]]
     mix = _protocol_data(q, len(rows), sampled, ranked(transports), by_port, ranked(kinds))
     return traffic, mix
-
-
-def _add(counts: dict, key: Any, size: int) -> None:  # type: ignore[type-arg]
-    entry = counts.get(key)
-    if entry is None:
-        counts[key] = [1, size]
-    else:
-        entry[0] += 1
-        entry[1] += size
 
 
 def _top(counts: Counter, limit: int) -> list:  # type: ignore[type-arg]

@@ -5,13 +5,23 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timezone
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, func, select
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from netwarden.records import EVENT_FIELDS, Event
 from netwarden.store.schema import rollups
+
+
+def count_into(buckets: dict[Any, list[int]], key: Any, size: int) -> None:
+    """One more event of ``size`` bytes under ``key``: buckets hold [events, bytes]."""
+    bucket = buckets.get(key)
+    if bucket is None:
+        buckets[key] = [1, size]
+    else:
+        bucket[0] += 1
+        bucket[1] += size
 
 
 def rollup_counts(batch: Iterable[Event]) -> dict[tuple, list[int]]:
@@ -22,12 +32,7 @@ def rollup_counts(batch: Iterable[Event]) -> dict[tuple, list[int]]:
         key = (ts.replace(second=0, microsecond=0), str(e.source_kind), (e.transport or "")[:16],
                -1 if e.dst_port is None else e.dst_port)
         size = (e.bytes_out or 0) + (e.bytes_in or 0)
-        bucket = buckets.get(key)
-        if bucket is None:
-            buckets[key] = [1, size]
-        else:
-            bucket[0] += 1
-            bucket[1] += size
+        count_into(buckets, key, size)
     return buckets
 
 
@@ -51,12 +56,7 @@ def rollup_counts_from_rows(rows: Iterable[tuple]) -> dict[tuple, list[int]]:
         port = row[_PORT]
         key = (minute, row[_KIND], (row[_TRANSPORT] or "")[:16], -1 if port is None else port)
         size = (row[_OUT] or 0) + (row[_IN] or 0)
-        bucket = buckets.get(key)
-        if bucket is None:
-            buckets[key] = [1, size]
-        else:
-            bucket[0] += 1
-            bucket[1] += size
+        count_into(buckets, key, size)
     return buckets
 
 
