@@ -12,6 +12,7 @@ Tests start it on port 0 (any free port) with listeners on 127.0.0.1:0.
 
 from __future__ import annotations
 
+import threading
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,6 +63,7 @@ class _Running:
     http: HttpServer
     first_admin_password: str | None
     stack: ExitStack  # everything started, stopped in the reverse order
+    listening: dict[str, list[str]] = field(default_factory=dict)  # the listeners' addresses as asked
 
 
 class Server:
@@ -77,6 +79,7 @@ class Server:
                                                      "netflow_udp": netflow_udp}
         self.use_writer_process = use_writer_process
         self._running: _Running | None = None
+        self._relisten = threading.Lock()  # one change of listeners at a time
 
     # -- what a started server has -------------------------------------------------------------------------
 
@@ -137,6 +140,7 @@ class Server:
                       for name in LISTENERS}
             runtime = Runtime(db, self.settings)
             runtime.extras["file_settings"] = file_settings
+            runtime.extras["listen_on"] = self.listen_on  # the web app's listener settings, applied live
             runtime.attach(Pipeline.from_settings(db, self.settings))
             stack.callback(runtime.close)
             collectors = _Collectors()
@@ -156,7 +160,36 @@ class Server:
         except BaseException:
             stack.close()
             raise
-        self._running = _Running(db, runtime, collectors, http, first_admin_password, stack)
+        self._running = _Running(db, runtime, collectors, http, first_admin_password, stack, listen)
+
+    def listen_on(self, listen: dict[str, list[str]]) -> None:
+        """New listener addresses while running (Settings in the web app): the listeners stop (what they
+        received is stored), then listen on the new addresses. If one cannot listen (a port in use), the
+        previous addresses are restored and ServerError says why."""
+        running = self._running
+        if running is None:
+            raise ServerError("the server is not running")
+        wanted = {**running.listening, **listen}
+        with self._relisten:
+            self._stop_collectors(running)
+            try:
+                self._collect(running.runtime, running.collectors, wanted)
+            except (OSError, ValueError, ServerError) as exc:
+                self._stop_collectors(running)
+                self._collect(running.runtime, running.collectors, running.listening)
+                raise ServerError(f"cannot listen: {str(exc).removeprefix('cannot listen: ')}") from None
+            running.listening = wanted
+
+    @staticmethod
+    def _stop_collectors(running: _Running) -> None:
+        collectors = running.collectors
+        try:
+            collectors.close()
+        finally:
+            collectors.sources.clear()
+            collectors.streams.clear()
+            collectors.syslog_addresses, collectors.netflow_addresses = [], []
+            running.runtime.listeners.clear()
 
     def _collect(self, runtime: Runtime, collectors: _Collectors, listen: dict[str, list[str]]) -> None:
         """Start the syslog and NetFlow listeners, each feeding the pipeline through its own live stream."""

@@ -8,7 +8,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from netwarden.web.live_settings import EDITABLE, SettingError, change, current_value, overlay, stored_overrides
+from netwarden.web.live_settings import (EDITABLE, LISTENER_KEYS, SettingError, change, current_value, overlay,
+                                        stored_overrides)
 
 log = logging.getLogger(__name__)
 INTEL_KEYS = ("intel.feeds", "intel.min_score")
@@ -18,8 +19,15 @@ def change_and_apply(app: Any, updates: dict[str, Any], by: str) -> list[str]:
     """Validate, record and put in force; the keys that changed. Raises SettingError (a 400)."""
     built: dict[str, Any] = {}
 
-    def check(new: Any, changed: list[str]) -> None:  # detectors that cannot be built are refused first
+    def check(new: Any, changed: list[str]) -> None:  # what cannot be built or bound is refused first
         built.update(_build_detectors(app, new, _detectors_touched(changed)))
+        listen_on = app.state.runtime.extras.get("listen_on")
+        moved = [k for k in changed if k in LISTENER_KEYS]
+        if moved and listen_on is not None:
+            try:
+                listen_on({k.split(".", 1)[1]: getattr(new.web, k.split(".", 1)[1]) for k in moved})
+            except Exception as exc:  # ServerError: a port in use; the old addresses listen again
+                raise SettingError(f"{', '.join(moved)}: {exc}") from None
 
     new, changed = change(app.state.db, app.state.file_settings, updates, by, check)
     apply(app, new, changed, built)
@@ -52,12 +60,19 @@ def _build_detectors(app: Any, settings: Any, names: set[str]) -> dict[str, Any]
     return built
 
 
+def _restart(app: Any, key: str) -> bool:
+    """Stored now, in force at the next start (the firewall backend; listeners when nothing listens anew)."""
+    info = EDITABLE.get(key)
+    if key in LISTENER_KEYS:
+        return app.state.runtime.extras.get("listen_on") is None
+    return info is not None and info.restart
+
+
 def apply(app: Any, new: Any, changed: list[str], built: dict[str, Any] | None = None) -> None:
     settings, runtime = app.state.settings, app.state.runtime
     pending = runtime.extras.setdefault("restart_pending", {})
     for key in changed:
-        info = EDITABLE.get(key)
-        if info is not None and info.restart:
+        if _restart(app, key):
             running, later = current_value(settings, key), current_value(new, key)
             if running == later:
                 pending.pop(key, None)
@@ -69,7 +84,7 @@ def apply(app: Any, new: Any, changed: list[str], built: dict[str, Any] | None =
             continue
         value = getattr(new, section)
         keep = {k.split(".", 1)[1]: getattr(getattr(settings, section), k.split(".", 1)[1])
-                for k, info in EDITABLE.items() if info.restart and k.startswith(section + ".")}
+                for k in EDITABLE if _restart(app, k) and k.startswith(section + ".")}
         setattr(settings, section, value.model_copy(update=keep) if keep else value)
     if any(k.startswith("respond.") for k in changed):
         for responder in _responders(runtime):

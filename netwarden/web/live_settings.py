@@ -3,8 +3,8 @@
 Each change is a row of ``setting_changes`` (netwarden.store.setting_changes): who, when, old and new value —
 the audit trail; the newest row of a key is its value, ``NULL`` meaning "the file's value again". A change is
 validated by the same pydantic models as the TOML file (a bad value is refused with the model's message), then
-put in force by netwarden.web.live_apply. A few keys (the firewall backend, the listeners' addresses) are
-stored at once but take effect at the next start: the page says "restart needed". ``netwarden serve`` applies
+put in force by netwarden.web.live_apply. The firewall backend is stored at once but takes effect at the next
+start (the page says "restart needed"); so do the listeners' addresses when no server listens anew. ``netwarden serve`` applies
 the stored values over the file's before it starts anything (``overlay``); the CLI commands read the file only.
 """
 
@@ -36,8 +36,9 @@ EDITABLE: dict[str, Editable] = {
     "respond.mode": Editable("dry-run records blocks only; enforce changes the firewall"),
     "respond.never_block": Editable("addresses and networks never blocked, one a line"),
     "respond.durations": Editable("block lengths, one per escalation step (10m, 1h, 1d ...)"),
-    "respond.backend": Editable("the firewall that enforces blocks; active blocks are put into the new one "
-                                "when NetWarden starts again", restart=True),
+    "respond.backend": Editable("the firewall that enforces blocks; at the next start the active blocks are "
+                                "re-applied to the new one (the old firewall's entries are left to remove by "
+                                "hand)", restart=True),
     "intel.feeds": Editable("threat feeds: files or http(s) URLs, one a line"),
     "intel.refresh": Editable("how often feeds given by URL are downloaded again (6h, 1d ...)"),
     "intel.min_score": Editable("entries with a lower score (IPsum: number of lists) are not loaded"),
@@ -46,10 +47,12 @@ EDITABLE: dict[str, Editable] = {
     "notify.webhooks": Editable("webhooks: generic JSON, Slack, Teams"),
     "notify.sms_gateways": Editable("text messages through an HTTP SMS gateway"),
     "notify.gammu": Editable("text messages through a GSM modem driven by gammu"),
-    "web.syslog_udp": Editable("syslog over UDP: addresses to listen on (HOST:PORT, :5514)", restart=True),
-    "web.syslog_tcp": Editable("syslog over TCP: addresses to listen on", restart=True),
-    "web.netflow_udp": Editable("NetFlow/IPFIX over UDP: addresses to listen on", restart=True),
+    # live under `netwarden serve` (it listens anew); a web app without collectors keeps them for the next start
+    "web.syslog_udp": Editable("syslog over UDP: addresses to listen on (HOST:PORT, :5514)"),
+    "web.syslog_tcp": Editable("syslog over TCP: addresses to listen on"),
+    "web.netflow_udp": Editable("NetFlow/IPFIX over UDP: addresses to listen on"),
 }
+LISTENER_KEYS = ("web.syslog_udp", "web.syslog_tcp", "web.netflow_udp")
 DETECTOR = Editable("the detector's settings (its [detect.NAME] table)")
 # the file alone sets these (a web form must not choose a program to run)
 FILE_ONLY = {"notify.gammu": ("command",)}
@@ -141,7 +144,7 @@ def effective(file: Any, overrides: dict[str, Any]) -> Any:
 def _check_listeners(new: Any, overrides: dict[str, Any]) -> None:
     from netwarden.collect.syslog_server import parse_address
 
-    for key in ("web.syslog_udp", "web.syslog_tcp", "web.netflow_udp"):
+    for key in LISTENER_KEYS:
         if key in overrides:
             for address in getattr(new.web, key.split(".")[1]):
                 try:
@@ -255,11 +258,16 @@ def view(app: Any) -> dict[str, Any]:
             value = pending[key]["running"]
         values.append({"key": key, "about": info.about, "value": redact(value),
                        "file_value": redact(current_value(file, key)), "origin": "web app" if s else "file",
-                       "restart": info.restart, "restart_needed": key in pending,
+                       "restart": info.restart or (key in LISTENER_KEYS and not _can_relisten(app)),
+                       "restart_needed": key in pending,
                        "next_start": redact(pending.get(key, {}).get("next")),
                        "changed_by": s.by if s else None, "changed": s.when if s else None})
     trail = [{**h, "old": redact(h["old"]), "value": redact(h["value"])} for h in store.history(db, HISTORY)]
     return {"values": values, "by_key": {v["key"]: v for v in values}, "history": trail}
+
+
+def _can_relisten(app: Any) -> bool:
+    return app.state.runtime.extras.get("listen_on") is not None
 
 
 def _detector_names() -> list[str]:

@@ -276,3 +276,55 @@ def test_secrets_are_hidden_and_kept(sqlite_web) -> None:  # type: ignore[no-unt
     assert running.smtp.password == "s3cret!" and running.smtp.port == 2526
     assert running.webhooks[0].headers == {"Authorization": "Bearer t0k"}
     assert "s3cret!" not in admin.get("/settings").text and "s3cret!" not in admin.get("/api/v1/settings/live").text
+
+
+def test_listeners_move_live_under_serve(tmp_path: Path) -> None:
+    """Under `netwarden serve` a listener change takes effect at once: the old port stops, the new one stores
+    what it receives; a port in use is refused with its reason and the old address keeps listening."""
+    import socket
+    import time
+
+    import httpx
+
+    from netwarden.accounts import users as accounts
+    from netwarden.accounts.sessions import create_token
+    from netwarden.config import Settings
+    from netwarden.serve import Server
+    from netwarden.store.database import Database
+    from netwarden.store.schema import events
+    from sqlalchemy import func, select
+
+    url = f"sqlite:///{tmp_path / 'nw.db'}"
+    db = Database.open(url)
+    accounts.add_user(db, "boss", "correct horse battery staple", "admin")
+    token = create_token(db, accounts.get_user(db, "boss").id, "t")[1]  # type: ignore[union-attr]
+    db.close()
+    first, second = free_port(), free_port()
+    server = Server(Settings(), db_url=url, port=0, syslog_udp=[f"127.0.0.1:{first}"], syslog_tcp=[],
+                    netflow_udp=[], use_writer_process=False)
+    server.start()
+    blocker = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        api = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        answer = api.put("/api/v1/settings/live", json={"changes": {"web.syslog_udp": [f"127.0.0.1:{second}"]}})
+        assert answer.status_code == 200, answer.text
+        item = _value(answer, "web.syslog_udp")
+        assert not item["restart_needed"] and item["value"] == [f"127.0.0.1:{second}"]
+        assert server.syslog_addresses == [("udp", "127.0.0.1", second)]
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.sendto(b"<34>Dec  4 10:00:00 gw sshd[1]: Failed password for root from 203.0.113.7 port 22 ssh2",
+                     ("127.0.0.1", second))
+        deadline, stored = time.monotonic() + 20, 0
+        while time.monotonic() < deadline and not stored:
+            time.sleep(0.2)
+            with server.db.engine.connect() as conn:  # type: ignore[union-attr]
+                stored = conn.execute(select(func.count()).select_from(events)).scalar_one()
+        assert stored == 1
+
+        blocker.bind(("127.0.0.1", first))  # someone else took the first port meanwhile
+        refused = api.put("/api/v1/settings/live", json={"changes": {"web.syslog_udp": [f"127.0.0.1:{first}"]}})
+        assert refused.status_code == 400 and "web.syslog_udp" in refused.json()["detail"]
+        assert server.syslog_addresses == [("udp", "127.0.0.1", second)]  # the old address listens again
+    finally:
+        blocker.close()
+        server.stop()

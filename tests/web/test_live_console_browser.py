@@ -1,6 +1,6 @@
 """The Settings page's live forms in Chromium: a detector turned off, e-mail set up and "send test" to a real
 SMTP server, a feed by URL refreshed (a hostile URL's error shown as text), listeners stored with "restart
-needed", a bad JSON refused with its message."""
+needed" for the firewall backend while the listeners move at once, a bad JSON refused with its message."""
 
 from __future__ import annotations
 
@@ -59,10 +59,15 @@ def test_live_forms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             page.wait_for_selector("#feeds-table [data-feed-error]:has-text('ConnectError')")
             assert page.locator("#feeds-table code").first.inner_text() == hostile
 
-            page.fill("#ll-syslog_udp", "127.0.0.1:5999")
+            port = free_port()
+            page.fill("#ll-syslog_udp", f"127.0.0.1:{port}")
+            page.select_option("#ll-backend", "iptables")
             with page.expect_navigation():
                 page.click("#ll-apply")
-            assert "127.0.0.1:5999" in page.inner_text("[data-restart='web.syslog_udp']")
+            # the server listens on the new address at once; the firewall backend waits for a restart
+            assert f"127.0.0.1:{port}" in page.inner_text("#listeners-table")
+            assert "web app (admin" in page.inner_text("[data-origin-of='web.syslog_udp']")
+            assert "iptables" in page.inner_text("[data-restart='respond.backend']")
             page.locator("#live-notify").scroll_into_view_if_needed()
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "settings-live.png"), full_page=True)
