@@ -30,7 +30,6 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any, ClassVar
-from urllib.parse import unquote_plus
 
 import numpy as np
 
@@ -75,29 +74,42 @@ def char_classes(text: str) -> str:
 
 def split_request(event: Event) -> tuple[str, str, list[tuple[str, str]]]:
     """(method, decoded path, [(name, decoded value)]) from the URL and a form body in ``extra["body"]``."""
+    method, path, raw = _split_raw(event)
+    return method, path, [(_decode(name), _decode(value)) for name, value in raw]
+
+
+def _split_raw(event: Event) -> tuple[str, str, list[tuple[str, str]]]:
+    """Like :func:`split_request`, parameters still encoded: scoring decodes only what its caches miss."""
     url = event.url or "/"
     path, _, query = url.partition("?")
     path = path.partition("#")[0]
     body = event.extra.get("body") if event.extra else None
-    params = _params(query) if query else []
+    params = _pieces(query) if query else []
     if body and isinstance(body, str):
-        params += _params(body)
+        params += _pieces(body)
     return (event.http_method or "-").upper(), _decode(path) or "/", params
 
 
+def _pieces(text: str) -> list[tuple[str, str]]:
+    return [(name, value) for name, _, value in (piece.partition("=") for piece in text.split("&") if piece)]
+
+
+_HEX = {a + b: chr(int(a + b, 16)) for a in "0123456789abcdefABCDEF" for b in "0123456789abcdefABCDEF"}
+
+
 def _decode(text: str) -> str:
-    # most names and many values are plain: skip the decoder (the costliest step of scoring) for them
-    return unquote_plus(text, encoding="latin-1") if "%" in text or "+" in text else text
-
-
-def _params(text: str) -> list[tuple[str, str]]:
-    out = []
-    for piece in text.split("&"):
-        if not piece:
-            continue
-        name, _, value = piece.partition("=")
-        out.append((_decode(name), _decode(value)))
-    return out
+    """``unquote_plus(text, encoding="latin-1")``, about twice as fast (every byte is one character in
+    Latin-1, so each ``%XX`` maps to one character; a ``%`` not followed by two hex digits stays)."""
+    if "+" in text:
+        text = text.replace("+", " ")
+    if "%" not in text:
+        return text
+    parts = text.split("%")
+    out = [parts[0]]
+    for part in parts[1:]:
+        ch = _HEX.get(part[:2])
+        out.append(ch + part[2:] if ch is not None else "%" + part)
+    return "".join(out)
 
 
 def _segments(path: str) -> list[str]:
@@ -135,7 +147,7 @@ class _Param:
         classes = char_classes(value[:MAX_VALUE])
         self.chars.update(classes)
         marked = f"^{classes}$"
-        self.bigrams.update(marked[i:i + 2] for i in range(len(marked) - 1))
+        self.bigrams.update(map(str.__add__, marked[:-1], marked[1:]))
         if self.values is not None:
             self.values[value] += 1
             if len(self.values) > MAX_TRACKED_VALUES:
@@ -172,6 +184,7 @@ class Profile:
         self.methods: Counter[str] = Counter(data["methods"])
         self.new_template = _surprise(len(self.templates), self.requests)
         self._cache: dict[tuple[str, str, str], list[tuple[str, float, str]]] = {}
+        self._names: dict[str, str] = {}  # encoded parameter name -> decoded
         # derived lookups, kept apart from the saved data (a parameter or a character may start with "_")
         self.fast: dict[str, dict[str, Any]] = {}
         for name, t in self.templates.items():
@@ -195,7 +208,7 @@ class Profile:
 
     def judge(self, event: Event) -> list[tuple[str, float, str]]:
         """Findings for one request: (kind, surprise, sentence)."""
-        method, path, params = split_request(event)
+        method, path, raw = _split_raw(event)
         name = self.template(path)
         t = self.templates.get(name)
         fast = self.fast.get(name)
@@ -208,21 +221,27 @@ class Profile:
             out.append(("unseen method", fast["new_method"] if method in self.methods else CAP,
                         f"{_short(method, 16)} never used on this path (seen: {known})"))
         present: dict[str, None] = {}  # in request order: the explanation names the same companion every time
-        for pname, value in params:
+        names = self._names
+        for raw_name, raw_value in raw:
+            pname = names.get(raw_name)
+            if pname is None:
+                pname = _decode(raw_name)
+                if len(names) < CACHE_SIZE:
+                    names[raw_name] = pname
             present[pname] = None
             p = t["params"].get(pname)
             if p is None:
                 out.append(("unseen parameter", fast["new_param"],
                             f"parameter `{_short(pname, 40)}` has never been seen on `{_short(name)}`"))
                 continue
-            if len(value) > CACHED_VALUE:
-                self._value(pname, value, p, fast["params"][pname], out)
+            if len(raw_value) > CACHED_VALUE:
+                self._value(pname, _decode(raw_value), p, fast["params"][pname], out)
                 continue
-            key = (name, pname, value)
+            key = (name, pname, raw_value)  # still encoded: a repeated value is neither decoded nor judged again
             found = self._cache.get(key)
             if found is None:
                 found = []
-                self._value(pname, value, p, fast["params"][pname], found)
+                self._value(pname, _decode(raw_value), p, fast["params"][pname], found)
                 if len(self._cache) >= CACHE_SIZE:
                     self._cache.clear()  # crude but bounded; normal traffic refills it with what repeats
                 self._cache[key] = found
@@ -272,7 +291,7 @@ class Profile:
                         f"value of `{_short(pname, 40)}` has characters never seen in it: {_short(shown, 60)}"))
         marked = f"^{classes}$"
         known = f["bigrams"]
-        new = {marked[i:i + 2] for i in range(len(marked) - 1)} - known
+        new = set(map(str.__add__, marked[:-1], marked[1:])) - known  # the character-class pairs
         if new:
             weight = min(CAP, 0.5 * f["new_bigram"] * math.sqrt(len(new)))
             out.append(("unusual character sequence", weight,
