@@ -77,3 +77,41 @@ def detection_by_label(labels: Sequence[str | None], scores: np.ndarray, thresho
 
 def _ratio(a: int, b: int) -> float:
     return round(a / b, 6) if b else 0.0
+
+
+def leave_family_out(events: Sequence[Any], family: str, algorithm: str, params: dict[str, Any] | None = None, *,
+                     fpr: float = 0.05, seed: int = 42, test_size: float = 0.3) -> dict[str, Any]:
+    """The stand-in for attacks nobody labelled: train ``algorithm`` on the events of every category but
+    ``family`` (a ``test_size`` part of them held out, stratified by category), with its threshold calibrated by
+    the model itself to ``fpr`` on held-back normal training rows; test on the held-out part plus every event of
+    ``family``. Returns the share of ``family`` caught, the false-positive rate on the normal test rows, the
+    share of the known families caught, accuracy on the whole test set and on the normal rows and ``family``
+    alone."""
+    from sklearn.model_selection import train_test_split
+
+    from netwarden.learn import data
+    from netwarden.learn.base import create
+
+    cats = np.array([data.category(e) for e in events])
+    kept = np.flatnonzero(cats != family)
+    left_out = np.flatnonzero(cats == family)
+    if not len(left_out):
+        raise ValueError(f"no events of the family {family!r}")
+    train_idx, test_idx = train_test_split(kept, test_size=test_size, random_state=seed, stratify=cats[kept])
+    train = [events[i] for i in train_idx]
+    test_idx = np.concatenate([test_idx, left_out])
+    model = create(algorithm, fpr=fpr, seed=seed, **(params or {}))
+    if model.supervised:
+        model.fit(train, data.targets(train, "binary"))
+    else:
+        model.fit(data.normal_only(train))
+    hit = model.score([events[i] for i in test_idx]) >= model.threshold
+    tc = cats[test_idx]
+    normal, unseen = tc == NORMAL, tc == family
+    known = ~normal & ~unseen
+    only = normal | unseen
+    return {"family": family, "algorithm": algorithm, "seed": seed, "rows_left_out": int(unseen.sum()),
+            "train_rows": len(train), "test_rows": len(test_idx), "caught": float(hit[unseen].mean()),
+            "fpr": float(hit[normal].mean()), "known_caught": float(hit[known].mean()) if known.any() else None,
+            "accuracy": float((hit == ~normal).mean()), "accuracy_unseen": float((hit[only] == unseen[only]).mean()),
+            "threshold": float(model.threshold)}
