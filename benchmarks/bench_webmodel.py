@@ -28,6 +28,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -202,6 +203,7 @@ def markdown(results: dict[str, Any], *, quick: bool = False) -> str:
                     f"CPU-second (load average {r.get('load', results.get('load', '?'))} on {os.cpu_count()} CPUs)"
                     for r in results["seeds"])
         + f". Training {first['fit_seconds']:.1f} s on {first['train_rows']:,} requests (seed {first['seed']}).",
+        *([(OUT / "speed.md").read_text().strip()] if (OUT / "speed.md").exists() else []),
         "The signature detector reads what an access log holds (URL, user agent, referrer): attacks in POST "
         "form bodies reach only the model, which is most of the gap between the two rows.",
         "",
@@ -213,9 +215,46 @@ def markdown(results: dict[str, Any], *, quick: bool = False) -> str:
     return "\n".join(lines)
 
 
+def speed(reps: int = 5, log: Callable[[str], None] = print) -> str:
+    """Scoring speed alone, on the saved test files of every seed: wall time and CPU time of ``score`` over a
+    whole file, a fresh model copy (empty caches) each pass; medians, with the load average around it."""
+    from netwarden.learn.base import create
+    from netwarden.learn.data import load_file
+    from netwarden.learn.web_profile import Profile
+
+    events = load_file(datasets() / "csic-2010" / "normalTrafficTraining.txt.gz").events
+    order = np.random.default_rng(42).permutation(len(events))
+    model = create("http_profile").fit([events[i] for i in order[:TRAIN_ROWS]])
+    files = sorted(OUT.glob("test-seed*.jsonl"))
+    tests = [e for f in files for e in load_file(f, "netwarden").events]
+    load_before = os.getloadavg()
+    wall, cpu = [], []
+    for _ in range(reps):
+        fresh = type(model).__new__(type(model))
+        fresh.__dict__.update(model.__dict__)
+        fresh.profile_ = Profile(model.profile_.data)
+        t, c = time.perf_counter(), time.process_time()
+        fresh.score(tests)
+        wall.append(len(tests) / (time.perf_counter() - t))
+        cpu.append(len(tests) / (time.process_time() - c))
+        log(f"webmodel speed: {wall[-1]:,.0f}/s wall, {cpu[-1]:,.0f}/CPU-s")
+    load_after = os.getloadavg()
+    return (f"Scoring speed alone ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC): the {len(tests):,} requests of the "
+            f"{len(files)} seeds' test files (normal and attack) in one `score` call, {reps} passes with empty "
+            f"caches: median **{statistics.median(wall):,.0f} requests/s of wall time** (range {min(wall):,.0f}–"
+            f"{max(wall):,.0f}), **{statistics.median(cpu):,.0f} per CPU-second** (range {min(cpu):,.0f}–"
+            f"{max(cpu):,.0f}); load average {load_before[0]:.1f} before and {load_after[0]:.1f} after, on "
+            f"{os.cpu_count()} CPUs shared with other work. Reproduce: `python -m benchmarks.bench_webmodel --speed`.")
+
+
 if __name__ == "__main__":
     from benchmarks.__main__ import DOC, write_section
 
+    if "--speed" in sys.argv:  # kept for the section (--assemble puts it in)
+        text = speed()
+        (OUT / "speed.md").write_text(text)
+        print(text)
+        sys.exit(0)
     quick = "--quick" in sys.argv
     chosen = [int(a.split("=", 1)[1]) for a in sys.argv if a.startswith("--seed=")] or None
     if "--assemble" in sys.argv:  # the saved figures of every seed, no new run
