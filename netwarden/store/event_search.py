@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import Connection, func, or_, select
 
 from netwarden.store.addresses import network_range
 from netwarden.report.export import Plan
-from netwarden.store.events import EventFilter, keyset_pages
+from netwarden.store.events import EventFilter, after_key, keyset_pages
 from netwarden.store.schema import events
 
 LIST_COLUMNS = [c for c in events.c if c.name not in ("raw", "extra", "src_addr", "dst_addr", "message")]
@@ -106,10 +106,7 @@ def _where(query: EventQuery) -> list:
         where.append(_side(c.dst_addr, query.dst))
     if query.cursor:
         ts, ident = decode_cursor(query.cursor)
-        if query.oldest_first:
-            where.append(or_(c.timestamp > ts, and_(c.timestamp == ts, c.id > ident)))
-        else:
-            where.append(or_(c.timestamp < ts, and_(c.timestamp == ts, c.id < ident)))
+        where.append(after_key(ts, ident, newest_first=not query.oldest_first))
     return where
 
 

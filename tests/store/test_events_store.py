@@ -388,3 +388,28 @@ def test_every_writer_keeps_rollups_in_step(db: Database, tmp_path: Path, monkey
     assert stored_rollups(db) == rollups_from_events(db)
     with db.engine.connect() as conn:
         assert conn.execute(select(func.sum(rollups.c.events))).scalar_one() == 255
+
+
+def test_keyset_pages_walk_every_event_once_in_order(db: Database) -> None:
+    """Exports and API pages read keyset pages: runs of equal timestamps across page ends, both directions, equal
+    to one ordered select."""
+    from netwarden.store.events import EXPORT_COLUMNS, iter_events, keyset_pages
+
+    base = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    batch = [Event(timestamp=base.replace(second=(i * 7) % 5, microsecond=(i % 3) * 1000), source_kind="syslog",
+                   observer=f"e{i}") for i in range(53)]
+    with db.engine.begin() as conn:
+        insert_events(conn, batch)
+    c = events.c
+    with db.engine.connect() as conn:
+        for newest in (True, False):
+            order = (c.timestamp.desc(), c.id.desc()) if newest else (c.timestamp.asc(), c.id.asc())
+            expected = [row.id for row in conn.execute(select(c.id).order_by(*order))]
+            assert len(expected) == 53
+            for chunk in (1, 4, 7, 53, 60):
+                walked = [row[0] for row in keyset_pages(conn, select(c.id, c.timestamp), newest_first=newest,
+                                                         chunk=chunk)]
+                assert walked == expected, (newest, chunk)
+            limited = [row[0] for row in iter_events(conn, EventFilter(), newest_first=newest, limit=10, chunk=4)]
+            assert limited == expected[:10]
+    assert EXPORT_COLUMNS[0].name == "id"
