@@ -119,7 +119,7 @@ def run_rate(rate: int, seconds: float, workdir: Path) -> dict:
     from netwarden.collect.netflow import NetflowListener
     from netwarden.pipeline import Pipeline
     from netwarden.store.database import Database
-    from netwarden.stream import LiveStream
+    from netwarden.pipeline import LiveStream
 
     db = Database.open(f"sqlite:///{workdir / f'netflow-{rate}.db'}")
     stream = LiveStream(Pipeline(db), fmt=None, source="netflow", batch_size=2000)

@@ -69,7 +69,7 @@ def measure(backend: str, path: str, runs: int, workdir: Path, netns: str, trigg
     from netwarden.config import load_settings
     from netwarden.pipeline import Pipeline
     from netwarden.store.database import Database
-    from netwarden.stream import LiveStream
+    from netwarden.pipeline import LiveStream
 
     db_path = workdir / f"respond-{backend}-{path}.db"
     db = Database.open(f"sqlite:///{db_path}")

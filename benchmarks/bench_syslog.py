@@ -63,7 +63,7 @@ def run_rate(rate: int, seconds: float, workdir: Path) -> dict:
     path = workdir / f"syslog-{rate}.db"
     path.unlink(missing_ok=True)
     db = Database.open(f"sqlite:///{path}")
-    from netwarden.stream import LiveStream
+    from netwarden.pipeline import LiveStream
 
     stream = LiveStream(Pipeline(db), fmt="syslog", source="syslog/udp", batch_size=1000, max_delay=0.25)
     server = SyslogServer(stream, SyslogServerConfig(udp=[("127.0.0.1", 0)]))

@@ -126,7 +126,6 @@ class Server:
     # -- start and stop ------------------------------------------------------------------------------------
 
     def start(self, timeout: float = 30.0) -> None:
-        from netwarden.pipeline import Pipeline
         from netwarden.web.app import create_app
         from netwarden.web.live_settings import overlay
 
@@ -141,7 +140,7 @@ class Server:
             runtime = Runtime(db, self.settings)
             runtime.extras["file_settings"] = file_settings
             runtime.extras["listen_on"] = self.listen_on  # the web app's listener settings, applied live
-            runtime.attach(Pipeline.from_settings(db, self.settings))
+            runtime.build_pipeline()
             stack.callback(runtime.close)
             collectors = _Collectors()
             stack.callback(collectors.close)
@@ -194,7 +193,7 @@ class Server:
     def _collect(self, runtime: Runtime, collectors: _Collectors, listen: dict[str, list[str]]) -> None:
         """Start the syslog and NetFlow listeners, each feeding the pipeline through its own live stream."""
         from netwarden.collect import netflow, syslog_server
-        from netwarden.stream import LiveStream
+        from netwarden.pipeline import LiveStream
 
         try:
             udp = [syslog_server.parse_address(a) for a in listen["syslog_udp"]]

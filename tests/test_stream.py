@@ -8,7 +8,7 @@ from netwarden.pipeline import Pipeline
 from netwarden.records import Event
 from netwarden.store.events import EventFilter, find_events
 from netwarden.store.quarantine import counts_by_reason
-from netwarden.stream import LiveStream
+from netwarden.pipeline import LiveStream
 
 SSH = "<38>Nov 21 10:00:0{i} gw01 sshd[77]: Failed password for root from 203.0.113.{i} port 4{i}000 ssh2"
 

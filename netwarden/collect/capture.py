@@ -7,7 +7,7 @@ reads the stream, keeps the :class:`~netwarden.collect.flows.FlowTable` and, on 
 their idle and active timeouts, so a long connection is reported while it lasts; ``stop()`` ends
 tcpdump, reads what it still wrote and flushes every flow.
 
-    stream = LiveStream(pipeline, fmt=None, source="capture/eth0")
+    stream = LiveStream(pipeline, fmt=None, source="capture/eth0")   # any netwarden.collect.sink.EventSink
     capture = LiveCapture(stream, "eth0", bpf="not port 22", active_timeout=60, idle_timeout=15)
     capture.start()      # raises CaptureError if tcpdump cannot capture (no such interface, no rights ...)
     ...
@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from netwarden.collect.flows import FlowTable
+from netwarden.collect.sink import EventSink
 from netwarden.collect.pcap import CaptureParser, CaptureStats, PacketDecoder
 from netwarden.records import SourceKind
 
@@ -59,7 +60,7 @@ class CaptureStatus:
 class LiveCapture:
     """One interface captured by a tcpdump child process; events go to ``stream.feed_event``."""
 
-    def __init__(self, stream: Any, interface: str, *, bpf: str | None = None, active_timeout: float = 60.0,
+    def __init__(self, stream: EventSink, interface: str, *, bpf: str | None = None, active_timeout: float = 60.0,
                  idle_timeout: float = 15.0, max_flows: int = 200_000, snaplen: int = 2048,
                  tcpdump: str = "tcpdump", observer: str | None = None) -> None:
         if not interface or interface.startswith("-") or len(interface) > 64:

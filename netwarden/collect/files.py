@@ -17,6 +17,7 @@ from typing import BinaryIO
 
 GZIP_MAGIC = b"\x1f\x8b"
 BLOCK = 1 << 20  # bytes read at a time by LogFile.chunks
+SNIFF_LINES = 30  # lines read to recognise a format
 
 
 class InputError(OSError):
@@ -31,6 +32,13 @@ class Line:
     length: int  # the line's true length in bytes
     too_long: bool = False
     bad_utf8: bool = False
+
+
+class NullDigest:
+    """A digest for ``LogFile.chunks`` when nothing needs hashing (standard input, sniffing)."""
+
+    def update(self, data: bytes) -> None:
+        pass
 
 
 def decode(data: bytes) -> tuple[str, bool]:

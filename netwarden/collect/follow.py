@@ -1,7 +1,8 @@
 """Following growing log files (``tail -F``) into the store, without losing or repeating a line.
 
 A :class:`Follower` watches one or more paths — ``/var/log/nginx/access.log``, ``/var/log/auth.log`` —
-and stores every *complete* line appended to them. It is used by ``netwarden follow`` and can run inside
+and hands every *complete* line appended to them to a :class:`~netwarden.collect.sink.FileSink` (the
+pipeline), with the position it takes the file to. It is used by ``netwarden follow`` and can run inside
 a longer-lived service (``start()``/``stop()``, or ``run(stop_event)`` on a thread of one's own).
 
 How it stays exact:
@@ -48,17 +49,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
-
-from netwarden.collect.files import InputError, Line, LogFile, decode
+from netwarden.collect.files import SNIFF_LINES, InputError, Line, LogFile, decode
+from netwarden.collect.sink import Counts, FileSink
 from netwarden.parse import ParseContext, Parser, UnknownFormat, get_parser, guess_format
-from netwarden.pipeline import SNIFF_LINES, IngestResult, Pipeline
-from netwarden.store import quarantine as quarantine_store
-from netwarden.store import rollups as rollup_store
 from netwarden.store import sources as source_store
-from netwarden.store.events import EventWriter
-from netwarden.store.schema import ingest_sources
-from netwarden.store.writer import StoreBatch, batch_buckets
+from netwarden.store.sources import Position, SourceConflict
 
 FIRST_LINE_LIMIT = 4096  # as LogFile.first_line(): how much of the first line identifies a file
 READ_CHUNK = 256 << 10
@@ -72,10 +67,6 @@ ErrorCallback = Callable[[str, str], None]  # (path, message)
 
 class FollowError(Exception):
     """A file that cannot be followed as it is (unrecognisable format, not a regular file ...)."""
-
-
-class _Conflict(Exception):
-    """Someone else (another follower, a concurrent ingest) advanced the same source."""
 
 
 @dataclass
@@ -103,7 +94,7 @@ class FileStats:
     def quarantined_total(self) -> int:
         return sum(self.quarantined.values())
 
-    def add(self, result: IngestResult) -> None:
+    def add(self, result: Counts) -> None:
         self.lines += result.lines
         self.events += result.events
         self.skipped += result.skipped
@@ -183,27 +174,27 @@ class _Watch:
 
 
 class Follower:
-    """Follow ``paths`` into ``pipeline``'s store.
+    """Follow ``paths`` into ``sink`` (a :class:`~netwarden.pipeline.Pipeline`).
 
     >>> follower = Follower(pipeline, ["/var/log/nginx/access.log"])   # doctest: +SKIP
     >>> follower.start(); ...; follower.stop()                          # doctest: +SKIP
     >>> follower.stats["/var/log/nginx/access.log"].events              # doctest: +SKIP
     """
 
-    def __init__(self, pipeline: Pipeline, paths: Sequence[str | Path], fmt: str = "auto", *,
+    def __init__(self, sink: FileSink, paths: Sequence[str | Path], fmt: str = "auto", *,
                  poll_interval: float = 0.25, rotate_grace: float = 2.0, batch_size: int | None = None,
                  recover_rotated: bool = True, on_error: ErrorCallback | None = None) -> None:
         if fmt and fmt != "auto":
             get_parser(fmt)  # raises UnknownFormat now, not in the loop
-        self.pipeline = pipeline
+        self.sink = sink
+        self.db = sink.db
         self.fmt = fmt or "auto"
         self.poll_interval = poll_interval
         self.rotate_grace = rotate_grace
-        self.batch_size = batch_size or min(pipeline.batch_size, 2000)
+        self.batch_size = batch_size or min(sink.batch_size, 2000)
         self.recover_rotated = recover_rotated
         self.on_error = on_error
         self._watches = [_Watch(Path(p), self.fmt) for p in dict.fromkeys(str(p) for p in paths)]
-        self._events = EventWriter(pipeline.db.engine.dialect)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()  # one poll at a time
@@ -336,10 +327,10 @@ class Follower:
         """copytruncate: finish the stream from the copy if it is there, then read the file anew."""
         watch.stats.truncations += 1
         if tail.source_id is not None and self.recover_rotated:
-            with self.pipeline.db.engine.connect() as conn:
-                row = conn.execute(select(ingest_sources).where(ingest_sources.c.id == tail.source_id)).first()
+            with self.db.engine.connect() as conn:
+                row = source_store.get(conn, tail.source_id)
             if row is not None:
-                self._recover_from_copies(watch, [dict(row._mapping)])
+                self._recover_from_copies(watch, [row])
         tail.restart_from_zero()
         tail.failed = None
 
@@ -393,7 +384,7 @@ class Follower:
         return more
 
     def _absorb(self, tail: _Tail, data: bytes, ready: list[Line]) -> None:
-        limit = self.pipeline.max_line_bytes
+        limit = self.sink.max_line_bytes
         if tail.long is not None:
             cut = data.find(b"\n")
             part = data if cut < 0 else data[:cut + 1]
@@ -430,7 +421,7 @@ class Follower:
         tail.w_lines += 1
         tail.w_offset += long.length
         tail.w_digest = long.digest
-        line = _line(tail.w_lines, long.head, tail.w_offset, self.pipeline.max_line_bytes)
+        line = _line(tail.w_lines, long.head, tail.w_offset, self.sink.max_line_bytes)
         line.length, line.too_long = long.length, True
         ready.append(line)
         tail.long = None
@@ -444,7 +435,7 @@ class Follower:
             tail.w_digest.update(raw)
             tail.w_lines += 1
             tail.w_offset += len(raw)
-            ready.append(_line(tail.w_lines, raw, tail.w_offset, self.pipeline.max_line_bytes))
+            ready.append(_line(tail.w_lines, raw, tail.w_offset, self.sink.max_line_bytes))
             tail.buf.clear()
 
     # -- identifying a file -------------------------------------------------------------------------
@@ -460,7 +451,7 @@ class Follower:
         else:
             return False  # empty, or the first line is not complete yet
         tail.first_sha = hashlib.sha256(first).hexdigest()
-        with self.pipeline.db.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             earlier = source_store.candidates(conn, tail.first_sha)
         found = None
         for row in earlier:
@@ -477,7 +468,7 @@ class Follower:
         parser_cls = get_parser(fmt)
         tail.format = parser_cls.name
         tail.parser = parser_cls(ParseContext(source=str(tail.path), reference_time=datetime.now(timezone.utc),
-                                              local_tz=self.pipeline.local_tz))
+                                              local_tz=self.sink.local_tz))
         if found is not None:
             row, digest = found
             tail.source_id = row["id"]
@@ -512,19 +503,16 @@ class Follower:
         """
         try:
             if tail.source_id is None:
-                with self.pipeline.db.engine.begin() as conn:
+                with self.db.engine.begin() as conn:
                     tail.source_id = source_store.create(
                         conn, kind="file", name=str(tail.path), fmt=tail.format or "?",
                         first_line_sha=tail.first_sha, prefix_sha=tail.digest.hexdigest())
             assert tail.parser is not None and tail.format is not None
-            result = IngestResult(source=str(tail.path), format=tail.format)
-            batch = self.pipeline._parse(tail.parser, ready, result)
-            expected = tail.offset
-            sink = _SyncSink(self, tail.source_id, expected)
-            self.pipeline._store(sink, batch, source=str(watch.path), fmt=tail.format,  # type: ignore[arg-type]
-                                 source_id=tail.source_id, offset=tail.w_offset,
-                                 prefix_sha=tail.w_digest.hexdigest(), lines=tail.w_lines, complete=complete)
-        except _Conflict:
+            result = self.sink.store_lines(tail.parser, ready, source=str(watch.path), fmt=tail.format,
+                                           source_id=tail.source_id, position=Position(
+                                               tail.w_offset, tail.w_digest.hexdigest(), tail.w_lines,
+                                               complete=complete, expected_offset=tail.offset))
+        except SourceConflict:
             # another reader stored part of this stream: start over from what the store says
             tail.restart_from_zero()
             return False
@@ -537,30 +525,12 @@ class Follower:
             watch.stats.last_line_at = time.time()
         return True
 
-    def _write(self, batch: StoreBatch, source_id: int, expected_offset: int) -> None:
-        book = batch.bookkeeping or {}
-        with self.pipeline.db.engine.begin() as conn:
-            self._events.insert(conn, batch.rows)
-            rollup_store.add_buckets(conn, batch_buckets(batch))
-            quarantine_store.insert_quarantine(conn, batch.quarantine_rows)
-            changed = conn.execute(update(ingest_sources).where(
-                ingest_sources.c.id == source_id, ingest_sources.c.offset == expected_offset).values(
-                name=batch.source, offset=book["offset"], prefix_sha=book["prefix_sha"], lines=book["lines"],
-                complete=book["complete"], events=ingest_sources.c.events + len(batch.rows),
-                quarantined=ingest_sources.c.quarantined + len(batch.quarantine_rows),
-                updated=datetime.now(timezone.utc))).rowcount
-            if changed != 1:
-                raise _Conflict()  # rolls the whole batch back
-
     # -- rotated copies -------------------------------------------------------------------------------
 
     def _recover_at_start(self, watch: _Watch) -> None:
         """Finish streams last seen at this path from their rotated copies (rotation while we were down)."""
-        with self.pipeline.db.engine.connect() as conn:
-            rows = [dict(r._mapping) for r in conn.execute(
-                select(ingest_sources).where(ingest_sources.c.kind == "file",
-                                             ingest_sources.c.name == str(watch.path))
-                .order_by(ingest_sources.c.updated.desc(), ingest_sources.c.id.desc()).limit(5))]
+        with self.db.engine.connect() as conn:
+            rows = source_store.last_read_as(conn, "file", str(watch.path))
         if rows:
             self._recover_from_copies(watch, rows)
 
@@ -570,7 +540,7 @@ class Follower:
                 try:
                     if not _continues(candidate, row):
                         continue
-                    result = self.pipeline.ingest_file(candidate, row["format"])
+                    result = self.sink.ingest_file(candidate, row["format"])
                 except (InputError, UnknownFormat) as exc:
                     if self.on_error is not None:
                         self.on_error(str(watch.path), f"{candidate}: {exc}")
@@ -579,18 +549,6 @@ class Follower:
                 watch.stats.recovered_events += result.events
                 watch.stats.quarantined.update(result.quarantined)
                 break
-
-
-class _SyncSink:
-    """What Pipeline._store submits to: writes at once, conditional on the expected offset."""
-
-    def __init__(self, follower: Follower, source_id: int, expected_offset: int) -> None:
-        self.follower = follower
-        self.source_id = source_id
-        self.expected_offset = expected_offset
-
-    def submit(self, batch: StoreBatch) -> None:
-        self.follower._write(batch, self.source_id, self.expected_offset)
 
 
 def _rotated_copies(path: Path) -> list[Path]:

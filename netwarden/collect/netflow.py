@@ -25,6 +25,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 
+from netwarden.collect.sink import EventSink
 from netwarden.collect.sockets import bind_sockets, udp_kernel_drops
 from netwarden.collect.netflow_common import DecodeError, ExporterStats, ExporterTable, now
 from netwarden.collect.netflow_ipfix import decode_ipfix
@@ -99,13 +100,13 @@ def parse_address(text: str, default_port: int = DEFAULT_PORT) -> tuple[str, int
 
 
 class NetflowListener:
-    """Receives NetFlow/IPFIX datagrams on UDP sockets (one thread) and feeds each record to a stream.
+    """Receives NetFlow/IPFIX datagrams on UDP sockets (one thread) and feeds each record to an event sink.
 
-    ``stream`` is a :class:`~netwarden.stream.LiveStream` (or anything with ``feed_event(event, observer)``
-    returning False when it drops); ``on_events`` may replace it (tests, benchmarks).
+    ``stream`` is a :class:`~netwarden.collect.sink.EventSink` (the pipeline's ``LiveStream``); ``on_events``
+    may replace it (tests, benchmarks).
     """
 
-    def __init__(self, stream: object | None = None, addresses: Iterable[tuple[str, int]] = (("", DEFAULT_PORT),), *,
+    def __init__(self, stream: EventSink | None = None, addresses: Iterable[tuple[str, int]] = (("", DEFAULT_PORT),), *,
                  receive_buffer: int = RECEIVE_BUFFER,
                  on_events: Callable[[str, list[Event]], None] | None = None) -> None:
         self.stream = stream
@@ -199,7 +200,8 @@ class NetflowListener:
             stored, dropped = len(events), 0
         else:
             stored = dropped = 0
-            feed = self.stream.feed_event  # type: ignore[union-attr]
+            assert self.stream is not None, "a NetflowListener needs a stream or on_events"
+            feed = self.stream.feed_event
             for event in events:
                 if feed(event, exporter):
                     stored += 1

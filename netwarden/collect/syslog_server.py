@@ -1,4 +1,5 @@
-"""A syslog server: receives messages from devices over UDP, TCP and TLS and feeds a :class:`LiveStream`.
+"""A syslog server: receives messages from devices over UDP, TCP and TLS and feeds a line sink
+(:class:`~netwarden.collect.sink.LineSink`: the pipeline's ``LiveStream``).
 
     stream = LiveStream(pipeline, fmt="syslog", source="syslog")
     server = SyslogServer(stream, SyslogServerConfig(udp=[("127.0.0.1", 0)], tcp=[("127.0.0.1", 0)]))
@@ -39,11 +40,10 @@ import ssl
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from netwarden.collect.sink import LineSink
 from netwarden.collect.sockets import bind_sockets, udp_kernel_drops
-from netwarden.stream import LiveStream
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,8 @@ class SyslogServerConfig:
     # kernel memory, used only while a burst waits; SO_RCVBUFFORCE when allowed, else up to net.core.rmem_max
     udp_receive_buffer: int = 64 << 20
     resume_interval: float = 0.02  # how often paused TCP connections look for room in the stream
+    # at close, how long frames already read wait for room in the stream (which stores a batch every 0.25 s)
+    drain_timeout: float = 5.0
 
     @classmethod
     def default(cls) -> SyslogServerConfig:
@@ -140,9 +142,9 @@ def _decode(data: bytes) -> str:
 
 
 class SyslogServer:
-    """UDP, TCP and TLS syslog listeners feeding one :class:`LiveStream`."""
+    """UDP, TCP and TLS syslog listeners feeding one line sink (``stream``)."""
 
-    def __init__(self, stream: LiveStream, config: SyslogServerConfig | None = None) -> None:
+    def __init__(self, stream: LineSink, config: SyslogServerConfig | None = None) -> None:
         self.stream = stream
         self.config = config or SyslogServerConfig.default()
         if self.config.tls and not (self.config.certfile and self.config.keyfile):
@@ -242,7 +244,7 @@ class SyslogServer:
         for conn in list(self._connections):
             conn.finish()
         # frames already read wait for room in the stream (its timer stores a batch every max_delay)
-        deadline = time.monotonic() + max(5.0, 4 * self.stream.max_delay)
+        deadline = time.monotonic() + self.config.drain_timeout
         while any(conn.backlog for conn in self._paused) and time.monotonic() < deadline:
             for conn in list(self._paused):
                 if conn.drain():
@@ -314,7 +316,7 @@ class SyslogServer:
         self.stream.count_dropped(device, n)
 
     def room(self) -> int:
-        return self.stream.max_pending - self.stream.pending
+        return self.stream.room
 
     def pause(self, conn: _Connection) -> None:
         if conn not in self._paused:
@@ -603,19 +605,3 @@ def _line_end(buf: bytearray, pos: int) -> int:
     lf = buf.find(b"\n", pos)
     nul = buf.find(b"\x00", pos, lf if lf >= 0 else len(buf))
     return nul if nul >= 0 else lf
-
-
-def summary_lines(server: SyslogServer, *, devices: Iterable[str] | None = None) -> list[str]:
-    """Per-device counters as text lines (for the CLI's status and summary)."""
-    stream_stats = server.stream.stats
-    names = sorted(devices if devices is not None else stream_stats.devices)
-    lines = []
-    for name in names:
-        d = stream_stats.devices.get(name)
-        if d is None:
-            continue
-        reasons = server.stats.device_reasons.get(name)
-        extra = "  (" + ", ".join(f"{r} {n:,}" for r, n in reasons.most_common()) + ")" if reasons else ""
-        lines.append(f"{name}: received {d.received:,}, stored {d.events:,}, quarantined {d.quarantined:,}, "
-                     f"dropped {d.dropped:,}{extra}")
-    return lines

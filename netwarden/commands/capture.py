@@ -29,7 +29,7 @@ def capture(obj: Context, interface: str, bpf: str | None, active_timeout: float
     """Capture packets on an interface and store them as flows, live (runs tcpdump; needs root or
     cap_net_raw). Flows are stored when they end, and every --active-timeout seconds while they last."""
     from netwarden.collect.capture import CaptureError, LiveCapture
-    from netwarden.stream import LiveStream
+    from netwarden.pipeline import LiveStream
 
     db = obj.database()
     pipeline = obj.pipeline(db)

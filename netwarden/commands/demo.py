@@ -43,7 +43,7 @@ def demo(host: str, port: int, db_url: str | None, rate: float, attack_every: fl
     from netwarden.simulate import Simulator
     from netwarden.simulate.live import LiveFeeder
     from netwarden.store.database import DatabaseError
-    from netwarden.stream import LiveStream
+    from netwarden.pipeline import LiveStream
     from netwarden.serve import Server, ServerError
 
     # a demo already running keeps its files: check the lock and the port before touching anything

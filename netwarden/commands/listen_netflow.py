@@ -29,7 +29,7 @@ def listen_netflow(obj: Context, udp: tuple[str, ...], status_every: float) -> N
     periodically, and a summary at the end.
     """
     from netwarden.collect.netflow import DEFAULT_PORT, IPFIX_PORT, NetflowListener, parse_address
-    from netwarden.stream import LiveStream
+    from netwarden.pipeline import LiveStream
 
     try:
         addresses = [parse_address(v, DEFAULT_PORT) for v in udp] or [("", DEFAULT_PORT), ("", IPFIX_PORT)]

@@ -13,6 +13,7 @@ from netwarden.commands.shared.terminal import endpoint, fail, out, safe
 
 if TYPE_CHECKING:
     from netwarden.collect.syslog_server import SyslogServer
+    from netwarden.pipeline import LiveStream
 
 
 def _addresses(values: tuple[str, ...], option: str) -> list[tuple[str, int]]:
@@ -54,7 +55,7 @@ def listen_syslog(obj: Context, udp: tuple[str, ...], tcp: tuple[str, ...], tls:
     and a summary at the end.
     """
     from netwarden.collect.syslog_server import SyslogServer, SyslogServerConfig
-    from netwarden.stream import LiveStream
+    from netwarden.pipeline import LiveStream
 
     if tls and not (cert and key):
         fail("--tls needs --cert and --key", 2)
@@ -81,13 +82,13 @@ def listen_syslog(obj: Context, udp: tuple[str, ...], tcp: tuple[str, ...], tls:
         out.print(f"listening on {kind} {endpoint(host, port)}")
     out.file.flush()
 
-    run_until_stopped(status_every=status_every, status=lambda elapsed: _status(server, elapsed),
+    run_until_stopped(status_every=status_every, status=lambda elapsed: _status(server, stream, elapsed),
                       stop_source=server.stop, stream=stream, pipeline=pipeline, db=db,
-                      summary=lambda elapsed: _summary(server, elapsed))
+                      summary=lambda elapsed: _summary(server, stream, elapsed))
 
 
-def _totals(server: SyslogServer) -> str:
-    s = server.stream.stats
+def _totals(server: SyslogServer, stream: LiveStream) -> str:
+    s = stream.stats
     text = (f"received {s.total('received'):,}, stored {s.total('events'):,}, "
             f"quarantined {s.total('quarantined'):,}, dropped {s.total('dropped'):,}")
     st = server.stats
@@ -96,27 +97,37 @@ def _totals(server: SyslogServer) -> str:
     return text
 
 
-def _status(server: SyslogServer, seconds: float) -> None:
-    from netwarden.collect.syslog_server import summary_lines
-
-    devices = server.stream.stats.devices
-    line = f"[{seconds:,.0f}s] {len(devices)} devices, {server.stats.connections_open} connections: {_totals(server)}"
+def _status(server: SyslogServer, stream: LiveStream, seconds: float) -> None:
+    devices = stream.stats.devices
+    line = (f"[{seconds:,.0f}s] {len(devices)} devices, {server.stats.connections_open} connections: "
+            f"{_totals(server, stream)}")
     out.print(safe(line))
-    for text in summary_lines(server)[:20]:
+    for text in summary_lines(server, stream)[:20]:
         out.print("  " + safe(text))
     out.file.flush()
 
 
-def _summary(server: SyslogServer, seconds: float) -> None:
-    from netwarden.collect.syslog_server import summary_lines
-
-    out.print(f"stopped after {seconds:,.0f}s: {_totals(server)}")
+def _summary(server: SyslogServer, stream: LiveStream, seconds: float) -> None:
+    out.print(f"stopped after {seconds:,.0f}s: {_totals(server, stream)}")
     reasons = server.stats.dropped_by_reason
     if reasons:
         out.print("  dropped by the listener: " + ", ".join(f"{safe(r)} {n:,}" for r, n in reasons.most_common()))
-    quarantined = server.stream.stats.quarantined_by_reason
+    quarantined = stream.stats.quarantined_by_reason
     if quarantined:
         out.print("  quarantined: " + ", ".join(f"{safe(r)} {n:,}" for r, n in quarantined.most_common()))
-    for text in summary_lines(server):
+    for text in summary_lines(server, stream):
         out.print("  " + safe(text))
     out.file.flush()
+
+
+def summary_lines(server: SyslogServer, stream: LiveStream) -> list[str]:
+    """Per-device counters of the stream, with the listener's reasons for drops, as text lines."""
+    devices = stream.stats.devices
+    lines = []
+    for name in sorted(devices):
+        d = devices[name]
+        reasons = server.stats.device_reasons.get(name)
+        extra = "  (" + ", ".join(f"{r} {n:,}" for r, n in reasons.most_common()) + ")" if reasons else ""
+        lines.append(f"{name}: received {d.received:,}, stored {d.events:,}, quarantined {d.quarantined:,}, "
+                     f"dropped {d.dropped:,}{extra}")
+    return lines

@@ -1,7 +1,7 @@
 """The detection engine: runs the detectors on each batch and turns findings into few, explained alerts.
 
-It is a pipeline stage (``Pipeline(db, stages=[engine])``): every batch of events, from a file or a
-live stream, passes through the detectors before it is stored. For each finding the engine
+It is the pipeline's detect stage (``Pipeline(db, stages=[engine])``; see netwarden.pipeline.stages): every
+batch of events, from a file or a live stream, passes through the detectors before it is stored. For each finding the engine
 
 1. drops it if an administrator marked that pattern from that source as a false positive;
 2. merges it into the open alert of the same kind from the same source (seen within ``merge_window``),
@@ -9,7 +9,7 @@ live stream, passes through the detectors before it is stored. For each finding 
 3. scores confidence from the named factors, adding "repeat offender" when the source has history;
 4. links the alert into the source's incident, which escalates when one source goes from
    reconnaissance to access attempts to a success (scan → brute force → login is one critical incident);
-5. stores the alerts and tells listeners (live feed, response) about new and updated ones — once per batch
+5. stores the alerts and tells its listeners (the pipeline's alert feed) about new and updated ones — once per batch
    for each alert however many findings it merged, so a flood of attacks costs a write per alert, not per line.
 
 Detector state (sliding windows) is saved to the database so a restart resumes an ongoing scan.
@@ -71,13 +71,14 @@ class EngineStats:
 
 class DetectionEngine:
     def __init__(self, detectors: Sequence[Detector], db=None, *,  # type: ignore[no-untyped-def]
-                 settings: EngineSettings | None = None, keep_events: bool = False) -> None:
+                 settings: EngineSettings | None = None, keep_events: bool = False,
+                 listeners: Sequence[AlertListener] = ()) -> None:
         self.detectors = list(detectors)
         self.db = db
         self.settings = settings or EngineSettings()
         self.keep_events = keep_events
         self.stats = EngineStats()
-        self.listeners: list[AlertListener] = []
+        self.listeners: list[AlertListener] = list(listeners)
         self.alerts: list[Alert] = []  # every alert this engine created or updated (without a db: the output)
         self.flagged: dict[int, set[str]] = {}  # id(event) -> alert kinds, when evaluating
         self._open: OrderedDict[tuple[str, str, str | None], Alert] = OrderedDict()
@@ -94,7 +95,7 @@ class DetectionEngine:
     @classmethod
     def from_config(cls, config: dict[str, dict[str, Any]] | None = None, db=None, *,  # type: ignore[no-untyped-def]
                     only: Iterable[str] | None = None, keep_events: bool = False,
-                    assets: Assets | None = None) -> DetectionEngine:
+                    assets: Assets | None = None, listeners: Sequence[AlertListener] = ()) -> DetectionEngine:
         """Every registered detector with its ``[detect.<name>]`` settings (disabled ones left out)."""
         available = load_detectors()
         config = dict(config or {})
@@ -107,7 +108,7 @@ class DetectionEngine:
             if name not in available:
                 raise SettingsError(f"unknown detector {name!r}; known: {', '.join(available)}")
         detectors = [available[n](config.get(n), keep_events=keep_events, assets=assets) for n in wanted]
-        return cls([d for d in detectors if d.settings.enabled], db, keep_events=keep_events)
+        return cls([d for d in detectors if d.settings.enabled], db, keep_events=keep_events, listeners=listeners)
 
     # -- the stage ----------------------------------------------------------------------------------
 

@@ -1,15 +1,22 @@
-"""Wiring response into a pipeline: the responder and the notifier listen to the detection engine.
+"""Response as a listener of alerts: the responder (blocks) and the notifier hear of each batch's alerts.
 
-``Pipeline.from_settings`` calls ``attach``, so ingest, listen and serve all respond the same way.
+``Pipeline.from_settings`` builds it, so ingest, follow, listen and serve all respond the same way. It owns
+nothing in detection: the pipeline hands it the alerts a batch created or changed (``on_alerts``), and its
+responder answers the pipeline's evidence filter (``refuses``, ``any_enforced``).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from netwarden.respond.evidence import EvidenceFilter
+from netwarden.records import Alert
 from netwarden.respond.responder import Responder
+
+if TYPE_CHECKING:
+    from netwarden.notify.notifier import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -17,24 +24,33 @@ log = logging.getLogger(__name__)
 @dataclass
 class Response:
     responder: Responder
-    notifier: object | None  # netwarden.notify.notifier.Notifier when any channel is configured
-    stage: EvidenceFilter  # the detection stage, with refused traffic of blocked sources withheld
+    notifier: Notifier | None  # when any notification channel is configured
+
+    @classmethod
+    def from_settings(cls, db, settings) -> Response:  # type: ignore[no-untyped-def]
+        """The responder started (store and firewall reconciled, expiry running) and the notifier."""
+        responder = Responder.from_settings(db, settings)
+        notifier = None
+        if settings.notify.enabled:
+            from netwarden.notify.notifier import Notifier
+
+            notifier = Notifier(settings.notify)
+            responder.listeners.append(notifier.on_block)
+        responder.start()
+        return cls(responder, notifier)
+
+    def on_alerts(self, changes: Sequence[tuple[Alert, bool]]) -> None:
+        """One batch's new and updated alerts, in the order detection made them: notify, then decide a block."""
+        for alert, is_new in changes:
+            for listener in (self.notifier.on_alert if self.notifier is not None else None, self.responder.on_alert):
+                if listener is None:
+                    continue
+                try:
+                    listener(alert, is_new)
+                except Exception:  # one alert's failure must not cost the others their response
+                    log.exception("alert listener failed")
 
     def close(self) -> None:
         self.responder.close()
         if self.notifier is not None:
-            self.notifier.close()  # type: ignore[attr-defined]
-
-
-def attach(engine, db, settings) -> Response:  # type: ignore[no-untyped-def]
-    responder = Responder.from_settings(db, settings)
-    notifier = None
-    if settings.notify.enabled:
-        from netwarden.notify.notifier import Notifier
-
-        notifier = Notifier(settings.notify)
-        engine.listeners.append(notifier.on_alert)
-        responder.listeners.append(notifier.on_block)
-    engine.listeners.append(responder.on_alert)
-    responder.start()
-    return Response(responder, notifier, EvidenceFilter(engine, responder.refuses, responder.any_enforced))
+            self.notifier.close()

@@ -1,7 +1,7 @@
 """Feeding a running pipeline in process: the simulator in a thread, in real time (``netwarden demo``).
 
 It first fills the recent past (``history`` seconds, so charts and alerts are there at once), then sends
-each emission when its time comes. Events go to a :class:`~netwarden.stream.LiveStream` like a listener's.
+each emission when its time comes. Events go to a :class:`~netwarden.pipeline.LiveStream` like a listener's.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -10,10 +11,40 @@ from sqlalchemy import Connection, insert, select, update
 from netwarden.store.schema import ingest_sources
 
 
+class SourceConflict(Exception):
+    """Someone else (another follower, a concurrent ingest) advanced the same source: the batch that
+    carried this position is rolled back with it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """How far an input was read, stored in the same transaction as the batch that got it there."""
+
+    offset: int  # bytes of the (decompressed) input read, or of a capture's whole records
+    prefix_sha: str  # sha256 of those bytes: the same content is recognised on the next run
+    lines: int  # lines (packets for a capture) read so far
+    complete: bool = False  # the input was read to its end
+    keep_name: bool = False  # a copy that added nothing keeps the name it was read under
+    # only advance if the stored offset is still this one (a follower); SourceConflict otherwise
+    expected_offset: int | None = None
+
+
 def candidates(conn: Connection, first_line_sha: str) -> list[dict[str, Any]]:
     """Earlier inputs that began with the same first line, furthest read first."""
     stmt = select(ingest_sources).where(ingest_sources.c.first_line_sha == first_line_sha) \
         .order_by(ingest_sources.c.offset.desc())
+    return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+def get(conn: Connection, source_id: int) -> dict[str, Any] | None:
+    row = conn.execute(select(ingest_sources).where(ingest_sources.c.id == source_id)).first()
+    return dict(row._mapping) if row is not None else None
+
+
+def last_read_as(conn: Connection, kind: str, name: str, limit: int = 5) -> list[dict[str, Any]]:
+    """The inputs last read under ``name`` (a followed path), most recently updated first."""
+    stmt = select(ingest_sources).where(ingest_sources.c.kind == kind, ingest_sources.c.name == name) \
+        .order_by(ingest_sources.c.updated.desc(), ingest_sources.c.id.desc()).limit(limit)
     return [dict(r._mapping) for r in conn.execute(stmt)]
 
 
@@ -25,14 +56,20 @@ def create(conn: Connection, *, kind: str, name: str, fmt: str, first_line_sha: 
     return int(result.inserted_primary_key[0])
 
 
-def advance(conn: Connection, source_id: int, *, name: str | None, offset: int, prefix_sha: str, lines: int,
-            events: int, quarantined: int, complete: bool) -> None:
-    """Record how far an input was read; ``name`` (the path it was last read under) None: keep the stored one."""
-    values: dict[str, Any] = {"name": name} if name is not None else {}
-    conn.execute(update(ingest_sources).where(ingest_sources.c.id == source_id).values(
-        **values, offset=offset, prefix_sha=prefix_sha, lines=lines, complete=complete,
-        events=ingest_sources.c.events + events, quarantined=ingest_sources.c.quarantined + quarantined,
-        updated=datetime.now(timezone.utc)))
+def advance(conn: Connection, source_id: int, position: Position, *, name: str | None, events: int,
+            quarantined: int) -> None:
+    """Record how far an input was read; ``name`` (the path it was last read under) None: keep the stored one.
+    Raises SourceConflict when ``position.expected_offset`` is set and the stored offset is another."""
+    values: dict[str, Any] = {"name": name} if name is not None and not position.keep_name else {}
+    where = [ingest_sources.c.id == source_id]
+    if position.expected_offset is not None:
+        where.append(ingest_sources.c.offset == position.expected_offset)
+    changed = conn.execute(update(ingest_sources).where(*where).values(
+        **values, offset=position.offset, prefix_sha=position.prefix_sha, lines=position.lines,
+        complete=position.complete, events=ingest_sources.c.events + events,
+        quarantined=ingest_sources.c.quarantined + quarantined, updated=datetime.now(timezone.utc))).rowcount
+    if position.expected_offset is not None and changed != 1:
+        raise SourceConflict(f"input #{source_id} was advanced by another reader")
 
 
 def all_sources(conn: Connection) -> list[dict[str, Any]]:

@@ -3,8 +3,10 @@
 A :class:`StoreBatch` is plain data (row tuples, rollup buckets, quarantined rows, how far the input
 was read), stored in one transaction so that events, rollups and bookkeeping never disagree.
 
-Two writers with one interface:
+Three writers with one interface (:class:`BatchWriter`: ``submit`` a batch, ``close`` to wait for the rest):
 
+- :class:`DirectWriter` runs each transaction at once in the caller's thread (``netwarden follow``: the
+  position it advances must be stored before it reads on).
 - :class:`ThreadWriter` runs the transactions on a thread: no start-up cost, but the interpreter lock
   lets little of the work overlap. Used for small inputs and in-memory databases.
 - :class:`ProcessWriter` runs them in a separate process with its own connection, so parsing and
@@ -26,7 +28,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection
 
@@ -49,7 +51,15 @@ class StoreBatch:
     quarantine_rows: list[dict[str, Any]] = field(default_factory=list)
     source_id: int | None = None
     source: str = "-"
-    bookkeeping: dict[str, Any] | None = None  # offset, prefix_sha, lines, complete[, keep_name]
+    position: source_store.Position | None = None  # how far the input was read, with this batch
+
+
+class BatchWriter(Protocol):
+    """Where a pipeline hands its batches: each is stored in one transaction, in the order submitted."""
+
+    def submit(self, batch: StoreBatch) -> None: ...
+
+    def close(self) -> None: ...
 
 
 def batch_buckets(batch: StoreBatch) -> dict[tuple, list[int]]:
@@ -61,12 +71,28 @@ def write_batch(conn: Connection, writer: EventWriter, batch: StoreBatch) -> Non
     writer.insert(conn, batch.rows)
     rollup_store.add_buckets(conn, batch_buckets(batch))
     quarantine_store.insert_quarantine(conn, batch.quarantine_rows)
-    if batch.source_id is not None and batch.bookkeeping is not None:
-        book = dict(batch.bookkeeping)
-        # a copy that added nothing (a renamed or rotated file read before) keeps the name it was read under
-        name = None if book.pop("keep_name", False) else batch.source
-        source_store.advance(conn, batch.source_id, name=name, events=len(batch.rows),
-                             quarantined=len(batch.quarantine_rows), **book)
+    if batch.source_id is not None and batch.position is not None:
+        source_store.advance(conn, batch.source_id, batch.position, name=batch.source, events=len(batch.rows),
+                             quarantined=len(batch.quarantine_rows))
+
+
+class DirectWriter:
+    """Stores each batch before ``submit`` returns, in the caller's thread; its errors (a
+    :class:`~netwarden.store.sources.SourceConflict`) are raised there, with the batch rolled back."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._events = EventWriter(db.engine.dialect)
+
+    def submit(self, batch: StoreBatch) -> None:
+        started = time.perf_counter()
+        with self.db.engine.begin() as conn:
+            write_batch(conn, self._events, batch)
+        metrics.committed(batch.source, events=len(batch.rows), quarantined=len(batch.quarantine_rows),
+                          seconds=time.perf_counter() - started)
+
+    def close(self) -> None:
+        pass
 
 
 class ThreadWriter:

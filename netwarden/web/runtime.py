@@ -2,7 +2,8 @@
 the listeners, and live figures (events per second).
 
 Pages read it as ``request.app.state.runtime`` (or ``Depends(get_runtime)``). The web app never parses or
-detects by itself; it is told about new events and alerts through :meth:`Runtime.attach`.
+detects by itself: the pipeline it builds (:meth:`Runtime.build_pipeline`) tells it about new events and
+alerts (``on_events``, ``on_alerts``).
 """
 
 from __future__ import annotations
@@ -64,8 +65,6 @@ class Runtime:
     listeners: list[ListenerInfo] = field(default_factory=list)
     rate: RateMeter = field(default_factory=RateMeter)
     started: float = field(default_factory=time.time)
-    # the detection engine is not thread-safe; every source (syslog, NetFlow, intake) takes this lock
-    detect_lock: threading.Lock = field(default_factory=threading.Lock)
     extras: dict[str, Any] = field(default_factory=dict)  # other packages' live objects, by name
     _attach_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -73,20 +72,17 @@ class Runtime:
     def engine(self) -> Any:
         return getattr(self.pipeline, "engine", None)
 
-    def attach(self, pipeline: Any) -> None:
-        """Wire a pipeline: its engine's alerts and its stored events are pushed to browsers."""
+    def build_pipeline(self) -> Any:
+        """The server's pipeline, with detection: its batches, alerts and blocks are pushed to browsers.
+        (Its stages serialise detection: syslog, NetFlow and the intake call it from their own threads.)"""
+        from netwarden.pipeline import Pipeline
+
+        pipeline = Pipeline.from_settings(self.db, self.settings, observers=[self.on_events],
+                                          alert_listeners=[self.on_alerts])
         self.pipeline = pipeline
-        engine = pipeline.engine
-        stages = []
-        for stage in pipeline.stages:
-            stages.append(_Locked(stage, self.detect_lock) if stage is engine else stage)
-        stages.append(self.on_events)
-        pipeline.stages = stages
-        if engine is not None:
-            engine.listeners.append(self.on_alert)
-        response = getattr(pipeline, "response", None)
-        if response is not None:
-            self.watch_blocks(response.responder)
+        if pipeline.response is not None:
+            self.watch_blocks(pipeline.response.responder)
+        return pipeline
 
     def watch_blocks(self, responder: Any) -> None:
         """Push the responder's block changes (blocked, unblocked, expired, failed) to browsers."""
@@ -97,9 +93,7 @@ class Runtime:
         """The pipeline for events sent to the API (built on first use when no server pipeline exists)."""
         with self._attach_lock:  # two first requests at once must not build two engines
             if self.pipeline is None:
-                from netwarden.pipeline import Pipeline
-
-                self.attach(Pipeline.from_settings(self.db, self.settings))
+                self.build_pipeline()
         return self.pipeline
 
     def on_events(self, batch: list[Event]) -> None:
@@ -109,8 +103,9 @@ class Runtime:
         sample = [live_event(e) for e in batch[-LIVE_EVENTS_PER_BATCH:]]
         self.hub.publish("events", {"count": len(batch), "sample": sample})
 
-    def on_alert(self, alert: Alert, is_new: bool) -> None:
-        self.hub.publish("alert", {**alert_summary(alert), "is_new": is_new})
+    def on_alerts(self, changes: list[tuple[Alert, bool]]) -> None:
+        for alert, is_new in changes:
+            self.hub.publish("alert", {**alert_summary(alert), "is_new": is_new})
 
     def on_block(self, block: Any, what: str) -> None:
         self.hub.publish("block", {**block_summary(block), "what": what})
@@ -118,15 +113,6 @@ class Runtime:
     def close(self) -> None:
         if self.pipeline is not None:
             self.pipeline.close()
-
-
-class _Locked:
-    def __init__(self, stage: Any, lock: threading.Lock) -> None:
-        self.stage, self.lock = stage, lock
-
-    def __call__(self, batch: list[Event]) -> None:
-        with self.lock:
-            self.stage(batch)
 
 
 def _iso(ts: datetime | None) -> str | None:

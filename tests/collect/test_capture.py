@@ -24,7 +24,7 @@ from netwarden.collect.capture import CaptureError, LiveCapture
 from netwarden.pipeline import Pipeline
 from netwarden.store.database import Database
 from netwarden.store.schema import events as events_table
-from netwarden.stream import LiveStream
+from netwarden.pipeline import LiveStream
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not shutil.which("tcpdump") or not shutil.which("ip"),

@@ -207,7 +207,7 @@ def test_softflowd_over_ipv6_loopback(datasets: Path) -> None:
 def test_listener_into_the_store(db, datasets: Path) -> None:  # type: ignore[no-untyped-def]
     from netwarden.pipeline import Pipeline
     from netwarden.store.events import EventFilter, find_events
-    from netwarden.stream import LiveStream
+    from netwarden.pipeline import LiveStream
 
     pcap = datasets / "pcaps/stratosphere-slips/malicious-ssh-bruteforce.pcap"
     stream = LiveStream(Pipeline(db), fmt=None, source="netflow")

@@ -21,7 +21,7 @@ from netwarden.collect.syslog_server import SyslogServer, SyslogServerConfig, pa
 from netwarden.pipeline import Pipeline
 from netwarden.store.database import Database
 from netwarden.store.events import EventFilter, find_events
-from netwarden.stream import DeviceCounters, LiveStream
+from netwarden.pipeline import DeviceCounters, LiveStream
 
 SSH = "Failed password for {user} from 203.0.113.{n} port 4{n:04d} ssh2"
 LINE = "<38>Nov 21 10:00:01 gw01 sshd[77]: " + SSH

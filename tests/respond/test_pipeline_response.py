@@ -15,7 +15,7 @@ from netwarden.config import load_settings
 from netwarden.pipeline import Pipeline
 from netwarden.respond.blocks import AUTO, BlockState, list_blocks
 from netwarden.store.alerts import get_alert
-from netwarden.stream import LiveStream
+from netwarden.pipeline import LiveStream
 
 USERS = ("root", "admin", "oracle", "test", "ubuntu", "guest")
 

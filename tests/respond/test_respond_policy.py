@@ -13,7 +13,7 @@ import pytest
 from netwarden.records import Alert, AlertStatus, Event, Factor, Severity
 from netwarden.respond.addresses import AddressError, block_target, parse_network
 from netwarden.respond.blocks import AUTO, BlockState, list_blocks
-from netwarden.respond.evidence import EvidenceFilter
+from netwarden.pipeline.stages import EvidenceFilter
 from netwarden.respond.firewall.base import Firewall
 from netwarden.respond.never_block import NeverBlockList
 from netwarden.respond.responder import BlockRefused, Responder
@@ -231,7 +231,7 @@ def test_refused_traffic_of_blocked_sources_is_withheld_from_detection(sqlite_db
     r = Responder(sqlite_db, RespondSettings(mode="enforce"), firewall=Recording())
     r.block("203.0.113.30", reason="x", by="alice")
     seen: list[Event] = []
-    stage = EvidenceFilter(seen.extend, r.refuses, r.any_enforced)
+    stage = EvidenceFilter(r)
     def ev(src: str, **kw) -> Event:  # type: ignore[no-untyped-def]
         return Event(timestamp=T0, source_kind=kw.pop("source_kind", "access_log"), src_ip=src, **kw)
 
@@ -239,14 +239,14 @@ def test_refused_traffic_of_blocked_sources_is_withheld_from_detection(sqlite_db
              ev("203.0.113.30", source_kind="firewall", action="DROP"), ev("203.0.113.30", tcp_flags="RST"),
              ev("203.0.113.30", http_status=200),  # got through: still evidence
              ev("203.0.113.31", http_status=403)]  # not blocked: evidence
-    stage(batch)
+    seen.extend(stage(batch))
     assert [(e.src_ip, e.http_status) for e in seen] == [("203.0.113.30", 200), ("203.0.113.31", 403)]
     assert stage.withheld == 4 and len(batch) == 6  # the stored batch is untouched
     r.close()
     # a dry-run block refuses nothing: its source's 403s are ordinary evidence
     dry = responder(sqlite_db)
     seen.clear()
-    EvidenceFilter(seen.extend, dry.refuses, dry.any_enforced)(batch)
+    seen.extend(EvidenceFilter(dry)(batch))
     assert len(seen) == 6
 
 

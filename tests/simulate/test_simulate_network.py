@@ -18,7 +18,7 @@ from netwarden.simulate.outputs import NetworkSender
 from netwarden.store import alerts as alert_store
 from netwarden.store.database import Database
 from netwarden.store.events import EventFilter, find_events
-from netwarden.stream import LiveStream
+from netwarden.pipeline import LiveStream
 
 NETWARDEN = [sys.executable, "-c", "from netwarden.cli import main; main()"]
 

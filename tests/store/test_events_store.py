@@ -369,7 +369,7 @@ def test_every_writer_keeps_rollups_in_step(db: Database, tmp_path: Path, monkey
     """File ingest through the writer process, file follow, and live streams all count rollups."""
     from netwarden.collect.follow import Follower
     from netwarden.store import writer as writer_module
-    from netwarden.stream import LiveStream
+    from netwarden.pipeline import LiveStream
 
     if db.dialect != "sqlite" or db.engine.url.database not in (None, "", ":memory:"):
         monkeypatch.setattr(writer_module, "PROCESS_THRESHOLD", 0)  # the writer process, where it can run

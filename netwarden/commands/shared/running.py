@@ -13,9 +13,8 @@ from typing import TYPE_CHECKING
 from netwarden.commands.shared.terminal import err, fail, safe
 
 if TYPE_CHECKING:
-    from netwarden.pipeline import Pipeline
+    from netwarden.pipeline import LiveStream, Pipeline
     from netwarden.store.database import Database
-    from netwarden.stream import LiveStream
 
 
 @contextmanager

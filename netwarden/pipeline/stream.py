@@ -1,8 +1,9 @@
-"""The pipeline's entry for live sources: syslog and NetFlow listeners, captures, followed files.
+"""The pipeline's entry for live sources: syslog and NetFlow listeners, captures, the simulator.
 
 A :class:`LiveStream` takes lines (to be parsed) or ready events, one at a time from any thread, and
 cuts micro-batches — ``batch_size`` items or ``max_delay`` seconds, whichever comes first — that go
-through the same parse → stages → store path as ``netwarden ingest``. It counts per device (the
+through the same public batch API as ``netwarden ingest`` (``parse_batch``, ``store_batch``). It is the
+sink the collectors hand lines and records to (:mod:`netwarden.collect.sink`). It counts per device (the
 observer: the exporter or router that sent the data) what was received, stored, quarantined and
 dropped, so nothing is ever lost silently.
 
@@ -22,8 +23,9 @@ from datetime import datetime, timezone
 
 from netwarden import metrics
 from netwarden.collect.files import Line
-from netwarden.parse import ParseContext, Parser, get_parser
-from netwarden.pipeline import Batch, IngestResult, Pipeline
+from netwarden.parse import Parser, get_parser
+from netwarden.pipeline.batch import Batch, IngestResult
+from netwarden.pipeline.core import Pipeline
 from netwarden.records import Event
 from netwarden.store.writer import PROCESS_THRESHOLD, ThreadWriter, open_writer
 
@@ -72,9 +74,9 @@ class LiveStream:
         self._writer = open_writer(pipeline.db, PROCESS_THRESHOLD) if use_process else ThreadWriter(pipeline.db)
         self._closed = threading.Event()
         self._timer = threading.Thread(target=self._tick, name=f"stream-{source}", daemon=True)
-        self._timer.start()
         self._line_no = 0
         self.last_error: Exception | None = None
+        self._timer.start()
 
     # -- input, from any thread -------------------------------------------------------------------
 
@@ -121,6 +123,11 @@ class LiveStream:
         """Items waiting for the next batch; a collector that can push back (TCP) pauses near max_pending."""
         return len(self._lines) + len(self._events)
 
+    @property
+    def room(self) -> int:
+        """Items the stream takes before it starts dropping."""
+        return self.max_pending - self.pending
+
     # -- batching ---------------------------------------------------------------------------------
 
     def flush(self) -> None:
@@ -137,13 +144,11 @@ class LiveStream:
             for observer, line in lines:
                 by_device.setdefault(observer, []).append(line)
             for observer, device_lines in by_device.items():
-                part = self.pipeline._parse(self._parser(observer), device_lines, result)
+                part = self.pipeline.parse_batch(self._parser(observer), device_lines, result)
                 for event in part.events:
                     if event.observer is None and observer is not None:
                         event.observer = observer
-                batch.events += part.events
-                batch.line_numbers += part.line_numbers
-                batch.quarantined += part.quarantined
+                batch.extend(part)
                 with self._lock:
                     device = self._device(observer)
                     device.events += len(part.events)
@@ -152,14 +157,13 @@ class LiveStream:
                 if event.observer is None:
                     event.observer = observer
                 batch.events.append(event)
-                batch.line_numbers.append(None)  # type: ignore[arg-type]
+                batch.line_numbers.append(None)
             with self._lock:
                 for observer, _ in events:
                     self._device(observer).events += 1
                 self.stats.quarantined_by_reason.update(result.quarantined)
                 self.stats.batches += 1
-            self.pipeline._store(self._writer, batch, source=self.source, fmt=self.format or "events",
-                                 source_id=None)
+            self.pipeline.store_batch(batch, self._writer, source=self.source, fmt=self.format or "events")
 
     def close(self) -> None:
         """Store everything pending and stop; raises a storage error if one happened."""
@@ -206,9 +210,8 @@ class LiveStream:
         parser = self._parsers.get(observer)
         if parser is None:
             assert self._parser_cls is not None
-            parser = self._parser_cls(ParseContext(source=self.source, observer=observer,
-                                                   reference_time=datetime.now(timezone.utc),
-                                                   local_tz=self.pipeline.local_tz))
+            parser = self.pipeline.parser(self._parser_cls.name, source=self.source, observer=observer,
+                                          reference_time=datetime.now(timezone.utc))
             self._parsers[observer] = parser
             if len(self._parsers) > MAX_PARSERS:
                 self._parsers.popitem(last=False)
