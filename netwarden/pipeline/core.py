@@ -16,7 +16,7 @@ from datetime import datetime, timezone, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from netwarden.collect.files import SNIFF_LINES, Line, LogFile, NullDigest
+from netwarden.collect.files import Line, LogFile, NullDigest
 from netwarden.parse import ParseContext, Parser, get_parser
 from netwarden.pipeline.batch import Batch, IngestResult, chunked, numbered_lines, parse_lines, relaxed_gc
 from netwarden.pipeline.stages import AlertFeed, AlertsListener, EvidenceFilter, Stage, Stages

@@ -151,9 +151,8 @@ def _apply_notify(runtime: Any, settings: Any) -> None:
         from netwarden.notify.notifier import Notifier
 
         notifier = Notifier(settings.notify)
-        runtime.engine.listeners.append(notifier.on_alert)
         response.responder.listeners.append(notifier.on_block)
-        response.notifier = notifier
+        response.notifier = notifier  # Response.on_alerts tells it of the next batch's alerts
 
 
 def feeds(app: Any) -> Any:
