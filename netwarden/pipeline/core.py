@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone, tzinfo
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from netwarden.collect.files import Line, LogFile, NullDigest
 from netwarden.parse import ParseContext, Parser, get_parser
@@ -27,6 +27,7 @@ from netwarden.store.sources import Position
 from netwarden.store.writer import BatchWriter, DirectWriter, StoreBatch, ThreadWriter
 
 if TYPE_CHECKING:
+    from netwarden.config import Settings
     from netwarden.detect.engine import DetectionEngine
     from netwarden.respond.attach import Response
 
@@ -61,15 +62,15 @@ class Pipeline:
         self._rows = event_store.EventWriter(db.engine.dialect)
 
     @classmethod
-    def from_settings(cls, db: Database, settings, *, detect: bool = True,  # type: ignore[no-untyped-def]
+    def from_settings(cls, db: Database, settings: Settings, *, detect: bool = True,
                       observers: Sequence[Stage] = (), alert_listeners: Sequence[AlertsListener] = (),
-                      **overrides) -> Pipeline:
+                      **overrides: Any) -> Pipeline:
         """The pipeline as configured: parsing, detection (unless ``detect=False``) with response, the store.
         ``observers`` see every batch, ``alert_listeners`` every batch's alerts (the web app's live feed).
 
         Raises netwarden.detect.base.SettingsError for a wrong ``[detect.*]`` setting.
         """
-        options = {"batch_size": settings.ingest.batch_size, "max_line_bytes": settings.ingest.max_line_bytes,
+        options: dict[str, Any] = {"batch_size": settings.ingest.batch_size, "max_line_bytes": settings.ingest.max_line_bytes,
                    "local_tz": settings.local_tz()}
         options.update(overrides)
         if not detect:
@@ -172,7 +173,7 @@ class Pipeline:
         return result
 
 
-def detect_config(settings) -> dict[str, dict]:  # type: ignore[no-untyped-def]
+def detect_config(settings: Settings) -> dict[str, dict]:
     """The ``[detect.<name>]`` tables, with the ``[intel]`` feeds given to the intel detector unless
     ``[detect.intel]`` names its own."""
     from netwarden.enrich.feed_fetch import feed_paths

@@ -16,7 +16,9 @@ from netwarden.records import Alert
 from netwarden.respond.responder import Responder
 
 if TYPE_CHECKING:
+    from netwarden.config import Settings
     from netwarden.notify.notifier import Notifier
+    from netwarden.store.database import Database
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +29,7 @@ class Response:
     notifier: Notifier | None  # when any notification channel is configured
 
     @classmethod
-    def from_settings(cls, db, settings) -> Response:  # type: ignore[no-untyped-def]
+    def from_settings(cls, db: Database, settings: Settings) -> Response:
         """The responder started (store and firewall reconciled, expiry running) and the notifier."""
         responder = Responder.from_settings(db, settings)
         notifier = None
