@@ -60,6 +60,7 @@ class Pipeline:
         self.engine = engine  # the detection engine, when built by from_settings
         self.response = response  # blocking and notifications (netwarden.respond.attach), idem
         self._rows = event_store.EventWriter(db.engine.dialect)
+        self._direct = DirectWriter(db)  # for store_lines: stateless, one transaction per call
 
     @classmethod
     def from_settings(cls, db: Database, settings: Settings, *, detect: bool = True,
@@ -132,7 +133,7 @@ class Pipeline:
         """Parse and store lines of an input with the position they take it to, before returning (``netwarden
         follow``). Raises :class:`~netwarden.store.sources.SourceConflict` if another reader moved it."""
         counts = IngestResult(source=source, format=fmt)
-        self.store_batch(self.parse_batch(parser, lines, counts), DirectWriter(self.db), source=source, fmt=fmt,
+        self.store_batch(self.parse_batch(parser, lines, counts), self._direct, source=source, fmt=fmt,
                          source_id=source_id, position=position)
         return counts
 
