@@ -1,6 +1,6 @@
 """The responder: decides, records and applies blocks; expires them; re-applies them after a restart.
 
-Attached to the detection engine as a listener (``engine.listeners.append(responder.on_alert)``):
+Told of each batch's alerts by the pipeline (``respond.attach.Response.on_alerts`` calls ``on_alert`` for each):
 
 - an alert whose confidence reaches the threshold for its kind blocks its source automatically;
   below it, the alert waits for a person (``netwarden block add --alert ID``);
