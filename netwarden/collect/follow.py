@@ -463,8 +463,11 @@ class Follower:
             fmt = self._guess(tail, final)
             if fmt is None:
                 return False
+        elif watch.fmt != "auto":
+            fmt = watch.fmt
         else:
-            fmt = watch.fmt if watch.fmt != "auto" else found[0]["format"]  # type: ignore[index]
+            assert found is not None  # the branch above handles "auto" without a stored source
+            fmt = found[0]["format"]
         parser_cls = get_parser(fmt)
         tail.format = parser_cls.name
         tail.parser = parser_cls(ParseContext(source=str(tail.path), reference_time=datetime.now(timezone.utc),
