@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from netwarden.bus.settings import BusSettings
 from netwarden.enrich.assets import DEFAULT_HOME
 from netwarden.enrich.intel import EXAMPLE_FEED
 from netwarden.learn.settings import LearnSettings
@@ -130,6 +131,7 @@ class Settings(_Section):
     notify: NotifySettings = NotifySettings()  # e-mail and webhook notifications (netwarden.notify)
     web: WebSettings = WebSettings()  # the web application (netwarden.web)
     report: ReportSettings = ReportSettings()  # PDF reports and their schedules (netwarden.report)
+    bus: BusSettings = BusSettings()  # scale-out on Redis Streams (netwarden.bus); empty url: one process
     # [detect.<detector>] tables; each detector validates its own (netwarden.detect.base.DetectorSettings)
     detect: dict[str, dict[str, Any]] = {}
     source: str = "defaults"  # where the settings came from, for messages

@@ -234,4 +234,4 @@ __all__ = ["metadata", "events", "quarantine", "rollups", "ingest_sources", "ale
 
 
 # Tables of later stages, each in its own module (they import metadata from here, hence at the end)
-from netwarden.store import schema_learn, schema_report, schema_respond, schema_web  # noqa: E402,F401
+from netwarden.store import schema_bus, schema_learn, schema_report, schema_respond, schema_web  # noqa: E402,F401
