@@ -11,7 +11,7 @@ import click
 
 from netwarden import __version__
 from netwarden.commands import (alerts, backtest, block, capture, demo, evaluate, events, follow, formats, ingest,
-                                intel, listen, model, notify, report, rules, serve, simulate, status, user)
+                                intel, listen, model, notify, report, rules, serve, simulate, status, user, worker)
 from netwarden.commands.shared.context import Context
 from netwarden.commands.shared.terminal import fail
 from netwarden.config import ConfigError
@@ -27,6 +27,8 @@ COMMANDS: tuple[click.Command, ...] = (
     model.model_group, report.report_group, rules.rules_group,
     # the server, its users, and traffic to try it with
     serve.serve, user.user, demo.demo, simulate.simulate,
+    # the scale-out on a bus ([bus] url)
+    worker.worker, worker.publish,
 )
 
 
