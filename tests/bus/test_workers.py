@@ -115,7 +115,7 @@ def test_sigkilled_worker_stores_exactly_once_and_alerts_as_one_process(tmp_path
     restarted = None
     try:
         stored = lambda: scalar(db, select(func.count()).select_from(events))  # noqa: E731
-        wait_for(lambda: stored() >= len(lines) // 10, 120, "the workers to store a tenth")
+        wait_for(lambda: stored() >= len(lines) // 2, 120, "the workers to store half")
         first.send_signal(signal.SIGKILL)
         first.wait(10)
         at_kill = stored()
