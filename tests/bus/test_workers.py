@@ -38,7 +38,7 @@ def auth_log() -> list[str]:
     n = 0
     for rnd in range(12):
         for a, attacker in enumerate(ATTACKERS):
-            lines.append(f"Failed password for root from {attacker} port {20000 + rnd * 100 + a} ssh2")
+            lines.append(f"Failed password for jsmith from {attacker} port {20000 + rnd * 100 + a} ssh2")
             for u in range(a * 10 % 300, a * 10 % 300 + 10):
                 user = USERS[(u + rnd * 7) % len(USERS)]
                 lines.append(f"Accepted password for staff{u} from {user} port {30000 + n % 30000} ssh2")
