@@ -69,8 +69,10 @@ class _Running:
 class Server:
     def __init__(self, settings: Any, *, db_url: str | None = None, host: str | None = None,
                  port: int | None = None, syslog_udp: list[str] | None = None, syslog_tcp: list[str] | None = None,
-                 netflow_udp: list[str] | None = None, use_writer_process: bool = True) -> None:
+                 netflow_udp: list[str] | None = None, use_writer_process: bool = True,
+                 web_only: bool = False) -> None:
         self.settings = settings
+        self.web_only = web_only  # no collectors (with a [bus]: the live feed comes from the workers)
         self.db_url = db_url or settings.database.url
         self.host = host if host is not None else settings.web.host
         self._port = port if port is not None else settings.web.port
@@ -144,7 +146,13 @@ class Server:
             stack.callback(runtime.close)
             collectors = _Collectors()
             stack.callback(collectors.close)
-            self._collect(runtime, collectors, listen)
+            feed = runtime.pipeline
+            if self.settings.bus.url:  # collectors publish, workers detect and store (netwarden.bus)
+                from netwarden.bus.attach import attach_bus
+
+                feed = attach_bus(self.settings, db, runtime.hub, stack)
+            if not self.web_only:
+                self._collect(runtime, collectors, listen, feed)
             web = self.settings.web
             http = HttpServer(create_app(self.settings, db, runtime=runtime), self.host, self._port,
                               tls_cert=web.tls_cert, tls_key=web.tls_key)
@@ -190,8 +198,9 @@ class Server:
             collectors.syslog_addresses, collectors.netflow_addresses = [], []
             running.runtime.listeners.clear()
 
-    def _collect(self, runtime: Runtime, collectors: _Collectors, listen: dict[str, list[str]]) -> None:
-        """Start the syslog and NetFlow listeners, each feeding the pipeline through its own live stream."""
+    def _collect(self, runtime: Runtime, collectors: _Collectors, listen: dict[str, list[str]], feed: Any) -> None:
+        """Start the syslog and NetFlow listeners, each feeding ``feed`` (the pipeline, or the bus) through its
+        own live stream."""
         from netwarden.collect import netflow, syslog_server
         from netwarden.pipeline import LiveStream
 
@@ -203,8 +212,8 @@ class Server:
             raise ServerError(f"listener address: {exc}") from None
         web = self.settings.web
         if udp or tcp:
-            stream = LiveStream(runtime.pipeline, fmt="syslog", source="syslog", use_process=self.use_writer_process,
-                                max_delay=LIVE_DELAY)
+            stream = LiveStream(feed, fmt="syslog", source="syslog", max_delay=LIVE_DELAY,
+                                use_process=self.use_writer_process and feed is runtime.pipeline)
             collectors.streams.append(stream)
             server = syslog_server.SyslogServer(stream, syslog_server.SyslogServerConfig(
                 udp=udp, tcp=tcp, max_connections_per_address=web.syslog_max_per_address,
@@ -216,8 +225,8 @@ class Server:
                 runtime.listeners.append(ListenerInfo(f"syslog {kind}", endpoint(host, port),
                                                       lambda s=stream: _stream_status(s)))
         if flows:
-            stream = LiveStream(runtime.pipeline, fmt=None, source="netflow", use_process=self.use_writer_process,
-                                max_delay=LIVE_DELAY)
+            stream = LiveStream(feed, fmt=None, source="netflow", max_delay=LIVE_DELAY,
+                                use_process=self.use_writer_process and feed is runtime.pipeline)
             collectors.streams.append(stream)
             listener = netflow.NetflowListener(stream, flows)
             listener.start()

@@ -214,6 +214,11 @@ class RedisBus:
     def follow_live(self, stop: threading.Event, block_ms: int = 1000) -> Iterator[tuple[str, Any]]:
         """(topic, data) as workers publish them, from now on, until ``stop`` is set."""
         last = "$"
+        try:  # from the newest entry now: "$" at every call would miss what comes between two calls
+            newest = self.redis.xrevrange(self.live_key, count=1)
+            last = newest[0][0] if newest else "0-0"
+        except redis.RedisError:
+            pass
         while not stop.is_set():
             try:
                 answer = self.redis.xread({self.live_key: last}, count=100, block=block_ms)

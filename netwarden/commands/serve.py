@@ -17,9 +17,11 @@ from netwarden.commands.shared.terminal import fail, out, safe
 @click.option("--syslog-tcp", multiple=True, metavar="HOST:PORT", help="Syslog over TCP here (default [web] syslog_tcp, :5514).")
 @click.option("--netflow", multiple=True, metavar="HOST:PORT", help="NetFlow/IPFIX over UDP here (default [web] netflow_udp, :2055).")
 @click.option("--no-listeners", is_flag=True, help="Only the web application: no syslog or NetFlow listener.")
+@click.option("--web-only", is_flag=True,
+              help="Only the web application; with a [bus], its live feed shows what the workers do.")
 @click.pass_obj
 def serve(obj: Context, host: str | None, port: int | None, db_url: str | None, syslog_udp: tuple[str, ...],
-          syslog_tcp: tuple[str, ...], netflow: tuple[str, ...], no_listeners: bool) -> None:
+          syslog_tcp: tuple[str, ...], netflow: tuple[str, ...], no_listeners: bool, web_only: bool) -> None:
     """Run the web application with the syslog and NetFlow listeners and detection, until Ctrl-C.
 
     On the first start (no users yet) an ``admin`` user is created and its one-time password printed;
@@ -35,7 +37,7 @@ def serve(obj: Context, host: str | None, port: int | None, db_url: str | None, 
     server = Server(settings, host=host, port=port,
                        syslog_udp=empty if no_listeners else (list(syslog_udp) or None),
                        syslog_tcp=empty if no_listeners else (list(syslog_tcp) or None),
-                       netflow_udp=empty if no_listeners else (list(netflow) or None))
+                       netflow_udp=empty if no_listeners else (list(netflow) or None), web_only=web_only)
     try:
         server.start()
     except (ServerError, DatabaseError) as exc:

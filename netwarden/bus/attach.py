@@ -1,0 +1,36 @@
+"""``serve`` with a ``[bus]``: its collectors publish to the bus instead of detecting and storing here, and
+its live feed shows what the workers publish (alerts, blocks, stored events) — so any number of web processes
+(``serve --web-only``) show the same live feed."""
+
+from __future__ import annotations
+
+import threading
+from contextlib import ExitStack
+from typing import Any
+
+from netwarden import metrics
+
+
+def attach_bus(settings: Any, db: Any, hub: Any, stack: ExitStack) -> Any:
+    """Connect to the bus, follow its live feed into ``hub``; returns the pipeline the collectors should feed
+    (a :class:`~netwarden.bus.produce.BusPipeline`). Everything stops with ``stack``."""
+    from netwarden.bus.produce import BusPipeline
+    from netwarden.bus.redis_bus import RedisBus
+
+    bus = RedisBus(settings.bus)
+    stack.callback(bus.close)
+    metrics.set_ready_check("bus", bus.ping)
+    stack.callback(metrics.set_ready_check, "bus", None)
+    metrics.add_collector(bus.gauges)
+    stack.callback(metrics.remove_collector, bus.gauges)
+    stop = threading.Event()
+
+    def follow() -> None:
+        for topic, data in bus.follow_live(stop):
+            hub.publish(topic, data)
+
+    thread = threading.Thread(target=follow, name="bus-live", daemon=True)
+    thread.start()
+    stack.callback(thread.join, 5)
+    stack.callback(stop.set)
+    return BusPipeline(db, bus, max_line_bytes=settings.ingest.max_line_bytes, local_tz=settings.local_tz())
