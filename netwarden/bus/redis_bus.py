@@ -147,7 +147,11 @@ class RedisBus:
 
     def backlog(self, partition: int) -> int:
         """Entries of a partition not yet acknowledged (read but pending, and not yet read)."""
-        for group in self.redis.xinfo_groups(self.stream(partition)):
+        try:
+            groups = self.redis.xinfo_groups(self.stream(partition))
+        except redis.ResponseError:  # no such stream yet: nothing was published to this partition
+            return 0
+        for group in groups:
             if group["name"] in (GROUP, GROUP.encode()):
                 lag = group.get("lag")
                 if lag is None:  # Redis cannot tell after deletions in the range: count what is unread
