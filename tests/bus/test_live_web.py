@@ -16,8 +16,8 @@ from netwarden.config import Settings
 from netwarden.pipeline import Pipeline
 from netwarden.serve import Server
 from netwarden.store.database import Database
-from netwarden.web import accounts
-from netwarden.web.sessions import create_session
+from netwarden.accounts import users as accounts
+from netwarden.accounts.sessions import create_session
 from tests.web.conftest import CHROMIUM, PASSWORD, chromium_page
 
 ATTACKER = "203.0.113.66"
