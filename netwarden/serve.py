@@ -73,6 +73,7 @@ class Server:
                  web_only: bool = False) -> None:
         self.settings = settings
         self.web_only = web_only  # no collectors (with a [bus]: the live feed comes from the workers)
+        self._bus_feed: Any = None  # with a [bus]: the BusPipeline the collectors publish through
         self.db_url = db_url or settings.database.url
         self.host = host if host is not None else settings.web.host
         self._port = port if port is not None else settings.web.port
@@ -146,13 +147,13 @@ class Server:
             stack.callback(runtime.close)
             collectors = _Collectors()
             stack.callback(collectors.close)
-            feed = runtime.pipeline
+            self._bus_feed = None
             if self.settings.bus.url:  # collectors publish, workers detect and store (netwarden.bus)
                 from netwarden.bus.attach import attach_bus
 
-                feed = attach_bus(self.settings, db, runtime.hub, stack)
+                self._bus_feed = attach_bus(self.settings, db, runtime.hub, stack)
             if not self.web_only:
-                self._collect(runtime, collectors, listen, feed)
+                self._collect(runtime, collectors, listen)
             web = self.settings.web
             http = HttpServer(create_app(self.settings, db, runtime=runtime), self.host, self._port,
                               tls_cert=web.tls_cert, tls_key=web.tls_key)
@@ -176,6 +177,8 @@ class Server:
         running = self._running
         if running is None:
             raise ServerError("the server is not running")
+        if self.web_only:
+            raise ServerError("this web process runs no listeners (serve --web-only): change the collectors' settings")
         wanted = {**running.listening, **listen}
         with self._relisten:
             self._stop_collectors(running)
@@ -198,9 +201,10 @@ class Server:
             collectors.syslog_addresses, collectors.netflow_addresses = [], []
             running.runtime.listeners.clear()
 
-    def _collect(self, runtime: Runtime, collectors: _Collectors, listen: dict[str, list[str]], feed: Any) -> None:
-        """Start the syslog and NetFlow listeners, each feeding ``feed`` (the pipeline, or the bus) through its
-        own live stream."""
+    def _collect(self, runtime: Runtime, collectors: _Collectors, listen: dict[str, list[str]]) -> None:
+        """Start the syslog and NetFlow listeners, each feeding the pipeline (or, with a [bus], the bus) through
+        its own live stream."""
+        feed = self._bus_feed if self._bus_feed is not None else runtime.pipeline
         from netwarden.collect import netflow, syslog_server
         from netwarden.pipeline import LiveStream
 
