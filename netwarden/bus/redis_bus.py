@@ -68,6 +68,7 @@ class RedisBus:
         self._backlog: dict[int, tuple[float, int]] = {}
         self._groups_made: set[int] = set()
         self._lock = threading.Lock()
+        self.dropped = 0  # events this producer dropped because the bus stayed full (also in the metrics)
 
     # -- keys ------------------------------------------------------------------------------------------
 
@@ -125,6 +126,7 @@ class RedisBus:
                 q = quarantined if partition == home and i == 0 else None
                 if not self._add(partition, chunk, q or [], source=source, fmt=fmt):
                     dropped += len(chunk)
+                    self.dropped += len(chunk)
                     metrics.BUS_DROPPED.labels(metrics.source_label(source)).inc(len(chunk) + len(q or []))
                 else:
                     metrics.BUS_PUBLISHED.labels(metrics.source_label(source)).inc(len(chunk))

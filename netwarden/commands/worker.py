@@ -86,5 +86,7 @@ def publish(obj: Context, paths: tuple[str, ...], fmt: str) -> None:
             counts = publish_file(pipeline, bus, path, fmt)
         except InputError as exc:
             fail(str(exc))
-        out.print(f"{safe(path)}: {counts.lines} lines, {counts.events} events published, "
+        out.print(f"{safe(path)}: {counts.lines} lines, {counts.events} events parsed, "
                   f"{counts.quarantined_total} quarantined")
+    if bus.dropped:
+        fail(f"{bus.dropped} events dropped: the bus stayed full for [bus] max_wait seconds (are workers running?)")
