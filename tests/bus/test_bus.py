@@ -75,3 +75,27 @@ def test_worker_metrics_endpoint_parses(bus_settings) -> None:  # type: ignore[n
         metrics.remove_collector(bus.gauges)
         metrics.set_ready_check("bus", None)
         bus.close()
+
+
+def test_publish_command_parses_a_file_onto_the_bus(bus_settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from netwarden.cli import cli
+
+    log = tmp_path / "auth.log"
+    log.write_text("".join(f"<38>Dec  4 10:00:{i:02d} gw sshd[1]: Failed password for bob from 192.0.2.{i} "
+                           f"port 4{i:04d} ssh2\n" for i in range(30)) + "\x00 not syslog\n")
+    env = {"NETWARDEN_BUS_URL": bus_settings.url, "NETWARDEN_BUS_PREFIX": bus_settings.prefix,
+           "NETWARDEN_BUS_PARTITIONS": str(bus_settings.partitions),
+           "NETWARDEN_DATABASE_URL": f"sqlite:///{tmp_path / 'nw.db'}"}
+    result = CliRunner().invoke(cli, ["publish", "--format", "syslog", str(log)], env=env)
+    assert result.exit_code == 0, result.output
+    assert "31 lines, 30 events parsed, 1 quarantined" in result.output
+    bus = RedisBus(bus_settings)
+    on_bus = [e for p in range(bus.partitions) for _, f in bus.redis.xrange(bus.stream(p))
+              for e in decode_events(f[b"events"])]
+    assert sorted(e.src_ip for e in on_bus) == sorted(f"192.0.2.{i}" for i in range(30))
+    bus.close()
+    unconfigured = CliRunner().invoke(cli, ["publish", "--format", "syslog", str(log)],
+                                      env={**env, "NETWARDEN_BUS_URL": ""})
+    assert unconfigured.exit_code == 2 and "no bus is configured" in unconfigured.output
