@@ -83,6 +83,7 @@ class Worker:
         self.stop = threading.Event()
         self.batches = 0
         self._ledger_swept = 0.0
+        self._renewed = 0.0
         metrics.add_collector(bus.gauges)
         metrics.set_ready_check("bus", bus.ping)
 
@@ -125,12 +126,26 @@ class Worker:
             return done
         streams = {self.bus.stream(p): ">" for p in sorted(self.owned)}
         answer = self.bus.redis.xreadgroup(GROUP, self.name, streams, count=READ_COUNT, block=block_ms)
+        self._renewed = time.monotonic()
         for stream, entries in answer or []:
             p = int(stream.decode().rsplit(":", 1)[1])
             for entry_id, fields in entries:
+                self._keep_leases()
+                if p not in self.owned:  # lost while busy: what was read stays pending, the new owner claims it
+                    break
                 self._process(p, entry_id, fields)
                 done += 1
         return done
+
+    def _keep_leases(self) -> None:
+        """Renew the leases every third of their life while a read's batches are processed (a slow database
+        must not let them expire under us)."""
+        if time.monotonic() - self._renewed < self.settings.bus.lease_seconds / 3:
+            return
+        for p in sorted(self.owned):
+            if not self.bus.renew(p, self.name):
+                self.owned.discard(p)
+        self._renewed = time.monotonic()
 
     def close(self) -> None:
         """Let go of the partitions (others take them at once) and stop detection cleanly."""
@@ -173,7 +188,16 @@ class Worker:
                     r.xack(stream, GROUP, entry_id)
             if start in (b"0-0", "0-0"):
                 break
+        self._forget_idle_consumers(stream)
         return done
+
+    def _forget_idle_consumers(self, stream: str) -> None:
+        """Workers that are gone and hold nothing pending are removed from the group (they would pile up)."""
+        live = set(self.bus.heartbeat(self.name))
+        for consumer in self.bus.redis.xinfo_consumers(stream, GROUP)[:1000]:
+            name = consumer["name"].decode() if isinstance(consumer["name"], bytes) else consumer["name"]
+            if name not in live and not consumer.get("pending"):
+                self.bus.redis.xgroup_delconsumer(stream, GROUP, name)
 
     def _warm_up(self, p: int, end: str) -> None:
         """Replay acknowledged history up to ``end`` through the detectors (no alerts, nothing stored)."""
