@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import signal
 import statistics
 import subprocess
@@ -99,6 +100,7 @@ def run_bus(lines: list[str], workers: int, partitions: int) -> dict[str, float]
     produce_wall, produce_cpu = time.perf_counter() - wall, time.process_time() - cpu
     env = {**os.environ, "PYTHONPATH": str(REPO), "NETWARDEN_DATABASE_URL": url, "NETWARDEN_BUS_URL": REDIS,
            "NETWARDEN_BUS_PREFIX": settings.prefix, "NETWARDEN_BUS_PARTITIONS": str(partitions)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     procs = [subprocess.Popen([sys.executable, "-c", "from netwarden.cli import main; main()", "worker",
                                "--metrics", "", "--name", f"b{i}", "--seconds", "600"], cwd=REPO, env=env,
@@ -108,11 +110,11 @@ def run_bus(lines: list[str], workers: int, partitions: int) -> dict[str, float]
         time.sleep(0.05)
     wall = time.perf_counter() - started
     stored = count_events(db)
-    cpu = 0.0
     for proc in procs:
         proc.send_signal(signal.SIGTERM)
-        _, _, usage = os.wait4(proc.pid, 0)
-        cpu += usage.ru_utime + usage.ru_stime
+    for proc in procs:
+        proc.wait(60)
+    cpu = _children_cpu(before)
     keys = list(bus.redis.scan_iter(match=f"{settings.prefix}:*", count=1000))
     if keys:
         bus.redis.delete(*keys)
@@ -131,11 +133,17 @@ def worker_start_cpu() -> float:
     env = {**os.environ, "PYTHONPATH": str(REPO), "NETWARDEN_DATABASE_URL": url, "NETWARDEN_BUS_URL": REDIS,
            "NETWARDEN_BUS_PREFIX": f"nwbench-{uuid.uuid4().hex[:8]}"}
     BusSettings(url=REDIS)
-    proc = subprocess.Popen([sys.executable, "-c", "from netwarden.cli import main; main()", "worker", "--metrics",
-                             "", "--seconds", "1"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    _, _, usage = os.wait4(proc.pid, 0)
-    return usage.ru_utime + usage.ru_stime
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run([sys.executable, "-c", "from netwarden.cli import main; main()", "worker", "--metrics", "",
+                    "--seconds", "1"], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   timeout=300, check=False)
+    return _children_cpu(before)
+
+
+def _children_cpu(before) -> float:  # type: ignore[no-untyped-def]
+    """CPU-seconds of the children waited for since ``before`` (a getrusage of RUSAGE_CHILDREN)."""
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def bus_overhead(n: int = 50_000) -> dict[str, float]:
