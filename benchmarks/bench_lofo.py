@@ -112,6 +112,8 @@ def markdown(results: dict[str, Any], *, quick: bool = False) -> str:
             meets = min(acc) >= GOAL_ACCURACY and max(fpr) <= GOAL_FPR + 0.005
             stable = len(got) > 1 and max(r["caught"] for r in got) - min(r["caught"] for r in got) <= 2 * GOAL_SPREAD
             verdict = ("met" if meets else "not met") + ("" if len(got) < 2 else (", stable" if stable else ", unstable"))
+            if meets and min(r["caught"] for r in got) < 0.5:  # the mixture carries the accuracy, not the family
+                verdict += "; but most of the family is missed"
             known = [r["known_caught"] for r in got if r["known_caught"] is not None]
             lines.append(f"| {config} | {family} ({got[0]['rows_left_out']:,}) | {len(got)} | "
                          f"{_span(got, 'caught', pct=True)} | {_span(got, 'fpr', digits=3)} | "
@@ -122,14 +124,28 @@ def markdown(results: dict[str, Any], *, quick: bool = False) -> str:
     lines += [
         "",
         "*goal*: met when every seed's accuracy is ≥ 0.90 at FPR ≤ 5 % (0.5 point of rounding allowed); stable "
-        "when the share caught spans at most 2 points (±1) across the seeds.",
+        "when the share caught spans at most 2 points (±1) across the seeds. Accuracy is a weak judge here: a "
+        "small family (R2L: 995 rows, U2R: 52, against some 20,000 normal test rows) barely moves it, so the "
+        "share caught is the figure to read.",
         f"A 300-tree run (fit on about 65-85k rows, then score the test set) took a median "
         f"{statistics.median(fits):.0f} s" if fits else "",
         f"(load average during the runs {loads[0]}–{loads[-1]} on {os.cpu_count()} CPUs, shared machine)."
         if loads else "",
         "",
-        "Reproduce: `python -m benchmarks.bench_lofo` (about 40 minutes on an idle 2-core machine; "
-        "`--assemble` rewrites this section from the saved runs in `benchmarks/out/lofo/`).",
+        "What holds (2026-12-04, three seeds): accuracy ≥ 0.95 at FPR ≤ 5 % for every family left out, every seed. "
+        "DoS, Probe and U2R never seen in training are caught at 92–100 %, and DoS and Probe within ±1 point "
+        "across seeds. 300 trees instead of 100 catch more of the unseen Probe (98.5 % against 96.9 %) and R2L "
+        "(31.9 % against 25.6 %) at a false-positive rate closer to the 5 % asked (4.5–4.9 % against 3.3–4.2 %): "
+        "more votes leave fewer tied scores, so the calibration uses its budget. U2R has 52 rows: one row is "
+        "1.9 points, so ±1 point cannot be judged on it. What does not hold: R2L (password guessing, warez "
+        "transfers) looks like ordinary logins and file transfers to a model that never saw it; 21–36 % of it is "
+        "caught, spread over 7–9 points by the seed alone. Rules (brute_force) and the web request model are the "
+        "answer for those, not more trees. The false-positive rate on unseen normal rows lands at 3–5 % for a 5 % "
+        "calibration (two runs at 5.1–5.2 %: the calibration's own sampling error on some 7,000 held-back normal "
+        "rows). The official KDDTest+ is not here: these are stand-ins, not its figures.",
+        "",
+        "Reproduce: `python -m benchmarks.bench_lofo` (24 runs; `--seed=N` runs one seed, seeds can run in "
+        "parallel; `--assemble` rewrites this section from the saved runs in `benchmarks/out/lofo/`).",
         "",
     ]
     return "\n".join(line for line in lines if line is not None)
