@@ -1,7 +1,7 @@
 """Scale-out: throughput of 1 and 2 ``netwarden worker`` processes on the Redis bus against the single process,
 and the bus's own cost per event.
 
-The same sshd syslog lines (400 sources, failures and logins) go
+The same sshd syslog lines (400 sources; a tenth are failures, so some sources alert) go
 
 - **single**: through ``Pipeline.ingest_lines`` (parse, detect, store) into PostgreSQL, in this process;
 - **bus, k workers**: parsed and published to the bus first (timed apart: the producer's share), then
@@ -41,7 +41,7 @@ def auth_lines(n: int) -> list[str]:
     for i in range(n):
         ts = (start + timedelta(milliseconds=50 * i)).strftime("%b %d %H:%M:%S").replace(" 0", "  ", 1)
         src = f"203.0.{(i * 7) % 400 // 200}.{(i * 7) % 200 + 1}"
-        what = "Failed password for jsmith" if i % 3 else "Accepted password for staff"
+        what = "Failed password for jsmith" if i % 10 == 0 else "Accepted password for staff"
         out.append(f"<38>{ts} gw01 sshd[{1000 + i % 30000}]: {what} from {src} port {1024 + i % 60000} ssh2")
     return out
 
