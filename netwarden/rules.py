@@ -142,7 +142,10 @@ def save_sigma_text(text: str, name: str, folder: Path) -> list[dict[str, Any]]:
         clean += ".yml"
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / clean
-        path.write_text(text, encoding="utf-8")
+        try:
+            path.write_text(text, encoding="utf-8")
+        except UnicodeEncodeError:
+            raise RuleError(f"{clean}: not UTF-8 text") from None
         try:
             return import_sigma([str(path)], folder)
         except RuleError as exc:  # the scratch folder means nothing to the person: name the upload

@@ -84,7 +84,14 @@ def load_rules(paths: Sequence[str]) -> list[CompiledRule]:
                 collection = SigmaCollection.from_yaml(file.read_text(encoding="utf-8"))
             except (PySigmaError, yaml.YAMLError, OSError, UnicodeDecodeError, ValueError) as exc:
                 raise SigmaError(f"{file}: not a Sigma rule file: {exc}") from None
-            found += [CompiledRule(rule, str(file)) for rule in collection.rules]
+            except (AttributeError, TypeError, KeyError):  # pySigma on YAML that is not a rule (a number ...)
+                raise SigmaError(f"{file}: not a Sigma rule file: a rule is a YAML mapping with title, "
+                                 "logsource and detection") from None
+            for rule in collection.rules:
+                try:
+                    found.append(CompiledRule(rule, str(file)))
+                except PySigmaError as exc:  # its condition does not parse (a selection that is not there ...)
+                    raise SigmaError(f"{file}: rule {str(rule.title)!r}: {exc}") from None
     return found
 
 

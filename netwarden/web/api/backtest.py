@@ -141,7 +141,10 @@ def candidate_rules(settings: Any, candidate: Candidate) -> Iterator[None]:
                 detect.setdefault("threshold", {})["rules"] = parse_threshold(candidate.threshold_rules)
             if candidate.sigma is not None:
                 path = Path(scratch) / "candidate.yml"
-                path.write_text(candidate.sigma, encoding="utf-8")
+                try:
+                    path.write_text(candidate.sigma, encoding="utf-8")
+                except UnicodeEncodeError:
+                    raise RuleError("the Sigma file is not UTF-8 text") from None
                 check_sigma([str(path)])
                 sigma = detect.setdefault("sigma", {})
                 sigma["rules"] = [*sigma.get("rules", []), str(path)]
