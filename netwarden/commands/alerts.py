@@ -12,7 +12,7 @@ from rich.text import Text
 
 from netwarden.commands.shared.context import Context, checked, parse_when
 from netwarden.commands.shared.csv_output import csv_options, write_csv
-from netwarden.commands.shared.terminal import fail, json_line, out, plain_table, safe
+from netwarden.commands.shared.terminal import fail, json_line, list_table, out, safe
 from netwarden.records import Alert, AlertStatus, Severity
 from netwarden.report.export import chunked
 from netwarden.text import plural
@@ -71,10 +71,8 @@ def alerts_command(obj: Context, since: str | None, kind: str | None, severity: 
     if not found:
         out.print("no matching alerts")
         return
-    table = plain_table()
-    for column in ("id", "last seen (UTC)", "severity", "conf", "kind", "source", "count", "status"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("why", overflow="fold")
+    table = list_table("id", "last seen (UTC)", "severity", "conf", "kind", "source", "count", "status",
+                       text="why")
     for a in found:
         table.add_row(str(a.id), a.last_seen.strftime("%Y-%m-%d %H:%M:%S"),
                       Text(str(a.severity), style=SEVERITY_STYLE[str(a.severity)]), f"{a.confidence:.2f}",

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from netwarden.commands.shared.context import Context
 from netwarden.commands.shared.csv_output import csv_options, write_csv
-from netwarden.commands.shared.terminal import fail, json_line, out, plain_table, safe
+from netwarden.commands.shared.terminal import fail, json_line, list_table, out, safe
 from netwarden.report.export import chunked
 
 if TYPE_CHECKING:
@@ -174,10 +174,8 @@ def list_command(obj: Context, show_all: bool, state: str | None, refused: bool,
     if not found:
         out.print("no blocks" if show_all or state else "no active blocks (--all shows ended ones)")
         return
-    table = plain_table()
-    for column in ("id", "network", "state", "mode", "created (UTC)", "expires (UTC)", "by", "alert"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("reason", overflow="fold")
+    table = list_table("id", "network", "state", "mode", "created (UTC)", "expires (UTC)", "by", "alert",
+                       text="reason")
     for b in found:
         until = "-" if b.state == "refused" else b.expires.strftime("%Y-%m-%d %H:%M:%S") if b.expires else "permanent"
         table.add_row(str(b.id), Text(safe(b.network)), str(b.state), b.mode, b.created.strftime("%Y-%m-%d %H:%M:%S"),

@@ -10,7 +10,7 @@ from rich.text import Text
 
 from netwarden.commands.shared.context import Context, checked, parse_when
 from netwarden.commands.shared.csv_output import csv_options, write_driver_csv
-from netwarden.commands.shared.terminal import endpoint, err, json_line, out, plain_table, safe
+from netwarden.commands.shared.terminal import endpoint, err, json_line, list_table, out, safe
 
 
 @click.command()
@@ -60,10 +60,7 @@ def events(obj: Context, since: str | None, until: str | None, src: str | None, 
     if not rows:
         err.print("no matching events")
         return
-    table = plain_table()
-    for column in ("time (UTC)", "kind", "source", "destination"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("what", overflow="fold")
+    table = list_table("time (UTC)", "kind", "source", "destination", text="what")
     for row in rows:
         table.add_row(*(Text(safe(v)) for v in (  # Text: log values are never read as markup
             row["timestamp"].strftime("%Y-%m-%d %H:%M:%S"), row["source_kind"], _source(row),

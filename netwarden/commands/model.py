@@ -126,33 +126,6 @@ def train_command(obj: Context, data: str | None, since: str | None, until: str 
     print_metrics(record.metrics)
 
 
-def print_metrics(m: dict[str, Any]) -> None:
-    if "accuracy" not in m:
-        out.print(f"test rows: {m.get('rows', 0):,}, flagged: {m.get('flagged', 0):.2%} (no labels to score)")
-    else:
-        auc = f"{m['roc_auc']:.4f}" if m.get("roc_auc") is not None else "n/a"
-        out.print(f"accuracy {m['accuracy']:.4f}  precision {m['precision']:.4f}  recall {m['recall']:.4f}  "
-                  f"F1 {m['f1']:.4f}  FPR {m['fpr']:.4f}  ROC AUC {auc}  (threshold {m['threshold']:.3f})")
-        _print_matrix(m["confusion"]["labels"], m["confusion"]["matrix"])
-        if "category" in m:
-            c = m["category"]
-            out.print(f"per category: accuracy {c['accuracy']:.4f}, macro F1 {c['macro_f1']:.4f}")
-            _print_matrix(c["labels"], c["matrix"])
-    trained = f"training {m['train_seconds']:.2f} s on {m.get('train_rows', 0):,} rows; " if "train_seconds" in m else ""
-    out.print(f"{trained}testing {m.get('predict_seconds', 0):.3f} s ({m.get('predictions_per_second') or 0:,} "
-              "rows/s)")
-
-
-def _print_matrix(labels: list[str], matrix: list[list[int]]) -> None:
-    table = plain_table()
-    table.add_column("true \\ predicted")
-    for label in labels:
-        table.add_column(safe(label), justify="right")
-    for label, row in zip(labels, matrix):
-        table.add_row(safe(label), *(f"{v:,}" for v in row))
-    out.print(table)
-
-
 @model_group.command("list")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj

@@ -52,6 +52,15 @@ def plain_table(*columns: str) -> Table:
     return Table(*columns, show_edge=False, pad_edge=False, box=None, header_style="bold")
 
 
+def list_table(*columns: str, text: str) -> Table:
+    """A list command's table: each column on one line, then a ``text`` column that folds (why, reason)."""
+    table = plain_table()
+    for column in columns:
+        table.add_column(column, no_wrap=True)
+    table.add_column(text, overflow="fold")
+    return table
+
+
 def endpoint(ip: str | None, port: int | None) -> str:
     """``ip:port``, ``[ipv6]:port``, or whichever of the two is known."""
     if ip is None:
