@@ -13,11 +13,17 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netwarden.records import Alert, Event
 from netwarden.store.database import Database
 from netwarden.web.live import LiveHub
+
+if TYPE_CHECKING:
+    from netwarden.config import Settings
+    from netwarden.detect.engine import DetectionEngine
+    from netwarden.pipeline import Pipeline
+    from netwarden.respond.responder import Responder
 
 LIVE_EVENTS_PER_BATCH = 20  # the live stream shows a sample of each batch; the events page has them all
 
@@ -59,9 +65,9 @@ class ListenerInfo:
 @dataclass
 class Runtime:
     db: Database
-    settings: Any
+    settings: Settings
     hub: LiveHub = field(default_factory=LiveHub)
-    pipeline: Any = None  # netwarden.pipeline.Pipeline with detection, when the server runs one
+    pipeline: Pipeline | None = None  # with detection, once built (build_pipeline)
     listeners: list[ListenerInfo] = field(default_factory=list)
     rate: RateMeter = field(default_factory=RateMeter)
     started: float = field(default_factory=time.time)
@@ -69,10 +75,10 @@ class Runtime:
     _attach_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
-    def engine(self) -> Any:
-        return getattr(self.pipeline, "engine", None)
+    def engine(self) -> DetectionEngine | None:
+        return self.pipeline.engine if self.pipeline is not None else None
 
-    def build_pipeline(self) -> Any:
+    def build_pipeline(self) -> Pipeline:
         """The server's pipeline, with detection: its batches, alerts and blocks are pushed to browsers.
         (Its stages serialise detection: syslog, NetFlow and the intake call it from their own threads.)"""
         from netwarden.pipeline import Pipeline
@@ -84,17 +90,15 @@ class Runtime:
             self.watch_blocks(pipeline.response.responder)
         return pipeline
 
-    def watch_blocks(self, responder: Any) -> None:
+    def watch_blocks(self, responder: Responder) -> None:
         """Push the responder's block changes (blocked, unblocked, expired, failed) to browsers."""
         if self.on_block not in responder.listeners:
             responder.listeners.append(self.on_block)
 
-    def intake_pipeline(self) -> Any:
+    def intake_pipeline(self) -> Pipeline:
         """The pipeline for events sent to the API (built on first use when no server pipeline exists)."""
         with self._attach_lock:  # two first requests at once must not build two engines
-            if self.pipeline is None:
-                self.build_pipeline()
-        return self.pipeline
+            return self.pipeline if self.pipeline is not None else self.build_pipeline()
 
     def on_events(self, batch: list[Event]) -> None:
         if not batch:
