@@ -42,15 +42,18 @@ class Response:
         return cls(responder, notifier)
 
     def on_alerts(self, changes: Sequence[tuple[Alert, bool]]) -> None:
-        """One batch's new and updated alerts, in the order detection made them: notify, then decide a block."""
-        for alert, is_new in changes:
-            for listener in (self.notifier.on_alert if self.notifier is not None else None, self.responder.on_alert):
-                if listener is None:
-                    continue
+        """One batch's new and updated alerts, in the order detection made them: notify each, then decide the
+        batch's blocks (in the same order, with a few queries for the whole batch: see ``respond.batch``)."""
+        if self.notifier is not None:
+            for alert, is_new in changes:
                 try:
-                    listener(alert, is_new)
+                    self.notifier.on_alert(alert, is_new)
                 except Exception:  # one alert's failure must not cost the others their response
                     log.exception("alert listener failed")
+        try:
+            self.responder.on_alerts([alert for alert, _ in changes])
+        except Exception:
+            log.exception("alert listener failed")
 
     def close(self) -> None:
         self.responder.close()

@@ -1,6 +1,7 @@
 """The responder: decides, records and applies blocks; expires them; re-applies them after a restart.
 
-Told of each batch's alerts by the pipeline (``respond.attach.Response.on_alerts`` calls ``on_alert`` for each):
+Told of each batch's alerts by the pipeline (``respond.attach.Response.on_alerts`` calls ``on_alerts``, which decides
+as ``on_alert`` would for each, batched: ``respond.batch``):
 
 - an alert whose confidence reaches the threshold for its kind blocks its source automatically;
   below it, the alert waits for a person (``netwarden block add --alert ID``);
@@ -210,6 +211,12 @@ class Responder:
             if self.log_refusals:
                 log.warning("not blocking %s (alert #%s): %s", display(net), alert.id, exc)
 
+    def on_alerts(self, alerts: list[Alert]) -> None:
+        """A batch's alerts: the decisions ``on_alert`` makes for each, with a few queries for the batch."""
+        from netwarden.respond.batch import decide
+
+        decide(self, alerts)
+
     def _count_refusal(self, cause: str, network: str) -> None:
         self.refusals[cause] += 1
         networks = self.refused_networks.setdefault(cause, set())
@@ -358,22 +365,7 @@ class Responder:
 
     def covering_block(self, net: Network) -> Block | None:
         """The active block that covers this network, from memory (no database round trip)."""
-        active = self._active
-        hit = active.get(str(net))
-        if hit is not None:
-            return hit[1]
-        if len(active) > net.prefixlen:
-            # under attack there are hundreds of blocks: look up each wider network (at most 32 or 128
-            # lookups) instead of testing every block (a thousand supernet tests per alert)
-            for prefix in range(net.prefixlen - 1, -1, -1):
-                hit = active.get(str(net.supernet(new_prefix=prefix)))
-                if hit is not None:
-                    return hit[1]
-            return None
-        for other, block in list(active.values()):
-            if other.version == net.version and other.supernet_of(net):
-                return block
-        return None
+        return covering(self._active, net)
 
     def any_enforced(self) -> bool:
         return self.enforce and bool(self._active)
@@ -533,6 +525,25 @@ class Responder:
                 listener(block, what)
             except Exception:
                 log.exception("block listener failed")
+
+
+def covering(active: dict[str, tuple[Network, Block]], net: Network) -> Block | None:
+    """The block in ``active`` (network text → (network, block)) that covers ``net``."""
+    hit = active.get(str(net))
+    if hit is not None:
+        return hit[1]
+    if len(active) > net.prefixlen:
+        # under attack there are hundreds of blocks: look up each wider network (at most 32 or 128
+        # lookups) instead of testing every block (a thousand supernet tests per alert)
+        for prefix in range(net.prefixlen - 1, -1, -1):
+            hit = active.get(str(net.supernet(new_prefix=prefix)))
+            if hit is not None:
+                return hit[1]
+        return None
+    for other, block in list(active.values()):
+        if other.version == net.version and other.supernet_of(net):
+            return block
+    return None
 
 
 def _outlasts(expires: datetime | None, than: datetime | None) -> bool:

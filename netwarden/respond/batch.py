@@ -1,0 +1,235 @@
+"""One batch of alerts decided with a handful of queries instead of five per alert (the new-alert flood).
+
+``Responder.on_alert`` asks the store, for each confident alert: the network's earlier blocks (twice: for the
+evidence check and for escalation), the active blocks overlapping it, the count of active automatic blocks,
+then inserts. Under a flood where every line is a new alert from a new address, those queries were most of the
+cost. Here the same decisions are made, in the same order, against what two queries read up front (active blocks
+overlapping the batch's networks, and their earlier blocks), kept current as the batch's own decisions are
+made, and written in one transaction. Side effects (cache, log lines, listeners, firewall) follow the commit.
+The stored result is the per-alert path's (tests/respond/test_respond_batch.py compares them).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import and_, or_, select
+
+from netwarden.records import Alert, AlertStatus
+from netwarden.respond.addresses import AddressError, Network, block_target, display, parse_network
+from netwarden.respond.blocks import AUTO, Block, BlockState, _from_row, count_active_auto, end_block, insert_block
+from netwarden.store.addresses import network_range
+from netwarden.store.schema_respond import blocks
+
+if TYPE_CHECKING:
+    from netwarden.respond.responder import Responder
+
+log = logging.getLogger(__name__)
+CHUNK = 200  # networks per prefetch query (bound parameters stay far below every engine's limit)
+
+
+@dataclass
+class _View:
+    """What the per-alert path would read from the store, for this batch's networks, kept current."""
+
+    active: dict[str, tuple[Network, Block]]  # the responder's cache, plus this batch's decisions
+    overlapping: _Active  # active blocks overlapping any of the batch's networks, and the batch's own
+    earlier: dict[tuple[bytes, bytes], list[Block]]  # decided blocks of exactly that network since ``since``
+    auto_enforced: int  # active automatic enforced blocks (the cap counts these)
+    decided: set = field(default_factory=set)  # alerts refused for good in this batch
+    done: list = field(default_factory=list)  # (block, replaced, reason) to announce after the commit
+    refused: list = field(default_factory=list)  # (cause, network, alert id, lasting, message)
+
+
+def decide(responder: Responder, alerts: Sequence[Alert]) -> None:
+    """Decide blocks for a batch's alerts as ``on_alert`` would for each, in order."""
+    r = responder
+    if not r.settings.auto_block:
+        return
+    candidates = []
+    for alert in alerts:
+        if not alert.source or alert.id in r._decided:
+            continue
+        if alert.status not in (AlertStatus.NEW, AlertStatus.ACKNOWLEDGED) or r.is_history(alert):
+            continue
+        if alert.confidence < r.settings.threshold_for(alert.kind):
+            continue
+        try:
+            candidates.append((alert, block_target(alert.source, r.settings.ipv6_prefix)))
+        except AddressError:
+            continue
+    if not candidates:
+        return
+    now = r.clock()
+    with r._lock:
+        try:
+            with r.db.engine.begin() as conn:
+                view = _read(conn, r, [net for _, net in candidates], now)
+                for alert, net in candidates:
+                    _one(conn, r, view, alert, net, now)
+        except Exception:  # the database said no: nothing of the batch was stored; decide one by one
+            log.exception("batched block decisions failed; deciding alert by alert")
+            for alert, _ in candidates:
+                r.on_alert(alert, True)
+            return
+        for block, replaced, _ in view.done:
+            for old in replaced:
+                r._active.pop(str(parse_network(old.network)), None)
+            r._active[str(parse_network(block.network))] = (parse_network(block.network), block)
+    _announce(r, view)
+
+
+def _read(conn, r: Responder, nets: list[Network], now: datetime) -> _View:  # type: ignore[no-untyped-def]
+    since = now - r._history
+    ranges = sorted({network_range(str(net)) for net in nets})
+    overlapping = _Active()
+    earlier: dict[tuple[bytes, bytes], list[Block]] = {rng: [] for rng in ranges}
+    for i in range(0, len(ranges), CHUNK):
+        chunk = ranges[i:i + CHUNK]
+        rows = conn.execute(select(blocks).where(blocks.c.state == str(BlockState.ACTIVE), or_(
+            *(and_(blocks.c.addr_lo <= hi, blocks.c.addr_hi >= lo) for lo, hi in chunk))).order_by(blocks.c.id))
+        for row in rows:
+            overlapping.add(_from_row(row))
+        rows = conn.execute(select(blocks).where(
+            blocks.c.addr_lo.in_([lo for lo, _ in chunk]), blocks.c.created >= since,
+            blocks.c.state.not_in([str(BlockState.FAILED), str(BlockState.REFUSED)])).order_by(blocks.c.created))
+        for row in rows:
+            key = (bytes(row.addr_lo), bytes(row.addr_hi))
+            if key in earlier:
+                earlier[key].append(_from_row(row))
+    for found in earlier.values():  # one object per stored block, so that ending one shows in both views
+        for n, b in enumerate(found):
+            found[n] = overlapping.by_id.get(b.id, b)
+    return _View(dict(r._active), overlapping, earlier, count_active_auto(conn))
+
+
+def _one(conn, r: Responder, view: _View, alert: Alert, net: Network, now: datetime) -> None:  # type: ignore[no-untyped-def]
+    from netwarden.respond.responder import _kept_message, _outlasts, covering
+
+    if alert.id in r._decided or alert.id in view.decided or covering(view.active, net) is not None:
+        return
+    rng = network_range(str(net))
+    earlier = view.earlier[rng]
+    if earlier:  # the evidence ends before the network's last block did: it is what that block refused
+        ends = [t for t in (earlier[-1].ended, earlier[-1].expires) if t is not None]
+        if ends and alert.last_seen <= min(ends):
+            return
+    mode = "enforce" if r.enforce else "dry-run"
+    reason = f"{alert.kind}{'/' + alert.subkind if alert.subkind else ''} alert #{alert.id}, " \
+             f"confidence {alert.confidence:.2f}"
+    record = Block(network=display(net), reason=reason, backend=r.backend_name, mode=mode, created_by=AUTO,
+                   created=now, expires=None, state=BlockState.REFUSED, alert_id=alert.id, ended=now,
+                   ended_by="netwarden")
+    refusal = r.never_block.refusal(net)
+    if refusal:
+        message = f"{display(net)} is never blocked: {refusal}"
+        insert_block(conn, replace(record, detail=message), net)
+        view.refused.append(("never-block list", net, alert.id, True, message))
+        view.decided.add(alert.id)
+        return
+    overlapping = view.overlapping.overlapping(net)
+    wider = [b for b in overlapping if parse_network(b.network).supernet_of(net) and parse_network(b.network) != net]
+    same = [b for b in overlapping if parse_network(b.network) == net]
+    if wider or same:
+        message = (f"{display(net)} is already blocked by block #{wider[0].id} ({wider[0].network})" if wider
+                   else f"{display(net)} is already blocked (block #{same[0].id})")
+        view.refused.append(("refused", net, alert.id, True, message))
+        view.decided.add(alert.id)
+        return
+    if view.auto_enforced >= r.settings.max_auto_blocks:
+        message = (f"the cap of {r.settings.max_auto_blocks} active automatic blocks is reached "
+                   "([respond] max_auto_blocks)")
+        if alert.id not in r._cap_recorded:
+            insert_block(conn, replace(record, detail=message), net)
+            r._note_cap_recorded(alert.id)
+        view.refused.append(("block cap", net, alert.id, False, message))
+        return
+    level = sum(1 for b in earlier if b.mode == "enforce")
+    expires = now + r._steps[min(level, len(r._steps) - 1)]
+    longer = [b for b in overlapping if _outlasts(b.expires, expires)]
+    if longer:
+        view.refused.append(("refused", net, alert.id, True, _kept_message(net, longer, expires)))
+        view.decided.add(alert.id)
+        return
+    block = insert_block(conn, Block(network=display(net), reason=reason, backend=r.backend_name, mode=mode,
+                                     created_by=AUTO, created=now, expires=expires, level=level, alert_id=alert.id),
+                         net)
+    for old in overlapping:
+        end_block(conn, old.id, BlockState.REMOVED, when=now, by=AUTO,  # type: ignore[arg-type]
+                  detail=f"replaced by block #{block.id}")
+        old.state, old.ended, old.ended_by, old.detail = BlockState.REMOVED, now, AUTO, f"replaced by block #{block.id}"
+        view.overlapping.discard(old)
+        if old.created_by == AUTO and old.mode == "enforce":
+            view.auto_enforced -= 1
+        view.active.pop(str(parse_network(old.network)), None)
+    stored = replace(block)  # the store's copy, as the next alert's queries would read it
+    view.overlapping.add(stored)
+    earlier.append(stored)
+    view.active[str(net)] = (net, block)
+    if mode == "enforce":
+        view.auto_enforced += 1
+    view.done.append((block, overlapping, reason))
+
+
+class _Active:
+    """Active blocks by network, to find those overlapping a network without testing each: CIDR networks
+    overlap only when one holds the other, so look up the network's supernets (of the prefix lengths present)
+    and, for a network wider than one address, scan for the blocks inside it."""
+
+    def __init__(self) -> None:
+        self.by_net: dict[str, dict[int, Block]] = {}
+        self.by_id: dict[int, Block] = {}
+        self.prefixes: dict[int, set[int]] = {4: set(), 6: set()}
+
+    def add(self, block: Block) -> None:
+        net = parse_network(block.network)
+        self.by_net.setdefault(str(net), {})[block.id] = block  # type: ignore[index]
+        self.by_id[block.id] = block  # type: ignore[index]
+        self.prefixes[net.version].add(net.prefixlen)
+
+    def discard(self, block: Block) -> None:
+        self.by_net.get(str(parse_network(block.network)), {}).pop(block.id, None)  # type: ignore[arg-type]
+
+    def overlapping(self, net: Network) -> list[Block]:
+        found: dict[int, Block] = {}
+        for prefix in sorted(self.prefixes[net.version]):
+            if prefix <= net.prefixlen:
+                wider = net if prefix == net.prefixlen else net.supernet(new_prefix=prefix)
+                found.update(self.by_net.get(str(wider), {}))
+        if net.prefixlen < net.max_prefixlen:
+            for text, held in self.by_net.items():
+                other = parse_network(text)
+                if other.version == net.version and other.prefixlen > net.prefixlen and other.subnet_of(net):
+                    found.update(held)
+        return [found[i] for i in sorted(found)]
+
+
+def _announce(r: Responder, view: _View) -> None:
+    """After the commit, what ``on_alert`` does after each decision: log, count, tell listeners, the firewall."""
+    for cause, net, alert_id, lasting, message in view.refused:
+        r._count_refusal(cause, display(net))
+        if lasting:
+            r._remember(alert_id)
+        elif time.monotonic() - r._cap_logged < 60.0:
+            continue
+        else:
+            r._cap_logged = time.monotonic()
+        if r.log_refusals:
+            log.warning("not blocking %s (alert #%s): %s", display(net), alert_id, message)
+    for block, replaced, reason in view.done:
+        net = parse_network(block.network)
+        for old in replaced:
+            old_net = parse_network(old.network)
+            if old_net != net:
+                r._apply(lambda n=old_net: r.firewall.remove(n), old)
+        log.info("blocked %s until %s (%s, by %s)%s", block.network,
+                 block.expires.isoformat() if block.expires else "removed by hand", reason, AUTO,
+                 "" if r.enforce else " [dry-run: firewall untouched]")
+        r._notify(block, "blocked")
+        r._apply(lambda n=net, b=block: r.firewall.add(n, b.seconds_left(r.clock()), b.reason), block,
+                 fail_block=True)
