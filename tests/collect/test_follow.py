@@ -403,13 +403,14 @@ def test_crash_mid_way_loses_and_repeats_nothing(db: Database, db_url: str, tmp_
     written = 0
     kills = 0
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120
         while written < total and time.monotonic() < deadline:
             append(path, range(written, min(written + 15, total)))
             written = min(written + 15, total)
             time.sleep(0.004)
             if kills < 2 and written >= (kills + 1) * total // 3:
-                assert wait_for(lambda: count(db) > kills * total // 3, 10), "the follower stored nothing"
+                # generous: a restarted follower imports and reconnects first, which takes seconds on a loaded machine
+                assert wait_for(lambda: count(db) > kills * total // 3, 45), "the follower stored nothing"
                 proc.send_signal(signal.SIGKILL)  # mid-way: lines are still being appended and stored
                 proc.wait(10)
                 kills += 1
