@@ -34,7 +34,7 @@ def test_live_forms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             page.click("tr[data-detector='dos'] summary")
             page.fill("#det-json-dos", "{not json")
             page.click("#det-apply-dos")
-            assert "not valid JSON" in page.inner_text("#live-error")
+            page.wait_for_selector("#live-error:has-text('not valid JSON')")
             page.fill("#det-json-dos", '{"enabled": true, "bogus": 1}')
             page.click("#det-apply-dos")
             page.wait_for_selector("#live-error:has-text('detect.dos.bogus')")
