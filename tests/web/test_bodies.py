@@ -135,9 +135,10 @@ def test_bodies_under_the_cap_still_work(server) -> None:  # type: ignore[no-unt
     address, token = server
     base = f"http://{address[0]}:{address[1]}/api/v1"
     ok = httpx.post(f"{base}/check", json={"line": LINE, "format": "access_log"},
-                    headers={"Authorization": f"Bearer {token}"})
+                    headers={"Authorization": f"Bearer {token}"}, timeout=60)  # the first check loads the detectors
     assert ok.status_code == 200, ok.text
-    anonymous = httpx.post(f"{base}/check", json={"line": "hello"})
+    anonymous = httpx.post(f"{base}/check", json={"line": "hello"}, timeout=60)
     assert anonymous.status_code == 401
-    login = httpx.post(f"http://{address[0]}:{address[1]}/login", data={"username": "x", "password": "y"})
+    login = httpx.post(f"http://{address[0]}:{address[1]}/login", data={"username": "x", "password": "y"},
+                       timeout=60)
     assert login.status_code != 401  # the login form is for anonymous callers
