@@ -16,6 +16,14 @@ from tests.web.conftest import PASSWORD, Web
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
 
+@pytest.fixture(autouse=True)
+def _now() -> None:
+    """Each test's events are relative to when it runs: the API's "last 60 minutes" is the real clock's, and a
+    loaded suite can reach this file's later tests more than an hour after importing it."""
+    global NOW
+    NOW = datetime.now(timezone.utc).replace(microsecond=0)
+
+
 def _event(i: int, **fields) -> str:  # type: ignore[no-untyped-def]
     base = {"timestamp": (NOW - timedelta(minutes=i)).isoformat().replace("+00:00", "Z"),
             "source_kind": "access_log", "src_ip": f"192.0.2.{i % 50}", "src_port": 40000 + i,
