@@ -130,14 +130,39 @@ class Responder:
 
     def reconfigure(self, settings: RespondSettings) -> None:
         """New settings while running (the web app's live settings): threshold, never-block list, mode,
-        durations and history apply to the next decision; the backend stays the one the responder started with."""
+        durations and history apply to the next decision. Another firewall (backend, its section or its network
+        namespace) takes over the active blocks: they are taken out of the old one and applied to the new one."""
         with self._lock:
+            switch = _firewall_key(settings) != _firewall_key(self.settings)
             self.settings = settings
             self.never_block = NeverBlockList.from_settings(settings, self._home)
             self.enforce = settings.mode == "enforce"
             self._steps = settings.duration_steps()
             self._history = parse_duration(settings.history)
             self._history_after = parse_duration(settings.history_after)
+            if switch:
+                self._switch_firewall()
+
+    def _switch_firewall(self) -> None:
+        """Move the active blocks to the firewall the settings now name. On the firewall worker, after every
+        change already queued: the old firewall lets go of what it holds, then ``reconcile`` applies the active
+        blocks to the new one (and removes its strays), as after a start."""
+        old, was_ready, blocks = self._firewall, self._firewall_ready, [b for _, b in self._active.values()]
+        self._firewall, self._firewall_ready, self._setup_error = None, False, ""
+        self.backend_name = self.settings.backend
+        if old is not None and was_ready:  # a firewall never set up holds none of our entries
+            def release() -> None:
+                for b in blocks:
+                    try:
+                        old.remove(parse_network(b.network))
+                    except (FirewallError, AddressError) as exc:
+                        log.error("cannot take %s out of the previous firewall %s: %s", b.network, old.name, exc)
+                old.close()
+            self._submit(release)
+        elif old is not None:
+            old.close()
+        log.info("firewall now %s: %d active blocks move to it", self.backend_name, len(blocks))
+        self.reconcile()
 
     @classmethod
     def from_settings(cls, db, settings) -> Responder:  # type: ignore[no-untyped-def]
@@ -560,3 +585,9 @@ def _kept_message(net: Network, longer: list[Block], expires: datetime | None) -
     asked = expires.strftime('%Y-%m-%d %H:%M:%S UTC') if expires else "removed by hand"
     return (f"not changed: {kept} lasts longer than the block of {display(net)} asked for (until {asked}) "
             "and stays; unblock it first or ask for a longer block")
+
+
+def _firewall_key(settings: RespondSettings) -> tuple[str, str, str]:
+    """What makes a firewall another one: the backend, its network namespace and its own settings."""
+    section = settings.section(settings.backend)
+    return settings.backend, settings.netns, section.model_dump_json() if section is not None else ""

@@ -87,7 +87,7 @@ def apply(app: Any, new: Any, changed: list[str], built: dict[str, Any] | None =
                 for k in EDITABLE if _restart(app, k) and k.startswith(section + ".")}
         setattr(settings, section, value.model_copy(update=keep) if keep else value)
     if any(k.startswith("respond.") for k in changed):
-        for responder in _responders(runtime):
+        for responder in responders(runtime):
             responder.reconfigure(settings.respond)
     names = _detectors_touched(changed)
     if names:
@@ -105,7 +105,7 @@ def rebuild_detectors(app: Any, names: set[str]) -> None:
     _swap_detectors(app, app.state.settings, _build_detectors(app, app.state.settings, names))
 
 
-def _responders(runtime: Any) -> list[Any]:
+def responders(runtime: Any) -> list[Any]:
     found = []
     response = getattr(runtime.pipeline, "response", None)
     if response is not None:

@@ -3,8 +3,8 @@
 Each change is a row of ``setting_changes`` (netwarden.store.setting_changes): who, when, old and new value —
 the audit trail; the newest row of a key is its value, ``NULL`` meaning "the file's value again". A change is
 validated by the same pydantic models as the TOML file (a bad value is refused with the model's message), then
-put in force by netwarden.web.live_apply. The firewall backend is stored at once but takes effect at the next
-start (the page says "restart needed"); so do the listeners' addresses when no server listens anew. ``netwarden serve`` applies
+put in force by netwarden.web.live_apply; a new firewall backend takes over the active blocks at once. The
+listeners' addresses wait for the next start (the page says "restart needed") when no server listens anew. ``netwarden serve`` applies
 the stored values over the file's before it starts anything (``overlay``); the CLI commands read the file only.
 """
 
@@ -36,9 +36,8 @@ EDITABLE: dict[str, Editable] = {
     "respond.mode": Editable("dry-run records blocks only; enforce changes the firewall"),
     "respond.never_block": Editable("addresses and networks never blocked, one a line"),
     "respond.durations": Editable("block lengths, one per escalation step (10m, 1h, 1d ...)"),
-    "respond.backend": Editable("the firewall that enforces blocks; at the next start the active blocks are "
-                                "re-applied to the new one (the old firewall's entries are left to remove by "
-                                "hand)", restart=True),
+    "respond.backend": Editable("the firewall that enforces blocks; on a change the active blocks are taken "
+                                "out of the old one and applied to the new one"),
     "intel.feeds": Editable("threat feeds: files or http(s) URLs, one a line"),
     "intel.refresh": Editable("how often feeds given by URL are downloaded again (6h, 1d ...)"),
     "intel.min_score": Editable("entries with a lower score (IPsum: number of lists) are not loaded"),

@@ -95,3 +95,39 @@ def test_webhook_backend_posts_block_and_unblock(receiver, sqlite_db) -> None:  
 def test_webhook_backend_needs_an_http_url() -> None:
     with pytest.raises(FirewallError, match="http"):
         WebhookFirewall("file:///etc/passwd")
+
+
+def _recorder(settings: RespondSettings, log: Path) -> RespondSettings:
+    settings.command.add = [sys.executable, "-c", RECORDER, str(log), "add", "{address}"]
+    settings.command.remove = [sys.executable, "-c", RECORDER, str(log), "del", "{address}"]
+    return settings
+
+
+def test_another_firewall_takes_over_the_active_blocks_live(tmp_path: Path, sqlite_db) -> None:  # type: ignore[no-untyped-def]
+    """The web app's live settings name another firewall: the active blocks leave the old one and reach the new
+    one, without a restart; ended blocks go to neither, and other settings leave the firewall alone."""
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    r = Responder(sqlite_db, _recorder(RespondSettings(mode="enforce", backend="command"), first)).start(sweep=False)
+    try:
+        kept = r.block("203.0.113.7", reason="scan", by="alice", duration=timedelta(hours=1))
+        ended = r.block("198.51.100.9", reason="scan", by="alice", duration=timedelta(hours=1))
+        r.unblock(ended.id, by="alice")  # type: ignore[arg-type]
+        assert r.flush(10)
+        calm = _recorder(RespondSettings(mode="enforce", backend="command", threshold=0.99), first)
+        r.reconfigure(calm)  # the same firewall: nothing moves
+        assert r.flush(10)
+        before = first.read_text()
+        r.reconfigure(_recorder(RespondSettings(mode="enforce", backend="command"), second))
+        assert r.flush(10)
+        later = r.block("192.0.2.200", reason="brute force", by="bob", duration=timedelta(hours=1))
+        assert r.flush(10)
+    finally:
+        r.close()
+    old = [json.loads(line) for line in first.read_text().splitlines()]
+    new = [json.loads(line) for line in second.read_text().splitlines()]
+    assert [c for c in old if c[0] == "add"] == [["add", "203.0.113.7/32"], ["add", "198.51.100.9/32"]]
+    assert first.read_text().startswith(before) and old[len(before.splitlines()):] == [["del", "203.0.113.7/32"]]
+    assert new == [["add", "203.0.113.7/32"], ["add", "192.0.2.200/32"]]
+    with sqlite_db.engine.connect() as conn:
+        assert get_block(conn, kept.id).state == BlockState.ACTIVE  # type: ignore[arg-type, union-attr]
+    assert later.state == BlockState.ACTIVE

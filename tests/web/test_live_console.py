@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from netwarden.records import Event
+from netwarden.web.live_apply import responders
 from tests.notify.conftest import Mailbox, free_port
 
 
@@ -229,17 +230,22 @@ def test_feed_by_url_refresh_and_errors(sqlite_web, http, tmp_path: Path, monkey
 
 def test_restart_keys_are_stored_and_said(sqlite_web) -> None:  # type: ignore[no-untyped-def]
     admin = sqlite_web.client("admin")
+    sqlite_web.app.state.runtime.intake_pipeline()  # a running pipeline, with its responder
     answer = _put(admin, {"web.syslog_udp": ["127.0.0.1:5999"], "respond.backend": "iptables"})
     assert answer.status_code == 200, answer.text
-    for key, running, later in (("web.syslog_udp", [":5514"], ["127.0.0.1:5999"]),
-                                ("respond.backend", "nftables", "iptables")):
-        item = _value(answer, key)
-        assert item["restart_needed"] and item["value"] == running and item["next_start"] == later
-    assert sqlite_web.app.state.settings.respond.backend == "nftables"  # the running firewall is kept
+    item = _value(answer, "web.syslog_udp")  # nothing listens anew in this app: the next start will
+    assert item["restart_needed"] and item["value"] == [":5514"] and item["next_start"] == ["127.0.0.1:5999"]
+    # the firewall backend is in force at once, in the settings and in the running responders
+    backend = _value(answer, "respond.backend")
+    assert not backend["restart_needed"] and backend["value"] == "iptables"
+    assert sqlite_web.app.state.settings.respond.backend == "iptables"
+    running = responders(sqlite_web.app.state.runtime)
+    assert running and all(r.backend_name == "iptables" for r in running)
     bad = _put(admin, {"web.netflow_udp": ["127.0.0.1:99999"]})
     assert bad.status_code == 400 and "web.netflow_udp" in bad.json()["detail"]
     back = _put(admin, {"respond.backend": None})
     assert not _value(back, "respond.backend")["restart_needed"]
+    assert all(r.backend_name == "nftables" for r in running)
 
 
 def test_listeners_changed_in_the_web_app_apply_at_the_next_start(tmp_path: Path) -> None:
