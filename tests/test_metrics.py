@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
+from tests.waiting import wait_for
 from netwarden.config import Settings
 from netwarden.store.database import Database
 from netwarden.store.schema import alerts, events, quarantine
@@ -37,13 +37,6 @@ def total(samples: dict, name: str) -> float:
     return sum(v for (n, _), v in samples.items() if n == name)
 
 
-def wait_for(condition: Callable[[], object], timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def count(db: Database, table) -> int:  # type: ignore[no-untyped-def]
@@ -76,11 +69,11 @@ def test_metrics_add_up_to_what_was_stored(tmp_path: Path) -> None:
                     time.sleep(0.05)  # a loopback socket buffer holds this, but be gentle on a loaded machine
             for line in junk:
                 sock.sendto(line, (host, port))
-        wait_for(lambda: count(db, events) + count(db, quarantine) >= len(good) + len(junk), what="all stored")
-        wait_for(lambda: count(db, alerts) >= 1, what="the brute-force alert")
+        wait_for(lambda: count(db, events) + count(db, quarantine) >= len(good) + len(junk), 30, "all stored")
+        wait_for(lambda: count(db, alerts) >= 1, 30, "the brute-force alert")
         stored, quarantined = count(db, events), count(db, quarantine)
         wait_for(lambda: value(scrape(base), "netwarden_events_stored_total", source="syslog")
-                 - value(before, "netwarden_events_stored_total", source="syslog") >= stored, what="metrics")
+                 - value(before, "netwarden_events_stored_total", source="syslog") >= stored, 30, "metrics")
         after = scrape(base)
 
         def delta(name: str, **labels: str) -> float:

@@ -11,12 +11,12 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from sqlalchemy import func, select
 
+from tests.waiting import wait_for
 from netwarden.bus.produce import publish_lines
 from netwarden.bus.redis_bus import RedisBus
 from netwarden.config import Settings
@@ -51,13 +51,6 @@ def auth_log() -> list[str]:
     return out
 
 
-def wait_for(condition: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def scalar(db: Database, stmt) -> int:  # type: ignore[no-untyped-def]

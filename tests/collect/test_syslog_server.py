@@ -11,12 +11,13 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from tests.waiting import wait_for
 from netwarden.collect.syslog_server import SyslogServer, SyslogServerConfig, parse_address
 from netwarden.pipeline import Pipeline
 from netwarden.store.database import Database
@@ -28,13 +29,6 @@ LINE = "<38>Nov 21 10:00:01 gw01 sshd[77]: " + SSH
 DEVICE = "127.0.0.2"  # hostile clients bind here so that their counters are told apart
 
 
-def wait_for(condition: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def stored(db: Database, **filters: object) -> list[dict]:
