@@ -151,7 +151,7 @@ class Server:
             if self.settings.bus.url:  # collectors publish, workers detect and store (netwarden.bus)
                 from netwarden.bus.attach import attach_bus
 
-                self._bus_feed = attach_bus(self.settings, db, runtime.hub, stack)
+                self._bus_feed = attach_bus(self.settings, db, runtime, stack)
             if not self.web_only:
                 self._collect(runtime, collectors, listen)
             web = self.settings.web

@@ -11,9 +11,10 @@ from typing import Any
 from netwarden import metrics
 
 
-def attach_bus(settings: Any, db: Any, hub: Any, stack: ExitStack) -> Any:
-    """Connect to the bus, follow its live feed into ``hub``; returns the pipeline the collectors should feed
-    (a :class:`~netwarden.bus.produce.BusPipeline`). Everything stops with ``stack``."""
+def attach_bus(settings: Any, db: Any, runtime: Any, stack: ExitStack) -> Any:
+    """Connect to the bus, follow its live feed into the runtime's hub; returns the pipeline the collectors
+    should feed (a :class:`~netwarden.bus.produce.BusPipeline`), which the HTTP intake feeds too
+    (``runtime.intake``). Everything stops with ``stack``."""
     from netwarden.bus.produce import BusPipeline
     from netwarden.bus.redis_bus import RedisBus
 
@@ -27,10 +28,12 @@ def attach_bus(settings: Any, db: Any, hub: Any, stack: ExitStack) -> Any:
 
     def follow() -> None:
         for topic, data in bus.follow_live(stop):
-            hub.publish(topic, data)
+            runtime.hub.publish(topic, data)
 
     thread = threading.Thread(target=follow, name="bus-live", daemon=True)
     thread.start()
     stack.callback(thread.join, 5)
     stack.callback(stop.set)
-    return BusPipeline(db, bus, max_line_bytes=settings.ingest.max_line_bytes, local_tz=settings.local_tz())
+    runtime.intake = BusPipeline(db, bus, max_line_bytes=settings.ingest.max_line_bytes,
+                                 local_tz=settings.local_tz())
+    return runtime.intake

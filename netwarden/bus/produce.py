@@ -1,12 +1,15 @@
 """Producing onto the bus: lines parsed with the pipeline's public batch API, then published by partition.
 
 ``netwarden publish`` uses :func:`publish_file`; tests and benchmarks too. The collectors of ``serve`` and
-``listen`` publish through :class:`BusPipeline`, a pipeline whose ``store_batch`` publishes instead of storing.
+``listen``, and the HTTP intake, publish through :class:`BusPipeline`, a pipeline whose ``store_batch`` and
+``ingest_lines`` publish instead of storing.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,26 +19,47 @@ from netwarden.pipeline import Batch, IngestResult, Pipeline, numbered_lines
 from netwarden.pipeline.stages import Stages, stamp_arrival
 
 
+@dataclass
+class Published(IngestResult):
+    """What was parsed and published; ``dropped``: events the bus refused (it stayed full for ``max_wait``)."""
+
+    dropped: int = 0
+
+
 class BusPipeline(Pipeline):
     """Parses like any pipeline; ``store_batch`` stamps arrival times and publishes to the bus (the workers
-    detect and store). Anything it could not publish (the bus stayed full) is counted in ``dropped``."""
+    detect and store), and so does ``ingest_lines`` (the HTTP intake). Anything it could not publish (the bus
+    stayed full) is counted in ``dropped``."""
 
     def __init__(self, db: Any, bus: RedisBus, **options: Any) -> None:
         super().__init__(db, stages=Stages(), **options)
         self.bus = bus
         self.dropped = 0
+        self._lock = threading.Lock()  # the listeners' streams and the intake's requests publish at once
 
     def store_batch(self, batch: Batch, writer: Any, *, source: str, fmt: str,  # type: ignore[override]
                     source_id: int | None = None, position: Any = None) -> None:
         stamp_arrival(batch.events)
-        self.dropped += self.bus.publish(batch.events, batch.quarantined, source=source, fmt=fmt)
+        self._count(self.bus.publish(batch.events, batch.quarantined, source=source, fmt=fmt))
+
+    def ingest_lines(self, lines: Iterable[str], fmt: str, *, source: str = "-",  # type: ignore[override]
+                     observer: str | None = None) -> Published:
+        """Parse and publish (nothing is stored here: a worker stores); the counts, with what was dropped."""
+        published = publish_lines(self, self.bus, lines, fmt, source=source, observer=observer)
+        self._count(published.dropped)
+        return published
+
+    def _count(self, dropped: int) -> None:
+        if dropped:
+            with self._lock:
+                self.dropped += dropped
 
 
 def publish_lines(pipeline: Pipeline, bus: RedisBus, lines: Iterable[str], fmt: str, *, source: str,
-                  batch_size: int = 2000) -> IngestResult:
-    """Parse ``lines`` in batches and publish them; the counts of what was read."""
-    parser = pipeline.parser(fmt, source=source)
-    counts = IngestResult(source=source, format=parser.name)
+                  observer: str | None = None, batch_size: int = 2000) -> Published:
+    """Parse ``lines`` in batches and publish them; the counts of what was read, and of what was dropped."""
+    parser = pipeline.parser(fmt, source=source, observer=observer)
+    counts = Published(source=source, format=parser.name)
     chunk = []
     for line in numbered_lines(lines):
         chunk.append(line)
@@ -48,7 +72,7 @@ def publish_lines(pipeline: Pipeline, bus: RedisBus, lines: Iterable[str], fmt: 
 
 
 def publish_file(pipeline: Pipeline, bus: RedisBus, path: str | Path, fmt: str, *,
-                 batch_size: int = 2000) -> IngestResult:
+                 batch_size: int = 2000) -> Published:
     """A whole log file (plain or gzip), parsed here and published; the format must be named."""
     with LogFile(Path(path)) as log:
         texts = (line.text for chunk in log.chunks(start_offset=0, start_line=0, digest=_NoDigest(),
@@ -57,11 +81,11 @@ def publish_file(pipeline: Pipeline, bus: RedisBus, path: str | Path, fmt: str, 
         return publish_lines(pipeline, bus, texts, fmt, source=str(path), batch_size=batch_size)
 
 
-def _publish(pipeline: Pipeline, bus: RedisBus, parser: Any, chunk: list, counts: IngestResult,  # type: ignore[type-arg]
+def _publish(pipeline: Pipeline, bus: RedisBus, parser: Any, chunk: list, counts: Published,  # type: ignore[type-arg]
              source: str) -> None:
     batch = pipeline.parse_batch(parser, chunk, counts)
     stamp_arrival(batch.events)
-    bus.publish(batch.events, batch.quarantined, source=source, fmt=parser.name)
+    counts.dropped += bus.publish(batch.events, batch.quarantined, source=source, fmt=parser.name)
 
 
 class _NoDigest:

@@ -68,6 +68,8 @@ class Runtime:
     settings: Settings
     hub: LiveHub = field(default_factory=LiveHub)
     pipeline: Pipeline | None = None  # with detection, once built (build_pipeline)
+    # with a [bus]: what the HTTP intake feeds instead (netwarden.bus.attach: it publishes, workers store)
+    intake: Pipeline | None = None
     listeners: list[ListenerInfo] = field(default_factory=list)
     rate: RateMeter = field(default_factory=RateMeter)
     started: float = field(default_factory=time.time)
@@ -96,7 +98,10 @@ class Runtime:
             responder.listeners.append(self.on_block)
 
     def intake_pipeline(self) -> Pipeline:
-        """The pipeline for events sent to the API (built on first use when no server pipeline exists)."""
+        """The pipeline for events sent to the API (built on first use when no server pipeline exists); with
+        a [bus], the one that publishes them for the workers."""
+        if self.intake is not None:
+            return self.intake
         with self._attach_lock:  # two first requests at once must not build two engines
             return self.pipeline if self.pipeline is not None else self.build_pipeline()
 
