@@ -10,8 +10,6 @@ from alembic import op
 
 revision = "0006"
 down_revision = "0005"
-branch_labels = None
-depends_on = None
 
 INDEXES = (("ix_events_dst_addr_timestamp", "dst_addr"), ("ix_events_dst_port_timestamp", "dst_port"))
 
