@@ -118,7 +118,9 @@ def every_registry() -> dict[str, Registry[Any]]:
     from netwarden.notify.channels import CHANNELS
     from netwarden.parse._messages import MESSAGE_PARSERS
     from netwarden.parse.base import PARSERS
+    from netwarden.report.exporters import EXPORTERS
     from netwarden.report.kinds import REPORTS
     from netwarden.respond.firewall.base import BACKENDS
 
-    return {r.kind: r for r in (PARSERS, MESSAGE_PARSERS, DETECTORS, BACKENDS, MODELS, REPORTS, CHANNELS)}
+    return {r.kind: r for r in (PARSERS, MESSAGE_PARSERS, DETECTORS, BACKENDS, MODELS, REPORTS, CHANNELS,
+                                 EXPORTERS)}

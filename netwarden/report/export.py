@@ -1,4 +1,5 @@
-"""CSV and JSON-lines exports of any list, streamed in chunks so that memory stays flat on millions of rows.
+"""What the export formats share (the formats themselves: netwarden.report.exporters): CSV and JSON-lines
+exports of any list, streamed in chunks so that memory stays flat on millions of rows.
 
 Spreadsheet safety: a text cell that starts with ``= + - @``, a tab or a carriage return would be read by
 Excel/LibreOffice as a formula (CSV injection, OWASP); it is written with a leading ``'``, which spreadsheets
@@ -14,11 +15,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
+if TYPE_CHECKING:
+    from netwarden.report.exporters import Exporter
+
 BOM = "\ufeff"  # makes Excel read the file as UTF-8
 _RISKY = frozenset("=+-@\t\r'")
 _CHUNK = 1 << 16  # bytes collected before one piece of the stream is handed out
@@ -28,10 +31,13 @@ class ExportError(ValueError):
     pass
 
 
-def check_format(fmt: str) -> str:
-    if fmt not in FORMATS:
-        raise ExportError(f"format: {fmt!r} is not one of {', '.join(FORMATS)}")
-    return fmt
+def exporter(fmt: str) -> type[Exporter]:
+    """The registered export format ``fmt`` (netwarden.report.exporters: one module per format)."""
+    from netwarden.report.exporters import EXPORTERS
+
+    if fmt not in EXPORTERS:
+        raise ExportError(f"format: {fmt!r} is not one of {', '.join(EXPORTERS)}")
+    return EXPORTERS.get(fmt)
 
 
 def cell(value: Any) -> Any:
@@ -98,9 +104,7 @@ def jsonl_stream(columns: Sequence[str] | None, rows: Iterable[dict[str, Any]]) 
 
 
 def stream(fmt: str, columns: Sequence[str], rows: Iterable[dict[str, Any]], *, bom: bool = False) -> Iterator[bytes]:
-    if check_format(fmt) == "csv":
-        return csv_stream(columns, rows, bom=bom)
-    return jsonl_stream(columns, rows)
+    return exporter(fmt).rows(columns, rows, bom=bom)
 
 
 @dataclass(frozen=True)
@@ -201,9 +205,7 @@ def driver_jsonl(plan: Plan, rows: Iterable[Sequence[Any]]) -> Iterator[bytes]:
 
 
 def driver_stream(fmt: str, plan: Plan, rows: Iterable[Sequence[Any]], *, bom: bool = False) -> Iterator[bytes]:
-    if check_format(fmt) == "csv":
-        return driver_csv(plan, rows, bom=bom)
-    return driver_jsonl(plan, rows)
+    return exporter(fmt).driver_rows(plan, rows, bom=bom)
 
 
 def read_csv(data: bytes | str) -> list[dict[str, str]]:

@@ -15,14 +15,17 @@ from typing import Any
 from fastapi import HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
-from netwarden.report.export import FORMATS, Plan, driver_stream, stream
+from netwarden.report.export import Plan, driver_stream, exporter, stream
+from netwarden.report.exporters import EXPORTERS, by_media_type
 
-_ACCEPT = {"text/csv": "csv", "application/x-ndjson": "jsonl", "application/jsonl": "jsonl"}
+# every registered format (netwarden/report/exporters/): a new one needs no edit here
+_ACCEPT = by_media_type()
+_FORMATS = "|".join(EXPORTERS.names())
 
 # for a list route's ``responses=``: OpenAPI then names the download types too
 EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/csv": {}, "application/x-ndjson": {}},
-          "description": "the list as JSON, or as a CSV / JSON-lines download (format=csv|jsonl)"}}
+    200: {"content": {media: {} for media in _ACCEPT},
+          "description": f"the list as JSON, or as a download (format={_FORMATS})"}}
 
 
 @dataclass
@@ -44,7 +47,7 @@ class Export:
     def _send(self, name: str, body: Iterator[bytes]) -> StreamingResponse:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
         filename = f"netwarden-{name}-{stamp}.{self.fmt}"
-        return StreamingResponse(body, media_type=FORMATS[self.fmt or "csv"],
+        return StreamingResponse(body, media_type=exporter(self.fmt or "csv").media_type,
                                  headers={"Content-Disposition": f'attachment; filename="{filename}"',
                                           "Cache-Control": "no-store"})
 
@@ -58,8 +61,8 @@ def _primed(rows: Iterable[Any]) -> Iterator[Any]:
 
 def export_request(
     request: Request,
-    format: str | None = Query(None, pattern="^(json|csv|jsonl)$",  # noqa: A002 - the public parameter name
-                               description="json (default), or a download: csv or jsonl (every matching row)"),
+    format: str | None = Query(None, pattern=f"^(json|{_FORMATS})$",  # noqa: A002 - the public parameter name
+                               description=f"json (default), or a download: {_FORMATS} (every matching row)"),
     bom: bool = Query(False, description="CSV: start with a UTF-8 byte-order mark (for Excel)"),
 ) -> Export:
     if format is not None:

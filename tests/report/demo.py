@@ -4,9 +4,12 @@ row whose metrics come from the real evaluation code."""
 
 from __future__ import annotations
 
+import subprocess
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from netwarden.config import Settings
 from netwarden.learn.evaluation import evaluate
@@ -58,3 +61,24 @@ def fill_demo(db: Database, settings: Settings, start: datetime) -> None:
 
 def demo_start() -> datetime:
     return (datetime.now(timezone.utc) - timedelta(hours=3)).replace(minute=0, second=0, microsecond=0)
+
+
+def pdf_text(pdf: bytes, folder: Path) -> str:
+    """The PDF's text, after checking it with pdfinfo and its pages (as PNG) for being non-blank."""
+    tmp_path = folder / f"pdf{len(list(folder.glob('pdf*')))}"
+    tmp_path.mkdir()
+    path = tmp_path / "r.pdf"
+    path.write_bytes(pdf)
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True).stdout
+    assert "Pages:" in info and "PDF version" in info
+    pages = int(info.split("Pages:")[1].split()[0])
+    assert pages >= 1
+    subprocess.run(["pdftoppm", "-r", "40", "-png", str(path), str(tmp_path / "page")], check=True)
+    pngs = sorted(tmp_path.glob("page-*.png"))
+    assert len(pngs) == pages
+    for png in pngs:  # a page with only a header/footer would be ~99% white
+        gray = Image.open(png).convert("L")
+        dark = sum(gray.histogram()[:200])
+        assert dark / (gray.width * gray.height) > 0.005, png.name
+    text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    return " ".join(text.split())  # one space between words, as table cells come out

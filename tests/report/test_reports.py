@@ -4,56 +4,21 @@ PDF's text (pdftotext) holds the figures the database holds, pdfinfo reads it, i
 
 from __future__ import annotations
 
-import subprocess
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from PIL import Image
 from sqlalchemy import func, select
 
 from netwarden.report.data import Period
 from netwarden.report.kinds import kinds
 from netwarden.report.render import ReportError, generate, render_html
-from netwarden.store.database import Database
 from netwarden.store.schema import alerts, events, incidents, quarantine
 from netwarden.store.schema_learn import models
 from netwarden.store.schema_respond import blocks
-from tests.report.demo import HOSTILE, demo_settings, demo_start, fill_demo
+from tests.report.demo import HOSTILE, pdf_text
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Database, object, Period]]:
-    db = Database.open(f"sqlite:///{tmp_path_factory.mktemp('reports') / 'demo.db'}")
-    settings = demo_settings()
-    fill_demo(db, settings, demo_start())
-    now = datetime.now(timezone.utc)
-    yield db, settings, Period(now - timedelta(days=1), now, settings.site_tz())
-    db.close()
-
-
-def pdf_text(pdf: bytes, folder: Path) -> str:
-    """The PDF's text, after checking it with pdfinfo and its pages (as PNG) for being non-blank."""
-    tmp_path = folder / f"pdf{len(list(folder.glob('pdf*')))}"
-    tmp_path.mkdir()
-    path = tmp_path / "r.pdf"
-    path.write_bytes(pdf)
-    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True).stdout
-    assert "Pages:" in info and "PDF version" in info
-    pages = int(info.split("Pages:")[1].split()[0])
-    assert pages >= 1
-    subprocess.run(["pdftoppm", "-r", "40", "-png", str(path), str(tmp_path / "page")], check=True)
-    pngs = sorted(tmp_path.glob("page-*.png"))
-    assert len(pngs) == pages
-    for png in pngs:  # a page with only a header/footer would be ~99% white
-        gray = Image.open(png).convert("L")
-        dark = sum(gray.histogram()[:200])
-        assert dark / (gray.width * gray.height) > 0.005, png.name
-    text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
-    return " ".join(text.split())  # one space between words, as table cells come out
 
 
 def count(conn, table, *where) -> int:  # type: ignore[no-untyped-def]
