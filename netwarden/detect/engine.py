@@ -12,6 +12,10 @@ batch of events, from a file or a live stream, passes through the detectors befo
 5. stores the alerts and tells its listeners (the pipeline's alert feed) about new and updated ones — once per batch
    for each alert however many findings it merged, so a flood of attacks costs a write per alert, not per line.
 
+What the store holds (open alerts, earlier alerts, open incidents) is read for the whole batch and the batch's
+incidents and alerts are written together (:mod:`netwarden.detect.alert_merge`): a flood of new alerts costs a
+few queries per batch, not four per alert.
+
 Detector state (sliding windows) is saved to the database so a restart resumes an ongoing scan.
 """
 
@@ -20,6 +24,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
+from contextlib import nullcontext
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -27,18 +32,16 @@ from typing import Any
 
 from netwarden import metrics
 from netwarden.detect import scoring
+from netwarden.detect.alert_merge import BatchAlerts, IncidentLinks, StoredView, finding_key
+from netwarden.detect.alert_merge import STAGE, incident_severity  # noqa: F401  (re-exported: their old home)
 from netwarden.detect.base import DETECTORS, Detector, SettingsError
 from netwarden.enrich.assets import Assets
-from netwarden.records import Alert, AlertStatus, Event, Factor, Finding, Severity
+from netwarden.records import Alert, AlertStatus, Event, Factor, Finding
 from netwarden.store import alerts as alert_store
 
 log = logging.getLogger(__name__)
 AlertListener = Callable[[Alert, bool], None]  # (alert, is_new)
 
-# Kinds ordered by how far an attack has gone; an incident that reaches "access" after "recon" escalates
-STAGE = {"port_scan": 1, "unusual_service": 1, "intel": 1, "web_attack": 2, "brute_force": 2, "dos": 2,
-         "exfiltration": 3}
-BREACH_SUBKINDS = {"breach", "success_after_failures"}
 EVIDENCE_LIST_LIMIT = 20
 MAX_OPEN_ALERTS = 20_000
 
@@ -87,7 +90,7 @@ class DetectionEngine:
         self._last_save = time.monotonic()
         self._since_prune = 0
         self._latest: datetime | None = None
-        self._batch = _BatchAlerts()  # the alerts handle() is merging, not written yet
+        self._batch = BatchAlerts()  # the alerts handle() is merging, not written yet
         if db is not None:
             self._restore()
         metrics.track_engine(self)  # seconds per detector, read when Prometheus scrapes
@@ -148,34 +151,21 @@ class DetectionEngine:
         if not findings:
             return []
         self._refresh_suppressions()
-        changed = self._batch = _BatchAlerts()
         old = datetime.now(timezone.utc) - self.settings.history_after \
             if self.settings.history_after is not None else None
-        conn_ctx = self.db.engine.begin() if self.db is not None else None
-        conn = conn_ctx.__enter__() if conn_ctx is not None else None
-        try:
-            for finding in findings:
-                self.stats.findings += 1
-                if self._is_suppressed(finding):
-                    self.stats.suppressed += 1
-                    continue
-                alert = self._merge(conn, finding)
-                if old is not None:
-                    alert.history = alert.last_seen < old
-                if self.keep_events:
-                    for event in finding.events:
-                        self.flagged.setdefault(id(event), set()).add(alert.kind)
-            if conn is not None and changed.alerts:
-                batch = list(changed.alerts)
-                incidents: dict[str, dict] = {}
-                for alert in batch:
-                    self._link_incident(conn, alert, incidents)
-                self._save_incidents(conn, incidents)
-                alert_store.save_alerts(conn, batch)
-        finally:
-            self._batch = _BatchAlerts()
-            if conn_ctx is not None:
-                conn_ctx.__exit__(None, None, None)
+        with self.db.engine.begin() if self.db is not None else nullcontext() as conn:
+            changed = self._batch = BatchAlerts(StoredView(conn, self.settings.merge_window) if conn is not None
+                                                else None)
+            try:
+                self._merge_all(findings, old)
+                if changed.stored is not None and changed.alerts:
+                    batch = list(changed.alerts)
+                    links = IncidentLinks(changed.stored, self.settings.incident_window)
+                    links.link_all(batch)
+                    links.save(conn)
+                    alert_store.save_alerts(conn, batch)
+            finally:
+                self._batch = BatchAlerts()
         for alert in changed.alerts:
             is_new = changed.new[id(alert)]
             metrics.alert_changed(alert.kind, is_new)
@@ -193,19 +183,34 @@ class DetectionEngine:
 
     # -- merging and scoring ------------------------------------------------------------------------
 
-    def _merge(self, conn, finding: Finding) -> Alert:  # type: ignore[no-untyped-def]
-        # an alert without a source (a spoofed flood) is about its target: two targets are two alerts
-        key = (finding.kind, finding.subkind, finding.source or f"target:{finding.target}")
+    def _merge_all(self, findings: Sequence[Finding], old: datetime | None) -> None:
+        if self._batch.stored is not None:  # what the findings of keys not in memory may ask, in a few queries
+            self._batch.stored.prefetch([f for f in findings if finding_key(f) not in self._open
+                                         and not self._is_suppressed(f)])
+        for finding in findings:
+            self.stats.findings += 1
+            if self._is_suppressed(finding):
+                self.stats.suppressed += 1
+                continue
+            alert = self._merge(finding)
+            if old is not None:
+                alert.history = alert.last_seen < old
+            if self.keep_events:
+                for event in finding.events:
+                    self.flagged.setdefault(id(event), set()).add(alert.kind)
+
+    def _merge(self, finding: Finding) -> Alert:
+        key = finding_key(finding)
         alert = self._open.get(key)
         if alert is not None and (finding.first_seen - alert.last_seen > self.settings.merge_window
                                   or alert.status not in (AlertStatus.NEW, AlertStatus.ACKNOWLEDGED)):
             alert = None
         if alert is None:
             alert = self._batch.pending(key, finding.first_seen - self.settings.merge_window)
-        if alert is None and conn is not None:
-            alert = self._stored_open_alert(conn, finding)
+        if alert is None and self._batch.stored is not None:
+            alert = self._batch.stored.open_alert(key, finding)
         if alert is None:
-            alert = self._new_alert(conn, finding)
+            alert = self._new_alert(self._batch.stored, finding)
             self._batch.touch(key, alert, True)
         else:
             self._batch.touch(key, alert, False)
@@ -216,20 +221,10 @@ class DetectionEngine:
             self._open.popitem(last=False)
         return alert
 
-    def _stored_open_alert(self, conn, finding: Finding) -> Alert | None:  # type: ignore[no-untyped-def]
-        since = finding.first_seen - self.settings.merge_window
-        for alert in alert_store.find_alerts(conn, alert_store.AlertFilter(since=since, kind=finding.kind),
-                                             limit=50):
-            if alert.subkind == finding.subkind and alert.source == finding.source \
-                    and (finding.source is not None or alert.target == finding.target) \
-                    and alert.status in (AlertStatus.NEW, AlertStatus.ACKNOWLEDGED):
-                return alert
-        return None
-
-    def _new_alert(self, conn, finding: Finding) -> Alert:  # type: ignore[no-untyped-def]
+    def _new_alert(self, stored: StoredView | None, finding: Finding) -> Alert:
         factors = list(finding.factors)
         if finding.source:
-            earlier = self._earlier_alerts(conn, finding)
+            earlier = self._earlier_alerts(stored, finding)
             if earlier:
                 factors.append(Factor("repeat_offender", min(0.45, 0.15 * earlier),
                                       f"{earlier} earlier alert{'s' if earlier > 1 else ''} from this source"))
@@ -241,12 +236,12 @@ class DetectionEngine:
                      detector=finding.detector, signature=finding.signature,
                      model_version=finding.evidence.get("model_version"))
 
-    def _earlier_alerts(self, conn, finding: Finding) -> int:  # type: ignore[no-untyped-def]
+    def _earlier_alerts(self, stored: StoredView | None, finding: Finding) -> int:
         """How many alerts the finding's source had before (the "repeat offender" factor)."""
-        if conn is None:
+        if stored is None:
             return 0
         # this batch's alerts count as if written already (they are written once, at the end of the batch)
-        return alert_store.alerts_before(conn, finding.source, finding.first_seen) \
+        return stored.alerts_before(finding.source, finding.first_seen) \
             + self._batch.unwritten_before(finding.source, finding.first_seen)  # type: ignore[arg-type]
 
     def _update(self, alert: Alert, finding: Finding) -> None:
@@ -261,57 +256,6 @@ class DetectionEngine:
             alert.target = "(several)"
         alert.evidence = _evidence(alert.evidence, finding)
         alert.recommendation = finding.recommendation or alert.recommendation
-
-    # -- incidents ----------------------------------------------------------------------------------
-
-    def _link_incident(self, conn, alert: Alert, batch: dict[str, dict] | None = None) -> None:  # type: ignore[no-untyped-def]
-        """Link the alert into its source's open incident (or a new one). ``batch``: the incidents this batch
-        linked so far, by source, written once at its end (``_save_incidents``) instead of after every alert."""
-        if not alert.source:
-            return
-        incident = None
-        if alert.incident_id is not None:
-            incident = self._open_incident(conn, alert.source, datetime.min.replace(tzinfo=timezone.utc), batch)
-            if incident is not None and incident["id"] != alert.incident_id:
-                incident = None
-        if incident is None:
-            incident = self._open_incident(conn, alert.source, alert.first_seen - self.settings.incident_window,
-                                           batch)
-        label = f"{alert.kind}/{alert.subkind}" if alert.subkind else alert.kind
-        if incident is None:
-            incident = {"id": None, "source": alert.source, "severity": str(alert.severity), "status": "open",
-                        "kinds": [], "alert_count": 0, "summary": "", "first_seen": alert.first_seen,
-                        "last_seen": alert.last_seen}
-        kinds = list(incident["kinds"])
-        if label not in kinds:
-            kinds.append(label)
-        if alert.incident_id != incident["id"] or incident["id"] is None:
-            incident["alert_count"] += 1
-        incident["kinds"] = kinds
-        incident["first_seen"] = min(incident["first_seen"], alert.first_seen)
-        incident["last_seen"] = max(incident["last_seen"], alert.last_seen)
-        incident["severity"] = str(incident_severity(kinds, Severity(incident["severity"]), alert.severity))
-        incident["summary"] = f"{' → '.join(kinds)} from {alert.source}"
-        if batch is None or incident["id"] is None:
-            alert_store.save_incident(conn, incident)
-        if batch is not None:
-            batch[alert.source] = incident
-        alert.incident_id = incident["id"]
-
-    @staticmethod
-    def _open_incident(conn, source: str, since: datetime, batch: dict[str, dict] | None):  # type: ignore[no-untyped-def]
-        """``alert_store.open_incident``, answered from the batch when it linked this source already: that
-        incident is the source's most recent (the store would order it first), so it is the answer when it
-        was seen since ``since``, and no incident is otherwise."""
-        if batch is not None and source in batch:
-            incident = batch[source]
-            return incident if incident["last_seen"] >= since else None
-        return alert_store.open_incident(conn, source, since)
-
-    @staticmethod
-    def _save_incidents(conn, batch: dict[str, dict]) -> None:  # type: ignore[no-untyped-def]
-        for incident in batch.values():
-            alert_store.save_incident(conn, incident)
 
     # -- suppressions, state, housekeeping ----------------------------------------------------------
 
@@ -358,64 +302,6 @@ class DetectionEngine:
 
     def close(self) -> None:
         self.save_state()
-
-
-class _BatchAlerts:
-    """The alerts one ``handle()`` call changed, in the order it first touched them, until they are written."""
-
-    def __init__(self) -> None:
-        self.alerts: list[Alert] = []
-        self.new: dict[int, bool] = {}  # id(alert) -> is new
-        self._stored_first: dict[int, datetime | None] = {}  # id(alert) -> first_seen as stored (None: new)
-        self._by_key: dict[tuple[str, str, str], Alert] = {}
-        self._by_source: dict[str, list[Alert]] = {}
-
-    def touch(self, key: tuple[str, str, str], alert: Alert, is_new: bool) -> None:
-        """Call before changing ``alert``."""
-        if id(alert) in self.new:
-            return
-        self.alerts.append(alert)
-        self.new[id(alert)] = is_new
-        self._stored_first[id(alert)] = None if is_new else alert.first_seen
-        self._by_key[key] = alert
-        if alert.source:
-            self._by_source.setdefault(alert.source, []).append(alert)
-
-    def pending(self, key: tuple[str, str, str], since: datetime) -> Alert | None:
-        """This batch's alert for ``key`` when the open-alert memory let go of it before it was written."""
-        alert = self._by_key.get(key)
-        if alert is not None and alert.last_seen >= since \
-                and alert.status in (AlertStatus.NEW, AlertStatus.ACKNOWLEDGED):
-            return alert
-        return None
-
-    def unwritten_before(self, source: str, before: datetime) -> int:
-        """How the store's count of ``source``'s alerts before ``before`` would differ had this batch's
-        alerts been written after each finding."""
-        diff = 0
-        for alert in self._by_source.get(source, ()):
-            stored = self._stored_first[id(alert)]
-            diff += (alert.first_seen < before) - (stored is not None and stored < before)
-        return diff
-
-
-def _stage(kind: str) -> int:
-    """How far an alert kind has gone: the detector of that name says so (``stage``), else STAGE, else 1."""
-    detector = DETECTORS.entries.get(kind)
-    if detector is not None and detector.stage is not None:
-        return detector.stage
-    return STAGE.get(kind, 1)
-
-
-def incident_severity(kinds: Sequence[str], current: Severity, new: Severity) -> Severity:
-    """The worst of its alerts, raised when one source progresses through the stages of an attack."""
-    severity = current if current.rank >= new.rank else new
-    stages = {_stage(k.split("/")[0]) for k in kinds}
-    if any(k.split("/")[-1] in BREACH_SUBKINDS for k in kinds) and len(kinds) > 1:
-        return Severity.CRITICAL
-    if len(stages) >= 2 and severity.rank < Severity.HIGH.rank:
-        return Severity.HIGH
-    return severity
 
 
 def _evidence(old: dict[str, Any], finding: Finding) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from netwarden.records import Alert, AlertStatus, Factor, Severity
@@ -47,19 +47,30 @@ def save_alerts(conn: Connection, batch: list[Alert]) -> None:
     for the updated ones. Under attack a batch updates thousands of alerts; a statement each cost ~1 ms."""
     now = datetime.now(timezone.utc)
     new = [a for a in batch if a.id is None]
-    old = [a for a in batch if a.id is not None]
-    if new:
-        rows = [_row(a, now) | {"created": now} for a in new]
-        if len(rows) == 1:  # RETURNING in bulk needs a driver and server that keep the order; one needs neither
-            new[0].id = int(conn.execute(insert(alerts).values(**rows[0])).inserted_primary_key[0])
-        else:
-            ids = conn.execute(insert(alerts).returning(alerts.c.id, sort_by_parameter_order=True), rows)
-            for alert, (alert_id,) in zip(new, ids):
-                alert.id = int(alert_id)
-    if old:
-        rows = [_row(a, now) | {"_id": a.id} for a in old]
-        values = {name: bindparam(name) for name in rows[0] if name != "_id"}
-        conn.execute(update(alerts).where(alerts.c.id == bindparam("_id")).values(values), rows)
+    update_many(conn, alerts, [_row(a, now) | {"id": a.id} for a in batch if a.id is not None])
+    for alert, alert_id in zip(new, insert_many(conn, alerts, [_row(a, now) | {"created": now} for a in new])):
+        alert.id = alert_id
+
+
+def insert_many(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert ``rows`` in one statement where the engine can; their ids, in the order of ``rows``."""
+    if len(rows) == 1:  # RETURNING in bulk needs a driver and server that keep the order; one needs neither
+        return [int(conn.execute(insert(table).values(**rows[0])).inserted_primary_key[0])]
+    if not rows:
+        return []
+    # SQLAlchemy keeps the order: one INSERT ... RETURNING sorted by the autoincrement id on PostgreSQL and
+    # MariaDB, row by row in one call on SQLite (whose RETURNING order is not guaranteed)
+    found = conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+    return [int(row_id) for (row_id,) in found]
+
+
+def update_many(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Update each row (every column given) by its ``id``, as one executemany."""
+    if not rows:
+        return
+    rows = [{("_id" if k == "id" else k): v for k, v in row.items()} for row in rows]
+    values = {name: bindparam(name) for name in rows[0] if name != "_id"}
+    conn.execute(update(table).where(table.c.id == bindparam("_id")).values(values), rows)
 
 
 def row_to_alert(row: Any) -> Alert:
@@ -146,6 +157,9 @@ def alerts_of_sources(conn: Connection, sources: list[str], since: datetime, unt
     return found[:limit]
 
 
+OPEN_STATUSES = (str(AlertStatus.NEW), str(AlertStatus.ACKNOWLEDGED))
+
+
 def open_by_severity(conn: Connection) -> dict[str, int]:
     """Open (new or acknowledged) alerts per severity, every severity present."""
     counted = dict(conn.execute(select(alerts.c.severity, func.count()).where(
@@ -169,6 +183,47 @@ def alerts_before(conn: Connection, source: str, before: datetime) -> int:
         alerts.c.source_addr == addr if addr is not None else alerts.c.source_addr.is_(None),
         alerts.c.source == source, alerts.c.first_seen < before)
     return int(conn.execute(stmt).scalar_one())
+
+
+def open_alerts_about(conn: Connection, kinds: set[str], sources: set[str], targets: set[str],
+                      since: datetime) -> list[Alert]:
+    """Open (new or acknowledged) alerts seen since ``since`` of one of ``kinds``, from one of ``sources`` or,
+    without a source, about one of ``targets``: the alerts a batch of findings may merge into, in a few queries."""
+    found: list[Alert] = []
+    if not kinds:
+        return found
+    base = select(alerts).where(alerts.c.kind.in_(sorted(kinds)), alerts.c.last_seen >= since,
+                                alerts.c.status.in_(OPEN_STATUSES))
+    for chunk in _chunks(sources):
+        found += [row_to_alert(r) for r in conn.execute(base.where(alerts.c.source.in_(chunk)))]
+    for chunk in _chunks(targets):
+        found += [row_to_alert(r) for r in conn.execute(base.where(alerts.c.source.is_(None),
+                                                                   alerts.c.target.in_(chunk)))]
+    return found
+
+
+def alert_starts(conn: Connection, sources: set[str], before: datetime) -> dict[str, list[datetime]]:
+    """When each of ``sources``' alerts began, for those that began before ``before``, in order (the batch
+    form of ``alerts_before``)."""
+    starts: dict[str, list[datetime]] = {s: [] for s in sources}
+    addrs = {s: address_key(s) for s in sources}
+    by_addr = {a for a in addrs.values() if a is not None}
+    named = [s for s, a in addrs.items() if a is None]
+    c = alerts.c
+    for where in ([c.source_addr.in_(chunk) for chunk in _chunks(by_addr)]
+                  + [and_(c.source_addr.is_(None), c.source.in_(chunk)) for chunk in _chunks(named)]):
+        for source, first_seen in conn.execute(select(c.source, c.first_seen).where(where, c.first_seen < before)):
+            if source in starts:  # exactly: MariaDB compares strings without case
+                starts[source].append(first_seen)
+    for found in starts.values():
+        found.sort()
+    return starts
+
+
+def _chunks(values: Any, size: int = 200) -> list[list[Any]]:
+    """Bounded IN lists: far below every engine's limit on bound parameters."""
+    ordered = sorted(values)
+    return [ordered[i:i + size] for i in range(0, len(ordered), size)]
 
 
 def set_status(conn: Connection, alert_id: int, status: AlertStatus, *, by: str = "cli",
@@ -208,6 +263,33 @@ def save_incident(conn: Connection, incident: dict[str, Any]) -> int:
     else:
         conn.execute(update(incidents).where(incidents.c.id == incident["id"]).values(**values))
     return incident["id"]
+
+
+def latest_open_incidents(conn: Connection, sources: set[str]) -> dict[str, dict[str, Any]]:
+    """Each source's most recently seen incident not resolved (``open_incident`` with no time limit), for
+    many sources in a few queries."""
+    latest: dict[str, tuple[datetime, int]] = {}
+    for chunk in _chunks(sources):
+        for row_id, source, last_seen in conn.execute(select(incidents.c.id, incidents.c.source, incidents.c.last_seen)
+                                                      .where(incidents.c.source.in_(chunk),
+                                                             incidents.c.status != "resolved")):
+            if source in sources and (last_seen, row_id) > latest.get(source, (last_seen, -1)):
+                latest[source] = (last_seen, row_id)
+    found: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks([row_id for _, row_id in latest.values()]):
+        for row in conn.execute(select(incidents).where(incidents.c.id.in_(chunk))):
+            found[row.source] = {str(k): v for k, v in row._mapping.items()}
+    return found
+
+
+def save_incidents(conn: Connection, batch: list[dict[str, Any]]) -> None:
+    """``save_incident`` for many: the new ones in one insert (ids set in order), the others in one executemany."""
+    new = [i for i in batch if i.get("id") is None]
+    old = [i for i in batch if i.get("id") is not None]
+    for incident, incident_id in zip(new, insert_many(conn, incidents, [
+            {k: v for k, v in i.items() if k != "id"} for i in new])):
+        incident["id"] = incident_id
+    update_many(conn, incidents, old)
 
 
 INCIDENT_COLUMNS = ("id", "source", "severity", "status", "kinds", "alert_count", "summary", "first_seen",
