@@ -143,15 +143,15 @@ class Server:
             runtime = Runtime(db, self.settings)
             runtime.extras["file_settings"] = file_settings
             runtime.extras["listen_on"] = self.listen_on  # the web app's listener settings, applied live
-            runtime.build_pipeline()
-            stack.callback(runtime.close)
-            collectors = _Collectors()
-            stack.callback(collectors.close)
             self._bus_feed = None
             if self.settings.bus.url:  # collectors publish, workers detect and store (netwarden.bus)
                 from netwarden.bus.attach import attach_bus
 
                 self._bus_feed = attach_bus(self.settings, db, runtime, stack)
+            runtime.build_pipeline()
+            stack.callback(runtime.close)
+            collectors = _Collectors()
+            stack.callback(collectors.close)
             if not self.web_only:
                 self._collect(runtime, collectors, listen)
             web = self.settings.web

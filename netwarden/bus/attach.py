@@ -14,7 +14,9 @@ from netwarden import metrics
 def attach_bus(settings: Any, db: Any, runtime: Any, stack: ExitStack) -> Any:
     """Connect to the bus, follow its live feed into the runtime's hub; returns the pipeline the collectors
     should feed (a :class:`~netwarden.bus.produce.BusPipeline`), which the HTTP intake feeds too
-    (``runtime.intake``). Everything stops with ``stack``."""
+    (``runtime.intake``). Call it before ``runtime.build_pipeline``: its responder then sweeps expired blocks
+    only while this process leads (``runtime.sweep_gate``). Everything stops with ``stack``."""
+    from netwarden.bus.leader import sweeper
     from netwarden.bus.produce import BusPipeline
     from netwarden.bus.redis_bus import RedisBus
 
@@ -34,6 +36,9 @@ def attach_bus(settings: Any, db: Any, runtime: Any, stack: ExitStack) -> Any:
     thread.start()
     stack.callback(thread.join, 5)
     stack.callback(stop.set)
+    leader = sweeper(bus, bus.producer, settings)
+    runtime.sweep_gate = leader
+    stack.callback(leader.close)
     runtime.intake = BusPipeline(db, bus, max_line_bytes=settings.ingest.max_line_bytes,
                                  local_tz=settings.local_tz())
     return runtime.intake

@@ -8,6 +8,7 @@ Keys (``P`` is ``[bus] prefix``):
   entries (approximately), which bounds memory and is what a taking-over worker warms up from.
 - ``P:lease:<n>`` — which worker reads partition n (SET NX with an expiry, renewed while alive).
 - ``P:workers`` — a sorted set of live workers by heartbeat time: every worker computes the same assignment.
+- ``P:leader:<job>`` — which process runs a periodic job for all (the block-expiry sweep: :mod:`.leader`).
 - ``P:live`` — the live feed (alerts, blocks, samples of stored events) for ``serve --web-only`` processes.
 
 Producers wait while a partition's backlog (entries not yet acknowledged) is at ``max_backlog``, at most
@@ -199,17 +200,24 @@ class RedisBus:
         self.redis.zrem(self.members_key, worker)
 
     def acquire(self, partition: int, worker: str) -> bool:
-        ms = int(self.settings.lease_seconds * 1000)
-        if self.redis.set(self.lease_key(partition), worker, nx=True, px=ms):
+        return self.hold(self.lease_key(partition), worker, self.settings.lease_seconds)
+
+    def hold(self, key: str, holder: str, seconds: float) -> bool:
+        """Take the lease ``key`` if it is free, or renew it if ``holder`` has it; False when another has it."""
+        ms = int(seconds * 1000)
+        if self.redis.set(key, holder, nx=True, px=ms):
             return True
-        return bool(self.redis.eval(_RENEW, 1, self.lease_key(partition), worker, ms))
+        return bool(self.redis.eval(_RENEW, 1, key, holder, ms))
 
     def renew(self, partition: int, worker: str) -> bool:
         return bool(self.redis.eval(_RENEW, 1, self.lease_key(partition), worker,
                                     int(self.settings.lease_seconds * 1000)))
 
     def release(self, partition: int, worker: str) -> None:
-        self.redis.eval(_RELEASE, 1, self.lease_key(partition), worker)
+        self.let_go(self.lease_key(partition), worker)
+
+    def let_go(self, key: str, holder: str) -> None:
+        self.redis.eval(_RELEASE, 1, key, holder)
 
     # -- the live feed -------------------------------------------------------------------------------------
 

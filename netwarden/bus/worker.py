@@ -28,6 +28,7 @@ import redis
 
 from netwarden import metrics
 from netwarden.bus.codec import decode_events, decode_quarantined
+from netwarden.bus.leader import sweeper
 from netwarden.bus.ledger import LedgerWriter, forget_older_than, is_stored
 from netwarden.bus.redis_bus import GROUP, RedisBus
 from netwarden.pipeline import Batch, Pipeline
@@ -66,8 +67,9 @@ class Worker:
         self.db = db
         self.bus = bus
         self.name = name or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.leader = sweeper(bus, self.name, settings)  # one process of all sweeps expired blocks
         self.pipeline = Pipeline.from_settings(db, settings, observers=[self._on_events],
-                                               alert_listeners=[self._on_alerts])
+                                               alert_listeners=[self._on_alerts], sweep_gate=self.leader)
         engine = self.pipeline.engine
         if engine is not None:
             # detector state lives in the bus's history, per partition (warm-up), not in one saved blob that
@@ -159,6 +161,7 @@ class Worker:
             pass  # the leases expire by themselves
         self.owned.clear()
         self.pipeline.close()
+        self.leader.close()  # after the responder stopped sweeping: another process sweeps from now on
 
     # -- taking a partition over -----------------------------------------------------------------------------
 

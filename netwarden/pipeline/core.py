@@ -65,9 +65,10 @@ class Pipeline:
     @classmethod
     def from_settings(cls, db: Database, settings: Settings, *, detect: bool = True,
                       observers: Sequence[Stage] = (), alert_listeners: Sequence[AlertsListener] = (),
-                      **overrides: Any) -> Pipeline:
+                      sweep_gate: Callable[[], bool] | None = None, **overrides: Any) -> Pipeline:
         """The pipeline as configured: parsing, detection (unless ``detect=False``) with response, the store.
-        ``observers`` see every batch, ``alert_listeners`` every batch's alerts (the web app's live feed).
+        ``observers`` see every batch, ``alert_listeners`` every batch's alerts (the web app's live feed);
+        ``sweep_gate``: with a [bus], whether this process expires blocks for all (netwarden.bus.leader).
 
         Raises netwarden.detect.base.SettingsError for a wrong ``[detect.*]`` setting.
         """
@@ -89,7 +90,7 @@ class Pipeline:
             bind = getattr(detector, "bind", None)
             if bind is not None:  # detectors that read the store (ml: the registry's active models)
                 bind(db, settings)
-        response = Response.from_settings(db, settings)
+        response = Response.from_settings(db, settings, sweep_gate=sweep_gate)
         stages = Stages(evidence=EvidenceFilter(response.responder), detect=[engine], alerts=feed,
                         alert_listeners=[response.on_alerts, *alert_listeners], observers=observers)
         return cls(db, stages=stages, engine=engine, response=response, **options)

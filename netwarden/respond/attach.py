@@ -8,7 +8,7 @@ responder answers the pipeline's evidence filter (``refuses``, ``any_enforced``)
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -29,9 +29,12 @@ class Response:
     notifier: Notifier | None  # when any notification channel is configured
 
     @classmethod
-    def from_settings(cls, db: Database, settings: Settings) -> Response:
-        """The responder started (store and firewall reconciled, expiry running) and the notifier."""
+    def from_settings(cls, db: Database, settings: Settings, *,
+                      sweep_gate: Callable[[], bool] | None = None) -> Response:
+        """The responder started (store and firewall reconciled, expiry running) and the notifier.
+        ``sweep_gate``: with a [bus], whether this process is the one that expires blocks (Responder)."""
         responder = Responder.from_settings(db, settings)
+        responder.sweep_gate = sweep_gate
         notifier = None
         if settings.notify.enabled:
             from netwarden.notify.notifier import Notifier

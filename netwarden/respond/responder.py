@@ -125,6 +125,8 @@ class Responder:
         self._cap_logged = -CAP_LOG_EVERY
         self._worker: FirewallWorker | None = None
         self._sweeper: threading.Thread | None = None
+        # with a [bus], several processes respond: only the one this says yes to sweeps (netwarden.bus.leader)
+        self.sweep_gate: Callable[[], bool] | None = None
         self._stop = threading.Event()
         self._load_active()
 
@@ -425,13 +427,19 @@ class Responder:
             self._notify(b, "expired")
         return expired
 
+    def sweep_if_mine(self) -> list[Block]:
+        """``sweep``, unless ``sweep_gate`` says another process sweeps for all (then nothing)."""
+        if self.sweep_gate is not None and not self.sweep_gate():
+            return []
+        return self.sweep()
+
     def reconcile(self) -> None:
         """After a start: expire what ran out while we were down, re-apply active blocks, drop strays.
 
         When enforcement has just been switched on, the dry-run decisions still active end here: they were
         what would have happened, and must neither reach the firewall now nor stand in the way of real blocks.
         """
-        self.sweep()
+        self.sweep_if_mine()
         if self.enforce:
             self._end_dry_run_blocks()
         self._load_active()
@@ -472,7 +480,7 @@ class Responder:
     def _sweep_loop(self) -> None:
         while not self._stop.wait(self.settings.sweep_every):
             try:
-                self.sweep()
+                self.sweep_if_mine()
                 self._load_active()  # blocks added or removed by another process (CLI, a second server)
             except Exception:  # the database may be away for a moment; try again next round
                 log.exception("block expiry sweep failed")

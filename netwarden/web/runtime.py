@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -70,6 +71,7 @@ class Runtime:
     pipeline: Pipeline | None = None  # with detection, once built (build_pipeline)
     # with a [bus]: what the HTTP intake feeds instead (netwarden.bus.attach: it publishes, workers store)
     intake: Pipeline | None = None
+    sweep_gate: Callable[[], bool] | None = None  # with a [bus]: whether this process expires blocks for all
     listeners: list[ListenerInfo] = field(default_factory=list)
     rate: RateMeter = field(default_factory=RateMeter)
     started: float = field(default_factory=time.time)
@@ -86,7 +88,7 @@ class Runtime:
         from netwarden.pipeline import Pipeline
 
         pipeline = Pipeline.from_settings(self.db, self.settings, observers=[self.on_events],
-                                          alert_listeners=[self.on_alerts])
+                                          alert_listeners=[self.on_alerts], sweep_gate=self.sweep_gate)
         self.pipeline = pipeline
         if pipeline.response is not None:
             self.watch_blocks(pipeline.response.responder)
