@@ -62,23 +62,38 @@ def _fields(body: memoryview, pos: int, count: int, stats: ExporterStats) -> tup
     return fields, pos
 
 
-def _templates(body: memoryview, ctx: dict[str, Any], state: ExporterState, stats: ExporterStats,
-               events: list[Event]) -> None:
+def _template_set(body: memoryview, ctx: dict[str, Any], state: ExporterState, stats: ExporterStats,
+                  events: list[Event], *, options: bool) -> None:
+    """A template set (2) or an options template set (3, whose records also carry a scope field count).
+    A record with no fields withdraws: the set's own id all its templates, an id >= 256 that one."""
     pos, end = 0, len(body)
     while end - pos >= 4:  # bounded: each record advances pos by >= 4
         template_id, count = _PAIR.unpack_from(body, pos)
-        pos += 4
-        if count == 0:
-            if template_id == 2:
-                withdraw(ctx, state, stats, None, options=False)
+        scope = 0
+        if count == 0:  # withdrawal: 4 bytes, no scope count
+            pos += 4
+            if template_id == (3 if options else 2):
+                withdraw(ctx, state, stats, None, options=options)
             elif template_id >= 256:
-                withdraw(ctx, state, stats, template_id, options=False)
+                withdraw(ctx, state, stats, template_id, options=options)
             elif template_id == 0 and not any(body[pos - 4:]):
                 return  # padding
             else:
                 stats.errors["bad_template"] += 1
                 return
             continue
+        if not options:
+            pos += 4
+        elif end - pos < 6:
+            if any(body[pos:]):  # not padding
+                stats.errors["truncated_template"] += 1
+            return
+        else:
+            template_id, count, scope = _OPTIONS_HEAD.unpack_from(body, pos)
+            pos += 6
+            if scope == 0 or scope > count:
+                stats.errors["bad_template"] += 1
+                return
         if template_id < 256 or count > MAX_FIELDS:
             stats.errors["bad_template"] += 1
             return
@@ -86,38 +101,14 @@ def _templates(body: memoryview, ctx: dict[str, Any], state: ExporterState, stat
         if parsed is None:
             return
         fields, pos = parsed
-        add_template(Template(template_id, fields), ctx, state, stats, events)
+        add_template(Template(template_id, fields, options=options, scope_count=scope), ctx, state, stats, events)
+
+
+def _templates(body: memoryview, ctx: dict[str, Any], state: ExporterState, stats: ExporterStats,
+               events: list[Event]) -> None:
+    _template_set(body, ctx, state, stats, events, options=False)
 
 
 def _options(body: memoryview, ctx: dict[str, Any], state: ExporterState, stats: ExporterStats,
              events: list[Event]) -> None:
-    pos, end = 0, len(body)
-    while end - pos >= 4:
-        template_id, count = _PAIR.unpack_from(body, pos)
-        if count == 0:  # withdrawal: 4 bytes, no scope count
-            pos += 4
-            if template_id == 3:
-                withdraw(ctx, state, stats, None, options=True)
-            elif template_id >= 256:
-                withdraw(ctx, state, stats, template_id, options=True)
-            elif template_id == 0 and not any(body[pos - 4:]):
-                return
-            else:
-                stats.errors["bad_template"] += 1
-                return
-            continue
-        if end - pos < 6:
-            if not any(body[pos:]):
-                return
-            stats.errors["truncated_template"] += 1
-            return
-        template_id, count, scope = _OPTIONS_HEAD.unpack_from(body, pos)
-        pos += 6
-        if template_id < 256 or count > MAX_FIELDS or scope == 0 or scope > count:
-            stats.errors["bad_template"] += 1
-            return
-        parsed = _fields(body, pos, count, stats)
-        if parsed is None:
-            return
-        fields, pos = parsed
-        add_template(Template(template_id, fields, options=True, scope_count=scope), ctx, state, stats, events)
+    _template_set(body, ctx, state, stats, events, options=True)

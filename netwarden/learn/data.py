@@ -12,9 +12,10 @@ import csv
 import gzip
 import io
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -106,17 +107,19 @@ def load_file(path: Path | str, fmt: str | None = None, *, limit: int | None = N
     except UnknownFormat as exc:
         raise ModelError(str(exc)) from None
     out = Labelled([], str(path), fmt)
-    with _open_text(path) as fh:
-        for number, line in enumerate(fh, 1):
+
+    def parsed(lines: Iterable[str]) -> Iterator[Event]:
+        for number, line in enumerate(lines, 1):
             try:
                 event = parser.parse_line(line.rstrip("\r\n"))
             except ParseError as exc:
                 _skip(out, number, str(exc))
                 continue
             if event is not None:
-                out.events.append(event)
-                if limit is not None and len(out.events) >= limit:
-                    break
+                yield event
+
+    with _open_text(path) as fh:
+        out.events.extend(islice(parsed(fh), limit))  # islice stops reading at the limit
     if not out.events:
         raise ModelError(f"{path}: no usable records as {fmt} ({out.skipped} lines skipped)")
     return out
@@ -125,10 +128,7 @@ def load_file(path: Path | str, fmt: str | None = None, *, limit: int | None = N
 def _load_raw_http(path: Path, limit: int | None) -> Labelled:
     out = Labelled([], str(path), RAW_HTTP)
     with _open_text(path) as fh:
-        for event in read_requests(fh):
-            out.events.append(event)
-            if limit is not None and len(out.events) >= limit:
-                break
+        out.events.extend(islice(read_requests(fh), limit))
     if not out.events:
         raise ModelError(f"{path}: no HTTP requests found")
     return out

@@ -102,18 +102,28 @@ def deliver(s: SmtpSettings, msg: EmailMessage) -> None:
         raise DeliveryError(f"smtp {s.host}:{s.port}: {exc}") from None
 
 
-@CHANNELS.register
-class WebhookChannel:
-    kind = "webhook"
-    BODIES: ClassVar[dict] = {"json": render.json_body, "slack": render.slack_body, "teams": render.teams_body}
+class UrlChannel:
+    """A channel of one HTTP endpoint per entry of a NotifySettings list (webhooks, SMS gateways). Its name,
+    shown in logs and on the Settings page, leaves the query out: that may hold a token or a password."""
+
+    label: ClassVar[str] = ""
+    entries: ClassVar[str] = ""  # the NotifySettings field listing the endpoints
 
     @classmethod
-    def configured(cls, settings: NotifySettings) -> list[WebhookChannel]:
-        return [cls(w) for w in settings.webhooks]
+    def configured(cls, settings: NotifySettings) -> list[Any]:
+        return [cls(entry) for entry in getattr(settings, cls.entries)]
 
-    def __init__(self, settings: WebhookSettings) -> None:
+    def __init__(self, settings: Any) -> None:
         self.settings = settings
-        self.name = f"webhook {settings.url.split('?', 1)[0]}"  # no query: it may hold a token
+        self.name = f"{self.label} {settings.url.split('?', 1)[0]}"
+
+
+@CHANNELS.register
+class WebhookChannel(UrlChannel):
+    kind = "webhook"
+    label, entries = "webhook", "webhooks"
+    BODIES: ClassVar[dict] = {"json": render.json_body, "slack": render.slack_body, "teams": render.teams_body}
+    settings: WebhookSettings
 
     def send(self, notices: list[Notice], omitted: int) -> None:
         s = self.settings

@@ -21,7 +21,7 @@ import subprocess
 import httpx
 
 from netwarden.notify import render
-from netwarden.notify.channels import CHANNELS, DeliveryError, deliver_http
+from netwarden.notify.channels import CHANNELS, DeliveryError, UrlChannel, deliver_http
 from netwarden.notify.notice import Notice
 from netwarden.notify.settings import GammuSettings, NotifySettings, SmsGatewaySettings
 
@@ -44,16 +44,10 @@ def short_text(notices: list[Notice], omitted: int, limit: int) -> str:
 
 
 @CHANNELS.register
-class SmsGatewayChannel:
+class SmsGatewayChannel(UrlChannel):
     kind = "sms"
-
-    @classmethod
-    def configured(cls, settings: NotifySettings) -> list[SmsGatewayChannel]:
-        return [cls(g) for g in settings.sms_gateways]
-
-    def __init__(self, settings: SmsGatewaySettings) -> None:
-        self.settings = settings
-        self.name = f"sms gateway {settings.url.split('?', 1)[0]}"  # no query: it may hold a password
+    label, entries = "sms gateway", "sms_gateways"
+    settings: SmsGatewaySettings
 
     def send(self, notices: list[Notice], omitted: int) -> None:
         s = self.settings

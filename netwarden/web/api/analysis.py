@@ -125,57 +125,30 @@ TABLE = Query(None, max_length=64, pattern=r"^[a-z_.]+$",
               description="with format=csv|jsonl: which table of the answer (default: the first)")
 
 
-@router.get("/analysis", responses=EXPORT_RESPONSES)
-def overview(q: analysis.Query = Depends(analysis_query), db: Database = Depends(get_db),
+# path under /analysis, route name, the store query it answers with, what it holds (the OpenAPI description)
+_VIEWS = (
+    ("", "overview", analysis.overview,
+     "Everything the analysis page shows: volume, protocols, talkers, destinations, conversations, HTTP."),
+    ("/volume", "volume", analysis.volume,
+     "Events and bytes per time bucket (bucket size chosen from the range, at most 240 points)."),
+    ("/protocols", "protocols", analysis.protocols, "Events and bytes by transport, destination port and source kind."),
+    ("/talkers", "talkers", analysis.top_talkers, "The sources with the most events."),
+    ("/destinations", "destinations", analysis.top_destinations, "The destinations with the most events."),
+    ("/conversations", "conversations", analysis.conversations,
+     "Who talks to whom: top source → destination pairs as nodes, links and a matrix."),
+    ("/http", "http", analysis.http_mix, "HTTP requests by status, status class and method."),
+)
+
+
+def _view(fn):  # type: ignore[no-untyped-def]
+    """The route answering with ``fn``: every view takes the same range, filters, export and role."""
+    def view(q: analysis.Query = Depends(analysis_query), db: Database = Depends(get_db),
              export: Export = Depends(export_request), table: str | None = TABLE,
              who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
-    """Everything the analysis page shows: volume, protocols, talkers, destinations, conversations, HTTP."""
-    return _run(db, q, analysis.overview, export, table)
+        return _run(db, q, fn, export, table)  # type: ignore[no-any-return]
+    return view
 
 
-@router.get("/analysis/volume", responses=EXPORT_RESPONSES)
-def volume(q: analysis.Query = Depends(analysis_query), db: Database = Depends(get_db),
-           export: Export = Depends(export_request), table: str | None = TABLE,
-           who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
-    """Events and bytes per time bucket (bucket size chosen from the range, at most 240 points)."""
-    return _run(db, q, analysis.volume, export, table)
-
-
-@router.get("/analysis/protocols", responses=EXPORT_RESPONSES)
-def protocols(q: analysis.Query = Depends(analysis_query), db: Database = Depends(get_db),
-              export: Export = Depends(export_request), table: str | None = TABLE,
-              who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
-    """Events and bytes by transport, destination port and source kind."""
-    return _run(db, q, analysis.protocols, export, table)
-
-
-@router.get("/analysis/talkers", responses=EXPORT_RESPONSES)
-def talkers(q: analysis.Query = Depends(analysis_query), db: Database = Depends(get_db),
-            export: Export = Depends(export_request), table: str | None = TABLE,
-            who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
-    """The sources with the most events."""
-    return _run(db, q, analysis.top_talkers, export, table)
-
-
-@router.get("/analysis/destinations", responses=EXPORT_RESPONSES)
-def destinations(q: analysis.Query = Depends(analysis_query), db: Database = Depends(get_db),
-                 export: Export = Depends(export_request), table: str | None = TABLE,
-                 who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
-    """The destinations with the most events."""
-    return _run(db, q, analysis.top_destinations, export, table)
-
-
-@router.get("/analysis/conversations", responses=EXPORT_RESPONSES)
-def conversations(q: analysis.Query = Depends(analysis_query), db: Database = Depends(get_db),
-                  export: Export = Depends(export_request), table: str | None = TABLE,
-                  who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
-    """Who talks to whom: top source → destination pairs as nodes, links and a matrix."""
-    return _run(db, q, analysis.conversations, export, table)
-
-
-@router.get("/analysis/http", responses=EXPORT_RESPONSES)
-def http(q: analysis.Query = Depends(analysis_query), db: Database = Depends(get_db),
-         export: Export = Depends(export_request), table: str | None = TABLE,
-         who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
-    """HTTP requests by status, status class and method."""
-    return _run(db, q, analysis.http_mix, export, table)
+for _path, _name, _fn, _doc in _VIEWS:
+    router.add_api_route(f"/analysis{_path}", _view(_fn), methods=["GET"], name=_name, description=_doc,
+                         responses=EXPORT_RESPONSES)
