@@ -42,7 +42,7 @@ def trigger_count() -> int:
     """How many lines of ``attack`` it takes to block (found with a dry-run pipeline in memory)."""
     from netwarden.config import load_settings
     from netwarden.pipeline import Pipeline
-    from netwarden.respond.blocks import list_blocks
+    from netwarden.store.blocks import list_blocks
     from netwarden.store.database import Database
 
     db = Database.open("sqlite:///:memory:")
@@ -68,8 +68,8 @@ def measure(backend: str, path: str, runs: int, workdir: Path, netns: str, trigg
     from netwarden.collect.syslog_server import SyslogServer, SyslogServerConfig
     from netwarden.config import load_settings
     from netwarden.pipeline import Pipeline
-    from netwarden.store.database import Database
     from netwarden.pipeline import LiveStream
+    from netwarden.store.database import Database
 
     db_path = workdir / f"respond-{backend}-{path}.db"
     db = Database.open(f"sqlite:///{db_path}")

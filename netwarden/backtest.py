@@ -276,7 +276,7 @@ def stored_alerts(db: Any, since: datetime, until: datetime) -> list[Alert]:
 def would_block(alerts: Sequence[Alert], settings: Any) -> dict[str, dict[str, Any]]:
     """The networks these ``[respond]`` settings block for these alerts, as if they happened now (an
     imported history is compared decision for decision, though it blocked nothing when it was stored)."""
-    from netwarden.respond.addresses import AddressError, block_target, display
+    from netwarden.networks import AddressError, block_target, display
     from netwarden.respond.never_block import NeverBlockList
 
     respond = settings.respond

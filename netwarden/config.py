@@ -100,7 +100,7 @@ class IntelSettings(_Section):
     @field_validator("refresh")
     @classmethod
     def _refresh(cls, value: str) -> str:
-        from netwarden.respond.settings import parse_duration
+        from netwarden.durations import parse_duration
 
         parse_duration(value)
         return value

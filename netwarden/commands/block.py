@@ -65,11 +65,11 @@ def add(obj: Context, address: str | None, alert_id: int | None, duration: str |
     A network wider than /24 (IPv4) or /48 (IPv6) needs --force. An active block that lasts longer than
     the one asked for is kept (and said so).
     """
-    from netwarden.respond.addresses import AddressError
-    from netwarden.respond.blocks import BlockState, get_block
+    from netwarden.durations import parse_duration
+    from netwarden.networks import AddressError
     from netwarden.respond.responder import BlockRefused, LongerBlockKept, WideBlockNeedsForce
-    from netwarden.respond.settings import parse_duration
     from netwarden.store.alerts import get_alert
+    from netwarden.store.blocks import BlockState, get_block
 
     if (address is None) == (alert_id is None):
         raise click.UsageError("give an ADDRESS or --alert ID (one of them)")
@@ -116,7 +116,7 @@ def add(obj: Context, address: str | None, alert_id: int | None, duration: str |
 @click.pass_obj
 def remove(obj: Context, target: str, by: str | None) -> None:
     """Unblock: end the block with this id, or every active block covering this address or network."""
-    from netwarden.respond.addresses import AddressError
+    from netwarden.networks import AddressError
 
     db, responder = _responder(obj)
     try:
@@ -144,7 +144,7 @@ def remove(obj: Context, target: str, by: str | None) -> None:
 def list_command(obj: Context, show_all: bool, state: str | None, refused: bool, address: str | None,
                  limit: int | None, as_json: bool, as_csv: bool, bom: bool) -> None:
     """Blocks with reason, who, when and until when; active ones unless --all, --state or --refused."""
-    from netwarden.respond.blocks import BLOCK_COLUMNS, list_blocks
+    from netwarden.store.blocks import BLOCK_COLUMNS, list_blocks
 
     if refused:
         if state not in (None, "refused"):

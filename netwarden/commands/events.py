@@ -34,7 +34,7 @@ def events(obj: Context, since: str | None, until: str | None, src: str | None, 
            label: str | None, limit: int | None, oldest_first: bool, as_json: bool, as_csv: bool,
            bom: bool) -> None:
     """List stored events, newest first."""
-    from netwarden.report.export import Plan
+    from netwarden.store.driver_rows import Plan
     from netwarden.store.events import EXPORT_COLUMNS, EventFilter, find_events, iter_events, row_to_event
 
     settings = obj.settings

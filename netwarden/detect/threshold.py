@@ -28,8 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from netwarden.detect.base import Detector, DetectorSettings, register
 from netwarden.detect.windows import KeyedState
+from netwarden.durations import parse_duration
 from netwarden.records import Event, Factor, Finding, Severity
-from netwarden.respond.settings import parse_duration
 
 EVENT_FIELDS = {f.name for f in dataclasses.fields(Event)} - {"extra", "raw", "timestamp"}
 Scalar = str | int | float | bool

@@ -112,7 +112,7 @@ class FeedRefresher:
         return [f for f in self.intel.feeds if is_url(f)]
 
     def refresh(self, only_due: bool = False) -> list[dict[str, Any]]:
-        from netwarden.respond.settings import parse_duration
+        from netwarden.durations import parse_duration
 
         every = parse_duration(self.intel.refresh).total_seconds()
         done = []

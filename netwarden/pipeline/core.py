@@ -78,9 +78,9 @@ class Pipeline:
         if not detect:
             return cls(db, stages=Stages(observers=observers), **options)
         from netwarden.detect.engine import DetectionEngine
+        from netwarden.durations import parse_duration
         from netwarden.enrich.assets import Assets
         from netwarden.respond.attach import Response
-        from netwarden.respond.settings import parse_duration
 
         feed = AlertFeed()
         engine = DetectionEngine.from_config(detect_config(settings), db, assets=Assets(settings.network.home),

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, or_, select
 
+from netwarden.networks import AddressError, Network, block_target, display, parse_network
 from netwarden.records import Alert, AlertStatus
-from netwarden.respond.addresses import AddressError, Network, block_target, display, parse_network
-from netwarden.respond.blocks import AUTO, Block, BlockState, _from_row, count_active_auto, end_block, insert_block
 from netwarden.store.addresses import network_range
+from netwarden.store.blocks import AUTO, Block, BlockState, _from_row, count_active_auto, end_block, insert_block
 from netwarden.store.schema_respond import blocks
 
 if TYPE_CHECKING:

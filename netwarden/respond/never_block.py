@@ -11,7 +11,7 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from netwarden.respond.addresses import Network, embedded_ipv4, parse_network
+from netwarden.networks import Network, embedded_ipv4, parse_network
 
 PRIVATE = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
 # never meaningful to block: this host, link-local, multicast, unspecified, broadcast

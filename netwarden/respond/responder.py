@@ -27,9 +27,14 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
 
 from netwarden import metrics
+from netwarden.durations import parse_duration
+from netwarden.networks import AddressError, Network, block_target, display, parse_network
 from netwarden.records import Alert, AlertStatus
-from netwarden.respond.addresses import AddressError, Network, block_target, display, parse_network
-from netwarden.respond.blocks import (
+from netwarden.respond.firewall.base import Firewall, FirewallError, create
+from netwarden.respond.never_block import NeverBlockList
+from netwarden.respond.settings import RespondSettings
+from netwarden.respond.worker import FirewallWorker
+from netwarden.store.blocks import (
     AUTO,
     Block,
     BlockState,
@@ -41,10 +46,6 @@ from netwarden.respond.blocks import (
     insert_block,
     overlapping_active,
 )
-from netwarden.respond.firewall.base import Firewall, FirewallError, create
-from netwarden.respond.never_block import NeverBlockList
-from netwarden.respond.settings import RespondSettings, parse_duration
-from netwarden.respond.worker import FirewallWorker
 
 log = logging.getLogger(__name__)
 BlockListener = Callable[[Block, str], None]  # (block, what: "blocked" | "unblocked" | "expired" | "failed")

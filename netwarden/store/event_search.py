@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, func, or_, select
 
 from netwarden.store.addresses import network_range
-from netwarden.report.export import Plan
+from netwarden.store.driver_rows import Plan
 from netwarden.store.events import EventFilter, after_key, keyset_pages
 from netwarden.store.schema import events
 

@@ -16,6 +16,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from netwarden.records import EVENT_FIELDS, Event
 from netwarden.store.addresses import address_key, network_range
+from netwarden.store.driver_rows import driver_datetime
 from netwarden.store.schema import TEXT_LIMITS, events
 
 _STR_FIELDS = tuple(f for f in EVENT_FIELDS if f in TEXT_LIMITS or f in (
@@ -238,10 +239,8 @@ def keyset_pages(conn: Connection, stmt: Select, *, newest_first: bool = True, l
     """Every row of ``stmt`` (a select of events with ``timestamp`` and ``id`` among its columns, filtered but
     not ordered), up to ``limit``, read in keyset pages of ``chunk`` rows: memory stays flat and each page
     starts where the last ended on the timestamp index. Rows come straight from the driver (tuples, times
-    as the driver returns them: see :class:`netwarden.report.export.Plan`): about twice as fast as rows
+    as the driver returns them: see :class:`netwarden.store.driver_rows.Plan`): about twice as fast as rows
     built by SQLAlchemy."""
-    from netwarden.report.export import driver_datetime
-
     c = events.c
     names = [col.name for col in stmt.selected_columns]
     ts_at, id_at = names.index("timestamp"), names.index("id")

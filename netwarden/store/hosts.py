@@ -8,14 +8,14 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from netwarden.enrich.useragent import parse_agent
 from netwarden.records import Severity
-from netwarden.respond.blocks import BlockState, list_blocks
 from netwarden.store import analysis
 from netwarden.store.alerts import AlertFilter, find_alerts
+from netwarden.store.blocks import BlockState, list_blocks
 from netwarden.store.events import EventFilter
 from netwarden.store.schema import alerts, events
 from netwarden.store.schema_respond import blocks
+from netwarden.useragent import parse_agent
 
 HOST_ALERTS = 50
 HOST_BLOCKS = 50

@@ -9,9 +9,9 @@ from typing import Any, Callable
 
 from sqlalchemy import Connection, func, select
 
-from netwarden.enrich.useragent import parse_agent
 from netwarden.store.events import EventFilter
 from netwarden.store.schema import events
+from netwarden.useragent import parse_agent
 
 SCAN_LIMIT = 100_000
 

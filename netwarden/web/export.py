@@ -15,8 +15,9 @@ from typing import Any
 from fastapi import HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
-from netwarden.report.export import Plan, driver_stream, exporter, stream
+from netwarden.report.export import driver_stream, exporter, stream
 from netwarden.report.exporters import EXPORTERS, by_media_type
+from netwarden.store.driver_rows import Plan
 
 # every registered format (netwarden/report/exporters/): a new one needs no edit here
 _ACCEPT = by_media_type()
@@ -40,7 +41,7 @@ class Export:
         return self._send(name, stream(self.fmt, columns, rows, bom=self.bom))
 
     def driver_response(self, name: str, plan: Plan, rows: Iterable[Sequence[Any]]) -> StreamingResponse:
-        """The download of rows read straight from the driver (see :class:`netwarden.report.export.Plan`)."""
+        """The download of rows read straight from the driver (see netwarden.store.driver_rows.Plan)."""
         assert self.fmt is not None
         return self._send(name, driver_stream(self.fmt, plan, _primed(rows), bom=self.bom))
 

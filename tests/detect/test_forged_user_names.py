@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from netwarden.config import load_settings
 from netwarden.pipeline import Pipeline
-from netwarden.respond.blocks import list_blocks
+from netwarden.store.blocks import list_blocks
 from netwarden.store.database import Database
 from netwarden.store.schema import alerts, events
 

@@ -10,8 +10,8 @@ from datetime import datetime, timedelta, timezone
 
 from netwarden.config import load_settings
 from netwarden.pipeline import Pipeline
-from netwarden.respond.blocks import list_blocks
 from netwarden.store.alerts import AlertFilter, find_alerts
+from netwarden.store.blocks import list_blocks
 
 USERS = ("root", "admin", "oracle", "test", "ubuntu", "guest")
 

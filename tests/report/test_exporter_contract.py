@@ -16,8 +16,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from netwarden.report.export import ExportError, Plan, driver_stream, stream
+from netwarden.report.export import ExportError, driver_stream, stream
 from netwarden.report.exporters import EXPORTERS, by_media_type
+from netwarden.store.driver_rows import Plan
 
 HOSTILE = ["=cmd|' /C calc'!A0", "+1+1", "-2", "@SUM(A1:A2)", "\tx", "\rcarriage", "'already quoted",
            "a,b;c\td", 'say "hi"', "two\nlines", "crlf\r\nline", "nul\x00byte", "<script>alert(1)</script>",

@@ -29,7 +29,7 @@ import pytest
 from fake_routeros import FakeRouterOS  # type: ignore[import-not-found]
 from respond_netns import _netns_usable, sh  # type: ignore[import-not-found]
 
-from netwarden.respond.addresses import block_target, display, parse_network
+from netwarden.networks import block_target, display, parse_network
 from netwarden.respond.firewall.base import BACKENDS, Firewall, FirewallError, create
 from netwarden.respond.settings import RespondSettings
 

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from netwarden.respond.addresses import block_target
-from netwarden.respond.blocks import BlockState, get_block
+from netwarden.networks import block_target
 from netwarden.respond.firewall.base import FirewallError
 from netwarden.respond.firewall.command import CommandFirewall
 from netwarden.respond.firewall.webhook import WebhookFirewall
 from netwarden.respond.responder import Responder
 from netwarden.respond.settings import RespondSettings
+from netwarden.store.blocks import BlockState, get_block
 
 RECORDER = "import json, sys; open(sys.argv[1], 'a').write(json.dumps(sys.argv[2:]) + '\\n')"
 

@@ -9,11 +9,11 @@ from datetime import timedelta
 import pytest
 from respond_netns import ATTACKER4, SERVER4, SERVER6, sh  # type: ignore[import-not-found]
 
-from netwarden.respond.addresses import block_target
-from netwarden.respond.blocks import BlockState, get_block
+from netwarden.networks import block_target
 from netwarden.respond.firewall import create
 from netwarden.respond.responder import Responder
 from netwarden.respond.settings import RespondSettings
+from netwarden.store.blocks import BlockState, get_block
 
 BACKENDS = ["nftables", "iptables"]
 

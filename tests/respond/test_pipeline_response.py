@@ -13,9 +13,9 @@ from respond_netns import ATTACKER4, SERVER4  # type: ignore[import-not-found]
 from netwarden.collect.syslog_server import SyslogServer, SyslogServerConfig
 from netwarden.config import load_settings
 from netwarden.pipeline import Pipeline
-from netwarden.respond.blocks import AUTO, BlockState, list_blocks
-from netwarden.store.alerts import get_alert
 from netwarden.pipeline import LiveStream
+from netwarden.store.alerts import get_alert
+from netwarden.store.blocks import AUTO, BlockState, list_blocks
 
 USERS = ("root", "admin", "oracle", "test", "ubuntu", "guest")
 

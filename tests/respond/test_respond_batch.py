@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete
 
-from netwarden.respond.blocks import AUTO, list_blocks
+from netwarden.store.blocks import AUTO, list_blocks
 from netwarden.store.schema_respond import blocks
 from test_respond_policy import T0, Clock, Recording, make_alert  # type: ignore[import-not-found]
 

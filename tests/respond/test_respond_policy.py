@@ -10,15 +10,16 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from netwarden.records import Alert, AlertStatus, Event, Factor, Severity
-from netwarden.respond.addresses import AddressError, block_target, parse_network
-from netwarden.respond.blocks import AUTO, BlockState, list_blocks
+from netwarden.durations import parse_duration
+from netwarden.networks import AddressError, block_target, parse_network
 from netwarden.pipeline.stages import EvidenceFilter
+from netwarden.records import Alert, AlertStatus, Event, Factor, Severity
 from netwarden.respond.firewall.base import Firewall
 from netwarden.respond.never_block import NeverBlockList
 from netwarden.respond.responder import BlockRefused, Responder
-from netwarden.respond.settings import RespondSettings, parse_duration
+from netwarden.respond.settings import RespondSettings
 from netwarden.store import alerts as alert_store
+from netwarden.store.blocks import AUTO, BlockState, list_blocks
 
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
 

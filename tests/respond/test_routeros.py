@@ -7,12 +7,12 @@ from datetime import timedelta
 import pytest
 from fake_routeros import FakeRouterOS  # type: ignore[import-not-found]
 
-from netwarden.respond.addresses import block_target
-from netwarden.respond.blocks import BlockState, get_block
+from netwarden.networks import block_target
 from netwarden.respond.firewall.base import FirewallError, human_seconds
 from netwarden.respond.firewall.routeros import RouterOSFirewall
 from netwarden.respond.responder import Responder
 from netwarden.respond.settings import RespondSettings
+from netwarden.store.blocks import BlockState, get_block
 
 
 @pytest.fixture

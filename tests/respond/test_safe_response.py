@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from netwarden.cli import cli
-from netwarden.respond.blocks import BlockState
 from netwarden.respond.responder import LongerBlockKept, Responder, WideBlockNeedsForce
 from netwarden.respond.settings import RespondSettings
+from netwarden.store.blocks import BlockState
 from tests.respond.test_blocks_web import App, sqlite_app, web  # noqa: F401 - fixtures
 from tests.respond.test_respond_policy import T0, Clock, Recording, all_blocks, make_alert, responder
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from netwarden.networks import parse_network
 from netwarden.records import Alert, Event, Severity
-from netwarden.respond.addresses import parse_network
-from netwarden.respond.blocks import Block, BlockState, insert_block
 from netwarden.store.alerts import save_alert, save_incident
+from netwarden.store.blocks import Block, BlockState, insert_block
 from netwarden.store.database import Database
 from netwarden.store.events import insert_events
 from netwarden.store.rollups import add_rollups

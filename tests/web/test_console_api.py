@@ -3,7 +3,7 @@ offenders and web visitors; bad input is a 4xx with a message."""
 
 from __future__ import annotations
 
-from netwarden.enrich.useragent import parse_agent
+from netwarden.useragent import parse_agent
 from tests.web.console_data import ATTACKER, HOSTILE_AGENT, QUIET, fill
 
 

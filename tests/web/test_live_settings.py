@@ -60,7 +60,7 @@ def test_change_apply_audit_reset_and_restart(web) -> None:  # type: ignore[no-u
 
 
 def _net(text: str):  # type: ignore[no-untyped-def]
-    from netwarden.respond.addresses import parse_network
+    from netwarden.networks import parse_network
 
     return parse_network(text)
 
@@ -76,10 +76,10 @@ pytestmark_browser = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chr
 
 @pytestmark_browser
 def test_settings_page_applies_live(tmp_path: Path) -> None:
-    from netwarden.store.database import Database
     from netwarden.accounts import users as accounts
     from netwarden.accounts.sessions import create_session
     from netwarden.config import Settings
+    from netwarden.store.database import Database
     from tests.web.conftest import PASSWORD
 
     with analyst_server(tmp_path) as (url, _):

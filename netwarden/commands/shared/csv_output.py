@@ -9,7 +9,8 @@ from typing import Any
 
 import click
 
-from netwarden.report.export import Plan, csv_stream, driver_csv
+from netwarden.report.export import csv_stream, driver_csv
+from netwarden.store.driver_rows import Plan
 
 
 def csv_options(command: Callable[..., Any]) -> Callable[..., Any]:

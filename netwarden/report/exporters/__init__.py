@@ -11,7 +11,7 @@ the download's file name all come from here, so a new format is one new module::
         @staticmethod
         def rows(columns, rows, *, bom=False): ...      # dicts -> pieces of bytes
         @staticmethod
-        def driver_rows(plan, rows, *, bom=False): ...  # driver tuples (see export.Plan) -> the same bytes
+        def driver_rows(plan, rows, *, bom=False): ...  # driver tuples (see store.driver_rows.Plan) -> the same bytes
         @staticmethod
         def read(data): ...                             # the bytes read back as rows (the contract test's)
 
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from netwarden.plugins import Registry
 
 if TYPE_CHECKING:
-    from netwarden.report.export import Plan
+    from netwarden.store.driver_rows import Plan
 
 
 class UnknownFormat(LookupError):

@@ -7,8 +7,9 @@ from typing import Any
 
 import orjson
 
-from netwarden.report.export import Plan, driver_jsonl, jsonl_stream
+from netwarden.report.export import driver_jsonl, jsonl_stream
 from netwarden.report.exporters import EXPORTERS, Exporter
+from netwarden.store.driver_rows import Plan
 
 
 @EXPORTERS.register

@@ -9,7 +9,7 @@ are the ``[respond.<name>]`` section, typed by the class's ``Settings`` (a ``Sec
   *replacing* an existing entry's timeout; ``reason`` is for backends that pass it on (command, webhook). Where the firewall can expire entries by itself (nftables, ipset, RouterOS)
   the timeout goes with the entry, so a block ends on time even when NetWarden is down;
 - ``remove(net)``: stop dropping ``net``; removing what is not there is not an error;
-- ``entries()``: the networks it currently drops (display form, see respond.addresses.display), or None
+- ``entries()``: the networks it currently drops (display form, see networks.display), or None
   when the firewall cannot be asked (command, webhook).
 
 Addresses reach a backend as validated ``ipaddress`` networks only (``add`` and ``remove`` of every subclass
@@ -24,8 +24,8 @@ import subprocess
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
+from netwarden.networks import Network
 from netwarden.plugins import Registry
-from netwarden.respond.addresses import Network
 from netwarden.settings_base import Section
 
 
@@ -75,7 +75,7 @@ def _validated(method: Callable[..., None]) -> Callable[..., None]:
     def checked(self: Firewall, net: Network, *args: Any, **kwargs: Any) -> None:
         if not isinstance(net, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
             raise FirewallError(f"{self.name}: {str(net)[:80]!r} is not a validated network "
-                                "(netwarden.respond.addresses.block_target makes one)")
+                                "(netwarden.networks.block_target makes one)")
         return method(self, net, *args, **kwargs)
 
     return checked

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from netwarden.respond.addresses import Network
+from netwarden.networks import Network
 from netwarden.respond.firewall.base import Firewall, FirewallError, register, run
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f]")

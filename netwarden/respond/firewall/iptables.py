@@ -7,7 +7,7 @@ the INPUT and FORWARD chains of iptables and ip6tables. ipset expires entries by
 
 from __future__ import annotations
 
-from netwarden.respond.addresses import Network, display
+from netwarden.networks import Network, display
 from netwarden.respond.firewall.base import Firewall, register, run
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 
-from netwarden.respond.addresses import Network
+from netwarden.networks import Network
 from netwarden.respond.firewall.base import Firewall, FirewallError, register, run
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ssl
 import threading
 
-from netwarden.respond.addresses import Network, display
+from netwarden.networks import Network, display
 from netwarden.respond.firewall.base import Firewall, FirewallError, human_seconds, register
 
 COMMENT = "netwarden"

@@ -6,7 +6,7 @@ success, anything else a FirewallError (the block is recorded as failed).
 
 from __future__ import annotations
 
-from netwarden.respond.addresses import Network
+from netwarden.networks import Network
 from netwarden.respond.firewall.base import Firewall, FirewallError, register
 
 

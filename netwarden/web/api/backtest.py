@@ -19,7 +19,7 @@ from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
 from netwarden.backtest import Backtest, BacktestError, apply_sets
-from netwarden.respond.settings import parse_duration
+from netwarden.durations import parse_duration
 from netwarden.web.auth import Principal, require
 
 router = APIRouter(tags=["backtest"])

@@ -10,12 +10,12 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from netwarden.respond.addresses import AddressError
-from netwarden.respond.blocks import BLOCK_COLUMNS, BlockState, get_block, list_blocks
-from netwarden.respond.responder import BlockRefused, LongerBlockKept, Responder, WideBlockNeedsForce
-from netwarden.respond.settings import parse_duration
+from netwarden.durations import parse_duration
+from netwarden.networks import AddressError
 from netwarden.report.export import chunked
+from netwarden.respond.responder import BlockRefused, LongerBlockKept, Responder, WideBlockNeedsForce
 from netwarden.store import alerts as alert_store
+from netwarden.store.blocks import BLOCK_COLUMNS, BlockState, get_block, list_blocks
 from netwarden.store.database import Database
 from netwarden.web.auth import Principal, require
 from netwarden.web.deps import RowId, get_db

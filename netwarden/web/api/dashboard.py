@@ -8,8 +8,8 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from netwarden.respond.blocks import count_active
 from netwarden.store.alerts import open_by_severity
+from netwarden.store.blocks import count_active
 from netwarden.store.database import Database
 from netwarden.store.rollups import events_since, per_minute
 from netwarden.web.auth import Principal, require

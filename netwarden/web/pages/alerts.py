@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from netwarden.records import AlertStatus
 from netwarden.store import alerts as alert_store
-from netwarden.respond.blocks import list_blocks
+from netwarden.store.blocks import list_blocks
 from netwarden.web.api.alerts import (alert_filter, change_many, count, find, incident_of, related_count,
                                       related_events, related_filter)
 from netwarden.web.evidence import alert_port, evidence_view, excerpt

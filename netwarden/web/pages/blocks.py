@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from netwarden.respond.blocks import list_blocks
+from netwarden.store.blocks import list_blocks
 from netwarden.web.api.blocks import NeedsConfirmation, NewBlock, create_block, responder_of
 from netwarden.web.auth import Principal, require
 from netwarden.web.deps import RowId

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from netwarden.respond.addresses import Network, display
+from netwarden.networks import Network, display
 from netwarden.store.addresses import network_range
 from netwarden.store.events import clean_text
 from netwarden.store.schema_respond import blocks
