@@ -17,9 +17,9 @@ from netwarden.bus.leader import Leader
 from netwarden.bus.redis_bus import RedisBus
 from netwarden.bus.worker import Worker
 from netwarden.config import Settings
-from netwarden.respond.blocks import BlockState, get_block
 from netwarden.respond.responder import Responder
 from netwarden.respond.settings import RespondSettings
+from netwarden.store.blocks import BlockState, get_block
 from netwarden.store.database import Database
 from tests.waiting import wait_for
 
