@@ -6,12 +6,15 @@ with, without, with ...) so that the machine's load hits both alike; the figure 
 Detection includes everything ``netwarden ingest`` does: alerts, incidents, the responder (dry-run, the default;
 events count as live, not history, so every confident alert is a block decision) and its refusals.
 
-Run alone: ``python -m benchmarks.bench_attack [--quick]``.
+Run alone: ``python -m benchmarks.bench_attack [--quick]``. The flood from all addresses (mostly new alerts),
+optionally alternated with an older checkout of the code (``git worktree add /tmp/old COMMIT``):
+``python -m benchmarks.bench_attack --all-sources [--lines 10000] [--reps 3] [--against /tmp/old]``.
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -41,29 +44,44 @@ if __name__ == "__main__":
 """
 
 
+def _ingest(code: Path, script: Path, db: Path, path: Path, detect: bool, env: dict[str, str]) -> tuple[float, float]:
+    """(events per second of ingest, CPU-seconds of the whole process) of one fresh process on a fresh file."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run([sys.executable, str(script), f"sqlite:///{db}", str(path), str(int(detect))],
+                          capture_output=True, text=True, check=True, cwd=code, env={**env, "PYTHONPATH": str(code)})
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    events, seconds = done.stdout.split()
+    return int(events) / float(seconds), after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+
+
 def run(*, quick: bool = False, engines: list[str] | None = None, only: str | None = None, reps: int | None = None,
-        log: Callable[[str], None] = print) -> list[dict]:
-    lines = 50_000 if quick else 300_000
+        log: Callable[[str], None] = print, lines: int | None = None, sources: tuple[int | None, ...] = SOURCES,
+        against: Path | None = None) -> list[dict]:
+    """Each of ``sources``: ingest without and with detection alternated, ``reps`` times; with ``against``
+    (another checkout), that code's runs alternate with this one's."""
+    lines = lines or (50_000 if quick else 300_000)
     reps = 1 if quick else (reps or 3)
     env = {**os.environ, "NETWARDEN_RESPOND_HISTORY_AFTER": "36500d"}  # the recorded flood counts as live
+    trees = {"new": REPO, **({"old": against.resolve()} if against is not None else {})}
     rows = []
-    for sources in SOURCES:
-        path = attack_access_log(OUT / f"attack-flood-{lines // 1000}k-{sources or 'all'}.log", lines, sources)
-        rates: dict[bool, list[float]] = {False: [], True: []}
+    for count in sources:
+        path = attack_access_log(OUT / f"attack-flood-{lines // 1000}k-{count or 'all'}.log", lines, count)
+        rates: dict[tuple[str, bool], list[float]] = {}
+        cpu: dict[tuple[str, bool], list[float]] = {}
         with tempfile.TemporaryDirectory(prefix="nw-attack-") as tmp:
             script = Path(tmp) / "ingest.py"
             script.write_text(_INGEST)
             for rep in range(reps):
-                for detect in (False, True):
-                    db = Path(tmp) / f"d{int(detect)}-{rep}.db"
-                    done = subprocess.run([sys.executable, str(script), f"sqlite:///{db}", str(path),
-                                           str(int(detect))], capture_output=True, text=True, check=True, cwd=REPO,
-                                          env=env)
-                    events, seconds = done.stdout.split()
-                    rates[detect].append(int(events) / float(seconds))
-                    log(f"  under attack from {sources or 'all'} sources, {lines:,} lines "
-                        f"{'with' if detect else 'without'} detection: {rates[detect][-1]:,.0f} events/s")
-        rows.append({"lines": lines, "sources": sources, "without": rates[False], "with": rates[True]})
+                for name, code in sorted(trees.items(), key=lambda t: (t[0] == "old") == (rep % 2 == 1)):
+                    for detect in (False, True):
+                        db = Path(tmp) / f"{name}-d{int(detect)}-{rep}.db"
+                        rate, seconds = _ingest(code, script, db, path, detect, env)
+                        rates.setdefault((name, detect), []).append(rate)
+                        cpu.setdefault((name, detect), []).append(seconds)
+                        log(f"  under attack from {count or 'all'} sources, {lines:,} lines, {name} code "
+                            f"{'with' if detect else 'without'} detection: {rate:,.0f} events/s, {seconds:.2f} CPU-s")
+        rows.append({"lines": lines, "sources": count, "without": rates[("new", False)],
+                     "with": rates[("new", True)], "rates": rates, "cpu": cpu, "load": os.getloadavg()})
     return rows
 
 
@@ -109,6 +127,34 @@ NEW_ALERTS = (
     'Batching those per batch (insert with RETURNING for the ids) is the next step.')
 
 
+def comparison(rows: list[dict]) -> str:
+    """Medians per code and configuration: events/s of ingest and CPU-seconds of the process (start-up included)."""
+    out = ["| code | detection | events/s (median) | CPU-s (median) | events/CPU-s vs without (same code) |",
+           "|---|---|---:|---:|---:|"]
+    for r in rows:
+        for name in sorted({n for n, _ in r["rates"]}, reverse=True):
+            base = r["lines"] / statistics.median(r["cpu"][(name, False)])
+            for detect in (False, True):
+                rate, cpu = statistics.median(r["rates"][(name, detect)]), statistics.median(r["cpu"][(name, detect)])
+                out.append(f"| {name} | {'with' if detect else 'without'} | {rate:,.0f} | {cpu:.2f} | "
+                           f"{r['lines'] / cpu / base:.2f} |")
+        out.append(f"\n{r['lines']:,} lines from {r['sources'] or 'all'} addresses; load average after: "
+                   + ", ".join(f"{x:.1f}" for x in r["load"]) + "; runs (events/s): "
+                   + "; ".join(f"{n} {'with' if d else 'without'} " + ", ".join(f"{x:,.0f}" for x in v)
+                               for (n, d), v in sorted(r["rates"].items())))
+    return "\n".join(out) + "\n"
+
+
 if __name__ == "__main__":
-    quick = "--quick" in sys.argv
-    print(markdown(run(quick=quick, log=lambda m: print(m, file=sys.stderr)), quick=quick))
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--all-sources", action="store_true", help="the flood from every address (new alerts)")
+    parser.add_argument("--lines", type=int)
+    parser.add_argument("--reps", type=int)
+    parser.add_argument("--against", type=Path, help="another checkout, alternated with this one")
+    args = parser.parse_args()
+    found = run(quick=args.quick, reps=args.reps, lines=args.lines, sources=(None,) if args.all_sources else SOURCES,
+                against=args.against, log=lambda m: print(m, file=sys.stderr))
+    print(comparison(found) if args.all_sources or args.against else markdown(found, quick=args.quick))

@@ -73,6 +73,8 @@ class EngineStats:
 
 
 class DetectionEngine:
+    stored_view = StoredView  # how a batch reads the store (tests compare it with a query per finding)
+
     def __init__(self, detectors: Sequence[Detector], db=None, *,  # type: ignore[no-untyped-def]
                  settings: EngineSettings | None = None, keep_events: bool = False,
                  listeners: Sequence[AlertListener] = ()) -> None:
@@ -154,8 +156,8 @@ class DetectionEngine:
         old = datetime.now(timezone.utc) - self.settings.history_after \
             if self.settings.history_after is not None else None
         with self.db.engine.begin() if self.db is not None else nullcontext() as conn:
-            changed = self._batch = BatchAlerts(StoredView(conn, self.settings.merge_window) if conn is not None
-                                                else None)
+            stored = self.stored_view(conn, self.settings.merge_window) if conn is not None else None
+            changed = self._batch = BatchAlerts(stored)
             try:
                 self._merge_all(findings, old)
                 if changed.stored is not None and changed.alerts:

@@ -44,6 +44,18 @@ class _View:
     decided: set = field(default_factory=set)  # alerts refused for good in this batch
     done: list = field(default_factory=list)  # (block, replaced, reason) to announce after the commit
     refused: list = field(default_factory=list)  # (cause, network, alert id, lasting, message)
+    prefixes: set = field(default_factory=set)  # (version, prefix length) of the networks in ``active``
+
+    def __post_init__(self) -> None:
+        self.prefixes |= {(n.version, n.prefixlen) for n, _ in self.active.values()}
+
+    def covered(self, net: Network) -> bool:
+        """``responder.covering(active, net) is not None``, looking up only the prefix lengths blocked (under
+        a flood, thousands of /32s: one lookup per alert instead of one per wider network)."""
+        if str(net) in self.active:
+            return True
+        return any(str(net.supernet(new_prefix=p)) in self.active
+                   for version, p in self.prefixes if version == net.version and p < net.prefixlen)
 
 
 def decide(responder: Responder, alerts: Sequence[Alert]) -> None:
@@ -109,9 +121,9 @@ def _read(conn, r: Responder, nets: list[Network], now: datetime) -> _View:  # t
 
 
 def _one(conn, r: Responder, view: _View, alert: Alert, net: Network, now: datetime) -> None:  # type: ignore[no-untyped-def]
-    from netwarden.respond.responder import _kept_message, _outlasts, covering
+    from netwarden.respond.responder import _kept_message, _outlasts
 
-    if alert.id in r._decided or alert.id in view.decided or covering(view.active, net) is not None:
+    if alert.id in r._decided or alert.id in view.decided or view.covered(net):
         return
     rng = network_range(str(net))
     earlier = view.earlier[rng]
@@ -171,6 +183,7 @@ def _one(conn, r: Responder, view: _View, alert: Alert, net: Network, now: datet
     view.overlapping.add(stored)
     earlier.append(stored)
     view.active[str(net)] = (net, block)
+    view.prefixes.add((net.version, net.prefixlen))
     if mode == "enforce":
         view.auto_enforced += 1
     view.done.append((block, overlapping, reason))

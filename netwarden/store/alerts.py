@@ -55,11 +55,17 @@ def save_alerts(conn: Connection, batch: list[Alert]) -> None:
 def insert_many(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> list[int]:
     """Insert ``rows`` in one statement where the engine can; their ids, in the order of ``rows``."""
     if len(rows) == 1:  # RETURNING in bulk needs a driver and server that keep the order; one needs neither
-        return [int(conn.execute(insert(table).values(**rows[0])).inserted_primary_key[0])]
+        return [int(conn.execute(insert(table), rows[0]).inserted_primary_key[0])]
     if not rows:
         return []
-    # SQLAlchemy keeps the order: one INSERT ... RETURNING sorted by the autoincrement id on PostgreSQL and
-    # MariaDB, row by row in one call on SQLite (whose RETURNING order is not guaranteed)
+    if conn.dialect.name == "sqlite":
+        # SQLAlchemy would insert row by row here (SQLite does not promise RETURNING's order). From its insert
+        # on, the transaction holds SQLite's only write lock, and a new rowid is the largest plus one: the
+        # rows just inserted are the table's newest, in order
+        conn.execute(insert(table), rows)
+        newest = conn.execute(select(table.c.id).order_by(table.c.id.desc()).limit(len(rows)))
+        return [int(row_id) for (row_id,) in newest][::-1]
+    # one INSERT ... RETURNING, sorted by the autoincrement id (PostgreSQL, MariaDB)
     found = conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
     return [int(row_id) for (row_id,) in found]
 

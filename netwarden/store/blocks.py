@@ -83,7 +83,8 @@ def insert_block(conn: Connection, block: Block, net: Network) -> Block:
               "created_by": block.created_by[:64], "created": block.created, "expires": block.expires,
               "level": block.level, "state": str(block.state), "ended": block.ended, "ended_by": block.ended_by,
               "detail": clean_text(block.detail)[:2000]}
-    block.id = int(conn.execute(insert(blocks).values(**values)).inserted_primary_key[0])
+    # parameters, not .values(): the statement stays one cached compile (a block per alert under a flood)
+    block.id = int(conn.execute(insert(blocks), values).inserted_primary_key[0])
     block.network = values["network"]
     return block
 

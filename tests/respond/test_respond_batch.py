@@ -28,7 +28,7 @@ def _settings() -> RespondSettings:
 
 def _alerts(db):  # type: ignore[no-untyped-def]
     sources = ["203.0.113.1", "203.0.113.2", "203.0.113.1", "2001:db8:7::1", "2001:db8:7::2", "192.168.4.4",
-               "198.51.100.7", "198.51.101.0/30", "203.0.113.50", "203.0.113.60"]
+               "198.51.100.7", "198.51.101.0/30", "203.0.113.50", "203.0.113.60", "198.51.102.9"]
     sources += [f"203.0.114.{n}" for n in range(1, 13)]  # past the cap of 9
     made = []
     for n, source in enumerate(sources):
@@ -61,6 +61,7 @@ def _run(db, batched: bool) -> list[tuple]:  # type: ignore[no-untyped-def]
         conn.execute(delete(blocks))
     responder = Responder(db, _settings(), firewall=Recording(), clock=clock)  # knows none of the blocks below
     _setup(db, clock)
+    responder.block("198.51.102.0/24", reason="by hand", by="admin")  # one it knows: covers 198.51.102.9
     alerts = _alerts(db)
     for start in range(0, len(alerts), 8):
         clock.now = T0 + timedelta(seconds=start)
@@ -95,6 +96,7 @@ def test_batched_decisions_store_what_one_by_one_does(db) -> None:  # type: igno
     assert [r[1] for r in auto].count("203.0.113.1") == 1  # the repeat in the batch is already blocked
     assert [r[1] for r in auto].count("2001:db8:7::/64") == 1
     assert "198.51.100.7" not in [r[1] for r in auto]  # under a wider block
+    assert "198.51.102.9" not in [r[1] for r in auto]  # under a wider block the responder made
     assert "203.0.113.60" not in [r[1] for r in auto]  # evidence ends before the last block did
     assert [r[8] for r in auto if r[1] == "203.0.113.50"] == [1]  # escalated
     assert any(r[1] == "198.51.101.1" and r[9] == "removed" and "replaced by" in r[12] for r in one_by_one)
