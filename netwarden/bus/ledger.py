@@ -1,11 +1,12 @@
-"""The worker's batch writer: a bus batch's events, quarantined lines, rollups and its id in ``bus_batches``,
-all in one transaction. The id is the producer's (stable across redeliveries), so a batch whose worker died
+"""The worker's batch writer: a bus batch's events, quarantined lines, rollups, its id in ``bus_batches`` and
+what else counts per batch (the ml detector's live counts), all in one transaction. The id is the producer's (stable across redeliveries), so a batch whose worker died
 after the commit and before the acknowledgement is recognised and stores nothing twice; even a worker that
 lost its lease while storing cannot store a batch twice (the id is the table's primary key)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import Connection, delete, exists, select
@@ -37,6 +38,8 @@ class LedgerWriter:
         self._events = EventWriter(db.engine.dialect)
         self.batch_id: str | None = None
         self.duplicate = False  # the last batch was stored already (by a worker that lost its lease)
+        # more to write in each batch's transaction (the ml detector's live counts of the batch)
+        self.also: list[Callable[[Connection], None]] = []
 
     def submit(self, batch: StoreBatch) -> None:
         assert self.batch_id is not None, "set batch_id first"
@@ -48,6 +51,8 @@ class LedgerWriter:
                 conn.execute(bus_batches.insert().values(batch_id=self.batch_id, stored=datetime.now(timezone.utc),
                                                          events=len(batch.rows)))
                 write_batch(conn, self._events, batch)
+                for write in self.also:
+                    write(conn)
         except IntegrityError:
             with self.db.engine.connect() as conn:
                 if not is_stored(conn, self.batch_id):

@@ -30,10 +30,12 @@ from netwarden import metrics
 from netwarden.bus.codec import decode_events, decode_quarantined
 from netwarden.bus.leader import sweeper
 from netwarden.bus.ledger import LedgerWriter, forget_older_than, is_stored
+from netwarden.learn import live
 from netwarden.bus.redis_bus import GROUP, RedisBus
 from netwarden.pipeline import Batch, Pipeline
 from netwarden.store.database import Database
 from netwarden.store.quarantine import QuarantinedLine
+from netwarden.store.shared_state import ensure_state
 
 log = logging.getLogger(__name__)
 READ_COUNT = 20  # entries per read: small enough that a lease is renewed often under load
@@ -80,6 +82,12 @@ class Worker:
         if response is not None:
             response.responder.listeners.append(self._on_block)
         self.writer = LedgerWriter(db)
+        self._ml = next((d for d in engine.detectors if d.name == "ml"), None) if engine is not None else None
+        if self._ml is not None:  # its live counts: each batch's added in the batch's transaction
+            with db.engine.begin() as conn:
+                ensure_state(conn, live.SHARED)
+            self._take_live()  # what it restored are the single process's counts, saved apart
+            self.writer.also.append(lambda conn: live.add_to_store(conn, self._take_live()))
         self.owned: set[int] = set()
         self.seen: dict[int, bytes] = {}  # the last entry processed (stored or warmed) per partition
         self.stop = threading.Event()
@@ -230,6 +238,14 @@ class Worker:
                     detector.process(events)  # findings dropped: their alerts were made by the first owner
                 except Exception:
                     log.exception("detector %s failed while warming up", detector.name)
+        self._take_live()  # and so were their live counts
+
+    def _take_live(self) -> live.LiveCounts:
+        """The ml detector's counts since the last call (it starts counting afresh)."""
+        taken = self._ml.live if self._ml is not None else live.LiveCounts()
+        if self._ml is not None:
+            self._ml.live = live.LiveCounts()
+        return taken
 
     # -- one batch -------------------------------------------------------------------------------------------
 
@@ -256,6 +272,7 @@ class Worker:
                                       source=source, fmt=fmt)
             if self.writer.duplicate:
                 metrics.BUS_REDELIVERED.inc()
+                self._take_live()  # counted by the worker that stored it
         self.bus.redis.xack(stream, GROUP, entry_id)
         self.seen[p] = entry_id
         self.batches += 1

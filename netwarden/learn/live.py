@@ -3,7 +3,9 @@
 The ``ml`` detector counts as it scores (by the events' own time, like every detector, so a replayed log
 lands in its own hours), and the counts ride in the detector's saved state: the detection engine stores
 them with the other detectors' state (every ``state_every`` seconds and when ingest ends), a restart
-carries on from them, and a backtest (no store) never writes them. ``model show`` and the model lab read
+carries on from them, and a backtest (no store) never writes them. Workers of a scale-out add each batch's
+counts to a shared row instead (``add_to_store``, in the batch's transaction: a redelivery counts nothing
+twice). ``model show`` and the model lab read
 them back and compare each period's flagged share with the calibrated rate: drift is seen as it happens,
 without re-scoring stored events.
 
@@ -23,6 +25,9 @@ from netwarden.records import Event
 HOUR = 3600
 KEEP_HOURS = 24 * 14  # two weeks of hours per model
 MAX_MODELS = 50  # models no longer active drop out first (least recently counted)
+# the saved state that the workers of a scale-out add their counts to (each batch's, in its transaction):
+# the ml detector's own state would be overwritten by each worker with its share
+SHARED = "ml.live"
 
 
 class LiveCounts:
@@ -49,6 +54,21 @@ class LiveCounts:
                 cell = buckets.setdefault(hour, [0, 0])
                 cell[0] += 1
                 cell[1] += int(f)
+        self._trim(buckets)
+
+    def merge(self, other: LiveCounts) -> LiveCounts:
+        """Add ``other``'s counts to these (another worker's, or those saved apart); returns self."""
+        for ref, theirs in other.counts.items():
+            buckets = self.counts.pop(ref, None) or {}
+            self.counts[ref] = buckets
+            for hour, (scored, flagged) in theirs.items():
+                cell = buckets.setdefault(hour, [0, 0])
+                cell[0] += scored
+                cell[1] += flagged
+            self._trim(buckets)
+        return self
+
+    def _trim(self, buckets: dict[int, list[int]]) -> None:
         if len(buckets) > KEEP_HOURS:
             for old in sorted(buckets)[:-KEEP_HOURS]:
                 del buckets[old]
@@ -111,9 +131,20 @@ def summary(hours: Iterable[dict[str, Any]], expected: float | None, *, factor: 
 
 
 def load(db: Any) -> LiveCounts:
-    """The counts the ml detector last saved in the store (empty when it never ran)."""
+    """The counts in the store (empty when the ml detector never ran): those the single process saved with
+    the detector's state, plus those the workers of a scale-out added (``SHARED``). The two never count the
+    same event: workers do not save the detector's state."""
     from netwarden.store import alerts as alert_store
 
     with db.engine.connect() as conn:
         state = alert_store.load_state(conn, "ml") or {}
-    return LiveCounts.from_state(state.get("live"))
+        shared = alert_store.load_state(conn, SHARED)
+    return LiveCounts.from_state(state.get("live")).merge(LiveCounts.from_state(shared))
+
+
+def add_to_store(conn: Any, counts: LiveCounts) -> None:
+    """Add ``counts`` to the shared counts (``SHARED``), in the caller's transaction (a worker's batch)."""
+    from netwarden.store.shared_state import add_to_state
+
+    if counts.counts:
+        add_to_state(conn, SHARED, lambda state: LiveCounts.from_state(state).merge(counts).to_state())

@@ -69,3 +69,24 @@ def test_ml_detector_keeps_its_counts_in_its_state() -> None:
     assert restored.live.hours("shop:2", T0)[0] == {"hour": T0.isoformat(), "scored": 10, "flagged": 2}
     restored.restore({})  # state saved before live counting existed
     assert restored.live.counts == {}
+
+
+def test_workers_counts_add_up_in_the_store_with_the_single_process_ones(db) -> None:  # type: ignore[no-untyped-def]
+    """Each engine: counts added by several workers (``add_to_store``, each in its own transaction) sum,
+    and ``load`` adds them to what the single process saved in the detector's state."""
+    from netwarden.store import alerts as alert_store
+    from netwarden.store.shared_state import ensure_state
+
+    single = LiveCounts()
+    single.add("m:1", _events(10, T0), np.arange(10) < 1)
+    with db.engine.begin() as conn:
+        alert_store.save_state(conn, "ml", {"live": single.to_state()})
+    for _ in range(2):  # every worker makes sure the row exists; the second finds it
+        with db.engine.begin() as conn:
+            ensure_state(conn, live.SHARED)
+    for share in (30, 20):  # two workers' batches
+        counts = LiveCounts()
+        counts.add("m:1", _events(share, T0), np.arange(share) < 5)
+        with db.engine.begin() as conn:
+            live.add_to_store(conn, counts)
+    assert live.load(db).hours("m:1", T0) == [{"hour": T0.isoformat(), "scored": 60, "flagged": 11}]
