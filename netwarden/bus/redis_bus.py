@@ -10,6 +10,7 @@ Keys (``P`` is ``[bus] prefix``):
 - ``P:workers`` — a sorted set of live workers by heartbeat time: every worker computes the same assignment.
 - ``P:leader:<job>`` — which process runs a periodic job for all (the block-expiry sweep: :mod:`.leader`).
 - ``P:live`` — the live feed (alerts, blocks, samples of stored events) for ``serve --web-only`` processes.
+- ``P:dropped`` — what producers dropped (the bus stayed full), by source: ``netwarden status`` shows it.
 
 Producers wait while a partition's backlog (entries not yet acknowledged) is at ``max_backlog``, at most
 ``max_wait`` seconds, then drop the batch and count it: never an unbounded queue, never a silent loss.
@@ -84,6 +85,10 @@ class RedisBus:
         return f"{self.prefix}:workers"
 
     @property
+    def dropped_key(self) -> str:
+        return f"{self.prefix}:dropped"
+
+    @property
     def live_key(self) -> str:
         return f"{self.prefix}:live"
 
@@ -128,7 +133,7 @@ class RedisBus:
                 if not self._add(partition, chunk, q or [], source=source, fmt=fmt):
                     dropped += len(chunk)
                     self.dropped += len(chunk)
-                    metrics.BUS_DROPPED.labels(metrics.source_label(source)).inc(len(chunk) + len(q or []))
+                    self._count_drop(source, len(chunk) + len(q or []))
                 else:
                     metrics.BUS_PUBLISHED.labels(metrics.source_label(source)).inc(len(chunk))
         return dropped
@@ -147,6 +152,18 @@ class RedisBus:
             seen, backlog = self._backlog.get(partition, (0.0, 0))
             self._backlog[partition] = (seen, backlog + 1)
         return True
+
+    def _count_drop(self, source: str, lines: int) -> None:
+        """In this process's metrics, and in ``P:dropped`` for ``netwarden status`` (every producer's)."""
+        metrics.BUS_DROPPED.labels(metrics.source_label(source)).inc(lines)
+        try:
+            self.redis.hincrby(self.dropped_key, source[:200], lines)
+        except redis.RedisError:
+            pass  # the metrics have it
+
+    def dropped_by_source(self) -> dict[str, int]:
+        """Events and quarantined lines every producer dropped because the bus stayed full, by source."""
+        return {k.decode(errors="replace"): int(v) for k, v in self.redis.hgetall(self.dropped_key).items()}
 
     def backlog(self, partition: int) -> int:
         """Entries of a partition not yet acknowledged (read but pending, and not yet read)."""
@@ -195,6 +212,11 @@ class RedisBus:
         pipe.zrangebyscore(self.members_key, now - self.settings.lease_seconds, "+inf")
         members = pipe.execute()[-1]
         return sorted(m.decode() for m in members)
+
+    def live_workers(self) -> list[str]:
+        """The workers whose heartbeat is recent (without one of our own)."""
+        since = time.time() - self.settings.lease_seconds
+        return sorted(m.decode() for m in self.redis.zrangebyscore(self.members_key, since, "+inf"))
 
     def leave(self, worker: str) -> None:
         self.redis.zrem(self.members_key, worker)

@@ -36,6 +36,33 @@ def status(obj: Context) -> None:
             unit = "packet" if s["kind"] == "pcap" else "line"  # a capture's bookkeeping counts packets
             out.print(Text(f"  {safe(s['name'])}  [{s['format']}]  {plural(s['lines'], unit)}, "
                            f"{plural(s['events'], 'event')}, {s['quarantined']:,} quarantined, {state}"))
+    if obj.settings.bus.url:
+        _bus_status(obj.settings.bus)
+
+
+def _bus_status(settings) -> None:  # type: ignore[no-untyped-def]
+    """Workers, what waits to be stored, and what producers dropped because the bus stayed full."""
+    from netwarden.bus.redis_bus import RedisBus
+
+    out.print(Text("bus", style="bold"))
+    bus = RedisBus(settings)
+    try:
+        problem = bus.ping()
+        if problem:
+            out.print(Text(f"  cannot be reached: {problem}"))
+            return
+        backlog = [bus.backlog(p) for p in range(bus.partitions)]
+        workers = bus.live_workers()
+        dropped = bus.dropped_by_source()
+    finally:
+        bus.close()
+    out.print(Text(f"  {settings.url.split('@')[-1]}  {plural(len(workers), 'worker')} alive, "
+                   f"{plural(len(backlog), 'partition')}"))
+    out.print(f"  backlog      {plural(sum(backlog), 'batch', 'batches')} not yet stored "
+              f"(largest partition {max(backlog):,})")
+    out.print(f"  dropped      {sum(dropped.values()):,} (events and quarantined lines: the bus stayed full)")
+    for source, n in sorted(dropped.items(), key=lambda kv: -kv[1])[:20]:
+        out.print(Text(f"    {safe(source)}  {n:,}"))
 
 
 @click.command()

@@ -40,7 +40,11 @@ def test_one_source_always_goes_to_one_partition(bus_settings) -> None:  # type:
     bus.close()
 
 
-def test_back_pressure_waits_then_drops_and_counts(bus_settings) -> None:  # type: ignore[no-untyped-def]
+def test_back_pressure_waits_then_drops_and_counts(bus_settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from netwarden.cli import cli
+
     settings = bus_settings.model_copy(update={"max_backlog": 3, "max_wait": 0.5, "partitions": 1})
     bus = RedisBus(settings)
     before = metrics.BUS_DROPPED.labels("bp")._value.get()
@@ -51,7 +55,15 @@ def test_back_pressure_waits_then_drops_and_counts(bus_settings) -> None:  # typ
     assert time.monotonic() - started >= 0.45  # it waited for room first
     assert bus.redis.xlen(bus.stream(0)) == 3 and bus.backlog(0) == 3
     assert metrics.BUS_DROPPED.labels("bp")._value.get() - before == 2
+    assert bus.dropped_by_source() == {"bp": 2}  # for every process to see, not only this one's metrics
     bus.close()
+    env = {"NETWARDEN_BUS_URL": settings.url, "NETWARDEN_BUS_PREFIX": settings.prefix, "NETWARDEN_BUS_PARTITIONS": "1",
+           "NETWARDEN_DATABASE_URL": f"sqlite:///{tmp_path / 'nw.db'}"}
+    shown = CliRunner().invoke(cli, ["status"], env=env)
+    assert shown.exit_code == 0, shown.output
+    assert "0 workers alive, 1 partition" in shown.output and "backlog      3 batches not yet stored" in shown.output
+    assert "dropped      2 (events and quarantined lines: the bus stayed full)" in shown.output
+    assert "    bp  2" in shown.output
 
 
 def test_worker_metrics_endpoint_parses(bus_settings) -> None:  # type: ignore[no-untyped-def]
