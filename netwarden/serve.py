@@ -206,12 +206,13 @@ class Server:
         its own live stream."""
         feed = self._bus_feed if self._bus_feed is not None else runtime.pipeline
         from netwarden.collect import netflow, syslog_server
+        from netwarden.endpoints import parse_address
         from netwarden.pipeline import LiveStream
 
         try:
-            udp = [syslog_server.parse_address(a) for a in listen["syslog_udp"]]
-            tcp = [syslog_server.parse_address(a) for a in listen["syslog_tcp"]]
-            flows = [netflow.parse_address(a, netflow.DEFAULT_PORT) for a in listen["netflow_udp"]]
+            udp = [parse_address(a, syslog_server.DEFAULT_PORT) for a in listen["syslog_udp"]]
+            tcp = [parse_address(a, syslog_server.DEFAULT_PORT) for a in listen["syslog_tcp"]]
+            flows = [parse_address(a, netflow.DEFAULT_PORT) for a in listen["netflow_udp"]]
         except ValueError as exc:
             raise ServerError(f"listener address: {exc}") from None
         web = self.settings.web

@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "netwarden"
 #: lowest first; a layer may import its own layer and the ones before it. The first row is the foundation:
 #: records, helpers and the plug-in registry class, which import nothing above it.
 LAYERS: tuple[frozenset[str], ...] = tuple(frozenset(row.split()) for row in (
-    "records text settings_base plugins metrics durations networks useragent check_columns",
+    "records text settings_base plugins metrics durations networks endpoints useragent check_columns",
     "parse",
     "store",
     "enrich",

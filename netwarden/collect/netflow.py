@@ -33,7 +33,7 @@ from netwarden.collect.netflow_v5 import decode_v5
 from netwarden.collect.netflow_v9 import decode_v9
 from netwarden.records import Event
 
-__all__ = ["DEFAULT_PORT", "IPFIX_PORT", "NetflowDecoder", "NetflowListener", "ExporterStats", "parse_address"]
+__all__ = ["DEFAULT_PORT", "IPFIX_PORT", "NetflowDecoder", "NetflowListener", "ExporterStats"]
 
 log = logging.getLogger(__name__)
 
@@ -90,13 +90,6 @@ class NetflowDecoder:
             total.errors.update(s.errors)
             total.versions.update(s.versions)
         return total
-
-
-def parse_address(text: str, default_port: int = DEFAULT_PORT) -> tuple[str, int]:
-    """``HOST:PORT``, ``[V6]:PORT``, ``:PORT``, ``PORT`` or ``HOST``; host "" is every address."""
-    from netwarden.collect.syslog_server import parse_address as parse
-
-    return parse(text, default_port)
 
 
 class NetflowListener:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import socket
@@ -72,3 +73,17 @@ def udp_kernel_drops(sock: socket.socket) -> int:
             except ValueError:
                 return 0
     return 0
+
+
+def device_of(peer: object) -> str:
+    """The device address from a socket peer name: IPv4-mapped IPv6 becomes IPv4, the scope goes."""
+    if not isinstance(peer, tuple) or not peer:
+        return "-"
+    host = str(peer[0]).split("%", 1)[0]
+    try:
+        addr = ipaddress.ip_address(host)
+    except ValueError:
+        return host or "-"
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return str(addr.ipv4_mapped)
+    return str(addr)

@@ -33,7 +33,6 @@ with a reason.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import socket
 import ssl
@@ -43,12 +42,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from netwarden.collect.sink import LineSink
-from netwarden.collect.sockets import bind_sockets, udp_kernel_drops
+from netwarden.collect.sockets import bind_sockets, device_of, udp_kernel_drops
+from netwarden.collect.syslog_connection import SyslogConnection
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 5514
-MAX_COUNT_DIGITS = 10  # an octet count longer than this is garbage, not a size
 SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 
 
@@ -97,46 +96,6 @@ class ServerStats:
         self.device_reasons.setdefault(device, Counter())[reason] += n
 
 
-def parse_address(text: str, default_port: int = DEFAULT_PORT) -> tuple[str, int]:
-    """``HOST:PORT``, ``[V6]:PORT``, ``:PORT``, ``PORT`` or ``HOST`` -> (host, port); host "" is every address."""
-    text = text.strip()
-    host, port = text, str(default_port)
-    if text.startswith("["):
-        end = text.find("]")
-        if end < 0:
-            raise ValueError(f"{text!r}: missing ] after an IPv6 address")
-        host, rest = text[1:end], text[end + 1:]
-        if rest:
-            if not rest.startswith(":"):
-                raise ValueError(f"{text!r}: expected :PORT after ]")
-            port = rest[1:]
-    elif text.isdigit():
-        host, port = "", text
-    elif text.count(":") == 1:
-        host, port = text.split(":")
-    elif text.count(":") > 1:
-        host = text  # a bare IPv6 address
-    if host in ("*", "0"):
-        host = ""
-    if not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError(f"{text!r}: the port must be a number from 0 to 65535")
-    return host, int(port)
-
-
-def device_of(peer: object) -> str:
-    """The device address from a socket peer name: IPv4-mapped IPv6 becomes IPv4, the scope goes."""
-    if not isinstance(peer, tuple) or not peer:
-        return "-"
-    host = str(peer[0]).split("%", 1)[0]
-    try:
-        addr = ipaddress.ip_address(host)
-    except ValueError:
-        return host or "-"
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        return str(addr.ipv4_mapped)
-    return str(addr)
-
-
 def _decode(data: bytes) -> str:
     return data.rstrip(b"\r\n\x00").decode("utf-8", "backslashreplace")
 
@@ -153,9 +112,9 @@ class SyslogServer:
         self.addresses: list[tuple[str, str, int]] = []  # (udp|tcp|tls, host, port) as bound
         self._servers: list[asyncio.AbstractServer] = []
         self._udp: list[tuple[asyncio.DatagramTransport, socket.socket]] = []
-        self._connections: set[_Connection] = set()
-        self._paused: set[_Connection] = set()
-        self._per_address: Counter[str] = Counter()  # open TCP/TLS connections per device
+        self.connections: set[SyslogConnection] = set()
+        self.paused_connections: set[SyslogConnection] = set()
+        self.per_address: Counter[str] = Counter()  # open TCP/TLS connections per device
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._tasks: list[asyncio.Task] = []
@@ -228,7 +187,7 @@ class SyslogServer:
             for host, port in addresses:
                 for sock in bind_sockets(socket.SOCK_STREAM, host, port):
                     server = await loop.create_server(
-                        lambda k=kind: _Connection(self, k), sock=sock, ssl=context, backlog=512,
+                        lambda k=kind: SyslogConnection(self, k), sock=sock, ssl=context, backlog=512,
                         ssl_handshake_timeout=cfg.tls_handshake_timeout if context else None)
                     self._servers.append(server)
                     self._remember(kind, sock)
@@ -241,20 +200,20 @@ class SyslogServer:
         self._tasks.clear()
         for server in self._servers:
             server.close()
-        for conn in list(self._connections):
+        for conn in list(self.connections):
             conn.finish()
         # frames already read wait for room in the stream (its timer stores a batch every max_delay)
         deadline = time.monotonic() + self.config.drain_timeout
-        while any(conn.backlog for conn in self._paused) and time.monotonic() < deadline:
-            for conn in list(self._paused):
+        while any(conn.backlog for conn in self.paused_connections) and time.monotonic() < deadline:
+            for conn in list(self.paused_connections):
                 if conn.drain():
-                    self._paused.discard(conn)
+                    self.paused_connections.discard(conn)
             await asyncio.sleep(self.config.resume_interval)
-        for conn in list(self._paused):  # the stream never made room: counted as dropped by it
+        for conn in list(self.paused_connections):  # the stream never made room: counted as dropped by it
             for frame in conn.backlog:
                 self.feed(frame, conn.device)
             conn.backlog.clear()
-        self._paused.clear()
+        self.paused_connections.clear()
         for server in self._servers:
             try:
                 await asyncio.wait_for(server.wait_closed(), 2)
@@ -318,9 +277,9 @@ class SyslogServer:
     def room(self) -> int:
         return self.stream.room
 
-    def pause(self, conn: _Connection) -> None:
-        if conn not in self._paused:
-            self._paused.add(conn)
+    def pause(self, conn: SyslogConnection) -> None:
+        if conn not in self.paused_connections:
+            self.paused_connections.add(conn)
             self.stats.pauses += 1
             conn.pause()
 
@@ -329,10 +288,10 @@ class SyslogServer:
         last_idle_check = last_drop_check = time.monotonic()
         while True:
             await asyncio.sleep(interval)
-            if self._paused:
-                for conn in list(self._paused):
+            if self.paused_connections:
+                for conn in list(self.paused_connections):
                     if conn.drain():
-                        self._paused.discard(conn)
+                        self.paused_connections.discard(conn)
                         conn.resume()
                     elif self.room() <= 0:
                         break
@@ -340,8 +299,8 @@ class SyslogServer:
             cfg = self.config
             if now - last_idle_check >= min(1.0, cfg.idle_timeout / 4, cfg.first_message_timeout / 4):
                 last_idle_check = now
-                for conn in list(self._connections):
-                    if conn in self._paused:
+                for conn in list(self.connections):
+                    if conn in self.paused_connections:
                         continue
                     if now - conn.last_activity > cfg.idle_timeout:
                         self.stats.note(conn.device, "idle_timeout_closed")
@@ -382,226 +341,3 @@ class _Datagrams(asyncio.DatagramProtocol):
 
     def error_received(self, exc: Exception) -> None:
         log.debug("syslog udp: %s", exc)
-
-
-OCTET = "octet"
-LINES = "lines"
-
-
-class _Connection(asyncio.Protocol):
-    """One TCP or TLS connection: cuts frames, feeds them while the stream has room, pauses otherwise."""
-
-    def __init__(self, server: SyslogServer, kind: str) -> None:
-        self.server = server
-        self.kind = kind
-        self.device = "-"
-        self.transport: asyncio.Transport | None = None
-        self.buffer = bytearray()
-        self.mode: str | None = None
-        self.skip = 0  # bytes of an oversized octet-counted frame still to discard
-        self.discarding = False  # inside an oversized line, up to its end
-        self.backlog: list[bytes] = []  # frames cut but not yet taken by a full stream
-        self.closing = False
-        self.paused = False
-        self.last_activity = self.opened = time.monotonic()
-        self.framed = False  # a whole message has arrived
-        self.counted = False  # in the server's per-address count
-
-    # -- asyncio callbacks -----------------------------------------------------------------------
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        self.device = device_of(transport.get_extra_info("peername"))
-        server = self.server
-        if len(server._connections) >= server.config.max_connections:
-            server.stats.note(self.device, "too_many_connections")
-            self.closing = True
-            transport.abort()  # type: ignore[attr-defined]
-            return
-        if server._per_address[self.device] >= server.config.max_connections_per_address:
-            server.stats.note(self.device, "too_many_from_address")
-            self.closing = True
-            transport.abort()  # type: ignore[attr-defined]
-            return
-        server._per_address[self.device] += 1
-        self.counted = True
-        server._connections.add(self)
-        server.stats.connections_open = len(server._connections)
-        server.stats.connections_total += 1
-        if self.kind == "tcp":
-            sock = transport.get_extra_info("socket")
-            if sock is not None:
-                try:
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-                except OSError:
-                    pass
-
-    def data_received(self, data: bytes) -> None:
-        if self.closing:
-            return
-        self.last_activity = time.monotonic()
-        self.server.stats.bytes += len(data)
-        self.buffer += data
-        self._cut()
-        self._feed_backlog()
-
-    def eof_received(self) -> bool:
-        self._end_of_input()
-        return False  # close the transport
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.closing:
-            self._end_of_input()
-        self.closing = True
-        server = self.server
-        server._connections.discard(self)
-        server._paused.discard(self)
-        if self.counted:
-            self.counted = False
-            server._per_address[self.device] -= 1
-            if server._per_address[self.device] <= 0:
-                del server._per_address[self.device]
-        server.stats.connections_open = len(server._connections)
-        if self.backlog:  # frames cut but waiting for room: drained later by the housekeeping
-            server._paused.add(self)
-
-    # -- flow control ----------------------------------------------------------------------------
-
-    def pause(self) -> None:
-        if self.transport is not None and not self.paused and not self.transport.is_closing():
-            self.transport.pause_reading()
-            self.paused = True
-
-    def resume(self) -> None:
-        if self.transport is not None and self.paused and not self.transport.is_closing():
-            self.transport.resume_reading()
-        self.paused = False
-        if self.buffer and not self.closing:
-            self._cut()
-            self._feed_backlog()
-
-    def drain(self) -> bool:
-        """Feed what is waiting while the stream has room; True when nothing is left."""
-        server = self.server
-        while self.backlog and server.room() > 0:
-            server.feed(self.backlog.pop(0), self.device)
-        return not self.backlog
-
-    def finish(self) -> None:
-        """Close from our side (idle, server stopping): an unterminated last line is still a message."""
-        if self.closing:
-            return
-        self._end_of_input()
-        self.closing = True
-        if self.transport is not None:
-            self.transport.close()
-
-    # -- framing ---------------------------------------------------------------------------------
-
-    def _feed_backlog(self) -> None:
-        if not self.backlog:
-            return
-        if not self.drain():
-            self.server.pause(self)
-
-    def _frame(self, data: bytes) -> None:
-        self.framed = True
-        self.server.stats.frames += 1
-        self.backlog.append(bytes(data))
-
-    def _cut(self) -> None:
-        buf = self.buffer
-        limit = self.server.config.max_message_bytes
-        pos = 0
-        try:
-            while pos < len(buf) and not self.closing:
-                if self.skip:
-                    n = min(self.skip, len(buf) - pos)
-                    self.skip -= n
-                    pos += n
-                    continue
-                if self.mode is None:
-                    self.mode = self._detect(buf, pos)
-                    if self.mode is None:
-                        return  # not enough bytes to tell yet
-                if self.mode == OCTET:
-                    header_end = buf.find(b" ", pos, pos + MAX_COUNT_DIGITS + 1)
-                    if header_end < 0:
-                        if len(buf) - pos > MAX_COUNT_DIGITS or not buf[pos:].isdigit():
-                            self._bad_count(bytes(buf[pos:pos + MAX_COUNT_DIGITS + 1]))
-                        return
-                    digits = bytes(buf[pos:header_end])
-                    if not digits.isdigit() or not digits.isascii() or int(digits) == 0:
-                        self._bad_count(digits)
-                        return
-                    size = int(digits)
-                    if size > limit:
-                        self.server.reject(self.device, "too_large")
-                        pos = header_end + 1
-                        self.skip = size
-                        continue
-                    start = header_end + 1
-                    if len(buf) - start < size:
-                        return  # wait for the rest
-                    self._frame(buf[start:start + size])
-                    pos = start + size
-                else:
-                    end = _line_end(buf, pos)
-                    if end < 0:
-                        if self.discarding:
-                            pos = len(buf)
-                        elif len(buf) - pos > limit:
-                            if not self.discarding:
-                                self.server.reject(self.device, "too_large")
-                            self.discarding = True
-                            pos = len(buf)
-                        return
-                    if self.discarding:
-                        self.discarding = False
-                    elif end - pos > limit:
-                        self.server.reject(self.device, "too_large")
-                    else:
-                        self._frame(buf[pos:end])
-                    pos = end + 1
-        finally:
-            del buf[:pos]
-
-    def _detect(self, buf: bytearray, pos: int) -> str | None:
-        i = pos
-        while i < len(buf) and i - pos <= MAX_COUNT_DIGITS and 0x30 <= buf[i] <= 0x39:
-            i += 1
-        if i == len(buf) and i - pos <= MAX_COUNT_DIGITS:
-            return None  # only digits so far
-        return OCTET if pos < i < len(buf) and buf[i] == 0x20 else LINES
-
-    def _bad_count(self, head: bytes) -> None:
-        """An octet count that is no number: the frames cannot be found any more; close cleanly."""
-        self.server.reject(self.device, "bad_octet_count")
-        self.buffer.clear()
-        self.closing = True
-        if self.transport is not None:
-            self.transport.close()
-
-    def _end_of_input(self) -> None:
-        if self.closing:
-            return
-        self._cut()
-        if self.skip:
-            self.skip = 0
-        elif self.buffer:
-            if self.mode == OCTET:
-                self.server.reject(self.device, "truncated_frame")  # the count promised more than came
-            elif self.discarding:
-                pass  # already counted as too large
-            else:
-                self._frame(self.buffer)
-            self.buffer.clear()
-        self.discarding = False
-        self.drain()  # what is left waits in the backlog for room (see connection_lost)
-
-
-def _line_end(buf: bytearray, pos: int) -> int:
-    """Index of the LF or NUL that ends the line starting at pos, or -1."""
-    lf = buf.find(b"\n", pos)
-    nul = buf.find(b"\x00", pos, lf if lf >= 0 else len(buf))
-    return nul if nul >= 0 else lf

@@ -28,7 +28,8 @@ def listen_netflow(obj: Context, udp: tuple[str, ...], status_every: float) -> N
     records are counted per exporter with their reason; a status line per exporter is printed
     periodically, and a summary at the end.
     """
-    from netwarden.collect.netflow import DEFAULT_PORT, IPFIX_PORT, NetflowListener, parse_address
+    from netwarden.collect.netflow import DEFAULT_PORT, IPFIX_PORT, NetflowListener
+    from netwarden.endpoints import parse_address
     from netwarden.pipeline import LiveStream
 
     try:

@@ -17,10 +17,11 @@ if TYPE_CHECKING:
 
 
 def _addresses(values: tuple[str, ...], option: str) -> list[tuple[str, int]]:
-    from netwarden.collect.syslog_server import parse_address
+    from netwarden.collect.syslog_server import DEFAULT_PORT
+    from netwarden.endpoints import parse_address
 
     try:
-        return [parse_address(v) for v in values]
+        return [parse_address(v, DEFAULT_PORT) for v in values]
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint=option) from None
 

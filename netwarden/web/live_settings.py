@@ -141,7 +141,7 @@ def effective(file: Any, overrides: dict[str, Any]) -> Any:
 
 
 def _check_listeners(new: Any, overrides: dict[str, Any]) -> None:
-    from netwarden.collect.syslog_server import parse_address
+    from netwarden.endpoints import parse_address
 
     for key in LISTENER_KEYS:
         if key in overrides:

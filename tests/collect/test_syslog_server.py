@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from tests.waiting import wait_for
-from netwarden.collect.syslog_server import SyslogServer, SyslogServerConfig, parse_address
+from netwarden.collect.syslog_server import DEFAULT_PORT, SyslogServer, SyslogServerConfig
+from netwarden.endpoints import parse_address
 from netwarden.pipeline import Pipeline
 from netwarden.store.database import Database
 from netwarden.store.events import EventFilter, find_events
@@ -348,7 +349,7 @@ def test_listen_syslog_command(tmp_path: Path) -> None:
             assert line, "the command ended before listening"
             if line.startswith("listening on"):
                 kind, endpoint = line.split()[2:4]
-                ports[kind] = parse_address(endpoint)[1]
+                ports[kind] = parse_address(endpoint, DEFAULT_PORT)[1]
         subprocess.run(["logger", "-n", "127.0.0.1", "-P", str(ports["udp"]), "-d", "-t", "sshd",
                         SSH.format(user="cli_udp", n=1)], check=True, timeout=10)
         subprocess.run(["logger", "-n", "127.0.0.1", "-P", str(ports["tcp"]), "-T", "--octet-count", "-t", "sshd",
