@@ -28,7 +28,8 @@ from typing import Any
 
 from netwarden.collect.flows import FlowTable
 from netwarden.collect.sink import EventSink
-from netwarden.collect.pcap import CaptureParser, CaptureStats, PacketDecoder
+from netwarden.collect.packets import PacketDecoder
+from netwarden.collect.pcap import CaptureParser, CaptureStats
 from netwarden.records import SourceKind
 
 _DROPPED = re.compile(r"(\d+) packets? dropped by kernel")
