@@ -31,6 +31,8 @@ class BusPipeline(Pipeline):
     detect and store), and so does ``ingest_lines`` (the HTTP intake). Anything it could not publish (the bus
     stayed full) is counted in ``dropped``."""
 
+    publishes = True
+
     def __init__(self, db: Any, bus: RedisBus, **options: Any) -> None:
         super().__init__(db, stages=Stages(), **options)
         self.bus = bus
@@ -53,6 +55,23 @@ class BusPipeline(Pipeline):
         if dropped:
             with self._lock:
                 self.dropped += dropped
+
+    def close(self) -> None:
+        self.bus.close()
+
+
+def open_bus_pipeline(db: Any, settings: Any, **options: Any) -> BusPipeline:
+    """The pipeline a live source (``listen``, ``capture``) feeds with a ``[bus]``: it parses here and
+    publishes. Raises BusError when the bus cannot be reached."""
+    from netwarden.bus.redis_bus import BusError
+
+    bus = RedisBus(settings.bus)
+    problem = bus.ping()
+    if problem:
+        bus.close()
+        raise BusError(problem)
+    options = {"max_line_bytes": settings.ingest.max_line_bytes, "local_tz": settings.local_tz(), **options}
+    return BusPipeline(db, bus, **options)
 
 
 def publish_lines(pipeline: Pipeline, bus: RedisBus, lines: Iterable[str], fmt: str, *, source: str,

@@ -32,8 +32,8 @@ def capture(obj: Context, interface: str, bpf: str | None, active_timeout: float
     from netwarden.pipeline import LiveStream
 
     db = obj.database()
-    pipeline = obj.pipeline(db)
-    stream = LiveStream(pipeline, fmt=None, source=f"capture/{interface}")
+    pipeline = obj.live_pipeline(db)
+    stream = LiveStream(pipeline, fmt=None, source=f"capture/{interface}", use_process=not pipeline.publishes)
     try:
         live = LiveCapture(stream, interface, bpf=bpf, active_timeout=active_timeout, idle_timeout=idle_timeout,
                            max_flows=max_flows)

@@ -37,8 +37,8 @@ def listen_netflow(obj: Context, udp: tuple[str, ...], status_every: float) -> N
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--udp") from None
     db = obj.database()
-    pipeline = obj.pipeline(db)
-    stream = LiveStream(pipeline, fmt=None, source="netflow")
+    pipeline = obj.live_pipeline(db)
+    stream = LiveStream(pipeline, fmt=None, source="netflow", use_process=not pipeline.publishes)
     listener = NetflowListener(stream, addresses)
     try:
         listener.start()
@@ -61,8 +61,9 @@ def _report(listener: NetflowListener, head: str, limit: int | None) -> None:
 
     total = listener.decoder.totals()
     stored = listener.stream.stats.total("events")
+    verb = "published" if listener.stream.pipeline.publishes else "stored"  # with a [bus]: workers store them
     line = (f"{head} {len(listener.stats)} exporters: datagrams {total.packets:,}, records {total.records:,}, "
-            f"stored {stored:,}, dropped {total.dropped:,}, errors {total.error_total:,}")
+            f"{verb} {stored:,}, dropped {total.dropped:,}, errors {total.error_total:,}")
     drops = listener.update_kernel_drops()
     if drops:
         line += f", lost in the UDP socket buffer {drops:,}"

@@ -70,8 +70,8 @@ def listen_syslog(obj: Context, udp: tuple[str, ...], tcp: tuple[str, ...], tls:
         config.udp, config.tcp = default.udp, default.tcp
     settings = obj.settings
     db = obj.database()
-    pipeline = obj.pipeline(db, max_line_bytes=max(settings.ingest.max_line_bytes, max_message))
-    stream = LiveStream(pipeline, fmt="syslog", source="syslog")
+    pipeline = obj.live_pipeline(db, max_line_bytes=max(settings.ingest.max_line_bytes, max_message))
+    stream = LiveStream(pipeline, fmt="syslog", source="syslog", use_process=not pipeline.publishes)
     server = SyslogServer(stream, config)
     try:
         server.start()
@@ -90,7 +90,8 @@ def listen_syslog(obj: Context, udp: tuple[str, ...], tcp: tuple[str, ...], tls:
 
 def _totals(server: SyslogServer, stream: LiveStream) -> str:
     s = stream.stats
-    text = (f"received {s.total('received'):,}, stored {s.total('events'):,}, "
+    stored = "published" if stream.pipeline.publishes else "stored"  # with a [bus]: workers store them
+    text = (f"received {s.total('received'):,}, {stored} {s.total('events'):,}, "
             f"quarantined {s.total('quarantined'):,}, dropped {s.total('dropped'):,}")
     st = server.stats
     if st.udp_kernel_drops:

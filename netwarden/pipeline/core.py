@@ -49,6 +49,8 @@ class Pipeline:
     ``engine`` and ``response`` are set when :meth:`from_settings` built them.
     """
 
+    publishes = False  # True for netwarden.bus's BusPipeline: its batches go to the bus, workers store them
+
     def __init__(self, db: Database, *, stages: Stages | Sequence[Stage] = (), batch_size: int = BATCH_SIZE,
                  max_line_bytes: int = 65536, local_tz: tzinfo = timezone.utc,
                  engine: DetectionEngine | None = None, response: Response | None = None) -> None:

@@ -53,6 +53,19 @@ class Context:
         except SettingsError as exc:
             fail(str(exc), 2)
 
+    def live_pipeline(self, db: Database, **overrides: Any) -> Pipeline:
+        """What a live source (``listen``, ``capture``) feeds: the configured pipeline, or with a ``[bus]`` one
+        that parses here and publishes, for the workers to detect and store (``Pipeline.publishes``)."""
+        if not self.settings.bus.url:
+            return self.pipeline(db, **overrides)
+        from netwarden.bus.produce import open_bus_pipeline
+        from netwarden.bus.redis_bus import BusError
+
+        try:
+            return open_bus_pipeline(db, self.settings, **overrides)
+        except BusError as exc:
+            fail(str(exc), 2)
+
     def database(self) -> Database:
         from netwarden.store.database import Database, DatabaseError
 
