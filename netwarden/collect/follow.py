@@ -49,18 +49,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from netwarden.collect.files import SNIFF_LINES, InputError, Line, LogFile, decode
+from netwarden.collect.files import SNIFF_LINES, InputError, Line, decode
+from netwarden.collect.rotated import continues, rotated_copies
 from netwarden.collect.sink import Counts, FileSink
-from netwarden.parse import ParseContext, Parser, UnknownFormat, get_parser, guess_format
+from netwarden.collect.tail import FIRST_LINE_LIMIT, Tail, first_line_changed, hash_fd
+from netwarden.parse import ParseContext, UnknownFormat, get_parser, guess_format
 from netwarden.store import sources as source_store
 from netwarden.store.sources import Position, SourceConflict
 
-FIRST_LINE_LIMIT = 4096  # as LogFile.first_line(): how much of the first line identifies a file
 READ_CHUNK = 256 << 10
 MAX_BYTES_PER_POLL = 8 << 20  # per file and poll, so one huge backlog does not starve the others
 RETRY_SECONDS = 5.0  # after a read or database error
-ROTATED_SUFFIXES = (".1", ".0", ".1.gz", ".0.gz", "-*")
-MAX_ROTATED_CANDIDATES = 6
 
 ErrorCallback = Callable[[str, str], None]  # (path, message)
 
@@ -102,71 +101,14 @@ class FileStats:
         self.bad_utf8 += result.bad_utf8
 
 
-@dataclass
-class _LongLine:
-    """An over-long line still being read: only its head is kept, all of it is hashed."""
-
-    head: bytes
-    length: int
-    digest: Any
-
-
-class _Tail:
-    """One open file (by descriptor) and how far it was stored."""
-
-    def __init__(self, path: Path, fh: Any, st: os.stat_result) -> None:
-        self.path = path
-        self.fh = fh
-        self.fd = fh.fileno()
-        self.dev, self.ino = st.st_dev, st.st_ino
-        self.identified = False
-        self.source_id: int | None = None
-        self.first_sha = ""
-        self.format: str | None = None
-        self.parser: Parser | None = None
-        self.failed: str | None = None  # permanent: this file cannot be followed
-        # committed (stored) state
-        self.offset = 0
-        self.lines = 0
-        self.digest = hashlib.sha256()
-        # read ahead of the committed state; dropped on a failure
-        self._reset_work()
-        self.draining_since: float | None = None  # set once rotated away
-        self.last_growth = time.monotonic()
-
-    def _reset_work(self) -> None:
-        self.w_offset = self.offset
-        self.w_lines = self.lines
-        self.w_digest = self.digest.copy()
-        self.buf = bytearray()
-        self.long: _LongLine | None = None
-        self.read_pos = self.offset
-
-    def restart_from_zero(self) -> None:
-        self.identified = False
-        self.source_id = None
-        self.first_sha = ""
-        self.parser = None
-        self.offset = 0
-        self.lines = 0
-        self.digest = hashlib.sha256()
-        self._reset_work()
-
-    def close(self) -> None:
-        try:
-            self.fh.close()
-        except OSError:
-            pass
-
-
 class _Watch:
     """One followed path: the current file there, and rotated-away files still being finished."""
 
     def __init__(self, path: Path, fmt: str) -> None:
         self.path = path
         self.fmt = fmt
-        self.current: _Tail | None = None
-        self.draining: list[_Tail] = []
+        self.current: Tail | None = None
+        self.draining: list[Tail] = []
         self.stats = FileStats(str(path))
         self.retry_at = 0.0
         self.started = False
@@ -276,7 +218,7 @@ class Follower:
         if current is not None:
             size = os.fstat(current.fd).st_size
             if size < current.read_pos or size < current.offset or (
-                    size > current.read_pos and current.identified and _first_line_changed(current)):
+                    size > current.read_pos and current.identified and first_line_changed(current)):
                 self._truncated(watch, current)
             if st is None or (st.st_dev, st.st_ino) != (current.dev, current.ino):
                 watch.stats.rotations += 1
@@ -288,7 +230,7 @@ class Follower:
             if not stat_module.S_ISREG(st.st_mode):
                 raise FollowError(f"{watch.path}: not a regular file")
             try:
-                fh = open(watch.path, "rb", buffering=0)  # noqa: SIM115 - closed in _Tail.close()
+                fh = open(watch.path, "rb", buffering=0)  # noqa: SIM115 - closed in Tail.close()
                 opened = os.fstat(fh.fileno())
             except FileNotFoundError:  # gone between stat and open: next poll
                 opened = None
@@ -299,7 +241,7 @@ class Follower:
                     fh.close()
                     raise FollowError(f"{watch.path}: gzip-compressed; follow reads growing plain-text logs "
                                       "(use `netwarden ingest` for .gz files)")
-                watch.current = current = _Tail(watch.path, fh, opened)
+                watch.current = current = Tail(watch.path, fh, opened)
                 watch.reported_missing = False
         busy = False
         for tail in list(watch.draining):  # older content first
@@ -323,7 +265,7 @@ class Follower:
             watch.stats.state = "following"
         return busy
 
-    def _truncated(self, watch: _Watch, tail: _Tail) -> None:
+    def _truncated(self, watch: _Watch, tail: Tail) -> None:
         """copytruncate: finish the stream from the copy if it is there, then read the file anew."""
         watch.stats.truncations += 1
         if tail.source_id is not None and self.recover_rotated:
@@ -352,7 +294,7 @@ class Follower:
 
     # -- reading ------------------------------------------------------------------------------------
 
-    def _drain(self, watch: _Watch, tail: _Tail, final: bool = False) -> bool:
+    def _drain(self, watch: _Watch, tail: Tail, final: bool = False) -> bool:
         """Store the complete lines available now; True if more is waiting (budget used up)."""
         if tail.failed is not None:
             return False
@@ -367,7 +309,7 @@ class Follower:
                 break
             tail.read_pos += len(data)
             tail.last_growth = time.monotonic()
-            self._absorb(tail, data, ready)
+            tail.absorb(data, ready, self.sink.max_line_bytes)
             if len(ready) >= self.batch_size:
                 if not self._flush(watch, tail, ready):
                     return True
@@ -377,70 +319,15 @@ class Follower:
                 more = True
                 break
         if final and not more:
-            self._finish_partial(tail, ready)
+            tail.finish_partial(ready, self.sink.max_line_bytes)
         if ready or (final and tail.source_id is not None):
             if not self._flush(watch, tail, ready, complete=final and not more):
                 return True
         return more
 
-    def _absorb(self, tail: _Tail, data: bytes, ready: list[Line]) -> None:
-        limit = self.sink.max_line_bytes
-        if tail.long is not None:
-            cut = data.find(b"\n")
-            part = data if cut < 0 else data[:cut + 1]
-            tail.long.digest.update(part)
-            tail.long.length += len(part)
-            if cut < 0:
-                return
-            self._end_long(tail, ready)
-            data = data[cut + 1:]
-        buf = tail.buf
-        buf += data
-        start = 0
-        while True:
-            cut = buf.find(b"\n", start)
-            if cut < 0:
-                break
-            raw = bytes(buf[start:cut + 1])
-            tail.w_lines += 1
-            tail.w_offset += len(raw)
-            ready.append(_line(tail.w_lines, raw, tail.w_offset, limit))
-            start = cut + 1
-        if start:
-            tail.w_digest.update(memoryview(buf)[:start])
-            del buf[:start]
-        if len(buf) >= limit:
-            digest = tail.w_digest.copy()
-            digest.update(buf)
-            tail.long = _LongLine(bytes(buf[:limit]), len(buf), digest)
-            buf.clear()
-
-    def _end_long(self, tail: _Tail, ready: list[Line]) -> None:
-        long = tail.long
-        assert long is not None
-        tail.w_lines += 1
-        tail.w_offset += long.length
-        tail.w_digest = long.digest
-        line = _line(tail.w_lines, long.head, tail.w_offset, self.sink.max_line_bytes)
-        line.length, line.too_long = long.length, True
-        ready.append(line)
-        tail.long = None
-
-    def _finish_partial(self, tail: _Tail, ready: list[Line]) -> None:
-        """The file was rotated away and stayed idle: its unterminated last line is final."""
-        if tail.long is not None:
-            self._end_long(tail, ready)
-        elif tail.buf:
-            raw = bytes(tail.buf)
-            tail.w_digest.update(raw)
-            tail.w_lines += 1
-            tail.w_offset += len(raw)
-            ready.append(_line(tail.w_lines, raw, tail.w_offset, self.sink.max_line_bytes))
-            tail.buf.clear()
-
     # -- identifying a file -------------------------------------------------------------------------
 
-    def _identify(self, watch: _Watch, tail: _Tail, final: bool) -> bool:
+    def _identify(self, watch: _Watch, tail: Tail, final: bool) -> bool:
         """Find where an earlier run stopped in this content, and the parser; False to wait."""
         head = os.pread(tail.fd, FIRST_LINE_LIMIT, 0)
         cut = head.find(b"\n")
@@ -455,7 +342,7 @@ class Follower:
             earlier = source_store.candidates(conn, tail.first_sha)
         found = None
         for row in earlier:
-            digest, got = _hash_fd(tail.fd, row["offset"])
+            digest, got = hash_fd(tail.fd, row["offset"])
             if got == row["offset"] and digest.hexdigest() == row["prefix_sha"]:
                 found = row, digest
                 break
@@ -483,7 +370,7 @@ class Follower:
         watch.stats.format = tail.format
         return True
 
-    def _guess(self, tail: _Tail, final: bool) -> str | None:
+    def _guess(self, tail: Tail, final: bool) -> str | None:
         data = os.pread(tail.fd, 1 << 16, 0)
         complete = data.split(b"\n")
         if not final:
@@ -499,7 +386,7 @@ class Follower:
 
     # -- storing ------------------------------------------------------------------------------------
 
-    def _flush(self, watch: _Watch, tail: _Tail, ready: list[Line], complete: bool = False) -> bool:
+    def _flush(self, watch: _Watch, tail: Tail, ready: list[Line], complete: bool = False) -> bool:
         """Store ``ready`` and the new position in one transaction, then advance; reset on failure.
 
         False if another reader had advanced the same source: the file is then identified again.
@@ -538,10 +425,10 @@ class Follower:
             self._recover_from_copies(watch, rows)
 
     def _recover_from_copies(self, watch: _Watch, rows: list[dict[str, Any]]) -> None:
-        for candidate in _rotated_copies(watch.path):
+        for candidate in rotated_copies(watch.path):
             for row in rows:
                 try:
-                    if not _continues(candidate, row):
+                    if not continues(candidate, row):
                         continue
                     result = self.sink.ingest_file(candidate, row["format"])
                 except (InputError, UnknownFormat) as exc:
@@ -552,64 +439,6 @@ class Follower:
                 watch.stats.recovered_events += result.events
                 watch.stats.quarantined.update(result.quarantined)
                 break
-
-
-def _rotated_copies(path: Path) -> list[Path]:
-    """Likely rotated copies of ``path`` (``.1``, ``.1.gz``, ``-20250101``...), newest first."""
-    found: dict[Path, float] = {}
-    for suffix in ROTATED_SUFFIXES:
-        matches = path.parent.glob(path.name + suffix) if "*" in suffix else [path.with_name(path.name + suffix)]
-        for candidate in matches:
-            try:
-                st = candidate.stat()
-            except OSError:
-                continue
-            if stat_module.S_ISREG(st.st_mode):
-                found[candidate] = st.st_mtime
-    return sorted(found, key=lambda p: -found[p])[:MAX_ROTATED_CANDIDATES]
-
-
-def _continues(candidate: Path, row: dict[str, Any]) -> bool:
-    """True if ``candidate`` holds exactly what ``row`` read, and more."""
-    with LogFile(candidate) as log:
-        first = log.first_line()
-        if hashlib.sha256(first).hexdigest() != row["first_line_sha"]:
-            return False
-        got, digest = log.hash_prefix(row["offset"])
-        if got != row["offset"] or digest.hexdigest() != row["prefix_sha"]:
-            return False
-        return bool(log.stream.read(1))
-
-
-def _first_line_changed(tail: _Tail) -> bool:
-    """A file truncated and refilled between two polls no longer starts with the line it started with."""
-    head = os.pread(tail.fd, FIRST_LINE_LIMIT, 0)
-    cut = head.find(b"\n")
-    first = head[:cut + 1] if cut >= 0 else head
-    return hashlib.sha256(first).hexdigest() != tail.first_sha
-
-
-def _hash_fd(fd: int, length: int) -> tuple[Any, int]:
-    digest = hashlib.sha256()
-    done = 0
-    while done < length:
-        chunk = os.pread(fd, min(1 << 20, length - done), done)
-        if not chunk:
-            break
-        digest.update(chunk)
-        done += len(chunk)
-    return digest, done
-
-
-def _line(number: int, raw: bytes, end: int, limit: int) -> Line:
-    """A Line like LogFile.chunks() makes: cut to ``limit`` bytes if longer, invalid UTF-8 escaped."""
-    length = len(raw)
-    too_long = length > limit or (length == limit and not raw.endswith(b"\n"))
-    data = raw[:limit] if too_long else raw
-    text, bad = decode(data.rstrip(b"\r\n"))
-    if "\r" in text:
-        text = text.rstrip("\r")
-    return Line(number, text, end, length, too_long, bad)
 
 
 __all__ = ["Follower", "FileStats", "FollowError"]
