@@ -37,7 +37,7 @@ from netwarden.learn.settings import LearnSettings
 from netwarden.notify.settings import NotifySettings
 from netwarden.report.settings import ReportSettings
 from netwarden.respond.settings import RespondSettings
-from netwarden.settings_base import Section, known_zone
+from netwarden.settings_base import DurationText, Section, known_zone
 from netwarden.web.settings import WebSettings
 from pydantic import Field, ValidationError, field_validator
 
@@ -88,7 +88,7 @@ class IntelSettings(_Section):
     netwarden.enrich.intel, netwarden.enrich.feed_fetch and `netwarden intel`)."""
 
     feeds: list[str] = Field(default_factory=lambda: [EXAMPLE_FEED])  # the shipped example lists only test addresses
-    refresh: str = "6h"  # how often URL feeds are downloaded again (when the network allows)
+    refresh: DurationText = "6h"  # how often URL feeds are downloaded again (when the network allows)
     cache_dir: str = "netwarden-feeds"  # where URL feeds are kept
     download_timeout: float = Field(60.0, gt=0, le=600)
     # entries with a lower score (IPsum: number of lists) are not loaded; 1 keeps all, weak ones weigh little
@@ -96,14 +96,6 @@ class IntelSettings(_Section):
     flag_private: bool = False  # FireHOL level1 lists the bogons: private/multicast/reserved are never flagged
     reload_every: float = Field(5.0, ge=0)  # seconds between checks of the feed files for changes
 
-
-    @field_validator("refresh")
-    @classmethod
-    def _refresh(cls, value: str) -> str:
-        from netwarden.durations import parse_duration
-
-        parse_duration(value)
-        return value
 
     @field_validator("feeds")
     @classmethod

@@ -30,6 +30,7 @@ from netwarden.detect.base import Detector, DetectorSettings, register
 from netwarden.detect.windows import KeyedState
 from netwarden.durations import parse_duration
 from netwarden.records import Event, Factor, Finding, Severity
+from netwarden.settings_base import DurationText
 
 EVENT_FIELDS = {f.name for f in dataclasses.fields(Event)} - {"extra", "raw", "timestamp"}
 Scalar = str | int | float | bool
@@ -42,16 +43,10 @@ class Rule(BaseModel):
     description: str = ""
     where: dict[str, Scalar | list[Scalar]] = Field(default_factory=dict)
     by: str = "src_ip"
-    window: str = "5m"
+    window: DurationText = "5m"
     count: int = Field(ge=2, le=1_000_000)
     severity: Severity = Severity.MEDIUM
     tags: list[str] = Field(default_factory=list)
-
-    @field_validator("window")
-    @classmethod
-    def _window(cls, value: str) -> str:
-        parse_duration(value)
-        return value
 
     @model_validator(mode="after")
     def _fields(self) -> Rule:

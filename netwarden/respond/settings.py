@@ -25,7 +25,7 @@ from typing import Any
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from netwarden.durations import parse_duration
-from netwarden.settings_base import Section
+from netwarden.settings_base import DurationText, Section
 
 def _networks(value: list[str]) -> list[str]:
     for net in value:
@@ -108,11 +108,11 @@ class RespondSettings(Section):
     admin_addresses: list[str] = Field(default_factory=list)
     never_block: list[str] = Field(default_factory=list)
     ipv6_prefix: int = Field(64, ge=32, le=128)  # IPv6 offenders are blocked by this prefix
-    durations: list[str] = Field(default_factory=lambda: ["10m", "1h", "1d"])
-    history: str = "30d"  # earlier blocks within this time count for escalation
+    durations: list[DurationText] = Field(default_factory=lambda: ["10m", "1h", "1d"])
+    history: DurationText = "30d"  # earlier blocks within this time count for escalation
     # evidence older than this when detected (an import of old logs) raises alerts marked "history" and
     # never blocks or notifies
-    history_after: str = "15m"
+    history_after: DurationText = "15m"
     max_auto_blocks: int = Field(1000, ge=1)  # active automatic blocks at most
     sweep_every: float = Field(15.0, gt=0, le=3600)  # seconds between expiry sweeps
     netns: str = Field("", pattern=r"^[A-Za-z0-9_.-]{0,64}$")  # run nft/ipset/iptables in this network namespace
@@ -170,14 +170,6 @@ class RespondSettings(Section):
     def _valid_durations(cls, value: list[str]) -> list[str]:
         if not value:
             raise ValueError("give at least one duration, e.g. [\"10m\", \"1h\", \"1d\"]")
-        for d in value:
-            parse_duration(d)
-        return value
-
-    @field_validator("history", "history_after")
-    @classmethod
-    def _valid_history(cls, value: str) -> str:
-        parse_duration(value)
         return value
 
     @field_validator("thresholds")

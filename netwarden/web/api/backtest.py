@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 from netwarden.backtest import Backtest, BacktestError, apply_sets
 from netwarden.durations import parse_duration
 from netwarden.web.auth import Principal, require
+from netwarden.web.jobs import JobBoard
 
 router = APIRouter(tags=["backtest"])
 MAX_JOBS_KEPT = 10
@@ -58,16 +59,9 @@ class BacktestJob:
                 "result": self.result, "started": self.started.isoformat()}
 
 
-class BacktestBoard:
-    """This web process's backtests: one runs at a time (it takes the CPU the pipeline needs)."""
-
-    def __init__(self) -> None:
-        self.jobs: dict[str, BacktestJob] = {}
-        self.lock = threading.Lock()
-
-
-def board_of(request: Request) -> BacktestBoard:
-    return request.app.state.runtime.extras.setdefault("backtests", BacktestBoard())
+def board_of(request: Request) -> JobBoard[BacktestJob]:
+    """This web process's backtests."""
+    return request.app.state.runtime.extras.setdefault("backtests", JobBoard(MAX_JOBS_KEPT))
 
 
 def _when(text: str, what: str) -> datetime:
@@ -107,14 +101,8 @@ def backtest_start(request: Request, candidate: Candidate = Body(...),
                                         "sigma": candidate.sigma is not None})
     except BacktestError as exc:
         raise HTTPException(400, str(exc)) from None
-    board = board_of(request)
-    with board.lock:
-        if any(j.state == "running" for j in board.jobs.values()):
-            raise HTTPException(409, "a backtest is already running; wait for it to finish")
-        job = BacktestJob(uuid.uuid4().hex, who.name, candidate.model_dump())
-        board.jobs[job.id] = job
-        for old in list(board.jobs)[:-MAX_JOBS_KEPT]:
-            del board.jobs[old]
+    job = board_of(request).start(lambda: BacktestJob(uuid.uuid4().hex, who.name, candidate.model_dump()),
+                                  "a backtest is already running; wait for it to finish")
     threading.Thread(target=_run, args=(job, runner), name=f"backtest-{job.id[:8]}", daemon=True).start()
     return job.to_dict()
 
@@ -122,10 +110,7 @@ def backtest_start(request: Request, candidate: Candidate = Body(...),
 @router.get("/backtest/{job_id}")
 def backtest_job(request: Request, job_id: str = PathParam(pattern=r"^[0-9a-f]{32}$"),
                  who: Principal = Depends(require("admin"))) -> dict[str, Any]:
-    job = board_of(request).jobs.get(job_id)
-    if job is None:
-        raise HTTPException(404, f"no backtest {job_id}")
-    return job.to_dict()
+    return board_of(request).answer(job_id, "backtest")
 
 
 @contextmanager

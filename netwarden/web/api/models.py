@@ -22,6 +22,7 @@ from netwarden.learn import lab
 from netwarden.learn.base import ModelError, algorithms, create
 from netwarden.learn.registry import ModelRecord, ModelRegistry, check_name, open_registry
 from netwarden.web.auth import Principal, require
+from netwarden.web.jobs import JobBoard
 
 router = APIRouter(tags=["models"])
 MAX_JOBS_KEPT = 20
@@ -48,24 +49,13 @@ class TrainingJob:
                 "problems": self.problems}
 
 
-class JobBoard:
-    """Training jobs of this web process (one at a time: training takes the CPU the pipeline needs)."""
-
-    def __init__(self) -> None:
-        self.jobs: dict[str, TrainingJob] = {}
-        self.lock = threading.Lock()
-
-    def running(self) -> TrainingJob | None:
-        return next((j for j in self.jobs.values() if j.state == "running"), None)
-
-
 def registry_of(request: Request) -> ModelRegistry:
     return open_registry(request.app.state.db, request.app.state.settings)
 
 
-def board_of(request: Request) -> JobBoard:
-    extras = request.app.state.runtime.extras
-    return extras.setdefault("model_jobs", JobBoard())
+def board_of(request: Request) -> JobBoard[TrainingJob]:
+    """This web process's trainings."""
+    return request.app.state.runtime.extras.setdefault("model_jobs", JobBoard(MAX_JOBS_KEPT))
 
 
 def _get(registry: ModelRegistry, ref: str) -> ModelRecord:
@@ -110,10 +100,7 @@ def models_compare(request: Request, refs: str = Query(..., max_length=2000, des
 @router.get("/models/jobs/{job_id}")
 def models_job(request: Request, job_id: str = PathParam(pattern=r"^[0-9a-f]{32}$"),
                who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
-    job = board_of(request).jobs.get(job_id)
-    if job is None:
-        raise HTTPException(404, f"no training job {job_id}")
-    return job.to_dict()
+    return board_of(request).answer(job_id, "training job")
 
 
 @router.get("/models/{ref}")
@@ -144,13 +131,8 @@ def models_train(request: Request, data: UploadFile = File(..., description="lab
     try:
         path = workdir / "upload"
         _save_upload(data, path, max_upload(request.app.state.settings))
-        with board.lock:
-            if board.running() is not None:
-                raise HTTPException(409, "a model is being trained already; wait for it to finish")
-            job = TrainingJob(uuid.uuid4().hex, algorithm, name or algorithm.replace("_", "-"), who.name)
-            board.jobs[job.id] = job
-            for old in list(board.jobs)[:-MAX_JOBS_KEPT]:
-                del board.jobs[old]
+        job = board.start(lambda: TrainingJob(uuid.uuid4().hex, algorithm, name or algorithm.replace("_", "-"),
+                                               who.name), "a model is being trained already; wait for it to finish")
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
         raise
