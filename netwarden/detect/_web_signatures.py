@@ -1,28 +1,19 @@
-"""Signatures of web attacks, and the decoding that runs before them (used by ``web_attack``).
-
-Attackers hide payloads from naive matching: ``%2527`` (double URL encoding), ``%u0027``, ``&#39;``,
-``UN/**/ION SE/**/LECT``, ``%c0%ae%c0%ae/`` (overlong UTF-8), ``..%5c``, ``+`` and tabs for spaces,
-``%00`` to cut a suffix. :func:`normalise` undoes all of that first, so every rule is written once,
-against lower-case decoded text.
+"""Signatures of web attacks (used by ``web_attack``), matched against text that ``_web_decoding`` has
+pre-filtered and decoded, so every rule is written once, against lower-case decoded text.
 
 Every rule has an id (the suppression signature is ``subkind:rule id``), a subkind, a strength — how
 much that match alone should make an administrator believe it is an attack — and a description an
 administrator understands. Rules are deliberately *specific*: a lone quote, an ``<b>``, a ``../`` in a
 path, ``select`` in a search box or ``&cat=5`` never match; a payload that would work does.
-
-Cost: nearly every request is ordinary. :func:`suspicious` — one C-speed character-class match and a few
-substring tests on the raw URL — rejects those before anything is decoded; only what it lets through (a
-few percent of real traffic) is split into parameters, decoded and matched.
 """
 
 from __future__ import annotations
 
-import html
 import re
 from dataclasses import dataclass
-from urllib.parse import unquote
 
-MAX_INSPECT = 8192  # characters of a URL or header that are inspected (hostile 1 MB URLs cost no more)
+from netwarden.detect._web_decoding import MAX_INSPECT
+
 DISPLAY = 300  # characters of matched/decoded text kept in evidence
 
 
@@ -49,133 +40,6 @@ class Match:
 
 def _r(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.DOTALL)
-
-
-# -- the pre-filter ------------------------------------------------------------------------------
-# Anything any rule below can match has, in the *raw* URL, a character outside this safe set (%-escapes,
-# quotes, <, ;, |, $, (, spaces and "+", ":" of a scheme, "*" of a comment, "~" of an editor backup ...),
-# a "..", a dot-file ("/."), a suspicious extension or one of a few names. Checking that is a C-speed
-# full match plus a handful of substring tests: ~0.5-2 µs for a URL, and a verdict is cached per URL.
-_SAFE = re.compile(r"[A-Za-z0-9/._,=&-]*")
-_SUSPICIOUS_EXT = frozenset({"bak", "old", "orig", "save", "swp", "swo", "tmp", "backup", "copy", "sql", "gz", "zip",
-                             "tar", "tgz", "bz2", "tbz2", "rar", "7z", "dump", "mdb", "sqlite", "sqlite3", "db", "ini"})
-
-
-def suspicious(url: str) -> bool:
-    """False when no rule can possibly match ``url`` (the cheap test every request passes first)."""
-    if _SAFE.fullmatch(url) is None:
-        return True
-    low = url.lower()
-    if ".." in low or "/." in low:
-        return True
-    path = low.partition("?")[0]
-    if path.rpartition(".")[2] in _SUSPICIOUS_EXT:
-        return True
-    return ("admin" in low or "pma" in low or "sql" in low or "config" in low or "passwd" in low or "/etc/" in low
-            or "/proc/" in low or "/var/log/" in low or "shadow" in low or "web-inf" in low or "phpinfo" in low
-            or "server-" in low or "actuator" in low or "setup.php" in low or "id_rsa" in low or "id_dsa" in low
-            or "credentials" in low or "secret" in low or "jmx-console" in low or "manager/html" in low
-            or "web-console" in low or "jolokia" in low or "pprof" in low or "wvstest" in low or "acunetix" in low)
-
-
-# -- decoding ------------------------------------------------------------------------------------
-
-_OVERLONG = re.compile(r"%(?:c0%(?:ae|2e|af|2f|5c)|c1%(?:9c|1c)|e0%80%(?:ae|af)|f0%80%80%(?:ae|af))", re.IGNORECASE)
-_OVERLONG_MAP = {"ae": ".", "2e": ".", "af": "/", "2f": "/", "5c": "\\", "9c": "\\", "1c": "\\"}
-_PCT_U = re.compile(r"%u([0-9a-f]{4})", re.IGNORECASE)
-_ENTITY = re.compile(r"&(#[0-9]{1,7}|#x[0-9a-f]{1,6}|[a-z][a-z0-9]{1,10});?", re.IGNORECASE)
-_NAMED_ENTITIES = frozenset({"lt", "gt", "quot", "apos", "amp", "sol", "bsol", "lpar", "rpar", "semi", "colon",
-                             "period", "comma", "excl", "num", "dollar", "percnt", "lowbar", "equals", "tab",
-                             "newline", "nbsp", "grave", "lcub", "rcub", "verbar", "ast", "plus"})
-_SPACES = re.compile(r"[^\S\n]+|[\u200b\u3000]+")  # newlines stay: they separate shell commands
-
-
-def _overlong(m: re.Match[str]) -> str:
-    return _OVERLONG_MAP.get(m.group(0)[-2:].lower(), "/")
-
-
-def _entity(m: re.Match[str]) -> str:
-    body = m.group(1)
-    if body[0] != "#" and body.lower() not in _NAMED_ENTITIES:
-        return m.group(0)  # "&cat=5", "&para=": query separators, not HTML
-    return html.unescape(f"&{body};")
-
-
-def normalise(text: str, *, plus: bool = True) -> tuple[str, tuple[str, ...]]:
-    """Decode ``text`` until stable and fold it for matching; returns it and the evasions noticed.
-
-    >>> normalise("%2527%20UN/**/ION%20SE/**/LECT")[0]
-    "' union select"
-    >>> normalise("..%c0%af..%c0%afetc%252fpasswd%00.png")
-    ('../../etc/passwd.png', ('overlong utf-8', 'double encoding', 'null byte'))
-    """
-    if len(text) > MAX_INSPECT:
-        text = text[:MAX_INSPECT]
-    evasion: list[str] = []
-    if plus and "+" in text:
-        text = text.replace("+", " ")
-    rounds = 0
-    while "%" in text and rounds < 6:
-        before = text
-        if "%c" in text or "%C" in text or "%e0" in text or "%E0" in text or "%f0" in text or "%F0" in text:
-            text = _OVERLONG.sub(_overlong, text)
-            if text != before and "overlong utf-8" not in evasion:
-                evasion.append("overlong utf-8")
-        if "%u" in text or "%U" in text:
-            after = _PCT_U.sub(lambda m: chr(int(m.group(1), 16)), text)
-            if after != text and "%u encoding" not in evasion:
-                evasion.append("%u encoding")
-            text = after
-        text = unquote(text, errors="replace")
-        if text == before:
-            break
-        rounds += 1
-        if rounds == 2:
-            evasion.append("double encoding")
-        if plus and "+" in text and rounds >= 2:
-            text = text.replace("+", " ")
-    if "&" in text:
-        after = _ENTITY.sub(_entity, text)
-        if after != text:
-            evasion.append("html entities")
-            text = after
-            if "%" in text:  # &#37;27 — one more round
-                text = unquote(text, errors="replace")
-    if "\x00" in text:
-        evasion.append("null byte")
-        text = text.replace("\x00", "")
-    text = text.lower()
-    if "/*" in text and "*/" in text:
-        after = strip_comments(text, "")  # UN/**/ION → union (the spaced variant is matched too)
-        if after != text:
-            evasion.append("sql comments")
-            text = after  # UN/**/ION → union (the spaced variant is matched too)
-    text = _SPACES.sub(" ", text)
-    return text, tuple(evasion)
-
-
-def strip_comments(text: str, replacement: str) -> str:
-    """SQL ``/* */`` comments replaced; MySQL's executable ``/*!50000union*/`` keeps its content. Linear
-    time (a regular expression is quadratic on ``/*/*/*...``)."""
-    out: list[str] = []
-    i = 0
-    while True:
-        j = text.find("/*", i)
-        k = text.find("*/", j + 2) if j >= 0 else -1
-        if k < 0:
-            out.append(text[i:])
-            return "".join(out)
-        out.append(text[i:j])
-        body = text[j + 2:k]
-        out.append(" " + body.lstrip("!0123456789") + " " if body.startswith("!") else replacement)
-        i = k + 2
-
-
-def sql_spaced_variant(raw_norm_source: str) -> str | None:
-    """``union/**/select`` reads as ``union select``: the variant with comments as spaces (None if none)."""
-    if "/*" not in raw_norm_source or "*/" not in raw_norm_source:
-        return None
-    return _SPACES.sub(" ", strip_comments(raw_norm_source, " "))
 
 
 # -- the rules -----------------------------------------------------------------------------------
@@ -316,12 +180,12 @@ def jndi(text: str) -> str | None:
     return None
 
 
-_RFI_PARAMS = frozenset({"include", "inc", "page", "file", "filename", "path", "template", "tpl", "doc", "document",
+RFI_PARAMS = frozenset({"include", "inc", "page", "file", "filename", "path", "template", "tpl", "doc", "document",
                          "folder", "root", "pg", "style", "pdf", "layout", "mod", "module", "conf", "config", "dir",
                          "show", "view", "content", "load", "read", "require", "lang", "language", "skin", "theme",
                          "src", "source", "inc_file", "include_file", "mosconfig_absolute_path", "abspath", "base_path",
                          "basepath", "path_to_root", "rootpath", "home", "main", "nav", "cat"})
-_REDIRECT_PARAMS = frozenset({"next", "redirect", "redirect_uri", "redirect_url", "redirecturl", "return", "returnto",
+REDIRECT_PARAMS = frozenset({"next", "redirect", "redirect_uri", "redirect_url", "redirecturl", "return", "returnto",
                               "return_to", "returnurl", "return_url", "continue", "back", "came_from", "service",
                               "goto", "forward", "r", "u", "dest", "destination", "ref", "referer", "referrer"})
 RFI = (
@@ -417,211 +281,7 @@ def tool_url(norm: str) -> tuple[str, str] | None:
     return None
 
 
-# -- inspection ----------------------------------------------------------------------------------
-
-_SCHEME_HOST = re.compile(r"^[a-z][a-z0-9+.-]{0,15}://[^/?#]*", re.IGNORECASE)
-_NEEDS_SQL = re.compile(r"""['"`()=;#|&@]|--|\b(?:union|select|sleep|benchmark|waitfor|or|and|xor|having|order|group)\b""")
-_NEEDS_XSS = re.compile(r"[<>\"'`(]|javascript|vbscript|data:|document\.|expression")
-_NEEDS_CMD = re.compile(r"[;|`\n\r$&(]|/bin/|cmd")
-
-
-def _first(rules: tuple[Rule, ...], text: str, where: str, evasion: tuple[str, ...]) -> Match | None:
-    for rule in rules:  # strongest first
-        m = rule.pattern.search(text)
-        if m:
-            return Match(rule, m.group(0).strip()[:DISPLAY], where, evasion)
-    return None
-
-
-def inspect_value(text: str, where: str, evasion: tuple[str, ...], *, sql_alt: str | None = None,
-                  name: str = "", is_param: bool = True) -> list[Match]:
-    """Every subkind's strongest match in one decoded value (a parameter, the path or a header)."""
-    out: list[Match] = []
-    if sql_alt or _NEEDS_SQL.search(text):
-        m = _first(SQLI, text, where, evasion)
-        if m is None and sql_alt:
-            m = _first(SQLI, sql_alt, where, evasion)
-        if m is not None:
-            out.append(m)
-    if "." in text or "/" in text or ":" in text:
-        trav = text.replace("\\", "/") if "\\" in text else text
-        rules = TRAVERSAL if is_param else TRAVERSAL[:2] + TRAVERSAL[4:]
-        m = _first(rules, trav, where, evasion)
-        if m is not None:
-            out.append(m)
-        if is_param and ("://" in text or text.startswith(("data:", "jar:"))):
-            if name in _RFI_PARAMS:
-                rfi = RFI
-            elif name in _REDIRECT_PARAMS:  # "?next=http://localhost:8080/" is a login redirect on a dev box
-                rfi = RFI[:2] + RFI[3:4]
-            else:
-                rfi = RFI[:5]
-            m = _first(rfi, text, where, evasion)
-            if m is not None:
-                out.append(m)
-    if _NEEDS_XSS.search(text):
-        m = _first(XSS, text, where, evasion)
-        if m is not None:
-            out.append(m)
-    if _NEEDS_CMD.search(text):
-        m = _first(CMDI, text, where, evasion)
-        if m is not None:
-            out.append(m)
-    if "${" in text:
-        found = jndi(text)
-        if found:
-            rule = JNDI if "${jndi:" in text else JNDI_OBFUSCATED
-            out.append(Match(rule, found[:DISPLAY], where, evasion))
-    return out
-
-
-def split_url(url: str) -> tuple[str, str]:
-    """(path, query) of a request target; an absolute-form target (proxy requests) loses scheme and host."""
-    if "://" in url[:24] and not url.startswith("/"):
-        m = _SCHEME_HOST.match(url)
-        if m:
-            url = url[m.end():] or "/"
-    path, _, query = url.partition("?")
-    return path, query
-
-
-def decoded_url(url: str) -> str:
-    """The URL as an administrator wants to read it: decoded, control characters escaped, bounded."""
-    text = url[:MAX_INSPECT]
-    for _ in range(3):
-        after = unquote(text, errors="replace")
-        if after == text:
-            break
-        text = after
-    text = text.encode("unicode_escape", "backslashreplace").decode("ascii").replace("\\\\", "\\")
-    return text if len(text) <= DISPLAY else text[:DISPLAY] + "..."
-
-
-_VALUE_SAFE = re.compile(r"[A-Za-z0-9_.,+-]*")  # words, numbers, decimals, "+" spaces
-_PLUS_SQL = re.compile(r"(?:^|\+)(?:or|and|xor|union|select|having|order|group|exec|waitfor|sleep|like|case"
-                       r"|benchmark|not|drop|insert|delete|update)(?:\+|$)")
-
-
-def _plain(value: str) -> bool:
-    """A parameter value no rule can match (most of them: ids, words, "Vino+Rioja")."""
-    if _VALUE_SAFE.fullmatch(value) is None or ".." in value:
-        return False
-    return "+" not in value or _PLUS_SQL.search(value.lower()) is None
-
-
-def inspect_url(url: str) -> list[Match]:
-    """Every attack pattern in one request target (path and parameters, each decoded on its own)."""
-    if len(url) > MAX_INSPECT:
-        url = url[:MAX_INSPECT]
-    if not suspicious(url):
-        return []
-    path, query = split_url(url)
-    out: list[Match] = []
-
-    def add(found: list[Match]) -> None:
-        for m in found:  # keep the strongest match per subkind
-            for i, old in enumerate(out):
-                if old.rule.subkind == m.rule.subkind:
-                    if m.rule.strength > old.rule.strength:
-                        out[i] = m
-                    break
-            else:
-                out.append(m)
-
-    if suspicious(path):
-        npath, pev = normalise(path, plus=False)
-        add(inspect_value(npath, "path", pev, sql_alt=_alt(path), is_param=False))
-        if "/" in npath and not out:  # a traversal to /etc/passwd is reported as the traversal
-            flat = npath.replace("//", "/") if "//" in npath else npath
-            for rule in SENSITIVE:
-                if rule.pattern.search(flat):
-                    out.append(Match(rule, npath[:DISPLAY], "path", pev))
-                    break
-        tool = tool_url(npath)
-        if tool:
-            out.append(_tool_match(tool))
-    if query:
-        if len(query) > 64 and query.count("&") > 200:  # parameter floods: inspect the whole as one value
-            pieces = [query]
-        else:
-            pieces = query.split("&")
-            if "&&" in query or "& " in query or " &" in query or "&#" in query or "&lt;" in query \
-                    or "&gt;" in query or "&quot;" in query:
-                pieces.append(query)  # an unencoded "&& id" or "&#39;" is one value the split would cut
-        for piece in pieces:
-            if not piece:
-                continue
-            name, eq, value = piece.partition("=")
-            if not eq:
-                name, value = "", piece
-            odd_name = bool(name) and not name.isalnum() and not _plain(name)
-            if value and not _plain(value):
-                nvalue, vev = normalise(value)
-                nname = normalise(name)[0] if odd_name else name.lower()
-                if nvalue:
-                    add(inspect_value(nvalue, f"parameter {nname[:60]}" if nname else "query", vev,
-                                      sql_alt=_alt(value), name=nname))
-            if odd_name:
-                add(inspect_value(normalise(name)[0], "parameter name", (), is_param=False))
-        tool = tool_url(query.lower())
-        if tool:
-            out.append(_tool_match(tool))
-    return out
-
-
-def _tool_match(tool: tuple[str, str]) -> Match:
+def tool_match(tool: tuple[str, str]) -> Match:
+    """The match of a request only ``tool`` makes (see TOOL_URLS)."""
     return Match(Rule(f"tool-url-{tool[0].split()[0].lower()}", "scanner_tool", 0.8, f"request made only by {tool[0]}",
                       _r("")), tool[0], "url")
-
-
-def _alt(raw: str) -> str | None:
-    if "/*" not in raw and "%2a" not in raw.lower():
-        return None
-    text = raw.replace("+", " ")
-    for _ in range(4):
-        after = unquote(text, errors="replace")
-        if after == text:
-            break
-        text = after
-    return sql_spaced_variant(text.lower())
-
-
-_HEADER_SPECIAL = re.compile(r"""[${}'"<%;|`]|\(\s*\)""")
-
-
-def inspect_lookups(value: str, where: str) -> list[Match]:
-    """Only Log4Shell and Shellshock: what is worth looking for in a referrer or Host header."""
-    if len(value) > MAX_INSPECT:
-        value = value[:MAX_INSPECT]
-    text, ev = normalise(value, plus=False)
-    out: list[Match] = []
-    found = jndi(text)
-    if found:
-        out.append(Match(JNDI if "${jndi:" in text else JNDI_OBFUSCATED, found[:DISPLAY], where, ev))
-    m = CMDI[0].pattern.search(text)
-    if m:
-        out.append(Match(CMDI[0], m.group(0)[:DISPLAY], where, ev))
-    return out
-
-
-def inspect_header(value: str, where: str) -> list[Match]:
-    """Injections in a user agent: Log4Shell, Shellshock, and the strongest SQL injection (sqlmap tests the
-    User-Agent header at --level 3) and script rules — a user agent is free text, so nothing weaker."""
-    if len(value) > MAX_INSPECT:
-        value = value[:MAX_INSPECT]
-    if _HEADER_SPECIAL.search(value) is None:
-        return []
-    text, ev = normalise(value, plus=False)
-    out: list[Match] = []
-    found = jndi(text)
-    if found:
-        out.append(Match(JNDI if "${jndi:" in text else JNDI_OBFUSCATED, found[:DISPLAY], where, ev))
-    m = CMDI[0].pattern.search(text)
-    if m:
-        out.append(Match(CMDI[0], m.group(0)[:DISPLAY], where, ev))
-    # user agents are free text ("Mozilla/5.0 (X11; Linux)"): only the strongest SQL and script rules
-    for rules in ((SQLI[0], SQLI[1], SQLI[4], SQLI[5], SQLI[6], SQLI[8]), XSS[:2]):
-        m3 = _first(rules, text, where, ev)
-        if m3:
-            out.append(m3)
-    return out

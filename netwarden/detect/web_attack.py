@@ -4,7 +4,7 @@ Every HTTP request NetWarden sees — access-log lines, Suricata ``http`` events
 packet captures — passes through here. Each request target is split into its path and parameters, each
 piece is decoded the way a server would (repeatedly, so double encoding does not hide anything; ``+``,
 ``%uXXXX``, HTML entities, overlong UTF-8, SQL comments inside keywords, null bytes) and matched against
-specific signatures (see ``_web_signatures``). User agents are checked for attack tools and, with the
+specific signatures (``_web_signatures``, applied by ``_web_inspect`` after ``_web_decoding``). User agents are checked for attack tools and, with the
 referrer and Host, for Log4Shell and Shellshock payloads.
 
 Subkinds: ``sqli``, ``traversal`` (also local file inclusion), ``xss``, ``cmdi``, ``rfi`` (remote file
@@ -38,18 +38,8 @@ from functools import lru_cache
 from typing import Any
 
 from netwarden.detect import scoring
-from netwarden.detect._web_signatures import (
-    ADMIN_PANEL,
-    INFO_ENDPOINT,
-    TOOL_AGENT_RULE,
-    Match,
-    decoded_url,
-    inspect_header,
-    inspect_lookups,
-    inspect_url,
-    split_url,
-    tool_agent,
-)
+from netwarden.detect._web_inspect import decoded_url, inspect_header, inspect_lookups, inspect_url, split_url
+from netwarden.detect._web_signatures import ADMIN_PANEL, INFO_ENDPOINT, TOOL_AGENT_RULE, Match, tool_agent
 from netwarden.detect.base import Detector, DetectorSettings, register
 from netwarden.detect.windows import KeyedState
 from netwarden.records import Event, Factor, Finding, Severity

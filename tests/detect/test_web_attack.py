@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from netwarden.collect.pcap import read_events
-from netwarden.detect._web_signatures import inspect_url, normalise
+from netwarden.detect._web_decoding import normalise
+from netwarden.detect._web_inspect import inspect_url
 from netwarden.detect.engine import DetectionEngine
 from netwarden.detect.web_attack import WebAttack
 from netwarden.parse import get_parser
