@@ -31,6 +31,7 @@ from benchmarks import bench_webmodel
 from benchmarks import bench_trust
 from benchmarks import bench_reports
 from benchmarks import bench_ssh
+from benchmarks import bench_uncached
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "BENCHMARKS.md"
@@ -48,6 +49,7 @@ BENCHMARKS["webmodel"] = bench_webmodel
 BENCHMARKS["trust"] = bench_trust
 BENCHMARKS["reports"] = bench_reports
 BENCHMARKS["ssh"] = bench_ssh
+BENCHMARKS["uncached"] = bench_uncached
 COMMAND = "benchmarks/run"
 
 
@@ -95,6 +97,13 @@ def machine(engines: list[str], load_before: tuple[float, float, float], load_af
 
 def _load(load: tuple[float, float, float]) -> str:
     return " / ".join(f"{x:.2f}" for x in load)
+
+
+def publish(name: str, body: str, *, write: bool = True) -> None:
+    """A benchmark run alone (``python -m benchmarks.bench_X``): print its section, and write it unless told not."""
+    print(body)
+    if write:
+        write_section(DOC, name, body)
 
 
 def write_section(path: Path, name: str, body: str) -> None:

@@ -1,6 +1,7 @@
 -- wrk script for benchmarks/bench_web.py: each connection's requests cycle through the paths listed in the
 -- file $NW_PATHS (one per line) with the API token $NW_TOKEN, and the run ends by printing one JSON line
--- with the request count and the latency percentiles (microseconds).
+-- with the request count and the latency percentiles (microseconds). With $NW_NO_CACHE set (non-empty), every
+-- request says "Cache-Control: no-cache": the server computes every answer.
 local paths = {}
 local next_index = 1
 
@@ -9,6 +10,7 @@ function init(args)
     if line ~= "" then paths[#paths + 1] = line end
   end
   wrk.headers["Authorization"] = "Bearer " .. os.getenv("NW_TOKEN")
+  if (os.getenv("NW_NO_CACHE") or "") ~= "" then wrk.headers["Cache-Control"] = "no-cache" end
   math.randomseed(os.time() + #paths)
   next_index = math.random(#paths)  -- the two threads start at different places
 end

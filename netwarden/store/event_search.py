@@ -18,9 +18,8 @@ from typing import Any
 
 from sqlalchemy import Connection, func, or_, select
 
-from netwarden.store.addresses import network_range
 from netwarden.store.driver_rows import Plan
-from netwarden.store.events import EventFilter, after_key, keyset_pages
+from netwarden.store.events import EventFilter, address_match, after_key, keyset_pages
 from netwarden.store.schema import events
 
 LIST_COLUMNS = [c for c in events.c if c.name not in ("raw", "extra", "src_addr", "dst_addr", "message")]
@@ -86,13 +85,6 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         raise QueryError("cursor: not a cursor this server gave out") from None
 
 
-def _side(column: Any, network: str) -> Any:
-    """One address is an equality (the (addr, timestamp) index then yields rows already in time order);
-    a network is a range."""
-    lo, hi = network_range(network)
-    return column == lo if lo == hi else column.between(lo, hi)
-
-
 def _where(query: EventQuery) -> list:
     """The query's conditions except the either-side address (see :func:`search`)."""
     c = events.c
@@ -101,33 +93,38 @@ def _where(query: EventQuery) -> list:
         proto = query.protocol.lower()
         where.append(or_(c.transport == proto, c.app_protocol == proto))
     if query.src:
-        where.append(_side(c.src_addr, query.src))
+        where.append(address_match(c.src_addr, query.src))
     if query.dst:
-        where.append(_side(c.dst_addr, query.dst))
+        where.append(address_match(c.dst_addr, query.dst))
     if query.cursor:
         ts, ident = decode_cursor(query.cursor)
         where.append(after_key(ts, ident, newest_first=not query.oldest_first))
     return where
 
 
+# built once: coercing the 32 columns of a new select() cost more than running the query for one address
+_LIST = select(*LIST_COLUMNS)
+_NEWEST = (events.c.timestamp.desc(), events.c.id.desc())
+_OLDEST = (events.c.timestamp.asc(), events.c.id.asc())
+
+
 def search(conn: Connection, query: EventQuery) -> tuple[list[dict[str, Any]], str | None]:
     """One page of events (newest first unless asked otherwise) and the cursor of the next page, if any."""
     c = events.c
     where = _where(query)
-    order = (c.timestamp.asc(), c.id.asc()) if query.oldest_first else (c.timestamp.desc(), c.id.desc())
+    order = _OLDEST if query.oldest_first else _NEWEST
     if query.address:
         # "either side" as one OR makes engines walk the time index through every row; instead one query per
         # side (each on its own index), merged here
         found: dict[int, dict[str, Any]] = {}
         for column in (c.src_addr, c.dst_addr):
-            stmt = select(*LIST_COLUMNS).where(*where, _side(column, query.address)).order_by(*order) \
-                .limit(query.limit + 1)
+            stmt = _LIST.where(*where, address_match(column, query.address)).order_by(*order).limit(query.limit + 1)
             for r in conn.execute(stmt):
-                found[r.id] = dict(r._mapping)
+                found[r.id] = r._asdict()
         rows = sorted(found.values(), key=lambda r: (r["timestamp"], r["id"]), reverse=not query.oldest_first)
     else:
-        stmt = select(*LIST_COLUMNS).where(*where).order_by(*order).limit(query.limit + 1)
-        rows = [dict(r._mapping) for r in conn.execute(stmt)]
+        stmt = _LIST.where(*where).order_by(*order).limit(query.limit + 1)
+        rows = [r._asdict() for r in conn.execute(stmt)]
     more = len(rows) > query.limit
     rows = rows[:query.limit]
     return rows, encode_cursor(rows[-1]["timestamp"], rows[-1]["id"]) if more and rows else None
@@ -144,7 +141,7 @@ def search_all(conn: Connection, query: EventQuery, chunk: int = 5000) -> Iterat
     newest = not query.oldest_first
     if not query.address:
         return keyset_pages(conn, select(*LIST_COLUMNS).where(*where), newest_first=newest, chunk=chunk)
-    sides = [keyset_pages(conn, select(*LIST_COLUMNS).where(*where, _side(column, query.address)),
+    sides = [keyset_pages(conn, select(*LIST_COLUMNS).where(*where, address_match(column, query.address)),
                           newest_first=newest, chunk=chunk) for column in (c.src_addr, c.dst_addr)]
     ts_at, id_at = LIST_PLAN.names.index("timestamp"), LIST_PLAN.names.index("id")
     merged = heapq.merge(*sides, key=lambda r: (r[ts_at], r[id_at]), reverse=newest)
