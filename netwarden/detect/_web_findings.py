@@ -1,0 +1,304 @@
+"""What the web attack detector remembers of a source and of a batch's matching requests, and the alerts it
+builds from them: severity from the response codes, the factors, a recommendation naming the parameter and
+the time, the evidence. The detector (``web_attack.py``) decides which requests match."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from netwarden.detect import scoring
+from netwarden.detect._web_inspect import decoded_url, split_url
+from netwarden.detect._web_signatures import ADMIN_PANEL, INFO_ENDPOINT, Match
+from netwarden.records import Event, Factor, Finding, Severity
+
+INJECTION = frozenset({"sqli", "traversal", "cmdi", "jndi", "rfi"})
+ATTACKS = INJECTION | {"xss"}
+NAMES = {"sqli": "SQL injection", "traversal": "directory traversal / local file inclusion", "xss": "cross-site scripting",
+         "cmdi": "OS command injection", "rfi": "remote file inclusion / SSRF", "jndi": "Log4Shell (JNDI) injection",
+         "sensitive_file": "sensitive file probe", "scanner_tool": "attack tool"}
+MAX_PATHS = 50  # distinct sensitive paths remembered per source
+
+
+class SourceHistory:
+    """What one source has done lately (JSON-ready through to_dict/from_dict)."""
+
+    __slots__ = ("first", "hits", "paths", "rules", "statuses", "tool", "tool_kind", "tool_requests")
+
+    def __init__(self, first: datetime) -> None:
+        self.first = first
+        self.hits: dict[str, int] = {}  # subkind -> requests
+        self.rules: dict[str, int] = {}  # rule id -> requests
+        self.paths: list[str] = []  # distinct sensitive paths asked for
+        self.statuses: dict[str, dict[str, int]] = {}  # subkind -> status code ("?" unknown) -> requests
+        self.tool: str | None = None
+        self.tool_kind: str | None = None
+        self.tool_requests = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"first": self.first.isoformat(), "hits": self.hits, "rules": self.rules, "paths": self.paths,
+                "statuses": self.statuses, "tool": self.tool, "tool_kind": self.tool_kind,
+                "tool_requests": self.tool_requests}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SourceHistory:
+        s = cls(datetime.fromisoformat(d["first"]))
+        s.hits = {str(k): int(v) for k, v in dict(d.get("hits") or {}).items()}
+        s.rules = {str(k): int(v) for k, v in dict(d.get("rules") or {}).items()}
+        s.paths = [str(p) for p in list(d.get("paths") or [])][:MAX_PATHS]
+        s.statuses = {str(k): {str(c): int(n) for c, n in dict(v).items()}
+                      for k, v in dict(d.get("statuses") or {}).items()}
+        s.tool, s.tool_kind = d.get("tool"), d.get("tool_kind")
+        s.tool_requests = int(d.get("tool_requests") or 0)
+        return s
+
+
+@dataclass
+class RequestGroup:
+    """The requests of one batch from one source that matched one rule."""
+
+    match: Match
+    events: list[Event] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    statuses: dict[str, int] = field(default_factory=dict)
+    served: list[tuple[str, int, int | None]] = field(default_factory=list)  # (path, status, bytes)
+    first: datetime | None = None
+    last: datetime | None = None
+    count: int = 0
+    keep: int = 50  # events kept for samples; all of them when the engine evaluates (keep_events)
+
+    def add(self, e: Event, m: Match, when: datetime) -> None:
+        self.count += 1
+        if len(self.events) < self.keep:
+            self.events.append(e)
+        if m.text not in self.texts and len(self.texts) < 5:
+            self.texts.append(m.text)
+        code = "?" if e.http_status is None else str(e.http_status)
+        self.statuses[code] = self.statuses.get(code, 0) + 1
+        if e.http_status is not None and 200 <= e.http_status < 300 and len(self.served) < 5:
+            self.served.append((m.text, e.http_status, e.bytes_in))
+        self.first = when if self.first is None or when < self.first else self.first
+        self.last = when if self.last is None or when > self.last else self.last
+
+
+class WebFindings:
+    """The alert building half of :class:`~netwarden.detect.web_attack.WebAttack` (a mixin: it uses the
+    detector's settings, its anomaly model and ``finding``)."""
+
+    settings: Any
+
+    if TYPE_CHECKING:  # the detector's; declared here for the type checker only, or they would shadow it
+        def _anomaly(self, events: list[Event]) -> tuple[list[Factor], dict[str, Any]]: ...
+
+        def finding(self, **kw: Any) -> Finding: ...
+
+    def _common_factors(self, src: str, st: SourceHistory) -> list[Factor]:
+        factors = []
+        if st.tool and st.tool_kind != "internet":
+            factors.append(Factor("tool_user_agent", 0.5, f"user agent of {st.tool}"))
+        attack_rules = [r for r in st.rules if not r.startswith(("sensitive-", "tool-"))]
+        kinds = [k for k in st.hits if k in ATTACKS]
+        if len(attack_rules) >= 3 or len(kinds) >= 2:
+            factors.append(Factor("variety", min(0.5, 0.1 * len(attack_rules) + 0.1 * len(kinds)),
+                                  f"{len(attack_rules)} different attack patterns from {src} "
+                                  f"({', '.join(sorted(attack_rules)[:6])}{', ...' if len(attack_rules) > 6 else ''})"))
+        return factors
+
+    def _attack_finding(self, src: str, st: SourceHistory, subkind: str, g: RequestGroup) -> Finding:
+        m = g.match
+        e0 = g.events[0]
+        path, param = path_of(e0.url), _param(m.where)
+        factors = [Factor("pattern", m.rule.strength, f'{m.where}: matched "{_short(m.text)}" — {m.rule.description}')]
+        if m.evasion:
+            factors.append(Factor("evasion", 0.3, f"hidden with {', '.join(m.evasion)}"))
+        total = st.hits.get(subkind, 0)
+        if total >= 2:
+            factors.append(Factor("repeated", scoring.saturating(total - 1, 4, 0.6),
+                                  f"{total} {NAMES[subkind]} requests from {src} since {st.first:%Y-%m-%d %H:%M:%S}"))
+        factors += self._common_factors(src, st)
+        ok = sum(n for c, n in g.statuses.items() if c.startswith("2"))
+        unknown = g.statuses.get("?", 0)
+        errors = sum(n for c, n in g.statuses.items() if c.startswith("5"))
+        if ok:
+            codes = "/".join(sorted(c for c in g.statuses if c.startswith("2")))
+            factors.append(Factor("answered", 0.25, f"the server answered {codes} to {ok} of {g.count}: it may have worked"))
+        if errors and subkind in INJECTION:
+            factors.append(Factor("server_error", 0.15, f"server error to {errors} of {g.count}: "
+                                                        "the input reached the application"))
+        if subkind in INJECTION:
+            severity = Severity.HIGH if ok or unknown else Severity.MEDIUM
+        else:
+            severity = Severity.MEDIUM if ok or unknown else Severity.LOW
+        when = f"{g.first:%Y-%m-%d %H:%M:%S %Z}".strip()
+        target = _target(e0)
+        codes = _codes(st.statuses.get(subkind, {}))
+        where = f"{path} ({m.where})" if param else path
+        answered = f"the server answered {codes}" if codes else "the response status is unknown"
+        recommendation = _RECOMMEND[subkind].format(src=src, where=where, path=path, param=param or "the input",
+                                                    when=when, answered=answered, target=target or "the server",
+                                                    desc=m.rule.description, text=_short(m.text, 80))
+        evidence = {"matched": g.texts, "rules": [m.rule.id], "where": [m.where],
+                    "urls": _urls(g.events), "status_codes": dict(st.statuses.get(subkind, {})),
+                    "requests": st.hits.get(subkind, 0)}
+        if m.evasion:
+            evidence["evasion"] = list(m.evasion)
+        if e0.user_agent:
+            evidence["user_agents"] = [e0.user_agent[:200]]
+        if target:
+            evidence["targets"] = [target]
+        return self._make(subkind, m.rule.id, severity, factors, recommendation, g, src, target, evidence)
+
+    def _sensitive_finding(self, src: str, st: SourceHistory, g: RequestGroup) -> Finding:
+        m = g.match
+        e0 = g.events[0]
+        path = path_of(e0.url)
+        distinct = len(st.paths)
+        factors = [Factor("probe", m.rule.strength, f"requested {_short(path)} ({m.rule.description})")]
+        if distinct >= 2:
+            shown = ", ".join(st.paths[:5]) + (", ..." if distinct > 5 else "")
+            factors.append(Factor("distinct_paths", scoring.saturating(distinct - 1, self.settings.scan_paths, 0.8),
+                                  f"{distinct} sensitive paths probed from {src}: {shown}"))
+        factors += self._common_factors(src, st)
+        # served = 2xx with a body (bytes unknown counts as a body: a capture may not say)
+        served = [(p, c, b) for p, c, b in g.served if b is None or b > 0]
+        admin = m.rule in (ADMIN_PANEL, INFO_ENDPOINT)
+        if served:
+            p, c, b = served[0]
+            size = f", {b} bytes" if b is not None else ""
+            factors.append(Factor("served", 0.45 if admin else 0.6, f"the server answered {c} for {_short(p)}{size}"))
+        if served and not admin:
+            severity = Severity.HIGH
+        elif served or distinct >= self.settings.scan_paths:
+            severity = Severity.MEDIUM
+        else:
+            severity = Severity.LOW
+        target = _target(e0)
+        codes = _codes(g.statuses)
+        if served and not admin:
+            rec = (f"{_short(path)} was served to {src} ({codes}): remove it from the web root or deny it in the "
+                   f"server configuration now, and rotate every secret it holds (database passwords, API keys, "
+                   f"tokens); block {src} at the firewall.")
+        elif served:
+            rec = (f"{src} reached {_short(path)} ({codes}): restrict it to your administrators' addresses "
+                   f"(or put it behind authentication/VPN) and check its login log; block {src} at the firewall.")
+        elif distinct >= self.settings.scan_paths:
+            rec = (f"{src} is searching for secrets, backups and admin panels ({distinct} paths, e.g. "
+                   f"{', '.join(st.paths[:3])}). Check the access log that none was answered with 200, keep such "
+                   f"files out of the web root, and block {src} at the firewall.")
+        else:
+            rec = (f"{src} asked for {_short(path)} and the server answered {codes or 'with an unknown status'}. "
+                   f"One refused probe needs no action; make sure such files never sit under the web root.")
+        evidence = {"matched": [_short(p) for p in st.paths[:10]], "rules": [m.rule.id], "paths": list(st.paths[:20]),
+                    "urls": _urls(g.events), "status_codes": dict(st.statuses.get("sensitive_file", {})),
+                    "requests": st.hits.get("sensitive_file", 0)}
+        if e0.user_agent:
+            evidence["user_agents"] = [e0.user_agent[:200]]
+        if target:
+            evidence["targets"] = [target]
+        return self._make("sensitive_file", m.rule.id, severity, factors, rec, g, src, target, evidence)
+
+    def _tool_finding(self, src: str, st: SourceHistory, tool: str, kind: str, agent: str, g: RequestGroup) -> Finding:
+        weight = {"attack": 0.75, "recon": 0.65, "internet": 0.4}.get(kind, 0.6)
+        what = f"user agent {_short(agent, 120)!r}" if agent else f"a request only {tool} makes"
+        factors = [Factor("tool", weight, f"{what} ({tool})")]
+        n = st.tool_requests if agent else st.rules.get(g.match.rule.id, g.count)
+        if n >= 2:
+            factors.append(Factor("requests", scoring.saturating(n, 50, 0.5), f"{n} requests from {src} by {tool}"))
+        attacks = {k: v for k, v in st.hits.items() if k in ATTACKS or k == "sensitive_file"}
+        if attacks:
+            factors.append(Factor("attacks", 0.3, "with " + ", ".join(f"{NAMES[k]} ({v:,})" for k, v in attacks.items())))
+        severity = Severity.LOW if kind == "internet" else Severity.MEDIUM
+        target = _target(g.events[0])
+        if kind == "internet":
+            rec = (f"{src} runs {tool}, which sweeps the whole internet; no action is needed unless other alerts "
+                   f"follow from it (you may block {src} at the firewall).")
+        else:
+            rec = (f"{src} is running {tool} against {target or 'your web server'} ({n} requests). Unless this is "
+                   f"your own authorised test, block {src} at the firewall, and check the other web_attack alerts "
+                   f"from {src} for requests the server answered with 2xx.")
+        evidence = {"tool": tool, "requests": n, "urls": _urls(g.events), "status_codes": dict(g.statuses)}
+        if agent:
+            evidence["user_agents"] = [agent[:200]]
+        if target:
+            evidence["targets"] = [target]
+        rule_id = g.match.rule.id if not agent else "tool-" + tool.split()[0].lower()
+        return self._make("scanner_tool", rule_id, severity, factors, rec, g, src, target, evidence)
+
+    def _make(self, subkind: str, rule_id: str, severity: Severity, factors: list[Factor], rec: str, g: RequestGroup,
+              src: str, target: str | None, evidence: dict[str, Any]) -> Finding:
+        assert g.first is not None and g.last is not None
+        anomaly, scores = self._anomaly(g.events)
+        if anomaly:
+            factors = [*factors, *anomaly]
+            evidence["anomaly"] = scores
+        return self.finding(kind="web_attack", subkind=subkind, severity=severity, factors=factors,
+                            recommendation=rec, first_seen=g.first, last_seen=g.last, events=g.events,
+                            source=src, target=target, count=g.count, signature=f"{subkind}:{rule_id}",
+                            evidence=evidence)
+
+
+_RECOMMEND = {
+    "sqli": ("{src} tried SQL injection ({desc}) on {where}: \"{text}\"; {answered}. Check the application's log "
+             "and the database for queries built from {param} around {when} (SQL errors, unexpected rows read or "
+             "changed), make sure that code uses parameterised queries, and block {src} at the firewall."),
+    "traversal": ("{src} tried to read files outside the web root through {where}: \"{text}\"; {answered}. Check "
+                  "the response sizes in the access log around {when} for a file that was returned, make sure "
+                  "{param} cannot name a path (allow-list the values), and block {src} at the firewall."),
+    "xss": ("{src} sent a cross-site scripting payload to {where}: \"{text}\"; {answered}. Check that the page "
+            "escapes {param} wherever it is shown (and that it was not stored, e.g. in a comment or profile), "
+            "and block {src} if it continues."),
+    "cmdi": ("{src} tried OS command injection through {where}: \"{text}\"; {answered}. Check whether that code "
+             "passes {param} to a shell: look on {target} for unexpected processes, downloads (wget/curl), new "
+             "files in /tmp and outbound connections from the web server's user after {when}; block {src} now."),
+    "rfi": ("{src} tried to make the server include or fetch a URL ({desc}) through {where}: \"{text}\"; "
+            "{answered}. Check that {param} is never fetched or included, look for outbound connections from "
+            "{target} after {when}, and block {src} at the firewall."),
+    "jndi": ("{src} sent a Log4Shell (JNDI) payload in {where}: \"{text}\"; {answered}. Make sure no Java "
+             "application on {target} runs Log4j 2 older than 2.17.1, look for outbound LDAP/RMI/DNS connections "
+             "from {target} right after {when}, and block {src} at the firewall."),
+}
+
+
+def path_of(url: str | None) -> str:
+    if not url:
+        return "(no URL)"
+    path = split_url(url[:2048])[0]
+    return decoded_url(path)
+
+
+def _param(where: str) -> str | None:
+    if where.startswith("parameter "):
+        return f"parameter '{where[10:]}'"
+    if where in ("user agent", "referrer", "host"):
+        return f"the {where} header"
+    return None
+
+
+def _target(e: Event) -> str | None:
+    extra = e.extra
+    host = (extra.get("host") or extra.get("http_host") or extra.get("vhost")) if extra else None
+    if isinstance(host, str) and host:
+        return host[:200]
+    return e.dst_ip
+
+
+def _codes(statuses: dict[str, int]) -> str:
+    parts = [f"{c} ×{n}" if n > 1 else c for c, n in sorted(statuses.items()) if c != "?"]
+    return ", ".join(parts)
+
+
+def _short(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _urls(events: list[Event]) -> list[str]:
+    out: list[str] = []
+    for e in events:
+        if e.url:
+            u = decoded_url(e.url)
+            if u not in out:
+                out.append(u)
+                if len(out) >= 5:
+                    break
+    return out
