@@ -67,7 +67,7 @@ def add(obj: Context, address: str | None, alert_id: int | None, duration: str |
     """
     from netwarden.durations import parse_duration
     from netwarden.networks import AddressError
-    from netwarden.respond.responder import BlockRefused, LongerBlockKept, WideBlockNeedsForce
+    from netwarden.respond.refusals import BlockRefused, LongerBlockKept, WideBlockNeedsForce
     from netwarden.store.alerts import get_alert
     from netwarden.store.blocks import BlockState, get_block
 

@@ -22,6 +22,7 @@ from sqlalchemy import and_, or_, select
 
 from netwarden.networks import AddressError, Network, block_target, display, parse_network
 from netwarden.records import Alert, AlertStatus
+from netwarden.respond.refusals import kept_message, outlasts
 from netwarden.store.addresses import network_range
 from netwarden.store.blocks import AUTO, Block, BlockState, _from_row, count_active_auto, end_block, insert_block
 from netwarden.store.schema_respond import blocks
@@ -50,7 +51,7 @@ class _View:
         self.prefixes |= {(n.version, n.prefixlen) for n, _ in self.active.values()}
 
     def covered(self, net: Network) -> bool:
-        """``responder.covering(active, net) is not None``, looking up only the prefix lengths blocked (under
+        """``refusals.covering(active, net) is not None``, looking up only the prefix lengths blocked (under
         a flood, thousands of /32s: one lookup per alert instead of one per wider network)."""
         if str(net) in self.active:
             return True
@@ -121,8 +122,6 @@ def _read(conn, r: Responder, nets: list[Network], now: datetime) -> _View:  # t
 
 
 def _one(conn, r: Responder, view: _View, alert: Alert, net: Network, now: datetime) -> None:  # type: ignore[no-untyped-def]
-    from netwarden.respond.responder import _kept_message, _outlasts
-
     if alert.id in r._decided or alert.id in view.decided or view.covered(net):
         return
     rng = network_range(str(net))
@@ -163,9 +162,9 @@ def _one(conn, r: Responder, view: _View, alert: Alert, net: Network, now: datet
         return
     level = sum(1 for b in earlier if b.mode == "enforce")
     expires = now + r._steps[min(level, len(r._steps) - 1)]
-    longer = [b for b in overlapping if _outlasts(b.expires, expires)]
+    longer = [b for b in overlapping if outlasts(b.expires, expires)]
     if longer:
-        view.refused.append(("refused", net, alert.id, True, _kept_message(net, longer, expires)))
+        view.refused.append(("refused", net, alert.id, True, kept_message(net, longer, expires)))
         view.decided.add(alert.id)
         return
     block = insert_block(conn, Block(network=display(net), reason=reason, backend=r.backend_name, mode=mode,

@@ -26,19 +26,28 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
 
-from netwarden import metrics
 from netwarden.durations import parse_duration
 from netwarden.networks import AddressError, Network, block_target, display, parse_network
 from netwarden.records import Alert, AlertStatus
-from netwarden.respond.firewall.base import Firewall, FirewallError, create
+from netwarden.respond.enforcement import BlockListener, Enforcement
+from netwarden.respond.firewall.base import Firewall, create
 from netwarden.respond.never_block import NeverBlockList
+from netwarden.respond.refusals import (
+    WIDEST_WITHOUT_FORCE,
+    BlockRefused,
+    Capped,
+    LongerBlockKept,
+    WideBlockNeedsForce,
+    covering,
+    kept_message,
+    outlasts,
+)
 from netwarden.respond.settings import RespondSettings
 from netwarden.respond.worker import FirewallWorker
 from netwarden.store.blocks import (
     AUTO,
     Block,
     BlockState,
-    active_blocks,
     count_active_auto,
     earlier_blocks,
     end_block,
@@ -48,44 +57,9 @@ from netwarden.store.blocks import (
 )
 
 log = logging.getLogger(__name__)
-BlockListener = Callable[[Block, str], None]  # (block, what: "blocked" | "unblocked" | "expired" | "failed")
 DECIDED_LIMIT = 50_000
 CAP_LOG_EVERY = 60.0  # seconds
 REFUSED_NETWORKS_KEPT = 10_000  # per cause, for the summary's count of distinct networks
-
-
-class BlockRefused(ValueError):
-    """A block that must not happen; the message says why (never-block list, cap, already blocked ...).
-
-    ``lasting``: the same alert will be refused again (never-block list), so it is not tried again; a cap
-    that is reached may have room later.
-    """
-
-    def __init__(self, message: str, *, lasting: bool = True, cause: str = "refused") -> None:
-        super().__init__(message)
-        self.lasting = lasting
-        self.cause = cause  # short, for counts: "never-block list", "block cap", "refused"
-
-
-class WideBlockNeedsForce(BlockRefused):
-    """A manual block of a network wider than /24 (IPv4) or /48 (IPv6): one typo could cut off a whole
-    provider, so it needs an explicit confirmation (``--force``, ``force: true``, the web app's confirm)."""
-
-
-class LongerBlockKept(BlockRefused):
-    """A block asked for while a longer one of the same network (or inside it) is active: the longer one
-    stays, nothing changes. ``kept`` are those longer blocks."""
-
-    def __init__(self, message: str, kept: list[Block]) -> None:
-        super().__init__(message)
-        self.kept = kept
-
-
-class _Capped(Exception):
-    """The cap of active automatic blocks is reached (raised inside the decision's transaction)."""
-
-
-WIDEST_WITHOUT_FORCE = {4: 24, 6: 48}  # prefix lengths a manual block may have without confirmation
 
 
 def _now() -> datetime:
@@ -97,7 +71,7 @@ def _now() -> datetime:
 RUNNING: weakref.WeakSet[Responder] = weakref.WeakSet()
 
 
-class Responder:
+class Responder(Enforcement):
     def __init__(self, db, settings: RespondSettings | None = None, *, home: Iterable[str] = (),  # type: ignore[no-untyped-def]
                  firewall: Firewall | None = None, clock: Callable[[], datetime] = _now) -> None:
         self.db = db
@@ -145,27 +119,6 @@ class Responder:
             self._history_after = parse_duration(settings.history_after)
             if switch:
                 self._switch_firewall()
-
-    def _switch_firewall(self) -> None:
-        """Move the active blocks to the firewall the settings now name. On the firewall worker, after every
-        change already queued: the old firewall lets go of what it holds, then ``reconcile`` applies the active
-        blocks to the new one (and removes its strays), as after a start."""
-        old, was_ready, blocks = self._firewall, self._firewall_ready, [b for _, b in self._active.values()]
-        self._firewall, self._firewall_ready, self._setup_error = None, False, ""
-        self.backend_name = self.settings.backend
-        if old is not None and was_ready:  # a firewall never set up holds none of our entries
-            def release() -> None:
-                for b in blocks:
-                    try:
-                        old.remove(parse_network(b.network))
-                    except (FirewallError, AddressError) as exc:
-                        log.error("cannot take %s out of the previous firewall %s: %s", b.network, old.name, exc)
-                old.close()
-            self._submit(release)
-        elif old is not None:
-            old.close()
-        log.info("firewall now %s: %d active blocks move to it", self.backend_name, len(blocks))
-        self.reconcile()
 
     @classmethod
     def from_settings(cls, db, settings) -> Responder:  # type: ignore[no-untyped-def]
@@ -301,7 +254,7 @@ class Responder:
         try:
             block, replaced = self._decide(net, reason=reason, by=by, alert_id=alert_id, duration=duration,
                                            permanent=permanent, mode=mode, now=now)
-        except _Capped as capped:  # recorded in a transaction of its own: the decision's was rolled back
+        except Capped as capped:  # recorded in a transaction of its own: the decision's was rolled back
             if alert_id is None or alert_id not in self._cap_recorded:
                 self._store_refusal(net, str(capped), **record)
                 self._note_cap_recorded(alert_id)
@@ -337,7 +290,7 @@ class Responder:
             if automatic and same:
                 raise BlockRefused(f"{display(net)} is already blocked (block #{same[0].id})")
             if automatic and count_active_auto(conn) >= self.settings.max_auto_blocks:
-                raise _Capped(f"the cap of {self.settings.max_auto_blocks} active automatic blocks is "
+                raise Capped(f"the cap of {self.settings.max_auto_blocks} active automatic blocks is "
                               "reached ([respond] max_auto_blocks)")
             # escalation counts what reached the firewall: dry-run decisions blocked nobody
             level = len(earlier_blocks(conn, net, now - self._history, enforced_only=True))
@@ -345,9 +298,9 @@ class Responder:
                 expires = None
             else:
                 expires = now + (duration or self._steps[min(level, len(self._steps) - 1)])
-            longer = [b for b in overlapping if _outlasts(b.expires, expires)]
+            longer = [b for b in overlapping if outlasts(b.expires, expires)]
             if longer:
-                raise LongerBlockKept(_kept_message(net, longer, expires), longer)
+                raise LongerBlockKept(kept_message(net, longer, expires), longer)
             block = insert_block(conn, Block(
                 network=display(net), reason=reason, backend=self.backend_name, mode=mode, created_by=by,
                 created=now, expires=expires, level=level, alert_id=alert_id), net)
@@ -413,187 +366,6 @@ class Responder:
             return False
         return self.covering_block(net) is not None
 
-    # -- expiry and restarts ------------------------------------------------------------------------
-
-    def sweep(self) -> list[Block]:
-        """Expire active blocks whose time is up (and take them out of the firewall)."""
-        now = self.clock()
-        with self._lock, self.db.engine.begin() as conn:
-            due = [b for b in active_blocks(conn) if b.expires is not None and b.expires <= now]
-            expired = [b for b in due if end_block(conn, b.id, BlockState.EXPIRED, when=now,  # type: ignore[arg-type]
-                                                   by="expiry")]
-        for b in expired:
-            b.state, b.ended, b.ended_by = BlockState.EXPIRED, now, "expiry"
-            self._forget(b)
-            self._notify(b, "expired")
-        return expired
-
-    def sweep_if_mine(self) -> list[Block]:
-        """``sweep``, unless ``sweep_gate`` says another process sweeps for all (then nothing)."""
-        if self.sweep_gate is not None and not self.sweep_gate():
-            return []
-        return self.sweep()
-
-    def reconcile(self) -> None:
-        """After a start: expire what ran out while we were down, re-apply active blocks, drop strays.
-
-        When enforcement has just been switched on, the dry-run decisions still active end here: they were
-        what would have happened, and must neither reach the firewall now nor stand in the way of real blocks.
-        """
-        self.sweep_if_mine()
-        if self.enforce:
-            self._end_dry_run_blocks()
-        self._load_active()
-        if not self.enforce:
-            return
-        blocks = [b for _, b in self._active.values()]
-
-        def job() -> None:
-            if not self._ensure_setup():
-                return
-            fw = self.firewall
-            try:
-                present = fw.entries()
-            except FirewallError as exc:
-                log.error("cannot list the firewall's blocks: %s", exc)
-                present = None
-            wanted = {b.network for b in blocks}
-            for b in blocks:
-                try:
-                    fw.add(parse_network(b.network), b.seconds_left(self.clock()), b.reason)
-                except FirewallError as exc:
-                    log.error("cannot re-apply block #%s of %s: %s", b.id, b.network, exc)
-            for stray in (present or set()) - wanted:
-                try:
-                    fw.remove(parse_network(stray))
-                except (FirewallError, AddressError) as exc:
-                    log.error("cannot remove %s (no longer blocked) from the firewall: %s", stray, exc)
-        self._submit(job)
-
-    def _end_dry_run_blocks(self) -> None:
-        now = self.clock()
-        with self._lock, self.db.engine.begin() as conn:
-            for b in active_blocks(conn):
-                if b.mode == "dry-run":
-                    end_block(conn, b.id, BlockState.REMOVED, when=now, by="netwarden",  # type: ignore[arg-type]
-                              detail="dry-run decision ended: enforcement is on")
-
-    def _sweep_loop(self) -> None:
-        while not self._stop.wait(self.settings.sweep_every):
-            try:
-                self.sweep_if_mine()
-                self._load_active()  # blocks added or removed by another process (CLI, a second server)
-            except Exception:  # the database may be away for a moment; try again next round
-                log.exception("block expiry sweep failed")
-
-    def _load_active(self) -> None:
-        with self._lock:  # held while reading: a block decided meanwhile must not be lost from the cache
-            with self.db.engine.connect() as conn:
-                current = active_blocks(conn)
-            active = {}
-            for b in current:
-                net = parse_network(b.network)
-                active[str(net)] = (net, b)
-            self._active = active
-
-    def _forget(self, block: Block) -> None:
-        net = parse_network(block.network)
-        with self._lock:
-            current = self._active.get(str(net))
-            if current is not None and current[1].id == block.id:
-                del self._active[str(net)]
-        self._apply(lambda: self.firewall.remove(net), block)
-
-    # -- the firewall -------------------------------------------------------------------------------
-
-    def _ensure_setup(self) -> bool:
-        if self._firewall_ready:
-            return True
-        try:
-            self.firewall.setup()
-        except FirewallError as exc:
-            log.error("firewall %s is not ready: %s", self.backend_name, exc)
-            self._setup_error = str(exc)
-            return False
-        self._firewall_ready = True
-        return True
-
-    def _submit(self, job: Callable[[], None]) -> None:
-        if self._worker is None:
-            self._worker = FirewallWorker()
-        self._worker.submit(job)
-
-    def _apply(self, change: Callable[[], None], block: Block, *, fail_block: bool = False) -> None:
-        """Run a firewall change in the background (enforce mode only); a failed block is recorded."""
-        if not self.enforce:
-            return
-
-        def job() -> None:
-            try:
-                if not self._ensure_setup():
-                    raise FirewallError(f"firewall {self.backend_name} could not be set up: {self._setup_error}")
-                change()
-            except (FirewallError, OSError) as exc:
-                log.error("firewall %s: block #%s (%s): %s", self.backend_name, block.id, block.network, exc)
-                if fail_block:
-                    self._record_failure(block, str(exc))
-        self._submit(job)
-
-    def _record_failure(self, block: Block, message: str) -> None:
-        with self._lock, self.db.engine.begin() as conn:
-            changed = end_block(conn, block.id, BlockState.FAILED, when=self.clock(),  # type: ignore[arg-type]
-                                by=self.backend_name, detail=message)
-            if changed:
-                block.state, block.detail = BlockState.FAILED, message
-                net = parse_network(block.network)
-                current = self._active.get(str(net))
-                if current is not None and current[1].id == block.id:
-                    del self._active[str(net)]
-        if changed:
-            self._notify(block, "failed")
-
-    def _notify(self, block: Block, what: str) -> None:
-        metrics.block_changed(what)
-        for listener in self.listeners:
-            try:
-                listener(block, what)
-            except Exception:
-                log.exception("block listener failed")
-
-
-def covering(active: dict[str, tuple[Network, Block]], net: Network) -> Block | None:
-    """The block in ``active`` (network text → (network, block)) that covers ``net``."""
-    hit = active.get(str(net))
-    if hit is not None:
-        return hit[1]
-    if len(active) > net.prefixlen:
-        # under attack there are hundreds of blocks: look up each wider network (at most 32 or 128
-        # lookups) instead of testing every block (a thousand supernet tests per alert)
-        for prefix in range(net.prefixlen - 1, -1, -1):
-            hit = active.get(str(net.supernet(new_prefix=prefix)))
-            if hit is not None:
-                return hit[1]
-        return None
-    for other, block in list(active.values()):
-        if other.version == net.version and other.supernet_of(net):
-            return block
-    return None
-
-
-def _outlasts(expires: datetime | None, than: datetime | None) -> bool:
-    """Does a block ending at ``expires`` (None: permanent) last longer than one ending at ``than``?"""
-    if than is None:
-        return False
-    return expires is None or expires > than
-
-
-def _kept_message(net: Network, longer: list[Block], expires: datetime | None) -> str:
-    kept = "; ".join(f"block #{b.id} of {b.network} until "
-                     f"{b.expires.strftime('%Y-%m-%d %H:%M:%S UTC') if b.expires else 'removed by hand'}"
-                     for b in longer[:3])
-    asked = expires.strftime('%Y-%m-%d %H:%M:%S UTC') if expires else "removed by hand"
-    return (f"not changed: {kept} lasts longer than the block of {display(net)} asked for (until {asked}) "
-            "and stays; unblock it first or ask for a longer block")
 
 
 def _firewall_key(settings: RespondSettings) -> tuple[str, str, str]:

@@ -16,7 +16,8 @@ from netwarden.pipeline.stages import EvidenceFilter
 from netwarden.records import Alert, AlertStatus, Event, Factor, Severity
 from netwarden.respond.firewall.base import Firewall
 from netwarden.respond.never_block import NeverBlockList
-from netwarden.respond.responder import BlockRefused, Responder
+from netwarden.respond.refusals import BlockRefused
+from netwarden.respond.responder import Responder
 from netwarden.respond.settings import RespondSettings
 from netwarden.store import alerts as alert_store
 from netwarden.store.blocks import AUTO, BlockState, list_blocks

@@ -12,7 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from netwarden.cli import cli
-from netwarden.respond.responder import LongerBlockKept, Responder, WideBlockNeedsForce
+from netwarden.respond.refusals import LongerBlockKept, WideBlockNeedsForce
+from netwarden.respond.responder import Responder
 from netwarden.respond.settings import RespondSettings
 from netwarden.store.blocks import BlockState
 from tests.respond.test_blocks_web import App, sqlite_app, web  # noqa: F401 - fixtures

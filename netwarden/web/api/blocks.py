@@ -13,7 +13,8 @@ from pydantic import BaseModel, Field
 from netwarden.durations import parse_duration
 from netwarden.networks import AddressError
 from netwarden.report.export import chunked
-from netwarden.respond.responder import BlockRefused, LongerBlockKept, Responder, WideBlockNeedsForce
+from netwarden.respond.refusals import BlockRefused, LongerBlockKept, WideBlockNeedsForce
+from netwarden.respond.responder import Responder
 from netwarden.store import alerts as alert_store
 from netwarden.store.blocks import BLOCK_COLUMNS, BlockState, get_block, list_blocks
 from netwarden.store.database import Database
