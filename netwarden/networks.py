@@ -12,6 +12,25 @@ import ipaddress
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def unmapped(addr: IPAddress) -> IPAddress:
+    """IPv4-mapped IPv6 (``::ffff:203.0.113.7``) as the IPv4 address it is; any other address as it is."""
+    if addr.version == 6 and addr.ipv4_mapped is not None:  # type: ignore[union-attr]
+        return addr.ipv4_mapped  # type: ignore[union-attr]
+    return addr
+
+
+def host_address(text: str) -> IPAddress | None:
+    """An address as a log writes it, ready to look up: without its zone (``fe80::1%eth0``) and unmapped;
+    None when it is no address."""
+    try:
+        return unmapped(ipaddress.ip_address(text.split("%", 1)[0]))
+    except ValueError:
+        return None
+
+
 class AddressError(ValueError):
     """Not an address or network; the message says what was given and what is expected."""
 

