@@ -84,28 +84,26 @@ class LiveStream:
         """One line to parse. Returns False if it was dropped because the stream is overloaded."""
         if self._parser_cls is None:
             raise ValueError("this stream takes events, not lines (no format was given)")
-        with self._lock:
-            device = self._device(observer)
-            device.received += 1
-            if len(self._lines) + len(self._events) >= self.max_pending:
-                device.dropped += 1
-                return False
-            self._line_no += 1
-            self._lines.append((observer, Line(self._line_no, text, 0, len(text))))
-            full = self._note_pending()
-        if full:
-            self.flush()
-        return True
+        return self._take(observer, text)
 
     def feed_event(self, event: Event, observer: str | None = None) -> bool:
         """One ready event (NetFlow record, capture flow). Returns False if dropped."""
+        return self._take(observer, event)
+
+    def _take(self, observer: str | None, item: str | Event) -> bool:
+        """Count the line or event for its device and queue it (a line numbered in arrival order), or count it
+        dropped when the stream is overloaded; flush when the batch is full."""
         with self._lock:
             device = self._device(observer)
             device.received += 1
             if len(self._lines) + len(self._events) >= self.max_pending:
                 device.dropped += 1
                 return False
-            self._events.append((observer, event))
+            if isinstance(item, str):
+                self._line_no += 1
+                self._lines.append((observer, Line(self._line_no, item, 0, len(item))))
+            else:
+                self._events.append((observer, item))
             full = self._note_pending()
         if full:
             self.flush()
