@@ -15,6 +15,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from netwarden.records import EVENT_FIELDS, Event
+from netwarden.store import bulk
 from netwarden.store.addresses import address_key, network_range
 from netwarden.store.driver_rows import driver_datetime
 from netwarden.store.schema import TEXT_LIMITS, events
@@ -115,12 +116,15 @@ class EventWriter:
     def __init__(self, dialect: Dialect) -> None:
         quote = dialect.identifier_preparer.quote
         marker = "?" if dialect.paramstyle == "qmark" else "%s"
-        self.sql = (f"INSERT INTO {quote(events.name)} ({', '.join(quote(c) for c in _COLUMNS)}) "
-                    f"VALUES ({', '.join([marker] * len(_COLUMNS))})")
+        columns = ', '.join(quote(c) for c in _COLUMNS)
+        self.sql = f"INSERT INTO {quote(events.name)} ({columns}) VALUES ({', '.join([marker] * len(_COLUMNS))})"
         self.convert_time = _sqlite_time if dialect.name == "sqlite" else _naive_utc
-        # PostgreSQL: COPY streams the rows in one command, where executemany sends a statement per row
-        self.copy_sql = (f"COPY {quote(events.name)} ({', '.join(quote(c) for c in _COLUMNS)}) FROM STDIN"
+        # the server engines load through their fastest bulk path (netwarden/store/bulk.py)
+        self.mysql_head = (f"INSERT INTO {quote(events.name)} ({columns}) VALUES "
+                           if dialect.name in ("mysql", "mariadb") and dialect.driver == "pymysql" else None)
+        self.copy_sql = (f"COPY {quote(events.name)} ({columns}) FROM STDIN (FORMAT BINARY)"
                          if dialect.name == "postgresql" and dialect.driver == "psycopg" else None)
+        self.copy_types = bulk.pg_copy_types(events, _COLUMNS, dialect) if self.copy_sql else []
 
     def rows(self, batch: Sequence[Event], source_id: int | None,
              line_numbers: Sequence[int | None]) -> list[tuple]:
@@ -131,9 +135,9 @@ class EventWriter:
         if not rows:
             return
         if self.copy_sql is not None:
-            with conn.connection.driver_connection.cursor() as cursor, cursor.copy(self.copy_sql) as copy:
-                for row in rows:
-                    copy.write_row(row)
+            bulk.pg_copy(conn.connection.driver_connection, self.copy_sql, self.copy_types, rows)
+        elif self.mysql_head is not None:
+            bulk.mysql_insert(conn.connection.driver_connection, self.mysql_head, rows)
         else:
             conn.exec_driver_sql(self.sql, rows)
 

@@ -1,0 +1,147 @@
+"""The events' bulk paths (multi-row INSERT literals on MariaDB, binary COPY on PostgreSQL, executemany on
+SQLite) store every field exactly as the driver's own parameter binding does, and as it went in: hostile text,
+4-byte characters, NULLs, the ends of every numeric range, far timestamps, nested JSON."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+
+from netwarden.records import EVENT_FIELDS, Event
+from netwarden.store import bulk
+from netwarden.store import sources as source_store
+from netwarden.store.database import Database
+from netwarden.store.events import EventWriter, event_row
+from netwarden.store.schema import events
+
+pytestmark = pytest.mark.engines
+
+UTC = timezone.utc
+T0 = datetime(2026, 12, 4, 19, 0, 0, 1, tzinfo=UTC)
+
+# text that breaks naive quoting in SQL literals, COPY's text format, LOAD DATA, printf-style markers
+NASTY = [
+    "", " ", "'", "''", "\\", "\\'", "'\\", "ends with a backslash\\", "\\\\'\\", "\\N", "NULL", "null",
+    "\\.", "line\n\\.\nafter", "tab\there", "crlf\r\nx", "%s %(name)s ? :name $1 {}", "-- /* */ ;",
+    "\x1a ctrl-z \x07 bell \x1b[31m esc \x7f del", '" double "', "`backtick`",
+    "smile 😀 clef 𝄞 flag 🇩🇪 cjk 漢字 rtl \u202e combining e\u0301", "_binary X'00'", "0x41",
+]
+
+
+def _events() -> list[Event]:
+    out = []
+    for i, text in enumerate(NASTY):
+        out.append(Event(timestamp=T0 + timedelta(seconds=i), source_kind="syslog", observer=text[:255] or None,
+                         message=text, raw=text, url=text, user_agent=text, user=text, label=text,
+                         tcp_flags=text[:64], action=text[:32], extra={"text": text, text: [text]}))
+    out += [
+        # every optional field NULL, an empty extra (stored as NULL)
+        Event(timestamp=datetime(1970, 1, 1, tzinfo=UTC), source_kind="zeek"),
+        # the ends of the numeric ranges and the address kinds
+        Event(timestamp=datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), source_kind="netflow",
+              src_ip="203.0.113.255", src_port=0, dst_ip="2001:db8::ffff", dst_port=2**31 - 1,
+              bytes_out=2**63 - 1, bytes_in=-(2**63), packets_out=0, packets_in=1, duration=86400.5,
+              http_status=32767, transport="udp", app_protocol="dns"),
+        Event(timestamp=datetime(2038, 1, 19, 3, 14, 8, tzinfo=UTC), source_kind="netflow",
+              src_ip="::ffff:192.0.2.1", dst_ip="not an address", dst_port=-(2**31), duration=1e-3,
+              http_status=-32768, bytes_out=-1, extra={"nested": {"list": [1, 2.5, None, True, False, "x'\\"]},
+                                                       "big": 2**70, "ü😀": {"k": "v"}}),
+        # another time zone: stored in UTC
+        Event(timestamp=datetime(2026, 6, 1, 12, 0, 0, 123456, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+              source_kind="access_log", src_ip="10.0.0.1", duration=0.1, http_method="GET", http_status=200,
+              url="/" + "A1b2" * 15_000, message="m" * 60_000 + "😀"),
+        # cleaned: NUL and lone surrogates kept visibly escaped; over-long short fields cut
+        Event(timestamp=T0, source_kind="http", message="nul\x00here", url="/a\x00b", user="lone \ud800",
+              extra={"s": "\udc80"}, label="L" * 500, observer="o" * 400, http_method="X" * 100),
+    ]
+    return out
+
+
+def _stored(db: Database) -> list[dict]:
+    with db.engine.connect() as conn:
+        rows = conn.execute(select(events).order_by(events.c.id)).mappings().all()
+    return [{k: v for k, v in r.items() if k != "id"} for r in rows]
+
+
+def _store(db: Database, *, fast: bool) -> list[dict]:
+    evs = _events()
+    with db.engine.begin() as conn:
+        known = source_store.all_sources(conn)
+        source_id = known[0]["id"] if known else source_store.create(
+            conn, kind="file", name="edge", fmt="netwarden", first_line_sha="0" * 64, prefix_sha="0" * 64)
+        conn.execute(events.delete())
+        numbers = [i * 2**40 for i in range(len(evs))]
+        if fast:
+            writer = EventWriter(conn.dialect)
+            writer.insert(conn, writer.rows(evs, source_id, numbers))
+        else:  # the reference: SQLAlchemy Core, each value bound by the driver
+            conn.execute(events.insert(), [event_row(e, source_id, n) for e, n in zip(evs, numbers)])
+    return _stored(db)
+
+
+def test_the_fast_path_stores_what_driver_binding_stores(db: Database) -> None:
+    reference = _store(db, fast=False)
+    fast = _store(db, fast=True)
+    assert len(fast) == len(reference) == len(_events())
+    for got, want in zip(fast, reference):
+        assert got == want
+
+
+def _is_mysql(db: Database) -> bool:
+    return db.engine.dialect.name in ("mysql", "mariadb")
+
+
+def test_every_field_reads_back_as_it_went_in(db: Database) -> None:
+    stored = _store(db, fast=True)
+    evs = _events()
+    assert len(stored) == len(evs)
+    for event, row in zip(evs, stored):
+        expected = event_row(event, row["source_id"], row["line_no"])  # cleaned and cut, as documented
+        assert row["timestamp"] == event.timestamp.astimezone(UTC)
+        for name in EVENT_FIELDS:
+            if name in ("timestamp", "duration"):
+                continue
+            assert row[name] == expected[name], name
+        # durations with few digits: MariaDB's events.duration is FLOAT (4 bytes, read back to 6 significant
+        # digits) whichever way it is written
+        assert row["duration"] == event.duration
+        assert row["src_addr"] == expected["src_addr"] and row["dst_addr"] == expected["dst_addr"]
+    by_message = {r["message"]: r for r in stored}
+    for text in NASTY:  # independent of event_row: the text itself
+        assert by_message[text]["raw"] == text and by_message[text]["extra"] == {"text": text, text: [text]}
+    edge = stored[len(NASTY) + 1]
+    assert (edge["bytes_out"], edge["bytes_in"], edge["dst_port"], edge["http_status"]) == \
+        (2**63 - 1, -(2**63), 2**31 - 1, 32767)
+    assert edge["timestamp"] == datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+    assert stored[len(NASTY)]["extra"] is None and stored[len(NASTY)]["message"] is None
+    cleaned = stored[-1]
+    assert cleaned["message"] == "nul\\x00here" and cleaned["user"] == "lone \\ud800"
+    assert cleaned["extra"] == {"s": "\\udc80"} and cleaned["label"] == "L" * 128
+    assert [r["line_no"] for r in stored] == [i * 2**40 for i in range(len(evs))]
+
+
+def test_mysql_statements_are_split_and_keep_every_row(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not _is_mysql(db):
+        pytest.skip("the multi-row INSERT statements are MariaDB's path")
+    monkeypatch.setattr(bulk, "MYSQL_STATEMENT_CHARS", 2_000)  # a few rows per statement
+    reference = _store(db, fast=False)
+    assert _store(db, fast=True) == reference
+
+
+def test_mysql_literals_follow_no_backslash_escapes(db: Database) -> None:
+    if not _is_mysql(db):
+        pytest.skip("a MariaDB sql_mode")
+    reference = _store(db, fast=False)
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_BACKSLASH_ESCAPES')")
+        conn.commit()
+        writer = EventWriter(conn.dialect)
+        evs = _events()
+        conn.execute(events.delete())
+        source_id = reference[0]["source_id"]
+        writer.insert(conn, writer.rows(evs, source_id, [i * 2**40 for i in range(len(evs))]))
+        conn.commit()
+        conn.exec_driver_sql("SET SESSION sql_mode = DEFAULT")
+    assert _stored(db) == reference
