@@ -25,7 +25,6 @@ Three subkinds, all keyed by the inside host (the ``source`` of the alert is the
 
 from __future__ import annotations
 
-import math
 from collections import Counter, deque
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
@@ -34,19 +33,14 @@ from typing import Any
 from pydantic import Field
 
 from netwarden.detect import scoring
+from netwarden.detect._dns_tunnel import DnsTunnelling, DnsWindow
 from netwarden.detect.base import Detector, DetectorSettings, register
-from netwarden.detect.windows import KeyedState
+from netwarden.detect.windows import KeyedState, epoch_seconds
 from netwarden.records import Event, Factor, Finding, Severity
+from netwarden.text import data_size
 
 MB = 1_000_000
 HOUR = 3600.0
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-# second-level labels under which registrations happen one level deeper (example.co.uk); without a
-# public-suffix list this covers the common cases
-_SLD = frozenset({"co", "com", "net", "org", "gov", "ac", "edu", "ne", "or", "go", "gob", "mil", "nic", "ltd",
-                  "plc", "sch", "nhs", "police", "info", "biz", "web", "nom"})
-_TUNNEL_QTYPES = frozenset({"TXT", "NULL", "10", "16", "ANY", "255", "PRIVATE", "MX", "CNAME", "SRV"})
-_BULK_QTYPES = frozenset({"TXT", "NULL", "10", "16"})
 _DNS_PORTS = frozenset({53, 5353, 5355})
 
 
@@ -56,34 +50,6 @@ def _service_answer(sport: int | None, dport: int | None) -> bool:
     if sport is None or dport is None:
         return False
     return (sport < 1024 <= dport) or (sport < 10_000 and dport >= 32_768)
-
-
-def _ts(when: datetime) -> float:
-    return (when - _EPOCH).total_seconds() if when.tzinfo else (when.replace(tzinfo=timezone.utc) - _EPOCH
-                                                                 ).total_seconds()
-
-
-def _size(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if n < 1000 or unit == "TB":
-            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
-        n /= 1000
-    return f"{n} B"
-
-
-def registered_domain(name: str) -> tuple[str, str]:
-    """("sub.part", "example.co.uk") of a query name, lower case, without the trailing dot."""
-    labels = name.lower().rstrip(".").split(".")
-    n = 3 if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _SLD else 2
-    return ".".join(labels[:-n]), ".".join(labels[-n:])
-
-
-def entropy(text: str) -> float:
-    """Shannon entropy in bits per character (random base32 ≈ 4.5+ for 50 characters; words ≈ 3)."""
-    if not text:
-        return 0.0
-    n = len(text)
-    return -sum(c / n * math.log2(c / n) for c in Counter(text).values())
 
 
 class _Host:
@@ -98,27 +64,8 @@ class _Host:
         self.reported: dict[str, tuple[float, int]] = {}  # destination -> (time, bytes) when last reported
 
 
-class _DnsWindow:
-    __slots__ = ("names", "queries", "bulk", "chars", "high", "long", "first", "last", "qtypes", "servers",
-                 "examples", "reported")
-
-    def __init__(self) -> None:
-        self.names: dict[str, float] = {}  # unique subdomain part -> last seen (bounded)
-        self.queries = 0
-        self.bulk = 0  # TXT/NULL queries
-        self.chars = 0  # characters of unique subdomains (what could carry data)
-        self.high = 0  # unique names that look random (entropy) ...
-        self.long = 0  # ... or are long
-        self.first = 0.0
-        self.last = 0.0
-        self.qtypes: Counter[str] = Counter()
-        self.servers: dict[str, None] = {}
-        self.examples: list[str] = []
-        self.reported = 0  # unique names when last reported
-
-
 @register
-class ExfiltrationDetector(Detector):
+class ExfiltrationDetector(DnsTunnelling, Detector):
     name = "exfiltration"
     description = "large or unusual-hour outbound transfers against the host's own baseline; DNS tunnels"
 
@@ -156,7 +103,7 @@ class ExfiltrationDetector(Detector):
         super().__init__(settings, **kw)
         s = self.settings
         self.hosts: KeyedState[_Host] = KeyedState(_Host, idle=timedelta(days=s.history_days), max_keys=s.max_hosts)
-        self.dns: KeyedState[_DnsWindow] = KeyedState(_DnsWindow, idle=timedelta(seconds=s.dns_window * 2),
+        self.dns: KeyedState[DnsWindow] = KeyedState(DnsWindow, idle=timedelta(seconds=s.dns_window * 2),
                                                       max_keys=s.max_dns_keys)
         self._allow = tuple(s.dns_allow)
         self._outside: dict[str, bool] = {}
@@ -167,7 +114,7 @@ class ExfiltrationDetector(Detector):
         out: list[Finding] = []
         inside = self.assets.is_inside
         touched: dict[tuple[str, str], tuple[_Host, list[Event]]] = {}
-        dns_touched: dict[tuple[str, str], tuple[_DnsWindow, list[Event]]] = {}
+        dns_touched: dict[tuple[str, str], tuple[DnsWindow, list[Event]]] = {}
         for e in events:
             when = e.timestamp
             if when is None:
@@ -185,7 +132,7 @@ class ExfiltrationDetector(Detector):
             if _service_answer(e.src_port, e.dst_port):
                 continue  # one direction of a flow (NetFlow): our server answering a client who asked for it
             host = self.hosts.get(e.src_ip, when)
-            self._add(host, e.dst_ip, _ts(when), sent, e)
+            self._add(host, e.dst_ip, epoch_seconds(when), sent, e)
             key = (e.src_ip, e.dst_ip)
             if key in touched:
                 touched[key][1].append(e)
@@ -268,11 +215,11 @@ class ExfiltrationDetector(Detector):
             if total >= threshold:
                 volume = True
                 factors.append(Factor("volume", scoring.saturating(total / max(threshold, 1), 1.5, 0.9),
-                                      f"{_size(total)} to {dst} within an hour vs a usual {_size(median)} per active "
-                                      f"hour for this host (largest hour in {s.history_days} days: {_size(peak)})"))
+                                      f"{data_size(total)} to {dst} within an hour vs a usual {data_size(median)} per active "
+                                      f"hour for this host (largest hour in {s.history_days} days: {data_size(peak)})"))
         elif total >= max(s.cold_floor, s.floor):
             volume = True
-            factors.append(Factor("volume", 0.5, f"{_size(total)} to {dst} within an hour "
+            factors.append(Factor("volume", 0.5, f"{data_size(total)} to {dst} within an hour "
                                                  f"(no baseline yet for this host: {n} active hours seen)"))
         off = None
         if total >= s.off_hours_floor and (n == 0 or total > max(median, 1) * 2):
@@ -282,13 +229,13 @@ class ExfiltrationDetector(Detector):
         if off is not None:
             days_seen, active = off
             factors.append(Factor("off_hours", 0.45 if volume else 0.55,
-                                  f"{_size(total)} at {hour % 24:02d}:00-{hour % 24:02d}:59 UTC, an hour in which "
+                                  f"{data_size(total)} at {hour % 24:02d}:00-{hour % 24:02d}:59 UTC, an hour in which "
                                   f"this host was active on {active} of {days_seen} days"))
         sent = sum(e.bytes_out or 0 for e in events)
         received = sum(e.bytes_in or 0 for e in events)
         long_flows = [e for e in events if (e.duration or 0) >= HOUR]
         if received and sent > 10 * received:
-            factors.append(Factor("upload", 0.2, f"upload-dominated: {_size(sent)} sent, {_size(received)} received"))
+            factors.append(Factor("upload", 0.2, f"upload-dominated: {data_size(sent)} sent, {data_size(received)} received"))
         if long_flows:
             factors.append(Factor("long", 0.15, f"{len(long_flows)} connection(s) lasting over an hour "
                                                 f"(longest {max(e.duration or 0 for e in long_flows) / 3600:.1f} h)"))
@@ -298,7 +245,7 @@ class ExfiltrationDetector(Detector):
         host.reported[dst] = (t, total)
         if len(host.reported) > 64:
             host.reported.pop(next(iter(host.reported)))
-        stamps = [_ts(e.timestamp) for e in events if e.timestamp is not None]
+        stamps = [epoch_seconds(e.timestamp) for e in events if e.timestamp is not None]
         first = datetime.fromtimestamp(min(stamps, default=t), timezone.utc)
         last_seen = datetime.fromtimestamp(max(stamps, default=t), timezone.utc)
         findings.append(self.finding(
@@ -327,108 +274,12 @@ class ExfiltrationDetector(Detector):
             return len(past), active
         return None
 
-    # -- DNS ----------------------------------------------------------------------------------------
-
-    def _dns(self, e: Event, when: datetime, extra: dict[str, Any],
-             touched: dict[tuple[str, str], tuple[_DnsWindow, list[Event]]]) -> None:
-        if extra.get("dns_type") not in (None, "query"):
-            return  # Suricata logs the answer too: count each question once
-        if e.src_ip is None:
-            return
-        many = extra.get("dns_queries")  # a capture flow that carried several questions
-        if isinstance(many, list) and many:
-            for item in many[:50]:
-                if isinstance(item, (list, tuple)) and item:
-                    self._question(e, when, item[0], item[1] if len(item) > 1 else None, touched)
-            return
-        self._question(e, when, extra.get("dns_query") or extra.get("dns_rrname"),
-                       extra.get("dns_qtype") or extra.get("dns_rrtype"), touched)
-
-    def _question(self, e: Event, when: datetime, name: Any, qtype: Any,
-                  touched: dict[tuple[str, str], tuple[_DnsWindow, list[Event]]]) -> None:
-        if not isinstance(name, str) or len(name) < 12:
-            return
-        sub, domain = registered_domain(name[:300])
-        if not sub or domain.endswith(self._allow) and any(
-                domain == a or domain.endswith("." + a) for a in self._allow):
-            return
-        key = f"{e.src_ip} {domain}"  # type: ignore[str-bytes-safe]
-        window = self.dns.get(key, when)
-        t = _ts(when)
-        s = self.settings
-        if window.queries and t - window.first > s.dns_window:
-            window.__init__()  # type: ignore[misc]  # a new window
-        if not window.queries:
-            window.first = t
-        window.queries += 1
-        window.last = max(window.last, t)
-        qt = str(qtype).upper() if qtype is not None else ""
-        if qt:
-            window.qtypes[qt] += 1
-            if qt in _BULK_QTYPES:
-                window.bulk += 1
-        if e.dst_ip and len(window.servers) < 10:
-            window.servers[e.dst_ip] = None
-        if sub not in window.names and len(window.names) < s.max_names:
-            window.names[sub] = t
-            window.chars += len(sub)
-            letters = sub.replace(".", "")
-            if len(letters) >= s.dns_long_length:
-                window.long += 1
-            elif len(letters) >= s.dns_min_length and entropy(letters) >= s.dns_min_entropy:
-                window.high += 1
-            elif len(letters) >= 12 and entropy(letters) >= s.dns_min_entropy + 0.3:
-                window.high += 1  # shorter but very random (a hex/base32 chunk)
-            if len(window.examples) < 3 and len(letters) >= s.dns_min_length:
-                window.examples.append(name[:120])
-        k = (e.src_ip, domain)
-        if k in touched:
-            if touched[k][1][-1] is not e:
-                touched[k][1].append(e)
-        else:
-            touched[k] = (window, [e])
-
-    def _check_dns(self, src: str, domain: str, w: _DnsWindow, events: list[Event]) -> Finding | None:
-        s = self.settings
-        unique = len(w.names)
-        suspicious = w.high + w.long
-        names_hit = suspicious >= s.dns_min_unique and suspicious >= 0.5 * unique
-        bulk_hit = w.bulk >= s.dns_min_bulk and unique >= s.dns_min_unique // 2 and suspicious >= 0.3 * unique
-        if not (names_hit or bulk_hit):
-            return None
-        if w.reported and unique < 2 * w.reported:
-            return None  # already reported this window; again when it doubles
-        w.reported = unique
-        span = max(w.last - w.first, 1.0)
-        avg = w.chars / max(unique, 1)
-        factors = [Factor("unique_subdomains", scoring.saturating(unique, s.dns_min_unique * 2, 0.8),
-                          f"{unique} unique subdomains of {domain} in {span / 60:.0f} min from {src}"),
-                   Factor("random_names", scoring.saturating(suspicious / max(unique, 1), 0.5, 0.7),
-                          f"{suspicious} of them long or random-looking (average {avg:.0f} characters)")]
-        if w.bulk:
-            factors.append(Factor("txt_null", scoring.saturating(w.bulk, s.dns_min_bulk, 0.6),
-                                  f"{w.bulk} TXT/NULL queries (a tunnel's return channel)"))
-        encoded = w.chars * 5 // 8  # base32-style names carry about 5 bits per character
-        factors.append(Factor("encoded_bytes", 0.1, f"about {_size(encoded)} could be encoded in those names"))
-        first = datetime.fromtimestamp(w.first, timezone.utc)
-        last = datetime.fromtimestamp(max(w.last, w.first), timezone.utc)
-        return self.finding(
-            kind="exfiltration", subkind="dns_tunnel", severity=Severity.HIGH, factors=factors,
-            recommendation=(f"Check {src} for DNS tunnelling software (iodine, dnscat2, malware) talking to {domain}; "
-                            f"block the domain {domain} at your DNS resolver and allow outbound DNS only from "
-                            f"the resolver."),
-            first_seen=first, last_seen=last, events=events, source=src,
-            target=domain, count=len(events), signature=f"dns_tunnel:{domain}",
-            evidence={"domain": domain, "unique_subdomains": unique, "suspicious_names": suspicious,
-                      "queries": w.queries, "txt_null": w.bulk, "qtypes": dict(w.qtypes.most_common(5)),
-                      "resolvers": list(w.servers), "examples": list(w.examples), "average_length": round(avg, 1)})
-
     # -- state --------------------------------------------------------------------------------------
 
     def prune(self, now: datetime) -> None:
         self.hosts.prune(now)
         self.dns.prune(now)
-        cutoff = int(_ts(now) // HOUR) - self.settings.history_days * 24
+        cutoff = int(epoch_seconds(now) // HOUR) - self.settings.history_days * 24
         for _, _, host in self.hosts.items():
             if host.hours and min(host.hours) < cutoff:
                 self._trim(host, cutoff + self.settings.history_days * 24)
@@ -459,7 +310,7 @@ class ExfiltrationDetector(Detector):
             h.reported = {dst: (float(v[0]), int(v[1])) for dst, v in d.get("reported", {}).items()}
             self.hosts.put(key, datetime.fromisoformat(d["seen"]), h)
         for key, d in (state.get("dns") or {}).items():
-            w = _DnsWindow()
+            w = DnsWindow()
             w.names = {n: float(d.get("last", 0)) for n in d.get("names", [])}
             for attr in ("queries", "bulk", "chars", "high", "long", "reported"):
                 setattr(w, attr, int(d.get(attr, 0)))

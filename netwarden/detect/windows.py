@@ -9,10 +9,17 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Generic, TypeVar
 
 V = TypeVar("V")
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def epoch_seconds(when: datetime) -> float:
+    """Seconds since 1970 of an event time (naive times are UTC)."""
+    return (when - _EPOCH).total_seconds() if when.tzinfo else (when.replace(tzinfo=timezone.utc) - _EPOCH
+                                                                 ).total_seconds()
 
 
 class KeyedState(Generic[V]):

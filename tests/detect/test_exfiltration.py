@@ -14,7 +14,8 @@ import pytest
 
 from netwarden.collect.pcap import read_events
 from netwarden.detect.engine import DetectionEngine
-from netwarden.detect.exfiltration import ExfiltrationDetector, entropy, registered_domain
+from netwarden.detect._dns_tunnel import entropy, registered_domain
+from netwarden.detect.exfiltration import ExfiltrationDetector
 from netwarden.parse import get_parser
 from netwarden.parse.base import ParseContext
 from netwarden.records import Event, Severity
