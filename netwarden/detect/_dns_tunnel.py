@@ -7,9 +7,10 @@ from __future__ import annotations
 import math
 from collections import Counter
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from netwarden.detect import scoring
+from netwarden.detect.base import DetectorPart
 from netwarden.detect.windows import epoch_seconds
 from netwarden.records import Event, Factor, Finding, Severity
 from netwarden.text import data_size
@@ -56,15 +57,11 @@ class DnsWindow:
         self.reported = 0  # unique names when last reported
 
 
-class DnsTunnelling:
+class DnsTunnelling(DetectorPart):
     """The DNS half of :class:`~netwarden.detect.exfiltration.ExfiltrationDetector` (a mixin: it uses the
     detector's settings, windows and ``finding``)."""
 
-    settings: Any
-    dns: Any
-
-    if TYPE_CHECKING:  # the detector's; declared for the type checker only, or it would shadow it
-        def finding(self, **kw: Any) -> Finding: ...
+    dns: Any  # the detector's windows: (host, domain) -> DnsWindow
 
     def _dns(self, e: Event, when: datetime, extra: dict[str, Any],
              touched: dict[tuple[str, str], tuple[DnsWindow, list[Event]]]) -> None:

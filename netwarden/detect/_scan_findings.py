@@ -5,10 +5,11 @@ and targets are, and advice. The detector (``port_scan.py``) classifies and coun
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from netwarden.detect import scoring
 from netwarden.detect._conn import FAILED, NEUTRAL, OK
+from netwarden.detect.base import DetectorPart
 from netwarden.records import Event, Factor, Finding, Severity
 
 SWEEP_PROTOS = frozenset({"icmp", "icmpv6", "ipv6-icmp", "arp"})
@@ -45,15 +46,9 @@ class ScanSource:
                 "overflow": self.overflow, "reported": self.reported, "last_report": self.last_report}
 
 
-class ScanFindings:
+class ScanFindings(DetectorPart):
     """The alert building half of :class:`~netwarden.detect.port_scan.PortScan` (a mixin: it uses the
     detector's settings, assets and ``finding``)."""
-
-    settings: Any
-    assets: Any
-
-    if TYPE_CHECKING:  # the detector's; declared for the type checker only, or it would shadow it
-        def finding(self, **kw: Any) -> Finding: ...
 
     def _report(self, src_ip: str, src: ScanSource, when: datetime, samples: list[Event]) -> list[Finding]:
         s = self.settings

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from netwarden.detect import scoring
 from netwarden.detect._web_inspect import decoded_url, split_url
 from netwarden.detect._web_signatures import ADMIN_PANEL, INFO_ENDPOINT, Match
+from netwarden.detect.base import DetectorPart
 from netwarden.records import Event, Factor, Finding, Severity
 
 INJECTION = frozenset({"sqli", "traversal", "cmdi", "jndi", "rfi"})
@@ -82,16 +83,12 @@ class RequestGroup:
         self.last = when if self.last is None or when > self.last else self.last
 
 
-class WebFindings:
+class WebFindings(DetectorPart):
     """The alert building half of :class:`~netwarden.detect.web_attack.WebAttack` (a mixin: it uses the
     detector's settings, its anomaly model and ``finding``)."""
 
-    settings: Any
-
-    if TYPE_CHECKING:  # the detector's; declared here for the type checker only, or they would shadow it
+    if TYPE_CHECKING:  # the detector's; declared for the type checker only, or it would shadow it
         def _anomaly(self, events: list[Event]) -> tuple[list[Factor], dict[str, Any]]: ...
-
-        def finding(self, **kw: Any) -> Finding: ...
 
     def _common_factors(self, src: str, st: SourceHistory) -> list[Factor]:
         factors = []

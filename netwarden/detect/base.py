@@ -26,7 +26,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -95,3 +95,14 @@ DETECTORS: Registry[type[Detector]] = Registry("detector", "netwarden.detect", e
                                                required=("name", "description"))
 REGISTRY = DETECTORS.entries
 register = DETECTORS.register  # class decorator: make a detector available by its ``name``
+
+
+class DetectorPart:
+    """One half of a detector kept in a module of its own (its alert building, a second signal), mixed into
+    the detector's class: it uses the detector's ``settings``, ``assets`` and ``finding``."""
+
+    settings: Any
+    assets: Assets
+
+    if TYPE_CHECKING:  # the detector's; declared for the type checker only, or it would shadow it
+        def finding(self, **kw: Any) -> Finding: ...
