@@ -45,106 +45,10 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from netwarden.detect import scoring
+from netwarden.detect._rates import DAY, Client, Rate, minute_time
 from netwarden.detect.base import Detector, DetectorSettings, register
 from netwarden.detect.windows import KeyedState
 from netwarden.records import Event, Factor, Finding, Severity
-
-_DAY = 1440  # minutes
-
-
-def _when(minute: int) -> datetime:
-    return datetime.fromtimestamp(minute * 60, timezone.utc)
-
-
-class _Rate:
-    """Per-minute count of one measure at one target, with its learned baseline."""
-
-    __slots__ = ("minute", "count", "mean", "var", "minutes", "threshold", "alerted", "sources", "ports",
-                 "other_sources", "first", "last", "streak")
-
-    def __init__(self) -> None:
-        self.minute = -1
-        self.count = 0
-        self.mean = 0.0
-        self.var = 0.0
-        self.minutes = 0  # minutes learned
-        self.threshold = 0.0
-        self.alerted = 0  # count at the last finding of this minute (0: none yet)
-        self.sources: dict[str, int] = {}
-        self.other_sources = 0
-        self.ports: dict[int, int] = {}
-        self.first: datetime | None = None
-        self.last: datetime | None = None
-        self.streak = 0  # consecutive flooded minutes
-
-    def roll(self, minute: int, alpha: float) -> None:
-        """Close the current minute into the baseline (and the silent minutes since) and open ``minute``."""
-        if self.minute >= 0:
-            gap = minute - self.minute
-            if gap > _DAY or gap < -_DAY:
-                self.mean = self.var = 0.0
-                self.minutes = 0
-                self.streak = 0
-            else:
-                flooded = self.alerted > 0
-                self._learn(self.count, alpha, flooded)
-                silent = min(max(gap - 1, 0), _DAY)
-                if silent:  # silent minutes pull the mean down geometrically (and widen nothing)
-                    decay = (1 - alpha) ** silent
-                    self.var = self.var * decay + (1 - decay) * self.mean ** 2 * decay
-                    self.mean *= decay
-                    self.minutes += silent
-                self.streak = self.streak + 1 if flooded and gap == 1 else 0
-        self.minute = minute
-        self.count = 0
-        self.alerted = 0
-        self.sources = {}
-        self.other_sources = 0
-        self.ports = {}
-        self.first = self.last = None
-
-    def _learn(self, x: float, alpha: float, flooded: bool) -> None:
-        if flooded:
-            if self.minutes == 0 and self.streak < 2:
-                # a flood is not the first thing a baseline learns (the next flood would hide under it), unless
-                # the rate has been there from the first three minutes on: then it is the service's own
-                return
-            alpha = alpha / 10  # a flood should not teach the baseline that floods are normal (much)
-        if self.minutes == 0:
-            self.mean, self.var = x, 0.0
-        else:
-            diff = x - self.mean
-            incr = alpha * diff
-            self.mean += incr
-            self.var = (1 - alpha) * (self.var + diff * incr)
-        self.minutes += 1
-
-    def to_json(self) -> list[Any]:
-        return [self.minute, self.count, self.mean, self.var, self.minutes, self.streak]
-
-    @classmethod
-    def from_json(cls, d: list[Any]) -> _Rate:
-        r = cls()
-        r.minute, r.count, r.mean, r.var, r.minutes, r.streak = (int(d[0]), int(d[1]), float(d[2]), float(d[3]),
-                                                                 int(d[4]), int(d[5]))
-        return r
-
-
-class _Client:
-    """One source's own per-minute request rate (a faster baseline than the site's)."""
-
-    __slots__ = ("minute", "count", "prev", "mean", "minutes", "agent", "alerted_minute", "alerted_level")
-
-    def __init__(self) -> None:
-        self.minute = -1
-        self.count = 0
-        self.prev = 0  # the previous minute's count (for a sliding one-minute estimate)
-        self.alerted_minute = -10
-        self.alerted_level = 0.0
-        self.mean = 0.0
-        self.minutes = 0
-        self.agent: str | None = None
-
 
 # measure -> subkind
 _MEASURES = {"syn": "syn_flood", "synfw": "syn_flood", "http": "ddos", "udp": "udp_flood", "icmp": "icmp_flood"}
@@ -181,8 +85,8 @@ class DenialOfService(Detector):
     def __init__(self, settings: Any = None, **kw: Any) -> None:
         super().__init__(settings, **kw)
         s = self.settings
-        self.rates: KeyedState[_Rate] = KeyedState(_Rate, idle=timedelta(days=2), max_keys=s.max_targets)
-        self.clients: KeyedState[_Client] = KeyedState(_Client, idle=timedelta(hours=2), max_keys=s.max_sources)
+        self.rates: KeyedState[Rate] = KeyedState(Rate, idle=timedelta(days=2), max_keys=s.max_targets)
+        self.clients: KeyedState[Client] = KeyedState(Client, idle=timedelta(hours=2), max_keys=s.max_sources)
         self.floors = {"syn": s.syn_floor, "http": s.http_site_floor, "udp": s.udp_floor, "icmp": s.icmp_floor,
                        "synfw": s.firewall_flood_floor}
 
@@ -278,7 +182,7 @@ class DenialOfService(Detector):
                 out.append(finding)
 
     def _client(self, src: str, target: str, e: Event, ts: datetime, epoch: float, minute: int,
-                site: _Rate) -> Finding | None:
+                site: Rate) -> Finding | None:
         s = self.settings
         c = self.clients.get(f"{src}|{target}", ts)
         if minute < c.minute - s.late_minutes:  # an older timeline (see _count)
@@ -288,7 +192,7 @@ class DenialOfService(Detector):
             if c.minute >= 0:
                 gap = minute - c.minute
                 a = s.source_alpha
-                if gap > _DAY:
+                if gap > DAY:
                     c.mean, c.minutes = 0.0, 0
                 else:
                     c.mean = c.mean + a * (c.count - c.mean) if c.minutes else float(c.count)
@@ -340,10 +244,10 @@ class DenialOfService(Detector):
             signature=f"http_flood:{target}",
             evidence={"requests_this_minute": count, "client_usual_per_min": round(c.mean, 1),
                       "site_usual_per_min": round(usual_site, 1), "site_this_minute": site.count,
-                      "user_agent": agent, "minute": _when(minute).isoformat()},
+                      "user_agent": agent, "minute": minute_time(minute).isoformat()},
             events=[e])
 
-    def _site(self, measure: str, target: str, rate: _Rate, e: Event) -> Finding | None:
+    def _site(self, measure: str, target: str, rate: Rate, e: Event) -> Finding | None:
         s = self.settings
         count = rate.count
         sources = rate.sources
@@ -378,7 +282,7 @@ class DenialOfService(Detector):
                                   f"{rate.streak + 1} flooded minutes in a row"))
         evidence: dict[str, Any] = {"count_this_minute": count, "usual_per_min": round(usual, 1),
                                     "baseline_minutes": rate.minutes, "distinct_sources": distinct,
-                                    "top_sources": [[a, n] for a, n in top], "minute": _when(rate.minute).isoformat()}
+                                    "top_sources": [[a, n] for a, n in top], "minute": minute_time(rate.minute).isoformat()}
         port_text = ""
         if measure in ("syn", "synfw"):
             ports = sorted(rate.ports.items(), key=lambda kv: -kv[1])[:5]
@@ -424,13 +328,13 @@ class DenialOfService(Detector):
         for item in state.get("rates", []) or []:
             try:
                 key, seen, value = item
-                self.rates.put(str(key), datetime.fromisoformat(seen), _Rate.from_json(value))
+                self.rates.put(str(key), datetime.fromisoformat(seen), Rate.from_json(value))
             except (TypeError, ValueError, IndexError):
                 continue
         for item in state.get("clients", []) or []:
             try:
                 key, seen, value = item
-                c = _Client()
+                c = Client()
                 c.minute, c.count, c.mean, c.minutes = int(value[0]), int(value[1]), float(value[2]), int(value[3])
                 self.clients.put(str(key), datetime.fromisoformat(seen), c)
             except (TypeError, ValueError, IndexError):
