@@ -12,7 +12,7 @@ from rich.text import Text
 
 from netwarden.commands.shared.context import Context, checked, parse_when
 from netwarden.commands.shared.csv_output import csv_options, write_csv
-from netwarden.commands.shared.terminal import fail, json_line, list_table, out, safe
+from netwarden.commands.shared.terminal import answered_without_table, fail, json_line, list_table, out, safe
 from netwarden.records import Alert, AlertStatus, Severity
 from netwarden.report.export import chunked
 from netwarden.text import plural
@@ -64,12 +64,7 @@ def alerts_command(obj: Context, since: str | None, kind: str | None, severity: 
     with db.engine.connect() as conn:
         found = find_alerts(conn, flt, limit=limit or 50)
     db.close()
-    if as_json:
-        for alert in found:
-            sys.stdout.write(json_line(alert_dict(alert)))
-        return
-    if not found:
-        out.print("no matching alerts")
+    if answered_without_table(found, as_json, alert_dict, "no matching alerts"):
         return
     table = list_table("id", "last seen (UTC)", "severity", "conf", "kind", "source", "count", "status",
                        text="why")
@@ -192,12 +187,7 @@ def incidents_command(obj: Context, since: str | None, limit: int | None, as_jso
     with db.engine.connect() as conn:
         rows = find_incidents(conn, since=after, limit=limit or 50)
     db.close()
-    if as_json:
-        for row in rows:
-            sys.stdout.write(json_line(row))
-        return
-    if not rows:
-        out.print("no incidents")
+    if answered_without_table(rows, as_json, dict, "no incidents"):
         return
     for row in rows:
         out.print(Text.assemble((f"#{row['id']} ", "bold"), (f"{row['severity']:<9}", SEVERITY_STYLE[row["severity"]]),

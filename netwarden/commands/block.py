@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import getpass
-import sys
 from itertools import islice
 from typing import TYPE_CHECKING
 
@@ -12,7 +11,7 @@ from rich.text import Text
 
 from netwarden.commands.shared.context import Context
 from netwarden.commands.shared.csv_output import csv_options, write_csv
-from netwarden.commands.shared.terminal import fail, json_line, list_table, out, safe
+from netwarden.commands.shared.terminal import answered_without_table, fail, list_table, out, safe
 from netwarden.report.export import chunked
 
 if TYPE_CHECKING:
@@ -167,12 +166,8 @@ def list_command(obj: Context, show_all: bool, state: str | None, refused: bool,
         db.close()
         raise click.BadParameter(str(exc), param_hint="--address") from None
     db.close()
-    if as_json:
-        for b in found:
-            sys.stdout.write(json_line(b.to_dict()))
-        return
-    if not found:
-        out.print("no blocks" if show_all or state else "no active blocks (--all shows ended ones)")
+    if answered_without_table(found, as_json, lambda b: b.to_dict(),
+                              "no blocks" if show_all or state else "no active blocks (--all shows ended ones)"):
         return
     table = list_table("id", "network", "state", "mode", "created (UTC)", "expires (UTC)", "by", "alert",
                        text="reason")

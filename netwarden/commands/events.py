@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
@@ -10,7 +9,7 @@ from rich.text import Text
 
 from netwarden.commands.shared.context import Context, checked, parse_when
 from netwarden.commands.shared.csv_output import csv_options, write_driver_csv
-from netwarden.commands.shared.terminal import endpoint, err, json_line, list_table, out, safe
+from netwarden.commands.shared.terminal import answered_without_table, endpoint, err, list_table, out, safe
 
 
 @click.command()
@@ -53,12 +52,8 @@ def events(obj: Context, since: str | None, until: str | None, src: str | None, 
     with db.engine.connect() as conn:
         rows = find_events(conn, flt, limit=limit or 50, newest_first=not oldest_first)
     db.close()
-    if as_json:
-        for row in rows:
-            sys.stdout.write(json_line(row_to_event(row).to_dict()))
-        return
-    if not rows:
-        err.print("no matching events")
+    if answered_without_table(rows, as_json, lambda row: row_to_event(row).to_dict(), "no matching events",
+                              console=err):
         return
     table = list_table("time (UTC)", "kind", "source", "destination", text="what")
     for row in rows:

@@ -16,7 +16,7 @@ from rich.text import Text
 from netwarden.commands.model_output import open_lab, print_by_label, print_metrics
 from netwarden.commands.model_scoring import evaluate_command, predict_command, threshold_command
 from netwarden.commands.shared.context import Context, parse_when
-from netwarden.commands.shared.terminal import err, fail, json_line, out, plain_table, safe
+from netwarden.commands.shared.terminal import answered_without_table, err, fail, json_line, out, plain_table, safe
 
 
 RECENT_ROWS = 50_000  # stored events `model show` scores to compare with the calibrated rate
@@ -134,12 +134,8 @@ def list_command(obj: Context, as_json: bool) -> None:
     db, registry = open_lab(obj)
     records = registry.list()
     db.close()
-    if as_json:
-        for r in records:
-            sys.stdout.write(json_line(r.to_dict()))
-        return
-    if not records:
-        out.print("no models yet: train one with `netwarden model train --data FILE --algorithm NAME`")
+    if answered_without_table(records, as_json, lambda r: r.to_dict(),
+                              "no models yet: train one with `netwarden model train --data FILE --algorithm NAME`"):
         return
     table = plain_table()
     for column in ("model", "algorithm", "task", "active", "accuracy", "F1", "FPR", "AUC", "threshold", "created"):

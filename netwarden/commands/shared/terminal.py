@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NoReturn
 
 import orjson
@@ -45,6 +45,20 @@ def json_line(value: Any) -> str:
     ``\\uXXXX`` (JSON allows it; a JSON reader gets the original text back)."""
     text = orjson.dumps(value, default=str).decode()
     return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n"
+
+
+def answered_without_table(rows: Sequence[Any], as_json: bool, to_dict: Callable[[Any], Any], empty: str, *,
+                           console: Console | None = None) -> bool:
+    """What every list command does before its table: with ``--json`` each row as a JSON line; with no rows the
+    ``empty`` message (on ``console``, stdout by default). True when that answered, so no table is due."""
+    if as_json:
+        for row in rows:
+            sys.stdout.write(json_line(to_dict(row)))
+        return True
+    if not rows:
+        (console or out).print(empty)
+        return True
+    return False
 
 
 def plain_table(*columns: str) -> Table:
