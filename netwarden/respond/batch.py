@@ -80,6 +80,12 @@ def decide(responder: Responder, alerts: Sequence[Alert]) -> None:
         return
     now = r.clock()
     with r._lock:
+        # a network already under a block is decided (``_one`` returns at once): the store need not be asked.
+        # Under a flood, after the first batches that is nearly every alert
+        known = _View(r._active, _Active(), {}, 0)
+        candidates = [(alert, net) for alert, net in candidates if not known.covered(net)]
+        if not candidates:
+            return
         try:
             with r.db.engine.begin() as conn:
                 view = _read(conn, r, [net for _, net in candidates], now)
