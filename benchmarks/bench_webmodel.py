@@ -81,7 +81,7 @@ def build(seed: int, quick: bool, log: Callable[[str], None]) -> tuple[list, Pat
 def measure(train: list, path: Path) -> dict[str, Any]:
     from netwarden.learn.base import create
     from netwarden.learn.data import load_file
-    from netwarden.learn.web_profile import Profile
+    from netwarden.learn.request_profile import Profile
 
     test = load_file(path, "netwarden").events
     truth = np.array([e.label != "normal" for e in test])
@@ -220,7 +220,7 @@ def speed(reps: int = 5, log: Callable[[str], None] = print) -> str:
     whole file, a fresh model copy (empty caches) each pass; medians, with the load average around it."""
     from netwarden.learn.base import create
     from netwarden.learn.data import load_file
-    from netwarden.learn.web_profile import Profile
+    from netwarden.learn.request_profile import Profile
 
     events = load_file(datasets() / "csic-2010" / "normalTrafficTraining.txt.gz").events
     order = np.random.default_rng(42).permutation(len(events))

@@ -56,7 +56,7 @@ def _tabular(model: Model, events: list[Event]) -> dict[str, Any]:
 
 
 def _requests(model: Model, events: list[Event]) -> dict[str, Any]:
-    from netwarden.learn.web_profile import char_classes, split_request
+    from netwarden.learn.request_profile import char_classes, split_request
 
     profile = model.profile_  # type: ignore[attr-defined]
     rows = []

@@ -12,7 +12,8 @@ import pytest
 
 from netwarden.learn import data
 from netwarden.learn.base import Model, create
-from netwarden.learn.web_profile import Profile, char_classes, learn_profile, split_request, wilson
+from netwarden.learn.request_profile import Profile, char_classes, learn_profile, split_request
+from netwarden.learn.web_profile import wilson
 from netwarden.records import Event
 from netwarden.simulate import webshop
 
