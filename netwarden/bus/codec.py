@@ -59,3 +59,15 @@ def encode_quarantined(lines: list[QuarantinedLine]) -> bytes:
 
 def decode_quarantined(data: bytes) -> list[QuarantinedLine]:
     return [QuarantinedLine(*row) for row in orjson.loads(data)] if data else []
+
+
+def decode_lines(fields: dict[bytes, bytes], events: int) -> tuple[list[int | None], int | None]:
+    """A file's entry (:mod:`netwarden.bus.inputs`): its events' line numbers and its ``ingest_sources`` id;
+    other entries: no line numbers, no source. Raises ValueError for numbers that do not fit the events."""
+    if b"sid" not in fields:
+        return [None] * events, None
+    numbers = orjson.loads(fields[b"lines"])
+    if not isinstance(numbers, list) or len(numbers) != events or \
+            not all(n is None or type(n) is int for n in numbers):
+        raise ValueError("an entry's line numbers are one per event")
+    return numbers, int(fields[b"sid"])

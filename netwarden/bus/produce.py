@@ -1,22 +1,26 @@
 """Producing onto the bus: lines parsed with the pipeline's public batch API, then published by partition.
 
 ``netwarden publish`` uses :func:`publish_file`; tests and benchmarks too. The collectors of ``serve`` and
-``listen``, and the HTTP intake, publish through :class:`BusPipeline`, a pipeline whose ``store_batch`` and
-``ingest_lines`` publish instead of storing.
+``listen``, ``capture``, ``ingest``, ``follow`` and the HTTP intake publish through :class:`BusPipeline`, a
+pipeline whose ``store_batch``, ``store_lines`` and ``ingest_lines`` publish instead of storing (a file's lines
+exactly once, :mod:`.inputs`).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from netwarden.bus.inputs import publish_input
 from netwarden.bus.redis_bus import RedisBus
-from netwarden.collect.files import LogFile
+from netwarden.collect.files import Line, LogFile
 from netwarden.pipeline import Batch, IngestResult, Pipeline, numbered_lines
 from netwarden.pipeline.stages import Stages, stamp_arrival
+from netwarden.store import sources as source_store
+from netwarden.store.sources import Position
 
 
 @dataclass
@@ -40,9 +44,31 @@ class BusPipeline(Pipeline):
         self._lock = threading.Lock()  # the listeners' streams and the intake's requests publish at once
 
     def store_batch(self, batch: Batch, writer: Any, *, source: str, fmt: str,  # type: ignore[override]
-                    source_id: int | None = None, position: Any = None) -> None:
+                    source_id: int | None = None, position: Position | None = None) -> None:
+        if source_id is not None and position is not None:  # a file's (ingest): exactly once, then its position
+            published = publish_input(self.bus, batch, source=source, fmt=fmt, source_id=source_id,
+                                      last_line=position.lines, patient=True)
+            self._advance(source_id, position, source, published)
+            return
         stamp_arrival(batch.events)
         self._count(self.bus.publish(batch.events, batch.quarantined, source=source, fmt=fmt))
+
+    def store_lines(self, parser: Any, lines: Sequence[Line], *, source: str, fmt: str,  # type: ignore[override]
+                    source_id: int, position: Position) -> IngestResult:
+        """A followed file's lines: published exactly once, then its position advanced (``netwarden follow``).
+        Raises BusFull (the follower tries again from its position) or SourceConflict."""
+        counts = IngestResult(source=source, format=fmt)
+        batch = self.parse_batch(parser, lines, counts)
+        published = publish_input(self.bus, batch, source=source, fmt=fmt, source_id=source_id,
+                                  last_line=position.lines, patient=False)
+        self._advance(source_id, position, source, published)
+        return counts
+
+    def _advance(self, source_id: int, position: Position, source: str, published: tuple[int, int]) -> None:
+        """The input's position, once the bus holds its lines (with what this run published of them)."""
+        with self.db.engine.begin() as conn:
+            source_store.advance(conn, source_id, position, name=source, events=published[0],
+                                 quarantined=published[1])
 
     def ingest_lines(self, lines: Iterable[str], fmt: str, *, source: str = "-",  # type: ignore[override]
                      observer: str | None = None) -> Published:

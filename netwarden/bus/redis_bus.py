@@ -118,30 +118,42 @@ class RedisBus:
                 source: str, fmt: str) -> int:
         """Publish a parsed batch: its events split by partition, its quarantined lines with the partition of
         the source's name. Returns how many events were dropped because the bus stayed full."""
-        parts: dict[int, list[Event]] = {}
-        for event in events:
-            parts.setdefault(partition_of(event.src_ip, self.partitions), []).append(event)
+        dropped = 0
+        for partition, _, chunk, _, q in self.split(events, quarantined or [], source):
+            if not self._add(partition, chunk, q, source=source, fmt=fmt):
+                dropped += len(chunk)
+                self.dropped += len(chunk)
+                self._count_drop(source, len(chunk) + len(q))
+            else:
+                metrics.BUS_PUBLISHED.labels(metrics.source_label(source)).inc(len(chunk))
+        return dropped
+
+    def split(self, events: list[Event], quarantined: list[QuarantinedLine], source: str,
+              numbers: list[int | None] | None = None) -> list[tuple[int, int, list[Event], list[int | None],
+                                                                      list[QuarantinedLine]]]:
+        """A batch as bus entries: (partition, chunk index in it, events, their line numbers, quarantined lines)
+        — events by the partition of their source address, at most ``batch_events`` per entry; the
+        quarantined lines in the first entry of the partition of the source's name."""
+        numbers = numbers if numbers is not None else [None] * len(events)
+        parts: dict[int, list[int]] = {}
+        for i, event in enumerate(events):
+            parts.setdefault(partition_of(event.src_ip, self.partitions), []).append(i)
         home = partition_of(source, self.partitions)
         if quarantined:
             parts.setdefault(home, [])
-        dropped = 0
         size = self.settings.batch_events
-        for partition, part in sorted(parts.items()):
-            chunks = [part[i:i + size] for i in range(0, len(part), size)] or [[]]
-            for i, chunk in enumerate(chunks):
-                q = quarantined if partition == home and i == 0 else None
-                if not self._add(partition, chunk, q or [], source=source, fmt=fmt):
-                    dropped += len(chunk)
-                    self.dropped += len(chunk)
-                    self._count_drop(source, len(chunk) + len(q or []))
-                else:
-                    metrics.BUS_PUBLISHED.labels(metrics.source_label(source)).inc(len(chunk))
-        return dropped
+        entries = []
+        for partition, indexes in sorted(parts.items()):
+            chunks = [indexes[i:i + size] for i in range(0, len(indexes), size)] or [[]]
+            for c, chunk in enumerate(chunks):
+                q = quarantined if partition == home and c == 0 else []
+                entries.append((partition, c, [events[i] for i in chunk], [numbers[i] for i in chunk], q))
+        return entries
 
     def _add(self, partition: int, events: list[Event], quarantined: list[QuarantinedLine], *,
              source: str, fmt: str) -> bool:
         self.ensure_group(partition)
-        if not self._wait_for_room(partition):
+        if not self.wait_for_room(partition):
             return False
         fields = {"id": f"{self.producer}:{next(self._seq)}", "source": source[:500], "fmt": fmt,
                   "events": encode_events(events)}
@@ -179,7 +191,8 @@ class RedisBus:
                 return int(lag) + int(group.get("pending", 0))
         return 0
 
-    def _wait_for_room(self, partition: int) -> bool:
+    def wait_for_room(self, partition: int) -> bool:
+        """True once the partition's backlog is under ``max_backlog``; False after ``max_wait`` seconds."""
         deadline = time.monotonic() + self.settings.max_wait
         waited_from = None
         while True:

@@ -27,7 +27,7 @@ from typing import Any
 import redis
 
 from netwarden import metrics
-from netwarden.bus.codec import decode_events, decode_quarantined
+from netwarden.bus.codec import decode_events, decode_lines, decode_quarantined
 from netwarden.bus.leader import sweeper
 from netwarden.bus.ledger import LedgerWriter, forget_older_than, is_stored
 from netwarden.learn import live
@@ -254,11 +254,13 @@ class Worker:
         batch_id = fields.get(b"id", entry_id).decode(errors="replace")[:100]
         source = fields.get(b"source", b"bus").decode(errors="replace")
         fmt = fields.get(b"fmt", b"events").decode(errors="replace")[:32]
+        source_id = None
         try:
             events = decode_events(fields[b"events"])
             quarantined = decode_quarantined(fields.get(b"quarantined", b""))
+            numbers, source_id = decode_lines(fields, len(events))
         except (KeyError, ValueError, TypeError) as exc:  # kept with its reason, never lost or retried forever
-            events = []
+            events, numbers = [], []
             raw = repr({k.decode(errors="replace"): v[:2000] for k, v in fields.items()})
             quarantined = [QuarantinedLine(None, raw, "bad_bus_message", f"{type(exc).__name__}: {exc}"[:500])]
         with self.db.engine.connect() as conn:
@@ -268,8 +270,8 @@ class Worker:
             metrics.BUS_REDELIVERED.inc()
         else:
             self.writer.batch_id = batch_id
-            self.pipeline.store_batch(Batch(events, [None] * len(events), quarantined), self.writer,
-                                      source=source, fmt=fmt)
+            self.pipeline.store_batch(Batch(events, numbers, quarantined), self.writer, source=source, fmt=fmt,
+                                      source_id=source_id)
             if self.writer.duplicate:
                 metrics.BUS_REDELIVERED.inc()
                 self._take_live()  # counted by the worker that stored it

@@ -13,7 +13,8 @@ How it stays exact:
   the file is recognised by its content (hash of the first line, then hash of the prefix already read)
   and read on from the stored offset. ``ingest`` and ``follow`` of the same file share this, so they
   never store a line twice; the follower's update is conditional on the offset it started from, so a
-  concurrent writer of the same source makes it re-synchronise instead of duplicating.
+  concurrent writer of the same source makes it re-synchronise instead of duplicating. With a ``[bus]`` the
+  sink publishes instead, and advances the position once the bus has the lines (netwarden.bus.inputs).
 - **Complete lines only.** A last line still being written (no newline yet) is left for the next
   poll; it is consumed only when finished — or when its file has been rotated away and stayed idle
   for ``rotate_grace`` seconds, since then nothing will ever complete it.

@@ -37,7 +37,8 @@ def follow(obj: Context, paths: tuple[str, ...], fmt: str, interval: float, rota
     twice, and `netwarden ingest` of the same file stores nothing twice either. If the file was
     rotated while NetWarden was down, the unread end of the old file is read first from its rotated
     copy beside it (PATH.1, PATH.1.gz, PATH-DATE). A last line still being written is stored once
-    it is complete.
+    it is complete. With a [bus], each line is published once (its position is advanced after the
+    bus accepted it) and the workers detect and store it.
     """
     from netwarden.collect.follow import Follower
     from netwarden.parse import UnknownFormat
@@ -45,7 +46,7 @@ def follow(obj: Context, paths: tuple[str, ...], fmt: str, interval: float, rota
     if "-" in paths:
         fail("follow reads files; for standard input use `netwarden ingest --format NAME -`", 2)
     db = obj.database()
-    pipeline = obj.pipeline(db)
+    pipeline = obj.live_pipeline(db)  # with a [bus]: published (each line once), the workers store them
 
     def on_error(path: str, message: str) -> None:
         err.print(Text(f"netwarden: error: {safe(message)}", style="red"))
@@ -57,7 +58,7 @@ def follow(obj: Context, paths: tuple[str, ...], fmt: str, interval: float, rota
         db.close()
         fail(str(exc), 2)
     out.print(f"following {len(follower.stats)} file{'s' if len(follower.stats) != 1 else ''} "
-              f"into {safe(db.url_for_display)} (Ctrl-C to stop)")
+              f"{'onto the bus' if pipeline.publishes else 'into ' + safe(db.url_for_display)} (Ctrl-C to stop)")
     out.file.flush()
 
     with stop_signals() as stop:  # caught before the follower starts: a quick SIGTERM still stops in order

@@ -29,7 +29,8 @@ def ingest(obj: Context, paths: tuple[str, ...], fmt: str, progress: bool | None
     """Read log files (plain or .gz; - for standard input) into the store.
 
     Importing the same content again stores nothing twice; a file that grew is read from where the
-    last import stopped. Lines that cannot be parsed are quarantined with their reason.
+    last import stopped. Lines that cannot be parsed are quarantined with their reason. With a [bus],
+    the lines are published (each once) and the workers detect and store them.
     """
     from netwarden.parse import UnknownFormat, get_parser
     from netwarden.pipeline import InputError
@@ -42,7 +43,8 @@ def ingest(obj: Context, paths: tuple[str, ...], fmt: str, progress: bool | None
     elif "-" in paths:
         fail("reading standard input needs --format NAME", 2)
     db = obj.database()
-    pipeline = obj.pipeline(db, detect=detect)
+    # with a [bus]: parsed here and published, exactly once; the workers detect and store
+    pipeline = obj.live_pipeline(db) if obj.settings.bus.url else obj.pipeline(db, detect=detect)
     if pipeline.response is not None:
         pipeline.response.responder.log_refusals = False  # one summary line at the end, not one per alert
     show_progress = err.is_terminal if progress is None else progress
@@ -61,6 +63,8 @@ def ingest(obj: Context, paths: tuple[str, ...], fmt: str, progress: bool | None
                 continue
             results.append(result)
             print_ingested(result)
+            if pipeline.publishes and not result.already_done:
+                out.print("  published to the bus: the workers detect and store these events")
             out.file.flush()
         if len(results) > 1:
             print_total(results)
