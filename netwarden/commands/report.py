@@ -11,7 +11,7 @@ import click
 from rich.text import Text
 
 from netwarden.commands.shared.context import Context, parse_when
-from netwarden.commands.shared.terminal import fail, out, plain_table, safe
+from netwarden.commands.shared.terminal import answered_without_table, fail, out, plain_table, safe
 
 
 def _user() -> str:
@@ -87,13 +87,9 @@ def list_command(obj: Context, limit: int) -> None:
 
     for name, k in kinds().items():
         out.print(Text.assemble((f"{name:<10}", "bold cyan"), f"{k.DESCRIPTION}"))
-    db = obj.database()
-    with db.engine.connect() as conn:
-        rows = archive.listing(conn, limit)
-    db.close()
+    rows = obj.in_database(lambda conn: archive.listing(conn, limit))
     out.print()
-    if not rows:
-        out.print("the archive is empty (`netwarden report generate daily`)")
+    if answered_without_table(rows, False, dict, "the archive is empty (`netwarden report generate daily`)"):
         return
     zone = obj.settings.site_tz()
     table = plain_table()
@@ -138,11 +134,9 @@ def schedule_add(obj: Context, kind: str, cron: str, emails: tuple[str, ...], si
     zone = obj.settings.site_tz()
     first = next_run(expression, zone, datetime.now(timezone.utc))
     options = {k: v for k, v in (("incident", incident), ("model", model)) if v}
-    db = obj.database()
-    with db.engine.begin() as conn:
-        new = archive.add_schedule(conn, kind=kind, cron=expression, since=since, emails=list(emails),
-                                   options=options, by=_user(), next_run=first)
-    db.close()
+    new = obj.in_database(lambda conn: archive.add_schedule(
+        conn, kind=kind, cron=expression, since=since, emails=list(emails), options=options, by=_user(),
+        next_run=first), write=True)
     out.print(Text(f"schedule #{new}: {kind} at \"{expression}\" ({zone}); first run "
                    f"{first.astimezone(zone):%Y-%m-%d %H:%M %Z}" + (f", to {', '.join(emails)}" if emails else "")))
     if emails and not obj.settings.notify.smtp.host:
@@ -156,12 +150,9 @@ def schedule_list(obj: Context) -> None:
     """The schedules, with their next run and the last error."""
     from netwarden.report import archive
 
-    db = obj.database()
-    with db.engine.connect() as conn:
-        rows = archive.schedules(conn)
-    db.close()
-    if not rows:
-        out.print("no schedules (`netwarden report schedule add weekly --cron \"0 7 * * MON\" --email ...`)")
+    rows = obj.in_database(archive.schedules)
+    if answered_without_table(rows, False, dict,
+                              "no schedules (`netwarden report schedule add weekly --cron \"0 7 * * MON\" --email ...`)"):
         return
     zone = obj.settings.site_tz()
     table = plain_table()
@@ -182,10 +173,7 @@ def schedule_remove(obj: Context, schedule_id: int) -> None:
     """Remove a schedule (its archived reports stay)."""
     from netwarden.report import archive
 
-    db = obj.database()
-    with db.engine.begin() as conn:
-        gone = archive.remove_schedule(conn, schedule_id)
-    db.close()
+    gone = obj.in_database(lambda conn: archive.remove_schedule(conn, schedule_id), write=True)
     if not gone:
         fail(f"no schedule #{schedule_id}", 1)
     out.print(f"schedule #{schedule_id} removed")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import click
@@ -14,7 +15,12 @@ from netwarden.config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
     from netwarden.pipeline import Pipeline
+    from sqlalchemy import Connection
+
     from netwarden.store.database import Database
+
+
+R = TypeVar("R")
 
 
 class Context:
@@ -65,6 +71,16 @@ class Context:
             return open_bus_pipeline(db, self.settings, **overrides)
         except BusError as exc:
             fail(str(exc), 2)
+
+    def in_database(self, work: Callable[[Connection], R], *, write: bool = False) -> R:
+        """What ``work`` returns, run on one connection of the configured database (in one transaction when
+        it writes); the database is closed again however it ends."""
+        db = self.database()
+        try:
+            with db.engine.begin() if write else db.engine.connect() as conn:
+                return work(conn)
+        finally:
+            db.close()
 
     def database(self) -> Database:
         from netwarden.store.database import Database, DatabaseError
