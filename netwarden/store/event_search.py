@@ -11,13 +11,15 @@ import base64
 import heapq
 import ipaddress
 import itertools
+from functools import lru_cache
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import Connection, bindparam, func, or_, select
 
+from netwarden.store.addresses import network_range
 from netwarden.store.driver_rows import Plan
 from netwarden.store.events import EventFilter, address_match, after_key, keyset_pages
 from netwarden.store.schema import events
@@ -110,24 +112,99 @@ _OLDEST = (events.c.timestamp.asc(), events.c.id.asc())
 
 def search(conn: Connection, query: EventQuery) -> tuple[list[dict[str, Any]], str | None]:
     """One page of events (newest first unless asked otherwise) and the cursor of the next page, if any."""
-    c = events.c
-    where = _where(query)
-    order = _OLDEST if query.oldest_first else _NEWEST
-    if query.address:
-        # "either side" as one OR makes engines walk the time index through every row; instead one query per
-        # side (each on its own index), merged here
-        found: dict[int, dict[str, Any]] = {}
-        for column in (c.src_addr, c.dst_addr):
-            stmt = _LIST.where(*where, address_match(column, query.address)).order_by(*order).limit(query.limit + 1)
-            for r in conn.execute(stmt):
-                found[r.id] = r._asdict()
-        rows = sorted(found.values(), key=lambda r: (r["timestamp"], r["id"]), reverse=not query.oldest_first)
+    bound = _bound(query)
+    if bound is None:
+        return _page(conn, query, [conn.execute(stmt) for stmt in _built(query)])
+    shape, values = bound
+    return _page(conn, query, [conn.execute(stmt, values) for stmt in _statements(shape)])
+
+
+def _page(conn: Connection, query: EventQuery, results: list) -> tuple[list[dict[str, Any]], str | None]:
+    """The page from the results of one statement, or of one per side for an either-side address (merged
+    here: an event from the address to itself comes from both)."""
+    if len(results) == 1:
+        rows = [r._asdict() for r in results[0]]
     else:
-        stmt = _LIST.where(*where).order_by(*order).limit(query.limit + 1)
-        rows = [r._asdict() for r in conn.execute(stmt)]
+        found = {r.id: r._asdict() for result in results for r in result}
+        rows = sorted(found.values(), key=lambda r: (r["timestamp"], r["id"]), reverse=not query.oldest_first)
     more = len(rows) > query.limit
     rows = rows[:query.limit]
     return rows, encode_cursor(rows[-1]["timestamp"], rows[-1]["id"]) if more and rows else None
+
+
+def _built(query: EventQuery) -> list:
+    """Statements built for this query's values (a text search: its pattern is part of the statement)."""
+    c = events.c
+    where = _where(query)
+    order = _OLDEST if query.oldest_first else _NEWEST
+    page = _LIST.where(*where).order_by(*order).limit(query.limit + 1)
+    if not query.address:
+        return [page]
+    # "either side" as one OR makes engines walk the time index through every row; instead one query per
+    # side (each on its own index)
+    return [page.where(address_match(column, query.address)) for column in (c.src_addr, c.dst_addr)]
+
+
+def _bound(query: EventQuery) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
+    """The shape of a search (its order and which conditions it has) and the values of their bind parameters;
+    None for a text search. Building a statement and its cache key cost twice what running it does for one
+    address: statements are built once per shape (:func:`_statements`) and run with the values."""
+    if query.text:
+        return None
+    flt = query.to_filter()  # checks the addresses and the time range
+    values: dict[str, Any] = {"page_limit": query.limit + 1}
+    for name in ("since", "until", "port", "status"):  # as EventFilter.clauses() tests them
+        if getattr(flt, name) is not None:
+            values[name] = getattr(flt, name)
+    for name in ("kind", "label"):
+        if getattr(flt, name):
+            values[name] = getattr(flt, name)
+    if query.protocol:
+        values["protocol"] = query.protocol.lower()
+    for name in ("src", "dst", "address"):
+        network = getattr(query, name)
+        if network:
+            lo, hi = network_range(network)
+            values[f"{name}_lo"] = lo
+            if hi != lo:
+                values[f"{name}_hi"] = hi
+    if query.cursor:
+        values["cursor_ts"], values["cursor_id"] = decode_cursor(query.cursor)
+    return (query.oldest_first, *sorted(values)), values
+
+
+@lru_cache(maxsize=512)
+def _statements(shape: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The statements of a search shape (see :func:`_bound`), with bind parameters for the values: the
+    conditions of :func:`_where` and :meth:`EventFilter.clauses`."""
+    oldest, p = shape[0], {name: bindparam(name) for name in shape[1:]}
+    c = events.c
+
+    def side(column: Any, name: str) -> Any:  # as address_match(): one address is an equality
+        lo = p[f"{name}_lo"]
+        return column.between(lo, p[f"{name}_hi"]) if f"{name}_hi" in p else column == lo
+
+    where = []
+    if "since" in p:
+        where.append(c.timestamp >= p["since"])
+    if "until" in p:
+        where.append(c.timestamp < p["until"])
+    if "port" in p:
+        where.append(or_(c.dst_port == p["port"], c.src_port == p["port"]))
+    for name, column in (("kind", c.source_kind), ("status", c.http_status), ("label", c.label)):
+        if name in p:
+            where.append(column == p[name])
+    if "protocol" in p:
+        where.append(or_(c.transport == p["protocol"], c.app_protocol == p["protocol"]))
+    for name, column in (("src", c.src_addr), ("dst", c.dst_addr)):
+        if f"{name}_lo" in p:
+            where.append(side(column, name))
+    if "cursor_ts" in p:
+        where.append(after_key(p["cursor_ts"], p["cursor_id"], newest_first=not oldest))
+    page = _LIST.where(*where).order_by(*(_OLDEST if oldest else _NEWEST)).limit(p["page_limit"])
+    if "address_lo" not in p:
+        return (page,)
+    return tuple(page.where(side(column, "address")) for column in (c.src_addr, c.dst_addr))
 
 
 LIST_PLAN = Plan.of(LIST_COLUMNS)
