@@ -140,9 +140,8 @@ class Server:
             file_settings = overlay(db, self.settings)  # changes made in the web app, before anything starts
             listen = {name: self._listen[name] if self._listen[name] is not None else getattr(self.settings.web, name)
                       for name in LISTENERS}
-            runtime = Runtime(db, self.settings)
-            runtime.extras["file_settings"] = file_settings
-            runtime.extras["listen_on"] = self.listen_on  # the web app's listener settings, applied live
+            # the web app's listener settings are applied live through listen_on
+            runtime = Runtime(db, self.settings, file_settings=file_settings, listen_on=self.listen_on)
             self._bus_feed = None
             if self.settings.bus.url:  # collectors publish, workers detect and store (netwarden.bus)
                 from netwarden.bus.attach import attach_bus

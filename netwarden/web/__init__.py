@@ -60,8 +60,8 @@ Add a module to ``netwarden/web/api/`` with ``router = APIRouter(tags=["..."])``
   the FIRST parameter; it redirects ``?port=&kind=x`` to ``?kind=x`` before typed parameters see ``""``.
 - The running server: ``Depends(get_runtime)`` → :class:`netwarden.web.runtime.Runtime`: ``hub`` (publish
   ``hub.publish(topic, data)`` from any thread; browsers get it live), ``engine`` (the detection engine or
-  None), ``pipeline``, ``rate.rate()`` (events/s), ``listeners``, and ``extras`` (a dict where other packages
-  may keep their live objects, e.g. ``runtime.extras["responder"]``).
+  None), ``pipeline``, ``rate.rate()`` (events/s), ``listeners``, and the web app's live objects as typed
+  fields (``file_settings`` and ``listen_on`` given by ``serve``, ``responder``, ``feeds``, the job boards).
 
 Live updates
 ------------

@@ -4,6 +4,7 @@ takes the CPU the pipeline needs, and the newest few are kept for polling by id.
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -18,6 +19,9 @@ class Job(Protocol):
 
 
 J = TypeVar("J", bound=Job)
+MODEL_JOBS_KEPT = 20
+BACKTESTS_KEPT = 10
+TESTS_KEPT = 10  # per-row results of the latest model tests, downloadable
 
 
 class JobBoard(Generic[J]):
@@ -47,3 +51,20 @@ class JobBoard(Generic[J]):
         if job is None:
             raise HTTPException(404, f"no {what} {job_id}")
         return job.to_dict()
+
+
+class KeptTexts:
+    """The newest ``keep`` texts by a random key (the per-row results of model tests, for download)."""
+
+    def __init__(self, keep: int = TESTS_KEPT) -> None:
+        self.keep = keep
+        self.rows: dict[str, str] = {}
+        self.lock = threading.Lock()
+
+    def keep_text(self, text: str) -> str:
+        key = uuid.uuid4().hex
+        with self.lock:
+            self.rows[key] = text
+            for old in list(self.rows)[:-self.keep]:
+                del self.rows[old]
+        return key

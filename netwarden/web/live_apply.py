@@ -21,7 +21,7 @@ def change_and_apply(app: Any, updates: dict[str, Any], by: str) -> list[str]:
 
     def check(new: Any, changed: list[str]) -> None:  # what cannot be built or bound is refused first
         built.update(_build_detectors(app, new, _detectors_touched(changed)))
-        listen_on = app.state.runtime.extras.get("listen_on")
+        listen_on = app.state.runtime.listen_on
         moved = [k for k in changed if k in LISTENER_KEYS]
         if moved and listen_on is not None:
             try:
@@ -29,7 +29,7 @@ def change_and_apply(app: Any, updates: dict[str, Any], by: str) -> list[str]:
             except Exception as exc:  # ServerError: a port in use; the old addresses listen again
                 raise SettingError(f"{', '.join(moved)}: {exc}") from None
 
-    new, changed = change(app.state.db, app.state.file_settings, updates, by, check)
+    new, changed = change(app.state.db, app.state.runtime.file_settings, updates, by, check)
     apply(app, new, changed, built)
     return changed
 
@@ -64,13 +64,13 @@ def _restart(app: Any, key: str) -> bool:
     """Stored now, in force at the next start (the firewall backend; listeners when nothing listens anew)."""
     info = EDITABLE.get(key)
     if key in LISTENER_KEYS:
-        return app.state.runtime.extras.get("listen_on") is None
+        return app.state.runtime.listen_on is None
     return info is not None and info.restart
 
 
 def apply(app: Any, new: Any, changed: list[str], built: dict[str, Any] | None = None) -> None:
     settings, runtime = app.state.settings, app.state.runtime
-    pending = runtime.extras.setdefault("restart_pending", {})
+    pending = runtime.restart_pending
     for key in changed:
         if _restart(app, key):
             running, later = current_value(settings, key), current_value(new, key)
@@ -110,8 +110,8 @@ def responders(runtime: Any) -> list[Any]:
     response = getattr(runtime.pipeline, "response", None)
     if response is not None:
         found.append(response.responder)
-    if runtime.extras.get("responder") is not None:
-        found.append(runtime.extras["responder"])
+    if runtime.responder is not None:
+        found.append(runtime.responder)
     return found
 
 
@@ -160,9 +160,9 @@ def feeds(app: Any) -> Any:
     from netwarden.enrich.feed_fetch import FeedRefresher
 
     runtime = app.state.runtime
-    refresher = runtime.extras.get("feeds")
+    refresher = runtime.feeds
     if refresher is None:
-        refresher = runtime.extras["feeds"] = FeedRefresher(app.state.settings.intel,
+        refresher = runtime.feeds = FeedRefresher(app.state.settings.intel,
                                                             on_change=lambda: _reload_intel(runtime))
     return refresher
 
@@ -177,10 +177,8 @@ def load_at_start(app: Any) -> None:
     """Remember the file's values; when no server overlaid the stored changes before starting (a web app
     built on its own), put them in force now. Starts the URL feeds' schedule."""
     runtime = app.state.runtime
-    file = runtime.extras.get("file_settings")
-    if file is None:
-        file = overlay(app.state.db, app.state.settings)
-        runtime.extras["file_settings"] = file
+    if runtime.file_settings is None:
+        runtime.file_settings = overlay(app.state.db, app.state.settings)
         try:
             keys = list(stored_overrides(app.state.db))
         except Exception:  # a database without the table yet (logged by overlay)
@@ -190,6 +188,5 @@ def load_at_start(app: Any) -> None:
                 apply(app, app.state.settings, keys)
             except SettingError as exc:
                 log.warning("settings changed in the web app could not be applied: %s", exc)
-    app.state.file_settings = file
     if feeds(app).urls:
         feeds(app).start()

@@ -244,8 +244,8 @@ def view(app: Any) -> dict[str, Any]:
     """Each editable value in force, where it comes from (file or web app, by whom, when), and the trail."""
     db = app.state.db
     stored = {k: s for k, s in store.newest(db).items() if editable(k) is not None}
-    running, file = app.state.settings, app.state.file_settings
-    pending = app.state.runtime.extras.get("restart_pending", {})
+    running, file = app.state.settings, app.state.runtime.file_settings
+    pending = app.state.runtime.restart_pending
     values = []
     keys = list(EDITABLE) + [f"detect.{n}" for n in _detector_names()]
     for key in keys:
@@ -266,7 +266,7 @@ def view(app: Any) -> dict[str, Any]:
 
 
 def _can_relisten(app: Any) -> bool:
-    return app.state.runtime.extras.get("listen_on") is not None
+    return app.state.runtime.listen_on is not None
 
 
 def _detector_names() -> list[str]:

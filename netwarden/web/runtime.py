@@ -18,11 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 from netwarden.records import Alert, Event
 from netwarden.store.database import Database
+from netwarden.web.jobs import BACKTESTS_KEPT, MODEL_JOBS_KEPT, JobBoard, KeptTexts
 from netwarden.web.live import LiveHub
 
 if TYPE_CHECKING:
     from netwarden.config import Settings
     from netwarden.detect.engine import DetectionEngine
+    from netwarden.enrich.feed_fetch import FeedRefresher
     from netwarden.pipeline import Pipeline
     from netwarden.respond.responder import Responder
 
@@ -75,7 +77,19 @@ class Runtime:
     listeners: list[ListenerInfo] = field(default_factory=list)
     rate: RateMeter = field(default_factory=RateMeter)
     started: float = field(default_factory=time.time)
-    extras: dict[str, Any] = field(default_factory=dict)  # other packages' live objects, by name
+    # given by `serve` (a web app built on its own has neither): the settings file's values before the web
+    # app's changes (else read when the app starts), and how to put new listener addresses in force
+    file_settings: Settings | None = None
+    listen_on: Callable[[dict[str, list[str]]], None] | None = None
+    # the web app's own live objects; the first two made on first use (they start threads)
+    responder: Responder | None = None  # manual blocks when no pipeline responds
+    feeds: FeedRefresher | None = None  # the URL feeds' download schedule
+    restart_pending: dict[str, dict[str, Any]] = field(default_factory=dict)  # setting -> running, next start
+    dashboard_cards: tuple[float, dict[str, Any]] | None = None  # (when, the cards), cached briefly
+    totp_pending: dict[int, str] = field(default_factory=dict)  # user id -> the TOTP secret being enrolled
+    model_jobs: JobBoard[Any] = field(default_factory=lambda: JobBoard(MODEL_JOBS_KEPT))
+    backtests: JobBoard[Any] = field(default_factory=lambda: JobBoard(BACKTESTS_KEPT))
+    model_tests: KeptTexts = field(default_factory=KeptTexts)
     _attach_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property

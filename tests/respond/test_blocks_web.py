@@ -32,7 +32,7 @@ class App(Web):
 
     def close(self) -> None:
         super().close()
-        responder = self.app.state.runtime.extras.get("responder")
+        responder = self.app.state.runtime.responder
         if responder is not None:
             responder.close()
 

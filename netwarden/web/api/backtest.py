@@ -24,7 +24,6 @@ from netwarden.web.auth import Principal, require
 from netwarden.web.jobs import JobBoard
 
 router = APIRouter(tags=["backtest"])
-MAX_JOBS_KEPT = 10
 
 
 class Candidate(BaseModel):
@@ -61,7 +60,7 @@ class BacktestJob:
 
 def board_of(request: Request) -> JobBoard[BacktestJob]:
     """This web process's backtests."""
-    return request.app.state.runtime.extras.setdefault("backtests", JobBoard(MAX_JOBS_KEPT))
+    return request.app.state.runtime.backtests
 
 
 def _when(text: str, what: str) -> datetime:

@@ -31,11 +31,11 @@ def responder_of(request: Request) -> Responder:
     response = getattr(runtime.pipeline, "response", None)
     if response is not None:
         return response.responder
-    responder = runtime.extras.get("responder")
+    responder = runtime.responder
     if responder is None:
         responder = Responder.from_settings(request.app.state.db, request.app.state.settings).start()
         runtime.watch_blocks(responder)
-        runtime.extras["responder"] = responder
+        runtime.responder = responder
     return responder
 
 

@@ -46,9 +46,9 @@ def dashboard(db: Database = Depends(get_db), runtime: Runtime = Depends(get_run
               who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
     """The dashboard's cards: events today, open alerts by severity, blocked addresses, events per second."""
     now = time.monotonic()
-    cached = runtime.extras.get("dashboard_cards")
+    cached = runtime.dashboard_cards
     if cached is None or now - cached[0] > CARDS_TTL:
-        cached = runtime.extras["dashboard_cards"] = (now, cards(db, runtime))
+        cached = runtime.dashboard_cards = (now, cards(db, runtime))
     return {**cached[1], "events_per_second": round(runtime.rate.rate(), 2), "live_clients": runtime.hub.subscribers}
 
 

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import threading
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,11 +27,11 @@ from netwarden.learn.base import ModelError
 from netwarden.learn.preview import preview
 from netwarden.web.api.models import Ref, _get, _save_upload, max_upload, registry_of
 from netwarden.web.auth import Principal, require
+from netwarden.web.jobs import KeptTexts
 
 router = APIRouter(tags=["models"])
 RECENT_EVENTS = 5_000  # newest stored events read for the Data view and the drift check
 LIVE_HOURS = 24  # the hours of live counts (what the ml detector judged while the model was active) shown
-TESTS_KEPT = 10  # per-row results of the latest tests, downloadable
 
 
 def _recent(db: Any, limit: int) -> list[Any]:
@@ -62,22 +60,8 @@ def models_data(request: Request, ref: Ref, rows: int = Query(10, ge=1, le=50),
             "live": lab.live_drift(model, record.metrics, record.ref, live.load(db), since)}
 
 
-class _Tests:
-    def __init__(self) -> None:
-        self.rows: dict[str, str] = {}
-        self.lock = threading.Lock()
-
-    def keep(self, text: str) -> str:
-        key = uuid.uuid4().hex
-        with self.lock:
-            self.rows[key] = text
-            for old in list(self.rows)[:-TESTS_KEPT]:
-                del self.rows[old]
-        return key
-
-
-def _tests(request: Request) -> _Tests:
-    return request.app.state.runtime.extras.setdefault("model_tests", _Tests())
+def _tests(request: Request) -> KeptTexts:
+    return request.app.state.runtime.model_tests
 
 
 @router.post("/models/{ref}/test")
@@ -97,7 +81,7 @@ def models_test(request: Request, ref: Ref, data: UploadFile = File(..., descrip
         if unlabelled:
             raise ModelError(f"{unlabelled:,} of {len(loaded.events):,} rows carry no label; a test needs labels")
         metrics, scores = lab.measure_scores(model, loaded.events)
-        key = _tests(request).keep(lab.rows_csv(model, loaded.events, scores))
+        key = _tests(request).keep_text(lab.rows_csv(model, loaded.events, scores))
     except ModelError as exc:
         raise HTTPException(400, str(exc).replace(str(path), "the upload")) from None
     finally:

@@ -25,7 +25,6 @@ from netwarden.web.auth import Principal, require
 from netwarden.web.jobs import JobBoard
 
 router = APIRouter(tags=["models"])
-MAX_JOBS_KEPT = 20
 Ref = Annotated[str, PathParam(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}(:[0-9]{1,9})?$",
                                description="name, name:version or id")]
 
@@ -55,7 +54,7 @@ def registry_of(request: Request) -> ModelRegistry:
 
 def board_of(request: Request) -> JobBoard[TrainingJob]:
     """This web process's trainings."""
-    return request.app.state.runtime.extras.setdefault("model_jobs", JobBoard(MAX_JOBS_KEPT))
+    return request.app.state.runtime.model_jobs
 
 
 def _get(registry: ModelRegistry, ref: str) -> ModelRecord:

@@ -13,7 +13,6 @@ from netwarden.web.render import render
 from netwarden.accounts.sessions import create_session, create_token, list_tokens, revoke_token
 
 router = APIRouter(include_in_schema=False)
-TOTP_PENDING = "nw_totp_enrol"  # the secret being enrolled, kept server-side in the runtime until confirmed
 
 
 def _account(request: Request, who: Principal, status: int = 200, **extra) -> HTMLResponse:  # type: ignore[no-untyped-def]
@@ -66,14 +65,14 @@ def change_password(request: Request, current: str = Form("", max_length=1024), 
 def totp_start(request: Request, who: Principal = Depends(require("viewer"))) -> Response:
     """Step 1: a new secret, shown with its otpauth URI; it is active only once a code from it is confirmed."""
     secret = accounts.new_totp_secret()
-    request.app.state.runtime.extras.setdefault(TOTP_PENDING, {})[who.user_id] = secret
+    request.app.state.runtime.totp_pending[who.user_id] = secret
     return _account(request, who, totp_secret=secret, totp_uri=accounts.totp_uri(secret, who.name))
 
 
 @router.post("/account/totp/confirm", response_class=HTMLResponse)
 def totp_confirm(request: Request, code: str = Form("", max_length=20),
                  who: Principal = Depends(require("viewer"))) -> Response:
-    pending = request.app.state.runtime.extras.setdefault(TOTP_PENDING, {})
+    pending = request.app.state.runtime.totp_pending
     secret = pending.get(who.user_id)
     if secret is None:
         return _account(request, who, error="Start the enrolment again.", status=400)
