@@ -86,9 +86,73 @@ _RULE_TEXT: tuple[tuple[str, str, str], ...] = (
      r"^User (?P<user>\S+) from " + _ADDR + r" not allowed because (?P<reason>.*)$"),
     ("root_login_refused", "failure", r"^ROOT LOGIN REFUSED FROM (?P<ip>\S+?)" + _PORT + "$"),
 )
-_RULES = [(code, outcome, re.compile(rx, re.ASCII)) for code, outcome, rx in _RULE_TEXT]
+_RARE = frozenset({"dst", "dport", "count", "code", "reason", "name"})  # groups only a few rules have
+# (code, outcome, compiled pattern, whether it has one of the rare groups: the others need not look for them)
+_RULES = [(code, outcome, rx, not _RARE.isdisjoint(rx.groupindex))
+          for code, outcome, rx in ((c, o, re.compile(t, re.ASCII)) for c, o, t in _RULE_TEXT)]
+
+
+def _set_chars(items: list) -> set[str] | None:
+    """The characters of a parsed ``[...]`` (ASCII patterns); None for a negated set or a class not known here."""
+    out: set[str] = set()
+    for op, arg in items:
+        if str(op) == "LITERAL":
+            out.add(chr(arg))
+        elif str(op) == "RANGE":
+            out.update(map(chr, range(arg[0], arg[1] + 1)))
+        elif str(op) == "CATEGORY" and str(arg) == "CATEGORY_DIGIT":
+            out.update("0123456789")
+        else:
+            return None
+    return out
+
+
+def _first_chars(items: list) -> frozenset[str] | None:
+    """The characters a parsed pattern (``re._parser``) can start with; None when it cannot tell (any)."""
+    first: set[str] = set()
+    for op, arg in items:
+        name = str(op)
+        if name == "AT":  # ^: matches nothing
+            continue
+        if name == "LITERAL":
+            return frozenset(first | {chr(arg)})
+        if name == "IN":
+            chars = _set_chars(arg)
+            return None if chars is None else frozenset(first | chars)
+        if name == "SUBPATTERN":
+            inner = _first_chars(list(arg[-1]))
+        elif name == "BRANCH":
+            branches = [_first_chars(list(b)) for b in arg[1]]
+            inner = None if any(b is None for b in branches) else frozenset().union(*branches)
+        elif name in ("MAX_REPEAT", "MIN_REPEAT") and arg[0] == 0:  # optional: it or what follows
+            inner = _first_chars(list(arg[2]))
+            if inner is None:
+                return None
+            first |= inner
+            continue
+        elif name in ("MAX_REPEAT", "MIN_REPEAT"):
+            inner = _first_chars(list(arg[2]))
+        else:
+            return None
+        return None if inner is None else frozenset(first | inner)
+    return None
+
+
+def _rules_by_first_char() -> tuple[dict[str, tuple], tuple]:
+    """For each first character of a message, the rules that can match it, in their order: a message tries a
+    handful of rules instead of all thirty (each failed try costs a call)."""
+    try:
+        firsts = [_first_chars(list(re._parser.parse(rx, re.ASCII))) for _, _, rx in _RULE_TEXT]  # type: ignore[attr-defined]
+    except Exception:  # re's parser is private: without it, every message tries every rule
+        return {}, tuple(_RULES)
+    chars = set().union(*(f for f in firsts if f is not None))
+    by_char = {c: tuple(rule for rule, f in zip(_RULES, firsts) if f is None or c in f) for c in chars}
+    return by_char, tuple(rule for rule, f in zip(_RULES, firsts) if f is None)
+
+
+_RULES_BY_FIRST, _RULES_ANY_START = _rules_by_first_char()
 _REPEATED = re.compile(r"^message repeated (\d{1,9}) times: \[ ?(.*)\]$", re.ASCII)
-_LEVEL = re.compile(r"^(?:error|fatal): ")
+_LEVELS = ("error: ", "fatal: ")  # both 7 characters, cut off the message
 _KEY = re.compile(r"^(?P<type>[A-Z][A-Z0-9-]{1,31}) (?P<fp>[^\s,]+)")
 _KV = re.compile(r"(\w+)=(\S*)")
 _PAM_USER = re.compile(r"\suser=")
@@ -99,13 +163,23 @@ def _address(event: Event, text: str | None) -> str | None:
     """An IP address; a DNS name (sshd's UseDNS, PAM's rhost) goes to extra["rhost"] instead."""
     if not text:
         return None
+    address = _ADDRESSES.get(text)
+    if address is not None:
+        return address
     try:
-        return fields.ip(text, "client address")
+        address = fields.ip(text, "client address")
     except ParseError:
         if not _HOSTNAME.match(text):
             raise
         event.extra["rhost"] = text
         return None
+    if len(_ADDRESSES) >= 65536:
+        _ADDRESSES.clear()
+    _ADDRESSES[text] = address  # type: ignore[assignment]
+    return address
+
+
+_ADDRESSES: dict[str, str] = {}  # client address as written -> canonical (a guesser repeats its address)
 
 
 def _port(event: Event, text: str | None) -> int | None:
@@ -132,14 +206,15 @@ class Sshd(MessageParser):
         event.transport = "tcp"
         extra = event.extra
         text = message.rstrip()
-        if rep := _REPEATED.match(text):
+        if text.startswith("message repeated ") and (rep := _REPEATED.match(text)):
             extra["repeat_count"] = int(rep.group(1))
             text = rep.group(2).rstrip()
-        text = _LEVEL.sub("", text, count=1)
+        if text.startswith(_LEVELS):
+            text = text[7:]
         if text.endswith(" [preauth]"):
             extra["preauth"] = True
             text = text[:-10]
-        for code, outcome, rx in _RULES:
+        for code, outcome, rx, rare in _RULES_BY_FIRST.get(text[:1], _RULES_ANY_START):
             m = rx.match(text)
             if m is not None:
                 break
@@ -155,7 +230,8 @@ class Sshd(MessageParser):
         extra["ssh_event"] = code
         event.outcome = outcome
         event.src_ip = _address(event, g.get("ip") or g.get("ip2")) or event.src_ip
-        event.src_port = _port(event, g.get("port"))
+        port = g.get("port")
+        event.src_port = None if port is None else _port(event, port)
         user = g.get("user") or g.get("user2")
         if code == "pam_check_pass" and user == "unknown":
             extra["user_unknown"] = True  # PAM's words for "no such account", not a user name
@@ -163,6 +239,12 @@ class Sshd(MessageParser):
             event.user = fields.text(user, 256)
         if g.get("invalid") or g.get("kind") == "invalid":
             extra["invalid_user"] = True
+        if rare:
+            self._rare(event, g)
+
+    @staticmethod
+    def _rare(event: Event, g: dict) -> None:
+        extra = event.extra
         if g.get("dst"):
             event.dst_ip = fields.ip(g["dst"], "server address")
         if g.get("dport"):

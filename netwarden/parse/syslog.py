@@ -35,6 +35,11 @@ _HEADER = re.compile(rf"^{_PRI}(?:{_BSD_TIME}|{_ISO_TIME}) +(?P<rest>.*)$", re.A
 # host, then program[pid]: -- the host is optional, the program must end in a colon
 _PROG = r"(?P<prog>[^\s\[\]:]{1,128})(?:\[(?P<pid>\d{1,10})\])?:(?: +(?P<msg>.*))?$"
 _HOST_PROG = re.compile(r"^(?:(?P<host>[^\s\[\]]{1,255}) +)?" + _PROG, re.ASCII)
+# The usual auth.log line (no <PRI>, no year, whole seconds, host and program present) in one match: what the
+# two above give for it, with the timestamp as one group (lines of one second share it). Anything else takes
+# the general path, so this only has to be right when it matches.
+_USUAL = re.compile(r"(?P<stamp>[A-Za-z]{3} {1,2}\d{1,2} \d{2}:\d{2}:\d{2}) +(?P<host>[^\s\[\]]{1,255}) +"
+                    + _PROG, re.ASCII)
 _HOST_ONLY = re.compile(r"^(?P<host>[^\s\[\]]{1,255})(?: +(?P<msg>.*))?$")
 _RFC5424 = re.compile(
     r'^<(?P<pri>\d{1,3})>(?P<ver>\d{1,2}) (?P<ts>\S+) (?P<host>\S+) (?P<app>\S+) (?P<procid>\S+) '
@@ -119,6 +124,13 @@ class Syslog(Parser):
     # -- lines ---------------------------------------------------------------------------------------
     def parse_line(self, line: str) -> Event | None:
         line = line.rstrip("\r\n")
+        usual = _USUAL.match(line)
+        if usual is not None:
+            last = self._last_bsd
+            timestamp = last[1] if last is not None and last[0] == usual.group("stamp") \
+                else self._bsd_time(_HEADER.match(line))  # type: ignore[arg-type]
+            host, program, pid, message = usual.group("host", "prog", "pid", "msg")
+            return self._event(line, timestamp, host, program, pid, message or "", {})
         if not line.strip():
             return None
         extra: dict = {}
