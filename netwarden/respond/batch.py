@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Connection, and_, or_, select
 
 from netwarden.networks import AddressError, Network, block_target, display, parse_network
 from netwarden.records import Alert, AlertStatus
@@ -103,7 +103,7 @@ def decide(responder: Responder, alerts: Sequence[Alert]) -> None:
     _announce(r, view)
 
 
-def _read(conn, r: Responder, nets: list[Network], now: datetime) -> _View:  # type: ignore[no-untyped-def]
+def _read(conn: Connection, r: Responder, nets: list[Network], now: datetime) -> _View:
     since = now - r._history
     ranges = sorted({network_range(str(net)) for net in nets})
     overlapping = _Active()
@@ -127,7 +127,7 @@ def _read(conn, r: Responder, nets: list[Network], now: datetime) -> _View:  # t
     return _View(dict(r._active), overlapping, earlier, count_active_auto(conn))
 
 
-def _one(conn, r: Responder, view: _View, alert: Alert, net: Network, now: datetime) -> None:  # type: ignore[no-untyped-def]
+def _one(conn: Connection, r: Responder, view: _View, alert: Alert, net: Network, now: datetime) -> None:
     if alert.id in r._decided or alert.id in view.decided or view.covered(net):
         return
     rng = network_range(str(net))
@@ -177,7 +177,7 @@ def _one(conn, r: Responder, view: _View, alert: Alert, net: Network, now: datet
                                      created_by=AUTO, created=now, expires=expires, level=level, alert_id=alert.id),
                          net)
     for old in overlapping:
-        end_block(conn, old.id, BlockState.REMOVED, when=now, by=AUTO,  # type: ignore[arg-type]
+        end_block(conn, old.id, BlockState.REMOVED, when=now, by=AUTO,
                   detail=f"replaced by block #{block.id}")
         old.state, old.ended, old.ended_by, old.detail = BlockState.REMOVED, now, AUTO, f"replaced by block #{block.id}"
         view.overlapping.discard(old)

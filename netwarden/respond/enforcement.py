@@ -71,7 +71,7 @@ class Enforcement:
         now = self.clock()
         with self._lock, self.db.engine.begin() as conn:
             due = [b for b in active_blocks(conn) if b.expires is not None and b.expires <= now]
-            expired = [b for b in due if end_block(conn, b.id, BlockState.EXPIRED, when=now,  # type: ignore[arg-type]
+            expired = [b for b in due if end_block(conn, b.id, BlockState.EXPIRED, when=now,
                                                    by="expiry")]
         for b in expired:
             b.state, b.ended, b.ended_by = BlockState.EXPIRED, now, "expiry"
@@ -126,7 +126,7 @@ class Enforcement:
         with self._lock, self.db.engine.begin() as conn:
             for b in active_blocks(conn):
                 if b.mode == "dry-run":
-                    end_block(conn, b.id, BlockState.REMOVED, when=now, by="netwarden",  # type: ignore[arg-type]
+                    end_block(conn, b.id, BlockState.REMOVED, when=now, by="netwarden",
                               detail="dry-run decision ended: enforcement is on")
 
     def _sweep_loop(self) -> None:
@@ -192,7 +192,7 @@ class Enforcement:
 
     def _record_failure(self, block: Block, message: str) -> None:
         with self._lock, self.db.engine.begin() as conn:
-            changed = end_block(conn, block.id, BlockState.FAILED, when=self.clock(),  # type: ignore[arg-type]
+            changed = end_block(conn, block.id, BlockState.FAILED, when=self.clock(),
                                 by=self.backend_name, detail=message)
             if changed:
                 block.state, block.detail = BlockState.FAILED, message

@@ -10,8 +10,12 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from netwarden.networks import Network, embedded_ipv4, parse_network
+
+if TYPE_CHECKING:
+    from netwarden.respond.settings import RespondSettings
 
 PRIVATE = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
 # never meaningful to block: this host, link-local, multicast, unspecified, broadcast
@@ -42,7 +46,7 @@ class NeverBlockList:
         self.entries = tuple(entries)
 
     @classmethod
-    def from_settings(cls, respond, home: Iterable[str]) -> NeverBlockList:  # type: ignore[no-untyped-def]
+    def from_settings(cls, respond: RespondSettings, home: Iterable[str]) -> NeverBlockList:
         return cls(home=home if respond.protect_home else (), private=respond.protect_private,
                    gateways=respond.gateways, dns_servers=respond.dns_servers,
                    admin_addresses=respond.admin_addresses, extra=respond.never_block)

@@ -25,6 +25,7 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 from netwarden.durations import parse_duration
 from netwarden.networks import AddressError, Network, block_target, display, parse_network
@@ -56,6 +57,10 @@ from netwarden.store.blocks import (
     overlapping_active,
 )
 
+if TYPE_CHECKING:
+    from netwarden.config import Settings
+    from netwarden.store.database import Database
+
 log = logging.getLogger(__name__)
 DECIDED_LIMIT = 50_000
 CAP_LOG_EVERY = 60.0  # seconds
@@ -72,7 +77,7 @@ RUNNING: weakref.WeakSet[Responder] = weakref.WeakSet()
 
 
 class Responder(Enforcement):
-    def __init__(self, db, settings: RespondSettings | None = None, *, home: Iterable[str] = (),  # type: ignore[no-untyped-def]
+    def __init__(self, db: Database, settings: RespondSettings | None = None, *, home: Iterable[str] = (),
                  firewall: Firewall | None = None, clock: Callable[[], datetime] = _now) -> None:
         self.db = db
         self.settings = settings or RespondSettings()
@@ -121,7 +126,7 @@ class Responder(Enforcement):
                 self._switch_firewall()
 
     @classmethod
-    def from_settings(cls, db, settings) -> Responder:  # type: ignore[no-untyped-def]
+    def from_settings(cls, db: Database, settings: Settings) -> Responder:
         return cls(db, settings.respond, home=settings.network.home)
 
     # -- life cycle ---------------------------------------------------------------------------------
@@ -306,7 +311,7 @@ class Responder(Enforcement):
                 created=now, expires=expires, level=level, alert_id=alert_id), net)
             replaced = []
             for old in overlapping:  # the same network, or narrower ones the new block covers
-                end_block(conn, old.id, BlockState.REMOVED, when=now, by=by,  # type: ignore[arg-type]
+                end_block(conn, old.id, BlockState.REMOVED, when=now, by=by,
                           detail=f"replaced by block #{block.id}")
                 replaced.append(old)
         return block, replaced
@@ -337,7 +342,7 @@ class Responder(Enforcement):
                 net = block_target(target, self.settings.ipv6_prefix)
                 found_list = overlapping_active(conn, net)
             ended = [b for b in found_list
-                     if end_block(conn, b.id, BlockState.REMOVED, when=now, by=by)]  # type: ignore[arg-type]
+                     if end_block(conn, b.id, BlockState.REMOVED, when=now, by=by)]
         for b in ended:
             b.state, b.ended, b.ended_by = BlockState.REMOVED, now, by
             self._forget(b)

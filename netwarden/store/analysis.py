@@ -52,19 +52,19 @@ class _epoch(FunctionElement):
 
 
 @compiles(_epoch)
-def _epoch_sqlite(element, compiler, **kw):  # type: ignore[no-untyped-def]
+def _epoch_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
     return f"CAST(strftime('%s', {compiler.process(element.clauses, **kw)}) AS INTEGER)"
 
 
 @compiles(_epoch, "postgresql")
-def _epoch_postgresql(element, compiler, **kw):  # type: ignore[no-untyped-def]
+def _epoch_postgresql(element: Any, compiler: Any, **kw: Any) -> str:
     # FLOOR: a cast alone rounds, and 10:00:59.7 would count in the next minute
     return f"CAST(FLOOR(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)})) AS BIGINT)"
 
 
 @compiles(_epoch, "mysql")
 @compiles(_epoch, "mariadb")
-def _epoch_mysql(element, compiler, **kw):  # type: ignore[no-untyped-def]
+def _epoch_mysql(element: Any, compiler: Any, **kw: Any) -> str:
     # not UNIX_TIMESTAMP(): that reads the column in the session's time zone
     return f"TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', {compiler.process(element.clauses, **kw)})"
 
@@ -180,7 +180,7 @@ def volume(conn: Connection, q: Query, *, max_points: int = 240) -> dict[str, An
     return _volume_data(q, size, rows, sampled)
 
 
-def _volume_data(q: Query, size: int, rows: list, sampled: bool) -> dict[str, Any]:  # type: ignore[type-arg]
+def _volume_data(q: Query, size: int, rows: list[Any], sampled: bool) -> dict[str, Any]:
     points = []
     for b, count, size_sum in rows:
         start = datetime.fromtimestamp(int(b) * size, timezone.utc)
@@ -221,8 +221,8 @@ def protocols(conn: Connection, q: Query) -> dict[str, Any]:
     return _protocol_data(q, total, sampled, by_transport, grouped(port, q.limit + 1), grouped(kind))
 
 
-def _protocol_data(q: Query, total: int, sampled: bool, by_transport: list, by_port: list,  # type: ignore[type-arg]
-                   by_kind: list) -> dict[str, Any]:  # type: ignore[type-arg]
+def _protocol_data(q: Query, total: int, sampled: bool, by_transport: list[Any], by_port: list[Any],
+                   by_kind: list[Any]) -> dict[str, Any]:
     out_transport = [{"transport": (t or None), "events": int(n), "bytes": int(b or 0),
                       "filter": q.drill()} for t, n, b in by_transport]
     out_ports = []
@@ -259,7 +259,7 @@ def address_counts(conn: Connection, q: Query, side: str, max_addresses: int = 2
     return [(a, int(n), int(b or 0)) for a, n, b in rows], sampled
 
 
-def _talker_rows(q: Query, rows: list, sampled: bool, side: str) -> dict[str, Any]:  # type: ignore[type-arg]
+def _talker_rows(q: Query, rows: list[Any], sampled: bool, side: str) -> dict[str, Any]:
     return {"sampled": sampled, "rows": [
         {"address": a, "events": int(n), "bytes": int(b or 0), "filter": q.drill(**{side: a})} for a, n, b in rows]}
 
@@ -283,7 +283,7 @@ def conversations(conn: Connection, q: Query) -> dict[str, Any]:
     return _conversation_data(q, rows, sampled)
 
 
-def _conversation_data(q: Query, rows: list, sampled: bool) -> dict[str, Any]:  # type: ignore[type-arg]
+def _conversation_data(q: Query, rows: list[Any], sampled: bool) -> dict[str, Any]:
     nodes: list[str] = []
     index: dict[str, int] = {}
     for s, d, _n, _b in rows:
@@ -317,8 +317,8 @@ def http_mix(conn: Connection, q: Query) -> dict[str, Any]:
     return _http_data(q, int(total), total >= q.scan_limit, statuses, methods, every_status)
 
 
-def _http_data(q: Query, total: int, sampled: bool, statuses: list, methods: list,  # type: ignore[type-arg]
-               every_status: dict) -> dict[str, Any]:  # type: ignore[type-arg]
+def _http_data(q: Query, total: int, sampled: bool, statuses: list[Any], methods: list[Any],
+               every_status: dict[Any, int]) -> dict[str, Any]:
     classes: dict[str, int] = {}
     for s, n in every_status.items():
         label = f"{s // 100}xx" if s is not None else "none"
@@ -387,7 +387,7 @@ def overview(conn: Connection, q: Query) -> dict[str, Any]:
                                statuses)}
 
 
-def _volume_and_protocols(q: Query, rows: list, sampled: bool) -> tuple[dict, dict]:  # type: ignore[type-arg]
+def _volume_and_protocols(q: Query, rows: list[Any], sampled: bool) -> tuple[dict[str, Any], dict[str, Any]]:
     """What volume() and protocols() give for a filtered query, from the overview's rows."""
     size = bucket_seconds(q.since, q.until)
     buckets: dict[int, list[int]] = {}
@@ -402,7 +402,7 @@ def _volume_and_protocols(q: Query, rows: list, sampled: bool) -> tuple[dict, di
             count_into(ports, port, n)
         count_into(kinds, kind, n)
 
-    def ranked(counts: dict, limit: int | None = None) -> list[tuple]:  # type: ignore[type-arg]
+    def ranked(counts: dict[Any, int], limit: int | None = None) -> list[tuple[Any, ...]]:
         order = sorted(counts.items(), key=lambda kv: (-kv[1][0], kv[0] is not None, kv[0] or ""))
         return [(k, n, b) for k, (n, b) in order[:limit]]
 
@@ -413,11 +413,11 @@ def _volume_and_protocols(q: Query, rows: list, sampled: bool) -> tuple[dict, di
     return traffic, mix
 
 
-def _top(counts: Counter, limit: int) -> list:  # type: ignore[type-arg]
+def _top(counts: Counter[Any], limit: int) -> list[Any]:
     """The ``limit`` keys with the highest counts, ties by key (as ORDER BY count DESC, key)."""
     return [k for k, _n in heapq.nsmallest(limit, counts.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
-def _ranked(counts: dict, limit: int) -> list[tuple]:  # type: ignore[type-arg]
+def _ranked(counts: dict[Any, int], limit: int) -> list[tuple[Any, ...]]:
     # None sorts first among equal counts, as NULL does in ascending order on SQLite and MariaDB
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0] is not None, kv[0] or 0))[:limit]

@@ -89,9 +89,9 @@ def insert_block(conn: Connection, block: Block, net: Network) -> Block:
     return block
 
 
-def end_block(conn: Connection, block_id: int, state: BlockState, *, when: datetime, by: str,
+def end_block(conn: Connection, block_id: int | None, state: BlockState, *, when: datetime, by: str,
               detail: str | None = None) -> bool:
-    """Move an active block to expired/removed/failed; False when it was no longer active."""
+    """Move an active block to expired/removed/failed; False when it was no longer active (or never stored)."""
     values: dict[str, Any] = {"state": str(state), "ended": when, "ended_by": by[:64]}
     if detail is not None:
         values["detail"] = clean_text(detail)[:2000]

@@ -22,11 +22,14 @@ import functools
 import ipaddress
 import subprocess
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from netwarden.networks import Network
 from netwarden.plugins import Registry
 from netwarden.settings_base import Section
+
+if TYPE_CHECKING:
+    from netwarden.respond.settings import RespondSettings
 
 
 class FirewallError(RuntimeError):
@@ -46,7 +49,7 @@ class Firewall:
                 setattr(cls, method, _validated(cls.__dict__[method]))
 
     @classmethod
-    def from_settings(cls, respond, *, netns: str | None = None) -> Firewall:  # type: ignore[no-untyped-def]
+    def from_settings(cls, respond: RespondSettings, *, netns: str | None = None) -> Firewall:
         """The backend configured by ``respond`` (RespondSettings); by default its section's fields are the
         constructor's keywords."""
         section = respond.section(cls.name)
@@ -95,7 +98,7 @@ def load_backends() -> dict[str, type[Firewall]]:
     return BACKENDS.all()
 
 
-def create(respond_settings, *, netns: str | None = None) -> Firewall:  # type: ignore[no-untyped-def]
+def create(respond_settings: RespondSettings, *, netns: str | None = None) -> Firewall:
     """The configured backend; ``netns`` runs command-line backends inside that network namespace."""
     cls = BACKENDS.get(respond_settings.backend)
     return cls.from_settings(respond_settings, netns=netns)

@@ -13,9 +13,13 @@ block's length (``0`` for permanent), ``{reason}`` the reason with control chara
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from netwarden.networks import Network
 from netwarden.respond.firewall.base import Firewall, FirewallError, register, run
+
+if TYPE_CHECKING:
+    from netwarden.respond.settings import RespondSettings
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -34,7 +38,7 @@ class CommandFirewall(Firewall):
         self.netns = netns
 
     @classmethod
-    def from_settings(cls, respond, *, netns: str | None = None) -> CommandFirewall:  # type: ignore[no-untyped-def]
+    def from_settings(cls, respond: RespondSettings, *, netns: str | None = None) -> CommandFirewall:
         s = respond.command
         return cls(s.add, s.remove, timeout=s.timeout, netns=netns)
 

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from netwarden.networks import Network, display
 from netwarden.respond.firewall.base import Firewall, register, run
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from netwarden.respond.settings import RespondSettings
 
 
 @register
@@ -23,7 +27,7 @@ class IptablesFirewall(Firewall):
         self.netns = netns
 
     @classmethod
-    def from_settings(cls, respond, *, netns: str | None = None) -> IptablesFirewall:  # type: ignore[no-untyped-def]
+    def from_settings(cls, respond: RespondSettings, *, netns: str | None = None) -> IptablesFirewall:
         s = respond.iptables
         return cls(s.set_name, tuple(s.chains), s.ipv6, netns)
 

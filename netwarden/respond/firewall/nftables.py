@@ -17,9 +17,13 @@ stopped. Changes go through ``nft -f -`` as one transaction.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from netwarden.networks import Network
 from netwarden.respond.firewall.base import Firewall, FirewallError, register, run
+
+if TYPE_CHECKING:
+    from netwarden.respond.settings import RespondSettings
 
 
 @register
@@ -34,7 +38,7 @@ class NftablesFirewall(Firewall):
         self.netns = netns
 
     @classmethod
-    def from_settings(cls, respond, *, netns: str | None = None) -> NftablesFirewall:  # type: ignore[no-untyped-def]
+    def from_settings(cls, respond: RespondSettings, *, netns: str | None = None) -> NftablesFirewall:
         s = respond.nftables
         return cls(s.table, tuple(s.hooks), s.command, netns)
 

@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import ssl
 import threading
+from typing import TYPE_CHECKING
 
 from netwarden.networks import Network, display
 from netwarden.respond.firewall.base import Firewall, FirewallError, human_seconds, register
+
+if TYPE_CHECKING:
+    from netwarden.respond.settings import RespondSettings
 
 COMMENT = "netwarden"
 
@@ -37,7 +41,7 @@ class RouterOSFirewall(Firewall):
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, respond, *, netns: str | None = None) -> RouterOSFirewall:  # type: ignore[no-untyped-def]
+    def from_settings(cls, respond: RespondSettings, *, netns: str | None = None) -> RouterOSFirewall:
         s = respond.routeros
         return cls(s.host, port=s.port, username=s.username, password=s.password, list_name=s.list_name,
                    tls=s.tls, ca_file=s.ca_file, verify=s.verify, timeout=s.timeout)

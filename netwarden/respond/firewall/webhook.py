@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from netwarden.networks import Network
 from netwarden.respond.firewall.base import Firewall, FirewallError, register
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from netwarden.respond.settings import RespondSettings
 
 
 @register
@@ -21,7 +25,7 @@ class WebhookFirewall(Firewall):
         self.url, self.timeout, self.headers = url, timeout, dict(headers or {})
 
     @classmethod
-    def from_settings(cls, respond, *, netns: str | None = None) -> WebhookFirewall:  # type: ignore[no-untyped-def]
+    def from_settings(cls, respond: RespondSettings, *, netns: str | None = None) -> WebhookFirewall:
         s = respond.webhook
         return cls(s.url, timeout=s.timeout, headers=s.headers)
 
