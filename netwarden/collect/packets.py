@@ -9,7 +9,8 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING
 
-from netwarden.collect.flows import ARP, FlowTable
+from netwarden.collect.flow_fields import ARP
+from netwarden.collect.flows import FlowTable
 
 if TYPE_CHECKING:
     from netwarden.collect.pcap import CaptureStats
