@@ -6,7 +6,8 @@ import socket
 import struct
 from typing import Any
 
-from netwarden.collect.netflow_common import DecodeError, ExporterStats, make_event
+from netwarden.collect.netflow_common import DecodeError, ExporterStats
+from netwarden.collect.netflow_events import make_event
 from netwarden.records import Event
 
 HEADER = struct.Struct(">HHIIIIBBH")
