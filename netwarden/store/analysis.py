@@ -387,9 +387,10 @@ def overview(conn: Connection, q: Query) -> dict[str, Any]:
                                statuses)}
 
 
-def _volume_and_protocols(q: Query, rows: list[Any], sampled: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+def _volume_and_protocols(q: Query, rows: list[Any], sampled: bool,
+                          max_points: int = 240) -> tuple[dict[str, Any], dict[str, Any]]:
     """What volume() and protocols() give for a filtered query, from the overview's rows."""
-    size = bucket_seconds(q.since, q.until)
+    size = bucket_seconds(q.since, q.until, max_points)
     buckets: dict[int, list[int]] = {}
     transports: dict[str | None, list[int]] = {}
     ports: dict[int, list[int]] = {}
@@ -411,6 +412,27 @@ def _volume_and_protocols(q: Query, rows: list[Any], sampled: bool) -> tuple[dic
     by_port = [(k, n, b) for k, (n, b) in sorted(ports.items(), key=lambda kv: (-kv[1][0], kv[0]))[:q.limit]]
     mix = _protocol_data(q, len(rows), sampled, ranked(transports), by_port, ranked(kinds))
     return traffic, mix
+
+
+def volume_and_protocols(q: Query, rows: list[Any], *,
+                         max_points: int = 240) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What volume() and protocols() give for ``q``, from the newest events of its filter already read (at most
+    ``scan_limit``: ``(src_ip, dst_ip, bytes_out, bytes_in, timestamp, transport, dst_port, source_kind)``)."""
+    return _volume_and_protocols(q, [(s, d, o, i, None, None, *rest) for s, d, o, i, *rest in rows],
+                                 len(rows) >= q.scan_limit, max_points)
+
+
+def top_from_rows(q: Query, rows: list[Any], side: str) -> dict[str, Any]:
+    """What top_talkers() (``side="src"``) or top_destinations() give for ``q``, from the newest events of its
+    filter already read (at most ``scan_limit``: ``(address, bytes_out, bytes_in)``, the address on ``side``)."""
+    counts: Counter[str] = Counter()
+    sizes: dict[str, int] = {}
+    for address, out, inn in rows:
+        if address is not None:
+            counts[address] += 1
+            sizes[address] = sizes.get(address, 0) + (out or 0) + (inn or 0)
+    return _talker_rows(q, [(a, counts[a], sizes[a]) for a in _top(counts, q.limit)], len(rows) >= q.scan_limit,
+                        side)
 
 
 def _top(counts: Counter[Any], limit: int) -> list[Any]:

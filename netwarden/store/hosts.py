@@ -3,6 +3,7 @@ and blocks over a time range). Reads only; every query is bounded."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from typing import Any
 
@@ -23,28 +24,58 @@ HOST_AGENTS = 10
 
 
 def host_summary(conn: Connection, address: str, since: datetime, until: datetime) -> dict[str, Any]:
-    """Events over time, ports, peers, user agents, first and last seen, alerts and blocks of one address."""
+    """Events over time, ports, peers, user agents, first and last seen, alerts and blocks of one address.
+
+    The newest events from the address and the newest to it are read once each (``scan_limit`` at most, through
+    each side's (address, timestamp) index) and counted here: what volume(), protocols(), top_destinations() and
+    top_talkers() would give from nine statements, whose building cost more than running them."""
     where = EventFilter(address=address).clauses()
     first, last = conn.execute(select(func.min(events.c.timestamp), func.max(events.c.timestamp))
                                .where(*where)).one()
     q = analysis.Query(since, until, filter=EventFilter(address=address), limit=15)
-    volume = analysis.volume(conn, q, max_points=60)
-    ports = analysis.protocols(conn, q)
-    talks_to = analysis.top_destinations(conn, analysis.Query(since, until, filter=EventFilter(src=address), limit=15))
-    heard_from = analysis.top_talkers(conn, analysis.Query(since, until, filter=EventFilter(dst=address), limit=15))
-    agents = conn.execute(
-        select(events.c.user_agent, func.count().label("n"))
-        .where(*EventFilter(since=since, until=until, src=address).clauses(), events.c.user_agent.is_not(None))
-        .group_by(events.c.user_agent).order_by(func.count().desc()).limit(HOST_AGENTS)).all()
+    sent = _newest(conn, analysis.Query(since, until, filter=EventFilter(src=address), limit=15))
+    received = _newest(conn, analysis.Query(since, until, filter=EventFilter(dst=address), limit=15))
+    both = {r.id: r for r in sent} | {r.id: r for r in received}  # from the address to itself: once
+    newest = sorted(both.values(), key=lambda r: (r.timestamp, r.id), reverse=True)[:q.scan_limit]
+    volume, ports = analysis.volume_and_protocols(q, [
+        (r.src_ip, r.dst_ip, r.bytes_out, r.bytes_in, r.timestamp, r.transport, r.dst_port, r.source_kind)
+        for r in newest], max_points=60)
+    talks_to = analysis.top_from_rows(analysis.Query(since, until, filter=EventFilter(src=address), limit=15),
+                                      [(r.dst_ip, r.bytes_out, r.bytes_in) for r in sent], "dst")
+    heard_from = analysis.top_from_rows(analysis.Query(since, until, filter=EventFilter(dst=address), limit=15),
+                                        [(r.src_ip, r.bytes_out, r.bytes_in) for r in received], "src")
     return {
         "address": address, "first_seen": first, "last_seen": last,
         "events": sum(p["events"] for p in volume["points"]), "volume": volume,
         "ports": ports["ports"], "transports": ports["transports"], "sampled": volume["sampled"] or ports["sampled"],
         "peers_out": talks_to["rows"], "peers_in": heard_from["rows"],
-        "agents": [{"user_agent": ua, "events": int(n), **parse_agent(ua).to_dict()} for ua, n in agents],
+        "agents": [{"user_agent": ua, "events": int(n), **parse_agent(ua).to_dict()}
+                   for ua, n in _agents(conn, address, since, until, sent, len(sent) < q.scan_limit)],
         "alerts": find_alerts(conn, AlertFilter(source=address), limit=HOST_ALERTS),
         "blocks": list_blocks(conn, address=address, limit=HOST_BLOCKS),
     }
+
+
+def _newest(conn: Connection, q: analysis.Query) -> list[Any]:
+    """The newest ``scan_limit`` events of one side's filter, with what the host page counts."""
+    c = events.c
+    return conn.execute(
+        select(c.id, c.timestamp, c.src_ip, c.dst_ip, c.bytes_out, c.bytes_in, c.transport, c.dst_port,
+               c.source_kind, c.user_agent)
+        .where(*q.event_filter().clauses()).order_by(c.timestamp.desc(), c.id.desc()).limit(q.scan_limit)).all()
+
+
+def _agents(conn: Connection, address: str, since: datetime, until: datetime, sent: list[Any],
+            complete: bool) -> list[tuple[str, int]]:
+    """The address's most frequent user agents over the range: counted from ``sent`` when it holds every
+    event from the address (``complete``), else by the database."""
+    if complete:
+        counts = Counter(r.user_agent for r in sent if r.user_agent is not None)
+        return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:HOST_AGENTS]
+    return [(ua, int(n)) for ua, n in conn.execute(
+        select(events.c.user_agent, func.count().label("n"))
+        .where(*EventFilter(since=since, until=until, src=address).clauses(), events.c.user_agent.is_not(None))
+        .group_by(events.c.user_agent).order_by(func.count().desc(), events.c.user_agent).limit(HOST_AGENTS))]
 
 
 def offenders(conn: Connection, since: datetime, limit: int = 50) -> list[dict[str, Any]]:

@@ -156,3 +156,17 @@ def test_search_with_bound_values_finds_what_a_statement_built_for_them_does(db)
                     if cursor is None:
                         break
                 assert found == expected, kw
+
+
+def test_host_summary_counts_what_the_analysis_queries_do(loaded) -> None:  # type: ignore[no-untyped-def]
+    """The host page counts its two reads itself; the analysis queries count in the database."""
+    since, until = T0 - timedelta(minutes=30), T0 + timedelta(hours=2)
+    with loaded.engine.connect() as conn:
+        data = host_summary(conn, A, since, until)
+        q = analysis.Query(since, until, filter=EventFilter(address=A), limit=15)
+        volume, mix = analysis.volume(conn, q, max_points=60), analysis.protocols(conn, q)
+        out = analysis.top_destinations(conn, analysis.Query(since, until, filter=EventFilter(src=A), limit=15))
+        into = analysis.top_talkers(conn, analysis.Query(since, until, filter=EventFilter(dst=A), limit=15))
+    assert data["volume"] == volume and len(volume["points"]) > 1
+    assert (data["ports"], data["transports"]) == (mix["ports"], mix["transports"])
+    assert data["peers_out"] == out["rows"] and data["peers_in"] == into["rows"]
