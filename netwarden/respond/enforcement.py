@@ -95,31 +95,45 @@ class Enforcement:
         if self.enforce:
             self._end_dry_run_blocks()
         self._load_active()
-        if not self.enforce:
-            return
-        blocks = [b for _, b in self._active.values()]
+        if self.enforce:
+            blocks = [b for _, b in self._active.values()]
+            self._submit(lambda: self._reconcile_firewall(blocks))
 
-        def job() -> None:
-            if not self._ensure_setup():
-                return
-            fw = self.firewall
+    def _reconcile_firewall(self, blocks: list[Block]) -> None:
+        """On the firewall worker: re-apply ``blocks`` (active at the start) and remove the entries no block
+        stands for. Several processes may share the firewall (workers on a bus, a CLI, a second server), so the
+        database is read again *after* the firewall's entries are listed: a block another process decides is
+        committed before it reaches the firewall, so an entry listed here is a block that read sees, unless it
+        ended meanwhile. Only blocks still active then are re-applied, and one ended while being re-applied is
+        taken out again (a third read) instead of staying behind."""
+        if not self._ensure_setup():
+            return
+        fw = self.firewall
+        try:
+            present = _networks(fw.entries() or ())
+        except FirewallError as exc:
+            log.error("cannot list the firewall's blocks: %s", exc)
+            present = set()
+        still = {b.id for b in self._active_now()}
+        added = set()
+        for b in blocks:
+            if b.id not in still or b.mode == "dry-run":
+                continue
             try:
-                present = fw.entries()
-            except FirewallError as exc:
-                log.error("cannot list the firewall's blocks: %s", exc)
-                present = None
-            wanted = {b.network for b in blocks}
-            for b in blocks:
-                try:
-                    fw.add(parse_network(b.network), b.seconds_left(self.clock()), b.reason)
-                except FirewallError as exc:
-                    log.error("cannot re-apply block #%s of %s: %s", b.id, b.network, exc)
-            for stray in (present or set()) - wanted:
-                try:
-                    fw.remove(parse_network(stray))
-                except (FirewallError, AddressError) as exc:
-                    log.error("cannot remove %s (no longer blocked) from the firewall: %s", stray, exc)
-        self._submit(job)
+                fw.add(parse_network(b.network), b.seconds_left(self.clock()), b.reason)
+                added.add(str(parse_network(b.network)))
+            except (FirewallError, AddressError) as exc:
+                log.error("cannot re-apply block #%s of %s: %s", b.id, b.network, exc)
+        wanted = _networks(b.network for b in self._active_now())
+        for stray in sorted((present | added) - wanted):
+            try:
+                fw.remove(parse_network(stray))
+            except (FirewallError, AddressError) as exc:
+                log.error("cannot remove %s (no longer blocked) from the firewall: %s", stray, exc)
+
+    def _active_now(self) -> list[Block]:
+        with self.db.engine.connect() as conn:
+            return active_blocks(conn)
 
     def _end_dry_run_blocks(self) -> None:
         now = self.clock()
@@ -210,3 +224,14 @@ class Enforcement:
                 listener(block, what)
             except Exception:
                 log.exception("block listener failed")
+
+
+def _networks(texts: Any) -> set[str]:
+    """Networks in one spelling (a firewall may list ``198.51.100.7`` for the block ``198.51.100.7/32``)."""
+    found = set()
+    for text in texts:
+        try:
+            found.add(str(parse_network(text)))
+        except AddressError:
+            log.warning("firewall entry %r is not an address; left alone", text)
+    return found

@@ -72,6 +72,8 @@ class CommandSettings(Section):
     # argument lists, run without a shell; {address} {seconds} {reason} are replaced per block
     add: list[str] = Field(default_factory=list)
     remove: list[str] = Field(default_factory=list)
+    # optional: prints the blocked networks, one a line; then a start removes entries no block stands for
+    entries: list[str] = Field(default_factory=list)
     timeout: float = Field(10.0, gt=0, le=300)
 
 

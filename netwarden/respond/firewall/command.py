@@ -5,6 +5,7 @@
     [respond.command]
     add = ["/usr/local/sbin/edge-block", "add", "{address}", "{seconds}"]
     remove = ["/usr/local/sbin/edge-block", "del", "{address}"]
+    entries = ["/usr/local/sbin/edge-block", "list"]   # optional: the blocked networks, one a line
 
 The command runs without a shell; ``{address}`` is a validated address or network, ``{seconds}`` the
 block's length (``0`` for permanent), ``{reason}`` the reason with control characters removed.
@@ -30,17 +31,18 @@ class CommandFirewall(Firewall):
     expires_by_itself = False
 
     def __init__(self, add: list[str], remove: list[str], *, timeout: float = 10.0,
-                 netns: str | None = None) -> None:
+                 netns: str | None = None, entries: list[str] | None = None) -> None:
         if not add or not remove:
             raise FirewallError("[respond.command] needs both add and remove (argument lists)")
         self.add_argv, self.remove_argv = list(add), list(remove)
+        self.entries_argv = list(entries or [])
         self.timeout = timeout
         self.netns = netns
 
     @classmethod
     def from_settings(cls, respond: RespondSettings, *, netns: str | None = None) -> CommandFirewall:
         s = respond.command
-        return cls(s.add, s.remove, timeout=s.timeout, netns=netns)
+        return cls(s.add, s.remove, timeout=s.timeout, netns=netns, entries=s.entries)
 
     def _argv(self, template: list[str], net: Network, seconds: float | None, reason: str = "") -> list[str]:
         values = {"address": str(net), "seconds": "0" if seconds is None else str(max(1, round(seconds))),
@@ -53,3 +55,10 @@ class CommandFirewall(Firewall):
 
     def remove(self, net: Network) -> None:
         run(self._argv(self.remove_argv, net, None), timeout=self.timeout, netns=self.netns)
+
+    def entries(self) -> set[str] | None:
+        """What the ``entries`` command prints, one network a line (None without one: strays are then kept)."""
+        if not self.entries_argv:
+            return None
+        out = run(self.entries_argv, timeout=self.timeout, netns=self.netns).stdout
+        return {line.strip() for line in out.splitlines() if line.strip()}
