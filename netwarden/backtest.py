@@ -260,17 +260,9 @@ def compare(stored: dict[Any, dict[str, Any]], candidate: dict[Any, dict[str, An
 
 
 def stored_alerts(db: Any, since: datetime, until: datetime) -> list[Alert]:
-    """Stored alerts of the range (not those marked false positive), read page by page."""
+    """Stored alerts of the range (not those marked false positive), read in keyset pages."""
     flt = alert_store.AlertFilter(since=since, until=until)
-    out: list[Alert] = []
-    offset = 0
-    with db.engine.connect() as conn:
-        while True:
-            page = alert_store.find_alerts(conn, flt, limit=5000, offset=offset)
-            out += [a for a in page if a.status != AlertStatus.FALSE_POSITIVE]
-            if len(page) < 5000:
-                return out
-            offset += len(page)
+    return [a for a in alert_store.every_alert(db.engine.connect, flt) if a.status != AlertStatus.FALSE_POSITIVE]
 
 
 def would_block(alerts: Sequence[Alert], settings: Any) -> dict[str, dict[str, Any]]:

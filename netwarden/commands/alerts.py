@@ -14,7 +14,6 @@ from netwarden.commands.shared.context import Context, checked, parse_when
 from netwarden.commands.shared.csv_output import csv_options, write_csv
 from netwarden.commands.shared.terminal import answered_without_table, fail, json_line, list_table, out, safe
 from netwarden.records import Alert, AlertStatus, Severity
-from netwarden.report.export import chunked
 from netwarden.text import plural
 
 ALERT_COLUMNS = ("id", "kind", "subkind", "severity", "confidence", "factors", "source", "target", "first_seen",
@@ -49,16 +48,14 @@ def alerts_command(obj: Context, since: str | None, kind: str | None, severity: 
                    source: str | None, min_confidence: float | None, limit: int | None, as_json: bool,
                    as_csv: bool, bom: bool) -> None:
     """List alerts, most recent first."""
-    from netwarden.store.alerts import AlertFilter, find_alerts
+    from netwarden.store.alerts import AlertFilter, every_alert, find_alerts
 
     flt = AlertFilter(since=parse_when(since, obj.settings) if since else None, kind=kind, severity=severity,
                       status=status, source=source, min_confidence=min_confidence)
     checked(flt)
     db = obj.database()
     if as_csv:
-        with db.engine.connect() as conn:
-            rows = chunked(lambda size, at: [alert_dict(a) for a in find_alerts(conn, flt, limit=size, offset=at)])
-            write_csv(ALERT_COLUMNS, islice(rows, limit), bom=bom)
+        write_csv(ALERT_COLUMNS, islice(map(alert_dict, every_alert(db.engine.connect, flt)), limit), bom=bom)
         db.close()
         return
     with db.engine.connect() as conn:
@@ -175,13 +172,12 @@ def incidents_command(obj: Context, since: str | None, limit: int | None, as_jso
                       bom: bool) -> None:
     """Incidents: the alerts of one source linked together, most recent first."""
     from netwarden.store.alerts import INCIDENT_COLUMNS, find_incidents
+    from netwarden.store.incidents import every_incident
 
     after = parse_when(since, obj.settings) if since else None
     db = obj.database()
     if as_csv:
-        with db.engine.connect() as conn:
-            rows = chunked(lambda size, at: find_incidents(conn, since=after, limit=size, offset=at))
-            write_csv(INCIDENT_COLUMNS, islice(rows, limit), bom=bom)
+        write_csv(INCIDENT_COLUMNS, islice(every_incident(db.engine.connect, since=after), limit), bom=bom)
         db.close()
         return
     with db.engine.connect() as conn:

@@ -12,7 +12,6 @@ from rich.text import Text
 from netwarden.commands.shared.context import Context
 from netwarden.commands.shared.csv_output import csv_options, write_csv
 from netwarden.commands.shared.terminal import answered_without_table, fail, list_table, out, safe
-from netwarden.report.export import chunked
 
 if TYPE_CHECKING:
     from netwarden.respond.responder import Responder
@@ -143,7 +142,7 @@ def remove(obj: Context, target: str, by: str | None) -> None:
 def list_command(obj: Context, show_all: bool, state: str | None, refused: bool, address: str | None,
                  limit: int | None, as_json: bool, as_csv: bool, bom: bool) -> None:
     """Blocks with reason, who, when and until when; active ones unless --all, --state or --refused."""
-    from netwarden.store.blocks import BLOCK_COLUMNS, list_blocks
+    from netwarden.store.blocks import BLOCK_COLUMNS, every_block, list_blocks
 
     if refused:
         if state not in (None, "refused"):
@@ -155,13 +154,12 @@ def list_command(obj: Context, show_all: bool, state: str | None, refused: bool,
     wanted = state or (None if show_all else "active")
     try:
         with db.engine.connect() as conn:
-            if as_csv:
-                rows = chunked(lambda size, at: [b.to_dict() for b in list_blocks(
-                    conn, state=wanted, address=address, limit=size, offset=at)])
-                write_csv(BLOCK_COLUMNS, islice(rows, limit), bom=bom)
-                db.close()
-                return
-            found = list_blocks(conn, state=wanted, address=address, limit=limit or 100)
+            found = list_blocks(conn, state=wanted, address=address, limit=1 if as_csv else limit or 100)
+        if as_csv:
+            rows = (b.to_dict() for b in every_block(db.engine.connect, state=wanted, address=address))
+            write_csv(BLOCK_COLUMNS, islice(rows, limit), bom=bom)
+            db.close()
+            return
     except ValueError as exc:
         db.close()
         raise click.BadParameter(str(exc), param_hint="--address") from None

@@ -168,14 +168,3 @@ def read_csv(data: bytes | str) -> list[dict[str, str]]:
     text = text.removeprefix(BOM)
     reader = csv.DictReader(io.StringIO(text, newline=""))
     return [{k: unescape_cell(v) for k, v in row.items()} for row in reader]
-
-
-def chunked(fetch, size: int = 5000) -> Iterator[dict[str, Any]]:  # type: ignore[no-untyped-def]
-    """Every row of a list read by offset pages: ``fetch(limit, offset)`` returns one page."""
-    offset = 0
-    while True:
-        page = fetch(size, offset)
-        yield from page
-        if len(page) < size:
-            return
-        offset += size

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -11,6 +12,7 @@ from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, u
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from netwarden.records import Alert, AlertStatus, Factor, Severity
+from netwarden.store import keyset
 from netwarden.store.addresses import address_key, network_range
 from netwarden.store.events import _clean_json, clean_text
 from netwarden.store.schema import alerts, detector_state, incidents, suppressions
@@ -151,6 +153,20 @@ def find_alerts(conn: Connection, flt: AlertFilter, *, limit: int = 100, offset:
     stmt = select(alerts).where(*flt.clauses()).order_by(alerts.c.last_seen.desc(), alerts.c.id.desc()) \
         .limit(limit).offset(offset)
     return [row_to_alert(r) for r in conn.execute(stmt)]
+
+
+def page_of_alerts(conn: Connection, flt: AlertFilter, *, limit: int = 100,
+                   cursor: str | None = None) -> tuple[list[Alert], str | None]:
+    """One page of alerts, most recently seen first, from ``cursor`` on, and the next page's cursor."""
+    rows, following = keyset.page(conn, select(alerts).where(*flt.clauses()), alerts.c.last_seen, alerts.c.id,
+                                  limit=limit, cursor=cursor)
+    return [row_to_alert(r) for r in rows], following
+
+
+def every_alert(connect: Callable[[], Any], flt: AlertFilter) -> Iterator[Alert]:
+    """Every matching alert, most recently seen first, in keyset pages (exports)."""
+    return map(row_to_alert, keyset.every(connect, select(alerts).where(*flt.clauses()), alerts.c.last_seen,
+                                          alerts.c.id))
 
 
 def count_alerts(conn: Connection, flt: AlertFilter) -> int:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, Select, func, insert, select, update
 
 from netwarden.networks import Network, display
+from netwarden.store import keyset
 from netwarden.store.addresses import network_range
 from netwarden.store.events import clean_text
 from netwarden.store.schema_respond import blocks
@@ -142,12 +144,33 @@ def earlier_blocks(conn: Connection, net: Network, since: datetime, *, enforced_
     return [_from_row(r) for r in conn.execute(stmt.order_by(blocks.c.created))]
 
 
-def list_blocks(conn: Connection, *, state: str | None = None, address: str | None = None,
-                limit: int = 100, offset: int = 0) -> list[Block]:
-    stmt = select(blocks).order_by(blocks.c.created.desc(), blocks.c.id.desc()).limit(limit).offset(offset)
+def blocks_query(*, state: str | None = None, address: str | None = None) -> Select:
+    """The blocks in this state covering or inside ``address`` (unordered: see :mod:`netwarden.store.keyset`)."""
+    stmt = select(blocks)
     if state:
         stmt = stmt.where(blocks.c.state == str(BlockState(state)))
     if address:
         lo, hi = network_range(address)
         stmt = stmt.where(blocks.c.addr_lo <= hi, blocks.c.addr_hi >= lo)
-    return [_from_row(r) for r in conn.execute(stmt)]
+    return stmt
+
+
+def list_blocks(conn: Connection, *, state: str | None = None, address: str | None = None,
+                limit: int = 100) -> list[Block]:
+    """The newest ``limit`` blocks (:func:`page_of_blocks` for the pages after)."""
+    return page_of_blocks(conn, state=state, address=address, limit=limit)[0]
+
+
+def page_of_blocks(conn: Connection, *, state: str | None = None, address: str | None = None, limit: int = 100,
+                   cursor: str | None = None) -> tuple[list[Block], str | None]:
+    """One page of blocks, newest first, from ``cursor`` on, and the next page's cursor (None on the last)."""
+    rows, following = keyset.page(conn, blocks_query(state=state, address=address), blocks.c.created, blocks.c.id,
+                                  limit=limit, cursor=cursor)
+    return [_from_row(r) for r in rows], following
+
+
+def every_block(connect: Callable[[], Any], *, state: str | None = None,
+                address: str | None = None) -> Iterator[Block]:
+    """Every such block, newest first, in keyset pages (exports)."""
+    stmt = blocks_query(state=state, address=address)
+    return map(_from_row, keyset.every(connect, stmt, blocks.c.created, blocks.c.id))

@@ -7,18 +7,18 @@ Pages move with a cursor (the last row's time and id), not an offset: the databa
 
 from __future__ import annotations
 
-import base64
 import heapq
 import ipaddress
 import itertools
 from functools import lru_cache
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, or_, select
 
+from netwarden.store import keyset
 from netwarden.store.addresses import network_range
 from netwarden.store.driver_rows import Plan
 from netwarden.store.events import EventFilter, address_match, after_key, keyset_pages
@@ -67,24 +67,11 @@ class EventQuery:
                            text=self.text, label=self.label)
 
 
-def encode_cursor(ts: datetime, event_id: int) -> str:
-    raw = f"{ts.astimezone(timezone.utc).isoformat()}|{event_id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
 def decode_cursor(cursor: str) -> tuple[datetime, int]:
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        when, _, ident = raw.partition("|")
-        ts = datetime.fromisoformat(when)
-        if ts.tzinfo is None:
-            ts = ts.replace(tzinfo=timezone.utc)
-        number = int(ident)
-        if not 0 <= number < 2**63 or not 1970 <= ts.year < 2200:
-            raise ValueError(cursor)
-        return ts, number
-    except (ValueError, UnicodeDecodeError, OverflowError):
-        raise QueryError("cursor: not a cursor this server gave out") from None
+        return keyset.decode_cursor(cursor)
+    except keyset.CursorError as exc:
+        raise QueryError(str(exc)) from None
 
 
 def _where(query: EventQuery) -> list:
@@ -129,7 +116,7 @@ def _page(conn: Connection, query: EventQuery, results: list) -> tuple[list[dict
         rows = sorted(found.values(), key=lambda r: (r["timestamp"], r["id"]), reverse=not query.oldest_first)
     more = len(rows) > query.limit
     rows = rows[:query.limit]
-    return rows, encode_cursor(rows[-1]["timestamp"], rows[-1]["id"]) if more and rows else None
+    return rows, keyset.encode_cursor(rows[-1]["timestamp"], rows[-1]["id"]) if more and rows else None
 
 
 def _built(query: EventQuery) -> list:

@@ -10,12 +10,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, Dialect, Select, Text, and_, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Dialect, Select, Text, func, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from netwarden.records import EVENT_FIELDS, Event
-from netwarden.store import bulk
+from netwarden.store import bulk, keyset
 from netwarden.store.addresses import address_key, network_range
 from netwarden.store.driver_rows import driver_datetime
 from netwarden.store.schema import TEXT_LIMITS, events
@@ -233,14 +233,8 @@ EXPORT_COLUMNS = tuple(c for c in events.c if c.name not in ("src_addr", "dst_ad
 
 
 def after_key(ts: datetime, ident: int, *, newest_first: bool = True) -> ColumnElement[bool]:
-    """Events after (``ts``, ``ident``) in (timestamp, id) order, newest first or oldest first. Written as a range
-    on the timestamp (which the index seeks to) and the tie broken by the id: the equal ``timestamp < ts OR
-    (timestamp = ts AND id < ident)`` makes SQLite walk the timestamp index from its start to every page, so
-    each page of a keyset walk cost more than the last (an export of 10M events never finished)."""
-    c = events.c
-    if newest_first:
-        return and_(c.timestamp <= ts, or_(c.timestamp < ts, c.id < ident))
-    return and_(c.timestamp >= ts, or_(c.timestamp > ts, c.id > ident))
+    """Events after (``ts``, ``ident``) in (timestamp, id) order (see :func:`netwarden.store.keyset.after`)."""
+    return keyset.after(events.c.timestamp, events.c.id, ts, ident, newest_first=newest_first)
 
 
 def keyset_pages(conn: Connection, stmt: Select, *, newest_first: bool = True, limit: int | None = None,

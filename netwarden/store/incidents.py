@@ -7,11 +7,13 @@ grown again, a new alert of that source opens a new one.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, Select, func, select, update
 
+from netwarden.store import keyset
 from netwarden.store.alerts import row_to_alert
 from netwarden.store.events import EventFilter
 from netwarden.store.schema import alerts, events, incidents
@@ -25,18 +27,29 @@ def _plain(row: Any) -> dict[str, Any]:
     return {str(k): v for k, v in row._mapping.items()}
 
 
-def page_of_incidents(conn: Connection, *, status: str | None = None, source: str | None = None,
-                      limit: int = 50, offset: int = 0) -> tuple[int, list[dict[str, Any]]]:
-    """(total matching, one page newest first)."""
-    where = []
+def _incidents_query(status: str | None, source: str | None, since: datetime | None = None) -> Select:
+    stmt = select(incidents) if since is None else select(incidents).where(incidents.c.last_seen >= since)
     if status:
-        where.append(incidents.c.status == status)
+        stmt = stmt.where(incidents.c.status == status)
     if source:
-        where.append(incidents.c.source == source)
-    total = int(conn.execute(select(func.count()).select_from(incidents).where(*where)).scalar_one())
-    rows = conn.execute(select(incidents).where(*where).order_by(incidents.c.last_seen.desc(), incidents.c.id.desc())
-                        .limit(limit).offset(offset))
-    return total, [_plain(r) for r in rows]
+        stmt = stmt.where(incidents.c.source == source)
+    return stmt
+
+
+def page_of_incidents(conn: Connection, *, status: str | None = None, source: str | None = None, limit: int = 50,
+                      cursor: str | None = None) -> tuple[int, list[dict[str, Any]], str | None]:
+    """(total matching, one page most recently active first from ``cursor`` on, the next page's cursor)."""
+    stmt = _incidents_query(status, source)
+    total = int(conn.execute(select(func.count()).select_from(stmt.subquery())).scalar_one())
+    rows, following = keyset.page(conn, stmt, incidents.c.last_seen, incidents.c.id, limit=limit, cursor=cursor)
+    return total, [_plain(r) for r in rows], following
+
+
+def every_incident(connect: Callable[[], Any], *, status: str | None = None, source: str | None = None,
+                   since: datetime | None = None) -> Iterator[dict[str, Any]]:
+    """Every matching incident (active since ``since``), most recently active first, in keyset pages (exports)."""
+    return map(_plain, keyset.every(connect, _incidents_query(status, source, since), incidents.c.last_seen,
+                                    incidents.c.id))
 
 
 def get_incident(conn: Connection, incident_id: int) -> dict[str, Any] | None:

@@ -31,17 +31,20 @@ def test_list_has_totals_port_and_excerpt(web) -> None:  # type: ignore[no-untyp
     viewer = web.client("viewer")
     page = viewer.get("/api/v1/alerts?limit=50").json()
     assert page["total"] == 63 and len(page["alerts"]) == 50
-    assert viewer.get("/api/v1/alerts?limit=50&offset=50").json()["total"] == 63
+    rest = viewer.get("/api/v1/alerts", params={"limit": 50, "cursor": page["next_cursor"]}).json()
+    assert rest["total"] == 63 and len(rest["alerts"]) == 13 and rest["next_cursor"] is None
+    assert {a["id"] for a in page["alerts"]}.isdisjoint(a["id"] for a in rest["alerts"])
     assert viewer.get("/api/v1/alerts?kind=port_scan&severity=low").json()["total"] == 61  # low or worse
     sqli = viewer.get(f"/api/v1/alerts/{ids['sqli']}").json()
     assert sqli["port"] == 443 and sqli["excerpt"] == "' OR 1=1 --"
     assert viewer.get("/api/v1/alerts?source=198.51.100.1").json()["alerts"][0]["port"] == 22
 
     html = viewer.get("/alerts").text
-    assert "63 alerts · page 1 of 2" in html and 'id="alerts-next"' in html
+    assert "63 alerts" in html and 'id="alerts-next"' in html and 'id="alerts-first"' not in html
     assert "&#39; OR 1=1 --" in html  # the excerpt, escaped
-    second = viewer.get("/alerts?page=2").text
-    assert "page 2 of 2" in second and 'id="alerts-next"' not in second
+    second = viewer.get("/alerts", params={"cursor": page["next_cursor"]}).text
+    assert second.count('<tr class="sev-') == 13 and 'id="alerts-next"' not in second and 'id="alerts-first"' in second
+    assert viewer.get("/alerts", params={"cursor": "garbage"}).status_code == 400
 
 
 def test_bulk_acknowledge_and_resolve(web) -> None:  # type: ignore[no-untyped-def]
@@ -59,8 +62,8 @@ def test_bulk_acknowledge_and_resolve(web) -> None:  # type: ignore[no-untyped-d
     assert analyst.post("/api/v1/alerts/bulk-status", json={"ids": [], "status": "resolved"}).status_code == 422
     assert analyst.post("/api/v1/alerts/bulk-status", json={"ids": [1], "status": "false_positive"}).status_code == 422
     form = analyst.post("/alerts/bulk", data={"ids": [str(ids["sqli"])], "status": "acknowledged",
-                                              "back": "severity=low&page=1&evil=x"}, follow_redirects=False)
-    assert form.status_code == 303 and form.headers["location"] == "/alerts?severity=low&page=1"
+                                              "back": "severity=low&cursor=abc&evil=x"}, follow_redirects=False)
+    assert form.status_code == 303 and form.headers["location"] == "/alerts?severity=low&cursor=abc"
     assert viewer.get(f"/api/v1/alerts/{ids['sqli']}").json()["status"] == "acknowledged"
 
 

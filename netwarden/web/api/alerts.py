@@ -10,12 +10,12 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query, Response
 from pydantic import BaseModel, Field
 
 from netwarden.records import Alert, AlertStatus
-from netwarden.report.export import chunked
 from netwarden.store import alerts as alert_store
 from netwarden.store.database import Database
 from netwarden.store.event_search import count_events, latest_events
 from netwarden.store.events import EventFilter
 from netwarden.store.incidents import get_incident
+from netwarden.store.keyset import CursorError
 from netwarden.web.auth import Principal, require
 from netwarden.web.deps import RowId, checked_time, fast_json, get_db
 from netwarden.web.export import EXPORT_RESPONSES, Export, export_request
@@ -52,9 +52,14 @@ def alert_filter(
                                    status=status or None, source=source or None, text=q or None)
 
 
-def find(db: Database, flt: alert_store.AlertFilter, limit: int, offset: int) -> list[Alert]:
-    with db.engine.connect() as conn:
-        return alert_store.find_alerts(conn, flt, limit=limit, offset=offset)
+def find(db: Database, flt: alert_store.AlertFilter, limit: int,
+         cursor: str | None = None) -> tuple[list[Alert], str | None]:
+    """A page of alerts and the next page's cursor; a cursor this server did not give out is a 400."""
+    try:
+        with db.engine.connect() as conn:
+            return alert_store.page_of_alerts(conn, flt, limit=limit, cursor=cursor)
+    except CursorError as exc:
+        raise HTTPException(400, str(exc)) from None
 
 
 def count(db: Database, flt: alert_store.AlertFilter) -> int:
@@ -69,16 +74,15 @@ ALERT_COLUMNS = ["id", "kind", "subkind", "severity", "confidence", "factors", "
 
 @router.get("/alerts", responses=EXPORT_RESPONSES, response_model=dict[str, Any])
 def list_alerts(flt: alert_store.AlertFilter = Depends(alert_filter), limit: int = Query(50, ge=1, le=500),
-                offset: int = Query(0, ge=0, le=100_000), db: Database = Depends(get_db),
-                export: Export = Depends(export_request),
+                cursor: str | None = Query(None, max_length=200, description="the next_cursor of the previous page"),
+                db: Database = Depends(get_db), export: Export = Depends(export_request),
                 who: Principal = Depends(require("viewer"))) -> Response:
-    """Alerts, most recently seen first, and how many match in all (``total``); ``format=csv|jsonl``: every
-    matching alert as a download."""
+    """Alerts, most recently seen first, and how many match in all (``total``); follow ``next_cursor``.
+    ``format=csv|jsonl``: every matching alert as a download."""
     if export.fmt:
-        rows = chunked(lambda size, at: [alert_dict(a) for a in find(db, flt, size, at)], 2000)
-        return export.response("alerts", ALERT_COLUMNS, rows)
-    return fast_json({"total": count(db, flt),
-                      "alerts": [alert_dict(a) for a in find(db, flt, limit, offset)]})
+        return export.response("alerts", ALERT_COLUMNS, map(alert_dict, alert_store.every_alert(db.engine.connect, flt)))
+    found, following = find(db, flt, limit, cursor)
+    return fast_json({"total": count(db, flt), "alerts": [alert_dict(a) for a in found], "next_cursor": following})
 
 
 def related_filter(a: Alert) -> EventFilter | None:

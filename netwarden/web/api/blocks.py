@@ -12,12 +12,12 @@ from pydantic import BaseModel, Field
 
 from netwarden.durations import parse_duration
 from netwarden.networks import AddressError
-from netwarden.report.export import chunked
 from netwarden.respond.refusals import BlockRefused, LongerBlockKept, WideBlockNeedsForce
 from netwarden.respond.responder import Responder
 from netwarden.store import alerts as alert_store
-from netwarden.store.blocks import BLOCK_COLUMNS, BlockState, get_block, list_blocks
+from netwarden.store.blocks import BLOCK_COLUMNS, Block, BlockState, every_block, get_block, page_of_blocks
 from netwarden.store.database import Database
+from netwarden.store.keyset import CursorError
 from netwarden.web.auth import Principal, require
 from netwarden.web.deps import RowId, get_db
 from netwarden.web.export import EXPORT_RESPONSES, Export, export_request
@@ -105,27 +105,31 @@ def create_block(request: Request, db: Database, new: NewBlock, who: Principal) 
 def blocks_list(state: str | None = Query(None, pattern="^(active|expired|removed|failed|refused|all)$",
                                           description="default: active"),
                 address: str | None = Query(None, max_length=64, description="blocks covering or inside this"),
-                limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=1_000_000),
+                limit: int = Query(100, ge=1, le=1000),
+                cursor: str | None = Query(None, max_length=200, description="the next_cursor of the previous page"),
                 db: Database = Depends(get_db), export: Export = Depends(export_request),
                 who: Principal = Depends(require("viewer"))) -> dict[str, Any]:
-    """Blocks, newest first: network, reason, alert, who, when, expiry, state (``format=csv|jsonl``: all of
-    them as a download)."""
+    """Blocks, newest first: network, reason, alert, who, when, expiry, state; follow ``next_cursor``
+    (``format=csv|jsonl``: all of them as a download)."""
     wanted = None if state == "all" else (state or "active")
     if export.fmt:
-        def page(size: int, at: int) -> list[dict[str, Any]]:
-            with db.engine.connect() as conn:
-                return [b.to_dict() for b in list_blocks(conn, state=wanted, address=address, limit=size, offset=at)]
-        try:
-            return export.response("blocks", BLOCK_COLUMNS, chunked(page, 2000))  # type: ignore[return-value]
-        except ValueError as exc:
-            raise HTTPException(400, f"address: {exc}") from None
+        if address:
+            paged_blocks(db, state=wanted, address=address, limit=1)  # a bad address is a 400 before the download
+        found = every_block(db.engine.connect, state=wanted, address=address)
+        return export.response("blocks", BLOCK_COLUMNS, (b.to_dict() for b in found))  # type: ignore[return-value]
+    rows, following = paged_blocks(db, state=wanted, address=address, limit=limit, cursor=cursor)
+    return {"blocks": [b.to_dict() for b in rows], "next_cursor": following}
+
+
+def paged_blocks(db: Database, **how: Any) -> tuple[list[Block], str | None]:
+    """:func:`page_of_blocks`; a bad address or a cursor this server did not give out is a 400."""
     try:
         with db.engine.connect() as conn:
-            found = list_blocks(conn, state=wanted, address=address,
-                                limit=limit, offset=offset)
+            return page_of_blocks(conn, **how)
+    except CursorError as exc:
+        raise HTTPException(400, str(exc)) from None
     except ValueError as exc:
         raise HTTPException(400, f"address: {exc}") from None
-    return {"blocks": [b.to_dict() for b in found]}
 
 
 @router.get("/blocks/{block_id}")

@@ -8,10 +8,10 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
-from netwarden.report.export import chunked
 from netwarden.store.alerts import INCIDENT_COLUMNS
 from netwarden.store.database import Database
-from netwarden.store.incidents import get_incident, page_of_incidents, set_incident_status, timeline
+from netwarden.store.incidents import every_incident, get_incident, page_of_incidents, set_incident_status, timeline
+from netwarden.store.keyset import CursorError
 from netwarden.web.auth import Principal, require
 from netwarden.web.deps import RowId, fast_json, get_db
 from netwarden.web.export import EXPORT_RESPONSES, Export, export_request
@@ -22,19 +22,26 @@ STATUS = "^(open|acknowledged|resolved)$"
 
 @router.get("/incidents", responses=EXPORT_RESPONSES)
 def list_incidents(status: str | None = Query(None, pattern=STATUS), source: str | None = Query(None, max_length=64),
-                   limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=1_000_000),
+                   limit: int = Query(50, ge=1, le=500),
+                   cursor: str | None = Query(None, max_length=200, description="the next_cursor of the previous page"),
                    db: Database = Depends(get_db), export: Export = Depends(export_request),
                    who: Principal = Depends(require("viewer"))) -> Any:
-    """Incidents, most recently active first, and how many match in all (``format=csv|jsonl``: every
-    matching incident as a download)."""
+    """Incidents, most recently active first, and how many match in all; follow ``next_cursor``
+    (``format=csv|jsonl``: every matching incident as a download)."""
     if export.fmt:
-        def page(size: int, at: int) -> list[dict[str, Any]]:
-            with db.engine.connect() as conn:
-                return page_of_incidents(conn, status=status, source=source, limit=size, offset=at)[1]
-        return export.response("incidents", INCIDENT_COLUMNS, chunked(page, 2000))
-    with db.engine.connect() as conn:
-        total, rows = page_of_incidents(conn, status=status, source=source, limit=limit, offset=offset)
-    return fast_json({"total": total, "incidents": rows})
+        return export.response("incidents", INCIDENT_COLUMNS,
+                               every_incident(db.engine.connect, status=status, source=source))
+    total, rows, following = paged_incidents(db, status=status, source=source, limit=limit, cursor=cursor)
+    return fast_json({"total": total, "incidents": rows, "next_cursor": following})
+
+
+def paged_incidents(db: Database, **how: Any) -> tuple[int, list[dict[str, Any]], str | None]:
+    """:func:`page_of_incidents`, a cursor this server did not give out answered with a 400."""
+    try:
+        with db.engine.connect() as conn:
+            return page_of_incidents(conn, **how)
+    except CursorError as exc:
+        raise HTTPException(400, str(exc)) from None
 
 
 def incident_with_timeline(db: Database, incident_id: int) -> dict[str, Any]:

@@ -25,16 +25,16 @@ FILTERS = ("since", "until", "kind", "severity", "status", "source", "q")
 
 
 @router.get("/alerts", response_class=HTMLResponse)
-def alerts_page(request: Request, _: None = Depends(without_empty_fields), flt: alert_store.AlertFilter = Depends(alert_filter), page: int = Query(1, ge=1, le=2000),
-                who: Principal = Depends(require("viewer"))) -> Response:
+def alerts_page(request: Request, _: None = Depends(without_empty_fields),
+                flt: alert_store.AlertFilter = Depends(alert_filter),
+                cursor: str | None = Query(None, max_length=200), who: Principal = Depends(require("viewer"))) -> Response:
     db = request.app.state.db
-    rows = find(db, flt, PAGE, (page - 1) * PAGE)
-    total = count(db, flt)
+    rows, next_cursor = find(db, flt, PAGE, cursor)
     params = {k: v for k, v in request.query_params.items() if k in FILTERS and v}
     return render(request, "alerts.html", {
-        "alerts": [(a, alert_port(a), excerpt(a)) for a in rows], "total": total, "page": page,
-        "pages": max(1, -(-total // PAGE)), "more": page * PAGE < total, "filters": params,
-        "can_change": who.can("analyst"), "back": urlencode(dict(params, page=page))})
+        "alerts": [(a, alert_port(a), excerpt(a)) for a in rows], "total": count(db, flt), "filters": params,
+        "first_page": not cursor, "next_cursor": next_cursor, "can_change": who.can("analyst"),
+        "back": urlencode(dict(params, cursor=cursor) if cursor else params)})
 
 
 @router.post("/alerts/bulk")
@@ -45,7 +45,7 @@ def alerts_bulk(request: Request, ids: list[int] = Form(default_factory=list),
     if not ids:
         raise HTTPException(400, "select at least one alert")
     change_many(request.app.state.db, ids, status, who.name)
-    kept = [(k, v) for k, v in parse_qsl(back) if k in FILTERS + ("page",)]
+    kept = [(k, v) for k, v in parse_qsl(back) if k in FILTERS + ("cursor",)]
     return RedirectResponse("/alerts" + ("?" + urlencode(kept) if kept else ""), status_code=303)
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from netwarden.store.blocks import list_blocks
-from netwarden.web.api.blocks import NeedsConfirmation, NewBlock, create_block, responder_of
+from netwarden.web.api.blocks import NeedsConfirmation, NewBlock, create_block, paged_blocks, responder_of
 from netwarden.web.auth import Principal, require
 from netwarden.web.deps import RowId
 from netwarden.web.render import NavEntry, render
@@ -20,21 +19,22 @@ STATES = "^(active|expired|removed|failed|refused|all)$"
 
 
 def _page(request: Request, who: Principal, state: str, *, error: str = "", form: dict | None = None,
-          confirm: str = "", notice: str = "", status_code: int = 200) -> Response:
-    with request.app.state.db.engine.connect() as conn:
-        rows = list_blocks(conn, state=None if state == "all" else state, limit=PAGE)
+          confirm: str = "", notice: str = "", status_code: int = 200, cursor: str | None = None) -> Response:
+    rows, next_cursor = paged_blocks(request.app.state.db, state=None if state == "all" else state, limit=PAGE,
+                                    cursor=cursor)
     respond = request.app.state.settings.respond
     return render(request, "blocks.html", {
         "blocks": rows, "state": state, "can_change": who.can("analyst"), "error": error, "form": form or {},
+        "first_page": not cursor, "next_cursor": next_cursor,
         "confirm": confirm, "notice": notice,
         "mode": respond.mode, "backend": respond.backend}, status_code=status_code)
 
 
 @router.get("/blocks", response_class=HTMLResponse)
 def blocks_page(request: Request, state: str = Query("active", pattern=STATES),
-                alert: int | None = Query(None, ge=1, le=2**63 - 1),
+                alert: int | None = Query(None, ge=1, le=2**63 - 1), cursor: str | None = Query(None, max_length=200),
                 who: Principal = Depends(require("viewer"))) -> Response:
-    return _page(request, who, state, form={"alert_id": alert} if alert else None)
+    return _page(request, who, state, form={"alert_id": alert} if alert else None, cursor=cursor)
 
 
 @router.post("/blocks")

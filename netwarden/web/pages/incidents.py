@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from netwarden.store.incidents import STATUSES, page_of_incidents
-from netwarden.web.api.incidents import change_incident, incident_with_timeline
+from netwarden.store.incidents import STATUSES
+from netwarden.web.api.incidents import change_incident, incident_with_timeline, paged_incidents
 from netwarden.web.auth import Principal, require
 from netwarden.web.deps import RowId
 from netwarden.web.render import NavEntry, render, without_empty_fields
@@ -19,11 +19,12 @@ PAGE = 50
 @router.get("/incidents", response_class=HTMLResponse)
 def incidents_page(request: Request, _: None = Depends(without_empty_fields),
                    status: str | None = Query(None, pattern="^(open|acknowledged|resolved)$"),
-                   page: int = Query(1, ge=1, le=20000), who: Principal = Depends(require("viewer"))) -> Response:
-    with request.app.state.db.engine.connect() as conn:
-        total, rows = page_of_incidents(conn, status=status, limit=PAGE, offset=(page - 1) * PAGE)
-    return render(request, "incidents.html", {"incidents": rows, "total": total, "page": page, "status": status,
-                                              "pages": max(1, -(-total // PAGE)), "statuses": STATUSES})
+                   cursor: str | None = Query(None, max_length=200),
+                   who: Principal = Depends(require("viewer"))) -> Response:
+    total, rows, next_cursor = paged_incidents(request.app.state.db, status=status, limit=PAGE, cursor=cursor)
+    return render(request, "incidents.html", {"incidents": rows, "total": total, "status": status,
+                                              "first_page": not cursor, "next_cursor": next_cursor,
+                                              "statuses": STATUSES})
 
 
 @router.get("/incidents/{incident_id}", response_class=HTMLResponse)
