@@ -24,6 +24,7 @@ from netwarden.bus.inputs import published_up_to
 from netwarden.bus.redis_bus import RedisBus
 from netwarden.store.database import Database
 from netwarden.store.schema import events, ingest_sources, quarantine
+from tests.bus.test_bus import event
 from tests.bus.test_workers import scalar, start_worker
 from tests.waiting import wait_for
 
@@ -172,3 +173,40 @@ def test_follow_killed_mid_stream_stores_each_line_once(tmp_path: Path, shared) 
     finally:
         for proc in (follow, restarted, worker):
             stop(proc)
+
+
+def test_follow_waits_while_the_bus_is_full(tmp_path: Path, shared, bus_settings) -> None:  # type: ignore[no-untyped-def]
+    """A full bus drops nothing of a followed file: the follower says so and keeps its position, then
+    publishes from there once there is room."""
+    from netwarden.bus.produce import BusPipeline
+    from netwarden.collect.follow import Follower
+
+    _, db, _ = shared
+    settings = bus_settings.model_copy(update={"max_backlog": 2, "max_wait": 0.2, "partitions": 1})
+    bus = RedisBus(settings)
+    stream = bus.stream(0)
+    for i in range(2):  # no worker reads: the backlog is at its limit
+        assert bus.publish([event("192.0.2.1", i)], source="other", fmt="auth") == 0
+    log = tmp_path / "access.jsonl"
+    write_lines(log, 1, 20)
+    follower = Follower(BusPipeline(db, RedisBus(settings)), [log], "netwarden", poll_interval=0.05)
+    follower.start()
+    try:
+        stats = follower.stats[str(log)]
+        wait_for(lambda: stats.state == "error", 30, "the follower to find the bus full")
+        assert "the bus stayed full" in (stats.last_error or ""), stats.last_error
+        source_id = scalar(db, select(ingest_sources.c.id))
+        assert published_up_to(bus, source_id) == 0 and bus.redis.xlen(stream) == 2
+        assert scalar(db, select(ingest_sources.c.lines)) == 0  # the position waits with the lines
+
+        bus.redis.xgroup_setid(stream, "workers", "$")  # the two entries are read: room again
+        wait_for(lambda: published_up_to(bus, source_id) == 20, 30, "the lines published once there is room")
+        wait_for(lambda: scalar(db, select(ingest_sources.c.lines)) == 20, 10, "the position advanced")
+        assert stats.state == "following" and stats.lines == 20
+        on_bus = [n for _, f in bus.redis.xrange(stream, min="-", max="+") if b"lines" in f
+                  for n in json.loads(f[b"lines"])]
+        assert sorted(on_bus) == [n for n in range(1, 21) if n not in BAD]  # each line once
+    finally:
+        follower.stop()
+        follower.sink.close()
+        bus.close()
