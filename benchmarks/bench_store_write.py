@@ -16,6 +16,7 @@ import argparse
 import gc
 import os
 import statistics
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -42,6 +43,63 @@ def server_cpu(conn) -> Callable[[], float]:  # type: ignore[no-untyped-def]
         mysqld = next(p for p in os.listdir("/proc") if p.isdigit() and _comm(p) in ("mariadbd", "mysqld"))
         return lambda: _proc_cpu(f"/proc/{mysqld}/task/{tid}/stat")
     return lambda: 0.0  # SQLite runs in the client
+
+
+class ServerCpu:
+    """CPU seconds the server spends on one database's connections while something else (another process)
+    uses it: a thread samples the server's processes (PostgreSQL backends) or threads (MariaDB) serving
+    ``database`` every ``every`` seconds. A PostgreSQL backend is counted from its start; a MariaDB thread (kept
+    in the server's thread cache between connections) from the first sample that sees it on the database."""
+
+    def __init__(self, url: str, every: float = 0.1) -> None:
+        from sqlalchemy import create_engine
+        from sqlalchemy.engine import make_url
+
+        from netwarden.store.database import normalise_url
+
+        self.database = make_url(url).database
+        self.engine = create_engine(normalise_url(url))
+        self.every = every
+        self._seen: dict[str, tuple[float, float]] = {}  # path -> (first, last) CPU seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> ServerCpu:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.engine.dispose()
+
+    @property
+    def seconds(self) -> float:
+        return sum(last - first for first, last in self._seen.values())
+
+    def _paths(self, conn) -> list[str]:  # type: ignore[no-untyped-def]
+        if conn.dialect.name == "postgresql":
+            pids = conn.exec_driver_sql("SELECT pid FROM pg_stat_activity WHERE datname = %(d)s AND "
+                                        "pid <> pg_backend_pid()", {"d": self.database}).scalars()
+            return [f"/proc/{pid}/stat" for pid in pids]
+        tids = conn.exec_driver_sql("SELECT TID FROM information_schema.PROCESSLIST WHERE DB = %(d)s AND "
+                                    "ID <> CONNECTION_ID()", {"d": self.database}).scalars()
+        mysqld = self._mysqld = getattr(self, "_mysqld", None) or next(
+            p for p in os.listdir("/proc") if p.isdigit() and _comm(p) in ("mariadbd", "mysqld"))
+        return [f"/proc/{mysqld}/task/{tid}/stat" for tid in tids]
+
+    def _run(self) -> None:
+        with self.engine.connect() as conn:
+            postgres = conn.dialect.name == "postgresql"
+            while not self._stop.wait(self.every):
+                for path in self._paths(conn):
+                    try:
+                        now = _proc_cpu(path)
+                    except (OSError, IndexError):
+                        continue
+                    first = self._seen.get(path, (0.0 if postgres else now, 0.0))[0]
+                    self._seen[path] = (first, now)
+                conn.rollback()
 
 
 def _comm(pid: str) -> str:

@@ -145,3 +145,23 @@ def test_mysql_literals_follow_no_backslash_escapes(db: Database) -> None:
         conn.commit()
         conn.exec_driver_sql("SET SESSION sql_mode = DEFAULT")
     assert _stored(db) == reference
+
+
+@pytest.mark.parametrize(("bad", "message"), [({"http_status": 99_999}, "http_status"),
+                                              ({"duration": float("nan")}, "nan")],
+                         ids=["refused by the server", "refused while building"])
+def test_mysql_a_failing_statement_fails_the_batch_and_stores_none_of_it(
+        db: Database, monkeypatch: pytest.MonkeyPatch, bad: dict, message: str) -> None:
+    if not _is_mysql(db):
+        pytest.skip("the multi-statement batches are MariaDB's path")
+    monkeypatch.setattr(bulk, "MYSQL_STATEMENT_CHARS", 2_000)  # the bad row is in a later statement
+    evs = _events()
+    evs.insert(len(evs) - 2, Event(timestamp=T0, source_kind="http", message="bad", **bad))
+    writer = EventWriter(db.engine.dialect)
+    with pytest.raises(Exception) as raised, db.engine.begin() as conn:
+        writer.insert(conn, writer.rows(evs, None, [None] * len(evs)))
+    assert message in str(raised.value)
+    assert _stored(db) == []
+    with db.engine.begin() as conn:  # the connection is usable again
+        writer.insert(conn, writer.rows(evs[:3], None, [None] * 3))
+    assert len(_stored(db)) == 3
