@@ -10,8 +10,9 @@ from __future__ import annotations
 import click
 
 from netwarden import __version__
-from netwarden.commands import (alerts, backtest, block, capture, demo, evaluate, events, follow, formats, ingest,
-                                intel, listen, model, notify, report, rules, serve, simulate, status, user, worker)
+from netwarden.commands import (alerts, analysis, backtest, block, capture, demo, evaluate, events, follow, formats,
+                                ingest, intel, listen, model, notify, report, rules, serve, simulate, status, user,
+                                worker)
 from netwarden.commands.shared.context import Context
 from netwarden.commands.shared.terminal import fail
 from netwarden.config import ConfigError
@@ -20,7 +21,7 @@ COMMANDS: tuple[click.Command, ...] = (
     # reading input
     ingest.ingest, follow.follow, listen.listen, capture.capture, formats.formats,
     # what the store holds
-    events.events, status.status, status.quarantine, status.retention,
+    events.events, analysis.analysis, status.status, status.quarantine, status.retention,
     # detection and response
     alerts.alerts_command, alerts.alert_group, alerts.incidents_command, alerts.detectors_command,
     block.block_group, intel.intel, notify.notify_group, evaluate.evaluate_command, backtest.backtest,

@@ -9,17 +9,12 @@ from rich.text import Text
 
 from netwarden.commands.shared.context import Context, checked, parse_when
 from netwarden.commands.shared.csv_output import csv_options, write_driver_csv
+from netwarden.commands.shared.options import event_range_options
 from netwarden.commands.shared.terminal import answered_without_table, endpoint, err, list_table, out, safe
 
 
 @click.command()
-@click.option("--since", metavar="WHEN", help="From (30m, 2h, 7d, 2w, 1y, or ISO time).")
-@click.option("--until", metavar="WHEN", help="Until (exclusive).")
-@click.option("--src", metavar="ADDR|NET", help="Source address or network (10.0.0.0/8).")
-@click.option("--dst", metavar="ADDR|NET", help="Destination address or network.")
-@click.option("--addr", metavar="ADDR|NET", help="Either side.")
-@click.option("--port", type=click.IntRange(0, 65535), help="Source or destination port.")
-@click.option("--kind", metavar="KIND", help="Source kind: access_log, auth, firewall, zeek ...")
+@event_range_options
 @click.option("--status", type=click.IntRange(100, 999), help="HTTP status.")
 @click.option("--text", "text_", metavar="TEXT", help="Free text in the raw line, message, URL, agent or user.")
 @click.option("--label", metavar="LABEL", help="Ground-truth label (flow datasets).")

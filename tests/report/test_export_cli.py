@@ -68,3 +68,17 @@ def test_alerts_incidents_blocks_quarantine_csv(db: Database, db_url: str) -> No
     assert read_csv(run(db_url, "incidents", "--csv")) == []
     assert list(read_csv(run(db_url, "block", "list", "--all", "--csv"))) == []
     assert run(db_url, "block", "list", "--csv").startswith("id,network,reason")
+
+
+def test_analysis_tables_csv(db: Database, db_url: str) -> None:
+    fill(db)
+    span = ["--since", (NOW - timedelta(hours=1)).isoformat(), "--until", (NOW + timedelta(minutes=1)).isoformat()]
+    rows = read_csv(run(db_url, "analysis", "talkers", *span, "--csv"))
+    lines = [json.loads(line) for line in run(db_url, "analysis", "talkers", *span).splitlines()]
+    assert rows == [{k: "" if v is None else str(v) for k, v in line.items()} for line in lines]
+    assert {r["address"] for r in rows} == {f"192.0.2.{i}" for i in range(9)}  # fill's nine sources
+    assert sum(int(r["events"]) for r in rows) == 120
+    raw = run(db_url, "analysis", "http", *span, "--table", "methods", "--csv", "--bom")
+    assert raw.startswith(BOM) and [(r["method"], r["events"]) for r in read_csv(raw)] == [("GET", "120")]
+    wrong = CliRunner().invoke(cli, ["--db", db_url, "analysis", "protocols", *span, "--table", "nope", "--csv"])
+    assert wrong.exit_code == 2 and "'nope' is not one of" in wrong.output

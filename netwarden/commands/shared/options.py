@@ -20,3 +20,17 @@ def format_option(help_text: str | None = None) -> Callable[[C], C]:
 def status_every_option(default: float) -> Callable[[C], C]:
     return click.option("--status-every", default=default, show_default=True, type=click.FloatRange(min=0),
                         metavar="SECONDS", help="Print a status line this often (0: never).")
+
+
+def event_range_options(command: C) -> C:
+    """--since/--until and the address, port and kind filters of the events (``events``, ``analysis``)."""
+    for option in reversed((
+            click.option("--since", metavar="WHEN", help="From (30m, 2h, 7d, 2w, 1y, or ISO time)."),
+            click.option("--until", metavar="WHEN", help="Until (exclusive)."),
+            click.option("--src", metavar="ADDR|NET", help="Source address or network (10.0.0.0/8)."),
+            click.option("--dst", metavar="ADDR|NET", help="Destination address or network."),
+            click.option("--addr", metavar="ADDR|NET", help="Either side."),
+            click.option("--port", type=click.IntRange(0, 65535), help="Source or destination port."),
+            click.option("--kind", metavar="KIND", help="Source kind: access_log, auth, firewall, zeek ..."))):
+        command = option(command)
+    return command

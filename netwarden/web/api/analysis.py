@@ -97,15 +97,24 @@ def tables_of(value: Any, prefix: str = "") -> dict[str, list[dict[str, Any]]]:
     return found
 
 
-def _export_table(export: Export, name: str, answer: dict[str, Any], table: str | None) -> Response:
+def pick_table(answer: dict[str, Any], table: str | None) -> tuple[str, list[str], list[dict[str, Any]]]:
+    """One table of an answer (the first unless named) as (name, columns, rows) for an export; ValueError
+    says why there is none (also for ``netwarden analysis --csv``)."""
     tables = tables_of(answer)
     if not tables:
-        raise HTTPException(400, "format: this answer has no table to export")
+        raise ValueError("format: this answer has no table to export")
     chosen = table or next(iter(tables))
     if chosen not in tables:
-        raise HTTPException(400, f"table: {chosen!r} is not one of {', '.join(tables)}")
+        raise ValueError(f"table: {chosen!r} is not one of {', '.join(tables)}")
     rows = [{k: v for k, v in r.items() if k != "filter"} for r in tables[chosen]]
-    columns = list(dict.fromkeys(k for r in rows for k in r))
+    return chosen, list(dict.fromkeys(k for r in rows for k in r)), rows
+
+
+def _export_table(export: Export, name: str, answer: dict[str, Any], table: str | None) -> Response:
+    try:
+        chosen, columns, rows = pick_table(answer, table)
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from None
     return export.response(f"{name}-{chosen.replace('.', '-')}", columns, iter(rows))
 
 
