@@ -25,6 +25,7 @@ import uuid
 from typing import Any
 
 import redis
+from sqlalchemy import select
 
 from netwarden import metrics
 from netwarden.bus.codec import decode_events, decode_lines, decode_quarantined
@@ -35,6 +36,7 @@ from netwarden.bus.redis_bus import GROUP, RedisBus
 from netwarden.pipeline import Batch, Pipeline
 from netwarden.store.database import Database
 from netwarden.store.quarantine import QuarantinedLine
+from netwarden.store.schema import ingest_sources
 from netwarden.store.shared_state import ensure_state
 
 log = logging.getLogger(__name__)
@@ -89,6 +91,7 @@ class Worker:
             self._take_live()  # what it restored are the single process's counts, saved apart
             self.writer.also.append(lambda conn: live.add_to_store(conn, self._take_live()))
         self.owned: set[int] = set()
+        self._sources: set[int] = set()  # ingest_sources ids seen to exist
         self.seen: dict[int, bytes] = {}  # the last entry processed (stored or warmed) per partition
         self.stop = threading.Event()
         self.batches = 0
@@ -265,6 +268,8 @@ class Worker:
             quarantined = [QuarantinedLine(None, raw, "bad_bus_message", f"{type(exc).__name__}: {exc}"[:500])]
         with self.db.engine.connect() as conn:
             stored = is_stored(conn, batch_id)
+            if source_id is not None and not self._source_known(conn, source_id):
+                source_id = None  # its ingest_sources row is gone (a restored database): keep the events
         if stored:
             self._warm(events)
             metrics.BUS_REDELIVERED.inc()
@@ -279,6 +284,14 @@ class Worker:
         self.seen[p] = entry_id
         self.batches += 1
         metrics.BUS_BATCHES.inc()
+
+    def _source_known(self, conn: Any, source_id: int) -> bool:
+        """The file's row exists (the events' foreign key would refuse the batch for ever otherwise)."""
+        if source_id not in self._sources:
+            if not conn.execute(select(ingest_sources.c.id).where(ingest_sources.c.id == source_id)).first():
+                return False
+            self._sources.add(source_id)
+        return True
 
     # -- the live feed for web processes ----------------------------------------------------------------------
 
