@@ -215,23 +215,15 @@ def test_follow_waits_while_the_bus_is_full(tmp_path: Path, shared, bus_settings
 def test_a_worker_keeps_a_file_batch_whose_source_row_is_gone(shared, bus_settings, pg_url: str) -> None:  # type: ignore[no-untyped-def]
     """An entry naming an ``ingest_sources`` row the database no longer has (restored from a backup) is stored
     without it, not refused for ever by the foreign key (which would stop its partition)."""
-    import threading
-
     from netwarden.bus.inputs import publish_input
-    from netwarden.bus.worker import Worker
-    from netwarden.config import Settings
     from netwarden.pipeline import Batch
+    from tests.bus.test_listen import worker_thread
 
     _, db, bus = shared
     batch = Batch([event(f"192.0.2.{i}", i) for i in range(3)], [11, 12, 13], [])
     assert publish_input(bus, batch, source="/var/log/gone.log", fmt="auth", source_id=999_999, last_line=13,
                          patient=True) == (3, 0)
-    settings = Settings()
-    settings.database.url = pg_url
-    settings.bus = bus_settings
-    worker = Worker(settings, Database.open(pg_url), RedisBus(bus_settings), name="gone-worker")
-    thread = threading.Thread(target=worker.run, kwargs={"max_seconds": 60}, daemon=True)
-    thread.start()
+    worker, thread = worker_thread(pg_url, bus_settings, "gone-worker")
     try:
         wait_until_stored(db, bus, 3)
         with db.engine.connect() as conn:

@@ -36,6 +36,17 @@ def on_bus(bus: RedisBus) -> list:  # type: ignore[type-arg]
             for e in decode_events(f[b"events"])]
 
 
+def worker_thread(pg_url: str, bus_settings, name: str) -> tuple[Worker, threading.Thread]:  # type: ignore[no-untyped-def]
+    """A worker on the shared database and the bus, running on a thread for at most a minute."""
+    settings = Settings()
+    settings.database.url = pg_url
+    settings.bus = bus_settings
+    worker = Worker(settings, Database.open(pg_url), RedisBus(bus_settings), name=name)
+    thread = threading.Thread(target=worker.run, kwargs={"max_seconds": 60}, daemon=True)
+    thread.start()
+    return worker, thread
+
+
 def test_listen_syslog_publishes_and_a_worker_stores(bus_settings, pg_url: str) -> None:  # type: ignore[no-untyped-def]
     db = Database.open(pg_url)
     bus = RedisBus(bus_settings)
@@ -64,12 +75,7 @@ def test_listen_syslog_publishes_and_a_worker_stores(bus_settings, pg_url: str) 
         with db.engine.connect() as conn:
             assert conn.execute(select(events.c.id)).first() is None  # listen stored nothing itself
 
-        settings = Settings()
-        settings.database.url = pg_url
-        settings.bus = bus_settings
-        worker = Worker(settings, Database.open(pg_url), RedisBus(bus_settings), name="listen-worker")
-        thread = threading.Thread(target=worker.run, kwargs={"max_seconds": 60}, daemon=True)
-        thread.start()
+        worker, thread = worker_thread(pg_url, bus_settings, "listen-worker")
         wait_for(lambda: all(bus.backlog(p) == 0 for p in range(bus.partitions)), 60, "every batch acknowledged")
         time.sleep(0.5)
         with db.engine.connect() as conn:
