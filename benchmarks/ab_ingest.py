@@ -78,7 +78,8 @@ def main() -> None:
             results[name].append(r)
             print(f"{name}: {r['per_second']:,.0f} events/s, {r['per_cpu_second']:,.0f} events/CPU-s, "
                   f"{r['per_cpu_second_all']:,.0f} with the server's (main {r['cpu_main']:.1f} s, writer "
-                  f"{r['cpu_writer']:.1f} s, server {r['cpu_server']:.1f} s), load {os.getloadavg()[0]:.1f}", flush=True)
+                  f"{r['cpu_writer']:.1f} s, server {r['cpu_server']:.1f} s), load {os.getloadavg()[0]:.1f}",
+                  flush=True)
     for name, rs in results.items():
         print(f"{name} median: {statistics.median(r['per_second'] for r in rs):,.0f} events/s, "
               f"{statistics.median(r['per_cpu_second'] for r in rs):,.0f} events/CPU-s, "

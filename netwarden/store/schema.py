@@ -66,6 +66,8 @@ LongText = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
 # SQLite only auto-increments an INTEGER PRIMARY KEY
 Id = BigInteger().with_variant(Integer(), "sqlite")
 Address = LargeBinary(16).with_variant(mysql.VARBINARY(16), "mysql", "mariadb")
+# MySQL's FLOAT has 4 bytes (6 significant digits read back); 8 everywhere, read as float, not Decimal
+Seconds = Float().with_variant(mysql.DOUBLE(asdecimal=False), "mysql", "mariadb")
 
 ingest_sources = Table(
     "ingest_sources", metadata,
@@ -105,7 +107,7 @@ events = Table(
     Column("bytes_in", BigInteger),
     Column("packets_out", BigInteger),
     Column("packets_in", BigInteger),
-    Column("duration", Float),
+    Column("duration", Seconds),
     Column("tcp_flags", String(64)),
     Column("action", String(32)),
     Column("http_method", String(32)),

@@ -42,15 +42,16 @@ def _events() -> list[Event]:
         # the ends of the numeric ranges and the address kinds
         Event(timestamp=datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), source_kind="netflow",
               src_ip="203.0.113.255", src_port=0, dst_ip="2001:db8::ffff", dst_port=2**31 - 1,
-              bytes_out=2**63 - 1, bytes_in=-(2**63), packets_out=0, packets_in=1, duration=86400.5,
+              bytes_out=2**63 - 1, bytes_in=-(2**63), packets_out=0, packets_in=1, duration=1.5e300,
               http_status=32767, transport="udp", app_protocol="dns"),
         Event(timestamp=datetime(2038, 1, 19, 3, 14, 8, tzinfo=UTC), source_kind="netflow",
-              src_ip="::ffff:192.0.2.1", dst_ip="not an address", dst_port=-(2**31), duration=1e-3,
+              src_ip="::ffff:192.0.2.1", dst_ip="not an address", dst_port=-(2**31), duration=1e-300,
               http_status=-32768, bytes_out=-1, extra={"nested": {"list": [1, 2.5, None, True, False, "x'\\"]},
                                                        "big": 2**70, "ü😀": {"k": "v"}}),
         # another time zone: stored in UTC
         Event(timestamp=datetime(2026, 6, 1, 12, 0, 0, 123456, tzinfo=timezone(timedelta(hours=5, minutes=30))),
-              source_kind="access_log", src_ip="10.0.0.1", duration=0.1, http_method="GET", http_status=200,
+              source_kind="access_log", src_ip="10.0.0.1", duration=86400.123456789, http_method="GET",
+              http_status=200,
               url="/" + "A1b2" * 15_000, message="m" * 60_000 + "😀"),
         # cleaned: NUL and lone surrogates kept visibly escaped; over-long short fields cut
         Event(timestamp=T0, source_kind="http", message="nul\x00here", url="/a\x00b", user="lone \ud800",
@@ -104,9 +105,7 @@ def test_every_field_reads_back_as_it_went_in(db: Database) -> None:
             if name in ("timestamp", "duration"):
                 continue
             assert row[name] == expected[name], name
-        # durations with few digits: MariaDB's events.duration is FLOAT (4 bytes, read back to 6 significant
-        # digits) whichever way it is written
-        assert row["duration"] == event.duration
+        assert row["duration"] == event.duration  # 8 bytes everywhere (MariaDB's was a 4-byte FLOAT)
         assert row["src_addr"] == expected["src_addr"] and row["dst_addr"] == expected["dst_addr"]
     by_message = {r["message"]: r for r in stored}
     for text in NASTY:  # independent of event_row: the text itself
@@ -165,3 +164,31 @@ def test_mysql_a_failing_statement_fails_the_batch_and_stores_none_of_it(
     with db.engine.begin() as conn:  # the connection is usable again
         writer.insert(conn, writer.rows(evs[:3], None, [None] * 3))
     assert len(_stored(db)) == 3
+
+
+def test_mariadb_durations_get_8_bytes_from_the_migration(db: Database) -> None:
+    """Migration 0014: MariaDB's FLOAT duration read 86400.25 s back as 86400.2; DOUBLE keeps what was stored."""
+    if not _is_mysql(db):
+        pytest.skip("SQLite and PostgreSQL had 8 bytes already")
+    from alembic import command
+
+    from netwarden.store.database import _alembic_config
+
+    def alembic(action: str, target: str) -> None:
+        with db.engine.begin() as conn:
+            cfg = _alembic_config()
+            cfg.attributes["connection"] = conn
+            getattr(command, action)(cfg, target)
+
+    alembic("downgrade", "0012")
+    event = Event(timestamp=T0, source_kind="zeek", duration=86400.25)
+    with db.engine.begin() as conn:
+        writer = EventWriter(conn.dialect)
+        writer.insert(conn, writer.rows([event], None, [None]))
+    assert [r["duration"] for r in _stored(db)] == [86400.2]  # the 4-byte FLOAT, as it was read
+    alembic("upgrade", "head")
+    assert [r["duration"] for r in _stored(db)] == [86400.25]  # the stored float, now read whole
+    with db.engine.begin() as conn:
+        writer.insert(conn, writer.rows([Event(timestamp=T0, source_kind="zeek", duration=0.123456789)], None,
+                                        [None]))
+    assert [r["duration"] for r in _stored(db)] == [86400.25, 0.123456789]
