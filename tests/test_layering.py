@@ -34,8 +34,8 @@ LAYERS: tuple[frozenset[str], ...] = tuple(frozenset(row.split()) for row in (
     "pipeline",
     "evaluate",
     "backtest",
+    "bus",              # headless workers: they publish the live feed in pipeline.live's shapes, not web's
     "web",
-    "bus",              # workers publish the live feed in web.runtime's shapes
     "serve",
     "commands",
     "cli",

@@ -34,6 +34,7 @@ from netwarden.bus.ledger import LedgerWriter, forget_older_than, is_stored
 from netwarden.learn import live
 from netwarden.bus.redis_bus import GROUP, RedisBus
 from netwarden.pipeline import Batch, Pipeline
+from netwarden.pipeline.live import alert_message, block_message, events_message
 from netwarden.store.database import Database
 from netwarden.store.quarantine import QuarantinedLine
 from netwarden.store.schema import ingest_sources
@@ -42,7 +43,6 @@ from netwarden.store.shared_state import ensure_state
 log = logging.getLogger(__name__)
 READ_COUNT = 20  # entries per read: small enough that a lease is renewed often under load
 LEDGER_SWEEP = 3600.0  # seconds between deletions of old batch ids
-LIVE_SAMPLE = 20
 
 
 def _ms(entry_id: bytes | str) -> int:
@@ -302,18 +302,12 @@ class Worker:
             pass  # the live feed is a convenience; the database has everything
 
     def _on_events(self, events: list) -> None:  # type: ignore[type-arg]
-        from netwarden.web.runtime import live_event
-
         if events:
-            self._publish("events", {"count": len(events), "sample": [live_event(e) for e in events[-LIVE_SAMPLE:]]})
+            self._publish("events", events_message(events))
 
     def _on_alerts(self, changes: list) -> None:  # type: ignore[type-arg]
-        from netwarden.web.runtime import alert_summary
-
         for alert, is_new in changes:
-            self._publish("alert", {**alert_summary(alert), "is_new": is_new})
+            self._publish("alert", alert_message(alert, is_new))
 
     def _on_block(self, block: Any, what: str) -> None:
-        from netwarden.web.runtime import block_summary
-
-        self._publish("block", {**block_summary(block), "what": what})
+        self._publish("block", block_message(block, what))

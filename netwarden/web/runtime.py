@@ -13,10 +13,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from netwarden.records import Alert, Event
+from netwarden.pipeline.live import alert_message, block_message, events_message
 from netwarden.store.database import Database
 from netwarden.web.jobs import BACKTESTS_KEPT, MODEL_JOBS_KEPT, JobBoard, KeptTexts
 from netwarden.web.live import LiveHub
@@ -27,8 +27,6 @@ if TYPE_CHECKING:
     from netwarden.enrich.feed_fetch import FeedRefresher
     from netwarden.pipeline import Pipeline
     from netwarden.respond.responder import Responder
-
-LIVE_EVENTS_PER_BATCH = 20  # the live stream shows a sample of each batch; the events page has them all
 
 
 class RateMeter:
@@ -125,42 +123,16 @@ class Runtime:
         if not batch:
             return
         self.rate.add(len(batch))
-        sample = [live_event(e) for e in batch[-LIVE_EVENTS_PER_BATCH:]]
-        self.hub.publish("events", {"count": len(batch), "sample": sample})
+        self.hub.publish("events", events_message(batch))
 
     def on_alerts(self, changes: list[tuple[Alert, bool]]) -> None:
         for alert, is_new in changes:
-            self.hub.publish("alert", {**alert_summary(alert), "is_new": is_new})
+            self.hub.publish("alert", alert_message(alert, is_new))
 
     def on_block(self, block: Any, what: str) -> None:
-        self.hub.publish("block", {**block_summary(block), "what": what})
+        self.hub.publish("block", block_message(block, what))
 
     def close(self) -> None:
         if self.pipeline is not None:
             self.pipeline.close()
 
-
-def _iso(ts: datetime | None) -> str | None:
-    return ts.isoformat() if ts is not None else None
-
-
-def live_event(e: Event) -> dict[str, Any]:
-    """The fields the live stream shows (all of them log-derived: the browser renders them as text)."""
-    return {"timestamp": _iso(e.timestamp), "source_kind": str(e.source_kind), "src_ip": e.src_ip,
-            "src_port": e.src_port, "dst_ip": e.dst_ip, "dst_port": e.dst_port, "transport": e.transport,
-            "http_method": e.http_method, "url": (e.url or "")[:300] or None, "http_status": e.http_status,
-            "user_agent": (e.user_agent or "")[:300] or None, "user": e.user, "action": e.action,
-            "message": (e.message or "")[:300] or None}
-
-
-def block_summary(b: Any) -> dict[str, Any]:
-    return {"id": b.id, "network": b.network, "state": str(b.state), "reason": (b.reason or "")[:300],
-            "mode": b.mode, "level": b.level, "created_by": b.created_by, "alert_id": b.alert_id,
-            "created": _iso(b.created), "expires": _iso(b.expires)}
-
-
-def alert_summary(a: Alert) -> dict[str, Any]:
-    return {"id": a.id, "kind": a.kind, "subkind": a.subkind, "severity": str(a.severity),
-            "confidence": round(a.confidence, 3), "source": a.source, "target": a.target,
-            "first_seen": _iso(a.first_seen), "last_seen": _iso(a.last_seen), "count": a.count,
-            "status": str(a.status), "detector": a.detector, "incident_id": a.incident_id, "history": a.history}
