@@ -94,14 +94,7 @@ class PacketDecoder:
                     off += 4
                     if etype not in _VLAN:
                         break
-            if etype == 0x0800:
-                self.ipv4(ts, buf, off, end)
-            elif etype == 0x86DD:
-                self.ipv6(ts, buf, off, end)
-            elif etype == 0x0806:
-                self.arp(ts, buf, off, end, wirelen)
-            else:
-                self.stats.non_ip += 1
+            self.network(etype, ts, buf, off, end, wirelen)
             return
         self.other_link(link, ts, buf, off, end, wirelen)
 
@@ -113,14 +106,7 @@ class PacketDecoder:
                 return
             etype = _U16.unpack_from(buf, off + (14 if link == LINK_SLL else 0))[0]
             off += size
-            if etype == 0x0800:
-                self.ipv4(ts, buf, off, end)
-            elif etype == 0x86DD:
-                self.ipv6(ts, buf, off, end)
-            elif etype == 0x0806:
-                self.arp(ts, buf, off, end, wirelen)
-            else:
-                self.stats.non_ip += 1
+            self.network(etype, ts, buf, off, end, wirelen)
             return
         if link in _RAW_LINKS or link == LINK_IPV4 or link == LINK_IPV6:
             self.raw_ip(ts, buf, off, end)
@@ -140,6 +126,17 @@ class PacketDecoder:
                 self.stats.non_ip += 1
             return
         self.stats.skipped["unsupported_link_type"] += 1
+
+    def network(self, etype: int, ts: float, buf: bytes, off: int, end: int, wirelen: int) -> None:
+        """The network layer after a link header (Ethernet or Linux cooked) that named its EtherType."""
+        if etype == 0x0800:
+            self.ipv4(ts, buf, off, end)
+        elif etype == 0x86DD:
+            self.ipv6(ts, buf, off, end)
+        elif etype == 0x0806:
+            self.arp(ts, buf, off, end, wirelen)
+        else:
+            self.stats.non_ip += 1
 
     def raw_ip(self, ts: float, buf: bytes, off: int, end: int) -> None:
         if off >= end:
