@@ -197,6 +197,11 @@ def inspect_lookups(value: str, where: str) -> list[Match]:
     if len(value) > MAX_INSPECT:
         value = value[:MAX_INSPECT]
     text, ev = normalise(value, plus=False)
+    return _lookups(text, where, ev)
+
+
+def _lookups(text: str, where: str, ev: tuple[str, ...]) -> list[Match]:
+    """Log4Shell and Shellshock in normalised header text."""
     out: list[Match] = []
     found = jndi(text)
     if found:
@@ -215,13 +220,7 @@ def inspect_header(value: str, where: str) -> list[Match]:
     if _HEADER_SPECIAL.search(value) is None:
         return []
     text, ev = normalise(value, plus=False)
-    out: list[Match] = []
-    found = jndi(text)
-    if found:
-        out.append(Match(JNDI if "${jndi:" in text else JNDI_OBFUSCATED, found[:DISPLAY], where, ev))
-    m = CMDI[0].pattern.search(text)
-    if m:
-        out.append(Match(CMDI[0], m.group(0)[:DISPLAY], where, ev))
+    out = _lookups(text, where, ev)
     # user agents are free text ("Mozilla/5.0 (X11; Linux)"): only the strongest SQL and script rules
     for rules in ((SQLI[0], SQLI[1], SQLI[4], SQLI[5], SQLI[6], SQLI[8]), XSS[:2]):
         m3 = _first(rules, text, where, ev)
