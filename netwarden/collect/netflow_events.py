@@ -43,25 +43,25 @@ def _uptime_to_epoch(export_secs: float, uptime_ms: int, at_ms: int) -> float:
     return export_secs - delta / 1000.0
 
 
+def _absolute_time(rec: dict[int, Any], seconds: int) -> float | None:
+    """A flow's start (``seconds`` = 150, flowStartSeconds) or end (151) in Unix seconds. IPFIX numbers each
+    precision two apart: milliseconds +2, microseconds +4, nanoseconds +6. A record with several: milliseconds,
+    then seconds, microseconds, nanoseconds."""
+    if seconds + 2 in rec:
+        return rec[seconds + 2] / 1000.0
+    if seconds in rec:
+        return float(rec[seconds])
+    if seconds + 4 in rec:
+        return ntp_seconds(rec[seconds + 4])
+    if seconds + 6 in rec:
+        return ntp_seconds(rec[seconds + 6])
+    return None
+
+
 def flow_times(rec: dict[int, Any], ctx: dict[str, Any]) -> tuple[float | None, float | None]:
     """(start, end) in Unix seconds from whichever time elements the record carries."""
-    start = end = None
-    if 152 in rec:
-        start = rec[152] / 1000.0
-    elif 150 in rec:
-        start = float(rec[150])
-    elif 154 in rec:
-        start = ntp_seconds(rec[154])
-    elif 156 in rec:
-        start = ntp_seconds(rec[156])
-    if 153 in rec:
-        end = rec[153] / 1000.0
-    elif 151 in rec:
-        end = float(rec[151])
-    elif 155 in rec:
-        end = ntp_seconds(rec[155])
-    elif 157 in rec:
-        end = ntp_seconds(rec[157])
+    start = _absolute_time(rec, 150)
+    end = _absolute_time(rec, 151)
     if start is None or end is None:
         uptime = ctx.get("uptime_ms")
         if uptime is not None:  # NetFlow v5/v9: relative to the header's sysUptime and export time
