@@ -240,14 +240,4 @@ def _announce(r: Responder, view: _View) -> None:
         if r.log_refusals:
             log.warning("not blocking %s (alert #%s): %s", display(net), alert_id, message)
     for block, replaced, reason in view.done:
-        net = parse_network(block.network)
-        for old in replaced:
-            old_net = parse_network(old.network)
-            if old_net != net:
-                r._apply(lambda n=old_net: r.firewall.remove(n), old)
-        log.info("blocked %s until %s (%s, by %s)%s", block.network,
-                 block.expires.isoformat() if block.expires else "removed by hand", reason, AUTO,
-                 "" if r.enforce else " [dry-run: firewall untouched]")
-        r._notify(block, "blocked")
-        r._apply(lambda n=net, b=block: r.firewall.add(n, b.seconds_left(r.clock()), b.reason), block,
-                 fail_block=True)
+        r._announce_block(block, parse_network(block.network), replaced, reason, AUTO)

@@ -268,6 +268,12 @@ class Responder(Enforcement):
             for old in replaced:
                 self._active.pop(str(parse_network(old.network)), None)
             self._active[str(net)] = (net, block)
+        self._announce_block(block, net, replaced, reason, by)
+        return block
+
+    def _announce_block(self, block: Block, net: Network, replaced: list[Block], reason: str, by: str) -> None:
+        """After a block's commit: the blocks it replaced leave the firewall, it is logged, listeners hear of it,
+        and the firewall gets it (through the worker, in enforce mode)."""
         for old in replaced:
             old_net = parse_network(old.network)
             if old_net != net:
@@ -278,7 +284,6 @@ class Responder(Enforcement):
         self._notify(block, "blocked")
         self._apply(lambda: self.firewall.add(net, block.seconds_left(self.clock()), block.reason), block,
                     fail_block=True)
-        return block
 
     def _decide(self, net: Network, *, reason: str, by: str, alert_id: int | None, duration: timedelta | None,
                 permanent: bool, mode: str, now: datetime) -> tuple[Block, list[Block]]:
