@@ -209,18 +209,8 @@ class PortScan(ScanFindings, Detector):
             dst, proto, port = key
             status = value[1]
             if port is not None:
-                vk = (dst, proto)
-                v = src.vert[vk]
-                v[status] -= 1
-                if not any(v):
-                    del src.vert[vk]
-                    src.hot.pop(("v", dst, proto), None)
-            hk = (proto, port)
-            h = src.horiz[hk]
-            h[status] -= 1
-            if not any(h):
-                del src.horiz[hk]
-                src.hot.pop(("h", proto, port), None)
+                _uncount(src.vert, (dst, proto), status, src.hot, ("v", dst, proto))
+            _uncount(src.horiz, (proto, port), status, src.hot, ("h", proto, port))
             src.special.pop(key, None)
         # everything expired: the counts of the old window go with it
         src.crafted = src.halfopen = src.blocked = src.probes = src.overflow = 0
@@ -275,3 +265,11 @@ class PortScan(ScanFindings, Detector):
             src.hot[("h", proto, port)] = None
 
 
+def _uncount(counts: dict[tuple, list], key: tuple, status: int, hot: dict[tuple, None], hot_key: tuple) -> None:
+    """An expired pair leaves its vertical (per target) or horizontal (per port) count; a count at zero goes,
+    with its mark as a candidate for a finding."""
+    c = counts[key]
+    c[status] -= 1
+    if not any(c):
+        del counts[key]
+        hot.pop(hot_key, None)
