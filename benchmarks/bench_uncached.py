@@ -164,6 +164,29 @@ def markdown(results: dict, *, quick: bool = False) -> str:
     return "\n".join(out)
 
 
+BUSY = ["192.0.2.2", "10.0.0.7"]  # the busiest source (over half the events) and a destination (~20,000)
+
+
+def busy(db_path: Path, log: Callable[[str], None] = print) -> None:
+    """The host page's data of the busiest addresses, one at a time in this process (``--busy``; run it with
+    ``PYTHONPATH=DIR`` for other code): wall and CPU seconds."""
+    import time
+    from datetime import datetime, timedelta, timezone
+
+    from netwarden.store.database import Database
+    from netwarden.store.hosts import host_summary
+
+    db = Database.open(f"sqlite:///{db_path}")
+    now = datetime.now(timezone.utc)
+    with db.engine.connect() as conn:
+        for address in BUSY:
+            wall, cpu = time.perf_counter(), time.process_time()
+            data = host_summary(conn, address, now - timedelta(days=7), now)
+            log(f"{address}: {time.perf_counter() - wall:.2f} s wall, {time.process_time() - cpu:.2f} s CPU "
+                f"({data['events']:,} events counted, sampled: {data['sampled']})")
+    db.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_uncached")
     parser.add_argument("--events", type=int, default=10_000_000)
@@ -171,7 +194,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=1)
     parser.add_argument("--base", type=Path, help="a directory holding the old code's netwarden package")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--busy", type=Path, metavar="DB", help="only time the host page of the busiest addresses")
     args = parser.parse_args(argv)
+    if args.busy:
+        busy(args.busy)
+        return 0
     log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
     results = run(events=args.events, seconds=args.seconds, reps=args.reps, base=args.base, log=log)
     from benchmarks.__main__ import publish

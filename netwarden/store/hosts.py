@@ -7,10 +7,11 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, union_all
 
 from netwarden.records import Severity
 from netwarden.store import analysis
+from netwarden.store.addresses import network_range
 from netwarden.store.alerts import AlertFilter, find_alerts
 from netwarden.store.blocks import BlockState, list_blocks
 from netwarden.store.events import EventFilter
@@ -29,9 +30,7 @@ def host_summary(conn: Connection, address: str, since: datetime, until: datetim
     The newest events from the address and the newest to it are read once each (``scan_limit`` at most, through
     each side's (address, timestamp) index) and counted here: what volume(), protocols(), top_destinations() and
     top_talkers() would give from nine statements, whose building cost more than running them."""
-    where = EventFilter(address=address).clauses()
-    first, last = conn.execute(select(func.min(events.c.timestamp), func.max(events.c.timestamp))
-                               .where(*where)).one()
+    first, last = _first_last(conn, address)
     q = analysis.Query(since, until, filter=EventFilter(address=address), limit=15)
     sent = _newest(conn, analysis.Query(since, until, filter=EventFilter(src=address), limit=15))
     received = _newest(conn, analysis.Query(since, until, filter=EventFilter(dst=address), limit=15))
@@ -54,6 +53,18 @@ def host_summary(conn: Connection, address: str, since: datetime, until: datetim
         "alerts": find_alerts(conn, AlertFilter(source=address), limit=HOST_ALERTS),
         "blocks": list_blocks(conn, address=address, limit=HOST_BLOCKS),
     }
+
+
+def _first_last(conn: Connection, address: str) -> tuple[datetime | None, datetime | None]:
+    """When the address was first and last seen on either side: the ends of each side's (address, timestamp)
+    index, four seeks; min() and max() over its events read them all (seconds for an address with millions)."""
+    c = events.c
+    key = network_range(address)[0]
+    ends = [select(c.timestamp).where(column == key).order_by(order).limit(1).subquery()
+            for column in (c.src_addr, c.dst_addr) for order in (c.timestamp.asc(), c.timestamp.desc())]
+    seen = union_all(*(select(end.c.timestamp) for end in ends)).subquery()
+    first, last = conn.execute(select(func.min(seen.c.timestamp), func.max(seen.c.timestamp))).one()
+    return first, last
 
 
 def _newest(conn: Connection, q: analysis.Query) -> list[Any]:
