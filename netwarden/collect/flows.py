@@ -222,7 +222,9 @@ class FlowTable(FlowApplications):
                 end(f, "tcp_end")
             elif now - last >= idle:
                 end(f, "idle")
-            elif f[START] is not None and now - f[START] >= active:
+            elif f[START] is not None and f[CLOSED] is None and now - f[START] >= active:
+                # a closing connection is not split: its FINs would go out in an "active" part and its
+                # end would never be reported (the grace is short, and no longer than the idle timeout)
                 self._emit(f, "active")
                 f[START] = None
                 f[PK_OUT] = f[PK_IN] = f[BY_OUT] = f[BY_IN] = f[FL_OUT] = f[FL_IN] = 0
@@ -235,7 +237,7 @@ class FlowTable(FlowApplications):
                 due = last + idle
                 if f[CLOSED] is not None:
                     due = last + grace
-                if f[START] is not None and f[START] + active < due:
+                elif f[START] is not None and f[START] + active < due:
                     due = f[START] + active
                 self._push(due, f)
 

@@ -368,6 +368,21 @@ def test_idle_tcp_end_and_port_reuse() -> None:
     assert len(t) == 0
 
 
+def test_a_connection_closing_when_its_active_timeout_falls_ends_as_tcp_end() -> None:
+    # FIN both ways at 9.5 and 9.6, active timeout at 10, grace 1: the last record must say the connection ended
+    t = FlowTable(active_timeout=10, idle_timeout=5, tcp_end_grace=1)
+    for i in range(10):
+        feed(t, float(i), "10.0.0.1", "10.0.0.2", 5000, 80, 0x02 if i == 0 else 0x10)
+    feed(t, 9.5, "10.0.0.1", "10.0.0.2", 5000, 80, 0x11)
+    feed(t, 9.6, "10.0.0.2", "10.0.0.1", 80, 5000, 0x11)
+    t.sweep(10.2)
+    assert t.drain() == []  # not split by the active timeout while it closes
+    t.sweep(10.7)
+    (record,) = t.drain()
+    assert record.extra["end"] == "tcp_end" and record.packets_out == 11 and record.packets_in == 1
+    assert len(t) == 0
+
+
 def test_table_is_bounded_and_counts_evictions() -> None:
     t = FlowTable(max_flows=100)
     for i in range(1000):
