@@ -18,11 +18,9 @@ Each result row carries a ``filter``: the EventFilter fields (``since``, ``until
 
 from __future__ import annotations
 
-import heapq
-import math
 from collections import Counter
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import Connection, Integer, and_, func, literal, or_, select, union_all
@@ -30,12 +28,24 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from netwarden.store.addresses import network_range
+from netwarden.store.analysis_rows import (
+    bucket_seconds,
+    conversation_data,
+    http_data,
+    iso,
+    overview_volume_and_protocols,
+    protocol_data,
+    ranked_counts,
+    talker_rows,
+    top_keys,
+    volume_data,
+)
+# counted from rows a caller read already (store.hosts): part of this module's interface
+from netwarden.store.analysis_rows import top_from_rows as top_from_rows
+from netwarden.store.analysis_rows import volume_and_protocols as volume_and_protocols
 from netwarden.store.events import EventFilter
-from netwarden.store.rollups import count_into
 from netwarden.store.schema import events, rollups
 
-# bucket sizes a chart may use (seconds); the smallest that gives at most ``max_points`` points wins
-BUCKETS = (60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400)
 DEFAULT_SCAN_LIMIT = 200_000
 MAX_LIMIT = 200
 
@@ -106,21 +116,9 @@ class Query:
         base = {k: v for k, v in vars(self.filter or EventFilter()).items()
                 if v is not None and k not in ("since", "until")}
         base.update({k: v for k, v in fields.items() if v is not None})
-        base["since"] = _iso(since or self.since)
-        base["until"] = _iso(until or self.until)
+        base["since"] = iso(since or self.since)
+        base["until"] = iso(until or self.until)
         return base
-
-
-def _iso(ts: datetime) -> str:
-    return ts.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def bucket_seconds(since: datetime, until: datetime, max_points: int = 240) -> int:
-    span = (until - since).total_seconds()
-    for size in BUCKETS:
-        if span / size <= max_points:
-            return size
-    return BUCKETS[-1]
 
 
 def _recent_events(q: Query, *columns):  # type: ignore[no-untyped-def]
@@ -177,18 +175,7 @@ def volume(conn: Connection, q: Query, *, max_points: int = 240) -> dict[str, An
         stmt = select(bucket.label("b"), func.count(), func.sum(size_expr)).group_by(bucket).order_by(bucket)
         rows = conn.execute(stmt).all()
         sampled = sum(int(r[1]) for r in rows) >= q.scan_limit
-    return _volume_data(q, size, rows, sampled)
-
-
-def _volume_data(q: Query, size: int, rows: list[Any], sampled: bool) -> dict[str, Any]:
-    points = []
-    for b, count, size_sum in rows:
-        start = datetime.fromtimestamp(int(b) * size, timezone.utc)
-        end = start + timedelta(seconds=size)
-        points.append({"start": _iso(start), "events": int(count), "bytes": int(size_sum or 0),
-                       "filter": q.drill(max(start, q.since), min(end, q.until))})
-    return {"bucket_seconds": size, "source": "rollups" if q.uses_rollups else "events",
-            "sampled": sampled, "points": points}
+    return volume_data(q, size, rows, sampled)
 
 
 # -- protocols, ports and kinds -----------------------------------------------------------------
@@ -218,22 +205,7 @@ def protocols(conn: Connection, q: Query) -> dict[str, Any]:
     total = sum(int(r[1]) for r in by_transport)
     if sampled is None:
         sampled = total >= q.scan_limit
-    return _protocol_data(q, total, sampled, by_transport, grouped(port, q.limit + 1), grouped(kind))
-
-
-def _protocol_data(q: Query, total: int, sampled: bool, by_transport: list[Any], by_port: list[Any],
-                   by_kind: list[Any]) -> dict[str, Any]:
-    out_transport = [{"transport": (t or None), "events": int(n), "bytes": int(b or 0),
-                      "filter": q.drill()} for t, n, b in by_transport]
-    out_ports = []
-    for p, n, b in by_port:  # limit + 1 rows: the "no port" bucket may take a place
-        if p is None or p < 0:
-            continue
-        out_ports.append({"port": int(p), "events": int(n), "bytes": int(b or 0), "filter": q.drill(port=int(p))})
-    out_kinds = [{"kind": k, "events": int(n), "bytes": int(b or 0), "filter": q.drill(kind=k)}
-                 for k, n, b in by_kind]
-    return {"total": total, "sampled": sampled, "transports": out_transport, "ports": out_ports[:q.limit],
-            "kinds": out_kinds}
+    return protocol_data(q, total, sampled, by_transport, grouped(port, q.limit + 1), grouped(kind))
 
 
 # -- who ----------------------------------------------------------------------------------------
@@ -259,45 +231,23 @@ def address_counts(conn: Connection, q: Query, side: str, max_addresses: int = 2
     return [(a, int(n), int(b or 0)) for a, n, b in rows], sampled
 
 
-def _talker_rows(q: Query, rows: list[Any], sampled: bool, side: str) -> dict[str, Any]:
-    return {"sampled": sampled, "rows": [
-        {"address": a, "events": int(n), "bytes": int(b or 0), "filter": q.drill(**{side: a})} for a, n, b in rows]}
-
-
 def top_talkers(conn: Connection, q: Query) -> dict[str, Any]:
     """The sources with the most events (and their bytes)."""
     rows, sampled = _top_by(conn, q, events.c.src_ip)
-    return _talker_rows(q, rows, sampled, "src")
+    return talker_rows(q, rows, sampled, "src")
 
 
 def top_destinations(conn: Connection, q: Query) -> dict[str, Any]:
     """The destinations with the most events (and their bytes)."""
     rows, sampled = _top_by(conn, q, events.c.dst_ip)
-    return _talker_rows(q, rows, sampled, "dst")
+    return talker_rows(q, rows, sampled, "dst")
 
 
 def conversations(conn: Connection, q: Query) -> dict[str, Any]:
     """Who talks to whom: the top source → destination pairs as graph data (nodes and links) and as a
     matrix (``matrix[i][j]`` = events from ``nodes[i]`` to ``nodes[j]``)."""
     rows, sampled = _top_by(conn, q, events.c.src_ip, events.c.dst_ip)
-    return _conversation_data(q, rows, sampled)
-
-
-def _conversation_data(q: Query, rows: list[Any], sampled: bool) -> dict[str, Any]:
-    nodes: list[str] = []
-    index: dict[str, int] = {}
-    for s, d, _n, _b in rows:
-        for a in (s, d):
-            if a not in index:
-                index[a] = len(nodes)
-                nodes.append(a)
-    matrix = [[0] * len(nodes) for _ in nodes]
-    links = []
-    for s, d, n, b in rows:
-        matrix[index[s]][index[d]] = int(n)
-        links.append({"source": s, "target": d, "events": int(n), "bytes": int(b or 0),
-                      "filter": q.drill(src=s, dst=d)})
-    return {"sampled": sampled, "nodes": nodes, "links": links, "matrix": matrix}
+    return conversation_data(q, rows, sampled)
 
 
 # -- HTTP ---------------------------------------------------------------------------------------
@@ -314,23 +264,7 @@ def http_mix(conn: Connection, q: Query) -> dict[str, Any]:
                            .order_by(count.desc(), sub.c.http_method).limit(q.limit)).all()
     total = conn.execute(select(func.count()).select_from(sub)).scalar_one()
     every_status = dict(conn.execute(select(sub.c.http_status, count).group_by(sub.c.http_status)).all())
-    return _http_data(q, int(total), total >= q.scan_limit, statuses, methods, every_status)
-
-
-def _http_data(q: Query, total: int, sampled: bool, statuses: list[Any], methods: list[Any],
-               every_status: dict[Any, int]) -> dict[str, Any]:
-    classes: dict[str, int] = {}
-    for s, n in every_status.items():
-        label = f"{s // 100}xx" if s is not None else "none"
-        classes[label] = classes.get(label, 0) + int(n)
-    return {
-        "total": int(total), "sampled": sampled,
-        "statuses": [{"status": s, "events": int(n), "filter": q.drill(status=s)} for s, n in statuses],
-        "classes": dict(sorted(classes.items())),
-        # EventFilter has no method field: the drill-down lists the range's events, searched for the method
-        "methods": [{"method": m, "events": int(n), "filter": q.drill(text=m) if m else q.drill()}
-                    for m, n in methods],
-    }
+    return http_data(q, int(total), total >= q.scan_limit, statuses, methods, every_status)
 
 
 def overview(conn: Connection, q: Query) -> dict[str, Any]:
@@ -350,7 +284,7 @@ def overview(conn: Connection, q: Query) -> dict[str, Any]:
     if q.uses_rollups:
         traffic, mix = volume(conn, q), protocols(conn, q)
     else:
-        traffic, mix = _volume_and_protocols(q, rows, sampled)
+        traffic, mix = overview_volume_and_protocols(q, rows, sampled)
     # counted in C (Counter over columns); bytes summed in one more pass for the top keys only
     srcs = [r[0] for r in rows]
     dsts = [r[1] for r in rows]
@@ -359,8 +293,8 @@ def overview(conn: Connection, q: Query) -> dict[str, Any]:
     pairs = Counter(zip(srcs, dsts))
     for counts in (talkers, dests):
         counts.pop(None, None)
-    top_src, top_dst = _top(talkers, q.limit), _top(dests, q.limit)
-    top_pairs = _top(Counter({k: n for k, n in pairs.items() if None not in k}) if (None in srcs or None in dsts)
+    top_src, top_dst = top_keys(talkers, q.limit), top_keys(dests, q.limit)
+    top_pairs = top_keys(Counter({k: n for k, n in pairs.items() if None not in k}) if (None in srcs or None in dsts)
                      else pairs, q.limit)
     want_src, want_dst, want_pair = set(top_src), set(top_dst), set(top_pairs)
     size_src: dict = dict.fromkeys(want_src, 0)
@@ -378,68 +312,10 @@ def overview(conn: Connection, q: Query) -> dict[str, Any]:
                 size_pair[(src, dst)] += size
     statuses = Counter(st for _m, st in http)
     methods = Counter(m for m, _st in http)
-    return {"since": _iso(q.since), "until": _iso(q.until), "volume": traffic, "protocols": mix,
-            "talkers": _talker_rows(q, [(k, talkers[k], size_src[k]) for k in top_src], sampled, "src"),
-            "destinations": _talker_rows(q, [(k, dests[k], size_dst[k]) for k in top_dst], sampled, "dst"),
-            "conversations": _conversation_data(q, [(s, d, pairs[(s, d)], size_pair[(s, d)]) for s, d in top_pairs],
-                                                sampled),
-            "http": _http_data(q, len(http), sampled, _ranked(statuses, q.limit), _ranked(methods, q.limit),
-                               statuses)}
-
-
-def _volume_and_protocols(q: Query, rows: list[Any], sampled: bool,
-                          max_points: int = 240) -> tuple[dict[str, Any], dict[str, Any]]:
-    """What volume() and protocols() give for a filtered query, from the overview's rows."""
-    size = bucket_seconds(q.since, q.until, max_points)
-    buckets: dict[int, list[int]] = {}
-    transports: dict[str | None, list[int]] = {}
-    ports: dict[int, list[int]] = {}
-    kinds: dict[str, list[int]] = {}
-    for _s, _d, out, inn, _m, _st, ts, transport, port, kind in rows:
-        n = (out or 0) + (inn or 0)
-        count_into(buckets, math.floor(ts.timestamp()) // size, n)
-        count_into(transports, transport, n)
-        if port is not None and port >= 0:
-            count_into(ports, port, n)
-        count_into(kinds, kind, n)
-
-    def ranked(counts: dict[Any, int], limit: int | None = None) -> list[tuple[Any, ...]]:
-        order = sorted(counts.items(), key=lambda kv: (-kv[1][0], kv[0] is not None, kv[0] or ""))
-        return [(k, n, b) for k, (n, b) in order[:limit]]
-
-    traffic = _volume_data(q, size, [(b, n, v) for b, (n, v) in sorted(buckets.items())], sampled)
-    traffic.update(source="events")
-    by_port = [(k, n, b) for k, (n, b) in sorted(ports.items(), key=lambda kv: (-kv[1][0], kv[0]))[:q.limit]]
-    mix = _protocol_data(q, len(rows), sampled, ranked(transports), by_port, ranked(kinds))
-    return traffic, mix
-
-
-def volume_and_protocols(q: Query, rows: list[Any], *,
-                         max_points: int = 240) -> tuple[dict[str, Any], dict[str, Any]]:
-    """What volume() and protocols() give for ``q``, from the newest events of its filter already read (at most
-    ``scan_limit``: ``(src_ip, dst_ip, bytes_out, bytes_in, timestamp, transport, dst_port, source_kind)``)."""
-    return _volume_and_protocols(q, [(s, d, o, i, None, None, *rest) for s, d, o, i, *rest in rows],
-                                 len(rows) >= q.scan_limit, max_points)
-
-
-def top_from_rows(q: Query, rows: list[Any], side: str) -> dict[str, Any]:
-    """What top_talkers() (``side="src"``) or top_destinations() give for ``q``, from the newest events of its
-    filter already read (at most ``scan_limit``: ``(address, bytes_out, bytes_in)``, the address on ``side``)."""
-    counts: Counter[str] = Counter()
-    sizes: dict[str, int] = {}
-    for address, out, inn in rows:
-        if address is not None:
-            counts[address] += 1
-            sizes[address] = sizes.get(address, 0) + (out or 0) + (inn or 0)
-    return _talker_rows(q, [(a, counts[a], sizes[a]) for a in _top(counts, q.limit)], len(rows) >= q.scan_limit,
-                        side)
-
-
-def _top(counts: Counter[Any], limit: int) -> list[Any]:
-    """The ``limit`` keys with the highest counts, ties by key (as ORDER BY count DESC, key)."""
-    return [k for k, _n in heapq.nsmallest(limit, counts.items(), key=lambda kv: (-kv[1], kv[0]))]
-
-
-def _ranked(counts: dict[Any, int], limit: int) -> list[tuple[Any, ...]]:
-    # None sorts first among equal counts, as NULL does in ascending order on SQLite and MariaDB
-    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0] is not None, kv[0] or 0))[:limit]
+    return {"since": iso(q.since), "until": iso(q.until), "volume": traffic, "protocols": mix,
+            "talkers": talker_rows(q, [(k, talkers[k], size_src[k]) for k in top_src], sampled, "src"),
+            "destinations": talker_rows(q, [(k, dests[k], size_dst[k]) for k in top_dst], sampled, "dst"),
+            "conversations": conversation_data(q, [(s, d, pairs[(s, d)], size_pair[(s, d)]) for s, d in top_pairs],
+                                               sampled),
+            "http": http_data(q, len(http), sampled, ranked_counts(statuses, q.limit),
+                              ranked_counts(methods, q.limit), statuses)}
