@@ -3,8 +3,9 @@
 Each event is scored from the window of the ``timesteps`` events of its source that end with it (a client's
 recent requests, a host's recent flows; file order when the records carry no addresses), so a request that
 looks ordinary alone but is the 40th 404 in two seconds from a script can still stand out. Features:
-:mod:`netwarden.learn.sequence_features`; the network: :mod:`netwarden.learn._sequence_network` (private, so
-that finding the model families does not import PyTorch).
+:mod:`netwarden.learn.sequence_features`; the network: :mod:`netwarden.learn._sequence_network`, its training:
+:mod:`netwarden.learn._sequence_training` (both private, so that finding the model families does not import
+PyTorch).
 
 >>> model = create("lstm", timesteps=8, epochs=5, hidden_size=32)    # doctest: +SKIP
 >>> model.fit(events, labels)                     # labels: "normal"/"attack" (or categories), one per event
@@ -22,9 +23,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import copy
-import math
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,15 +32,15 @@ import numpy as np
 
 from netwarden.learn import artefacts
 from netwarden.learn.base import NORMAL, Contribution, Model, ModelError, Progress, register_algorithm
-from netwarden.learn.sequence_features import ENCODERS, UNSEEN, StepEncoder, encoder_for, window_index
+from netwarden.learn.sequence_features import ENCODERS, StepEncoder, window_index
 from netwarden.records import Event
 
 # PyTorch is the optional "sequence" extra, and heavy to import: it is loaded by the first sequence model made
 # (training, loading), so the core and the list of algorithms run without it
 torch: Any = None
-nn: Any = None
 SequenceNetwork: Any = None
 load_weights: Any = None
+training: Any = None  # netwarden.learn._sequence_training
 ENABLE_HINT = ("the sequence models (rnn, lstm, gru) need PyTorch, which is not installed: run scripts/setup "
                "(it installs the 'sequence' extra) or pip install 'netwarden[sequence]'")
 
@@ -59,17 +57,19 @@ def torch_available() -> bool:
 
 
 def _load_torch() -> None:
-    global torch, nn, SequenceNetwork, load_weights
+    global torch, SequenceNetwork, load_weights, training
     if torch is not None:
         return
     try:
         import torch as _torch
 
         from netwarden.learn import _sequence_network as sequence_network
+        from netwarden.learn import _sequence_training
     except ImportError:
         raise ModelError(ENABLE_HINT) from None
-    torch, nn = _torch, _torch.nn
+    torch = _torch
     SequenceNetwork, load_weights = sequence_network.SequenceNetwork, sequence_network.load_weights
+    training = _sequence_training
 
 WEIGHTS_FILE = "weights.safetensors"
 _PREDICT_BATCH = 4096
@@ -181,101 +181,10 @@ class SequenceModel(Model):
         return SequenceNetwork(self.cell, len(self.encoder_.numeric_names) + 1, vocabularies,
                                p["hidden_size"], p["layers"], p["dropout"], len(self.classes_))
 
-    # -- training -----------------------------------------------------------------------------------
+    # -- training (netwarden.learn._sequence_training) -------------------------------------------------
     def _fit(self, events: Sequence[Event], labels: Sequence[str] | None, progress: Progress) -> None:
         assert labels is not None
-        p = self.params
-        started = time.perf_counter()
-        progress("features", 0.0)
-        self.classes_ = sorted({str(v) for v in labels})
-        encoder = ENCODERS[p["features"]]() if p["features"] != "auto" else encoder_for(events)
-        self.encoder_ = encoder.fit(events)
-        self.features_ = self.encoder_.numeric_names + self.encoder_.categorical_names
-        index = {c: i for i, c in enumerate(self.classes_)}
-        target = torch.tensor([index[str(v)] for v in labels], dtype=torch.int64)
-        numeric, categorical, windows = self._matrices(events)
-        rng = np.random.default_rng(p["seed"])
-        train, valid = self._split(target.numpy(), rng)
-        with _torch_threads(self._threads()), torch.random.fork_rng(devices=[]):
-            torch.manual_seed(p["seed"])
-            network = self.network_ = self._new_network()
-            weight = None
-            if p["class_weight"] == "balanced":
-                counts = np.bincount(target[train].numpy(), minlength=len(self.classes_)).astype(np.float64)
-                weight = torch.tensor(len(train) / (len(counts) * np.maximum(counts, 1)), dtype=torch.float32)
-            loss_fn = nn.CrossEntropyLoss(weight=weight)
-            optimiser = torch.optim.AdamW(network.parameters(), lr=p["learning_rate"],
-                                          weight_decay=p["weight_decay"])
-            self.history_ = []
-            best, best_loss, waited = None, math.inf, 0
-            batches = max(1, math.ceil(len(train) / p["batch_size"]))
-            identity = self.encoder_.IDENTITY
-            hide_rates = torch.tensor([p["identity_rate"] if name in identity else p["unseen_rate"]
-                                       for name in self.encoder_.categorical_names], dtype=torch.float32)
-            for epoch in range(1, p["epochs"] + 1):
-                network.train()
-                total = 0.0
-                for batch in np.array_split(rng.permutation(train), batches):
-                    rows = windows[torch.from_numpy(batch)]
-                    codes = categorical[rows]
-                    if hide_rates.max() > 0:
-                        hide = (torch.rand(codes.shape) < hide_rates) & (codes > UNSEEN)
-                        codes = codes.masked_fill(hide, UNSEEN)
-                    optimiser.zero_grad()
-                    loss = loss_fn(network(numeric[rows], codes), target[batch])
-                    loss.backward()
-                    nn.utils.clip_grad_norm_(network.parameters(), 5.0)
-                    optimiser.step()
-                    total += float(loss.detach()) * len(batch)
-                record = {"epoch": epoch, "loss": round(total / len(train), 6)}
-                if len(valid):
-                    with torch.no_grad():
-                        logits = self._logits(numeric, categorical, windows[torch.from_numpy(valid)])
-                        record["val_loss"] = round(float(loss_fn(logits, target[valid])), 6)
-                self.history_.append(record)
-                progress(f"epoch {epoch}/{p['epochs']}: loss {record['loss']:.4f}"
-                         + (f", validation {record['val_loss']:.4f}" if "val_loss" in record else ""),
-                         0.05 + 0.95 * epoch / p["epochs"])
-                current = record.get("val_loss", record["loss"])
-                if current < best_loss - 1e-4:
-                    best, best_loss, waited = copy.deepcopy(network.state_dict()), current, 0
-                    self.best_epoch_ = epoch
-                else:
-                    waited += 1
-                    if waited >= p["patience"]:
-                        break  # early stopping: validation loss stopped improving
-            if best is not None:
-                network.load_state_dict(best)
-        network.eval()
-        if p["target_fpr"] > 0 and NORMAL in self.classes_:
-            with _torch_threads(self._threads()):
-                self.threshold = self._calibrated_threshold(numeric, categorical, windows, target,
-                                                            valid if len(valid) else train)
-        self.fit_seconds_ = time.perf_counter() - started
-        progress("done", 1.0)
-
-    def _calibrated_threshold(self, numeric: torch.Tensor, categorical: torch.Tensor, windows: torch.Tensor,
-                              target: torch.Tensor, held: np.ndarray) -> float:
-        """The score that ``target_fpr`` of the held-out normal windows reach: the alert threshold for a
-        false-positive rate the administrator chose, measured on data the weights were not fitted to."""
-        normal = held[target.numpy()[held] == self.classes_.index(NORMAL)]
-        if not len(normal):
-            return self.threshold
-        with torch.no_grad():
-            logits = self._logits(numeric, categorical, windows[torch.from_numpy(normal)])
-        scores = self._scores(torch.softmax(logits.double(), dim=1).numpy())
-        cut = float(np.quantile(scores, 1.0 - self.params["target_fpr"], method="higher"))
-        return float(min(max(np.nextafter(cut, 1.0), 1e-6), 1.0))  # score >= threshold alerts: just above
-
-    def _split(self, target: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """Stratified hold-out of windows for early stopping (every class keeps training rows)."""
-        fraction = self.params["validation_fraction"]
-        if fraction <= 0:
-            return np.arange(len(target)), np.zeros(0, dtype=np.int64)
-        held = [rng.permutation(np.flatnonzero(target == c))[: int(np.sum(target == c) * fraction)]
-                for c in np.unique(target)]
-        valid = np.sort(np.concatenate(held))
-        return np.setdiff1d(np.arange(len(target)), valid), valid
+        training.fit(self, events, labels, progress)
 
     def _logits(self, numeric: torch.Tensor, categorical: torch.Tensor,
                 windows: torch.Tensor) -> torch.Tensor:
