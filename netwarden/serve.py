@@ -20,6 +20,7 @@ from typing import Any
 from netwarden.accounts.users import ensure_first_admin
 from netwarden.store.database import Database
 from netwarden.web.http import HttpServer, endpoint
+from netwarden.web.live import LiveHub
 from netwarden.web.runtime import ListenerInfo, Runtime
 
 # a browser is watching: cut batches sooner than the command-line listeners do (0.25 s), busy or not
@@ -141,12 +142,15 @@ class Server:
             listen = {name: self._listen[name] if self._listen[name] is not None else getattr(self.settings.web, name)
                       for name in LISTENERS}
             # the web app's listener settings are applied live through listen_on
-            runtime = Runtime(db, self.settings, file_settings=file_settings, listen_on=self.listen_on)
-            self._bus_feed = None
+            hub = LiveHub()
+            self._bus_feed = sweep_gate = None
             if self.settings.bus.url:  # collectors publish, workers detect and store (netwarden.bus)
                 from netwarden.bus.attach import attach_bus
 
-                self._bus_feed = attach_bus(self.settings, db, runtime, stack)
+                attached = attach_bus(self.settings, db, hub, stack)
+                self._bus_feed, sweep_gate = attached.intake, attached.sweep_gate
+            runtime = Runtime(db, self.settings, hub=hub, intake=self._bus_feed, sweep_gate=sweep_gate,
+                              file_settings=file_settings, listen_on=self.listen_on)
             runtime.build_pipeline()
             stack.callback(runtime.close)
             collectors = _Collectors()

@@ -5,17 +5,26 @@ its live feed shows what the workers publish (alerts, blocks, stored events) —
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import dataclass
 from typing import Any
 
 from netwarden import metrics
 
 
-def attach_bus(settings: Any, db: Any, runtime: Any, stack: ExitStack) -> Any:
-    """Connect to the bus, follow its live feed into the runtime's hub; returns the pipeline the collectors
-    should feed (a :class:`~netwarden.bus.produce.BusPipeline`), which the HTTP intake feeds too
-    (``runtime.intake``). Call it before ``runtime.build_pipeline``: its responder then sweeps expired blocks
-    only while this process leads (``runtime.sweep_gate``). Everything stops with ``stack``."""
+@dataclass(frozen=True)
+class BusAttachment:
+    """What ``serve`` gives its runtime when it has a [bus]."""
+
+    intake: Any  # a BusPipeline: what the collectors and the HTTP intake feed (it publishes, workers store)
+    sweep_gate: Callable[[], bool]  # whether this process leads the expiry sweep (netwarden.bus.leader)
+
+
+def attach_bus(settings: Any, db: Any, hub: Any, stack: ExitStack) -> BusAttachment:
+    """Connect to the bus and follow its live feed into ``hub`` (the runtime's, made before the runtime);
+    returns the intake pipeline and the sweep gate the runtime is then built with, so that its responder
+    sweeps expired blocks only while this process leads. Everything stops with ``stack``."""
     from netwarden.bus.leader import sweeper
     from netwarden.bus.produce import BusPipeline
     from netwarden.bus.redis_bus import RedisBus
@@ -30,15 +39,13 @@ def attach_bus(settings: Any, db: Any, runtime: Any, stack: ExitStack) -> Any:
 
     def follow() -> None:
         for topic, data in bus.follow_live(stop):
-            runtime.hub.publish(topic, data)
+            hub.publish(topic, data)
 
     thread = threading.Thread(target=follow, name="bus-live", daemon=True)
     thread.start()
     stack.callback(thread.join, 5)
     stack.callback(stop.set)
     leader = sweeper(bus, bus.producer, settings)
-    runtime.sweep_gate = leader
     stack.callback(leader.close)
-    runtime.intake = BusPipeline(db, bus, max_line_bytes=settings.ingest.max_line_bytes,
-                                 local_tz=settings.local_tz())
-    return runtime.intake
+    intake = BusPipeline(db, bus, max_line_bytes=settings.ingest.max_line_bytes, local_tz=settings.local_tz())
+    return BusAttachment(intake, leader)

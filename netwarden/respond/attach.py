@@ -33,8 +33,7 @@ class Response:
                       sweep_gate: Callable[[], bool] | None = None) -> Response:
         """The responder started (store and firewall reconciled, expiry running) and the notifier.
         ``sweep_gate``: with a [bus], whether this process is the one that expires blocks (Responder)."""
-        responder = Responder.from_settings(db, settings)
-        responder.sweep_gate = sweep_gate
+        responder = Responder.from_settings(db, settings, sweep_gate=sweep_gate)
         notifier = None
         if settings.notify.enabled:
             from netwarden.notify.notifier import Notifier

@@ -78,7 +78,8 @@ RUNNING: weakref.WeakSet[Responder] = weakref.WeakSet()
 
 class Responder(Enforcement):
     def __init__(self, db: Database, settings: RespondSettings | None = None, *, home: Iterable[str] = (),
-                 firewall: Firewall | None = None, clock: Callable[[], datetime] = _now) -> None:
+                 firewall: Firewall | None = None, clock: Callable[[], datetime] = _now,
+                 sweep_gate: Callable[[], bool] | None = None) -> None:
         self.db = db
         self.settings = settings or RespondSettings()
         self._home = list(home)
@@ -106,7 +107,7 @@ class Responder(Enforcement):
         self._worker: FirewallWorker | None = None
         self._sweeper: threading.Thread | None = None
         # with a [bus], several processes respond: only the one this says yes to sweeps (netwarden.bus.leader)
-        self.sweep_gate: Callable[[], bool] | None = None
+        self.sweep_gate = sweep_gate
         self._stop = threading.Event()
         self._load_active()
 
@@ -126,8 +127,9 @@ class Responder(Enforcement):
                 self._switch_firewall()
 
     @classmethod
-    def from_settings(cls, db: Database, settings: Settings) -> Responder:
-        return cls(db, settings.respond, home=settings.network.home)
+    def from_settings(cls, db: Database, settings: Settings, *,
+                      sweep_gate: Callable[[], bool] | None = None) -> Responder:
+        return cls(db, settings.respond, home=settings.network.home, sweep_gate=sweep_gate)
 
     # -- life cycle ---------------------------------------------------------------------------------
 

@@ -47,9 +47,7 @@ def test_only_the_leader_sweeps_and_another_takes_over(tmp_path: Path, bus_setti
     gates = {name: Leader(bus, "sweeper", name, 30) for name in ("a", "b")}
     responders = {}
     for name in ("a", "b"):  # a starts first: its start-up sweep asks first and makes it the leader
-        r = Responder(db, recording(log), clock=clock)
-        r.sweep_gate = gates[name]
-        responders[name] = r.start(sweep=False)
+        responders[name] = Responder(db, recording(log), clock=clock, sweep_gate=gates[name]).start(sweep=False)
     a, b = responders["a"], responders["b"]
     try:
         assert bus.redis.get(gates["a"].key) == b"a"
