@@ -38,6 +38,14 @@ class MessageParser:
         """Whether this parser reads ``message``; the default looks at the program name only."""
         return program is not None and program.lower() in self.programs
 
+    def claims_program(self, program: str | None) -> bool | None:
+        """Whether this parser takes every message of ``program`` (True), none (False), or it depends on the
+        message (None: ``claims`` is asked for each). The syslog parser asks this once per program name, so
+        a parser that looks at messages too should say False for the programs it never takes."""
+        if type(self).claims is MessageParser.claims:
+            return program is not None and program.lower() in self.programs
+        return None
+
     def fill(self, event: Event, program: str | None, message: str) -> None:
         """Complete ``event`` from the message; raise ParseError for impossible values."""
         raise NotImplementedError

@@ -74,6 +74,9 @@ class MikroTik(MessageParser):
             return _HEAD.match(message) is not None
         return message.startswith("in:") and " out:" in message and _CHAIN.match(program) is not None
 
+    def claims_program(self, program: str | None) -> bool | None:
+        return None if program is None or _CHAIN.match(program) else False
+
     def fill(self, event: Event, program: str | None, message: str) -> None:
         extra = event.extra
         if program is None:

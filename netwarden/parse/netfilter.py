@@ -34,6 +34,9 @@ class Netfilter(MessageParser):
     def claims(self, program: str | None, message: str) -> bool:
         return (program is None or program.lower() in _PROGRAMS) and _START.search(message) is not None
 
+    def claims_program(self, program: str | None) -> bool | None:
+        return None if program is None or program.lower() in _PROGRAMS else False
+
     def fill(self, event: Event, program: str | None, message: str) -> None:
         start = _START.search(message)
         assert start is not None  # claims() saw it

@@ -86,6 +86,7 @@ class Syslog(Parser):
         self._last_bsd: tuple[str, datetime] | None = None  # lines come in bursts within one second
         self._iso_cache: dict[str, datetime] = {}
         self._messages: list[MessageParser] = [cls() for cls in message_parsers().values()]
+        self._by_program: dict[str | None, tuple[tuple[MessageParser, bool], ...]] = {}  # see _claimers
 
     @classmethod
     def sniff(cls, lines: Sequence[str]) -> float:
@@ -181,8 +182,26 @@ class Syslog(Parser):
         event = Event(timestamp=timestamp, source_kind=SourceKind.SYSLOG,
                       observer=self.context.observer or host, message=fields.text(message), raw=line,
                       extra=extra)
-        for parser in self._messages:
-            if parser.claims(program, message):
+        claimers = self._by_program.get(program)
+        if claimers is None:
+            claimers = self._claimers(program)
+        for parser, always in claimers:
+            if always or parser.claims(program, message):
                 parser.fill(event, program, message)
                 break
         return event
+
+    def _claimers(self, program: str | None) -> tuple[tuple[MessageParser, bool], ...]:
+        """The message parsers that may claim ``program``'s messages, in order, each with whether it claims
+        them all (asked once per program name: most lines of a log come from a few programs)."""
+        found: list[tuple[MessageParser, bool]] = []
+        for parser in self._messages:
+            verdict = parser.claims_program(program)
+            if verdict is not False:
+                found.append((parser, bool(verdict)))
+                if verdict:
+                    break
+        if len(self._by_program) >= 1024:
+            self._by_program.clear()
+        self._by_program[program] = claimers = tuple(found)
+        return claimers

@@ -27,6 +27,9 @@ class WebAccess(MessageParser):
     def claims(self, program: str | None, message: str) -> bool:
         return program is not None and program.lower() in self.programs and _LINE.match(message) is not None
 
+    def claims_program(self, program: str | None) -> bool | None:
+        return None if program is not None and program.lower() in self.programs else False
+
     def fill(self, event: Event, program: str | None, message: str) -> None:
         request = self._access.parse_line(message)  # ParseError for impossible values: quarantined
         assert request is not None  # claims() matched the line

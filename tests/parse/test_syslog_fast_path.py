@@ -1,6 +1,7 @@
 """The syslog parser's shortcuts give exactly what the general path gives: the one-match header of the usual
-auth.log line (``syslog._USUAL``) and sshd's rules tried by the message's first character
-(``sshd._RULES_BY_FIRST``). Every line of the loghub logs, the golden samples and damaged variants of them is
+auth.log line (``syslog._USUAL``), the message parsers asked once per program name (``claims_program``), sshd's
+rules tried by the message's first character (``sshd._RULES_BY_FIRST``) and a repeated message's reading
+remembered (``Sshd._seen``). Every line of the loghub logs, the golden samples and damaged variants of them is
 parsed with the shortcuts and without them: the same events (every field, ``extra`` in the same key order, as
 it is stored) or the same quarantine reason."""
 
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from netwarden.parse import ParseContext, ParseError, sshd, syslog
+from netwarden.parse._messages import message_parsers
 from netwarden.parse.syslog import Syslog
 
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden"
@@ -70,6 +72,9 @@ def test_the_shortcuts_change_nothing(datasets: Path, monkeypatch: pytest.Monkey
     monkeypatch.setattr(syslog, "_USUAL", NEVER)
     monkeypatch.setattr(sshd, "_RULES_BY_FIRST", {})
     monkeypatch.setattr(sshd, "_RULES_ANY_START", tuple(sshd._RULES))
+    monkeypatch.setattr(sshd, "_SEEN_LENGTH", -1)  # every message read anew
+    for cls in message_parsers().values():  # every message parser asked about every message
+        monkeypatch.setattr(cls, "claims_program", lambda self, program: None)
     general = Syslog(ParseContext(source="test", reference_time=reference))
     differ = [(line, have, want) for line, have in zip(lines, got) if have != (want := _outcome(general, line))]
     assert not differ, differ[:3]
