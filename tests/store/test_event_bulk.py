@@ -15,8 +15,14 @@ from netwarden.store import sources as source_store
 from netwarden.store.database import Database
 from netwarden.store.events import EventWriter, event_row
 from netwarden.store.schema import events
+from tests.conftest import ENGINES
 
 pytestmark = pytest.mark.engines
+
+# MariaDB's own paths run on MariaDB alone, rather than as skips on the engines where they mean nothing
+_NO_MARIADB = pytest.mark.skip(reason="MariaDB is not in NETWARDEN_TEST_ENGINES")
+on_mariadb = pytest.mark.parametrize(
+    "db_url", [pytest.param("mariadb", marks=[] if "mariadb" in ENGINES else [_NO_MARIADB])], indirect=True)
 
 UTC = timezone.utc
 T0 = datetime(2026, 12, 4, 19, 0, 0, 1, tzinfo=UTC)
@@ -90,10 +96,6 @@ def test_the_fast_path_stores_what_driver_binding_stores(db: Database) -> None:
         assert got == want
 
 
-def _is_mysql(db: Database) -> bool:
-    return db.engine.dialect.name in ("mysql", "mariadb")
-
-
 def test_every_field_reads_back_as_it_went_in(db: Database) -> None:
     stored = _store(db, fast=True)
     evs = _events()
@@ -121,17 +123,15 @@ def test_every_field_reads_back_as_it_went_in(db: Database) -> None:
     assert [r["line_no"] for r in stored] == [i * 2**40 for i in range(len(evs))]
 
 
+@on_mariadb
 def test_mysql_statements_are_split_and_keep_every_row(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    if not _is_mysql(db):
-        pytest.skip("the multi-row INSERT statements are MariaDB's path")
     monkeypatch.setattr(bulk, "MYSQL_STATEMENT_CHARS", 2_000)  # a few rows per statement
     reference = _store(db, fast=False)
     assert _store(db, fast=True) == reference
 
 
+@on_mariadb
 def test_mysql_literals_follow_no_backslash_escapes(db: Database) -> None:
-    if not _is_mysql(db):
-        pytest.skip("a MariaDB sql_mode")
     reference = _store(db, fast=False)
     with db.engine.connect() as conn:
         conn.exec_driver_sql("SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_BACKSLASH_ESCAPES')")
@@ -146,13 +146,12 @@ def test_mysql_literals_follow_no_backslash_escapes(db: Database) -> None:
     assert _stored(db) == reference
 
 
+@on_mariadb
 @pytest.mark.parametrize(("bad", "message"), [({"http_status": 99_999}, "http_status"),
                                               ({"duration": float("nan")}, "nan")],
                          ids=["refused by the server", "refused while building"])
 def test_mysql_a_failing_statement_fails_the_batch_and_stores_none_of_it(
         db: Database, monkeypatch: pytest.MonkeyPatch, bad: dict, message: str) -> None:
-    if not _is_mysql(db):
-        pytest.skip("the multi-statement batches are MariaDB's path")
     monkeypatch.setattr(bulk, "MYSQL_STATEMENT_CHARS", 2_000)  # the bad row is in a later statement
     evs = _events()
     evs.insert(len(evs) - 2, Event(timestamp=T0, source_kind="http", message="bad", **bad))
@@ -166,10 +165,9 @@ def test_mysql_a_failing_statement_fails_the_batch_and_stores_none_of_it(
     assert len(_stored(db)) == 3
 
 
+@on_mariadb
 def test_mariadb_durations_get_8_bytes_from_the_migration(db: Database) -> None:
     """Migration 0014: MariaDB's FLOAT duration read 86400.25 s back as 86400.2; DOUBLE keeps what was stored."""
-    if not _is_mysql(db):
-        pytest.skip("SQLite and PostgreSQL had 8 bytes already")
     from alembic import command
 
     from netwarden.store.database import _alembic_config
