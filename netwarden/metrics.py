@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter as _Tally
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -171,6 +172,17 @@ class _ScrapeTime(Collector):
                                      labels=["detector"])
         for detector, spent in sorted(seconds.items()):
             family.add_metric([detector], spent)
+        yield family
+        held: dict[tuple[str, str], int] = defaultdict(int)
+        for stats in engines:
+            for detector, counts in list(stats.state.items()):
+                for kind, value in counts.items():
+                    held[detector, kind] += value
+        family = GaugeMetricFamily("netwarden_detector_state", "Keys held in each detector's bounded state "
+                                   "(sources), and those let go: evicted (table full) and expired (idle)",
+                                   labels=["detector", "kind"])
+        for (detector, kind), value in sorted(held.items()):
+            family.add_metric([detector, kind], value)
         yield family
         for collect in gauges:
             try:

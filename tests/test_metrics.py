@@ -112,3 +112,41 @@ def test_readyz_says_what_is_not_ready(tmp_path: Path) -> None:
         metrics.set_ready_check("test-bus", None)
         server.stop()
     assert metrics.readiness() == {}
+
+
+def test_detector_state_held_and_let_go_is_shown() -> None:
+    """A flood of spoofed sources fills brute_force's bounded tables: what is evicted is counted in /metrics and
+    said in the ingest summary (an administrator must know the detector forgot sources), and held state stays
+    at the bound."""
+    from datetime import timedelta
+
+    from netwarden import metrics
+    from netwarden.commands.shared import summaries
+    from netwarden.detect.brute_force import BruteForce
+    from netwarden.detect.engine import DetectionEngine, EngineSettings
+    from netwarden.records import Event
+
+    def state_metric() -> dict[str, float]:  # other tests' engines in this process may hold some too
+        return {s.labels["kind"]: s.value for family in text_string_to_metric_families(metrics.exposition().decode())
+                for s in family.samples
+                if s.name == "netwarden_detector_state" and s.labels["detector"] == "brute_force"}
+
+    before = state_metric()
+    engine = DetectionEngine([BruteForce({"max_sources": 500})], settings=EngineSettings(prune_every=1000))
+    t0 = datetime(2026, 12, 4, 12, 0, tzinfo=timezone.utc)
+    flood = [Event(timestamp=t0 + timedelta(milliseconds=i), source_kind="http", src_ip=f"10.9.{i >> 8}.{i & 255}",
+                   http_method="POST", url="/login", http_status=401) for i in range(3000)]
+    for start in range(0, len(flood), 1000):
+        engine.process(flood[start:start + 1000])
+    assert engine.state_counts() == {"brute_force": {"sources": 500, "evicted": 2500, "expired": 0}}
+    after = state_metric()  # the engine tracks itself; its counts are read when it prunes
+    assert {kind: after[kind] - before.get(kind, 0) for kind in after} == {"sources": 500, "evicted": 2500,
+                                                                          "expired": 0}
+    with summaries.out.capture() as captured:
+        summaries.print_detection(engine)
+    assert "brute_force: 500 sources held, 2,500 evicted (table full), 0 expired" in captured.get()
+    quiet = DetectionEngine([BruteForce()])
+    quiet.process(flood[:10])
+    with summaries.out.capture() as captured:
+        summaries.print_detection(quiet)
+    assert "evicted" not in captured.get()  # nothing said when nothing was let go

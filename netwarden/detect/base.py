@@ -81,6 +81,18 @@ class Detector(ABC):
     def prune(self, now: datetime) -> None:
         """Forget state that has been idle too long (the engine calls this with event time)."""
 
+    def state_counts(self) -> dict[str, int]:
+        """Keys held now in this detector's bounded tables, and those let go: ``evicted`` when a table was full (a
+        flood of addresses: what they did is forgotten, which an administrator should know), ``expired`` when
+        idle. Empty for a detector without such tables."""
+        from netwarden.detect.windows import KeyedState
+
+        tables = [v for v in vars(self).values() if isinstance(v, KeyedState)]
+        if not tables:
+            return {}
+        return {"sources": sum(len(t) for t in tables), "evicted": sum(t.evicted for t in tables),
+                "expired": sum(t.expired for t in tables)}
+
     def finding(self, *, kind: str, severity: Severity, factors: list[Factor], recommendation: str,
                 first_seen: datetime, last_seen: datetime, events: Sequence[Event] = (), **kw: Any) -> Finding:
         """A Finding with this detector's name, a few sample events, and all events when evaluating."""

@@ -395,13 +395,6 @@ class BruteForce(HttpLogins, Detector):
         for table in (self.ssh, self.http, self.flows):
             table.prune(now)
 
-    def state_counts(self) -> dict[str, int]:
-        """Sources held now, and those forgotten: ``evicted`` when a table was full (``max_sources``: a flood of
-        addresses), ``expired`` when idle for twice the slow window."""
-        tables = (self.ssh, self.http, self.flows)
-        return {"sources": sum(len(t) for t in tables), "evicted": sum(t.evicted for t in tables),
-                "expired": sum(t.expired for t in tables)}
-
     def state(self) -> dict[str, Any]:
         return {"sshd_failed_lines": sorted(self._sshd_failed_lines)} | {name: [[k, seen.isoformat(), v.to_json()] for k, seen, v in table.items()]
                 for name, table in (("ssh", self.ssh), ("http", self.http), ("flows", self.flows))}

@@ -70,6 +70,8 @@ class EngineStats:
     alerts_updated: int = 0
     seconds: float = 0.0
     by_detector: dict[str, float] = field(default_factory=dict)
+    # each detector's state_counts(), refreshed when the engine prunes (read by /metrics)
+    state: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 class DetectionEngine:
@@ -281,8 +283,13 @@ class DetectionEngine:
             for detector in self.detectors:
                 detector.prune(self._latest)
             self._since_prune = 0
+            self.stats.state = self.state_counts()
         if self.db is not None and time.monotonic() - self._last_save >= self.settings.state_every:
             self.save_state()
+
+    def state_counts(self) -> dict[str, dict[str, int]]:
+        """Per detector: the keys its bounded tables hold, and those evicted (table full) or expired (idle)."""
+        return {d.name: counts for d in self.detectors if (counts := d.state_counts())}
 
     def save_state(self) -> None:
         if self.db is None:

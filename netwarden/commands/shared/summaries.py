@@ -106,6 +106,10 @@ def print_detection(engine: DetectionEngine) -> None:
                        f"{safe(alert.factors[0].detail if alert.factors else '')}"))
     if len(engine.alerts) > 10:
         out.print("    ... see `netwarden alerts`")
+    for name, counts in engine.state_counts().items():
+        if counts.get("evicted"):  # a table was full: what those sources did is forgotten
+            out.print(f"  state             {name}: {counts['sources']:,} sources held, {counts['evicted']:,} "
+                      f"evicted (table full), {counts['expired']:,} expired")
     for detector in engine.detectors:
         for ref, batches in sorted(getattr(detector, "model_failures", {}).items()):
             err.print(Text(f"  model {safe(ref)} failed on {batches:,} batch{'es' if batches != 1 else ''} and "
