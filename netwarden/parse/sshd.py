@@ -179,8 +179,13 @@ def _address(event: Event, text: str | None) -> str | None:
     return address
 
 
-_SEEN_MESSAGES = 8192  # messages remembered by each parser (forgotten all at once when full)
+_SEEN_MESSAGES = 8192  # messages remembered (forgotten all at once when full)
 _SEEN_LENGTH = 512  # longer messages are read each time: memory stays bounded (~8 MB at most)
+# message -> what reading it gave: guessers repeat themselves (63 % of loghub's OpenSSH_2k sshd messages, 92 %
+# of its Linux.log ones, are exact repeats of an earlier one), so each is read once. One memo for the process,
+# not one per parser: a syslog stream keeps a parser per device (up to 4,096), and 4,096 memos of ~8 MB would
+# not be bounded in any useful sense. What a message gives depends on its text alone, and values are immutable.
+_SEEN: dict[str, tuple[tuple, tuple]] = {}
 _ADDRESSES: dict[str, str] = {}  # client address as written -> canonical (a guesser repeats its address)
 
 
@@ -202,14 +207,9 @@ class Sshd(MessageParser):
     description = "OpenSSH server: logins, failures, invalid users, disconnects, scanner traces"
     programs = frozenset({"sshd", "sshd-session", "sshd-auth", "sshd(pam_unix)"})
 
-    def __init__(self) -> None:
-        # message -> what reading it gave: guessers repeat themselves (63 % of loghub's OpenSSH_2k sshd
-        # messages, 92 % of its Linux.log ones, are exact repeats of an earlier one), so each is read once
-        self._seen: dict[str, tuple[tuple, tuple]] = {}
-
     def fill(self, event: Event, program: str | None, message: str) -> None:
         plain = event.src_ip is None and event.user is None and event.dst_ip is None and event.dst_port is None
-        seen = self._seen.get(message) if plain else None
+        seen = _SEEN.get(message) if plain else None
         if seen is not None:
             (event.source_kind, event.app_protocol, event.transport, event.outcome, event.src_ip, event.src_port,
              event.user, event.dst_ip, event.dst_port) = seen[0]
@@ -220,9 +220,9 @@ class Sshd(MessageParser):
         if plain and len(message) <= _SEEN_LENGTH:
             added = tuple(event.extra.items())[before:]  # _read only adds keys, in this order
             if not any(isinstance(value, (dict, list)) for _, value in added):  # shared: immutable values only
-                if len(self._seen) >= _SEEN_MESSAGES:
-                    self._seen.clear()
-                self._seen[message] = ((event.source_kind, event.app_protocol, event.transport, event.outcome,
+                if len(_SEEN) >= _SEEN_MESSAGES:
+                    _SEEN.clear()
+                _SEEN[message] = ((event.source_kind, event.app_protocol, event.transport, event.outcome,
                                         event.src_ip, event.src_port, event.user, event.dst_ip, event.dst_port),
                                        added)
 

@@ -1,7 +1,7 @@
 """The syslog parser's shortcuts give exactly what the general path gives: the one-match header of the usual
 auth.log line (``syslog._USUAL``), the message parsers asked once per program name (``claims_program``), sshd's
 rules tried by the message's first character (``sshd._RULES_BY_FIRST``) and a repeated message's reading
-remembered (``Sshd._seen``). Every line of the loghub logs, the golden samples and damaged variants of them is
+remembered (``sshd._SEEN``). Every line of the loghub logs, the golden samples and damaged variants of them is
 parsed with the shortcuts and without them: the same events (every field, ``extra`` in the same key order, as
 it is stored) or the same quarantine reason."""
 
@@ -73,6 +73,7 @@ def test_the_shortcuts_change_nothing(datasets: Path, monkeypatch: pytest.Monkey
     monkeypatch.setattr(sshd, "_RULES_BY_FIRST", {})
     monkeypatch.setattr(sshd, "_RULES_ANY_START", tuple(sshd._RULES))
     monkeypatch.setattr(sshd, "_SEEN_LENGTH", -1)  # every message read anew
+    monkeypatch.setattr(sshd, "_SEEN", {})  # and none answered from what the fast run remembered
     for cls in message_parsers().values():  # every message parser asked about every message
         monkeypatch.setattr(cls, "claims_program", lambda self, program: None)
     general = Syslog(ParseContext(source="test", reference_time=reference))
