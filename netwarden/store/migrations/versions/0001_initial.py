@@ -1,23 +1,15 @@
-"""Initial schema: ingest sources, events, quarantine, rollups.
-
-Revision ID: 0001
-Revises:
-Create Date: 2026-11-21
-"""
+"""Initial schema: ingest sources, events, quarantine, rollups."""
 
 import sqlalchemy as sa
 
-from netwarden.store.migrations.tables import Address, Id, LongText, create_table, drop_tables, id_column
+from netwarden.store.migrations.tables import Address, Id, LongText, NewTable, new_tables
 from netwarden.store.schema import UtcDateTime
 
 revision = "0001"
 down_revision = None
 
-
-def upgrade() -> None:
-    create_table(
-        "ingest_sources",
-        id_column(),
+upgrade, downgrade = new_tables(
+    NewTable("ingest_sources",
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("name", sa.Text, nullable=False),
         sa.Column("format", sa.String(32), nullable=False),
@@ -31,11 +23,8 @@ def upgrade() -> None:
         sa.Column("started", UtcDateTime, nullable=False),
         sa.Column("updated", UtcDateTime, nullable=False),
         indexes=[("first_line_sha",)],
-    )
-
-    create_table(
-        "events",
-        id_column(),
+    ),
+    NewTable("events",
         sa.Column("timestamp", UtcDateTime, nullable=False),
         sa.Column("source_kind", sa.String(16), nullable=False),
         sa.Column("observer", sa.String(255)),
@@ -69,11 +58,8 @@ def upgrade() -> None:
         foreign_keys={"source_id": ("ingest_sources", "SET NULL")},
         indexes=[("timestamp",), ("src_addr", "timestamp"), ("dst_addr", "timestamp"),
                  ("dst_port", "timestamp")],
-    )
-
-    create_table(
-        "quarantine",
-        id_column(),
+    ),
+    NewTable("quarantine",
         sa.Column("received", UtcDateTime, nullable=False),
         sa.Column("source_id", Id),
         sa.Column("source", sa.Text, nullable=False),
@@ -85,10 +71,8 @@ def upgrade() -> None:
         sa.Column("raw_length", sa.BigInteger, nullable=False),
         foreign_keys={"source_id": ("ingest_sources", "SET NULL")},
         indexes=[("received",), ("reason",)],
-    )
-
-    create_table(
-        "rollups",
+    ),
+    NewTable("rollups",
         sa.Column("minute", UtcDateTime, nullable=False),
         sa.Column("source_kind", sa.String(16), nullable=False),
         sa.Column("transport", sa.String(16), nullable=False),
@@ -96,8 +80,5 @@ def upgrade() -> None:
         sa.Column("events", sa.BigInteger, nullable=False),
         sa.Column("bytes", sa.BigInteger, nullable=False),
         primary_key=("minute", "source_kind", "transport", "dst_port"),
-    )
-
-
-def downgrade() -> None:
-    drop_tables("rollups", "quarantine", "events", "ingest_sources")
+    ),
+)

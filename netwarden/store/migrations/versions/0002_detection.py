@@ -1,23 +1,15 @@
-"""Detection: alerts, incidents, suppressions (remembered false positives), detector state.
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-21
-"""
+"""Detection: alerts, incidents, suppressions (remembered false positives), detector state."""
 
 import sqlalchemy as sa
 
-from netwarden.store.migrations.tables import Address, Id, LongText, create_table, drop_tables, id_column
+from netwarden.store.migrations.tables import Address, Id, LongText, NewTable, new_tables
 from netwarden.store.schema import UtcDateTime
 
 revision = "0002"
 down_revision = "0001"
 
-
-def upgrade() -> None:
-    create_table(
-        "incidents",
-        id_column(),
+upgrade, downgrade = new_tables(
+    NewTable("incidents",
         sa.Column("source", sa.String(64), nullable=False),
         sa.Column("severity", sa.String(16), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
@@ -27,10 +19,8 @@ def upgrade() -> None:
         sa.Column("first_seen", UtcDateTime, nullable=False),
         sa.Column("last_seen", UtcDateTime, nullable=False),
         indexes=[("source", "last_seen")],
-    )
-    create_table(
-        "alerts",
-        id_column(),
+    ),
+    NewTable("alerts",
         sa.Column("kind", sa.String(32), nullable=False),
         sa.Column("subkind", sa.String(32), nullable=False),
         sa.Column("severity", sa.String(16), nullable=False),
@@ -53,10 +43,8 @@ def upgrade() -> None:
         sa.Column("updated", UtcDateTime, nullable=False),
         foreign_keys={"incident_id": ("incidents", "SET NULL")},
         indexes=[("last_seen",), ("source_addr", "last_seen"), ("status", "last_seen"), ("kind", "source")],
-    )
-    create_table(
-        "suppressions",
-        id_column(),
+    ),
+    NewTable("suppressions",
         sa.Column("kind", sa.String(32), nullable=False),
         sa.Column("source", sa.String(64), nullable=False),
         sa.Column("signature", sa.String(255), nullable=False),
@@ -66,15 +54,11 @@ def upgrade() -> None:
         sa.Column("created", UtcDateTime, nullable=False),
         foreign_keys={"alert_id": ("alerts", "SET NULL")},
         indexes=[("kind", "source")],
-    )
-    create_table(
-        "detector_state",
+    ),
+    NewTable("detector_state",
         sa.Column("name", sa.String(64), nullable=False),
         sa.Column("state", LongText, nullable=False),
         sa.Column("saved", UtcDateTime, nullable=False),
         primary_key=("name",),
-    )
-
-
-def downgrade() -> None:
-    drop_tables("detector_state", "suppressions", "alerts", "incidents")
+    ),
+)

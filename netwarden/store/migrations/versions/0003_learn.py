@@ -1,23 +1,15 @@
-"""Model registry.
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-11-21
-"""
+"""Model registry."""
 
 import sqlalchemy as sa
 
-from netwarden.store.migrations.tables import create_table, drop_tables, id_column
+from netwarden.store.migrations.tables import NewTable, new_tables
 from netwarden.store.schema import UtcDateTime
 
 revision = "0003"
 down_revision = "0002"
 
-
-def upgrade() -> None:
-    create_table(
-        "models",
-        id_column(),
+upgrade, downgrade = new_tables(
+    NewTable("models",
         sa.Column("name", sa.String(64), nullable=False),
         sa.Column("version", sa.Integer, nullable=False),
         sa.Column("algorithm", sa.String(32), nullable=False),
@@ -33,8 +25,5 @@ def upgrade() -> None:
         sa.Column("created", UtcDateTime, nullable=False),
         unique=[("name", "version")],
         indexes=[("active",)],
-    )
-
-
-def downgrade() -> None:
-    drop_tables("models")
+    ),
+)

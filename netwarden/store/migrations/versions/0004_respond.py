@@ -1,23 +1,15 @@
-"""Blocks: every blocking decision with its reason, backend, expiry and state.
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-11-21
-"""
+"""Blocks: every blocking decision with its reason, backend, expiry and state."""
 
 import sqlalchemy as sa
 
-from netwarden.store.migrations.tables import Address, Id, create_table, drop_tables, id_column
+from netwarden.store.migrations.tables import Address, Id, NewTable, new_tables
 from netwarden.store.schema import UtcDateTime
 
 revision = "0004"
 down_revision = "0003"
 
-
-def upgrade() -> None:
-    create_table(
-        "blocks",
-        id_column(),
+upgrade, downgrade = new_tables(
+    NewTable("blocks",
         sa.Column("network", sa.String(64), nullable=False),
         sa.Column("addr_lo", Address, nullable=False),
         sa.Column("addr_hi", Address, nullable=False),
@@ -35,8 +27,5 @@ def upgrade() -> None:
         sa.Column("detail", sa.Text, nullable=False),
         foreign_keys={"alert_id": ("alerts", "SET NULL")},
         indexes=[("state", "expires"), ("addr_lo", "created"), ("created",)],
-    )
-
-
-def downgrade() -> None:
-    drop_tables("blocks")
+    ),
+)

@@ -1,23 +1,15 @@
-"""Users, sessions, API tokens, failed logins.
-
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-11-21
-"""
+"""Users, sessions, API tokens, failed logins."""
 
 import sqlalchemy as sa
 
-from netwarden.store.migrations.tables import Id, create_table, drop_tables, id_column
+from netwarden.store.migrations.tables import Id, NewTable, new_tables
 from netwarden.store.schema import UtcDateTime
 
 revision = "0005"
 down_revision = "0004"
 
-
-def upgrade() -> None:
-    create_table(
-        "users",
-        id_column(),
+upgrade, downgrade = new_tables(
+    NewTable("users",
         sa.Column("name", sa.String(64), nullable=False),
         sa.Column("password_hash", sa.String(255), nullable=False),
         sa.Column("role", sa.String(16), nullable=False),
@@ -26,10 +18,8 @@ def upgrade() -> None:
         sa.Column("created", UtcDateTime, nullable=False),
         sa.Column("last_login", UtcDateTime),
         unique=[("name",)],
-    )
-    create_table(
-        "sessions",
-        id_column(),
+    ),
+    NewTable("sessions",
         sa.Column("token_hash", sa.String(64), nullable=False),
         sa.Column("user_id", Id, nullable=False),
         sa.Column("csrf", sa.String(64), nullable=False),
@@ -41,10 +31,8 @@ def upgrade() -> None:
         unique=[("token_hash",)],
         foreign_keys={"user_id": ("users", "CASCADE")},
         indexes=[("user_id",), ("expires",)],
-    )
-    create_table(
-        "api_tokens",
-        id_column(),
+    ),
+    NewTable("api_tokens",
         sa.Column("token_hash", sa.String(64), nullable=False),
         sa.Column("prefix", sa.String(16), nullable=False),
         sa.Column("user_id", Id, nullable=False),
@@ -55,16 +43,11 @@ def upgrade() -> None:
         unique=[("token_hash",)],
         foreign_keys={"user_id": ("users", "CASCADE")},
         indexes=[("user_id",)],
-    )
-    create_table(
-        "login_failures",
-        id_column(),
+    ),
+    NewTable("login_failures",
         sa.Column("user_name", sa.String(64), nullable=False),
         sa.Column("address", sa.String(45), nullable=False),
         sa.Column("at", UtcDateTime, nullable=False),
         indexes=[("user_name", "at"), ("address", "at")],
-    )
-
-
-def downgrade() -> None:
-    drop_tables("login_failures", "api_tokens", "sessions", "users")
+    ),
+)

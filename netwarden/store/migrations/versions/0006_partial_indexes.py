@@ -1,9 +1,4 @@
-"""Destination indexes on events only where there is a destination (SQLite, PostgreSQL).
-
-Revision ID: 0006
-Revises: 0005
-Create Date: 2026-11-21
-"""
+"""Destination indexes on events only where there is a destination (SQLite, PostgreSQL)."""
 
 import sqlalchemy as sa
 from alembic import op

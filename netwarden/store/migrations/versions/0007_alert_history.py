@@ -1,9 +1,4 @@
-"""Alerts raised from old events (an import of last year's logs) are marked: shown, never acted on.
-
-Revision ID: 0007
-Revises: 0006
-Create Date: 2026-12-04
-"""
+"""Alerts raised from old events (an import of last year's logs) are marked: shown, never acted on."""
 
 import sqlalchemy as sa
 from alembic import op

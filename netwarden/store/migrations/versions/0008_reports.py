@@ -1,23 +1,15 @@
-"""Report schedules and the archive of generated reports.
-
-Revision ID: 0008
-Revises: 0007
-Create Date: 2026-12-04
-"""
+"""Report schedules and the archive of generated reports."""
 
 import sqlalchemy as sa
 
-from netwarden.store.migrations.tables import Blob, Id, create_table, drop_tables, id_column
+from netwarden.store.migrations.tables import Blob, Id, NewTable, new_tables
 from netwarden.store.schema import UtcDateTime
 
 revision = "0008"
 down_revision = "0007"
 
-
-def upgrade() -> None:
-    create_table(
-        "report_schedules",
-        id_column(),
+upgrade, downgrade = new_tables(
+    NewTable("report_schedules",
         sa.Column("kind", sa.String(32), nullable=False),
         sa.Column("cron", sa.String(64), nullable=False),
         sa.Column("since", sa.String(16), nullable=False),
@@ -30,10 +22,8 @@ def upgrade() -> None:
         sa.Column("next_run", UtcDateTime, nullable=False),
         sa.Column("last_error", sa.Text, nullable=False),
         indexes=[("next_run",)],
-    )
-    create_table(
-        "report_archive",
-        id_column(),
+    ),
+    NewTable("report_archive",
         sa.Column("kind", sa.String(32), nullable=False),
         sa.Column("title", sa.String(255), nullable=False),
         sa.Column("period_start", UtcDateTime, nullable=False),
@@ -45,8 +35,5 @@ def upgrade() -> None:
         sa.Column("pdf", Blob, nullable=False),
         foreign_keys={"schedule_id": ("report_schedules", "SET NULL")},
         indexes=[("created",)],
-    )
-
-
-def downgrade() -> None:
-    drop_tables("report_archive", "report_schedules")
+    ),
+)

@@ -1,9 +1,5 @@
 """Alert subkinds up to 64 characters: a Suricata category such as "Attempted Administrator Privilege Gain"
 (38 characters as a slug) was stored cut short.
-
-Revision ID: 0010
-Revises: 0009
-Create Date: 2026-12-04
 """
 
 import sqlalchemy as sa

@@ -3,10 +3,6 @@
 MariaDB rewrites the table to change a column's type: on a large events table this takes minutes, once.
 
 Numbered 0014: 0013 was reserved for another change of the same session; a later 0013 revises this one.
-
-Revision ID: 0014
-Revises: 0012
-Create Date: 2026-12-04
 """
 
 import sqlalchemy as sa
