@@ -95,9 +95,8 @@ def apply(app: Any, new: Any, changed: list[str], built: dict[str, Any] | None =
     if any(k.startswith("notify.") for k in changed):
         _apply_notify(runtime, settings)
     if any(k.startswith("intel.") for k in changed):
-        feeds(app).reconfigure(settings.intel)
-        if feeds(app).urls:
-            feeds(app).start()
+        runtime.feeds.reconfigure(settings.intel)
+        runtime.start()
 
 
 def rebuild_detectors(app: Any, names: set[str]) -> None:
@@ -106,13 +105,7 @@ def rebuild_detectors(app: Any, names: set[str]) -> None:
 
 
 def responders(runtime: Any) -> list[Any]:
-    found = []
-    response = getattr(runtime.pipeline, "response", None)
-    if response is not None:
-        found.append(response.responder)
-    if runtime.responder is not None:
-        found.append(runtime.responder)
-    return found
+    return runtime.responders()
 
 
 def _swap_detectors(app: Any, settings: Any, built: dict[str, Any]) -> None:
@@ -157,20 +150,7 @@ def _apply_notify(runtime: Any, settings: Any) -> None:
 
 def feeds(app: Any) -> Any:
     """This server's download schedule of the URL feeds (netwarden.enrich.feed_fetch)."""
-    from netwarden.enrich.feed_fetch import FeedRefresher
-
-    runtime = app.state.runtime
-    refresher = runtime.feeds
-    if refresher is None:
-        refresher = runtime.feeds = FeedRefresher(app.state.settings.intel,
-                                                            on_change=lambda: _reload_intel(runtime))
-    return refresher
-
-
-def _reload_intel(runtime: Any) -> None:
-    for detector in getattr(runtime.engine, "detectors", []):
-        if detector.name == "intel":
-            detector.index.reload()
+    return app.state.runtime.feeds
 
 
 def load_at_start(app: Any) -> None:
@@ -188,5 +168,4 @@ def load_at_start(app: Any) -> None:
                 apply(app, app.state.settings, keys)
             except SettingError as exc:
                 log.warning("settings changed in the web app could not be applied: %s", exc)
-    if feeds(app).urls:
-        feeds(app).start()
+    runtime.start()

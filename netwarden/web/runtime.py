@@ -79,9 +79,9 @@ class Runtime:
     # app's changes (else read when the app starts), and how to put new listener addresses in force
     file_settings: Settings | None = None
     listen_on: Callable[[dict[str, list[str]]], None] | None = None
-    # the web app's own live objects; the first two made on first use (they start threads)
-    responder: Responder | None = None  # manual blocks when no pipeline responds
-    feeds: FeedRefresher | None = None  # the URL feeds' download schedule
+    # the web app's own live objects, made with it; their threads start explicitly (see start, manual_responder)
+    responder: Responder = field(init=False)  # manual blocks when no pipeline responds
+    feeds: FeedRefresher = field(init=False)  # the URL feeds' download schedule
     restart_pending: dict[str, dict[str, Any]] = field(default_factory=dict)  # setting -> running, next start
     dashboard_cards: tuple[float, dict[str, Any]] | None = None  # (when, the cards), cached briefly
     totp_pending: dict[int, str] = field(default_factory=dict)  # user id -> the TOTP secret being enrolled
@@ -89,6 +89,39 @@ class Runtime:
     backtests: JobBoard[Any] = field(default_factory=lambda: JobBoard(BACKTESTS_KEPT))
     model_tests: KeptTexts = field(default_factory=KeptTexts)
     _attach_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _responder_started: bool = field(default=False, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        from netwarden.enrich.feed_fetch import FeedRefresher
+        from netwarden.respond.responder import Responder
+
+        self.responder = Responder.from_settings(self.db, self.settings)  # no thread until started
+        self.watch_blocks(self.responder)
+        self.feeds = FeedRefresher(self.settings.intel, on_change=self._reload_intel)
+
+    def start(self) -> None:
+        """Start the URL feeds' download schedule, if any feed is given by URL (the web app does at its start)."""
+        if self.feeds.urls:
+            self.feeds.start()
+
+    def manual_responder(self) -> Responder:
+        """Who blocks by hand: the pipeline's responder, or, when no pipeline responds (a web app on its own),
+        the runtime's own, started here the first time (it reconciles the firewall and sweeps expired
+        blocks, which a responding pipeline does instead)."""
+        response = self.pipeline.response if self.pipeline is not None else None
+        if response is not None:
+            return response.responder
+        with self._attach_lock:
+            if not self._responder_started:
+                self.responder.start()
+                self._responder_started = True
+        return self.responder
+
+    def responders(self) -> list[Responder]:
+        """The running responders, to reconfigure when the settings change."""
+        response = self.pipeline.response if self.pipeline is not None else None
+        found = [response.responder] if response is not None else []
+        return found + [self.responder] if self._responder_started else found
 
     @property
     def engine(self) -> DetectionEngine | None:
@@ -132,7 +165,17 @@ class Runtime:
     def on_block(self, block: Any, what: str) -> None:
         self.hub.publish("block", block_message(block, what))
 
+    def _reload_intel(self) -> None:
+        from netwarden.detect.intel import IntelDetector
+
+        engine = self.engine
+        for detector in engine.detectors if engine is not None else []:
+            if isinstance(detector, IntelDetector):
+                detector.index.reload()
+
     def close(self) -> None:
+        self.feeds.stop()
+        self.responder.close()
         if self.pipeline is not None:
             self.pipeline.close()
 

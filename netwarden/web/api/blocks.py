@@ -20,23 +20,16 @@ from netwarden.store.database import Database
 from netwarden.store.keyset import CursorError
 from netwarden.web.auth import Principal, require
 from netwarden.web.deps import RowId, get_db
+from netwarden.web.runtime import Runtime
 from netwarden.web.export import EXPORT_RESPONSES, Export, export_request
 
 router = APIRouter(tags=["blocks"])
 
 
 def responder_of(request: Request) -> Responder:
-    """The running pipeline's responder (``netwarden serve``), or one of the web app's own."""
-    runtime = request.app.state.runtime
-    response = getattr(runtime.pipeline, "response", None)
-    if response is not None:
-        return response.responder
-    responder = runtime.responder
-    if responder is None:
-        responder = Responder.from_settings(request.app.state.db, request.app.state.settings).start()
-        runtime.watch_blocks(responder)
-        runtime.responder = responder
-    return responder
+    """The running pipeline's responder (``netwarden serve``), or the web app's own."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime.manual_responder()
 
 
 class NewBlock(BaseModel):
