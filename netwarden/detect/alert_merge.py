@@ -55,6 +55,13 @@ class StoredView:
         self._read_alerts(findings)
         self._read_starts({f.source for f in findings if f.source}, max(f.first_seen for f in findings))
 
+    def refresh_statuses(self, remembered: Sequence[Alert]) -> None:
+        """Set the status of alerts the engine remembers from earlier batches to the stored one: a person may
+        have acknowledged, resolved or dismissed one since, and a closed alert takes no more findings."""
+        held = {a.id: a for a in remembered if a.id is not None}
+        for alert_id, status in alert_store.statuses(self.conn, sorted(held)).items():
+            held[alert_id].status = status
+
     def open_alert(self, key: Key, finding: Finding) -> Alert | None:
         """The most recently seen open alert of ``key`` that ``finding`` may merge into (seen within the window)."""
         since = finding.first_seen - self.window
@@ -112,6 +119,7 @@ class BatchAlerts:
         self.alerts: list[Alert] = []
         self.new: dict[int, bool] = {}  # id(alert) -> is new
         self._stored_first: dict[int, datetime | None] = {}  # id(alert) -> first_seen as stored (None: new)
+        self.stored_as: dict[int, alert_store.Snapshot] = {}  # id(alert) -> as stored (not new): what to write
         self._by_key: dict[Key, Alert] = {}
         self._by_source: dict[str, list[Alert]] = {}
 
@@ -122,6 +130,8 @@ class BatchAlerts:
         self.alerts.append(alert)
         self.new[id(alert)] = is_new
         self._stored_first[id(alert)] = None if is_new else alert.first_seen
+        if not is_new:
+            self.stored_as[id(alert)] = alert_store.snapshot(alert)
         self._by_key[key] = alert
         if alert.source:
             self._by_source.setdefault(alert.source, []).append(alert)
@@ -156,6 +166,7 @@ class IncidentLinks:
         self.window = incident_window
         self._current: dict[str, dict[str, Any]] = {}  # source -> the incident this batch linked last
         self._touched: dict[int, dict[str, Any]] = {}  # in the order first linked
+        self._stored_as: dict[int, dict[str, Any]] = {}  # id(incident) -> as read (stored ones): what to write
         self._links: list[tuple[Alert, dict[str, Any]]] = []
 
     def link_all(self, batch: Sequence[Alert]) -> None:
@@ -179,6 +190,8 @@ class IncidentLinks:
             incident = {"id": None, "source": alert.source, "severity": str(alert.severity), "status": "open",
                         "kinds": [], "alert_count": 0, "summary": "", "first_seen": alert.first_seen,
                         "last_seen": alert.last_seen}
+        elif incident["id"] is not None and id(incident) not in self._stored_as:
+            self._stored_as[id(incident)] = dict(incident)  # its values are replaced below, never changed
         kinds = list(incident["kinds"])
         if label not in kinds:
             kinds.append(label)
@@ -194,7 +207,7 @@ class IncidentLinks:
         self._links.append((alert, incident))
 
     def save(self, conn: Any) -> None:
-        alert_store.save_incidents(conn, list(self._touched.values()))
+        alert_store.save_incidents(conn, list(self._touched.values()), self._stored_as)
         for alert, incident in self._links:
             alert.incident_id = incident["id"]
 

@@ -167,7 +167,7 @@ class DetectionEngine:
                     links = IncidentLinks(changed.stored, self.settings.incident_window)
                     links.link_all(batch)
                     links.save(conn)
-                    alert_store.save_alerts(conn, batch)
+                    alert_store.save_alerts(conn, batch, changed.stored_as)
             finally:
                 self._batch = BatchAlerts()
         for alert in changed.alerts:
@@ -189,8 +189,16 @@ class DetectionEngine:
 
     def _merge_all(self, findings: Sequence[Finding], old: datetime | None) -> None:
         if self._batch.stored is not None:  # what the findings of keys not in memory may ask, in a few queries
-            self._batch.stored.prefetch([f for f in findings if finding_key(f) not in self._open
-                                         and not self._is_suppressed(f)])
+            unknown, remembered = [], {}
+            for f in findings:
+                if not self._is_suppressed(f):
+                    alert = self._open.get(finding_key(f))
+                    if alert is None:
+                        unknown.append(f)
+                    else:
+                        remembered[id(alert)] = alert
+            self._batch.stored.prefetch(unknown)
+            self._batch.stored.refresh_statuses(list(remembered.values()))  # a person may have closed one
         for finding in findings:
             self.stats.findings += 1
             if self._is_suppressed(finding):
