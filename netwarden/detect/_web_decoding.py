@@ -14,9 +14,32 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
 from urllib.parse import unquote
 
 MAX_INSPECT = 8192  # characters of a URL or header that are inspected (hostile 1 MB URLs cost no more)
+MEMO_LENGTH = 1024  # longer texts are worked out every time rather than pinning memory in a memo
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class Memo(dict[K, V], Generic[K, V]):
+    """A pure function's results, bounded (emptied when full): ``memo[key]``. Under a flood the same URLs and
+    times come back in every alert, and a dictionary hit is far cheaper than decoding or formatting again."""
+
+    __slots__ = ("fn", "limit")
+
+    def __init__(self, fn: Callable[[K], V], limit: int = 4096) -> None:
+        super().__init__()
+        self.fn, self.limit = fn, limit
+
+    def __missing__(self, key: K) -> V:
+        value = self.fn(key)
+        if len(self) >= self.limit:
+            self.clear()
+        self[key] = value
+        return value
 
 
 # -- the pre-filter ------------------------------------------------------------------------------

@@ -5,10 +5,13 @@ the time, the evidence. The detector (``web_attack.py``) decides which requests 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
+from operator import itemgetter
+from string import Formatter
 from typing import TYPE_CHECKING, Any
 
 from netwarden.detect import scoring
+from netwarden.detect._web_decoding import MEMO_LENGTH, Memo
 from netwarden.detect._web_inspect import decoded_url, split_url
 from netwarden.detect._web_signatures import ADMIN_PANEL, INFO_ENDPOINT, Match
 from netwarden.detect.base import DetectorPart
@@ -87,11 +90,18 @@ class WebFindings(DetectorPart):
     """The alert building half of :class:`~netwarden.detect.web_attack.WebAttack` (a mixin: it uses the
     detector's settings, its anomaly model and ``finding``)."""
 
+    _batch_common: dict[str, list[Factor]]  # source -> its shared factors, for the batch being reported
+
     if TYPE_CHECKING:  # the detector's; declared for the type checker only, or it would shadow it
         def _anomaly(self, events: list[Event]) -> tuple[list[Factor], dict[str, Any]]: ...
 
     def _common_factors(self, src: str, st: SourceHistory) -> list[Factor]:
-        factors = []
+        """The factors every alert of ``src`` shares; the same for all of a batch's alerts of that source (its
+        history is folded in first), so they are worked out once per batch (``_batch_common``)."""
+        found = self._batch_common.get(src)
+        if found is not None:
+            return found
+        factors = self._batch_common[src] = []
         if st.tool and st.tool_kind != "internet":
             factors.append(Factor("tool_user_agent", 0.5, f"user agent of {st.tool}"))
         attack_rules = [r for r in st.rules if not r.startswith(("sensitive-", "tool-"))]
@@ -105,18 +115,24 @@ class WebFindings(DetectorPart):
     def _attack_finding(self, src: str, st: SourceHistory, subkind: str, g: RequestGroup) -> Finding:
         m = g.match
         e0 = g.events[0]
-        path, param = path_of(e0.url), _param(m.where)
-        factors = [Factor("pattern", m.rule.strength, f'{m.where}: matched "{_short(m.text)}" — {m.rule.description}')]
-        if m.evasion:
-            factors.append(Factor("evasion", 0.3, f"hidden with {', '.join(m.evasion)}"))
+        path = path_of(e0.url)
+        said = _SAID.get((m.rule.id, m.where, m.text, m.evasion))
+        if said is None:
+            said = _SAID[(m.rule.id, m.where, m.text, m.evasion)] = _said(m)
+        pattern, evasion, param, text = said
+        factors = [pattern, evasion] if evasion else [pattern]
         total = st.hits.get(subkind, 0)
         if total >= 2:
             factors.append(Factor("repeated", scoring.saturating(total - 1, 4, 0.6),
-                                  f"{total} {NAMES[subkind]} requests from {src} since {st.first:%Y-%m-%d %H:%M:%S}"))
+                                  f"{total} {NAMES[subkind]} requests from {src} since {_clock(st.first)}"))
         factors += self._common_factors(src, st)
-        ok = sum(n for c, n in g.statuses.items() if c.startswith("2"))
+        ok = errors = 0
+        for c, n in g.statuses.items():
+            if c[0] == "2":
+                ok += n
+            elif c[0] == "5":
+                errors += n
         unknown = g.statuses.get("?", 0)
-        errors = sum(n for c, n in g.statuses.items() if c.startswith("5"))
         if ok:
             codes = "/".join(sorted(c for c in g.statuses if c.startswith("2")))
             factors.append(Factor("answered", 0.25, f"the server answered {codes} to {ok} of {g.count}: it may have worked"))
@@ -127,14 +143,14 @@ class WebFindings(DetectorPart):
             severity = Severity.HIGH if ok or unknown else Severity.MEDIUM
         else:
             severity = Severity.MEDIUM if ok or unknown else Severity.LOW
-        when = f"{g.first:%Y-%m-%d %H:%M:%S %Z}".strip()
+        when = _clock(g.first, zone=True)
         target = _target(e0)
         codes = _codes(st.statuses.get(subkind, {}))
         where = f"{path} ({m.where})" if param else path
         answered = f"the server answered {codes}" if codes else "the response status is unknown"
         recommendation = _RECOMMEND[subkind].format(src=src, where=where, path=path, param=param or "the input",
                                                     when=when, answered=answered, target=target or "the server",
-                                                    desc=m.rule.description, text=_short(m.text, 80))
+                                                    desc=m.rule.description, text=text)
         evidence = {"matched": g.texts, "rules": [m.rule.id], "where": [m.where],
                     "urls": _urls(g.events), "status_codes": dict(st.statuses.get(subkind, {})),
                     "requests": st.hits.get(subkind, 0)}
@@ -235,7 +251,25 @@ class WebFindings(DetectorPart):
                             evidence=evidence)
 
 
-_RECOMMEND = {
+class _Template:
+    """A ``str.format`` template of named fields, rendered by %-formatting: ``str.format`` parses a template
+    this long on every call (about three times the cost), and a flood asks for one per alert."""
+
+    __slots__ = ("fields", "text")
+
+    def __init__(self, template: str) -> None:
+        parts = list(Formatter().parse(template))
+        assert all(not spec and conversion is None for _, _, spec, conversion in parts), "plain {name} fields only"
+        self.text = "".join(literal.replace("%", "%%") + ("%s" if name is not None else "")
+                            for literal, name, _, _ in parts)
+        self.fields = itemgetter(*[name for _, name, _, _ in parts if name is not None])
+
+    def format(self, **values: str) -> str:
+        return self.text % self.fields(values)
+
+
+# what to do about each kind of injection
+_RECOMMEND = {k: _Template(v) for k, v in {
     "sqli": ("{src} tried SQL injection ({desc}) on {where}: \"{text}\"; {answered}. Check the application's log "
              "and the database for queries built from {param} around {when} (SQL errors, unexpected rows read or "
              "changed), make sure that code uses parameterised queries, and block {src} at the firewall."),
@@ -254,14 +288,44 @@ _RECOMMEND = {
     "jndi": ("{src} sent a Log4Shell (JNDI) payload in {where}: \"{text}\"; {answered}. Make sure no Java "
              "application on {target} runs Log4j 2 older than 2.17.1, look for outbound LDAP/RMI/DNS connections "
              "from {target} right after {when}, and block {src} at the firewall."),
-}
+}.items()}
+
+
+# (rule, where, text, evasion) of a match -> its pattern and evasion factors, the parameter named, the text shown
+_SAID: dict[tuple[str, str, str, tuple[str, ...]], tuple[Factor, Factor | None, str | None, str]] = {}
+MAX_SAID = 4096
+
+
+def _said(m: Match) -> tuple[Factor, Factor | None, str | None, str]:
+    """What an alert says of its match (the same match comes back in every alert of a flood)."""
+    if len(_SAID) >= MAX_SAID:
+        _SAID.clear()
+    return (Factor("pattern", m.rule.strength, f'{m.where}: matched "{_short(m.text)}" — {m.rule.description}'),
+            Factor("evasion", 0.3, f"hidden with {', '.join(m.evasion)}") if m.evasion else None,
+            _param(m.where), _short(m.text, 80))
 
 
 def path_of(url: str | None) -> str:
     if not url:
         return "(no URL)"
-    path = split_url(url[:2048])[0]
-    return decoded_url(path)
+    return _PATHS[url] if len(url) <= MEMO_LENGTH else _path_of(url)
+
+
+def _path_of(url: str) -> str:
+    return decoded_url(split_url(url[:2048])[0])
+
+
+_PATHS: Memo[str, str] = Memo(_path_of)
+_STAMPS: Memo[datetime, str] = Memo(lambda t: f"{t:%Y-%m-%d %H:%M:%S}")
+_STAMPS_ZONE: Memo[datetime, str] = Memo(lambda t: f"{t:%Y-%m-%d %H:%M:%S %Z}".strip())
+
+
+def _clock(t: datetime, *, zone: bool = False) -> str:
+    """``t`` to the second (with its zone's name): remembered for UTC times, where equal times print alike (the
+    same instant in two zones is one key but two texts)."""
+    if t.tzinfo is timezone.utc:
+        return (_STAMPS_ZONE if zone else _STAMPS)[t]
+    return f"{t:%Y-%m-%d %H:%M:%S %Z}".strip() if zone else f"{t:%Y-%m-%d %H:%M:%S}"
 
 
 def _param(where: str) -> str | None:
@@ -281,6 +345,9 @@ def _target(e: Event) -> str | None:
 
 
 def _codes(statuses: dict[str, int]) -> str:
+    if len(statuses) == 1:  # most often: one status, one request
+        for c, n in statuses.items():
+            return "" if c == "?" else f"{c} ×{n}" if n > 1 else c
     parts = [f"{c} ×{n}" if n > 1 else c for c, n in sorted(statuses.items()) if c != "?"]
     return ", ".join(parts)
 

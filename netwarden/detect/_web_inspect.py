@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
-from netwarden.detect._web_decoding import MAX_INSPECT, normalise, sql_spaced_variant, suspicious
+from netwarden.detect._web_decoding import MAX_INSPECT, MEMO_LENGTH, Memo, normalise, sql_spaced_variant, suspicious
 from netwarden.detect._web_signatures import (
     CMDI,
     DISPLAY,
@@ -95,14 +95,23 @@ def split_url(url: str) -> tuple[str, str]:
 
 def decoded_url(url: str) -> str:
     """The URL as an administrator wants to read it: decoded, control characters escaped, bounded."""
+    return _DECODED[url] if len(url) <= MEMO_LENGTH else _decoded_url(url)
+
+
+def _decoded_url(url: str) -> str:
     text = url[:MAX_INSPECT]
     for _ in range(3):
         after = unquote(text, errors="replace")
         if after == text:
             break
         text = after
-    text = text.encode("unicode_escape", "backslashreplace").decode("ascii").replace("\\\\", "\\")
+    # printable ASCII escapes to itself: only a backslash is doubled, and the replace below halves it again
+    if not (text.isascii() and text.isprintable()):
+        text = text.encode("unicode_escape", "backslashreplace").decode("ascii").replace("\\\\", "\\")
     return text if len(text) <= DISPLAY else text[:DISPLAY] + "..."
+
+
+_DECODED: Memo[str, str] = Memo(_decoded_url)
 
 
 _VALUE_SAFE = re.compile(r"[A-Za-z0-9_.,+-]*")  # words, numbers, decimals, "+" spaces

@@ -77,6 +77,7 @@ class WebAttack(WebFindings, Detector):
         self._url_cache: dict[str, tuple[Match, ...]] = {}
         self._ua_cache: dict[str, tuple[tuple[str, str] | None, tuple[Match, ...]]] = {}
         self._latest: datetime | None = None
+        self._batch_common = {}
         nets = [ipaddress.ip_network(n, strict=False) for n in s.ignore_sources]
         self._ignored = lru_cache(maxsize=4096)(lambda a: _in_networks(a, nets)) if nets else None
         self._models: Any = None  # the registry's active models (an MlDetector as loader), once bound
@@ -219,6 +220,7 @@ class WebAttack(WebFindings, Detector):
     def _findings(self, groups: dict[tuple[str, str, str], RequestGroup],
                   tools: dict[str, tuple[str, str, str, RequestGroup]]) -> list[Finding]:
         # first fold the whole batch into the sources' state, so every finding sees the full picture
+        self._batch_common = {}
         for (src, subkind, rule_id), g in groups.items():
             st = self._state(src, g)
             st.hits[subkind] = st.hits.get(subkind, 0) + g.count
@@ -252,6 +254,7 @@ class WebAttack(WebFindings, Detector):
             if st is None or (kind == "internet" and not self.settings.report_internet_scanners):
                 continue
             out.append(self._tool_finding(src, st, tool, kind, agent, g))
+        self._batch_common = {}
         return out
 
     def _state(self, src: str, g: RequestGroup) -> SourceHistory:
