@@ -23,6 +23,7 @@ from benchmarks import bench_respond
 from benchmarks import bench_sequence
 from benchmarks import bench_learn
 from benchmarks import bench_lofo
+from benchmarks import bench_seeds
 from benchmarks import bench_analysis
 from benchmarks import bench_web
 from benchmarks import bench_attack
@@ -41,6 +42,7 @@ BENCHMARKS["respond"] = bench_respond
 BENCHMARKS["sequence"] = bench_sequence
 BENCHMARKS["learn"] = bench_learn
 BENCHMARKS["lofo"] = bench_lofo
+BENCHMARKS["seeds"] = bench_seeds
 BENCHMARKS["analysis"] = bench_analysis
 BENCHMARKS["web"] = bench_web
 BENCHMARKS["attack"] = bench_attack

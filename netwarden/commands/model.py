@@ -191,8 +191,11 @@ def show_command(obj: Context, ref: str, recent: str, as_json: bool) -> None:
     calibration = record.metrics.get("calibration")
     if calibration:
         lo, hi = calibration["fpr_95"]
+        trained_at = calibration.get("threshold")
+        moved = f" at the trained threshold {trained_at:.4f}" if trained_at is not None and \
+            abs(trained_at - record.threshold) > 1e-6 else ""
         out.print(f"calibration: {calibration['calibration_rows']:,} held-back normal rows, "
-                  f"{calibration['calibrated_fpr']:.2%} flagged (95 % interval {lo:.2%}-{hi:.2%})")
+                  f"{calibration['calibrated_fpr']:.2%} flagged{moved} (95 % interval {lo:.2%}-{hi:.2%})")
     if drift and drift["rate"] is not None:
         out.print(f"recent (since {safe(recent)}): {drift['rows']:,} rows, {drift['flagged']:,} flagged "
                   f"({drift['rate']:.2%})")

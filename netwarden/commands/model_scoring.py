@@ -10,7 +10,7 @@ from rich.text import Text
 
 from netwarden.commands.model_output import open_lab, print_by_label, print_metrics
 from netwarden.commands.shared.context import Context, parse_when
-from netwarden.commands.shared.terminal import fail, json_line, out, safe
+from netwarden.commands.shared.terminal import err, fail, json_line, out, safe
 
 SHOWN_AS_TEXT = 1000  # rows printed as text by `model predict` (--json prints every one)
 
@@ -107,6 +107,8 @@ def predict_command(obj: Context, ref: str, data: str | None, fmt: str | None, s
             continue
         why = ", ".join(f"{c['feature']}={c['value']} ({c['contribution']:+.3f})" for c in verdict["explanation"])
         out.print(Text(safe(f"row {i + 1}: {verdict['label']} score {verdict['score']:.3f}  {why}")))
+    if len(events) >= limit:  # said on stderr: a script reading --json lines still gets only rows
+        err.print(Text(f"stopped at --limit {limit:,} records: the rest was not read", style="yellow"))
     flagged = int((scores >= model.threshold).sum()) if len(scores) else 0
     if not as_json:
         out.print(f"{len(events):,} records, {flagged:,} above the threshold {model.threshold:.3f}"

@@ -38,6 +38,8 @@ def fit(model: SequenceModel, events: Sequence[Event], labels: Sequence[str], pr
     numeric, categorical, windows = model._matrices(events)
     rng = np.random.default_rng(p["seed"])
     train, valid = _split(p["validation_fraction"], target.numpy(), rng)
+    model.steps_.append(f"{len(train):,} windows trained on" + (f", {len(valid):,} held out (stratified) to stop early"
+                                                                 if len(valid) else ""))
     with _torch_threads(model._threads()), torch.random.fork_rng(devices=[]):
         torch.manual_seed(p["seed"])
         network = model.network_ = model._new_network()
@@ -89,6 +91,8 @@ def fit(model: SequenceModel, events: Sequence[Event], labels: Sequence[str], pr
         if best is not None:
             network.load_state_dict(best)
     network.eval()
+    model.steps_.append(f"{len(model.history_)} of {p['epochs']} epochs run, the weights of epoch "
+                        f"{model.best_epoch_} kept")
     if p["target_fpr"] > 0 and NORMAL in model.classes_:
         with _torch_threads(model._threads()):
             model.threshold = _calibrated_threshold(model, numeric, categorical, windows, target,
@@ -104,6 +108,7 @@ def _calibrated_threshold(model: SequenceModel, numeric: torch.Tensor, categoric
     normal = held[target.numpy()[held] == model.classes_.index(NORMAL)]
     if not len(normal):
         return model.threshold
+    model.steps_.append(f"threshold calibrated on {len(normal):,} held-out normal windows")
     with torch.no_grad():
         logits = model._logits(numeric, categorical, windows[torch.from_numpy(normal)])
     scores = model._scores(torch.softmax(logits.double(), dim=1).numpy())

@@ -142,6 +142,7 @@ class Model(ABC):
             if len(set(labels)) < 2:
                 raise ModelError(f"{self.algorithm} needs at least two classes in the labels "
                                  f"(found only {sorted(set(labels))})")
+        self.steps_ = []  # a second fit says what it used, not both
         self._fit(events, labels, progress or _no_progress)
         return self
 

@@ -8,6 +8,7 @@ per-class precision/recall/F1 and macro F1. Everything is JSON-ready: it is stor
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -75,18 +76,39 @@ def detection_by_label(labels: Sequence[str | None], scores: np.ndarray, thresho
     return out
 
 
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95 % interval of a rate observed as k of n."""
+    if n == 0:
+        return 0.0, 1.0
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def calibration_summary(held_scores: np.ndarray, threshold: float, train_rows: int) -> dict[str, Any]:
+    """How a threshold set on held-back normal rows did on them, and how sure that rate is (95 % interval):
+    ``model show`` prints it and the drift warning compares live traffic with it."""
+    n = len(held_scores)
+    flagged = int((np.asarray(held_scores) >= threshold).sum())
+    lo, hi = wilson(flagged, n)
+    return {"train_rows": train_rows, "calibration_rows": n, "calibrated_fpr": round(flagged / n, 6) if n else None,
+            "fpr_95": [round(lo, 6), round(hi, 6)], "threshold": round(float(threshold), 9)}
+
+
 def _ratio(a: int, b: int) -> float:
     return round(a / b, 6) if b else 0.0
 
 
 def leave_family_out(events: Sequence[Any], family: str, algorithm: str, params: dict[str, Any] | None = None, *,
-                     fpr: float = 0.05, seed: int = 42, test_size: float = 0.3) -> dict[str, Any]:
+                     fpr: float = 0.05, seed: int = 42, test_size: float = 0.3,
+                     model_seed: int | None = None) -> dict[str, Any]:
     """The stand-in for attacks nobody labelled: train ``algorithm`` on the events of every category but
     ``family`` (a ``test_size`` part of them held out, stratified by category), with its threshold calibrated by
     the model itself to ``fpr`` on held-back normal training rows; test on the held-out part plus every event of
     ``family``. Returns the share of ``family`` caught, the false-positive rate on the normal test rows, the
     share of the known families caught, accuracy on the whole test set and on the normal rows and ``family``
-    alone."""
+    alone. ``seed`` splits the data and, unless ``model_seed`` is given, seeds the model."""
     from sklearn.model_selection import train_test_split
 
     from netwarden.learn import data
@@ -100,7 +122,7 @@ def leave_family_out(events: Sequence[Any], family: str, algorithm: str, params:
     train_idx, test_idx = train_test_split(kept, test_size=test_size, random_state=seed, stratify=cats[kept])
     train = [events[i] for i in train_idx]
     test_idx = np.concatenate([test_idx, left_out])
-    model = create(algorithm, fpr=fpr, seed=seed, **(params or {}))
+    model = create(algorithm, fpr=fpr, seed=seed if model_seed is None else model_seed, **(params or {}))
     if model.supervised:
         model.fit(train, data.targets(train, "binary"))
     else:

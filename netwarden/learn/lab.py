@@ -106,7 +106,7 @@ def fit_and_evaluate(model: Model, train_events: Sequence[Event], test_events: S
     steps = []
     if model.supervised:
         model.fit(train_events, learn_data.targets(train_events, model.task), fitting)
-        steps.append(f"fitted on {len(train_events):,} labelled training rows")
+        steps.append(f"{len(train_events):,} labelled training rows given to the model")
     else:
         normal = learn_data.normal_only(train_events)
         model.fit(normal, None, fitting)
@@ -225,10 +225,14 @@ DRIFT_MIN_FLAGGED = 5  # fewer flagged rows than this is noise, not drift
 
 
 def calibrated_rate(metrics: dict[str, Any], threshold: float, unsupervised: bool) -> float | None:
-    """The share of normal traffic the model was calibrated to flag: the held-back calibration rows' rate,
-    else the false-positive rate measured at training, else (unsupervised) ``1 - threshold``."""
+    """The share of normal traffic the model was calibrated to flag: the held-back calibration rows' rate (at
+    the threshold they set), else the false-positive rate measured at training, else (unsupervised)
+    ``1 - threshold``."""
     calibration = metrics.get("calibration") or {}
-    if calibration.get("calibrated_fpr") is not None:
+    moved = calibration.get("threshold") is not None and abs(calibration["threshold"] - threshold) > 1e-6
+    if moved and unsupervised:
+        return 1.0 - threshold  # calibrated scores: the share of held-back normal rows above the new threshold
+    if calibration.get("calibrated_fpr") is not None and not moved:
         # none of the held-back rows flagged says "rare", not "never": use the interval's upper end then
         return float(calibration["calibrated_fpr"]) or float(calibration["fpr_95"][1])
     if metrics.get("fpr") is not None:
@@ -274,7 +278,7 @@ def operating_point(scores: np.ndarray, truth: Sequence[bool], *, fpr: float | N
                     precision: float | None = None) -> dict[str, Any]:
     """The lowest threshold that keeps the false-positive rate at most ``fpr``, or the precision at least
     ``precision``, on labelled scores; with the figures it gives and a 95 % interval for its FPR."""
-    from netwarden.learn.web_profile import wilson
+    from netwarden.learn.evaluation import wilson
 
     y = np.asarray(truth, dtype=bool)
     s = np.asarray(scores, dtype=float)

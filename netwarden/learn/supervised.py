@@ -17,6 +17,7 @@ import numpy as np
 
 from netwarden.learn._tabular import COMMON_PARAMS, TabularModel, balanced_subsample
 from netwarden.learn.base import NORMAL, Contribution, Progress, register_algorithm
+from netwarden.learn.evaluation import calibration_summary
 from netwarden.records import Event
 
 MIN_CALIBRATION_NORMAL = 200
@@ -54,6 +55,8 @@ class Classifier(TabularModel):
         self.estimator_ = self._build()
         fpr = self.params["fpr"]
         if fpr <= 0 or (y == 0).sum() < MIN_CALIBRATION_NORMAL:
+            self.steps_.append(f"fitted on all {len(y):,} rows; threshold kept at 0.5 "
+                               f"({'fpr 0' if fpr <= 0 else f'fewer than {MIN_CALIBRATION_NORMAL} normal rows'})")
             self._train(X, y, progress)
             return
         fit_idx, held_idx = _calibration_split(y, self.params["seed"])
@@ -61,8 +64,12 @@ class Classifier(TabularModel):
         held_normal = X[held_idx][y[held_idx] == 0]
         # lower the threshold from 0.5 while held-back normal rows stay within the target false-positive rate:
         # attacks of a kind never seen in training rank high but often below 0.5
-        q = float(np.quantile(self._score_matrix(held_normal), 1.0 - fpr, method="higher"))
+        held_scores = self._score_matrix(held_normal)
+        q = float(np.quantile(held_scores, 1.0 - fpr, method="higher"))
         self.threshold = min(0.5, q + 1e-9)
+        self.calibration_info_ = calibration_summary(held_scores, self.threshold, len(fit_idx))
+        self.steps_ += [f"fitted on {len(fit_idx):,} rows",
+                        f"{len(held_idx):,} rows held back to calibrate the threshold ({len(held_normal):,} normal)"]
 
     def _train(self, X: np.ndarray, y: np.ndarray, progress: Progress) -> None:
         self.estimator_.fit(X, y)

@@ -19,6 +19,7 @@ import numpy as np
 
 from netwarden.learn._tabular import COMMON_PARAMS, TabularModel
 from netwarden.learn.base import Contribution, ModelError, Progress, register_algorithm
+from netwarden.learn.evaluation import calibration_summary
 from netwarden.learn.features import text_value
 from netwarden.records import Event
 
@@ -64,16 +65,19 @@ class AnomalyModel(TabularModel):
         raw = self._raw(held)
         self.calibration_ = np.quantile(raw, np.linspace(0, 1, QUANTILES)).tolist()
         self.threshold = 1.0 - self.params["fpr"]
+        self.calibration_info_ = calibration_summary(self._calibrated(raw), self.threshold, len(train))
 
     def _raw(self, X: np.ndarray) -> np.ndarray:
         """Higher = more unusual, in the estimator's own units."""
         return -self.estimator_.score_samples(X)
 
     def _score_matrix(self, X: np.ndarray) -> np.ndarray:
+        return self._calibrated(self._raw(X))
+
+    def _calibrated(self, raw: np.ndarray) -> np.ndarray:
+        # share of held-back normal rows scoring lower
         cal = np.asarray(self.calibration_)
-        # share of held-back normal rows scoring lower; beyond the largest one keeps growing towards 1
-        share = np.interp(self._raw(X), cal, np.linspace(0, 1, len(cal)))
-        return share
+        return np.interp(raw, cal, np.linspace(0, 1, len(cal)))
 
     def explain(self, events: Sequence[Event], top: int = 5) -> list[list[Contribution]]:
         """Robust z-scores against the normal data; categories by how rare they were (unseen: UNSEEN_Z)."""

@@ -25,27 +25,17 @@ and a request's score is the share of held-back normal requests that looked less
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 
 from netwarden.learn.base import Contribution, Model, ModelError, Progress, register_algorithm
+from netwarden.learn.evaluation import wilson
 from netwarden.learn.request_profile import Profile, learn_profile
 from netwarden.records import Event
 
 CALIBRATION_SHARE = 0.2
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95 % interval of a rate observed as k of n."""
-    if n == 0:
-        return 0.0, 1.0
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 @register_algorithm

@@ -83,3 +83,31 @@ def test_algorithms_lists_every_family(env) -> None:  # type: ignore[no-untyped-
     for name in ("random_forest", "gradient_boosting", "knn", "logistic_regression", "isolation_forest", "lof",
                  "knn_distance"):
         assert name in output
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # "no NumPy warnings": one would fail the command
+@pytest.mark.parametrize("algorithm", ["random_forest", "isolation_forest"])
+def test_training_says_the_rows_of_each_step_and_how_sure_its_calibration_is(env, algorithm: str) -> None:  # type: ignore[no-untyped-def]
+    tmp, run = env
+    output = run("train", "--data", str(tmp / "train.txt"), "-a", algorithm, "-p", "n_estimators=20", "--name", "m")
+    record = json.loads(run("show", "m", "--json"))
+    given = record["data"]["train_rows"]
+    calibration = record["metrics"]["calibration"]
+    fitted, held = calibration["train_rows"], calibration["calibration_rows"]
+    if algorithm == "random_forest":  # a stratified 15 % held back; its normal rows set the threshold
+        normal = record["data"]["classes"]["normal"]
+        assert f"{given:,} labelled training rows given to the model" in output
+        assert f"fitted on {fitted:,} rows" in output
+        split = [line for line in output.splitlines() if "held back to calibrate the threshold" in line]
+        assert len(split) == 1 and f"({held:,} normal)" in split[0]
+        assert int(split[0].split("-", 1)[1].split()[0].replace(",", "")) + fitted == given
+        assert 0.1 * normal < held < 0.2 * normal
+    else:  # learnt from the normal rows only, a fifth of them held back
+        assert f"{held:,} rows held back to calibrate the threshold" in output and f"fitted on {fitted:,} rows" in output
+        assert fitted + held == record["data"]["classes"]["normal"]
+    lo, hi = calibration["fpr_95"]
+    assert lo <= calibration["calibrated_fpr"] <= hi and hi - lo < 0.1 and calibration["calibrated_fpr"] <= 0.02
+    shown = run("show", "m")
+    assert f"calibration: {held:,} held-back normal rows, {calibration['calibrated_fpr']:.2%} flagged (95 % interval" in shown
+    run("threshold", "m", "0.95")  # the administrator moved the operating point: the figure says where it held
+    assert "at the trained threshold" in run("show", "m")

@@ -150,10 +150,17 @@ def test_same_seed_same_model_other_seed_other_model(kdd):
 
 def test_early_stopping_keeps_the_best_epoch(kdd):
     events, labels = kdd
-    model = create("rnn", **{**SMALL, "epochs": 30}, patience=1, learning_rate=0.05)
+    model = create("rnn", **{**SMALL, "epochs": 30}, patience=1, learning_rate=0.05, target_fpr=0.05)
     model.fit(events[:1500], labels[:1500])
     losses = [h["val_loss"] for h in model.history_]
     assert len(losses) < 30 and model.best_epoch_ == int(np.argmin(losses)) + 1
+    # the training output says what each step used: the windows of each part, the epochs, the calibration
+    held = 1500 - int(model.steps_[0].split()[0].replace(",", ""))
+    assert model.steps_[0] == f"{1500 - held:,} windows trained on, {held:,} held out (stratified) to stop early"
+    assert 100 < held < 200  # validation_fraction 0.1 of each class
+    assert model.steps_[1] == f"{len(losses)} of 30 epochs run, the weights of epoch {model.best_epoch_} kept"
+    normal = int(model.steps_[2].split()[3].replace(",", ""))
+    assert model.steps_[2] == f"threshold calibrated on {normal:,} held-out normal windows" and 0 < normal < held
 
 
 def test_threshold_calibrated_to_a_false_positive_rate(trained, kdd, tmp_path):

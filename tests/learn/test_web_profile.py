@@ -79,6 +79,10 @@ def test_explanations_name_what_was_never_seen() -> None:
     assert "PUT never used on this path" in said("/shop/add.jsp?id=3&precio=10&nombre=Vino", "PUT")
     assert "`id` is always a number" in said("/shop/add.jsp?id=3'&precio=10&nombre=Vino")
     assert "characters never seen" in said("/shop/add.jsp?id=3&precio=10&nombre=Vino';--")
+    # the character-level model: known characters in an order never seen (names start upper case, then lower)
+    shuffled = said("/shop/add.jsp?id=3&precio=10&nombre=vINO")
+    assert "value of `nombre` has 4 character pair(s) never seen in it" in shuffled
+    assert "characters never seen" not in shuffled
     assert "`precio` is missing; it always comes with `id`" in said("/shop/add.jsp?id=3&nombre=Vino")
     assert "path `/shop/admin.jsp` was never requested" in said("/shop/admin.jsp")
     assert char_classes("Vino Rioja 12'") == "Aaaa Aaaaa 00'"

@@ -81,6 +81,9 @@ def _prepare(shop: dict, folder: Path):  # type: ignore[no-untyped-def]
         settings.learn.models_dir = str(folder / "netwarden-models")
         registry = open_registry(db, settings)
         registry.add(create("http_profile").fit(shop["train"]), name="shop", data={}, metrics={})
+        sequence = create("lstm", timesteps=4, epochs=1, hidden_size=8)
+        registry.add(sequence.fit(shop["labelled"], data.targets(shop["labelled"], "binary")), name="seq", data={},
+                     metrics={})
         _live_counts(db)
     return prepare
 
@@ -126,6 +129,7 @@ def test_lab_in_the_browser(shop: dict, tmp_path: Path) -> None:
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(f"{url}/models")
+        page.select_option("#lab-model", "shop:1")
         page.click("#lab-data-load")
         page.wait_for_selector("#lab-rows tbody tr")
         assert page.locator("#lab-rows tbody tr").count() == 10
@@ -148,5 +152,18 @@ def test_lab_in_the_browser(shop: dict, tmp_path: Path) -> None:
             page.click("#lab-test-rows")
         text = Path(download.value.path()).read_text()
         assert text.startswith("row,label,truth,score,alert,explanation") and len(text.splitlines()) == 351
+
+        # a sequence model: its encoded rows, and the window of earlier rows of the same source each one reads
+        page.click("#lab-tab-data")
+        assert page.locator("#lab-windows tbody tr").count() == 0  # a request model has no windows
+        page.select_option("#lab-model", "seq:1")
+        page.click("#lab-data-load")
+        page.wait_for_selector("#lab-windows tbody tr")
+        assert page.locator("#lab-windows tbody tr").count() == 10
+        assert "window (rows, oldest first" in page.inner_text("#lab-windows thead")
+        assert "standardised" in page.inner_text("#lab-note") and "path template" not in page.inner_text("#lab-rows")
+        last = page.locator("#lab-windows tbody tr").last.locator("td")
+        steps = last.nth(2).inner_text().split(" → ")
+        assert len(steps) == 4 and steps[-1] == last.nth(0).inner_text()  # its own row closes its window
         assert not errors, errors
         browser.close()
