@@ -279,7 +279,15 @@ def now() -> float:
 
 # -- sets: shared by NetFlow v9 and IPFIX --------------------------------------------------------------------
 
-_SET_HEADER = struct.Struct(">HH")
+TWO_U16 = struct.Struct(">HH")  # a set header; a template's id and field count; a field's number and length
+THREE_U16 = struct.Struct(">HHH")  # an options template's head
+
+
+def read_header(header: struct.Struct, data: bytes) -> tuple[Any, ...]:
+    """A message's header fields; a datagram shorter than the header is a DecodeError."""
+    if len(data) < header.size:
+        raise DecodeError("truncated_header", f"{len(data)} bytes")
+    return header.unpack_from(data)
 
 
 def walk_sets(view: memoryview, pos: int, end: int, ctx: dict[str, Any], state: ExporterState,
@@ -287,7 +295,7 @@ def walk_sets(view: memoryview, pos: int, end: int, ctx: dict[str, Any], state: 
               parse_templates: Any, parse_options: Any) -> None:
     """Every set (v9: FlowSet) of one message, each length checked against the message."""
     while end - pos >= 4:  # bounded: each set advances pos by >= 4
-        set_id, set_len = _SET_HEADER.unpack_from(view, pos)
+        set_id, set_len = TWO_U16.unpack_from(view, pos)
         if set_len < 4:
             stats.errors["bad_set_length"] += 1
             return

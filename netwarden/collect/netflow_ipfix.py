@@ -6,20 +6,17 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from netwarden.collect.netflow_common import (MAX_FIELDS, DecodeError, ExporterState, ExporterStats, FieldSpec,
-                                              Template, add_template, walk_sets, withdraw)
+from netwarden.collect.netflow_common import (MAX_FIELDS, THREE_U16, TWO_U16, DecodeError, ExporterState,
+                                              ExporterStats, FieldSpec, Template, add_template, read_header,
+                                              walk_sets, withdraw)
 from netwarden.records import Event
 
 HEADER = struct.Struct(">HHIII")
-_PAIR = struct.Struct(">HH")
 _U32 = struct.Struct(">I")
-_OPTIONS_HEAD = struct.Struct(">HHH")
 
 
 def decode_ipfix(data: bytes, exporter: str, state: ExporterState, stats: ExporterStats) -> list[Event]:
-    if len(data) < HEADER.size:
-        raise DecodeError("truncated_header", f"{len(data)} bytes")
-    _, length, export_time, _sequence, domain = HEADER.unpack_from(data)
+    _, length, export_time, _sequence, domain = read_header(HEADER, data)
     if length < HEADER.size:
         raise DecodeError("bad_length", f"message length {length}")
     if length > len(data):
@@ -41,7 +38,7 @@ def _fields(body: memoryview, pos: int, count: int, stats: ExporterStats) -> tup
         if end - pos < 4:
             stats.errors["truncated_template"] += 1
             return None
-        ie, length = _PAIR.unpack_from(body, pos)
+        ie, length = TWO_U16.unpack_from(body, pos)
         pos += 4
         enterprise = 0
         if ie & 0x8000:
@@ -68,7 +65,7 @@ def _template_set(body: memoryview, ctx: dict[str, Any], state: ExporterState, s
     A record with no fields withdraws: the set's own id all its templates, an id >= 256 that one."""
     pos, end = 0, len(body)
     while end - pos >= 4:  # bounded: each record advances pos by >= 4
-        template_id, count = _PAIR.unpack_from(body, pos)
+        template_id, count = TWO_U16.unpack_from(body, pos)
         scope = 0
         if count == 0:  # withdrawal: 4 bytes, no scope count
             pos += 4
@@ -89,7 +86,7 @@ def _template_set(body: memoryview, ctx: dict[str, Any], state: ExporterState, s
                 stats.errors["truncated_template"] += 1
             return
         else:
-            template_id, count, scope = _OPTIONS_HEAD.unpack_from(body, pos)
+            template_id, count, scope = THREE_U16.unpack_from(body, pos)
             pos += 6
             if scope == 0 or scope > count:
                 stats.errors["bad_template"] += 1

@@ -6,7 +6,7 @@ import socket
 import struct
 from typing import Any
 
-from netwarden.collect.netflow_common import DecodeError, ExporterStats
+from netwarden.collect.netflow_common import DecodeError, ExporterStats, read_header
 from netwarden.collect.netflow_events import make_event
 from netwarden.records import Event
 
@@ -16,9 +16,7 @@ MAX_RECORDS = 30  # Cisco's limit; a bigger count is a lie or another protocol
 
 
 def decode_v5(data: bytes, exporter: str, stats: ExporterStats) -> list[Event]:
-    if len(data) < HEADER.size:
-        raise DecodeError("truncated_header", f"{len(data)} bytes")
-    _, count, uptime, secs, nsecs, _sequence, engine_type, engine_id, sampling = HEADER.unpack_from(data)
+    _, count, uptime, secs, nsecs, _sequence, engine_type, engine_id, sampling = read_header(HEADER, data)
     if count == 0 or count > MAX_RECORDS:
         raise DecodeError("bad_count", f"{count} records")
     if len(data) < HEADER.size + count * RECORD.size:

@@ -5,19 +5,15 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from netwarden.collect.netflow_common import (MAX_FIELDS, DecodeError, ExporterState, ExporterStats, FieldSpec,
-                                              Template, add_template, walk_sets)
+from netwarden.collect.netflow_common import (MAX_FIELDS, THREE_U16, TWO_U16, ExporterState, ExporterStats,
+                                              FieldSpec, Template, add_template, read_header, walk_sets)
 from netwarden.records import Event
 
 HEADER = struct.Struct(">HHIIII")
-_PAIR = struct.Struct(">HH")
-_OPTIONS_HEAD = struct.Struct(">HHH")
 
 
 def decode_v9(data: bytes, exporter: str, state: ExporterState, stats: ExporterStats) -> list[Event]:
-    if len(data) < HEADER.size:
-        raise DecodeError("truncated_header", f"{len(data)} bytes")
-    _, _count, uptime, secs, _sequence, source_id = HEADER.unpack_from(data)
+    _, _count, uptime, secs, _sequence, source_id = read_header(HEADER, data)
     ctx: dict[str, Any] = {"version": 9, "exporter": exporter, "domain": source_id, "uptime_ms": uptime,
                            "export_secs": float(secs)}
     events: list[Event] = []
@@ -29,7 +25,7 @@ def _fields(body: memoryview, pos: int, count: int, stats: ExporterStats, *, sco
     fields = []
     total = 0
     for i in range(count):
-        ie, length = _PAIR.unpack_from(body, pos + 4 * i)
+        ie, length = TWO_U16.unpack_from(body, pos + 4 * i)
         if length == 0 or length == 0xFFFF:
             stats.errors["bad_template"] += 1
             return None
@@ -45,7 +41,7 @@ def _templates(body: memoryview, ctx: dict[str, Any], state: ExporterState, stat
                events: list[Event]) -> None:
     pos, end = 0, len(body)
     while end - pos >= 4:  # bounded: each template advances pos by >= 4
-        template_id, count = _PAIR.unpack_from(body, pos)
+        template_id, count = TWO_U16.unpack_from(body, pos)
         pos += 4
         if template_id < 256 or count == 0 or count > MAX_FIELDS:
             if template_id == 0 and count == 0 and not any(body[pos:]):
@@ -66,7 +62,7 @@ def _options(body: memoryview, ctx: dict[str, Any], state: ExporterState, stats:
              events: list[Event]) -> None:
     pos, end = 0, len(body)
     while end - pos >= 6:
-        template_id, scope_len, option_len = _OPTIONS_HEAD.unpack_from(body, pos)
+        template_id, scope_len, option_len = THREE_U16.unpack_from(body, pos)
         pos += 6
         if template_id == 0 and not any(body[pos - 6:]):
             return  # zero padding
