@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from netwarden.collect.flows import FlowTable
+from netwarden.collect.service import Service
 from netwarden.collect.sink import EventSink
 from netwarden.collect.packets import PacketDecoder
 from netwarden.collect.pcap import CaptureParser, CaptureStats
@@ -58,7 +59,7 @@ class CaptureStatus:
         return dict(self.__dict__)
 
 
-class LiveCapture:
+class LiveCapture(Service):
     """One interface captured by a tcpdump child process; events go to ``stream.feed_event``."""
 
     def __init__(self, stream: EventSink, interface: str, *, bpf: str | None = None, active_timeout: float = 60.0,
@@ -155,13 +156,6 @@ class LiveCapture:
             flows_active=len(self.table), flow_records=self.table.records, events=self.events,
             evicted=self.table.evicted, dropped_by_kernel=self.dropped_by_kernel,
             not_delivered=self.not_delivered, stopped_reason=self.stats.stopped, error=self.error)
-
-    def __enter__(self) -> LiveCapture:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- the reading thread ---------------------------------------------------------------------
 

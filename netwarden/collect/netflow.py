@@ -25,6 +25,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 
+from netwarden.collect.service import Service
 from netwarden.collect.sink import EventSink
 from netwarden.collect.sockets import bind_sockets, udp_kernel_drops
 from netwarden.collect.netflow_common import DecodeError, ExporterStats, ExporterTable, now
@@ -92,7 +93,7 @@ class NetflowDecoder:
         return total
 
 
-class NetflowListener:
+class NetflowListener(Service):
     """Receives NetFlow/IPFIX datagrams on UDP sockets (one thread) and feeds each record to an event sink.
 
     ``stream`` is a :class:`~netwarden.collect.sink.EventSink` (the pipeline's ``LiveStream``); ``on_events``
@@ -163,13 +164,6 @@ class NetflowListener:
                 os.close(fd)
             except OSError:
                 pass
-
-    def __enter__(self) -> NetflowListener:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def update_kernel_drops(self) -> int:
         total = 0

@@ -41,6 +41,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+from netwarden.collect.service import Service
 from netwarden.collect.sink import LineSink
 from netwarden.collect.sockets import bind_sockets, device_of, udp_kernel_drops
 from netwarden.collect.syslog_connection import SyslogConnection
@@ -100,7 +101,7 @@ def _decode(data: bytes) -> str:
     return data.rstrip(b"\r\n\x00").decode("utf-8", "backslashreplace")
 
 
-class SyslogServer:
+class SyslogServer(Service):
     """UDP, TCP and TLS syslog listeners feeding one line sink (``stream``)."""
 
     def __init__(self, stream: LineSink, config: SyslogServerConfig | None = None) -> None:
@@ -161,13 +162,6 @@ class SyslogServer:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join()
         self._thread = None
-
-    def __enter__(self) -> SyslogServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- running in a caller's event loop --------------------------------------------------------
 

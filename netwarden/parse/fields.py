@@ -49,22 +49,30 @@ def port(text: str | int | None, what: str = "port") -> int | None:
     """A TCP/UDP port 0..65535; hexadecimal (Argus writes ICMP types as 0x08) is accepted."""
     if text is None or text in MISSING:
         return None
-    try:
-        if isinstance(text, str):
-            # ASCII digits only: int() would also read "٢٢", "+22", " 22 " and "2_2" as 22
-            if text.isdigit() and text.isascii():
-                value = int(text)
-            elif text.startswith("0x") and len(text) > 2 and _is_hex(text[2:]):
-                value = int(text, 16)
-            else:
-                raise ValueError(text)
-        else:
-            value = _whole(text)
-    except (TypeError, ValueError, OverflowError):  # also more digits than int() converts
-        raise ParseError("bad_port", f"invalid {what} {_clip(text)}") from None
+    value = _integer(text, what, "bad_port", _hexadecimal)
     if not 0 <= value <= 65535:
         raise ParseError("bad_port", f"{what} {_clip(value)} out of range 0-65535")
     return value
+
+
+def _integer(text: str | int | float, what: str, reason: str, other_form: Callable[[str], int | None]) -> int:
+    """A whole number as a log writes it: ASCII digits (int() and float() alone would also read "٢٢", "+22",
+    " 22 ", "2_2" and "1e3"), the caller's ``other_form`` of it, or a number that is whole (not 1.5, not True)."""
+    try:
+        if not isinstance(text, str):
+            return _whole(text)
+        if text.isdigit() and text.isascii():
+            return int(text)
+        value = other_form(text)
+    except (TypeError, ValueError, OverflowError):  # also more digits than int() converts
+        value = None
+    if value is None:
+        raise ParseError(reason, f"invalid {what} {_clip(text)}")
+    return value
+
+
+def _hexadecimal(text: str) -> int | None:
+    return int(text, 16) if text.startswith("0x") and len(text) > 2 and _is_hex(text[2:]) else None
 
 
 def _is_hex(text: str) -> bool:
@@ -94,23 +102,16 @@ def _clip(value: object) -> str:
 _COUNT = re.compile(r"([0-9]+)(?:\.0*)?")
 
 
+def _zero_fraction(text: str) -> int | None:
+    m = _COUNT.fullmatch(text)
+    return int(m.group(1)) if m else None
+
+
 def counter(text: str | int | float | None, what: str = "counter") -> int | None:
     """A non-negative integer count (bytes, packets, status)."""
     if text is None or text in MISSING:
         return None
-    try:
-        if isinstance(text, str):
-            # ASCII digits only: int()/float() would also read "٢٢", "+5", " 5 ", "1_0" and "1e3"
-            if text.isdigit() and text.isascii():
-                value = int(text)
-            elif m := _COUNT.fullmatch(text):
-                value = int(m.group(1))
-            else:
-                raise ValueError(text)
-        else:
-            value = _whole(text)  # a float 1.5 must not become 1
-    except (TypeError, ValueError, OverflowError):  # also more digits than int() converts
-        raise ParseError("bad_number", f"invalid {what} {_clip(text)}") from None
+    value = _integer(text, what, "bad_number", _zero_fraction)
     if not 0 <= value <= MAX_COUNTER:
         raise ParseError("bad_number", f"{what} {_clip(value)} out of range")
     return value

@@ -71,6 +71,19 @@ class Firewall:
         """Release connections."""
 
 
+class HostFirewall(Firewall):
+    """A backend that runs programs on this host (nft; ipset and iptables; the administrator's command): its
+    section's fields and the network namespace to run them in (``[respond] netns``) are its constructor's
+    keywords."""
+
+    netns: str | None
+
+    @classmethod
+    def from_settings(cls, respond: RespondSettings, *, netns: str | None = None) -> Firewall:
+        section = respond.section(cls.name)
+        return cls(**(section.model_dump() if section is not None else {}), netns=netns)
+
+
 def _validated(method: Callable[..., None]) -> Callable[..., None]:
     """``method`` refusing anything but an ``ipaddress`` network before it reaches a firewall or a command."""
 

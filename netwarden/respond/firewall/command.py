@@ -14,19 +14,15 @@ block's length (``0`` for permanent), ``{reason}`` the reason with control chara
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from netwarden.networks import Network
-from netwarden.respond.firewall.base import Firewall, FirewallError, register, run
-
-if TYPE_CHECKING:
-    from netwarden.respond.settings import RespondSettings
+from netwarden.respond.firewall.base import FirewallError, HostFirewall, register, run
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @register
-class CommandFirewall(Firewall):
+class CommandFirewall(HostFirewall):
     name = "command"
     expires_by_itself = False
 
@@ -38,11 +34,6 @@ class CommandFirewall(Firewall):
         self.entries_argv = list(entries or [])
         self.timeout = timeout
         self.netns = netns
-
-    @classmethod
-    def from_settings(cls, respond: RespondSettings, *, netns: str | None = None) -> CommandFirewall:
-        s = respond.command
-        return cls(s.add, s.remove, timeout=s.timeout, netns=netns, entries=s.entries)
 
     def _argv(self, template: list[str], net: Network, seconds: float | None, reason: str = "") -> list[str]:
         values = {"address": str(net), "seconds": "0" if seconds is None else str(max(1, round(seconds))),

@@ -8,15 +8,11 @@ the INPUT and FORWARD chains of iptables and ip6tables. ipset expires entries by
 from __future__ import annotations
 
 from netwarden.networks import Network, display
-from netwarden.respond.firewall.base import Firewall, register, run
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from netwarden.respond.settings import RespondSettings
+from netwarden.respond.firewall.base import HostFirewall, register, run
 
 
 @register
-class IptablesFirewall(Firewall):
+class IptablesFirewall(HostFirewall):
     name = "iptables"
 
     def __init__(self, set_name: str = "netwarden", chains: tuple[str, ...] = ("INPUT", "FORWARD"),
@@ -25,11 +21,6 @@ class IptablesFirewall(Firewall):
         self.chains = tuple(chains)
         self.ipv6 = ipv6
         self.netns = netns
-
-    @classmethod
-    def from_settings(cls, respond: RespondSettings, *, netns: str | None = None) -> IptablesFirewall:
-        s = respond.iptables
-        return cls(s.set_name, tuple(s.chains), s.ipv6, netns)
 
     def _families(self) -> list[tuple[int, str, str, str]]:
         out = [(4, f"{self.set_name}4", "inet", "iptables")]

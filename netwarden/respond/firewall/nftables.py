@@ -17,17 +17,13 @@ stopped. Changes go through ``nft -f -`` as one transaction.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 
 from netwarden.networks import Network
-from netwarden.respond.firewall.base import Firewall, FirewallError, register, run
-
-if TYPE_CHECKING:
-    from netwarden.respond.settings import RespondSettings
+from netwarden.respond.firewall.base import FirewallError, HostFirewall, register, run
 
 
 @register
-class NftablesFirewall(Firewall):
+class NftablesFirewall(HostFirewall):
     name = "nftables"
 
     def __init__(self, table: str = "netwarden", hooks: tuple[str, ...] = ("input", "forward"),
@@ -36,11 +32,6 @@ class NftablesFirewall(Firewall):
         self.hooks = tuple(hooks)
         self.command = command
         self.netns = netns
-
-    @classmethod
-    def from_settings(cls, respond: RespondSettings, *, netns: str | None = None) -> NftablesFirewall:
-        s = respond.nftables
-        return cls(s.table, tuple(s.hooks), s.command, netns)
 
     def _nft(self, script: str) -> None:
         run([self.command, "-f", "-"], stdin=script, netns=self.netns)
