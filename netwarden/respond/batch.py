@@ -65,6 +65,7 @@ def decide(responder: Responder, alerts: Sequence[Alert]) -> None:
     if not r.settings.auto_block:
         return
     candidates = []
+    targets: dict[str, Network | None] = {}  # source -> its network (a flood raises several alerts per source)
     for alert in alerts:
         if not alert.source or alert.id in r._decided:
             continue
@@ -72,10 +73,14 @@ def decide(responder: Responder, alerts: Sequence[Alert]) -> None:
             continue
         if alert.confidence < r.settings.threshold_for(alert.kind):
             continue
-        try:
-            candidates.append((alert, block_target(alert.source, r.settings.ipv6_prefix)))
-        except AddressError:
-            continue
+        if alert.source not in targets:
+            try:
+                targets[alert.source] = block_target(alert.source, r.settings.ipv6_prefix)
+            except AddressError:
+                targets[alert.source] = None
+        net = targets[alert.source]
+        if net is not None:
+            candidates.append((alert, net))
     if not candidates:
         return
     now = r.clock()
@@ -105,7 +110,7 @@ def decide(responder: Responder, alerts: Sequence[Alert]) -> None:
 
 def _read(conn: Connection, r: Responder, nets: list[Network], now: datetime) -> _View:
     since = now - r._history
-    ranges = sorted({network_range(str(net)) for net in nets})
+    ranges = sorted({network_range(text) for text in {str(net) for net in nets}})
     overlapping = _Active()
     earlier: dict[tuple[bytes, bytes], list[Block]] = {rng: [] for rng in ranges}
     for i in range(0, len(ranges), CHUNK):
@@ -130,8 +135,7 @@ def _read(conn: Connection, r: Responder, nets: list[Network], now: datetime) ->
 def _one(conn: Connection, r: Responder, view: _View, alert: Alert, net: Network, now: datetime) -> None:
     if alert.id in r._decided or alert.id in view.decided or view.covered(net):
         return
-    rng = network_range(str(net))
-    earlier = view.earlier[rng]
+    earlier = view.earlier[network_range(str(net))]
     if earlier:  # the evidence ends before the network's last block did: it is what that block refused
         ends = [t for t in (earlier[-1].ended, earlier[-1].expires) if t is not None]
         if ends and alert.last_seen <= min(ends):

@@ -217,11 +217,7 @@ class Responder(Enforcement):
         return alert.history or alert.last_seen < self.clock() - self._history_after
 
     def _remember(self, alert_id: int | None) -> None:
-        if alert_id is None:
-            return
-        self._decided[alert_id] = None
-        if len(self._decided) > DECIDED_LIMIT:
-            self._decided.popitem(last=False)
+        _note(self._decided, alert_id)
 
     def _evidence_predates_last_block(self, net: Network, alert: Alert) -> bool:
         """True when the alert's newest evidence is no later than the end of this network's last block:
@@ -332,11 +328,7 @@ class Responder(Enforcement):
                                      alert_id=alert_id, ended=now, ended_by="netwarden", detail=message), net)
 
     def _note_cap_recorded(self, alert_id: int | None) -> None:
-        if alert_id is None:
-            return
-        self._cap_recorded[alert_id] = None
-        if len(self._cap_recorded) > DECIDED_LIMIT:
-            self._cap_recorded.popitem(last=False)
+        _note(self._cap_recorded, alert_id)
 
     def unblock(self, target: str | int, *, by: str) -> list[Block]:
         """End the active block with this id, or every active block covering this address/network."""
@@ -378,6 +370,15 @@ class Responder(Enforcement):
             return False
         return self.covering_block(net) is not None
 
+
+
+def _note(seen: OrderedDict[int, None], alert_id: int | None) -> None:
+    """Remember an alert in ``seen``, the oldest forgotten past DECIDED_LIMIT."""
+    if alert_id is None:
+        return
+    seen[alert_id] = None
+    if len(seen) > DECIDED_LIMIT:
+        seen.popitem(last=False)
 
 
 def _firewall_key(settings: RespondSettings) -> tuple[str, str, str]:
