@@ -190,3 +190,64 @@ def test_mariadb_durations_get_8_bytes_from_the_migration(db: Database) -> None:
         writer.insert(conn, writer.rows([Event(timestamp=T0, source_kind="zeek", duration=0.123456789)], None,
                                         [None]))
     assert [r["duration"] for r in _stored(db)] == [86400.25, 0.123456789]
+
+
+def test_a_batch_naming_an_unknown_source_fails_whole(db: Database) -> None:
+    """The foreign key of events.source_id holds on every path (on MariaDB checked once per batch, not by the
+    server for each row)."""
+    with db.engine.begin() as conn:
+        source_id = source_store.create(conn, kind="file", name="fk", fmt="netwarden", first_line_sha="0" * 64,
+                                        prefix_sha="0" * 64)
+    evs = _events()
+    writer = EventWriter(db.engine.dialect)
+    with pytest.raises(Exception) as raised, db.engine.begin() as conn:
+        writer.insert(conn, writer.rows(evs[:3], source_id, [1, 2, 3])
+                      + writer.rows(evs[3:5], source_id + 1, [4, 5]))
+    assert "foreign key" in str(raised.value).lower()
+    assert _stored(db) == []
+    with db.engine.begin() as conn:
+        writer.insert(conn, writer.rows(evs[:3], source_id, [1, 2, 3]) + writer.rows(evs[3:5], None, [4, 5]))
+    assert [r["source_id"] for r in _stored(db)] == [source_id] * 3 + [None] * 2
+
+
+@on_mariadb
+def test_mariadb_a_source_being_written_cannot_be_deleted_under_the_batch(db: Database) -> None:
+    """With the server's check of each row skipped, a delete of the source still waits for the batch's commit
+    (and then sets the events' source_id to NULL): events never point at a source that is gone."""
+    from sqlalchemy import text
+
+    from netwarden.store.schema import ingest_sources
+
+    with db.engine.begin() as conn:
+        source_id = source_store.create(conn, kind="file", name="lock", fmt="netwarden", first_line_sha="0" * 64,
+                                        prefix_sha="0" * 64)
+    writer = EventWriter(db.engine.dialect)
+    with db.engine.connect() as writing, db.engine.connect() as deleting:
+        writer.insert(writing, writer.rows(_events()[:2], source_id, [1, 2]))  # not committed yet
+        assert writing.exec_driver_sql("SELECT @@foreign_key_checks").scalar() == 1  # for those statements only
+        deleting.exec_driver_sql("SET SESSION innodb_lock_wait_timeout = 1")
+        with pytest.raises(Exception, match="Lock wait timeout"):
+            deleting.execute(ingest_sources.delete().where(ingest_sources.c.id == source_id))
+        deleting.rollback()
+        writing.commit()
+        deleting.execute(ingest_sources.delete().where(ingest_sources.c.id == source_id))
+        deleting.commit()
+        assert deleting.execute(text("SELECT COUNT(*) FROM events WHERE source_id IS NULL")).scalar() == 2
+
+
+@pytest.mark.parametrize("no_backslash", [False, True], ids=["backslash escapes", "NO_BACKSLASH_ESCAPES"])
+def test_mysql_column_literals_are_each_values_own_literal(no_backslash: bool) -> None:
+    """A text column escaped in one pass gives, value for value, what escaping each value on its own gives:
+    random mixes of the characters that need escaping, NULLs, empty text, and a NUL (each value on its own)."""
+    import random
+
+    literals = {**bulk._MYSQL_LITERALS, **({str: bulk._mysql_str_no_backslash} if no_backslash else {})}
+    escapes = bulk._NO_BACKSLASH_ESCAPES if no_backslash else bulk._ESCAPES
+    rng = random.Random(14)
+    alphabet = "ab'\"\\\n\r\x1a\t %é😀"
+    rows = [(T0.replace(tzinfo=None) + timedelta(seconds=i // 3),
+             *(rng.choice([None, "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8)))]) for _ in range(3)),
+             rng.choice([None, 1, -2**63, 2.5]), "x" * i, b"\x00'\\" if i % 2 else None) for i in range(500)]
+    for batch in (rows, [*rows[:10], (T0.replace(tzinfo=None), "nul\x00", None, None, None, "", None)]):
+        each = ["(" + ",".join(literals[type(v)](v) for v in row) + ")" for row in batch]
+        assert bulk._mysql_rows(batch, literals.get, str, escapes) == each
