@@ -50,6 +50,13 @@ class MessageParser:
         """Complete ``event`` from the message; raise ParseError for impossible values."""
         raise NotImplementedError
 
+    def known(self, message: str) -> tuple[tuple, tuple] | None:
+        """What ``fill`` gave for this same message before, if this parser remembers it: the event's
+        (source_kind, app_protocol, transport, outcome, src_ip, src_port, user, dst_ip, dst_port) and the
+        (key, value) pairs it added to ``extra``, for an event that had none of those fields set. None: call
+        ``fill``. The syslog parser then builds the event in one step."""
+        return None
+
 
 #: parsers of what is inside a syslog message; they live in the modules of netwarden.parse too
 MESSAGE_PARSERS: Registry[type[MessageParser]] = Registry("message parser", "netwarden.parse",

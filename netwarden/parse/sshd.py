@@ -226,6 +226,9 @@ class Sshd(MessageParser):
                                         event.src_ip, event.src_port, event.user, event.dst_ip, event.dst_port),
                                        added)
 
+    def known(self, message: str) -> tuple[tuple, tuple] | None:
+        return _SEEN.get(message)
+
     def _read(self, event: Event, message: str) -> None:
         event.source_kind = SourceKind.AUTH
         event.app_protocol = "ssh"

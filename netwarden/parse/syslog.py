@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 
 from netwarden.parse import fields
 from netwarden.parse._messages import MessageParser, message_parsers
 from netwarden.parse.base import ParseContext, ParseError, Parser, register
-from netwarden.records import Event, SourceKind
+from netwarden.records import EVENT_FIELDS, Event, SourceKind
 
 FACILITIES = ("kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv",
               "ftp", "ntp", "security", "console", "solaris-cron", "local0", "local1", "local2", "local3",
@@ -71,6 +71,14 @@ def _structured_data(text: str) -> dict[str, dict[str, str]]:
     return out
 
 
+# the order _event passes Event's fields in
+if EVENT_FIELDS != ("timestamp", "source_kind", "observer", "src_ip", "src_port", "dst_ip", "dst_port", "transport",
+                    "app_protocol", "bytes_out", "bytes_in", "packets_out", "packets_in", "duration", "tcp_flags",
+                    "action", "http_method", "url", "http_status", "user_agent", "user", "outcome", "message", "raw",
+                    "label", "extra"):
+    raise ImportError("netwarden.records.Event changed its fields: update Syslog._event")
+
+
 @register
 class Syslog(Parser):
     """Syslog lines (RFC 3164, rsyslog ISO, RFC 5424), with message parsers for what they carry."""
@@ -84,6 +92,7 @@ class Syslog(Parser):
         super().__init__(context)
         self._clock = fields.YearlessClock(self.context.reference_time, self.context.local_tz)
         self._last_bsd: tuple[str, datetime] | None = None  # lines come in bursts within one second
+        self._minute: tuple[str, datetime] | None = None  # and seconds in runs within one minute (see _next_second)
         self._iso_cache: dict[str, datetime] = {}
         self._messages: list[MessageParser] = [cls() for cls in message_parsers().values()]
         self._by_program: dict[str | None, tuple[tuple[MessageParser, bool], ...]] = {}  # see _claimers
@@ -113,6 +122,28 @@ class Syslog(Parser):
         self._last_bsd = (key, value)
         return value
 
+    def _next_second(self, line: str, stamp: str) -> datetime:
+        """The time of a usual line's ``stamp`` (``Jan  1 00:00:02``) that differs from the last line's. In the
+        minute the clock resolved last, it is that time with other seconds: what the clock would give (no year
+        can roll over within a minute, and no zone changes its offset within one), for less."""
+        minute = self._minute
+        clock = self._clock
+        if minute is not None and clock.last is minute[1] and stamp[:-3] == minute[0]:
+            try:
+                local = minute[1].replace(second=int(stamp[-2:]), microsecond=0)
+            except ValueError:  # second 60 and more: the clock's own error follows
+                local = None
+            if local is not None:
+                clock.last = local
+                self._minute = (minute[0], local)
+                value = local.astimezone(timezone.utc)
+                self._last_bsd = (stamp, value)
+                return value
+        value = self._bsd_time(_HEADER.match(line))  # type: ignore[arg-type]
+        if clock.last is not None:
+            self._minute = (stamp[:-3], clock.last)
+        return value
+
     def _iso_time(self, text: str) -> datetime | None:
         cached = self._iso_cache.get(text)
         if cached is None:
@@ -127,10 +158,9 @@ class Syslog(Parser):
         line = line.rstrip("\r\n")
         usual = _USUAL.match(line)
         if usual is not None:
+            stamp, host, program, pid, message = usual.group("stamp", "host", "prog", "pid", "msg")
             last = self._last_bsd
-            timestamp = last[1] if last is not None and last[0] == usual.group("stamp") \
-                else self._bsd_time(_HEADER.match(line))  # type: ignore[arg-type]
-            host, program, pid, message = usual.group("host", "prog", "pid", "msg")
+            timestamp = last[1] if last is not None and last[0] == stamp else self._next_second(line, stamp)
             return self._event(line, timestamp, host, program, pid, message or "", {})
         if not line.strip():
             return None
@@ -179,12 +209,22 @@ class Syslog(Parser):
             extra["program"] = program
         if pid is not None:
             extra["pid"] = int(pid)
-        event = Event(timestamp=timestamp, source_kind=SourceKind.SYSLOG,
-                      observer=self.context.observer or host, message=fields.text(message), raw=line,
-                      extra=extra)
+        observer = self.context.observer or host
         claimers = self._by_program.get(program)
         if claimers is None:
             claimers = self._claimers(program)
+        if claimers and claimers[0][1]:  # a parser takes all of this program's messages: read this one before?
+            known = claimers[0][0].known(message)
+            if known is not None:
+                kind, app, transport, outcome, src_ip, src_port, user, dst_ip, dst_port = known[0]
+                extra.update(known[1])
+                # positional, in Event's field order (checked below): a third cheaper than by keyword
+                return Event(timestamp, kind, observer, src_ip, src_port, dst_ip, dst_port, transport, app, None,
+                             None, None, None, None, None, None, None, None, None, None, user, outcome,
+                             fields.text(message), line, None, extra)
+        event = Event(timestamp, SourceKind.SYSLOG, observer, None, None, None, None, None, None, None, None, None,
+                      None, None, None, None, None, None, None, None, None, None, fields.text(message), line, None,
+                      extra)
         for parser, always in claimers:
             if always or parser.claims(program, message):
                 parser.fill(event, program, message)
