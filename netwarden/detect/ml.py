@@ -20,14 +20,15 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from netwarden.detect.base import Detector, DetectorSettings, register
 from netwarden.learn.base import NORMAL, Model
 from netwarden.learn.live import LiveCounts
 from netwarden.records import Event, Factor, Finding, Severity
+
+if TYPE_CHECKING:
+    import numpy as np  # imported when a model judges: an ingest without active models never loads it
 
 log = logging.getLogger(__name__)
 HIGH_SCORE = 0.95
@@ -115,6 +116,8 @@ class MlDetector(Detector):
         return findings
 
     def _judge(self, record: Any, model: Model, events: Sequence[Event]) -> list[Finding]:
+        import numpy as np
+
         usable = np.flatnonzero(model.applicable(events))
         if not len(usable):
             return []

@@ -14,11 +14,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from netwarden.learn.base import ModelError
+
+if TYPE_CHECKING:
+    import numpy as np  # imported where used: the model registry (and so every ingest) loads this module
 
 #: Module prefixes of types skops may rebuild (classes only: skops never calls what it loads)
 TRUSTED_PREFIXES = (
@@ -74,6 +75,7 @@ def load_sklearn(path: Path) -> Any:
 
 def save_tensors(arrays: Mapping[str, Any], path: Path) -> None:
     """Arrays (NumPy or PyTorch tensors) by name, as a safetensors file."""
+    import numpy as np
     from safetensors.numpy import save_file
 
     plain = {name: np.ascontiguousarray(_as_numpy(a)) for name, a in arrays.items()}
@@ -93,6 +95,8 @@ def load_tensors(path: Path) -> dict[str, np.ndarray]:
 def _as_numpy(array: Any) -> np.ndarray:
     if hasattr(array, "detach"):  # a torch tensor, without importing torch here
         return array.detach().cpu().numpy()
+    import numpy as np
+
     return np.asarray(array)
 
 

@@ -48,12 +48,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Self, TypeVar
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
 from netwarden.plugins import Registry
 from netwarden.records import Event
+
+if TYPE_CHECKING:
+    import numpy as np  # imported where used: the ml detector loads this module at every start, numpy only with a model
 
 #: progress(stage, fraction): stage is a short text ("fitting", "epoch 3/10"), fraction in [0, 1]
 Progress = Callable[[str, float], None]
@@ -78,6 +79,8 @@ class Contribution:
     contribution: float
 
     def to_dict(self) -> dict[str, Any]:
+        import numpy as np
+
         value = self.value
         if isinstance(value, np.generic):
             value = value.item()
@@ -160,6 +163,8 @@ class Model(ABC):
     def applicable(self, events: Sequence[Event]) -> np.ndarray:
         """Per event, whether this model can judge it (e.g. a model of NSL-KDD flows cannot judge an access-log
         line); the ``ml`` detector scores only those. Default: every event."""
+        import numpy as np
+
         return np.ones(len(events), dtype=bool)
 
     @abstractmethod
@@ -217,6 +222,8 @@ class Model(ABC):
 
 
 def _json_default(value: Any) -> Any:
+    import numpy as np
+
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):

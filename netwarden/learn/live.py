@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from netwarden.records import Event
+
+if TYPE_CHECKING:
+    import numpy as np  # imported by add: the ml detector loads this module at every start, numpy only with a model
 
 HOUR = 3600
 KEEP_HOURS = 24 * 14  # two weeks of hours per model
@@ -38,6 +39,8 @@ class LiveCounts:
 
     def add(self, ref: str, events: Sequence[Event], flagged: np.ndarray, now: datetime | None = None) -> None:
         """Count ``events`` (scored by model ``ref``) and which of them were ``flagged``, by event hour."""
+        import numpy as np
+
         if not len(events):
             return
         fallback = int((now or datetime.now(UTC)).timestamp()) // HOUR
