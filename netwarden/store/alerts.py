@@ -15,7 +15,7 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from netwarden.records import Alert, AlertStatus, Factor, Severity
 from netwarden.store import keyset
 from netwarden.store.addresses import address_key, network_range
-from netwarden.store.events import _clean_json, clean_text
+from netwarden.store.events import _clean_json, clean_text, overlapping
 from netwarden.store.schema import alerts, detector_state, incidents, suppressions
 
 
@@ -190,11 +190,7 @@ class AlertFilter:
 
     def clauses(self) -> list:
         c = alerts.c
-        where: list = []
-        if self.since is not None:
-            where.append(c.last_seen >= self.since)
-        if self.until is not None:
-            where.append(c.first_seen < self.until)
+        where: list = overlapping(self.since, self.until, c.first_seen, c.last_seen)
         if self.kind:
             where.append(c.kind == self.kind)
         if self.severity:

@@ -222,6 +222,12 @@ def address_match(column: Any, network: str) -> ColumnElement[bool]:
     return column == lo if lo == hi else column.between(lo, hi)
 
 
+def overlapping(since: datetime | None, until: datetime | None, first: Any, last: Any) -> list[ColumnElement[bool]]:
+    """Rows whose span from ``first`` to ``last`` (one column for an event's moment) meets the period
+    [since, until); an open end asks nothing."""
+    return ([last >= since] if since is not None else []) + ([first < until] if until is not None else [])
+
+
 @dataclass
 class EventFilter:
     """What ``netwarden events`` and the API can ask for. Every value is bound, never spliced into SQL."""
@@ -239,11 +245,7 @@ class EventFilter:
 
     def clauses(self) -> list:
         c = events.c
-        where: list = []
-        if self.since is not None:
-            where.append(c.timestamp >= self.since)
-        if self.until is not None:
-            where.append(c.timestamp < self.until)
+        where: list = overlapping(self.since, self.until, c.timestamp, c.timestamp)
         if self.src:
             where.append(address_match(c.src_addr, self.src))
         if self.dst:
