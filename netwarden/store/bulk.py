@@ -14,6 +14,7 @@ cut to their column limits, times naive UTC, ``extra`` as JSON text, addresses a
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -110,19 +111,53 @@ def mysql_insert(raw: Any, head: str, rows: Sequence[tuple], parents: Sequence[P
             _lock_parents(cursor, rows, parents, lambda v: get(type(v), fallback)(v))
             head = "SET STATEMENT foreign_key_checks=0 FOR " + head
         escapes = _NO_BACKSLASH_ESCAPES if literals[str] is _mysql_str_no_backslash else _ESCAPES
-        parts: list[str] = []
-        size = 0
-        for start in range(0, len(rows), _ROWS_AT_ONCE):
-            for values in _mysql_rows(rows[start:start + _ROWS_AT_ONCE], get, fallback, escapes):
-                if parts and size + len(values) > MYSQL_STATEMENT_CHARS:
-                    cursor.execute(head + ",".join(parts))  # no arguments: PyMySQL sends the text as it is
-                    parts, size = [], 0
-                parts.append(values)
-                size += len(values) + 1
+        sender = _Sender(cursor)
+        try:
+            parts: list[str] = []
+            size = 0
+            for start in range(0, len(rows), _ROWS_AT_ONCE):
+                for values in _mysql_rows(rows[start:start + _ROWS_AT_ONCE], get, fallback, escapes):
+                    if parts and size + len(values) > MYSQL_STATEMENT_CHARS:
+                        sender.send(head + ",".join(parts))
+                        parts, size = [], 0
+                    parts.append(values)
+                    size += len(values) + 1
+        finally:
+            sender.wait()  # the connection is free again (and a statement's error raised) before anything else
         if parts:
             cursor.execute(head + ",".join(parts))
     finally:
         cursor.close()
+
+
+class _Sender:
+    """Runs each statement but the last on a thread while the caller builds the next one: the thread waits
+    for the server with the interpreter lock released, so building (client CPU) and executing (server CPU)
+    overlap instead of taking turns. One statement at a time, in order, on the caller's connection."""
+
+    def __init__(self, cursor: Any) -> None:
+        self.cursor = cursor
+        self.thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    def send(self, statement: str) -> None:
+        self.wait()
+        self.thread = threading.Thread(target=self._execute, args=(statement,), name="netwarden-mysql-insert")
+        self.thread.start()
+
+    def _execute(self, statement: str) -> None:
+        try:
+            self.cursor.execute(statement)  # no arguments: PyMySQL sends the text as it is
+        except BaseException as exc:  # raised in the caller by wait()
+            self.error = exc
+
+    def wait(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+            self.thread = None
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
 
 
 #: Rows whose literals are built at once: column by column, so each column's work runs in C.

@@ -251,3 +251,19 @@ def test_mysql_column_literals_are_each_values_own_literal(no_backslash: bool) -
     for batch in (rows, [*rows[:10], (T0.replace(tzinfo=None), "nul\x00", None, None, None, "", None)]):
         each = ["(" + ",".join(literals[type(v)](v) for v in row) + ")" for row in batch]
         assert bulk._mysql_rows(batch, literals.get, str, escapes) == each
+
+
+@on_mariadb
+def test_mysql_an_early_statement_refused_on_the_sending_thread_fails_the_batch(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Statements but the last run on a sending thread: a refusal of the first one reaches the caller, the
+    statements after it are not sent, and the connection is usable again."""
+    monkeypatch.setattr(bulk, "MYSQL_STATEMENT_CHARS", 2_000)
+    evs = [Event(timestamp=T0, source_kind="http", message="bad", http_status=99_999), *_events()]
+    writer = EventWriter(db.engine.dialect)
+    with pytest.raises(Exception, match="http_status"), db.engine.begin() as conn:
+        writer.insert(conn, writer.rows(evs, None, [None] * len(evs)))
+    assert _stored(db) == []
+    with db.engine.begin() as conn:
+        writer.insert(conn, writer.rows(evs[1:], None, [None] * (len(evs) - 1)))
+    assert len(_stored(db)) == len(evs) - 1
