@@ -146,6 +146,21 @@ def markdown(rows: list[dict[str, Any]], quick: bool = False) -> str:
             lines.append(f"| {config} | {split} | {len(got)} | {_span(acc)} | {100 * spread:.2f} | "
                          f"{_span([r['recall'] for r in got])} | {_span([r['fpr'] for r in got])} | "
                          f"{statistics.median(r['fit_seconds'] for r in got):.0f} s | {verdict} |")
+    spreads = {(r["config"], r["split"]): [] for r in rows if r["split"] in SPLITS}
+    for r in rows:
+        if r["split"] in SPLITS:
+            spreads[(r["config"], r["split"])].append(r["accuracy"])
+    if spreads:
+        worst = max(spreads, key=lambda k: max(spreads[k]) - min(spreads[k]))
+        spread = max(spreads[worst]) - min(spreads[worst])
+        lines += ["", f"Largest accuracy spread: {100 * spread:.2f} points ({worst[0]}, {worst[1]}): the shipped "
+                      f"supervised defaults measured {'are' if spread <= GOAL_SPREAD else 'are NOT'} stable within ± 1 point "
+                      "on these splits. The issue's 88.3–90.1 % (\"the best random forest, depending only on its "
+                      "seed\") comes from a run whose test set is not recorded (the official KDDTest+ is not here): it "
+                      "cannot be re-run; on this stand-in none measured unstable, so no default was changed."]
+    missing = [c for c in CONFIGS if not any(r["config"] == c for r in rows)]
+    if missing:
+        lines += ["", f"Not measured (stopped for time on the shared machine): {', '.join(missing)}."]
     unseen = [r for r in rows if r["split"] == LOFO]
     if unseen:
         lines += ["", f"**{LOFO}**, bench_lofo's protocol at 5 % false positives but its data split fixed (seed 42): "
@@ -156,6 +171,14 @@ def markdown(rows: list[dict[str, Any]], quick: bool = False) -> str:
             caught = [r["caught"] for r in got]
             lines.append(f"| {config} | {len(got)} | {_span(caught)} | {100 * (max(caught) - min(caught)):.2f} | "
                          f"{_span([r['fpr'] for r in got])} | {_span([r['accuracy'] for r in got])} |")
+            if max(caught) - min(caught) > GOAL_SPREAD:
+                lines += ["", f"NOT stable: with the same training and test rows, {config} catches "
+                              f"{_span(caught)} % of the unseen family depending only on its seed, while accuracy "
+                              "and FPR barely move. The seed picks the normal rows held back to set the threshold "
+                              "(and the trees); the unseen R2L rows likely score close to that threshold, so a small "
+                              "shift of it moves many of them. The model seed alone already spreads more than "
+                              "bench_lofo's R2L row, where split and seed changed together. Not fixed here: a steadier threshold (e.g. calibrated on out-of-bag "
+                              "scores of every normal training row) is the lead to measure next."]
     loads = sorted(r["load"] for r in rows)
     if loads:
         lines += ["", f"Load average during the runs {loads[0]}–{loads[-1]} on {os.cpu_count()} CPUs (shared "
