@@ -213,22 +213,27 @@ class Syslog(Parser):
         claimers = self._by_program.get(program)
         if claimers is None:
             claimers = self._claimers(program)
-        if claimers and claimers[0][1]:  # a parser takes all of this program's messages: read this one before?
-            known = claimers[0][0].known(message)
-            if known is not None:
-                kind, app, transport, outcome, src_ip, src_port, user, dst_ip, dst_port = known[0]
-                extra.update(known[1])
-                # positional, in Event's field order (checked below): a third cheaper than by keyword
-                return Event(timestamp, kind, observer, src_ip, src_port, dst_ip, dst_port, transport, app, None,
-                             None, None, None, None, None, None, None, None, None, None, user, outcome,
-                             fields.text(message), line, None, extra)
+        claimer = None
+        for parser, always in claimers:
+            if always:  # it takes every message of this program: has it read this very message before?
+                known = parser.known(message)
+                if known is not None:
+                    kind, app, transport, outcome, src_ip, src_port, user, dst_ip, dst_port = known[0]
+                    extra.update(known[1])
+                    # positional, in Event's field order (checked above): a third cheaper than by keyword
+                    return Event(timestamp, kind, observer, src_ip, src_port, dst_ip, dst_port, transport, app,
+                                 None, None, None, None, None, None, None, None, None, None, None, user, outcome,
+                                 fields.text(message), line, None, extra)
+                claimer = parser
+                break
+            if parser.claims(program, message):
+                claimer = parser
+                break
         event = Event(timestamp, SourceKind.SYSLOG, observer, None, None, None, None, None, None, None, None, None,
                       None, None, None, None, None, None, None, None, None, None, fields.text(message), line, None,
                       extra)
-        for parser, always in claimers:
-            if always or parser.claims(program, message):
-                parser.fill(event, program, message)
-                break
+        if claimer is not None:
+            claimer.fill(event, program, message)
         return event
 
     def _claimers(self, program: str | None) -> tuple[tuple[MessageParser, bool], ...]:
