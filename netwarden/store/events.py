@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+import functools
 import json
 import operator
 from datetime import datetime, timezone
@@ -82,6 +83,8 @@ def _row_values(event: Event, source_id, line_no, convert_time, dump_json) -> tu
 
 
 _STR_SET = frozenset(_STR_FIELDS)
+# a source repeats its address line after line, and ipaddress parses in Python: each address parsed once (bounded)
+_address_key = functools.lru_cache(maxsize=65536)(address_key)
 _SRC, _DST = EVENT_FIELDS.index("src_ip"), EVENT_FIELDS.index("dst_ip")
 
 
@@ -175,7 +178,7 @@ class EventWriter:
         columns[_KIND] = tuple(map(str, columns[_KIND]))  # a StrEnum member would take sqlite3's slow adapter path
         columns[_TS] = _times(columns[_TS], self.convert_time)
         columns[_EXTRA] = tuple(_orjson_dumps(extra) if extra else None for extra in columns[_EXTRA])
-        return list(zip(*columns, map(address_key, columns[_SRC]), map(address_key, columns[_DST]),
+        return list(zip(*columns, map(_address_key, columns[_SRC]), map(_address_key, columns[_DST]),
                         repeat(source_id), line_numbers))
 
     def insert(self, conn: Connection, rows: list[tuple]) -> None:
