@@ -8,7 +8,7 @@ and its children, e.g. NetWarden's writer) is read from ``getrusage``: on this s
 the same-run ratios are the figures to compare. fail2ban-regex runs as its daemon would read a log: ``--raw`` (no
 DNS), ``--no-check-all`` (stop at the first matching rule), missed and ignored lines not kept for printing.
 
-Run alone: ``python -m benchmarks.bench_ssh [--quick] [--reps N]``; part of ``benchmarks/run``.
+Run alone: ``python -m benchmarks.bench_ssh [--quick] [--reps N] [--lines N]``; part of ``benchmarks/run``.
 """
 
 from __future__ import annotations
@@ -50,11 +50,11 @@ def _timed(argv: list[str]) -> tuple[float, float, str]:
 
 
 def run(*, quick: bool = False, engines: list[str] | None = None, only: str | None = None, reps: int | None = None,
-        log: Callable[[str], None] = print) -> list[dict]:
+        lines: int | None = None, log: Callable[[str], None] = print) -> list[dict]:
     if shutil.which(FAIL2BAN[0]) is None:
         log("  fail2ban-regex not installed (Debian package fail2ban, scripts/system-packages): skipped")
         return []
-    lines = 100_000 if quick else 1_000_000
+    lines = lines or (100_000 if quick else 1_000_000)
     reps = 1 if quick else (reps or 2)
     rows = []
     for name, variants in INPUTS:
@@ -112,7 +112,9 @@ def markdown(rows: list[dict], *, quick: bool = False) -> str:
     out.append("")
     for r in rows:
         runs = ", ".join(f"{fw / nw:.2f}" for (nw, _), (fw, _) in zip(r["netwarden"], r["fail2ban"]))
-        out.append(f"- {r['name']}: {len(r['netwarden'])} alternated pairs, wall ratios {runs}; NetWarden stored "
+        cpu_runs = ", ".join(f"{fc / nc:.2f}" for (_, nc), (_, fc) in zip(r["netwarden"], r["fail2ban"]))
+        out.append(f"- {r['name']}: {len(r['netwarden'])} alternated pairs, wall ratios {runs}, CPU ratios {cpu_runs} "
+                   f"(the figure to compare under load); NetWarden stored "
                    f"{r.get('events') or 0:,} events and raised {r.get('alerts', 0):,} new alerts, fail2ban-regex "
                    f"matched {r.get('matched') or 0:,} lines; load average after: "
                    f"{' / '.join(f'{x:.1f}' for x in r['load'])}.")
@@ -125,5 +127,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--reps", type=int)
+    parser.add_argument("--lines", type=int, help="lines per input (default 1,000,000; --quick 100,000)")
     args = parser.parse_args()
-    print(markdown(run(quick=args.quick, reps=args.reps, log=lambda m: print(m, file=sys.stderr)), quick=args.quick))
+    print(markdown(run(quick=args.quick, reps=args.reps, lines=args.lines, log=lambda m: print(m, file=sys.stderr)), quick=args.quick))
