@@ -168,6 +168,7 @@ class IncidentLinks:
         self._touched: dict[int, dict[str, Any]] = {}  # in the order first linked
         self._stored_as: dict[int, dict[str, Any]] = {}  # id(incident) -> as read (stored ones): what to write
         self._links: list[tuple[Alert, dict[str, Any]]] = []
+        self._severities: dict[tuple[tuple[str, ...], str, Severity], str] = {}  # incident_severity, this batch
 
     def link_all(self, batch: Sequence[Alert]) -> None:
         self.stored.read_incidents({a.source for a in batch if a.source})
@@ -200,7 +201,10 @@ class IncidentLinks:
         incident["kinds"] = kinds
         incident["first_seen"] = min(incident["first_seen"], alert.first_seen)
         incident["last_seen"] = max(incident["last_seen"], alert.last_seen)
-        incident["severity"] = str(incident_severity(kinds, Severity(incident["severity"]), alert.severity))
+        judged = (tuple(kinds), incident["severity"], alert.severity)
+        if judged not in self._severities:  # a flood links thousands of alerts of the same few kinds
+            self._severities[judged] = str(incident_severity(kinds, Severity(judged[1]), alert.severity))
+        incident["severity"] = self._severities[judged]
         incident["summary"] = f"{' → '.join(kinds)} from {alert.source}"
         self._current[alert.source] = incident
         self._touched.setdefault(id(incident), incident)
