@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TextIO
 
 from netwarden.detect.engine import DetectionEngine
 from netwarden.parse import ParseContext, ParseError, get_parser
@@ -136,7 +137,7 @@ def read_lines(lines: Iterable[str], fmt: str, reference: datetime | None = None
     return out
 
 
-def _open(path: Path):  # type: ignore[no-untyped-def]
+def _open(path: Path) -> TextIO:
     return gzip.open(path, "rt", encoding="utf-8", errors="backslashreplace") if path.suffix == ".gz" \
         else open(path, encoding="utf-8", errors="backslashreplace")
 

@@ -19,14 +19,18 @@ short for its headers is skipped and counted (``stats.skipped``).
 from __future__ import annotations
 
 import hashlib
+import os
 import struct
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import TYPE_CHECKING, Any, Protocol
 
 from netwarden.collect.flows import FlowTable
 from netwarden.collect.packets import LINK_NAMES, PacketDecoder
+
+if TYPE_CHECKING:
+    from netwarden.records import Event
 
 MAX_SNAPLEN = 262_144  # libpcap's largest snapshot length; a record longer than this is corrupt
 MAX_BLOCK = 16 << 20  # the largest pcapng block kept in memory (non-packet blocks: name tables, keys)
@@ -340,6 +344,12 @@ class CaptureParser:
 
 # -- reading a whole capture into flows -----------------------------------------------------------
 
+class Readable(Protocol):
+    """What a capture is read from: a file opened in binary, a gzip stream, a pipe."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
 class CaptureImport:
     """A capture file (or any stream) → flow events, in batches cut at record boundaries.
 
@@ -347,7 +357,7 @@ class CaptureImport:
     >>> for events, consumed in imp.batches(): ...        # doctest: +SKIP
     """
 
-    def __init__(self, stream: BinaryIO, *, digest: hashlib._Hash | None = None, skip_until: int = 0,
+    def __init__(self, stream: Readable, *, digest: hashlib._Hash | None = None, skip_until: int = 0,
                  batch_size: int = 5000, active_timeout: float = 1800.0, idle_timeout: float = 60.0,
                  max_flows: int = 200_000, chunk_size: int = CHUNK, source_kind: str = "pcap",
                  observer: str | None = None) -> None:
@@ -380,16 +390,17 @@ class CaptureImport:
         yield table.drain(), self.parser.consumed
 
 
-def read_events(path_or_stream, **options) -> tuple[list, CaptureStats]:  # type: ignore[no-untyped-def]
+def read_events(path_or_stream: str | bytes | os.PathLike[str] | Readable,
+                **options: Any) -> tuple[list[Event], CaptureStats]:
     """Every event of a capture at once (tests, small files). Accepts a path (plain or gzip) or a stream."""
     import gzip
 
-    if isinstance(path_or_stream, (str, bytes)) or hasattr(path_or_stream, "__fspath__"):
+    if isinstance(path_or_stream, (str, bytes, os.PathLike)):
         with open(path_or_stream, "rb") as raw:
             magic = raw.read(2)
             raw.seek(0)
-            stream = gzip.GzipFile(fileobj=raw) if magic == GZIP_MAGIC else raw
-            imp = CaptureImport(stream, **options)  # type: ignore[arg-type]
+            stream: Readable = gzip.GzipFile(fileobj=raw) if magic == GZIP_MAGIC else raw
+            imp = CaptureImport(stream, **options)
             events = [e for batch, _ in imp.batches() for e in batch]
     else:
         imp = CaptureImport(path_or_stream, **options)

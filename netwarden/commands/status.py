@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 from rich.text import Text
 
@@ -9,6 +11,9 @@ from netwarden.commands.shared.context import Context
 from netwarden.commands.shared.csv_output import csv_options, write_csv
 from netwarden.commands.shared.terminal import out, safe
 from netwarden.text import plural
+
+if TYPE_CHECKING:
+    from netwarden.bus.settings import BusSettings
 
 
 @click.command()
@@ -40,7 +45,7 @@ def status(obj: Context) -> None:
         _bus_status(obj.settings.bus)
 
 
-def _bus_status(settings) -> None:  # type: ignore[no-untyped-def]
+def _bus_status(settings: BusSettings) -> None:
     """Workers, what waits to be stored, and what producers dropped because the bus stayed full."""
     from netwarden.bus.redis_bus import RedisBus
 

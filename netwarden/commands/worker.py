@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from netwarden.commands.shared.context import Context
 from netwarden.commands.shared.running import stop_signals
 from netwarden.commands.shared.terminal import fail, out, safe
 
+if TYPE_CHECKING:
+    from netwarden.bus.redis_bus import RedisBus
 
-def _bus(obj: Context):  # type: ignore[no-untyped-def]
+
+def _bus(obj: Context) -> RedisBus:
     from netwarden.bus.redis_bus import BusError, RedisBus
 
     settings = obj.settings

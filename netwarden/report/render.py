@@ -97,7 +97,7 @@ def render_html(conn: Connection, settings: Any, kind_name: str, period: Period,
     return Report(kind.NAME, title, period, html, created)
 
 
-def _fetcher(folders: list[Path]):  # type: ignore[no-untyped-def]
+def _fetcher(folders: list[Path]) -> Any:
     """WeasyPrint's resource reader: data: URIs and files inside the template folders only."""
     from urllib.parse import urlsplit
     from urllib.request import url2pathname

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Table, delete, func, select
 
 from netwarden.store.database import Database
 from netwarden.store.schema import events, quarantine
@@ -40,6 +40,6 @@ def apply_retention(db: Database, keep_days: float, *, now: datetime | None = No
     return RetentionResult(cutoff, deleted["events"], deleted["quarantine"])
 
 
-def count(db: Database, table=events) -> int:  # type: ignore[no-untyped-def]
+def count(db: Database, table: Table = events) -> int:
     with db.engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(table)).scalar_one())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -15,7 +17,7 @@ from netwarden.accounts.sessions import create_session, create_token, list_token
 router = APIRouter(include_in_schema=False)
 
 
-def _account(request: Request, who: Principal, status: int = 200, **extra) -> HTMLResponse:  # type: ignore[no-untyped-def]
+def _account(request: Request, who: Principal, status: int = 200, **extra: Any) -> HTMLResponse:
     db = request.app.state.db
     user = accounts.get_user(db, user_id=who.user_id)
     context = {"account": user, "tokens": list_tokens(db, who.user_id), "message": "", "error": "",

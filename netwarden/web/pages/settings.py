@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -32,7 +33,7 @@ def _page(request: Request, message: str = "", error: str = "", status: int = 20
         "roles": ["viewer", "analyst", "admin"], "backends": BACKENDS.names()}, status_code=status)
 
 
-def feed_rows(app) -> list[dict]:  # type: ignore[no-untyped-def]
+def feed_rows(app: Any) -> list[dict[str, Any]]:
     """Each configured feed: entries loaded by the running intel detector, and for a URL its downloads."""
     from netwarden.enrich.feed_fetch import is_url, local_path, status
 
