@@ -192,8 +192,8 @@ def check_event(event: Event, settings: Any, *, model_scorer: ModelScorer | None
         notes.append("no machine-learning model is active")
     reasons.sort(key=lambda r: (-Severity(r.severity).rank, -r.confidence))
     worst = reasons[0].severity if reasons else None
-    verdict = "no known threat" if not reasons else \
-        "malicious" if Severity(worst).rank >= Severity.HIGH.rank else "suspicious"  # type: ignore[arg-type]
+    verdict = "no known threat" if worst is None else \
+        "malicious" if Severity(worst).rank >= Severity.HIGH.rank else "suspicious"
     # one meaning for every verdict: how strongly the strongest witness (a detector's confidence, a feed, a
     # model's score, below its threshold too) says "attack", 0 to 1; the verdict adds the severity to it
     score = max([r.confidence for r in reasons] + model_scores, default=0.0)

@@ -175,14 +175,14 @@ def load_settings(config_path: str | Path | None = None, environ: dict[str, str]
     sections = {name: field.annotation for name, field in Settings.model_fields.items()
                 if isinstance(field.annotation, type) and issubclass(field.annotation, _Section)}
     for section, model in sections.items():
-        for key in model.model_fields:  # type: ignore[union-attr]
+        for key in model.model_fields:
             var = f"{ENV_PREFIX}{section}_{key}".upper()
             if var in env:
                 data.setdefault(section, {})
                 if not isinstance(data[section], dict):
                     raise ConfigError(f"{origin}: [{section}] must be a table")
                 value: Any = env[var]
-                if model.model_fields[key].annotation == list[str]:  # type: ignore[union-attr]
+                if model.model_fields[key].annotation == list[str]:
                     value = [part.strip() for part in value.split(",") if part.strip()]
                 data[section][key] = value
     try:

@@ -39,7 +39,7 @@ from typing import TextIO
 
 from netwarden.detect.engine import DetectionEngine
 from netwarden.parse import ParseContext, ParseError, get_parser
-from netwarden.records import Alert, Event, Severity
+from netwarden.records import Alert, Event, Severity, time_order
 
 BLOCK_THRESHOLD = 0.80  # the respond stage's default: at or above it, a source is blocked
 
@@ -114,7 +114,7 @@ class Verdict:
 def detect(part: Part, batch: int = 2000, config: dict | None = None) -> Verdict:
     """Every detector with its default settings over the part's events, in time order, no database."""
     engine = DetectionEngine.from_config(config)
-    events = sorted((e for e in part.events if e.timestamp is not None), key=lambda e: e.timestamp)  # type: ignore[arg-type, return-value]
+    events = sorted((e for e in part.events if e.timestamp is not None), key=time_order)
     for i in range(0, len(events), batch):
         engine.process(events[i:i + batch])
     return Verdict(part, list(engine.alerts))

@@ -17,8 +17,8 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 def unmapped(addr: IPAddress) -> IPAddress:
     """IPv4-mapped IPv6 (``::ffff:203.0.113.7``) as the IPv4 address it is; any other address as it is."""
-    if addr.version == 6 and addr.ipv4_mapped is not None:  # type: ignore[union-attr]
-        return addr.ipv4_mapped  # type: ignore[union-attr]
+    if addr.version == 6 and addr.ipv4_mapped is not None:
+        return addr.ipv4_mapped
     return addr
 
 
@@ -79,7 +79,7 @@ def embedded_ipv4(net: Network) -> list[tuple[str, ipaddress.IPv4Network]]:
     for name, prefix, start, inverted in _TRANSLATED:
         if not net.overlaps(prefix):
             continue
-        inner = net if net.subnet_of(prefix) else prefix  # type: ignore[arg-type]
+        inner = net if net.subnet_of(prefix) else prefix
         bits = max(0, min(32, inner.prefixlen - start))
         value = (int(inner.network_address) >> (128 - start - 32)) & 0xFFFFFFFF
         if inverted:

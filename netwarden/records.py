@@ -111,6 +111,14 @@ class Severity(StrEnum):
 _SEVERITY_RANK = {Severity.LOW: 1, Severity.MEDIUM: 2, Severity.HIGH: 3, Severity.CRITICAL: 4}
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def time_order(event: Event) -> datetime:
+    """Sort key for events in time order; one without a time (none the parsers make) sorts first."""
+    return event.timestamp or _EPOCH
+
+
 class AlertStatus(StrEnum):
     NEW = "new"
     ACKNOWLEDGED = "acknowledged"

@@ -43,7 +43,7 @@ class BusPipeline(Pipeline):
         self.dropped = 0
         self._lock = threading.Lock()  # the listeners' streams and the intake's requests publish at once
 
-    def store_batch(self, batch: Batch, writer: Any, *, source: str, fmt: str,  # type: ignore[override]
+    def store_batch(self, batch: Batch, writer: Any, *, source: str, fmt: str,
                     source_id: int | None = None, position: Position | None = None) -> None:
         if source_id is not None and position is not None:  # a file's (ingest): exactly once, then its position
             published = publish_input(self.bus, batch, source=source, fmt=fmt, source_id=source_id,
@@ -53,7 +53,7 @@ class BusPipeline(Pipeline):
         stamp_arrival(batch.events)
         self._count(self.bus.publish(batch.events, batch.quarantined, source=source, fmt=fmt))
 
-    def store_lines(self, parser: Any, lines: Sequence[Line], *, source: str, fmt: str,  # type: ignore[override]
+    def store_lines(self, parser: Any, lines: Sequence[Line], *, source: str, fmt: str,
                     source_id: int, position: Position) -> IngestResult:
         """A followed file's lines: published exactly once, then its position advanced (``netwarden follow``).
         Raises BusFull (the follower tries again from its position) or SourceConflict."""
@@ -70,7 +70,7 @@ class BusPipeline(Pipeline):
             source_store.advance(conn, source_id, position, name=source, events=published[0],
                                  quarantined=published[1])
 
-    def ingest_lines(self, lines: Iterable[str], fmt: str, *, source: str = "-",  # type: ignore[override]
+    def ingest_lines(self, lines: Iterable[str], fmt: str, *, source: str = "-",
                      observer: str | None = None) -> Published:
         """Parse and publish (nothing is stored here: a worker stores); the counts, with what was dropped."""
         published = publish_lines(self, self.bus, lines, fmt, source=source, observer=observer)
@@ -105,7 +105,7 @@ def publish_lines(pipeline: Pipeline, bus: RedisBus, lines: Iterable[str], fmt: 
     """Parse ``lines`` in batches and publish them; the counts of what was read, and of what was dropped."""
     parser = pipeline.parser(fmt, source=source, observer=observer)
     counts = Published(source=source, format=parser.name)
-    chunk = []
+    chunk: list[Line] = []
     for line in numbered_lines(lines):
         chunk.append(line)
         if len(chunk) >= batch_size:
@@ -126,7 +126,7 @@ def publish_file(pipeline: Pipeline, bus: RedisBus, path: str | Path, fmt: str, 
         return publish_lines(pipeline, bus, texts, fmt, source=str(path), batch_size=batch_size)
 
 
-def _publish(pipeline: Pipeline, bus: RedisBus, parser: Any, chunk: list, counts: Published,  # type: ignore[type-arg]
+def _publish(pipeline: Pipeline, bus: RedisBus, parser: Any, chunk: list[Line], counts: Published,
              source: str) -> None:
     batch = pipeline.parse_batch(parser, chunk, counts)
     stamp_arrival(batch.events)

@@ -34,6 +34,7 @@ from netwarden.bus.ledger import LedgerWriter, forget_older_than, is_stored
 from netwarden.learn import live
 from netwarden.bus.redis_bus import GROUP, RedisBus
 from netwarden.pipeline import Batch, Pipeline
+from netwarden.records import Alert, Event
 from netwarden.pipeline.live import alert_message, block_message, events_message
 from netwarden.store.database import Database
 from netwarden.store.quarantine import QuarantinedLine
@@ -231,7 +232,7 @@ class Worker:
                 break
             start = _after(entries[-1][0])
 
-    def _warm(self, events: list) -> None:  # type: ignore[type-arg]
+    def _warm(self, events: list[Event]) -> None:
         engine = self.pipeline.engine
         if engine is None or not events:
             return
@@ -301,11 +302,11 @@ class Worker:
         except redis.RedisError:
             pass  # the live feed is a convenience; the database has everything
 
-    def _on_events(self, events: list) -> None:  # type: ignore[type-arg]
+    def _on_events(self, events: list[Event]) -> None:
         if events:
             self._publish("events", events_message(events))
 
-    def _on_alerts(self, changes: list) -> None:  # type: ignore[type-arg]
+    def _on_alerts(self, changes: list[tuple[Alert, bool]]) -> None:
         for alert, is_new in changes:
             self._publish("alert", alert_message(alert, is_new))
 

@@ -65,7 +65,7 @@ class LogFile:
             raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
         self.compressed = magic == GZIP_MAGIC
         self.stream: BinaryIO = (
-            io.BufferedReader(gzip.GzipFile(fileobj=self._disk, mode="rb"), buffer_size=1 << 20)  # type: ignore[arg-type]
+            io.BufferedReader(gzip.GzipFile(fileobj=self._disk, mode="rb"), buffer_size=1 << 20)
             if self.compressed else self._disk)
 
     @classmethod

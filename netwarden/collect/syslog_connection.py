@@ -42,18 +42,19 @@ class SyslogConnection(asyncio.Protocol):
     # -- asyncio callbacks -----------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        assert isinstance(transport, asyncio.Transport)  # a stream server's (TCP, TLS): reading pauses
+        self.transport = transport
         self.device = device_of(transport.get_extra_info("peername"))
         server = self.server
         if len(server.connections) >= server.config.max_connections:
             server.stats.note(self.device, "too_many_connections")
             self.closing = True
-            transport.abort()  # type: ignore[attr-defined]
+            transport.abort()
             return
         if server.per_address[self.device] >= server.config.max_connections_per_address:
             server.stats.note(self.device, "too_many_from_address")
             self.closing = True
-            transport.abort()  # type: ignore[attr-defined]
+            transport.abort()
             return
         server.per_address[self.device] += 1
         self.counted = True

@@ -233,7 +233,9 @@ class SyslogServer(Service):
     def _tls_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
-        context.load_cert_chain(self.config.certfile, self.config.keyfile)  # type: ignore[arg-type]
+        if self.config.certfile is None:
+            raise ValueError("syslog over TLS needs a certificate file")
+        context.load_cert_chain(self.config.certfile, self.config.keyfile)
         return context
 
     def _enlarge_receive_buffer(self, sock: socket.socket) -> None:
@@ -322,7 +324,7 @@ class _Datagrams(asyncio.DatagramProtocol):
     def __init__(self, server: SyslogServer) -> None:
         self.server = server
 
-    def datagram_received(self, data: bytes, addr: tuple) -> None:  # type: ignore[override]
+    def datagram_received(self, data: bytes, addr: tuple) -> None:
         server = self.server
         stats = server.stats
         stats.datagrams += 1

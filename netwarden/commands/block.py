@@ -99,7 +99,7 @@ def add(obj: Context, address: str | None, alert_id: int | None, duration: str |
         fail(f"not blocked: {exc}" + (" (add --force)" if isinstance(exc, WideBlockNeedsForce) else ""))
     responder.flush(60)
     with db.engine.connect() as conn:
-        stored = get_block(conn, block.id)  # type: ignore[arg-type]
+        stored = get_block(conn, block.id) if block.id is not None else None
     _finish(db, responder)
     if stored is not None and stored.state == BlockState.FAILED:
         fail(f"block #{block.id} of {block.network} failed: {stored.detail}")

@@ -86,12 +86,12 @@ class DnsTunnelling(DetectorPart):
         if not sub or domain.endswith(self._allow) and any(
                 domain == a or domain.endswith("." + a) for a in self._allow):
             return
-        key = f"{e.src_ip} {domain}"  # type: ignore[str-bytes-safe]
+        key = f"{e.src_ip} {domain}"
         window = self.dns.get(key, when)
         t = epoch_seconds(when)
         s = self.settings
         if window.queries and t - window.first > s.dns_window:
-            window.__init__()  # type: ignore[misc]  # a new window
+            window.__init__()  # a new window
         if not window.queries:
             window.first = t
         window.queries += 1

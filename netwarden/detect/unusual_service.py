@@ -150,7 +150,7 @@ class UnusualService(Detector):
                 elif dst_in is False and assets.is_inside(src) and port in self.watched:
                     out += self._learn(src, port, e, ts, served=False)
         for e in exposed:
-            if not self._scanner(e.src_ip):  # type: ignore[arg-type]
+            if e.src_ip is None or not self._scanner(e.src_ip):
                 out += self._exposed(e)
         out += self._flush_probes(latest)
         return out

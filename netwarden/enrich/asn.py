@@ -78,7 +78,7 @@ class _Table:
 class AsnDatabase:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self._tables: dict[int, _Table] = {}
+        self._tables: dict[int, _Table | None] = {}  # None: that version's file is not installed
         self._lock = threading.Lock()
         self.lookup = lru_cache(maxsize=65_536)(self._lookup)
 
@@ -94,7 +94,7 @@ class AsnDatabase:
         with self._lock:  # the first lookups of several requests load it once
             if version not in self._tables:
                 path = self.folder / FILES[version]
-                self._tables[version] = _Table(path, version) if path.is_file() else None  # type: ignore[assignment]
+                self._tables[version] = _Table(path, version) if path.is_file() else None
             return self._tables[version]
 
     def _lookup(self, address: str) -> As | None:

@@ -166,7 +166,7 @@ class GeoLocator:
         self.path = path
         self.database_type = self._reader.metadata().database_type
         self._centroids = country_centroids(Path(shapes)) if shapes else {}
-        self.lookup = lru_cache(maxsize=65536)(self._lookup)  # type: ignore[method-assign]
+        self.lookup = lru_cache(maxsize=65536)(self._lookup)
 
     @classmethod
     def bundled(cls, vendor: str | os.PathLike | None = None) -> GeoLocator:

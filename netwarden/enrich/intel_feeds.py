@@ -250,7 +250,7 @@ def load_feed(path: str | os.PathLike[str], *, min_score: float = 1,
         with open(path, "rb") as fh:
             gz = fh.read(2) == b"\x1f\x8b"
         opener = gzip.open if gz else open
-        with opener(path, "rt", encoding="utf-8", errors="replace", newline="") as text:  # type: ignore[operator]
+        with opener(path, "rt", encoding="utf-8", errors="replace", newline="") as text:
             entries = parser.parse(text)
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         status.problem = f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}"

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netwarden.records import Alert, Severity
+
+if TYPE_CHECKING:
+    from netwarden.store.blocks import Block
 
 
 @dataclass
@@ -36,7 +39,7 @@ def alert_notice(alert: Alert, *, escalated: bool = False) -> Notice:
     return Notice("alert", alert.severity, title, fields)
 
 
-def block_notice(block, what: str) -> Notice:  # type: ignore[no-untyped-def]
+def block_notice(block: Block, what: str) -> Notice:
     verb = {"blocked": "blocked", "failed": "block FAILED for", "unblocked": "unblocked",
             "expired": "block expired for"}.get(what, what)
     dry = " (dry-run: firewall untouched)" if block.mode == "dry-run" and what == "blocked" else ""

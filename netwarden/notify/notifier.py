@@ -15,12 +15,15 @@ import threading
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from netwarden.notify.channels import configured_channels
 from netwarden.notify.notice import Notice, alert_notice, block_notice
 from netwarden.notify.settings import NotifySettings
 from netwarden.records import Alert, Severity
+
+if TYPE_CHECKING:
+    from netwarden.store.blocks import Block
 
 log = logging.getLogger(__name__)
 SEEN_LIMIT = 50_000
@@ -85,7 +88,7 @@ class Notifier:
                 self._notified.popitem(last=False)
         self.submit(alert_notice(alert, escalated=told is not None))
 
-    def on_block(self, block, what: str) -> None:  # type: ignore[no-untyped-def]
+    def on_block(self, block: Block, what: str) -> None:
         if self.settings.blocks and what in ("blocked", "failed"):
             self.submit(block_notice(block, what))
 
@@ -117,10 +120,11 @@ class Notifier:
     def _run(self) -> None:
         while not self._stop.is_set():
             wait = None if self._due is None else max(0.0, self._due - time.monotonic())
+            item: Notice | str | None
             try:
                 item = self._queue.get(timeout=wait)
             except queue.Empty:
-                item = "tick"  # type: ignore[assignment]
+                item = "tick"
             try:
                 with self._idle:
                     self._busy = True

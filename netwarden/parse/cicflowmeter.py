@@ -29,7 +29,7 @@ from typing import Any
 
 from netwarden.parse import fields
 from netwarden.parse._flowcsv import IP_PROTOCOLS, clean_line, number, split_row
-from netwarden.parse.base import ParseError, Parser, register
+from netwarden.parse.base import ParseContext, ParseError, Parser, register
 from netwarden.records import Event, SourceKind
 
 # normalised column name (lower case, no spaces/underscores) -> the Event field it feeds
@@ -110,7 +110,7 @@ class CicFlowMeter(Parser):
     source_kind = SourceKind.FLOW_CSV
     keep_raw = False
 
-    def __init__(self, context=None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, context: ParseContext | None = None) -> None:
         super().__init__(context)
         self._header: _Header | None = None
         self._times: dict[str, datetime] = {}

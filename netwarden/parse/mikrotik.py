@@ -112,7 +112,7 @@ class MikroTik(MessageParser):
         event.dst_ip, event.dst_port = _endpoint(packet.group("dst"), "destination address")
         proto = packet.group("proto")
         transport = PROTO_NUMBERS.get(proto, proto.lower())
-        if transport == "icmp" and ":" in event.src_ip:  # type: ignore[operator]
+        if transport == "icmp" and event.src_ip and ":" in event.src_ip:
             transport = "icmpv6"  # RouterOS says ICMP for IPv6's ICMP too
         event.transport = transport
         info = packet.group("info")

@@ -119,15 +119,16 @@ class NslKdd(Parser):
     @staticmethod
     def _numbers(cells: list[str], ascii_line: bool = False) -> tuple[list[int], list[float]]:
         """The 38 numeric features: counts as int, rates as float; all must be non-negative."""
-        counts = rates = None  # type: ignore[assignment]
+        counts: list[int] | None = None
+        rates: list[float] | None = None
         if ascii_line:  # int()/float() read "٠" as 0: lines with any non-ASCII text take the careful path
             try:
                 # fast path: one C-level map per kind; errors and edge cases go the slow way below
                 counts = [int(cells[i]) for i in _COUNTS]
                 rates = [float(cells[i]) for i in _RATES]
             except ValueError:
-                counts = rates = None  # type: ignore[assignment]
-        if counts is not None:
+                counts = rates = None
+        if counts is not None and rates is not None:
             total = sum(rates)  # NaN or inf anywhere makes the sum non-finite
             if min(counts) >= 0 and max(counts) <= MAX_COUNTER and min(rates) >= 0 and math.isfinite(total):
                 return counts, rates

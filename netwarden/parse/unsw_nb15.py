@@ -21,7 +21,7 @@ from typing import Any
 
 from netwarden.parse import fields
 from netwarden.parse._flowcsv import clean_line, nonneg_float, nonneg_int, split_row
-from netwarden.parse.base import ParseError, Parser, register
+from netwarden.parse.base import ParseContext, ParseError, Parser, register
 from netwarden.records import Event, SourceKind
 
 PARTITION_COLUMNS: tuple[str, ...] = (
@@ -126,7 +126,7 @@ class UnswNb15(Parser):
     source_kind = SourceKind.FLOW_CSV
     keep_raw = False
 
-    def __init__(self, context=None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, context: ParseContext | None = None) -> None:
         super().__init__(context)
         self._layout: _Layout | None = None
 

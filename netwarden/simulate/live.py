@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from netwarden.simulate.outputs import InProcess, paced
-from netwarden.simulate.traffic import Simulator
+from netwarden.simulate.traffic import Emission, Simulator
 
 log = logging.getLogger(__name__)
 BACKLOG = 20_000  # events a stream may hold while the past is filled in, below its max_pending
@@ -38,7 +38,7 @@ class LiveFeeder:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def _feed(self, emissions: list) -> None:  # type: ignore[type-arg]
+    def _feed(self, emissions: list[Emission]) -> None:
         for event in self.converter.events(emissions):
             while self.stream.pending >= BACKLOG and not self._stop.is_set():
                 time.sleep(0.05)  # let the stream store before adding more

@@ -15,7 +15,7 @@ from datetime import timezone, tzinfo
 
 from netwarden.collect.netflow import NetflowDecoder
 from netwarden.parse import ParseContext, ParseError, get_parser
-from netwarden.records import Event
+from netwarden.records import Event, time_order
 from netwarden.simulate import office
 from netwarden.simulate.traffic import Emission, Flow
 
@@ -102,7 +102,7 @@ class InProcess:
                 out.append(event)
         for message in self.encoder.encode(flows):
             out.extend(self.decoder.decode(message, office.GATEWAY))
-        out.sort(key=lambda ev: ev.timestamp)  # type: ignore[arg-type, return-value]
+        out.sort(key=time_order)
         return out
 
 

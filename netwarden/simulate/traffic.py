@@ -11,6 +11,7 @@ import random
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 from urllib.parse import quote
 
 from netwarden.simulate import office
@@ -113,7 +114,7 @@ class Simulator:
         while pending:
             yield heapq.heappop(pending)
 
-    def _emit(self, ts: float, **kw) -> Emission:  # type: ignore[no-untyped-def]
+    def _emit(self, ts: float, **kw: Any) -> Emission:
         self._seq += 1
         return Emission(ts=ts, seq=self._seq, **kw)
 

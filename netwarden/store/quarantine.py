@@ -43,7 +43,7 @@ def counts_by_reason(conn: Connection, source_id: int | None = None) -> dict[str
     stmt = select(quarantine.c.reason, func.count()).group_by(quarantine.c.reason)
     if source_id is not None:
         stmt = stmt.where(quarantine.c.source_id == source_id)
-    return dict(conn.execute(stmt).all())  # type: ignore[arg-type]
+    return dict(conn.execute(stmt).all())
 
 
 def recent(conn: Connection, limit: int = 50, *, reason: str | None = None,

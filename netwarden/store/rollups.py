@@ -28,7 +28,9 @@ def rollup_counts(batch: Iterable[Event]) -> dict[tuple, list[int]]:
     """Sum a batch of events into (minute, kind, transport, port) -> [events, bytes]."""
     buckets: dict[tuple, list[int]] = {}
     for e in batch:
-        ts = e.timestamp.astimezone(timezone.utc)  # type: ignore[union-attr]
+        if e.timestamp is None:  # the pipeline stamps arrival first; without a time there is no minute
+            continue
+        ts = e.timestamp.astimezone(timezone.utc)
         key = (ts.replace(second=0, microsecond=0), str(e.source_kind), (e.transport or "")[:16],
                -1 if e.dst_port is None else e.dst_port)
         size = (e.bytes_out or 0) + (e.bytes_in or 0)

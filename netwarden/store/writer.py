@@ -27,7 +27,9 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Any, Protocol
 
 from sqlalchemy import Connection
@@ -122,7 +124,8 @@ class ThreadWriter:
     def __enter__(self) -> ThreadWriter:
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:  # type: ignore[no-untyped-def]
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         _close_quietly_if_failing(self, exc_type)
 
     def _raise_pending(self) -> None:
@@ -232,7 +235,7 @@ def _checkpoint_every(db: Database, pages: int) -> None:
     """Every connection of this (writer) process checkpoints every ``pages`` WAL pages."""
     from sqlalchemy import event
 
-    def on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    def on_connect(dbapi_connection: Any, _record: object) -> None:
         dbapi_connection.execute(f"PRAGMA wal_autocheckpoint={int(pages)}")
 
     event.listen(db.engine, "connect", on_connect)
@@ -299,7 +302,7 @@ class ProcessWriter:
                     continue
                 return message
 
-    def _scraped(self):  # type: ignore[no-untyped-def]
+    def _scraped(self) -> Iterator[Any]:
         """At a metrics scrape: count the commits reported so far (an idle stream submits nothing to do it)."""
         with self._outbox_lock:
             while not self._held:
@@ -332,7 +335,8 @@ class ProcessWriter:
     def __enter__(self) -> ProcessWriter:
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:  # type: ignore[no-untyped-def]
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         if exc_type is not None and not self._closed:
             self._closed = True
             self._process.terminate()  # already failing: stop writing, keep the original error

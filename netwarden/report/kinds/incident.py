@@ -42,7 +42,10 @@ def _pick(job: Job) -> dict[str, Any]:
                            .order_by(incidents.c.last_seen.desc(), incidents.c.id.desc()).limit(1)).first()
     if row is None:
         raise ReportError("no incident in this period: give one with --incident ID")
-    return get_incident(job.conn, row.id)  # type: ignore[return-value]
+    found = get_incident(job.conn, row.id)
+    if found is None:  # deleted by retention between the two reads
+        raise ReportError(f"no incident with id {row.id}")
+    return found
 
 
 @report_kind

@@ -11,9 +11,11 @@ Entries are marked with the comment ``netwarden`` so that only NetWarden's own a
 
 from __future__ import annotations
 
+import socket
 import ssl
 import threading
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from netwarden.networks import Network, display
 from netwarden.respond.firewall.base import Firewall, FirewallError, human_seconds, register
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from netwarden.respond.settings import RespondSettings
 
 COMMENT = "netwarden"
+T = TypeVar("T")
 
 
 @register
@@ -37,7 +40,7 @@ class RouterOSFirewall(Firewall):
         self.list_name = list_name
         self.tls, self.ca_file, self.verify = tls, ca_file, verify
         self.timeout = timeout
-        self._api = None
+        self._api: Any = None  # librouteros has no type information: its Api and paths are Any here
         self._lock = threading.Lock()
 
     @classmethod
@@ -46,21 +49,22 @@ class RouterOSFirewall(Firewall):
         return cls(s.host, port=s.port, username=s.username, password=s.password, list_name=s.list_name,
                    tls=s.tls, ca_file=s.ca_file, verify=s.verify, timeout=s.timeout)
 
-    def _connect(self):  # type: ignore[no-untyped-def]
+    def _connect(self) -> Any:
         import librouteros
         from librouteros.exceptions import LibRouterosError
 
         if self._api is not None:
             return self._api
-        wrapper = None
+        wrapper: Callable[[socket.socket], ssl.SSLSocket] | None = None
         if self.tls:
             context = ssl.create_default_context(cafile=self.ca_file or None)
             if not self.verify:
                 context.check_hostname = False
                 context.verify_mode = ssl.CERT_NONE
 
-            def wrapper(sock):  # type: ignore[no-untyped-def]
+            def wrap(sock: socket.socket) -> ssl.SSLSocket:
                 return context.wrap_socket(sock, server_hostname=self.host)
+            wrapper = wrap
         try:
             self._api = librouteros.connect(self.host, self.username, self.password, port=self.port,
                                             timeout=self.timeout, ssl_wrapper=wrapper)
@@ -68,7 +72,7 @@ class RouterOSFirewall(Firewall):
             raise FirewallError(f"RouterOS {self.host}:{self.port}: cannot log in: {exc}") from None
         return self._api
 
-    def _call(self, fn):  # type: ignore[no-untyped-def]
+    def _call(self, fn: Callable[[Any], T]) -> T:
         """Run ``fn(api)``; one reconnect when the connection was lost (routers restart)."""
         from librouteros.exceptions import LibRouterosError, TrapError
 
@@ -83,17 +87,18 @@ class RouterOSFirewall(Firewall):
                     self.close()
                     if attempt == 2:
                         raise FirewallError(f"RouterOS {self.host}:{self.port}: {exc}") from None
+        raise AssertionError("unreachable: the second attempt returns or raises")
 
-    def _path(self, api, net: Network):  # type: ignore[no-untyped-def]
+    def _path(self, api: Any, net: Network) -> Any:
         return api.path("ip" if net.version == 4 else "ipv6", "firewall", "address-list")
 
-    def _ids(self, path, net: Network) -> list[str]:  # type: ignore[no-untyped-def]
+    def _ids(self, path: Any, net: Network) -> list[str]:
         wanted = {str(net), display(net)}
         return [str(row[".id"]) for row in path("print", **{"?list": self.list_name})
                 if str(row.get("address")) in wanted and row.get("comment") == COMMENT]
 
     def add(self, net: Network, seconds: float | None, reason: str = "") -> None:
-        def do(api):  # type: ignore[no-untyped-def]
+        def do(api: Any) -> None:
             path = self._path(api, net)
             old = self._ids(path, net)
             if old:  # replace: a new timeout cannot be set on a dynamic entry
@@ -105,7 +110,7 @@ class RouterOSFirewall(Firewall):
         self._call(do)
 
     def remove(self, net: Network) -> None:
-        def do(api):  # type: ignore[no-untyped-def]
+        def do(api: Any) -> None:
             path = self._path(api, net)
             old = self._ids(path, net)
             if old:
@@ -115,7 +120,7 @@ class RouterOSFirewall(Firewall):
     def entries(self) -> set[str] | None:
         import ipaddress
 
-        def do(api):  # type: ignore[no-untyped-def]
+        def do(api: Any) -> set[str]:
             found: set[str] = set()
             for family in ("ip", "ipv6"):
                 for row in api.path(family, "firewall", "address-list")("print", **{"?list": self.list_name}):

@@ -90,7 +90,7 @@ def create_block(request: Request, db: Database, new: NewBlock, who: Principal) 
         raise HTTPException(409, str(exc)) from None
     responder.flush(15)
     with db.engine.connect() as conn:
-        stored = get_block(conn, block.id)  # type: ignore[arg-type]
+        stored = get_block(conn, block.id) if block.id is not None else None
     return (stored or block).to_dict()
 
 
