@@ -13,15 +13,20 @@ Tests start it on port 0 (any free port) with listeners on 127.0.0.1:0.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netwarden.accounts.users import ensure_first_admin
 from netwarden.store.database import Database
 from netwarden.web.http import HttpServer, endpoint
 from netwarden.web.live import LiveHub
 from netwarden.web.runtime import ListenerInfo, Runtime
+
+if TYPE_CHECKING:
+    from netwarden.bus.produce import BusPipeline
+    from netwarden.pipeline import Pipeline
 
 # a browser is watching: cut batches sooner than the command-line listeners do (0.25 s), busy or not
 LIVE_DELAY = 0.1
@@ -64,6 +69,7 @@ class _Running:
     http: HttpServer
     first_admin_password: str | None
     stack: ExitStack  # everything started, stopped in the reverse order
+    feed: Pipeline  # what the collectors feed: the pipeline, or with a [bus] the BusPipeline that publishes
     listening: dict[str, list[str]] = field(default_factory=dict)  # the listeners' addresses as asked
 
 
@@ -74,7 +80,6 @@ class Server:
                  web_only: bool = False) -> None:
         self.settings = settings
         self.web_only = web_only  # no collectors (with a [bus]: the live feed comes from the workers)
-        self._bus_feed: Any = None  # with a [bus]: the BusPipeline the collectors publish through
         self.db_url = db_url or settings.database.url
         self.host = host if host is not None else settings.web.host
         self._port = port if port is not None else settings.web.port
@@ -139,24 +144,28 @@ class Server:
         try:
             first_admin_password = ensure_first_admin(db)
             file_settings = overlay(db, self.settings)  # changes made in the web app, before anything starts
-            listen = {name: self._listen[name] if self._listen[name] is not None else getattr(self.settings.web, name)
-                      for name in LISTENERS}
+            listen: dict[str, list[str]] = {}
+            for name in LISTENERS:
+                asked = self._listen[name]
+                listen[name] = asked if asked is not None else getattr(self.settings.web, name)
             # the web app's listener settings are applied live through listen_on
             hub = LiveHub()
-            self._bus_feed = sweep_gate = None
+            bus_feed: BusPipeline | None = None
+            sweep_gate: Callable[[], bool] | None = None
             if self.settings.bus.url:  # collectors publish, workers detect and store (netwarden.bus)
                 from netwarden.bus.attach import attach_bus
 
                 attached = attach_bus(self.settings, db, hub, stack)
-                self._bus_feed, sweep_gate = attached.intake, attached.sweep_gate
-            runtime = Runtime(db, self.settings, hub=hub, intake=self._bus_feed, sweep_gate=sweep_gate,
+                bus_feed, sweep_gate = attached.intake, attached.sweep_gate
+            runtime = Runtime(db, self.settings, hub=hub, intake=bus_feed, sweep_gate=sweep_gate,
                               file_settings=file_settings, listen_on=self.listen_on)
-            runtime.build_pipeline()
+            pipeline = runtime.build_pipeline()
+            feed = bus_feed if bus_feed is not None else pipeline
             stack.callback(runtime.close)
             collectors = _Collectors()
             stack.callback(collectors.close)
             if not self.web_only:
-                self._collect(runtime, collectors, listen)
+                self._collect(runtime, collectors, listen, feed)
             web = self.settings.web
             http = HttpServer(create_app(self.settings, db, runtime=runtime), self.host, self._port,
                               tls_cert=web.tls_cert, tls_key=web.tls_key)
@@ -171,7 +180,7 @@ class Server:
         except BaseException:
             stack.close()
             raise
-        self._running = _Running(db, runtime, collectors, http, first_admin_password, stack, listen)
+        self._running = _Running(db, runtime, collectors, http, first_admin_password, stack, feed, listen)
 
     def listen_on(self, listen: dict[str, list[str]]) -> None:
         """New listener addresses while running (Settings in the web app): the listeners stop (what they
@@ -186,10 +195,10 @@ class Server:
         with self._relisten:
             self._stop_collectors(running)
             try:
-                self._collect(running.runtime, running.collectors, wanted)
+                self._collect(running.runtime, running.collectors, wanted, running.feed)
             except (OSError, ValueError, ServerError) as exc:
                 self._stop_collectors(running)
-                self._collect(running.runtime, running.collectors, running.listening)
+                self._collect(running.runtime, running.collectors, running.listening, running.feed)
                 raise ServerError(f"cannot listen: {str(exc).removeprefix('cannot listen: ')}") from None
             running.listening = wanted
 
@@ -204,10 +213,10 @@ class Server:
             collectors.syslog_addresses, collectors.netflow_addresses = [], []
             running.runtime.listeners.clear()
 
-    def _collect(self, runtime: Runtime, collectors: _Collectors, listen: dict[str, list[str]]) -> None:
-        """Start the syslog and NetFlow listeners, each feeding the pipeline (or, with a [bus], the bus) through
-        its own live stream."""
-        feed = self._bus_feed if self._bus_feed is not None else runtime.pipeline
+    def _collect(self, runtime: Runtime, collectors: _Collectors, listen: dict[str, list[str]],
+                 feed: Pipeline) -> None:
+        """Start the syslog and NetFlow listeners, each feeding ``feed`` (the pipeline or, with a [bus], the
+        bus) through its own live stream."""
         from netwarden.collect import netflow, syslog_server
         from netwarden.endpoints import parse_address
         from netwarden.pipeline import LiveStream

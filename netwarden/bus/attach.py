@@ -8,16 +8,19 @@ import threading
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netwarden import metrics
+
+if TYPE_CHECKING:
+    from netwarden.bus.produce import BusPipeline
 
 
 @dataclass(frozen=True)
 class BusAttachment:
     """What ``serve`` gives its runtime when it has a [bus]."""
 
-    intake: Any  # a BusPipeline: what the collectors and the HTTP intake feed (it publishes, workers store)
+    intake: BusPipeline  # what the collectors and the HTTP intake feed (it publishes, workers store)
     sweep_gate: Callable[[], bool]  # whether this process leads the expiry sweep (netwarden.bus.leader)
 
 
