@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from netwarden.collect.sockets import device_of
 
@@ -20,6 +20,24 @@ OCTET = "octet"
 LINES = "lines"
 
 
+@runtime_checkable
+class StreamTransport(Protocol):
+    """What a connection uses of its transport: asyncio's TCP and TLS transports, and uvloop's (which are not
+    subclasses of ``asyncio.Transport``)."""
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any: ...
+
+    def pause_reading(self) -> None: ...
+
+    def resume_reading(self) -> None: ...
+
+    def is_closing(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+
 class SyslogConnection(asyncio.Protocol):
     """One TCP or TLS connection: cuts frames, feeds them while the stream has room, pauses otherwise."""
 
@@ -27,7 +45,7 @@ class SyslogConnection(asyncio.Protocol):
         self.server = server
         self.kind = kind
         self.device = "-"
-        self.transport: asyncio.Transport | None = None
+        self.transport: StreamTransport | None = None
         self.buffer = bytearray()
         self.mode: str | None = None
         self.skip = 0  # bytes of an oversized octet-counted frame still to discard
@@ -42,7 +60,7 @@ class SyslogConnection(asyncio.Protocol):
     # -- asyncio callbacks -----------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)  # a stream server's (TCP, TLS): reading pauses
+        assert isinstance(transport, StreamTransport)  # a stream server's (TCP, TLS): reading pauses
         self.transport = transport
         self.device = device_of(transport.get_extra_info("peername"))
         server = self.server
