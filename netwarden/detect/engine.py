@@ -168,6 +168,12 @@ class DetectionEngine:
                     links.link_all(batch)
                     links.save(conn)
                     alert_store.save_alerts(conn, batch, changed.stored_as)
+            except BaseException:
+                # The remembered alerts now hold this batch's changes, which the rollback did not store; only
+                # what changes is written, so the next batch would never send them: read them again instead.
+                if conn is not None:
+                    self._open.clear()
+                raise
             finally:
                 self._batch = BatchAlerts()
         for alert in changed.alerts:

@@ -58,3 +58,37 @@ def test_status_set_between_batches_is_kept(db, status: AlertStatus) -> None:  #
         assert found[0] == (first, str(AlertStatus.RESOLVED), 3)
         assert [(status, count) for _, status, count in found[1:]] == [(str(AlertStatus.NEW), 3)]
         assert heard == [(found[1][0], str(AlertStatus.NEW), 3)]
+
+
+def test_a_failed_batch_is_not_half_remembered(db, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A batch whose alert write fails is rolled back; the engine must not keep its merges in memory, because
+    only what a later batch changes is written: the stored alert would never get them, or a new alert that
+    was never inserted would be remembered without an id."""
+    settings = load_settings(environ={"NETWARDEN_RESPOND_HISTORY_AFTER": "1d"})
+    pipeline = Pipeline.from_settings(db, settings)
+    newcomer = "198.51.100.77"
+    real_save = alert_store.save_alerts
+
+    def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("database went away")
+
+    try:
+        pipeline.ingest_lines(attack(T0), "access_log", source="test")
+        monkeypatch.setattr(alert_store, "save_alerts", failing)
+        second = attack(T0 + timedelta(seconds=30)) + [line.replace(SOURCE, newcomer) for line in attack(T0)]
+        with pytest.raises(RuntimeError):
+            pipeline.ingest_lines(second, "access_log", source="test")
+        monkeypatch.setattr(alert_store, "save_alerts", real_save)
+        third = attack(T0 + timedelta(seconds=60)) + [line.replace(SOURCE, newcomer)
+                                                      for line in attack(T0 + timedelta(seconds=20))]
+        pipeline.ingest_lines(third, "access_log", source="test")
+    finally:
+        pipeline.close()
+    with db.engine.connect() as conn:
+        rows = {r.source: (r.count, r.last_seen.replace(tzinfo=timezone.utc) if r.last_seen.tzinfo is None
+                           else r.last_seen)
+                for r in conn.execute(select(alerts.c.source, alerts.c.count, alerts.c.last_seen)
+                                      .where(alerts.c.kind == "web_attack"))}
+    # what was stored, plus the third batch: the second was rolled back as a whole
+    assert rows[SOURCE] == (6, T0 + timedelta(seconds=62))
+    assert rows[newcomer] == (3, T0 + timedelta(seconds=22))
