@@ -60,7 +60,7 @@ def _primed(rows: Iterable[Any]) -> Iterator[Any]:
     return chain(first, rows)
 
 
-def export_request(
+async def export_request(
     request: Request,
     format: str | None = Query(None, pattern=f"^(json|{_FORMATS})$",  # noqa: A002 - the public parameter name
                                description=f"json (default), or a download: {_FORMATS} (every matching row)"),

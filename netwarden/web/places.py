@@ -11,10 +11,10 @@ from netwarden.enrich.geo import LOCAL, UNKNOWN, GeoError, Place
 def place_of(settings: Any, address: str | None) -> Place | None:
     if not address:
         return None
-    from netwarden.web.api.geo import _locator
+    from netwarden.web.api.geo import locator as shared_locator
 
     try:
-        locator = _locator(settings.web.geo_database, settings.web.vendor_dir)
+        locator = shared_locator(settings.web.geo_database, settings.web.vendor_dir)
     except GeoError:
         return None
     place = locator.lookup(address)

@@ -150,7 +150,7 @@ class RedirectTo(Exception):
         self.location = location
 
 
-def without_empty_fields(request: Request) -> None:
+async def without_empty_fields(request: Request) -> None:
     """A dependency for pages with filter forms, listed FIRST: a form sends every field, empty ones too
     (``port=``), which the typed parameters would refuse; redirect to the same URL without them."""
     params = request.query_params.multi_items()

@@ -34,7 +34,7 @@ def alert_dict(a: Alert) -> dict[str, Any]:
             "model_version": a.model_version, "history": a.history, "port": alert_port(a), "excerpt": excerpt(a)}
 
 
-def alert_filter(
+async def alert_filter(
     since: datetime | None = Query(None), until: datetime | None = Query(None),
     kind: str | None = Query(None, max_length=32),
     severity: str | None = Query(None, pattern="^(critical|high|medium|low)$", description="this or worse"),

@@ -33,7 +33,7 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-def analysis_query(
+async def analysis_query(
     since: datetime | None = Query(None, description="start of the range (ISO 8601; UTC when no zone)"),
     until: datetime | None = Query(None, description="end of the range (default: now)"),
     minutes: int = Query(60, ge=1, le=MAX_MINUTES, description="range length when since is not given"),

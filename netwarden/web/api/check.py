@@ -93,10 +93,10 @@ def check_history_list(limit: int = Query(50, ge=1, le=HISTORY_KEPT), db: Databa
 def _places(settings: Any, *addresses: str | None) -> dict[str, Any]:
     """Where the addresses are (context for the analyst); empty when no geolocation database is installed."""
     from netwarden.enrich.geo import GeoError
-    from netwarden.web.api.geo import _locator
+    from netwarden.web.api.geo import locator
 
     try:
-        geo = _locator(settings.web.geo_database, settings.web.vendor_dir)
+        geo = locator(settings.web.geo_database, settings.web.vendor_dir)
     except GeoError:
         return {}
     return {a: geo.lookup(a).to_dict() for a in addresses if a}

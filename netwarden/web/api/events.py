@@ -17,7 +17,7 @@ from netwarden.web.export import EXPORT_RESPONSES, Export, export_request
 router = APIRouter(tags=["events"])
 
 
-def event_query(
+async def event_query(
     since: datetime | None = Query(None, description="from this time (ISO 8601; UTC when no zone is given)"),
     until: datetime | None = Query(None, description="before this time"),
     address: str | None = Query(None, max_length=64, description="address or network (CIDR), either side"),

@@ -4,6 +4,7 @@ country's addresses and alerts for the map's drill-down."""
 from __future__ import annotations
 
 import re
+import threading
 from functools import lru_cache
 from typing import Any
 
@@ -22,8 +23,19 @@ MAX_ADDRESSES = 2000  # per side: the busiest addresses of the range are located
 COUNTRY = re.compile(r"^(?:[A-Za-z]{2}|local|unknown)$")
 
 
+_BUILDING = threading.Lock()
+
+
+def locator(database: str, vendor: str) -> GeoLocator:
+    """The shared locator of these settings (GeoError when its database is missing or not one). Made once:
+    it takes seconds (the country shapes), and requests arriving meanwhile wait for it instead of each making
+    their own."""
+    with _BUILDING:
+        return _made_locator(database, vendor)
+
+
 @lru_cache(maxsize=4)
-def _locator(database: str, vendor: str) -> GeoLocator:
+def _made_locator(database: str, vendor: str) -> GeoLocator:
     class _Web:
         geo_database = database
         vendor_dir = vendor
@@ -33,7 +45,7 @@ def _locator(database: str, vendor: str) -> GeoLocator:
 
 def get_locator(settings: Any = Depends(get_settings)) -> GeoLocator:
     try:
-        return _locator(settings.web.geo_database, settings.web.vendor_dir)
+        return locator(settings.web.geo_database, settings.web.vendor_dir)
     except GeoError as exc:
         raise HTTPException(503, str(exc)) from None
 
