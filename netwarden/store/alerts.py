@@ -199,8 +199,9 @@ class AlertFilter:
         if self.status:
             where.append(c.status == str(AlertStatus(self.status)))
         if self.source:
+            # one address: equality, so that the (source_addr, last_seen) index gives the rows in order
             lo, hi = network_range(self.source)
-            where.append(c.source_addr.between(lo, hi))
+            where.append(c.source_addr == lo if lo == hi else c.source_addr.between(lo, hi))
         if self.min_confidence is not None:
             where.append(c.confidence >= self.min_confidence)
         if self.incident_id is not None:

@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Select, and_, func, insert, or_, select, update
 
 from netwarden.networks import Network, display
 from netwarden.store import keyset
@@ -150,9 +150,20 @@ def blocks_query(*, state: str | None = None, address: str | None = None) -> Sel
     if state:
         stmt = stmt.where(blocks.c.state == str(BlockState(state)))
     if address:
-        lo, hi = network_range(address)
-        stmt = stmt.where(blocks.c.addr_lo <= hi, blocks.c.addr_hi >= lo)
+        stmt = stmt.where(overlapping(address))
     return stmt
+
+
+def overlapping(address: str) -> ColumnElement[bool]:
+    """Blocks covering or inside an address or network, found by index seeks on ``addr_lo``. Two networks overlap
+    only when one holds the other; a block's ``addr_lo`` is its network's first address, so a block holding the
+    range starts at the range's first address cut to one of the 129 prefix lengths, and a block inside it starts
+    within it. ``addr_lo <= hi AND addr_hi >= lo`` says the same but made the database scan every block (their
+    time index, 0.1-0.2 s at 30,000 blocks, for each host page)."""
+    lo, hi = network_range(address)
+    first = int.from_bytes(lo, "big")
+    starts = sorted({(first >> bits << bits).to_bytes(16, "big") for bits in range(129)})
+    return and_(or_(blocks.c.addr_lo.between(lo, hi), blocks.c.addr_lo.in_(starts)), blocks.c.addr_hi >= lo)
 
 
 def list_blocks(conn: Connection, *, state: str | None = None, address: str | None = None,
