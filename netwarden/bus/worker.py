@@ -73,14 +73,12 @@ class Worker:
         self.bus = bus
         self.name = name or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.leader = sweeper(bus, self.name, settings)  # one process of all sweeps expired blocks
+        # detector state lives in the bus's history, per partition (warm-up), not in one saved blob that
+        # workers would overwrite with each other's partial views
         self.pipeline = Pipeline.from_settings(db, settings, observers=[self._on_events],
-                                               alert_listeners=[self._on_alerts], sweep_gate=self.leader)
+                                               alert_listeners=[self._on_alerts], sweep_gate=self.leader,
+                                               save_detector_state=False)
         engine = self.pipeline.engine
-        if engine is not None:
-            # detector state lives in the bus's history, per partition (warm-up), not in one saved blob that
-            # workers would overwrite with each other's partial views
-            engine.settings.state_every = float("inf")
-            engine.save_state = lambda: None  # type: ignore[method-assign]
         response = self.pipeline.response
         if response is not None:
             response.responder.listeners.append(self._on_block)

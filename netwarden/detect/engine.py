@@ -54,7 +54,9 @@ def load_detectors() -> dict[str, type[Detector]]:
 class EngineSettings:
     merge_window: timedelta = timedelta(hours=1)
     incident_window: timedelta = timedelta(hours=24)
-    state_every: float = 60.0  # seconds of wall time between saves of detector state
+    # seconds of wall time between saves of detector state; None: never saved here (a bus worker's state is
+    # rebuilt from the bus's history per partition, and workers must not overwrite each other's partial views)
+    state_every: float | None = 60.0
     prune_every: int = 20_000  # events between pruning idle detector state
     # alerts whose newest evidence is older than this (imports of old logs) are marked ``history``: the
     # responder and the notifier leave them alone. None: never (evaluation, backtests)
@@ -102,7 +104,8 @@ class DetectionEngine:
     @classmethod
     def from_config(cls, config: dict[str, dict[str, Any]] | None = None, db=None, *,  # type: ignore[no-untyped-def]
                     only: Iterable[str] | None = None, keep_events: bool = False,
-                    assets: Assets | None = None, listeners: Sequence[AlertListener] = ()) -> DetectionEngine:
+                    assets: Assets | None = None, listeners: Sequence[AlertListener] = (),
+                    settings: EngineSettings | None = None) -> DetectionEngine:
         """Every registered detector with its ``[detect.<name>]`` settings (disabled ones left out)."""
         available = load_detectors()
         config = dict(config or {})
@@ -115,7 +118,8 @@ class DetectionEngine:
             if name not in available:
                 raise SettingsError(f"unknown detector {name!r}; known: {', '.join(available)}")
         detectors = [available[n](config.get(n), keep_events=keep_events, assets=assets) for n in wanted]
-        return cls([d for d in detectors if d.settings.enabled], db, keep_events=keep_events, listeners=listeners)
+        return cls([d for d in detectors if d.settings.enabled], db, settings=settings, keep_events=keep_events,
+                   listeners=listeners)
 
     # -- the stage ----------------------------------------------------------------------------------
 
@@ -298,7 +302,8 @@ class DetectionEngine:
                 detector.prune(self._latest)
             self._since_prune = 0
             self.stats.state = self.state_counts()
-        if self.db is not None and time.monotonic() - self._last_save >= self.settings.state_every:
+        every = self.settings.state_every
+        if self.db is not None and every is not None and time.monotonic() - self._last_save >= every:
             self.save_state()
 
     def state_counts(self) -> dict[str, dict[str, int]]:
@@ -306,7 +311,7 @@ class DetectionEngine:
         return {d.name: counts for d in self.detectors if (counts := d.state_counts())}
 
     def save_state(self) -> None:
-        if self.db is None:
+        if self.db is None or self.settings.state_every is None:
             return
         with self.db.engine.begin() as conn:
             for detector in self.detectors:

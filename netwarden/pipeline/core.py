@@ -67,10 +67,12 @@ class Pipeline:
     @classmethod
     def from_settings(cls, db: Database, settings: Settings, *, detect: bool = True,
                       observers: Sequence[Stage] = (), alert_listeners: Sequence[AlertsListener] = (),
-                      sweep_gate: Callable[[], bool] | None = None, **overrides: Any) -> Pipeline:
+                      sweep_gate: Callable[[], bool] | None = None, save_detector_state: bool = True,
+                      **overrides: Any) -> Pipeline:
         """The pipeline as configured: parsing, detection (unless ``detect=False``) with response, the store.
         ``observers`` see every batch, ``alert_listeners`` every batch's alerts (the web app's live feed);
-        ``sweep_gate``: with a [bus], whether this process expires blocks for all (netwarden.bus.leader).
+        ``sweep_gate``: with a [bus], whether this process expires blocks for all (netwarden.bus.leader);
+        ``save_detector_state=False``: detector state is never saved (a bus worker rebuilds it from the bus).
 
         Raises netwarden.detect.base.SettingsError for a wrong ``[detect.*]`` setting.
         """
@@ -79,15 +81,17 @@ class Pipeline:
         options.update(overrides)
         if not detect:
             return cls(db, stages=Stages(observers=observers), **options)
-        from netwarden.detect.engine import DetectionEngine
+        from netwarden.detect.engine import DetectionEngine, EngineSettings
         from netwarden.durations import parse_duration
         from netwarden.enrich.assets import Assets
         from netwarden.respond.attach import Response
 
         feed = AlertFeed()
+        engine_settings = EngineSettings(history_after=parse_duration(settings.respond.history_after))
+        if not save_detector_state:
+            engine_settings.state_every = None
         engine = DetectionEngine.from_config(detect_config(settings), db, assets=Assets(settings.network.home),
-                                             listeners=[feed])
-        engine.settings.history_after = parse_duration(settings.respond.history_after)
+                                             listeners=[feed], settings=engine_settings)
         for detector in engine.detectors:
             bind = getattr(detector, "bind", None)
             if bind is not None:  # detectors that read the store (ml: the registry's active models)
