@@ -40,21 +40,24 @@ urls = {"sqlite": f"sqlite:///{tempfile.mkdtemp()}/x.db",
         "mariadb": f"mysql://root@127.0.0.1:3306/{name}",
         "postgresql": f"postgresql://postgres@127.0.0.1:5432/{name}"}
 
-def setup(engine):
+def _admin(engine, mariadb_sql, postgresql_sql):
+    """Run a statement on the server's administrative database (creating or dropping the scratch one)."""
     if engine == "mariadb":
-        a = create_engine("mysql+pymysql://root@127.0.0.1:3306/")
-        with a.begin() as c: c.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+        with create_engine("mysql+pymysql://root@127.0.0.1:3306/").begin() as c:
+            c.execute(text(mariadb_sql))
     if engine == "postgresql":
-        a = create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT")
-        with a.connect() as c: c.execute(text(f'CREATE DATABASE "{name}"'))
+        admin = create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.execute(text(postgresql_sql))
+
+
+def setup(engine):
+    _admin(engine, f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4", f'CREATE DATABASE "{name}"')
+
 
 def teardown(engine):
-    if engine == "mariadb":
-        a = create_engine("mysql+pymysql://root@127.0.0.1:3306/")
-        with a.begin() as c: c.execute(text(f"DROP DATABASE `{name}`"))
-    if engine == "postgresql":
-        a = create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT")
-        with a.connect() as c: c.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    _admin(engine, f"DROP DATABASE `{name}`", f'DROP DATABASE "{name}" WITH (FORCE)')
+
 
 def reflect(eng):
     insp = inspect(eng)
