@@ -58,7 +58,8 @@ def test_metrics_add_up_to_what_was_stored(tmp_path: Path) -> None:
         assert ready.status_code == 200 and ready.json() == {"status": "ready"}
         before = scrape(base)
         _, host, port = server.syslog_addresses[0]
-        now = datetime.now(timezone.utc).strftime("%b %d %H:%M:%S").replace(" 0", "  ")
+        clock = datetime.now(timezone.utc)  # syslog's day is space-padded ("Dec  5"), its hour never is
+        now = f"{clock:%b} {clock.day:2d} {clock:%H:%M:%S}"
         good = [f"<38>{now} gw01 sshd[77]: Failed password for root from {ATTACKER} port {40000 + i} ssh2"
                 for i in range(40)]
         junk = [b"\xff\xfe\x00\x01junk", b"\x00\x00 no header at all"]
