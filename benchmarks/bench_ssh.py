@@ -8,7 +8,9 @@ and its children, e.g. NetWarden's writer) is read from ``getrusage``: on this s
 the same-run ratios are the figures to compare. fail2ban-regex runs as its daemon would read a log: ``--raw`` (no
 DNS), ``--no-check-all`` (stop at the first matching rule), missed and ignored lines not kept for printing.
 
-Run alone: ``python -m benchmarks.bench_ssh [--quick] [--reps N] [--lines N]``; part of ``benchmarks/run``.
+Run alone: ``python -m benchmarks.bench_ssh [--quick] [--reps N] [--lines N] [--against DIR]``; part of
+``benchmarks/run``. ``--against DIR``: another checkout's NetWarden (old code) alternated in the same run, each
+pair of runs then also compared old against new.
 """
 
 from __future__ import annotations
@@ -35,12 +37,13 @@ FAIL2BAN = ["fail2ban-regex", "--raw", "--no-check-all", "--print-no-missed", "-
 INPUTS = (("few", 1), ("many", 100))  # (name, address variants)
 
 
-def _timed(argv: list[str]) -> tuple[float, float, str]:
-    """Wall seconds and CPU seconds (this process's reaped children: the command and its own children)."""
+def _timed(argv: list[str], tree: Path = REPO) -> tuple[float, float, str]:
+    """Wall seconds and CPU seconds (this process's reaped children: the command and its own children);
+    ``tree``: the checkout whose code runs."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, text=True, cwd=REPO,
-                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=tree,
+                          env={**os.environ, "PYTHONPATH": str(tree)})
     seconds = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
@@ -50,7 +53,7 @@ def _timed(argv: list[str]) -> tuple[float, float, str]:
 
 
 def run(*, quick: bool = False, engines: list[str] | None = None, only: str | None = None, reps: int | None = None,
-        lines: int | None = None, log: Callable[[str], None] = print) -> list[dict]:
+        lines: int | None = None, against: Path | None = None, log: Callable[[str], None] = print) -> list[dict]:
     if shutil.which(FAIL2BAN[0]) is None:
         log("  fail2ban-regex not installed (Debian package fail2ban, scripts/system-packages): skipped")
         return []
@@ -61,28 +64,39 @@ def run(*, quick: bool = False, engines: list[str] | None = None, only: str | No
         if only and only not in f"ssh {name}":
             continue
         path = ssh_log(OUT / f"ssh-{lines // 1000}k-{name}.log", lines, variants)
-        row: dict = {"name": name, "lines": lines, "addresses": 30 * variants, "netwarden": [], "fail2ban": []}
+        row: dict = {"name": name, "lines": lines, "addresses": 30 * variants, "netwarden": [], "fail2ban": [],
+                     "old": []}
         with tempfile.TemporaryDirectory(prefix="nw-ssh-") as tmp:
             for rep in range(reps):
-                db = Path(tmp) / f"{rep}.db"
-                wall, cpu, out = _timed(NETWARDEN + ["ingest", "-f", "syslog", "--no-progress", "--db",
-                                                     f"sqlite:///{db}", str(path)])
-                stored = re.search(r"events stored\s+([\d,]+)", out)
-                alerts = re.search(r"alerts\s+([\d,]+) new", out)
+                if against is not None:  # the old code first, then the new, then fail2ban-regex
+                    old = _ingest(Path(tmp) / f"old{rep}.db", path, against.resolve())
+                    row["old"].append(old[:2])
+                    row["old_events"], row["old_alerts"] = old[2:]
+                wall, cpu, row["events"], row["alerts"] = _ingest(Path(tmp) / f"{rep}.db", path, REPO)
                 row["netwarden"].append((wall, cpu))
-                row["events"] = int(stored.group(1).replace(",", "")) if stored else None
-                row["alerts"] = int(alerts.group(1).replace(",", "")) if alerts else 0
-                db.unlink(missing_ok=True)
                 wall_f, cpu_f, out = _timed(FAIL2BAN + [str(path), "sshd"])
                 matched = re.search(r"Lines: \d+ lines, \d+ ignored, (\d+) matched", out)
                 row["fail2ban"].append((wall_f, cpu_f))
                 row["matched"] = int(matched.group(1)) if matched else None
                 log(f"  ssh {name} ({lines:,} lines), run {rep + 1}: netwarden {wall:.1f} s (CPU {cpu:.1f} s), "
                     f"fail2ban-regex {wall_f:.1f} s (CPU {cpu_f:.1f} s): {wall_f / wall:.2f}x wall, "
-                    f"{cpu_f / cpu:.2f}x CPU; load {os.getloadavg()[0]:.1f}")
+                    f"{cpu_f / cpu:.2f}x CPU" + (f"; old code {row['old'][-1][0]:.1f} s (CPU {row['old'][-1][1]:.1f} s)"
+                                                 if row["old"] else "") + f"; load {os.getloadavg()[0]:.1f}")
         row["load"] = os.getloadavg()
         rows.append(row)
     return rows
+
+
+def _ingest(db: Path, path: Path, tree: Path) -> tuple[float, float, int | None, int]:
+    """``netwarden ingest`` of ``path`` by the code of ``tree`` into a new SQLite file: wall s, CPU s, events stored,
+    new alerts."""
+    wall, cpu, out = _timed(NETWARDEN + ["ingest", "-f", "syslog", "--no-progress", "--db", f"sqlite:///{db}",
+                                         str(path)], tree)
+    stored = re.search(r"events stored\s+([\d,]+)", out)
+    alerts = re.search(r"alerts\s+([\d,]+) new", out)
+    db.unlink(missing_ok=True)
+    return wall, cpu, int(stored.group(1).replace(",", "")) if stored else None, \
+        int(alerts.group(1).replace(",", "")) if alerts else 0
 
 
 def markdown(rows: list[dict], *, quick: bool = False) -> str:
@@ -118,6 +132,16 @@ def markdown(rows: list[dict], *, quick: bool = False) -> str:
                    f"{r.get('events') or 0:,} events and raised {r.get('alerts', 0):,} new alerts, fail2ban-regex "
                    f"matched {r.get('matched') or 0:,} lines; load average after: "
                    f"{' / '.join(f'{x:.1f}' for x in r['load'])}.")
+        if r["old"]:
+            f_wall = statistics.median(w for w, _ in r["fail2ban"])
+            f_cpu = statistics.median(c for _, c in r["fail2ban"])
+            old_wall = statistics.median(w for w, _ in r["old"])
+            old_cpu = statistics.median(c for _, c in r["old"])
+            out.append(f"  - old code (`--against`): wall {old_wall:.1f} s, CPU {old_cpu:.1f} s (medians; new/old "
+                       f"CPU per pair: {', '.join(f'{n[1] / o[1]:.2f}' for n, o in zip(r['netwarden'], r['old']))}; "
+                       f"old/fail2ban wall ratio {f_wall / old_wall:.2f}, CPU {f_cpu / old_cpu:.2f}); "
+                       f"it stored {r.get('old_events') or 0:,} events and raised {r.get('old_alerts', 0):,} "
+                       "new alerts.")
     return "\n".join(out) + "\n"
 
 
@@ -128,5 +152,6 @@ if __name__ == "__main__":
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--reps", type=int)
     parser.add_argument("--lines", type=int, help="lines per input (default 1,000,000; --quick 100,000)")
+    parser.add_argument("--against", type=Path, help="another checkout (old code), alternated with this one")
     args = parser.parse_args()
-    print(markdown(run(quick=args.quick, reps=args.reps, lines=args.lines, log=lambda m: print(m, file=sys.stderr)), quick=args.quick))
+    print(markdown(run(quick=args.quick, reps=args.reps, lines=args.lines, against=args.against, log=lambda m: print(m, file=sys.stderr)), quick=args.quick))

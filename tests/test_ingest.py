@@ -465,3 +465,28 @@ def test_long_line_across_a_read_block_near_the_end_loses_nothing(db: Database, 
     again = Pipeline(db).ingest_file(path, "access_log")
     assert (again.lines, again.events) == (1, 1)
     assert len(stored(db)) == 12_101
+
+
+def test_the_writer_process_stores_the_rows_the_thread_writer_stores(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writer process makes the rows itself (from columns): every column of every stored event is what the
+    thread writer, which is handed ready rows, stores, on varied syslog input (sshd, netfilter, RouterOS,
+    text to clean)."""
+    golden = Path(__file__).parent / "data" / "golden"
+    text = b"".join((golden / f"syslog.{name}log").read_bytes() for name in ("", "sshd.", "netfilter.", "mikrotik."))
+    text += "Dec 10 06:55:46 LabSZ sshd[1]: Invalid user caf\u00e9\x00\U0001F600 from 203.0.113.9\n".encode()
+    text += b"Dec 10 06:55:47 LabSZ sshd[1]: Invalid user bad\xff from 203.0.113.9\n"
+    path = tmp_path / "in.log"  # without RFC 5424 lines with no time, stamped on arrival (differently each run)
+    path.write_bytes(b"\n".join(line for line in text.split(b"\n") if b">1 - " not in line))
+    found = {}
+    for kind in ("thread", "process"):
+        monkeypatch.setattr(writer_module, "PROCESS_THRESHOLD", 0 if kind == "process" else 1 << 40)
+        db = Database.open(f"sqlite:///{tmp_path / kind}.db")
+        try:
+            assert Pipeline(db, batch_size=50).ingest_file(path, "syslog").events > 100
+            with db.engine.connect() as conn:
+                found[kind] = [tuple(r) for r in conn.execute(select(*[c for c in events.c if c.name != "id"])
+                                                              .order_by(events.c.line_no))]
+        finally:
+            db.close()
+    assert found["thread"] == found["process"]

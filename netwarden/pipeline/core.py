@@ -129,11 +129,16 @@ class Pipeline:
         hand its rows, its quarantined lines and how far the input was read (``position``, for an input
         with an ``ingest_sources`` row ``source_id``) to ``writer``: all stored in one transaction."""
         self.stages.run(batch.events)
-        rows = self._rows.rows(batch.events, source_id, batch.line_numbers)
         q_rows = quarantine_store.quarantine_rows(batch.quarantined, source=source, fmt=fmt,
                                                   source_id=source_id, received=datetime.now(timezone.utc))
-        # rollups are counted by the writer (a separate process for large files: it has the spare time)
-        writer.submit(StoreBatch(rows, None, q_rows, source_id, source, position))
+        # rollups are counted by the writer (a separate process for large files: it has the spare time), and
+        # such a process also makes the rows
+        if getattr(writer, "makes_rows", False):
+            writer.submit(StoreBatch([], None, q_rows, source_id, source, position,
+                                     event_store.event_columns(batch.events), batch.line_numbers))
+        else:
+            rows = self._rows.rows(batch.events, source_id, batch.line_numbers)
+            writer.submit(StoreBatch(rows, None, q_rows, source_id, source, position))
 
     def store_lines(self, parser: Parser, lines: Sequence[Line], *, source: str, fmt: str, source_id: int,
                     position: Position) -> IngestResult:

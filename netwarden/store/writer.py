@@ -54,6 +54,10 @@ class StoreBatch:
     source_id: int | None = None
     source: str = "-"
     position: source_store.Position | None = None  # how far the input was read, with this batch
+    # or the events as events.event_columns() and their line numbers, made rows by the writer (see
+    # ProcessWriter.makes_rows); rows is then empty until write_batch
+    columns: list[list] | None = None
+    line_numbers: list[int | None] | None = None
 
 
 class BatchWriter(Protocol):
@@ -70,6 +74,9 @@ def batch_buckets(batch: StoreBatch) -> dict[tuple, list[int]]:
 
 
 def write_batch(conn: Connection, writer: EventWriter, batch: StoreBatch) -> None:
+    if batch.columns is not None:
+        batch.rows = writer.rows_of_columns(batch.columns, batch.source_id, batch.line_numbers or [])
+        batch.columns = batch.line_numbers = None
     writer.insert(conn, batch.rows)
     rollup_store.add_buckets(conn, batch_buckets(batch))
     quarantine_store.insert_quarantine(conn, batch.quarantine_rows)
@@ -245,6 +252,11 @@ def _checkpoint_every(db: Database, pages: int) -> None:
 class ProcessWriter:
     # 8 batches in flight: the writer pauses now and then (SQLite checkpoints) and a shallow queue makes
     # the parser wait for it; memory stays bounded (at most depth × batch_size rows queued)
+
+    #: batches may come as columns (StoreBatch.columns): the rows are made in the writer process, whose core
+    #: has time to spare, not in the parsing one (measured: see BENCHMARKS.md, "SSH logs against fail2ban")
+    makes_rows = True
+
     def __init__(self, db: Database, depth: int = 8, *, checkpoint_pages: int | None = None) -> None:
         ctx = mp.get_context("spawn")  # never fork a process that holds database connections
         self._inbox: mp.Queue = ctx.Queue(maxsize=depth)
