@@ -13,7 +13,7 @@ from sqlalchemy import JSON, Connection, Text, TypeDecorator, and_, bindparam, f
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from netwarden.records import Alert, AlertStatus, Factor, Severity
-from netwarden.store import keyset
+from netwarden.store import keyset, raw_rows
 from netwarden.store.addresses import address_key, network_range
 from netwarden.store.events import _clean_json, clean_text, overlapping
 from netwarden.store.schema import alerts, detector_state, incidents, suppressions
@@ -61,12 +61,26 @@ def clean_evidence(evidence: dict[str, Any]) -> Any:
     """``_clean_json(evidence)``, in C when it can: an alert's evidence (samples of whole events) is written
     again every batch that updates it, and walking it in Python was an eighth of ingest under a flood.
     orjson refuses lone surrogates and keys that are not text, and writes NUL escaped: those go the slow way.
-    Its round trip turns NaN into null as ``_clean_json`` does (and infinities too, which JSON has no word for)."""
+    Its round trip turns NaN into null as ``_clean_json`` does (and infinities too, which JSON has no word for).
+    The text it made is kept with the result (``_Encoded``): it is what SQLite and MariaDB store, not encoded again."""
     try:
         dumped = orjson.dumps(evidence)
     except TypeError:
         return _clean_json(evidence)
-    return _clean_json(evidence) if b"\\u0000" in dumped else orjson.loads(dumped)
+    if b"\\u0000" in dumped:
+        return _clean_json(evidence)
+    cleaned = orjson.loads(dumped)
+    if type(cleaned) is not dict:
+        return cleaned
+    encoded = _Encoded(cleaned)
+    encoded.text = dumped.decode()
+    return encoded
+
+
+class _Encoded(dict):
+    """A JSON object with its orjson text (``_JsonText`` writes the text: the same as encoding it again)."""
+
+    text: str
 
 
 def save_alert(conn: Connection, alert: Alert) -> int:
@@ -111,6 +125,7 @@ def insert_many(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> lis
     order of ``rows``."""
     if not rows:
         return []
+    columns = tuple(rows[0])
     stmt = insert(table).values(_binds(conn, table, rows[0]))
     if len(rows) == 1:  # RETURNING in bulk needs a driver and server that keep the order; one needs neither
         return [int(conn.execute(stmt, rows[0]).inserted_primary_key[0])]
@@ -118,7 +133,7 @@ def insert_many(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> lis
         # SQLAlchemy would insert row by row here (SQLite does not promise RETURNING's order). From its insert
         # on, the transaction holds SQLite's only write lock, and a new rowid is the largest plus one: the
         # rows just inserted are the table's newest, in order
-        conn.execute(stmt, rows)
+        raw_rows.executemany(conn, raw_rows.prepare(conn, ("insert", table.name, columns), lambda: stmt), rows)
         newest = conn.execute(select(table.c.id).order_by(table.c.id.desc()).limit(len(rows)))
         return [int(row_id) for (row_id,) in newest][::-1]
     # one INSERT ... RETURNING, sorted by the autoincrement id (PostgreSQL, MariaDB)
@@ -127,12 +142,18 @@ def insert_many(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> lis
 
 
 def update_many(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
-    """Update each row (the columns given, the same in every row) by its ``id``, as one executemany."""
+    """Update each row (the columns given, the same in every row) by its ``id``, as one executemany on the
+    driver (``raw_rows``: a flood updates thousands of alerts per batch)."""
     if not rows:
         return
-    rows = [{("_id" if k == "id" else k): v for k, v in row.items()} for row in rows]
-    values = _binds(conn, table, {name: None for name in rows[0] if name != "_id"})
-    conn.execute(update(table).where(table.c.id == bindparam("_id")).values(values), rows)
+    columns = tuple(name for name in rows[0] if name != "id")
+
+    def build() -> Any:
+        values = _binds(conn, table, dict.fromkeys(columns))
+        return update(table).where(table.c.id == bindparam("_id")).values(values)
+
+    prepared = raw_rows.prepare(conn, ("update", table.name, columns), build)
+    raw_rows.executemany(conn, prepared, [{**row, "_id": row["id"]} for row in rows])
 
 
 class _JsonText(TypeDecorator):
@@ -146,6 +167,8 @@ class _JsonText(TypeDecorator):
     def process_bind_param(self, value: Any, dialect: Any) -> str | None:
         if value is None:
             return "null"  # as the JSON type writes None (its none_as_null is off)
+        if type(value) is _Encoded:
+            return value.text
         try:
             return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
         except TypeError:

@@ -14,7 +14,7 @@ from netwarden.config import load_settings
 from netwarden.detect.alert_merge import StoredView
 from netwarden.notify.notice import alert_notice
 from netwarden.pipeline import Pipeline
-from netwarden.records import AlertStatus
+from netwarden.records import Alert, AlertStatus, Factor, Severity
 from netwarden.store import alerts as alert_store
 from netwarden.store.database import Database
 from netwarden.store.schema import alerts, incidents
@@ -168,3 +168,41 @@ def test_batch_merging_stores_exactly_what_writing_every_finding_stored(db, db_u
     assert sum(len(batch) for batch in before["told"]) > len(before["alerts"]), "updates must be told too"
     for part in before:
         assert after[part] == before[part], part
+
+
+def _awkward_alerts(n: int) -> list[Alert]:
+    """Alerts holding what a log may put in them: NaN, NUL, a lone surrogate, non-UTC times. (Not infinity:
+    the slow cleaning keeps it, and save_alert then fails on PostgreSQL and MariaDB.)"""
+    evidences = [{"n": float("nan"), "url": "/a\x00b", "samples": [{"raw": "é ☃ \U0001F600", "n": 2 ** 40}]},
+                 {"bad": "\ud800", "list": [1, 2.5, None, True]},
+                 {"plain": "x", "nan": float("nan"), "nested": {"k": ["v"]}}]
+    zone = timezone(timedelta(hours=-7))
+    return [Alert(kind="web_attack", subkind=f"sqli{i}", severity=Severity.HIGH, confidence=0.5 + i / 10,
+                  factors=[Factor("signature", 0.4, "a match \x00")], source=f"203.0.113.{i + 1}" if i else None,
+                  target="/x" if i % 2 else None, first_seen=T0.astimezone(zone) + timedelta(microseconds=i),
+                  last_seen=T0 + timedelta(seconds=i, microseconds=123456), count=i + 1,
+                  evidence=evidences[i % len(evidences)], recommendation="block ☃", detector="web_attack",
+                  signature=f"sig\x00{i}", history=bool(i % 2)) for i in range(n)]
+
+
+def test_alert_rows_written_in_bulk_are_those_sqlalchemy_writes(db) -> None:  # type: ignore[no-untyped-def]
+    """save_alerts (the driver's executemany, ``store/raw_rows.py``) stores each value as save_alert's
+    SQLAlchemy statements do, for new alerts and updates."""
+    one, bulk = _awkward_alerts(4), _awkward_alerts(4)
+    with db.engine.begin() as conn:
+        for alert in one:
+            alert_store.save_alert(conn, alert)
+        alert_store.save_alerts(conn, bulk)
+        for alerts_ in (one, bulk):
+            for alert in alerts_:
+                alert.count += 5
+                alert.last_seen += timedelta(hours=1)
+                alert.evidence = {**alert.evidence, "more": [1.5, "é"]}
+        for alert in one:
+            alert_store.save_alert(conn, alert)
+        alert_store.save_alerts(conn, bulk)
+        rows = {r.id: r for r in conn.execute(select(alerts))}
+    kept = [c.name for c in alerts.columns if c.name not in ("id", "created", "updated")]
+    for a, b in zip(one, bulk):
+        assert [getattr(rows[a.id], c) for c in kept] == [getattr(rows[b.id], c) for c in kept]
+    assert rows[bulk[0].id].count == 6 and rows[bulk[0].id].evidence["n"] is None
