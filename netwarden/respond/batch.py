@@ -24,7 +24,8 @@ from netwarden.networks import AddressError, Network, block_target, display, par
 from netwarden.records import Alert, AlertStatus
 from netwarden.respond.refusals import kept_message, outlasts
 from netwarden.store.addresses import network_range
-from netwarden.store.blocks import AUTO, Block, BlockState, _from_row, count_active_auto, end_block, insert_block
+from netwarden.store.alerts import insert_many
+from netwarden.store.blocks import AUTO, Block, BlockState, _from_row, block_values, count_active_auto, end_block
 from netwarden.store.schema_respond import blocks
 
 if TYPE_CHECKING:
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 CHUNK = 200  # networks per prefetch query (bound parameters stay far below every engine's limit)
+# the ids of blocks decided in this batch and not inserted yet: after every stored id, in the order decided,
+# as the ids the inserts will give them (only their order is looked at before they are inserted)
+UNSTORED = 1 << 62
 
 
 @dataclass
@@ -43,9 +47,10 @@ class _View:
     earlier: dict[tuple[bytes, bytes], list[Block]]  # decided blocks of exactly that network since ``since``
     auto_enforced: int  # active automatic enforced blocks (the cap counts these)
     decided: set = field(default_factory=set)  # alerts refused for good in this batch
-    done: list = field(default_factory=list)  # (block, replaced, reason) to announce after the commit
+    done: list = field(default_factory=list)  # (block, replaced, reason, network) to announce after the commit
     refused: list = field(default_factory=list)  # (cause, network, alert id, lasting, message)
     prefixes: set = field(default_factory=set)  # (version, prefix length) of the networks in ``active``
+    unstored: list = field(default_factory=list)  # (row, network, [the block and its copies]), in order
 
     def __post_init__(self) -> None:
         self.prefixes |= {(n.version, n.prefixlen) for n, _ in self.active.values()}
@@ -96,15 +101,16 @@ def decide(responder: Responder, alerts: Sequence[Alert]) -> None:
                 view = _read(conn, r, [net for _, net in candidates], now)
                 for alert, net in candidates:
                     _one(conn, r, view, alert, net, now)
+                _store(conn, view)
         except Exception:  # the database said no: nothing of the batch was stored; decide one by one
             log.exception("batched block decisions failed; deciding alert by alert")
             for alert, _ in candidates:
                 r.on_alert(alert, True)
             return
-        for block, replaced, _ in view.done:
+        for block, replaced, _, net in view.done:
             for old in replaced:
                 r._active.pop(str(parse_network(old.network)), None)
-            r._active[str(parse_network(block.network))] = (parse_network(block.network), block)
+            r._active[str(net)] = (net, block)
     _announce(r, view)
 
 
@@ -149,7 +155,7 @@ def _one(conn: Connection, r: Responder, view: _View, alert: Alert, net: Network
     refusal = r.never_block.refusal(net)
     if refusal:
         message = f"{display(net)} is never blocked: {refusal}"
-        insert_block(conn, replace(record, detail=message), net)
+        _defer(view, replace(record, detail=message), net)
         view.refused.append(("never-block list", net, alert.id, True, message))
         view.decided.add(alert.id)
         return
@@ -157,6 +163,7 @@ def _one(conn: Connection, r: Responder, view: _View, alert: Alert, net: Network
     wider = [b for b in overlapping if parse_network(b.network).supernet_of(net) and parse_network(b.network) != net]
     same = [b for b in overlapping if parse_network(b.network) == net]
     if wider or same:
+        _store_if_unstored(conn, view, wider[:1] + same[:1])
         message = (f"{display(net)} is already blocked by block #{wider[0].id} ({wider[0].network})" if wider
                    else f"{display(net)} is already blocked (block #{same[0].id})")
         view.refused.append(("refused", net, alert.id, True, message))
@@ -166,7 +173,7 @@ def _one(conn: Connection, r: Responder, view: _View, alert: Alert, net: Network
         message = (f"the cap of {r.settings.max_auto_blocks} active automatic blocks is reached "
                    "([respond] max_auto_blocks)")
         if alert.id not in r._cap_recorded:
-            insert_block(conn, replace(record, detail=message), net)
+            _defer(view, replace(record, detail=message), net)
             r._note_cap_recorded(alert.id)
         view.refused.append(("block cap", net, alert.id, False, message))
         return
@@ -174,12 +181,14 @@ def _one(conn: Connection, r: Responder, view: _View, alert: Alert, net: Network
     expires = now + r._steps[min(level, len(r._steps) - 1)]
     longer = [b for b in overlapping if outlasts(b.expires, expires)]
     if longer:
+        _store_if_unstored(conn, view, longer[:3])
         view.refused.append(("refused", net, alert.id, True, kept_message(net, longer, expires)))
         view.decided.add(alert.id)
         return
-    block = insert_block(conn, Block(network=display(net), reason=reason, backend=r.backend_name, mode=mode,
-                                     created_by=AUTO, created=now, expires=expires, level=level, alert_id=alert.id),
-                         net)
+    block = _defer(view, Block(network=display(net), reason=reason, backend=r.backend_name, mode=mode,
+                               created_by=AUTO, created=now, expires=expires, level=level, alert_id=alert.id), net)
+    if overlapping:  # ending them names the new block, and they may be this batch's own
+        _store(conn, view)
     for old in overlapping:
         end_block(conn, old.id, BlockState.REMOVED, when=now, by=AUTO,
                   detail=f"replaced by block #{block.id}")
@@ -189,13 +198,41 @@ def _one(conn: Connection, r: Responder, view: _View, alert: Alert, net: Network
             view.auto_enforced -= 1
         view.active.pop(str(parse_network(old.network)), None)
     stored = replace(block)  # the store's copy, as the next alert's queries would read it
-    view.overlapping.add(stored)
+    if block.id >= UNSTORED:  # type: ignore[operator]
+        view.unstored[-1][2].append(stored)
+    view.overlapping.add(stored, net)
     earlier.append(stored)
     view.active[str(net)] = (net, block)
     view.prefixes.add((net.version, net.prefixlen))
     if mode == "enforce":
         view.auto_enforced += 1
-    view.done.append((block, overlapping, reason))
+    view.done.append((block, overlapping, reason, net))
+
+
+def _defer(view: _View, block: Block, net: Network) -> Block:
+    """``insert_block``, the insert left to ``_store``: under a flood one multi-row insert per batch rather
+    than one statement per block."""
+    row = block_values(block, net)
+    block.network = row["network"]
+    block.id = UNSTORED + len(view.unstored)
+    view.unstored.append((row, str(net), [block]))
+    return block
+
+
+def _store(conn: Connection, view: _View) -> None:
+    """Insert the deferred blocks, in the order decided, and give them (and their copies) their ids."""
+    if not view.unstored:
+        return
+    for (_, key, held), block_id in zip(view.unstored, insert_many(conn, blocks, [e[0] for e in view.unstored])):
+        for block in held:
+            view.overlapping.renumber(block, key, block_id)
+    view.unstored.clear()
+
+
+def _store_if_unstored(conn: Connection, view: _View, named: Sequence[Block]) -> None:
+    """Before a message names these blocks' ids, or the store is asked to change them."""
+    if any(b.id is not None and b.id >= UNSTORED for b in named):
+        _store(conn, view)
 
 
 class _Active:
@@ -208,11 +245,22 @@ class _Active:
         self.by_id: dict[int, Block] = {}
         self.prefixes: dict[int, set[int]] = {4: set(), 6: set()}
 
-    def add(self, block: Block) -> None:
-        net = parse_network(block.network)
+    def add(self, block: Block, net: Network | None = None) -> None:
+        net = net or parse_network(block.network)
         self.by_net.setdefault(str(net), {})[block.id] = block  # type: ignore[index]
         self.by_id[block.id] = block  # type: ignore[index]
         self.prefixes[net.version].add(net.prefixlen)
+
+    def renumber(self, block: Block, key: str, block_id: int) -> None:
+        """Give ``block`` (of the network ``key``) its id: it may be held here under the one it had before."""
+        held = self.by_net.get(key, {})
+        if held.get(block.id) is block:  # type: ignore[arg-type]
+            del held[block.id]  # type: ignore[arg-type]
+            held[block_id] = block
+        if self.by_id.get(block.id) is block:  # type: ignore[arg-type]
+            del self.by_id[block.id]  # type: ignore[arg-type]
+            self.by_id[block_id] = block
+        block.id = block_id
 
     def discard(self, block: Block) -> None:
         self.by_net.get(str(parse_network(block.network)), {}).pop(block.id, None)  # type: ignore[arg-type]
@@ -243,5 +291,5 @@ def _announce(r: Responder, view: _View) -> None:
             r._cap_logged = time.monotonic()
         if r.log_refusals:
             log.warning("not blocking %s (alert #%s): %s", display(net), alert_id, message)
-    for block, replaced, reason in view.done:
-        r._announce_block(block, parse_network(block.network), replaced, reason, AUTO)
+    for block, replaced, reason, net in view.done:
+        r._announce_block(block, net, replaced, reason, AUTO)

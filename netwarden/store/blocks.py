@@ -78,13 +78,18 @@ def _from_row(row: Any) -> Block:
                  ended_by=m["ended_by"], detail=m["detail"])
 
 
-def insert_block(conn: Connection, block: Block, net: Network) -> Block:
+def block_values(block: Block, net: Network) -> dict[str, Any]:
+    """The row of ``block`` (about ``net``) as stored."""
     lo, hi = network_range(str(net))
-    values = {"network": display(net), "addr_lo": lo, "addr_hi": hi, "reason": clean_text(block.reason)[:2000],
-              "alert_id": block.alert_id, "backend": block.backend, "mode": block.mode,
-              "created_by": block.created_by[:64], "created": block.created, "expires": block.expires,
-              "level": block.level, "state": str(block.state), "ended": block.ended, "ended_by": block.ended_by,
-              "detail": clean_text(block.detail)[:2000]}
+    return {"network": display(net), "addr_lo": lo, "addr_hi": hi, "reason": clean_text(block.reason)[:2000],
+            "alert_id": block.alert_id, "backend": block.backend, "mode": block.mode,
+            "created_by": block.created_by[:64], "created": block.created, "expires": block.expires,
+            "level": block.level, "state": str(block.state), "ended": block.ended, "ended_by": block.ended_by,
+            "detail": clean_text(block.detail)[:2000]}
+
+
+def insert_block(conn: Connection, block: Block, net: Network) -> Block:
+    values = block_values(block, net)
     # parameters, not .values(): the statement stays one cached compile (a block per alert under a flood)
     block.id = int(conn.execute(insert(blocks), values).inserted_primary_key[0])
     block.network = values["network"]
