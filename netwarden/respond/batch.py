@@ -36,6 +36,10 @@ CHUNK = 200  # networks per prefetch query (bound parameters stay far below ever
 # the ids of blocks decided in this batch and not inserted yet: after every stored id, in the order decided,
 # as the ids the inserts will give them (only their order is looked at before they are inserted)
 UNSTORED = 1 << 62
+# source -> the network a block of it covers, per IPv6 prefix length: a flood raises alerts from the same
+# sources batch after batch, and parsing an address (ipaddress) was a sixth of deciding a batch
+_TARGETS: dict[int, dict[str, Network | None]] = {}
+MAX_TARGETS = 65_536
 
 
 @dataclass
@@ -70,7 +74,9 @@ def decide(responder: Responder, alerts: Sequence[Alert]) -> None:
     if not r.settings.auto_block:
         return
     candidates = []
-    targets: dict[str, Network | None] = {}  # source -> its network (a flood raises several alerts per source)
+    targets = _TARGETS.setdefault(r.settings.ipv6_prefix, {})
+    if len(targets) > MAX_TARGETS:
+        targets.clear()
     for alert in alerts:
         if not alert.source or alert.id in r._decided:
             continue
