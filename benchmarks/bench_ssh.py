@@ -37,12 +37,12 @@ FAIL2BAN = ["fail2ban-regex", "--raw", "--no-check-all", "--print-no-missed", "-
 INPUTS = (("few", 1), ("many", 100))  # (name, address variants)
 
 
-def _timed(argv: list[str], tree: Path = REPO) -> tuple[float, float, str]:
+def _timed(argv: list[str], tree: Path = REPO, cwd: Path = REPO) -> tuple[float, float, str]:
     """Wall seconds and CPU seconds (this process's reaped children: the command and its own children);
     ``tree``: the checkout whose code runs."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, text=True, cwd=tree,
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=cwd,
                           env={**os.environ, "PYTHONPATH": str(tree)})
     seconds = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -89,9 +89,10 @@ def run(*, quick: bool = False, engines: list[str] | None = None, only: str | No
 
 def _ingest(db: Path, path: Path, tree: Path) -> tuple[float, float, int | None, int]:
     """``netwarden ingest`` of ``path`` by the code of ``tree`` into a new SQLite file: wall s, CPU s, events stored,
-    new alerts."""
+    new alerts. It runs in the database's folder, as in a fresh installation: a checkout's own folders (rule
+    files its tests left in ./netwarden-rules) would be read as settings."""
     wall, cpu, out = _timed(NETWARDEN + ["ingest", "-f", "syslog", "--no-progress", "--db", f"sqlite:///{db}",
-                                         str(path)], tree)
+                                         str(path)], tree, db.parent)
     stored = re.search(r"events stored\s+([\d,]+)", out)
     alerts = re.search(r"alerts\s+([\d,]+) new", out)
     db.unlink(missing_ok=True)
