@@ -168,9 +168,10 @@ class EventWriter:
         self.sql = f"INSERT INTO {quote(events.name)} ({columns}) VALUES ({', '.join([marker] * len(_COLUMNS))})"
         self.convert_time = _sqlite_time if dialect.name == "sqlite" else _naive_utc
         # the server engines load through their fastest bulk path (netwarden/store/bulk.py)
-        self.mysql_head = (f"INSERT INTO {quote(events.name)} ({columns}) VALUES "
-                           if dialect.name in ("mysql", "mariadb") and dialect.driver == "pymysql" else None)
-        self.mysql_parents = bulk.parent_keys(events, _COLUMNS, quote) if self.mysql_head else ()
+        self.mysql_columns = ([quote(c) for c in _COLUMNS]
+                              if dialect.name in ("mysql", "mariadb") and dialect.driver == "pymysql" else None)
+        self.mysql_parents = bulk.parent_keys(events, _COLUMNS, quote) if self.mysql_columns else ()
+        self.table = quote(events.name)
         self.copy_sql = (f"COPY {quote(events.name)} ({columns}) FROM STDIN (FORMAT BINARY)"
                          if dialect.name == "postgresql" and dialect.driver == "psycopg" else None)
         self.copy_types = bulk.pg_copy_types(events, _COLUMNS, dialect) if self.copy_sql else []
@@ -202,8 +203,9 @@ class EventWriter:
             return
         if self.copy_sql is not None:
             bulk.pg_copy(conn.connection.driver_connection, self.copy_sql, self.copy_types, rows)
-        elif self.mysql_head is not None:
-            bulk.mysql_insert(conn.connection.driver_connection, self.mysql_head, rows, self.mysql_parents)
+        elif self.mysql_columns is not None:
+            bulk.mysql_insert(conn.connection.driver_connection, self.table, self.mysql_columns, rows,
+                              self.mysql_parents)
         else:
             conn.exec_driver_sql(self.sql, rows)
 
