@@ -337,6 +337,29 @@ def test_rollups_of_a_real_zeek_log(db: Database, datasets: Path) -> None:
     assert sum(b for _, b in expected.values()) > 0
 
 
+def test_rollups_counted_from_writer_rows_are_the_events_own() -> None:
+    """The writer process counts rollups from its rows (SQLite's text times, the servers' naive UTC datetimes):
+    the same buckets as counting the events, with times in other zones, over-long transports and missing
+    ports and sizes."""
+    from datetime import timedelta
+
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from netwarden.store.events import EventWriter
+    from netwarden.store.rollups import rollup_counts, rollup_counts_from_rows
+
+    zone = timezone(timedelta(hours=-3, minutes=-30))
+    evs = [Event(timestamp=datetime(2026, 3, 1, 23, i % 120 // 2 % 60, i % 60, i, tzinfo=UTC if i % 3 else zone),
+                 source_kind=("zeek", "netflow")[i % 2], transport=(None, "tcp", "x" * 20)[i % 3],
+                 dst_port=None if i % 5 == 0 else i % 4, bytes_out=None if i % 2 else i, bytes_in=i % 7 or None)
+           for i in range(600)]
+    expected = rollup_counts(evs)
+    assert len(expected) > 100
+    for dialect in (sqlite.dialect(), postgresql.dialect()):
+        writer = EventWriter(dialect)
+        assert rollup_counts_from_rows(writer.rows(evs, None, [None] * len(evs))) == expected, dialect.name
+
+
 def test_rollups_roll_back_with_a_failed_batch(db: Database) -> None:
     """Events and rollups are one transaction: an insert that fails leaves neither."""
     from netwarden.store.rollups import add_rollups
