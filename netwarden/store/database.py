@@ -20,8 +20,10 @@ from sqlalchemy.pool import StaticPool
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 # CPython's sqlite3 looks for an adapter for every NULL it binds and fails slowly (an AttributeError
-# per value); events have many empty fields, so an explicit identity adapter halves insert time.
-sqlite3.register_adapter(type(None), lambda value: value)
+# per value); events have many empty fields, so an explicit identity adapter halves insert time. The adapter
+# is an empty dict's get, which gives None back for None, in C: a Python lambda costs a frame per NULL (200,000
+# rows of 17 NULLs: 2.13/2.20 -> 1.92/1.97 CPU-s for executemany, alternated, under load).
+sqlite3.register_adapter(type(None), {}.get)
 
 
 class DatabaseError(RuntimeError):
