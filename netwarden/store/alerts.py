@@ -46,41 +46,44 @@ def snapshot(alert: Alert) -> Snapshot:
     return tuple(getattr(alert, name) for name in MERGED)
 
 
-def _row(alert: Alert, now: datetime) -> dict[str, Any]:
+def _row(alert: Alert, now: datetime, merged: dict[str, Callable[[Alert], dict[str, Any]]] = MERGED) -> dict[str, Any]:
     row = {
         "kind": alert.kind[:32], "subkind": alert.subkind[:64], "source": alert.source,
         "source_addr": address_key(alert.source), "detector": alert.detector[:32],
         "signature": clean_text(alert.signature)[:255], "status": str(alert.status), "updated": now,
     }
-    for column in MERGED.values():
+    for column in merged.values():
         row.update(column(alert))
     return row
 
 
-def clean_evidence(evidence: dict[str, Any]) -> Any:
+def clean_evidence(evidence: dict[str, Any], *, as_text: bool = False) -> Any:
     """``_clean_json(evidence)``, in C when it can: an alert's evidence (samples of whole events) is written
     again every batch that updates it, and walking it in Python was an eighth of ingest under a flood.
     orjson refuses lone surrogates and keys that are not text, and writes NUL escaped: those go the slow way.
     Its round trip turns NaN into null as ``_clean_json`` does (and infinities too, which JSON has no word for).
-    The text it made is kept with the result (``_Encoded``): it is what SQLite and MariaDB store, not encoded again."""
+    ``as_text``: that text itself (``_Encoded``), for the engines that store JSON as text (``_JsonText``): the
+    same text as encoding the round trip's result again, without the round trip."""
     try:
         dumped = orjson.dumps(evidence)
     except TypeError:
         return _clean_json(evidence)
     if b"\\u0000" in dumped:
         return _clean_json(evidence)
-    cleaned = orjson.loads(dumped)
-    if type(cleaned) is not dict:
-        return cleaned
-    encoded = _Encoded(cleaned)
-    encoded.text = dumped.decode()
-    return encoded
+    return _Encoded(dumped.decode()) if as_text else orjson.loads(dumped)
 
 
-class _Encoded(dict):
-    """A JSON object with its orjson text (``_JsonText`` writes the text: the same as encoding it again)."""
+class _Encoded:
+    """JSON text made already: ``_JsonText`` writes it as it is (only bound through ``_binds``)."""
 
-    text: str
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+# MERGED for SQLite and MariaDB in save_alerts: the evidence as text, encoded once
+MERGED_AS_TEXT = {**MERGED, "evidence": lambda a: {"evidence": clean_evidence(a.evidence, as_text=True)}}
 
 
 def save_alert(conn: Connection, alert: Alert) -> int:
@@ -101,6 +104,7 @@ def save_alerts(conn: Connection, batch: list[Alert], stored: dict[int, Snapshot
     column), one executemany per set of changed columns. Under attack a batch updates thousands of alerts, most
     of them in a count and a time; rewriting each whole, its evidence included, was a fifth of ingest."""
     now = datetime.now(timezone.utc)
+    merged = MERGED_AS_TEXT if conn.dialect.name in TEXT_JSON else MERGED
     new = [a for a in batch if a.id is None]
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     everything = tuple(MERGED)
@@ -112,11 +116,11 @@ def save_alerts(conn: Connection, batch: list[Alert], stored: dict[int, Snapshot
             name for name, old in zip(everything, before) if getattr(alert, name) != old)
         row: dict[str, Any] = {"id": alert.id, "updated": now}
         for name in names:
-            row.update(MERGED[name](alert))
+            row.update(merged[name](alert))
         groups.setdefault(names, []).append(row)
     for rows in groups.values():
         update_many(conn, alerts, rows)
-    for alert, alert_id in zip(new, insert_many(conn, alerts, [_row(a, now) | {"created": now} for a in new])):
+    for alert, alert_id in zip(new, insert_many(conn, alerts, [_row(a, now, merged) | {"created": now} for a in new])):
         alert.id = alert_id
 
 
@@ -156,6 +160,9 @@ def update_many(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> Non
     raw_rows.executemany(conn, prepared, [{**row, "_id": row["id"]} for row in rows])
 
 
+TEXT_JSON = ("sqlite", "mysql", "mariadb")  # the engines that store JSON as text
+
+
 class _JsonText(TypeDecorator):
     """A JSON column's value as the text SQLite and MariaDB store, written by orjson: the standard library's
     encoder was half the cost of writing an alert's evidence and factors. What orjson refuses (a lone
@@ -178,7 +185,7 @@ class _JsonText(TypeDecorator):
 def _binds(conn: Connection, table: Any, row: dict[str, Any]) -> dict[str, Any]:
     """A bound parameter per column of ``row``; JSON columns as text on the engines that store JSON as text
     (PostgreSQL keeps its own JSON binding)."""
-    text_json = conn.dialect.name in ("sqlite", "mysql", "mariadb")
+    text_json = conn.dialect.name in TEXT_JSON
     return {name: bindparam(name, type_=_JsonText() if text_json and isinstance(table.c[name].type, JSON)
                             else table.c[name].type) for name in row}
 
