@@ -34,6 +34,7 @@ from netwarden.web.runtime import Runtime
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
+HOT_API = ("events", "alerts", "hosts", "dashboard")  # API modules whose routes are matched first
 STATIC = Path(__file__).with_name("static")
 REPO = Path(__file__).resolve().parents[2]
 
@@ -112,8 +113,9 @@ def create_app(settings: Any, db: Database, *, runtime: Runtime | None = None) -
     app.state.callers = callers = Callers()
     nav: list[NavEntry] = []
     # the API first: a request is matched against the routes in order, each test costing ~10 µs, and the
-    # API answers most requests (pages poll it); no page path starts with the API's prefix
-    for module in discover("netwarden.web.api"):
+    # API answers most requests (pages poll it); no page path starts with the API's prefix. Within it, the
+    # lists analysts search and pages poll first (no path of theirs is another module's)
+    for module in sorted(discover("netwarden.web.api"), key=lambda m: m.__name__.rsplit(".", 1)[1] not in HOT_API):
         if hasattr(module, "router"):
             app.include_router(module.router, prefix=API_PREFIX)
     for module in discover("netwarden.web.pages"):

@@ -18,6 +18,7 @@ from fastapi.responses import StreamingResponse
 from netwarden.report.export import driver_stream, exporter, stream
 from netwarden.report.exporters import EXPORTERS, by_media_type
 from netwarden.store.driver_rows import Plan
+from netwarden.web.query_params import Param
 
 # every registered format (netwarden/report/exporters/): a new one needs no edit here
 _ACCEPT = by_media_type()
@@ -60,14 +61,25 @@ def _primed(rows: Iterable[Any]) -> Iterator[Any]:
     return chain(first, rows)
 
 
+_FORMAT = {"pattern": f"^(json|{_FORMATS})$",
+           "description": f"json (default), or a download: {_FORMATS} (every matching row)"}
+_BOM = "CSV: start with a UTF-8 byte-order mark (for Excel)"
+# for a route that reads its query parameters itself (netwarden.web.query_params)
+EXPORT_PARAMS = (Param("format", **_FORMAT), Param("bom", bool, False, description=_BOM))
+
+
 async def export_request(
     request: Request,
-    format: str | None = Query(None, pattern=f"^(json|{_FORMATS})$",  # noqa: A002 - the public parameter name
-                               description=f"json (default), or a download: {_FORMATS} (every matching row)"),
-    bom: bool = Query(False, description="CSV: start with a UTF-8 byte-order mark (for Excel)"),
+    format: str | None = Query(None, **_FORMAT),  # noqa: A002 - the public parameter name
+    bom: bool = Query(False, description=_BOM),
 ) -> Export:
-    if format is not None:
-        return Export(None if format == "json" else format, bom)
+    return export_choice(request, format, bom)
+
+
+def export_choice(request: Request, fmt: str | None, bom: bool) -> Export:
+    """The download asked by ``format`` or else by the Accept header; none: JSON."""
+    if fmt is not None:
+        return Export(None if fmt == "json" else fmt, bom)
     accept = request.headers.get("accept", "")
     for media in (part.split(";")[0].strip().lower() for part in accept.split(",")):
         if media in _ACCEPT:

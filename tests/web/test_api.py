@@ -137,6 +137,21 @@ def test_bad_event_queries_are_4xx_with_a_message(sqlite_web: Web, params: dict,
     assert page.status_code == status and words in page.text
 
 
+@pytest.mark.parametrize("path", ["/api/v1/events", "/api/v1/alerts"])
+def test_list_parameters_are_checked_together_and_described(sqlite_web: Web, path: str) -> None:
+    # the hot lists read their query parameters themselves (netwarden.web.query_params), not one Query each
+    anonymous = sqlite_web.anonymous()
+    assert anonymous.get(path, params={"limit": 0}).status_code == 401  # who asks comes before what is asked
+    client = sqlite_web.client("viewer")
+    both = client.get(path, params={"limit": "many", "format": "pdf"})
+    assert both.status_code == 422
+    assert "query.limit: Input should be a valid integer" in both.json()["detail"] and "query.format" in both.json()["detail"]
+    assert client.get(path, params={"limit": "", "since": "", "format": ""}).status_code == 200  # empty: absent
+    described = {p["name"]: p for p in client.get("/api/v1/openapi.json").json()["paths"][path]["get"]["parameters"]}
+    assert described["limit"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}
+    assert described["since"]["schema"]["format"] == "date-time" and "bom" in described
+
+
 def _alert(db, source: str, severity: Severity, **kw) -> Alert:  # type: ignore[no-untyped-def]
     a = Alert(kind=kw.pop("kind", "port_scan"), subkind="vertical", severity=severity, confidence=0.8,
               factors=[Factor("ports", 0.5, "40 ports in 10 s")], source=source, target="10.0.0.5",

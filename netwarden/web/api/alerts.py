@@ -6,7 +6,7 @@ import ipaddress
 from datetime import datetime, timedelta
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, Response
+from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 
 from netwarden.records import Alert, AlertStatus
@@ -18,7 +18,8 @@ from netwarden.store.incidents import get_incident
 from netwarden.store.keyset import CursorError
 from netwarden.web.auth import Principal, require
 from netwarden.web.deps import RowId, checked_time, fast_json, get_db
-from netwarden.web.export import EXPORT_RESPONSES, Export, export_request
+from netwarden.web.export import EXPORT_PARAMS, EXPORT_RESPONSES, export_choice
+from netwarden.web.query_params import CURSOR, LIMIT, Param, QueryParams
 from netwarden.web.evidence import alert_port, excerpt
 
 router = APIRouter(tags=["alerts"])
@@ -34,22 +35,31 @@ def alert_dict(a: Alert) -> dict[str, Any]:
             "model_version": a.model_version, "history": a.history, "port": alert_port(a), "excerpt": excerpt(a)}
 
 
-async def alert_filter(
-    since: datetime | None = Query(None), until: datetime | None = Query(None),
-    kind: str | None = Query(None, max_length=32),
-    severity: str | None = Query(None, pattern="^(critical|high|medium|low)$", description="this or worse"),
-    status: str | None = Query(None, pattern="^(new|acknowledged|resolved|false_positive)$"),
-    source: str | None = Query(None, max_length=64, description="address or network"),
-    q: str | None = Query(None, max_length=200, description="text in kind, source, target or signature"),
-) -> alert_store.AlertFilter:
+ALERT_FILTER = QueryParams(
+    Param("since", datetime), Param("until", datetime),
+    Param("kind", max_length=32),
+    Param("severity", pattern="^(critical|high|medium|low)$", description="this or worse"),
+    Param("status", pattern="^(new|acknowledged|resolved|false_positive)$"),
+    Param("source", max_length=64, description="address or network"),
+    Param("q", max_length=200, description="text in kind, source, target or signature"),
+)
+
+
+def alert_filter_of(v: dict[str, Any]) -> alert_store.AlertFilter:
+    source = v["source"]
     if source:
         try:
             ipaddress.ip_network(source, strict=False)
         except ValueError:
             raise HTTPException(400, f"source: {source!r} is not an address or network") from None
-    aware = [checked_time(since, "since"), checked_time(until, "until")]
-    return alert_store.AlertFilter(since=aware[0], until=aware[1], kind=kind or None, severity=severity or None,
-                                   status=status or None, source=source or None, text=q or None)
+    return alert_store.AlertFilter(since=checked_time(v["since"], "since"), until=checked_time(v["until"], "until"),
+                                   kind=v["kind"], severity=v["severity"], status=v["status"], source=source,
+                                   text=v["q"])
+
+
+async def alert_filter(request: Request) -> alert_store.AlertFilter:
+    """The alerts list's filters (the alerts page's too): a bad value is a 4xx naming it."""
+    return alert_filter_of(ALERT_FILTER.read(request))
 
 
 def find(db: Database, flt: alert_store.AlertFilter, limit: int,
@@ -72,16 +82,20 @@ ALERT_COLUMNS = ["id", "kind", "subkind", "severity", "confidence", "factors", "
                  "incident_id", "model_version", "history", "port", "excerpt"]  # alert_dict's keys
 
 
-@router.get("/alerts", responses=EXPORT_RESPONSES, response_model=dict[str, Any])
-def list_alerts(flt: alert_store.AlertFilter = Depends(alert_filter), limit: int = Query(50, ge=1, le=500),
-                cursor: str | None = Query(None, max_length=200, description="the next_cursor of the previous page"),
-                db: Database = Depends(get_db), export: Export = Depends(export_request),
-                who: Principal = Depends(require("viewer"))) -> Response:
+_LIST_PARAMS = QueryParams(*ALERT_FILTER.params, LIMIT, CURSOR, *EXPORT_PARAMS)
+
+
+@router.get("/alerts", responses=EXPORT_RESPONSES, response_model=dict[str, Any],
+            openapi_extra=_LIST_PARAMS.openapi())
+def list_alerts(request: Request, who: Principal = Depends(require("viewer"))) -> Response:
     """Alerts, most recently seen first, and how many match in all (``total``); follow ``next_cursor``.
     ``format=csv|jsonl``: every matching alert as a download."""
+    values = _LIST_PARAMS.read(request)
+    flt, export = alert_filter_of(values), export_choice(request, values["format"], values["bom"])
+    db: Database = request.app.state.db
     if export.fmt:
         return export.response("alerts", ALERT_COLUMNS, map(alert_dict, alert_store.every_alert(db.engine.connect, flt)))
-    found, following = find(db, flt, limit, cursor)
+    found, following = find(db, flt, values["limit"], values["cursor"])
     return fast_json({"total": count(db, flt), "alerts": [alert_dict(a) for a in found], "next_cursor": following})
 
 

@@ -6,45 +6,58 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from netwarden.store.database import Database
 from netwarden.web.auth import Principal, require
 from netwarden.web.deps import RowId, checked_time, fast_json, get_db
 from netwarden.store.event_search import LIST_PLAN, EventQuery, get_event, search, search_all
-from netwarden.web.export import EXPORT_RESPONSES, Export, export_request
+from netwarden.web.export import EXPORT_PARAMS, EXPORT_RESPONSES, export_choice
+from netwarden.web.query_params import CURSOR, LIMIT, Param, QueryParams
 
 router = APIRouter(tags=["events"])
 
 
-async def event_query(
-    since: datetime | None = Query(None, description="from this time (ISO 8601; UTC when no zone is given)"),
-    until: datetime | None = Query(None, description="before this time"),
-    address: str | None = Query(None, max_length=64, description="address or network (CIDR), either side"),
-    src: str | None = Query(None, max_length=64, description="source address or network"),
-    dst: str | None = Query(None, max_length=64, description="destination address or network"),
-    port: int | None = Query(None, ge=0, le=65535, description="port, either side"),
-    protocol: str | None = Query(None, max_length=32, description="tcp, udp, icmp ... or http, ssh, dns ..."),
-    kind: str | None = Query(None, max_length=16, description="source kind: access_log, syslog, netflow ..."),
-    status: int | None = Query(None, ge=100, le=599, description="HTTP status"),
-    q: str | None = Query(None, max_length=200, description="text in the raw line, message, URL, user agent, user"),
-    label: str | None = Query(None, max_length=128),
-    order: str = Query("newest", pattern="^(newest|oldest)$"),
-    cursor: str | None = Query(None, max_length=200, description="the next_cursor of the previous page"),
-    limit: int = Query(50, ge=1, le=500),
-) -> EventQuery:
-    return EventQuery(since=checked_time(since, "since"), until=checked_time(until, "until"), address=address or None, src=src or None,
-                      dst=dst or None, port=port, protocol=protocol or None, kind=kind or None, status=status,
-                      text=q or None, label=label or None, oldest_first=order == "oldest", cursor=cursor or None,
-                      limit=limit)
+EVENT_PARAMS = QueryParams(
+    Param("since", datetime, description="from this time (ISO 8601; UTC when no zone is given)"),
+    Param("until", datetime, description="before this time"),
+    Param("address", max_length=64, description="address or network (CIDR), either side"),
+    Param("src", max_length=64, description="source address or network"),
+    Param("dst", max_length=64, description="destination address or network"),
+    Param("port", int, ge=0, le=65535, description="port, either side"),
+    Param("protocol", max_length=32, description="tcp, udp, icmp ... or http, ssh, dns ..."),
+    Param("kind", max_length=16, description="source kind: access_log, syslog, netflow ..."),
+    Param("status", int, ge=100, le=599, description="HTTP status"),
+    Param("q", max_length=200, description="text in the raw line, message, URL, user agent, user"),
+    Param("label", max_length=128),
+    Param("order", str, "newest", pattern="^(newest|oldest)$"),
+    CURSOR, LIMIT,
+)
 
 
-@router.get("/events", responses=EXPORT_RESPONSES, response_model=dict[str, Any])
-def list_events(query: EventQuery = Depends(event_query), db: Database = Depends(get_db),
-                export: Export = Depends(export_request),
-                who: Principal = Depends(require("viewer"))) -> Response:
+def event_query_of(v: dict[str, Any]) -> EventQuery:
+    return EventQuery(since=checked_time(v["since"], "since"), until=checked_time(v["until"], "until"),
+                      address=v["address"], src=v["src"], dst=v["dst"], port=v["port"], protocol=v["protocol"],
+                      kind=v["kind"], status=v["status"], text=v["q"], label=v["label"],
+                      oldest_first=v["order"] == "oldest", cursor=v["cursor"], limit=v["limit"])
+
+
+async def event_query(request: Request) -> EventQuery:
+    """The events list's filters (the events page's too): a bad value is a 422 naming it."""
+    return event_query_of(EVENT_PARAMS.read(request))
+
+
+_LIST_PARAMS = QueryParams(*EVENT_PARAMS.params, *EXPORT_PARAMS)
+
+
+@router.get("/events", responses=EXPORT_RESPONSES, response_model=dict[str, Any],
+            openapi_extra=_LIST_PARAMS.openapi())
+def list_events(request: Request, who: Principal = Depends(require("viewer"))) -> Response:
     """A page of events, newest first (``order=oldest`` for the other way); follow ``next_cursor``.
     ``format=csv|jsonl``: every matching event (from ``cursor`` on) as a download."""
+    values = _LIST_PARAMS.read(request)
+    query, export = event_query_of(values), export_choice(request, values["format"], values["bom"])
+    db: Database = request.app.state.db
     if export.fmt:
         query.to_filter()  # a bad filter is a 400 before the download starts
         return export.driver_response("events", LIST_PLAN, _streamed(db, query))

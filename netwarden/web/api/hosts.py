@@ -7,7 +7,7 @@ import ipaddress
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from netwarden.store.database import Database
 from netwarden.store.hosts import host_summary, offenders
@@ -16,9 +16,11 @@ from netwarden.web.api.alerts import alert_dict
 from netwarden.web.auth import Principal, require
 from netwarden.web.deps import fast_json, get_db, get_settings
 from netwarden.web.places import as_installed, as_of, country_label, place_of
+from netwarden.web.query_params import Param, QueryParams
 
 router = APIRouter(tags=["hosts"])
-Days = Query(7, ge=1, le=366, description="the time range: this many days up to now")
+_DAYS = {"ge": 1, "le": 366, "description": "the time range: this many days up to now"}
+Days = Query(7, **_DAYS)
 
 
 def checked_address(address: str) -> str:
@@ -45,11 +47,14 @@ def host_data(db: Database, settings: Any, address: str, days: int) -> dict[str,
     return data
 
 
-@router.get("/hosts/{address}")
-def host(address: str, days: int = Days, db: Database = Depends(get_db), settings: Any = Depends(get_settings),
-         who: Principal = Depends(require("viewer"))) -> Any:
+_HOST_PARAMS = QueryParams(Param("days", int, 7, **_DAYS))
+
+
+@router.get("/hosts/{address}", openapi_extra=_HOST_PARAMS.openapi())
+def host(address: str, request: Request, who: Principal = Depends(require("viewer"))) -> Any:
     """One address: events over time, ports, peers, user agents, first/last seen, country, AS, alerts, blocks."""
-    data = host_data(db, settings, address[:64], days)
+    state = request.app.state
+    data = host_data(state.db, state.settings, address[:64], _HOST_PARAMS.read(request)["days"])
     data["alerts"] = [alert_dict(a) for a in data["alerts"]]
     data["blocks"] = [b.to_dict() for b in data["blocks"]]
     return fast_json(data)

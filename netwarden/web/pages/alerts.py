@@ -25,9 +25,10 @@ FILTERS = ("since", "until", "kind", "severity", "status", "source", "q")
 
 
 @router.get("/alerts", response_class=HTMLResponse)
-def alerts_page(request: Request, _: None = Depends(without_empty_fields),
+def alerts_page(request: Request, _: None = Depends(without_empty_fields), who: Principal = Depends(require("viewer")),
                 flt: alert_store.AlertFilter = Depends(alert_filter),
-                cursor: str | None = Query(None, max_length=200), who: Principal = Depends(require("viewer"))) -> Response:
+                cursor: str | None = Query(None, max_length=200)) -> Response:
+    # ``who`` before ``flt``: a caller not logged in is sent to the login page, whatever the filters
     db = request.app.state.db
     rows, next_cursor = find(db, flt, PAGE, cursor)
     params = {k: v for k, v in request.query_params.items() if k in FILTERS and v}

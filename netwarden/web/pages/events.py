@@ -18,8 +18,9 @@ FILTERS = ("since", "until", "address", "src", "dst", "port", "protocol", "kind"
 
 
 @router.get("/events", response_class=HTMLResponse)
-def events_page(request: Request, _: None = Depends(without_empty_fields), query: EventQuery = Depends(event_query),
-                who: Principal = Depends(require("viewer"))) -> Response:
+def events_page(request: Request, _: None = Depends(without_empty_fields), who: Principal = Depends(require("viewer")),
+                query: EventQuery = Depends(event_query)) -> Response:
+    # ``who`` before ``query``: a caller not logged in is sent to the login page, whatever the filters
     error = ""
     rows: list = []
     next_cursor = None
