@@ -7,13 +7,13 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, union_all
+from sqlalchemy import Connection, bindparam, func, select, union_all
 
 from netwarden.records import Severity
 from netwarden.store import analysis
 from netwarden.store.addresses import network_range
-from netwarden.store.alerts import AlertFilter, find_alerts
-from netwarden.store.blocks import BlockState, list_blocks
+from netwarden.store.alerts import row_to_alert
+from netwarden.store.blocks import BlockState, blocks_of_address, list_blocks
 from netwarden.store.events import EventFilter
 from netwarden.store.schema import alerts, events
 from netwarden.store.schema_respond import blocks
@@ -29,11 +29,13 @@ def host_summary(conn: Connection, address: str, since: datetime, until: datetim
 
     The newest events from the address and the newest to it are read once each (``scan_limit`` at most, through
     each side's (address, timestamp) index) and counted here: what volume(), protocols(), top_destinations() and
-    top_talkers() would give from nine statements, whose building cost more than running them."""
-    first, last = _first_last(conn, address)
+    top_talkers() would give from nine statements, whose building cost more than running them. The statements
+    are built once (below) and run with the address's values: building them cost three times running them."""
+    key = network_range(address)[0]
+    first, last = conn.execute(_FIRST_LAST, {"key": key}).one()
     q = analysis.Query(since, until, filter=EventFilter(address=address), limit=15)
-    sent = _newest(conn, analysis.Query(since, until, filter=EventFilter(src=address), limit=15))
-    received = _newest(conn, analysis.Query(since, until, filter=EventFilter(dst=address), limit=15))
+    values = {"key": key, "since": since, "until": until, "scan": q.scan_limit}
+    sent, received = conn.execute(_SENT, values).all(), conn.execute(_RECEIVED, values).all()
     both = {r.id: r for r in sent} | {r.id: r for r in received}  # from the address to itself: once
     newest = sorted(both.values(), key=lambda r: (r.timestamp, r.id), reverse=True)[:q.scan_limit]
     volume, ports = analysis.volume_and_protocols(q, [
@@ -50,30 +52,37 @@ def host_summary(conn: Connection, address: str, since: datetime, until: datetim
         "peers_out": talks_to["rows"], "peers_in": heard_from["rows"],
         "agents": [{"user_agent": ua, "events": int(n), **parse_agent(ua).to_dict()}
                    for ua, n in _agents(sent)],
-        "alerts": find_alerts(conn, AlertFilter(source=address), limit=HOST_ALERTS),
-        "blocks": list_blocks(conn, address=address, limit=HOST_BLOCKS),
+        "alerts": [row_to_alert(r) for r in conn.execute(_ALERTS, {"key": key})],
+        "blocks": blocks_of_address(conn, address, limit=HOST_BLOCKS),
     }
 
 
-def _first_last(conn: Connection, address: str) -> tuple[datetime | None, datetime | None]:
-    """When the address was first and last seen on either side: the ends of each side's (address, timestamp)
-    index, four seeks; min() and max() over its events read them all (seconds for an address with millions)."""
+def _first_last_statement() -> Any:
+    """When the address (``key``) was first and last seen on either side: the ends of each side's (address,
+    timestamp) index, four seeks; min() and max() over its events read them all (seconds for an address with
+    millions)."""
     c = events.c
-    key = network_range(address)[0]
-    ends = [select(c.timestamp).where(column == key).order_by(order).limit(1).subquery()
+    ends = [select(c.timestamp).where(column == bindparam("key")).order_by(order).limit(1).subquery()
             for column in (c.src_addr, c.dst_addr) for order in (c.timestamp.asc(), c.timestamp.desc())]
     seen = union_all(*(select(end.c.timestamp) for end in ends)).subquery()
-    first, last = conn.execute(select(func.min(seen.c.timestamp), func.max(seen.c.timestamp))).one()
-    return first, last
+    return select(func.min(seen.c.timestamp), func.max(seen.c.timestamp))
 
 
-def _newest(conn: Connection, q: analysis.Query) -> list[Any]:
-    """The newest ``scan_limit`` events of one side's filter, with what the host page counts."""
+def _newest_statement(column: Any) -> Any:
+    """The newest ``scan`` events in [since, until) of one side (``column`` = ``key``), with what the host
+    page counts (an analysis.Query's filter for that side)."""
     c = events.c
-    return conn.execute(
-        select(c.id, c.timestamp, c.src_ip, c.dst_ip, c.bytes_out, c.bytes_in, c.transport, c.dst_port,
-               c.source_kind, c.user_agent)
-        .where(*q.event_filter().clauses()).order_by(c.timestamp.desc(), c.id.desc()).limit(q.scan_limit)).all()
+    return select(c.id, c.timestamp, c.src_ip, c.dst_ip, c.bytes_out, c.bytes_in, c.transport, c.dst_port,
+                  c.source_kind, c.user_agent) \
+        .where(c.timestamp >= bindparam("since"), c.timestamp < bindparam("until"), column == bindparam("key")) \
+        .order_by(c.timestamp.desc(), c.id.desc()).limit(bindparam("scan"))
+
+
+_FIRST_LAST = _first_last_statement()
+_SENT, _RECEIVED = _newest_statement(events.c.src_addr), _newest_statement(events.c.dst_addr)
+# find_alerts(AlertFilter(source=address)): one address is an equality on its (source_addr, last_seen) index
+_ALERTS = select(alerts).where(alerts.c.source_addr == bindparam("key")) \
+    .order_by(alerts.c.last_seen.desc(), alerts.c.id.desc()).limit(HOST_ALERTS)
 
 
 def _agents(sent: list[Any]) -> list[tuple[str, int]]:

@@ -79,8 +79,19 @@ def test_one_address_counts_each_of_its_events_once(loaded) -> None:  # type: ig
 
 
 def test_host_summary_of_one_address(loaded) -> None:  # type: ignore[no-untyped-def]
+    from netwarden.records import Alert, Factor, Severity
+    from netwarden.store.alerts import AlertFilter, find_alerts, save_alert
+
+    with loaded.engine.begin() as conn:
+        for i, source in enumerate([A, "192.0.2.11", A, "192.0.2.0", A]):  # neighbours are not A's
+            save_alert(conn, Alert(kind="port_scan", subkind="vertical", severity=Severity.HIGH, confidence=0.5,
+                                   factors=[Factor("n", 0.5, "x")], source=source, target="10.0.0.5",
+                                   first_seen=T0, last_seen=T0 + timedelta(minutes=i % 2), count=1, evidence={},
+                                   recommendation="", detector="port_scan", signature=f"s{i}"))
     with loaded.engine.connect() as conn:
         data = host_summary(conn, A, T0, T0 + timedelta(hours=1))
+        expected = [a.id for a in find_alerts(conn, AlertFilter(source=A), limit=50)]
+    assert [a.id for a in data["alerts"]] == expected and len(expected) == 3  # its statement is built once
     assert data["events"] == 21
     assert data["first_seen"] == T0 and data["last_seen"] == T0 + timedelta(minutes=42)
     assert [(p["address"], p["events"]) for p in data["peers_out"]] == [("203.0.113.5", 10), ("10.0.0.80", 3),
