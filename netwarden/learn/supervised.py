@@ -31,7 +31,7 @@ CLASSIFIER_PARAMS: dict[str, Any] = {**COMMON_PARAMS, "fpr": 0.01}
 # algorithms (`netwarden model algorithms`, the web Models page) must not pay their start-up
 
 
-def _calibration_split(y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def calibration_split(y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     from sklearn.model_selection import train_test_split
 
     index = np.arange(len(y))
@@ -47,11 +47,7 @@ class Classifier(TabularModel):
 
     def _fit_matrix(self, X: np.ndarray, labels: Sequence[str] | None, events: Sequence[Event],
                     progress: Progress) -> None:
-        assert labels is not None
-        others = sorted(set(labels) - {NORMAL})
-        self.classes_ = [NORMAL, *others]  # normal is class 0, whatever the label texts sort as
-        index = {c: i for i, c in enumerate(self.classes_)}
-        y = np.fromiter((index[label] for label in labels), dtype=np.int64, count=len(labels))
+        y = self._targets(labels)
         self.estimator_ = self._build()
         fpr = self.params["fpr"]
         if fpr <= 0 or (y == 0).sum() < MIN_CALIBRATION_NORMAL:
@@ -59,7 +55,7 @@ class Classifier(TabularModel):
                                f"({'fpr 0' if fpr <= 0 else f'fewer than {MIN_CALIBRATION_NORMAL} normal rows'})")
             self._train(X, y, progress)
             return
-        fit_idx, held_idx = _calibration_split(y, self.params["seed"])
+        fit_idx, held_idx = calibration_split(y, self.params["seed"])
         self._train(X[fit_idx], y[fit_idx], progress)
         held_normal = X[held_idx][y[held_idx] == 0]
         # lower the threshold from 0.5 while held-back normal rows stay within the target false-positive rate:
@@ -70,6 +66,13 @@ class Classifier(TabularModel):
         self.calibration_info_ = calibration_summary(held_scores, self.threshold, len(fit_idx))
         self.steps_ += [f"fitted on {len(fit_idx):,} rows",
                         f"{len(held_idx):,} rows held back to calibrate the threshold ({len(held_normal):,} normal)"]
+
+    def _targets(self, labels: Sequence[str] | None) -> np.ndarray:
+        """The labels as class numbers; sets ``classes_`` (normal is class 0, whatever the texts sort as)."""
+        assert labels is not None
+        self.classes_ = [NORMAL, *sorted(set(labels) - {NORMAL})]
+        index = {c: i for i, c in enumerate(self.classes_)}
+        return np.fromiter((index[label] for label in labels), dtype=np.int64, count=len(labels))
 
     def _train(self, X: np.ndarray, y: np.ndarray, progress: Progress) -> None:
         self.estimator_.fit(X, y)
@@ -88,8 +91,11 @@ class Classifier(TabularModel):
         if self.task == "binary" or not events:
             return super().predict(events)
         p = self.proba(self.matrix(events))
-        score = 1.0 - p[:, 0]
-        best_attack = 1 + np.argmax(p[:, 1:], axis=1) if p.shape[1] > 1 else np.zeros(len(events), dtype=int)
+        return self._labels(p, 1.0 - p[:, 0])
+
+    def _labels(self, p: np.ndarray, score: np.ndarray) -> list[str]:
+        """Per row: the likeliest attack class where ``score`` reaches the threshold, else normal."""
+        best_attack = 1 + np.argmax(p[:, 1:], axis=1) if p.shape[1] > 1 else np.zeros(len(p), dtype=int)
         return [self.classes_[int(b)] if s >= self.threshold else NORMAL for s, b in zip(score, best_attack)]
 
     def explain(self, events: Sequence[Event], top: int = 5) -> list[list[Contribution]]:
