@@ -6,10 +6,12 @@ vote for an attack it never saw is its seed (NSL-KDD with R2L left out: 21-38 % 
 it). Here the forest decides only where it is sure (score >= 0.5); the rest of the budget goes to the mean
 distance to the ``n_neighbors`` nearest normal training rows (standardised features), which has no seed.
 
-Fitting: a stratified 15 % of the rows is held back, as for the other classifiers. The forest learns from the
-rest, the distance model from every normal row of the rest (``max_normal`` > 0: that many, evenly spaced, no
-draw). On the held-back normal rows: the share the forest flags at 0.5, then the distance D above which lie the
-held-back normal rows that fill the rest of ``fpr``. Score: max(forest, novelty), novelty reaching 0.5 exactly
+Fitting: a stratified 15 % of the rows is held back, as for the other classifiers; the forest learns from the
+rest and flags some share of the held-back normal rows at 0.5. ``calibration="held"``: the distance model
+learns every normal row the forest learns from, and its threshold D is where the held-back normal rows fill
+the rest of ``fpr``. ``"all"``: it learns every normal row, held back or not, and D comes from each normal
+row's mean distance to its k nearest *other* normal rows (no split: six times the calibration rows).
+``max_normal`` > 0 keeps that many normal rows, evenly spaced (a smaller model, and still no draw). Score: max(forest, novelty), novelty reaching 0.5 exactly
 at D (0.5·d/D below it, 1 − 0.5·D/d above), so the threshold is 0.5 and moving it moves both parts alike.
 Explanations: the forest's decision-path contributions where the forest's score is the higher, else each
 feature's squared standardised difference from the nearest normal row. Category task: a row only the distance
@@ -34,6 +36,7 @@ from netwarden.records import Event
 NOVELTY_FILE = "novelty.skops"
 NOVEL = "novel"
 THRESHOLD = 0.5
+CALIBRATIONS = ("all", "held")
 
 
 @register_algorithm
@@ -41,7 +44,8 @@ class ForestNovelty(RandomForest):
     algorithm = "forest_novelty"
     description = ("Random forest + novelty distance: the forest where it is sure, distance to the nearest normal "
                    "rows for the rest of the false-positive budget (attack kinds absent from training)")
-    default_params: ClassVar[dict[str, Any]] = {**RandomForest.default_params, "n_neighbors": 5, "max_normal": 0}
+    default_params: ClassVar[dict[str, Any]] = {**RandomForest.default_params, "n_neighbors": 5, "max_normal": 0,
+                                                "calibration": "held"}
 
     def __init__(self, task: str = "binary", **params: Any) -> None:
         super().__init__(task, **params)
@@ -52,36 +56,50 @@ class ForestNovelty(RandomForest):
                     progress: Progress) -> None:
         y = self._targets(labels)
         normal = int((y == 0).sum())
-        if normal < 2:
+        if normal < 2 + self.params["n_neighbors"]:
             raise ModelError(f"{self.algorithm}: needs normal rows to learn what normal looks like (got {normal})")
+        if self.params["calibration"] not in CALIBRATIONS:
+            raise ModelError(f"{self.algorithm}: calibration is one of {', '.join(CALIBRATIONS)}")
         self.estimator_ = self._build()
         fpr = self.params["fpr"]
         calibrate = fpr > 0 and normal >= MIN_CALIBRATION_NORMAL
         fit_idx, held_idx = calibration_split(y, self.params["seed"]) if calibrate else (np.arange(len(y)), None)
         self._train(X[fit_idx], y[fit_idx], progress)
         progress("novelty distances", 0.95)
-        rows = X[fit_idx][y[fit_idx] == 0]
-        if 0 < self.params["max_normal"] < len(rows):  # evenly spaced: a smaller model, and still no draw
-            rows = rows[np.linspace(0, len(rows) - 1, self.params["max_normal"]).astype(np.int64)]
+        self.threshold = THRESHOLD
+        held = np.zeros(len(y), dtype=bool)
+        held[held_idx if held_idx is not None else []] = True
+        # "all": every normal row, each calibrated by its distance to the others; "held": the forest's rows only
+        chosen = np.flatnonzero((y == 0) & (~held if self.params["calibration"] == "held" else True))
+        if 0 < self.params["max_normal"] < len(chosen):  # evenly spaced: a smaller model, and still no draw
+            chosen = chosen[np.linspace(0, len(chosen) - 1, self.params["max_normal"]).astype(np.int64)]
         from sklearn.neighbors import NearestNeighbors
 
-        self.novelty_ = NearestNeighbors(n_neighbors=min(self.params["n_neighbors"], len(rows)),
-                                         n_jobs=self.params["n_jobs"]).fit(self._scaled(rows))
-        self.threshold = THRESHOLD
-        self.steps_.append(f"fitted on {len(fit_idx):,} rows (the forest), {len(rows):,} of them normal (the distance)")
+        self.novelty_ = NearestNeighbors(n_neighbors=min(self.params["n_neighbors"], len(chosen) - 1),
+                                         n_jobs=self.params["n_jobs"]).fit(self._scaled(X[chosen]))
+        self.steps_.append(f"fitted on {len(fit_idx):,} rows (the forest), the distance on {len(chosen):,} normal rows")
         if held_idx is None:
             self.distance_threshold_ = math.inf
             why = "fpr 0" if fpr <= 0 else f"fewer than {MIN_CALIBRATION_NORMAL} normal rows"
             self.steps_.append(f"threshold: the forest alone at 0.5 ({why}), no budget for the distance")
             return
-        held = X[held_idx][y[held_idx] == 0]
-        forest, distance = self._forest_score(held), self._distance(held)
+        held_normal = np.flatnonzero(held & (y == 0))
+        forest = self._forest_score(X[held_normal])
         sure = forest >= THRESHOLD
-        budget = int(fpr * len(held)) - int(sure.sum())
-        self.distance_threshold_ = _above(distance[~sure], budget)
+        if self.params["calibration"] == "held":
+            distance = self._distance(X[held_normal])
+            budget = int(fpr * len(held_normal)) - int(sure.sum())
+            self.distance_threshold_ = _above(distance[~sure], budget)
+        else:  # each normal row's mean distance to its k nearest other normal rows: a new row's, without a split
+            others = self.novelty_.kneighbors()[0].mean(axis=1)  # no X: each row's neighbours but itself
+            budget = int((fpr - sure.mean()) * len(chosen))
+            self.distance_threshold_ = _above(others, budget)
+            distance = self._distance(X[held_normal])
+            in_chosen = np.isin(held_normal, chosen)
+            distance[in_chosen] = others[np.searchsorted(chosen, held_normal[in_chosen])]
         held_scores = np.maximum(forest, self._novelty(distance))
         self.calibration_info_ = calibration_summary(held_scores, THRESHOLD, len(fit_idx))
-        self.steps_.append(f"{len(held_idx):,} rows held back to calibrate the threshold ({len(held):,} normal): "
+        self.steps_.append(f"{len(held_idx):,} rows held back to calibrate the threshold ({len(held_normal):,} normal): "
                            f"the forest flags {int(sure.sum()):,} of them at 0.5, the distance "
                            f"{int((self._novelty(distance[~sure]) >= THRESHOLD).sum()):,} more")
 
