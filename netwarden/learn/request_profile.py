@@ -98,7 +98,7 @@ def _surprise(distinct: int, seen: int) -> float:
 
 
 class _Param:
-    __slots__ = ("bigrams", "chars", "count", "lengths", "max_len", "numeric", "lo", "hi", "values")
+    __slots__ = ("bigrams", "chars", "count", "lengths", "max_len", "numeric", "lo", "hi", "values", "repeat")
 
     def __init__(self) -> None:
         self.count = 0
@@ -110,6 +110,7 @@ class _Param:
         self.chars: Counter[str] = Counter()
         self.bigrams: set[str] = set()
         self.values: Counter[str] | None = Counter()
+        self.repeat = 1  # the most times it was given in one request (multi-valued fields repeat their name)
 
     def add(self, value: str) -> None:
         self.count += 1
@@ -135,7 +136,8 @@ class _Param:
         return {"count": self.count, "numeric": self.numeric == self.count and self.count > 0,
                 "lo": self.lo if self.numeric else None, "hi": self.hi if self.numeric else None,
                 "max_len": self.max_len, "len_p99": _quantile(self.lengths, 0.99),
-                "chars": dict(self.chars), "bigrams": sorted(self.bigrams), "enum": enum}
+                "chars": dict(self.chars), "bigrams": sorted(self.bigrams), "enum": enum,
+                "repeat": self.repeat}
 
 
 def _quantile(counts: Counter[int], q: float) -> int:
@@ -168,7 +170,9 @@ class Profile:
                 params[pname] = {"bigrams": frozenset(p["bigrams"]), "chars": frozenset(p["chars"]),
                                  "enum": frozenset(p["enum"]) if p["enum"] is not None else None,
                                  "new_char": _surprise(len(p["chars"]), sum(p["chars"].values())),
-                                 "new_bigram": _surprise(len(p["bigrams"]), max(1, sum(p["chars"].values())))}
+                                 "new_bigram": _surprise(len(p["bigrams"]), max(1, sum(p["chars"].values()))),
+                                 # profiles saved before "repeat" was learned do not judge repetition
+                                 "repeated": _surprise(1, p["count"]) if p.get("repeat") == 1 else None}
             self.fast[name] = {"methods": set(t["methods"]), "params": params,
                                "new_param": _surprise(len(t["params"]), t["count"]),
                                "new_method": _surprise(len(t["methods"]), t["count"])}
@@ -221,6 +225,8 @@ class Profile:
                     self._cache.clear()  # crude but bounded; normal traffic refills it with what repeats
                 self._cache[key] = found
             out += found
+        if len(present) < len(raw):  # a name given twice: rare, so counted only then
+            _repeated(raw, names, name, fast["params"], out)
         for pname in present:
             p = t["params"].get(pname)
             if p is not None and p["with"]:
@@ -274,6 +280,19 @@ class Profile:
                         f"e.g. {_short(repr(sorted(new)[0])[1:-1], 12)}"))
 
 
+def _repeated(raw: list[tuple[str, str]], names: dict[str, str], template: str, params: dict[str, Any],
+              out: list[tuple[str, float, str]]) -> None:
+    """Parameter pollution: a parameter given more than once where normal requests never repeated it
+    (the application may read the first, its firewall the last)."""
+    counts = Counter(names.get(raw_name) or _decode(raw_name) for raw_name, _ in raw)
+    for pname, times in counts.items():
+        weight = params[pname]["repeated"] if times > 1 and pname in params else None
+        if weight is not None:
+            out.append(("repeated parameter", weight,
+                        f"parameter `{_short(pname, 40)}` is given {times} times; on `{_short(template)}` "
+                        "it never was repeated"))
+
+
 def _extension(segment: str) -> str:
     _, dot, ext = segment.rpartition(".")
     return f".{ext}" if dot and ext.isalnum() and len(ext) <= 5 else ""
@@ -308,6 +327,10 @@ def learn_profile(events: Sequence[Event]) -> dict[str, Any]:
         t["methods"][method] += 1
         methods[method] += 1
         names = {n for n, _ in params}
+        if len(names) < len(params):
+            for pname, times in Counter(n for n, _ in params).items():
+                if times > 1 and pname in t["params"]:
+                    t["params"][pname].repeat = max(t["params"][pname].repeat, times)
         for pname, value in params:
             p = t["params"].get(pname)
             if p is None:

@@ -88,6 +88,43 @@ def test_explanations_name_what_was_never_seen() -> None:
     assert char_classes("Vino Rioja 12'") == "Aaaa Aaaaa 00'"
 
 
+def test_parameter_given_twice_is_pollution_unless_the_field_repeats_normally() -> None:
+    events = [_request("/login.jsp") for _ in range(100)]  # the login page viewed
+    users = [a + b for a in ("bob", "al", "mar", "jo", "ann") for b in ("", "7", "x", "ie")]  # no enumeration
+    events += [_request("/login.jsp", "POST", f"user={users[n % 20]}&pwd=Secret{n}x") for n in range(200)]
+    # searches with quotes; a tag field that repeats its name in normal requests
+    words = [f"{c}+{t}" for c in ("red", "%22blue", "o%27neill", "green", "black")
+             for t in ("shoes", "shirt%22", "boots")]
+    tags = "new sale winter kids men women sport home garden toys books music gift".split()
+    events += [_request(f"/search?q={words[n % 15]}&tag={tags[n % 13]}&tag={tags[n % 7]}")
+               for n in range(200)]
+    profile = Profile(learn_profile(events))
+
+    def said(url: str, method: str = "GET", body: str | None = None) -> str:
+        return " | ".join(f[2] for f in profile.judge(_request(url, method, body)))
+
+    polluted = said("/login.jsp", "POST", "user=bob&pwd=Secret1x&user=admin")
+    assert polluted == "parameter `user` is given 2 times; on `/login.jsp` it never was repeated"
+    assert said("/login.jsp", "POST", "user=bob&pwd=Secret1x") == ""
+    assert said("/login.jsp") == ""
+    # a field that repeats in normal traffic may repeat more; quotes and typos in a search are no pollution
+    assert said("/search?q=%22blue+shoes%22&tag=new&tag=sale&tag=toys") == ""
+    assert said("/search?q=rde+shoes&tag=new&tag=sale") == ""
+    old = learn_profile(events)  # a profile saved before repetition was learnt does not judge it
+    for p in old["templates"]["/login.jsp"]["params"].values():
+        del p["repeat"]
+    assert Profile(old).judge(_request("/login.jsp", "POST", "user=bob&pwd=Secret1x&user=admin")) == []
+
+
+def test_parameter_pollution_in_a_csic_login_is_flagged(model: Model, csic) -> None:  # type: ignore[no-untyped-def]
+    logins = [e for e in csic[1] if e.http_method == "POST" and e.url.endswith("autenticar.jsp")][:20]
+    assert logins
+    polluted = [Event(timestamp=None, source_kind="access_log", http_method="POST", url=e.url,
+                      extra={"body": e.extra["body"] + "&login=admin"}) for e in logins]
+    assert (model.score(polluted) >= model.threshold).all()
+    assert (model.score(logins) < model.threshold).mean() >= 0.95
+
+
 def test_quiet_on_held_out_normal_and_fast_enough_to_run(model: Model, csic) -> None:  # type: ignore[no-untyped-def]
     scores = model.score(csic[1])
     fpr = float((scores >= model.threshold).mean())
