@@ -225,7 +225,10 @@ def markdown(results: dict[str, Any], *, quick: bool = False) -> str:
         "The signature detector reads what an access log holds (URL, user agent, referrer): attacks in POST "
         "form bodies reach only the model, which is most of the gap between the two rows.",
         "",
-        "Reproduce: `pip install sqlmap` (or `.[bench]`), then `python -m benchmarks.bench_webmodel`; then, for one model in the registry, "
+        "Reproduce: `pip install sqlmap` (or `.[bench]`), then `python -m benchmarks.bench_webmodel` (seeds 42, 7 "
+        "and 2026; `--seed=N --no-write` runs one, e.g. in parallel, `--assemble` writes the section from their "
+        "saved figures, `--rescore` re-measures a changed model on the saved test files); then, for one model "
+        "in the registry, "
         "`netwarden model train -a http_profile --data ../shared/datasets/csic-2010/normalTrafficTraining.txt.gz "
         "--name shop` and `netwarden model evaluate shop --data benchmarks/out/webmodel/test-seed42.jsonl`.",
         "",
