@@ -62,19 +62,17 @@ async def alert_filter(request: Request) -> alert_store.AlertFilter:
     return alert_filter_of(ALERT_FILTER.read(request))
 
 
-def find(db: Database, flt: alert_store.AlertFilter, limit: int,
-         cursor: str | None = None) -> tuple[list[Alert], str | None]:
-    """A page of alerts and the next page's cursor; a cursor this server did not give out is a 400."""
+def find_and_count(db: Database, flt: alert_store.AlertFilter, limit: int,
+                   cursor: str | None = None) -> tuple[list[Alert], str | None, int]:
+    """A page of alerts, the next page's cursor and how many match in all, on one connection (a second one per
+    request cost ~0.3 ms of CPU beside ~2 ms for one source's alerts); a cursor this server did not give out is
+    a 400."""
     try:
         with db.engine.connect() as conn:
-            return alert_store.page_of_alerts(conn, flt, limit=limit, cursor=cursor)
+            found, following = alert_store.page_of_alerts(conn, flt, limit=limit, cursor=cursor)
+            return found, following, alert_store.count_alerts(conn, flt)
     except CursorError as exc:
         raise HTTPException(400, str(exc)) from None
-
-
-def count(db: Database, flt: alert_store.AlertFilter) -> int:
-    with db.engine.connect() as conn:
-        return alert_store.count_alerts(conn, flt)
 
 
 ALERT_COLUMNS = ["id", "kind", "subkind", "severity", "confidence", "factors", "source", "target", "first_seen",
@@ -95,8 +93,8 @@ def list_alerts(request: Request, who: Principal = Depends(require("viewer"))) -
     db: Database = request.app.state.db
     if export.fmt:
         return export.response("alerts", ALERT_COLUMNS, map(alert_dict, alert_store.every_alert(db.engine.connect, flt)))
-    found, following = find(db, flt, values["limit"], values["cursor"])
-    return fast_json({"total": count(db, flt), "alerts": [alert_dict(a) for a in found], "next_cursor": following})
+    found, following, total = find_and_count(db, flt, values["limit"], values["cursor"])
+    return fast_json({"total": total, "alerts": [alert_dict(a) for a in found], "next_cursor": following})
 
 
 def related_filter(a: Alert) -> EventFilter | None:

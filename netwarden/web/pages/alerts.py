@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from netwarden.records import AlertStatus
 from netwarden.store import alerts as alert_store
 from netwarden.store.blocks import list_blocks
-from netwarden.web.api.alerts import (alert_filter, change_many, count, find, incident_of, related_count,
+from netwarden.web.api.alerts import (alert_filter, change_many, find_and_count, incident_of, related_count,
                                       related_events, related_filter)
 from netwarden.web.evidence import alert_port, evidence_view, excerpt
 from netwarden.web.deps import RowId
@@ -30,10 +30,10 @@ def alerts_page(request: Request, _: None = Depends(without_empty_fields), who: 
                 cursor: str | None = Query(None, max_length=200)) -> Response:
     # ``who`` before ``flt``: a caller not logged in is sent to the login page, whatever the filters
     db = request.app.state.db
-    rows, next_cursor = find(db, flt, PAGE, cursor)
+    rows, next_cursor, total = find_and_count(db, flt, PAGE, cursor)
     params = {k: v for k, v in request.query_params.items() if k in FILTERS and v}
     return render(request, "alerts.html", {
-        "alerts": [(a, alert_port(a), excerpt(a)) for a in rows], "total": count(db, flt), "filters": params,
+        "alerts": [(a, alert_port(a), excerpt(a)) for a in rows], "total": total, "filters": params,
         "first_page": not cursor, "next_cursor": next_cursor, "can_change": who.can("analyst"),
         "back": urlencode(dict(params, cursor=cursor) if cursor else params)})
 
