@@ -357,7 +357,8 @@ def tools(seed: int = 42, log: Callable[[str], None] = print) -> dict[str, Any]:
     model = create("http_profile").fit(train)
     flagged = model.score(test) >= model.threshold
     return {"seed": seed, "counts": counts, "model": _metrics(labels != "normal", flagged, labels),
-            "tool_seconds": tool_seconds, "load": f"{os.getloadavg()[0]:.1f}", "file": path.name}
+            "tool_seconds": tool_seconds, "load": f"{os.getloadavg()[0]:.1f}", "file": path.name,
+            "at": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"}
 
 
 def tools_markdown(r: dict[str, Any]) -> str:
@@ -385,7 +386,8 @@ def tools_markdown(r: dict[str, Any]) -> str:
     for family, (tool, what) in TOOL_FAMILIES.items():
         lines.append(f"| {family} | {tool}: {what} | {r['counts'].get(family, 0):,} | "
                      f"{m['by_family'].get(family, 0):.1%} |")
-    lines += ["", f"Load average {r['load']} on {os.cpu_count()} CPUs; the tools took {r['tool_seconds']:.0f} s. "
+    lines += ["", f"Run {r.get('at', '(time not kept)')}, load average {r['load']} on {os.cpu_count()} CPUs; "
+              f"the tools took {r['tool_seconds']:.0f} s. "
               "Reproduce: `apt-get install dirb wfuzz` (scripts/system-packages), then "
               "`python -m benchmarks.bench_webmodel --tools`.", ""]
     return "\n".join(lines)
