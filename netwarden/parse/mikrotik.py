@@ -77,6 +77,9 @@ class MikroTik(MessageParser):
     def claims_program(self, program: str | None) -> bool | None:
         return None if program is None or _CHAIN.match(program) else False
 
+    def claim_prefixes(self, program: str | None) -> tuple[str, ...] | None:
+        return None if program is None else ("in:",)  # a chain name ("sshd" may be one) stands as the program
+
     def fill(self, event: Event, program: str | None, message: str) -> None:
         extra = event.extra
         if program is None:

@@ -95,7 +95,7 @@ class Syslog(Parser):
         self._minute: tuple[str, datetime] | None = None  # and seconds in runs within one minute (see _next_second)
         self._iso_cache: dict[str, datetime] = {}
         self._messages: list[MessageParser] = [cls() for cls in message_parsers().values()]
-        self._by_program: dict[str | None, tuple[tuple[MessageParser, bool], ...]] = {}  # see _claimers
+        self._by_program: dict[str | None, tuple[tuple[MessageParser, bool, tuple[str, ...] | None], ...]] = {}
 
     @classmethod
     def sniff(cls, lines: Sequence[str]) -> float:
@@ -214,7 +214,7 @@ class Syslog(Parser):
         if claimers is None:
             claimers = self._claimers(program)
         claimer = None
-        for parser, always in claimers:
+        for parser, always, prefixes in claimers:
             if always:  # it takes every message of this program: has it read this very message before?
                 known = parser.known(message)
                 if known is not None:
@@ -226,6 +226,8 @@ class Syslog(Parser):
                                  fields.text(message), line, None, extra)
                 claimer = parser
                 break
+            if prefixes is not None and not message.startswith(prefixes):
+                continue  # it claims none of this program's messages that start otherwise
             if parser.claims(program, message):
                 claimer = parser
                 break
@@ -236,14 +238,15 @@ class Syslog(Parser):
             claimer.fill(event, program, message)
         return event
 
-    def _claimers(self, program: str | None) -> tuple[tuple[MessageParser, bool], ...]:
+    def _claimers(self, program: str | None) -> tuple[tuple[MessageParser, bool, tuple[str, ...] | None], ...]:
         """The message parsers that may claim ``program``'s messages, in order, each with whether it claims
-        them all (asked once per program name: most lines of a log come from a few programs)."""
-        found: list[tuple[MessageParser, bool]] = []
+        them all and the starts of the messages it may claim (asked once per program name: most lines of a
+        log come from a few programs)."""
+        found: list[tuple[MessageParser, bool, tuple[str, ...] | None]] = []
         for parser in self._messages:
             verdict = parser.claims_program(program)
             if verdict is not False:
-                found.append((parser, bool(verdict)))
+                found.append((parser, bool(verdict), None if verdict else parser.claim_prefixes(program)))
                 if verdict:
                     break
         if len(self._by_program) >= 1024:

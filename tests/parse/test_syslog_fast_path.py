@@ -76,6 +76,7 @@ def test_the_shortcuts_change_nothing(datasets: Path, monkeypatch: pytest.Monkey
     monkeypatch.setattr(sshd, "_SEEN", {})  # and none answered from what the fast run remembered
     for cls in message_parsers().values():  # every message parser asked about every message
         monkeypatch.setattr(cls, "claims_program", lambda self, program: None)
+        monkeypatch.setattr(cls, "claim_prefixes", lambda self, program: None)
     general = Syslog(ParseContext(source="test", reference_time=reference))
     differ = [(line, have, want) for line, have in zip(lines, got) if have != (want := _outcome(general, line))]
     assert not differ, differ[:3]
