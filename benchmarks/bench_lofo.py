@@ -42,6 +42,7 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     "random_forest (100 trees)": ("random_forest", {"n_estimators": 100}),
     "random_forest (300 trees)": ("random_forest", {"n_estimators": 300}),
     "forest_novelty (100 trees)": ("forest_novelty", {"n_estimators": 100}),
+    "forest_novelty (100 trees, calibration=held)": ("forest_novelty", {"n_estimators": 100, "calibration": "held"}),
 }
 #: the order runs go in: the families where a forest alone falls short first (a run cut short keeps them)
 RUN_ORDER = ("R2L", "U2R", "Probe", "DoS")
@@ -73,7 +74,8 @@ def run(*, quick: bool = False, engines: list[str] | None = None, only: str | No
             if only and not config.startswith(only):
                 continue
             for family in RUN_ORDER:
-                saved = OUT / f"{config.split()[0]}-{config.count('300')}-{seed}-{family}-{name.split('.')[0]}.json"
+                slug = "".join(c if c.isalnum() else "-" for c in config)
+                saved = OUT / f"{slug}-{seed}-{family}-{name.split('.')[0]}.json"
                 if saved.exists():
                     results.append(json.loads(saved.read_text()))
                     continue
@@ -159,7 +161,9 @@ def markdown(results: dict[str, Any], *, quick: bool = False) -> str:
 
 
 def _span(rows: list[dict[str, Any]], key: str, pct: bool = False, digits: int = 4) -> str:
-    values = [r[key] for r in rows]
+    values = [r[key] for r in rows if r.get(key) is not None]  # a run copied from bench_seeds lacks some
+    if not values:
+        return "-"
     fmt = (lambda v: f"{v:.1%}") if pct else (lambda v: f"{v:.{digits}f}")
     mean = fmt(statistics.mean(values))
     return mean if len(values) == 1 else f"{mean} ({fmt(min(values))}–{fmt(max(values))})"

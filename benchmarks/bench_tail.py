@@ -11,7 +11,8 @@ seed moved. Per seed it reports, on the same test rows:
   normal training row (``oob``: no seed-drawn calibration sample);
 - ``knn_distance`` (trained on normal rows only) alone, and "either flags" with the forest (each at half the
   false-positive budget, on the calibration rows of each), and the forest where it is sure (score >= 0.5) or
-  ``knn_distance`` on the rest of the budget.
+  ``knn_distance`` on the rest of the budget (the lead that became the ``forest_novelty`` model, which uses
+  every normal training row instead of a 20,000-row sample: bench_lofo and bench_seeds measure it).
 
 Run alone: ``nice python -m benchmarks.bench_tail [--seeds=42,7,2026]`` (prints; writes nothing).
 """

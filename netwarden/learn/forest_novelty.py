@@ -45,7 +45,7 @@ class ForestNovelty(RandomForest):
     description = ("Random forest + novelty distance: the forest where it is sure, distance to the nearest normal "
                    "rows for the rest of the false-positive budget (attack kinds absent from training)")
     default_params: ClassVar[dict[str, Any]] = {**RandomForest.default_params, "n_neighbors": 5, "max_normal": 0,
-                                                "calibration": "held"}
+                                                "calibration": "all"}
 
     def __init__(self, task: str = "binary", **params: Any) -> None:
         super().__init__(task, **params)
