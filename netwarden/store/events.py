@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 import functools
 import json
+import math
 import operator
 from datetime import datetime, timezone
 from itertools import repeat
@@ -43,7 +44,7 @@ def _clean_json(value: Any) -> Any:
         return {clean_text(str(k)): _clean_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_clean_json(v) for v in value]
-    if isinstance(value, float) and value != value:  # NaN is not JSON
+    if isinstance(value, float) and not math.isfinite(value):  # NaN and infinities are not JSON (orjson: null)
         return None
     return value
 

@@ -171,10 +171,9 @@ def test_batch_merging_stores_exactly_what_writing_every_finding_stored(db, db_u
 
 
 def _awkward_alerts(n: int) -> list[Alert]:
-    """Alerts holding what a log may put in them: NaN, NUL, a lone surrogate, non-UTC times. (Not infinity:
-    the slow cleaning keeps it, and save_alert then fails on PostgreSQL and MariaDB.)"""
+    """Alerts holding what a log may put in them: NaN, infinities, NUL, a lone surrogate, non-UTC times."""
     evidences = [{"n": float("nan"), "url": "/a\x00b", "samples": [{"raw": "é ☃ \U0001F600", "n": 2 ** 40}]},
-                 {"bad": "\ud800", "list": [1, 2.5, None, True]},
+                 {"bad": "\ud800", "list": [1, 2.5, None, True, float("inf")], "low": float("-inf")},
                  {"plain": "x", "nan": float("nan"), "nested": {"k": ["v"]}}]
     zone = timezone(timedelta(hours=-7))
     return [Alert(kind="web_attack", subkind=f"sqli{i}", severity=Severity.HIGH, confidence=0.5 + i / 10,
@@ -206,3 +205,4 @@ def test_alert_rows_written_in_bulk_are_those_sqlalchemy_writes(db) -> None:  # 
     for a, b in zip(one, bulk):
         assert [getattr(rows[a.id], c) for c in kept] == [getattr(rows[b.id], c) for c in kept]
     assert rows[bulk[0].id].count == 6 and rows[bulk[0].id].evidence["n"] is None
+    assert rows[bulk[1].id].evidence["low"] is None and rows[bulk[1].id].evidence["list"][-1] is None
