@@ -106,8 +106,8 @@ def check_sigma(paths: list[str]) -> list[Any]:
 
 
 def import_sigma(paths: list[str], folder: Path) -> list[dict[str, Any]]:
-    """Check every rule first (all or nothing), then copy the files into ``folder``: a file of the same name
-    and other content is kept and the new one gets a suffix. Returns the imported rules."""
+    """Check every rule first (all or nothing), then copy the files that hold a rule into ``folder``: a file of
+    the same name and other content is kept and the new one gets a suffix. Returns the imported rules."""
     files: list[Path] = []
     for text in paths:
         path = Path(text)
@@ -115,6 +115,10 @@ def import_sigma(paths: list[str], folder: Path) -> list[dict[str, Any]]:
     if not files:
         raise RuleError("no .yml or .yaml files found")
     rules = check_sigma([str(f) for f in files])
+    holding = {rule.file for rule in rules}
+    files = [f for f in files if str(f) in holding]  # an empty file would be copied and load nothing, forever
+    if not files:
+        raise RuleError("no Sigma rule found: a rule is a YAML mapping with title, logsource and detection")
     folder.mkdir(parents=True, exist_ok=True)
     placed: dict[str, str] = {}
     for file in files:

@@ -96,6 +96,10 @@ def test_rules_api(sqlite_web, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert admin.get("/api/v1/settings/live").json()["history"][0]["key"] == "audit.sigma_import"
     refused = admin.post("/api/v1/rules/sigma", json={"name": "x.yml", "text": "not: [yaml"})
     assert refused.status_code == 400 and "not a Sigma rule file" in refused.json()["detail"]
+    for empty in ("", "# only a comment\n"):  # nothing to import: refused, not copied in to load nothing
+        refused = admin.post("/api/v1/rules/sigma", json={"name": "empty.yml", "text": empty})
+        assert refused.status_code == 400 and "no Sigma rule found" in refused.json()["detail"], refused.text
+    assert sorted(p.name for p in (tmp_path / "netwarden-rules" / "sigma").iterdir()) == ["webshell.yml"]
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed")

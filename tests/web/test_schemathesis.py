@@ -9,11 +9,14 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from netwarden.store.database import Database
-from tests.web.conftest import Web
+from tests.web.conftest import Web, make_settings
 
 # the schema must exist when pytest collects (one test per operation), so the app is built at import
 _DIR = tempfile.TemporaryDirectory(prefix="netwarden-schemathesis-")
-_WEB = Web(Database.open(f"sqlite:///{Path(_DIR.name) / 'web.db'}"))
+_SETTINGS = make_settings()
+# imported Sigma rules go to a relative folder by default: generated uploads must land here, not in the checkout
+_SETTINGS.detect["sigma"] = {"imported": str(Path(_DIR.name) / "sigma")}
+_WEB = Web(Database.open(f"sqlite:///{Path(_DIR.name) / 'web.db'}"), _SETTINGS)
 _TOKEN = _WEB.token("admin")
 
 
