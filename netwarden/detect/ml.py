@@ -149,8 +149,7 @@ class MlDetector(Detector):
         # events (all of a flagged window's events are flagged together), not alone
         context = members if model.params.get("view") == "host" else [strongest]
         explanation = model.explain(context, top)[next(i for i, e in enumerate(context) if e is strongest)]
-        kind_of_score = "anomaly score" if model.family == "unsupervised" else "probability of an attack"
-        factors = [Factor("model", score, f"model {record.ref} ({model.algorithm}): {kind_of_score} {score:.3f} "
+        factors = [Factor("model", score, f"model {record.ref} ({model.algorithm}): {score_words(model)} {score:.3f} "
                                           f"≥ threshold {model.threshold:.3f}")]
         # the explanation rides along as zero-weight factors: it says why, without inflating confidence
         if getattr(model, "words", False):  # explanations that are sentences ("PUT never used on this path")
@@ -172,3 +171,8 @@ class MlDetector(Detector):
             evidence={"model": record.ref, "model_version": record.ref, "algorithm": model.algorithm,
                       "score": round(score, 6), "threshold": model.threshold, "label": label,
                       "explanation": [c.to_dict() for c in explanation]})
+
+
+def score_words(model: Model) -> str:
+    """What a model's score is, as an alert says it."""
+    return model.score_name or ("anomaly score" if model.family == "unsupervised" else "probability of an attack")

@@ -102,6 +102,8 @@ class Model(ABC):
     description: ClassVar[str]
     supervised: ClassVar[bool] = True
     default_params: ClassVar[dict[str, Any]] = {}
+    #: what the score is, in an alert's words (None: by family, see ``detect/ml.py``'s ``score_words``)
+    score_name: ClassVar[str | None] = None
 
     def __init__(self, task: str = "binary", **params: Any) -> None:
         if task not in TASKS:

@@ -46,6 +46,8 @@ class ForestNovelty(RandomForest):
                    "rows for the rest of the false-positive budget (attack kinds absent from training)")
     default_params: ClassVar[dict[str, Any]] = {**RandomForest.default_params, "n_neighbors": 5, "max_normal": 0,
                                                 "calibration": "all"}
+    # the score is the forest's probability OR the scaled distance from normal rows, whichever is higher
+    score_name: ClassVar[str | None] = "score (attack probability or distance from normal traffic)"
 
     def __init__(self, task: str = "binary", **params: Any) -> None:
         super().__init__(task, **params)

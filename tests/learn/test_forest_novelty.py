@@ -73,3 +73,11 @@ def test_explains_a_novel_row_by_its_distance_and_labels_it_novel_in_category_ta
     model = create("forest_novelty", task="category", seed=7, **PARAMS).fit(train, data.targets(train, "category"))
     labels = model.predict(novel[:50] + train[-50:])
     assert labels[:50].count(NOVEL) > 45 and set(labels[50:]) == {"neptune"}
+
+
+def test_alerts_do_not_call_a_distance_a_probability() -> None:
+    from netwarden.detect.ml import score_words
+
+    words = score_words(_fitted())
+    assert "distance" in words and words != score_words(_fitted("random_forest"))
+    assert score_words(_fitted("random_forest")) == "probability of an attack"
