@@ -77,8 +77,9 @@ def committed(source: str | None, *, events: int, quarantined: int, seconds: flo
     WRITE_SECONDS.observe(seconds)
 
 
-def alert_changed(kind: str, is_new: bool) -> None:
-    (ALERTS if is_new else ALERT_UPDATES).labels(kind[:60]).inc()
+def alert_changed(kind: str, is_new: bool, n: int = 1) -> None:
+    """``n`` alerts of ``kind`` raised (``is_new``) or updated (the engine counts a batch's at once)."""
+    (ALERTS if is_new else ALERT_UPDATES).labels(kind[:60]).inc(n)
 
 
 def block_changed(what: str) -> None:

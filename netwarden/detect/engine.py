@@ -21,6 +21,7 @@ Detector state (sliding windows) is saved to the database so a restart resumes a
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections import OrderedDict
@@ -129,6 +130,16 @@ class DetectionEngine:
     def process(self, events: Sequence[Event]) -> list[Alert]:
         if not events:
             return []
+        paused = gc.isenabled()
+        if paused:
+            gc.disable()
+        try:
+            return self._process(events)
+        finally:
+            if paused:
+                gc.enable()
+
+    def _process(self, events: Sequence[Event]) -> list[Alert]:
         started = time.perf_counter()
         findings: list[Finding] = []
         for detector in self.detectors:
@@ -180,9 +191,10 @@ class DetectionEngine:
                 raise
             finally:
                 self._batch = BatchAlerts()
+        counts: dict[tuple[str, bool], int] = {}  # the metrics, counted per batch (a flood changes thousands)
         for alert in changed.alerts:
             is_new = changed.new[id(alert)]
-            metrics.alert_changed(alert.kind, is_new)
+            counts[(alert.kind, is_new)] = counts.get((alert.kind, is_new), 0) + 1
             if is_new:
                 self.stats.alerts_new += 1
                 self.alerts.append(alert)
@@ -193,36 +205,41 @@ class DetectionEngine:
                     listener(alert, is_new)
                 except Exception:
                     log.exception("alert listener failed")
+        for (kind, is_new), n in counts.items():
+            metrics.alert_changed(kind, is_new, n)
         return list(changed.alerts)
 
     # -- merging and scoring ------------------------------------------------------------------------
 
     def _merge_all(self, findings: Sequence[Finding], old: datetime | None) -> None:
+        keys = [None if self._is_suppressed(f) else finding_key(f) for f in findings]  # None: suppressed
         if self._batch.stored is not None:  # what the findings of keys not in memory may ask, in a few queries
             unknown, remembered = [], {}
-            for f in findings:
-                if not self._is_suppressed(f):
-                    alert = self._open.get(finding_key(f))
+            for f, key in zip(findings, keys):
+                if key is not None:
+                    alert = self._open.get(key)
                     if alert is None:
                         unknown.append(f)
                     else:
                         remembered[id(alert)] = alert
             self._batch.stored.prefetch(unknown)
             self._batch.stored.refresh_statuses(list(remembered.values()))  # a person may have closed one
-        for finding in findings:
+        rescore: dict[int, Alert] = {}  # alerts whose factors grew: their confidence, once they are all merged
+        for finding, key in zip(findings, keys):
             self.stats.findings += 1
-            if self._is_suppressed(finding):
+            if key is None:
                 self.stats.suppressed += 1
                 continue
-            alert = self._merge(finding)
+            alert = self._merge(finding, key, rescore)
             if old is not None:
                 alert.history = alert.last_seen < old
             if self.keep_events:
                 for event in finding.events:
                     self.flagged.setdefault(id(event), set()).add(alert.kind)
+        for alert in rescore.values():  # a function of the final factors alone: the same as after every finding
+            alert.confidence = scoring.calibrated(alert.factors, alert.detector)
 
-    def _merge(self, finding: Finding) -> Alert:
-        key = finding_key(finding)
+    def _merge(self, finding: Finding, key: tuple[str, str, str], rescore: dict[int, Alert]) -> Alert:
         alert = self._open.get(key)
         if alert is not None and (finding.first_seen - alert.last_seen > self.settings.merge_window
                                   or alert.status not in (AlertStatus.NEW, AlertStatus.ACKNOWLEDGED)):
@@ -237,6 +254,7 @@ class DetectionEngine:
         else:
             self._batch.touch(key, alert, False)
             self._update(alert, finding)
+            rescore[id(alert)] = alert
         self._open[key] = alert
         self._open.move_to_end(key)
         if len(self._open) > MAX_OPEN_ALERTS:
@@ -267,8 +285,7 @@ class DetectionEngine:
             + self._batch.unwritten_before(finding.source, finding.first_seen)  # type: ignore[arg-type]
 
     def _update(self, alert: Alert, finding: Finding) -> None:
-        alert.factors = scoring.merge(alert.factors, finding.factors)
-        alert.confidence = scoring.calibrated(alert.factors, alert.detector)
+        alert.factors = scoring.merge(alert.factors, finding.factors)  # its confidence: at the end of _merge_all
         if finding.severity.rank > alert.severity.rank:
             alert.severity = finding.severity
         alert.count += finding.count
@@ -334,24 +351,42 @@ class DetectionEngine:
 
 def _evidence(old: dict[str, Any], finding: Finding) -> dict[str, Any]:
     """Merge a finding's evidence into an alert's: scalars take the newest value, lists are unioned
-    (bounded), and a few sample events are kept so the alert can be understood on its own."""
+    (bounded), and a few sample events are kept so the alert can be understood on its own.
+
+    A new dict every time, but lists that gain nothing are kept as they are rather than copied: evidence is
+    replaced, never changed in place (``alert_store.snapshot``), and under a flood most findings repeat what
+    their alert already holds."""
     out = dict(old)
     for key, value in finding.evidence.items():
-        if isinstance(value, list) and isinstance(out.get(key), list):
-            merged = list(out[key])
+        merged = out.get(key)
+        if isinstance(value, list) and isinstance(merged, list):
+            held = merged
             for item in value:
                 if item not in merged:
+                    if merged is held:
+                        merged = list(held)
                     merged.append(item)
-            out[key] = merged[-EVIDENCE_LIST_LIMIT:]
+            out[key] = merged if len(merged) <= EVIDENCE_LIST_LIMIT else merged[-EVIDENCE_LIST_LIMIT:]
         else:
             out[key] = value
-    samples = list(out.get("samples", []))
-    for event in finding.samples:
-        if len(samples) >= 5:
-            break
-        sample = {k: v for k, v in event.to_dict().items() if k not in ("extra",)}
-        if sample.get("raw") and len(sample["raw"]) > 2000:
-            sample["raw"] = sample["raw"][:2000] + "..."
-        samples.append(sample)
+    samples = out.get("samples", [])
+    if finding.samples and len(samples) < 5:
+        samples = list(samples)
+        for event in finding.samples:
+            if len(samples) >= 5:
+                break
+            samples.append(_sample(event))
+    elif not isinstance(samples, list):
+        samples = list(samples)
     out["samples"] = samples
     return out
+
+
+def _sample(event: Event) -> dict[str, Any]:
+    """An event as an alert keeps it: its fields but ``extra``, the raw line cut at 2,000 characters."""
+    sample = event.to_dict()
+    sample.pop("extra", None)
+    raw = sample.get("raw")
+    if raw and len(raw) > 2000:
+        sample["raw"] = raw[:2000] + "..."
+    return sample
