@@ -22,6 +22,7 @@ from netwarden.accounts.users import ensure_first_admin
 from netwarden.store.database import Database
 from netwarden.web.http import HttpServer, endpoint
 from netwarden.web.live import LiveHub
+from netwarden.web.readers import Readers
 from netwarden.web.runtime import ListenerInfo, Runtime
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ class Server:
     def __init__(self, settings: Any, *, db_url: str | None = None, host: str | None = None,
                  port: int | None = None, syslog_udp: list[str] | None = None, syslog_tcp: list[str] | None = None,
                  netflow_udp: list[str] | None = None, use_writer_process: bool = True,
-                 web_only: bool = False) -> None:
+                 web_only: bool = False, readers: int = 0) -> None:
         self.settings = settings
         self.web_only = web_only  # no collectors (with a [bus]: the live feed comes from the workers)
         self.db_url = db_url or settings.database.url
@@ -87,6 +88,7 @@ class Server:
         self._listen: dict[str, list[str] | None] = {"syslog_udp": syslog_udp, "syslog_tcp": syslog_tcp,
                                                      "netflow_udp": netflow_udp}
         self.use_writer_process = use_writer_process
+        self.readers = readers  # processes answering the hot read-only API requests (netwarden.web.readers)
         self._running: _Running | None = None
         self._relisten = threading.Lock()  # one change of listeners at a time
 
@@ -167,7 +169,9 @@ class Server:
             if not self.web_only:
                 self._collect(runtime, collectors, listen, feed)
             web = self.settings.web
-            http = HttpServer(create_app(self.settings, db, runtime=runtime), self.host, self._port,
+            readers = Readers(self.db_url, self.readers).start()
+            stack.callback(readers.close)  # after the web server stopped: no request waits for them
+            http = HttpServer(create_app(self.settings, db, runtime=runtime, readers=readers), self.host, self._port,
                               tls_cert=web.tls_cert, tls_key=web.tls_key)
             http.start(timeout)
             stack.callback(http.stop)

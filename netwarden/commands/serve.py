@@ -19,16 +19,23 @@ from netwarden.commands.shared.terminal import fail, out, safe
 @click.option("--no-listeners", is_flag=True, help="Only the web application: no syslog or NetFlow listener.")
 @click.option("--web-only", is_flag=True,
               help="Only the web application; with a [bus], its live feed shows what the workers do.")
+@click.option("--readers", type=click.IntRange(0, 64), default=None,
+              help="Processes that answer the event, alert and host API queries beside the web process, on the "
+                   "other cores (default: one per core, at most 4; none on one core or an in-memory database).")
 @click.pass_obj
 def serve(obj: Context, host: str | None, port: int | None, db_url: str | None, syslog_udp: tuple[str, ...],
-          syslog_tcp: tuple[str, ...], netflow: tuple[str, ...], no_listeners: bool, web_only: bool) -> None:
+          syslog_tcp: tuple[str, ...], netflow: tuple[str, ...], no_listeners: bool, web_only: bool,
+          readers: int | None) -> None:
     """Run the web application with the syslog and NetFlow listeners and detection, until Ctrl-C.
 
     On the first start (no users yet) an ``admin`` user is created and its one-time password printed;
     it must be changed at the first login.
     """
     from netwarden.store.database import DatabaseError
+    import os
+
     from netwarden.serve import Server, ServerError
+    from netwarden.web.readers import default_processes
 
     if db_url:
         obj.use_database(db_url)
@@ -37,7 +44,9 @@ def serve(obj: Context, host: str | None, port: int | None, db_url: str | None, 
     server = Server(settings, host=host, port=port,
                        syslog_udp=empty if no_listeners else (list(syslog_udp) or None),
                        syslog_tcp=empty if no_listeners else (list(syslog_tcp) or None),
-                       netflow_udp=empty if no_listeners else (list(netflow) or None), web_only=web_only)
+                       netflow_udp=empty if no_listeners else (list(netflow) or None), web_only=web_only,
+                       readers=readers if readers is not None else default_processes(settings.database.url,
+                                                                                       os.cpu_count()))
     try:
         server.start()
     except (ServerError, DatabaseError) as exc:

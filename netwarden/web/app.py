@@ -29,6 +29,7 @@ from netwarden.store.event_search import QueryError
 from netwarden.web.auth import LoginRequired, PasswordChangeRequired
 from netwarden.web.bodies import BodyGuard
 from netwarden.web.cache import Callers, ResponseCache
+from netwarden.web.readers import Readers
 from netwarden.web.render import NavEntry, RedirectTo, render
 from netwarden.web.runtime import Runtime
 
@@ -95,12 +96,18 @@ def discover(package: str) -> list[Any]:
     return found
 
 
-def create_app(settings: Any, db: Database, *, runtime: Runtime | None = None) -> FastAPI:
+def create_app(settings: Any, db: Database, *, runtime: Runtime | None = None,
+               readers: Readers | None = None) -> FastAPI:
+    """``readers``: the reader processes that answer the hot read-only API requests (none: this process's
+    threads answer them)."""
     runtime = runtime or Runtime(db, settings)
+    readers = readers or Readers("", 0)
+    readers.db = db
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime.hub.bind(asyncio.get_running_loop())
+        readers.bind(asyncio.get_running_loop())
         yield
 
     app = FastAPI(title="NetWarden", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
@@ -110,6 +117,7 @@ def create_app(settings: Any, db: Database, *, runtime: Runtime | None = None) -
     app.state.settings = settings
     app.state.db = db
     app.state.runtime = runtime
+    app.state.readers = readers
     app.state.callers = callers = Callers()
     nav: list[NavEntry] = []
     # the API first: a request is matched against the routes in order, each test costing ~10 µs, and the

@@ -17,7 +17,7 @@ from netwarden.store.events import EventFilter
 from netwarden.store.incidents import get_incident
 from netwarden.store.keyset import CursorError
 from netwarden.web.auth import Principal, require
-from netwarden.web.deps import RowId, checked_time, fast_json, get_db
+from netwarden.web.deps import RowId, checked_time, fast_json, get_db, json_bytes, json_response
 from netwarden.web.export import EXPORT_PARAMS, EXPORT_RESPONSES, export_choice
 from netwarden.web.query_params import CURSOR, LIMIT, Param, QueryParams
 from netwarden.web.evidence import alert_port, excerpt
@@ -85,7 +85,7 @@ _LIST_PARAMS = QueryParams(*ALERT_FILTER.params, LIMIT, CURSOR, *EXPORT_PARAMS)
 
 @router.get("/alerts", responses=EXPORT_RESPONSES, response_model=dict[str, Any],
             openapi_extra=_LIST_PARAMS.openapi())
-def list_alerts(request: Request, who: Principal = Depends(require("viewer"))) -> Response:
+async def list_alerts(request: Request, who: Principal = Depends(require("viewer"))) -> Response:
     """Alerts, most recently seen first, and how many match in all (``total``); follow ``next_cursor``.
     ``format=csv|jsonl``: every matching alert as a download."""
     values = _LIST_PARAMS.read(request)
@@ -93,8 +93,13 @@ def list_alerts(request: Request, who: Principal = Depends(require("viewer"))) -
     db: Database = request.app.state.db
     if export.fmt:
         return export.response("alerts", ALERT_COLUMNS, map(alert_dict, alert_store.every_alert(db.engine.connect, flt)))
-    found, following, total = find_and_count(db, flt, values["limit"], values["cursor"])
-    return fast_json({"total": total, "alerts": [alert_dict(a) for a in found], "next_cursor": following})
+    return json_response(await request.app.state.readers.run(alerts_page, flt, values["limit"], values["cursor"]))
+
+
+def alerts_page(db: Database, flt: alert_store.AlertFilter, limit: int, cursor: str | None) -> bytes:
+    """The alerts list's answer (run in a reader process: netwarden.web.readers)."""
+    found, following, total = find_and_count(db, flt, limit, cursor)
+    return json_bytes({"total": total, "alerts": [alert_dict(a) for a in found], "next_cursor": following})
 
 
 def related_filter(a: Alert) -> EventFilter | None:

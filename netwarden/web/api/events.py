@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from netwarden.store.database import Database
 from netwarden.web.auth import Principal, require
-from netwarden.web.deps import RowId, checked_time, fast_json, get_db
+from netwarden.web.deps import RowId, checked_time, fast_json, get_db, json_bytes, json_response
 from netwarden.store.event_search import LIST_PLAN, EventQuery, get_event, search, search_all
 from netwarden.web.export import EXPORT_PARAMS, EXPORT_RESPONSES, export_choice
 from netwarden.web.query_params import CURSOR, LIMIT, Param, QueryParams
@@ -52,18 +52,22 @@ _LIST_PARAMS = QueryParams(*EVENT_PARAMS.params, *EXPORT_PARAMS)
 
 @router.get("/events", responses=EXPORT_RESPONSES, response_model=dict[str, Any],
             openapi_extra=_LIST_PARAMS.openapi())
-def list_events(request: Request, who: Principal = Depends(require("viewer"))) -> Response:
+async def list_events(request: Request, who: Principal = Depends(require("viewer"))) -> Response:
     """A page of events, newest first (``order=oldest`` for the other way); follow ``next_cursor``.
     ``format=csv|jsonl``: every matching event (from ``cursor`` on) as a download."""
     values = _LIST_PARAMS.read(request)
     query, export = event_query_of(values), export_choice(request, values["format"], values["bom"])
-    db: Database = request.app.state.db
     if export.fmt:
         query.to_filter()  # a bad filter is a 400 before the download starts
-        return export.driver_response("events", LIST_PLAN, _streamed(db, query))
+        return export.driver_response("events", LIST_PLAN, _streamed(request.app.state.db, query))
+    return json_response(await request.app.state.readers.run(events_page, query))
+
+
+def events_page(db: Database, query: EventQuery) -> bytes:
+    """The events list's answer (run in a reader process: netwarden.web.readers)."""
     with db.engine.connect() as conn:
         rows, next_cursor = search(conn, query)
-    return fast_json({"events": rows, "next_cursor": next_cursor})
+    return json_bytes({"events": rows, "next_cursor": next_cursor})
 
 
 @router.get("/events/{event_id}", response_model=dict[str, Any])

@@ -39,6 +39,11 @@ def host_data(db: Database, settings: Any, address: str, days: int) -> dict[str,
     since, until = window(days)
     with db.engine.connect() as conn:
         data = host_summary(conn, checked_address(address), since, until)
+    return with_place(settings, data)
+
+
+def with_place(settings: Any, data: dict[str, Any]) -> dict[str, Any]:
+    """A host's data with where its address is (the web process's geolocation and AS data)."""
     place = place_of(settings, data["address"])
     data["place"] = place.to_dict() if place else None
     data["country"] = country_label(place)
@@ -51,13 +56,22 @@ _HOST_PARAMS = QueryParams(Param("days", int, 7, **_DAYS))
 
 
 @router.get("/hosts/{address}", openapi_extra=_HOST_PARAMS.openapi())
-def host(address: str, request: Request, who: Principal = Depends(require("viewer"))) -> Any:
+async def host(address: str, request: Request, who: Principal = Depends(require("viewer"))) -> Any:
     """One address: events over time, ports, peers, user agents, first/last seen, country, AS, alerts, blocks."""
     state = request.app.state
-    data = host_data(state.db, state.settings, address[:64], _HOST_PARAMS.read(request)["days"])
+    days = _HOST_PARAMS.read(request)["days"]
+    return fast_json(with_place(state.settings, await state.readers.run(host_facts, address[:64], days)))
+
+
+def host_facts(db: Database, address: str, days: int) -> dict[str, Any]:
+    """What the store knows of an address, as JSON values (run in a reader process: netwarden.web.readers);
+    where it is is added by the web process."""
+    since, until = window(days)
+    with db.engine.connect() as conn:
+        data = host_summary(conn, checked_address(address), since, until)
     data["alerts"] = [alert_dict(a) for a in data["alerts"]]
     data["blocks"] = [b.to_dict() for b in data["blocks"]]
-    return fast_json(data)
+    return data
 
 
 def offender_rows(db: Database, days: int, limit: int) -> list[dict[str, Any]]:

@@ -1,0 +1,187 @@
+"""Reader processes: the hot read-only API answers (events, alerts, a host's data) computed beside the web process.
+
+One Python process answers at most one request at a time on one core (the interpreter lock), and an uncached
+answer costs ~0.5-1.5 ms of CPU, half of it the query and encoding the answer: 50 clients always waiting then
+see 50 x that on average. The web process keeps HTTP, sessions, the live feed and everything the running
+server holds; it hands only the query and the encoding — functions of the database and their arguments — to
+``processes`` reader processes, each with its own database connection, so that they use the other cores:
+
+    readers = Readers("sqlite:///netwarden.db", 2)
+    readers.start()
+    body = await readers.run(events_page, query)   # events_page(db, query) runs in a reader process
+    readers.close()
+
+A function handed over must be a module-level function ``f(db, *args)`` (pickled by name); what it raises is
+raised again in the web process. Jobs wait first come, first served for a free reader. When no reader is
+running (``processes`` 0, an in-memory database, a reader died) the function runs in the web process's
+thread pool instead, with the same result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import pickle
+import threading
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+
+from netwarden.store.database import Database
+
+log = logging.getLogger(__name__)
+PROCESS_NAME = b"nw-web-reader"  # what ps / top show for a reader (benchmarks sum their CPU by it)
+
+
+def default_processes(db_url: str, cpus: int | None) -> int:
+    """Readers for ``netwarden serve``: one per core beyond the web process's own (none on one core), at most
+    4; none for an in-memory SQLite database, which another process cannot open."""
+    if _in_memory(db_url) or not cpus or cpus < 2:
+        return 0
+    return min(4, cpus)
+
+
+def _in_memory(db_url: str) -> bool:
+    url = db_url.lower()
+    return url.startswith("sqlite") and (url.rstrip("/") in ("sqlite:", "sqlite:/", "sqlite:///:memory:")
+                                         or ":memory:" in url or "mode=memory" in url)
+
+
+class _Reader:
+    """One reader process and the web process's end of its pipe."""
+
+    def __init__(self, ctx: Any, db_url: str) -> None:
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_serve, args=(child, db_url), name="nw-web-reader", daemon=True)
+        self.proc.start()
+        child.close()
+        self.future: asyncio.Future | None = None  # the job it runs
+
+
+class Readers:
+    def __init__(self, db_url: str, processes: int) -> None:
+        self.db_url = db_url
+        self.processes = 0 if _in_memory(db_url) else max(0, processes)
+        self.db: Database | None = None  # the web process's own, for jobs run here (set by create_app)
+        self._readers: list[_Reader] = []
+        self._idle: asyncio.Queue[_Reader] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def running(self) -> int:
+        return len(self._readers)
+
+    def start(self) -> Readers:
+        """Start the reader processes (each opens the database once: about a second)."""
+        ctx = multiprocessing.get_context("spawn")  # not fork: the web process runs threads
+        self._readers = [_Reader(ctx, self.db_url) for _ in range(self.processes)]
+        return self
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The web server's event loop (at its start-up): replies are read there, without a thread."""
+        self._loop = loop
+        self._idle = asyncio.Queue()
+        for reader in self._readers:
+            loop.add_reader(reader.conn.fileno(), self._answered, reader)
+            self._idle.put_nowait(reader)
+
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(db, *args)`` in a free reader process (waiting for one, first come first served), else here."""
+        if self._idle is None or not self._readers:
+            return await run_in_threadpool(fn, self.db, *args)
+        reader = await self._idle.get()
+        if reader not in self._readers:  # it died while idle
+            return await self.run(fn, *args)
+        future = asyncio.get_running_loop().create_future()
+        reader.future = future
+        try:
+            reader.conn.send_bytes(pickle.dumps((fn, args), pickle.HIGHEST_PROTOCOL))
+        except (OSError, pickle.PicklingError, AttributeError, TypeError) as exc:
+            reader.future = None
+            if isinstance(exc, OSError):
+                self._lost(reader)
+            else:
+                self._idle.put_nowait(reader)
+            return await run_in_threadpool(fn, self.db, *args)
+        ok, value = await future
+        if ok:
+            return value
+        raise value
+
+    def _answered(self, reader: _Reader) -> None:
+        """The reader's reply is readable (in the event loop)."""
+        future, reader.future = reader.future, None
+        try:
+            data = reader.conn.recv_bytes()
+        except (EOFError, OSError) as exc:
+            self._lost(reader)
+            if future is not None and not future.done():
+                future.set_result((False, RuntimeError(f"a reader process stopped: {exc or 'no answer'}")))
+            return
+        try:
+            ok, value = pickle.loads(data)
+        except Exception as exc:  # noqa: BLE001 - an exception that cannot be rebuilt here
+            ok, value = False, RuntimeError(f"unreadable answer of a reader process: {exc}")
+        if future is not None and not future.done():
+            future.set_result((ok, value))
+        if self._idle is not None and reader in self._readers:
+            self._idle.put_nowait(reader)
+
+    def _lost(self, reader: _Reader) -> None:
+        """A reader died: forget it (its jobs run in the web process from now on) and say so once."""
+        if reader in self._readers:
+            self._readers.remove(reader)
+            log.warning("a web reader process stopped (exit code %s); %d left", reader.proc.exitcode,
+                        len(self._readers))
+            if self._loop is not None:
+                self._loop.remove_reader(reader.conn.fileno())
+            reader.conn.close()
+
+    def close(self) -> None:
+        readers, self._readers = self._readers, []
+        for reader in readers:
+            try:
+                if self._loop is not None and not self._loop.is_closed():
+                    self._loop.remove_reader(reader.conn.fileno())
+            except (ValueError, OSError, RuntimeError):
+                pass
+            reader.conn.close()  # the reader sees the end of its pipe and returns
+        for reader in readers:
+            reader.proc.join(5)
+            if reader.proc.is_alive():
+                reader.proc.terminate()
+                reader.proc.join(5)
+
+
+def _serve(conn: Connection, db_url: str) -> None:
+    """A reader process: answer jobs until the web process closes the pipe."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which then closes the pipe
+    try:
+        with open("/proc/self/comm", "wb") as f:
+            f.write(PROCESS_NAME)
+    except OSError:
+        pass
+    db = Database.open(db_url, migrate=False)  # the web process migrated it
+    try:
+        while True:
+            try:
+                fn, args = pickle.loads(conn.recv_bytes())
+            except (EOFError, OSError):
+                return
+            try:
+                reply = (True, fn(db, *args))
+            except Exception as exc:  # raised again in the web process
+                reply = (False, exc)
+            try:
+                data = pickle.dumps(reply, pickle.HIGHEST_PROTOCOL)
+            except Exception as exc:  # noqa: BLE001 - an unpicklable answer or exception
+                data = pickle.dumps((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+            conn.send_bytes(data)
+    finally:
+        db.close()

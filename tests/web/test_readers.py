@@ -1,0 +1,121 @@
+"""The hot read-only API answers computed in reader processes (netwarden.web.readers) are the very answers the web
+process computes itself: the same JSON for events of an address (either side, from a source), alerts of a source
+and a host's data, the same errors (a bad cursor, a bad address, a bad filter), and the answers keep coming when a
+reader dies."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from benchmarks.bench_web import build_database
+from netwarden.accounts import users as accounts
+from netwarden.accounts.sessions import create_token
+from netwarden.store.database import Database
+from netwarden.web.app import create_app
+from netwarden.web.readers import Readers, default_processes
+from tests.web.conftest import PASSWORD, make_settings
+from tests.web.conftest import _fast_argon2  # noqa: F401 - an autouse fixture
+
+ADDRESSES = [f"198.18.{i // 250}.{i % 250 + 1}" for i in range(250, 5000, 97)] + ["192.0.2.2", "10.0.0.7"]
+PATHS = [p.format(a=a) for a in ADDRESSES for p in (
+    "/api/v1/events?limit=50&address={a}", "/api/v1/events?limit=7&src={a}&order=oldest",
+    "/api/v1/events?limit=50&dst={a}", "/api/v1/alerts?limit=50&source={a}", "/api/v1/alerts?limit=1&source={a}",
+    "/api/v1/hosts/{a}", "/api/v1/hosts/{a}?days=1")] + [
+    "/api/v1/events?limit=20&address=198.18.0.0/16&port=22", "/api/v1/alerts?limit=5&severity=high"]
+BAD = ["/api/v1/events?cursor=not-a-cursor", "/api/v1/alerts?cursor=not-a-cursor", "/api/v1/hosts/not-an-address",
+       "/api/v1/events?address=300.1.1.1", "/api/v1/events?port=70000", "/api/v1/hosts/10.0.0.7?days=0"]
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    path: Path = tmp_path_factory.mktemp("readers") / "web.db"
+    build_database(path, 20_000, 300, lambda _: None)
+    url = f"sqlite:///{path}"
+    db = Database.open(url)
+    accounts.add_user(db, "viewer", PASSWORD, "viewer")
+    user = accounts.get_user(db, "viewer")
+    assert user is not None
+    token = create_token(db, user.id, "readers")[1]
+    db.close()
+    yield url, token
+
+
+def _timeless(body: object) -> object:
+    """An answer without the instants a host's time window ("the last N days up to now") puts in it: they
+    differ between two runs. Stripped: any since/until naming this hour or the hour of the window's start."""
+    from datetime import datetime, timedelta, timezone
+
+    now = datetime.now(timezone.utc)
+    hours = tuple((t - timedelta(days=d)).strftime("%Y-%m-%dT%H:")
+                  for t in (now, now - timedelta(hours=1)) for d in (0, 1, 7))
+    if isinstance(body, dict):
+        return {k: _timeless(v) for k, v in body.items()
+                if not (k in ("since", "until") and isinstance(v, str) and v.startswith(hours))}
+    if isinstance(body, list):
+        return [_timeless(v) for v in body]
+    return body
+
+
+def test_readers_answer_as_the_web_process_does(database: tuple[str, str]) -> None:
+    url, token = database
+    headers = {"Authorization": f"Bearer {token}", "Cache-Control": "no-cache"}
+    readers = Readers(url, 2).start()
+    here_db, there_db = Database.open(url), Database.open(url)
+    try:
+        with TestClient(create_app(make_settings(), here_db)) as here, \
+                TestClient(create_app(make_settings(), there_db, readers=readers)) as there:
+            def both(path: str) -> tuple[tuple[int, object], tuple[int, object]]:
+                # back to back: a host's window moves with the clock, and an event may leave it in between
+                a, b = here.get(path, headers=headers), there.get(path, headers=headers)
+                return (a.status_code, _timeless(a.json())), (b.status_code, _timeless(b.json()))
+
+            pairs = {}
+            for path in PATHS + BAD:
+                pairs[path] = both(path)
+                if pairs[path][0] != pairs[path][1]:
+                    pairs[path] = both(path)  # once more, for an event that left the window meanwhile
+            assert readers.running == 2  # both still up: they answered, nothing fell back
+    finally:
+        readers.close()
+        here_db.close(), there_db.close()
+    assert [pairs[p][0][0] for p in PATHS] == [200] * len(PATHS)
+    listed = [row for p in PATHS for key in ("events", "alerts") if isinstance(pairs[p][0][1].get(key), list)
+              for row in pairs[p][0][1][key]]
+    assert len(listed) > 100  # real answers compared
+    assert [pairs[p][0][0] for p in BAD] == [400, 400, 400, 400, 422, 422]
+    for path, (a, b) in pairs.items():
+        assert a == b, path
+
+
+def test_a_dead_reader_is_replaced_by_the_web_process(database: tuple[str, str]) -> None:
+    url, token = database
+    readers = Readers(url, 1).start()
+    try:
+        db = Database.open(url)
+        with TestClient(create_app(make_settings(), db, readers=readers)) as client:
+            headers = {"Authorization": f"Bearer {token}"}
+            first = client.get(PATHS[0], headers=headers)
+            readers._readers[0].proc.kill()
+            readers._readers[0].proc.join(5)
+            after = [client.get(PATHS[0], headers={**headers, "Cache-Control": "no-cache"}) for _ in range(3)]
+        db.close()
+    finally:
+        readers.close()
+    assert first.status_code == 200
+    assert after[0].status_code in (200, 500)  # the job the dead reader held is an error, not a hang
+    assert [r.status_code for r in after[1:]] == [200, 200]
+    assert after[-1].json() == first.json()
+    assert readers.running == 0
+
+
+def test_default_processes() -> None:
+    assert default_processes("sqlite:///x.db", 2) == 2
+    assert default_processes("sqlite:///x.db", 16) == 4
+    assert default_processes("sqlite:///x.db", 1) == 0
+    assert default_processes("sqlite:///:memory:", 8) == 0
+    assert default_processes("sqlite://", 8) == 0
+    assert Readers("sqlite://", 3).processes == 0
