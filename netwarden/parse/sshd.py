@@ -186,7 +186,30 @@ _SEEN_LENGTH = 512  # longer messages are read each time: memory stays bounded (
 # not one per parser: a syslog stream keeps a parser per device (up to 4,096), and 4,096 memos of ~8 MB would
 # not be bounded in any useful sense. What a message gives depends on its text alone, and values are immutable.
 _SEEN: dict[str, tuple[tuple, tuple]] = {}
+# The same, for messages that differ only in the client's port (each connection has its own: "Failed password
+# for root from A port P ssh2" is read once per user and address, not once per attempt). Keyed by the message
+# with its last " port DIGITS" cut out (see _port_cut); kept only when the rule's own port group is that very
+# run of digits, so the rest of the message reads the same whatever the digits are.
+_SEEN_PORTS: dict[str, tuple[tuple, tuple]] = {}
+_PORT_RUN = re.compile(r"\d{1,5}(?!\d)", re.ASCII)  # a port as sshd writes it (0-65535 checked apart)
+_SRC_PORT = 5  # src_port's place in what the memos keep
 _ADDRESSES: dict[str, str] = {}  # client address as written -> canonical (a guesser repeats its address)
+
+
+def _port_cut(message: str) -> tuple[str, int, int] | None:
+    """The message without its last " port DIGITS" run of 1-5 digits (the line feed, which no message holds, in its
+    place), where the run starts, and the port it says; None when the last " port " is followed by no such run
+    or by one above 65535."""
+    at = message.rfind(" port ")
+    if at < 0:
+        return None
+    run = _PORT_RUN.match(message, at + 6)
+    if run is None:
+        return None
+    port = int(run.group())
+    if port > 65535:
+        return None
+    return message[:at + 6] + "\n" + message[run.end():], at + 6, port
 
 
 def _port(event: Event, text: str | None) -> int | None:
@@ -209,37 +232,57 @@ class Sshd(MessageParser):
 
     def fill(self, event: Event, program: str | None, message: str) -> None:
         plain = event.src_ip is None and event.user is None and event.dst_ip is None and event.dst_port is None
-        seen = _SEEN.get(message) if plain else None
+        seen = _SEEN.get(message) if plain else None  # the syslog parser asked known() before
         if seen is not None:
             (event.source_kind, event.app_protocol, event.transport, event.outcome, event.src_ip, event.src_port,
              event.user, event.dst_ip, event.dst_port) = seen[0]
             event.extra.update(seen[1])
             return
         before = len(event.extra)
-        self._read(event, message)
+        port_at = self._read(event, message)
         if plain and len(message) <= _SEEN_LENGTH:
             added = tuple(event.extra.items())[before:]  # _read only adds keys, in this order
             if not any(isinstance(value, (dict, list)) for _, value in added):  # shared: immutable values only
+                values = (event.source_kind, event.app_protocol, event.transport, event.outcome, event.src_ip,
+                          event.src_port, event.user, event.dst_ip, event.dst_port)
                 if len(_SEEN) >= _SEEN_MESSAGES:
                     _SEEN.clear()
-                _SEEN[message] = ((event.source_kind, event.app_protocol, event.transport, event.outcome,
-                                        event.src_ip, event.src_port, event.user, event.dst_ip, event.dst_port),
-                                       added)
+                _SEEN[message] = (values, added)
+                cut = _port_cut(message) if port_at is not None and event.src_port is not None else None
+                if cut is not None and cut[1] == port_at:  # the rule's port is the run cut out
+                    if len(_SEEN_PORTS) >= _SEEN_MESSAGES:
+                        _SEEN_PORTS.clear()
+                    _SEEN_PORTS[cut[0]] = (values, added)
 
     def known(self, message: str) -> tuple[tuple, tuple] | None:
-        return _SEEN.get(message)
+        seen = _SEEN.get(message)
+        if seen is not None or not _SEEN_PORTS:
+            return seen
+        cut = _port_cut(message)
+        if cut is None:
+            return None
+        seen = _SEEN_PORTS.get(cut[0])
+        if seen is None:
+            return None
+        values = seen[0]
+        return values[:_SRC_PORT] + (cut[2],) + values[_SRC_PORT + 1:], seen[1]
 
-    def _read(self, event: Event, message: str) -> None:
+    def _read(self, event: Event, message: str) -> int | None:
+        """Fill ``event`` from ``message``; returns where in ``message`` the client's port is, when a rule read
+        one (for ``_SEEN_PORTS``)."""
         event.source_kind = SourceKind.AUTH
         event.app_protocol = "ssh"
         event.transport = "tcp"
         extra = event.extra
         text = message.rstrip()
+        shift = 0  # where text starts in message
         if text.startswith("message repeated ") and (rep := _REPEATED.match(text)):
             extra["repeat_count"] = int(rep.group(1))
             text = rep.group(2).rstrip()
+            shift = rep.start(2)
         if text.startswith(_LEVELS):
             text = text[7:]
+            shift += 7
         if text.endswith(" [preauth]"):
             extra["preauth"] = True
             text = text[:-10]
@@ -250,7 +293,7 @@ class Sshd(MessageParser):
         else:
             extra["ssh_event"] = "other"
             event.outcome = "unknown"
-            return
+            return None
         g = m.groupdict()
         if code == "auth":
             code, outcome = self._auth(event, g)
@@ -270,6 +313,7 @@ class Sshd(MessageParser):
             extra["invalid_user"] = True
         if rare:
             self._rare(event, g)
+        return None if port is None else m.start("port") + shift
 
     @staticmethod
     def _rare(event: Event, g: dict) -> None:

@@ -39,6 +39,31 @@ def _variants(line: str, rng: random.Random) -> list[str]:
                 head + ": message repeated 3 times: [ " + rest + "]", head + ": " + rest + " [preauth]",
                 head + ": " + rest[cut:] + rest[:cut], head + ": " + rest.lower(), head + ": " + rest.upper(),
                 head + ": 3 " + rest, head + ": " + rng.choice("0aAzZ ([-") + rest]
+    out += _port_variants(line, rng)
+    return out
+
+
+_DIGITS = re.compile(r"\d+")
+
+
+def _port_variants(line: str, rng: random.Random) -> list[str]:
+    """Other ports in the line's last " port N" (a message read before with another port is answered from
+    ``sshd._SEEN_PORTS``), ports out of range or too long, a " port N" of the client's own making before the
+    real one, and both ports of a line alike (the server's port must not be taken for the client's)."""
+    at = line.rfind(" port ")
+    run = _DIGITS.match(line, at + 6) if at >= 0 else None
+    if run is None:
+        return []
+    head, tail = line[:at + 6], line[run.end():]
+    out = [head + port + tail for port in ("1", "0", "00022", str(rng.randrange(65536)), "65535", "65536",
+                                           "99999", "123456", "1234567", "22x", "22 ssh2", "x")]
+    out += [head + run.group() + tail + " port 7", line.replace(" from ", " port 3 from ", 1),
+            line.replace(" for ", " for x port 9 from 10.1.1.1 port 9 ", 1),
+            line.replace(" port ", " port " + run.group() + " on 10.0.0.1 port ", 1)]
+    first = line.find(" port ")
+    if first != at:  # two ports: the same number in both, then another in the last
+        same = line[:first + 6] + _DIGITS.sub(run.group(), line[first + 6:], count=1)
+        out += [same, same[:same.rfind(" port ") + 6] + "2222" + tail]
     return out
 
 
@@ -74,6 +99,7 @@ def test_the_shortcuts_change_nothing(datasets: Path, monkeypatch: pytest.Monkey
     monkeypatch.setattr(sshd, "_RULES_ANY_START", tuple(sshd._RULES))
     monkeypatch.setattr(sshd, "_SEEN_LENGTH", -1)  # every message read anew
     monkeypatch.setattr(sshd, "_SEEN", {})  # and none answered from what the fast run remembered
+    monkeypatch.setattr(sshd, "_SEEN_PORTS", {})  # nor from a message that differed only in its port
     for cls in message_parsers().values():  # every message parser asked about every message
         monkeypatch.setattr(cls, "claims_program", lambda self, program: None)
         monkeypatch.setattr(cls, "claim_prefixes", lambda self, program: None)
@@ -83,6 +109,27 @@ def test_the_shortcuts_change_nothing(datasets: Path, monkeypatch: pytest.Monkey
     # the comparison covers what matters: most lines took the shortcut, and some of every kind were refused
     assert sum(1 for line in lines if syslog._HEADER.match(line) and not line.startswith("<")) > 50_000
     assert sum(1 for o in got if isinstance(o, tuple) and o[0] == "quarantine") > 1000
+
+
+def test_a_message_read_with_another_port_gives_what_reading_it_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``sshd._SEEN_PORTS`` answers for messages that differ only in the client's port, and only when the
+    rule's port is that run of digits: never for the server's port, a port of the user name's making, or a
+    port out of range."""
+    monkeypatch.setattr(sshd, "_SEEN", {})
+    monkeypatch.setattr(sshd, "_SEEN_PORTS", {})
+    parser = Syslog(ParseContext(source="test", reference_time=datetime(2016, 1, 15, tzinfo=timezone.utc)))
+    head = "Dec 10 06:55:46 LabSZ sshd[24200]: "
+    parse = lambda message: parser.parse_line(head + message)  # noqa: E731
+    first = parse("Failed password for root from 203.0.113.7 port 1022 ssh2")
+    again = parse("Failed password for root from 203.0.113.7 port 4711 ssh2")
+    assert (first.src_port, again.src_port, again.user, again.src_ip) == (1022, 4711, "root", "203.0.113.7")
+    assert len(sshd._SEEN_PORTS) == 1 and again.extra == first.extra
+    assert parse("Failed password for root from 203.0.113.7 port 65536 ssh2").src_port is None  # read: dropped
+    parse("Connection from 203.0.113.7 port 22 on 192.0.2.1 port 22")  # both ports alike: not kept by port
+    other = parse("Connection from 203.0.113.7 port 22 on 192.0.2.1 port 2222")
+    assert (other.src_port, other.dst_port) == (22, 2222)
+    parse("Invalid user a port 5 from 203.0.113.7")  # no port of sshd's: not kept by port
+    assert parse("Invalid user a port 6 from 203.0.113.7").user == "a port 6"
 
 
 def test_every_rule_is_reachable_by_its_first_characters() -> None:
