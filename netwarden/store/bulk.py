@@ -6,7 +6,9 @@
   third of that since the literals are built column by column (one escaping pass over a whole text column).
   On MariaDB the foreign keys are checked once per batch rather than by the server for each row.
 - PostgreSQL: ``COPY ... FROM STDIN (FORMAT BINARY)`` through psycopg, whose C code encodes each value from
-  its declared column type: no text to format in the client or to parse in the server.
+  its declared column type: no text to format in the client or to parse in the server. The table has no
+  foreign key there (migration 0015): its trigger looked the source up for each row, a third of the server's
+  COPY; the batch's sources are checked and locked here once.
 
 Rows are :class:`~netwarden.store.events.EventWriter` tuples: already cleaned (no NUL, no lone surrogate),
 cut to their column limits, times naive UTC, ``extra`` as JSON text, addresses as bytes.
@@ -18,6 +20,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from pymysql.constants import SERVER_STATUS
@@ -74,21 +77,48 @@ def parent_keys(table: Any, columns: Sequence[str], quote: Callable[[str], str])
                  for fk in sorted(table.foreign_keys, key=lambda fk: fk.parent.name))
 
 
+def _parent_keys_of(rows: Sequence[tuple], parent: ParentKey) -> set:
+    keys = set(map(itemgetter(parent.index), rows))
+    keys.discard(None)
+    return keys
+
+
+def _missing_parents(parent: ParentKey, missing: set) -> str:
+    return ("Cannot add or update a child row: a foreign key constraint fails "
+            f"({parent.table}.{parent.key} has no {sorted(missing, key=str)})")
+
+
 def _lock_parents(cursor: Any, rows: Sequence[tuple], parents: Sequence[ParentKey],
                   literal: Callable[[Any], str]) -> None:
     """What InnoDB's foreign-key check does for each row, once for the batch: every parent key the rows name
     exists, and stays (a shared lock on its row until the transaction ends; a delete waits for it)."""
     for parent in parents:
-        keys = {row[parent.index] for row in rows}
-        keys.discard(None)
+        keys = _parent_keys_of(rows, parent)
         if not keys:
             continue
         cursor.execute(f"SELECT {parent.key} FROM {parent.table} WHERE {parent.key} IN "
                        f"({','.join(map(literal, keys))}) LOCK IN SHARE MODE")
         missing = keys - {found for found, in cursor.fetchall()}
         if missing:
-            raise IntegrityError(1452, "Cannot add or update a child row: a foreign key constraint fails "
-                                       f"({parent.table}.{parent.key} has no {sorted(missing, key=str)})")
+            raise IntegrityError(1452, _missing_parents(parent, missing))
+
+
+def pg_lock_parents(raw: Any, rows: Sequence[tuple], parents: Sequence[ParentKey]) -> None:
+    """On PostgreSQL, what the foreign key's trigger did for each row (migration 0015 dropped it), once for the
+    batch: every parent key exists, and is locked ``FOR KEY SHARE`` (the lock that trigger takes) until the
+    transaction ends, so that a delete of the parent waits, then sees the rows."""
+    from psycopg.errors import ForeignKeyViolation
+
+    with raw.cursor() as cursor:
+        for parent in parents:
+            keys = _parent_keys_of(rows, parent)
+            if not keys:
+                continue
+            cursor.execute(f"SELECT {parent.key} FROM {parent.table} WHERE {parent.key} = ANY(%s) "
+                           f"ORDER BY {parent.key} FOR KEY SHARE", (sorted(keys),))
+            missing = keys - {found for found, in cursor.fetchall()}
+            if missing:
+                raise ForeignKeyViolation(_missing_parents(parent, missing))
 
 
 def mysql_insert(raw: Any, table: str, columns: Sequence[str], rows: Sequence[tuple],
@@ -246,8 +276,12 @@ def pg_copy_types(table: Any, columns: Sequence[str], dialect: Any) -> list[str]
     return types
 
 
-def pg_copy(raw: Any, sql: str, types: Sequence[str], rows: Sequence[tuple]) -> None:
-    """Stream ``rows`` through psycopg's binary COPY (``sql`` ends with ``FROM STDIN (FORMAT BINARY)``)."""
+def pg_copy(raw: Any, sql: str, types: Sequence[str], rows: Sequence[tuple],
+            parents: Sequence[ParentKey] = ()) -> None:
+    """Stream ``rows`` through psycopg's binary COPY (``sql`` ends with ``FROM STDIN (FORMAT BINARY)``), after
+    checking and locking the ``parents`` they name (foreign keys the table has not on PostgreSQL)."""
+    if parents:
+        pg_lock_parents(raw, rows, parents)
     with raw.cursor() as cursor, cursor.copy(sql) as copy:
         copy.set_types(types)
         write = copy.write_row

@@ -176,6 +176,8 @@ class EventWriter:
         self.copy_sql = (f"COPY {quote(events.name)} ({columns}) FROM STDIN (FORMAT BINARY)"
                          if dialect.name == "postgresql" and dialect.driver == "psycopg" else None)
         self.copy_types = bulk.pg_copy_types(events, _COLUMNS, dialect) if self.copy_sql else []
+        # PostgreSQL's events table has no foreign key (migration 0015): the writer checks them once per batch
+        self.pg_parents = bulk.parent_keys(events, _COLUMNS, quote) if self.copy_sql else ()
 
     def rows(self, batch: Sequence[Event], source_id: int | None,
              line_numbers: Sequence[int | None]) -> list[tuple]:
@@ -203,7 +205,7 @@ class EventWriter:
         if not rows:
             return
         if self.copy_sql is not None:
-            bulk.pg_copy(conn.connection.driver_connection, self.copy_sql, self.copy_types, rows)
+            bulk.pg_copy(conn.connection.driver_connection, self.copy_sql, self.copy_types, rows, self.pg_parents)
         elif self.mysql_columns is not None:
             bulk.mysql_insert(conn.connection.driver_connection, self.table, self.mysql_columns, rows,
                               self.mysql_parents)

@@ -276,3 +276,38 @@ def test_mysql_an_early_statement_refused_on_the_sending_thread_fails_the_batch(
     with db.engine.begin() as conn:
         writer.insert(conn, writer.rows(evs[1:], None, [None] * (len(evs) - 1)))
     assert len(_stored(db)) == len(evs) - 1
+
+
+on_postgresql = pytest.mark.parametrize(
+    "db_url", [pytest.param("postgresql", marks=[] if "postgresql" in ENGINES else [
+        pytest.mark.skip(reason="PostgreSQL is not in NETWARDEN_TEST_ENGINES")])], indirect=True)
+
+
+@on_postgresql
+def test_postgresql_a_source_being_written_cannot_be_deleted_under_the_batch(db: Database) -> None:
+    """Without the foreign key (migration 0015) a delete of the source still waits for the batch's commit (the
+    writer holds FOR KEY SHARE on it), then the trigger sets the batch's events' source_id to NULL."""
+    from sqlalchemy import text
+
+    from netwarden.store.schema import ingest_sources
+
+    with db.engine.begin() as conn:
+        source_id = source_store.create(conn, kind="file", name="lock", fmt="netwarden", first_line_sha="0" * 64,
+                                        prefix_sha="0" * 64)
+        other = source_store.create(conn, kind="file", name="other", fmt="netwarden", first_line_sha="1" * 64,
+                                    prefix_sha="1" * 64)
+    writer = EventWriter(db.engine.dialect)
+    assert writer.pg_parents  # the check runs in the writer, not in the server
+    with db.engine.connect() as writing, db.engine.connect() as deleting:
+        assert not writing.execute(text(
+            "SELECT COUNT(*) FROM pg_constraint WHERE conrelid = 'events'::regclass AND contype = 'f'")).scalar()
+        writer.insert(writing, writer.rows(_events()[:2], source_id, [1, 2]) + writer.rows(_events()[:1], other, [1]))
+        deleting.exec_driver_sql("SET lock_timeout = '1s'")
+        with pytest.raises(Exception, match="lock timeout"):
+            deleting.execute(ingest_sources.delete().where(ingest_sources.c.id == source_id))
+        deleting.rollback()
+        writing.commit()
+        deleting.execute(ingest_sources.delete().where(ingest_sources.c.id == source_id))
+        deleting.commit()
+        assert deleting.execute(text("SELECT source_id FROM events ORDER BY id")).scalars().all() == [
+            None, None, other]

@@ -20,9 +20,19 @@ TABLES = {"events", "quarantine", "rollups", "ingest_sources"}
 def _differences(db: Database) -> list:
     with db.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
-        # Nothing is filtered out: on SQLite, MariaDB and PostgreSQL the migration and the metadata agree
-        # exactly, types (MEDIUMTEXT, VARBINARY(16), DATETIME(6) variants) and server defaults included.
-        return compare_metadata(context, metadata)
+        # On SQLite, MariaDB and PostgreSQL the migration and the metadata agree exactly, types (MEDIUMTEXT,
+        # VARBINARY(16), DATETIME(6) variants) and server defaults included. Alembic does not read ``ddl_if``: the
+        # one key the metadata declares for some engines only (events.source_id, not on PostgreSQL since 0015)
+        # is left out where it is not created, and only there.
+        return [d for d in compare_metadata(context, metadata) if not _absent_by_design(d, conn.dialect.name)]
+
+
+def _absent_by_design(diff: tuple, dialect: str) -> bool:
+    if diff[0] != "add_fk":
+        return False
+    declared = {fk.name: fk for table in metadata.tables.values() for fk in table.foreign_key_constraints}
+    ddl_if = declared[diff[1].name]._ddl_if  # noqa: SLF001 - the engines the metadata creates the key on
+    return ddl_if is not None and dialect not in ddl_if.dialect
 
 
 def _alembic(db: Database, action: str, target: str) -> None:
@@ -94,3 +104,41 @@ def test_unreachable_database_is_a_clear_error() -> None:
         Database.open("postgresql://nobody@127.0.0.1:1/nothing")
     with pytest.raises(DatabaseError, match="unsupported database"):
         Database.open("oracle://x@y/z")
+
+
+def test_0015_upgrades_a_database_holding_events_and_downgrades(db: Database) -> None:
+    """From 0014 with events and sources in it: up to head (PostgreSQL: the key becomes a trigger, rows kept) and
+    back (the key again, checked by the server)."""
+    from sqlalchemy import text
+
+    from netwarden.pipeline import Pipeline
+    from netwarden.store import sources
+
+    lines = [f'{{"timestamp": "2026-01-01T00:00:0{i}Z", "source_kind": "syslog", "message": "m{i}"}}'
+             for i in range(3)]
+    _alembic(db, "downgrade", "0014")
+    assert db.schema_version() == "0014"
+    Pipeline(db).ingest_lines(lines, "netwarden")
+
+    def keys() -> list:
+        return [(fk["constrained_columns"], fk["referred_table"], fk["options"].get("ondelete"))
+                for fk in inspect(db.engine).get_foreign_keys("events")]
+
+    assert keys() == [(["source_id"], "ingest_sources", "SET NULL")]
+    with db.engine.begin() as conn:
+        source_id = sources.create(conn, kind="file", name="f", fmt="netwarden", first_line_sha="0" * 64,
+                                   prefix_sha="0" * 64)
+        conn.execute(text("UPDATE events SET source_id = :s"), {"s": source_id})
+    _alembic(db, "upgrade", "head")
+    assert _differences(db) == []
+    assert keys() == ([] if db.dialect == "postgresql" else [(["source_id"], "ingest_sources", "SET NULL")])
+    with db.engine.begin() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM events WHERE source_id = :s"), {"s": source_id}).scalar() == 3
+        conn.execute(text("DELETE FROM ingest_sources WHERE id = :s"), {"s": source_id})  # ON DELETE SET NULL
+        assert conn.execute(text("SELECT COUNT(*) FROM events WHERE source_id IS NULL")).scalar() == 3
+    _alembic(db, "downgrade", "0014")
+    assert keys() == [(["source_id"], "ingest_sources", "SET NULL")]
+    with pytest.raises(Exception, match="(?i)foreign key"), db.engine.begin() as conn:
+        conn.execute(text("UPDATE events SET source_id = 999999"))
+    _alembic(db, "upgrade", "head")
+    assert _differences(db) == []
