@@ -201,16 +201,31 @@ def worker(url: str, path: str, fmt: str) -> dict:
     }
 
 
-def run_one(engine: str, path: Path, fmt: str) -> dict:
+def run_one(engine: str, path: Path, fmt: str, tree: Path = REPO) -> dict:
+    """One ingest in a fresh process of the checkout ``tree`` (this one, or another to compare against); on a
+    server, its CPU for the benchmark database's connections is sampled from ``/proc`` (migrations included)."""
+    import contextlib
+
+    from benchmarks.bench_store_write import ServerCpu
+
     url = fresh_database(engine)
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_ingest", "--worker", url, str(path), fmt],
-                          cwd=REPO, capture_output=True, text=True)
+    with contextlib.nullcontext() if engine == "sqlite" else ServerCpu(url) as server:
+        proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_ingest", "--worker", url, str(path), fmt],
+                              cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)}, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"{engine} {path.name}: worker failed\n{proc.stderr[-3000:]}")
     record = json.loads(proc.stdout.strip().splitlines()[-1])
     if record["stored"] != record["events"]:
         raise RuntimeError(f"{engine} {path.name}: {record['events']} events parsed, {record['stored']} stored")
+    record["cpu_server_s"] = server.seconds if server is not None else 0.0
+    record["load"] = os.getloadavg()[0]
     return record
+
+
+def cpu_per_event(record: dict) -> str:
+    """µs of CPU per event: the parsing process, the writer process, the server's connections."""
+    n = max(record["events"], 1)
+    return "/".join(f"{record[k] / n * 1e6:.1f}" for k in ("cpu_main_s", "cpu_writer_s", "cpu_server_s"))
 
 
 # -- all of them --------------------------------------------------------------------------------------
@@ -259,7 +274,8 @@ def run(*, quick: bool = False, engines: list[str] | None = None, only: str | No
                 row.runs.append(record)
                 log(f"    {case.name:18} {engine:10} run {i + 1}/{n}: {record['events']:>9,} events "
                     f"{record['seconds']:7.2f}s {record['events'] / record['seconds']:>9,.0f} ev/s "
-                    f"rss {record['rss_main_kib'] / 1024:.0f}+{record['rss_writer_kib'] / 1024:.0f} MiB")
+                    f"rss {record['rss_main_kib'] / 1024:.0f}+{record['rss_writer_kib'] / 1024:.0f} MiB "
+                    f"cpu µs/event main/writer/server {cpu_per_event(record)} load {record['load']:.1f}")
             rows.append(row)
     for engine in engines:
         drop_database(engine)
@@ -372,6 +388,34 @@ def _label(engine: str) -> str:
     return {"sqlite": "SQLite", "mariadb": "MariaDB", "postgresql": "PostgreSQL"}[engine]
 
 
+def against(old: Path, *, engines: list[str], only: str | None, reps: int, quick: bool = False,
+            log: Callable[[str], None] = print) -> str:
+    """Old and new code alternated (old first in odd runs, new first in even ones), each engine in turn, on
+    the same inputs: events/s and CPU per event, medians, and the new/old ratio of events/s."""
+    lines = ["| input | engine | old events/s | new events/s | new/old | old µs/event main/writer/server "
+             "| new µs/event main/writer/server |", "|---|---|--:|--:|--:|---|---|"]
+    for case in [c for c in CASES if not only or only.lower() in c.name.lower()]:
+        path = build_input(case, quick)
+        for engine in engines:
+            runs: dict[str, list[dict]] = {"old": [], "new": []}
+            for i in range(reps):
+                for label in (("old", "new") if i % 2 == 0 else ("new", "old")):
+                    record = run_one(engine, path, case.fmt, old.resolve() if label == "old" else REPO)
+                    runs[label].append(record)
+                    log(f"    {case.name:18} {engine:10} {label} run {i + 1}/{reps}: "
+                        f"{record['events'] / record['seconds']:>9,.0f} ev/s ({record['seconds']:.2f}s) "
+                        f"cpu µs/event main/writer/server {cpu_per_event(record)} load {record['load']:.1f}")
+            eps = {k: statistics.median(r["events"] / r["seconds"] for r in v) for k, v in runs.items()}
+            cpu = {k: cpu_per_event({key: statistics.median(r[key] for r in v) for key in
+                                     ("events", "cpu_main_s", "cpu_writer_s", "cpu_server_s")})
+                   for k, v in runs.items()}
+            lines.append(f"| {case.name} | {_label(engine)} | {_n(eps['old'])} | {_n(eps['new'])} | "
+                         f"{eps['new'] / eps['old']:.2f} | {cpu['old']} | {cpu['new']} |")
+    for engine in engines:
+        drop_database(engine)
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_ingest")
     parser.add_argument("--worker", nargs=3, metavar=("URL", "FILE", "FORMAT"), help=argparse.SUPPRESS)
@@ -379,9 +423,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engines", default=",".join(ENGINES))
     parser.add_argument("--only", help="only inputs whose name contains this")
     parser.add_argument("--reps", type=int, help="runs per configuration (default: 3 for the SQLite headline, 1 else)")
+    parser.add_argument("--against", type=Path, metavar="OLD_CHECKOUT",
+                        help="alternate runs of this checkout and OLD_CHECKOUT (e.g. `git archive main netwarden "
+                             "benchmarks | tar -x -C /tmp/old`) and compare them (default 2 runs each)")
     args = parser.parse_args(argv)
     if args.worker:
         print(json.dumps(worker(*args.worker)))
+        return 0
+    if args.against:
+        print(against(args.against, engines=args.engines.split(","), only=args.only, reps=args.reps or 2,
+                      quick=args.quick))
         return 0
     rows = run(quick=args.quick, engines=args.engines.split(","), only=args.only, reps=args.reps)
     print(markdown(rows, quick=args.quick))
