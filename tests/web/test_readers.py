@@ -119,3 +119,48 @@ def test_default_processes() -> None:
     assert default_processes("sqlite:///:memory:", 8) == 0
     assert default_processes("sqlite://", 8) == 0
     assert Readers("sqlite://", 3).processes == 0
+
+
+def test_one_source_alerts_built_once_answer_as_the_general_path(database: tuple[str, str]) -> None:
+    """The first page of one address's alerts runs statements built once; the same bytes as the filter and
+    keyset page built per request (total, rows, order, next cursor)."""
+    from netwarden.store.alerts import AlertFilter
+    from netwarden.web.api.alerts import _one_source, alert_dict, alerts_page, find_and_count
+    from netwarden.web.deps import json_bytes
+
+    url, _ = database
+    db = Database.open(url)
+    try:
+        compared = with_cursor = 0
+        from datetime import datetime, timezone
+
+        from sqlalchemy import text
+
+        from netwarden.records import Alert, Factor, Severity
+        from netwarden.store.alerts import save_alert
+
+        when = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+        with db.engine.begin() as conn:  # one source with four alerts, two seen at the same time
+            for i, seen in enumerate([when, when, when.replace(hour=9), when.replace(hour=15)]):
+                save_alert(conn, Alert(kind="port_scan", subkind="tcp", severity=Severity.LOW, confidence=0.5,
+                                       factors=[Factor("count", 0.5, "many")], source="203.0.113.9",
+                                       target="10.0.0.1", first_seen=seen, last_seen=seen, count=1, evidence={},
+                                       recommendation="", detector="port_scan", signature=f"readers-{i}"))
+        with db.engine.connect() as conn:  # the sources with the most alerts, and some with none
+            busiest = [r[0] for r in conn.execute(text(
+                "SELECT source FROM alerts GROUP BY source ORDER BY count(*) DESC, source LIMIT 6"))]
+        for source in ["203.0.113.9", *busiest, "198.18.4.1", "10.0.0.7", "::1"]:
+            for limit in (1, 2, 3, 50):
+                flt = AlertFilter(source=source)
+                assert _one_source(flt) is not None
+                found, following, total = find_and_count(db, flt, limit)
+                general = json_bytes({"total": total, "alerts": [alert_dict(a) for a in found],
+                                      "next_cursor": following})
+                assert alerts_page(db, flt, limit, None) == general, (source, limit)
+                compared += len(found)
+                with_cursor += following is not None
+        assert compared > 20 and with_cursor >= 3
+        assert _one_source(AlertFilter(source="198.18.0.0/16")) is None
+        assert _one_source(AlertFilter(source="192.0.2.2", kind="port_scan")) is None
+    finally:
+        db.close()
