@@ -58,7 +58,7 @@ class SourceHistory:
         return s
 
 
-@dataclass
+@dataclass(slots=True)
 class RequestGroup:
     """The requests of one batch from one source that matched one rule."""
 
@@ -91,6 +91,7 @@ class WebFindings(DetectorPart):
     detector's settings, its anomaly model and ``finding``)."""
 
     _batch_common: dict[str, list[Factor]]  # source -> its shared factors, for the batch being reported
+    _batch_models: list[tuple[Any, Any]]  # the active request models, for the batch being reported
 
     if TYPE_CHECKING:  # the detector's; declared for the type checker only, or it would shadow it
         def _anomaly(self, events: list[Event]) -> tuple[list[Factor], dict[str, Any]]: ...
@@ -241,10 +242,11 @@ class WebFindings(DetectorPart):
     def _make(self, subkind: str, rule_id: str, severity: Severity, factors: list[Factor], rec: str, g: RequestGroup,
               src: str, target: str | None, evidence: dict[str, Any]) -> Finding:
         assert g.first is not None and g.last is not None
-        anomaly, scores = self._anomaly(g.events)
-        if anomaly:
-            factors = [*factors, *anomaly]
-            evidence["anomaly"] = scores
+        if self._batch_models:  # an active request model adds its view
+            anomaly, scores = self._anomaly(g.events)
+            if anomaly:
+                factors = [*factors, *anomaly]
+                evidence["anomaly"] = scores
         return self.finding(kind="web_attack", subkind=subkind, severity=severity, factors=factors,
                             recommendation=rec, first_seen=g.first, last_seen=g.last, events=g.events,
                             source=src, target=target, count=g.count, signature=f"{subkind}:{rule_id}",

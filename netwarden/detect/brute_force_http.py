@@ -27,8 +27,8 @@ class HttpLogins:
         if key is None:
             return
         method = e.http_method
-        if status is None and method != "POST":
-            return
+        if method != "POST" and (status is None or not (200 <= status < 400 or status == 401 or status == 403)):
+            return  # nothing below counts it (a 404 or 500 to a GET: most of a web attack flood)
         url = e.url or ""
         path = url.split("?", 1)[0][:MAX_TEXT * 4]
         login = LOGIN_PATH.search(path) is not None

@@ -81,6 +81,7 @@ class WebAttack(WebFindings, Detector):
         nets = [ipaddress.ip_network(n, strict=False) for n in s.ignore_sources]
         self._ignored = lru_cache(maxsize=4096)(lambda a: _in_networks(a, nets)) if nets else None
         self._models: Any = None  # the registry's active models (an MlDetector as loader), once bound
+        self._batch_models: list[tuple[Any, Any]] = []  # the request models of the batch being reported
 
     def bind(self, db: Any, settings: Any) -> None:
         """Called by the pipeline: an active model of the site's normal requests (http_profile) adds its
@@ -100,12 +101,10 @@ class WebAttack(WebFindings, Detector):
     def _anomaly(self, events: list[Event]) -> tuple[list[Factor], dict[str, Any]]:
         """A factor from each active request model: how unusual these requests are for this site. Unusual
         adds weight to the signature; ordinary is said (weight 0), so a person sees both views."""
-        if self._models is None or not events:
+        if not self._batch_models or not events:
             return [], {}
         factors, evidence = [], {}
-        for record, model in self._models.active_models():
-            if model.algorithm != "http_profile":
-                continue
+        for record, model in self._batch_models:
             try:
                 scores = model.score(events)
             except Exception:  # a broken model must not cost the signature alert
@@ -121,6 +120,13 @@ class WebAttack(WebFindings, Detector):
                                   f"(anomaly score {score:.3f}, threshold {model.threshold:.3f}){reason}"))
             evidence[record.ref] = round(score, 6)
         return factors, evidence
+
+    def _request_models(self) -> list[tuple[Any, Any]]:
+        """The active request models (http_profile), asked once per batch: every alert of a batch is weighed by
+        the same ones (asking per alert re-checked the registry thousands of times a batch under a flood)."""
+        if self._models is None:
+            return []
+        return [(record, model) for record, model in self._models.active_models() if model.algorithm == "http_profile"]
 
     # -- the hot path -------------------------------------------------------------------------------
 
@@ -221,6 +227,7 @@ class WebAttack(WebFindings, Detector):
                   tools: dict[str, tuple[str, str, str, RequestGroup]]) -> list[Finding]:
         # first fold the whole batch into the sources' state, so every finding sees the full picture
         self._batch_common = {}
+        self._batch_models = self._request_models()
         for (src, subkind, rule_id), g in groups.items():
             st = self._state(src, g)
             st.hits[subkind] = st.hits.get(subkind, 0) + g.count
@@ -255,6 +262,7 @@ class WebAttack(WebFindings, Detector):
                 continue
             out.append(self._tool_finding(src, st, tool, kind, agent, g))
         self._batch_common = {}
+        self._batch_models = []
         return out
 
     def _state(self, src: str, g: RequestGroup) -> SourceHistory:
