@@ -92,6 +92,8 @@ class WebFindings(DetectorPart):
 
     _batch_common: dict[str, list[Factor]]  # source -> its shared factors, for the batch being reported
     _batch_models: list[tuple[Any, Any]]  # the active request models, for the batch being reported
+    name: str  # the detector's
+    keep_events: bool
 
     if TYPE_CHECKING:  # the detector's; declared for the type checker only, or it would shadow it
         def _anomaly(self, events: list[Event]) -> tuple[list[Factor], dict[str, Any]]: ...
@@ -124,7 +126,7 @@ class WebFindings(DetectorPart):
         factors = [pattern, evasion] if evasion else [pattern]
         total = st.hits.get(subkind, 0)
         if total >= 2:
-            factors.append(Factor("repeated", scoring.saturating(total - 1, 4, 0.6),
+            factors.append(Factor("repeated", _REPEATED[total],
                                   f"{total} {NAMES[subkind]} requests from {src} since {_clock(st.first)}"))
         factors += self._common_factors(src, st)
         ok = errors = 0
@@ -135,7 +137,8 @@ class WebFindings(DetectorPart):
                 errors += n
         unknown = g.statuses.get("?", 0)
         if ok:
-            codes = "/".join(sorted(c for c in g.statuses if c.startswith("2")))
+            codes = next(iter(g.statuses)) if len(g.statuses) == 1 else "/".join(
+                sorted(c for c in g.statuses if c.startswith("2")))
             factors.append(Factor("answered", 0.25, f"the server answered {codes} to {ok} of {g.count}: it may have worked"))
         if errors and subkind in INJECTION:
             factors.append(Factor("server_error", 0.15, f"server error to {errors} of {g.count}: "
@@ -149,9 +152,8 @@ class WebFindings(DetectorPart):
         codes = _codes(st.statuses.get(subkind, {}))
         where = f"{path} ({m.where})" if param else path
         answered = f"the server answered {codes}" if codes else "the response status is unknown"
-        recommendation = _RECOMMEND[subkind].format(src=src, where=where, path=path, param=param or "the input",
-                                                    when=when, answered=answered, target=target or "the server",
-                                                    desc=m.rule.description, text=text)
+        recommendation = _RECOMMEND[subkind].render((src, where, path, param or "the input", when, answered,
+                                                     target or "the server", m.rule.description, text))
         evidence = {"matched": g.texts, "rules": [m.rule.id], "where": [m.where],
                     "urls": _urls(g.events), "status_codes": dict(st.statuses.get(subkind, {})),
                     "requests": st.hits.get(subkind, 0)}
@@ -247,31 +249,42 @@ class WebFindings(DetectorPart):
             if anomaly:
                 factors = [*factors, *anomaly]
                 evidence["anomaly"] = scores
-        return self.finding(kind="web_attack", subkind=subkind, severity=severity, factors=factors,
-                            recommendation=rec, first_seen=g.first, last_seen=g.last, events=g.events,
-                            source=src, target=target, count=g.count, signature=f"{subkind}:{rule_id}",
-                            evidence=evidence)
+        events = g.events  # what ``self.finding`` makes of them, without its keyword round trip (one per alert)
+        return Finding(kind="web_attack", detector=self.name, severity=severity, factors=factors,
+                       recommendation=rec, first_seen=g.first, last_seen=g.last, source=src, target=target,
+                       count=g.count, signature=f"{subkind}:{rule_id}", subkind=subkind, evidence=evidence,
+                       samples=events[:3], events=list(events) if self.keep_events else [])
 
 
 class _Template:
     """A ``str.format`` template of named fields, rendered by %-formatting: ``str.format`` parses a template
     this long on every call (about three times the cost), and a flood asks for one per alert."""
 
-    __slots__ = ("fields", "text")
+    __slots__ = ("fields", "pick", "text")
 
-    def __init__(self, template: str) -> None:
+    def __init__(self, template: str, order: tuple[str, ...] = ()) -> None:
         parts = list(Formatter().parse(template))
         assert all(not spec and conversion is None for _, _, spec, conversion in parts), "plain {name} fields only"
         self.text = "".join(literal.replace("%", "%%") + ("%s" if name is not None else "")
                             for literal, name, _, _ in parts)
-        self.fields = itemgetter(*[name for _, name, _, _ in parts if name is not None])
+        names = [name for _, name, _, _ in parts if name is not None]
+        assert len(names) >= 2, "itemgetter of one name gives a value, not a tuple"
+        self.fields = itemgetter(*names)
+        self.pick = itemgetter(*[order.index(name) for name in names]) if order else None
 
     def format(self, **values: str) -> str:
         return self.text % self.fields(values)
 
+    def render(self, values: tuple[str, ...]) -> str:
+        """``format`` of the values named by ``order``, in that order (no keywords to gather per alert)."""
+        return self.text % self.pick(values)  # type: ignore[misc]
+
+
+_ORDER = ("src", "where", "path", "param", "when", "answered", "target", "desc", "text")  # _RECOMMEND's fields
+
 
 # what to do about each kind of injection
-_RECOMMEND = {k: _Template(v) for k, v in {
+_RECOMMEND = {k: _Template(v, _ORDER) for k, v in {
     "sqli": ("{src} tried SQL injection ({desc}) on {where}: \"{text}\"; {answered}. Check the application's log "
              "and the database for queries built from {param} around {when} (SQL errors, unexpected rows read or "
              "changed), make sure that code uses parameterised queries, and block {src} at the firewall."),
@@ -318,6 +331,7 @@ def _path_of(url: str) -> str:
 
 
 _PATHS: Memo[str, str] = Memo(_path_of)
+_REPEATED: Memo[int, float] = Memo(lambda total: scoring.saturating(total - 1, 4, 0.6))  # weight of n requests
 _STAMPS: Memo[datetime, str] = Memo(lambda t: f"{t:%Y-%m-%d %H:%M:%S}")
 _STAMPS_ZONE: Memo[datetime, str] = Memo(lambda t: f"{t:%Y-%m-%d %H:%M:%S %Z}".strip())
 
