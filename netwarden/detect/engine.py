@@ -356,8 +356,8 @@ def _evidence(old: dict[str, Any], finding: Finding) -> dict[str, Any]:
     A new dict every time, but lists that gain nothing are kept as they are rather than copied: evidence is
     replaced, never changed in place (``alert_store.snapshot``), and under a flood most findings repeat what
     their alert already holds."""
-    out = dict(old)
-    for key, value in finding.evidence.items():
+    out = dict(old) if old else dict(finding.evidence)  # a new alert's: the finding's, as merged into nothing
+    for key, value in finding.evidence.items() if old else ():
         merged = out.get(key)
         if isinstance(value, list) and isinstance(merged, list):
             held = merged

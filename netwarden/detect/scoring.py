@@ -58,6 +58,18 @@ def measured_precision() -> dict[str, float]:
 
 def calibrated(factors: Iterable[Factor], detector: str | None) -> float:
     """The factors' confidence, no higher than what ``detector`` has been measured to deserve."""
-    value = confidence(factors)
-    cap = measured_precision().get(detector or "")
-    return min(value, round(cap, 4)) if cap is not None else value
+    weights = tuple([f.weight for f in factors])
+    key = (detector, weights)
+    value = _CALIBRATED.get(key)
+    if value is None:  # the same few weights come back in every alert of a flood: remembered (bounded)
+        value = confidence(Factor("", w, "") for w in weights)
+        cap = measured_precision().get(detector or "")
+        if cap is not None:
+            value = min(value, round(cap, 4))
+        if len(_CALIBRATED) >= 4096:
+            _CALIBRATED.clear()
+        _CALIBRATED[key] = value
+    return value
+
+
+_CALIBRATED: dict[tuple[str | None, tuple[float, ...]], float] = {}
