@@ -22,7 +22,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import pickle
+import struct
 import threading
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -33,7 +35,8 @@ from starlette.concurrency import run_in_threadpool
 from netwarden.store.database import Database
 
 log = logging.getLogger(__name__)
-PROCESS_NAME = b"nw-web-reader"  # what ps / top show for a reader (benchmarks sum their CPU by it)
+PROCESS_NAME = b"nw-web-reader"
+READ_SIZE = 1 << 20  # what ps / top show for a reader (benchmarks sum their CPU by it)
 
 
 def default_processes(db_url: str, cpus: int | None) -> int:
@@ -59,6 +62,7 @@ class _Reader:
         self.proc.start()
         child.close()
         self.future: asyncio.Future | None = None  # the job it runs
+        self.buffer = bytearray()  # what arrived of its reply
 
 
 class Readers:
@@ -86,6 +90,8 @@ class Readers:
         self._loop = loop
         self._idle = asyncio.Queue()
         for reader in self._readers:
+            # non-blocking, as uvloop makes every fd it watches: a long answer arrives in several reads
+            os.set_blocking(reader.conn.fileno(), False)
             loop.add_reader(reader.conn.fileno(), self._answered, reader)
             self._idle.put_nowait(reader)
 
@@ -98,7 +104,7 @@ class Readers:
             return await self.run(fn, *args)
         future = asyncio.get_running_loop().create_future()
         reader.future = future
-        try:
+        try:  # a job is a few hundred bytes: the reader's empty socket buffer takes it whole, non-blocking too
             reader.conn.send_bytes(pickle.dumps((fn, args), pickle.HIGHEST_PROTOCOL))
         except (OSError, pickle.PicklingError, AttributeError, TypeError) as exc:
             reader.future = None
@@ -113,15 +119,36 @@ class Readers:
         raise value
 
     def _answered(self, reader: _Reader) -> None:
-        """The reader's reply is readable (in the event loop)."""
-        future, reader.future = reader.future, None
+        """Part of the reader's reply is readable (in the event loop): keep it until the whole reply is here
+        (multiprocessing's framing: a 4-byte big-endian length, then the pickled reply)."""
         try:
-            data = reader.conn.recv_bytes()
-        except (EOFError, OSError) as exc:
+            chunk = os.read(reader.conn.fileno(), READ_SIZE)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            chunk, why = b"", str(exc)
+        else:
+            why = "no answer"
+        if not chunk:
+            future, reader.future = reader.future, None
             self._lost(reader)
             if future is not None and not future.done():
-                future.set_result((False, RuntimeError(f"a reader process stopped: {exc or 'no answer'}")))
+                future.set_result((False, RuntimeError(f"a reader process stopped: {why}")))
             return
+        reader.buffer += chunk
+        if len(reader.buffer) < 4:
+            return
+        size = struct.unpack("!i", reader.buffer[:4])[0]
+        head = 4 if size >= 0 else 12  # -1: an 8-byte length follows (2 GiB or more)
+        if size < 0:
+            if len(reader.buffer) < 12:
+                return
+            size = struct.unpack("!Q", reader.buffer[4:12])[0]
+        if len(reader.buffer) < head + size:
+            return
+        data = bytes(reader.buffer[head:head + size])
+        del reader.buffer[:head + size]
+        future, reader.future = reader.future, None
         try:
             ok, value = pickle.loads(data)
         except Exception as exc:  # noqa: BLE001 - an exception that cannot be rebuilt here
