@@ -36,10 +36,18 @@ CHUNK = 200  # networks per prefetch query (bound parameters stay far below ever
 # the ids of blocks decided in this batch and not inserted yet: after every stored id, in the order decided,
 # as the ids the inserts will give them (only their order is looked at before they are inserted)
 UNSTORED = 1 << 62
-# source -> the network a block of it covers, per IPv6 prefix length: a flood raises alerts from the same
-# sources batch after batch, and parsing an address (ipaddress) was a sixth of deciding a batch
-_TARGETS: dict[int, dict[str, Network | None]] = {}
+# source -> the network a block of it covers (with its text and its range of address keys), per IPv6 prefix
+# length: a flood raises alerts from the same sources batch after batch, and parsing an address (ipaddress)
+# was a sixth of deciding a batch, writing a network as text another sixth
+_TARGETS: dict[int, dict[str, _Target | None]] = {}
 MAX_TARGETS = 65_536
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    net: Network
+    key: str  # str(net): how the views know it
+    range: tuple[bytes, bytes]  # network_range(key)
 
 
 @dataclass
@@ -59,10 +67,10 @@ class _View:
     def __post_init__(self) -> None:
         self.prefixes |= {(n.version, n.prefixlen) for n, _ in self.active.values()}
 
-    def covered(self, net: Network) -> bool:
+    def covered(self, net: Network, key: str | None = None) -> bool:
         """``refusals.covering(active, net) is not None``, looking up only the prefix lengths blocked (under
-        a flood, thousands of /32s: one lookup per alert instead of one per wider network)."""
-        if str(net) in self.active:
+        a flood, thousands of /32s: one lookup per alert instead of one per wider network). ``key``: str(net)."""
+        if (key or str(net)) in self.active:
             return True
         return any(str(net.supernet(new_prefix=p)) in self.active
                    for version, p in self.prefixes if version == net.version and p < net.prefixlen)
@@ -84,14 +92,16 @@ def decide(responder: Responder, alerts: Sequence[Alert]) -> None:
             continue
         if alert.confidence < r.settings.threshold_for(alert.kind):
             continue
-        if alert.source not in targets:
+        target = targets.get(alert.source, targets)
+        if target is targets:
             try:
-                targets[alert.source] = block_target(alert.source, r.settings.ipv6_prefix)
+                net = block_target(alert.source, r.settings.ipv6_prefix)
+                target = _Target(net, str(net), network_range(str(net)))
             except AddressError:
-                targets[alert.source] = None
-        net = targets[alert.source]
-        if net is not None:
-            candidates.append((alert, net))
+                target = None
+            targets[alert.source] = target
+        if target is not None:
+            candidates.append((alert, target))
     if not candidates:
         return
     now = r.clock()
@@ -99,14 +109,14 @@ def decide(responder: Responder, alerts: Sequence[Alert]) -> None:
         # a network already under a block is decided (``_one`` returns at once): the store need not be asked.
         # Under a flood, after the first batches that is nearly every alert
         known = _View(r._active, _Active(), {}, 0)
-        candidates = [(alert, net) for alert, net in candidates if not known.covered(net)]
+        candidates = [(alert, t) for alert, t in candidates if not known.covered(t.net, t.key)]
         if not candidates:
             return
         try:
             with r.db.engine.begin() as conn:
-                view = _read(conn, r, [net for _, net in candidates], now)
-                for alert, net in candidates:
-                    _one(conn, r, view, alert, net, now)
+                view = _read(conn, r, [t.range for _, t in candidates], now)
+                for alert, target in candidates:
+                    _one(conn, r, view, alert, target, now)
                 _store(conn, view)
         except Exception:  # the database said no: nothing of the batch was stored; decide one by one
             log.exception("batched block decisions failed; deciding alert by alert")
@@ -120,9 +130,10 @@ def decide(responder: Responder, alerts: Sequence[Alert]) -> None:
     _announce(r, view)
 
 
-def _read(conn: Connection, r: Responder, nets: list[Network], now: datetime) -> _View:
+def _read(conn: Connection, r: Responder, wanted: list[tuple[bytes, bytes]], now: datetime) -> _View:
+    """What the store holds of the networks whose ranges (``network_range``) are ``wanted``."""
     since = now - r._history
-    ranges = sorted({network_range(text) for text in {str(net) for net in nets}})
+    ranges = sorted(set(wanted))
     overlapping = _Active()
     earlier: dict[tuple[bytes, bytes], list[Block]] = {rng: [] for rng in ranges}
     for i in range(0, len(ranges), CHUNK):
@@ -144,10 +155,11 @@ def _read(conn: Connection, r: Responder, nets: list[Network], now: datetime) ->
     return _View(dict(r._active), overlapping, earlier, count_active_auto(conn))
 
 
-def _one(conn: Connection, r: Responder, view: _View, alert: Alert, net: Network, now: datetime) -> None:
-    if alert.id in r._decided or alert.id in view.decided or view.covered(net):
+def _one(conn: Connection, r: Responder, view: _View, alert: Alert, target: _Target, now: datetime) -> None:
+    net = target.net
+    if alert.id in r._decided or alert.id in view.decided or view.covered(net, target.key):
         return
-    earlier = view.earlier[network_range(str(net))]
+    earlier = view.earlier[target.range]
     if earlier:  # the evidence ends before the network's last block did: it is what that block refused
         ends = [t for t in (earlier[-1].ended, earlier[-1].expires) if t is not None]
         if ends and alert.last_seen <= min(ends):
@@ -208,7 +220,7 @@ def _one(conn: Connection, r: Responder, view: _View, alert: Alert, net: Network
         view.unstored[-1][2].append(stored)
     view.overlapping.add(stored, net)
     earlier.append(stored)
-    view.active[str(net)] = (net, block)
+    view.active[target.key] = (net, block)
     view.prefixes.add((net.version, net.prefixlen))
     if mode == "enforce":
         view.auto_enforced += 1

@@ -44,6 +44,10 @@ class NeverBlockList:
             for text in nets:
                 entries.append(Protected(parse_network(text), why))
         self.entries = tuple(entries)
+        # each entry's version and first and last address as integers: two networks overlap when their
+        # ranges do (ipaddress's ``overlaps`` on every entry was most of deciding a flood's new block)
+        self._ranges = tuple((e.network.version, int(e.network.network_address), int(e.network.broadcast_address), e)
+                             for e in entries)
 
     @classmethod
     def from_settings(cls, respond: RespondSettings, home: Iterable[str]) -> NeverBlockList:
@@ -56,8 +60,9 @@ class NeverBlockList:
         # the IPv4 hosts an IPv6 target reaches through NAT64/6to4/Teredo are protected as well
         forms = [(target, "")] + [(v4, f" through {name} {target}") for name, v4 in embedded_ipv4(target)]
         for net, via in forms:
-            for entry in self.entries:
-                if entry.network.version == net.version and entry.network.overlaps(net):
+            version, first, last = net.version, int(net.network_address), int(net.broadcast_address)
+            for entry_version, entry_first, entry_last, entry in self._ranges:
+                if entry_version == version and entry_first <= last and first <= entry_last:
                     return f"overlaps {entry.network} ({entry.why}){via}"
         return None
 

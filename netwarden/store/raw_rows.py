@@ -79,3 +79,22 @@ def executemany(conn: Connection, prepared: Prepared, rows: Sequence[dict[str, A
         cursor.executemany(prepared.sql, params)
     finally:
         cursor.close()
+
+
+def executemany_lists(conn: Connection, prepared: Prepared, names: Sequence[str], rows: Sequence[list[Any]]) -> None:
+    """``executemany`` of rows given as lists of the values of ``names`` (the statement's parameters, in any
+    order): no dict per row."""
+    if not rows:
+        return
+    where = {name: i for i, name in enumerate(names)}
+    plan = tuple((where[name], proc) for name, proc in zip(prepared.names, prepared.processors))
+    if prepared.positional:
+        params: list[Any] = [tuple([row[i] if proc is None else proc(row[i]) for i, proc in plan]) for row in rows]
+    else:
+        params = [dict(zip(prepared.names, [row[i] if proc is None else proc(row[i]) for i, proc in plan]))
+                  for row in rows]
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(prepared.sql, params)
+    finally:
+        cursor.close()
