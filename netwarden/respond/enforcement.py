@@ -149,6 +149,8 @@ class Enforcement:
                 self.sweep_if_mine()
                 self._load_active()  # blocks added or removed by another process (CLI, a second server)
             except Exception:  # the database may be away for a moment; try again next round
+                if self._stop.is_set():  # asked to stop meanwhile: its database may be closing under it
+                    return
                 log.exception("block expiry sweep failed")
 
     def _load_active(self) -> None:

@@ -147,6 +147,9 @@ class Web:
     def close(self) -> None:
         for client in self._clients:
             client.__exit__(None, None, None)
+        # what the app started on first use (the intake's pipeline and its block-expiry sweeper, the manual
+        # responder): left running, a sweeper outlived the test's database ("no such table: blocks" in CI)
+        self.app.state.runtime.close()
 
 
 @pytest.fixture
