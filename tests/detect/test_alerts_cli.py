@@ -87,11 +87,14 @@ def test_configured_intel_feeds_reach_the_detector(tmp_path) -> None:  # type: i
     config.write_text(f'[intel]\nfeeds = ["{feed}"]\n')
     db = Database.open("sqlite:///:memory:")
     pipeline = Pipeline.from_settings(db, load_settings(config, environ={}))
-    intel = next(d for d in pipeline.engine.detectors if d.name == "intel")
-    assert intel.settings.feeds == [str(feed)]
-    log = tmp_path / "fw.log"
-    log.write_text("Nov 21 10:00:00 gw kernel: [1.0] [UFW BLOCK] IN=eth0 OUT= SRC=198.51.100.77 DST=192.168.1.10 "
-                   "LEN=60 TOS=0x00 PREC=0x00 TTL=50 ID=1 PROTO=TCP SPT=4000 DPT=22 WINDOW=1024 RES=0x00 SYN URGP=0\n")
-    pipeline.ingest_file(log, "syslog")
-    assert [(a.kind, a.source) for a in pipeline.engine.alerts] == [("intel", "198.51.100.77")]
-    db.close()
+    try:
+        intel = next(d for d in pipeline.engine.detectors if d.name == "intel")
+        assert intel.settings.feeds == [str(feed)]
+        log = tmp_path / "fw.log"
+        log.write_text("Nov 21 10:00:00 gw kernel: [1.0] [UFW BLOCK] IN=eth0 OUT= SRC=198.51.100.77 DST=192.168.1.10 "
+                       "LEN=60 TOS=0x00 PREC=0x00 TTL=50 ID=1 PROTO=TCP SPT=4000 DPT=22 WINDOW=1024 RES=0x00 SYN URGP=0\n")
+        pipeline.ingest_file(log, "syslog")
+        assert [(a.kind, a.source) for a in pipeline.engine.alerts] == [("intel", "198.51.100.77")]
+    finally:  # its block-expiry sweeper would outlive the in-memory database ("no such table: blocks")
+        pipeline.close()
+        db.close()
