@@ -105,3 +105,18 @@ def test_batched_decisions_store_what_one_by_one_does(db) -> None:  # type: igno
     capped = [r for r in auto if r[9] == "refused" and "cap" in r[12]]
     assert any(r[1] == "198.51.103.1" and r[9] == "removed" and "replaced by" in r[12] for r in one_by_one)
     assert len(active) == 9 and len(capped) == 8  # 203.0.114.5-12 past the cap of 9, each recorded once
+
+
+def test_batched_decisions_read_in_chunks(db, monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
+    """The prefetch reads the networks CHUNK at a time with one prepared statement (the last chunk padded):
+    with chunks of 3, the batch of 8 spans three of them, and the stored blocks are still those of one by one."""
+    from netwarden.respond import batch
+
+    one_by_one = _run(db, batched=False)
+    monkeypatch.setattr(batch, "CHUNK", 3)
+    batch._statements.cache_clear()
+    try:
+        assert _run(db, batched=True) == one_by_one
+        assert "deciding alert by alert" not in caplog.text  # decided in batches, not by the fallback
+    finally:
+        batch._statements.cache_clear()
