@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from netwarden.commands.shared.context import Context
 from netwarden.commands.shared.summaries import print_detection, print_ingested, print_refusals, print_total
@@ -82,6 +81,9 @@ def ingest(obj: Context, paths: tuple[str, ...], fmt: str, progress: bool | None
 def _ingest_one(pipeline: Pipeline, path: str, fmt: str, show_progress: bool) -> IngestResult:
     if not show_progress:
         return pipeline.ingest_file(path, fmt)
+    # only here: rich's progress module costs ~60 ms of start-up, and scripts and services ingest without a bar
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err, transient=True) as bar:
         task = bar.add_task(safe(Path(path).name), total=None)
