@@ -36,7 +36,8 @@ TARGET = 2.0  # NetWarden at least twice as fast as fail2ban-regex
 # the parsing process is the critical path, so its CPU against fail2ban-regex's is what bounds the wall ratio
 NETWARDEN = [sys.executable, "-c", "import atexit, resource, sys\n"
              "def said(): u = resource.getrusage(resource.RUSAGE_SELF); "
-             "print(f'main-process CPU s: {u.ru_utime + u.ru_stime:.3f}', file=sys.stderr)\n"
+             "print(f'main-process CPU s: {u.ru_utime + u.ru_stime:.3f}, max RSS MB: {u.ru_maxrss / 1024:.0f}', "
+             "file=sys.stderr)\n"
              "atexit.register(said)\nfrom netwarden.cli import main; main()"]
 FAIL2BAN = ["fail2ban-regex", "--raw", "--no-check-all", "--print-no-missed", "--print-no-ignored"]
 INPUTS = (("few", 1), ("many", 100))  # (name, address variants)
@@ -78,16 +79,18 @@ def run(*, quick: bool = False, engines: list[str] | None = None, only: str | No
                     row["old"].append(old[:2])
                     row["old_events"], row["old_alerts"] = old[2:4]
                     row.setdefault("old_main", []).append(old[4])
-                wall, cpu, row["events"], row["alerts"], main = _ingest(Path(tmp) / f"{rep}.db", path, REPO)
+                    row.setdefault("old_rss", []).append(old[5])
+                wall, cpu, row["events"], row["alerts"], main, rss = _ingest(Path(tmp) / f"{rep}.db", path, REPO)
                 row["netwarden"].append((wall, cpu))
                 row.setdefault("main", []).append(main)
+                row.setdefault("rss", []).append(rss)
                 wall_f, cpu_f, out = _timed(FAIL2BAN + [str(path), "sshd"])
                 matched = re.search(r"Lines: \d+ lines, \d+ ignored, (\d+) matched", out)
                 row["fail2ban"].append((wall_f, cpu_f))
                 row["matched"] = int(matched.group(1)) if matched else None
                 log(f"  ssh {name} ({lines:,} lines), run {rep + 1}: netwarden {wall:.1f} s (CPU {cpu:.1f} s), "
                     f"fail2ban-regex {wall_f:.1f} s (CPU {cpu_f:.1f} s): {wall_f / wall:.2f}x wall, "
-                    f"{cpu_f / cpu:.2f}x CPU; main process CPU {main} s"
+                    f"{cpu_f / cpu:.2f}x CPU; main process CPU {main} s, max RSS {rss} MB"
                     + (f"; old code {row['old'][-1][0]:.1f} s (CPU {row['old'][-1][1]:.1f} s, main process "
                        f"{row['old_main'][-1]} s)" if row["old"] else "") + f"; load {os.getloadavg()[0]:.1f}")
         row["load"] = os.getloadavg()
@@ -95,18 +98,20 @@ def run(*, quick: bool = False, engines: list[str] | None = None, only: str | No
     return rows
 
 
-def _ingest(db: Path, path: Path, tree: Path) -> tuple[float, float, int | None, int, float | None]:
+def _ingest(db: Path, path: Path, tree: Path) -> tuple[float, float, int | None, int, float | None, int | None]:
     """``netwarden ingest`` of ``path`` by the code of ``tree`` into a new SQLite file: wall s, CPU s, events stored,
-    new alerts. It runs in the database's folder, as in a fresh installation: a checkout's own folders (rule
+    new alerts, the parsing process's own CPU s and its peak memory (MB: flat whatever the input's length). It runs in the database's folder, as in a fresh installation: a checkout's own folders (rule
     files its tests left in ./netwarden-rules) would be read as settings."""
     wall, cpu, out = _timed(NETWARDEN + ["ingest", "-f", "syslog", "--no-progress", "--db", f"sqlite:///{db}",
                                          str(path)], tree, db.parent)
     stored = re.search(r"events stored\s+([\d,]+)", out)
     alerts = re.search(r"alerts\s+([\d,]+) new", out)
     main = re.search(r"main-process CPU s: ([\d.]+)", out)
+    rss = re.search(r"max RSS MB: (\d+)", out)
     db.unlink(missing_ok=True)
     return wall, cpu, int(stored.group(1).replace(",", "")) if stored else None, \
-        int(alerts.group(1).replace(",", "")) if alerts else 0, float(main.group(1)) if main else None
+        int(alerts.group(1).replace(",", "")) if alerts else 0, float(main.group(1)) if main else None, \
+        int(rss.group(1)) if rss else None
 
 
 def markdown(rows: list[dict], *, quick: bool = False) -> str:
@@ -146,7 +151,10 @@ def markdown(rows: list[dict], *, quick: bool = False) -> str:
         if mains:
             out.append(f"  - NetWarden's parsing process alone (without its writer): "
                        f"{', '.join(f'{m:.1f}' for m in mains)} CPU-s; fail2ban-regex's CPU over it, per pair: "
-                       f"{', '.join(f'{fc / m:.2f}' for (_, fc), m in zip(r['fail2ban'], r['main']) if m)}.")
+                       f"{', '.join(f'{fc / m:.2f}' for (_, fc), m in zip(r['fail2ban'], r['main']) if m)}; "
+                       f"its peak memory {', '.join(f'{m} MB' for m in r.get('rss', []) if m)}"
+                       + (f" (old code: {', '.join(f'{m} MB' for m in r.get('old_rss', []) if m)})"
+                          if r.get("old_rss") else "") + ".")
         if r["old"]:
             f_wall = statistics.median(w for w, _ in r["fail2ban"])
             f_cpu = statistics.median(c for _, c in r["fail2ban"])
