@@ -196,6 +196,11 @@ def show_command(obj: Context, ref: str, recent: str, as_json: bool) -> None:
             abs(trained_at - record.threshold) > 1e-6 else ""
         out.print(f"calibration: {calibration['calibration_rows']:,} held-back normal rows, "
                   f"{calibration['calibrated_fpr']:.2%} flagged{moved} (95 % interval {lo:.2%}-{hi:.2%})")
+        if calibration.get("fpr_upper") is not None and not moved:  # how sure: the rate new normal traffic stays in
+            sure = f"with {calibration['confidence']:.0%} confidence" if calibration.get("confidence") else \
+                "point estimate"
+            target = f" (target {calibration['fpr_target']:.2%})" if calibration.get("fpr_target") is not None else ""
+            out.print(f"false positives on new normal traffic: at most {calibration['fpr_upper']:.2%} {sure}{target}")
     if drift and drift["rate"] is not None:
         out.print(f"recent (since {safe(recent)}): {drift['rows']:,} rows, {drift['flagged']:,} flagged "
                   f"({drift['rate']:.2%})")

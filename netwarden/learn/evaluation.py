@@ -86,14 +86,25 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def calibration_summary(held_scores: np.ndarray, threshold: float, train_rows: int) -> dict[str, Any]:
+def calibration_summary(held_scores: np.ndarray, threshold: float, train_rows: int, *, fpr: float | None = None,
+                        confidence: float = 0.95, upper: float | None = None) -> dict[str, Any]:
     """How a threshold set on held-back normal rows did on them, and how sure that rate is (95 % interval):
-    ``model show`` prints it and the drift warning compares live traffic with it."""
+    ``model show`` prints it and the drift warning compares live traffic with it. ``fpr_upper``: the rate new
+    normal traffic stays within at ``confidence`` (``upper`` when the model bounded it itself, else the
+    one-sided Clopper-Pearson bound of the held-back rows' rate); ``fpr_target``: the rate asked for."""
+    from netwarden.learn.calibration import upper_bound
+
     n = len(held_scores)
     flagged = int((np.asarray(held_scores) >= threshold).sum())
     lo, hi = wilson(flagged, n)
-    return {"train_rows": train_rows, "calibration_rows": n, "calibrated_fpr": round(flagged / n, 6) if n else None,
-            "fpr_95": [round(lo, 6), round(hi, 6)], "threshold": round(float(threshold), 9)}
+    bound = upper if upper is not None else upper_bound(flagged, n, confidence or 0.95)
+    out = {"train_rows": train_rows, "calibration_rows": n, "calibrated_fpr": round(flagged / n, 6) if n else None,
+           "fpr_95": [round(lo, 6), round(hi, 6)], "threshold": round(float(threshold), 9),
+           "fpr_upper": round(min(1.0, bound), 6),
+           "confidence": confidence if upper is not None else (confidence or 0.95)}
+    if fpr is not None:
+        out["fpr_target"] = fpr
+    return out
 
 
 def _ratio(a: int, b: int) -> float:

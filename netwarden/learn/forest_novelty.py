@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from netwarden.learn import artefacts
+from netwarden.learn import artefacts, calibration
 from netwarden.learn.base import NORMAL, Contribution, ModelError, Progress, register_algorithm
 from netwarden.learn.evaluation import calibration_summary
 from netwarden.learn.supervised import MIN_CALIBRATION_NORMAL, RandomForest, calibration_split
@@ -45,7 +45,7 @@ class ForestNovelty(RandomForest):
     description = ("Random forest + novelty distance: the forest where it is sure, distance to the nearest normal "
                    "rows for the rest of the false-positive budget (attack kinds absent from training)")
     default_params: ClassVar[dict[str, Any]] = {**RandomForest.default_params, "n_neighbors": 5, "max_normal": 0,
-                                                "calibration": "all"}
+                                                "calibration": "all", "confidence": calibration.CONFIDENCE}
     # the score is the forest's probability OR the scaled distance from normal rows, whichever is higher
     score_name: ClassVar[str | None] = "score (attack probability or distance from normal traffic)"
 
@@ -60,6 +60,8 @@ class ForestNovelty(RandomForest):
         normal = int((y == 0).sum())
         if normal < 2 + self.params["n_neighbors"]:
             raise ModelError(f"{self.algorithm}: needs normal rows to learn what normal looks like (got {normal})")
+        if not 0 <= self.params["confidence"] < 1:
+            raise ModelError(f"{self.algorithm}: confidence is a share below 1 (0.95), or 0 for a point estimate")
         if self.params["calibration"] not in CALIBRATIONS:
             raise ModelError(f"{self.algorithm}: calibration is one of {', '.join(CALIBRATIONS)}")
         self.estimator_ = self._build()
@@ -88,22 +90,40 @@ class ForestNovelty(RandomForest):
         held_normal = np.flatnonzero(held & (y == 0))
         forest = self._forest_score(X[held_normal])
         sure = forest >= THRESHOLD
+        confidence = self.params["confidence"]
         if self.params["calibration"] == "held":
             distance = self._distance(X[held_normal])
-            budget = int(fpr * len(held_normal)) - int(sure.sum())
-            self.distance_threshold_ = _above(distance[~sure], budget)
+            # the held-back rows vouch for the sum: at most max_flagged of them, the forest's included
+            budget = calibration.max_flagged(len(held_normal), fpr, confidence) - int(sure.sum())
+            self.distance_threshold_ = _distance_above(distance[~sure], budget)
+            upper = None  # calibration_summary bounds the held-back rows' rate
         else:  # each normal row's mean distance to its k nearest other normal rows: a new row's, without a split
             others = self.novelty_.kneighbors()[0].mean(axis=1)  # no X: each row's neighbours but itself
-            budget = int((fpr - sure.mean()) * len(chosen))
-            self.distance_threshold_ = _above(others, budget)
+            # two rates, each bounded at half the risk (their sum bounds the union): the forest's on the
+            # held-back rows, the distance's on every normal row
+            half = 1.0 - (1.0 - confidence) / 2 if confidence else 0.0
+            forest_upper = calibration.upper_bound(int(sure.sum()), len(held_normal), half) if confidence \
+                else float(sure.mean())
+            budget = calibration.max_flagged(len(chosen), fpr - forest_upper, half)
+            self.distance_threshold_ = _distance_above(others, budget)
+            far = int((others >= self.distance_threshold_).sum())
+            upper = forest_upper + (calibration.upper_bound(far, len(chosen), half) if confidence
+                                    else far / len(chosen))
             distance = self._distance(X[held_normal])
             in_chosen = np.isin(held_normal, chosen)
             distance[in_chosen] = others[np.searchsorted(chosen, held_normal[in_chosen])]
         held_scores = np.maximum(forest, self._novelty(distance))
-        self.calibration_info_ = calibration_summary(held_scores, THRESHOLD, len(fit_idx))
+        self.calibration_info_ = calibration_summary(held_scores, THRESHOLD, len(fit_idx), fpr=fpr,
+                                                     confidence=confidence, upper=upper)
+        bound = self.calibration_info_["fpr_upper"]
         self.steps_.append(f"{len(held_idx):,} rows held back to calibrate the threshold ({len(held_normal):,} normal): "
                            f"the forest flags {int(sure.sum()):,} of them at 0.5, the distance "
                            f"{int((self._novelty(distance[~sure]) >= THRESHOLD).sum()):,} more")
+        self.steps_.append(f"false positives on new normal traffic: at most {bound:.2%} "
+                           + (f"with {confidence:.0%} confidence" if confidence else "(point estimate)")
+                           + f" (target {fpr:.2%}"
+                           + (": too few normal rows to vouch for it, the distance flags nothing)"
+                              if bound > fpr else ")"))
 
     # -- scoring --------------------------------------------------------------------------------
 
@@ -179,11 +199,9 @@ class ForestNovelty(RandomForest):
                              f"{self.algorithm} needs a NearestNeighbors")
 
 
-def _above(distance: np.ndarray, budget: int) -> float:
-    """The smallest distance D such that at most ``budget`` of ``distance`` reach it (inf: none may)."""
+def _distance_above(distance: np.ndarray, budget: int) -> float:
+    """The distance threshold D: at most ``budget`` of ``distance`` reach it; inf (the distance off) when the
+    budget allows none, and always above 0 (the novelty score divides by it)."""
     if budget <= 0 or not len(distance):
         return math.inf
-    if budget >= len(distance):
-        return float(np.nextafter(0.0, 1.0))
-    q = float(np.sort(distance)[len(distance) - budget - 1])
-    return float(np.nextafter(q, math.inf))  # rows tied at q stay below: never more than the budget
+    return max(calibration.above(distance, budget), float(np.nextafter(0.0, 1.0)))

@@ -81,3 +81,28 @@ def test_alerts_do_not_call_a_distance_a_probability() -> None:
     words = score_words(_fitted())
     assert "distance" in words and words != score_words(_fitted("random_forest"))
     assert score_words(_fitted("random_forest")) == "probability of an attack"
+
+
+def test_the_threshold_is_set_on_the_false_positive_rates_upper_bound_not_its_estimate() -> None:
+    import pytest
+
+    from netwarden.learn.base import ModelError
+
+    train, fresh, novel = _site()
+    bounded, point = _fitted(), create("forest_novelty", seed=7, confidence=0, **PARAMS).fit(
+        train, data.targets(train, "binary"))
+    info = bounded.calibration_info_
+    assert info["fpr_target"] == FPR and info["confidence"] == 0.95
+    assert info["calibrated_fpr"] <= info["fpr_upper"] <= FPR  # how sure: new normal traffic stays within 5 %
+    assert point.calibration_info_["confidence"] == 0
+    # the bound leaves a margin: a farther distance threshold, fewer fresh normal rows flagged, the novel kind kept
+    assert bounded.distance_threshold_ > point.distance_threshold_
+    assert _caught(bounded, fresh) < _caught(point, fresh)
+    assert _caught(bounded, novel) > 0.9
+    # fewer normal rows to vouch for the rate: a looser bound, a stricter threshold
+    small = train[:900] + train[-400:]
+    fewer = create("forest_novelty", seed=7, **PARAMS).fit(small, data.targets(small, "binary"))
+    assert fewer.distance_threshold_ > bounded.distance_threshold_
+    assert fewer.calibration_info_["fpr_upper"] <= FPR
+    with pytest.raises(ModelError, match="confidence"):
+        create("forest_novelty", confidence=1.0, **PARAMS).fit(train, data.targets(train, "binary"))

@@ -109,5 +109,13 @@ def test_training_says_the_rows_of_each_step_and_how_sure_its_calibration_is(env
     assert lo <= calibration["calibrated_fpr"] <= hi and hi - lo < 0.1 and calibration["calibrated_fpr"] <= 0.02
     shown = run("show", "m")
     assert f"calibration: {held:,} held-back normal rows, {calibration['calibrated_fpr']:.2%} flagged (95 % interval" in shown
+    # how sure: the bound new normal traffic stays within, at least the rate seen and within the target asked
+    assert calibration["calibrated_fpr"] <= calibration["fpr_upper"] <= 1
+    assert f"false positives on new normal traffic: at most {calibration['fpr_upper']:.2%} with 95% confidence" in shown
+    if algorithm == "forest_novelty":
+        assert calibration["fpr_target"] == 0.01
+        assert "false positives on new normal traffic: at most" in output
+        if calibration["fpr_upper"] > 0.01:  # a small file cannot vouch for 1 %: training says so, no silent miss
+            assert "too few normal rows to vouch for it" in output
     run("threshold", "m", "0.95")  # the administrator moved the operating point: the figure says where it held
     assert "at the trained threshold" in run("show", "m")
