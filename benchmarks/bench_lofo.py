@@ -43,8 +43,10 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     "random_forest (300 trees)": ("random_forest", {"n_estimators": 300}),
     "forest_novelty (100 trees)": ("forest_novelty", {"n_estimators": 100}),
     "forest_novelty (100 trees, calibration=held)": ("forest_novelty", {"n_estimators": 100, "calibration": "held"}),
-    # before the 95 % bound: the threshold where exactly 5 % of the calibration rows are flagged
-    "forest_novelty (100 trees, confidence=0)": ("forest_novelty", {"n_estimators": 100, "confidence": 0}),
+    # stability candidates: more trees (the forest's share), more neighbours (a smoother distance)
+    "forest_novelty (200 trees)": ("forest_novelty", {"n_estimators": 200}),
+    "forest_novelty (100 trees, n_neighbors=10)": ("forest_novelty", {"n_estimators": 100, "n_neighbors": 10}),
+    "forest_novelty (100 trees, max_normal=20000)": ("forest_novelty", {"n_estimators": 100, "max_normal": 20_000}),
 }
 #: the order runs go in: the families where a forest alone falls short first (a run cut short keeps them)
 RUN_ORDER = ("R2L", "U2R", "Probe", "DoS")
@@ -174,9 +176,49 @@ def _span(rows: list[dict[str, Any]], key: str, pct: bool = False, digits: int =
     return mean if len(values) == 1 else f"{mean} ({fmt(min(values))}–{fmt(max(values))})"
 
 
+
+def size(caps: tuple[int, ...] = (0, 20_000), log: Callable[[str], None] = print) -> list[dict[str, Any]]:
+    """forest_novelty keeps every normal row it learnt (the distance needs them): fitted on all of KDDTrain+
+    with each ``max_normal`` cap (0: none), the saved model's size per file, the time to load it and to score
+    10,000 rows (``--size``)."""
+    import resource
+    import tempfile
+
+    from netwarden.learn import data
+    from netwarden.learn.base import Model, create
+    from netwarden.learn.data import load_file
+
+    events = load_file(datasets() / "nsl-kdd" / "KDDTrain+.txt.gz", "nsl_kdd").events
+    out = []
+    for cap in caps:
+        model = create("forest_novelty", fpr=FPR, seed=42, max_normal=cap)
+        started = time.perf_counter()
+        model.fit(events, data.targets(events, "binary"))
+        fit = time.perf_counter() - started
+        with tempfile.TemporaryDirectory() as tmp:
+            model.save(tmp)
+            files = {p.name: p.stat().st_size for p in Path(tmp).iterdir()}
+            started = time.perf_counter()
+            loaded = Model.load(tmp)
+            load = time.perf_counter() - started
+        started = time.perf_counter()
+        loaded.score(events[:10_000])
+        rate = 10_000 / (time.perf_counter() - started)
+        r = {"max_normal": cap, "files": files, "total_mb": sum(files.values()) / 1e6, "fit_seconds": fit,
+             "load_seconds": load, "score_rate": rate, "steps": model.steps_,
+             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3,
+             "load": round(os.getloadavg()[0], 1)}
+        log(json.dumps(r))
+        out.append(r)
+    return out
+
+
 if __name__ == "__main__":
     from benchmarks.__main__ import DOC, write_section
 
+    if "--size" in sys.argv:
+        size()
+        sys.exit(0)
     chosen = tuple(int(a.split("=", 1)[1]) for a in sys.argv if a.startswith("--seed=")) or None
     wanted = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--only=")), None)
     picked = tuple(a.split("=", 1)[1] for a in sys.argv if a.startswith("--family=")) or None
@@ -186,3 +228,4 @@ if __name__ == "__main__":
     print(body)
     if "--no-write" not in sys.argv:
         write_section(DOC, "lofo", body)
+

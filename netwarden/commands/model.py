@@ -200,7 +200,9 @@ def show_command(obj: Context, ref: str, recent: str, as_json: bool) -> None:
             sure = f"with {calibration['confidence']:.0%} confidence" if calibration.get("confidence") else \
                 "point estimate"
             target = f" (target {calibration['fpr_target']:.2%})" if calibration.get("fpr_target") is not None else ""
-            out.print(f"false positives on new normal traffic: at most {calibration['fpr_upper']:.2%} {sure}{target}")
+            rows = f" on {calibration['bound_rows']:,} normal rows" if calibration.get("bound_rows") else ""
+            out.print(f"false positives on new normal traffic: at most {calibration['fpr_upper']:.2%} {sure}{rows}"
+                      f"{target}")
     if drift and drift["rate"] is not None:
         out.print(f"recent (since {safe(recent)}): {drift['rows']:,} rows, {drift['flagged']:,} flagged "
                   f"({drift['rate']:.2%})")

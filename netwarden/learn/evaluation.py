@@ -87,11 +87,13 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
 
 
 def calibration_summary(held_scores: np.ndarray, threshold: float, train_rows: int, *, fpr: float | None = None,
-                        confidence: float = 0.95, upper: float | None = None) -> dict[str, Any]:
+                        confidence: float = 0.95, upper: float | None = None,
+                        bound_rows: int | None = None) -> dict[str, Any]:
     """How a threshold set on held-back normal rows did on them, and how sure that rate is (95 % interval):
     ``model show`` prints it and the drift warning compares live traffic with it. ``fpr_upper``: the rate new
     normal traffic stays within at ``confidence`` (``upper`` when the model bounded it itself, else the
-    one-sided Clopper-Pearson bound of the held-back rows' rate); ``fpr_target``: the rate asked for."""
+    one-sided Clopper-Pearson bound of the held-back rows' rate) and ``bound_rows`` the normal rows it rests on;
+    ``fpr_target``: the rate asked for."""
     from netwarden.learn.calibration import upper_bound
 
     n = len(held_scores)
@@ -100,7 +102,7 @@ def calibration_summary(held_scores: np.ndarray, threshold: float, train_rows: i
     bound = upper if upper is not None else upper_bound(flagged, n, confidence or 0.95)
     out = {"train_rows": train_rows, "calibration_rows": n, "calibrated_fpr": round(flagged / n, 6) if n else None,
            "fpr_95": [round(lo, 6), round(hi, 6)], "threshold": round(float(threshold), 9),
-           "fpr_upper": round(min(1.0, bound), 6),
+           "fpr_upper": round(min(1.0, bound), 6), "bound_rows": n if bound_rows is None else bound_rows,
            "confidence": confidence if upper is not None else (confidence or 0.95)}
     if fpr is not None:
         out["fpr_target"] = fpr
@@ -147,4 +149,4 @@ def leave_family_out(events: Sequence[Any], family: str, algorithm: str, params:
             "train_rows": len(train), "test_rows": len(test_idx), "caught": float(hit[unseen].mean()),
             "fpr": float(hit[normal].mean()), "known_caught": float(hit[known].mean()) if known.any() else None,
             "accuracy": float((hit == ~normal).mean()), "accuracy_unseen": float((hit[only] == unseen[only]).mean()),
-            "threshold": float(model.threshold)}
+            "threshold": float(model.threshold), "calibration": getattr(model, "calibration_info_", None)}

@@ -106,3 +106,12 @@ def test_the_threshold_is_set_on_the_false_positive_rates_upper_bound_not_its_es
     assert fewer.calibration_info_["fpr_upper"] <= FPR
     with pytest.raises(ModelError, match="confidence"):
         create("forest_novelty", confidence=1.0, **PARAMS).fit(train, data.targets(train, "binary"))
+
+
+def test_max_normal_caps_the_rows_the_distance_keeps_and_says_so() -> None:
+    train, fresh, novel = _site()
+    capped = create("forest_novelty", seed=7, max_normal=800, **PARAMS).fit(train, data.targets(train, "binary"))
+    assert capped.novelty_.n_samples_fit_ == 800  # of some 2,500 normal rows: a smaller model
+    assert any("the distance on 800 normal rows" in step for step in capped.steps_)
+    assert capped.calibration_info_["fpr_upper"] <= FPR  # the bound comes from the rows it keeps
+    assert _caught(capped, novel) > 0.9 and _caught(capped, fresh) <= FPR + 0.015
