@@ -36,7 +36,8 @@ from netwarden.store.database import Database
 
 log = logging.getLogger(__name__)
 PROCESS_NAME = b"nw-web-reader"
-READ_SIZE = 1 << 20  # what ps / top show for a reader (benchmarks sum their CPU by it)
+READ_SIZE = 1 << 20
+WARM_MODULES = ("netwarden.web.api.events", "netwarden.web.api.alerts", "netwarden.web.api.hosts")  # what ps / top show for a reader (benchmarks sum their CPU by it)
 
 
 def default_processes(db_url: str, cpus: int | None) -> int:
@@ -184,6 +185,18 @@ class Readers:
                 reader.proc.join(5)
 
 
+def _warm() -> None:
+    """Load what the first answers would otherwise load while clients wait: the API modules whose functions
+    readers run, and the user-agent rules (the host page's; building the parser takes a second or more)."""
+    import importlib
+
+    for name in WARM_MODULES:
+        importlib.import_module(name)
+    from netwarden.useragent import parse_agent
+
+    parse_agent("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
+
+
 def _serve(conn: Connection, db_url: str) -> None:
     """A reader process: answer jobs until the web process closes the pipe."""
     import signal
@@ -195,6 +208,7 @@ def _serve(conn: Connection, db_url: str) -> None:
     except OSError:
         pass
     db = Database.open(db_url, migrate=False)  # the web process migrated it
+    _warm()
     try:
         while True:
             try:

@@ -166,3 +166,31 @@ def test_one_source_alerts_built_once_answer_as_the_general_path(database: tuple
         assert _one_source(AlertFilter(source="192.0.2.2", kind="port_scan")) is None
     finally:
         db.close()
+
+
+def test_host_answer_is_the_host_data_with_its_place(database: tuple[str, str]) -> None:
+    """The host route joins the reader's JSON and where the address is: the same object as the host's data
+    (what the host page draws) with its alerts and blocks as JSON, in the same key order."""
+    import orjson
+
+    from netwarden.web.api.alerts import alert_dict
+    from netwarden.web.api.hosts import host_data
+
+    url, token = database
+    settings = make_settings()
+    db = Database.open(url)
+    try:
+        with TestClient(create_app(settings, db)) as client:
+            for address in ["192.0.2.2", "198.18.1.1", "10.0.0.7", "2001:db8::1"]:
+                for _ in range(2):  # twice at most: the window moves with the clock
+                    body = client.get(f"/api/v1/hosts/{address}", headers={"Authorization": f"Bearer {token}"}).content
+                    data = host_data(db, settings, address, 7)
+                    data["alerts"] = [alert_dict(a) for a in data["alerts"]]
+                    data["blocks"] = [b.to_dict() for b in data["blocks"]]
+                    expected = orjson.loads(orjson.dumps(data, default=str, option=orjson.OPT_NON_STR_KEYS))
+                    if _timeless(orjson.loads(body)) == _timeless(expected):
+                        break
+                assert list(orjson.loads(body)) == list(expected), address  # the keys, in order
+                assert _timeless(orjson.loads(body)) == _timeless(expected), address
+    finally:
+        db.close()

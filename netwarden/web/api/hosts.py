@@ -14,7 +14,7 @@ from netwarden.store.hosts import host_summary, offenders
 from netwarden.store.visitors import visitors
 from netwarden.web.api.alerts import alert_dict
 from netwarden.web.auth import Principal, require
-from netwarden.web.deps import fast_json, get_db, get_settings
+from netwarden.web.deps import fast_json, get_db, get_settings, json_bytes, json_response
 from netwarden.web.places import as_installed, as_of, country_label, place_of
 from netwarden.web.query_params import Param, QueryParams
 
@@ -44,12 +44,14 @@ def host_data(db: Database, settings: Any, address: str, days: int) -> dict[str,
 
 def with_place(settings: Any, data: dict[str, Any]) -> dict[str, Any]:
     """A host's data with where its address is (the web process's geolocation and AS data)."""
-    place = place_of(settings, data["address"])
-    data["place"] = place.to_dict() if place else None
-    data["country"] = country_label(place)
-    data["as"] = as_of(settings, data["address"])
-    data["as_installed"] = as_installed(settings)
+    data.update(place_fields(settings, data["address"]))
     return data
+
+
+def place_fields(settings: Any, address: str) -> dict[str, Any]:
+    place = place_of(settings, address)
+    return {"place": place.to_dict() if place else None, "country": country_label(place),
+            "as": as_of(settings, address), "as_installed": as_installed(settings)}
 
 
 _HOST_PARAMS = QueryParams(Param("days", int, 7, **_DAYS))
@@ -60,18 +62,20 @@ async def host(address: str, request: Request, who: Principal = Depends(require(
     """One address: events over time, ports, peers, user agents, first/last seen, country, AS, alerts, blocks."""
     state = request.app.state
     days = _HOST_PARAMS.read(request)["days"]
-    return fast_json(with_place(state.settings, await state.readers.run(host_facts, address[:64], days)))
+    checked, body = await state.readers.run(host_facts, address[:64], days)
+    # the reader's JSON object, closed by where the address is: what fast_json(with_place(...)) gives
+    return json_response(body[:-1] + b"," + json_bytes(place_fields(state.settings, checked))[1:])
 
 
-def host_facts(db: Database, address: str, days: int) -> dict[str, Any]:
-    """What the store knows of an address, as JSON values (run in a reader process: netwarden.web.readers);
-    where it is is added by the web process."""
+def host_facts(db: Database, address: str, days: int) -> tuple[str, bytes]:
+    """The address and the JSON of what the store knows of it, without where it is (run in a reader process:
+    netwarden.web.readers; the web process holds the geolocation data and adds it)."""
     since, until = window(days)
     with db.engine.connect() as conn:
         data = host_summary(conn, checked_address(address), since, until)
     data["alerts"] = [alert_dict(a) for a in data["alerts"]]
     data["blocks"] = [b.to_dict() for b in data["blocks"]]
-    return data
+    return data["address"], json_bytes(data)
 
 
 def offender_rows(db: Database, days: int, limit: int) -> list[dict[str, Any]]:
