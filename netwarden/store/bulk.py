@@ -122,7 +122,7 @@ def pg_lock_parents(raw: Any, rows: Sequence[tuple], parents: Sequence[ParentKey
 
 
 def mysql_insert(raw: Any, table: str, columns: Sequence[str], rows: Sequence[tuple],
-                 parents: Sequence[ParentKey] = ()) -> None:
+                 parents: Sequence[ParentKey] = (), values_by_column: Sequence[Sequence] | None = None) -> None:
     """Insert ``rows`` (values of ``columns``, names quoted) into ``table`` through the PyMySQL connection ``raw``.
 
     A column NULL in every row of the batch is left out of the statements: it gets its default, NULL (the
@@ -130,7 +130,8 @@ def mysql_insert(raw: Any, table: str, columns: Sequence[str], rows: Sequence[tu
     access log leaves half of the events' columns NULL.
     On MariaDB the ``parents`` (the table's foreign keys) are checked and locked once for the batch, and the
     statements skip the server's check of every row (``SET STATEMENT foreign_key_checks=0 FOR``, this statement
-    only): one look-up per batch instead of one per row."""
+    only): one look-up per batch instead of one per row. ``values_by_column``: the rows' values column by column,
+    when the caller has them (the statements are built column by column; else the rows are transposed)."""
     literals = _MYSQL_LITERALS
     if raw.server_status & SERVER_STATUS.SERVER_STATUS_NO_BACKSLASH_ESCAPES:
         literals = {**literals, str: _mysql_str_no_backslash}
@@ -146,7 +147,7 @@ def mysql_insert(raw: Any, table: str, columns: Sequence[str], rows: Sequence[tu
             _lock_parents(cursor, rows, parents, lambda v: get(type(v), fallback)(v))
             head_prefix = "SET STATEMENT foreign_key_checks=0 FOR "
         escapes = _NO_BACKSLASH_ESCAPES if literals[str] is _mysql_str_no_backslash else _ESCAPES
-        every = list(zip(columns, zip(*rows)))
+        every = list(zip(columns, zip(*rows) if values_by_column is None else values_by_column))
         # values[0] first: count() compares each value that is not None (slow), and most columns start with one
         kept = [(name, values) for name, values in every
                 if values[0] is not None or values.count(None) != len(values)] or every[:1]

@@ -191,24 +191,34 @@ class EventWriter:
                         line_numbers: Sequence[int | None]) -> list[tuple]:
         """The rows of events given as :func:`event_columns` (which a writer process receives instead of rows:
         the work of making rows is then the writer's, not the parser's). ``columns`` is changed."""
+        return self.rows_and_columns(columns, source_id, line_numbers)[0]
+
+    def rows_and_columns(self, columns: list[list], source_id: int | None,
+                         line_numbers: Sequence[int | None]) -> tuple[list[tuple], list[Sequence] | None]:
+        """:meth:`rows_of_columns`, and the same values column by column in ``_COLUMNS`` order (None when the
+        columns' lengths differ), which MariaDB's statements are built from: no transposing the rows back."""
         if not columns[0]:
-            return []
+            return [], None
         for i, limit in _STR_INDEX:
             if not _plain_column(columns[i], limit):
                 columns[i] = tuple(_clean_cut(value, limit) for value in columns[i])
         columns[_KIND] = tuple(map(str, columns[_KIND]))  # a StrEnum member would take sqlite3's slow adapter path
         columns[_TS] = _times(columns[_TS], self.convert_time)
-        return list(zip(*columns, map(_address_key, columns[_SRC]), map(_address_key, columns[_DST]),
-                        repeat(source_id), line_numbers))
+        src, dst = list(map(_address_key, columns[_SRC])), list(map(_address_key, columns[_DST]))
+        rows = list(zip(*columns, src, dst, repeat(source_id), line_numbers))
+        if any(len(column) != len(rows) for column in (*columns, line_numbers)):
+            return rows, None  # zip cut the rows to the shortest column: only the rows say what is stored
+        return rows, [*columns, src, dst, (source_id,) * len(rows), line_numbers]
 
-    def insert(self, conn: Connection, rows: list[tuple]) -> None:
+    def insert(self, conn: Connection, rows: list[tuple], columns: list[Sequence] | None = None) -> None:
+        """Store ``rows``; ``columns``, if given, holds the same values column by column (:meth:`rows_and_columns`)."""
         if not rows:
             return
         if self.copy_sql is not None:
             bulk.pg_copy(conn.connection.driver_connection, self.copy_sql, self.copy_types, rows, self.pg_parents)
         elif self.mysql_columns is not None:
             bulk.mysql_insert(conn.connection.driver_connection, self.table, self.mysql_columns, rows,
-                              self.mysql_parents)
+                              self.mysql_parents, values_by_column=columns)
         else:
             conn.exec_driver_sql(self.sql, rows)
 

@@ -74,10 +74,11 @@ def batch_buckets(batch: StoreBatch) -> dict[tuple, list[int]]:
 
 
 def write_batch(conn: Connection, writer: EventWriter, batch: StoreBatch) -> None:
+    by_column = None
     if batch.columns is not None:
-        batch.rows = writer.rows_of_columns(batch.columns, batch.source_id, batch.line_numbers or [])
+        batch.rows, by_column = writer.rows_and_columns(batch.columns, batch.source_id, batch.line_numbers or [])
         batch.columns = batch.line_numbers = None
-    writer.insert(conn, batch.rows)
+    writer.insert(conn, batch.rows, by_column)
     rollup_store.add_buckets(conn, batch_buckets(batch))
     quarantine_store.insert_quarantine(conn, batch.quarantine_rows)
     if batch.source_id is not None and batch.position is not None:

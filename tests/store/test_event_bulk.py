@@ -96,6 +96,26 @@ def test_the_fast_path_stores_what_driver_binding_stores(db: Database) -> None:
         assert got == want
 
 
+def test_a_batch_handed_over_as_columns_stores_what_rows_store(db: Database) -> None:
+    """A writer process gets the events column by column (StoreBatch.columns) and MariaDB's statements are built
+    from those columns, not from the rows transposed back: same rows stored as through the rows, on every
+    engine; the columns given alongside the rows are the rows' own values."""
+    from netwarden.store.events import event_columns
+    from netwarden.store.writer import StoreBatch, write_batch
+
+    reference = _store(db, fast=True)
+    evs = _events()
+    writer = EventWriter(db.engine.dialect)
+    rows, columns = writer.rows_and_columns(event_columns(evs), None, list(range(len(evs))))
+    assert columns is not None and [tuple(c) for c in columns] == list(zip(*rows))
+    with db.engine.begin() as conn:
+        source_id = source_store.all_sources(conn)[0]["id"]
+        conn.execute(events.delete())
+        write_batch(conn, writer, StoreBatch(columns=event_columns(evs), source_id=source_id,
+                                             line_numbers=[i * 2**40 for i in range(len(evs))]))
+    assert _stored(db) == reference
+
+
 def test_columns_null_in_every_row_of_a_batch_are_stored_as_null(db: Database) -> None:
     """The MariaDB path leaves such columns out of its INSERTs (they get their default, NULL): rows as bound."""
     access = [e for e in _events() if e.source_kind == "access_log"]
