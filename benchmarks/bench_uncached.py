@@ -8,6 +8,9 @@ benchmark's (``benchmarks/out/web-N.db``, built once). ``--base DIR`` also serve
 that code's schema, alternating old and new code ``--reps`` times, so that both are measured on the same machine
 in the same run.
 
+*CPU* per answer is the server process's and its reader processes' (``serve --readers``), not the SQLite
+writer's, which stores the syslog feed.
+
 ``python -m benchmarks.bench_uncached [--events N] [--seconds S] [--reps R] [--base DIR] [--no-write]``
 """
 
@@ -176,13 +179,15 @@ def markdown(results: dict, *, quick: bool = False) -> str:
                 "(`netwarden/web/query_params.py`: FastAPI inspected and validated each of 16 declared parameters "
                 "on every request, present or not), their modules' routes are matched first, and the host page's "
                 "five statements are built once and run with the address bound (building them cost three times "
-                "running them)."]
+                "running them). Then: reader processes (`netwarden/web/readers.py`, `serve --readers`, one per "
+                "core by default) run those answers' queries and JSON beside the web process, which keeps HTTP, "
+                "sessions and the live feed; one address's first page of alerts runs statements built once."]
     if results["load"][0] > results["cpus"]:
         out += ["", f"The machine was overloaded (load {results['load'][0]:.0f} on {results['cpus']} cores): the "
                     "latencies are mostly waiting for a core and compare only within this run; the CPU time per "
-                    "answer is the comparable figure. The latency target needs an idle machine: with 50 clients "
-                    "always waiting, the mean latency is 50 × the CPU per answer ÷ the cores the one Python "
-                    "process can use (one, for the interpreter), so p95 ≤ 50 ms needs well under 1 ms per answer."]
+                    "answer is the comparable figure (the web process's and its readers'). The latency target "
+                    "needs an idle machine: with 50 clients always waiting, the mean latency is 50 × the CPU per "
+                    "answer ÷ the cores the server's processes get."]
     worst = max(_median(runs["new"], n, "p95") for n in names)
     out += ["", f"Worst p95 of the new code: {worst * 1000:.1f} ms — "
                 f"{'meets' if worst <= TARGET else '**does not meet**'} the target. Reproduce: "
