@@ -37,6 +37,7 @@ from netwarden.store.database import Database
 log = logging.getLogger(__name__)
 PROCESS_NAME = b"nw-web-reader"
 READ_SIZE = 1 << 20
+STUCK_SECONDS = 1.0  # every reader busy with one answer this long: the web process answers meanwhile
 WARM_MODULES = ("netwarden.web.api.events", "netwarden.web.api.alerts", "netwarden.web.api.hosts")  # what ps / top show for a reader (benchmarks sum their CPU by it)
 
 
@@ -64,6 +65,7 @@ class _Reader:
         child.close()
         self.future: asyncio.Future | None = None  # the job it runs
         self.buffer = bytearray()  # what arrived of its reply
+        self.started = 0.0  # when it got its job (the event loop's clock)
 
 
 class Readers:
@@ -100,11 +102,14 @@ class Readers:
         """``fn(db, *args)`` in a free reader process (waiting for one, first come first served), else here."""
         if self._idle is None or not self._readers:
             return await run_in_threadpool(fn, self.db, *args)
-        reader = await self._idle.get()
+        reader = await self._free_reader()
+        if reader is None:  # every reader is stuck on a long answer: do not wait behind them
+            return await run_in_threadpool(fn, self.db, *args)
         if reader not in self._readers:  # it died while idle
             return await self.run(fn, *args)
-        future = asyncio.get_running_loop().create_future()
-        reader.future = future
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        reader.future, reader.started = future, loop.time()
         try:  # a job is a few hundred bytes: the reader's empty socket buffer takes it whole, non-blocking too
             reader.conn.send_bytes(pickle.dumps((fn, args), pickle.HIGHEST_PROTOCOL))
         except (OSError, pickle.PicklingError, AttributeError, TypeError) as exc:
@@ -118,6 +123,26 @@ class Readers:
         if ok:
             return value
         raise value
+
+    async def _free_reader(self) -> _Reader | None:
+        """The next free reader, or None when all of them have been busy with one answer each for
+        STUCK_SECONDS (the host page of an address with millions of events takes seconds): the web process's
+        threads then answer, as they did before readers."""
+        assert self._idle is not None
+        while True:
+            if not self._idle.empty():
+                return self._idle.get_nowait()
+            if self._stuck():
+                return None
+            try:
+                async with asyncio.timeout(STUCK_SECONDS):  # a timer, not wait_for's task per request
+                    return await self._idle.get()
+            except TimeoutError:
+                continue
+
+    def _stuck(self) -> bool:
+        now = asyncio.get_running_loop().time()
+        return all(r.future is not None and now - r.started > STUCK_SECONDS for r in self._readers)
 
     def _answered(self, reader: _Reader) -> None:
         """Part of the reader's reply is readable (in the event loop): keep it until the whole reply is here

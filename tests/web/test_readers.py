@@ -194,3 +194,46 @@ def test_host_answer_is_the_host_data_with_its_place(database: tuple[str, str]) 
                 assert _timeless(orjson.loads(body)) == _timeless(expected), address
     finally:
         db.close()
+
+
+def _slow(db: Database, seconds: float) -> bytes:
+    """A job that keeps its reader busy (as the host page of the busiest address does, for seconds)."""
+    import time
+
+    time.sleep(seconds)
+    return b'{"slow": true}'
+
+
+def test_answers_do_not_wait_behind_a_stuck_reader(database: tuple[str, str]) -> None:
+    """While the only reader is busy with a long answer, the other answers come from the web process after
+    STUCK_SECONDS at most, not after the long one."""
+    import asyncio
+    import time
+
+    from netwarden.web import readers as readers_module
+    from netwarden.web.api.events import event_query_of, events_page, EVENT_PARAMS
+
+    url, _ = database
+    db = Database.open(url)
+    readers = Readers(url, 1).start()
+    readers.db = db
+    query = event_query_of({**{p.name: p.default for p in EVENT_PARAMS.params}, "address": "192.0.2.2"})
+
+    async def scenario() -> tuple[bytes, float, bytes, float]:
+        readers.bind(asyncio.get_running_loop())
+        assert await readers.run(_slow, 0.01) == b'{"slow": true}'  # the reader is up
+        started = time.monotonic()
+        slow = asyncio.ensure_future(readers.run(_slow, readers_module.STUCK_SECONDS + 4))
+        await asyncio.sleep(0.05)
+        quick = await readers.run(events_page, query)
+        quick_took = time.monotonic() - started
+        return await slow, time.monotonic() - started, quick, quick_took
+
+    try:
+        slow, slow_took, quick, quick_took = asyncio.run(scenario())
+    finally:
+        readers.close()
+        db.close()
+    assert slow == b'{"slow": true}' and slow_took >= readers_module.STUCK_SECONDS + 4
+    assert quick_took < readers_module.STUCK_SECONDS + 2.5
+    assert b'"events":[{' in quick
