@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
@@ -18,6 +19,15 @@ _SETTINGS = make_settings()
 _SETTINGS.detect["sigma"] = {"imported": str(Path(_DIR.name) / "sigma")}
 _WEB = Web(Database.open(f"sqlite:///{Path(_DIR.name) / 'web.db'}"), _SETTINGS)
 _TOKEN = _WEB.token("admin")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_app():  # type: ignore[no-untyped-def]
+    """The app built at import runs the intake's pipeline once asked: its block-expiry sweeper must stop with
+    the module, not outlive the temporary folder ("no such table: blocks")."""
+    yield
+    _WEB.close()
+    _WEB.db.close()
 
 
 @schemathesis.serializer("application/x-ndjson")
