@@ -29,6 +29,7 @@ from netwarden.store.event_search import QueryError
 from netwarden.web.auth import LoginRequired, PasswordChangeRequired
 from netwarden.web.bodies import BodyGuard
 from netwarden.web.cache import Callers, ResponseCache
+from netwarden.web.hot_routes import HotRoutes
 from netwarden.web.readers import Readers
 from netwarden.web.render import NavEntry, RedirectTo, render
 from netwarden.web.runtime import Runtime
@@ -145,6 +146,7 @@ def create_app(settings: Any, db: Database, *, runtime: Runtime | None = None,
     from netwarden.web.live_apply import load_at_start
 
     load_at_start(app)
+    app.add_middleware(HotRoutes)  # innermost: the cache, body guard and headers below wrap its answers too
     app.add_middleware(ResponseCache, seconds=settings.web.cache_seconds, callers=callers)
     app.add_middleware(BodyGuard, web=settings.web, api_prefix=API_PREFIX)
     app.add_middleware(SecurityHeaders, tls=bool(settings.web.tls_cert))  # outermost: cached answers get them too

@@ -91,11 +91,21 @@ _LIST_PARAMS = QueryParams(*ALERT_FILTER.params, LIMIT, CURSOR, *EXPORT_PARAMS)
 async def list_alerts(request: Request, who: Principal = Depends(require("viewer"))) -> Response:
     """Alerts, most recently seen first, and how many match in all (``total``); follow ``next_cursor``.
     ``format=csv|jsonl``: every matching alert as a download."""
+    answer = await answer_alerts(request)
+    if answer is not None:
+        return answer
     values = _LIST_PARAMS.read(request)
     flt, export = alert_filter_of(values), export_choice(request, values["format"], values["bom"])
     db: Database = request.app.state.db
+    return export.response("alerts", ALERT_COLUMNS, map(alert_dict, alert_store.every_alert(db.engine.connect, flt)))
+
+
+async def answer_alerts(request: Request) -> Response | None:
+    """A page of alerts as JSON; None for a download (also what netwarden.web.hot_routes answers with)."""
+    values = _LIST_PARAMS.read(request)
+    flt, export = alert_filter_of(values), export_choice(request, values["format"], values["bom"])
     if export.fmt:
-        return export.response("alerts", ALERT_COLUMNS, map(alert_dict, alert_store.every_alert(db.engine.connect, flt)))
+        return None
     return json_response(await request.app.state.readers.run(alerts_page, flt, values["limit"], values["cursor"]))
 
 

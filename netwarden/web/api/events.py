@@ -55,11 +55,21 @@ _LIST_PARAMS = QueryParams(*EVENT_PARAMS.params, *EXPORT_PARAMS)
 async def list_events(request: Request, who: Principal = Depends(require("viewer"))) -> Response:
     """A page of events, newest first (``order=oldest`` for the other way); follow ``next_cursor``.
     ``format=csv|jsonl``: every matching event (from ``cursor`` on) as a download."""
+    answer = await answer_events(request)
+    if answer is not None:
+        return answer
+    values = _LIST_PARAMS.read(request)
+    query, export = event_query_of(values), export_choice(request, values["format"], values["bom"])
+    query.to_filter()  # a bad filter is a 400 before the download starts
+    return export.driver_response("events", LIST_PLAN, _streamed(request.app.state.db, query))
+
+
+async def answer_events(request: Request) -> Response | None:
+    """A page of events as JSON; None for a download (also what netwarden.web.hot_routes answers with)."""
     values = _LIST_PARAMS.read(request)
     query, export = event_query_of(values), export_choice(request, values["format"], values["bom"])
     if export.fmt:
-        query.to_filter()  # a bad filter is a 400 before the download starts
-        return export.driver_response("events", LIST_PLAN, _streamed(request.app.state.db, query))
+        return None
     return json_response(await request.app.state.readers.run(events_page, query))
 
 

@@ -7,7 +7,7 @@ import ipaddress
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
 from netwarden.store.database import Database
 from netwarden.store.hosts import host_summary, offenders
@@ -60,6 +60,11 @@ _HOST_PARAMS = QueryParams(Param("days", int, 7, **_DAYS))
 @router.get("/hosts/{address}", openapi_extra=_HOST_PARAMS.openapi())
 async def host(address: str, request: Request, who: Principal = Depends(require("viewer"))) -> Any:
     """One address: events over time, ports, peers, user agents, first/last seen, country, AS, alerts, blocks."""
+    return await answer_host(request, address)
+
+
+async def answer_host(request: Request, address: str) -> Response:
+    """A host's data as JSON (also what netwarden.web.hot_routes answers with)."""
     state = request.app.state
     days = _HOST_PARAMS.read(request)["days"]
     checked, body = await state.readers.run(host_facts, address[:64], days)
