@@ -181,7 +181,9 @@ def markdown(results: dict, *, quick: bool = False) -> str:
                 "five statements are built once and run with the address bound (building them cost three times "
                 "running them). Then: reader processes (`netwarden/web/readers.py`, `serve --readers`, one per "
                 "core by default) run those answers' queries and JSON beside the web process, which keeps HTTP, "
-                "sessions and the live feed; one address's first page of alerts runs statements built once."]
+                "sessions and the live feed, and answers a viewer's plain request for them past FastAPI's "
+                "routing (`netwarden/web/hot_routes.py`); one address's first page of alerts runs statements "
+                "built once."]
     if results["load"][0] > results["cpus"]:
         out += ["", f"The machine was overloaded (load {results['load'][0]:.0f} on {results['cpus']} cores): the "
                     "latencies are mostly waiting for a core and compare only within this run; the CPU time per "
