@@ -255,6 +255,18 @@ def live_drift(model: Model, metrics: dict[str, Any], ref: str, counts: Any, sin
                         min_flagged=DRIFT_MIN_FLAGGED, since=since)
 
 
+def _bound(model: Model, metrics: dict[str, Any]) -> dict[str, Any] | None:
+    """How sure the calibrated rate is: the false-positive rate new normal traffic stays within, at what
+    confidence, on how many rows (as ``model show`` prints it); None once the threshold moved from the trained one,
+    since the bound was computed for that one."""
+    cal = metrics.get("calibration") or {}
+    trained = cal.get("threshold")
+    if cal.get("fpr_upper") is None or (trained is not None and abs(trained - model.threshold) > 1e-6):
+        return None
+    return {"rate": cal["fpr_upper"], "confidence": cal.get("confidence") or None, "rows": cal.get("bound_rows"),
+            "target": cal.get("fpr_target")}
+
+
 def drift(model: Model, metrics: dict[str, Any], events: Sequence[Event]) -> dict[str, Any]:
     """How often the model flags recent events, against the calibrated rate; ``warning`` when more than
     DRIFT_FACTOR times as often (with at least DRIFT_MIN_FLAGGED flagged rows, else it is noise)."""
@@ -264,7 +276,7 @@ def drift(model: Model, metrics: dict[str, Any], events: Sequence[Event]) -> dic
     rate = flagged / len(usable) if usable else None
     expected = expected_rate(model, metrics)
     out: dict[str, Any] = {"rows": len(usable), "flagged": flagged, "rate": rate, "calibrated": expected,
-                           "ratio": None, "warning": None}
+                           "ratio": None, "warning": None, "fpr_upper": _bound(model, metrics)}
     if rate is not None and expected:
         out["ratio"] = round(rate / expected, 3)
         if rate > DRIFT_FACTOR * expected and flagged >= DRIFT_MIN_FLAGGED:

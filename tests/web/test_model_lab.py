@@ -9,11 +9,13 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from netwarden.config import Settings
 from netwarden.learn import data
 from netwarden.learn.base import create
+from netwarden.learn.evaluation import calibration_summary
 from netwarden.learn.preview import preview
 from netwarden.learn.registry import open_registry
 from netwarden.records import Event
@@ -80,7 +82,10 @@ def _prepare(shop: dict, folder: Path):  # type: ignore[no-untyped-def]
         settings.database.url = str(db.engine.url)
         settings.learn.models_dir = str(folder / "netwarden-models")
         registry = open_registry(db, settings)
-        registry.add(create("http_profile").fit(shop["train"]), name="shop", data={}, metrics={})
+        web = create("http_profile").fit(shop["train"])
+        held = np.asarray(web.score(shop["labelled"][:300]))  # the shop's normal requests
+        registry.add(web, name="shop", data={},
+                     metrics={"calibration": calibration_summary(held, web.threshold, len(shop["train"]), fpr=0.01)})
         sequence = create("lstm", timesteps=4, epochs=1, hidden_size=8)
         registry.add(sequence.fit(shop["labelled"], data.targets(shop["labelled"], "binary")), name="seq", data={},
                      metrics={})
@@ -98,6 +103,7 @@ def test_lab_api(shop: dict, sqlite_web) -> None:  # type: ignore[no-untyped-def
     body = viewer.get("/api/v1/models/shop/data?rows=8").json()
     assert body["preview"]["kind"] == "requests" and len(body["preview"]["rows"]) == 8
     assert body["drift"]["rows"] == len(shop["labelled"]) and body["drift"]["warning"]  # 50 of 350 flagged
+    assert body["drift"]["fpr_upper"] is None  # trained without a calibration
     assert body["live"]["scored"] == 0 and body["live"]["warning"] is None  # the detector never ran
     _live_counts(db)
     counted = viewer.get("/api/v1/models/shop/data?rows=8").json()["live"]
@@ -138,6 +144,8 @@ def test_lab_in_the_browser(shop: dict, tmp_path: Path) -> None:
         assert "flags" in page.inner_text("#lab-drift-warning")
         assert "live: the model flagged" in page.inner_text("#lab-drift-warning")
         assert "61 of 400 events flagged while active" in page.inner_text("#lab-live")
+        assert "false positives on new normal traffic at most" in page.inner_text("#lab-drift")
+        assert "with 95 % confidence on 300 normal rows (target 1.00 %)" in page.inner_text("#lab-drift")
         assert "1 of 2 hours over" in page.inner_text("#lab-live")
 
         page.click("#lab-tab-test")
@@ -167,3 +175,22 @@ def test_lab_in_the_browser(shop: dict, tmp_path: Path) -> None:
         assert len(steps) == 4 and steps[-1] == last.nth(0).inner_text()  # its own row closes its window
         assert not errors, errors
         browser.close()
+
+
+def test_lab_says_how_sure_the_calibrated_rate_is(shop: dict, sqlite_web) -> None:  # type: ignore[no-untyped-def]
+    """The Data view carries the calibration's upper bound (as ``model show`` prints it), and drops it once the
+    threshold was moved away from the one the bound was computed for."""
+    model = create("http_profile").fit(shop["train"][:1_500])
+    held = model.score(shop["train"][1_500:2_000])
+    calibration = calibration_summary(np.asarray(held), model.threshold, 1_500, fpr=0.01)
+    registry = open_registry(sqlite_web.db, sqlite_web.settings)
+    with sqlite_web.db.engine.begin() as conn:
+        insert_events(conn, shop["labelled"][:50])
+    registry.add(model, name="sure", data={}, metrics={"calibration": calibration})
+    viewer = sqlite_web.client("viewer")
+    bound = viewer.get("/api/v1/models/sure/data?rows=2").json()["drift"]["fpr_upper"]
+    assert bound == {"rate": calibration["fpr_upper"], "confidence": 0.95, "rows": 500, "target": 0.01}
+    assert 0 <= calibration["calibrated_fpr"] <= bound["rate"] <= 1
+    moved = dict(calibration, threshold=calibration["threshold"] / 2 + 0.001)
+    registry.add(model, name="moved", data={}, metrics={"calibration": moved})
+    assert viewer.get("/api/v1/models/moved/data?rows=2").json()["drift"]["fpr_upper"] is None

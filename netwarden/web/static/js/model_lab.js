@@ -47,6 +47,11 @@ async function loadData() {
     $('lab-drift').textContent = d && d.rate !== null
       ? `recent traffic: ${d.flagged} of ${d.rows} events flagged (${num(d.rate * 100, 2)} %), calibrated `
         + `${d.calibrated === null ? '—' : `${num(d.calibrated * 100, 2)} %`}`
+        + (d.fpr_upper ? `; false positives on new normal traffic at most ${num(d.fpr_upper.rate * 100, 2)} %`
+          + (d.fpr_upper.confidence ? ` with ${num(d.fpr_upper.confidence * 100, 0)} % confidence` : ' (point estimate)')
+          + (d.fpr_upper.rows ? ` on ${d.fpr_upper.rows.toLocaleString()} normal rows` : '')
+          + (d.fpr_upper.target !== null && d.fpr_upper.target !== undefined
+            ? ` (target ${num(d.fpr_upper.target * 100, 2)} %)` : '') : '')
       : 'no recent events this model can judge';
     const l = data.live;
     $('lab-live').textContent = l.scored
