@@ -181,6 +181,7 @@ class DetectionEngine:
                     batch = list(changed.alerts)
                     links = IncidentLinks(changed.stored, self.settings.incident_window)
                     links.link_all(batch)
+                    alert_store.lock_for_writing(conn)  # quick retries: the writer process holds it in turns
                     links.save(conn)
                     alert_store.save_alerts(conn, batch, changed.stored_as)
             except BaseException:
