@@ -22,6 +22,7 @@ Detector state (sliding windows) is saved to the database so a restart resumes a
 from __future__ import annotations
 
 import gc
+import heapq
 import logging
 import time
 from collections import OrderedDict
@@ -45,6 +46,7 @@ AlertListener = Callable[[Alert, bool], None]  # (alert, is_new)
 
 EVIDENCE_LIST_LIMIT = 20
 MAX_OPEN_ALERTS = 20_000
+KEPT_WITH_DB = 1_000  # alerts held in engine.alerts when they are stored (the ingest summary shows ten)
 
 
 def load_detectors() -> dict[str, type[Detector]]:
@@ -89,7 +91,9 @@ class DetectionEngine:
         self.keep_events = keep_events
         self.stats = EngineStats()
         self.listeners: list[AlertListener] = list(listeners)
-        self.alerts: list[Alert] = []  # every alert this engine created or updated (without a db: the output)
+        # every alert this engine created (without a db: the output); with a db they are stored, and only the most
+        # severe KEPT_WITH_DB are kept for the ingest summary, or a long `serve` would hold every alert ever raised
+        self.alerts: list[Alert] = []
         self.flagged: dict[int, set[str]] = {}  # id(event) -> alert kinds, when evaluating
         self._open: OrderedDict[tuple[str, str, str | None], Alert] = OrderedDict()
         self._suppressed: set[tuple[str, str, str]] = set()
@@ -208,7 +212,14 @@ class DetectionEngine:
                     log.exception("alert listener failed")
         for (kind, is_new), n in counts.items():
             metrics.alert_changed(kind, is_new, n)
+        if self.db is not None and len(self.alerts) >= 2 * KEPT_WITH_DB:
+            self._keep_most_severe()
         return list(changed.alerts)
+
+    def _keep_most_severe(self) -> None:
+        """The KEPT_WITH_DB most severe alerts (as they stand now), in the order they were raised."""
+        keep = {id(a) for a in heapq.nlargest(KEPT_WITH_DB, self.alerts, key=lambda a: (a.severity.rank, a.confidence))}
+        self.alerts = [a for a in self.alerts if id(a) in keep]
 
     # -- merging and scoring ------------------------------------------------------------------------
 

@@ -189,3 +189,25 @@ def test_confidence_is_held_to_the_detectors_measured_precision() -> None:
     assert alert.confidence == pytest.approx(capped, abs=1e-4) and len(alert.factors) == 2
     [alert] = engine.handle([finding])
     assert alert.confidence == pytest.approx(capped, abs=1e-4)
+
+
+def test_with_a_database_only_the_most_severe_alerts_stay_in_memory(db, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A long `serve` must not hold every alert it ever raised: they are in the database; the engine keeps the most
+    severe few for the ingest summary (in the order raised), and without a database it keeps them all."""
+    from netwarden.detect import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "KEPT_WITH_DB", 3)
+    stored = DetectionEngine([Knock()], db)
+    loose = DetectionEngine([Knock()])
+    sources = [f"203.0.113.{i}" for i in range(1, 11)]
+    for i, src in enumerate(sources):  # the 5th and the 8th knock 3 times: more confident than the rest
+        batch = [knock(src, i * 10 + k) for k in range(3 if i in (4, 7) else 1)]
+        stored.process(batch)
+        loose.process(batch)
+    assert [a.source for a in loose.alerts] == sources
+    assert len(stored.alerts) < 6 and stored.stats.alerts_new == 10
+    assert {"203.0.113.5", "203.0.113.8"} <= {a.source for a in stored.alerts}
+    kept = [a.source for a in stored.alerts]
+    assert kept == sorted(kept, key=sources.index)
+    with db.engine.connect() as conn:
+        assert len(alert_store.find_alerts(conn, alert_store.AlertFilter())) == 10
