@@ -104,6 +104,28 @@ def _line(r: dict) -> str:
             f"server CPU {r['cpu_ms']:.2f} ms/request")
 
 
+def _old_schema(db_path: Path, code: Path, log: Callable[[str], None]) -> None:
+    """Bring the old code's copy down to the newest migration that code knows (the original may have been
+    migrated past it by a newer code; the old code cannot start on a revision it has never heard of)."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from netwarden.store.database import Database, _alembic_config
+
+    known = sorted(p.name.split("_", 1)[0] for p in (code / "netwarden/store/migrations/versions").glob("0*.py"))
+    db = Database.open(f"sqlite:///{db_path}", migrate=False)
+    try:
+        with db.engine.begin() as conn:
+            current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            if known and current not in known:
+                log(f"{db_path.name}: schema {current} is newer than the old code's {known[-1]}: migrating down")
+                cfg = _alembic_config()
+                cfg.attributes["connection"] = conn
+                command.downgrade(cfg, known[-1])
+    finally:
+        db.engine.dispose()
+
+
 def run(*, quick: bool = False, engines: list[str] | None = None, only: str | None = None, reps: int | None = None,
         log: Callable[[str], None] = print, events: int | None = None, seconds: float | None = None,
         base: Path | None = None) -> dict:
@@ -118,6 +140,7 @@ def run(*, quick: bool = False, engines: list[str] | None = None, only: str | No
             log(f"copying the database for the old code to {old_db.name}")
             shutil.copyfile(db_path, old_db.with_suffix(".copying"))
             old_db.with_suffix(".copying").rename(old_db)
+        _old_schema(old_db, base, log)
     load = os.getloadavg()
     for _ in range(reps or 1):
         if base is not None and old_db is not None:
