@@ -130,6 +130,13 @@ def test_a_message_read_with_another_port_gives_what_reading_it_gives(monkeypatc
     assert (other.src_port, other.dst_port) == (22, 2222)
     parse("Invalid user a port 5 from 203.0.113.7")  # no port of sshd's: not kept by port
     assert parse("Invalid user a port 6 from 203.0.113.7").user == "a port 6"
+    # a user name that names another address, repeated from new client ports: answered from the memo, it still
+    # frames nobody (the address is the one that really connected, the name keeps its text)
+    forged = "Failed password for invalid user x from 8.8.8.8 port 22 from 198.51.100.4 port {} ssh2"
+    answers = [parse(forged.format(p)) for p in (40001, 40002, 40003)]
+    assert [(e.src_ip, e.src_port, e.user) for e in answers] == [
+        ("198.51.100.4", p, "x from 8.8.8.8 port 22") for p in (40001, 40002, 40003)]
+    assert any(k.startswith("Failed password for invalid user x from 8.8.8.8 port 22 from") for k in sshd._SEEN_PORTS)
 
 
 def test_every_rule_is_reachable_by_its_first_characters() -> None:
