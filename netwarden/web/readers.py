@@ -35,15 +35,15 @@ from starlette.concurrency import run_in_threadpool
 from netwarden.store.database import Database
 
 log = logging.getLogger(__name__)
-PROCESS_NAME = b"nw-web-reader"
+PROCESS_NAME = b"nw-web-reader"  # what ps / top show for a reader (benchmarks sum their CPU by it)
 READ_SIZE = 1 << 20
 STUCK_SECONDS = 1.0  # every reader busy with one answer this long: the web process answers meanwhile
-WARM_MODULES = ("netwarden.web.api.events", "netwarden.web.api.alerts", "netwarden.web.api.hosts")  # what ps / top show for a reader (benchmarks sum their CPU by it)
+WARM_MODULES = ("netwarden.web.api.events", "netwarden.web.api.alerts", "netwarden.web.api.hosts")
 
 
 def default_processes(db_url: str, cpus: int | None) -> int:
-    """Readers for ``netwarden serve``: one per core beyond the web process's own (none on one core), at most
-    4; none for an in-memory SQLite database, which another process cannot open."""
+    """Readers for ``netwarden serve``: one per core (none on one core: they would only take turns with the web
+    process), at most 4; none for an in-memory SQLite database, which another process cannot open."""
     if _in_memory(db_url) or not cpus or cpus < 2:
         return 0
     return min(4, cpus)
