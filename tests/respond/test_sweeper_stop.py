@@ -24,7 +24,7 @@ def test_closing_stops_the_sweeper_at_once(tmp_path: Path, caplog: pytest.LogCap
     time.sleep(0.2)  # a few rounds, on a working database: nothing to say
     started = time.monotonic()
     responder.close()
-    assert not sweeper.is_alive() and time.monotonic() - started < 1.0
+    assert not sweeper.is_alive() and time.monotonic() - started < 5.0  # stopped, not waited out
     assert responder not in RUNNING and responder._sweeper is None
     db.close()
     (tmp_path / "r.db").unlink()
