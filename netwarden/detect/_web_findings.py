@@ -91,6 +91,7 @@ class WebFindings(DetectorPart):
     detector's settings, its anomaly model and ``finding``)."""
 
     _batch_common: dict[str, list[Factor]]  # source -> its shared factors, for the batch being reported
+    _batch_kinds: dict[tuple[str, str], tuple[Any, ...]]  # (source, subkind) -> ``_kind_of_source``, this batch
     _batch_models: list[tuple[Any, Any]]  # the active request models, for the batch being reported
     name: str  # the detector's
     keep_events: bool
@@ -123,40 +124,37 @@ class WebFindings(DetectorPart):
         if said is None:
             said = _SAID[(m.rule.id, m.where, m.text, m.evasion)] = _said(m)
         pattern, evasion, param, text = said
+        shared = self._batch_kinds.get((src, subkind))
+        if shared is None:
+            shared = self._batch_kinds[(src, subkind)] = self._kind_of_source(src, st, subkind)
+        repeated, common, answered, status_codes, total = shared
         factors = [pattern, evasion] if evasion else [pattern]
-        total = st.hits.get(subkind, 0)
-        if total >= 2:
-            factors.append(Factor("repeated", _REPEATED[total],
-                                  f"{total} {NAMES[subkind]} requests from {src} since {_clock(st.first)}"))
-        factors += self._common_factors(src, st)
+        if repeated is not None:
+            factors.append(repeated)
+        factors += common
+        statuses = g.statuses
         ok = errors = 0
-        for c, n in g.statuses.items():
+        for c, n in statuses.items():
             if c[0] == "2":
                 ok += n
             elif c[0] == "5":
                 errors += n
-        unknown = g.statuses.get("?", 0)
         if ok:
-            codes = next(iter(g.statuses)) if len(g.statuses) == 1 else "/".join(
-                sorted(c for c in g.statuses if c.startswith("2")))
-            factors.append(Factor("answered", 0.25, f"the server answered {codes} to {ok} of {g.count}: it may have worked"))
-        if errors and subkind in INJECTION:
-            factors.append(Factor("server_error", 0.15, f"server error to {errors} of {g.count}: "
-                                                        "the input reached the application"))
+            codes = next(iter(statuses)) if len(statuses) == 1 else "/".join(
+                sorted(c for c in statuses if c.startswith("2")))
+            factors.append(_ANSWERED[(codes, ok, g.count)])
         if subkind in INJECTION:
-            severity = Severity.HIGH if ok or unknown else Severity.MEDIUM
+            if errors:
+                factors.append(_SERVER_ERROR[(errors, g.count)])
+            severity = Severity.HIGH if ok or "?" in statuses else Severity.MEDIUM
         else:
-            severity = Severity.MEDIUM if ok or unknown else Severity.LOW
-        when = _clock(g.first, zone=True)
+            severity = Severity.MEDIUM if ok or "?" in statuses else Severity.LOW
         target = _target(e0)
-        codes = _codes(st.statuses.get(subkind, {}))
-        where = f"{path} ({m.where})" if param else path
-        answered = f"the server answered {codes}" if codes else "the response status is unknown"
-        recommendation = _RECOMMEND[subkind].render((src, where, path, param or "the input", when, answered,
+        recommendation = _RECOMMEND[subkind].render((src, f"{path} ({m.where})" if param else path, path,
+                                                     param or "the input", _clock(g.first, zone=True), answered,
                                                      target or "the server", m.rule.description, text))
         evidence = {"matched": g.texts, "rules": [m.rule.id], "where": [m.where],
-                    "urls": _urls(g.events), "status_codes": dict(st.statuses.get(subkind, {})),
-                    "requests": st.hits.get(subkind, 0)}
+                    "urls": _urls(g.events), "status_codes": status_codes, "requests": total}
         if m.evasion:
             evidence["evasion"] = list(m.evasion)
         if e0.user_agent:
@@ -164,6 +162,19 @@ class WebFindings(DetectorPart):
         if target:
             evidence["targets"] = [target]
         return self._make(subkind, m.rule.id, severity, factors, recommendation, g, src, target, evidence)
+
+    def _kind_of_source(self, src: str, st: SourceHistory, subkind: str) -> tuple[Factor | None, list[Factor], str,
+                                                                                  dict[str, int], int]:
+        """What every finding of ``subkind`` from ``src`` in this batch says alike (its history is folded in
+        first): the "repeated" factor, the shared factors, the answer codes, the status codes, the requests.
+        A flood's source sends a kind of attack with several payloads per batch: worked out once."""
+        total = st.hits.get(subkind, 0)
+        repeated = Factor("repeated", _REPEATED[total],
+                          f"{total} {NAMES[subkind]} requests from {src} since {_clock(st.first)}") if total >= 2 else None
+        codes = _codes(st.statuses.get(subkind, {}))
+        answered = f"the server answered {codes}" if codes else "the response status is unknown"
+        # one dict for the batch's findings of this kind from this source: evidence is replaced, never changed
+        return repeated, self._common_factors(src, st), answered, dict(st.statuses.get(subkind, {})), total
 
     def _sensitive_finding(self, src: str, st: SourceHistory, g: RequestGroup) -> Finding:
         m = g.match
@@ -309,6 +320,13 @@ _RECOMMEND = {k: _Template(v, _ORDER) for k, v in {
 # (rule, where, text, evasion) of a match -> its pattern and evasion factors, the parameter named, the text shown
 _SAID: dict[tuple[str, str, str, tuple[str, ...]], tuple[Factor, Factor | None, str | None, str]] = {}
 MAX_SAID = 4096
+
+
+# the factors of a group's answers: a flood's findings say the same few things (factors are never changed)
+_ANSWERED: Memo[tuple[str, int, int], Factor] = Memo(lambda k: Factor(
+    "answered", 0.25, f"the server answered {k[0]} to {k[1]} of {k[2]}: it may have worked"))
+_SERVER_ERROR: Memo[tuple[int, int], Factor] = Memo(lambda k: Factor(
+    "server_error", 0.15, f"server error to {k[0]} of {k[1]}: the input reached the application"))
 
 
 def _said(m: Match) -> tuple[Factor, Factor | None, str | None, str]:

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Sequence
+from operator import attrgetter
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from netwarden.detect.base import DETECTORS
-from netwarden.records import Alert, AlertStatus, Finding, Severity
+from netwarden.records import EVENT_FIELDS, _UTC_TEXT, Alert, AlertStatus, Event, Finding, Severity, _utc_text
 from netwarden.store import alerts as alert_store
 
 Key = tuple[str, str, str]  # (kind, subkind, source); an alert without a source is about its target
@@ -238,3 +239,70 @@ def incident_severity(kinds: Sequence[str], current: Severity, new: Severity) ->
     if len(stages) >= 2 and severity.rank < Severity.HIGH.rank:
         return Severity.HIGH
     return severity
+
+
+# -- merging a finding's evidence into an alert's ---------------------------------------------------
+
+EVIDENCE_LIST_LIMIT = 20  # items kept of each evidence list (the newest)
+SAMPLES = 5  # sample events an alert keeps
+_SAMPLE_FIELDS = tuple(f for f in EVENT_FIELDS if f != "extra")
+_SAMPLE_VALUES = attrgetter(*_SAMPLE_FIELDS)
+
+
+def merge_evidence(old: dict[str, Any], finding: Finding) -> dict[str, Any]:
+    """Merge a finding's evidence into an alert's: scalars take the newest value, lists are unioned
+    (bounded), and a few sample events are kept so the alert can be understood on its own.
+
+    A new dict every time, but lists that gain nothing are kept as they are rather than copied: evidence is
+    replaced, never changed in place (``alert_store.snapshot``), and under a flood most findings repeat what
+    their alert already holds (a list equal to the held one is settled by one comparison in C)."""
+    new = finding.evidence
+    if not old:
+        out = dict(new)  # a new alert's: the finding's, as merged into nothing
+    else:
+        out = old.copy()
+        for key, value in new.items():
+            if isinstance(value, list):
+                merged = out.get(key)
+                if isinstance(merged, list):
+                    if value != merged:
+                        held = merged
+                        for item in value:
+                            if item not in merged:
+                                if merged is held:
+                                    merged = list(held)
+                                merged.append(item)
+                    if len(merged) > EVIDENCE_LIST_LIMIT:
+                        merged = merged[-EVIDENCE_LIST_LIMIT:]
+                    out[key] = merged
+                    continue
+            out[key] = value
+    samples = out.get("samples", _NO_SAMPLES)
+    if finding.samples and len(samples) < SAMPLES:
+        samples = list(samples)
+        for event in finding.samples:
+            if len(samples) >= SAMPLES:
+                break
+            samples.append(sample(event))
+    elif samples is _NO_SAMPLES or not isinstance(samples, list):
+        samples = list(samples)
+    out["samples"] = samples
+    return out
+
+
+_NO_SAMPLES: list[Any] = []  # never changed: copied before use
+
+
+def sample(event: Event) -> dict[str, Any]:
+    """An event as an alert keeps it: ``Event.to_dict`` but ``extra``, the raw line cut at 2,000 characters
+    (without building ``extra`` to drop it: a flood samples tens of thousands of events)."""
+    out: dict[str, Any] = {}
+    for name, value in zip(_SAMPLE_FIELDS, _SAMPLE_VALUES(event)):
+        if value is not None:
+            if isinstance(value, datetime):
+                value = _UTC_TEXT.get(value) or _utc_text(value)
+            out[name] = value
+    raw = out.get("raw")
+    if raw and len(raw) > 2000:
+        out["raw"] = raw[:2000] + "..."
+    return out

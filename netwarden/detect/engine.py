@@ -35,6 +35,7 @@ from typing import Any
 from netwarden import metrics
 from netwarden.detect import scoring
 from netwarden.detect.alert_merge import BatchAlerts, IncidentLinks, StoredView, finding_key
+from netwarden.detect.alert_merge import EVIDENCE_LIST_LIMIT, merge_evidence as _evidence  # noqa: F401
 from netwarden.detect.alert_merge import STAGE, incident_severity  # noqa: F401  (re-exported: their old home)
 from netwarden.detect.base import DETECTORS, Detector, SettingsError
 from netwarden.enrich.assets import Assets
@@ -44,7 +45,6 @@ from netwarden.store import alerts as alert_store
 log = logging.getLogger(__name__)
 AlertListener = Callable[[Alert, bool], None]  # (alert, is_new)
 
-EVIDENCE_LIST_LIMIT = 20
 MAX_OPEN_ALERTS = 20_000
 KEPT_WITH_DB = 1_000  # alerts held in engine.alerts when they are stored (the ingest summary shows ten)
 
@@ -359,46 +359,3 @@ class DetectionEngine:
 
     def close(self) -> None:
         self.save_state()
-
-
-def _evidence(old: dict[str, Any], finding: Finding) -> dict[str, Any]:
-    """Merge a finding's evidence into an alert's: scalars take the newest value, lists are unioned
-    (bounded), and a few sample events are kept so the alert can be understood on its own.
-
-    A new dict every time, but lists that gain nothing are kept as they are rather than copied: evidence is
-    replaced, never changed in place (``alert_store.snapshot``), and under a flood most findings repeat what
-    their alert already holds."""
-    out = dict(old) if old else dict(finding.evidence)  # a new alert's: the finding's, as merged into nothing
-    for key, value in finding.evidence.items() if old else ():
-        merged = out.get(key)
-        if isinstance(value, list) and isinstance(merged, list):
-            held = merged
-            for item in value:
-                if item not in merged:
-                    if merged is held:
-                        merged = list(held)
-                    merged.append(item)
-            out[key] = merged if len(merged) <= EVIDENCE_LIST_LIMIT else merged[-EVIDENCE_LIST_LIMIT:]
-        else:
-            out[key] = value
-    samples = out.get("samples", [])
-    if finding.samples and len(samples) < 5:
-        samples = list(samples)
-        for event in finding.samples:
-            if len(samples) >= 5:
-                break
-            samples.append(_sample(event))
-    elif not isinstance(samples, list):
-        samples = list(samples)
-    out["samples"] = samples
-    return out
-
-
-def _sample(event: Event) -> dict[str, Any]:
-    """An event as an alert keeps it: its fields but ``extra``, the raw line cut at 2,000 characters."""
-    sample = event.to_dict()
-    sample.pop("extra", None)
-    raw = sample.get("raw")
-    if raw and len(raw) > 2000:
-        sample["raw"] = raw[:2000] + "..."
-    return sample

@@ -78,6 +78,7 @@ class WebAttack(WebFindings, Detector):
         self._ua_cache: dict[str, tuple[tuple[str, str] | None, tuple[Match, ...]]] = {}
         self._latest: datetime | None = None
         self._batch_common = {}
+        self._batch_kinds = {}
         nets = [ipaddress.ip_network(n, strict=False) for n in s.ignore_sources]
         self._ignored = lru_cache(maxsize=4096)(lambda a: _in_networks(a, nets)) if nets else None
         self._models: Any = None  # the registry's active models (an MlDetector as loader), once bound
@@ -226,7 +227,7 @@ class WebAttack(WebFindings, Detector):
     def _findings(self, groups: dict[tuple[str, str, str], RequestGroup],
                   tools: dict[str, tuple[str, str, str, RequestGroup]]) -> list[Finding]:
         # first fold the whole batch into the sources' state, so every finding sees the full picture
-        self._batch_common = {}
+        self._batch_common, self._batch_kinds = {}, {}
         self._batch_models = self._request_models()
         for (src, subkind, rule_id), g in groups.items():
             st = self._state(src, g)
@@ -261,7 +262,7 @@ class WebAttack(WebFindings, Detector):
             if st is None or (kind == "internet" and not self.settings.report_internet_scanners):
                 continue
             out.append(self._tool_finding(src, st, tool, kind, agent, g))
-        self._batch_common = {}
+        self._batch_common, self._batch_kinds = {}, {}
         self._batch_models = []
         return out
 

@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Select, and_, bindparam, or_, select
 from netwarden.networks import AddressError, Network, block_target, display, parse_network
 from netwarden.records import Alert, AlertStatus
 from netwarden.respond.refusals import kept_message, outlasts
-from netwarden.store.addresses import network_range
+from netwarden.store.addresses import _V4_MAPPED
 from netwarden.store.alerts import insert_many
 from netwarden.store.blocks import AUTO, Block, BlockState, _from_row, block_values, count_active_auto, end_block
 from netwarden.store.schema_respond import blocks
@@ -86,18 +86,25 @@ def decide(responder: Responder, alerts: Sequence[Alert]) -> None:
     targets = _TARGETS.setdefault(r.settings.ipv6_prefix, {})
     if len(targets) > MAX_TARGETS:
         targets.clear()
+    # ``r.is_history`` and the kinds' thresholds, worked out once per batch rather than once per alert
+    history_before = r.clock() - r._history_after
+    thresholds: dict[str, float] = {}
     for alert in alerts:
         if not alert.source or alert.id in r._decided:
             continue
-        if alert.status not in (AlertStatus.NEW, AlertStatus.ACKNOWLEDGED) or r.is_history(alert):
+        if alert.status not in (AlertStatus.NEW, AlertStatus.ACKNOWLEDGED) or alert.history \
+                or alert.last_seen < history_before:
             continue
-        if alert.confidence < r.settings.threshold_for(alert.kind):
+        threshold = thresholds.get(alert.kind)
+        if threshold is None:
+            threshold = thresholds[alert.kind] = r.settings.threshold_for(alert.kind)
+        if alert.confidence < threshold:
             continue
         target = targets.get(alert.source, targets)
         if target is targets:
             try:
                 net = block_target(alert.source, r.settings.ipv6_prefix)
-                target = _Target(net, str(net), network_range(str(net)))
+                target = _Target(net, str(net), _range(net))
             except AddressError:
                 target = None
             targets[alert.source] = target
@@ -129,6 +136,13 @@ def decide(responder: Responder, alerts: Sequence[Alert]) -> None:
                 r._active.pop(str(parse_network(old.network)), None)
             r._active[str(net)] = (net, block)
     _announce(r, view)
+
+
+def _range(net: Network) -> tuple[bytes, bytes]:
+    """``network_range(str(net))`` without writing the network and parsing it again."""
+    if net.version == 4:
+        return _V4_MAPPED + net.network_address.packed, _V4_MAPPED + net.broadcast_address.packed
+    return net.network_address.packed, net.broadcast_address.packed
 
 
 def _read(conn: Connection, r: Responder, wanted: list[tuple[bytes, bytes]], now: datetime) -> _View:
