@@ -78,12 +78,16 @@ class RequestGroup:
             self.events.append(e)
         if m.text not in self.texts and len(self.texts) < 5:
             self.texts.append(m.text)
-        code = "?" if e.http_status is None else str(e.http_status)
+        status = e.http_status
+        code = "?" if status is None else (_CODE_TEXT.get(status) if type(status) is int else None) or str(status)
         self.statuses[code] = self.statuses.get(code, 0) + 1
         if e.http_status is not None and 200 <= e.http_status < 300 and len(self.served) < 5:
             self.served.append((m.text, e.http_status, e.bytes_in))
         self.first = when if self.first is None or when < self.first else self.first
         self.last = when if self.last is None or when > self.last else self.last
+
+
+_CODE_TEXT = {code: str(code) for code in range(100, 600)}  # a status code as evidence shows it
 
 
 class WebFindings(DetectorPart):

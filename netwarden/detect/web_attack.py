@@ -35,6 +35,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
+from operator import attrgetter
 from typing import Any
 
 from netwarden.detect._web_findings import MAX_PATHS, RequestGroup, SourceHistory, WebFindings, path_of
@@ -176,7 +177,7 @@ class WebAttack(WebFindings, Detector):
                 if ua_matches:
                     matches += ua_matches
             extra = e.extra
-            if extra:
+            if extra and not _HEADERS.isdisjoint(extra):  # one C call for the lines without these headers
                 for key, where in (("referrer", "referrer"), ("host", "host"), ("http_host", "host")):
                     value = extra.get(key)
                     if isinstance(value, str) and ("${" in value or "() {" in value or "%24" in value
@@ -210,14 +211,7 @@ class WebAttack(WebFindings, Detector):
                 if entry is None:
                     entry = tools[src] = (tool[0], tool[1], ua or "", RequestGroup(Match(TOOL_AGENT_RULE, tool[0], "user agent"), keep=keep))
                 entry[3].add(e, entry[3].match, when)
-        for e in events:  # event time moves on even in batches without attacks
-            ts = e.timestamp
-            if ts is not None:
-                if ts.tzinfo is None:
-                    ts = ts.replace(tzinfo=timezone.utc)
-                if latest is None or ts > latest:
-                    latest = ts
-        self._latest = latest
+        self._latest = _latest(events, latest)  # event time moves on even in batches without attacks
         if not groups and not tools:
             return []
         return self._findings(groups, tools)
@@ -295,6 +289,28 @@ class WebAttack(WebFindings, Detector):
                 continue  # one damaged entry does not lose the others
         while len(self.sources) > self.settings.max_sources:
             self.sources._items.popitem(last=False)
+
+
+_HEADERS = frozenset({"referrer", "host", "http_host"})  # the extra fields looked into for JNDI/Shellshock
+
+
+def _latest(events: Sequence[Event], latest: datetime | None) -> datetime | None:
+    """The latest of ``latest`` and the events' times (naive ones are UTC): the first of equal ones, as
+    comparing them in turn would find it. In C when the times can be compared as they are (all aware, or
+    all naive: then made UTC after, which keeps their order)."""
+    times = [t for t in map(_TIMESTAMP, events) if t is not None]
+    if not times:
+        return latest
+    try:
+        top = max(times)
+    except TypeError:  # naive and aware together: each made UTC first
+        top = max(t if t.tzinfo is not None else t.replace(tzinfo=timezone.utc) for t in times)
+    if top.tzinfo is None:
+        top = top.replace(tzinfo=timezone.utc)
+    return top if latest is None or top > latest else latest
+
+
+_TIMESTAMP = attrgetter("timestamp")
 
 
 def _in_networks(address: str, nets: list[Any]) -> bool:
