@@ -296,12 +296,10 @@ _NO_SAMPLES: list[Any] = []  # never changed: copied before use
 def sample(event: Event) -> dict[str, Any]:
     """An event as an alert keeps it: ``Event.to_dict`` but ``extra``, the raw line cut at 2,000 characters
     (without building ``extra`` to drop it: a flood samples tens of thousands of events)."""
-    out: dict[str, Any] = {}
-    for name, value in zip(_SAMPLE_FIELDS, _SAMPLE_VALUES(event)):
-        if value is not None:
-            if isinstance(value, datetime):
-                value = _UTC_TEXT.get(value) or _utc_text(value)
-            out[name] = value
+    out = {name: value for name, value in zip(_SAMPLE_FIELDS, _SAMPLE_VALUES(event)) if value is not None}
+    for name, value in out.items():
+        if isinstance(value, datetime):
+            out[name] = _UTC_TEXT.get(value) or _utc_text(value)  # a value replaced: the keys stay in order
     raw = out.get("raw")
     if raw and len(raw) > 2000:
         out["raw"] = raw[:2000] + "..."

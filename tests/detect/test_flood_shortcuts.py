@@ -132,3 +132,15 @@ def test_statuses_read_as_stored(db) -> None:  # type: ignore[no-untyped-def]
         found = alert_store.statuses(conn, [*made, max(made) + 100])  # one that does not exist: left out
     assert found == {made[0]: AlertStatus.NEW, made[1]: AlertStatus.RESOLVED, made[2]: AlertStatus.NEW}
     assert all(type(s) is AlertStatus for s in found.values())
+
+
+def test_a_key_seen_again_at_the_same_time_is_still_the_most_recent() -> None:
+    from netwarden.detect.windows import KeyedState
+
+    state: KeyedState[list] = KeyedState(list, idle=timedelta(minutes=1), max_keys=2)
+    a = state.get("a", T)
+    state.get("b", T)
+    assert state.get("a", T) is a  # the same time object: kept, and moved to the end
+    state.get("c", T + timedelta(seconds=1))  # full: the least recently seen ("b") goes
+    assert [k for k, _, _ in state.items()] == ["a", "c"] and state.evicted == 1
+    assert state.prune(T + timedelta(seconds=61)) == 1 and [k for k, _, _ in state.items()] == ["c"]
