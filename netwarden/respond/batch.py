@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Select, and_, bindparam, or_, select
 from netwarden.networks import AddressError, Network, block_target, display, parse_network
 from netwarden.records import Alert, AlertStatus
 from netwarden.respond.refusals import kept_message, outlasts
-from netwarden.store.addresses import _V4_MAPPED
+from netwarden.store.addresses import range_of
 from netwarden.store.alerts import insert_many
 from netwarden.store.blocks import AUTO, Block, BlockState, _from_row, block_values, count_active_auto, end_block
 from netwarden.store.schema_respond import blocks
@@ -104,7 +104,7 @@ def decide(responder: Responder, alerts: Sequence[Alert]) -> None:
         if target is targets:
             try:
                 net = block_target(alert.source, r.settings.ipv6_prefix)
-                target = _Target(net, str(net), _range(net))
+                target = _Target(net, str(net), range_of(net))
             except AddressError:
                 target = None
             targets[alert.source] = target
@@ -136,13 +136,6 @@ def decide(responder: Responder, alerts: Sequence[Alert]) -> None:
                 r._active.pop(str(parse_network(old.network)), None)
             r._active[str(net)] = (net, block)
     _announce(r, view)
-
-
-def _range(net: Network) -> tuple[bytes, bytes]:
-    """``network_range(str(net))`` without writing the network and parsing it again."""
-    if net.version == 4:
-        return _V4_MAPPED + net.network_address.packed, _V4_MAPPED + net.broadcast_address.packed
-    return net.network_address.packed, net.broadcast_address.packed
 
 
 def _read(conn: Connection, r: Responder, wanted: list[tuple[bytes, bytes]], now: datetime) -> _View:

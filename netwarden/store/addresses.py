@@ -32,3 +32,11 @@ def network_range(text: str) -> tuple[bytes, bytes]:
     if net.version == 4:
         return _V4_MAPPED + net.network_address.packed, _V4_MAPPED + net.broadcast_address.packed
     return net.network_address.packed, net.broadcast_address.packed
+
+
+def range_of(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> tuple[bytes, bytes]:
+    """``network_range(str(net))`` of a network already parsed (writing it and parsing it again is most of
+    the cost of the responder's first batch under a flood of new sources)."""
+    if net.version == 4:
+        return _V4_MAPPED + net.network_address.packed, _V4_MAPPED + net.broadcast_address.packed
+    return net.network_address.packed, net.broadcast_address.packed

@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, Connection, Select, and_, bindparam, func,
 
 from netwarden.networks import Network, display
 from netwarden.store import keyset
-from netwarden.store.addresses import network_range
+from netwarden.store.addresses import network_range, range_of
 from netwarden.store.events import clean_text
 from netwarden.store.schema_respond import blocks
 
@@ -80,7 +80,7 @@ def _from_row(row: Any) -> Block:
 
 def block_values(block: Block, net: Network) -> dict[str, Any]:
     """The row of ``block`` (about ``net``) as stored."""
-    lo, hi = network_range(str(net))
+    lo, hi = range_of(net)
     return {"network": display(net), "addr_lo": lo, "addr_hi": hi, "reason": clean_text(block.reason)[:2000],
             "alert_id": block.alert_id, "backend": block.backend, "mode": block.mode,
             "created_by": block.created_by[:64], "created": block.created, "expires": block.expires,

@@ -13,9 +13,8 @@ from netwarden.detect.alert_merge import EVIDENCE_LIST_LIMIT, merge_evidence, sa
 from netwarden.detect.web_attack import _latest
 from netwarden.networks import block_target
 from netwarden.records import Alert, AlertStatus, Event, Finding, Severity
-from netwarden.respond.batch import _range
 from netwarden.store import alerts as alert_store
-from netwarden.store.addresses import network_range
+from netwarden.store.addresses import network_range, range_of
 
 T = datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc)
 
@@ -115,7 +114,7 @@ def test_the_latest_time_as_compared_in_turn(times: list, latest: datetime | Non
 @pytest.mark.parametrize("source", ["203.0.113.7", "10.0.0.0/8", "2001:db8::1", "2001:db8:1:2::/64", "::ffff:1.2.3.4"])
 def test_a_block_target_range_is_its_network_range(source: str) -> None:
     net = block_target(source, 64)
-    assert _range(net) == network_range(str(net))
+    assert range_of(net) == network_range(str(net))
 
 
 def test_statuses_read_as_stored(db) -> None:  # type: ignore[no-untyped-def]
