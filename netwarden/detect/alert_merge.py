@@ -170,6 +170,8 @@ class IncidentLinks:
         self._stored_as: dict[int, dict[str, Any]] = {}  # id(incident) -> as read (stored ones): what to write
         self._links: list[tuple[Alert, dict[str, Any]]] = []
         self._severities: dict[tuple[tuple[str, ...], str, Severity], str] = {}  # incident_severity, this batch
+        # id(incident) -> (its kinds list, as a tuple) when this batch last wrote its kinds and summary
+        self._said: dict[int, tuple[list[str], tuple[str, ...]]] = {}
 
     def link_all(self, batch: Sequence[Alert]) -> None:
         self.stored.read_incidents({a.source for a in batch if a.source})
@@ -194,19 +196,25 @@ class IncidentLinks:
                         "last_seen": alert.last_seen}
         elif incident["id"] is not None and id(incident) not in self._stored_as:
             self._stored_as[id(incident)] = dict(incident)  # its values are replaced below, never changed
-        kinds = list(incident["kinds"])
-        if label not in kinds:
-            kinds.append(label)
+        kinds = incident["kinds"]
+        said = self._said.get(id(incident))
+        if said is None or said[0] is not kinds or label not in kinds:
+            # the kinds (a new list: the copy as read holds the old one) and the summary, when they change:
+            # a flood links each source's incident to several alerts of the same few kinds per batch
+            kinds = list(kinds)
+            if label not in kinds:
+                kinds.append(label)
+            incident["kinds"] = kinds
+            incident["summary"] = f"{' → '.join(kinds)} from {alert.source}"
+            said = self._said[id(incident)] = (kinds, tuple(kinds))
         if alert.incident_id != incident["id"] or incident["id"] is None:
             incident["alert_count"] += 1
-        incident["kinds"] = kinds
         incident["first_seen"] = min(incident["first_seen"], alert.first_seen)
         incident["last_seen"] = max(incident["last_seen"], alert.last_seen)
-        judged = (tuple(kinds), incident["severity"], alert.severity)
+        judged = (said[1], incident["severity"], alert.severity)
         if judged not in self._severities:  # a flood links thousands of alerts of the same few kinds
             self._severities[judged] = str(incident_severity(kinds, Severity(judged[1]), alert.severity))
         incident["severity"] = self._severities[judged]
-        incident["summary"] = f"{' → '.join(kinds)} from {alert.source}"
         self._current[alert.source] = incident
         self._touched.setdefault(id(incident), incident)
         self._links.append((alert, incident))
