@@ -165,15 +165,22 @@ class WebAttack(WebFindings, Detector):
         tools: dict[str, tuple[str, str, str, RequestGroup]] = {}  # src -> (tool, kind, agent, group)
         latest = self._latest
         keep = 1 << 62 if self.keep_events else 50
+        url_cache, ua_cache = self._url_cache, self._ua_cache  # their hits without a call (a flood repeats)
+        ignored = self._ignored
         for e in events:
             url = e.url
             ua = e.user_agent
             if url is None and ua is None:
                 continue
-            matches: tuple[Match, ...] = self._url_matches(url) if url else ()
+            if url:
+                matches: tuple[Match, ...] | None = url_cache.get(url)
+                if matches is None:
+                    matches = self._url_matches(url)
+            else:
+                matches = ()
             tool = None
             if ua:
-                tool, ua_matches = self._agent(ua)
+                tool, ua_matches = ua_cache.get(ua) or self._agent(ua)
                 if ua_matches:
                     matches += ua_matches
             extra = e.extra
@@ -196,12 +203,13 @@ class WebAttack(WebFindings, Detector):
             elif when.tzinfo is None:  # parsers give aware times; a naive one (hand-made event) is UTC
                 when = when.replace(tzinfo=timezone.utc)
             src = e.src_ip or (extra.get("client_host") if extra else None) or "unknown"
-            if self._ignored is not None and self._ignored(src):
+            if ignored is not None and ignored(src):
                 continue
             for m in matches:
-                if m.rule is INFO_ENDPOINT and self.assets.is_inside(src):
+                rule = m.rule
+                if rule is INFO_ENDPOINT and self.assets.is_inside(src):
                     continue  # the server's own monitoring polls /server-status
-                key = (src, m.subkind, m.rule.id)
+                key = (src, rule.subkind, rule.id)
                 group = groups.get(key)
                 if group is None:
                     group = groups[key] = RequestGroup(m, keep=keep)
@@ -223,8 +231,11 @@ class WebAttack(WebFindings, Detector):
         # first fold the whole batch into the sources' state, so every finding sees the full picture
         self._batch_common, self._batch_kinds = {}, {}
         self._batch_models = self._request_models()
+        evicted = self.sources.evicted
+        folded = []  # each group's source state, for the findings below while no state was evicted meanwhile
         for (src, subkind, rule_id), g in groups.items():
             st = self._state(src, g)
+            folded.append(st)
             st.hits[subkind] = st.hits.get(subkind, 0) + g.count
             st.rules[rule_id] = st.rules.get(rule_id, 0) + g.count
             codes = st.statuses.setdefault(subkind, {})
@@ -241,8 +252,9 @@ class WebAttack(WebFindings, Detector):
             st.tool, st.tool_kind = tool, kind
             st.tool_requests += g.count
         out: list[Finding] = []
-        for (src, subkind, _rule_id), g in groups.items():
-            st = self.sources.peek(src)
+        if self.sources.evicted != evicted:  # a state of this batch may have gone (the table was full)
+            folded = [self.sources.peek(src) for src, _, _ in groups]
+        for ((src, subkind, _rule_id), g), st in zip(groups.items(), folded):
             if st is None:
                 continue
             if subkind == "scanner_tool":

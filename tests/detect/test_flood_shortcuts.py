@@ -143,3 +143,18 @@ def test_a_key_seen_again_at_the_same_time_is_still_the_most_recent() -> None:
     state.get("c", T + timedelta(seconds=1))  # full: the least recently seen ("b") goes
     assert [k for k, _, _ in state.items()] == ["a", "c"] and state.evicted == 1
     assert state.prune(T + timedelta(seconds=61)) == 1 and [k for k, _, _ in state.items()] == ["c"]
+
+
+def test_a_source_evicted_within_its_batch_gets_no_finding() -> None:
+    """The web attack detector builds a batch's findings from the states it folded the batch into, unless the
+    table of sources was full and let one go meanwhile: then, as before, only the sources still held."""
+    from netwarden.detect.web_attack import WebAttack
+
+    detector = WebAttack({"max_sources": 2})
+    events = [Event(timestamp=T + timedelta(seconds=n), source_kind="access_log", src_ip=f"203.0.113.{n}",
+                    http_method="GET", url="/item.php?id=1%27%20OR%20%271%27%3D%271", http_status=200)
+              for n in (1, 2, 3)]
+    assert sorted(f.source for f in detector.process(events)) == ["203.0.113.2", "203.0.113.3"]
+    assert detector.sources.evicted == 1
+    detector = WebAttack({"max_sources": 3})
+    assert sorted(f.source for f in detector.process(events)) == ["203.0.113.1", "203.0.113.2", "203.0.113.3"]
