@@ -126,13 +126,16 @@ class BatchAlerts:
 
     def touch(self, key: Key, alert: Alert, is_new: bool) -> None:
         """Call before changing ``alert``."""
-        if id(alert) in self.new:
+        held = id(alert)
+        if held in self.new:
             return
         self.alerts.append(alert)
-        self.new[id(alert)] = is_new
-        self._stored_first[id(alert)] = None if is_new else alert.first_seen
-        if not is_new:
-            self.stored_as[id(alert)] = alert_store.snapshot(alert)
+        self.new[held] = is_new
+        if is_new:
+            self._stored_first[held] = None
+        else:
+            self._stored_first[held] = alert.first_seen
+            self.stored_as[held] = alert_store.snapshot(alert)
         self._by_key[key] = alert
         if alert.source:
             self._by_source.setdefault(alert.source, []).append(alert)

@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 AlertListener = Callable[[Alert, bool], None]  # (alert, is_new)
 
 MAX_OPEN_ALERTS = 20_000
+_OPEN = (AlertStatus.NEW, AlertStatus.ACKNOWLEDGED)  # the statuses an alert takes more findings in
 KEPT_WITH_DB = 1_000  # alerts held in engine.alerts when they are stored (the ingest summary shows ten)
 
 
@@ -252,25 +253,28 @@ class DetectionEngine:
             alert.confidence = scoring.calibrated(alert.factors, alert.detector)
 
     def _merge(self, finding: Finding, key: tuple[str, str, str], rescore: dict[int, Alert]) -> Alert:
-        alert = self._open.get(key)
-        if alert is not None and (finding.first_seen - alert.last_seen > self.settings.merge_window
-                                  or alert.status not in (AlertStatus.NEW, AlertStatus.ACKNOWLEDGED)):
+        opened, batch, window = self._open, self._batch, self.settings.merge_window
+        alert = held = opened.get(key)
+        if alert is not None and (finding.first_seen - alert.last_seen > window or alert.status not in _OPEN):
             alert = None
         if alert is None:
-            alert = self._batch.pending(key, finding.first_seen - self.settings.merge_window)
-        if alert is None and self._batch.stored is not None:
-            alert = self._batch.stored.open_alert(key, finding)
+            alert = batch.pending(key, finding.first_seen - window)
+        if alert is None and batch.stored is not None:
+            alert = batch.stored.open_alert(key, finding)
         if alert is None:
-            alert = self._new_alert(self._batch.stored, finding)
-            self._batch.touch(key, alert, True)
+            alert = self._new_alert(batch.stored, finding)
+            batch.touch(key, alert, True)
         else:
-            self._batch.touch(key, alert, False)
+            batch.touch(key, alert, False)
             self._update(alert, finding)
             rescore[id(alert)] = alert
-        self._open[key] = alert
-        self._open.move_to_end(key)
-        if len(self._open) > MAX_OPEN_ALERTS:
-            self._open.popitem(last=False)
+        if held is None:  # a new key: at the end, the least recently merged let go when there are too many
+            opened[key] = alert
+            if len(opened) > MAX_OPEN_ALERTS:
+                opened.popitem(last=False)
+        else:
+            opened[key] = alert
+            opened.move_to_end(key)
         return alert
 
     def _new_alert(self, stored: StoredView | None, finding: Finding) -> Alert:
