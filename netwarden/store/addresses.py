@@ -37,6 +37,8 @@ def network_range(text: str) -> tuple[bytes, bytes]:
 def range_of(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> tuple[bytes, bytes]:
     """``network_range(str(net))`` of a network already parsed (writing it and parsing it again is most of
     the cost of the responder's first batch under a flood of new sources)."""
+    lo = int(net.network_address)
+    hi = lo | ((1 << (net.max_prefixlen - net.prefixlen)) - 1)  # the broadcast address, without ipaddress
     if net.version == 4:
-        return _V4_MAPPED + net.network_address.packed, _V4_MAPPED + net.broadcast_address.packed
-    return net.network_address.packed, net.broadcast_address.packed
+        return _V4_MAPPED + lo.to_bytes(4, "big"), _V4_MAPPED + hi.to_bytes(4, "big")
+    return lo.to_bytes(16, "big"), hi.to_bytes(16, "big")

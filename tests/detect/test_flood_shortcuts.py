@@ -158,3 +158,13 @@ def test_a_source_evicted_within_its_batch_gets_no_finding() -> None:
     assert detector.sources.evicted == 1
     detector = WebAttack({"max_sources": 3})
     assert sorted(f.source for f in detector.process(events)) == ["203.0.113.1", "203.0.113.2", "203.0.113.3"]
+
+
+def test_range_of_any_network_is_its_network_range() -> None:
+    import ipaddress
+    import random
+
+    rng = random.Random(14)
+    nets = [ipaddress.IPv4Network((rng.randrange(1 << 32), rng.randint(0, 32)), strict=False) for _ in range(500)]
+    nets += [ipaddress.IPv6Network((rng.randrange(1 << 128), rng.randint(0, 128)), strict=False) for _ in range(500)]
+    assert all(range_of(net) == network_range(str(net)) for net in nets)
