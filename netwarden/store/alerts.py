@@ -425,18 +425,17 @@ def save_incident(conn: Connection, incident: dict[str, Any]) -> int:
 def latest_open_incidents(conn: Connection, sources: set[str]) -> dict[str, dict[str, Any]]:
     """Each source's most recently seen incident not resolved (``open_incident`` with no time limit), for
     many sources in a few queries."""
-    latest: dict[str, tuple[datetime, int]] = {}
-    for chunk in _chunks(sources):
-        for row_id, source, last_seen in conn.execute(select(incidents.c.id, incidents.c.source, incidents.c.last_seen)
-                                                      .where(incidents.c.source.in_(chunk),
-                                                             incidents.c.status != "resolved")):
-            if source in sources and (last_seen, row_id) > latest.get(source, (last_seen, -1)):
-                latest[source] = (last_seen, row_id)
-    found: dict[str, dict[str, Any]] = {}
-    for chunk in _chunks([row_id for _, row_id in latest.values()]):
-        for row in conn.execute(select(incidents).where(incidents.c.id.in_(chunk))):
-            found[row.source] = {str(k): v for k, v in row._mapping.items()}
-    return found
+    latest: dict[str, tuple[tuple[datetime, int], Any]] = {}  # source -> ((last seen, id), its row)
+    for chunk in _chunks(sources):  # whole rows at once: a source has few unresolved incidents (one, mostly)
+        for row in conn.execute(select(incidents).where(incidents.c.source.in_(chunk),
+                                                        incidents.c.status != "resolved")):
+            source = row.source
+            if source in sources:
+                order = (row.last_seen, row.id)
+                held = latest.get(source)
+                if held is None or order > held[0]:
+                    latest[source] = (order, row)
+    return {source: {str(k): v for k, v in row._mapping.items()} for source, (_, row) in latest.items()}
 
 
 LOCK_POLL = 0.001  # seconds between tries for SQLite's write lock (lock_for_writing)
