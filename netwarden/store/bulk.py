@@ -1,9 +1,10 @@
 """Bulk loading of event rows on the server engines, past the drivers' per-value Python work.
 
 - MariaDB/MySQL: multi-row ``INSERT ... VALUES (..),(..)`` statements of about 1 MB, their literals built here.
-  PyMySQL's ``executemany`` sends the same statements, but escapes every value through a generic, per-type
-  dispatch: 27 µs of the writer's CPU per event, against 6 µs here (benchmarks/bench_store_write.py), and a
-  third of that since the literals are built column by column (one escaping pass over a whole text column).
+  PyMySQL's ``executemany`` sends similar statements, but escapes every value through a generic, per-type
+  dispatch: 27 µs of the writer's CPU per event, against 6 µs here (benchmarks/bench_store_write.py), and less
+  since the literals are built column by column. Text goes as hex literals (``X'..'``, its UTF-8 bytes): nothing
+  of the logged text is left to escape, and the server parses them for less (see ``_mysql_str``).
   On MariaDB the foreign keys are checked once per batch rather than by the server for each row.
 - PostgreSQL: ``COPY ... FROM STDIN (FORMAT BINARY)`` through psycopg, whose C code encodes each value from
   its declared column type: no text to format in the client or to parse in the server. The table has no
@@ -23,8 +24,7 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
-from pymysql.constants import SERVER_STATUS
-from pymysql.converters import escape_float, escape_string
+from pymysql.converters import escape_float
 from pymysql.err import IntegrityError
 
 #: Characters per statement, PyMySQL's own size for ``executemany`` (``Cursor.max_stmt_length``); even all
@@ -34,14 +34,15 @@ MYSQL_STATEMENT_CHARS = 1_024_000
 
 
 def _mysql_str(value: str) -> str:
-    # the driver's own escaping (what PyMySQL's executemany applies to every value): backslash, quotes, NUL,
-    # CR, LF and ^Z; a hand-rolled escape in a statement built from log text is not worth its 0.2 µs
-    return "'" + escape_string(value) + "'"
+    """Text as a hex literal of its UTF-8 bytes, which the server stores as they are into the utf8mb4 columns
+    (every table is utf8mb4: migrations/tables.py; bytes that are not UTF-8 are refused, as before).
 
-
-def _mysql_str_no_backslash(value: str) -> str:
-    """Under sql_mode NO_BACKSLASH_ESCAPES a backslash is an ordinary character; quotes are doubled."""
-    return "'" + value.replace("'", "''") + "'"
+    Why not a quoted literal: the server unescapes a quoted one, counts its characters and converts up to 256 of
+    them to utf8mb3 for the literal's name (``Item::set_name``, useless in an INSERT): hex cuts MariaDB's server
+    CPU per access-log event by a fifth (BENCHMARKS.md). And no character of the attacker's text reaches the SQL
+    text, so no escaping (nor NO_BACKSLASH_ESCAPES) to get right. A lone surrogate raises UnicodeEncodeError:
+    no encoding holds one (EventWriter's rows never have one)."""
+    return "X'" + value.encode().hex() + "'"
 
 
 def _mysql_datetime(value: datetime) -> str:
@@ -132,21 +133,16 @@ def mysql_insert(raw: Any, table: str, columns: Sequence[str], rows: Sequence[tu
     statements skip the server's check of every row (``SET STATEMENT foreign_key_checks=0 FOR``, this statement
     only): one look-up per batch instead of one per row. ``values_by_column``: the rows' values column by column,
     when the caller has them (the statements are built column by column; else the rows are transposed)."""
-    literals = _MYSQL_LITERALS
-    if raw.server_status & SERVER_STATUS.SERVER_STATUS_NO_BACKSLASH_ESCAPES:
-        literals = {**literals, str: _mysql_str_no_backslash}
-
     def fallback(value: Any) -> str:  # a type not above (an int or str subclass): PyMySQL's own encoders
         return str(raw.escape(value))
 
-    get = literals.get
+    get = _MYSQL_LITERALS.get
     cursor = raw.cursor()
     try:
         head_prefix = ""
         if parents and "MariaDB" in raw.get_server_info():  # MySQL has no SET STATEMENT: it checks each row
             _lock_parents(cursor, rows, parents, lambda v: get(type(v), fallback)(v))
             head_prefix = "SET STATEMENT foreign_key_checks=0 FOR "
-        escapes = _NO_BACKSLASH_ESCAPES if literals[str] is _mysql_str_no_backslash else _ESCAPES
         every = list(zip(columns, zip(*rows) if values_by_column is None else values_by_column))
         # values[0] first: count() compares each value that is not None (slow), and most columns start with one
         kept = [(name, values) for name, values in every
@@ -158,7 +154,7 @@ def mysql_insert(raw: Any, table: str, columns: Sequence[str], rows: Sequence[tu
             size = 0
             for start in range(0, len(rows), _ROWS_AT_ONCE):
                 chunk = [values[start:start + _ROWS_AT_ONCE] for _, values in kept]
-                for values in _mysql_rows(chunk, get, fallback, escapes):
+                for values in _mysql_rows(chunk, get, fallback):
                     if parts and size + len(values) > MYSQL_STATEMENT_CHARS:
                         sender.send(head + ",".join(parts))
                         parts, size = [], 0
@@ -205,27 +201,19 @@ class _Sender:
 #: Rows whose literals are built at once: column by column, so each column's work runs in C.
 _ROWS_AT_ONCE = 2_000
 _NULL = type(None)
-#: escape_string's own mapping, read from it (backslash, quotes, CR, LF, ^Z; NUL aside: it joins the values),
-#: applied as a chain of str.replace, backslash first: one pass each at memchr speed, where str.translate
-#: looked up every character (13 µs for a 200-character access-log line, against 0.9)
-_ESCAPES = tuple(sorted(((chr(c), escape_string(chr(c))) for c in range(1, 128) if escape_string(chr(c)) != chr(c)),
-                        key=lambda pair: pair[0] != "\\"))
-_NO_BACKSLASH_ESCAPES = (("'", "''"),)
 
 
-def _mysql_rows(columns_in: Sequence[Sequence[Any]], get: Callable, fallback: Callable[[Any], str],
-                escapes: Sequence[tuple[str, str]]) -> list[str]:
+def _mysql_rows(columns_in: Sequence[Sequence[Any]], get: Callable, fallback: Callable[[Any], str]) -> list[str]:
     """``(v1,v2,..)`` for each row of the ``columns_in`` (the values of each column), built column by column so
-    that most of the work runs in C: a text column is escaped in one pass over its values joined by NUL (which no
-    stored text holds: checked, else each value on its own), giving what escaping each value gives; other columns
-    map their type's literal over the column."""
+    that most of the work runs in C: each column maps its type's literal over its values (a text column's hex
+    literals are made in one join and split), giving what each value's own literal gives."""
     columns: list[Sequence[str]] = []
     for column in columns_in:
         types = set(map(type, column))
         if types == {_NULL}:
             columns.append(("NULL",) * len(column))
         elif types <= {str, _NULL}:
-            columns.append(_text_column(column, _NULL in types, get, escapes))
+            columns.append(_text_column(column, _NULL in types))
         elif types == {datetime}:
             columns.append(_time_column(column, get(datetime)))
         elif len(types) == 1:
@@ -235,14 +223,13 @@ def _mysql_rows(columns_in: Sequence[Sequence[Any]], get: Callable, fallback: Ca
     return ["(" + values + ")" for values in map(",".join, zip(*columns))]
 
 
-def _text_column(column: tuple, has_null: bool, get: Callable, escapes: Sequence[tuple[str, str]]) -> list[str]:
-    joined = "\x00".join(["" if v is None else v for v in column] if has_null else column)
-    if joined.count("\x00") != len(column) - 1:  # a value holds a NUL: each on its own
-        return [get(type(v))(v) for v in column]
-    for char, escaped in escapes:
-        if char in joined:
-            joined = joined.replace(char, escaped)
-    quoted = ("'" + joined.replace("\x00", "'\x00'") + "'").split("\x00")
+def _text_column(column: Sequence[str | None], has_null: bool) -> list[str]:
+    """``_mysql_str`` of each value (NULL for None): hex text holds no NUL, so the literals are joined by NUL and
+    split apart again, with no Python step per value."""
+    if not column:
+        return []
+    values = ["" if v is None else v for v in column] if has_null else column
+    quoted = ("X'" + "'\x00X'".join(map(bytes.hex, map(str.encode, values))) + "'").split("\x00")
     if has_null:
         return ["NULL" if v is None else q for v, q in zip(column, quoted)]
     return quoted

@@ -264,22 +264,46 @@ def test_mariadb_a_source_being_written_cannot_be_deleted_under_the_batch(db: Da
         assert deleting.execute(text("SELECT COUNT(*) FROM events WHERE source_id IS NULL")).scalar() == 2
 
 
-@pytest.mark.parametrize("no_backslash", [False, True], ids=["backslash escapes", "NO_BACKSLASH_ESCAPES"])
-def test_mysql_column_literals_are_each_values_own_literal(no_backslash: bool) -> None:
-    """A text column escaped in one pass gives, value for value, what escaping each value on its own gives:
-    random mixes of the characters that need escaping, NULLs, empty text, and a NUL (each value on its own)."""
+def test_mysql_column_literals_are_each_values_own_literal() -> None:
+    """A text column's literals made at once give, value for value, each value's own literal: random mixes of
+    the characters that need escaping in quoted SQL, NULLs, empty text, and a NUL."""
     import random
 
-    literals = {**bulk._MYSQL_LITERALS, **({str: bulk._mysql_str_no_backslash} if no_backslash else {})}
-    escapes = bulk._NO_BACKSLASH_ESCAPES if no_backslash else bulk._ESCAPES
+    literals = bulk._MYSQL_LITERALS
     rng = random.Random(14)
-    alphabet = "ab'\"\\\n\r\x1a\t %é😀"
+    alphabet = "ab'\"\\\n\r\x1a\t\x00 %é😀"
     rows = [(T0.replace(tzinfo=None) + timedelta(seconds=i // 3),
              *(rng.choice([None, "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8)))]) for _ in range(3)),
              rng.choice([None, 1, -2**63, 2.5]), "x" * i, b"\x00'\\" if i % 2 else None) for i in range(500)]
     for batch in (rows, [*rows[:10], (T0.replace(tzinfo=None), "nul\x00", None, None, None, "", None)]):
         each = ["(" + ",".join(literals[type(v)](v) for v in row) + ")" for row in batch]
-        assert bulk._mysql_rows(list(zip(*batch)), literals.get, str, escapes) == each
+        assert bulk._mysql_rows(list(zip(*batch)), literals.get, str) == each
+
+
+def test_mysql_text_reaches_the_sql_only_as_hex() -> None:
+    """No character of logged text is spliced into the statement: each text value is X'..' of its UTF-8 bytes
+    (or NULL), which decodes back to the value."""
+    import re
+
+    texts = [*NASTY, "nul\x00", None, "😀" * 3]
+    literals = bulk._mysql_rows([texts], bulk._MYSQL_LITERALS.get, str)
+    for text, literal in zip(texts, literals):
+        if text is None:
+            assert literal == "(NULL)"
+            continue
+        hexed = re.fullmatch(r"\(X'([0-9a-f]*)'\)", literal)
+        assert hexed is not None and bytes.fromhex(hexed.group(1)).decode() == text
+
+
+@on_mariadb
+def test_mariadb_text_columns_of_events_are_utf8mb4(db: Database) -> None:
+    """The hex literals are the UTF-8 bytes of the text, stored as they are: right only in utf8mb4 columns
+    (whatever the database's default character set)."""
+    with db.engine.connect() as conn:
+        charsets = set(conn.exec_driver_sql(
+            "SELECT CHARACTER_SET_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
+            "AND TABLE_NAME = 'events' AND CHARACTER_SET_NAME IS NOT NULL").scalars())
+    assert charsets == {"utf8mb4"}
 
 
 @on_mariadb
