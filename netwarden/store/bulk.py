@@ -18,8 +18,10 @@ cut to their column limits, times naive UTC, ``extra`` as JSON text, addresses a
 from __future__ import annotations
 
 import threading
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 from datetime import datetime
 from operator import itemgetter
 from typing import Any
@@ -150,22 +152,36 @@ def mysql_insert(raw: Any, table: str, columns: Sequence[str], rows: Sequence[tu
         head = f"{head_prefix}INSERT INTO {table} ({', '.join(name for name, _ in kept)}) VALUES "
         sender = _Sender(cursor)
         try:
-            parts: list[str] = []
-            size = 0
+            pending: list[str] = []  # rows built, not sent yet
             for start in range(0, len(rows), _ROWS_AT_ONCE):
                 chunk = [values[start:start + _ROWS_AT_ONCE] for _, values in kept]
-                for values in _mysql_rows(chunk, get, fallback):
-                    if parts and size + len(values) > MYSQL_STATEMENT_CHARS:
-                        sender.send(head + ",".join(parts))
-                        parts, size = [], 0
-                    parts.append(values)
-                    size += len(values) + 1
+                pending = _send_full(sender.send, head, pending + _mysql_rows(chunk, get, fallback))
         finally:
             sender.wait()  # the connection is free again (and a statement's error raised) before anything else
-        if parts:
-            cursor.execute(head + ",".join(parts))
+        if pending:
+            cursor.execute(_statement(head, pending))
     finally:
         cursor.close()
+
+
+def _statement(head: str, rows: Sequence[str]) -> str:
+    return head + "(" + "),(".join(rows) + ")"
+
+
+def _send_full(send: Callable[[str], None], head: str, rows: list[str]) -> list[str]:
+    """Send statements of ``rows`` (each ``v1,v2,..``) of at most ``MYSQL_STATEMENT_CHARS`` characters (a longer
+    row alone) while the rows fill more than one; return the rows left, which fit in one. Where to cut is found
+    by bisection over the rows' running lengths, with no Python step per row."""
+    limit = MYSQL_STATEMENT_CHARS - len(head) + 1
+    ends = list(accumulate(map((3).__add__, map(len, rows))))  # "(" + row + ")," per row
+    first, sent = 0, 0
+    while True:
+        cut = bisect_right(ends, sent + limit, lo=first)
+        if cut == len(rows):
+            return rows[first:]
+        cut = max(cut, first + 1)
+        send(_statement(head, rows[first:cut]))
+        first, sent = cut, ends[cut - 1]
 
 
 class _Sender:
@@ -204,7 +220,7 @@ _NULL = type(None)
 
 
 def _mysql_rows(columns_in: Sequence[Sequence[Any]], get: Callable, fallback: Callable[[Any], str]) -> list[str]:
-    """``(v1,v2,..)`` for each row of the ``columns_in`` (the values of each column), built column by column so
+    """``v1,v2,..`` for each row of the ``columns_in`` (the values of each column), built column by column so
     that most of the work runs in C: each column maps its type's literal over its values (a text column's hex
     literals are made in one join and split), giving what each value's own literal gives."""
     columns: list[Sequence[str]] = []
@@ -220,7 +236,7 @@ def _mysql_rows(columns_in: Sequence[Sequence[Any]], get: Callable, fallback: Ca
             columns.append(list(map(get(types.pop(), fallback), column)))
         else:
             columns.append([get(type(v), fallback)(v) for v in column])
-    return ["(" + values + ")" for values in map(",".join, zip(*columns))]
+    return list(map(",".join, zip(*columns)))
 
 
 def _text_column(column: Sequence[str | None], has_null: bool) -> list[str]:

@@ -276,8 +276,30 @@ def test_mysql_column_literals_are_each_values_own_literal() -> None:
              *(rng.choice([None, "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8)))]) for _ in range(3)),
              rng.choice([None, 1, -2**63, 2.5]), "x" * i, b"\x00'\\" if i % 2 else None) for i in range(500)]
     for batch in (rows, [*rows[:10], (T0.replace(tzinfo=None), "nul\x00", None, None, None, "", None)]):
-        each = ["(" + ",".join(literals[type(v)](v) for v in row) + ")" for row in batch]
+        each = [",".join(literals[type(v)](v) for v in row) for row in batch]
         assert bulk._mysql_rows(list(zip(*batch)), literals.get, str) == each
+
+
+def test_mysql_statements_are_cut_between_rows_within_their_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every row sent once, in order, in statements of at most MYSQL_STATEMENT_CHARS characters (a longer row
+    alone); what is left over fits in one statement."""
+    import random
+
+    monkeypatch.setattr(bulk, "MYSQL_STATEMENT_CHARS", 300)
+    rng = random.Random(14)
+    head = "INSERT INTO t (a) VALUES "
+    for _ in range(200):
+        rows = [str(i) * rng.choice([1, 5, 40, 100, 400]) for i in range(rng.randint(0, 30))]
+        sent: list[str] = []
+        left = bulk._send_full(sent.append, head, rows)
+        assert bulk._statement(head, left) and len(bulk._statement(head, left)) <= 300 or not left
+        again = []
+        for statement in sent:
+            assert statement.startswith(head + "(") and statement.endswith(")")
+            body = statement[len(head) + 1:-1].split("),(")
+            assert len(statement) <= 300 or len(body) == 1
+            again += body
+        assert again + left == rows
 
 
 def test_mysql_text_reaches_the_sql_only_as_hex() -> None:
@@ -289,9 +311,9 @@ def test_mysql_text_reaches_the_sql_only_as_hex() -> None:
     literals = bulk._mysql_rows([texts], bulk._MYSQL_LITERALS.get, str)
     for text, literal in zip(texts, literals):
         if text is None:
-            assert literal == "(NULL)"
+            assert literal == "NULL"
             continue
-        hexed = re.fullmatch(r"\(X'([0-9a-f]*)'\)", literal)
+        hexed = re.fullmatch(r"X'([0-9a-f]*)'", literal)
         assert hexed is not None and bytes.fromhex(hexed.group(1)).decode() == text
 
 
