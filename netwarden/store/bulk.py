@@ -153,9 +153,13 @@ def mysql_insert(raw: Any, table: str, columns: Sequence[str], rows: Sequence[tu
         sender = _Sender(cursor)
         try:
             pending: list[str] = []  # rows built, not sent yet
-            for start in range(0, len(rows), _ROWS_AT_ONCE):
-                chunk = [values[start:start + _ROWS_AT_ONCE] for _, values in kept]
+            starts = [0, *range(_FIRST_ROWS, len(rows), _ROWS_AT_ONCE)]
+            for start, end in zip(starts, [*starts[1:], len(rows)]):
+                chunk = [values[start:end] for _, values in kept]
                 pending = _send_full(sender.send, head, pending + _mysql_rows(chunk, get, fallback))
+                if start == 0 and end < len(rows) and pending:  # the server starts on the first rows while the rest is built
+                    sender.send(_statement(head, pending))
+                    pending = []
         finally:
             sender.wait()  # the connection is free again (and a statement's error raised) before anything else
         if pending:
@@ -214,8 +218,10 @@ class _Sender:
             raise error
 
 
-#: Rows whose literals are built at once: column by column, so each column's work runs in C.
+#: Rows whose literals are built at once: column by column, so each column's work runs in C. The first
+#: statement is smaller: the server waits for it.
 _ROWS_AT_ONCE = 2_000
+_FIRST_ROWS = 400
 _NULL = type(None)
 
 

@@ -153,8 +153,12 @@ def test_every_field_reads_back_as_it_went_in(db: Database) -> None:
 
 
 @on_mariadb
-def test_mysql_statements_are_split_and_keep_every_row(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("chunks", [(400, 2_000), (1, 1), (3, 5)], ids=["one chunk", "a row each", "small"])
+def test_mysql_statements_are_split_and_keep_every_row(db: Database, monkeypatch: pytest.MonkeyPatch,
+                                                       chunks: tuple[int, int]) -> None:
     monkeypatch.setattr(bulk, "MYSQL_STATEMENT_CHARS", 2_000)  # a few rows per statement
+    monkeypatch.setattr(bulk, "_FIRST_ROWS", chunks[0])  # rows built before the first statement goes
+    monkeypatch.setattr(bulk, "_ROWS_AT_ONCE", chunks[1])
     reference = _store(db, fast=False)
     assert _store(db, fast=True) == reference
 
