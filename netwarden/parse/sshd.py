@@ -192,7 +192,20 @@ _SEEN: dict[str, tuple[tuple, tuple]] = {}
 # run of digits, so the rest of the message reads the same whatever the digits are.
 _SEEN_PORTS: dict[str, tuple[tuple, tuple]] = {}
 _PORT_RUN = re.compile(r"\d{1,5}(?!\d)", re.ASCII)  # a port as sshd writes it (0-65535 checked apart)
-_SRC_PORT = 5  # src_port's place in what the memos keep
+_SRC_IP, _SRC_PORT = 4, 5  # src_ip's and src_port's places in what the memos keep
+# The same again, for messages that differ only in the client's IPv4 address (and port): a botnet's thousands of
+# addresses write the same few messages ("Invalid user admin from A", "Failed password for root from A port P
+# ssh2"), each read once per shape instead of once per address. Keyed by the message with its last IPv4 address
+# (and then its last " port DIGITS" run, see _port_cut) cut out; kept only when that address is the source the
+# reading gave, and when reading the message with other addresses (and ports) in their place gave the same but
+# for them (_probes_agree). Addresses without a port and with one are two kinds of shape, each in its own memo.
+_SEEN_SHAPES: dict[str, tuple[tuple, tuple]] = {}
+_SEEN_SHAPES_PORTS: dict[str, tuple[tuple, tuple]] = {}
+# an IPv4 address delimited by anything but a digit or a dot; the pattern reads the same backwards, so the first
+# match in the reversed message is the message's last address (found in a few steps: it is near the end)
+_IPV4 = re.compile(r"(?<![\d.])\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![\d.])", re.ASCII)
+# what a shape is checked with: addresses of other lengths than most, ports alike
+_PROBES = (("1.0.0.7", 1), ("203.113.254.251", 65535))
 _ADDRESSES: dict[str, str] = {}  # client address as written -> canonical (a guesser repeats its address)
 
 
@@ -210,6 +223,34 @@ def _port_cut(message: str) -> tuple[str, int, int] | None:
     if port > 65535:
         return None
     return message[:at + 6] + "\n" + message[run.end():], at + 6, port
+
+
+def _address_cut(message: str) -> tuple[str, int, str] | None:
+    """The message without its last IPv4 address (a line feed in its place), where it starts, and the address
+    as written; None when it has none or holds a line feed of its own (its shape could pose as another's)."""
+    found = _IPV4.search(message[::-1])
+    if found is None or "\n" in message:
+        return None
+    at, end = len(message) - found.end(), len(message) - found.start()
+    return message[:at] + "\n" + message[end:], at, message[at:end]
+
+
+def _remember(memo: dict[str, tuple[tuple, tuple]], key: str, seen: tuple[tuple, tuple]) -> None:
+    if len(memo) >= _SEEN_MESSAGES:
+        memo.clear()
+    memo[key] = seen
+
+
+def _canonical_ipv4(text: str) -> bool:
+    """True when ``text`` is an IPv4 address written as reading it would store it (no leading zeros, each
+    part 0-255): what a shape answers for it is then what reading the message would give."""
+    known = _ADDRESSES.get(text)
+    if known is not None:
+        return known == text
+    try:
+        return fields.ip(text, "client address") == text
+    except ParseError:
+        return False
 
 
 def _port(event: Event, text: str | None) -> int | None:
@@ -249,23 +290,91 @@ class Sshd(MessageParser):
                     _SEEN.clear()
                 _SEEN[message] = (values, added)
                 cut = _port_cut(message) if port_at is not None and event.src_port is not None else None
-                if cut is not None and cut[1] == port_at:  # the rule's port is the run cut out
+                by_port = cut is not None and cut[1] == port_at  # the rule's port is the run cut out
+                if by_port:
                     if len(_SEEN_PORTS) >= _SEEN_MESSAGES:
                         _SEEN_PORTS.clear()
                     _SEEN_PORTS[cut[0]] = (values, added)
+                if event.src_ip is not None:
+                    self._remember_shape(message, values, added, port_at if by_port else None)
 
     def known(self, message: str) -> tuple[tuple, tuple] | None:
         seen = _SEEN.get(message)
-        if seen is not None or not _SEEN_PORTS:
+        if seen is not None:
             return seen
-        cut = _port_cut(message)
-        if cut is None:
+        if _SEEN_PORTS:
+            cut = _port_cut(message)
+            if cut is not None:
+                seen = _SEEN_PORTS.get(cut[0])
+                if seen is not None:
+                    values = seen[0]
+                    return values[:_SRC_PORT] + (cut[2],) + values[_SRC_PORT + 1:], seen[1]
+        if not (_SEEN_SHAPES or _SEEN_SHAPES_PORTS):
             return None
-        seen = _SEEN_PORTS.get(cut[0])
-        if seen is None:
+        shape = _address_cut(message)
+        if shape is None:
+            return None
+        key, _, address = shape
+        if _SEEN_SHAPES_PORTS:
+            cut = _port_cut(key)
+            if cut is not None:
+                seen = _SEEN_SHAPES_PORTS.get(cut[0])
+                if seen is not None and _canonical_ipv4(address):
+                    values = seen[0]
+                    # this address's next attempts (other ports) are then answered by _SEEN_PORTS, for less
+                    _remember(_SEEN_PORTS, _port_cut(message)[0], (values[:_SRC_IP] + (address,) + values[_SRC_PORT:],  # type: ignore[index]
+                                                                    seen[1]))
+                    return values[:_SRC_IP] + (address, cut[2]) + values[_SRC_PORT + 1:], seen[1]
+        seen = _SEEN_SHAPES.get(key)
+        if seen is None or not _canonical_ipv4(address):
             return None
         values = seen[0]
-        return values[:_SRC_PORT] + (cut[2],) + values[_SRC_PORT + 1:], seen[1]
+        seen = values[:_SRC_IP] + (address,) + values[_SRC_IP + 1:], seen[1]
+        _remember(_SEEN, message, seen)  # and its repeats by _SEEN
+        return seen
+
+    def _remember_shape(self, message: str, values: tuple, added: tuple, port_at: int | None) -> None:
+        """Keep what reading ``message`` gave by its shape (``_SEEN_SHAPES``): when its last IPv4 address is the
+        source, and the message read with other addresses (and ports, when ``port_at`` says where the rule read
+        the port) in their places gives the same but for them."""
+        shape = _address_cut(message)
+        if shape is None or shape[2] != values[_SRC_IP]:
+            return
+        key, at, address = shape
+        memo, port_span = _SEEN_SHAPES, None
+        if port_at is not None:
+            cut = _port_cut(key)
+            if cut is not None and cut[1] == (port_at if port_at < at else port_at - len(address) + 1):
+                key, memo = cut[0], _SEEN_SHAPES_PORTS
+                port_span = (port_at, _PORT_RUN.match(message, port_at).end())  # type: ignore[union-attr]
+        if key in memo or not self._probes_agree(message, values, added, (at, at + len(address)), port_span):
+            return
+        if len(memo) >= _SEEN_MESSAGES:
+            memo.clear()
+        memo[key] = (values, added)
+
+    def _probes_agree(self, message: str, values: tuple, added: tuple, address_span: tuple[int, int],
+                      port_span: tuple[int, int] | None) -> bool:
+        """Whether ``message`` read with each of ``_PROBES`` in place of its address (and port) gives ``values``
+        and ``added`` with the probe's address (and port) instead: nothing else in its reading depends on them."""
+        for address, port in _PROBES:
+            spans = sorted([(address_span, address)] + ([(port_span, str(port))] if port_span else []),
+                           reverse=True)
+            text = message
+            for (start, end), value in spans:
+                text = text[:start] + value + text[end:]
+            probe = Event(None, SourceKind.SYSLOG)
+            try:
+                self._read(probe, text)
+            except ParseError:
+                return False
+            expected = values[:_SRC_IP] + ((address, port) if port_span else (address, values[_SRC_PORT])) \
+                + values[_SRC_PORT + 1:]
+            got = (probe.source_kind, probe.app_protocol, probe.transport, probe.outcome, probe.src_ip,
+                   probe.src_port, probe.user, probe.dst_ip, probe.dst_port)
+            if got != expected or tuple(probe.extra.items()) != added:
+                return False
+        return True
 
     def _read(self, event: Event, message: str) -> int | None:
         """Fill ``event`` from ``message``; returns where in ``message`` the client's port is, when a rule read

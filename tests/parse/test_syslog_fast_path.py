@@ -40,7 +40,26 @@ def _variants(line: str, rng: random.Random) -> list[str]:
                 head + ": " + rest[cut:] + rest[:cut], head + ": " + rest.lower(), head + ": " + rest.upper(),
                 head + ": 3 " + rest, head + ": " + rng.choice("0aAzZ ([-") + rest]
     out += _port_variants(line, rng)
+    out += _address_variants(line, rng)
     return out
+
+
+_LAST_IPV4 = re.compile(r".*(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?![\d.])")
+
+
+def _address_variants(line: str, rng: random.Random) -> list[str]:
+    """Other IPv4 addresses in place of the line's last one (a message read before with another address is
+    answered from ``sshd._SEEN_SHAPES``), with other ports too, and addresses that are none or not as sshd
+    writes them (out of range, leading zeros, five parts), or that touch the text around them."""
+    found = _LAST_IPV4.match(line)
+    if found is None:
+        return []
+    head, tail = line[:found.start(1)], line[found.end(1):]
+    others = ["1.2.3.4", "255.255.255.255", "0.0.0.0", f"10.{rng.randrange(256)}.{rng.randrange(256)}.1",
+              "256.1.1.1", "01.2.3.4", "1.2.3.4.5", "1.2.3", "1.2.3.4x", "x1.2.3.4", "1.2.3.4:22", "::ffff:1.2.3.4",
+              "2001:db8::1", "host.example", found.group(1) + "0", "1.2.3.4 from 5.6.7.8"]
+    out = [head + other + tail for other in others]
+    return out + [p for other in ("192.0.2.9", "09.1.1.1") for p in _port_variants(head + other + tail, rng)]
 
 
 _DIGITS = re.compile(r"\d+")
@@ -100,6 +119,8 @@ def test_the_shortcuts_change_nothing(datasets: Path, monkeypatch: pytest.Monkey
     monkeypatch.setattr(sshd, "_SEEN_LENGTH", -1)  # every message read anew
     monkeypatch.setattr(sshd, "_SEEN", {})  # and none answered from what the fast run remembered
     monkeypatch.setattr(sshd, "_SEEN_PORTS", {})  # nor from a message that differed only in its port
+    monkeypatch.setattr(sshd, "_SEEN_SHAPES", {})  # or in its address (and port)
+    monkeypatch.setattr(sshd, "_SEEN_SHAPES_PORTS", {})
     for cls in message_parsers().values():  # every message parser asked about every message
         monkeypatch.setattr(cls, "claims_program", lambda self, program: None)
         monkeypatch.setattr(cls, "claim_prefixes", lambda self, program: None)
@@ -150,3 +171,37 @@ def test_every_rule_is_reachable_by_its_first_characters() -> None:
         tried = [c for c, _, rx, _ in sshd._RULES_BY_FIRST[text[0]] if rx.match(text)]
         assert tried[:1] == [code], (code, tried)
     assert sshd._RULES_ANY_START == ()  # every rule starts with something known: none is tried for all messages
+
+
+def test_a_message_read_with_another_address_gives_what_reading_it_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``sshd._SEEN_SHAPES`` answers for messages that differ only in the client's IPv4 address (and port): read
+    once per shape, not once per address; never when the last address is not the source, or is not written as
+    reading it would store it."""
+    for memo in ("_SEEN", "_SEEN_PORTS", "_SEEN_SHAPES", "_SEEN_SHAPES_PORTS"):
+        monkeypatch.setattr(sshd, memo, {})
+    reads = []
+    read = sshd.Sshd._read
+    monkeypatch.setattr(sshd.Sshd, "_read", lambda self, event, message: reads.append(message) or read(
+        self, event, message))
+    parser = Syslog(ParseContext(source="test", reference_time=datetime(2016, 1, 15, tzinfo=timezone.utc)))
+    head = "Dec 10 06:55:46 LabSZ sshd[24200]: "
+    parse = lambda message: parser.parse_line(head + message)  # noqa: E731
+    first = parse("Failed password for invalid user admin from 203.0.113.7 port 1022 ssh2")
+    read_first = len(reads)  # the message and its probes
+    again = parse("Failed password for invalid user admin from 198.51.100.42 port 4711 ssh2")
+    assert len(reads) == read_first  # answered from the shape
+    assert (again.src_ip, again.src_port, again.user, again.outcome) == ("198.51.100.42", 4711, "admin", "failure")
+    assert again.extra == first.extra
+    pam = "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost={}  user=root"
+    parse(pam.format("203.0.113.7"))
+    read_pam = len(reads)
+    assert (parse(pam.format("192.0.2.1")).src_ip, len(reads)) == ("192.0.2.1", read_pam)
+    # not an address as sshd writes it: read anew, and refused as reading refuses it
+    for address in ("01.2.3.4", "300.1.1.1"):
+        with pytest.raises(ParseError):
+            parse(f"Failed password for invalid user admin from {address} port 4711 ssh2")
+    # the last address is the user's, not the source: never kept by shape, every address read anew
+    forged = "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=10.0.0.1  user={}"
+    answers = [parse(forged.format(a)) for a in ("10.0.0.1", "10.0.0.2", "10.0.0.3")]
+    assert [(e.src_ip, e.user) for e in answers] == [("10.0.0.1", a) for a in ("10.0.0.1", "10.0.0.2", "10.0.0.3")]
+    assert len(sshd._SEEN_SHAPES) + len(sshd._SEEN_SHAPES_PORTS) == 2
