@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from netwarden.parse import fields
 from netwarden.parse._messages import MessageParser, message_parsers
@@ -47,6 +47,8 @@ _RFC5424 = re.compile(
 _SD_ELEMENT = re.compile(r'\[(?P<id>[^\s=\]"]{1,64})(?P<params>(?: [^\s=\]"]{1,64}="(?:[^"\\]|\\.)*")*) *\]')
 _SD_PARAM = re.compile(r'([^\s=\]"]{1,64})="((?:[^"\\]|\\.)*)"')
 _SD_ESCAPE = re.compile(r'\\(["\\\]])')
+_SECONDS = {f"{second:02d}": timedelta(seconds=second) for second in range(60)}  # a stamp's seconds as a step
+_LAST_SECOND = timedelta(seconds=59)
 
 
 def _pri(text: str | None, extra: dict) -> None:
@@ -71,6 +73,8 @@ def _structured_data(text: str) -> dict[str, dict[str, str]]:
     return out
 
 
+if tuple(_USUAL.groupindex) != ("stamp", "host", "prog", "pid", "msg"):
+    raise ImportError("syslog._USUAL changed its groups: update Syslog.parse_line")
 # the order _event passes Event's fields in
 if EVENT_FIELDS != ("timestamp", "source_kind", "observer", "src_ip", "src_port", "dst_ip", "dst_port", "transport",
                     "app_protocol", "bytes_out", "bytes_in", "packets_out", "packets_in", "duration", "tcp_flags",
@@ -92,10 +96,13 @@ class Syslog(Parser):
         super().__init__(context)
         self._clock = fields.YearlessClock(self.context.reference_time, self.context.local_tz)
         self._last_bsd: tuple[str, datetime] | None = None  # lines come in bursts within one second
-        self._minute: tuple[str, datetime] | None = None  # and seconds in runs within one minute (see _next_second)
+        # and seconds in runs within one minute (see _next_second): the minute's stamp, the clock's last time in
+        # it, its start in local time and in UTC
+        self._minute: tuple[str, datetime, datetime, datetime] | None = None
         self._iso_cache: dict[str, datetime] = {}
         self._messages: list[MessageParser] = [cls() for cls in message_parsers().values()]
         self._by_program: dict[str | None, tuple[tuple[MessageParser, bool, tuple[str, ...] | None], ...]] = {}
+        self._known_by_program: dict[str | None, tuple[tuple[str, ...], MessageParser] | tuple[()]] = {}
 
     @classmethod
     def sniff(cls, lines: Sequence[str]) -> float:
@@ -124,24 +131,26 @@ class Syslog(Parser):
 
     def _next_second(self, line: str, stamp: str) -> datetime:
         """The time of a usual line's ``stamp`` (``Jan  1 00:00:02``) that differs from the last line's. In the
-        minute the clock resolved last, it is that time with other seconds: what the clock would give (no year
-        can roll over within a minute, and no zone changes its offset within one), for less."""
+        minute the clock resolved last, it is that minute's start plus the seconds: what the clock would give (no
+        year can roll over within a minute), for two additions. Only for a minute whose UTC offset is the same
+        at its start and end (no change of offset within it) and is not the second pass of a repeated hour."""
         minute = self._minute
         clock = self._clock
         if minute is not None and clock.last is minute[1] and stamp[:-3] == minute[0]:
-            try:
-                local = minute[1].replace(second=int(stamp[-2:]), microsecond=0)
-            except ValueError:  # second 60 and more: the clock's own error follows
-                local = None
-            if local is not None:
-                clock.last = local
-                self._minute = (minute[0], local)
-                value = local.astimezone(timezone.utc)
+            step = _SECONDS.get(stamp[-2:])  # None for second 60 and more: the clock's own error follows
+            if step is not None:
+                local = clock.last = minute[2] + step
+                value = minute[3] + step
+                self._minute = (minute[0], local, minute[2], minute[3])
                 self._last_bsd = (stamp, value)
                 return value
         value = self._bsd_time(_HEADER.match(line))  # type: ignore[arg-type]
-        if clock.last is not None:
-            self._minute = (stamp[:-3], clock.last)
+        last = clock.last
+        self._minute = None
+        if last is not None and last.fold == 0:
+            start = last.replace(second=0, microsecond=0)
+            if start.utcoffset() == (start + _LAST_SECOND).utcoffset():
+                self._minute = (stamp[:-3], last, start, start.astimezone(timezone.utc))
         return value
 
     def _iso_time(self, text: str) -> datetime | None:
@@ -158,10 +167,25 @@ class Syslog(Parser):
         line = line.rstrip("\r\n")
         usual = _USUAL.match(line)
         if usual is not None:
-            stamp, host, program, pid, message = usual.group("stamp", "host", "prog", "pid", "msg")
+            stamp, host, program, pid, message = usual.groups()  # the groups in this order (checked below)
             last = self._last_bsd
             timestamp = last[1] if last is not None and last[0] == stamp else self._next_second(line, stamp)
-            return self._event(line, timestamp, host, program, pid, message or "", {})
+            if message is None:
+                message = ""
+            memo = self._known_by_program.get(program)
+            if memo is None:
+                self._claimers(program)
+                memo = self._known_by_program[program]
+            # the event of a message the program's parser read before, in one step (what _event does for it)
+            if memo and not message.startswith(memo[0]) and (known := memo[1].known(message)) is not None:
+                kind, app, transport, outcome, src_ip, src_port, user, dst_ip, dst_port = known[0]
+                extra = {"host": host, "program": program, "pid": int(pid)} if pid is not None else \
+                    {"host": host, "program": program}
+                extra.update(known[1])
+                return Event(timestamp, kind, self.context.observer or host, src_ip, src_port, dst_ip, dst_port,
+                             transport, app, None, None, None, None, None, None, None, None, None, None, None, user,
+                             outcome, fields.text(message), line, None, extra)
+            return self._event(line, timestamp, host, program, pid, message, {})
         if not line.strip():
             return None
         extra: dict = {}
@@ -251,5 +275,12 @@ class Syslog(Parser):
                     break
         if len(self._by_program) >= 1024:
             self._by_program.clear()
+            self._known_by_program.clear()
         self._by_program[program] = claimers = tuple(found)
+        # for the usual line's shortcut: the parser that takes every message of the program, when each one asked
+        # before it claims only messages with some starts (an empty tuple: it may remember none)
+        last = claimers[-1] if claimers else None
+        earlier = [prefixes for _, _, prefixes in claimers[:-1]]
+        self._known_by_program[program] = (tuple(p for prefixes in earlier for p in prefixes), last[0]) \
+            if last is not None and last[1] and all(p is not None for p in earlier) else ()
         return claimers
