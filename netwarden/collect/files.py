@@ -11,6 +11,7 @@ import gzip
 import hashlib
 import io
 from collections.abc import Iterator
+from itertools import accumulate
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -18,6 +19,7 @@ from typing import BinaryIO
 GZIP_MAGIC = b"\x1f\x8b"
 BLOCK = 1 << 20  # bytes read at a time by LogFile.chunks
 SNIFF_LINES = 30  # lines read to recognise a format
+_ONE = 1
 
 
 class InputError(OSError):
@@ -142,14 +144,42 @@ class LogFile:
             ended = bool(data) or b"\n" in carry
             if ended:
                 buf = carry + data if carry else data
-                pieces = buf.split(b"\n")
-                carry = pieces.pop()
+                cut = buf.rfind(b"\n") + 1  # whole lines up to here; the rest waits for its end
+                body, carry = buf[:cut], buf[cut:]
+                pieces = None  # made below unless the block takes the shortcut
             elif carry:  # the last line has no line ending
-                buf, pieces, carry = carry, [carry], b""
+                buf, body, pieces, carry = carry, carry, [carry], b""
             else:
                 break
             view = memoryview(buf)
             start = pos = 0
+            if ended and body.isascii() and b"\r" not in body:
+                # the usual block (ASCII, LF endings): its lines made with one decode and loops in C
+                texts = body.decode("ascii").split("\n")
+                texts.pop()  # after the last line ending: nothing
+                lengths = list(map(_ONE.__add__, map(len, texts)))
+                if not lengths or max(lengths) <= max_line_bytes:  # no line of max_line_bytes or more
+                    ends = list(accumulate(lengths))
+                    lines = list(map(Line, range(number + 1, number + 1 + len(texts)), texts,
+                                     map(offset.__add__, ends), lengths))
+                    number += len(lines)
+                    offset += len(body)
+                    done = 0
+                    while done < len(lines):
+                        take = lines[done:done + size - len(chunk)]
+                        chunk += take
+                        done += len(take)
+                        if len(chunk) >= size:
+                            pos = ends[done - 1]
+                            digest.update(view[start:pos])
+                            start = pos
+                            yield chunk
+                            chunk = []
+                    pieces = []
+                    pos = len(body)
+            if pieces is None:
+                pieces = body.split(b"\n")
+                pieces.pop()
             for piece in pieces:
                 length = len(piece) + 1 if ended else len(piece)
                 pos += length
