@@ -105,7 +105,7 @@ class DenialOfService(Detector):
                 continue
             transport = e.transport
             if transport == "tcp":
-                if self._half_open(e) and e.dst_ip is not None:
+                if e.dst_ip is not None and self._half_open(e):  # no call for the many tcp events without one (sshd's)
                     n = e.packets_out or 1
                     self._count("syn", e.dst_ip, e, ts, n if 0 < n < 10_000_000 else 1, out)
                     if e.source_kind == "firewall" and _FLOOD_RULE.search(str(e.extra.get("prefix") or "")):
