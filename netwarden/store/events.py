@@ -91,8 +91,22 @@ def event_columns(batch: Sequence[Event]) -> list[list]:
     a tuple per event transposed with ``zip``), ``extra`` already as JSON text: what is handed on holds only
     immutable values, whatever later happens to the events (a writer process pickles it on a thread)."""
     columns = [list(map(get, batch)) for get in _FIELD_GETTERS]
-    columns[_EXTRA] = [_orjson_dumps(extra) if extra else None for extra in columns[_EXTRA]]
+    try:  # one loop in C; the rows' maker (a writer process, off the critical path) makes the texts of it
+        columns[_EXTRA] = list(map(orjson.dumps, columns[_EXTRA]))
+    except TypeError:  # lone surrogates, or a type orjson does not know (a set, a Decimal ...)
+        columns[_EXTRA] = [_orjson_dumps(extra) if extra else None for extra in columns[_EXTRA]]
     return columns
+
+
+# what orjson makes of an empty or missing extra (or another false value): stored as NULL, as before
+_NO_EXTRA = frozenset({b"{}", b"null", b"[]", b'""', b"0", b"false", b"0.0", b"-0.0"})
+
+
+def _json_texts(column: list) -> list:
+    """The extra column as stored: JSON text, or None for an empty extra (from :func:`event_columns`'s bytes)."""
+    if not any(isinstance(value, bytes) for value in column[:1]):
+        return column  # already texts (the slow path)
+    return [None if value in _NO_EXTRA else value.decode() for value in column]
 
 
 _STR_SET = frozenset(_STR_FIELDS)
@@ -199,6 +213,7 @@ class EventWriter:
         columns' lengths differ), which MariaDB's statements are built from: no transposing the rows back."""
         if not columns[0]:
             return [], None
+        columns[_EXTRA] = _json_texts(columns[_EXTRA])
         for i, limit in _STR_INDEX:
             if not _plain_column(columns[i], limit):
                 columns[i] = tuple(_clean_cut(value, limit) for value in columns[i])
