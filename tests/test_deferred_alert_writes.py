@@ -156,3 +156,77 @@ def test_a_failed_alert_write_reaches_the_caller_and_loses_no_line(flood: Path, 
         db.close()
     clean = _import(flood, f"sqlite:///{tmp_path / 'clean.db'}", monkeypatch, deferred=True)
     assert rerun == clean["alerts"]
+
+
+class _Responder:
+    """What the evidence filter asks of the responder; ``enforce``: whether its blocks refuse traffic."""
+
+    def __init__(self, enforce: bool, log: list[str]) -> None:
+        self.enforce, self.log = enforce, log
+
+    def any_enforced(self) -> bool:
+        self.log.append("evidence filter")
+        return False
+
+    def refuses(self, address: str) -> bool:
+        return False
+
+
+class _Engine:
+    """A detect stage that, like the engine, reads the store only after settling the previous batch
+    (``before_reads``) and hands its alert writes over (``DeferredWrites.hand_over``)."""
+
+    def __init__(self, feed: Any, log: list[str]) -> None:
+        self.feed, self.log, self.batch = feed, log, 0
+
+    def __call__(self, events: list[Any]) -> None:
+        self.batch += 1
+        writes = WRITES.get()
+        self.log.append(f"detectors {self.batch}")
+        writes.before_reads()
+        self.log.append(f"reads {self.batch}")
+        writes.hand_over(_Pending(self, self.batch))
+
+
+class _Pending:
+    def __init__(self, engine: _Engine, batch: int) -> None:
+        self.engine, self.batch = engine, batch
+
+    def finish(self, writer: Any) -> None:
+        self.engine.log.append(f"written {self.batch}")
+        self.engine.feed(f"alert {self.batch}", True)
+
+    def drop(self) -> None:
+        self.engine.log.append(f"dropped {self.batch}")
+
+
+@pytest.mark.parametrize("enforce", [False, True])
+def test_each_batch_is_told_and_handed_over_before_the_next_reads_the_store(enforce: bool) -> None:
+    from netwarden.pipeline.stages import AlertFeed, EvidenceFilter, Stages
+
+    log: list[str] = []
+    feed = AlertFeed()
+    stages = Stages(evidence=EvidenceFilter(_Responder(enforce, log)), detect=[_Engine(feed, log)], alerts=feed,
+                    alert_listeners=[lambda changes: log.append(f"told {[a for a, _ in changes]}")])
+    for n in (1, 2):
+        stages.run([], writes=DeferredWrites(object()), then=lambda n=n: log.append(f"handed over {n}"))  # type: ignore[arg-type]
+    assert "told" not in log[-1], "the last batch waits for settle()"
+    stages.settle()
+    first = ["evidence filter", "detectors 1", "reads 1"]
+    if enforce:  # its blocks change what the filter lets through: the previous batch settles first
+        second = ["written 1", "told ['alert 1']", "handed over 1", "evidence filter", "detectors 2", "reads 2"]
+    else:  # dry-run: the previous batch's writes finish while the detectors run
+        second = ["evidence filter", "detectors 2", "written 1", "told ['alert 1']", "handed over 1", "reads 2"]
+    assert log == first + second + ["written 2", "told ['alert 2']", "handed over 2"]
+
+
+def test_a_failed_input_drops_what_waits_for_its_writer() -> None:
+    from netwarden.pipeline.stages import AlertFeed, Stages
+
+    log: list[str] = []
+    feed = AlertFeed()
+    stages = Stages(detect=[_Engine(feed, log)], alerts=feed, alert_listeners=[lambda changes: log.append("told")])
+    stages.run([], writes=DeferredWrites(object()), then=lambda: log.append("handed over"))  # type: ignore[arg-type]
+    stages.drop()
+    stages.settle()
+    assert log == ["detectors 1", "reads 1", "dropped 1"]
