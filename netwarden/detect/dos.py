@@ -87,7 +87,6 @@ class DenialOfService(Detector):
         s = self.settings
         self.rates: KeyedState[Rate] = KeyedState(Rate, idle=timedelta(days=2), max_keys=s.max_targets)
         self.clients: KeyedState[Client] = KeyedState(Client, idle=timedelta(hours=2), max_keys=s.max_sources)
-        self._clock: tuple[datetime | None, float] = (None, 0.0)  # the last event time and its epoch seconds
         self.floors = {"syn": s.syn_floor, "http": s.http_site_floor, "udp": s.udp_floor, "icmp": s.icmp_floor,
                        "synfw": s.firewall_flood_floor}
 
@@ -140,11 +139,7 @@ class DenialOfService(Detector):
 
     def _count(self, measure: str, target: str, e: Event, ts: datetime, n: int, out: list[Finding]) -> None:
         s = self.settings
-        if ts is self._clock[0]:  # the lines of one second share their time: converted once
-            epoch = self._clock[1]
-        else:
-            epoch = ts.timestamp() if ts.tzinfo is not None else ts.replace(tzinfo=timezone.utc).timestamp()
-            self._clock = (ts, epoch)
+        epoch = ts.timestamp() if ts.tzinfo is not None else ts.replace(tzinfo=timezone.utc).timestamp()
         minute = int(epoch // 60)
         rate = self.rates.get(f"{measure}|{target}", ts)
         if minute > rate.minute or minute < rate.minute - s.late_minutes:

@@ -32,19 +32,16 @@ class KeyedState(Generic[V]):
         self.expired = 0  # keys dropped by prune() because they were idle
 
     def get(self, key: str, now: datetime) -> V:
-        items = self._items
-        item = items.get(key)
+        item = self._items.get(key)
         if item is None:
             value = self.factory()
-            if len(items) >= self.max_keys:
-                items.popitem(last=False)
+            if len(self._items) >= self.max_keys:
+                self._items.popitem(last=False)
                 self.evicted += 1
         else:
-            items.move_to_end(key)
-            if item[0] is now:  # seen again at the same time (the lines of one second share it): as it was
-                return item[1]
             value = item[1]
-        items[key] = (now, value)
+            self._items.move_to_end(key)
+        self._items[key] = (now, value)
         return value
 
     def peek(self, key: str) -> V | None:
