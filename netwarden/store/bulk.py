@@ -222,6 +222,9 @@ class _Sender:
 #: statement is smaller: the server waits for it.
 _ROWS_AT_ONCE = 2_000
 _FIRST_ROWS = 400
+#: Characters of the longest text sent in hex (up to 8 MB): a longer one goes as a quoted literal (PyMySQL's
+#: escaping, which follows NO_BACKSLASH_ESCAPES), so that a row fits ``max_allowed_packet`` as before hex.
+_LONGEST_HEX = 1 << 20
 _NULL = type(None)
 
 
@@ -234,8 +237,11 @@ def _mysql_rows(columns_in: Sequence[Sequence[Any]], get: Callable, fallback: Ca
         types = set(map(type, column))
         if types == {_NULL}:
             columns.append(("NULL",) * len(column))
-        elif types <= {str, _NULL}:
+        elif types <= {str, _NULL} and max(map(len, filter(None, column)), default=0) <= _LONGEST_HEX:
             columns.append(_text_column(column, _NULL in types))
+        elif types <= {str, _NULL}:  # hex doubles a text's size: a very long one is quoted by the driver
+            columns.append([fallback(v) if v is not None and len(v) > _LONGEST_HEX else get(type(v))(v)
+                            for v in column])
         elif types == {datetime}:
             columns.append(_time_column(column, get(datetime)))
         elif len(types) == 1:

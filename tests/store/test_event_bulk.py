@@ -164,8 +164,13 @@ def test_mysql_statements_are_split_and_keep_every_row(db: Database, monkeypatch
 
 
 @on_mariadb
-def test_mysql_literals_follow_no_backslash_escapes(db: Database) -> None:
+@pytest.mark.parametrize("longest_hex", [1 << 20, 0, 10], ids=["hex", "quoted", "both"])
+def test_mysql_literals_follow_no_backslash_escapes(db: Database, monkeypatch: pytest.MonkeyPatch,
+                                                    longest_hex: int) -> None:
+    """Text longer than _LONGEST_HEX goes quoted (escaped by the driver, as the session's sql_mode wants)."""
+    monkeypatch.setattr(bulk, "_LONGEST_HEX", longest_hex)
     reference = _store(db, fast=False)
+    assert _store(db, fast=True) == reference
     with db.engine.connect() as conn:
         conn.exec_driver_sql("SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_BACKSLASH_ESCAPES')")
         conn.commit()
