@@ -91,22 +91,23 @@ def event_columns(batch: Sequence[Event]) -> list[list]:
     a tuple per event transposed with ``zip``), ``extra`` already as JSON text: what is handed on holds only
     immutable values, whatever later happens to the events (a writer process pickles it on a thread)."""
     columns = [list(map(get, batch)) for get in _FIELD_GETTERS]
-    try:  # one loop in C; the rows' maker (a writer process, off the critical path) makes the texts of it
-        columns[_EXTRA] = list(map(orjson.dumps, columns[_EXTRA]))
+    try:  # loops in C; the rows' maker (a writer process, off the critical path) makes empty ones NULL. The text,
+        # not orjson's bytes, is kept: those keep orjson's spare buffer (doubling the parsing process's memory)
+        columns[_EXTRA] = list(map(bytes.decode, map(orjson.dumps, columns[_EXTRA])))
     except TypeError:  # lone surrogates, or a type orjson does not know (a set, a Decimal ...)
         columns[_EXTRA] = [_orjson_dumps(extra) if extra else None for extra in columns[_EXTRA]]
     return columns
 
 
 # what orjson makes of an empty or missing extra (or another false value): stored as NULL, as before
-_NO_EXTRA = frozenset({b"{}", b"null", b"[]", b'""', b"0", b"false", b"0.0", b"-0.0"})
+_NO_EXTRA = frozenset({"{}", "null", "[]", '""', "0", "false", "0.0", "-0.0"})
 
 
 def _json_texts(column: list) -> list:
-    """The extra column as stored: JSON text, or None for an empty extra (from :func:`event_columns`'s bytes)."""
-    if not any(isinstance(value, bytes) for value in column[:1]):
-        return column  # already texts (the slow path)
-    return [None if value in _NO_EXTRA else value.decode() for value in column]
+    """The extra column as stored: JSON text, or None for an empty extra (see :func:`event_columns`)."""
+    if _NO_EXTRA.isdisjoint(column):
+        return column
+    return [None if value in _NO_EXTRA else value for value in column]
 
 
 _STR_SET = frozenset(_STR_FIELDS)
