@@ -21,8 +21,8 @@ import threading
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from itertools import accumulate
 from datetime import datetime
+from itertools import accumulate
 from operator import itemgetter
 from typing import Any
 
@@ -157,7 +157,7 @@ def mysql_insert(raw: Any, table: str, columns: Sequence[str], rows: Sequence[tu
             for start, end in zip(starts, [*starts[1:], len(rows)]):
                 chunk = [values[start:end] for _, values in kept]
                 pending = _send_full(sender.send, head, pending + _mysql_rows(chunk, get, fallback))
-                if start == 0 and end < len(rows) and pending:  # the server starts on the first rows while the rest is built
+                if start == 0 and end < len(rows) and pending:  # the server starts while the rest is built
                     sender.send(_statement(head, pending))
                     pending = []
         finally:
