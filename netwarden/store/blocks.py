@@ -170,9 +170,14 @@ def overlapping(address: str) -> ColumnElement[bool]:
 
 
 def prefix_starts(lo: bytes) -> list[bytes]:
-    """The first addresses of the 129 networks (/0 to /128) that hold the address key ``lo``."""
+    """The first addresses of the 129 networks (/0 to /128) that hold the address key ``lo``: the key with its
+    lowest set bits cleared one by one, down to zero (popcount + 1 of them; 49 at most for IPv4)."""
     first = int.from_bytes(lo, "big")
-    return sorted({(first >> bits << bits).to_bytes(16, "big") for bits in range(129)})
+    starts = [first]
+    while first:
+        first &= first - 1
+        starts.append(first)
+    return [s.to_bytes(16, "big") for s in reversed(starts)]
 
 
 # one address's blocks (the host page's): built once, run with the address's values; for one address,

@@ -7,89 +7,79 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select, union_all
+from sqlalchemy import Connection, func, select
 
-from netwarden.records import Severity
+from netwarden.records import Alert, AlertStatus, Factor, Severity
 from netwarden.store import analysis
 from netwarden.store.addresses import network_range
-from netwarden.store.alerts import row_to_alert
-from netwarden.store.blocks import BlockState, blocks_of_address, list_blocks
+from netwarden.store.blocks import Block, BlockState, list_blocks, prefix_starts
 from netwarden.store.events import EventFilter
-from netwarden.store.schema import alerts, events
+from netwarden.store.host_statement import ALERT, BLOCK, FIRST_LAST, HOST_ALERTS, HOST_BLOCKS, RECEIVED, SENT, \
+    statement_for
+from netwarden.store.schema import alerts
 from netwarden.store.schema_respond import blocks
 from netwarden.useragent import parse_agent
 
-HOST_ALERTS = 50
-HOST_BLOCKS = 50
 HOST_AGENTS = 10
+__all__ = ["HOST_AGENTS", "HOST_ALERTS", "HOST_BLOCKS", "host_summary", "offenders"]
 
 
 def host_summary(conn: Connection, address: str, since: datetime, until: datetime) -> dict[str, Any]:
     """Events over time, ports, peers, user agents, first and last seen, alerts and blocks of one address.
 
-    The newest events from the address and the newest to it are read once each (``scan_limit`` at most, through
-    each side's (address, timestamp) index) and counted here: what volume(), protocols(), top_destinations() and
-    top_talkers() would give from nine statements, whose building cost more than running them. The statements
-    are built once (below) and run with the address's values: building them cost three times running them."""
+    One statement (netwarden.store.host_statement) reads every part: the ends of each side's (address,
+    timestamp) index, the newest events from the address and the newest to it (``scan_limit`` at most each),
+    its newest alerts and its blocks. The events are counted here: what volume(), protocols(),
+    top_destinations() and top_talkers() would give from nine statements."""
     key = network_range(address)[0]
-    first, last = conn.execute(_FIRST_LAST, {"key": key}).one()
     q = analysis.Query(since, until, filter=EventFilter(address=address), limit=15)
-    values = {"key": key, "since": since, "until": until, "scan": q.scan_limit}
-    sent, received = conn.execute(_SENT, values).all(), conn.execute(_RECEIVED, values).all()
+    statement, starts = statement_for(prefix_starts(key))
+    parts: dict[int, list[Any]] = {FIRST_LAST: [], SENT: [], RECEIVED: [], ALERT: [], BLOCK: []}
+    for row in conn.execute(statement, {"key": key, "since": since, "until": until, "scan": q.scan_limit, **starts}):
+        parts[row[0]].append(row)
+    seen = [r.t1 for r in parts[FIRST_LAST] if r.t1 is not None]
+    sent, received = parts[SENT], parts[RECEIVED]
     both = {r.id: r for r in sent} | {r.id: r for r in received}  # from the address to itself: once
-    newest = sorted(both.values(), key=lambda r: (r.timestamp, r.id), reverse=True)[:q.scan_limit]
-    volume, ports = analysis.volume_and_protocols(q, [
-        (r.src_ip, r.dst_ip, r.bytes_out, r.bytes_in, r.timestamp, r.transport, r.dst_port, r.source_kind)
-        for r in newest], max_points=60)
+    newest = sorted(both.values(), key=lambda r: (r.t1, r.id), reverse=True)[:q.scan_limit]
+    volume, ports = analysis.volume_and_protocols(q, [(r.s0, r.s1, r.n0, r.n1, r.t1, r.s2, r.n2, r.s3)
+                                                      for r in newest], max_points=60)
     talks_to = analysis.top_from_rows(analysis.Query(since, until, filter=EventFilter(src=address), limit=15),
-                                      [(r.dst_ip, r.bytes_out, r.bytes_in) for r in sent], "dst")
+                                      [(r.s1, r.n0, r.n1) for r in sent], "dst")
     heard_from = analysis.top_from_rows(analysis.Query(since, until, filter=EventFilter(dst=address), limit=15),
-                                        [(r.src_ip, r.bytes_out, r.bytes_in) for r in received], "src")
+                                        [(r.s0, r.n0, r.n1) for r in received], "src")
     return {
-        "address": address, "first_seen": first, "last_seen": last,
+        "address": address, "first_seen": min(seen, default=None), "last_seen": max(seen, default=None),
         "events": sum(p["events"] for p in volume["points"]), "volume": volume,
         "ports": ports["ports"], "transports": ports["transports"], "sampled": volume["sampled"] or ports["sampled"],
         "peers_out": talks_to["rows"], "peers_in": heard_from["rows"],
         "agents": [{"user_agent": ua, "events": int(n), **parse_agent(ua).to_dict()}
                    for ua, n in _agents(sent)],
-        "alerts": [row_to_alert(r) for r in conn.execute(_ALERTS, {"key": key})],
-        "blocks": blocks_of_address(conn, address, limit=HOST_BLOCKS),
+        # newest first, as each part's ORDER BY (a UNION ALL's rows come in no defined order)
+        "alerts": [_alert(r) for r in sorted(parts[ALERT], key=lambda r: (r.t2, r.id), reverse=True)],
+        "blocks": [_block(r) for r in sorted(parts[BLOCK], key=lambda r: (r.t1, r.id), reverse=True)],
     }
 
 
-def _first_last_statement() -> Any:
-    """When the address (``key``) was first and last seen on either side: the ends of each side's (address,
-    timestamp) index, four seeks; min() and max() over its events read them all (seconds for an address with
-    millions)."""
-    c = events.c
-    ends = [select(c.timestamp).where(column == bindparam("key")).order_by(order).limit(1).subquery()
-            for column in (c.src_addr, c.dst_addr) for order in (c.timestamp.asc(), c.timestamp.desc())]
-    seen = union_all(*(select(end.c.timestamp) for end in ends)).subquery()
-    return select(func.min(seen.c.timestamp), func.max(seen.c.timestamp))
+def _alert(r: Any) -> Alert:
+    """row_to_alert of an alert's row on the statement's slots."""
+    return Alert(id=r.id, kind=r.s0, subkind=r.s1, severity=Severity(r.s2), confidence=r.f0,
+                 factors=[Factor(**f) for f in r.j0], source=r.s3, target=r.s4, first_seen=r.t1, last_seen=r.t2,
+                 count=r.n0, evidence=r.j1, recommendation=r.s5, detector=r.s6, signature=r.s7,
+                 status=AlertStatus(r.s8), incident_id=r.n1, model_version=r.s9, history=bool(r.b0))
 
 
-def _newest_statement(column: Any) -> Any:
-    """The newest ``scan`` events in [since, until) of one side (``column`` = ``key``), with what the host
-    page counts (an analysis.Query's filter for that side)."""
-    c = events.c
-    return select(c.id, c.timestamp, c.src_ip, c.dst_ip, c.bytes_out, c.bytes_in, c.transport, c.dst_port,
-                  c.source_kind, c.user_agent) \
-        .where(c.timestamp >= bindparam("since"), c.timestamp < bindparam("until"), column == bindparam("key")) \
-        .order_by(c.timestamp.desc(), c.id.desc()).limit(bindparam("scan"))
-
-
-_FIRST_LAST = _first_last_statement()
-_SENT, _RECEIVED = _newest_statement(events.c.src_addr), _newest_statement(events.c.dst_addr)
-# find_alerts(AlertFilter(source=address)): one address is an equality on its (source_addr, last_seen) index
-_ALERTS = select(alerts).where(alerts.c.source_addr == bindparam("key")) \
-    .order_by(alerts.c.last_seen.desc(), alerts.c.id.desc()).limit(HOST_ALERTS)
+def _block(r: Any) -> Block:
+    """blocks._from_row of a block's row on the statement's slots."""
+    return Block(id=r.id, network=r.s0, reason=r.s1, alert_id=r.n0, backend=r.s2, mode=r.s3, created_by=r.s4,
+                 created=r.t1, expires=r.t2, level=r.n1, state=BlockState(r.s5), ended=r.t3, ended_by=r.s6,
+                 detail=r.s7)
 
 
 def _agents(sent: list[Any]) -> list[tuple[str, int]]:
     """The address's most frequent user agents among the events read from it: all of them, or the newest
     ``scan_limit`` when the page says ``sampled`` (like its other counts; a GROUP BY over every event of the
     busiest source took seconds)."""
-    counts = Counter(r.user_agent for r in sent if r.user_agent is not None)
+    counts = Counter(r.s4 for r in sent if r.s4 is not None)
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:HOST_AGENTS]
 
 
