@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from functools import lru_cache
 
-_V4_MAPPED = b"\x00" * 10 + b"\xff\xff"
+V4_MAPPED = _V4_MAPPED = b"\x00" * 10 + b"\xff\xff"  # the first 12 bytes of an IPv4 address key
 
 
 @lru_cache(maxsize=65536)

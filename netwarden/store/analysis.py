@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, replace
+from functools import cached_property
 from datetime import datetime, timezone
 from typing import Any
 
@@ -113,12 +114,23 @@ class Query:
 
     def drill(self, since: datetime | None = None, until: datetime | None = None, **fields: Any) -> dict:
         """The EventFilter (as JSON-ready dict) that lists the events behind one result row."""
-        base = {k: v for k, v in vars(self.filter or EventFilter()).items()
-                if v is not None and k not in ("since", "until")}
-        base.update({k: v for k, v in fields.items() if v is not None})
-        base["since"] = iso(since or self.since)
-        base["until"] = iso(until or self.until)
+        base = dict(self._drill_base)
+        for k, v in fields.items():
+            if v is not None:
+                base[k] = v
+        base["since"] = self._drill_range[0] if since is None else iso(since)
+        base["until"] = self._drill_range[1] if until is None else iso(until)
         return base
+
+    # a result has a drill-down filter per row (a host page ~50): its filter's fields and range once per Query
+    @cached_property
+    def _drill_base(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self.filter or EventFilter()).items()
+                if v is not None and k not in ("since", "until")}
+
+    @cached_property
+    def _drill_range(self) -> tuple[str, str]:
+        return iso(self.since), iso(self.until)
 
 
 def _recent_events(q: Query, *columns):  # type: ignore[no-untyped-def]

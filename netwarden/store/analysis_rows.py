@@ -23,7 +23,9 @@ BUCKETS = (60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 8
 
 
 def iso(ts: datetime) -> str:
-    return ts.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    if ts.tzinfo is not timezone.utc:  # the stored times are UTC already
+        ts = ts.astimezone(timezone.utc)
+    return ts.isoformat().replace("+00:00", "Z")
 
 
 def bucket_seconds(since: datetime, until: datetime, max_points: int = 240) -> int:

@@ -14,20 +14,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, Integer, Text, bindparam, literal_column, select, union_all
+from sqlalchemy import JSON, BigInteger, Boolean, Float, Integer, LargeBinary, Text, bindparam, literal_column, select, union_all
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
+from netwarden.store.addresses import V4_MAPPED
+from netwarden.store.blocks import prefix_starts
 from netwarden.store.schema import UtcDateTime, alerts, events
 from netwarden.store.schema_respond import blocks
 
 FIRST_LAST, SENT, RECEIVED, ALERT, BLOCK = range(5)  # the ``part`` of a row
 HOST_ALERTS = 50
 HOST_BLOCKS = 50
-# an address's blocks are found by its prefixes' first addresses (netwarden.store.blocks.prefix_starts): at most
-# 49 distinct ones for IPv4 (popcount + 1), 129 for IPv6; a fixed number of bound values, padded with repeats,
-# keeps the statement one compiled form (an expanding IN list rewrites the whole statement at each run)
-STARTS = (49, 129)
+# an address's blocks are found by its prefixes' first addresses (netwarden.store.blocks.prefix_starts), 33 at
+# most for IPv4 (popcount + 1, ~17 on average), 129 for IPv6; a fixed number of bound values, padded with
+# repeats, keeps the statement a few compiled forms (an expanding IN list rewrites the whole statement at
+# each run), and the fewer values bound the cheaper a run
+STARTS = (17, 33, 129)
 
 # slot -> its type; every branch puts a value of this type there or NULL
 SLOTS: dict[str, Any] = {
@@ -35,6 +39,30 @@ SLOTS: dict[str, Any] = {
     **{f"s{i}": Text() for i in range(10)}, **{f"n{i}": BigInteger() for i in range(3)},
     "f0": Float(), "j0": JSON(), "j1": JSON(), "b0": Boolean(),
 }
+
+
+V4_LOW_STARTS = prefix_starts(V4_MAPPED + bytes(4))[:-1]  # ::, ::8000:0:0, ... ::fffe:0:0
+
+
+class _Blob(ColumnElement):
+    """A constant address key written into the statement (``X'...'``; ``'\\x...'::bytea`` on PostgreSQL)."""
+
+    inherit_cache = True
+    _traverse_internals = [("value", InternalTraversal.dp_plain_obj)]  # in the statement's cache key
+
+    def __init__(self, value: bytes) -> None:
+        self.value = value
+        self.type = LargeBinary()
+
+
+@compiles(_Blob)
+def _blob_default(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"X'{element.value.hex()}'"
+
+
+@compiles(_Blob, "postgresql")
+def _blob_postgresql(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"'\\x{element.value.hex()}'::bytea"
 
 
 class _typed_null(FunctionElement):
@@ -102,9 +130,13 @@ def host_statement(starts: int) -> Any:
                             s6=al.detector, s7=al.signature, s8=al.status, s9=al.model_version, n0=al.count,
                             n1=al.incident_id, f0=al.confidence, j0=al.factors, j1=al.evidence, b0=al.history))
     # list_blocks(address=...) of one address: the blocks starting at one of its prefixes' first addresses and
-    # reaching it (netwarden.store.blocks.overlapping), by seeks on their (addr_lo, created) index
-    of_address = select(blocks).where(b.addr_lo.in_([bindparam(f"start{i}", type_=b.addr_lo.type)
-                                                     for i in range(starts)]),
+    # reaching it (netwarden.store.blocks.overlapping), by seeks on their (addr_lo, created) index; an IPv4
+    # address's prefixes shorter than /96 start at the same 16 addresses below ::ffff:0:0 whatever the address
+    # (IPv6 networks holding IPv4 space: ::/0 and the like): written into the statement, not bound
+    bound = [bindparam(f"start{i}", type_=b.addr_lo.type) for i in range(starts)]
+    fixed = [_Blob(s) for s in V4_LOW_STARTS] if starts < STARTS[-1] else []
+    # (``addr_lo <= key``: the fixed starts may lie above an IPv6 address below ::ffff:0:0)
+    of_address = select(blocks).where(b.addr_lo.in_(bound + fixed), b.addr_lo <= bindparam("key"),
                                       b.addr_hi >= bindparam("key")) \
         .order_by(b.created.desc(), b.id.desc()).limit(HOST_BLOCKS).subquery()
     bl = of_address.c
@@ -117,8 +149,12 @@ def host_statement(starts: int) -> Any:
 STATEMENTS = {n: host_statement(n) for n in STARTS}  # built once, run with the address's values
 
 
-def statement_for(starts: list[bytes]) -> tuple[Any, dict[str, bytes]]:
-    """The statement with room for ``starts`` and their bound values (padded with repeats of the first)."""
+def statement_for(key: bytes) -> tuple[Any, dict[str, bytes]]:
+    """The statement with room for the prefix starts of the address ``key`` and their bound values (padded
+    with repeats)."""
+    starts = prefix_starts(key)
+    if key.startswith(V4_MAPPED):  # the 16 below ::ffff:0:0 are written into the statement
+        starts = starts[len(V4_LOW_STARTS):]
     room = next(n for n in STARTS if n >= len(starts))
-    padded = starts + [starts[0]] * (room - len(starts))
+    padded = starts + [starts[-1]] * (room - len(starts))
     return STATEMENTS[room], {f"start{i}": s for i, s in enumerate(padded)}

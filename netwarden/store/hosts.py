@@ -12,7 +12,7 @@ from sqlalchemy import Connection, func, select
 from netwarden.records import Alert, AlertStatus, Factor, Severity
 from netwarden.store import analysis
 from netwarden.store.addresses import network_range
-from netwarden.store.blocks import Block, BlockState, list_blocks, prefix_starts
+from netwarden.store.blocks import Block, BlockState, list_blocks
 from netwarden.store.events import EventFilter
 from netwarden.store.host_statement import ALERT, BLOCK, FIRST_LAST, HOST_ALERTS, HOST_BLOCKS, RECEIVED, SENT, \
     statement_for
@@ -33,7 +33,7 @@ def host_summary(conn: Connection, address: str, since: datetime, until: datetim
     top_destinations() and top_talkers() would give from nine statements."""
     key = network_range(address)[0]
     q = analysis.Query(since, until, filter=EventFilter(address=address), limit=15)
-    statement, starts = statement_for(prefix_starts(key))
+    statement, starts = statement_for(key)
     parts: dict[int, list[Any]] = {FIRST_LAST: [], SENT: [], RECEIVED: [], ALERT: [], BLOCK: []}
     for row in conn.execute(statement, {"key": key, "since": since, "until": until, "scan": q.scan_limit, **starts}):
         parts[row[0]].append(row)
@@ -56,7 +56,7 @@ def host_summary(conn: Connection, address: str, since: datetime, until: datetim
                    for ua, n in _agents(sent)],
         # newest first, as each part's ORDER BY (a UNION ALL's rows come in no defined order)
         "alerts": [_alert(r) for r in sorted(parts[ALERT], key=lambda r: (r.t2, r.id), reverse=True)],
-        "blocks": [_block(r) for r in sorted(parts[BLOCK], key=lambda r: (r.t1, r.id), reverse=True)],
+        "blocks": [_block(r) for r in sorted(parts[BLOCK], key=lambda r: (r.t1, r.id), reverse=True)[:HOST_BLOCKS]],
     }
 
 

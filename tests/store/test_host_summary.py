@@ -64,8 +64,11 @@ def stored(db):  # type: ignore[no-untyped-def]
         for a in (V4, V6, "192.0.2.11"):
             for i in range(HOST_ALERTS + 5):  # more than the page shows; ties on last_seen
                 save_alert(conn, _alert(a, i, T0 + timedelta(minutes=i // 3)))
+        # IPv4 networks and IPv6 ones holding IPv4 space (starting below ::ffff:0:0), IPv6 ones, and ones that
+        # start at a fixed IPv4 start above a low IPv6 address (::8000:0:0/81 does not hold ::1)
         nets = ["192.0.2.10", "192.0.2.0/24", "192.0.0.0/16", "0.0.0.0/0", "::ffff:0:0/96", "::/0", "192.0.2.11",
-                "192.0.2.8/31", "2001:db8::/32", "2001:db8::10", "10.0.0.0/8"]
+                "192.0.2.8/31", "2001:db8::/32", "2001:db8::10", "10.0.0.0/8", "::fffe:0:0/95", "::/80",
+                "::8000:0:0/81", "::1", "::/64"]
         for i in range(HOST_BLOCKS + 10):
             text = nets[i % len(nets)]
             insert_block(conn, Block(network=text, reason=f"r{i}", backend="none", mode="dry-run",
@@ -107,7 +110,8 @@ def _json(data: dict[str, Any]) -> bytes:
                        "blocks": [b.to_dict() for b in data["blocks"]]})
 
 
-@pytest.mark.parametrize("address", [V4, V6, "192.0.2.11", "203.0.113.5", "198.51.100.77"])
+@pytest.mark.parametrize("address", [V4, V6, "192.0.2.11", "203.0.113.5", "198.51.100.77", "::1",
+                                     "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe"])
 def test_one_statement_gives_what_the_separate_queries_give(stored, address: str) -> None:  # type: ignore[no-untyped-def]
     since, until = T0 - timedelta(minutes=5), T0 + timedelta(hours=1)
     with stored.engine.connect() as conn:
