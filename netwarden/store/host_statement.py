@@ -152,9 +152,15 @@ STATEMENTS = {n: host_statement(n) for n in STARTS}  # built once, run with the 
 def statement_for(key: bytes) -> tuple[Any, dict[str, bytes]]:
     """The statement with room for the prefix starts of the address ``key`` and their bound values (padded
     with repeats)."""
-    starts = prefix_starts(key)
-    if key.startswith(V4_MAPPED):  # the 16 below ::ffff:0:0 are written into the statement
-        starts = starts[len(V4_LOW_STARTS):]
+    if key.startswith(V4_MAPPED):  # the starts from ::ffff:0:0 on (the 16 below are in the statement)
+        v4 = int.from_bytes(key[12:], "big")
+        ends = [v4]
+        while v4:
+            v4 &= v4 - 1
+            ends.append(v4)
+        starts = [V4_MAPPED + end.to_bytes(4, "big") for end in ends]
+    else:
+        starts = prefix_starts(key)
     room = next(n for n in STARTS if n >= len(starts))
     padded = starts + [starts[-1]] * (room - len(starts))
     return STATEMENTS[room], {f"start{i}": s for i, s in enumerate(padded)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -15,7 +16,7 @@ from netwarden.store.addresses import network_range
 from netwarden.store.blocks import Block, BlockState, list_blocks
 from netwarden.store.events import EventFilter
 from netwarden.store.host_statement import ALERT, BLOCK, FIRST_LAST, HOST_ALERTS, HOST_BLOCKS, RECEIVED, SENT, \
-    statement_for
+    SLOTS, statement_for
 from netwarden.store.schema import alerts
 from netwarden.store.schema_respond import blocks
 from netwarden.useragent import parse_agent
@@ -37,16 +38,17 @@ def host_summary(conn: Connection, address: str, since: datetime, until: datetim
     parts: dict[int, list[Any]] = {FIRST_LAST: [], SENT: [], RECEIVED: [], ALERT: [], BLOCK: []}
     for row in conn.execute(statement, {"key": key, "since": since, "until": until, "scan": q.scan_limit, **starts}):
         parts[row[0]].append(row)
-    seen = [r.t1 for r in parts[FIRST_LAST] if r.t1 is not None]
-    sent, received = parts[SENT], parts[RECEIVED]
-    both = {r.id: r for r in sent} | {r.id: r for r in received}  # from the address to itself: once
-    newest = sorted(both.values(), key=lambda r: (r.t1, r.id), reverse=True)[:q.scan_limit]
-    volume, ports = analysis.volume_and_protocols(q, [(r.s0, r.s1, r.n0, r.n1, r.t1, r.s2, r.n2, r.s3)
-                                                      for r in newest], max_points=60)
+    seen = [r[T1] for r in parts[FIRST_LAST] if r[T1] is not None]
+    # events as (id, timestamp, src_ip, dst_ip, bytes_out, bytes_in, transport, dst_port, source_kind, user_agent)
+    sent, received = list(map(_EVENT, parts[SENT])), list(map(_EVENT, parts[RECEIVED]))
+    both = {e[0]: e for e in sent} | {e[0]: e for e in received}  # from the address to itself: once
+    newest = sorted(both.values(), key=lambda e: (e[1], e[0]), reverse=True)[:q.scan_limit]
+    volume, ports = analysis.volume_and_protocols(q, [(e[2], e[3], e[4], e[5], e[1], e[6], e[7], e[8])
+                                                      for e in newest], max_points=60)
     talks_to = analysis.top_from_rows(analysis.Query(since, until, filter=EventFilter(src=address), limit=15),
-                                      [(r.s1, r.n0, r.n1) for r in sent], "dst")
+                                      [(e[3], e[4], e[5]) for e in sent], "dst")
     heard_from = analysis.top_from_rows(analysis.Query(since, until, filter=EventFilter(dst=address), limit=15),
-                                        [(r.s0, r.n0, r.n1) for r in received], "src")
+                                        [(e[2], e[4], e[5]) for e in received], "src")
     return {
         "address": address, "first_seen": min(seen, default=None), "last_seen": max(seen, default=None),
         "events": sum(p["events"] for p in volume["points"]), "volume": volume,
@@ -55,31 +57,47 @@ def host_summary(conn: Connection, address: str, since: datetime, until: datetim
         "agents": [{"user_agent": ua, "events": int(n), **parse_agent(ua).to_dict()}
                    for ua, n in _agents(sent)],
         # newest first, as each part's ORDER BY (a UNION ALL's rows come in no defined order)
-        "alerts": [_alert(r) for r in sorted(parts[ALERT], key=lambda r: (r.t2, r.id), reverse=True)],
-        "blocks": [_block(r) for r in sorted(parts[BLOCK], key=lambda r: (r.t1, r.id), reverse=True)[:HOST_BLOCKS]],
+        "alerts": [_alert(*_ALERT(r)) for r in sorted(parts[ALERT], key=lambda r: (r[T2], r[ID]), reverse=True)],
+        "blocks": [_block(*_BLOCK(r)) for r in sorted(parts[BLOCK], key=lambda r: (r[T1], r[ID]),
+                                                      reverse=True)[:HOST_BLOCKS]],
     }
 
 
-def _alert(r: Any) -> Alert:
+# where each part's values are in the statement's rows (read by position: a row's attributes cost more)
+ID, T1, T2, T3, S0, S1, S2, S3, S4, S5, S6, S7, S8, S9, N0, N1, N2, F0, J0, J1, B0 = range(1, len(SLOTS) + 1)
+assert list(SLOTS) == ["id", "t1", "t2", "t3", *(f"s{i}" for i in range(10)), "n0", "n1", "n2", "f0", "j0", "j1",
+                       "b0"]
+_EVENT = itemgetter(ID, T1, S0, S1, N0, N1, S2, N2, S3, S4)
+_ALERT = itemgetter(ID, S0, S1, S2, F0, J0, S3, S4, T1, T2, N0, J1, S5, S6, S7, S8, N1, S9, B0)
+_BLOCK = itemgetter(ID, S0, S1, N0, S2, S3, S4, T1, T2, N1, S5, T3, S6, S7)
+
+
+def _alert(id: int, kind: str, subkind: str, severity: str, confidence: float, factors: list[dict[str, Any]],
+           source: str | None, target: str | None, first_seen: datetime, last_seen: datetime, count: int,
+           evidence: dict[str, Any], recommendation: str, detector: str, signature: str, status: str,
+           incident_id: int | None, model_version: str | None, history: bool | None) -> Alert:
     """row_to_alert of an alert's row on the statement's slots."""
-    return Alert(id=r.id, kind=r.s0, subkind=r.s1, severity=Severity(r.s2), confidence=r.f0,
-                 factors=[Factor(**f) for f in r.j0], source=r.s3, target=r.s4, first_seen=r.t1, last_seen=r.t2,
-                 count=r.n0, evidence=r.j1, recommendation=r.s5, detector=r.s6, signature=r.s7,
-                 status=AlertStatus(r.s8), incident_id=r.n1, model_version=r.s9, history=bool(r.b0))
+    return Alert(id=id, kind=kind, subkind=subkind, severity=Severity(severity), confidence=confidence,
+                 factors=[Factor(**f) for f in factors], source=source, target=target, first_seen=first_seen,
+                 last_seen=last_seen, count=count, evidence=evidence, recommendation=recommendation,
+                 detector=detector, signature=signature, status=AlertStatus(status), incident_id=incident_id,
+                 model_version=model_version, history=bool(history))
 
 
-def _block(r: Any) -> Block:
+def _block(id: int, network: str, reason: str, alert_id: int | None, backend: str, mode: str, created_by: str,
+           created: datetime, expires: datetime | None, level: int, state: str, ended: datetime | None,
+           ended_by: str | None, detail: str) -> Block:
     """blocks._from_row of a block's row on the statement's slots."""
-    return Block(id=r.id, network=r.s0, reason=r.s1, alert_id=r.n0, backend=r.s2, mode=r.s3, created_by=r.s4,
-                 created=r.t1, expires=r.t2, level=r.n1, state=BlockState(r.s5), ended=r.t3, ended_by=r.s6,
-                 detail=r.s7)
+    return Block(id=id, network=network, reason=reason, alert_id=alert_id, backend=backend, mode=mode,
+                 created_by=created_by, created=created, expires=expires, level=level, state=BlockState(state),
+                 ended=ended, ended_by=ended_by, detail=detail)
 
 
 def _agents(sent: list[Any]) -> list[tuple[str, int]]:
     """The address's most frequent user agents among the events read from it: all of them, or the newest
     ``scan_limit`` when the page says ``sampled`` (like its other counts; a GROUP BY over every event of the
     busiest source took seconds)."""
-    counts = Counter(r.s4 for r in sent if r.s4 is not None)
+    counts = Counter(e[9] for e in sent if e[9] is not None)
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:HOST_AGENTS]
 
 
