@@ -17,6 +17,7 @@ from netwarden.web.auth import Principal, require
 from netwarden.web.deps import fast_json, get_db, get_settings, json_bytes, json_response
 from netwarden.web.places import as_installed, as_of, country_label, place_of
 from netwarden.web.query_params import Param, QueryParams
+from netwarden.web.readers import connection
 
 router = APIRouter(tags=["hosts"])
 _DAYS = {"ge": 1, "le": 366, "description": "the time range: this many days up to now"}
@@ -76,7 +77,7 @@ def host_facts(db: Database, address: str, days: int) -> tuple[str, bytes]:
     """The address and the JSON of what the store knows of it, without where it is (run in a reader process:
     netwarden.web.readers; the web process holds the geolocation data and adds it)."""
     since, until = window(days)
-    with db.engine.connect() as conn:
+    with connection(db) as conn:  # a reader process's own
         data = host_summary(conn, checked_address(address), since, until)
     data["alerts"] = [alert_dict(a) for a in data["alerts"]]
     data["blocks"] = [b.to_dict() for b in data["blocks"]]
