@@ -87,6 +87,11 @@ def _null_postgresql(element: Any, compiler: Any, **kw: Any) -> str:
     return f"CAST(NULL AS {compiler.dialect.type_compiler_instance.process(element.type)})"
 
 
+def _fixed(n: int) -> Any:
+    """A LIMIT or OFFSET written into the statement: fewer values to bind at each run (~1 µs each)."""
+    return literal_column(str(int(n)), Integer())
+
+
 def _branch(part: int, source: Any, **values: ColumnElement) -> Any:
     """One part's rows on the shared slots (``values``: slot -> column of ``source``)."""
     unknown = set(values) - set(SLOTS)
@@ -103,7 +108,7 @@ def _newest_events(column: Any) -> Any:
     return select(c.id, c.timestamp, c.src_ip, c.dst_ip, c.bytes_out, c.bytes_in, c.transport, c.dst_port,
                   c.source_kind, c.user_agent) \
         .where(c.timestamp >= bindparam("since"), c.timestamp < bindparam("until"), column == bindparam("key")) \
-        .order_by(c.timestamp.desc(), c.id.desc()).limit(bindparam("scan")).subquery()
+        .order_by(c.timestamp.desc(), c.id.desc()).limit(bindparam("scan")).offset(_fixed(0)).subquery()
 
 
 def host_statement(starts: int) -> Any:
@@ -114,7 +119,8 @@ def host_statement(starts: int) -> Any:
     # (min() and max() over an address's events read them all: seconds for one with millions)
     for column in (c.src_addr, c.dst_addr):
         for order in (c.timestamp.asc(), c.timestamp.desc()):
-            end = select(c.timestamp).where(column == bindparam("key")).order_by(order).limit(1).subquery()
+            end = select(c.timestamp).where(column == bindparam("key")).order_by(order).limit(_fixed(1)).offset(_fixed(0))\
+                .subquery()
             branches.append(_branch(FIRST_LAST, end, t1=end.c.timestamp))
     for part, column in ((SENT, c.src_addr), (RECEIVED, c.dst_addr)):
         newest = _newest_events(column)
@@ -123,7 +129,7 @@ def host_statement(starts: int) -> Any:
                                 s3=e.source_kind, s4=e.user_agent, n0=e.bytes_out, n1=e.bytes_in, n2=e.dst_port))
     # find_alerts(AlertFilter(source=address)): one address is an equality on its (source_addr, last_seen) index
     newest_alerts = select(alerts).where(a.source_addr == bindparam("key")) \
-        .order_by(a.last_seen.desc(), a.id.desc()).limit(HOST_ALERTS).subquery()
+        .order_by(a.last_seen.desc(), a.id.desc()).limit(_fixed(HOST_ALERTS)).offset(_fixed(0)).subquery()
     al = newest_alerts.c
     branches.append(_branch(ALERT, newest_alerts, id=al.id, t1=al.first_seen, t2=al.last_seen, s0=al.kind,
                             s1=al.subkind, s2=al.severity, s3=al.source, s4=al.target, s5=al.recommendation,
@@ -138,7 +144,7 @@ def host_statement(starts: int) -> Any:
     # (``addr_lo <= key``: the fixed starts may lie above an IPv6 address below ::ffff:0:0)
     of_address = select(blocks).where(b.addr_lo.in_(bound + fixed), b.addr_lo <= bindparam("key"),
                                       b.addr_hi >= bindparam("key")) \
-        .order_by(b.created.desc(), b.id.desc()).limit(HOST_BLOCKS).subquery()
+        .order_by(b.created.desc(), b.id.desc()).limit(_fixed(HOST_BLOCKS)).offset(_fixed(0)).subquery()
     bl = of_address.c
     branches.append(_branch(BLOCK, of_address, id=bl.id, t1=bl.created, t2=bl.expires, t3=bl.ended,
                             s0=bl.network, s1=bl.reason, s2=bl.backend, s3=bl.mode, s4=bl.created_by, s5=bl.state,
