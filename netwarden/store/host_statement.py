@@ -1,11 +1,11 @@
 """The host page's one statement: every part of what the store knows of one address in a single query.
 
 Five statements (first and last seen, the newest events from and to the address, its alerts, its blocks) cost
-five times SQLAlchemy's work of running one (~40-60 µs each on SQLite), more than the database's own work for an
-address with a few events. They are now branches of one ``UNION ALL``: each branch is the same index search as
-before, its rows tagged with the part they belong to (``part``) and laid out on shared columns ("slots") that
-hold a value of the same type in every branch (a timestamp, an integer, text, JSON ...), NULL where a part has
-nothing to put.
+five times SQLAlchemy's work of running one (~40-60 µs each on SQLite), more than the database's own work
+for an address with a few events. They are now branches of one ``UNION ALL``: each branch is the same index
+search as before, its rows tagged with the part they belong to (``part``) and laid out on shared columns
+("slots") that hold a value of the same type in every branch (a timestamp, an integer, text, JSON ...), NULL
+where a part has nothing to put.
 
 The order of a ``UNION ALL``'s rows is not defined: the caller sorts each part (all are small and bounded).
 """
@@ -14,7 +14,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, Integer, LargeBinary, Text, bindparam, literal_column, select, union_all
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    Integer,
+    LargeBinary,
+    Text,
+    bindparam,
+    literal_column,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 from sqlalchemy.sql.visitors import InternalTraversal
@@ -97,7 +109,8 @@ def _branch(part: int, source: Any, **values: ColumnElement) -> Any:
     unknown = set(values) - set(SLOTS)
     assert not unknown, unknown
     columns = [literal_column(str(part), Integer()).label("part")]
-    columns += [(values[name] if name in values else _typed_null(type_)).label(name) for name, type_ in SLOTS.items()]
+    columns += [(values[name] if name in values else _typed_null(type_)).label(name)
+                for name, type_ in SLOTS.items()]
     return select(*columns).select_from(source)
 
 
@@ -119,8 +132,8 @@ def host_statement(starts: int) -> Any:
     # (min() and max() over an address's events read them all: seconds for one with millions)
     for column in (c.src_addr, c.dst_addr):
         for order in (c.timestamp.asc(), c.timestamp.desc()):
-            end = select(c.timestamp).where(column == bindparam("key")).order_by(order).limit(_fixed(1)).offset(_fixed(0))\
-                .subquery()
+            end = select(c.timestamp).where(column == bindparam("key")).order_by(order) \
+                .limit(_fixed(1)).offset(_fixed(0)).subquery()
             branches.append(_branch(FIRST_LAST, end, t1=end.c.timestamp))
     for part, column in ((SENT, c.src_addr), (RECEIVED, c.dst_addr)):
         newest = _newest_events(column)
