@@ -193,8 +193,7 @@ class DetectionEngine:
                     links.link_all(batch)
                     if writes is not None:  # written by the writer process (see DeferredWrites)
                         rows = alert_store.BatchRows(links.rows(),
-                                                     alert_store.AlertRows.of(conn.dialect.name, batch, changed.stored_as,
-                                                                              sent=True))
+                                                     alert_store.AlertRows.of(conn.dialect.name, batch, changed.stored_as))
                     else:
                         alert_store.lock_for_writing(conn)  # quick retries: the writer process holds it in turns
                         links.save(conn)

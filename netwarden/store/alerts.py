@@ -42,9 +42,6 @@ VALUES: dict[str, Callable[[Alert], Any]] = {
 }
 # VALUES for SQLite and MariaDB in save_alerts: the evidence as text, encoded once
 VALUES_AS_TEXT = {**VALUES, "evidence": lambda a: clean_evidence(a.evidence, as_text=True)}
-# VALUES for another process (AlertRows.of(sent=True)) on SQLite and MariaDB: the JSON columns' text, as a string
-VALUES_SENT = {**VALUES, "evidence": lambda a: _json_text(clean_evidence(a.evidence, as_text=True)),
-               "factors": lambda a: _json_text(VALUES["factors"](a))}
 MERGED = tuple(VALUES)  # the attributes merging may change, in the order of a ``snapshot``
 Snapshot = tuple  # the MERGED attributes of an alert as stored, in order (``snapshot``)
 
@@ -135,17 +132,13 @@ class AlertRows:
     updates: list[tuple[tuple[str, ...], list[list[Any]]]]  # (changed columns, rows: their values, updated, id)
     inserts: list[dict[str, Any]]
     new: list[Alert]  # the alerts ``inserts`` hold, in order (not sent: their ids are set from ``write``'s)
-    texts: bool = False  # the JSON columns hold their text as a plain string (``of(sent=True)``)
+    text_json: bool = False  # JSON columns are bound as text (TEXT_JSON)
 
     @classmethod
-    def of(cls, dialect: str, batch: list[Alert], stored: dict[int, Snapshot] | None = None, *,
-           sent: bool = False) -> AlertRows:
-        """The rows ``save_alerts`` writes (see there). ``sent``: to be written in another process; the JSON
-        columns of the engines that store them as text then hold that text as a plain string, which pickles
-        several times faster than an ``_Encoded`` or a list of factor dicts."""
+    def of(cls, dialect: str, batch: list[Alert], stored: dict[int, Snapshot] | None = None) -> AlertRows:
+        """The rows ``save_alerts`` writes (see there)."""
         now = datetime.now(timezone.utc)
-        texts = sent and dialect in TEXT_JSON
-        values = VALUES_SENT if texts else VALUES_AS_TEXT if dialect in TEXT_JSON else VALUES
+        values = VALUES_AS_TEXT if dialect in TEXT_JSON else VALUES
         new = [a for a in batch if a.id is None]
         # the changed columns -> [each alert's values of them, ``now``, its id]: a list per row, not a dict (under
         # a flood, building and copying ~17,000 dicts per batch was a fifth of writing them)
@@ -168,31 +161,52 @@ class AlertRows:
             row.append(now)
             row.append(alert.id)
             groups.setdefault(names, []).append(row)
-        return cls(list(groups.items()), [_row(a, now, values) | {"created": now} for a in new], new, texts)
+        return cls(list(groups.items()), [_row(a, now, values) | {"created": now} for a in new], new,
+                   dialect in TEXT_JSON)
 
     def write(self, conn: Connection, incident_ids: Sequence[int] = ()) -> list[int]:
         """Write the rows (``NewIncident`` made ``incident_ids[index]``); the new alerts' ids, in order."""
         for names, rows in self.updates:
-            at = names.index("incident_id") if "incident_id" in names else None
-            texts = [n for n, name in enumerate(names) if name in JSON_COLUMNS] if self.texts else ()
-            if at is not None or texts:
+            if "incident_id" in names:
+                at = names.index("incident_id")
                 for row in rows:
-                    if at is not None and type(row[at]) is NewIncident:
+                    if type(row[at]) is NewIncident:
                         row[at] = incident_ids[row[at].index]
-                    for n in texts:
-                        row[n] = _Encoded(row[n])
             _update_rows(conn, alerts, names, rows)
         for row in self.inserts:
             if type(row["incident_id"]) is NewIncident:
                 row["incident_id"] = incident_ids[row["incident_id"].index]
-            if self.texts:
-                for name in JSON_COLUMNS:
-                    row[name] = _Encoded(row[name])
-        self.texts = False
         return insert_many(conn, alerts, self.inserts)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "new": []}
+        """Sent to the writer process: a JSON column's value as its text (what ``_JsonText`` would bind), a plain
+        string, which pickles several times faster than an ``_Encoded`` or a list of factor dicts."""
+        if not self.text_json:
+            return {"updates": self.updates, "inserts": self.inserts, "new": [], "text_json": False}
+        updates = []
+        for names, rows in self.updates:
+            at = [n for n, name in enumerate(names) if name in JSON_COLUMNS]
+            if at:
+                rows = [list(row) for row in rows]
+                for row in rows:
+                    for n in at:
+                        row[n] = _json_text(row[n])
+            updates.append((names, rows))
+        inserts = [row | {name: _json_text(row[name]) for name in JSON_COLUMNS} for row in self.inserts]
+        return {"updates": updates, "inserts": inserts, "new": [], "text_json": True}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if not self.text_json:
+            return
+        for names, rows in self.updates:
+            for n, name in enumerate(names):
+                if name in JSON_COLUMNS:
+                    for row in rows:
+                        row[n] = _Encoded(row[n])
+        for row in self.inserts:
+            for name in JSON_COLUMNS:
+                row[name] = _Encoded(row[name])
 
 
 def _json_text(value: Any) -> str:

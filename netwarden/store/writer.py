@@ -22,7 +22,6 @@ import ctypes
 import gc
 import multiprocessing as mp
 import os
-import pickle
 import queue
 import signal
 import sys
@@ -175,11 +174,11 @@ class _Committed:
 
 @dataclass
 class AlertWrite:
-    """A batch's alerts and incidents (``alerts.BatchRows``, pickled) for the writer process to write in a
-    transaction of their own, answered with ``_AlertsWritten`` (netwarden.detect.deferred)."""
+    """A batch's alerts and incidents (``alerts.BatchRows``) for the writer process to write in a transaction of
+    their own, answered with ``_AlertsWritten`` (netwarden.detect.deferred)."""
 
     ticket: int
-    rows: bytes
+    rows: Any
 
 
 @dataclass
@@ -236,7 +235,7 @@ def _process_main(url: str, inbox: mp.Queue, outbox: mp.Queue, checkpoint_pages:
             try:
                 if type(batch) is AlertWrite:
                     with db.engine.begin() as conn:
-                        incident_ids, alert_ids = pickle.loads(batch.rows).write(conn)
+                        incident_ids, alert_ids = batch.rows.write(conn)
                     outbox.put(_AlertsWritten(batch.ticket, incident_ids, alert_ids))
                     continue
                 started = time.perf_counter()
@@ -313,9 +312,7 @@ class ProcessWriter:
         """Queue a batch's alert and incident writes (``alerts.BatchRows``) ahead of what comes next; a ticket
         for ``alerts_written``."""
         self._tickets += 1
-        # pickled here, not by the queue's feeder thread, which would take turns with this one for the
-        # interpreter lock through ~25 MB of rows (a flood's batch): measured, its CPU was ~3x this
-        self.submit(AlertWrite(self._tickets, pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)))  # type: ignore[arg-type]
+        self.submit(AlertWrite(self._tickets, rows))  # type: ignore[arg-type]
         return self._tickets
 
     def alerts_written(self, ticket: int) -> tuple[list[int], list[int]]:
