@@ -50,8 +50,8 @@ def _import(path: Path, url: str, monkeypatch: pytest.MonkeyPatch, *, deferred: 
     pipeline: Pipeline
 
     def listen(changes: list[tuple[Alert, bool]]) -> None:
-        # when: how many findings the engine had merged into alerts (this batch's, not yet the next one's)
-        told.append([pipeline.engine.stats.findings,  # type: ignore[union-attr]
+        # when: how many events detection had seen (this batch's, not yet the next one's)
+        told.append([pipeline.engine.stats.events,  # type: ignore[union-attr]
                      [(a.id, is_new, a.count, a.incident_id, str(a.severity)) for a, is_new in changes]])
 
     try:
@@ -74,8 +74,8 @@ def test_the_writer_process_writes_the_alerts_the_engine_would(flood: Path, tmp_
     assert len(writer_wrote["alerts"]) > 1_000 and len(writer_wrote["incidents"]) > 100 and writer_wrote["blocks"]
     for name in ("alerts", "incidents", "blocks"):
         assert writer_wrote[name] == engine_wrote[name], f"the {name} differ"
-    # every batch told once, in order, before the next batch's findings were merged, with the stored ids
-    assert len(writer_wrote["told"]) == LINES // BATCH
+    # every batch told once, in order, before the next batch was detected, with the stored ids
+    assert [when for when, _ in writer_wrote["told"]] == [BATCH, 2 * BATCH, 3 * BATCH]
     assert writer_wrote["told"] == engine_wrote["told"]
     linked = [(alert_id, incident) for _, changes in writer_wrote["told"] for alert_id, _, _, incident, _ in changes]
     assert all(type(alert_id) is int and (incident is None or type(incident) is int) for alert_id, incident in linked)

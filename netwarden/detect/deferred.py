@@ -13,7 +13,6 @@ writing them in place: the next batch reads what this one wrote, listeners hear 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any, Protocol
 
@@ -38,9 +37,6 @@ class DeferredWrites:
     def __init__(self, writer: AlertWriter) -> None:
         self.writer = writer
         self.pending: list[Pending] = []
-        # what the engine calls before it reads the store: the pipeline's, to settle the previous batch's writes
-        # only then, so that they finish while this batch's detectors run
-        self.before_reads: Callable[[], None] = _nothing
 
     def hand_over(self, pending: Pending) -> None:
         self.pending.append(pending)
@@ -61,10 +57,6 @@ class DeferredWrites:
         pending, self.pending = self.pending, []
         for item in pending:
             item.drop()
-
-
-def _nothing() -> None:
-    pass
 
 
 #: set around a batch's detection when its alerts may be written by the writer process

@@ -175,12 +175,10 @@ class DetectionEngine:
         this batch not yet written as if they were (``_earlier_alerts``)."""
         if not findings:
             return []
-        writes = WRITES.get() if self.db is not None else None
-        if writes is not None:
-            writes.before_reads()  # the previous batch's alerts: written, ids given, listeners told
         self._refresh_suppressions()
         old = datetime.now(timezone.utc) - self.settings.history_after \
             if self.settings.history_after is not None else None
+        writes = WRITES.get() if self.db is not None else None
         with self.db.engine.begin() if self.db is not None else nullcontext() as conn:
             stored = self.stored_view(conn, self.settings.merge_window) if conn is not None else None
             changed = self._batch = BatchAlerts(stored)

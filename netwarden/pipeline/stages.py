@@ -70,11 +70,6 @@ class EvidenceFilter:
         self.blocks = blocks
         self.withheld = 0
 
-    def may_change(self) -> bool:
-        """Whether alert listeners may change what it lets through: not while the responder only records blocks
-        (dry-run: a dry-run block refuses nothing)."""
-        return getattr(self.blocks, "enforce", True)
-
     def __call__(self, events: list[Event]) -> list[Event]:
         """The events detection may see (``events`` itself is left as it is: it is stored whole)."""
         if not self.blocks.any_enforced():
@@ -129,19 +124,13 @@ class Stages:
             stage(events)
         if self.detect:
             with self.lock:
-                if writes is None or (self.evidence is not None and self.evidence.may_change()):
-                    self._settle()
-                # else the previous batch's writes may finish while this one's detectors run: the engine settles
-                # them before it reads the store (writes.before_reads), or below
+                self._settle()
                 seen = self.evidence(events) if self.evidence is not None else events
                 token = WRITES.set(writes) if writes is not None else None
-                if writes is not None:
-                    writes.before_reads = self._settle
                 deferred = False
                 try:
                     for stage in self.detect:
                         stage(seen)
-                    self._settle()
                 finally:
                     if token is not None:
                         WRITES.reset(token)
