@@ -44,8 +44,7 @@ class BusPipeline(Pipeline):
         self._lock = threading.Lock()  # the listeners' streams and the intake's requests publish at once
 
     def store_batch(self, batch: Batch, writer: Any, *, source: str, fmt: str,
-                    source_id: int | None = None, position: Position | None = None, defer: bool = False) -> None:
-        # defer (alert writes by the writer process) means nothing here: the workers detect
+                    source_id: int | None = None, position: Position | None = None) -> None:
         if source_id is not None and position is not None:  # a file's (ingest): exactly once, then its position
             published = publish_input(self.bus, batch, source=source, fmt=fmt, source_id=source_id,
                                       last_line=position.lines, patient=True)

@@ -223,22 +223,7 @@ class IncidentLinks:
         self._links.append((alert, incident))
 
     def save(self, conn: Any) -> None:
-        rows = self.rows()
-        self.saved(rows, rows.write(conn))
-
-    def rows(self) -> alert_store.IncidentRows:
-        """The incident writes as rows, to be written anywhere and then given to ``saved``; until then a linked
-        alert's ``incident_id`` names a new incident by its place among them (``alert_store.NewIncident``)."""
-        rows = alert_store.IncidentRows.of(list(self._touched.values()), self._stored_as)
-        place = {id(incident): alert_store.NewIncident(n) for n, incident in enumerate(rows.new)}
-        for alert, incident in self._links:
-            alert.incident_id = incident["id"] if incident["id"] is not None else place[id(incident)]
-        return rows
-
-    def saved(self, rows: alert_store.IncidentRows, incident_ids: Sequence[int]) -> None:
-        """The new incidents got ``incident_ids``: so do they and their alerts."""
-        for incident, incident_id in zip(rows.new, incident_ids):
-            incident["id"] = incident_id
+        alert_store.save_incidents(conn, list(self._touched.values()), self._stored_as)
         for alert, incident in self._links:
             alert.incident_id = incident["id"]
 

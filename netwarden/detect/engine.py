@@ -38,7 +38,6 @@ from netwarden.detect.alert_merge import BatchAlerts, IncidentLinks, StoredView,
 from netwarden.detect.alert_merge import EVIDENCE_LIST_LIMIT, merge_evidence as _evidence  # noqa: F401
 from netwarden.detect.alert_merge import STAGE, incident_severity  # noqa: F401  (re-exported: their old home)
 from netwarden.detect.base import DETECTORS, Detector, SettingsError
-from netwarden.detect.deferred import WRITES
 from netwarden.enrich.assets import Assets
 from netwarden.records import Alert, AlertStatus, Event, Factor, Finding
 from netwarden.store import alerts as alert_store
@@ -178,24 +177,18 @@ class DetectionEngine:
         self._refresh_suppressions()
         old = datetime.now(timezone.utc) - self.settings.history_after \
             if self.settings.history_after is not None else None
-        writes = WRITES.get() if self.db is not None else None
         with self.db.engine.begin() if self.db is not None else nullcontext() as conn:
             stored = self.stored_view(conn, self.settings.merge_window) if conn is not None else None
             changed = self._batch = BatchAlerts(stored)
-            rows = links = None
             try:
                 self._merge_all(findings, old)
                 if changed.stored is not None and changed.alerts:
                     batch = list(changed.alerts)
                     links = IncidentLinks(changed.stored, self.settings.incident_window)
                     links.link_all(batch)
-                    if writes is not None:  # written by the writer process (see DeferredWrites)
-                        rows = alert_store.BatchRows(links.rows(),
-                                                     alert_store.AlertRows.of(conn.dialect.name, batch, changed.stored_as))
-                    else:
-                        alert_store.lock_for_writing(conn)  # quick retries: the writer process holds it in turns
-                        links.save(conn)
-                        alert_store.save_alerts(conn, batch, changed.stored_as)
+                    alert_store.lock_for_writing(conn)  # quick retries: the writer process holds it in turns
+                    links.save(conn)
+                    alert_store.save_alerts(conn, batch, changed.stored_as)
             except BaseException:
                 # The remembered alerts now hold this batch's changes, which the rollback did not store; only
                 # what changes is written, so the next batch would never send them: read them again instead.
@@ -204,14 +197,6 @@ class DetectionEngine:
                 raise
             finally:
                 self._batch = BatchAlerts()
-        if rows is not None:
-            writes.hand_over(_Written(self, writes.writer.write_alerts(rows), rows, links, changed))
-        else:
-            self._told(changed)
-        return list(changed.alerts)
-
-    def _told(self, changed: BatchAlerts) -> None:
-        """A batch's alerts are stored: counted, kept for the summary, and told to the listeners."""
         counts: dict[tuple[str, bool], int] = {}  # the metrics, counted per batch (a flood changes thousands)
         for alert in changed.alerts:
             is_new = changed.new[id(alert)]
@@ -230,6 +215,7 @@ class DetectionEngine:
             metrics.alert_changed(kind, is_new, n)
         if self.db is not None and len(self.alerts) >= 2 * KEPT_WITH_DB:
             self._keep_most_severe()
+        return list(changed.alerts)
 
     def _keep_most_severe(self) -> None:
         """The KEPT_WITH_DB most severe alerts (as they stand now), in the order they were raised."""
@@ -377,27 +363,3 @@ class DetectionEngine:
 
     def close(self) -> None:
         self.save_state()
-
-
-class _Written:
-    """A batch whose alerts and incidents the writer process is writing (``DeferredWrites``): ``finish`` waits
-    for their ids, gives them to the alerts and incidents, then tells the listeners; ``drop`` forgets it."""
-
-    def __init__(self, engine: DetectionEngine, ticket: int, rows: alert_store.BatchRows, links: IncidentLinks,
-                 changed: BatchAlerts) -> None:
-        self.engine, self.ticket, self.rows, self.links, self.changed = engine, ticket, rows, links, changed
-
-    def finish(self, writer: Any) -> None:
-        try:
-            incident_ids, alert_ids = writer.alerts_written(self.ticket)
-        except BaseException:
-            self.drop()
-            raise
-        self.links.saved(self.rows.incidents, incident_ids)
-        for alert, alert_id in zip(self.rows.alerts.new, alert_ids):
-            alert.id = alert_id
-        self.engine._told(self.changed)
-
-    def drop(self) -> None:
-        """Not written (the writer failed): as after a rollback, the remembered alerts are read again."""
-        self.engine._open.clear()

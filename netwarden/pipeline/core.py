@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from netwarden.collect.files import Line, LogFile, NullDigest
-from netwarden.detect.deferred import DeferredWrites
 from netwarden.parse import ParseContext, Parser, get_parser
 from netwarden.pipeline.batch import Batch, IngestResult, chunked, numbered_lines, parse_lines, relaxed_gc
 from netwarden.pipeline.stages import AlertFeed, AlertsListener, EvidenceFilter, Stage, Stages
@@ -125,33 +124,21 @@ class Pipeline:
         return parse_lines(parser, lines, counts, self.max_line_bytes)
 
     def store_batch(self, batch: Batch, writer: BatchWriter, *, source: str, fmt: str,
-                    source_id: int | None = None, position: Position | None = None, defer: bool = False) -> None:
+                    source_id: int | None = None, position: Position | None = None) -> None:
         """Run the stages on ``batch`` (enrich → evidence filter → detect → alert listeners → observers), then
         hand its rows, its quarantined lines and how far the input was read (``position``, for an input
-        with an ``ingest_sources`` row ``source_id``) to ``writer``: all stored in one transaction.
-
-        ``defer``: a writer process may also write the batch's alerts (:mod:`netwarden.detect.deferred`); the
-        listeners and the batch's hand-over then wait for that, until the next batch or :meth:`settle`, which
-        the caller must call before closing the writer."""
-        def hand_over() -> None:
-            q_rows = quarantine_store.quarantine_rows(batch.quarantined, source=source, fmt=fmt,
-                                                      source_id=source_id, received=datetime.now(timezone.utc))
-            # rollups are counted by the writer (a separate process for large files: it has the spare time),
-            # and such a process also makes the rows
-            if getattr(writer, "makes_rows", False):
-                writer.submit(StoreBatch([], None, q_rows, source_id, source, position,
-                                         event_store.event_columns(batch.events), batch.line_numbers))
-            else:
-                rows = self._rows.rows(batch.events, source_id, batch.line_numbers)
-                writer.submit(StoreBatch(rows, None, q_rows, source_id, source, position))
-
-        writes = DeferredWrites(writer) if defer and getattr(writer, "writes_alerts", False) else None
-        self.stages.run(batch.events, writes=writes, then=hand_over)  # type: ignore[arg-type]
-
-    def settle(self) -> None:
-        """Wait for alerts a writer process is writing (``store_batch(defer=True)``): their listeners are told
-        and their batch handed over. Raises the writer's error."""
-        self.stages.settle()
+        with an ``ingest_sources`` row ``source_id``) to ``writer``: all stored in one transaction."""
+        self.stages.run(batch.events)
+        q_rows = quarantine_store.quarantine_rows(batch.quarantined, source=source, fmt=fmt,
+                                                  source_id=source_id, received=datetime.now(timezone.utc))
+        # rollups are counted by the writer (a separate process for large files: it has the spare time), and
+        # such a process also makes the rows
+        if getattr(writer, "makes_rows", False):
+            writer.submit(StoreBatch([], None, q_rows, source_id, source, position,
+                                     event_store.event_columns(batch.events), batch.line_numbers))
+        else:
+            rows = self._rows.rows(batch.events, source_id, batch.line_numbers)
+            writer.submit(StoreBatch(rows, None, q_rows, source_id, source, position))
 
     def store_lines(self, parser: Parser, lines: Sequence[Line], *, source: str, fmt: str, source_id: int,
                     position: Position) -> IngestResult:

@@ -49,21 +49,15 @@ def import_file(pipeline: Pipeline, path: Path, fmt: str, *, progress: ProgressC
         end = offset
         any_line = False
         with open_writer(pipeline.db, expected_bytes(log), file_import=True) as writer:
-            try:
-                for chunk in chunks:
-                    any_line = True
-                    batch = pipeline.parse_batch(parser, chunk, result)
-                    end = chunk[-1].end
-                    line_no = chunk[-1].number
-                    # defer: the writer process may write the batch's alerts too (netwarden.detect.deferred)
-                    pipeline.store_batch(batch, writer, source=str(path), fmt=parser_cls.name, source_id=source_id,
-                                         position=Position(end, digest.hexdigest(), line_no), defer=True)
-                    if progress:
-                        progress(log.position, log.size)
-                pipeline.settle()
-            except BaseException:
-                pipeline.stages.drop()
-                raise
+            for chunk in chunks:
+                any_line = True
+                batch = pipeline.parse_batch(parser, chunk, result)
+                end = chunk[-1].end
+                line_no = chunk[-1].number
+                pipeline.store_batch(batch, writer, source=str(path), fmt=parser_cls.name, source_id=source_id,
+                                     position=Position(end, digest.hexdigest(), line_no))
+                if progress:
+                    progress(log.position, log.size)
             writer.submit(StoreBatch(source_id=source_id, source=str(path), position=Position(
                 end, digest.hexdigest(), line_no, complete=True, keep_name=not any_line)))
         result.already_done = not any_line and result.resumed_at_line > 0

@@ -11,9 +11,7 @@
 
 Every batch is stored whole, whatever the evidence filter withheld from detection. Steps 2-4 run under
 one lock: the engine and its listeners keep state and the live sources (syslog, NetFlow, the HTTP
-intake, followed files) call from their own threads. A file import lets its writer process write the
-batch's alerts (:mod:`netwarden.detect.deferred`): step 4 and the batch's hand-over to the writer then
-wait until they are written, and the next batch (of any source) waits for that before its step 2.
+intake, followed files) call from their own threads.
 """
 
 from __future__ import annotations
@@ -24,7 +22,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Protocol
 
-from netwarden.detect.deferred import WRITES, DeferredWrites
 from netwarden.records import Alert, Event
 
 log = logging.getLogger(__name__)
@@ -111,69 +108,21 @@ class Stages:
         self.alert_listeners = tuple(alert_listeners)
         self.observers = tuple(observers)
         self.lock = threading.Lock()  # evidence filter → detect → alert listeners, one batch at a time
-        self._pending: tuple[DeferredWrites, Callable[[], None] | None] | None = None  # written by a writer process
 
-    def run(self, events: list[Event], *, writes: DeferredWrites | None = None,
-            then: Callable[[], None] | None = None) -> None:
-        """The stages on ``events``, then ``then()`` (the pipeline: hand the batch to its writer).
-
-        ``writes``: the engine may hand this batch's alert writes to a writer process
-        (:mod:`netwarden.detect.deferred`); the alert listeners and ``then`` wait until they are written, which
-        the next batch (of any source) or :meth:`settle` waits for."""
+    def run(self, events: list[Event]) -> None:
         for stage in self.enrich:
             stage(events)
         if self.detect:
             with self.lock:
-                self._settle()
                 seen = self.evidence(events) if self.evidence is not None else events
-                token = WRITES.set(writes) if writes is not None else None
-                deferred = False
-                try:
-                    for stage in self.detect:
-                        stage(seen)
-                finally:
-                    if token is not None:
-                        WRITES.reset(token)
-                        if writes.pending:  # even if a later stage failed: settled or dropped, never lost
-                            self._pending, deferred = (writes, then), True
-                if deferred:
-                    then = None
-                else:
-                    self._tell()
+                for stage in self.detect:
+                    stage(seen)
+                changes = self.alerts.take() if self.alerts is not None else []
+                if changes:
+                    for listener in self.alert_listeners:
+                        try:
+                            listener(changes)
+                        except Exception:  # a failing listener must not stop ingest
+                            log.exception("alert listener failed")
         for stage in self.observers:
             stage(events)
-        if then is not None:
-            then()
-
-    def settle(self) -> None:
-        """Wait until the alerts handed to a writer are written, tell the listeners, run the batch's ``then``.
-        Raises the writer's error."""
-        with self.lock:
-            self._settle()
-
-    def drop(self) -> None:
-        """The input failed: forget what waits for its writer (the engine reads its alerts again)."""
-        with self.lock:
-            if self._pending is not None:
-                writes, _ = self._pending
-                self._pending = None
-                writes.drop()
-
-    def _settle(self) -> None:
-        if self._pending is None:
-            return
-        writes, then = self._pending
-        self._pending = None
-        writes.finish()
-        self._tell()
-        if then is not None:
-            then()
-
-    def _tell(self) -> None:
-        changes = self.alerts.take() if self.alerts is not None else []
-        if changes:
-            for listener in self.alert_listeners:
-                try:
-                    listener(changes)
-                except Exception:  # a failing listener must not stop ingest
-                    log.exception("alert listener failed")

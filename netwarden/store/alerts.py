@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from operator import attrgetter
@@ -109,109 +109,35 @@ def save_alerts(conn: Connection, batch: list[Alert], stored: dict[int, Snapshot
     with what changed since ``stored`` (``id(alert)`` -> its ``snapshot`` as stored; without one, every MERGED
     column), one executemany per set of changed columns. Under attack a batch updates thousands of alerts, most
     of them in a count and a time; rewriting each whole, its evidence included, was a fifth of ingest."""
-    rows = AlertRows.of(conn.dialect.name, batch, stored)
-    for alert, alert_id in zip(rows.new, rows.write(conn)):
+    now = datetime.now(timezone.utc)
+    text_json = conn.dialect.name in TEXT_JSON
+    values = VALUES_AS_TEXT if text_json else VALUES
+    new = [a for a in batch if a.id is None]
+    # the changed columns -> [each alert's values of them, ``now``, its id]: a list per row, not a dict (under
+    # a flood, building and copying ~17,000 dicts per batch was a fifth of writing them)
+    groups: dict[tuple[str, ...], list[list[Any]]] = {}
+    everything = MERGED
+    wanted: dict[tuple[str, ...], tuple[Callable[[Alert], Any], ...]] = {}
+    for alert in batch:
+        if alert.id is None:
+            continue
+        before = stored.get(id(alert)) if stored is not None else None
+        if before is None:
+            names = everything
+        else:  # merging replaces a changed value (never changes it in place): ``is`` settles most at once
+            names = tuple(name for name, old in zip(everything, before)
+                          if (value := getattr(alert, name)) is not old and value != old)
+        makers = wanted.get(names)
+        if makers is None:
+            makers = wanted[names] = tuple(values[name] for name in names)
+        row = [make(alert) for make in makers]
+        row.append(now)
+        row.append(alert.id)
+        groups.setdefault(names, []).append(row)
+    for names, rows in groups.items():
+        _update_rows(conn, alerts, names, rows)
+    for alert, alert_id in zip(new, insert_many(conn, alerts, [_row(a, now, values) | {"created": now} for a in new])):
         alert.id = alert_id
-
-
-class NewIncident:
-    """An alert's ``incident_id`` while its incident is not inserted yet: the ``index``-th of the batch's new
-    incidents (``BatchRows``), made the incident's id where the rows are written."""
-
-    __slots__ = ("index",)
-
-    def __init__(self, index: int) -> None:
-        self.index = index
-
-
-@dataclass
-class AlertRows:
-    """A batch's alert writes as plain rows: made where the alerts are merged, written by ``write`` on any
-    connection — the engine's, or the writer process's (they are picklable: the alerts stay behind)."""
-
-    updates: list[tuple[tuple[str, ...], list[list[Any]]]]  # (changed columns, rows: their values, updated, id)
-    inserts: list[dict[str, Any]]
-    new: list[Alert]  # the alerts ``inserts`` hold, in order (not sent: their ids are set from ``write``'s)
-    text_json: bool = False  # JSON columns are bound as text (TEXT_JSON)
-
-    @classmethod
-    def of(cls, dialect: str, batch: list[Alert], stored: dict[int, Snapshot] | None = None) -> AlertRows:
-        """The rows ``save_alerts`` writes (see there)."""
-        now = datetime.now(timezone.utc)
-        values = VALUES_AS_TEXT if dialect in TEXT_JSON else VALUES
-        new = [a for a in batch if a.id is None]
-        # the changed columns -> [each alert's values of them, ``now``, its id]: a list per row, not a dict (under
-        # a flood, building and copying ~17,000 dicts per batch was a fifth of writing them)
-        groups: dict[tuple[str, ...], list[list[Any]]] = {}
-        everything = MERGED
-        wanted: dict[tuple[str, ...], tuple[Callable[[Alert], Any], ...]] = {}
-        for alert in batch:
-            if alert.id is None:
-                continue
-            before = stored.get(id(alert)) if stored is not None else None
-            if before is None:
-                names = everything
-            else:  # merging replaces a changed value (never changes it in place): ``is`` settles most at once
-                names = tuple(name for name, old in zip(everything, before)
-                              if (value := getattr(alert, name)) is not old and value != old)
-            makers = wanted.get(names)
-            if makers is None:
-                makers = wanted[names] = tuple(values[name] for name in names)
-            row = [make(alert) for make in makers]
-            row.append(now)
-            row.append(alert.id)
-            groups.setdefault(names, []).append(row)
-        return cls(list(groups.items()), [_row(a, now, values) | {"created": now} for a in new], new,
-                   dialect in TEXT_JSON)
-
-    def write(self, conn: Connection, incident_ids: Sequence[int] = ()) -> list[int]:
-        """Write the rows (``NewIncident`` made ``incident_ids[index]``); the new alerts' ids, in order."""
-        for names, rows in self.updates:
-            if "incident_id" in names:
-                at = names.index("incident_id")
-                for row in rows:
-                    if type(row[at]) is NewIncident:
-                        row[at] = incident_ids[row[at].index]
-            _update_rows(conn, alerts, names, rows)
-        for row in self.inserts:
-            if type(row["incident_id"]) is NewIncident:
-                row["incident_id"] = incident_ids[row["incident_id"].index]
-        return insert_many(conn, alerts, self.inserts)
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Sent to the writer process: a JSON column's value as its text (what ``_JsonText`` would bind), a plain
-        string, which pickles several times faster than an ``_Encoded`` or a list of factor dicts."""
-        if not self.text_json:
-            return {"updates": self.updates, "inserts": self.inserts, "new": [], "text_json": False}
-        updates = []
-        for names, rows in self.updates:
-            at = [n for n, name in enumerate(names) if name in JSON_COLUMNS]
-            if at:
-                rows = [list(row) for row in rows]
-                for row in rows:
-                    for n in at:
-                        row[n] = _json_text(row[n])
-            updates.append((names, rows))
-        inserts = [row | {name: _json_text(row[name]) for name in JSON_COLUMNS} for row in self.inserts]
-        return {"updates": updates, "inserts": inserts, "new": [], "text_json": True}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        if not self.text_json:
-            return
-        for names, rows in self.updates:
-            for n, name in enumerate(names):
-                if name in JSON_COLUMNS:
-                    for row in rows:
-                        row[n] = _Encoded(row[n])
-        for row in self.inserts:
-            for name in JSON_COLUMNS:
-                row[name] = _Encoded(row[name])
-
-
-def _json_text(value: Any) -> str:
-    """A JSON column's value as the text ``_JsonText`` binds."""
-    return value.text if type(value) is _Encoded else _JSON_TEXT.process_bind_param(value, None)  # type: ignore[return-value]
 
 
 def _update_rows(conn: Connection, table: Any, names: tuple[str, ...], rows: list[list[Any]]) -> None:
@@ -264,7 +190,6 @@ def update_many(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> Non
 
 
 TEXT_JSON = ("sqlite", "mysql", "mariadb")  # the engines that store JSON as text
-JSON_COLUMNS = tuple(c.name for c in alerts.c if isinstance(c.type, JSON))  # the alerts' (factors, evidence)
 
 
 class _JsonText(TypeDecorator):
@@ -284,9 +209,6 @@ class _JsonText(TypeDecorator):
             return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
         except TypeError:
             return json.dumps(value)
-
-
-_JSON_TEXT = _JsonText()
 
 
 def _binds(conn: Connection, table: Any, row: dict[str, Any]) -> dict[str, Any]:
@@ -555,59 +477,22 @@ def save_incidents(conn: Connection, batch: list[dict[str, Any]],
     changed since ``stored`` (``id(incident)`` -> a copy as read; without one, every column but the status),
     one executemany per set of changed columns. The status is a person's (``set_incident_status``): the
     engine never writes it back."""
-    rows = IncidentRows.of(batch, stored)
-    for incident, incident_id in zip(rows.new, rows.write(conn)):
+    new = [i for i in batch if i.get("id") is None]
+    fresh = {id(i) for i in new}
+    for incident, incident_id in zip(new, insert_many(conn, incidents, [
+            {k: v for k, v in i.items() if k != "id"} for i in new])):
         incident["id"] = incident_id
-
-
-@dataclass
-class IncidentRows:
-    """A batch's incident writes as plain rows (``save_incidents``), written by ``write`` on any connection."""
-
-    inserts: list[dict[str, Any]]
-    updates: list[list[dict[str, Any]]]  # rows with the same columns
-    new: list[dict[str, Any]]  # the incidents ``inserts`` hold, in order (not sent)
-
-    @classmethod
-    def of(cls, batch: list[dict[str, Any]], stored: dict[int, dict[str, Any]] | None = None) -> IncidentRows:
-        new = [i for i in batch if i.get("id") is None]
-        fresh = {id(i) for i in new}
-        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        for incident in batch:
-            if id(incident) in fresh:
-                continue
-            before = stored.get(id(incident)) if stored is not None else None
-            row = {k: v for k, v in incident.items()
-                   if k not in ("id", "status") and (before is None or before.get(k, _MISSING) != v)}
-            if row:
-                groups.setdefault(tuple(row), []).append(row | {"id": incident["id"]})
-        return cls([{k: v for k, v in i.items() if k != "id"} for i in new], list(groups.values()), new)
-
-    def write(self, conn: Connection) -> list[int]:
-        """Insert, then update; the new incidents' ids, in order."""
-        ids = insert_many(conn, incidents, self.inserts)
-        for rows in self.updates:
-            update_many(conn, incidents, rows)
-        return ids
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"inserts": self.inserts, "updates": self.updates, "new": []}
-
-
-class BatchRows:
-    """A batch's incident and alert writes (``IncidentRows``, ``AlertRows``), written in one transaction by
-    ``write``: by the engine, or by the writer process that stores the events (``ProcessWriter.write_alerts``),
-    so that the parsing process neither does that work nor waits for SQLite's write lock."""
-
-    def __init__(self, incidents: IncidentRows, alerts: AlertRows) -> None:
-        self.incidents = incidents
-        self.alerts = alerts
-
-    def write(self, conn: Connection) -> tuple[list[int], list[int]]:
-        """The new incidents' ids and the new alerts' ids, in order."""
-        lock_for_writing(conn)
-        incident_ids = self.incidents.write(conn)
-        return incident_ids, self.alerts.write(conn, incident_ids)
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for incident in batch:
+        if id(incident) in fresh:
+            continue
+        before = stored.get(id(incident)) if stored is not None else None
+        row = {k: v for k, v in incident.items()
+               if k not in ("id", "status") and (before is None or before.get(k, _MISSING) != v)}
+        if row:
+            groups.setdefault(tuple(row), []).append(row | {"id": incident["id"]})
+    for rows in groups.values():
+        update_many(conn, incidents, rows)
 
 
 _MISSING = object()  # a column the copy as read did not hold: written

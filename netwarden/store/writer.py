@@ -172,22 +172,6 @@ class _Committed:
         metrics.committed(self.source, events=self.events, quarantined=self.quarantined, seconds=self.seconds)
 
 
-@dataclass
-class AlertWrite:
-    """A batch's alerts and incidents (``alerts.BatchRows``) for the writer process to write in a transaction of
-    their own, answered with ``_AlertsWritten`` (netwarden.detect.deferred)."""
-
-    ticket: int
-    rows: Any
-
-
-@dataclass
-class _AlertsWritten:
-    ticket: int
-    incident_ids: list[int]
-    alert_ids: list[int]
-
-
 class WriterProcessError(RuntimeError):
     """The writer process failed; the message carries its error."""
 
@@ -233,11 +217,6 @@ def _process_main(url: str, inbox: mp.Queue, outbox: mp.Queue, checkpoint_pages:
             if failed:
                 continue
             try:
-                if type(batch) is AlertWrite:
-                    with db.engine.begin() as conn:
-                        incident_ids, alert_ids = batch.rows.write(conn)
-                    outbox.put(_AlertsWritten(batch.ticket, incident_ids, alert_ids))
-                    continue
                 started = time.perf_counter()
                 with db.engine.begin() as conn:
                     write_batch(conn, writer, batch)
@@ -291,9 +270,6 @@ class ProcessWriter:
         self._closed = False
         self._held: list[Any] = []  # a message other than a commit that a metrics scrape took out of the outbox
         self._outbox_lock = threading.Lock()
-        self._tickets = 0
-        self._written: dict[int, _AlertsWritten] = {}
-        self._failure: str | None = None  # the writer's error, once read: raised again by every later call
         metrics.add_collector(self._scraped)
 
     def submit(self, batch: StoreBatch) -> None:
@@ -305,50 +281,7 @@ class ProcessWriter:
             except queue.Full:
                 self._check()
 
-    #: it writes a batch's alerts too, when asked (write_alerts)
-    writes_alerts = True
-
-    def write_alerts(self, rows: Any) -> int:
-        """Queue a batch's alert and incident writes (``alerts.BatchRows``) ahead of what comes next; a ticket
-        for ``alerts_written``."""
-        self._tickets += 1
-        self.submit(AlertWrite(self._tickets, rows))  # type: ignore[arg-type]
-        return self._tickets
-
-    def alerts_written(self, ticket: int) -> tuple[list[int], list[int]]:
-        """Wait until the writes of ``ticket`` are committed: (the new incidents' ids, the new alerts' ids).
-        Raises WriterProcessError if the writer failed or died first."""
-        while True:
-            with self._outbox_lock:
-                done = self._written.pop(ticket, None)
-            if done is not None:
-                return done.incident_ids, done.alert_ids
-            if self._failure is not None:
-                raise WriterProcessError(self._failure)
-            try:
-                message = self._next_message(timeout=PARENT_POLL)
-            except queue.Empty:
-                if not self._process.is_alive():
-                    self._fail(f"the writer process died (exit code {self._process.exitcode})")
-                continue
-            if type(message) is not _AlertsWritten:
-                self._fail("the writer process stopped" if message is _STOP else message)
-
-    def _fail(self, message: str) -> None:
-        self._failure = message
-        if not self._closed:
-            self._closed = True
-            try:
-                self._inbox.put(_STOP, timeout=1)
-            except queue.Full:  # a dead writer reads nothing more
-                self._process.terminate()
-            self._process.join(timeout=10)
-            metrics.remove_collector(self._scraped)
-        raise WriterProcessError(message)
-
     def close(self) -> None:
-        if self._failure is not None:
-            raise WriterProcessError(self._failure)
         if self._closed:
             return
         self._closed = True
@@ -364,8 +297,7 @@ class ProcessWriter:
                 continue
             if message is _STOP:
                 break
-            if type(message) is not _AlertsWritten:
-                errors.append(message)
+            errors.append(message)
         self._process.join()
         metrics.remove_collector(self._scraped)
         if errors:
@@ -381,8 +313,6 @@ class ProcessWriter:
                 if isinstance(message, _Committed):
                     message.count()
                     continue
-                if type(message) is _AlertsWritten:  # kept for alerts_written, and returned: one may wait for it
-                    self._written[message.ticket] = message
                 return message
 
     def _scraped(self) -> Iterator[Any]:
@@ -395,15 +325,11 @@ class ProcessWriter:
                     break
                 if isinstance(message, _Committed):
                     message.count()
-                elif type(message) is _AlertsWritten:
-                    self._written[message.ticket] = message
                 else:
                     self._held.append(message)
         return iter(())
 
     def _check(self) -> None:
-        if self._failure is not None:
-            raise WriterProcessError(self._failure)
         try:
             message = self._next_message(timeout=None)
         except queue.Empty:
@@ -412,8 +338,12 @@ class ProcessWriter:
                 metrics.remove_collector(self._scraped)
                 raise WriterProcessError(f"the writer process died (exit code {self._process.exitcode})") from None
             return
-        if message is not _STOP and type(message) is not _AlertsWritten:
-            self._fail(message)
+        if message is not _STOP:
+            self._closed = True
+            self._inbox.put(_STOP)
+            self._process.join(timeout=10)
+            metrics.remove_collector(self._scraped)
+            raise WriterProcessError(message)
 
     def __enter__(self) -> ProcessWriter:
         return self
