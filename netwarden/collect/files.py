@@ -159,6 +159,9 @@ class LogFile:
                 texts.pop()  # after the last line ending: nothing
                 lengths = list(map(_ONE.__add__, map(len, texts)))
                 if not lengths or max(lengths) <= max_line_bytes:  # no line of max_line_bytes or more
+                    if len(chunk) >= size:  # full with an over-long line (size 1): out before this block
+                        yield chunk
+                        chunk = []
                     ends = list(accumulate(lengths))
                     lines = list(map(Line, range(number + 1, number + 1 + len(texts)), texts,
                                      map(offset.__add__, ends), lengths))
