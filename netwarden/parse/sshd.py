@@ -201,6 +201,9 @@ _SRC_IP, _SRC_PORT = 4, 5  # src_ip's and src_port's places in what the memos ke
 # for them (_probes_agree). Addresses without a port and with one are two kinds of shape, each in its own memo.
 _SEEN_SHAPES: dict[str, tuple[tuple, tuple]] = {}
 _SEEN_SHAPES_PORTS: dict[str, tuple[tuple, tuple]] = {}
+# shapes read once so far: a shape is checked (two probe reads) only when it comes again, or a dictionary attack
+# (a new user name, so a new shape, on every line) would pay the probes on every line and gain nothing
+_SHAPES_ONCE: dict[str, None] = {}
 # an IPv4 address delimited by anything but a digit or a dot; the pattern reads the same backwards, so the first
 # match in the reversed message is the message's last address (found in a few steps: it is near the end)
 _IPV4 = re.compile(r"(?<![\d.])\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![\d.])", re.ASCII)
@@ -347,7 +350,12 @@ class Sshd(MessageParser):
             if cut is not None and cut[1] == (port_at if port_at < at else port_at - len(address) + 1):
                 key, memo = cut[0], _SEEN_SHAPES_PORTS
                 port_span = (port_at, _PORT_RUN.match(message, port_at).end())  # type: ignore[union-attr]
-        if key in memo or not self._probes_agree(message, values, added, (at, at + len(address)), port_span):
+        if key in memo:
+            return
+        if key not in _SHAPES_ONCE:
+            _remember(_SHAPES_ONCE, key, None)  # type: ignore[arg-type]
+            return
+        if not self._probes_agree(message, values, added, (at, at + len(address)), port_span):
             return
         if len(memo) >= _SEEN_MESSAGES:
             memo.clear()

@@ -177,7 +177,7 @@ def test_a_message_read_with_another_address_gives_what_reading_it_gives(monkeyp
     """``sshd._SEEN_SHAPES`` answers for messages that differ only in the client's IPv4 address (and port): read
     once per shape, not once per address; never when the last address is not the source, or is not written as
     reading it would store it."""
-    for memo in ("_SEEN", "_SEEN_PORTS", "_SEEN_SHAPES", "_SEEN_SHAPES_PORTS"):
+    for memo in ("_SEEN", "_SEEN_PORTS", "_SEEN_SHAPES", "_SEEN_SHAPES_PORTS", "_SHAPES_ONCE"):
         monkeypatch.setattr(sshd, memo, {})
     reads = []
     read = sshd.Sshd._read
@@ -187,13 +187,17 @@ def test_a_message_read_with_another_address_gives_what_reading_it_gives(monkeyp
     head = "Dec 10 06:55:46 LabSZ sshd[24200]: "
     parse = lambda message: parser.parse_line(head + message)  # noqa: E731
     first = parse("Failed password for invalid user admin from 203.0.113.7 port 1022 ssh2")
-    read_first = len(reads)  # the message and its probes
+    assert len(reads) == 1  # a shape seen once is not checked yet
+    parse("Failed password for invalid user admin from 203.0.113.9 port 1023 ssh2")
+    read_first = len(reads)  # the message and, its shape come again, its probes
+    assert read_first == 4
     again = parse("Failed password for invalid user admin from 198.51.100.42 port 4711 ssh2")
     assert len(reads) == read_first  # answered from the shape
     assert (again.src_ip, again.src_port, again.user, again.outcome) == ("198.51.100.42", 4711, "admin", "failure")
     assert again.extra == first.extra
     pam = "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost={}  user=root"
     parse(pam.format("203.0.113.7"))
+    parse(pam.format("203.0.113.8"))
     read_pam = len(reads)
     assert (parse(pam.format("192.0.2.1")).src_ip, len(reads)) == ("192.0.2.1", read_pam)
     # not an address as sshd writes it: read anew, and refused as reading refuses it
@@ -205,3 +209,21 @@ def test_a_message_read_with_another_address_gives_what_reading_it_gives(monkeyp
     answers = [parse(forged.format(a)) for a in ("10.0.0.1", "10.0.0.2", "10.0.0.3")]
     assert [(e.src_ip, e.user) for e in answers] == [("10.0.0.1", a) for a in ("10.0.0.1", "10.0.0.2", "10.0.0.3")]
     assert len(sshd._SEEN_SHAPES) + len(sshd._SEEN_SHAPES_PORTS) == 2
+
+
+def test_a_dictionary_attack_costs_no_probe_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A guesser with a new user name on every line makes a new shape every line: each is read once, and checked
+    with probes only when it comes again (the probes would double the attack's parsing cost for nothing)."""
+    for memo in ("_SEEN", "_SEEN_PORTS", "_SEEN_SHAPES", "_SEEN_SHAPES_PORTS", "_SHAPES_ONCE"):
+        monkeypatch.setattr(sshd, memo, {})
+    reads = []
+    read = sshd.Sshd._read
+    monkeypatch.setattr(sshd.Sshd, "_read", lambda self, event, message: reads.append(message) or read(
+        self, event, message))
+    parser = Syslog(ParseContext(source="test", reference_time=datetime(2016, 1, 15, tzinfo=timezone.utc)))
+    head = "Dec 10 06:55:46 LabSZ sshd[24200]: "
+    events = [parser.parse_line(f"{head}Invalid user guess{n} from 203.0.113.{n % 200} port {1000 + n}")
+              for n in range(300)]
+    assert len(reads) == 300  # one read per line, no probes
+    assert [(e.user, e.src_ip, e.src_port) for e in events[:2]] == [("guess0", "203.0.113.0", 1000),
+                                                                     ("guess1", "203.0.113.1", 1001)]
