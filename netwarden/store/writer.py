@@ -27,7 +27,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Protocol
@@ -73,17 +73,31 @@ def batch_buckets(batch: StoreBatch) -> dict[tuple, list[int]]:
     return batch.buckets if batch.buckets is not None else rollup_store.rollup_counts_from_rows(batch.rows)
 
 
-def write_batch(conn: Connection, writer: EventWriter, batch: StoreBatch) -> None:
+def prepare_batch(writer: EventWriter, batch: StoreBatch) -> list[Sequence] | None:
+    """The work of storing ``batch`` that needs no connection: its rows (from its columns, if it came as
+    columns) and rollup counts. Returns the rows' values column by column, if made here (for
+    :meth:`EventWriter.insert`). Leaves ``batch`` ready for :func:`write_prepared`."""
     by_column = None
     if batch.columns is not None:
         batch.rows, by_column = writer.rows_and_columns(batch.columns, batch.source_id, batch.line_numbers or [])
         batch.columns = batch.line_numbers = None
+    batch.buckets = batch_buckets(batch)
+    return by_column
+
+
+def write_prepared(conn: Connection, writer: EventWriter, batch: StoreBatch,
+                   by_column: list[Sequence] | None = None) -> None:
+    """Store a batch made ready by :func:`prepare_batch` in the transaction of ``conn``."""
     writer.insert(conn, batch.rows, by_column)
     rollup_store.add_buckets(conn, batch_buckets(batch))
     quarantine_store.insert_quarantine(conn, batch.quarantine_rows)
     if batch.source_id is not None and batch.position is not None:
         source_store.advance(conn, batch.source_id, batch.position, name=batch.source, events=len(batch.rows),
                              quarantined=len(batch.quarantine_rows))
+
+
+def write_batch(conn: Connection, writer: EventWriter, batch: StoreBatch) -> None:
+    write_prepared(conn, writer, batch, prepare_batch(writer, batch))
 
 
 class DirectWriter:
@@ -189,6 +203,62 @@ def _die_with(parent: int, whole_process: bool) -> None:
         os._exit(0)
 
 
+@dataclass
+class _Failed:
+    """A batch that could not be received or made ready in the writer process: its error, in its place in line."""
+
+    message: str
+    inbox_broken: bool = False  # the inbox itself failed: nothing more is read from it
+
+
+_PARENT_GONE = "parent gone"
+_NOTHING = "nothing"  # (_STOP is None)
+
+
+def _prepare_ahead(inbox: mp.Queue, writer: EventWriter, ready: queue.Queue, parent: int | None,
+                   failed: threading.Event) -> None:
+    """The writer process's second thread: receives each batch and makes its rows while the main thread stores
+    the one before. The database server would idle while the writer unpickles a batch and makes its rows; the
+    main thread waits on the socket with the interpreter lock released, so both go on at once.
+
+    Hands on each item in the order received (a batch with its values by column, a :class:`_Failed`, ``_STOP``
+    or ``_PARENT_GONE``) and fetches the next only once the main thread has taken it: one batch made ahead, no
+    more (memory stays bounded as before)."""
+    while True:
+        item = _next_ready(inbox, writer, parent, failed)
+        if item is _NOTHING:
+            continue
+        if isinstance(item, _Failed):
+            failed.set()
+        ready.put(item)
+        ready.join()  # until the main thread has taken it
+        if item is _STOP or item is _PARENT_GONE:
+            return
+        if isinstance(item, _Failed) and item.inbox_broken:
+            ready.put(_STOP)  # the process ends (the parent's next call raises the failure)
+            return
+
+
+def _next_ready(inbox: mp.Queue, writer: EventWriter, parent: int | None, failed: threading.Event) -> Any:
+    """The next item for the main thread (see :func:`_prepare_ahead`), _NOTHING if none came within PARENT_POLL."""
+    try:
+        batch = inbox.get(timeout=PARENT_POLL)
+    except queue.Empty:
+        batch = _NOTHING
+    except BaseException as exc:  # a batch that cannot be unpickled, a broken pipe: its failure, in its place
+        return _Failed(f"{type(exc).__name__}: {exc}", inbox_broken=True)
+    if parent is not None and os.getppid() != parent:
+        return _PARENT_GONE
+    if batch is _NOTHING or batch is _STOP:
+        return batch
+    if failed.is_set():  # nothing after a failure is written: no work to make it ready
+        return (batch, None)
+    try:
+        return (batch, prepare_batch(writer, batch))
+    except BaseException as exc:
+        return _Failed(f"{type(exc).__name__}: {exc}")
+
+
 def _process_main(url: str, inbox: mp.Queue, outbox: mp.Queue, checkpoint_pages: int | None = None,
                   parent: int | None = None, main_thread: bool = False) -> None:
     if parent is not None:
@@ -198,33 +268,38 @@ def _process_main(url: str, inbox: mp.Queue, outbox: mp.Queue, checkpoint_pages:
     if db.dialect == "sqlite" and checkpoint_pages:
         _checkpoint_every(db, checkpoint_pages)
     writer = EventWriter(db.engine.dialect)
-    failed = False
+    ready: queue.Queue = queue.Queue(maxsize=1)
+    failed = threading.Event()  # a batch failed: the preparing thread makes no more rows
+    threading.Thread(target=_prepare_ahead, args=(inbox, writer, ready, parent, failed),
+                     name="netwarden-writer-prepare", daemon=True).start()
+    stopped = False  # after a failure nothing more is written: later batches must not skip ahead of a gap
     try:
         while True:
-            try:
-                batch = inbox.get(timeout=PARENT_POLL)
-                received = True
-            except queue.Empty:
-                received = False
-            if parent is not None and os.getppid() != parent:
+            item = ready.get()
+            ready.task_done()
+            if item is _PARENT_GONE:
                 # the parent was killed: what it queued stays unwritten, and so does its bookkeeping (a
                 # batch and its resume point commit together), so a rerun reads those lines again
                 os._exit(0)
-            if not received:
-                continue
-            if batch is _STOP:
+            if item is _STOP:
                 break
-            if failed:
+            if stopped:
                 continue
+            if isinstance(item, _Failed):  # a batch that could not be made ready, reported after those before it
+                stopped = True
+                outbox.put(item.message)
+                continue
+            batch, by_column = item
             try:
                 started = time.perf_counter()
                 with db.engine.begin() as conn:
-                    write_batch(conn, writer, batch)
+                    write_prepared(conn, writer, batch, by_column)
                 # the parent keeps the metrics: it is the process Prometheus scrapes
                 outbox.put(_Committed(batch.source, len(batch.rows), len(batch.quarantine_rows),
                                       time.perf_counter() - started))
             except Exception as exc:
-                failed = True
+                stopped = True
+                failed.set()
                 outbox.put(f"{type(exc).__name__}: {exc}")
     finally:
         db.close()
