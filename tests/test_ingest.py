@@ -490,3 +490,32 @@ def test_the_writer_process_stores_the_rows_the_thread_writer_stores(tmp_path: P
         finally:
             db.close()
     assert found["thread"] == found["process"]
+
+
+def test_writer_process_row_failure_after_a_commit_then_rerun(db: Database, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writer process makes batch N+1's rows while it stores batch N: a failure making them (here a time that
+    is not one, set by a stage) is raised as WriterProcessError after batch N is committed with its bookkeeping,
+    nothing later is stored, and a rerun resumes after batch N."""
+    if db.dialect == "sqlite" and db.engine.url.database in (None, "", ":memory:"):
+        pytest.skip("no writer process for in-memory SQLite")
+    monkeypatch.setattr(writer_module, "PROCESS_THRESHOLD", 0)
+    path = write_lines(tmp_path / "access.log", range(35))
+    calls = Counter()
+
+    def stage(batch):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 2:
+            batch[0].timestamp = "not a time"  # the writer process's row making fails on it
+
+    with pytest.raises(WriterProcessError):
+        Pipeline(db, batch_size=10, stages=[stage]).ingest_file(path)
+    assert_exactly(db, range(10))
+    (src,) = sources(db)
+    assert (src["lines"], src["events"], src["complete"]) == (10, 10, False)
+
+    rerun = Pipeline(db, batch_size=10).ingest_file(path)
+    assert (rerun.events, rerun.resumed_at_line) == (25, 10)
+    assert_exactly(db, range(35))
+    (src,) = sources(db)
+    assert (src["lines"], src["events"], src["complete"]) == (35, 35, True)
