@@ -10,8 +10,10 @@ from __future__ import annotations
 import gzip
 import random
 import re
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -173,19 +175,23 @@ def test_every_rule_is_reachable_by_its_first_characters() -> None:
     assert sshd._RULES_ANY_START == ()  # every rule starts with something known: none is tried for all messages
 
 
-def test_a_message_read_with_another_address_gives_what_reading_it_gives(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``sshd._SEEN_SHAPES`` answers for messages that differ only in the client's IPv4 address (and port): read
-    once per shape, not once per address; never when the last address is not the source, or is not written as
-    reading it would store it."""
+def _counting_reads(monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], Callable[[str], Any]]:
+    """sshd's memos emptied, and every full read of a message counted: (messages read, parse of one message)."""
     for memo in ("_SEEN", "_SEEN_PORTS", "_SEEN_SHAPES", "_SEEN_SHAPES_PORTS", "_SHAPES_ONCE"):
         monkeypatch.setattr(sshd, memo, {})
-    reads = []
+    reads: list[str] = []
     read = sshd.Sshd._read
     monkeypatch.setattr(sshd.Sshd, "_read", lambda self, event, message: reads.append(message) or read(
         self, event, message))
     parser = Syslog(ParseContext(source="test", reference_time=datetime(2016, 1, 15, tzinfo=timezone.utc)))
-    head = "Dec 10 06:55:46 LabSZ sshd[24200]: "
-    parse = lambda message: parser.parse_line(head + message)  # noqa: E731
+    return reads, lambda message: parser.parse_line("Dec 10 06:55:46 LabSZ sshd[24200]: " + message)
+
+
+def test_a_message_read_with_another_address_gives_what_reading_it_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``sshd._SEEN_SHAPES`` answers for messages that differ only in the client's IPv4 address (and port): read
+    once per shape, not once per address; never when the last address is not the source, or is not written as
+    reading it would store it."""
+    reads, parse = _counting_reads(monkeypatch)
     first = parse("Failed password for invalid user admin from 203.0.113.7 port 1022 ssh2")
     assert len(reads) == 1  # a shape seen once is not checked yet
     parse("Failed password for invalid user admin from 203.0.113.9 port 1023 ssh2")
@@ -214,15 +220,8 @@ def test_a_message_read_with_another_address_gives_what_reading_it_gives(monkeyp
 def test_a_dictionary_attack_costs_no_probe_reads(monkeypatch: pytest.MonkeyPatch) -> None:
     """A guesser with a new user name on every line makes a new shape every line: each is read once, and checked
     with probes only when it comes again (the probes would double the attack's parsing cost for nothing)."""
-    for memo in ("_SEEN", "_SEEN_PORTS", "_SEEN_SHAPES", "_SEEN_SHAPES_PORTS", "_SHAPES_ONCE"):
-        monkeypatch.setattr(sshd, memo, {})
-    reads = []
-    read = sshd.Sshd._read
-    monkeypatch.setattr(sshd.Sshd, "_read", lambda self, event, message: reads.append(message) or read(
-        self, event, message))
-    parser = Syslog(ParseContext(source="test", reference_time=datetime(2016, 1, 15, tzinfo=timezone.utc)))
-    head = "Dec 10 06:55:46 LabSZ sshd[24200]: "
-    events = [parser.parse_line(f"{head}Invalid user guess{n} from 203.0.113.{n % 200} port {1000 + n}")
+    reads, parse = _counting_reads(monkeypatch)
+    events = [parse(f"Invalid user guess{n} from 203.0.113.{n % 200} port {1000 + n}")
               for n in range(300)]
     assert len(reads) == 300  # one read per line, no probes
     assert [(e.user, e.src_ip, e.src_port) for e in events[:2]] == [("guess0", "203.0.113.0", 1000),
