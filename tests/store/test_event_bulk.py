@@ -386,3 +386,32 @@ def test_postgresql_a_source_being_written_cannot_be_deleted_under_the_batch(db:
         deleting.commit()
         assert deleting.execute(text("SELECT source_id FROM events ORDER BY id")).scalars().all() == [
             None, None, other]
+
+
+@on_mariadb
+@pytest.mark.parametrize("rows", [1, 4, 7, 100], ids=["a row each", "four", "seven", "none: too few rows"])
+def test_mysql_binary_statements_store_what_driver_binding_stores(db: Database, monkeypatch: pytest.MonkeyPatch,
+                                                                  rows: int) -> None:
+    """Prepared statements of ``rows`` rows of binary values, the rows left over as text: every field as bound,
+    in order (the ids follow the rows); chunks with a value of no binary form (a text over 64 KiB's length
+    prefix, a tz-aware time never reaches here) go as text in their place."""
+    monkeypatch.setattr(bulk, "_BINARY_ROWS", rows)
+    reference = _store(db, fast=False)
+    assert _store(db, fast=True) == reference
+    evs = [*_events(), Event(timestamp=T0, source_kind="http", message="x" * 70_000 + "😀", bytes_out=2**62)]
+    assert _store(db, fast=True, evs=evs) == _store(db, fast=False, evs=evs)
+
+
+@on_mariadb
+@pytest.mark.parametrize("values", [[None, None], ["a", None], [b"\x00\xff", None], [1, -(2**63)], [2**63, 1],
+                                    [1.5, None], [float("nan"), 1.0], [True, False], [1, "a"]])
+def test_mysql_binary_column_forms(db: Database, values: list) -> None:
+    """A column goes binary only if every value has the same exact binary form; else None (text literals)."""
+    encoded = bulk._binary_column(values)
+    kinds = {type(v) for v in values} - {type(None)}
+    exact = len(kinds) <= 1 and kinds <= {str, bytes, int, float} and all(
+        -(2**63) <= v < 2**63 for v in values if type(v) is int) and all(
+        v == v for v in values if type(v) is float)
+    assert (encoded is not None) == exact
+    if encoded is not None:
+        assert encoded[2] == [i for i, v in enumerate(values) if v is None]
