@@ -33,7 +33,7 @@ from operator import is_, itemgetter
 from typing import Any
 
 from pymysql.converters import escape_float
-from pymysql.err import IntegrityError
+from pymysql.err import IntegrityError, MySQLError
 
 #: Characters per statement, PyMySQL's own size for ``executemany`` (``Cursor.max_stmt_length``); even all
 #: 4-byte characters stay within ``max_allowed_packet`` (16 MiB by default on MariaDB, 4 MiB at the least
@@ -305,7 +305,11 @@ class _Prepared:
                                                                           "_read_ok_packet", "client_flag")):
             return None
         raw._execute_command(_COM_STMT_PREPARE, head + ",".join(["(" + ",".join("?" * columns) + ")"] * rows))
-        stmt_id, result_columns, params = struct.unpack_from("<IHH", raw._read_packet().get_all_data(), 1)
+        try:
+            first = raw._read_packet()
+        except MySQLError:  # refused (max_prepared_stmt_count reached ...): the text path, which raises a real error
+            return None
+        stmt_id, result_columns, params = struct.unpack_from("<IHH", first.get_all_data(), 1)
         eof = not raw.client_flag & _CLIENT_DEPRECATE_EOF  # each list of definitions ends with an EOF packet
         for _ in range(params + result_columns + eof * (bool(params) + bool(result_columns))):
             raw._read_packet()  # the placeholders' definitions: nothing in them is needed

@@ -415,3 +415,16 @@ def test_mysql_binary_column_forms(db: Database, values: list) -> None:
     assert (encoded is not None) == exact
     if encoded is not None:
         assert encoded[2] == [i for i, v in enumerate(values) if v is None]
+
+
+@on_mariadb
+def test_mysql_a_statement_the_server_will_not_prepare_goes_as_text(db: Database,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """More placeholders than the protocol counts: the server refuses to prepare it, the rows go as literals."""
+    monkeypatch.setattr(bulk, "_MAX_PARAMS", 10**9)
+    monkeypatch.setattr(bulk, "_BINARY_ROWS", 3_000)
+    evs = [e for e in _events() if len(e.message or "") < 1_000] * 100
+    prepared = []
+    monkeypatch.setattr(bulk._Prepared, "execute", lambda self, body: prepared.append(body))
+    assert _store(db, fast=True, evs=evs) == _store(db, fast=False, evs=evs)
+    assert prepared == []
