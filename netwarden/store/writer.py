@@ -37,6 +37,7 @@ from sqlalchemy import Connection
 from netwarden import metrics
 from netwarden.store import quarantine as quarantine_store
 from netwarden.store import rollups as rollup_store
+from netwarden.collect.heap import keep_freed_memory
 from netwarden.store import sources as source_store
 from netwarden.store.database import Database
 from netwarden.store.events import EventWriter
@@ -299,6 +300,7 @@ def _process_main(url: str, inbox: mp.Queue, outbox: mp.Queue, checkpoint_pages:
     if parent is not None:
         _die_with(parent, main_thread)
     gc.set_threshold(100_000, 50, 100)  # rows are tuples of plain values: no cycles to look for often
+    keep_freed_memory()  # each batch's large blocks reused, not faulted in again (as in the parsing process)
     db = Database.open(url, migrate=False)
     if db.dialect == "sqlite" and checkpoint_pages:
         _checkpoint_every(db, checkpoint_pages)
@@ -367,6 +369,7 @@ class ProcessWriter:
     makes_rows = True
 
     def __init__(self, db: Database, depth: int = 8, *, checkpoint_pages: int | None = None) -> None:
+        keep_freed_memory()  # a large file: each batch's pickle and columns reuse the last one's memory
         ctx = mp.get_context("spawn")  # never fork a process that holds database connections
         self._inbox: mp.Queue = ctx.Queue(maxsize=depth)
         self._outbox: mp.Queue = ctx.Queue()
