@@ -56,10 +56,10 @@ class MessageParser:
         """Complete ``event`` from the message; raise ParseError for impossible values."""
         raise NotImplementedError
 
-    def known(self, message: str) -> tuple[tuple, tuple] | None:
+    def known(self, message: str) -> tuple[tuple, dict] | None:
         """What ``fill`` gave for this same message before, if this parser remembers it: the event's
-        (source_kind, app_protocol, transport, outcome, src_ip, src_port, user, dst_ip, dst_port) and the
-        (key, value) pairs it added to ``extra``, for an event that had none of those fields set. None: call
+        (source_kind, app_protocol, transport, outcome, src_ip, src_port, user, dst_ip, dst_port) and a dict
+        (never to be changed) of what it added to ``extra``, in order, for an event that had none of those fields set. None: call
         ``fill``. The syslog parser then builds the event in one step."""
         return None
 

@@ -185,12 +185,12 @@ _SEEN_LENGTH = 512  # longer messages are read each time: memory stays bounded (
 # of its Linux.log ones, are exact repeats of an earlier one), so each is read once. One memo for the process,
 # not one per parser: a syslog stream keeps a parser per device (up to 4,096), and 4,096 memos of ~8 MB would
 # not be bounded in any useful sense. What a message gives depends on its text alone, and values are immutable.
-_SEEN: dict[str, tuple[tuple, tuple]] = {}
+_SEEN: dict[str, tuple[tuple, dict]] = {}
 # The same, for messages that differ only in the client's port (each connection has its own: "Failed password
 # for root from A port P ssh2" is read once per user and address, not once per attempt). Keyed by the message
 # with its last " port DIGITS" cut out (see _port_cut); kept only when the rule's own port group is that very
 # run of digits, so the rest of the message reads the same whatever the digits are.
-_SEEN_PORTS: dict[str, tuple[tuple, tuple]] = {}
+_SEEN_PORTS: dict[str, tuple[tuple, dict]] = {}
 _PORT_RUN = re.compile(r"\d{1,5}(?!\d)", re.ASCII)  # a port as sshd writes it (0-65535 checked apart)
 _SRC_IP, _SRC_PORT = 4, 5  # src_ip's and src_port's places in what the memos keep
 # The same again, for messages that differ only in the client's IPv4 address (and port): a botnet's thousands of
@@ -199,8 +199,8 @@ _SRC_IP, _SRC_PORT = 4, 5  # src_ip's and src_port's places in what the memos ke
 # (and then its last " port DIGITS" run, see _port_cut) cut out; kept only when that address is the source the
 # reading gave, and when reading the message with other addresses (and ports) in their place gave the same but
 # for them (_probes_agree). Addresses without a port and with one are two kinds of shape, each in its own memo.
-_SEEN_SHAPES: dict[str, tuple[tuple, tuple]] = {}
-_SEEN_SHAPES_PORTS: dict[str, tuple[tuple, tuple]] = {}
+_SEEN_SHAPES: dict[str, tuple[tuple, dict]] = {}
+_SEEN_SHAPES_PORTS: dict[str, tuple[tuple, dict]] = {}
 # shapes read once so far: a shape is checked (two probe reads) only when it comes again, or a dictionary attack
 # (a new user name, so a new shape, on every line) would pay the probes on every line and gain nothing
 _SHAPES_ONCE: dict[str, None] = {}
@@ -238,7 +238,7 @@ def _address_cut(message: str) -> tuple[str, int, str] | None:
     return message[:at] + "\n" + message[end:], at, message[at:end]
 
 
-def _remember(memo: dict[str, tuple[tuple, tuple]], key: str, seen: tuple[tuple, tuple]) -> None:
+def _remember(memo: dict[str, tuple[tuple, dict]], key: str, seen: tuple[tuple, dict]) -> None:
     if len(memo) >= _SEEN_MESSAGES:
         memo.clear()
     memo[key] = seen
@@ -285,8 +285,10 @@ class Sshd(MessageParser):
         before = len(event.extra)
         port_at = self._read(event, message)
         if plain and len(message) <= _SEEN_LENGTH:
-            added = tuple(event.extra.items())[before:]  # _read only adds keys, in this order
-            if not any(isinstance(value, (dict, list)) for _, value in added):  # shared: immutable values only
+            # _read only adds keys, in this order; kept as a dict (merged into a new event's extra in one step) that
+            # nothing changes
+            added = dict(tuple(event.extra.items())[before:])
+            if not any(isinstance(value, (dict, list)) for value in added.values()):  # shared: immutable values only
                 values = (event.source_kind, event.app_protocol, event.transport, event.outcome, event.src_ip,
                           event.src_port, event.user, event.dst_ip, event.dst_port)
                 if len(_SEEN) >= _SEEN_MESSAGES:
@@ -301,7 +303,7 @@ class Sshd(MessageParser):
                 if event.src_ip is not None:
                     self._remember_shape(message, values, added, port_at if by_port else None)
 
-    def known(self, message: str) -> tuple[tuple, tuple] | None:
+    def known(self, message: str) -> tuple[tuple, dict] | None:
         seen = _SEEN.get(message)
         if seen is not None:
             return seen
@@ -336,7 +338,7 @@ class Sshd(MessageParser):
         _remember(_SEEN, message, seen)  # and its repeats by _SEEN
         return seen
 
-    def _remember_shape(self, message: str, values: tuple, added: tuple, port_at: int | None) -> None:
+    def _remember_shape(self, message: str, values: tuple, added: dict, port_at: int | None) -> None:
         """Keep what reading ``message`` gave by its shape (``_SEEN_SHAPES``): when its last IPv4 address is the
         source, and the message read with other addresses (and ports, when ``port_at`` says where the rule read
         the port) in their places gives the same but for them."""
@@ -361,7 +363,7 @@ class Sshd(MessageParser):
             memo.clear()
         memo[key] = (values, added)
 
-    def _probes_agree(self, message: str, values: tuple, added: tuple, address_span: tuple[int, int],
+    def _probes_agree(self, message: str, values: tuple, added: dict, address_span: tuple[int, int],
                       port_span: tuple[int, int] | None) -> bool:
         """Whether ``message`` read with each of ``_PROBES`` in place of its address (and port) gives ``values``
         and ``added`` with the probe's address (and port) instead: nothing else in its reading depends on them."""
@@ -380,7 +382,7 @@ class Sshd(MessageParser):
                 + values[_SRC_PORT + 1:]
             got = (probe.source_kind, probe.app_protocol, probe.transport, probe.outcome, probe.src_ip,
                    probe.src_port, probe.user, probe.dst_ip, probe.dst_port)
-            if got != expected or tuple(probe.extra.items()) != added:
+            if got != expected or tuple(probe.extra.items()) != tuple(added.items()):  # in the same order too
                 return False
         return True
 

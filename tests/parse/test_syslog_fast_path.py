@@ -34,7 +34,14 @@ def _variants(line: str, rng: random.Random) -> list[str]:
            line.replace("]", "]]", 1), line.replace(" ", " 2025 ", 2).replace(" 2025 ", " ", 1),
            line.replace("sshd", "sshd-session", 1), line.replace("sshd", "SSHD", 1), line.replace("sshd[", "sshd [", 1),
            line.replace(" LabSZ ", " " + "h" * 256 + " ", 1), line.replace(" LabSZ ", " ", 1),
-           line.replace("Dec", "Dek", 1), line.replace("Jun", "jun", 1), line.replace("1", "\u0661", 1)]
+           line.replace("Dec", "Dek", 1), line.replace("Jun", "jun", 1), line.replace("1", "\u0661", 1),
+           # around the remembered header (Syslog._heads): the same text after the stamp, with a stamp, the space
+           # after it or the message's start that _USUAL reads otherwise, or a line feed it does not take
+           line[:15] + "  " + line[16:], line[:15] + "x" + line[16:], line[:4] + line[5:], line[:14] + "7 " + line[16:],
+           line[:4] + "1" + line[5:], "Jan 1" + line[6:], line[:7] + "0" + line[8:], line[:9] + "x" + line[10:],
+           head + ":\n" + rest, head + ": " + rest + "\n ", head + ": \t" + rest, line.replace(" LabSZ ", " LabSZ: ", 1),
+           line.replace(" LabSZ ", " a:b ", 1), line.replace(" LabSZ ", " LabSZ  ", 1), line.replace("]: ", "]:: ", 1),
+           line.replace("[", "[0", 1), line.replace("[", "[12345678901", 1)]
     if rest:
         cut = rng.randrange(len(rest) + 1)
         out += [head + ": " + rest[:cut], head + ": error: " + rest, head + ": fatal: " + rest,
