@@ -37,7 +37,7 @@ from sqlalchemy import Connection
 from netwarden import metrics
 from netwarden.store import quarantine as quarantine_store
 from netwarden.store import rollups as rollup_store
-from netwarden.collect.heap import keep_freed_memory
+from netwarden.store.heap import keep_freed_memory
 from netwarden.store import sources as source_store
 from netwarden.store.database import Database
 from netwarden.store.events import EventWriter
