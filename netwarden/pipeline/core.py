@@ -129,6 +129,21 @@ class Pipeline:
         hand its rows, its quarantined lines and how far the input was read (``position``, for an input
         with an ``ingest_sources`` row ``source_id``) to ``writer``: all stored in one transaction."""
         self.stages.run(batch.events)
+        self._hand_over(batch, writer, source=source, fmt=fmt, source_id=source_id, position=position)
+
+    def store_parts(self, parts: Sequence[tuple[Batch, Position]], writer: BatchWriter, *, source: str, fmt: str,
+                    source_id: int | None = None) -> None:
+        """:meth:`store_batch` for consecutive batches of one input, each with how far it takes the input: the
+        stages run once on all their events (one detection batch), then each is handed to ``writer`` as a
+        transaction of its own. On SQLite the engine's alert writes wait for the writer process's
+        transaction in progress: a part's is a fraction of a whole batch's."""
+        events = [event for batch, _ in parts for event in batch.events] if len(parts) > 1 else parts[0][0].events
+        self.stages.run(events)
+        for batch, position in parts:
+            self._hand_over(batch, writer, source=source, fmt=fmt, source_id=source_id, position=position)
+
+    def _hand_over(self, batch: Batch, writer: BatchWriter, *, source: str, fmt: str, source_id: int | None,
+                   position: Position | None) -> None:
         q_rows = quarantine_store.quarantine_rows(batch.quarantined, source=source, fmt=fmt,
                                                   source_id=source_id, received=datetime.now(timezone.utc))
         # rollups are counted by the writer (a separate process for large files: it has the spare time), and

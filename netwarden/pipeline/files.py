@@ -9,7 +9,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from netwarden.collect.files import SNIFF_LINES, InputError, LogFile, NullDigest
+from collections.abc import Iterator
+
+from netwarden.collect.files import SNIFF_LINES, InputError, Line, LogFile, NullDigest
 from netwarden.parse import Parser, UnknownFormat, get_parser, guess_format
 from netwarden.pipeline.batch import IngestResult
 from netwarden.store import sources as source_store
@@ -44,18 +46,21 @@ def import_file(pipeline: Pipeline, path: Path, fmt: str, *, progress: ProgressC
         result.resumed_at_line = line_no
         mtime = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
         parser = pipeline.parser(parser_cls.name, source=str(path), reference_time=mtime)
-        chunks = log.chunks(start_offset=offset, start_line=line_no, digest=digest,
-                            max_line_bytes=pipeline.max_line_bytes, size=pipeline.batch_size)
         end = offset
         any_line = False
         with open_writer(pipeline.db, expected_bytes(log), file_import=True) as writer:
-            for chunk in chunks:
+            parts = 1 if pipeline.publishes else getattr(writer, "transactions_per_batch", 1)
+            chunks = log.chunks(start_offset=offset, start_line=line_no, digest=digest,
+                                max_line_bytes=pipeline.max_line_bytes, size=max(1, pipeline.batch_size // parts))
+            for group in _batches(chunks, digest, pipeline.batch_size):
                 any_line = True
-                batch = pipeline.parse_batch(parser, chunk, result)
-                end = chunk[-1].end
-                line_no = chunk[-1].number
-                pipeline.store_batch(batch, writer, source=str(path), fmt=parser_cls.name, source_id=source_id,
-                                     position=Position(end, digest.hexdigest(), line_no))
+                batches = [(pipeline.parse_batch(parser, chunk, result), position) for chunk, position in group]
+                end, line_no = group[-1][1].offset, group[-1][1].lines
+                if len(batches) == 1:
+                    pipeline.store_batch(batches[0][0], writer, source=str(path), fmt=parser_cls.name,
+                                         source_id=source_id, position=batches[0][1])
+                else:
+                    pipeline.store_parts(batches, writer, source=str(path), fmt=parser_cls.name, source_id=source_id)
                 if progress:
                     progress(log.position, log.size)
             writer.submit(StoreBatch(source_id=source_id, source=str(path), position=Position(
@@ -63,6 +68,21 @@ def import_file(pipeline: Pipeline, path: Path, fmt: str, *, progress: ProgressC
         result.already_done = not any_line and result.resumed_at_line > 0
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _batches(chunks: Iterator[list[Line]], digest: Any, size: int) -> Iterator[list[tuple[list[Line], Position]]]:
+    """The chunks in groups of about ``size`` lines (one detection batch each), each chunk with the position it
+    takes the input to: its digest is read as the chunk comes out, before the next one is read."""
+    group: list[tuple[list[Line], Position]] = []
+    lines = 0
+    for chunk in chunks:
+        group.append((chunk, Position(chunk[-1].end, digest.hexdigest(), chunk[-1].number)))
+        lines += len(chunk)
+        if lines >= size:
+            yield group
+            group, lines = [], 0
+    if group:
+        yield group
 
 
 def expected_bytes(log: LogFile) -> int:

@@ -17,7 +17,7 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
 from netwarden.records import Alert, AlertStatus, Factor, Severity
-from netwarden.store import keyset, raw_rows
+from netwarden.store import keyset, raw_rows, write_turns
 from netwarden.store.addresses import address_key, network_range
 from netwarden.store.events import _clean_json, clean_text, overlapping
 from netwarden.store.schema import alerts, detector_state, incidents, suppressions
@@ -458,6 +458,9 @@ def lock_for_writing(conn: Connection) -> None:
     (timeout_ms,) = raw.execute("PRAGMA busy_timeout").fetchone()
     deadline = time.monotonic() + timeout_ms / 1000
     raw.execute("PRAGMA busy_timeout=0")  # fail at once when locked: this loop does the waiting
+    turn = write_turns.flag_of(conn.engine)  # a file import's writer process: asked to commit soon
+    if turn is not None:
+        turn.value = 1
     try:
         while True:
             try:
@@ -468,6 +471,8 @@ def lock_for_writing(conn: Connection) -> None:
                     raise
             time.sleep(LOCK_POLL)
     finally:
+        if turn is not None:
+            turn.value = 0
         raw.execute(f"PRAGMA busy_timeout={int(timeout_ms)}")
 
 

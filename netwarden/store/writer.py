@@ -39,6 +39,7 @@ from netwarden.store import quarantine as quarantine_store
 from netwarden.store import rollups as rollup_store
 from netwarden.store.heap import keep_freed_memory
 from netwarden.store import sources as source_store
+from netwarden.store import write_turns
 from netwarden.store.database import Database
 from netwarden.store.events import EventWriter
 
@@ -240,10 +241,11 @@ def _prepare_ahead(inbox: mp.Queue, writer: EventWriter, ready: queue.Queue, par
             return
 
 
-def _next_ready(inbox: mp.Queue, writer: EventWriter, parent: int | None, failed: threading.Event) -> Any:
-    """The next item for the main thread (see :func:`_prepare_ahead`), _NOTHING if none came within PARENT_POLL."""
+def _next_ready(inbox: mp.Queue, writer: EventWriter, parent: int | None, failed: threading.Event,
+                timeout: float = PARENT_POLL) -> Any:
+    """The next item for the main thread (see :func:`_prepare_ahead`), _NOTHING if none came within ``timeout``."""
     try:
-        batch = inbox.get(timeout=PARENT_POLL)
+        batch = inbox.get(timeout=timeout)
     except queue.Empty:
         batch = _NOTHING
     except BaseException as exc:  # a batch that cannot be unpickled, a broken pipe: its failure, in its place
@@ -282,12 +284,16 @@ def _made_in_turn(inbox: mp.Queue, writer: EventWriter, parent: int | None,
     (bench_ssh, 500k lines, alternated)."""
     broken = False
 
-    def take() -> Any:
+    def take(timeout: float | None = None) -> Any:
+        """The next item; with a ``timeout``, _NOTHING if none came within it."""
         nonlocal broken
         if broken:  # the inbox failed: nothing more is read from it
             return _STOP
-        while (item := _next_ready(inbox, writer, parent, failed)) is _NOTHING:
-            pass
+        if timeout is not None:
+            item = _next_ready(inbox, writer, parent, failed, timeout)
+        else:
+            while (item := _next_ready(inbox, writer, parent, failed)) is _NOTHING:
+                pass
         if isinstance(item, _Failed):
             failed.set()
             broken = item.inbox_broken
@@ -296,7 +302,7 @@ def _made_in_turn(inbox: mp.Queue, writer: EventWriter, parent: int | None,
 
 
 def _process_main(url: str, inbox: mp.Queue, outbox: mp.Queue, checkpoint_pages: int | None = None,
-                  parent: int | None = None, main_thread: bool = False) -> None:
+                  parent: int | None = None, main_thread: bool = False, turn: Any = None) -> None:
     if parent is not None:
         _die_with(parent, main_thread)
     gc.set_threshold(100_000, 50, 100)  # rows are tuples of plain values: no cycles to look for often
@@ -309,9 +315,10 @@ def _process_main(url: str, inbox: mp.Queue, outbox: mp.Queue, checkpoint_pages:
     take = _made_ahead(inbox, writer, parent, failed) if db.dialect != "sqlite" else \
         _made_in_turn(inbox, writer, parent, failed)
     stopped = False  # after a failure nothing more is written: later batches must not skip ahead of a gap
+    after: Any = _NOTHING  # an item taken while a transaction was open, for the next turn of the loop
     try:
         while True:
-            item = take()
+            item, after = (take() if after is _NOTHING else after), _NOTHING
             if item is _PARENT_GONE:
                 # the parent was killed: what it queued stays unwritten, and so does its bookkeeping (a
                 # batch and its resume point commit together), so a rerun reads those lines again
@@ -327,11 +334,17 @@ def _process_main(url: str, inbox: mp.Queue, outbox: mp.Queue, checkpoint_pages:
             batch, by_column = item
             try:
                 started = time.perf_counter()
+                written = [batch]
                 with db.engine.begin() as conn:
+                    if turn is not None:
+                        _wait_turn(conn, turn)
                     write_prepared(conn, writer, batch, by_column)
+                    if turn is not None:
+                        after = _more_parts(conn, writer, take, turn, written)
                 # the parent keeps the metrics: it is the process Prometheus scrapes
-                outbox.put(_Committed(batch.source, len(batch.rows), len(batch.quarantine_rows),
-                                      time.perf_counter() - started))
+                for batch in written:
+                    outbox.put(_Committed(batch.source, len(batch.rows), len(batch.quarantine_rows),
+                                          time.perf_counter() - started))
             except Exception as exc:
                 stopped = True
                 failed.set()
@@ -339,6 +352,47 @@ def _process_main(url: str, inbox: mp.Queue, outbox: mp.Queue, checkpoint_pages:
     finally:
         db.close()
         outbox.put(_STOP)
+
+
+#: rows at most in one transaction of the writer process that takes parts of batches (FILE_IMPORT_PARTS): as many
+#: as a whole batch's (pipeline.core.BATCH_SIZE), so that nobody waiting it commits as often as before
+TRANSACTION_ROWS = 20_000
+#: seconds the writer process waits for a batch's next part with its transaction open, before it commits
+NEXT_PART_WAIT = 0.05
+TURN_POLL = 0.001  # seconds between looks at the shared flag
+
+
+def _wait_turn(conn: Connection, turn: Any) -> None:
+    """Before the writer process's transaction: let the parsing process write first if it is waiting (the flag
+    goes down once it holds the lock), then take the lock (``lock_for_writing``: until its commit)."""
+    from netwarden.store.alerts import lock_for_writing
+
+    deadline = time.monotonic() + 1.0  # a flag left up (the parent died while waiting) must not stop the writer
+    while turn.value and time.monotonic() < deadline:
+        time.sleep(TURN_POLL)
+    lock_for_writing(conn)
+
+
+def _more_parts(conn: Connection, writer: EventWriter, take: Callable[..., Any], turn: Any,
+                written: list[StoreBatch]) -> Any:
+    """Add the next parts handed over to the open transaction while the parsing process does not wait for the
+    lock, up to TRANSACTION_ROWS rows; each part also advances its input's position, so whatever is committed
+    resumes right. Returns an item taken that is not a batch (or _NOTHING): the caller handles it after the
+    commit."""
+    rows = len(written[0].rows)
+    while rows < TRANSACTION_ROWS and not turn.value:
+        waited = 0.0
+        while (item := take(TURN_POLL)) is _NOTHING and not turn.value and waited < NEXT_PART_WAIT:
+            waited += TURN_POLL
+        if item is _NOTHING:
+            return _NOTHING
+        if not isinstance(item, tuple):  # _STOP, _PARENT_GONE, _Failed: after this transaction
+            return item
+        batch, by_column = item
+        write_prepared(conn, writer, batch, by_column)
+        written.append(batch)
+        rows += len(batch.rows)
+    return _NOTHING
 
 
 #: WAL pages between checkpoints when importing a file (16 KiB each: 160 MiB). SQLite's default, 1,000, copies
@@ -367,17 +421,26 @@ class ProcessWriter:
     #: batches may come as columns (StoreBatch.columns): the rows are made in the writer process, whose core
     #: has time to spare, not in the parsing one (measured: see BENCHMARKS.md, "SSH logs against fail2ban")
     makes_rows = True
+    #: a file import hands it each detection batch in this many transactions (Pipeline.store_parts)
+    transactions_per_batch = 1
 
-    def __init__(self, db: Database, depth: int = 8, *, checkpoint_pages: int | None = None) -> None:
+    def __init__(self, db: Database, depth: int = 8, *, checkpoint_pages: int | None = None,
+                 parts: int = 1) -> None:
         keep_freed_memory()  # a large file: each batch's pickle and columns reuse the last one's memory
         ctx = mp.get_context("spawn")  # never fork a process that holds database connections
         self._inbox: mp.Queue = ctx.Queue(maxsize=depth)
         self._outbox: mp.Queue = ctx.Queue()
         url = db.engine.url.render_as_string(hide_password=False)
+        # parts > 1: batches come in parts (Pipeline.store_parts), stored in turns with the engine's writes
+        self.transactions_per_batch = parts
+        self._engine = db.engine
+        self._turn = ctx.RawValue("b", 0) if parts > 1 and db.dialect == "sqlite" else None
         self._process = ctx.Process(target=_process_main, name="netwarden-writer", daemon=True,
                                     args=(url, self._inbox, self._outbox, checkpoint_pages, os.getpid(),
-                                          threading.current_thread() is threading.main_thread()))
+                                          threading.current_thread() is threading.main_thread(), self._turn))
         self._process.start()
+        if self._turn is not None:
+            write_turns.share(db.engine, self._turn)
         self._closed = False
         self._held: list[Any] = []  # a message other than a commit that a metrics scrape took out of the outbox
         self._outbox_lock = threading.Lock()
@@ -410,9 +473,15 @@ class ProcessWriter:
                 break
             errors.append(message)
         self._process.join()
-        metrics.remove_collector(self._scraped)
+        self._stopped()
         if errors:
             raise WriterProcessError(errors[0])
+
+    def _stopped(self) -> None:
+        """The writer process ended or is ending: nothing more to count, no turns to take."""
+        metrics.remove_collector(self._scraped)
+        if self._turn is not None:
+            write_turns.unshare(self._engine, self._turn)
 
     def _next_message(self, timeout: float | None) -> Any:
         """The writer's next message other than a commit (commits go to the metrics); raises queue.Empty."""
@@ -446,14 +515,14 @@ class ProcessWriter:
         except queue.Empty:
             if not self._process.is_alive() and not self._closed:
                 self._closed = True
-                metrics.remove_collector(self._scraped)
+                self._stopped()
                 raise WriterProcessError(f"the writer process died (exit code {self._process.exitcode})") from None
             return
         if message is not _STOP:
             self._closed = True
             self._inbox.put(_STOP)
             self._process.join(timeout=10)
-            metrics.remove_collector(self._scraped)
+            self._stopped()
             raise WriterProcessError(message)
 
     def __enter__(self) -> ProcessWriter:
@@ -465,7 +534,7 @@ class ProcessWriter:
             self._closed = True
             self._process.terminate()  # already failing: stop writing, keep the original error
             self._process.join()
-            metrics.remove_collector(self._scraped)
+            self._stopped()
             return
         _close_quietly_if_failing(self, exc_type)
 
@@ -486,9 +555,16 @@ def open_writer(db: Database, expected_bytes: int, *, file_import: bool = False)
     in_memory = db.dialect == "sqlite" and (db.engine.url.database or ":memory:") == ":memory:"
     if expected_bytes >= PROCESS_THRESHOLD and not in_memory:
         if file_import:  # large batches: two in flight hold as many rows as eight of a live stream's
-            return ProcessWriter(db, depth=2, checkpoint_pages=FILE_IMPORT_CHECKPOINT_PAGES)
+            parts = FILE_IMPORT_PARTS if db.dialect == "sqlite" else 1
+            return ProcessWriter(db, depth=2 * parts, checkpoint_pages=FILE_IMPORT_CHECKPOINT_PAGES, parts=parts)
         return ProcessWriter(db)
     return ThreadWriter(db)
 
+
+#: parts per detection batch when importing a file into SQLite. SQLite has one writer at a time, and the detection
+#: engine (in the parsing process) writes a batch's alerts between the writer process's transactions: the writer
+#: process commits at the end of a part when the engine waits (netwarden.store.write_turns), so the parsing process
+#: waits for one part's write at most, not a whole batch's
+FILE_IMPORT_PARTS = 4
 
 PROCESS_THRESHOLD = 8 << 20  # below this, starting a process costs more than it saves
