@@ -7,16 +7,23 @@ from __future__ import annotations
 import json
 import threading
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from sqlalchemy import func, select
 
+from netwarden.records import Event
 from netwarden.store import alerts as alert_store
+from netwarden.store import sources as source_store
 from netwarden.store import write_turns
 from netwarden.store import writer as writer_module
 from netwarden.store.database import Database
 from netwarden.store.events import EventWriter
+from netwarden.store.schema import events as event_table
+from netwarden.store.schema import rollups
+from netwarden.store.sources import Position
 from netwarden.store.writer import StoreBatch
 from tests.detect.ssh_reference import INPUTS, REFERENCE, generate, outcome
 from tests.store.test_write_lock import _another_writer
@@ -47,24 +54,39 @@ def test_ssh_reference_through_the_writer_process_in_parts(datasets: Path, tmp_p
     assert got["events_sha256"] == expected["events_sha256"]
 
 
-def _parts(n: int) -> list[tuple[StoreBatch, None]]:
-    return [(StoreBatch(), None) for _ in range(n)]
-
-
 @pytest.mark.parametrize("waiting", [False, True])
 def test_parts_join_the_open_transaction_unless_the_engine_waits(tmp_path: Path, waiting: bool) -> None:
+    """Each part's rows are stored, their rollups added and the input advanced once, to the last part's position."""
     db = Database.open(f"sqlite:///{tmp_path / 'nw.db'}")
-    items = [*_parts(3), None]  # three more parts, then the end (_STOP)
-    turn = SimpleNamespace(value=1 if waiting else 0)
-    written = [StoreBatch()]
+    events = EventWriter(db.engine.dialect)
     with db.engine.begin() as conn:
-        after = writer_module._more_parts(conn, EventWriter(db.engine.dialect), lambda _timeout: items.pop(0),
-                                          turn, written)
+        source_id = source_store.create(conn, kind="file", name="in.log", fmt="syslog", first_line_sha="x",
+                                        prefix_sha="y")
+
+    def part(n: int) -> StoreBatch:
+        event = Event(timestamp=datetime(2026, 1, 1, 0, n, tzinfo=timezone.utc), source_kind="syslog",
+                      src_ip="203.0.113.9")
+        batch = StoreBatch(events.rows([event], source_id, [n]), None, [], source_id, "in.log",
+                           Position(10 * n, f"sha{n}", n))
+        writer_module.prepare_batch(events, batch)
+        return batch
+
+    items = [(part(n), None) for n in (2, 3, 4)] + [None]  # three more parts, then the end (_STOP)
+    turn = SimpleNamespace(value=1 if waiting else 0)
+    written = [part(1)]
+    with db.engine.begin() as conn:
+        after = writer_module._write_parts(conn, events, lambda _timeout: items.pop(0), turn, written, None)
+    with db.engine.connect() as conn:
+        (stored,) = source_store.all_sources(conn)
+        minutes = conn.execute(select(func.count()).select_from(rollups)).scalar()
+        rows = conn.execute(select(func.count()).select_from(event_table)).scalar()
     db.close()
     if waiting:  # commit at once: the engine writes next
-        assert (len(written), len(items)) == (1, 4)
+        assert (len(written), len(items), rows, minutes) == (1, 4, 1, 1)
+        assert (stored["offset"], stored["prefix_sha"], stored["lines"], stored["events"]) == (10, "sha1", 1, 1)
     else:  # the parts, then the end handed back to be handled after the commit
-        assert (len(written), after, items) == (4, None, [])
+        assert (len(written), after, items, rows, minutes) == (4, None, [], 4, 4)
+        assert (stored["offset"], stored["prefix_sha"], stored["lines"], stored["events"]) == (40, "sha4", 4, 4)
 
 
 def test_the_engine_raises_the_flag_while_it_waits_for_the_lock(tmp_path: Path) -> None:

@@ -49,10 +49,11 @@ def import_file(pipeline: Pipeline, path: Path, fmt: str, *, progress: ProgressC
         end = offset
         any_line = False
         with open_writer(pipeline.db, expected_bytes(log), file_import=True) as writer:
-            parts = 1 if pipeline.publishes else getattr(writer, "transactions_per_batch", 1)
+            part = _part_size(pipeline.batch_size, 1 if pipeline.publishes else
+                              getattr(writer, "transactions_per_batch", 1))
             chunks = log.chunks(start_offset=offset, start_line=line_no, digest=digest,
-                                max_line_bytes=pipeline.max_line_bytes, size=max(1, pipeline.batch_size // parts))
-            for group in _batches(chunks, digest, pipeline.batch_size):
+                                max_line_bytes=pipeline.max_line_bytes, size=part)
+            for group in _batches(chunks, digest, pipeline.batch_size, part):
                 any_line = True
                 batches = [(pipeline.parse_batch(parser, chunk, result), position) for chunk, position in group]
                 end, line_no = group[-1][1].offset, group[-1][1].lines
@@ -70,15 +71,24 @@ def import_file(pipeline: Pipeline, path: Path, fmt: str, *, progress: ProgressC
     return result
 
 
-def _batches(chunks: Iterator[list[Line]], digest: Any, size: int) -> Iterator[list[tuple[list[Line], Position]]]:
-    """The chunks in groups of about ``size`` lines (one detection batch each), each chunk with the position it
-    takes the input to: its digest is read as the chunk comes out, before the next one is read."""
+def _part_size(size: int, parts: int) -> int:
+    """Lines per part: ``size`` split into at most ``parts`` equal parts (fewer if it does not divide)."""
+    parts = next(p for p in range(max(1, min(parts, size)), 0, -1) if size % p == 0)
+    return size // parts
+
+
+def _batches(chunks: Iterator[list[Line]], digest: Any, size: int,
+             part: int) -> Iterator[list[tuple[list[Line], Position]]]:
+    """The chunks of ``part`` lines in groups of ``size`` lines, each chunk with the position it takes the input to
+    (its digest read as it comes out, before the next one is read). A group ends where the chunks of ``size``
+    lines ended (a shorter chunk: before a line of max_line_bytes or more that ended past a read block, or at the
+    end): detection sees the same batches as before (but where such a line starts a part exactly)."""
     group: list[tuple[list[Line], Position]] = []
     lines = 0
     for chunk in chunks:
         group.append((chunk, Position(chunk[-1].end, digest.hexdigest(), chunk[-1].number)))
         lines += len(chunk)
-        if lines >= size:
+        if lines >= size or len(chunk) < part:
             yield group
             group, lines = [], 0
     if group:

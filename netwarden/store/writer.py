@@ -336,11 +336,11 @@ def _process_main(url: str, inbox: mp.Queue, outbox: mp.Queue, checkpoint_pages:
                 started = time.perf_counter()
                 written = [batch]
                 with db.engine.begin() as conn:
-                    if turn is not None:
+                    if turn is None:
+                        write_prepared(conn, writer, batch, by_column)
+                    else:
                         _wait_turn(conn, turn)
-                    write_prepared(conn, writer, batch, by_column)
-                    if turn is not None:
-                        after = _more_parts(conn, writer, take, turn, written)
+                        after = _write_parts(conn, writer, take, turn, written, by_column)
                 # the parent keeps the metrics: it is the process Prometheus scrapes
                 for batch in written:
                     outbox.put(_Committed(batch.source, len(batch.rows), len(batch.quarantine_rows),
@@ -373,26 +373,43 @@ def _wait_turn(conn: Connection, turn: Any) -> None:
     lock_for_writing(conn)
 
 
-def _more_parts(conn: Connection, writer: EventWriter, take: Callable[..., Any], turn: Any,
-                written: list[StoreBatch]) -> Any:
-    """Add the next parts handed over to the open transaction while the parsing process does not wait for the
-    lock, up to TRANSACTION_ROWS rows; each part also advances its input's position, so whatever is committed
-    resumes right. Returns an item taken that is not a batch (or _NOTHING): the caller handles it after the
-    commit."""
-    rows = len(written[0].rows)
-    while rows < TRANSACTION_ROWS and not turn.value:
+def _write_parts(conn: Connection, writer: EventWriter, take: Callable[..., Any], turn: Any,
+                 written: list[StoreBatch], by_column: list[Sequence] | None) -> Any:
+    """Store ``written[0]`` and the next parts handed over in the open transaction while the parsing process does
+    not wait for the lock, up to TRANSACTION_ROWS rows; ``written`` gets the parts stored. Their rollups are
+    added and their input advanced to the last one's position once, at the end: all commit together. Returns
+    an item taken that is not a part of this input (or _NOTHING): the caller handles it after the commit."""
+    first = written[0]
+    buckets: dict[tuple, list[int]] = {}
+    batch, events, quarantined, after = first, 0, 0, _NOTHING
+    while True:
+        writer.insert(conn, batch.rows, by_column)
+        quarantine_store.insert_quarantine(conn, batch.quarantine_rows)
+        for key, (n, size) in batch_buckets(batch).items():
+            if (bucket := buckets.get(key)) is None:
+                buckets[key] = [n, size]
+            else:
+                bucket[0] += n
+                bucket[1] += size
+        events += len(batch.rows)
+        quarantined += len(batch.quarantine_rows)
+        if events >= TRANSACTION_ROWS or turn.value:
+            break
         waited = 0.0
         while (item := take(TURN_POLL)) is _NOTHING and not turn.value and waited < NEXT_PART_WAIT:
             waited += TURN_POLL
         if item is _NOTHING:
-            return _NOTHING
-        if not isinstance(item, tuple):  # _STOP, _PARENT_GONE, _Failed: after this transaction
-            return item
+            break
+        if not isinstance(item, tuple) or item[0].source_id != first.source_id:  # _STOP, _Failed...: after it
+            after = item
+            break
         batch, by_column = item
-        write_prepared(conn, writer, batch, by_column)
         written.append(batch)
-        rows += len(batch.rows)
-    return _NOTHING
+    rollup_store.add_buckets(conn, buckets)
+    if batch.source_id is not None and batch.position is not None:
+        source_store.advance(conn, batch.source_id, batch.position, name=batch.source, events=events,
+                             quarantined=quarantined)
+    return after
 
 
 #: WAL pages between checkpoints when importing a file (16 KiB each: 160 MiB). SQLite's default, 1,000, copies
@@ -565,6 +582,6 @@ def open_writer(db: Database, expected_bytes: int, *, file_import: bool = False)
 #: engine (in the parsing process) writes a batch's alerts between the writer process's transactions: the writer
 #: process commits at the end of a part when the engine waits (netwarden.store.write_turns), so the parsing process
 #: waits for one part's write at most, not a whole batch's
-FILE_IMPORT_PARTS = 4
+FILE_IMPORT_PARTS = 8
 
 PROCESS_THRESHOLD = 8 << 20  # below this, starting a process costs more than it saves
