@@ -33,7 +33,7 @@ from operator import is_, itemgetter
 from typing import Any
 
 from pymysql.converters import escape_float
-from pymysql.err import IntegrityError, MySQLError
+from pymysql.err import IntegrityError, MySQLError, OperationalError, raise_mysql_exception
 
 #: Characters per statement, PyMySQL's own size for ``executemany`` (``Cursor.max_stmt_length``); even all
 #: 4-byte characters stay within ``max_allowed_packet`` (16 MiB by default on MariaDB, 4 MiB at the least
@@ -165,13 +165,16 @@ def mysql_insert(raw: Any, table: str, columns: Sequence[str], rows: Sequence[tu
                 for done in range(0, len(rows) - binary.rows + 1, binary.rows):
                     body = binary.body([values[done:done + binary.rows] for _, values in kept])
                     if body is not None:
-                        sender.send(binary.execute, body)
+                        sender.wait()  # a text statement's reply comes first
+                        binary.send(body)
                     else:  # a value with no binary form here: these rows as text, in their place
+                        binary.finish()
                         left = _send_full(sender.send_text, head, _mysql_rows(
                             [values[done:done + binary.rows] for _, values in kept], get, fallback))
                         if left:
                             sender.send_text(_statement(head, left))
                 done += binary.rows
+                binary.finish()  # the replies read before the connection carries text statements again
             starts = [done, *range(done + _FIRST_ROWS, len(rows), _ROWS_AT_ONCE)]
             for start, end in zip(starts, [*starts[1:], len(rows)]):
                 if start == end:
@@ -187,7 +190,10 @@ def mysql_insert(raw: Any, table: str, columns: Sequence[str], rows: Sequence[tu
             finally:
                 sender.close()
                 if binary is not None:
-                    binary.close()
+                    try:
+                        binary.finish()
+                    finally:
+                        binary.close()
         if pending:
             cursor.execute(_statement(head, pending))
     finally:
@@ -267,6 +273,8 @@ class _Sender:
 #: Rows per prepared statement of binary values, at most (placeholders are counted in 16 bits).
 _BINARY_ROWS = 300
 _MAX_PARAMS = 65_535
+#: executions written ahead of their replies
+_IN_FLIGHT = 8
 _COM_STMT_PREPARE, _COM_STMT_EXECUTE, _COM_STMT_CLOSE = 0x16, 0x17, 0x19
 _CLIENT_DEPRECATE_EOF = 1 << 24
 # the binary protocol's value types (MYSQL_TYPE_*): a VAR_STRING is text in the connection's character set
@@ -295,6 +303,13 @@ class _Prepared:
 
     def __init__(self, raw: Any, stmt_id: int, columns: int, rows: int) -> None:
         self.raw, self.stmt_id, self.columns, self.rows = raw, stmt_id, columns, rows
+        self.reader: threading.Thread | None = None
+        self.slots = threading.Semaphore(_IN_FLIGHT)
+        self.expected: queue.SimpleQueue = queue.SimpleQueue()
+        self.all_answered = threading.Condition()
+        self.sent = self.answered = 0
+        self.error: BaseException | None = None
+        self.broken = False
 
     @classmethod
     def open(cls, raw: Any, head: str, columns: int, total_rows: int) -> _Prepared | None:
@@ -302,7 +317,8 @@ class _Prepared:
         connection is not PyMySQL's."""
         rows = min(_BINARY_ROWS, _MAX_PARAMS // columns)
         if total_rows < rows or not all(hasattr(raw, name) for name in ("_execute_command", "_read_packet",
-                                                                          "_read_ok_packet", "client_flag")):
+                                                                          "_read_bytes", "_write_bytes",
+                                                                          "client_flag")):
             return None
         raw._execute_command(_COM_STMT_PREPARE, head + ",".join(["(" + ",".join("?" * columns) + ")"] * rows))
         try:
@@ -336,9 +352,65 @@ class _Prepared:
         return b"".join((struct.pack("<IBI", self.stmt_id, 0, 1), nulls.to_bytes((params + 7) // 8, "little"),
                          b"\x01", bytes(chain.from_iterable((code, 0) for code in types)) * self.rows, data))
 
-    def execute(self, body: bytes) -> None:
-        self.raw._execute_command(_COM_STMT_EXECUTE, body)
-        self.raw._read_ok_packet()  # a server error is raised by PyMySQL as for a text statement
+    def send(self, body: bytes) -> None:
+        """Writes one execution to the socket without waiting for the replies of those before it (at most
+        ``_IN_FLIGHT`` unanswered): the server reads the next as soon as it is done with one, even while this
+        process's other thread holds the interpreter lock for long (unpickling a batch: ~20 ms). A thread reads
+        the replies, in order; :meth:`finish` waits for them and raises the first error."""
+        if self.reader is None:
+            self.reader = threading.Thread(target=self._read_replies, name="netwarden-mysql-replies", daemon=True)
+            self.reader.start()
+        self.slots.acquire()
+        if self.error is not None or self.broken:
+            self.slots.release()
+            self.finish()  # raises
+        self.sent += 1
+        self.expected.put(1)
+        data = struct.pack("<IB", len(body) + 1, _COM_STMT_EXECUTE) + body  # one packet: sequence number 0
+        try:
+            self.raw._write_bytes(data)
+        except BaseException:
+            self.broken = True
+            raise
+
+    def _read_replies(self) -> None:
+        raw = self.raw
+        while self.expected.get() is not None:
+            try:
+                if self.broken:
+                    continue
+                header = raw._read_bytes(4)
+                length = int.from_bytes(header[:3], "little")
+                packet = raw._read_bytes(length)
+                if packet[0] == 0xFF and self.error is None:
+                    try:
+                        raise_mysql_exception(packet)
+                    except MySQLError as exc:
+                        self.error = exc
+                elif packet[0] != 0 and self.error is None:
+                    self.broken = True
+                    self.error = OperationalError(2014, "Command Out of Sync")
+            except BaseException as exc:  # the connection is lost: no more replies come
+                self.broken = True
+                if self.error is None:
+                    self.error = exc
+            finally:
+                self.slots.release()
+                self.answered += 1
+                with self.all_answered:
+                    self.all_answered.notify_all()
+
+    def finish(self) -> None:
+        """Waits for the replies of everything sent; raises the first error among them."""
+        if self.reader is not None:
+            with self.all_answered:
+                self.all_answered.wait_for(lambda: self.answered == self.sent)
+            self.expected.put(None)
+            self.reader.join()
+            self.reader = None
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
 
     def close(self) -> None:
         try:

@@ -188,9 +188,11 @@ def test_mysql_literals_follow_no_backslash_escapes(db: Database, monkeypatch: p
 @pytest.mark.parametrize(("bad", "message"), [({"http_status": 99_999}, "http_status"),
                                               ({"duration": float("nan")}, "nan")],
                          ids=["refused by the server", "refused while building"])
+@pytest.mark.parametrize("binary_rows", [300, 3], ids=["text", "binary"])
 def test_mysql_a_failing_statement_fails_the_batch_and_stores_none_of_it(
-        db: Database, monkeypatch: pytest.MonkeyPatch, bad: dict, message: str) -> None:
+        db: Database, monkeypatch: pytest.MonkeyPatch, bad: dict, message: str, binary_rows: int) -> None:
     monkeypatch.setattr(bulk, "MYSQL_STATEMENT_CHARS", 2_000)  # the bad row is in a later statement
+    monkeypatch.setattr(bulk, "_BINARY_ROWS", binary_rows)  # binary: statements after it are sent already
     evs = _events()
     evs.insert(len(evs) - 2, Event(timestamp=T0, source_kind="http", message="bad", **bad))
     writer = EventWriter(db.engine.dialect)
@@ -425,6 +427,20 @@ def test_mysql_a_statement_the_server_will_not_prepare_goes_as_text(db: Database
     monkeypatch.setattr(bulk, "_BINARY_ROWS", 3_000)
     evs = [e for e in _events() if len(e.message or "") < 1_000] * 100
     prepared = []
-    monkeypatch.setattr(bulk._Prepared, "execute", lambda self, body: prepared.append(body))
+    monkeypatch.setattr(bulk._Prepared, "send", lambda self, body: prepared.append(body))
     assert _store(db, fast=True, evs=evs) == _store(db, fast=False, evs=evs)
     assert prepared == []
+
+
+@on_mariadb
+def test_mysql_rows_of_no_binary_form_go_as_text_in_their_place(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Binary statements written ahead of their replies, then a chunk as text literals (a bool among ints), then
+    binary again: every row, in order."""
+    monkeypatch.setattr(bulk, "_BINARY_ROWS", 2)
+    rows = [(i, True if i == 3 else i) for i in range(9)]
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("CREATE TEMPORARY TABLE bulk_t (id BIGINT AUTO_INCREMENT PRIMARY KEY, a BIGINT, b BIGINT)")
+        bulk.mysql_insert(conn.connection.driver_connection, "bulk_t", ["a", "b"], rows)
+        assert [tuple(r) for r in conn.exec_driver_sql("SELECT a, b FROM bulk_t ORDER BY id")] == \
+            [(i, 1 if i == 3 else i) for i in range(9)]
+        conn.rollback()
