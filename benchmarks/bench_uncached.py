@@ -37,8 +37,10 @@ ENDPOINTS = [  # (name, path with {a} for the address)
 ]
 
 
-def _serve(db_path: Path, code: Path, seconds: float, log: Callable[[str], None]) -> dict[str, dict]:
-    """One server on ``code``: each endpoint alone, then all four mixed, under 50 clients."""
+def _serve(db_path: Path, code: Path, seconds: float, log: Callable[[str], None],
+           only: str | None = None) -> dict[str, dict]:
+    """One server on ``code``: each endpoint alone, then all four mixed, under 50 clients (``only``: the
+    endpoints whose name holds it)."""
     token = _credentials(db_path) if code == REPO else _old_credentials(db_path, code)
     server = Server(db_path, code)
     try:
@@ -55,9 +57,13 @@ def _serve(db_path: Path, code: Path, seconds: float, log: Callable[[str], None]
             mixed = [ENDPOINTS[i % len(ENDPOINTS)][1].format(a=a) for i, a in enumerate(ADDRESSES)]
             for name, paths in [*((n, [p.format(a=a) for a in ADDRESSES]) for n, p in ENDPOINTS),
                                 ("all four mixed", mixed)]:
-                cpu = _cpu_seconds(server.proc.pid)
+                if only and only not in name:
+                    continue
+                web, cpu = _own_cpu_seconds(server.proc.pid), _cpu_seconds(server.proc.pid)
                 out[name] = _wrk(server.url, token, paths, seconds, no_cache=True, strict=False)
-                out[name]["cpu_ms"] = (_cpu_seconds(server.proc.pid) - cpu) * 1000 / max(out[name]["requests"], 1)
+                answers = max(out[name]["requests"], 1)
+                out[name]["cpu_ms"] = (_cpu_seconds(server.proc.pid) - cpu) * 1000 / answers
+                out[name]["web_cpu_ms"] = (_own_cpu_seconds(server.proc.pid) - web) * 1000 / answers
                 log(f"  {code}: {name}: {_line(out[name])}")
     finally:
         server.stop()
@@ -101,7 +107,7 @@ def _old_credentials(db_path: Path, code: Path) -> str:
 def _line(r: dict) -> str:
     return (f"{r['requests'] / r['seconds']:,.0f} req/s, p50 {r['p50'] * 1000:.1f} ms, "
             f"p95 {r['p95'] * 1000:.1f} ms, p99 {r['p99'] * 1000:.1f} ms, {r['errors']} errors, "
-            f"server CPU {r['cpu_ms']:.2f} ms/request")
+            f"server CPU {r['cpu_ms']:.2f} ms/request (web process {r.get('web_cpu_ms', 0):.2f})")
 
 
 def _old_schema(db_path: Path, code: Path, log: Callable[[str], None]) -> None:
@@ -128,7 +134,7 @@ def _old_schema(db_path: Path, code: Path, log: Callable[[str], None]) -> None:
 
 def run(*, quick: bool = False, engines: list[str] | None = None, only: str | None = None, reps: int | None = None,
         log: Callable[[str], None] = print, events: int | None = None, seconds: float | None = None,
-        base: Path | None = None) -> dict:
+        base: Path | None = None, endpoint: str | None = None) -> dict:
     n_events = events or (200_000 if quick else 10_000_000)
     db_path = database(n_events, 1_000 if quick else 10_000, log)
     seconds = seconds or (3 if quick else 10)
@@ -144,8 +150,8 @@ def run(*, quick: bool = False, engines: list[str] | None = None, only: str | No
     load = os.getloadavg()
     for _ in range(reps or 1):
         if base is not None and old_db is not None:
-            runs["old"].append(_serve(old_db, base, seconds, log))
-        runs["new"].append(_serve(db_path, REPO, seconds, log))
+            runs["old"].append(_serve(old_db, base, seconds, log, endpoint))
+        runs["new"].append(_serve(db_path, REPO, seconds, log, endpoint))
     return {"events": n_events, "seconds": seconds, "runs": runs, "load": load, "load_after": os.getloadavg(),
             "cpus": os.cpu_count(), "base": str(base) if base else None}
 
@@ -165,7 +171,7 @@ def _cell(runs: list[dict], name: str) -> list[str]:
 
 def markdown(results: dict, *, quick: bool = False) -> str:
     runs = results["runs"]
-    names = [n for n, _ in ENDPOINTS] + ["all four mixed"]
+    names = [n for n in [*(n for n, _ in ENDPOINTS), "all four mixed"] if n in runs["new"][0]]
     both = bool(runs["old"])
     reps = len(runs["new"])
     out = [f"### API answers no cache can help ({results['events']:,} events, SQLite, {CLIENTS} clients)", "",
@@ -252,13 +258,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=1)
     parser.add_argument("--base", type=Path, help="a directory holding the old code's netwarden package")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--endpoint", help="only the endpoints whose name holds this (e.g. host)")
     parser.add_argument("--busy", type=Path, metavar="DB", help="only time the host page of the busiest addresses")
     args = parser.parse_args(argv)
     if args.busy:
         busy(args.busy)
         return 0
     log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
-    results = run(events=args.events, seconds=args.seconds, reps=args.reps, base=args.base, log=log)
+    results = run(events=args.events, seconds=args.seconds, reps=args.reps, base=args.base, log=log,
+                  endpoint=args.endpoint)
     from benchmarks.__main__ import publish
 
     publish("uncached", markdown(results), write=not args.no_write)
