@@ -183,3 +183,55 @@ def statement_for(key: bytes) -> tuple[Any, dict[str, bytes]]:
     room = next(n for n in STARTS if n >= len(starts))
     padded = starts + [starts[-1]] * (room - len(starts))
     return STATEMENTS[room], {f"start{i}": s for i, s in enumerate(padded)}
+
+
+class _Prepared:
+    """A statement compiled once for one SQLite dialect and run on the DBAPI cursor: SQLAlchemy's execution
+    context (the statement's cache key and lookup, its parameters' dictionaries, the result's metadata and row
+    objects) cost more than SQLite's own work for an address with a few events. The values are bound and the
+    rows typed by SQLAlchemy's own processors for the statement's types, so the rows hold what
+    ``conn.execute`` gives, as tuples."""
+
+    def __init__(self, statement: Any, dialect: Any) -> None:
+        compiled = statement.compile(dialect=dialect)
+        assert compiled.positional and not (compiled.literal_execute_params or compiled.post_compile_params)
+        self.sql = compiled.string
+        binds = compiled._bind_processors
+        # every bound value is one of the caller's values, by its name (no default or generated one)
+        assert all(compiled.binds[name].key == name and compiled.binds[name].value is None
+                   for name in compiled.positiontup)
+        self.binds = [(name, binds.get(name)) for name in compiled.positiontup]
+        self.results = [(i, p) for i, p in enumerate(c[3]._cached_result_processor(dialect, None)
+                                                     for c in compiled._result_columns) if p is not None]
+
+    def rows(self, conn: Any, values: dict[str, Any]) -> list[tuple]:
+        bound = [values[name] if p is None or values[name] is None else p(values[name]) for name, p in self.binds]
+        cursor = conn.connection.dbapi_connection.cursor()
+        try:
+            raw = cursor.execute(self.sql, bound).fetchall()
+        finally:
+            cursor.close()
+        out = []
+        results = self.results
+        for row in raw:
+            row = list(row)
+            for i, p in results:
+                if row[i] is not None:
+                    row[i] = p(row[i])
+            out.append(row)
+        return out
+
+
+_PREPARED: dict[tuple[int, int], _Prepared] = {}
+
+
+def host_rows(conn: Any, statement: Any, values: dict[str, Any]) -> Any:
+    """The statement's rows: on SQLite past SQLAlchemy's execution (``_Prepared``), elsewhere by it."""
+    dialect = conn.dialect
+    if dialect.name != "sqlite":
+        return conn.execute(statement, values)
+    key = (id(statement), id(dialect))
+    prepared = _PREPARED.get(key)
+    if prepared is None:
+        prepared = _PREPARED[key] = _Prepared(statement, dialect)
+    return prepared.rows(conn, values)

@@ -16,7 +16,7 @@ from netwarden.store.addresses import network_range
 from netwarden.store.blocks import Block, BlockState, list_blocks
 from netwarden.store.events import EventFilter
 from netwarden.store.host_statement import ALERT, BLOCK, FIRST_LAST, HOST_ALERTS, HOST_BLOCKS, RECEIVED, SENT, \
-    SLOTS, statement_for
+    SLOTS, host_rows, statement_for
 from netwarden.store.schema import alerts
 from netwarden.store.schema_respond import blocks
 from netwarden.useragent import parse_agent
@@ -36,7 +36,8 @@ def host_summary(conn: Connection, address: str, since: datetime, until: datetim
     q = analysis.Query(since, until, filter=EventFilter(address=address), limit=15)
     statement, starts = statement_for(key)
     parts: dict[int, list[Any]] = {FIRST_LAST: [], SENT: [], RECEIVED: [], ALERT: [], BLOCK: []}
-    for row in conn.execute(statement, {"key": key, "since": since, "until": until, "scan": q.scan_limit, **starts}):
+    for row in host_rows(conn, statement, {"key": key, "since": since, "until": until, "scan": q.scan_limit,
+                                           **starts}):
         parts[row[0]].append(row)
     seen = [r[T1] for r in parts[FIRST_LAST] if r[T1] is not None]
     # events as (id, timestamp, src_ip, dst_ip, bytes_out, bytes_in, transport, dst_port, source_kind, user_agent)
