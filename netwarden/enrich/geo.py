@@ -19,7 +19,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -54,7 +54,9 @@ class Place:
     exact: bool = False  # True: the database's coordinates; False: the country's centroid
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # what asdict() gives (its fields are plain values), without its recursive copy: a host page's each
+        return {"country": self.country, "name": self.name, "numeric": self.numeric, "city": self.city,
+                "latitude": self.latitude, "longitude": self.longitude, "exact": self.exact}
 
 
 def vendor_dir(configured: str | os.PathLike | None = None) -> Path:

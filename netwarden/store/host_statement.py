@@ -166,6 +166,7 @@ def host_statement(starts: int) -> Any:
 
 
 STATEMENTS = {n: host_statement(n) for n in STARTS}  # built once, run with the address's values
+_START_NAMES = {n: [f"start{i}" for i in range(n)] for n in STARTS}
 
 
 def statement_for(key: bytes) -> tuple[Any, dict[str, bytes]]:
@@ -182,7 +183,7 @@ def statement_for(key: bytes) -> tuple[Any, dict[str, bytes]]:
         starts = prefix_starts(key)
     room = next(n for n in STARTS if n >= len(starts))
     padded = starts + [starts[-1]] * (room - len(starts))
-    return STATEMENTS[room], {f"start{i}": s for i, s in enumerate(padded)}
+    return STATEMENTS[room], dict(zip(_START_NAMES[room], padded))
 
 
 class _Prepared:
