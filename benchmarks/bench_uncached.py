@@ -212,7 +212,10 @@ def markdown(results: dict, *, quick: bool = False) -> str:
                 "core by default) run those answers' queries and JSON beside the web process, which keeps HTTP, "
                 "sessions and the live feed, and answers a viewer's plain request for them past FastAPI's "
                 "routing (`netwarden/web/hot_routes.py`); one address's first page of alerts runs statements "
-                "built once."]
+                "built once. Then: the host page's five statements are one (`store/host_statement.py`), run on "
+                "SQLite's cursor with SQLAlchemy's own processors binding its values and typing its rows (its "
+                "execution context cost as much as SQLite's work), and its chart's times are formatted once per "
+                "bucket."]
     if results["load"][0] > results["cpus"]:
         out += ["", f"The machine was overloaded (load {results['load'][0]:.0f} on {results['cpus']} cores): the "
                     "latencies are mostly waiting for a core and compare only within this run; the CPU time per "
