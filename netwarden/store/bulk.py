@@ -320,6 +320,8 @@ class _Prepared:
                                                                           "_read_bytes", "_write_bytes",
                                                                           "client_flag")):
             return None
+        if getattr(raw, "charset", None) != "utf8mb4":  # text values are in the connection's charset: UTF-8 only
+            return None  # there (a URL may name utf8 or latin1); hex literals store UTF-8 on any
         raw._execute_command(_COM_STMT_PREPARE, head + ",".join(["(" + ",".join("?" * columns) + ")"] * rows))
         try:
             first = raw._read_packet()
@@ -450,7 +452,7 @@ def _binary_column(values: Sequence[Any]) -> tuple[int, list[Sequence[bytes]], l
         return _T_DOUBLE, [[b"" if v is None else _FLOAT64(v) for v in values]], null_rows
     if kind is datetime:
         out: list[bytes] = []
-        last = data = None
+        last, data = None, b""  # a NULL first: no bytes (its bit is in the NULL bitmap)
         for ts in values:
             if ts is not last:  # lines of one second share one time object (the parsers' caches)
                 if ts is not None and ts.tzinfo is not None:

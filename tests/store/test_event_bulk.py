@@ -444,3 +444,43 @@ def test_mysql_rows_of_no_binary_form_go_as_text_in_their_place(db: Database, mo
         assert [tuple(r) for r in conn.exec_driver_sql("SELECT a, b FROM bulk_t ORDER BY id")] == \
             [(i, 1 if i == 3 else i) for i in range(9)]
         conn.rollback()
+
+
+def _temp_table_rows(db: Database, charset: str, ddl: str, columns: list[str], rows: list[tuple],
+                     select: str) -> list[tuple]:
+    """``rows`` through mysql_insert into a temporary table, on a connection in ``charset``."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(db.engine.url.update_query_dict({"charset": charset}))
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f"CREATE TEMPORARY TABLE bulk_t (id BIGINT AUTO_INCREMENT PRIMARY KEY, {ddl}) "
+                                 "CHARACTER SET utf8mb4")
+            bulk.mysql_insert(conn.connection.driver_connection, "bulk_t", columns, rows)
+            return [tuple(r) for r in conn.exec_driver_sql(select)]
+    finally:
+        engine.dispose()
+
+
+@on_mariadb
+@pytest.mark.parametrize("charset", ["utf8mb4", "utf8", "latin1"])
+def test_mysql_text_is_stored_as_its_utf8_whatever_the_connections_charset(
+        db: Database, monkeypatch: pytest.MonkeyPatch, charset: str) -> None:
+    """A URL may name its own charset (normalise_url adds utf8mb4 only when it names none): the hex literals
+    stored each text's UTF-8 as it is on any; binary text values are the connection's charset, so a 4-byte
+    character was refused on utf8 (utf8mb3) and every accent turned to mojibake on latin1."""
+    monkeypatch.setattr(bulk, "_BINARY_ROWS", 2)
+    texts = ["héllo 😀", "x", "ü", "漢字", "plain"]
+    got = _temp_table_rows(db, charset, "a TEXT", ["a"], [(t,) for t in texts],
+                           "SELECT HEX(a) FROM bulk_t ORDER BY id")
+    assert got == [(t.encode().hex().upper(),) for t in texts]
+
+
+@on_mariadb
+def test_mysql_binary_times_with_a_null_first(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A time column whose chunk starts with NULLs: NULL, then the times (a NULL first was no bytes at all)."""
+    monkeypatch.setattr(bulk, "_BINARY_ROWS", 3)
+    when = datetime(2026, 12, 5, 11, 0, 0, 123456)
+    rows = [(None,), (None,), (when,), (when,), (None,), (datetime(1, 1, 1),)]
+    got = _temp_table_rows(db, "utf8mb4", "t DATETIME(6)", ["t"], rows, "SELECT t FROM bulk_t ORDER BY id")
+    assert got == rows
