@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import queue
+import socket
 import struct
 import threading
 from bisect import bisect_right
@@ -310,6 +311,7 @@ class _Prepared:
         self.sent = self.answered = 0
         self.error: BaseException | None = None
         self.broken = False
+        self.abandoned = False  # closed by _abandon (whose caller raises its own error)
 
     @classmethod
     def open(cls, raw: Any, head: str, columns: int, total_rows: int) -> _Prepared | None:
@@ -372,8 +374,24 @@ class _Prepared:
         try:
             self.raw._write_bytes(data)
         except BaseException:
-            self.broken = True
+            self._abandon()  # perhaps a part of the packet went (Ctrl-C): the stream is out of step
             raise
+
+    def _abandon(self) -> None:
+        """Close the connection: what the server reads next would be taken as the rest of a packet, or a reply
+        left unread as another command's. Closed, nothing can use it again (the pool drops it: its ROLLBACK
+        fails as on a lost connection); the reader is woken (shutdown) and its errors are not the caller's."""
+        self.broken = self.abandoned = True
+        sock = getattr(self.raw, "_sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        try:
+            self.raw._force_close()
+        except Exception:
+            pass
 
     def _read_replies(self) -> None:
         raw = self.raw
@@ -410,11 +428,18 @@ class _Prepared:
             self.expected.put(None)
             self.reader.join()
             self.reader = None
+        if self.broken and not self.abandoned:  # a reply out of step (or the connection lost): not to be reused
+            self._abandon()
+            self.abandoned = False  # the reader's error is the one to raise
+        if self.abandoned:
+            self.error = None
         if self.error is not None:
             error, self.error = self.error, None
             raise error
 
     def close(self) -> None:
+        if self.broken:
+            return  # the connection is closed: the statement went with it
         try:
             self.raw._execute_command(_COM_STMT_CLOSE, struct.pack("<I", self.stmt_id))  # no reply
         except Exception:  # the connection is broken: the statement went with it (and its error is raised)

@@ -233,8 +233,14 @@ class EventWriter:
         if self.copy_sql is not None:
             bulk.pg_copy(conn.connection.driver_connection, self.copy_sql, self.copy_types, rows, self.pg_parents)
         elif self.mysql_columns is not None:
-            bulk.mysql_insert(conn.connection.driver_connection, self.table, self.mysql_columns, rows,
-                              self.mysql_parents, values_by_column=columns)
+            raw = conn.connection.driver_connection
+            try:
+                bulk.mysql_insert(raw, self.table, self.mysql_columns, rows, self.mysql_parents,
+                                  values_by_column=columns)
+            except BaseException:
+                if not raw.open:  # closed (lost, or out of step with the server): the pool must drop it, and
+                    conn.invalidate()  # the transaction's ROLLBACK must not replace this error with its own
+                raise
         else:
             conn.exec_driver_sql(self.sql, rows)
 

@@ -484,3 +484,53 @@ def test_mysql_binary_times_with_a_null_first(db: Database, monkeypatch: pytest.
     rows = [(None,), (None,), (when,), (when,), (None,), (datetime(1, 1, 1),)]
     got = _temp_table_rows(db, "utf8mb4", "t DATETIME(6)", ["t"], rows, "SELECT t FROM bulk_t ORDER BY id")
     assert got == rows
+
+
+@on_mariadb
+@pytest.mark.parametrize("where", ["writing", "reading"])
+def test_mysql_an_execution_cut_short_leaves_no_connection_to_reuse(db: Database, monkeypatch: pytest.MonkeyPatch,
+                                                                    where: str) -> None:
+    """Ctrl-C while an execution is half written: the connection's stream is out of step with the server (the
+    rest of the packet is missing), so it is closed rather than left to carry the ROLLBACK, which the server
+    would read as the packet's rest (and the client wait for its reply for ever). Or the connection is lost while
+    replies are read. The caller gets that error (not the ROLLBACK's), and the pool's next connection stores."""
+    import threading
+
+    from pymysql.connections import Connection
+    from pymysql.err import OperationalError
+
+    monkeypatch.setattr(bulk, "_BINARY_ROWS", 3)
+    writer = EventWriter(db.engine.dialect)
+    evs = _events()
+    write, read = Connection._write_bytes, Connection._read_bytes
+    executions: list[bytes] = []
+    replies: list[int] = []
+
+    def cut_write(self: Connection, data: bytes) -> None:
+        if data[4:5] == b"\x17" and len(executions) < 2:  # COM_STMT_EXECUTE: the second is cut in half
+            executions.append(data)
+            if len(executions) == 2:
+                write(self, data[:len(data) // 2])
+                raise KeyboardInterrupt
+        write(self, data)
+
+    def cut_read(self: Connection, n: int) -> bytes:
+        if threading.current_thread().name == "netwarden-mysql-replies" and len(replies) < 3:
+            replies.append(n)
+            if len(replies) == 3:  # the second reply's header: the connection is lost (as PyMySQL does it)
+                self._force_close()
+                raise OperationalError(2013, "Lost connection to MySQL server during query")
+        return read(self, n)
+
+    if where == "writing":
+        monkeypatch.setattr(Connection, "_write_bytes", cut_write)
+    else:
+        monkeypatch.setattr(Connection, "_read_bytes", cut_read)
+    raws = []
+    with pytest.raises(KeyboardInterrupt if where == "writing" else OperationalError), db.engine.begin() as conn:
+        raws.append(conn.connection.driver_connection)
+        writer.insert(conn, writer.rows(evs, None, [None] * len(evs)))
+    assert not raws[0].open
+    with db.engine.begin() as conn:
+        writer.insert(conn, writer.rows(evs, None, [None] * len(evs)))
+    assert len(_stored(db)) == len(evs)
