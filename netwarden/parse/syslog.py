@@ -40,6 +40,8 @@ _HOST_PROG = re.compile(r"^(?:(?P<host>[^\s\[\]]{1,255}) +)?" + _PROG, re.ASCII)
 # the general path, so this only has to be right when it matches.
 _USUAL = re.compile(r"(?P<stamp>[A-Za-z]{3} {1,2}\d{1,2} \d{2}:\d{2}:\d{2}) +(?P<host>[^\s\[\]]{1,255}) +"
                     + _PROG, re.ASCII)
+#: a remembered header's longest text (Syslog._remember_head): a host of 255, a space, a program of 128, a pid
+_LONGEST_HEAD = 255 + 1 + 128 + 12
 _STAMP = re.compile(r"[A-Za-z]{3} {1,2}\d{1,2} \d{2}:\d{2}:\d{2}", re.ASCII)  # _USUAL's stamp (fullmatch)
 _HOST_ONLY = re.compile(r"^(?P<host>[^\s\[\]]{1,255})(?: +(?P<msg>.*))?$")
 _RFC5424 = re.compile(
@@ -217,6 +219,8 @@ class Syslog(Parser):
         there, a stamp _STAMP takes, one space after it, no second space after the ": " and no line feed, gives
         the same groups: _USUAL's host, program and pid stop at the first space, bracket or colon, so its choices
         are made within the head. ``base``: the header's part of ``extra`` (never changed: copied by ``|``)."""
+        if len(head) > _LONGEST_HEAD:  # spaces padding it (attacker's text): 4,096 of them would be GBs
+            return
         if len(self._heads) >= 4096:
             self._heads.clear()
         self._heads[head] = (host, program, pid, base)

@@ -233,3 +233,19 @@ def test_a_dictionary_attack_costs_no_probe_reads(monkeypatch: pytest.MonkeyPatc
     assert len(reads) == 300  # one read per line, no probes
     assert [(e.user, e.src_ip, e.src_port) for e in events[:2]] == [("guess0", "203.0.113.0", 1000),
                                                                      ("guess1", "203.0.113.1", 1001)]
+
+
+def test_remembered_headers_stay_small_whatever_the_lines() -> None:
+    """A header padded with spaces (``host<60,000 spaces>sshd[1]: ..``, as long as a line may be) parses as
+    _USUAL reads it, but is not kept: 4,096 of them per parser (one per device of a syslog stream) would be
+    hundreds of MB. What real headers are (a host of at most 255, a program of 128, a pid) is kept."""
+    parser = Syslog(ParseContext(source="test", reference_time=datetime(2016, 1, 15, tzinfo=timezone.utc)))
+    for i in range(50):
+        line = f"Jan  1 00:00:{i:02d} host" + " " * 60_000 + f"sshd[{i}]: Failed password for root from 1.2.3.4"
+        event = parser.parse_line(line)
+        assert event is not None and event.extra["pid"] == i and event.extra["program"] == "sshd"
+        assert parser.parse_line(line).extra == event.extra  # again: from the general match, the same
+    long_host = "h" * 255
+    line = f"Jan  1 00:01:00 {long_host} {'p' * 128}[1234567890]: x"
+    assert parser.parse_line(line).extra == {"host": long_host, "program": "p" * 128, "pid": 1234567890}
+    assert max(map(len, parser._heads)) == len(line) - 16 - 3
