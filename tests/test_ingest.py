@@ -434,6 +434,21 @@ def test_the_file_import_writer_process_is_the_one_with_fewer_checkpoints(db: Da
     assert made == [writer_module.FILE_IMPORT_CHECKPOINT_PAGES, None]
 
 
+def test_only_a_file_import_tunes_the_c_heap_of_the_process_that_opens_its_writer(
+        db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """keep_freed_memory (glibc keeps up to 256 MiB freed, and blocks up to 64 MiB in the heap) is for a file
+    import's processes; a live stream's writer process is opened by ``netwarden serve``, which runs for weeks
+    and serves the web app: its heap must be left as glibc tunes it."""
+    monkeypatch.setattr(writer_module, "PROCESS_THRESHOLD", 0)
+    tuned: list[bool] = []
+    monkeypatch.setattr(writer_module, "keep_freed_memory", lambda: tuned.append(True) or True)
+    writer_module.open_writer(db, 1 << 30).close()  # as a live stream opens it
+    assert tuned == []
+    path = write_lines(tmp_path / "a.log", range(20))
+    assert Pipeline(db, batch_size=5).ingest_file(path).events == 20
+    assert tuned == [True]
+
+
 def test_long_line_across_a_read_block_near_the_end_loses_nothing(db: Database, tmp_path: Path) -> None:
     """An over-long line that crosses a read block, with the file ending in the block read past it: the lines
     after it are still lines (not one quarantined blob), and a rerun knows the file is done."""

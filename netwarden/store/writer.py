@@ -443,7 +443,6 @@ class ProcessWriter:
 
     def __init__(self, db: Database, depth: int = 8, *, checkpoint_pages: int | None = None,
                  parts: int = 1) -> None:
-        keep_freed_memory()  # a large file: each batch's pickle and columns reuse the last one's memory
         ctx = mp.get_context("spawn")  # never fork a process that holds database connections
         self._inbox: mp.Queue = ctx.Queue(maxsize=depth)
         self._outbox: mp.Queue = ctx.Queue()
@@ -572,6 +571,9 @@ def open_writer(db: Database, expected_bytes: int, *, file_import: bool = False)
     in_memory = db.dialect == "sqlite" and (db.engine.url.database or ":memory:") == ":memory:"
     if expected_bytes >= PROCESS_THRESHOLD and not in_memory:
         if file_import:  # large batches: two in flight hold as many rows as eight of a live stream's
+            # each batch's pickle and columns reuse the last one's memory; not for a live stream's opener
+            # (netwarden serve: the web app, for weeks)
+            keep_freed_memory()
             parts = FILE_IMPORT_PARTS if db.dialect == "sqlite" else 1
             return ProcessWriter(db, depth=2 * parts, checkpoint_pages=FILE_IMPORT_CHECKPOINT_PAGES, parts=parts)
         return ProcessWriter(db)
