@@ -434,6 +434,28 @@ def test_the_file_import_writer_process_is_the_one_with_fewer_checkpoints(db: Da
     assert made == [writer_module.FILE_IMPORT_CHECKPOINT_PAGES, None]
 
 
+def test_a_capture_import_hands_whole_batches_and_keeps_two_in_flight(db: Database, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only a log import splits its batches into parts (pipeline/files.py): its writer's inbox holds as many
+    parts as two batches. A capture import hands whole batches, so its writer keeps the depth of two batches
+    (a depth of 16 held eight times the events in flight) and takes no write turns."""
+    monkeypatch.setattr(writer_module, "PROCESS_THRESHOLD", 0)
+    made = []
+
+    class Recording(ProcessWriter):
+        def __init__(self, *a, **kw) -> None:  # type: ignore[no-untyped-def]
+            made.append((kw.get("depth"), kw.get("parts", 1)))
+            super().__init__(*a, **kw)
+
+    monkeypatch.setattr(writer_module, "ProcessWriter", Recording)
+    writer_module.open_writer(db, 1 << 30, file_import=True).close()  # as pipeline/captures.py opens it
+    assert made == [(2, 1)]
+    path = write_lines(tmp_path / "a.log", range(20))
+    assert Pipeline(db, batch_size=5).ingest_file(path).events == 20
+    parts = writer_module.FILE_IMPORT_PARTS if db.dialect == "sqlite" else 1
+    assert made[1] == (2 * parts, parts)
+
+
 def test_only_a_file_import_tunes_the_c_heap_of_the_process_that_opens_its_writer(
         db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """keep_freed_memory (glibc keeps up to 256 MiB freed, and blocks up to 64 MiB in the heap) is for a file

@@ -48,7 +48,7 @@ def import_file(pipeline: Pipeline, path: Path, fmt: str, *, progress: ProgressC
         parser = pipeline.parser(parser_cls.name, source=str(path), reference_time=mtime)
         end = offset
         any_line = False
-        with open_writer(pipeline.db, expected_bytes(log), file_import=True) as writer:
+        with open_writer(pipeline.db, expected_bytes(log), file_import=True, in_parts=True) as writer:
             part = _part_size(pipeline.batch_size, 1 if pipeline.publishes else
                               getattr(writer, "transactions_per_batch", 1))
             chunks = log.chunks(start_offset=offset, start_line=line_no, digest=digest,

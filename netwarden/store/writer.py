@@ -565,16 +565,19 @@ def _close_quietly_if_failing(writer: ThreadWriter | ProcessWriter, exc_type: ty
             pass
 
 
-def open_writer(db: Database, expected_bytes: int, *, file_import: bool = False) -> ThreadWriter | ProcessWriter:
+def open_writer(db: Database, expected_bytes: int, *, file_import: bool = False,
+                in_parts: bool = False) -> ThreadWriter | ProcessWriter:
     """A process for large inputs on a database another process can reach, a thread otherwise.
-    ``file_import``: the input is a file whose import resumes from its bookkeeping (fewer checkpoints)."""
+    ``file_import``: the input is a file whose import resumes from its bookkeeping (fewer checkpoints);
+    ``in_parts``: its batches come in parts (``transactions_per_batch``, Pipeline.store_parts)."""
     in_memory = db.dialect == "sqlite" and (db.engine.url.database or ":memory:") == ":memory:"
     if expected_bytes >= PROCESS_THRESHOLD and not in_memory:
         if file_import:  # large batches: two in flight hold as many rows as eight of a live stream's
             # each batch's pickle and columns reuse the last one's memory; not for a live stream's opener
             # (netwarden serve: the web app, for weeks)
             keep_freed_memory()
-            parts = FILE_IMPORT_PARTS if db.dialect == "sqlite" else 1
+            # a log import hands each batch in parts (pipeline/files.py); a capture import hands whole batches
+            parts = FILE_IMPORT_PARTS if in_parts and db.dialect == "sqlite" else 1
             return ProcessWriter(db, depth=2 * parts, checkpoint_pages=FILE_IMPORT_CHECKPOINT_PAGES, parts=parts)
         return ProcessWriter(db)
     return ThreadWriter(db)
