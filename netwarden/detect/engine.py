@@ -41,7 +41,6 @@ from netwarden.detect.base import DETECTORS, Detector, SettingsError
 from netwarden.enrich.assets import Assets
 from netwarden.records import Alert, AlertStatus, Event, Factor, Finding
 from netwarden.store import alerts as alert_store
-from netwarden.store import write_turns
 
 log = logging.getLogger(__name__)
 AlertListener = Callable[[Alert, bool], None]  # (alert, is_new)
@@ -178,8 +177,7 @@ class DetectionEngine:
         self._refresh_suppressions()
         old = datetime.now(timezone.utc) - self.settings.history_after \
             if self.settings.history_after is not None else None
-        with self.db.engine.begin() if self.db is not None else nullcontext() as conn, \
-                write_turns.asking(conn and conn.engine):  # a file import's writer process, to let us write soon
+        with self.db.engine.begin() if self.db is not None else nullcontext() as conn:
             stored = self.stored_view(conn, self.settings.merge_window) if conn is not None else None
             changed = self._batch = BatchAlerts(stored)
             try:

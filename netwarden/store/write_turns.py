@@ -10,8 +10,6 @@ goes on. So the parsing process waits for at most one part's write, never for a 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 # SQLAlchemy Engine (of the parsing process) -> the flag shared with the writer process writing that database
@@ -32,16 +30,3 @@ def flag_of(engine: Any) -> Any:
     process writing ``engine``'s database, or None."""
     return _FLAGS.get(engine)
 
-
-@contextmanager
-def asking(engine: Any) -> Iterator[None]:
-    """Raise the flag for the whole of a batch's alert work, not only once its writes are ready: the writer
-    process finishes the part it is writing meanwhile, and the lock is free when the engine asks for it."""
-    flag = _FLAGS.get(engine) if engine is not None else None
-    if flag is not None:
-        flag.value = 1
-    try:
-        yield
-    finally:
-        if flag is not None:
-            flag.value = 0
