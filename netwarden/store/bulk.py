@@ -368,10 +368,12 @@ class _Prepared:
         if self.error is not None or self.broken:
             self.slots.release()
             self.finish()  # raises
-        self.sent += 1
-        self.expected.put(1)
         data = struct.pack("<IB", len(body) + 1, _COM_STMT_EXECUTE) + body  # one packet: sequence number 0
         try:
+            # the reply expected before it is counted (finish waits for answered >= sent): an interrupt between
+            # the two, or before the write, leaves no wait for a reply that never comes (_abandon wakes the reader)
+            self.expected.put(1)
+            self.sent += 1
             self.raw._write_bytes(data)
         except BaseException:
             self._abandon()  # perhaps a part of the packet went (Ctrl-C): the stream is out of step
@@ -424,7 +426,7 @@ class _Prepared:
         """Waits for the replies of everything sent; raises the first error among them."""
         if self.reader is not None:
             with self.all_answered:
-                self.all_answered.wait_for(lambda: self.answered == self.sent)
+                self.all_answered.wait_for(lambda: self.answered >= self.sent)
             self.expected.put(None)
             self.reader.join()
             self.reader = None

@@ -534,3 +534,49 @@ def test_mysql_an_execution_cut_short_leaves_no_connection_to_reuse(db: Database
     with db.engine.begin() as conn:
         writer.insert(conn, writer.rows(evs, None, [None] * len(evs)))
     assert len(_stored(db)) == len(evs)
+
+
+@on_mariadb
+def test_mysql_an_interrupt_between_expecting_a_reply_and_writing_its_execution(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C after the reply thread was told to expect an execution's reply but before the execution was
+    written: the thread would wait for a reply that never comes (and the caller with it, for ever); the
+    connection is closed instead and the interrupt reaches the caller."""
+    import threading
+
+    monkeypatch.setattr(bulk, "_BINARY_ROWS", 3)
+    writer = EventWriter(db.engine.dialect)
+    evs = _events()
+    made = bulk._Prepared.__init__
+
+    class Interrupting:
+        def __init__(self, queue) -> None:  # type: ignore[no-untyped-def]
+            self.queue, self.puts = queue, 0
+
+        def get(self):  # type: ignore[no-untyped-def]
+            return self.queue.get()
+
+        def put(self, item) -> None:  # type: ignore[no-untyped-def]
+            self.queue.put(item)
+            self.puts += 1
+            if self.puts == 2 and item is not None:
+                raise KeyboardInterrupt
+
+    def init(self, *a) -> None:  # type: ignore[no-untyped-def]
+        made(self, *a)
+        self.expected = Interrupting(self.expected)
+
+    monkeypatch.setattr(bulk._Prepared, "__init__", init)
+    done: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with db.engine.begin() as conn:
+                writer.insert(conn, writer.rows(evs, None, [None] * len(evs)))
+        except BaseException as exc:
+            done.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(60)  # not a timing: without the fix it never ends
+    assert done and isinstance(done[0], KeyboardInterrupt)
