@@ -69,3 +69,27 @@ def test_still_says_locked_after_the_busy_timeout(tmp_path: Path) -> None:
         assert time.perf_counter() - started >= 0.09  # after trying for the busy timeout, not at once
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 100
     db.close()
+
+
+def test_leaves_checkpoints_to_the_import_writer_process_then_its_own_setting_again(tmp_path: Path) -> None:
+    """While a file import's writer process shares its flag (write_turns), the engine's connection does not
+    checkpoint the WAL (the writer process does); afterwards the connection's own setting is back."""
+    from netwarden.store import write_turns
+
+    db = Database.open(f"sqlite:///{tmp_path / 'nw.db'}")
+
+    def locked_then_setting() -> int:
+        with db.engine.begin() as conn:
+            alert_store.lock_for_writing(conn)
+            return int(conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar())
+
+    assert locked_then_setting() == 1000  # SQLite's default: no import, nothing changed
+    flag = type("Flag", (), {"value": 0})()
+    write_turns.share(db.engine, flag)
+    try:
+        assert locked_then_setting() == 0
+        assert locked_then_setting() == 0
+    finally:
+        write_turns.unshare(db.engine, flag)
+    assert locked_then_setting() == 1000
+    db.close()
