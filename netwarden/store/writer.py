@@ -301,16 +301,32 @@ def _made_in_turn(inbox: mp.Queue, writer: EventWriter, parent: int | None,
     return take
 
 
+@dataclass
+class _Started:
+    """The writer process opened the database: from now on its failures come as messages."""
+
+
 def _process_main(url: str, inbox: mp.Queue, outbox: mp.Queue, checkpoint_pages: int | None = None,
                   parent: int | None = None, main_thread: bool = False, turn: Any = None) -> None:
+    # Ctrl-C reaches the whole process group: the parent decides (close() stores what is queued, a failing
+    # import ends this process); an interrupt here would drop batches behind the parent's back
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if parent is not None:
         _die_with(parent, main_thread)
     gc.set_threshold(100_000, 50, 100)  # rows are tuples of plain values: no cycles to look for often
     keep_freed_memory()  # each batch's large blocks reused, not faulted in again (as in the parsing process)
-    db = Database.open(url, migrate=False)
-    if db.dialect == "sqlite" and checkpoint_pages:
-        _checkpoint_every(db, checkpoint_pages)
-    writer = EventWriter(db.engine.dialect)
+    try:
+        db = Database.open(url, migrate=False)
+        if db.dialect == "sqlite" and checkpoint_pages:
+            _checkpoint_every(db, checkpoint_pages)
+        writer = EventWriter(db.engine.dialect)
+        with db.engine.connect():  # it connects on first use: a refused connection is a failure to start
+            pass
+    except BaseException as exc:  # its cause, for the parent's error (else only an exit code)
+        outbox.put(f"the writer process could not open the database: {type(exc).__name__}: {exc}")
+        outbox.put(_STOP)
+        return
+    outbox.put(_Started())
     failed = threading.Event()  # a batch failed: no more rows are made
     take = _made_ahead(inbox, writer, parent, failed) if db.dialect != "sqlite" else \
         _made_in_turn(inbox, writer, parent, failed)
@@ -349,6 +365,9 @@ def _process_main(url: str, inbox: mp.Queue, outbox: mp.Queue, checkpoint_pages:
                 stopped = True
                 failed.set()
                 outbox.put(f"{type(exc).__name__}: {exc}")
+    except BaseException as exc:  # (SystemExit...) what is queued is not stored: the parent must not end quietly
+        outbox.put(f"the writer process stopped: {type(exc).__name__}: {exc}")
+        raise
     finally:
         db.close()
         outbox.put(_STOP)
@@ -431,6 +450,22 @@ def _checkpoint_every(db: Database, pages: int) -> None:
     db.engine.dispose()  # connections opened before the listener get it too, by being opened again
 
 
+#: seconds the writer process may take to open the database before a parent blocked on it gives up on it
+START_TIMEOUT = 60.0
+#: seconds the writer process may take to end after it said it stopped (or failed) before it is killed
+STOP_TIMEOUT = 10.0
+WAIT_POLL = 1.0  # seconds between checks that the writer process lives, while the parent waits on it
+
+
+def _exit_description(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
 class ProcessWriter:
     # 8 batches in flight: the writer pauses now and then (SQLite checkpoints) and a shallow queue makes
     # the parser wait for it; memory stays bounded (at most depth × batch_size rows queued)
@@ -445,6 +480,10 @@ class ProcessWriter:
                  parts: int = 1) -> None:
         ctx = mp.get_context("spawn")  # never fork a process that holds database connections
         self._inbox: mp.Queue = ctx.Queue(maxsize=depth)
+        # at this process's exit, do not wait to flush a batch into a pipe that a dead (or terminated) writer
+        # process no longer reads: that hung the exit for ever. Nothing is lost by it: close() returns only
+        # once the writer process has read everything and said so
+        self._inbox.cancel_join_thread()
         self._outbox: mp.Queue = ctx.Queue()
         url = db.engine.url.render_as_string(hide_password=False)
         # parts > 1: batches come in parts (Pipeline.store_parts), stored in turns with the engine's writes
@@ -455,6 +494,8 @@ class ProcessWriter:
                                     args=(url, self._inbox, self._outbox, checkpoint_pages, os.getpid(),
                                           threading.current_thread() is threading.main_thread(), self._turn))
         self._process.start()
+        self._begun = time.monotonic()
+        self._started = False  # the writer process said it opened the database (_Started)
         if self._turn is not None:
             write_turns.share(db.engine, self._turn)
         self._closed = False
@@ -463,35 +504,104 @@ class ProcessWriter:
         metrics.add_collector(self._scraped)
 
     def submit(self, batch: StoreBatch) -> None:
+        if self._closed:  # closed, or its failure raised already: nobody would store it (a full inbox: no end)
+            raise WriterProcessError("the writer process has stopped: the batch is not stored")
         self._check()
         while True:
             try:
-                self._inbox.put(batch, timeout=1)
+                self._inbox.put(batch, timeout=WAIT_POLL)
                 return
             except queue.Full:
                 self._check()
+                self._check_started()
 
     def close(self) -> None:
+        """Wait until the writer process stored everything and ended; raise its error if it had one, or
+        WriterProcessError if it died (the batches it had not committed are not stored)."""
         if self._closed:
             return
         self._closed = True
-        self._inbox.put(_STOP)
-        errors = []
+        try:
+            error = self._finish()
+        except BaseException:  # interrupted while waiting (Ctrl-C): no writer process left behind
+            self._end()
+            raise
+        finally:
+            self._stopped()
+        if error is not None:
+            raise WriterProcessError(error)
+
+    def _finish(self) -> str | None:
+        """Hand over the end (_STOP) and read the writer process's messages up to its own; its first error."""
+        errors: list[str] = []
+        if not self._put(_STOP):
+            return self._last_words(errors, told=False)
         while True:
             try:
-                message = self._next_message(timeout=5)
+                message = self._next_message(timeout=WAIT_POLL)
             except queue.Empty:
-                if not self._process.is_alive():
-                    errors.append(f"the writer process died (exit code {self._process.exitcode})")
-                    break
+                if not self._process.is_alive():  # (it may have sent its end just before it ended)
+                    return self._last_words(errors, told=True)
+                self._check_started()
                 continue
             if message is _STOP:
                 break
             errors.append(message)
-        self._process.join()
-        self._stopped()
+        self._process.join(STOP_TIMEOUT)
+        if self._process.is_alive():  # it said it ended but does not: it must not go on holding the database
+            self._end()
+        return errors[0] if errors else None
+
+    def _put(self, item: Any) -> bool:
+        """Hand ``item`` over, waiting while the inbox is full; False if the writer process died (nobody reads)."""
+        while True:
+            try:
+                self._inbox.put(item, timeout=WAIT_POLL)
+                return True
+            except queue.Full:
+                if not self._process.is_alive():
+                    return False
+                self._check_started()
+
+    def _last_words(self, errors: list[str], told: bool) -> str | None:
+        """The writer process has ended: its first error, read from what it sent before it did (those in the pipe
+        when it was last looked at), else how it died; None if it ended as ``told`` (handed _STOP)."""
+        self._process.join(STOP_TIMEOUT)
+        while True:
+            try:
+                message = self._next_message(timeout=None)
+            except (queue.Empty, OSError, EOFError, ValueError):
+                break
+            if message is _STOP:
+                if told:
+                    return errors[0] if errors else None
+                if not errors:  # it ended of itself before it was told to: what was queued is not stored
+                    errors.append("the writer process ended before it was told to")
+                break
+            errors.append(message)
         if errors:
-            raise WriterProcessError(errors[0])
+            return errors[0]
+        code = self._process.exitcode
+        when = "while storing batches" if self._started else "before it opened the database"
+        return f"the writer process died {when} ({_exit_description(code)}); batches not committed are not stored"
+
+    def _check_started(self) -> None:
+        """A parent blocked on a writer process that never said it started gives up on it after START_TIMEOUT."""
+        if self._started or time.monotonic() - self._begun < START_TIMEOUT:
+            return
+        self._closed = True
+        self._end()
+        self._stopped()
+        raise WriterProcessError(f"the writer process did not open the database within {START_TIMEOUT:g} s")
+
+    def _end(self) -> None:
+        """Stop the writer process now (its open transaction is rolled back) and wait until it has."""
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join(STOP_TIMEOUT)
+            if self._process.is_alive():
+                self._process.kill()
+        self._process.join()
 
     def _stopped(self) -> None:
         """The writer process ended or is ending: nothing more to count, no turns to take."""
@@ -506,10 +616,18 @@ class ProcessWriter:
                 return self._held.pop(0)
             while True:
                 message = self._outbox.get(timeout=timeout) if timeout else self._outbox.get_nowait()
-                if isinstance(message, _Committed):
-                    message.count()
-                    continue
-                return message
+                if not self._counted(message):
+                    return message
+
+    def _counted(self, message: Any) -> bool:
+        """Take note of a commit or of the start; False for any other message (an error, or _STOP)."""
+        if isinstance(message, _Committed):
+            message.count()
+            return True
+        if isinstance(message, _Started):
+            self._started = True
+            return True
+        return False
 
     def _scraped(self) -> Iterator[Any]:
         """At a metrics scrape: count the commits reported so far (an idle stream submits nothing to do it)."""
@@ -519,27 +637,29 @@ class ProcessWriter:
                     message = self._outbox.get_nowait()
                 except (queue.Empty, OSError, ValueError):
                     break
-                if isinstance(message, _Committed):
-                    message.count()
-                else:
+                if not self._counted(message):
                     self._held.append(message)
         return iter(())
 
     def _check(self) -> None:
+        """Raise the writer process's error, or WriterProcessError if it died, at the caller's next call."""
+        if self._closed:
+            return
         try:
             message = self._next_message(timeout=None)
         except queue.Empty:
-            if not self._process.is_alive() and not self._closed:
-                self._closed = True
-                self._stopped()
-                raise WriterProcessError(f"the writer process died (exit code {self._process.exitcode})") from None
-            return
-        if message is not _STOP:
-            self._closed = True
-            self._inbox.put(_STOP)
-            self._process.join(timeout=10)
+            if self._process.is_alive():
+                return
+            message = self._last_words([], told=False)
+        self._closed = True
+        try:
+            if self._process.is_alive() and self._put(_STOP):  # it reads the rest, writes nothing more and ends
+                self._process.join(STOP_TIMEOUT)
+            self._end()
+        finally:
             self._stopped()
-            raise WriterProcessError(message)
+        raise WriterProcessError(message if message is not _STOP else "the writer process ended before it was "
+                                 "told to") from None
 
     def __enter__(self) -> ProcessWriter:
         return self
@@ -548,9 +668,10 @@ class ProcessWriter:
                  tb: TracebackType | None) -> None:
         if exc_type is not None and not self._closed:
             self._closed = True
-            self._process.terminate()  # already failing: stop writing, keep the original error
-            self._process.join()
-            self._stopped()
+            try:
+                self._end()  # already failing: stop writing, keep the original error
+            finally:
+                self._stopped()
             return
         _close_quietly_if_failing(self, exc_type)
 
