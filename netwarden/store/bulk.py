@@ -25,6 +25,7 @@ import queue
 import socket
 import struct
 import threading
+import weakref
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -40,6 +41,21 @@ from pymysql.err import IntegrityError, MySQLError, OperationalError, raise_mysq
 #: 4-byte characters stay within ``max_allowed_packet`` (16 MiB by default on MariaDB, 4 MiB at the least
 #: on supported MySQL). A single larger row goes alone, as it did through ``executemany``.
 MYSQL_STATEMENT_CHARS = 1_024_000
+#: bytes kept free in a packet for what is not the rows (command, header, a statement's head)
+_PACKET_SLACK = 4096
+# PyMySQL connection -> its session's max_allowed_packet (read-only in a session: read once per connection)
+_PACKET_SIZES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _max_packet(raw: Any, cursor: Any) -> int:
+    """The server's ``max_allowed_packet`` for this connection. The sizes above assume it is at least 4 MiB (MariaDB's
+    default is 16 MiB); a server set lower refused the larger statements with error 1153 and dropped the connection,
+    failing the import. Smaller statements are made for it instead (``mysql_insert``)."""
+    size = _PACKET_SIZES.get(raw)
+    if size is None:
+        cursor.execute("SELECT @@max_allowed_packet")
+        size = _PACKET_SIZES[raw] = int(cursor.fetchone()[0])
+    return size
 
 
 def _mysql_str(value: str) -> str:
@@ -148,6 +164,10 @@ def mysql_insert(raw: Any, table: str, columns: Sequence[str], rows: Sequence[tu
     get = _MYSQL_LITERALS.get
     cursor = raw.cursor()
     try:
+        # what fits in one packet: characters of a text statement (4 bytes each at most), a text in hex (doubled;
+        # a longer one is quoted, so that a row alone still fits as it did before hex) and a binary execution
+        packet = _max_packet(raw, cursor) - _PACKET_SLACK
+        chars, longest_hex = min(MYSQL_STATEMENT_CHARS, packet // 4), min(_LONGEST_HEX, packet // 8)
         head_prefix = ""
         if parents and "MariaDB" in raw.get_server_info():  # MySQL has no SET STATEMENT: it checks each row
             _lock_parents(cursor, rows, parents, lambda v: get(type(v), fallback)(v))
@@ -158,7 +178,7 @@ def mysql_insert(raw: Any, table: str, columns: Sequence[str], rows: Sequence[tu
                 if values[0] is not None or values.count(None) != len(values)] or every[:1]
         head = f"{head_prefix}INSERT INTO {table} ({', '.join(name for name, _ in kept)}) VALUES "
         sender = _Sender(cursor)
-        binary = _Prepared.open(raw, head, len(kept), len(rows))
+        binary = _Prepared.open(raw, head, len(kept), len(rows), packet)
         try:
             pending: list[str] = []  # rows built, not sent yet
             done = 0
@@ -171,7 +191,8 @@ def mysql_insert(raw: Any, table: str, columns: Sequence[str], rows: Sequence[tu
                     else:  # a value with no binary form here: these rows as text, in their place
                         binary.finish()
                         left = _send_full(sender.send_text, head, _mysql_rows(
-                            [values[done:done + binary.rows] for _, values in kept], get, fallback))
+                            [values[done:done + binary.rows] for _, values in kept], get, fallback, longest_hex),
+                            chars)
                         if left:
                             sender.send_text(_statement(head, left))
                 done += binary.rows
@@ -181,7 +202,8 @@ def mysql_insert(raw: Any, table: str, columns: Sequence[str], rows: Sequence[tu
                 if start == end:
                     continue
                 chunk = [values[start:end] for _, values in kept]
-                pending = _send_full(sender.send_text, head, pending + _mysql_rows(chunk, get, fallback))
+                pending = _send_full(sender.send_text, head,
+                                     pending + _mysql_rows(chunk, get, fallback, longest_hex), chars)
                 if start == 0 and end < len(rows) and pending:  # the server starts while the rest is built
                     sender.send_text(_statement(head, pending))
                     pending = []
@@ -205,11 +227,11 @@ def _statement(head: str, rows: Sequence[str]) -> str:
     return head + "(" + "),(".join(rows) + ")"
 
 
-def _send_full(send: Callable[[str], None], head: str, rows: list[str]) -> list[str]:
-    """Send statements of ``rows`` (each ``v1,v2,..``) of at most ``MYSQL_STATEMENT_CHARS`` characters (a longer
-    row alone) while the rows fill more than one; return the rows left, which fit in one. Where to cut is found
-    by bisection over the rows' running lengths, with no Python step per row."""
-    limit = MYSQL_STATEMENT_CHARS - len(head) + 1
+def _send_full(send: Callable[[str], None], head: str, rows: list[str], chars: int | None = None) -> list[str]:
+    """Send statements of ``rows`` (each ``v1,v2,..``) of at most ``chars`` characters (``MYSQL_STATEMENT_CHARS``;
+    a longer row alone) while the rows fill more than one; return the rows left, which fit in one. Where to cut is
+    found by bisection over the rows' running lengths, with no Python step per row."""
+    limit = (MYSQL_STATEMENT_CHARS if chars is None else chars) - len(head) + 1
     ends = list(accumulate(map((3).__add__, map(len, rows))))  # "(" + row + ")," per row
     first, sent = 0, 0
     while True:
@@ -302,8 +324,9 @@ class _Prepared:
     an item made and freed per value); bound values go straight to the columns. And the client sends each text's
     UTF-8 bytes with a length in front, where a hex literal doubled them (BENCHMARKS.md, MariaDB)."""
 
-    def __init__(self, raw: Any, stmt_id: int, columns: int, rows: int) -> None:
+    def __init__(self, raw: Any, stmt_id: int, columns: int, rows: int, max_data: int) -> None:
         self.raw, self.stmt_id, self.columns, self.rows = raw, stmt_id, columns, rows
+        self.max_data = max_data  # bytes of values in one execution, at most (its packet fits max_allowed_packet)
         self.reader: threading.Thread | None = None
         self.slots = threading.Semaphore(_IN_FLIGHT)
         self.expected: queue.SimpleQueue = queue.SimpleQueue()
@@ -314,17 +337,24 @@ class _Prepared:
         self.abandoned = False  # closed by _abandon (whose caller raises its own error)
 
     @classmethod
-    def open(cls, raw: Any, head: str, columns: int, total_rows: int) -> _Prepared | None:
-        """The statement ``head`` + ``rows`` rows of placeholders, prepared; None if fewer rows are left, or the
-        connection is not PyMySQL's."""
+    def open(cls, raw: Any, head: str, columns: int, total_rows: int,
+             packet: int = 4 * MYSQL_STATEMENT_CHARS) -> _Prepared | None:
+        """The statement ``head`` + ``rows`` rows of placeholders, prepared; None if fewer rows are left, the
+        connection is not PyMySQL's, or an execution would not fit in ``packet`` bytes."""
         rows = min(_BINARY_ROWS, _MAX_PARAMS // columns)
+        params = rows * columns
+        statement = head + ",".join(["(" + ",".join("?" * columns) + ")"] * rows)
+        # an execution is a header, the NULL bitmap and two bytes of type per value before the values
+        max_data = min(4 * MYSQL_STATEMENT_CHARS, packet - (params + 7) // 8 - 2 * params)
+        if max_data <= 0 or len(statement) > packet:  # a server with very small packets: text only
+            return None
         if total_rows < rows or not all(hasattr(raw, name) for name in ("_execute_command", "_read_packet",
                                                                           "_read_bytes", "_write_bytes",
                                                                           "client_flag")):
             return None
         if getattr(raw, "charset", None) != "utf8mb4":  # text values are in the connection's charset: UTF-8 only
             return None  # there (a URL may name utf8 or latin1); hex literals store UTF-8 on any
-        raw._execute_command(_COM_STMT_PREPARE, head + ",".join(["(" + ",".join("?" * columns) + ")"] * rows))
+        raw._execute_command(_COM_STMT_PREPARE, statement)
         try:
             first = raw._read_packet()
         except MySQLError:  # refused (max_prepared_stmt_count reached ...): the text path, which raises a real error
@@ -333,7 +363,7 @@ class _Prepared:
         eof = not raw.client_flag & _CLIENT_DEPRECATE_EOF  # each list of definitions ends with an EOF packet
         for _ in range(params + result_columns + eof * (bool(params) + bool(result_columns))):
             raw._read_packet()  # the placeholders' definitions: nothing in them is needed
-        return cls(raw, stmt_id, columns, rows)
+        return cls(raw, stmt_id, columns, rows, max_data)
 
     def body(self, columns: Sequence[Sequence[Any]]) -> bytes | None:
         """The ``COM_STMT_EXECUTE`` payload for ``self.rows`` rows given column by column, or None if a value
@@ -350,7 +380,7 @@ class _Prepared:
             for r in null_rows:
                 nulls |= 1 << (r * width + c)
         data = b"".join(chain.from_iterable(zip(*pieces)))  # row after row, each row's values in column order
-        if len(data) > 4 * MYSQL_STATEMENT_CHARS:  # as large as a text statement may be: the text path cuts it
+        if len(data) > self.max_data:  # more than a packet may hold: the text path cuts it into statements that fit
             return None
         params = width * self.rows
         return b"".join((struct.pack("<IBI", self.stmt_id, 0, 1), nulls.to_bytes((params + 7) // 8, "little"),
@@ -501,19 +531,22 @@ _LONGEST_HEX = 1 << 20
 _NULL = type(None)
 
 
-def _mysql_rows(columns_in: Sequence[Sequence[Any]], get: Callable, fallback: Callable[[Any], str]) -> list[str]:
+def _mysql_rows(columns_in: Sequence[Sequence[Any]], get: Callable, fallback: Callable[[Any], str],
+                longest_hex: int | None = None) -> list[str]:
     """``v1,v2,..`` for each row of the ``columns_in`` (the values of each column), built column by column so
     that most of the work runs in C: each column maps its type's literal over its values (a text column's hex
-    literals are made in one join and split), giving what each value's own literal gives."""
+    literals are made in one join and split), giving what each value's own literal gives. Texts longer than
+    ``longest_hex`` (``_LONGEST_HEX``) characters are quoted."""
+    longest_hex = _LONGEST_HEX if longest_hex is None else longest_hex
     columns: list[Sequence[str]] = []
     for column in columns_in:
         types = set(map(type, column))
         if types == {_NULL}:
             columns.append(("NULL",) * len(column))
-        elif types <= {str, _NULL} and max(map(len, filter(None, column)), default=0) <= _LONGEST_HEX:
+        elif types <= {str, _NULL} and max(map(len, filter(None, column)), default=0) <= longest_hex:
             columns.append(_text_column(column, _NULL in types))
         elif types <= {str, _NULL}:  # hex doubles a text's size: a very long one is quoted by the driver
-            columns.append([fallback(v) if v is not None and len(v) > _LONGEST_HEX else get(type(v))(v)
+            columns.append([fallback(v) if v is not None and len(v) > longest_hex else get(type(v))(v)
                             for v in column])
         elif types == {datetime}:
             columns.append(_time_column(column, get(datetime)))
