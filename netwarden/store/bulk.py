@@ -260,10 +260,17 @@ class _Sender:
     def send(self, run: Callable[[Any], Any], argument: Any) -> None:
         self.wait()
         if self.thread is None:
-            self.thread = threading.Thread(target=self._run, name="netwarden-mysql-insert", daemon=True)
-            self.thread.start()
-        self.done.clear()
-        self.jobs.put((run, argument))
+            thread = threading.Thread(target=self._run, name="netwarden-mysql-insert", daemon=True)
+            thread.start()
+            self.thread = thread  # only once started: close() joins it
+        try:
+            self.done.clear()
+            self.jobs.put((run, argument))
+        except BaseException:
+            # an interrupt (Ctrl-C) between the two: no job queued would set ``done`` again, and the caller's
+            # wait() would last for ever. If it was queued after all, close() still waits for it (it joins the thread)
+            self.done.set()
+            raise
 
     def send_text(self, statement: str) -> None:
         self.send(self.cursor.execute, statement)  # no arguments: PyMySQL sends the text as it is

@@ -580,3 +580,59 @@ def test_mysql_an_interrupt_between_expecting_a_reply_and_writing_its_execution(
     thread.start()
     thread.join(60)  # not a timing: without the fix it never ends
     assert done and isinstance(done[0], KeyboardInterrupt)
+
+
+@on_mariadb
+def test_mysql_an_interrupt_between_marking_a_statement_running_and_queueing_it(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C after the statement thread was marked busy but before its statement was queued: nothing would mark
+    it idle again, and the caller's wait for it (before it raises) lasted for ever. The interrupt reaches the
+    caller, and the connection still works."""
+    import threading
+
+    monkeypatch.setattr(bulk, "MYSQL_STATEMENT_CHARS", 2_000)  # several text statements, through the thread
+    writer = EventWriter(db.engine.dialect)
+    evs = _events()
+    made = bulk._Sender.__init__
+
+    class Interrupting:
+        def __init__(self, jobs) -> None:  # type: ignore[no-untyped-def]
+            self.jobs, self.puts = jobs, 0
+
+        def get(self):  # type: ignore[no-untyped-def]
+            return self.jobs.get()
+
+        def put(self, item) -> None:  # type: ignore[no-untyped-def]
+            self.puts += 1
+            if self.puts == 2 and item is not None:
+                raise KeyboardInterrupt  # before the statement is queued
+            self.jobs.put(item)
+
+    def init(self, *a) -> None:  # type: ignore[no-untyped-def]
+        made(self, *a)
+        self.jobs = Interrupting(self.jobs)
+
+    monkeypatch.setattr(bulk._Sender, "__init__", init)
+    done: list[BaseException] = []
+    session: list[int] = []
+
+    def run() -> None:
+        try:
+            with db.engine.begin() as conn:
+                session.append(conn.connection.driver_connection.thread_id())
+                writer.insert(conn, writer.rows(evs, None, [None] * len(evs)))
+        except BaseException as exc:
+            done.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(60)  # not a timing: without the fix it never ends
+    if thread.is_alive():  # fail, not hang: its transaction would keep the next test's DROP TABLE waiting
+        with db.engine.connect() as conn:
+            conn.exec_driver_sql(f"KILL {int(session[0])}")
+    assert done and isinstance(done[0], KeyboardInterrupt)
+    assert _stored(db) == []
+    monkeypatch.setattr(bulk._Sender, "__init__", made)
+    with db.engine.begin() as conn:
+        writer.insert(conn, writer.rows(evs, None, [None] * len(evs)))
+    assert len(_stored(db)) == len(evs)
