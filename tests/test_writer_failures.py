@@ -171,27 +171,39 @@ def test_a_writer_that_never_starts(sqlite_db: Database, monkeypatch: pytest.Mon
 
 
 def test_the_engine_is_not_kept_waiting_by_a_writer_that_dies(tmp_path: Path) -> None:
-    """The writer process dies in the middle of its transaction while the engine waits for SQLite's lock with the
-    turn flag up: the lock is freed with it and the engine writes; the dead writer's rows are not stored."""
+    """The engine waits for SQLite's lock with the turn flag up, the writer process waits too (another connection
+    holds the lock), and the writer is killed: once the lock is free the engine writes, with nothing owed to the
+    dead writer; the writer's rows are not stored and the flag is unshared once the parent knows."""
     db = Database.open(f"sqlite:///{tmp_path / 'nw.db'}")
     writer = ProcessWriter(db, depth=2, parts=2)
+    blocker = sqlite3.connect(tmp_path / "nw.db", timeout=30)
     try:
-        assert write_turns.flag_of(db.engine) is not None
-        blocker = sqlite3.connect(tmp_path / "nw.db", timeout=30)
-        blocker.execute("BEGIN IMMEDIATE")  # the writer's transaction waits behind this one
+        turn = write_turns.flag_of(db.engine)
+        assert turn is not None
+        blocker.execute("BEGIN IMMEDIATE")
         writer.submit(StoreBatch(rows=rows(50)))
-        time.sleep(1.0)  # it started and waits for the lock, its rows in hand
-        blocker.rollback()
-        blocker.close()
-        os.kill(writer._process.pid, signal.SIGKILL)
-        started = time.monotonic()
+        deadline = time.monotonic() + BOUND
+        while not writer._started and time.monotonic() < deadline:  # it opened the database
+            writer._scraped()
+            time.sleep(0.05)
+        got: list[BaseException | None] = []
         with db.engine.begin() as conn:
-            assert within(BOUND, lambda: alert_store.lock_for_writing(conn)) is None
-        assert time.monotonic() - started < 10
+            engine = threading.Thread(target=lambda: got.append(within(BOUND, lambda: alert_store.lock_for_writing(
+                conn))))
+            engine.start()
+            while not turn.value and engine.is_alive():  # the engine waits, its flag up
+                time.sleep(0.01)
+            os.kill(writer._process.pid, signal.SIGKILL)
+            time.sleep(0.3)
+            blocker.rollback()
+            engine.join(BOUND)
+            assert got == [None]
+            assert turn.value == 0
         assert isinstance(within(BOUND, writer.close), WriterProcessError)
-        assert write_turns.flag_of(db.engine) is None  # unshared once the parent knows
+        assert write_turns.flag_of(db.engine) is None
         assert stored(db) == 0
     finally:
+        blocker.close()
         if writer._process.is_alive():
             writer._process.kill()
         db.close()
