@@ -173,10 +173,14 @@ def _address(event: Event, text: str | None) -> str | None:
             raise
         event.extra["rhost"] = text
         return None
+    _remember_address(text, address)  # type: ignore[arg-type]
+    return address
+
+
+def _remember_address(text: str, address: str) -> None:
     if len(_ADDRESSES) >= 65536:
         _ADDRESSES.clear()
-    _ADDRESSES[text] = address  # type: ignore[assignment]
-    return address
+    _ADDRESSES[text] = address
 
 
 _SEEN_MESSAGES = 8192  # messages remembered (forgotten all at once when full)
@@ -251,9 +255,11 @@ def _canonical_ipv4(text: str) -> bool:
     if known is not None:
         return known == text
     try:
-        return fields.ip(text, "client address") == text
+        known = fields.ip(text, "client address")
     except ParseError:
         return False
+    _remember_address(text, known)  # type: ignore[arg-type]
+    return known == text
 
 
 def _port(event: Event, text: str | None) -> int | None:
@@ -307,28 +313,26 @@ class Sshd(MessageParser):
         seen = _SEEN.get(message)
         if seen is not None:
             return seen
-        if _SEEN_PORTS:
-            cut = _port_cut(message)
-            if cut is not None:
-                seen = _SEEN_PORTS.get(cut[0])
-                if seen is not None:
-                    values = seen[0]
-                    return values[:_SRC_PORT] + (cut[2],) + values[_SRC_PORT + 1:], seen[1]
+        by_port = _port_cut(message) if _SEEN_PORTS or _SEEN_SHAPES_PORTS else None
+        if by_port is not None and _SEEN_PORTS:
+            seen = _SEEN_PORTS.get(by_port[0])
+            if seen is not None:
+                values = seen[0]
+                return values[:_SRC_PORT] + (by_port[2],) + values[_SRC_PORT + 1:], seen[1]
         if not (_SEEN_SHAPES or _SEEN_SHAPES_PORTS):
             return None
         shape = _address_cut(message)
         if shape is None:
             return None
         key, _, address = shape
-        if _SEEN_SHAPES_PORTS:
+        if _SEEN_SHAPES_PORTS and by_port is not None:  # no " port N" in the message: none in its shape either
             cut = _port_cut(key)
             if cut is not None:
                 seen = _SEEN_SHAPES_PORTS.get(cut[0])
                 if seen is not None and _canonical_ipv4(address):
                     values = seen[0]
                     # this address's next attempts (other ports) are then answered by _SEEN_PORTS, for less
-                    _remember(_SEEN_PORTS, _port_cut(message)[0], (values[:_SRC_IP] + (address,) + values[_SRC_PORT:],  # type: ignore[index]
-                                                                    seen[1]))
+                    _remember(_SEEN_PORTS, by_port[0], (values[:_SRC_IP] + (address,) + values[_SRC_PORT:], seen[1]))
                     return values[:_SRC_IP] + (address, cut[2]) + values[_SRC_PORT + 1:], seen[1]
         seen = _SEEN_SHAPES.get(key)
         if seen is None or not _canonical_ipv4(address):
