@@ -13,8 +13,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from itertools import count, repeat
+from operator import attrgetter
 
-from netwarden.collect.files import Line
+from netwarden.collect.files import Line, PlainLines
 from netwarden.parse import ParseError, Parser
 from netwarden.records import Event
 from netwarden.store.quarantine import QuarantinedLine
@@ -76,6 +78,9 @@ def numbered_lines(texts: Iterable[str], start: int = 1) -> Iterator[Line]:
         yield Line(n, text.rstrip("\r\n"), 0, len(text))
 
 
+_LINE_PARTS = attrgetter("number", "text", "length", "too_long", "bad_utf8")
+
+
 def parse_lines(parser: Parser, lines: Sequence[Line], counts: IngestResult, max_line_bytes: int) -> Batch:
     """Parse ``lines``: every line becomes an event, a skipped line (header, comment) or a quarantined one
     with its reason; never an exception. ``counts`` is updated."""
@@ -85,21 +90,23 @@ def parse_lines(parser: Parser, lines: Sequence[Line], counts: IngestResult, max
     keep_raw = parser.keep_raw
     counts.lines += len(lines)
     in_range = None  # the last time found within EARLIEST..LATEST: lines of one second share one time object
-    for line in lines:
-        if line.too_long:
-            quarantined.append(QuarantinedLine(line.number, line.text, "line_too_long",
-                                               f"{line.length} bytes, more than the limit of {max_line_bytes}",
-                                               line.length))
+    if type(lines) is PlainLines:  # a file's usual block: no Line objects (none too long, all valid UTF-8)
+        items = zip(count(lines.first), lines.texts, lines.lengths, repeat(False), repeat(False))
+    else:
+        items = map(_LINE_PARTS, lines)
+    for number, text, length, too_long, bad_utf8 in items:
+        if too_long:
+            quarantined.append(QuarantinedLine(number, text, "line_too_long",
+                                               f"{length} bytes, more than the limit of {max_line_bytes}", length))
             continue
         try:
-            event = parse_line(line.text)
+            event = parse_line(text)
         except ParseError as exc:
-            quarantined.append(QuarantinedLine(line.number, line.text, exc.reason, exc.detail or exc.reason,
-                                               line.length))
+            quarantined.append(QuarantinedLine(number, text, exc.reason, exc.detail or exc.reason, length))
             continue
         except Exception as exc:  # a parser bug must cost one line, not the whole import
-            quarantined.append(QuarantinedLine(line.number, line.text, "parser_error",
-                                               f"{type(exc).__name__}: {exc}"[:500], line.length))
+            quarantined.append(QuarantinedLine(number, text, "parser_error", f"{type(exc).__name__}: {exc}"[:500],
+                                               length))
             continue
         if event is None:
             counts.skipped += 1
@@ -108,17 +115,17 @@ def parse_lines(parser: Parser, lines: Sequence[Line], counts: IngestResult, max
         if ts is not in_range and ts is not None:
             if not EARLIEST <= ts < LATEST:
                 # a hostile "year 0001" must cost one line, not fail a whole batch on MariaDB (1000-9999)
-                quarantined.append(QuarantinedLine(line.number, line.text, "bad_timestamp", f"time {ts.isoformat()} "
-                                                   f"is outside {EARLIEST.year}-{LATEST.year - 1}", line.length))
+                quarantined.append(QuarantinedLine(number, text, "bad_timestamp", f"time {ts.isoformat()} "
+                                                   f"is outside {EARLIEST.year}-{LATEST.year - 1}", length))
                 continue
             in_range = ts
-        if line.bad_utf8:
+        if bad_utf8:
             counts.bad_utf8 += 1
             event.extra["invalid_utf8"] = True
         if not keep_raw:
             event.raw = None
         events.append(event)
-        numbers.append(line.number)
+        numbers.append(number)
     for q in quarantined:
         counts.quarantined[q.reason] += 1
     counts.events += len(events)
