@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from netwarden.collect.files import SNIFF_LINES, InputError, Line, LogFile, NullDigest
 from netwarden.parse import Parser, UnknownFormat, get_parser, guess_format
@@ -22,6 +22,14 @@ if TYPE_CHECKING:
     from netwarden.pipeline.core import Pipeline, ProgressCallback
 
 DECOMPRESSED_RATIO = 6  # a gzip file's content is about this many times its size (to choose the writer)
+#: Under a flood of alerts a file import's detection batches grow. Every alert a batch changes is merged, linked to
+#: its incident, decided on and written once per batch, so a flood from thousands of addresses costs alerts times
+#: batches: 300,000 lines from ~1,750 attacking addresses, 26 s in 20,000-line batches, 11 s in 80,000-line ones
+#: (BENCHMARKS.md, "Under attack"). A batch that changed at least one alert per FLOOD_LINES_PER_CHANGE lines is a
+#: flood; the next batch then holds FLOOD_GROWTH times as many lines, and the size falls back after a calmer one.
+#: The events stay in parts of the usual size on their way to the store; only detection sees them at once.
+FLOOD_LINES_PER_CHANGE = 20
+FLOOD_GROWTH = 4
 
 
 def import_file(pipeline: Pipeline, path: Path, fmt: str, *, progress: ProgressCallback | None) -> IngestResult:
@@ -53,7 +61,8 @@ def import_file(pipeline: Pipeline, path: Path, fmt: str, *, progress: ProgressC
                               getattr(writer, "transactions_per_batch", 1))
             chunks = log.chunks(start_offset=offset, start_line=line_no, digest=digest,
                                 max_line_bytes=pipeline.max_line_bytes, size=part)
-            for group in _batches(chunks, digest, pipeline.batch_size, part):
+            sizes = DetectionBatches(pipeline)
+            for group in _batches(chunks, digest, pipeline.batch_size, part, sizes.growth):
                 any_line = True
                 batches = [(pipeline.parse_batch(parser, chunk, result), position) for chunk, position in group]
                 end, line_no = group[-1][1].offset, group[-1][1].lines
@@ -62,6 +71,7 @@ def import_file(pipeline: Pipeline, path: Path, fmt: str, *, progress: ProgressC
                                          source_id=source_id, position=batches[0][1])
                 else:
                     pipeline.store_parts(batches, writer, source=str(path), fmt=parser_cls.name, source_id=source_id)
+                sizes.detected(sum(len(chunk) for chunk, _ in group))
                 if progress:
                     progress(log.position, log.size)
             writer.submit(StoreBatch(source_id=source_id, source=str(path), position=Position(
@@ -77,20 +87,60 @@ def _part_size(size: int, parts: int) -> int:
     return size // parts
 
 
-def _batches(chunks: Iterator[list[Line]], digest: Any, size: int,
-             part: int) -> Iterator[list[tuple[list[Line], Position]]]:
-    """The chunks of ``part`` lines in groups of ``size`` lines, each chunk with the position it takes the input to
-    (its digest read as it comes out, before the next one is read). A group ends where the chunks of ``size``
-    lines ended (a shorter chunk: before a line of max_line_bytes or more that ended past a read block, or at the
-    end): detection sees the same batches as before (but where such a line starts a part exactly)."""
+class DetectionBatches:
+    """How much larger than usual the next detection batch of a file import is: 1, or FLOOD_GROWTH after a batch
+    that changed an alert for every FLOOD_LINES_PER_CHANGE lines or fewer (a flood). Always 1 without detection,
+    or on a bus (its workers detect)."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self._engine = None if pipeline.publishes else pipeline.engine
+        self.factor = 1
+        self._changed = self._changes()
+
+    def growth(self) -> int:
+        return self.factor
+
+    def detected(self, lines: int) -> None:
+        """A batch of ``lines`` went through detection: the next one's factor."""
+        if self._engine is None:
+            return
+        changed, before = self._changes(), self._changed
+        self._changed = changed
+        self.factor = FLOOD_GROWTH if (changed - before) * FLOOD_LINES_PER_CHANGE >= lines else 1
+
+    def _changes(self) -> int:
+        if self._engine is None:
+            return 0
+        return self._engine.stats.alerts_new + self._engine.stats.alerts_updated
+
+
+def _batches(chunks: Iterator[list[Line]], digest: Any, size: int, part: int,
+             growth: Callable[[], int] = lambda: 1) -> Iterator[list[tuple[list[Line], Position]]]:
+    """The chunks of ``part`` lines in groups of ``size`` lines, each group a list of parts with the position each
+    takes the input to (the digest read as its last chunk comes out, before the next one is read). While
+    ``growth()`` (asked as each chunk comes out, so after the previous group went through detection) is more than
+    1, groups and their parts are that many times larger: the writer still gets a group in as many transactions.
+    A group ends where the chunks of ``size`` lines ended (a shorter chunk: before a line of max_line_bytes or more
+    that ended past a read block, or at the end): detection sees the same batches as before (but where such a line
+    starts a part exactly)."""
     group: list[tuple[list[Line], Position]] = []
     lines = 0
+    joined: list[Line] = []  # chunks that make one part of a larger group
+    position = None
     for chunk in chunks:
-        group.append((chunk, Position(chunk[-1].end, digest.hexdigest(), chunk[-1].number)))
+        factor = growth()
+        position = Position(chunk[-1].end, digest.hexdigest(), chunk[-1].number)
         lines += len(chunk)
-        if lines >= size or len(chunk) < part:
+        joined = joined + chunk if joined else chunk
+        ends = lines >= size * factor or len(chunk) < part
+        if ends or len(joined) >= part * factor:
+            group.append((joined, position))
+            joined = []
+        if ends:
             yield group
             group, lines = [], 0
+    if joined:  # the input ended with a whole chunk inside a larger part
+        group.append((joined, position))
     if group:
         yield group
 
