@@ -32,13 +32,17 @@ def access(src: str, when: datetime, url: str, status: int = 200) -> str:
     return f'{src} - - [{when:%d/%b/%Y:%H:%M:%S} +0000] "GET {url} HTTP/1.1" {status} 512 "-" "Mozilla/5.0"'
 
 
+CALM = 2 * files_module.FLOOD_GROWTH * BATCH
+LINES = 1600 + CALM
+
+
 def flood_then_calm(path: Path) -> Path:
-    """1,600 attack lines, each from one of 400 addresses in turn (most raise a new alert), then 4,000 ordinary
-    page views from 20 addresses."""
+    """1,600 attack lines, each from one of 400 addresses in turn (most raise a new alert), then ordinary page views
+    from 20 addresses (enough for two larger batches and more)."""
     lines = [access(f"198.18.{i % 400 // 200}.{i % 200 + 1}", T0 + timedelta(seconds=i // 4),
                     PAYLOADS[i // 400 % len(PAYLOADS)], 404 if i % 3 else 200) for i in range(1600)]
     lines += [access(f"192.0.2.{i % 20 + 1}", T0 + timedelta(seconds=400 + i // 10), f"/page/{i % 37}.html")
-              for i in range(4000)]
+              for i in range(CALM)]
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -56,7 +60,7 @@ def ingest(tmp_path: Path, name: str, *, detect: bool = True) -> tuple[Database,
             pipeline.response.responder.flush(10)
     finally:
         pipeline.close()
-    assert (result.lines, result.events) == (5600, 5600)
+    assert (result.lines, result.events) == (LINES, LINES)
     return db, sizes
 
 
@@ -67,15 +71,15 @@ def _writer_process(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_batches_grow_during_a_flood_and_shrink_after_it(tmp_path: Path) -> None:
     db, sizes = ingest(tmp_path, "grown")
-    # the first batch raised hundreds of alerts: four times larger batches follow while the flood goes on; the
-    # first batch of only ordinary views changes no alert, and the usual size is back after it
-    assert sizes[:2] == [BATCH, 4 * BATCH]
-    assert max(sizes) == 4 * BATCH and sizes[-3:] == [BATCH] * 3
-    assert sum(sizes) == 5600
+    # the first batch raised hundreds of alerts: larger batches follow while the flood goes on; the first batch of
+    # only ordinary views changes no alert, and the usual size is back after it
+    larger = files_module.FLOOD_GROWTH * BATCH
+    assert sizes[:3] == [BATCH, larger, larger] and sizes[3:] == [BATCH] * ((LINES - BATCH - 2 * larger) // BATCH)
     with db.engine.connect() as conn:
-        assert [r[0] for r in conn.execute(select(events.c.line_no).order_by(events.c.id))] == list(range(1, 5601))
+        assert [r[0] for r in conn.execute(select(events.c.line_no).order_by(events.c.id))] == \
+            list(range(1, LINES + 1))
     _, without = ingest(tmp_path, "without", detect=False)
-    assert without == [BATCH] * 14
+    assert without == [BATCH] * (LINES // BATCH)
 
 
 def decisions(db: Database) -> dict[str, list]:
@@ -95,7 +99,7 @@ def test_larger_batches_decide_the_same(tmp_path: Path, monkeypatch: pytest.Monk
     grown, sizes = ingest(tmp_path, "grown")
     monkeypatch.setattr(files_module, "FLOOD_GROWTH", 1)
     usual, usual_sizes = ingest(tmp_path, "usual")
-    assert len(sizes) < len(usual_sizes) == 14
+    assert len(sizes) < len(usual_sizes) == LINES // BATCH
     got, expected = decisions(grown), decisions(usual)
     assert len(expected["alerts"]) == 1600 and len(expected["incidents"]) == 400 and len(expected["blocks"]) == 400
     assert (got["incidents"], got["blocks"]) == (expected["incidents"], expected["blocks"])
