@@ -9,9 +9,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
-from netwarden.collect.files import SNIFF_LINES, InputError, Line, LogFile, NullDigest
+from netwarden.collect.files import SNIFF_LINES, InputError, Line, LogFile, NullDigest, PlainLines
 from netwarden.parse import Parser, UnknownFormat, get_parser, guess_format
 from netwarden.pipeline.batch import IngestResult
 from netwarden.store import sources as source_store
@@ -116,8 +116,8 @@ class DetectionBatches:
         return self._engine.stats.alerts_new + self._engine.stats.alerts_updated
 
 
-def _batches(chunks: Iterator[list[Line]], digest: Any, size: int, part: int,
-             growth: Callable[[], int] = lambda: 1) -> Iterator[list[tuple[list[Line], Position]]]:
+def _batches(chunks: Iterator[Sequence[Line]], digest: Any, size: int, part: int,
+             growth: Callable[[], int] = lambda: 1) -> Iterator[list[tuple[Sequence[Line], Position]]]:
     """The chunks of ``part`` lines in groups of ``size`` lines, each group a list of parts with the position each
     takes the input to (the digest read as its last chunk comes out, before the next one is read). While
     ``growth()`` (asked as each chunk comes out, so after the previous group went through detection) is more than
@@ -125,15 +125,15 @@ def _batches(chunks: Iterator[list[Line]], digest: Any, size: int, part: int,
     A group ends where the chunks of ``size`` lines ended (a shorter chunk: before a line of max_line_bytes or more
     that ended past a read block, or at the end): detection sees the same batches as before (but where such a line
     starts a part exactly)."""
-    group: list[tuple[list[Line], Position]] = []
+    group: list[tuple[Sequence[Line], Position]] = []
     lines = 0
-    joined: list[Line] = []  # chunks that make one part of a larger group
+    joined: Sequence[Line] = []  # chunks that make one part of a larger group
     position = None
     for chunk in chunks:
         factor = growth()
         position = Position(chunk[-1].end, digest.hexdigest(), chunk[-1].number)
         lines += len(chunk)
-        joined = joined + chunk if joined else chunk
+        joined = _joined(joined, chunk) if joined else chunk
         ends = lines >= size * factor or len(chunk) < part
         if ends or len(joined) >= part * factor:
             group.append((joined, position))
@@ -145,6 +145,12 @@ def _batches(chunks: Iterator[list[Line]], digest: Any, size: int, part: int,
         group.append((joined, position))
     if group:
         yield group
+
+
+def _joined(first: Sequence[Line], then: Sequence[Line]) -> Sequence[Line]:
+    if isinstance(first, PlainLines) and isinstance(then, PlainLines):
+        return first.joined(then)
+    return [*first, *then]
 
 
 def expected_bytes(log: LogFile) -> int:
