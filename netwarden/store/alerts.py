@@ -12,7 +12,7 @@ from operator import attrgetter
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Connection, Text, TypeDecorator, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import JSON, Connection, Text, TypeDecorator, and_, bindparam, event, func, insert, or_, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
@@ -488,8 +488,19 @@ def _checkpoints_by_writer(conn: Connection, raw: Any, importing: bool) -> None:
         if _CHECKPOINT_BEFORE not in info:
             (info[_CHECKPOINT_BEFORE],) = raw.execute("PRAGMA wal_autocheckpoint").fetchone()
             raw.execute("PRAGMA wal_autocheckpoint=0")
+            if not event.contains(conn.engine, "checkin", _own_checkpoints_again):
+                event.listen(conn.engine, "checkin", _own_checkpoints_again)
     elif _CHECKPOINT_BEFORE in info:
         raw.execute(f"PRAGMA wal_autocheckpoint={int(info.pop(_CHECKPOINT_BEFORE))}")
+
+
+def _own_checkpoints_again(dbapi_connection: Any, record: Any) -> None:
+    """Back in the pool (its commit made without a checkpoint), a connection has its own setting again: taken next
+    for other writes (``netwarden follow`` storing lines after an import), it kept checkpoints off, and the WAL
+    grew until the engine happened to write alerts on it again."""
+    before = record.info.pop(_CHECKPOINT_BEFORE, None)
+    if before is not None and dbapi_connection is not None:
+        dbapi_connection.execute(f"PRAGMA wal_autocheckpoint={int(before)}")
 
 
 _CHECKPOINT_BEFORE = "netwarden_wal_autocheckpoint"  # a connection's own setting, while an import holds it at 0

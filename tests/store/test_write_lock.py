@@ -93,3 +93,23 @@ def test_leaves_checkpoints_to_the_import_writer_process_then_its_own_setting_ag
         write_turns.unshare(db.engine, flag)
     assert locked_then_setting() == 1000
     db.close()
+
+
+def test_after_the_import_a_connection_checkpoints_again_whatever_it_is_used_for(tmp_path: Path) -> None:
+    """The connection the engine wrote alerts on during an import goes back to the pool: used afterwards for
+    anything but the engine's writes (``netwarden follow`` storing lines after recovering a rotated copy), it kept
+    checkpoints off, and the WAL grew without end until the engine next wrote an alert on it."""
+    from netwarden.store import write_turns
+
+    db = Database.open(f"sqlite:///{tmp_path / 'nw.db'}")
+    flag = type("Flag", (), {"value": 0})()
+    write_turns.share(db.engine, flag)
+    try:
+        with db.engine.begin() as conn:
+            alert_store.lock_for_writing(conn)
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+    finally:
+        write_turns.unshare(db.engine, flag)
+    with db.engine.begin() as conn:  # the pool's connection, as any other write takes it
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
+    db.close()
