@@ -264,3 +264,31 @@ def test_an_interrupted_import_ends_with_no_writer_left(tmp_path: Path, how: str
             os.kill(writer, signal.SIGKILL)
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT count(*) FROM events").fetchone() == (0,)
+
+
+def test_a_writer_that_opened_the_database_is_not_taken_for_one_that_never_did(sqlite_db: Database, tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """close() waits to hand over the end while the writer process, started, waits for SQLite's lock (another
+    connection holds it) with its inbox full. The parent had not read the writer's word that it started (its last
+    submit went through as the writer took a batch): past START_TIMEOUT it killed a working writer, saying it
+    "did not open the database", and the batches were not stored."""
+    blocker = sqlite3.connect(tmp_path / "nw.db", timeout=30, check_same_thread=False)
+    blocker.execute("BEGIN IMMEDIATE")
+    writer = ProcessWriter(sqlite_db, depth=1)
+    release: threading.Timer | None = None
+    try:
+        writer.submit(StoreBatch(rows=rows(5)))
+        writer.submit(StoreBatch(rows=rows(5)))  # goes in once the writer process, started, takes the first
+        # the parent gives up on a writer that never started half a second into close()'s wait
+        monkeypatch.setattr(writer_module, "START_TIMEOUT", time.monotonic() - writer._begun + 0.5)
+        release = threading.Timer(3.0, blocker.rollback)  # the lock is free again later
+        release.start()
+        assert within(BOUND, writer.close) is None
+        assert stored(sqlite_db) == 10
+    finally:
+        if release is not None:
+            release.cancel()
+            release.join()
+        blocker.close()
+        if writer._process.is_alive():
+            writer._process.kill()

@@ -589,6 +589,9 @@ class ProcessWriter:
         """A parent blocked on a writer process that never said it started gives up on it after START_TIMEOUT."""
         if self._started or time.monotonic() - self._begun < START_TIMEOUT:
             return
+        self._scraped()  # its word that it started may be waiting unread (a working writer must not be ended)
+        if self._started:
+            return
         self._closed = True
         self._end()
         self._stopped()
