@@ -128,3 +128,27 @@ def test_parts_of_a_larger_batch_end_where_their_lines_end(tmp_path: Path) -> No
             assert position.lines == part[-1].number and position.offset == part[-1].end
             assert position.prefix_sha == hashlib.sha256(text[:position.offset]).hexdigest()
 
+
+
+def test_a_larger_batch_ends_at_its_byte_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A flood of long lines: a larger batch ends once it holds FLOOD_MAX_BYTES of the input, never below the usual
+    size; every line is in one part once, and each part ends where its last line does."""
+    path = tmp_path / "long.log"
+    path.write_text("".join(f"{i:04d} {'x' * (10 + i % 7 * 20)}\n" for i in range(200)))
+    monkeypatch.setattr(files_module, "FLOOD_MAX_BYTES", 1000)
+    with LogFile(path) as log:
+        digest = hashlib.sha256()
+        chunks = log.chunks(start_offset=0, start_line=0, digest=digest, max_line_bytes=1000, size=5)
+        groups = list(files_module._batches(chunks, digest, 10, 5, lambda: 8))
+    sizes = [sum(len(part) for part, _ in g) for g in groups]
+    assert sum(sizes) == 200 and 1 < max(sizes) < 80  # 8 times 10 lines would be 80
+    start, numbers = 0, []
+    for group, lines in zip(groups, sizes):
+        end = group[-1][1].offset
+        assert lines >= 10 or group is groups[-1]
+        assert end - start < 1000 + sum(line.length for line in group[-1][0][-5:])  # at most one chunk past it
+        start = end
+        for part, position in group:
+            assert position.offset == part[-1].end
+            numbers += [line.number for line in part]
+    assert numbers == list(range(1, 201))

@@ -32,6 +32,9 @@ DECOMPRESSED_RATIO = 6  # a gzip file's content is about this many times its siz
 #: transactions as usual, each larger. Ordinary logs never grow (SSH and access logs: no batch near the threshold).
 FLOOD_LINES_PER_CHANGE = 20
 FLOOD_GROWTH = 8
+#: ... but a larger batch ends once it holds this much of the input (never before the usual size): memory follows
+#: the batch's bytes, and a flood of long requests (2 KB each) would hold 160,000 of them. The flood above: 27 MB
+FLOOD_MAX_BYTES = 32 << 20
 
 
 def import_file(pipeline: Pipeline, path: Path, fmt: str, *, progress: ProgressCallback | None) -> IngestResult:
@@ -121,26 +124,30 @@ def _batches(chunks: Iterator[Sequence[Line]], digest: Any, size: int, part: int
     """The chunks of ``part`` lines in groups of ``size`` lines, each group a list of parts with the position each
     takes the input to (the digest read as its last chunk comes out, before the next one is read). While
     ``growth()`` (asked as each chunk comes out, so after the previous group went through detection) is more than
-    1, groups and their parts are that many times larger: the writer still gets a group in as many transactions.
-    A group ends where the chunks of ``size`` lines ended (a shorter chunk: before a line of max_line_bytes or more
+    1, groups and their parts are that many times larger (a larger group ends once it holds FLOOD_MAX_BYTES of the
+    input): the writer still gets a group in as many transactions. A group ends where the chunks of ``size`` lines ended (a shorter chunk: before a line of max_line_bytes or more
     that ended past a read block, or at the end): detection sees the same batches as before (but where such a line
     starts a part exactly)."""
     group: list[tuple[Sequence[Line], Position]] = []
     lines = 0
     joined: Sequence[Line] = []  # chunks that make one part of a larger group
     position = None
+    begun = None  # where the group's first line starts in the input
     for chunk in chunks:
         factor = growth()
         position = Position(chunk[-1].end, digest.hexdigest(), chunk[-1].number)
+        if begun is None:
+            begun = chunk[0].end - chunk[0].length
         lines += len(chunk)
         joined = _joined(joined, chunk) if joined else chunk
-        ends = lines >= size * factor or len(chunk) < part
+        ends = lines >= size * factor or len(chunk) < part \
+            or (factor > 1 and lines >= size and position.offset - begun >= FLOOD_MAX_BYTES)
         if ends or len(joined) >= part * factor:
             group.append((joined, position))
             joined = []
         if ends:
             yield group
-            group, lines = [], 0
+            group, lines, begun = [], 0, None
     if joined:  # the input ended with a whole chunk inside a larger part
         group.append((joined, position))
     if group:
