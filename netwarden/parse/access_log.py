@@ -50,6 +50,7 @@ class AccessLog(Parser):
         super().__init__(context)
         self._time_cache: dict[str, datetime] = {}
         self._day_cache: dict[str, float] = {}  # "17/May/2015 +0000" -> that day's midnight, Unix time
+        self._last_text, self._last_time = "", None  # the last line's time: a busy log repeats its second
 
     @classmethod
     def sniff(cls, lines: Sequence[str]) -> float:
@@ -57,6 +58,15 @@ class AccessLog(Parser):
         return 0.95 * hits / len(lines)
 
     def _time(self, text: str) -> datetime:
+        # The same second as the line before: the same (immutable) object, which also pickles as a reference to it
+        # on its way to the writer process
+        if text == self._last_text:
+            return self._last_time  # type: ignore[return-value]
+        value = self._read_time(text)
+        self._last_text, self._last_time = text, value
+        return value
+
+    def _read_time(self, text: str) -> datetime:
         # Fast path for the usual "17/May/2015:10:05:03 +0000": the day and zone part is looked up,
         # the time of day added; everything else goes through the full parse.
         if len(text) == 26 and text[14] == ":" and text[17] == ":":
