@@ -536,83 +536,31 @@ def test_mysql_an_execution_cut_short_leaves_no_connection_to_reuse(db: Database
     assert len(_stored(db)) == len(evs)
 
 
-@on_mariadb
-def test_mysql_an_interrupt_between_expecting_a_reply_and_writing_its_execution(
-        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Ctrl-C after the reply thread was told to expect an execution's reply but before the execution was
-    written: the thread would wait for a reply that never comes (and the caller with it, for ever); the
-    connection is closed instead and the interrupt reaches the caller."""
-    import threading
+class _Interrupting:
+    """A statement or reply queue whose second ``put`` (of a statement, not of the end) raises KeyboardInterrupt,
+    as Ctrl-C would, after queueing the item or before."""
 
-    monkeypatch.setattr(bulk, "_BINARY_ROWS", 3)
-    writer = EventWriter(db.engine.dialect)
-    evs = _events()
-    made = bulk._Prepared.__init__
+    def __init__(self, queue, *, after_put: bool) -> None:  # type: ignore[no-untyped-def]
+        self.queue, self.after_put, self.puts = queue, after_put, 0
 
-    class Interrupting:
-        def __init__(self, queue) -> None:  # type: ignore[no-untyped-def]
-            self.queue, self.puts = queue, 0
+    def get(self):  # type: ignore[no-untyped-def]
+        return self.queue.get()
 
-        def get(self):  # type: ignore[no-untyped-def]
-            return self.queue.get()
-
-        def put(self, item) -> None:  # type: ignore[no-untyped-def]
+    def put(self, item) -> None:  # type: ignore[no-untyped-def]
+        self.puts += 1
+        if self.after_put:
             self.queue.put(item)
-            self.puts += 1
-            if self.puts == 2 and item is not None:
-                raise KeyboardInterrupt
-
-    def init(self, *a) -> None:  # type: ignore[no-untyped-def]
-        made(self, *a)
-        self.expected = Interrupting(self.expected)
-
-    monkeypatch.setattr(bulk._Prepared, "__init__", init)
-    done: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            with db.engine.begin() as conn:
-                writer.insert(conn, writer.rows(evs, None, [None] * len(evs)))
-        except BaseException as exc:
-            done.append(exc)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(60)  # not a timing: without the fix it never ends
-    assert done and isinstance(done[0], KeyboardInterrupt)
+        if self.puts == 2 and item is not None:
+            raise KeyboardInterrupt
+        if not self.after_put:
+            self.queue.put(item)
 
 
-@on_mariadb
-def test_mysql_an_interrupt_between_marking_a_statement_running_and_queueing_it(
-        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Ctrl-C after the statement thread was marked busy but before its statement was queued: nothing would mark
-    it idle again, and the caller's wait for it (before it raises) lasted for ever. The interrupt reaches the
-    caller, and the connection still works."""
+def _insert_interrupted(db: Database, writer: EventWriter, evs: list) -> list[BaseException]:
+    """Insert ``evs`` in a thread of its own; what it raised. Without the fix under test it never ends: past 60 s
+    its session is killed (a failure, not a hang: its transaction would keep the next test's DROP TABLE waiting)."""
     import threading
 
-    monkeypatch.setattr(bulk, "MYSQL_STATEMENT_CHARS", 2_000)  # several text statements, through the thread
-    writer = EventWriter(db.engine.dialect)
-    evs = _events()
-    made = bulk._Sender.__init__
-
-    class Interrupting:
-        def __init__(self, jobs) -> None:  # type: ignore[no-untyped-def]
-            self.jobs, self.puts = jobs, 0
-
-        def get(self):  # type: ignore[no-untyped-def]
-            return self.jobs.get()
-
-        def put(self, item) -> None:  # type: ignore[no-untyped-def]
-            self.puts += 1
-            if self.puts == 2 and item is not None:
-                raise KeyboardInterrupt  # before the statement is queued
-            self.jobs.put(item)
-
-    def init(self, *a) -> None:  # type: ignore[no-untyped-def]
-        made(self, *a)
-        self.jobs = Interrupting(self.jobs)
-
-    monkeypatch.setattr(bulk._Sender, "__init__", init)
     done: list[BaseException] = []
     session: list[int] = []
 
@@ -627,9 +575,48 @@ def test_mysql_an_interrupt_between_marking_a_statement_running_and_queueing_it(
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     thread.join(60)  # not a timing: without the fix it never ends
-    if thread.is_alive():  # fail, not hang: its transaction would keep the next test's DROP TABLE waiting
+    if thread.is_alive():
         with db.engine.connect() as conn:
             conn.exec_driver_sql(f"KILL {int(session[0])}")
+    return done
+
+
+@on_mariadb
+def test_mysql_an_interrupt_between_expecting_a_reply_and_writing_its_execution(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C after the reply thread was told to expect an execution's reply but before the execution was
+    written: the thread would wait for a reply that never comes (and the caller with it, for ever); the
+    connection is closed instead and the interrupt reaches the caller."""
+    monkeypatch.setattr(bulk, "_BINARY_ROWS", 3)
+    writer = EventWriter(db.engine.dialect)
+    made = bulk._Prepared.__init__
+
+    def init(self, *a) -> None:  # type: ignore[no-untyped-def]
+        made(self, *a)
+        self.expected = _Interrupting(self.expected, after_put=True)
+
+    monkeypatch.setattr(bulk._Prepared, "__init__", init)
+    done = _insert_interrupted(db, writer, _events())
+    assert done and isinstance(done[0], KeyboardInterrupt)
+
+
+@on_mariadb
+def test_mysql_an_interrupt_between_marking_a_statement_running_and_queueing_it(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C after the statement thread was marked busy but before its statement was queued: nothing would mark
+    it idle again, and the caller's wait for it (before it raises) lasted for ever. The interrupt reaches the
+    caller, and the connection still works."""
+    monkeypatch.setattr(bulk, "MYSQL_STATEMENT_CHARS", 2_000)  # several text statements, through the thread
+    writer = EventWriter(db.engine.dialect)
+    evs = _events()
+    made = bulk._Sender.__init__
+
+    def init(self, *a) -> None:  # type: ignore[no-untyped-def]
+        made(self, *a)
+        self.jobs = _Interrupting(self.jobs, after_put=False)  # raises before the statement is queued
+
+    monkeypatch.setattr(bulk._Sender, "__init__", init)
+    done = _insert_interrupted(db, writer, evs)
     assert done and isinstance(done[0], KeyboardInterrupt)
     assert _stored(db) == []
     monkeypatch.setattr(bulk._Sender, "__init__", made)
