@@ -33,7 +33,7 @@ DECOMPRESSED_RATIO = 6  # a gzip file's content is about this many times its siz
 FLOOD_LINES_PER_CHANGE = 20
 FLOOD_GROWTH = 8
 #: ... but a larger batch ends once it holds this much of the input (never before the usual size): memory follows
-#: the batch's bytes, and a flood of long requests (2 KB each) would hold 160,000 of them. The flood above: 27 MB
+#: the batch's bytes, and a flood of long requests (2 KB each) would hold 160,000 of them. The flood above: 24 MB
 FLOOD_MAX_BYTES = 32 << 20
 
 
@@ -125,9 +125,9 @@ def _batches(chunks: Iterator[Sequence[Line]], digest: Any, size: int, part: int
     takes the input to (the digest read as its last chunk comes out, before the next one is read). While
     ``growth()`` (asked as each chunk comes out, so after the previous group went through detection) is more than
     1, groups and their parts are that many times larger (a larger group ends once it holds FLOOD_MAX_BYTES of the
-    input): the writer still gets a group in as many transactions. A group ends where the chunks of ``size`` lines ended (a shorter chunk: before a line of max_line_bytes or more
-    that ended past a read block, or at the end): detection sees the same batches as before (but where such a line
-    starts a part exactly)."""
+    input): the writer still gets a group in as many transactions. A group ends where the chunks of ``size`` lines
+    ended (a shorter chunk: before a line of max_line_bytes or more that ended past a read block, or at the end):
+    detection sees the same batches as before (but where such a line starts a part exactly)."""
     group: list[tuple[Sequence[Line], Position]] = []
     lines = 0
     joined: Sequence[Line] = []  # chunks that make one part of a larger group
