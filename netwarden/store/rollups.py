@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from operator import itemgetter
 from typing import Any, NamedTuple
@@ -39,17 +39,28 @@ def rollup_counts(batch: Iterable[Event]) -> dict[tuple, list[int]]:
     return buckets
 
 
-_FIELDS = itemgetter(*(EVENT_FIELDS.index(f) for f in (
-    "timestamp", "source_kind", "transport", "dst_port", "bytes_out", "bytes_in")))
+_POSITIONS = tuple(EVENT_FIELDS.index(f) for f in (
+    "timestamp", "source_kind", "transport", "dst_port", "bytes_out", "bytes_in"))
+_FIELDS = itemgetter(*_POSITIONS)
 
 
 def rollup_counts_from_rows(rows: Iterable[tuple]) -> dict[tuple, list[int]]:
     """The same sums from EventWriter rows, so the writer process can do them (the time is SQLite's text
-    or a naive UTC datetime there). The minute is keyed by its parts and made a datetime once per bucket at
-    the end: ``datetime.replace`` on every row made this 5.4 µs/row, against 1.8 now."""
+    or a naive UTC datetime there)."""
+    return _counts(map(_FIELDS, rows))
+
+
+def rollup_counts_from_columns(columns: Sequence[Sequence]) -> dict[tuple, list[int]]:
+    """The same sums from EventWriter's values column by column (``EventWriter.rows_and_columns``)."""
+    return _counts(zip(*(columns[i] for i in _POSITIONS)))
+
+
+def _counts(fields: Iterable[tuple]) -> dict[tuple, list[int]]:
+    """The minute is keyed by its parts and made a datetime once per bucket at the end: ``datetime.replace``
+    on every row made this 5.4 µs/row, against 1.8 now."""
     sums: dict[tuple, list[int]] = {}
     get = sums.get
-    for ts, kind, transport, port, out, in_ in map(_FIELDS, rows):
+    for ts, kind, transport, port, out, in_ in fields:
         if isinstance(ts, str):  # SQLite's text: its first 16 characters are the minute
             key = (ts[:16], kind, transport[:16] if transport else "", -1 if port is None else port)
         else:

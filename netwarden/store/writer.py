@@ -81,8 +81,11 @@ def prepare_batch(writer: EventWriter, batch: StoreBatch) -> list[Sequence] | No
     :meth:`EventWriter.insert`). Leaves ``batch`` ready for :func:`write_prepared`."""
     by_column = None
     if batch.columns is not None:
-        batch.rows, by_column = writer.rows_and_columns(batch.columns, batch.source_id, batch.line_numbers or [])
+        batch.rows, by_column = writer.rows_and_columns(batch.columns, batch.source_id, batch.line_numbers or [],
+                                                        narrow=True)
         batch.columns = batch.line_numbers = None
+    if by_column is not None and batch.buckets is None:  # narrow rows (see rows_and_columns): counted by column
+        batch.buckets = rollup_store.rollup_counts_from_columns(by_column)
     batch.buckets = batch_buckets(batch)
     return by_column
 

@@ -116,13 +116,30 @@ def test_a_batch_handed_over_as_columns_stores_what_rows_store(db: Database) -> 
     assert _stored(db) == reference
 
 
+def _store_as_columns(db: Database, evs: list[Event]) -> list[dict]:
+    """``evs`` stored as a writer process stores them: handed over column by column (on SQLite, narrow rows)."""
+    from netwarden.store.events import event_columns
+    from netwarden.store.writer import StoreBatch, write_batch
+
+    with db.engine.begin() as conn:
+        source_id = source_store.all_sources(conn)[0]["id"]
+        conn.execute(events.delete())
+        write_batch(conn, EventWriter(conn.dialect), StoreBatch(
+            columns=event_columns(evs), source_id=source_id, line_numbers=[i * 2**40 for i in range(len(evs))]))
+    return _stored(db)
+
+
 def test_columns_null_in_every_row_of_a_batch_are_stored_as_null(db: Database) -> None:
-    """The MariaDB path leaves such columns out of its INSERTs (they get their default, NULL): rows as bound."""
+    """The MariaDB path and SQLite's narrow rows leave such columns out of their INSERTs (they get their default,
+    NULL): rows as bound, whichever columns a batch fills (a statement per set of columns)."""
     access = [e for e in _events() if e.source_kind == "access_log"]
-    for evs in (access * 3, [*access, Event(timestamp=T0, source_kind="zeek", dst_port=53, packets_in=7)]):
+    zeek = Event(timestamp=T0, source_kind="zeek", dst_port=53, packets_in=7)
+    for evs in (access * 3, [*access, zeek], [zeek], access * 2):
         reference = _store(db, fast=False, evs=evs)
         assert _store(db, fast=True, evs=evs) == reference
+        assert _store_as_columns(db, evs) == reference
         assert all(r["observer"] is None and r["tcp_flags"] is None for r in reference)
+        assert any(r["url"] is not None for r in reference) == (evs != [zeek])
 
 
 def test_every_field_reads_back_as_it_went_in(db: Database) -> None:

@@ -338,7 +338,7 @@ def test_rollups_of_a_real_zeek_log(db: Database, datasets: Path) -> None:
 
 
 def test_rollups_counted_from_writer_rows_are_the_events_own() -> None:
-    """The writer process counts rollups from its rows (SQLite's text times, the servers' naive UTC datetimes):
+    """The writer process counts rollups from its rows or columns (SQLite's text times, the servers' naive UTC datetimes):
     the same buckets as counting the events, with times in other zones, over-long transports and missing
     ports and sizes."""
     from datetime import timedelta
@@ -346,7 +346,8 @@ def test_rollups_counted_from_writer_rows_are_the_events_own() -> None:
     from sqlalchemy.dialects import postgresql, sqlite
 
     from netwarden.store.events import EventWriter
-    from netwarden.store.rollups import rollup_counts, rollup_counts_from_rows
+    from netwarden.store.events import event_columns
+    from netwarden.store.rollups import rollup_counts, rollup_counts_from_columns, rollup_counts_from_rows
 
     zone = timezone(timedelta(hours=-3, minutes=-30))
     evs = [Event(timestamp=datetime(2026, 3, 1, 23, i % 120 // 2 % 60, i % 60, i, tzinfo=UTC if i % 3 else zone),
@@ -358,6 +359,8 @@ def test_rollups_counted_from_writer_rows_are_the_events_own() -> None:
     for dialect in (sqlite.dialect(), postgresql.dialect()):
         writer = EventWriter(dialect)
         assert rollup_counts_from_rows(writer.rows(evs, None, [None] * len(evs))) == expected, dialect.name
+        _, columns = writer.rows_and_columns(event_columns(evs), None, [None] * len(evs), narrow=True)
+        assert columns is not None and rollup_counts_from_columns(columns) == expected, dialect.name
 
 
 def test_rollups_roll_back_with_a_failed_batch(db: Database) -> None:
