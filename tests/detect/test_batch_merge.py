@@ -100,7 +100,7 @@ class QueryPerFinding(StoredView):
         return alert_store.open_incident(self.conn, source, datetime.min.replace(tzinfo=timezone.utc))
 
 
-def run(db, *, reference: bool) -> dict[str, list]:  # type: ignore[no-untyped-def]
+def run(db, *, reference: bool, restarts: bool = True) -> dict[str, list]:  # type: ignore[no-untyped-def]
     settings = load_settings(environ={"NETWARDEN_INGEST_BATCH_SIZE": "50", "NETWARDEN_RESPOND_HISTORY_AFTER": "1d"})
     told: list[list[tuple]] = []  # per batch, what the alert listeners heard: the notices they would send
 
@@ -109,13 +109,14 @@ def run(db, *, reference: bool) -> dict[str, list]:  # type: ignore[no-untyped-d
                       sorted(alert_notice(alert).fields.items())) for alert, is_new in changes])
 
     rounds = attack_rounds()
-    for hour in range(0, len(rounds), 2):  # a restart between the hours: the engine remembers no alert
+    step = 2 if restarts else len(rounds)
+    for hour in range(0, len(rounds), step):  # a restart between the hours: the engine remembers no alert
         pipeline = Pipeline.from_settings(db, settings, alert_listeners=[listen])
         if reference:
             pipeline.engine.handle = written_per_finding(pipeline.engine)
             pipeline.engine.stored_view = QueryPerFinding
         try:
-            for fmt, lines in rounds[hour:hour + 2]:
+            for fmt, lines in rounds[hour:hour + step]:
                 pipeline.ingest_lines(lines, fmt, source="test")
             pipeline.response.responder.flush(10)
         finally:
@@ -142,9 +143,12 @@ def _aware(when: datetime) -> datetime:
     return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
 
 
-def test_batch_merging_stores_exactly_what_writing_every_finding_stored(db, db_url) -> None:  # type: ignore[no-untyped-def]
-    columns = [c.name for c in alerts.columns if c.name not in ("created", "updated")]
-    before = comparable(run(db, reference=True))
+def _reference_then_batches(db, db_url, between=None, **options) -> tuple[dict, dict]:  # type: ignore[no-untyped-def]
+    """What the reference stored, and what batch merging stored, each on an empty database (``between()`` is
+    called before the second run)."""
+    before = comparable(run(db, reference=True, **options))
+    if between is not None:
+        between()
     meta = MetaData()  # an empty database again, for the second run
     meta.reflect(db.engine)
     meta.drop_all(db.engine)
@@ -153,9 +157,14 @@ def test_batch_merging_stores_exactly_what_writing_every_finding_stored(db, db_u
     db.close()
     again = Database.open(db_url)
     try:
-        after = comparable(run(again, reference=False))
+        return before, comparable(run(again, reference=False, **options))
     finally:
         again.close()
+
+
+def test_batch_merging_stores_exactly_what_writing_every_finding_stored(db, db_url) -> None:  # type: ignore[no-untyped-def]
+    columns = [c.name for c in alerts.columns if c.name not in ("created", "updated")]
+    before, after = _reference_then_batches(db, db_url)
     assert len(before["alerts"]) >= 60, "the input must raise many alerts"
     kinds = {row[1] for row in before["alerts"]}
     assert {"web_attack", "brute_force"} <= kinds, kinds
@@ -206,3 +215,34 @@ def test_alert_rows_written_in_bulk_are_those_sqlalchemy_writes(db) -> None:  # 
         assert [getattr(rows[a.id], c) for c in kept] == [getattr(rows[b.id], c) for c in kept]
     assert rows[bulk[0].id].count == 6 and rows[bulk[0].id].evidence["n"] is None
     assert rows[bulk[1].id].evidence["low"] is None and rows[bulk[1].id].evidence["list"][-1] is None
+
+
+def test_alerts_remembered_past_the_merge_window_are_read_from_the_store_per_batch(
+        db, db_url, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """With no restart, the engine still remembers each source's alert of the hour before, too old to take the
+    next hour's findings: each such finding asks the store (a newer open alert, the source's earlier alerts).
+    That is read with the batch, in a query or two, not once per finding (4,000 queries made a 1M-line SSH log
+    with 3,000 addresses 2 s slower); and what is stored and told is still exactly the reference's."""
+    from netwarden.detect.engine import DetectionEngine
+
+    asked = {"open_alerts_about": 0, "alert_starts": 0}
+    for name in asked:
+        def counted(*args, _name=name, _read=getattr(alert_store, name), **kwargs):  # type: ignore[no-untyped-def]
+            asked[_name] += 1
+            return _read(*args, **kwargs)
+        monkeypatch.setattr(alert_store, name, counted)
+    batches: list[int] = []  # the findings of each batch handled
+    handle = DetectionEngine.handle
+
+    def counted_handle(self, findings):  # type: ignore[no-untyped-def]
+        if findings:
+            batches.append(len(findings))
+        return handle(self, findings)
+    monkeypatch.setattr(DetectionEngine, "handle", counted_handle)
+    before, after = _reference_then_batches(db, db_url, restarts=False,
+                                            between=lambda: (asked.update(dict.fromkeys(asked, 0)), batches.clear()))
+    assert after == before
+    assert any("repeat_offender" in str(row) for row in after["alerts"]), "earlier alerts must be counted"
+    assert len(batches) >= 10, batches
+    assert 0 < asked["open_alerts_about"] <= len(batches) and 0 < asked["alert_starts"] <= len(batches), \
+        (asked, len(batches))
