@@ -233,7 +233,7 @@ class EventWriter:
         columns' lengths differ), which MariaDB's statements are built from: no transposing the rows back.
 
         ``narrow``: on SQLite, the rows then hold only the columns with a value (:func:`_filled` of the columns
-        returned): they are for :meth:`insert` with those columns, nothing else."""
+        returned): they are for :meth:`insert` with those columns, which tells them from full rows by length."""
         if not columns[0]:
             return [], None
         columns[_EXTRA] = _json_texts(columns[_EXTRA])
@@ -254,6 +254,8 @@ class EventWriter:
     def _narrow_sql(self, filled: tuple[int, ...]) -> str:
         sql = self.narrow_sql.get(filled)  # type: ignore[union-attr]
         if sql is None:
+            if len(self.narrow_sql) >= 256:  # type: ignore[arg-type]  # (a few per kind of log: bounded anyway)
+                self.narrow_sql.clear()  # type: ignore[union-attr]
             names = [_COLUMNS[i] for i in filled]
             sql = self.narrow_sql[filled] = (  # type: ignore[index]
                 f"INSERT INTO {self.table} ({', '.join(self.quote(n) for n in names)}) "
@@ -277,7 +279,8 @@ class EventWriter:
                     conn.invalidate()  # the transaction's ROLLBACK must not replace this error with its own
                 raise
         else:
-            conn.exec_driver_sql(self.sql if columns is None else self._narrow_sql(_filled(columns)), rows)
+            narrow = columns is not None and self.narrow_sql is not None and len(rows[0]) != len(_COLUMNS)
+            conn.exec_driver_sql(self._narrow_sql(_filled(columns)) if narrow else self.sql, rows)  # type: ignore[arg-type]
 
 
 def insert_events(conn: Connection, batch: Sequence[Event], source_id: int | None = None,

@@ -640,3 +640,30 @@ def test_mysql_an_interrupt_between_marking_a_statement_running_and_queueing_it(
     with db.engine.begin() as conn:
         writer.insert(conn, writer.rows(evs, None, [None] * len(evs)))
     assert len(_stored(db)) == len(evs)
+
+
+def test_only_sqlite_rows_are_narrowed_and_insert_tells_them_apart() -> None:
+    """Columns come with the rows on every engine (a writer process's batches); only SQLite's rows leave out the
+    empty columns, and its insert reads full rows given with their columns (``narrow=False``) as full. A server
+    driver other than the bulk paths' (psycopg2, mysqlclient: kept when named in the URL) binds full rows."""
+    from sqlalchemy.dialects import mysql, postgresql, sqlite
+
+    from netwarden.store.events import _COLUMNS, event_columns
+
+    class Recorder:
+        def exec_driver_sql(self, sql: str, rows: list[tuple]) -> None:
+            self.sql, self.rows = sql, rows
+
+    evs = [Event(timestamp=T0, source_kind="auth", src_ip="203.0.113.9", user="root", message="m")] * 3
+    for dialect, narrow in ((postgresql.psycopg2.dialect(), False), (mysql.mysqldb.dialect(), False),
+                            (sqlite.dialect(), True)):
+        writer = EventWriter(dialect)
+        for asked in (True, False):
+            rows, columns = writer.rows_and_columns(event_columns(evs), None, [1, 2, 3], narrow=asked)
+            conn = Recorder()
+            writer.insert(conn, rows, columns)  # type: ignore[arg-type]
+            narrowed = narrow and asked
+            assert len(conn.rows[0]) == (7 if narrowed else len(_COLUMNS)), dialect.name  # 7: time, kind, address
+            # as text and key, user, message, line number
+            assert conn.sql.count("%s" if dialect.paramstyle != "qmark" else "?") == len(conn.rows[0])
+            assert (conn.sql == writer.sql) != narrowed, dialect.name
