@@ -26,11 +26,13 @@ class BruteForceFindings(DetectorPart):
         s = self.settings
         return src.attempts(since, s.http_unproven_factor, s.success_discount)
 
-    def _hit(self, family: str, key: str, src: Source, now: float) -> bool:
-        """Whether a source's failures (up to ``now``) are enough to call it guessing."""
+    def _hit(self, family: str, key: str, src: Source, now: float, fast: int | None = None,
+             slow: int | None = None) -> bool:
+        """Whether a source's failures (up to ``now``) are enough to call it guessing; ``fast`` and ``slow``: its
+        counts in the two windows, if the caller has them (each a pass over its attempts)."""
         s = self.settings
-        fast = self._count(src, now - s.window)
-        slow = self._count(src, now - s.slow_window)
+        fast = self._count(src, now - s.window) if fast is None else fast
+        slow = self._count(src, now - s.slow_window) if slow is None else slow
         users = len(src.users) + src.users_overflow
         if family == "flow":
             threshold = s.flow_min_connections
@@ -55,7 +57,7 @@ class BruteForceFindings(DetectorPart):
         fast = self._count(src, now - s.window)
         slow = self._count(src, now - s.slow_window)
         users = len(src.users) + src.users_overflow
-        hit = self._hit(family, key, src, now)
+        hit = self._hit(family, key, src, now, fast, slow)
         attempts_total = max(max((v for k, v in src.cum.items() if k in PROVEN), default=0), slow)
         src.total = attempts_total
         if not hit and not src.alerted:
