@@ -183,11 +183,15 @@ def _remember_address(text: str, address: str) -> None:
     _ADDRESSES[text] = address
 
 
-# messages remembered (forgotten all at once when full). 8,192 were too few for 3,000 guessing addresses: each
-# address's few exact messages (16,600 in all) were forgotten before they came again, and read anew (+0.5 s per
-# 1M lines, bench_ssh many); each memo holds ~130 bytes per usual message (+3.6 MB for both at 27,000 messages)
+# messages remembered by _SEEN and _SEEN_PORTS (each forgotten all at once when full). 8,192 were too few for
+# 3,000 guessing addresses: each address's few exact messages (16,600 in all) were forgotten before they came
+# again, and read anew (+0.5 s per 1M lines, bench_ssh many; +3.6 MB for the two at 27,000 usual messages)
 _SEEN_MESSAGES = 32_768
-_SEEN_LENGTH = 512  # longer messages are read each time: memory stays bounded (~32 MB a memo at most)
+_SHAPES_KEPT = 8_192  # shapes (a botnet's thousands of addresses write a few dozen), and shapes seen once
+# only ASCII messages this long or shorter are remembered (longer ones, and the rare others, are read each time):
+# an entry then holds at most ~1 KB (the message and a user name cut from it), so at most ~35 MB for each of the
+# two message memos and ~9 MB for each shape memo, whatever a syslog sender writes
+_SEEN_LENGTH = 256
 # message -> what reading it gave: guessers repeat themselves (63 % of loghub's OpenSSH_2k sshd messages, 92 %
 # of its Linux.log ones, are exact repeats of an earlier one), so each is read once. One memo for the process,
 # not one per parser: a syslog stream keeps a parser per device (up to 4,096), and 4,096 memos of ~8 MB would
@@ -245,8 +249,9 @@ def _address_cut(message: str) -> tuple[str, int, str] | None:
     return message[:at] + "\n" + message[end:], at, message[at:end]
 
 
-def _remember(memo: dict[str, tuple[tuple, dict]], key: str, seen: tuple[tuple, dict]) -> None:
-    if len(memo) >= _SEEN_MESSAGES:
+def _remember(memo: dict[str, tuple[tuple, dict]], key: str, seen: tuple[tuple, dict],
+              limit: int | None = None) -> None:
+    if len(memo) >= (_SEEN_MESSAGES if limit is None else limit):
         memo.clear()
     memo[key] = seen
 
@@ -293,7 +298,7 @@ class Sshd(MessageParser):
             return
         before = len(event.extra)
         port_at = self._read(event, message)
-        if plain and len(message) <= _SEEN_LENGTH:
+        if plain and len(message) <= _SEEN_LENGTH and message.isascii():
             # _read only adds keys, in this order; kept as a dict (merged into a new event's extra in one step) that
             # nothing changes
             added = dict(tuple(event.extra.items())[before:])
@@ -362,11 +367,11 @@ class Sshd(MessageParser):
         if key in memo:
             return
         if key not in _SHAPES_ONCE:
-            _remember(_SHAPES_ONCE, key, None)  # type: ignore[arg-type]
+            _remember(_SHAPES_ONCE, key, None, _SHAPES_KEPT)  # type: ignore[arg-type]
             return
         if not self._probes_agree(message, values, added, (at, at + len(address)), port_span):
             return
-        if len(memo) >= _SEEN_MESSAGES:
+        if len(memo) >= _SHAPES_KEPT:
             memo.clear()
         memo[key] = (values, added)
 

@@ -249,3 +249,25 @@ def test_remembered_headers_stay_small_whatever_the_lines() -> None:
     line = f"Jan  1 00:01:00 {long_host} {'p' * 128}[1234567890]: x"
     assert parser.parse_line(line).extra == {"host": long_host, "program": "p" * 128, "pid": 1234567890}
     assert max(map(len, parser._heads)) == len(line) - 16 - 3
+
+
+def test_the_memos_hold_short_ascii_messages_within_their_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Anyone who can reach the syslog listener writes what the memos keep: only ASCII messages of at most
+    ``_SEEN_LENGTH`` characters are remembered (long user names, 4-byte characters: read each time, and read the
+    same), and each memo is forgotten when full, the shape memos at their own, lower bound."""
+    reads, parse = _counting_reads(monkeypatch)
+    monkeypatch.setattr(sshd, "_SEEN_MESSAGES", 40)
+    monkeypatch.setattr(sshd, "_SHAPES_KEPT", 10)
+    for i in range(200):
+        for user in (f"u{i}", "x" * 300 + str(i), f"\U0001f600{i}"):
+            for address in ("203.0.113.9", "198.51.100.7"):
+                for _ in range(2):
+                    event = parse(f"Invalid user {user} from {address} port {40000 + i}")
+                    assert (event.src_ip, event.src_port) == (address, 40000 + i) and event.user
+                    assert event.user == user or len(user) > 256
+    kept = [*sshd._SEEN, *sshd._SEEN_PORTS, *sshd._SEEN_SHAPES, *sshd._SEEN_SHAPES_PORTS, *sshd._SHAPES_ONCE]
+    assert kept and all(key.isascii() and len(key) <= sshd._SEEN_LENGTH for key in kept)
+    assert len(sshd._SEEN) <= 40 and len(sshd._SEEN_PORTS) <= 40
+    assert all(len(getattr(sshd, m)) <= 10 for m in ("_SEEN_SHAPES", "_SEEN_SHAPES_PORTS", "_SHAPES_ONCE"))
+    long_or_wide = [m for m in reads if "x" * 300 in m or "\U0001f600" in m]
+    assert len(long_or_wide) == 200 * 2 * 2 * 2  # each read every time it came
