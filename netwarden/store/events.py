@@ -121,6 +121,8 @@ def _sqlite_address_key(ip: str | None) -> bytearray | None:
     (0.5 µs a value). Only ever read (bound as a BLOB), so shared from the cache."""
     key = address_key(ip)
     return None if key is None else bytearray(key)
+
+
 _SRC, _DST = EVENT_FIELDS.index("src_ip"), EVENT_FIELDS.index("dst_ip")
 
 

@@ -86,7 +86,8 @@ def prepare_batch(writer: EventWriter, batch: StoreBatch) -> list[Sequence] | No
         batch.columns = batch.line_numbers = None
     if by_column is not None and batch.buckets is None:  # narrow rows (see rows_and_columns): counted by column
         batch.buckets = rollup_store.rollup_counts_from_columns(by_column)
-    batch.buckets = batch_buckets(batch)
+    else:
+        batch.buckets = batch_buckets(batch)
     return by_column
 
 
