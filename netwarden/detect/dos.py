@@ -148,9 +148,7 @@ class DenialOfService(Detector):
                 rate.mean = rate.var = 0.0
                 rate.minutes = rate.streak = 0
             rate.roll(minute, s.alpha)
-            usual = rate.mean
-            dev = math.sqrt(max(rate.var, 0.0) + usual)  # Poisson noise at least: sd ≥ √mean
-            rate.threshold = max(self.floors[measure], s.ratio * usual, usual + s.sigmas * dev)
+            rate.threshold = self._threshold(measure, rate)
         rate.count += n
         if rate.first is None or ts < rate.first:
             rate.first = ts
@@ -180,6 +178,13 @@ class DenialOfService(Detector):
             if finding is not None:
                 rate.alerted = rate.count
                 out.append(finding)
+
+    def _threshold(self, measure: str, rate: Rate) -> float:
+        """The count that makes a flood of the current minute, from the baseline before it."""
+        s = self.settings
+        usual = rate.mean
+        dev = math.sqrt(max(rate.var, 0.0) + usual)  # Poisson noise at least: sd ≥ √mean
+        return max(self.floors[measure], s.ratio * usual, usual + s.sigmas * dev)
 
     def _client(self, src: str, target: str, e: Event, ts: datetime, epoch: float, minute: int,
                 site: Rate) -> Finding | None:
@@ -328,7 +333,12 @@ class DenialOfService(Detector):
         for item in state.get("rates", []) or []:
             try:
                 key, seen, value = item
-                self.rates.put(str(key), datetime.fromisoformat(seen), Rate.from_json(value))
+                measure = str(key).partition("|")[0]
+                if measure not in self.floors:
+                    continue
+                rate = Rate.from_json(value)
+                rate.threshold = self._threshold(measure, rate)  # not saved; 0 would make any minute a flood
+                self.rates.put(str(key), datetime.fromisoformat(seen), rate)
             except (TypeError, ValueError, IndexError):
                 continue
         for item in state.get("clients", []) or []:

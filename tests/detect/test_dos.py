@@ -217,6 +217,24 @@ def test_state_survives_a_restart() -> None:
     DenialOfService().restore({"rates": [["x", "bad", [1]], 5], "clients": "junk"})
 
 
+def test_a_restart_in_the_middle_of_a_minute_raises_no_flood() -> None:
+    """The flood threshold of the current minute is not saved: restored as 0, the next request of that minute from
+    any of its 20+ clients was a "ddos" (seen on an import interrupted and resumed, and after every restart)."""
+    def minute(n: int, seconds: range) -> list[Event]:
+        return [Event(timestamp=T0 + timedelta(minutes=n, seconds=s), source_kind="access_log",
+                      src_ip=f"198.51.100.{s}", http_method="GET", url="/", observer="www") for s in seconds]
+
+    first = DenialOfService()
+    for n in range(5):
+        assert first.process(minute(n, range(0, 60, 2))) == []
+    assert first.process(minute(5, range(0, 40, 2))) == []  # 20 clients so far in this minute
+    second = DenialOfService()
+    second.restore(json.loads(json.dumps(first.state())))
+    assert second.rates.peek("http|www").threshold == first.rates.peek("http|www").threshold  # type: ignore[union-attr]
+    assert second.process(minute(5, range(40, 60, 2))) == []
+    assert first.process(minute(5, range(40, 60, 2))) == []
+
+
 def test_spoofed_sources_keep_memory_bounded() -> None:
     detector = DenialOfService({"max_sources": 1000, "max_bucket_sources": 100})
     rng = random.Random(5)
