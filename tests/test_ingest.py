@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from netwarden.collect.files import InputError
 from netwarden.parse import UnknownFormat
 from netwarden.pipeline import Pipeline
+from netwarden.pipeline.stages import Stages
 from netwarden.store import sources as source_store
 from netwarden.store import writer as writer_module
 from netwarden.store.database import Database
@@ -532,8 +533,9 @@ def test_the_writer_process_stores_the_rows_the_thread_writer_stores(tmp_path: P
 def test_writer_process_row_failure_after_a_commit_then_rerun(db: Database, tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """The writer process makes batch N+1's rows while it stores batch N: a failure making them (here a time that
-    is not one, set by a stage) is raised as WriterProcessError after batch N is committed with its bookkeeping,
-    nothing later is stored, and a rerun resumes after batch N."""
+    is not one, set by an enriching stage: the writer gets the events before detection) is raised as
+    WriterProcessError after batch N is committed with its bookkeeping, nothing later is stored, and a rerun
+    resumes after batch N."""
     if db.dialect == "sqlite" and db.engine.url.database in (None, "", ":memory:"):
         pytest.skip("no writer process for in-memory SQLite")
     monkeypatch.setattr(writer_module, "PROCESS_THRESHOLD", 0)
@@ -546,7 +548,7 @@ def test_writer_process_row_failure_after_a_commit_then_rerun(db: Database, tmp_
             batch[0].timestamp = "not a time"  # the writer process's row making fails on it
 
     with pytest.raises(WriterProcessError):
-        Pipeline(db, batch_size=10, stages=[stage]).ingest_file(path)
+        Pipeline(db, batch_size=10, stages=Stages(enrich=[stage], detect=[lambda batch: None])).ingest_file(path)
     assert_exactly(db, range(10))
     (src,) = sources(db)
     assert (src["lines"], src["events"], src["complete"]) == (10, 10, False)

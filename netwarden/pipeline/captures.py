@@ -25,7 +25,7 @@ def import_capture(pipeline: Pipeline, log: LogFile, capture: str, started: floa
     result = IngestResult(source=source, format=capture, unit="packets")
     first_sha = hashlib.sha256(log.stream.read(4096)).hexdigest()
     log.rewind()
-    source_id, offset, packets_before, earlier = resume_point(pipeline, log, first_sha)
+    source_id, offset, packets_before, earlier, _ = resume_point(pipeline, log, first_sha)  # (never ahead)
     earlier_sha = earlier.hexdigest()  # of the first ``offset`` bytes: what the bookkeeping says until passed
     if source_id is None:
         with pipeline.db.engine.begin() as conn:

@@ -132,28 +132,42 @@ class Pipeline:
         self._hand_over(batch, writer, source=source, fmt=fmt, source_id=source_id, position=position)
 
     def store_parts(self, parts: Sequence[tuple[Batch, Position]], writer: BatchWriter, *, source: str, fmt: str,
-                    source_id: int | None = None) -> None:
+                    source_id: int | None = None, ahead: bool = False, stored_through: int = 0) -> None:
         """:meth:`store_batch` for consecutive batches of one input, each with how far it takes the input: the
-        stages run once on all their events (one detection batch), then each is handed to ``writer`` as a
+        stages run once on all their events (one detection batch), and each is handed to ``writer`` as a
         transaction of its own. On SQLite the engine's alert writes wait for the writer process's
-        transaction in progress: a part's is a fraction of a whole batch's."""
+        transaction in progress: a part's is a fraction of a whole batch's.
+
+        ``ahead`` (an input with an ``ingest_sources`` row): the parts are handed over before detection, each
+        with the lines it stores (``StoreBatch.stored_lines``), and the position after detection, so that the
+        writer stores them meanwhile; an interrupted import detects the lines stored ahead again when rerun.
+        ``stored_through``: the events and quarantined lines of the input's lines up to this one are stored
+        already (stored ahead by an interrupted run): detection sees them, the writer does not get them again."""
         events = [event for batch, _ in parts for event in batch.events] if len(parts) > 1 else parts[0][0].events
-        self.stages.run(events)
+        if not ahead:
+            self.stages.run(events)
+        else:
+            self.stages.enrich_all(events)
         for batch, position in parts:
-            self._hand_over(batch, writer, source=source, fmt=fmt, source_id=source_id, position=position)
+            self._hand_over(_not_stored(batch, stored_through), writer, source=source, fmt=fmt,
+                            source_id=source_id, position=None if ahead else position,
+                            stored_lines=position.lines if ahead else None)
+        if ahead:
+            self.stages.run(events, enriched=True)
+            writer.submit(StoreBatch(source_id=source_id, source=source, position=parts[-1][1]))
 
     def _hand_over(self, batch: Batch, writer: BatchWriter, *, source: str, fmt: str, source_id: int | None,
-                   position: Position | None) -> None:
+                   position: Position | None, stored_lines: int | None = None) -> None:
         q_rows = quarantine_store.quarantine_rows(batch.quarantined, source=source, fmt=fmt,
                                                   source_id=source_id, received=datetime.now(timezone.utc))
         # rollups are counted by the writer (a separate process for large files: it has the spare time), and
         # such a process also makes the rows
         if getattr(writer, "makes_rows", False):
             writer.submit(StoreBatch([], None, q_rows, source_id, source, position,
-                                     event_store.event_columns(batch.events), batch.line_numbers))
+                                     event_store.event_columns(batch.events), batch.line_numbers, stored_lines))
         else:
             rows = self._rows.rows(batch.events, source_id, batch.line_numbers)
-            writer.submit(StoreBatch(rows, None, q_rows, source_id, source, position))
+            writer.submit(StoreBatch(rows, None, q_rows, source_id, source, position, stored_lines=stored_lines))
 
     def store_lines(self, parser: Parser, lines: Sequence[Line], *, source: str, fmt: str, source_id: int,
                     position: Position) -> IngestResult:
@@ -199,6 +213,15 @@ class Pipeline:
                 self.store_batch(batch, writer, source=source, fmt=parser.name)
         result.seconds = time.perf_counter() - started
         return result
+
+
+def _not_stored(batch: Batch, stored_through: int) -> Batch:
+    """``batch`` without the events and quarantined lines of the input's lines up to ``stored_through``."""
+    if not stored_through:
+        return batch
+    kept = [i for i, n in enumerate(batch.line_numbers) if n is None or n > stored_through]
+    return Batch([batch.events[i] for i in kept], [batch.line_numbers[i] for i in kept],
+                 [q for q in batch.quarantined if q.line_no is None or q.line_no > stored_through])
 
 
 def detect_config(settings: Settings) -> dict[str, dict]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 from netwarden.collect.files import SNIFF_LINES, InputError, Line, LogFile, NullDigest, PlainLines
 from netwarden.parse import Parser, UnknownFormat, get_parser, guess_format
-from netwarden.pipeline.batch import IngestResult
+from netwarden.pipeline.batch import Batch, IngestResult
 from netwarden.store import sources as source_store
 from netwarden.store.sources import Position
 from netwarden.store.writer import StoreBatch, open_writer
@@ -51,7 +52,7 @@ def import_file(pipeline: Pipeline, path: Path, fmt: str, *, progress: ProgressC
             result.seconds = time.perf_counter() - started
             return result
         first_sha = hashlib.sha256(first).hexdigest()
-        source_id, offset, line_no, digest = resume_point(pipeline, log, first_sha)
+        source_id, offset, line_no, digest, stored_lines = resume_point(pipeline, log, first_sha)
         if source_id is None:
             with pipeline.db.engine.begin() as conn:
                 source_id = source_store.create(conn, kind="file", name=str(path), fmt=parser_cls.name,
@@ -64,18 +65,25 @@ def import_file(pipeline: Pipeline, path: Path, fmt: str, *, progress: ProgressC
         with open_writer(pipeline.db, expected_bytes(log), file_import=True, in_parts=True) as writer:
             part = _part_size(pipeline.batch_size, 1 if pipeline.publishes else
                               getattr(writer, "transactions_per_batch", 1))
+            # the writer stores a batch while detection looks at it (else the last batch's writing would follow
+            # all the rest: a second under a flood of alerts, BENCHMARKS.md "Under attack")
+            ahead = pipeline.stages.detects and not pipeline.publishes and getattr(writer, "stores_ahead", False)
             chunks = log.chunks(start_offset=offset, start_line=line_no, digest=digest,
                                 max_line_bytes=pipeline.max_line_bytes, size=part)
             sizes = DetectionBatches(pipeline)
             for group in _batches(chunks, digest, pipeline.batch_size, part, sizes.growth):
                 any_line = True
                 batches = [(pipeline.parse_batch(parser, chunk, result), position) for chunk, position in group]
+                stored_through = stored_lines if stored_lines > line_no else 0  # by an interrupted run
+                if stored_through:  # read again for detection only: not counted as stored by this run
+                    _uncount(result, [batch for batch, _ in batches], stored_through)
                 end, line_no = group[-1][1].offset, group[-1][1].lines
-                if len(batches) == 1:
+                if len(batches) == 1 and not ahead and not stored_through:
                     pipeline.store_batch(batches[0][0], writer, source=str(path), fmt=parser_cls.name,
                                          source_id=source_id, position=batches[0][1])
                 else:
-                    pipeline.store_parts(batches, writer, source=str(path), fmt=parser_cls.name, source_id=source_id)
+                    pipeline.store_parts(batches, writer, source=str(path), fmt=parser_cls.name, source_id=source_id,
+                                         ahead=ahead, stored_through=stored_through)
                 sizes.detected(sum(len(chunk) for chunk, _ in group))
                 if progress:
                     progress(log.position, log.size)
@@ -84,6 +92,15 @@ def import_file(pipeline: Pipeline, path: Path, fmt: str, *, progress: ProgressC
         result.already_done = not any_line and result.resumed_at_line > 0
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _uncount(result: IngestResult, batches: Sequence[Batch], stored_through: int) -> None:
+    """Take out of ``result`` the events and quarantined lines of ``batches`` stored by an earlier run (the input's
+    lines up to ``stored_through``)."""
+    for batch in batches:
+        result.events -= sum(1 for n in batch.line_numbers if n is not None and n <= stored_through)
+        result.quarantined -= Counter(q.reason for q in batch.quarantined
+                                      if q.line_no is not None and q.line_no <= stored_through)
 
 
 def _part_size(size: int, parts: int) -> int:
@@ -164,18 +181,18 @@ def expected_bytes(log: LogFile) -> int:
     return log.size * (DECOMPRESSED_RATIO if log.compressed else 1)
 
 
-def resume_point(pipeline: Pipeline, log: LogFile, first_sha: str) -> tuple[int | None, int, int, Any]:
-    """Where to start: after what an earlier run already stored from this same content
-    (source id or None, offset, lines, the digest of what is skipped)."""
+def resume_point(pipeline: Pipeline, log: LogFile, first_sha: str) -> tuple[int | None, int, int, Any, int]:
+    """Where to start: after what an earlier run already stored and detected from this same content
+    (source id or None, offset, lines, the digest of what is skipped, and the lines whose events it stored)."""
     with pipeline.db.engine.connect() as conn:
         earlier = source_store.candidates(conn, first_sha)
     for row in earlier:
         log.rewind()
         got, digest = log.hash_prefix(row["offset"])
         if got == row["offset"] and digest.hexdigest() == row["prefix_sha"]:
-            return row["id"], row["offset"], row["lines"], digest
+            return row["id"], row["offset"], row["lines"], digest, row["stored_lines"] or 0
     log.rewind()
-    return None, 0, 0, hashlib.sha256()
+    return None, 0, 0, hashlib.sha256(), 0
 
 
 def _choose_parser(log: LogFile, fmt: str, max_line_bytes: int) -> type[Parser]:

@@ -109,9 +109,11 @@ class Stages:
         self.observers = tuple(observers)
         self.lock = threading.Lock()  # evidence filter → detect → alert listeners, one batch at a time
 
-    def run(self, events: list[Event]) -> None:
-        for stage in self.enrich:
-            stage(events)
+    def run(self, events: list[Event], *, enriched: bool = False) -> None:
+        """All the steps; ``enriched``: :meth:`enrich_all` ran on ``events`` already (a file import stores them
+        between the two)."""
+        if not enriched:
+            self.enrich_all(events)
         if self.detect:
             with self.lock:
                 seen = self.evidence(events) if self.evidence is not None else events
@@ -126,3 +128,12 @@ class Stages:
                             log.exception("alert listener failed")
         for stage in self.observers:
             stage(events)
+
+    def enrich_all(self, events: list[Event]) -> None:
+        """Step 1 alone: the events as they are stored."""
+        for stage in self.enrich:
+            stage(events)
+
+    @property
+    def detects(self) -> bool:
+        return bool(self.detect)

@@ -82,6 +82,10 @@ ingest_sources = Table(
     Column("prefix_sha", String(64), nullable=False),
     Column("offset", BigInteger, nullable=False, default=0),  # bytes of the (decompressed) stream consumed
     Column("lines", BigInteger, nullable=False, default=0),
+    # a file import stores a batch's events while detection looks at them; its position (offset, lines) follows
+    # once detection is done. The lines whose events are stored so far (None: as far as the position): a rerun
+    # after an interruption detects the lines in between again and stores none of them twice
+    Column("stored_lines", BigInteger, nullable=True),
     Column("events", BigInteger, nullable=False, default=0),
     Column("quarantined", BigInteger, nullable=False, default=0),
     Column("complete", Boolean, nullable=False, default=False),

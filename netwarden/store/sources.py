@@ -56,19 +56,28 @@ def create(conn: Connection, *, kind: str, name: str, fmt: str, first_line_sha: 
     return int(result.inserted_primary_key[0])
 
 
-def advance(conn: Connection, source_id: int, position: Position, *, name: str | None, events: int,
-            quarantined: int) -> None:
-    """Record how far an input was read; ``name`` (the path it was last read under) None: keep the stored one.
-    Raises SourceConflict when ``position.expected_offset`` is set and the stored offset is another."""
-    values: dict[str, Any] = {"name": name} if name is not None and not position.keep_name else {}
+def advance(conn: Connection, source_id: int, position: Position | None, *, name: str | None, events: int,
+            quarantined: int, stored_lines: int | None = None) -> None:
+    """Record how far an input was read (``position``) and the events and quarantined lines stored with it;
+    ``name`` (the path it was last read under) None: keep the stored one. ``stored_lines``: the events of the
+    input's lines up to this one are stored, ahead of its position (detection has not seen them all yet), or
+    with ``position`` None only that. Raises SourceConflict when ``position.expected_offset`` is set and the
+    stored offset is another."""
+    values: dict[str, Any] = {}
     where = [ingest_sources.c.id == source_id]
-    if position.expected_offset is not None:
-        where.append(ingest_sources.c.offset == position.expected_offset)
+    if position is not None:
+        if name is not None and not position.keep_name:
+            values["name"] = name
+        if position.expected_offset is not None:
+            where.append(ingest_sources.c.offset == position.expected_offset)
+        values.update(offset=position.offset, prefix_sha=position.prefix_sha, lines=position.lines,
+                      complete=position.complete)
+    if stored_lines is not None:
+        values["stored_lines"] = stored_lines
     changed = conn.execute(update(ingest_sources).where(*where).values(
-        **values, offset=position.offset, prefix_sha=position.prefix_sha, lines=position.lines,
-        complete=position.complete, events=ingest_sources.c.events + events,
-        quarantined=ingest_sources.c.quarantined + quarantined, updated=datetime.now(timezone.utc))).rowcount
-    if position.expected_offset is not None and changed != 1:
+        **values, events=ingest_sources.c.events + events, quarantined=ingest_sources.c.quarantined + quarantined,
+        updated=datetime.now(timezone.utc))).rowcount
+    if position is not None and position.expected_offset is not None and changed != 1:
         raise SourceConflict(f"input #{source_id} was advanced by another reader")
 
 

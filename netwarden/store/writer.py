@@ -60,6 +60,9 @@ class StoreBatch:
     # ProcessWriter.makes_rows); rows is then empty until write_batch
     columns: list[list] | None = None
     line_numbers: list[int | None] | None = None
+    # rows stored ahead of their position (a file import's part, stored while detection looks at it; a later
+    # batch carries the position): the input's lines whose events are stored with this batch
+    stored_lines: int | None = None
 
 
 class BatchWriter(Protocol):
@@ -97,9 +100,9 @@ def write_prepared(conn: Connection, writer: EventWriter, batch: StoreBatch,
     writer.insert(conn, batch.rows, by_column)
     rollup_store.add_buckets(conn, batch_buckets(batch))
     quarantine_store.insert_quarantine(conn, batch.quarantine_rows)
-    if batch.source_id is not None and batch.position is not None:
+    if batch.source_id is not None and (batch.position is not None or batch.stored_lines is not None):
         source_store.advance(conn, batch.source_id, batch.position, name=batch.source, events=len(batch.rows),
-                             quarantined=len(batch.quarantine_rows))
+                             quarantined=len(batch.quarantine_rows), stored_lines=batch.stored_lines)
 
 
 def write_batch(conn: Connection, writer: EventWriter, batch: StoreBatch) -> None:
@@ -410,7 +413,10 @@ def _write_parts(conn: Connection, writer: EventWriter, take: Callable[..., Any]
     first = written[0]
     buckets: dict[tuple, list[int]] = {}
     batch, events, quarantined, after = first, 0, 0, _NOTHING
+    position, stored = None, None  # the last parts' (a part stored ahead has none; its position comes later)
     while True:
+        position = batch.position or position
+        stored = batch.stored_lines if batch.stored_lines is not None else stored
         writer.insert(conn, batch.rows, by_column)
         quarantine_store.insert_quarantine(conn, batch.quarantine_rows)
         for key, (n, size) in batch_buckets(batch).items():
@@ -434,9 +440,9 @@ def _write_parts(conn: Connection, writer: EventWriter, take: Callable[..., Any]
         batch, by_column = item
         written.append(batch)
     rollup_store.add_buckets(conn, buckets)
-    if batch.source_id is not None and batch.position is not None:
-        source_store.advance(conn, batch.source_id, batch.position, name=batch.source, events=events,
-                             quarantined=quarantined)
+    if first.source_id is not None and (position is not None or stored is not None):
+        source_store.advance(conn, first.source_id, position, name=batch.source, events=events,
+                             quarantined=quarantined, stored_lines=stored)
     return after
 
 
@@ -484,6 +490,9 @@ class ProcessWriter:
     makes_rows = True
     #: a file import hands it each detection batch in this many transactions (Pipeline.store_parts)
     transactions_per_batch = 1
+    #: a file import hands it a detection batch's parts before detection, and their position after it
+    #: (StoreBatch.stored_lines): this process stores them meanwhile, not once the parsing process is done
+    stores_ahead = True
 
     def __init__(self, db: Database, depth: int = 8, *, checkpoint_pages: int | None = None,
                  parts: int = 1) -> None:
