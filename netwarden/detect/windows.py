@@ -32,17 +32,19 @@ class KeyedState(Generic[V]):
         self.expired = 0  # keys dropped by prune() because they were idle
 
     def get(self, key: str, now: datetime) -> V:
-        item = self._items.get(key)
+        items = self._items
+        item = items.get(key)
         if item is None:
             value = self.factory()
-            if len(self._items) >= self.max_keys:
-                self._items.popitem(last=False)
+            if len(items) >= self.max_keys:
+                items.popitem(last=False)
                 self.evicted += 1
-        else:
-            value = item[1]
-            self._items.move_to_end(key)
-        self._items[key] = (now, value)
-        return value
+            items[key] = (now, value)
+            return value
+        items.move_to_end(key)
+        if item[0] is not now:  # (parsers share one time object among the lines of a second)
+            items[key] = (now, item[1])
+        return item[1]
 
     def peek(self, key: str) -> V | None:
         item = self._items.get(key)
