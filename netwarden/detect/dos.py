@@ -87,6 +87,8 @@ class DenialOfService(Detector):
         s = self.settings
         self.rates: KeyedState[Rate] = KeyedState(Rate, idle=timedelta(days=2), max_keys=s.max_targets)
         self.clients: KeyedState[Client] = KeyedState(Client, idle=timedelta(hours=2), max_keys=s.max_sources)
+        self._time: datetime | None = None  # the last time converted, and its (epoch seconds, minute)
+        self._minute = (0.0, 0)
         self.floors = {"syn": s.syn_floor, "http": s.http_site_floor, "udp": s.udp_floor, "icmp": s.icmp_floor,
                        "synfw": s.firewall_flood_floor}
 
@@ -94,34 +96,28 @@ class DenialOfService(Detector):
 
     def process(self, events: Sequence[Event]) -> list[Finding]:
         out: list[Finding] = []
-        last_ts: datetime | None = None
-        epoch, minute = 0.0, 0
         for e in events:
             ts = e.timestamp
             if ts is None:
                 continue
-            if ts is not last_ts:  # a parser hands the lines of one second the same time: one conversion for them
-                last_ts = ts
-                epoch = ts.timestamp() if ts.tzinfo is not None else ts.replace(tzinfo=timezone.utc).timestamp()
-                minute = int(epoch // 60)
             if e.http_method is not None or (e.http_status is not None and e.source_kind == "access_log"):
                 target = e.dst_ip or e.extra.get("host") or e.extra.get("vhost") or e.observer or "web"
-                self._count("http", str(target)[:256], e, ts, epoch, minute, 1, out)
+                self._count("http", str(target)[:256], e, ts, 1, out)
                 continue
             transport = e.transport
             if transport == "tcp":
                 if e.dst_ip is not None and self._half_open(e):  # no call for the many tcp events without one (sshd's)
                     n = e.packets_out or 1
-                    self._count("syn", e.dst_ip, e, ts, epoch, minute, n if 0 < n < 10_000_000 else 1, out)
+                    self._count("syn", e.dst_ip, e, ts, n if 0 < n < 10_000_000 else 1, out)
                     if e.source_kind == "firewall" and _FLOOD_RULE.search(str(e.extra.get("prefix") or "")):
-                        self._count("synfw", e.dst_ip, e, ts, epoch, minute, 1, out)
+                        self._count("synfw", e.dst_ip, e, ts, 1, out)
             elif transport == "udp":
                 if e.dst_ip is not None and e.packets_out:
-                    self._count("udp", e.dst_ip, e, ts, epoch, minute, min(e.packets_out, 10_000_000), out)
+                    self._count("udp", e.dst_ip, e, ts, min(e.packets_out, 10_000_000), out)
             elif transport == "icmp" or transport == "icmpv6":
                 if e.dst_ip is not None:
                     n = e.packets_out or 1
-                    self._count("icmp", e.dst_ip, e, ts, epoch, minute, min(max(n, 1), 10_000_000), out)
+                    self._count("icmp", e.dst_ip, e, ts, min(max(n, 1), 10_000_000), out)
         return out
 
     @staticmethod
@@ -143,9 +139,14 @@ class DenialOfService(Detector):
 
     # -- counting and deciding ---------------------------------------------------------------------
 
-    def _count(self, measure: str, target: str, e: Event, ts: datetime, epoch: float, minute: int, n: int,
-               out: list[Finding]) -> None:
+    def _count(self, measure: str, target: str, e: Event, ts: datetime, n: int, out: list[Finding]) -> None:
         s = self.settings
+        if ts is self._time:  # a parser hands the lines of one second the same time: converted once for them
+            epoch, minute = self._minute
+        else:
+            epoch = ts.timestamp() if ts.tzinfo is not None else ts.replace(tzinfo=timezone.utc).timestamp()
+            minute = int(epoch // 60)
+            self._time, self._minute = ts, (epoch, minute)
         rate = self.rates.get(f"{measure}|{target}", ts)
         if minute > rate.minute or minute < rate.minute - s.late_minutes:
             if minute < rate.minute:
