@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from netwarden.collect.follow import Follower
 from netwarden.config import load_settings
 from netwarden.pipeline import Pipeline
+from netwarden.store import sources as source_store
 from netwarden.store import writer as writer_module
 from netwarden.store.database import Database
 from netwarden.store.schema import alerts, events, ingest_sources, quarantine
@@ -101,19 +103,12 @@ def test_a_batch_is_stored_while_detection_looks_at_it(tmp_path: Path) -> None:
     assert stored_lines(db) == list(range(1, LINES + 1))
 
 
-def test_an_interrupted_import_detects_what_it_stored_ahead_and_stores_it_once(tmp_path: Path) -> None:
-    path = attack_log(tmp_path / "access.log")
-    whole = Database.open(f"sqlite:///{tmp_path / 'whole.db'}")
-    p = pipeline(whole)
-    try:
-        p.ingest_file(path, "access_log")
-    finally:
-        p.close()
-
+def interrupted(tmp_path: Path, path: Path) -> Database:
+    """The import of ``path`` stopped by an interruption once the third batch is stored, before its detection."""
     db = Database.open(f"sqlite:///{tmp_path / 'interrupted.db'}")
     calls = [0]
 
-    def interrupting(batch: list) -> None:  # the third batch is stored, then the import stops before detecting it
+    def interrupting(batch: list) -> None:
         calls[0] += 1
         if calls[0] == 3:
             wait_for(db, 3 * BATCH)
@@ -129,6 +124,18 @@ def test_an_interrupted_import_detects_what_it_stored_ahead_and_stores_it_once(t
     row = source_row(db)
     assert (row.lines, row.stored_lines, row.events, row.quarantined) == (2 * BATCH, 3 * BATCH, 1195, 5)
     assert stored_lines(db) == list(range(1, 3 * BATCH + 1))
+    return db
+
+
+def test_an_interrupted_import_detects_what_it_stored_ahead_and_stores_it_once(tmp_path: Path) -> None:
+    path = attack_log(tmp_path / "access.log")
+    whole = Database.open(f"sqlite:///{tmp_path / 'whole.db'}")
+    p = pipeline(whole)
+    try:
+        p.ingest_file(path, "access_log")
+    finally:
+        p.close()
+    db = interrupted(tmp_path, path)
     before = alert_counts(db)
 
     p = pipeline(db)
@@ -145,3 +152,37 @@ def test_an_interrupted_import_detects_what_it_stored_ahead_and_stores_it_once(t
     after, expected = alert_counts(db), alert_counts(whole)
     assert after.keys() == expected.keys() and any(after[k] > before.get(k, 0) for k in after)
     assert after == expected  # the third batch's attacks counted once
+
+
+def test_stored_lines_never_go_back(tmp_path: Path) -> None:
+    """A rerun starts again at the usual batch size: its first parts store fewer lines than the interrupted run's
+    grown batch did; the input keeps the furthest (or a second interruption would store those lines again)."""
+    path = attack_log(tmp_path / "access.log")
+    db = interrupted(tmp_path, path)
+    with db.engine.begin() as conn:
+        source_store.advance(conn, source_row(db).id, None, name=None, events=0, quarantined=0,
+                             stored_lines=2 * BATCH + 10)
+    assert source_row(db).stored_lines == 3 * BATCH
+    with db.engine.begin() as conn:
+        source_store.advance(conn, source_row(db).id, None, name=None, events=0, quarantined=0,
+                             stored_lines=4 * BATCH)
+    assert source_row(db).stored_lines == 4 * BATCH
+
+
+def test_following_after_an_interrupted_import_stores_each_line_once(tmp_path: Path) -> None:
+    path = attack_log(tmp_path / "access.log")
+    db = interrupted(tmp_path, path)
+    follower = Follower(Pipeline(db), [path], "access_log", poll_interval=0.02, rotate_grace=0.2)
+    try:
+        for _ in range(200):
+            follower.poll()
+            if source_row(db).lines == LINES:
+                break
+            time.sleep(0.01)
+    finally:
+        follower.close()
+    assert stored_lines(db) == list(range(1, LINES + 1))
+    row = source_row(db)
+    assert (row.lines, row.events, row.quarantined) == (LINES, LINES - 8, 8)
+    stats = follower.stats[str(path)]
+    assert (stats.resumed_at_line, stats.events) == (2 * BATCH, LINES - 3 * BATCH - 3)

@@ -54,11 +54,13 @@ class BusPipeline(Pipeline):
         self._count(self.bus.publish(batch.events, batch.quarantined, source=source, fmt=fmt))
 
     def store_lines(self, parser: Any, lines: Sequence[Line], *, source: str, fmt: str,
-                    source_id: int, position: Position) -> IngestResult:
+                    source_id: int, position: Position, stored_through: int = 0) -> IngestResult:
         """A followed file's lines: published exactly once, then its position advanced (``netwarden follow``).
-        Raises BusFull (the follower tries again from its position) or SourceConflict."""
+        Raises BusFull (the follower tries again from its position) or SourceConflict. ``stored_through``: those
+        lines are stored already (by an interrupted import): not published (the workers would store them again)."""
         counts = IngestResult(source=source, format=fmt)
-        batch = self.parse_batch(parser, lines, counts)
+        stored, batch = self.parse_batch(parser, lines, counts).split_at_line(stored_through)
+        counts.uncount(stored)
         published = publish_input(self.bus, batch, source=source, fmt=fmt, source_id=source_id,
                                   last_line=position.lines, patient=False)
         self._advance(source_id, position, source, published)

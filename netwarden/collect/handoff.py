@@ -74,6 +74,7 @@ class Handoff:
             row, digest = found
             tail.source_id = row["id"]
             tail.offset, tail.lines, tail.digest = row["offset"], row["lines"], digest
+            tail.stored_through = row["stored_lines"] or 0
             if watch.stats.resumed_at_line == 0 and watch.stats.lines == 0:
                 watch.stats.resumed_at_line = row["lines"]
         tail._reset_work()
@@ -112,7 +113,8 @@ class Handoff:
             result = self.sink.store_lines(tail.parser, ready, source=str(watch.path), fmt=tail.format,
                                            source_id=tail.source_id, position=Position(
                                                tail.w_offset, tail.w_digest.hexdigest(), tail.w_lines,
-                                               complete=complete, expected_offset=tail.offset))
+                                               complete=complete, expected_offset=tail.offset),
+                                           stored_through=tail.stored_through if tail.stored_through > tail.lines else 0)
         except SourceConflict:
             # another reader stored part of this stream: start over from what the store says
             tail.restart_from_zero()

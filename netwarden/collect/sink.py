@@ -60,9 +60,10 @@ class FileSink(Protocol):
     local_tz: tzinfo
 
     def store_lines(self, parser: Parser, lines: Sequence[Line], *, source: str, fmt: str, source_id: int,
-                    position: Position) -> Counts:
+                    position: Position, stored_through: int = 0) -> Counts:
         """Store ``lines`` and ``position`` together before returning; raises
-        ``netwarden.store.sources.SourceConflict`` (nothing stored) if another reader moved the input."""
+        ``netwarden.store.sources.SourceConflict`` (nothing stored) if another reader moved the input.
+        ``stored_through``: the input's lines up to this one are stored already (not again)."""
         ...
 
     def ingest_file(self, path: str | Path, fmt: str = "auto") -> Counts:

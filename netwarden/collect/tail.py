@@ -45,6 +45,7 @@ class Tail:
         self.offset = 0
         self.lines = 0
         self.digest = hashlib.sha256()
+        self.stored_through = 0  # lines stored ahead of the position by an interrupted import (not stored again)
         # read ahead of the committed state; dropped on a failure
         self._reset_work()
         self.draining_since: float | None = None  # set once rotated away
@@ -66,6 +67,7 @@ class Tail:
         self.offset = 0
         self.lines = 0
         self.digest = hashlib.sha256()
+        self.stored_through = 0
         self._reset_work()
 
     def close(self) -> None:

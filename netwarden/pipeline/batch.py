@@ -43,6 +43,11 @@ class IngestResult:
     unit: str = "lines"  # "packets" for a capture
     capture: dict | None = None  # a capture's counts (CaptureStats.as_dict, flows, evictions)
 
+    def uncount(self, batch: Batch) -> None:
+        """Take ``batch``'s events and quarantined lines out of the counts (read again, not stored again)."""
+        self.events -= len(batch.events)
+        self.quarantined -= Counter(q.reason for q in batch.quarantined)
+
     @property
     def quarantined_total(self) -> int:
         return sum(self.quarantined.values())
@@ -70,6 +75,19 @@ class Batch:
         self.events += other.events
         self.line_numbers += other.line_numbers
         self.quarantined += other.quarantined
+
+    def split_at_line(self, line: int) -> tuple[Batch, Batch]:
+        """(what came from the input's lines up to ``line``, the rest); records of no line are the rest's."""
+        if not line:
+            return Batch(), self
+        before, after = Batch(), Batch()
+        for event, number in zip(self.events, self.line_numbers):
+            part = before if number is not None and number <= line else after
+            part.events.append(event)
+            part.line_numbers.append(number)
+        for q in self.quarantined:
+            (before if q.line_no is not None and q.line_no <= line else after).quarantined.append(q)
+        return before, after
 
 
 def numbered_lines(texts: Iterable[str], start: int = 1) -> Iterator[Line]:

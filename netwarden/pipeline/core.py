@@ -149,9 +149,9 @@ class Pipeline:
         else:
             self.stages.enrich_all(events)
         for batch, position in parts:
-            self._hand_over(_not_stored(batch, stored_through), writer, source=source, fmt=fmt,
+            self._hand_over(batch.split_at_line(stored_through)[1], writer, source=source, fmt=fmt,
                             source_id=source_id, position=None if ahead else position,
-                            stored_lines=position.lines if ahead else None)
+                            stored_lines=max(position.lines, stored_through) if ahead else None)
         if ahead:
             self.stages.run(events, enriched=True)
             writer.submit(StoreBatch(source_id=source_id, source=source, position=parts[-1][1]))
@@ -170,12 +170,20 @@ class Pipeline:
             writer.submit(StoreBatch(rows, None, q_rows, source_id, source, position, stored_lines=stored_lines))
 
     def store_lines(self, parser: Parser, lines: Sequence[Line], *, source: str, fmt: str, source_id: int,
-                    position: Position) -> IngestResult:
+                    position: Position, stored_through: int = 0) -> IngestResult:
         """Parse and store lines of an input with the position they take it to, before returning (``netwarden
-        follow``). Raises :class:`~netwarden.store.sources.SourceConflict` if another reader moved it."""
+        follow``). Raises :class:`~netwarden.store.sources.SourceConflict` if another reader moved it.
+        ``stored_through``: the input's lines up to this one are stored already (an interrupted file import
+        stored them ahead of its position): detected, not stored again, nor counted."""
         counts = IngestResult(source=source, format=fmt)
-        self.store_batch(self.parse_batch(parser, lines, counts), self._direct, source=source, fmt=fmt,
-                         source_id=source_id, position=position)
+        batch = self.parse_batch(parser, lines, counts)
+        if not stored_through:
+            self.store_batch(batch, self._direct, source=source, fmt=fmt, source_id=source_id, position=position)
+            return counts
+        stored, rest = batch.split_at_line(stored_through)
+        counts.uncount(stored)
+        self.stages.run(batch.events)
+        self._hand_over(rest, self._direct, source=source, fmt=fmt, source_id=source_id, position=position)
         return counts
 
     # -- whole inputs -----------------------------------------------------------------------------
@@ -213,15 +221,6 @@ class Pipeline:
                 self.store_batch(batch, writer, source=source, fmt=parser.name)
         result.seconds = time.perf_counter() - started
         return result
-
-
-def _not_stored(batch: Batch, stored_through: int) -> Batch:
-    """``batch`` without the events and quarantined lines of the input's lines up to ``stored_through``."""
-    if not stored_through:
-        return batch
-    kept = [i for i, n in enumerate(batch.line_numbers) if n is None or n > stored_through]
-    return Batch([batch.events[i] for i in kept], [batch.line_numbers[i] for i in kept],
-                 [q for q in batch.quarantined if q.line_no is None or q.line_no > stored_through])
 
 
 def detect_config(settings: Settings) -> dict[str, dict]:

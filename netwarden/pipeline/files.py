@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 from netwarden.collect.files import SNIFF_LINES, InputError, Line, LogFile, NullDigest, PlainLines
 from netwarden.parse import Parser, UnknownFormat, get_parser, guess_format
-from netwarden.pipeline.batch import Batch, IngestResult
+from netwarden.pipeline.batch import IngestResult
 from netwarden.store import sources as source_store
 from netwarden.store.sources import Position
 from netwarden.store.writer import StoreBatch, open_writer
@@ -75,10 +74,15 @@ def import_file(pipeline: Pipeline, path: Path, fmt: str, *, progress: ProgressC
                 any_line = True
                 batches = [(pipeline.parse_batch(parser, chunk, result), position) for chunk, position in group]
                 stored_through = stored_lines if stored_lines > line_no else 0  # by an interrupted run
-                if stored_through:  # read again for detection only: not counted as stored by this run
-                    _uncount(result, [batch for batch, _ in batches], stored_through)
+                for batch, _ in batches:  # read again for detection only: not counted as stored by this run
+                    if stored_through:
+                        result.uncount(batch.split_at_line(stored_through)[0])
                 end, line_no = group[-1][1].offset, group[-1][1].lines
-                if len(batches) == 1 and not ahead and not stored_through:
+                if pipeline.publishes:  # (its workers detect and store: only what is not stored yet is theirs)
+                    for batch, position in batches:
+                        pipeline.store_batch(batch.split_at_line(stored_through)[1], writer, source=str(path),
+                                             fmt=parser_cls.name, source_id=source_id, position=position)
+                elif len(batches) == 1 and not ahead and not stored_through:
                     pipeline.store_batch(batches[0][0], writer, source=str(path), fmt=parser_cls.name,
                                          source_id=source_id, position=batches[0][1])
                 else:
@@ -92,15 +96,6 @@ def import_file(pipeline: Pipeline, path: Path, fmt: str, *, progress: ProgressC
         result.already_done = not any_line and result.resumed_at_line > 0
     result.seconds = time.perf_counter() - started
     return result
-
-
-def _uncount(result: IngestResult, batches: Sequence[Batch], stored_through: int) -> None:
-    """Take out of ``result`` the events and quarantined lines of ``batches`` stored by an earlier run (the input's
-    lines up to ``stored_through``)."""
-    for batch in batches:
-        result.events -= sum(1 for n in batch.line_numbers if n is not None and n <= stored_through)
-        result.quarantined -= Counter(q.reason for q in batch.quarantined
-                                      if q.line_no is not None and q.line_no <= stored_through)
 
 
 def _part_size(size: int, parts: int) -> int:

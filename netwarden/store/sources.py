@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, case, insert, select, update
 
 from netwarden.store.schema import ingest_sources
 
@@ -72,8 +72,9 @@ def advance(conn: Connection, source_id: int, position: Position | None, *, name
             where.append(ingest_sources.c.offset == position.expected_offset)
         values.update(offset=position.offset, prefix_sha=position.prefix_sha, lines=position.lines,
                       complete=position.complete)
-    if stored_lines is not None:
-        values["stored_lines"] = stored_lines
+    if stored_lines is not None:  # never back (a rerun's first parts, smaller than the interrupted run's)
+        values["stored_lines"] = case((ingest_sources.c.stored_lines > stored_lines, ingest_sources.c.stored_lines),
+                                      else_=stored_lines)
     changed = conn.execute(update(ingest_sources).where(*where).values(
         **values, events=ingest_sources.c.events + events, quarantined=ingest_sources.c.quarantined + quarantined,
         updated=datetime.now(timezone.utc))).rowcount
