@@ -76,15 +76,23 @@ class RequestGroup:
         self.count += 1
         if len(self.events) < self.keep:
             self.events.append(e)
-        if m.text not in self.texts and len(self.texts) < 5:
-            self.texts.append(m.text)
+        texts = self.texts
+        if len(texts) < 5 and m.text not in texts:
+            texts.append(m.text)
         status = e.http_status
         code = "?" if status is None else (_CODE_TEXT.get(status) if type(status) is int else None) or str(status)
-        self.statuses[code] = self.statuses.get(code, 0) + 1
-        if e.http_status is not None and 200 <= e.http_status < 300 and len(self.served) < 5:
-            self.served.append((m.text, e.http_status, e.bytes_in))
-        self.first = when if self.first is None or when < self.first else self.first
-        self.last = when if self.last is None or when > self.last else self.last
+        statuses = self.statuses
+        statuses[code] = statuses.get(code, 0) + 1
+        if status is not None and 200 <= status < 300 and len(self.served) < 5:
+            self.served.append((m.text, status, e.bytes_in))
+        last = self.last
+        if when is not last:  # (the requests of one second share their time object)
+            if last is None:
+                self.first = self.last = when
+            elif when > last:
+                self.last = when
+            elif when < self.first:  # type: ignore[operator]
+                self.first = when
 
 
 _CODE_TEXT = {code: str(code) for code in range(100, 600)}  # a status code as evidence shows it

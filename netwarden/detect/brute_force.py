@@ -104,6 +104,7 @@ class BruteForce(HttpLogins, BruteForceFindings, Detector):
         self._ssh_ports = frozenset(s.ssh_ports)
         self._default_accounts = frozenset(u.lower() for u in s.default_accounts)
         self._sshd_failed_lines: set[str] = set()  # observers whose sshd logs "Failed password" lines
+        self._login_paths: dict[str, tuple[str, bool]] = {}  # url -> (its path, a login path?): a flood repeats them
 
     # -- the batch ---------------------------------------------------------------------------------
 

@@ -11,7 +11,11 @@ from netwarden.detect.brute_force_state import (EVIDENCE_USERS, LOGIN_FAILED, LO
 from netwarden.records import Event, Factor, Finding, Severity
 
 
+_MEMO_URL, _MEMO_SIZE = 512, 8192  # URLs remembered: their length, how many (a flood repeats a few)
+
+
 class HttpLogins:
+    _login_paths: dict[str, tuple[str, bool]]  # the detector's
     # -- HTTP logins -------------------------------------------------------------------------------
 
     def _http_event(self, e: Event, ts: datetime, limit: int, touched: dict, out: list[Finding]) -> None:
@@ -30,8 +34,15 @@ class HttpLogins:
         if method != "POST" and (status is None or not (200 <= status < 400 or status == 401 or status == 403)):
             return  # nothing below counts it (a 404 or 500 to a GET: most of a web attack flood)
         url = e.url or ""
-        path = url.split("?", 1)[0][:MAX_TEXT * 4]
-        login = LOGIN_PATH.search(path) is not None
+        known = self._login_paths.get(url)
+        if known is None:
+            path = url.split("?", 1)[0][:MAX_TEXT * 4]
+            known = (path, LOGIN_PATH.search(path) is not None)
+            if len(url) <= _MEMO_URL:
+                if len(self._login_paths) >= _MEMO_SIZE:
+                    self._login_paths.clear()
+                self._login_paths[url] = known
+        path, login = known
         user = e.user if e.user and e.user != "-" else None
         tally = None
         if method == "POST" and login:

@@ -89,6 +89,7 @@ class DenialOfService(Detector):
         self.clients: KeyedState[Client] = KeyedState(Client, idle=timedelta(hours=2), max_keys=s.max_sources)
         self._time: datetime | None = None  # the last time converted, and its (epoch seconds, minute)
         self._minute = (0.0, 0)
+        self._last_rate: tuple[str, datetime, Rate] | None = None  # the rate last got from ``rates``: key, time
         self.floors = {"syn": s.syn_floor, "http": s.http_site_floor, "udp": s.udp_floor, "icmp": s.icmp_floor,
                        "synfw": s.firewall_flood_floor}
 
@@ -96,6 +97,7 @@ class DenialOfService(Detector):
 
     def process(self, events: Sequence[Event]) -> list[Finding]:
         out: list[Finding] = []
+        self._last_rate = None  # (anything may have changed the table between batches)
         for e in events:
             ts = e.timestamp
             if ts is None:
@@ -147,7 +149,13 @@ class DenialOfService(Detector):
             epoch = ts.timestamp() if ts.tzinfo is not None else ts.replace(tzinfo=timezone.utc).timestamp()
             minute = int(epoch // 60)
             self._time, self._minute = ts, (epoch, minute)
-        rate = self.rates.get(f"{measure}|{target}", ts)
+        key = f"{measure}|{target}"
+        last = self._last_rate
+        if last is not None and last[1] is ts and last[0] == key:
+            rate = last[2]  # the table's most recent key, at the same time: getting it again would change nothing
+        else:
+            rate = self.rates.get(key, ts)
+            self._last_rate = (key, ts, rate)
         if minute > rate.minute or minute < rate.minute - s.late_minutes:
             if minute < rate.minute:
                 rate.minute = -1  # older than the clock: another timeline (an older log), not late events
@@ -216,10 +224,10 @@ class DenialOfService(Detector):
             c.agent = e.user_agent[:256]
         # requests in the last 60 s, estimated from this minute and the share of the previous one still in
         # the window (a burst that straddles a minute boundary is not cut in two)
-        into = epoch / 60 - minute
-        count = int(c.prev * max(0.0, 1.0 - into) + c.count)
-        floor = max(s.http_source_floor, s.ratio * c.mean)
-        if count < floor or (minute - c.alerted_minute < 2 and count < 2 * c.alerted_level):
+        left = 1.0 - (epoch / 60 - minute)  # (comparisons, not max(): a call per request)
+        count = int(c.prev * left + c.count) if left > 0.0 else c.count
+        if count < s.http_source_floor or count < s.ratio * c.mean \
+                or (minute - c.alerted_minute < 2 and count < 2 * c.alerted_level):
             return None  # one finding per client every two minutes, sooner only if its rate doubled
         c.alerted_minute, c.alerted_level = minute, float(count)
         usual_site = site.mean
