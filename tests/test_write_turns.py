@@ -107,3 +107,35 @@ def test_the_engine_raises_the_flag_while_it_waits_for_the_lock(tmp_path: Path) 
         db.close()
     assert seen == [1]
     assert write_turns.flag_of(db.engine) is None
+
+
+def test_the_writer_process_checkpoints_while_it_has_nothing_to_write(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file import's writer process, idle (the parsing process detects), copies the WAL back into the database:
+    otherwise the next commit with SQLite's default threshold, the engine's once the import ends, would do it on the
+    critical path (0.2 s after a 300,000-line flood). Its own threshold (FILE_IMPORT_CHECKPOINT_PAGES) is far off."""
+    monkeypatch.setattr(writer_module, "PROCESS_THRESHOLD", 0)
+    path = tmp_path / "nw.db"
+    db = Database.open(f"sqlite:///{path}")
+    events = EventWriter(db.engine.dialect)
+    with db.engine.begin() as conn:
+        source_id = source_store.create(conn, kind="file", name="in.log", fmt="syslog", first_line_sha="x",
+                                        prefix_sha="y")
+    rows = [Event(timestamp=datetime(2026, 1, 1, 0, n % 60, tzinfo=timezone.utc), source_kind="syslog",
+                  src_ip=f"203.0.113.{n % 250}", message="x" * 200) for n in range(2000)]
+    writer = writer_module.open_writer(db, 1 << 30, file_import=True, in_parts=True)
+    try:
+        assert isinstance(writer, writer_module.ProcessWriter) and writer.transactions_per_batch > 1
+        with db.engine.connect() as conn:  # this process's connection: no checkpoint on its close either
+            size = path.stat().st_size
+            writer.submit(StoreBatch(events.rows(rows, source_id, list(range(1, 2001))), None, [], source_id,
+                                     "in.log", Position(2000, "sha", 2000)))
+            deadline = time.monotonic() + 10
+            while path.stat().st_size == size and time.monotonic() < deadline:
+                time.sleep(0.02)
+            grown = path.stat().st_size
+            assert conn.execute(select(func.count()).select_from(event_table)).scalar() == 2000
+    finally:
+        writer.close()
+        db.close()
+    assert grown > size + 200 * 2000  # the rows' pages are in the database file, not only in its WAL

@@ -339,9 +339,19 @@ def _process_main(url: str, inbox: mp.Queue, outbox: mp.Queue, checkpoint_pages:
         _made_in_turn(inbox, writer, parent, failed)
     stopped = False  # after a failure nothing more is written: later batches must not skip ahead of a gap
     after: Any = _NOTHING  # an item taken while a transaction was open, for the next turn of the loop
+    unchecked = False  # committed since this process last checkpointed SQLite's WAL while idle
     try:
         while True:
-            item, after = (take() if after is _NOTHING else after), _NOTHING
+            if after is not _NOTHING:
+                item, after = after, _NOTHING
+            elif unchecked and turn is not None:  # (a file import into SQLite: its take() has a timeout)
+                item = take(IDLE_CHECKPOINT_WAIT)
+                if item is _NOTHING:
+                    _checkpoint_now(db)
+                    unchecked = False
+                    item = take()
+            else:
+                item = take()
             if item is _PARENT_GONE:
                 # the parent was killed: what it queued stays unwritten, and so does its bookkeeping (a
                 # batch and its resume point commit together), so a rerun reads those lines again
@@ -364,6 +374,7 @@ def _process_main(url: str, inbox: mp.Queue, outbox: mp.Queue, checkpoint_pages:
                     else:
                         _wait_turn(conn, turn)
                         after = _write_parts(conn, writer, take, turn, written, by_column)
+                unchecked = True
                 # the parent keeps the metrics: it is the process Prometheus scrapes
                 for batch in written:
                     outbox.put(_Committed(batch.source, len(batch.rows), len(batch.quarantine_rows),
@@ -452,6 +463,21 @@ def _write_parts(conn: Connection, writer: EventWriter, take: Callable[..., Any]
 #: nothing more). Only for file imports: with synchronous=NORMAL a power cut may undo what was committed since
 #: the last checkpoint, and an import resumes from its bookkeeping (undone with it), a live stream could not.
 FILE_IMPORT_CHECKPOINT_PAGES = 10_000
+
+
+#: seconds without a batch after which the writer process of a file import into SQLite checkpoints the WAL: the
+#: parsing process is busy (detection), and what this process copies back now, on its idle core, the next commit
+#: with SQLite's default threshold (the engine's, once the import is done) would copy on the critical path
+IDLE_CHECKPOINT_WAIT = 0.05
+
+
+def _checkpoint_now(db: Database) -> None:
+    """A passive checkpoint: what it can copy without waiting for anyone (a failure only leaves it for later)."""
+    try:
+        with db.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+    except Exception:  # noqa: BLE001 -- the next commit past the threshold checkpoints anyway
+        pass
 
 
 def _checkpoint_every(db: Database, pages: int) -> None:
