@@ -121,21 +121,28 @@ def test_the_writer_process_checkpoints_while_it_has_nothing_to_write(tmp_path: 
     with db.engine.begin() as conn:
         source_id = source_store.create(conn, kind="file", name="in.log", fmt="syslog", first_line_sha="x",
                                         prefix_sha="y")
-    rows = [Event(timestamp=datetime(2026, 1, 1, 0, n % 60, tzinfo=timezone.utc), source_kind="syslog",
-                  src_ip=f"203.0.113.{n % 250}", message="x" * 200) for n in range(2000)]
+    n = writer_module.IDLE_CHECKPOINT_ROWS
+    rows = events.rows([Event(timestamp=datetime(2026, 1, 1, 0, i % 60, tzinfo=timezone.utc), source_kind="syslog",
+                              src_ip=f"203.0.113.{i % 250}", message="x" * 100) for i in range(n)],
+                       source_id, list(range(1, n + 1)))
     writer = writer_module.open_writer(db, 1 << 30, file_import=True, in_parts=True)
     try:
         assert isinstance(writer, writer_module.ProcessWriter) and writer.transactions_per_batch > 1
         with db.engine.connect() as conn:  # this process's connection: no checkpoint on its close either
             size = path.stat().st_size
-            writer.submit(StoreBatch(events.rows(rows, source_id, list(range(1, 2001))), None, [], source_id,
-                                     "in.log", Position(2000, "sha", 2000)))
-            deadline = time.monotonic() + 10
-            while path.stat().st_size == size and time.monotonic() < deadline:
+            half = n // 2  # not yet: fewer rows than it checkpoints after
+            writer.submit(StoreBatch(rows[:half], None, [], source_id, "in.log", Position(half, "a", half)))
+            deadline = time.monotonic() + 20
+            while source_store.get(conn, source_id)["lines"] < half and time.monotonic() < deadline:
+                time.sleep(0.02)
+            time.sleep(10 * writer_module.IDLE_CHECKPOINT_WAIT)
+            assert path.stat().st_size == size  # in the WAL only
+            writer.submit(StoreBatch(rows[half:], None, [], source_id, "in.log", Position(n, "b", n)))
+            while path.stat().st_size < size + 100 * n and time.monotonic() < deadline:  # (copied as it goes)
                 time.sleep(0.02)
             grown = path.stat().st_size
-            assert conn.execute(select(func.count()).select_from(event_table)).scalar() == 2000
+            assert conn.execute(select(func.count()).select_from(event_table)).scalar() == n
     finally:
         writer.close()
         db.close()
-    assert grown > size + 200 * 2000  # the rows' pages are in the database file, not only in its WAL
+    assert grown > size + 100 * n  # the rows' pages are in the database file, not only in its WAL

@@ -339,16 +339,16 @@ def _process_main(url: str, inbox: mp.Queue, outbox: mp.Queue, checkpoint_pages:
         _made_in_turn(inbox, writer, parent, failed)
     stopped = False  # after a failure nothing more is written: later batches must not skip ahead of a gap
     after: Any = _NOTHING  # an item taken while a transaction was open, for the next turn of the loop
-    unchecked = False  # committed since this process last checkpointed SQLite's WAL while idle
+    unchecked = 0  # rows committed since this process last checkpointed SQLite's WAL while idle
     try:
         while True:
             if after is not _NOTHING:
                 item, after = after, _NOTHING
-            elif unchecked and turn is not None:  # (a file import into SQLite: its take() has a timeout)
-                item = take(IDLE_CHECKPOINT_WAIT)
+            elif unchecked >= IDLE_CHECKPOINT_ROWS and turn is not None and not stopped:  # (a file import into
+                item = take(IDLE_CHECKPOINT_WAIT)  # SQLite: its take() has a timeout)
                 if item is _NOTHING:
                     _checkpoint_now(db)
-                    unchecked = False
+                    unchecked = 0
                     item = take()
             else:
                 item = take()
@@ -374,7 +374,7 @@ def _process_main(url: str, inbox: mp.Queue, outbox: mp.Queue, checkpoint_pages:
                     else:
                         _wait_turn(conn, turn)
                         after = _write_parts(conn, writer, take, turn, written, by_column)
-                unchecked = True
+                unchecked += sum(len(batch.rows) for batch in written)
                 # the parent keeps the metrics: it is the process Prometheus scrapes
                 for batch in written:
                     outbox.put(_Committed(batch.source, len(batch.rows), len(batch.quarantine_rows),
@@ -469,6 +469,9 @@ FILE_IMPORT_CHECKPOINT_PAGES = 10_000
 #: parsing process is busy (detection), and what this process copies back now, on its idle core, the next commit
 #: with SQLite's default threshold (the engine's, once the import is done) would copy on the critical path
 IDLE_CHECKPOINT_WAIT = 0.05
+#: ... once it has committed this many rows since the last time: about as often as FILE_IMPORT_CHECKPOINT_PAGES
+#: would (each checkpoint copies pages back and syncs the file), not after every batch of a slow parser
+IDLE_CHECKPOINT_ROWS = 100_000
 
 
 def _checkpoint_now(db: Database) -> None:
