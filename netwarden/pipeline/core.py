@@ -151,7 +151,7 @@ class Pipeline:
         for batch, position in parts:
             self._hand_over(batch.split_at_line(stored_through)[1], writer, source=source, fmt=fmt,
                             source_id=source_id, position=None if ahead else position,
-                            stored_lines=max(position.lines, stored_through) if ahead else None)
+                            stored_lines=position.lines if ahead else None)  # (the store keeps the furthest)
         if ahead:
             self.stages.run(events, enriched=True)
             writer.submit(StoreBatch(source_id=source_id, source=source, position=parts[-1][1]))
@@ -177,10 +177,7 @@ class Pipeline:
         stored them ahead of its position): detected, not stored again, nor counted."""
         counts = IngestResult(source=source, format=fmt)
         batch = self.parse_batch(parser, lines, counts)
-        if not stored_through:
-            self.store_batch(batch, self._direct, source=source, fmt=fmt, source_id=source_id, position=position)
-            return counts
-        stored, rest = batch.split_at_line(stored_through)
+        stored, rest = batch.split_at_line(stored_through)  # (nothing stored, the whole batch, without one)
         counts.uncount(stored)
         self.stages.run(batch.events)
         self._hand_over(rest, self._direct, source=source, fmt=fmt, source_id=source_id, position=position)

@@ -74,17 +74,14 @@ def import_file(pipeline: Pipeline, path: Path, fmt: str, *, progress: ProgressC
                 any_line = True
                 batches = [(pipeline.parse_batch(parser, chunk, result), position) for chunk, position in group]
                 stored_through = stored_lines if stored_lines > line_no else 0  # by an interrupted run
-                for batch, _ in batches:  # read again for detection only: not counted as stored by this run
-                    if stored_through:
+                if stored_through:  # read again for detection only: not counted as stored by this run
+                    for batch, _ in batches:
                         result.uncount(batch.split_at_line(stored_through)[0])
                 end, line_no = group[-1][1].offset, group[-1][1].lines
                 if pipeline.publishes:  # (its workers detect and store: only what is not stored yet is theirs)
                     for batch, position in batches:
                         pipeline.store_batch(batch.split_at_line(stored_through)[1], writer, source=str(path),
                                              fmt=parser_cls.name, source_id=source_id, position=position)
-                elif len(batches) == 1 and not ahead and not stored_through:
-                    pipeline.store_batch(batches[0][0], writer, source=str(path), fmt=parser_cls.name,
-                                         source_id=source_id, position=batches[0][1])
                 else:
                     pipeline.store_parts(batches, writer, source=str(path), fmt=parser_cls.name, source_id=source_id,
                                          ahead=ahead, stored_through=stored_through)
